@@ -1,0 +1,3 @@
+from habot.cli import main
+
+main()

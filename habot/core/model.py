@@ -1,0 +1,57 @@
+"""Domain words from PRODUCT.md as types: roles, node states, health, verdicts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The configured role of a node within its pair."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+    @property
+    def peer(self) -> Role:
+        """The other role of the pair."""
+        return Role.SECONDARY if self is Role.PRIMARY else Role.PRIMARY
+
+    @property
+    def label(self) -> str:
+        """The word as the appliance prints it."""
+        return self.value.capitalize()
+
+
+class NodeState(StrEnum):
+    """A node's state as habot reports it (the appliance's words plus what habot adds)."""
+
+    ACTIVE = "active"
+    STANDBY = "standby"
+    DEMOTED = "demoted"
+    PROMOTED_ACTIVE = "promoted_active"
+    FAILED = "failed"
+    INACTIVE = "inactive"
+    STANDALONE = "standalone"
+    UNREACHABLE = "unreachable"
+    UNKNOWN = "unknown"
+
+
+class Health(StrEnum):
+    """The appliance's "High Availability status"."""
+
+    OK = "ok"
+    DEGRADED = "degraded"
+
+
+class Verdict(StrEnum):
+    """What habot concludes about a pair from both nodes' reports."""
+
+    BAU = "bau"
+    FAILED_OVER = "failed_over"
+    SPLIT_BRAIN = "split_brain"
+    DEGRADED = "degraded"
+    PRIMARY_DOWN = "primary_down"
+    SECONDARY_DOWN = "secondary_down"
+    UNREACHABLE = "unreachable"
+    STANDALONE = "standalone"
+    UNKNOWN = "unknown"

@@ -1,0 +1,267 @@
+"""A tolerant parser for the appliance's ``ha-status`` output.
+
+The literal layout is not published (only screenshots), so fields are found by their labels
+and values, never by column positions: any case, any spacing, optional colons, table pipes
+and borders, fields in any order, one role per line or a block per role. Lines it does not
+understand are kept; when the essentials are missing the report says so (``parsed=False``)
+and the raw text is always kept.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from habot.core.model import Health, NodeState, Role
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_PIPES = re.compile(r"[|│┃║]")
+_BOX_DRAWING = "─━═┄┅┈┉╌╍┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩╬╒╕╘╛╞╡╤╧╪╓╖╙╜╟╢╥╨╫┏┓┗┛┣┫┳┻╋"
+_BORDER_ONLY = re.compile(rf"^[\s+\-=_*~.:|│┃║{_BOX_DRAWING}]*$")
+_ROLE = re.compile(r"\b(primary|secondary)\b", re.I)
+_STATE = re.compile(r"\b(promoted[\s_-]+active|inactive|active|standby|demoted|failed)\b", re.I)
+_THIS_HOST = re.compile(r"\bthis[\s_-]+(?:host|server|node)\b", re.I)
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_HEALTH = re.compile(
+    r"\b(?:high[\s-]+availability|ha)(?:\s+health)?\s+status\b\W*(ok|degraded)\b"
+    r"|\b(?:high[\s-]+availability|ha)\s+health\b\W*(ok|degraded)\b",
+    re.I,
+)
+_FLOATING = re.compile(r"\b(?:floating|virtual)[\s-]+ip(?:v[46])?(?:\s+address)?\b(.*)", re.I)
+_PERCENT_FULL = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%\s*(?:full|used)", re.I)
+_SMB = re.compile(r"\b(?:smb|cifs|share)\b", re.I)
+_NOT_CONFIGURED = re.compile(r"\bnot\s+(?:been\s+|yet\s+)?(?:configured|set\s+up)\b", re.I)
+_STANDALONE = re.compile(
+    r"\bstand[\s-]?alone\b"
+    r"|\bnot\s+(?:part\s+of|configured\s+(?:for|as)|a\s+member\s+of|in)\s+(?:an?\s+)?"
+    r"(?:high[\s-]+availability|ha)\b",
+    re.I,
+)
+_BLOCK_LABELS = re.compile(r"\b(?:state|status|ip|ipv4|ipv6|address|server|role|node|host)\b", re.I)
+_STATE_WORDS = {
+    "active": NodeState.ACTIVE,
+    "standby": NodeState.STANDBY,
+    "demoted": NodeState.DEMOTED,
+    "failed": NodeState.FAILED,
+    "inactive": NodeState.INACTIVE,
+}
+
+
+@dataclass(frozen=True)
+class RoleEntry:
+    """One server as a report describes it."""
+
+    role: Role
+    state: NodeState | None = None
+    ip: str | None = None
+    this_host: bool = False
+
+    def merged(self, other: RoleEntry) -> RoleEntry:
+        """Fill this entry's gaps from another description of the same role."""
+        return RoleEntry(
+            self.role,
+            self.state or other.state,
+            self.ip or other.ip,
+            self.this_host or other.this_host,
+        )
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What one node's ``ha-status`` said, as far as it could be understood."""
+
+    raw: str
+    parsed: bool
+    standalone: bool = False
+    entries: tuple[RoleEntry, ...] = ()
+    health: Health | None = None
+    floating_ip: str | None = None
+    smb_not_configured: bool = False
+    smb_percent_full: float | None = None
+    unrecognised: tuple[str, ...] = ()
+    anomalies: tuple[str, ...] = ()
+
+    def entry(self, role: Role) -> RoleEntry | None:
+        """The report's description of a role, if any."""
+        return next((e for e in self.entries if e.role is role), None)
+
+    @property
+    def this_host(self) -> Role | None:
+        """The role marked "this host", when exactly one is."""
+        marked = [e.role for e in self.entries if e.this_host]
+        return marked[0] if len(marked) == 1 else None
+
+
+@dataclass
+class _Draft:
+    """Mutable accumulator used only inside :func:`parse_status`."""
+
+    entries: dict[Role, RoleEntry] = field(default_factory=dict)
+    block: Role | None = None
+    health: Health | None = None
+    floating_ip: str | None = None
+    standalone: bool = False
+    smb_not_configured: bool = False
+    smb_percent_full: float | None = None
+    unrecognised: list[str] = field(default_factory=list)
+
+    def add(self, entry: RoleEntry) -> None:
+        known = self.entries.get(entry.role)
+        self.entries[entry.role] = known.merged(entry) if known else entry
+
+
+def parse_status(raw: str) -> StatusReport:
+    """Parse ``ha-status`` output; never raises, whatever the text."""
+    draft = _Draft()
+    for line in _clean_lines(raw):
+        if line is None:
+            continue
+        if not _consume(draft, line):
+            draft.unrecognised.append(line.strip())
+    return _finish(raw, draft)
+
+
+def _clean_lines(raw: str) -> list[str | None]:
+    """Normalise line ends and strip colour codes and borders; ``None`` marks a border line."""
+    text = _ANSI.sub("", raw).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    out: list[str | None] = []
+    for line in text.split("\n"):
+        if not line.strip() or _BORDER_ONLY.match(line):
+            out.append(None)
+        else:
+            out.append(_PIPES.sub("  ", line).strip(" +"))
+    return out
+
+
+def _consume(draft: _Draft, line: str) -> bool:
+    """Apply one line to the draft; False when nothing in it was understood."""
+    if match := _HEALTH.search(line):
+        draft.health = Health((match.group(1) or match.group(2)).lower())
+        draft.block = None
+        return True
+    if match := _FLOATING.search(line):
+        ips = find_ips(match.group(1))
+        draft.floating_ip = ips[0] if ips else None
+        draft.block = None
+        return True
+    if _consume_smb(draft, line):
+        return True
+    if _consume_roles(draft, line):
+        return True
+    if draft.block is not None and _consume_block_line(draft, line):
+        return True
+    if _STANDALONE.search(line):
+        draft.standalone = True
+        return True
+    return False
+
+
+def _consume_smb(draft: _Draft, line: str) -> bool:
+    if match := _PERCENT_FULL.search(line):
+        draft.smb_percent_full = float(match.group(1))
+        draft.block = None
+        return True
+    if _SMB.search(line) and _NOT_CONFIGURED.search(line):
+        draft.smb_not_configured = True
+        draft.block = None
+        return True
+    return False
+
+
+def _consume_roles(draft: _Draft, line: str) -> bool:
+    """A line naming Primary and/or Secondary: inline entries, or a block header."""
+    starts = [m.start() for m in _ROLE.finditer(line)]
+    if not starts:
+        return False
+    # One role named: the whole line describes it. Several: each starts a segment.
+    bounds = zip([0, *starts[1:]], [*starts[1:], None], strict=True)
+    segments = [line[a:b] for a, b in bounds]
+    entries = [_entry_from(segment) for segment in segments]
+    if len(entries) == 1 and entries[0].state is None and entries[0].ip is None:
+        if not _is_block_header(line):
+            return False
+        draft.add(entries[0])
+        draft.block = entries[0].role
+        return True
+    useful = [e for e in entries if e.state or e.ip]
+    for entry in useful:
+        draft.add(entry)
+    draft.block = None
+    return bool(useful)
+
+
+def _is_block_header(line: str) -> bool:
+    """ "Primary server:", "Secondary (this host)": a role named with nothing else said."""
+    rest = _BLOCK_LABELS.sub("", _THIS_HOST.sub("", _ROLE.sub("", line)))
+    return not re.sub(r"[\W_]+", "", rest)
+
+
+def _entry_from(segment: str) -> RoleEntry:
+    role_match = _ROLE.search(segment)
+    assert role_match is not None
+    ips = find_ips(segment)
+    return RoleEntry(
+        role=Role(role_match.group(1).lower()),
+        state=_state_in(segment),
+        ip=ips[0] if ips else None,
+        this_host=bool(_THIS_HOST.search(segment)),
+    )
+
+
+def _consume_block_line(draft: _Draft, line: str) -> bool:
+    """A line under a role header that holds only a state, an IP and/or the this-host marker."""
+    assert draft.block is not None
+    state = _state_in(line)
+    ips = find_ips(line)
+    this_host = bool(_THIS_HOST.search(line))
+    rest = _THIS_HOST.sub("", _STATE.sub("", _IPV6.sub("", _IPV4.sub("", line))))
+    rest = _BLOCK_LABELS.sub("", rest)
+    if re.sub(r"[\W_]+", "", rest) or not (state or ips or this_host):
+        return False
+    draft.add(RoleEntry(draft.block, state, ips[0] if ips else None, this_host))
+    return True
+
+
+def _state_in(text: str) -> NodeState | None:
+    match = _STATE.search(text)
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    return NodeState.PROMOTED_ACTIVE if word.startswith("promoted") else _STATE_WORDS[word]
+
+
+def find_ips(text: str) -> list[str]:
+    """Every valid IPv4/IPv6 address in the text, in order, normalised."""
+    found: list[tuple[int, str]] = []
+    for pattern in (_IPV4, _IPV6):
+        for match in pattern.finditer(text):
+            try:
+                found.append((match.start(), str(ipaddress.ip_address(match.group(0)))))
+            except ValueError:
+                continue
+    return [ip for _, ip in sorted(found)]
+
+
+def _finish(raw: str, draft: _Draft) -> StatusReport:
+    entries = tuple(draft.entries[r] for r in Role if r in draft.entries)
+    complete = all(draft.entries.get(r) and draft.entries[r].state for r in Role)
+    anomalies: list[str] = []
+    if sum(e.this_host for e in entries) > 1:
+        anomalies.append("more than one server is marked 'this host'")
+    standalone = draft.standalone and not complete
+    if draft.standalone and complete:
+        draft.unrecognised.append("(a standalone remark beside a full pair listing was ignored)")
+    return StatusReport(
+        raw=raw,
+        parsed=complete or standalone,
+        standalone=standalone,
+        entries=entries,
+        health=draft.health,
+        floating_ip=draft.floating_ip,
+        smb_not_configured=draft.smb_not_configured,
+        smb_percent_full=draft.smb_percent_full,
+        unrecognised=tuple(draft.unrecognised),
+        anomalies=tuple(anomalies),
+    )

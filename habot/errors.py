@@ -1,0 +1,73 @@
+"""The one exception tree of habot.
+
+::
+
+    HabotError                      anything habot refuses or fails at, with a message for people
+    ├── ConfigError                 the configuration is wrong (names the key)
+    └── NodeError                   something went wrong talking to one node (carries the address)
+        ├── NodeUnreachable         no TCP connection, or the connection attempt timed out
+        ├── HostKeyUnknown          the node's host key is not in known_hosts
+        ├── HostKeyChanged          the node presented a key other than the known one (possible MITM)
+        ├── AuthenticationFailed    the node refused our key
+        ├── CommandTimedOut         the command did not finish within command_timeout
+        ├── ConnectionLostError     the connection dropped while a command ran
+        └── UnexpectedPrompt        the command asked a question nobody agreed to answer
+
+Library errors (asyncssh, OSError) are mapped to these at the SSH adapter boundary.
+"""
+
+from __future__ import annotations
+
+
+class HabotError(Exception):
+    """Root of every error habot raises on purpose; ``str()`` is fit to show a person."""
+
+
+class ConfigError(HabotError):
+    """The configuration is invalid; the message names the key and the problem."""
+
+
+class NodeError(HabotError):
+    """A failure talking to one node."""
+
+    #: Whether an SSH session was established before the failure.
+    reached = False
+
+    def __init__(self, address: str, detail: str) -> None:
+        super().__init__(f"{address}: {detail}")
+        self.address = address
+        self.detail = detail
+
+
+class NodeUnreachable(NodeError):
+    """No connection could be made (refused, no route, DNS, or connect timeout)."""
+
+
+class HostKeyUnknown(NodeError):
+    """The node's host key is not in known_hosts; habot never adds keys by itself."""
+
+
+class HostKeyChanged(NodeError):
+    """The node presented a host key other than the one in known_hosts: a possible MITM."""
+
+
+class AuthenticationFailed(NodeError):
+    """The node did not accept any of our client keys."""
+
+
+class CommandTimedOut(NodeError):
+    """The command ran longer than command_timeout and was stopped."""
+
+    reached = True
+
+
+class ConnectionLostError(NodeError):
+    """The connection dropped while a command was running."""
+
+    reached = True
+
+
+class UnexpectedPrompt(NodeError):
+    """The command asked a question habot was not told to answer, so it was aborted."""
+
+    reached = True
