@@ -7,7 +7,7 @@
     └── NodeError                   something went wrong talking to one node (carries the address)
         ├── NodeUnreachable         no TCP connection, or the connection attempt timed out
         ├── HostKeyUnknown          the node's host key is not in known_hosts
-        ├── HostKeyChanged          the node presented a key other than the known one (possible MITM)
+        ├── HostKeyChanged          a key other than the known one was presented (possible MITM)
         ├── AuthenticationFailed    the node refused our key
         ├── CommandTimedOut         the command did not finish within command_timeout
         ├── ConnectionLostError     the connection dropped while a command ran

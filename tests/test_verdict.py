@@ -1,0 +1,238 @@
+"""A pair's verdict is derived from both nodes' own reports, never invented."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from habot.core.model import Health, NodeState, Role, Verdict
+from habot.core.status_parser import parse_status
+from habot.core.verdict import NodeReading, judge_pair
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+WORDS = {"promoted_active": "Promoted Active"}
+UNREACHABLE = "unreachable"
+GARBAGE = "garbage"
+STANDALONE = "standalone"
+
+
+def ha_output(primary: str, secondary: str, me: Role, health: str = "OK", extra: str = "") -> str:
+    """An ha-status text as the node `me` would print it."""
+    mark = {me: " - this host", me.peer: ""}
+    return (
+        f"Primary: {WORDS.get(primary, primary.capitalize())} 10.0.0.1{mark[Role.PRIMARY]}\n"
+        f"Secondary: {WORDS.get(secondary, secondary.capitalize())} 10.0.0.2"
+        f"{mark[Role.SECONDARY]}\n"
+        f"High Availability status: {health}\n{extra}"
+    )
+
+
+def reading(role: Role, text: str) -> NodeReading:
+    """A node reading from a text, or from one of the sentinels above."""
+    address = "10.0.0.1" if role is Role.PRIMARY else "10.0.0.2"
+    if text == UNREACHABLE:
+        return NodeReading(role, address, T0, error="connection refused", reachable=False)
+    if text == GARBAGE:
+        return NodeReading(role, address, T0, report=parse_status("\x00%%garbage"))
+    if text == STANDALONE:
+        return NodeReading(role, address, T0, report=parse_status("Standalone server."))
+    return NodeReading(role, address, T0, report=parse_status(text))
+
+
+def consistent(p: str, s: str, health: str = "OK") -> tuple[str, str]:
+    """Both nodes telling the same story about the pair."""
+    return ha_output(p, s, Role.PRIMARY, health), ha_output(p, s, Role.SECONDARY, health)
+
+
+def peer_sees(p: str, s: str, health: str, who_answers: Role) -> tuple[str, str]:
+    """Only one node answers; it reports the pair as given."""
+    text = ha_output(p, s, who_answers, health)
+    return (text, UNREACHABLE) if who_answers is Role.PRIMARY else (UNREACHABLE, text)
+
+
+DECISION_TABLE = [
+    # (primary output, secondary output), expected verdict, primary state, secondary state
+    (consistent("active", "standby"), Verdict.BAU, NodeState.ACTIVE, NodeState.STANDBY),
+    (consistent("active", "inactive"), Verdict.BAU, NodeState.ACTIVE, NodeState.INACTIVE),
+    (
+        consistent("active", "standby", "Degraded"),
+        Verdict.DEGRADED,
+        NodeState.ACTIVE,
+        NodeState.STANDBY,
+    ),
+    (
+        consistent("demoted", "promoted_active", "Degraded"),
+        Verdict.FAILED_OVER,
+        NodeState.DEMOTED,
+        NodeState.PROMOTED_ACTIVE,
+    ),
+    (
+        peer_sees("failed", "promoted_active", "Degraded", Role.SECONDARY),
+        Verdict.FAILED_OVER,
+        NodeState.UNREACHABLE,
+        NodeState.PROMOTED_ACTIVE,
+    ),
+    (
+        (
+            ha_output("active", "failed", Role.PRIMARY, "Degraded"),
+            ha_output("failed", "promoted_active", Role.SECONDARY, "Degraded"),
+        ),
+        Verdict.SPLIT_BRAIN,
+        NodeState.ACTIVE,
+        NodeState.PROMOTED_ACTIVE,
+    ),
+    (
+        consistent("active", "active", "Degraded"),
+        Verdict.SPLIT_BRAIN,
+        NodeState.ACTIVE,
+        NodeState.ACTIVE,
+    ),
+    (
+        peer_sees("failed", "standby", "Degraded", Role.SECONDARY),
+        Verdict.PRIMARY_DOWN,
+        NodeState.UNREACHABLE,
+        NodeState.STANDBY,
+    ),
+    (
+        peer_sees("active", "failed", "Degraded", Role.PRIMARY),
+        Verdict.SECONDARY_DOWN,
+        NodeState.ACTIVE,
+        NodeState.UNREACHABLE,
+    ),
+    ((UNREACHABLE, UNREACHABLE), Verdict.UNREACHABLE, NodeState.UNREACHABLE, NodeState.UNREACHABLE),
+    ((STANDALONE, STANDALONE), Verdict.STANDALONE, NodeState.STANDALONE, NodeState.STANDALONE),
+    (
+        (GARBAGE, ha_output("active", "standby", Role.SECONDARY)),
+        Verdict.UNKNOWN,
+        NodeState.UNKNOWN,
+        NodeState.STANDBY,
+    ),
+    (
+        (ha_output("active", "failed", Role.PRIMARY, "Degraded"), STANDALONE),
+        Verdict.DEGRADED,
+        NodeState.ACTIVE,
+        NodeState.STANDALONE,
+    ),
+    (consistent("demoted", "standby"), Verdict.UNKNOWN, NodeState.DEMOTED, NodeState.STANDBY),
+    ((GARBAGE, UNREACHABLE), Verdict.UNKNOWN, NodeState.UNKNOWN, NodeState.UNREACHABLE),
+]
+
+
+@pytest.mark.parametrize(("outputs", "verdict", "p_state", "s_state"), DECISION_TABLE)
+def test_decision_table(
+    outputs: tuple[str, str], verdict: Verdict, p_state: NodeState, s_state: NodeState
+) -> None:
+    """Every verdict arises from the node states that define it."""
+    status = judge_pair(
+        "prod", reading(Role.PRIMARY, outputs[0]), reading(Role.SECONDARY, outputs[1])
+    )
+    assert (status.verdict, status.primary.state, status.secondary.state) == (
+        verdict,
+        p_state,
+        s_state,
+    )
+    assert status.reason
+
+
+def test_every_verdict_is_in_the_decision_table() -> None:
+    """The table above covers the whole Verdict vocabulary."""
+    assert {row[1] for row in DECISION_TABLE} == set(Verdict)
+
+
+def test_peer_contradiction_is_a_disagreement_and_not_bau() -> None:
+    """If the Primary says the Secondary failed while the Secondary says Standby, it is not BAU."""
+    status = judge_pair(
+        "prod",
+        reading(Role.PRIMARY, ha_output("active", "failed", Role.PRIMARY)),
+        reading(Role.SECONDARY, ha_output("active", "standby", Role.SECONDARY)),
+    )
+    assert status.verdict is Verdict.UNKNOWN
+    assert status.disagreements == (
+        "the primary reports the Secondary as Failed; the secondary reports itself Standby",
+    )
+
+
+def test_inactive_and_demoted_are_not_a_disagreement() -> None:
+    """ "Inactive" is the appliance's umbrella word for a demoted Primary."""
+    status = judge_pair(
+        "prod",
+        reading(Role.PRIMARY, ha_output("demoted", "promoted_active", Role.PRIMARY)),
+        reading(Role.SECONDARY, ha_output("inactive", "promoted_active", Role.SECONDARY)),
+    )
+    assert status.disagreements == ()
+    assert status.verdict is Verdict.FAILED_OVER
+
+
+def test_node_claiming_the_other_role_is_unknown_with_disagreement() -> None:
+    """A node configured as Primary that marks the Secondary as "this host" is not trusted."""
+    status = judge_pair(
+        "prod",
+        reading(Role.PRIMARY, ha_output("active", "standby", Role.SECONDARY)),
+        reading(Role.SECONDARY, ha_output("active", "standby", Role.SECONDARY)),
+    )
+    assert status.primary.state is NodeState.UNKNOWN
+    assert status.verdict is Verdict.UNKNOWN
+    assert "marks the Secondary as 'this host'" in status.disagreements[0]
+
+
+def test_unmarked_output_uses_the_configured_role() -> None:
+    """Without a "this host" marker, a node is read as the role it is configured as."""
+    text = "Primary: Active 10.0.0.1\nSecondary: Standby 10.0.0.2\nHA status: OK"
+    status = judge_pair("prod", reading(Role.PRIMARY, text), reading(Role.SECONDARY, text))
+    assert status.verdict is Verdict.BAU
+
+
+def test_health_disagreement_is_reported_and_pair_is_degraded() -> None:
+    """Nodes reporting different health: shown, and Degraded wins."""
+    status = judge_pair(
+        "prod",
+        reading(Role.PRIMARY, ha_output("active", "standby", Role.PRIMARY, "OK")),
+        reading(Role.SECONDARY, ha_output("active", "standby", Role.SECONDARY, "Degraded")),
+    )
+    assert status.health is Health.DEGRADED
+    assert status.verdict is Verdict.DEGRADED
+    assert status.disagreements == (
+        "the nodes report different HA health (primary says OK, secondary says Degraded)",
+    )
+
+
+def test_floating_ip_differs_from_configuration() -> None:
+    """A floating IP other than the configured one is a disagreement."""
+    extra = "Floating IP: 10.0.0.10\n"
+    p = ha_output("active", "standby", Role.PRIMARY, extra=extra)
+    s = ha_output("active", "standby", Role.SECONDARY, extra=extra)
+    status = judge_pair("prod", reading(Role.PRIMARY, p), reading(Role.SECONDARY, s), "10.0.0.99")
+    assert status.floating_ip == "10.0.0.10"
+    assert status.disagreements == (
+        "the nodes report floating IP 10.0.0.10; the configuration says 10.0.0.99",
+    )
+    assert status.verdict is Verdict.UNKNOWN
+
+
+def test_smb_warnings_are_listed_once_per_node() -> None:
+    """SMB advice and nearly-full shares are warnings, not verdicts."""
+    p = ha_output("active", "standby", Role.PRIMARY, extra="SMB share is 91% full\n")
+    s = ha_output("active", "standby", Role.SECONDARY, extra="SMB share: not configured\n")
+    status = judge_pair("prod", reading(Role.PRIMARY, p), reading(Role.SECONDARY, s))
+    assert status.verdict is Verdict.BAU
+    assert status.warnings == (
+        "SMB share 91% full (primary)",
+        "SMB share not configured (secondary)",
+    )
+
+
+def test_share_below_threshold_is_not_a_warning() -> None:
+    """79% full is below the vendor's 80% warning level."""
+    p = ha_output("active", "standby", Role.PRIMARY, extra="SMB share is 79% full\n")
+    status = judge_pair("prod", reading(Role.PRIMARY, p), reading(Role.SECONDARY, UNREACHABLE))
+    assert status.warnings == ()
+
+
+def test_unreachable_node_keeps_its_reason() -> None:
+    """An unreachable node carries the error that made it so."""
+    status = judge_pair(
+        "prod", reading(Role.PRIMARY, UNREACHABLE), reading(Role.SECONDARY, UNREACHABLE)
+    )
+    assert status.primary.error == "connection refused"
+    assert not status.primary.reachable
