@@ -1,0 +1,193 @@
+"""The TOML configuration: loaded once at start, validated, and handed down.
+
+Every error names the key and the problem, e.g. ``pairs[0] (prod).secondary: port must be
+a number from 1 to 65535, not 'abc'``. Unknown keys are refused, so typos do not pass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.functional_validators import BeforeValidator
+
+from habot.core.addresses import NodeAddress, parse_address
+from habot.core.catalogue import DEFAULT_LOG_PATH, check_log_path
+from habot.core.durations import parse_duration
+from habot.core.model import Role
+from habot.errors import ConfigError
+
+CONFIG_ENV = "HABOT_CONFIG"
+DEFAULT_CONFIG = Path("habot.toml")
+_PAIR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_RESERVED_PAIR_NAMES = {"all", "help", "primary", "secondary"}
+
+
+def _duration(value: object) -> timedelta:
+    if not isinstance(value, str):
+        raise ValueError("write durations as strings like '500ms', '10s', '5m', '1h'")
+    return parse_duration(value)
+
+
+def _address(value: object) -> NodeAddress:
+    if isinstance(value, NodeAddress):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("write an address as a string: 'host', 'host:port' or '[v6]:port'")
+    return parse_address(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Address = Annotated[NodeAddress, BeforeValidator(_address)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SshSettings(_Section):
+    """How habot reaches the appliances."""
+
+    username: str = Field("habot", min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    client_keys: tuple[Path, ...] = Field(min_length=1)
+    known_hosts: Path
+    connect_timeout: Duration = timedelta(seconds=10)
+    command_timeout: Duration = timedelta(minutes=10)
+    status_timeout: Duration = timedelta(seconds=30)
+    prompt_idle: Duration = timedelta(seconds=5)
+    max_output_chars: int = Field(1_048_576, ge=4096, le=64 * 1_048_576)
+    pool_size: int = Field(2, ge=1, le=16)
+    keepalive_interval: Duration = timedelta(seconds=30)
+
+
+class PairSettings(_Section):
+    """One HA pair."""
+
+    name: str
+    primary: Address
+    secondary: Address
+    floating_ip: str | None = None
+    log_path: str = DEFAULT_LOG_PATH
+    failback_on: Role = Role.SECONDARY
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _PAIR_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a pair name: use 1-32 lower-case letters, digits, '-' or '_'"
+            )
+        if value in _RESERVED_PAIR_NAMES:
+            raise ValueError(f"{value!r} is reserved in commands; choose another pair name")
+        return value
+
+    @field_validator("floating_ip")
+    @classmethod
+    def _floating_ip(cls, value: str | None) -> str | None:
+        return None if value is None else str(ipaddress.ip_address(value))
+
+    @field_validator("log_path")
+    @classmethod
+    def _log_path(cls, value: str) -> str:
+        return check_log_path(value)
+
+    def address(self, role: Role) -> NodeAddress:
+        """The address of the node with this role."""
+        return self.primary if role is Role.PRIMARY else self.secondary
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    ssh: SshSettings
+    pairs: tuple[PairSettings, ...] = Field(min_length=1)
+
+    @field_validator("pairs")
+    @classmethod
+    def _unique_names(cls, pairs: tuple[PairSettings, ...]) -> tuple[PairSettings, ...]:
+        names = [p.name for p in pairs]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"pair names must be unique; repeated: {', '.join(dupes)}")
+        return pairs
+
+    def pair(self, name: str) -> PairSettings:
+        """The pair with this name; ConfigError listing the known names otherwise."""
+        for pair in self.pairs:
+            if pair.name == name:
+                return pair
+        known = ", ".join(p.name for p in self.pairs)
+        raise ConfigError(f"unknown pair {name!r}; configured pairs: {known}")
+
+
+def config_path(explicit: Path | None, env: Mapping[str, str]) -> Path:
+    """Where the config lives: --config, then $HABOT_CONFIG, then ./habot.toml."""
+    if explicit is not None:
+        return explicit
+    return Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else DEFAULT_CONFIG
+
+
+def load_settings(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration; ConfigError says which key is wrong."""
+    path = config_path(explicit, os.environ if env is None else env)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found (give --config PATH or set {CONFIG_ENV})"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_settings(data, source=str(path))
+
+
+def parse_settings(data: Mapping[str, Any], source: str = "config") -> Settings:
+    """Validate already-loaded TOML data."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(error, data) for error in exc.errors()]
+        raise ConfigError(f"{source}: " + "\n  ".join(problems)) from None
+
+
+def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    return f"{_key(error['loc'], data)}: {_message(error)}"
+
+
+def _key(loc: tuple[Any, ...], data: Mapping[str, Any]) -> str:
+    """('pairs', 0, 'secondary') → 'pairs[0] (prod).secondary'."""
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+            if key.startswith("pairs[") and key.count("[") == 1:
+                name = _pair_name(data, part)
+                key += f" ({name})" if name else ""
+        else:
+            key += f".{part}" if key else str(part)
+    return key or "(top level)"
+
+
+def _pair_name(data: Mapping[str, Any], index: int) -> str | None:
+    pairs = data.get("pairs")
+    if isinstance(pairs, list) and index < len(pairs) and isinstance(pairs[index], dict):
+        name = pairs[index].get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind, message = error["type"], str(error["msg"])
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown key (a typo?)"
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,59 @@
+"""Secrets: the OS keyring first (service "habot"), then environment variables.
+
+A headless server usually has no keyring backend at all, and keyring raises
+``NoKeyringError``: that is normal, so habot falls back to the environment quietly.
+Secret values are never logged or put in error messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import keyring
+import keyring.errors
+
+SERVICE = "habot"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SecretName:
+    """A secret's keyring entry name and its environment-variable fallback."""
+
+    keyring_name: str
+    env_var: str
+
+
+SSH_KEY_PASSPHRASE = SecretName("ssh_key_passphrase", "HABOT_SSH_KEY_PASSPHRASE")
+BOT_TOKEN = SecretName("bot_token", "SLACK_BOT_TOKEN")
+APP_TOKEN = SecretName("app_token", "SLACK_APP_TOKEN")
+SIGNING_SECRET = SecretName("signing_secret", "SLACK_SIGNING_SECRET")
+
+KeyringGetter = Callable[[str, str], str | None]
+
+
+class Secrets:
+    """Looks secrets up; the keyring getter is a port so tests can pass a fake."""
+
+    def __init__(
+        self, env: Mapping[str, str], keyring_get: KeyringGetter = keyring.get_password
+    ) -> None:
+        self._env = env
+        self._keyring_get = keyring_get
+
+    def get(self, secret: SecretName) -> str | None:
+        """The secret's value, or None when neither the keyring nor the environment has it."""
+        try:
+            value = self._keyring_get(SERVICE, secret.keyring_name)
+        except keyring.errors.NoKeyringError:
+            value = None
+        except keyring.errors.KeyringError as exc:
+            log.warning(
+                "keyring lookup of %s failed (%s); using the environment",
+                secret.keyring_name,
+                type(exc).__name__,
+            )
+            value = None
+        return value if value else (self._env.get(secret.env_var) or None)

@@ -1,0 +1,128 @@
+"""The simulator's SSH side: one asyncssh server per simulated node."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncssh
+
+from habot.core.model import Role
+from habot.sim.appliance import PairSim, Plan
+
+log = logging.getLogger(__name__)
+GARBAGE = "\x1b[31m#?\x00 Segmentation fault (core dumped)\n%%%%%%%%%%\n0xDEADBEEF ???\n"
+
+
+def utc_now() -> datetime:
+    """The real clock (the simulator is an adapter, so it may read one)."""
+    return datetime.now(UTC)
+
+
+class _Tracker(asyncssh.SSHServer):
+    """Keeps the node's open connections so 'down' can cut them."""
+
+    def __init__(self, connections: set[asyncssh.SSHServerConnection]) -> None:
+        self._connections = connections
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._connections.discard(self._conn)
+
+
+class SimNodeServer:
+    """A simulated node listening for SSH on ``host:port``."""
+
+    def __init__(
+        self,
+        pair: PairSim,
+        role: Role,
+        host: str,
+        port: int,
+        host_key: asyncssh.SSHKey,
+        authorized: asyncssh.SSHAuthorizedKeys,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.pair, self.role, self.host, self.port = pair, role, host, port
+        self._host_key, self._authorized, self._clock = host_key, authorized, clock
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+        self._connections: set[asyncssh.SSHServerConnection] = set()
+
+    async def start(self) -> None:
+        """Listen (again, on the same port once one was chosen)."""
+        self._acceptor = await asyncssh.listen(
+            self.host,
+            self.port,
+            server_host_keys=[self._host_key],
+            authorized_client_keys=self._authorized,
+            process_factory=self._handle,
+            server_factory=lambda: _Tracker(self._connections),
+            reuse_address=True,
+            encoding="utf-8",
+            keepalive_interval=0,
+        )
+        self.port = self._acceptor.get_port()
+        self.pair.nodes[self.role].up = True
+
+    async def stop(self) -> None:
+        """Stop listening and cut every open connection (the node is down)."""
+        self.pair.nodes[self.role].up = False
+        if self._acceptor is not None:
+            self._acceptor.close()
+            await self._acceptor.wait_closed()
+            self._acceptor = None
+        for conn in list(self._connections):
+            conn.abort()
+
+    async def _handle(self, process: asyncssh.SSHServerProcess[str]) -> None:
+        node = self.pair.nodes[self.role]
+        try:
+            if node.slow:
+                await asyncio.sleep(node.slow)
+            if node.hang:
+                await process.wait_closed()
+                return
+            command = process.command or ""
+            if node.garbage and command.strip() == "ha-status":
+                process.stdout.write(GARBAGE)
+                process.exit(0)
+                return
+            plan = self.pair.plan(self.role, command, self._clock())
+            if node.crash:
+                await self._crash(process, plan)
+                return
+            process.exit(await self._play(process, plan))
+        except (asyncssh.Error, BrokenPipeError, ConnectionError):
+            log.debug("simulated %s: client went away", self.role)
+
+    async def _play(self, process: asyncssh.SSHServerProcess[str], plan: Plan) -> int:
+        process.stdout.write(plan.preamble)
+        if plan.question is None or plan.on_yes is None:
+            return plan.exit_status
+        process.stdout.write(plan.question)
+        answer = await process.stdin.readline()
+        if answer.strip().lower() in {"y", "yes"}:
+            process.stdout.write(plan.on_yes())
+            return 0
+        if plan.on_no is not None:
+            plan.on_no()
+        process.stdout.write("\nAborted: not confirmed.\n")
+        return 1
+
+    async def _crash(self, process: asyncssh.SSHServerProcess[str], plan: Plan) -> None:
+        """Print half the output, then drop the connection as a dying node would."""
+        process.stdout.write(plan.preamble[: max(1, len(plan.preamble) // 2)])
+        with contextlib.suppress(Exception):
+            await process.stdout.drain()
+        await asyncio.sleep(0.05)
+        conn = process.get_extra_info("connection")
+        if conn is not None:
+            conn.abort()

@@ -1,0 +1,224 @@
+"""Run catalogue commands on nodes over SSH: strict host keys, timeouts, output cap, prompts.
+
+Only :class:`~habot.core.catalogue.RemoteCommand` values are accepted, so no user text can
+reach a remote shell. Library errors become :mod:`habot.errors` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import asyncssh
+
+from habot.config import SshSettings
+from habot.core.addresses import NodeAddress
+from habot.core.catalogue import RemoteCommand
+from habot.errors import (
+    AuthenticationFailed,
+    CommandTimedOut,
+    ConfigError,
+    ConnectionLostError,
+    HostKeyChanged,
+    HostKeyUnknown,
+    NodeError,
+    NodeUnreachable,
+)
+from habot.ssh.pool import NodePool
+from habot.ssh.session import OutputSession
+
+log = logging.getLogger(__name__)
+OutputCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did on a node."""
+
+    address: str
+    command: str
+    exit_status: int | None
+    output: str
+    duration: timedelta
+    truncated: bool = False
+    prompt_answered: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the command exited with status 0."""
+        return self.exit_status == 0
+
+
+class SshExecutor:
+    """Runs catalogue commands on nodes; use as ``async with SshExecutor(...) as ex``."""
+
+    def __init__(self, settings: SshSettings, passphrase: str | None = None) -> None:
+        self._settings = settings
+        self._keys = load_client_keys(settings.client_keys, passphrase)
+        self._known_hosts = load_known_hosts(settings.known_hosts)
+        self._pools: dict[NodeAddress, NodePool] = {}
+
+    async def __aenter__(self) -> SshExecutor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        pools, self._pools = list(self._pools.values()), {}
+        await asyncio.gather(*(pool.aclose() for pool in pools))
+
+    def pool(self, address: NodeAddress) -> NodePool:
+        """The connection pool of one node (created on first use)."""
+        if address not in self._pools:
+            self._pools[address] = NodePool(
+                lambda: self._connect(address), self._settings.pool_size
+            )
+        return self._pools[address]
+
+    async def run(
+        self,
+        address: NodeAddress,
+        command: RemoteCommand,
+        *,
+        answer_prompt: bool = False,
+        time_limit: timedelta | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> CommandResult:
+        """Run one catalogue command on a node.
+
+        With ``answer_prompt`` the first ``[y/N]`` question is answered ``y``; any other
+        question, or any question when ``answer_prompt`` is false, aborts the command
+        with :class:`~habot.errors.UnexpectedPrompt`.
+        """
+        limit = (time_limit or self._settings.command_timeout).total_seconds()
+        started = time.monotonic()
+        log.info("running %s on %s", command.line, address)
+        try:
+            async with self.pool(address).connection() as conn:
+                session = OutputSession(
+                    str(address),
+                    self._settings.max_output_chars,
+                    self._settings.prompt_idle.total_seconds(),
+                    answer_prompt,
+                    on_output,
+                )
+                async with asyncio.timeout(limit):
+                    exit_status = await session.run(conn, command.line)
+        except TimeoutError:
+            raise CommandTimedOut(
+                str(address), f"{command.line} did not finish within {_secs(limit)}"
+            ) from None
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError) as exc:
+            raise ConnectionLostError(
+                str(address), f"connection lost while {command.line} ran: {exc}"
+            ) from exc
+        return CommandResult(
+            address=str(address),
+            command=command.line,
+            exit_status=exit_status,
+            output=session.text(),
+            duration=timedelta(seconds=time.monotonic() - started),
+            truncated=session.truncated,
+            prompt_answered=session.answered,
+        )
+
+    async def _connect(self, address: NodeAddress) -> asyncssh.SSHClientConnection:
+        s = self._settings
+        try:
+            async with asyncio.timeout(s.connect_timeout.total_seconds() + 1):
+                return await asyncssh.connect(
+                    address.host,
+                    address.port,
+                    username=s.username,
+                    client_keys=self._keys,
+                    known_hosts=self._known_hosts,
+                    agent_path=None,
+                    password=None,
+                    kbdint_auth=False,
+                    connect_timeout=s.connect_timeout.total_seconds(),
+                    keepalive_interval=s.keepalive_interval.total_seconds(),
+                    config=[],
+                )
+        except Exception as exc:
+            raise self._connect_error(address, exc) from exc
+
+    def _connect_error(self, address: NodeAddress, exc: Exception) -> NodeError:
+        where = str(address)
+        if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+            if self._has_known_key(address):
+                return HostKeyChanged(
+                    where,
+                    "HOST KEY CHANGED — the node presented a key other than the one in "
+                    f"{self._settings.known_hosts}; this may be a man-in-the-middle attack. "
+                    "Not connecting. Verify the new key out of band before replacing it.",
+                )
+            return HostKeyUnknown(
+                where,
+                f"host key not in {self._settings.known_hosts}; habot never trusts a key on "
+                f"first use: verify the node's key and add it (ssh-keyscan -p {address.port} "
+                f"{address.host})",
+            )
+        if isinstance(exc, asyncssh.PermissionDenied):
+            return AuthenticationFailed(
+                where, f"the node refused our key(s) for user {self._settings.username!r}"
+            )
+        if isinstance(exc, TimeoutError):
+            return NodeUnreachable(
+                where, f"no SSH answer within {_secs(self._settings.connect_timeout)}"
+            )
+        if isinstance(exc, ConnectionRefusedError):
+            return NodeUnreachable(where, "connection refused (is the node up and sshd listening?)")
+        if isinstance(exc, OSError):
+            return NodeUnreachable(where, exc.strerror or str(exc) or type(exc).__name__)
+        if isinstance(exc, asyncssh.Error):
+            return NodeUnreachable(where, f"SSH failed: {exc.reason}")
+        return NodeUnreachable(where, f"{type(exc).__name__}: {exc}")
+
+    def _has_known_key(self, address: NodeAddress) -> bool:
+        port = None if address.port == 22 else address.port
+        keys, ca_keys, *_ = self._known_hosts.match(address.host, address.host, port)
+        return bool(keys or ca_keys)
+
+
+def load_client_keys(paths: tuple[Path, ...], passphrase: str | None) -> list[asyncssh.SSHKey]:
+    """Read the client keys at start, so a bad key or passphrase is a config error."""
+    keys: list[asyncssh.SSHKey] = []
+    for path in paths:
+        try:
+            keys.append(asyncssh.read_private_key(path, passphrase))
+        except FileNotFoundError:
+            raise ConfigError(f"ssh.client_keys: {path}: no such file") from None
+        except asyncssh.KeyImportError as exc:
+            hint = (
+                " (set the keyring entry habot/ssh_key_passphrase or HABOT_SSH_KEY_PASSPHRASE)"
+                if "passphrase" in str(exc).lower()
+                else ""
+            )
+            raise ConfigError(f"ssh.client_keys: {path}: {exc}{hint}") from None
+        except OSError as exc:
+            raise ConfigError(f"ssh.client_keys: {path}: {exc.strerror}") from None
+    return keys
+
+
+def load_known_hosts(path: Path) -> asyncssh.SSHKnownHosts:
+    """Read known_hosts at start; it must exist, since unknown hosts are always refused."""
+    try:
+        return asyncssh.read_known_hosts(str(path))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"ssh.known_hosts: {path}: no such file (habot only connects to known host keys)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"ssh.known_hosts: {path}: {exc}") from None
+
+
+def _secs(value: timedelta | float) -> str:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    return f"{seconds:g}s"
