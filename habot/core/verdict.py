@@ -214,28 +214,24 @@ def _floating_ip(readings: Iterable[NodeReading], configured: str | None) -> str
 
 
 def _warnings(readings: Iterable[NodeReading]) -> list[str]:
-    found: list[str] = []
+    """Warnings from every understood report; the same warning from both nodes is one line."""
+    found: dict[str, list[str]] = {}
     for reading in readings:
         report = reading.report
-        if not reading.reachable or report is None or not report.parsed:
-            continue
-        who = f"({reading.role})"
-        if report.health is Health.DEGRADED:
-            found.append(f"HA health is Degraded {who}")
-        if report.smb_not_configured:
-            found.append(f"SMB share not configured {who}")
-        full = report.smb_percent_full
-        if full is not None and full >= SMB_NEARLY_FULL_PERCENT:
-            found.append(f"SMB share {full:g}% full {who}")
-        found += [f"{a} {who}" for a in report.anomalies]
-    return _dedupe(found)
+        if reading.reachable and report is not None and report.parsed:
+            for text in _report_warnings(report):
+                found.setdefault(text, []).append(reading.role.value)
+    return [f"{text} ({', '.join(roles)})" for text, roles in found.items()]
 
 
-def _dedupe(items: list[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for item in items:
-        seen.setdefault(item, None)
-    return list(seen)
+def _report_warnings(report: StatusReport) -> list[str]:
+    found = ["HA health is Degraded"] if report.health is Health.DEGRADED else []
+    if report.smb_not_configured:
+        found.append("SMB share not configured")
+    full = report.smb_percent_full
+    if full is not None and full >= SMB_NEARLY_FULL_PERCENT:
+        found.append(f"SMB share {full:g}% full")
+    return found + list(report.anomalies)
 
 
 def _word(value: NodeState | Health) -> str:

@@ -1,0 +1,59 @@
+"""The ``habot`` command line: a thin adapter over the service layer."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from habot import __version__
+from habot.cli.sim import sim
+from habot.cli.status import check, status
+from habot.errors import HabotError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: $HABOT_CONFIG, then ./habot.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for SSH).")
+@click.version_option(__version__, prog_name="habot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """habot: status and safe operations for Osirium PAM HA pairs."""
+    ctx.obj = config_path
+    _configure_logging(verbose)
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("asyncssh").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+cli.add_command(status)
+cli.add_command(check)
+cli.add_command(sim)
+
+
+def main() -> None:
+    """Console-script entry point: HabotError becomes a one-line message and exit 2."""
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except HabotError as exc:
+        click.echo(f"habot: error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

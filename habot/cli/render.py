@@ -1,0 +1,74 @@
+"""Terminal rendering of status and checks (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from habot.core.model import NodeState, Verdict
+from habot.core.verdict import NodeView, PairStatus
+from habot.services.check import STEPS, NodeCheck
+
+_VERDICT_STYLE = {Verdict.BAU: "bold green", Verdict.DEGRADED: "bold yellow"}
+_GOOD_STATES = {NodeState.ACTIVE, NodeState.STANDBY, NodeState.PROMOTED_ACTIVE}
+
+
+def make_console(width: int = 120) -> Console:
+    """A console that wraps at the terminal's width, or at ``width`` when piped."""
+    return Console(width=None if Console().is_terminal else width)
+
+
+def status_table(statuses: list[PairStatus]) -> Table:
+    """One row per pair: verdict, health, each node, floating IP."""
+    table = Table(title="HA pairs", title_justify="left")
+    for column in ("Pair", "Verdict", "Health", "Primary", "Secondary", "Floating IP"):
+        table.add_column(column)
+    for s in statuses:
+        table.add_row(
+            s.pair,
+            Text(s.verdict.value, style=_VERDICT_STYLE.get(s.verdict, "bold red")),
+            s.health.value if s.health else "-",
+            _node_cell(s.primary),
+            _node_cell(s.secondary),
+            s.floating_ip or "-",
+        )
+    return table
+
+
+def _node_cell(view: NodeView) -> Text:
+    style = "green" if view.state in _GOOD_STATES else "red"
+    text = Text(view.state.value, style=style)
+    text.append(f" {view.ip or view.address}", style="dim")
+    return text
+
+
+def status_details(console: Console, statuses: list[PairStatus], raw: bool) -> None:
+    """Below the table: why each verdict, node errors, disagreements, warnings, raw output."""
+    for s in statuses:
+        console.print(f"[bold]{s.pair}[/]: {s.verdict.value} — {s.reason}", highlight=False)
+        for view in (s.primary, s.secondary):
+            if view.error:
+                console.print(f"  {view.role} ({view.address}): {view.error}", highlight=False)
+        for item in s.disagreements:
+            console.print(f"  [red]≠[/] {item}", highlight=False)
+        for item in s.warnings:
+            console.print(f"  [yellow]![/] {item}", highlight=False)
+        if raw:
+            for view in (s.primary, s.secondary):
+                console.print(f"  --- raw ha-status from {view.role} ({view.address}) ---")
+                console.print(view.raw if view.raw is not None else "  (none)", markup=False)
+
+
+def check_lines(console: Console, checks: list[NodeCheck]) -> None:
+    """One line per node: each step passed, or the one that failed and why."""
+    for c in checks:
+        line = Text(f"{c.pair} {c.role.value:<9} {c.address:<22} ")
+        for step in STEPS:
+            if c.failed_step == step:
+                line.append(f"✗ {step}: {c.detail}", style="red")
+                break
+            line.append(f"✓ {step}  ", style="green")
+        else:
+            line.append(f"({c.detail})", style="dim")
+        console.print(line, highlight=False)

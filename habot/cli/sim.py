@@ -1,0 +1,130 @@
+"""`habot sim`: run the appliance simulator, switch its faults, or run a one-shot demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from habot.cli.render import make_console, status_details, status_table
+from habot.runtime import open_runtime
+from habot.sim.appliance import Layout
+from habot.sim.simulator import NODE_FAULTS, PAIR_FAULTS, Simulator, control
+
+_DIR = click.option(
+    "--dir",
+    "state_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("sim"),
+    show_default=True,
+    help="The simulator's state directory (keys, known_hosts, habot.toml).",
+)
+
+
+@click.group()
+def sim() -> None:
+    """Simulate Osirium PAM HA pairs over SSH for tests, demos and rehearsals."""
+
+
+@sim.command("run")
+@_DIR
+@click.option("--pairs", default="prod", show_default=True, help="Comma-separated pair names.")
+@click.option("--layout", type=click.Choice([v.value for v in Layout]), default="columns")
+@click.option("--standalone", is_flag=True, help="Start with standalone servers (no pair yet).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--base-port", type=int, default=2201, show_default=True, help="0 = any free port.")
+def run(
+    state_dir: Path, pairs: str, layout: str, standalone: bool, host: str, base_port: int
+) -> None:
+    """Run simulated pairs until interrupted (Ctrl-C)."""
+    names = tuple(n.strip() for n in pairs.split(",") if n.strip())
+    simulator = Simulator(
+        state_dir,
+        names,
+        layout=Layout(layout),
+        standalone=standalone,
+        host=host,
+        base_port=base_port,
+    )
+    asyncio.run(_serve(simulator))
+
+
+async def _serve(simulator: Simulator) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with simulator:
+        for (pair, role), server in simulator.servers.items():
+            click.echo(f"simulating {pair} {role.value} on {server.host}:{server.port}")
+        config = simulator.kit.config_path
+        click.echo(f"config written to {config}\ntry: habot --config {config} status")
+        await stop.wait()
+    click.echo("simulator stopped")
+
+
+@sim.command("fault")
+@_DIR
+@click.argument("pair")
+@click.argument("target", type=click.Choice(["primary", "secondary", "pair"]))
+@click.argument("fault", type=click.Choice([*NODE_FAULTS, *PAIR_FAULTS]))
+@click.argument("value", required=False)
+def fault(state_dir: Path, pair: str, target: str, fault: str, value: str | None) -> None:
+    """Switch a fault on a running simulator.
+
+    \b
+    Node faults:  down | up | slow SECONDS | hang on|off | garbage on|off | crash on|off
+    Pair faults:  degraded on|off | smb PERCENT|off | reset
+    Example:      habot sim fault prod primary down
+    """
+    request = {"op": "fault", "pair": pair, "target": target, "fault": fault, "value": value}
+    reply = _control(state_dir, request)
+    click.echo(f"{pair} {target}: {fault}{' ' + value if value else ''} — done")
+    click.echo(json.dumps(reply["state"][pair], indent=2))
+
+
+@sim.command("show")
+@_DIR
+def show(state_dir: Path) -> None:
+    """Print the running simulator's state as JSON."""
+    click.echo(json.dumps(_control(state_dir, {"op": "show"})["state"], indent=2))
+
+
+def _control(state_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
+    try:
+        reply = asyncio.run(control(state_dir, request))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(
+            f"no running simulator in {state_dir} ({exc}); start one with: habot sim run"
+        ) from exc
+    if not reply.get("ok"):
+        raise click.ClickException(str(reply.get("error")))
+    return reply
+
+
+@sim.command("demo")
+def demo() -> None:
+    """Start a simulated pair, read its status as habot would, and stop again."""
+    asyncio.run(_demo())
+
+
+async def _demo() -> None:
+    console = make_console()
+    with tempfile.TemporaryDirectory(prefix="habot-demo-") as tmp:
+        async with Simulator(Path(tmp), ("prod", "dr")) as simulator:
+            await simulator.apply("dr", "pair", "smb", "87")
+            async with open_runtime(simulator.kit.config_path) as runtime:
+                statuses = await runtime.status.read("all")
+    console.print(status_table(statuses))
+    status_details(console, statuses, raw=False)
+    console.print(
+        "\nThat was two simulated pairs over real SSH. To rehearse yourself:\n"
+        "  habot sim run &                        # simulated pairs on 127.0.0.1:2201-2202\n"
+        "  habot --config sim/habot.toml status\n"
+        "  habot sim fault prod primary down      # then look at status again"
+    )

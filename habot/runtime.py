@@ -1,0 +1,38 @@
+"""The composition root: settings, secrets and adapters are built here once and handed down."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from habot.config import Settings, load_settings
+from habot.secrets import SSH_KEY_PASSPHRASE, Secrets
+from habot.services.status import StatusService
+from habot.ssh.executor import SshExecutor
+
+
+def utc_now() -> datetime:
+    """The real clock, injected wherever time is needed."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything a command needs, built from one configuration."""
+
+    settings: Settings
+    executor: SshExecutor
+    status: StatusService
+
+
+@asynccontextmanager
+async def open_runtime(config_path: Path | None) -> AsyncIterator[Runtime]:
+    """Load the config, read keys and known_hosts, and open the SSH executor."""
+    settings = load_settings(config_path)
+    passphrase = Secrets(os.environ).get(SSH_KEY_PASSPHRASE)
+    async with SshExecutor(settings.ssh, passphrase) as executor:
+        yield Runtime(settings, executor, StatusService(settings, executor, utc_now))

@@ -1,0 +1,1 @@
+"""The service layer that the CLI and the Slack handlers share."""

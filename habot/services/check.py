@@ -1,0 +1,81 @@
+"""`habot check`: can every node be reached, trusted, logged into and understood?"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from habot.config import PairSettings, Settings
+from habot.core.catalogue import HaCommand, ha_command
+from habot.core.model import Role
+from habot.core.status_parser import parse_status
+from habot.errors import (
+    AuthenticationFailed,
+    HostKeyChanged,
+    HostKeyUnknown,
+    NodeError,
+    NodeUnreachable,
+)
+from habot.services.ports import CommandRunner
+
+STEPS = ("reachable", "host key", "authentication", "ha-status")
+
+
+@dataclass(frozen=True)
+class NodeCheck:
+    """How far the checks got for one node: every step before ``failed_step`` passed."""
+
+    pair: str
+    role: Role
+    address: str
+    failed_step: str | None
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        """Whether every step passed."""
+        return self.failed_step is None
+
+
+async def check_nodes(settings: Settings, runner: CommandRunner) -> list[NodeCheck]:
+    """Check every node of every pair, in parallel, in configuration order."""
+    jobs = [check_node(settings, runner, pair, role) for pair in settings.pairs for role in Role]
+    return list(await asyncio.gather(*jobs))
+
+
+async def check_node(
+    settings: Settings, runner: CommandRunner, pair: PairSettings, role: Role
+) -> NodeCheck:
+    """Run ha-status on one node and say which step, if any, failed."""
+    address = pair.address(role)
+    try:
+        result = await runner.run(
+            address, ha_command(HaCommand.STATUS), time_limit=settings.ssh.status_timeout
+        )
+    except NodeError as exc:
+        return NodeCheck(pair.name, role, str(address), _failed_step(exc), exc.detail)
+    report = parse_status(result.output)
+    if not result.ok:
+        detail = f"exited with status {result.exit_status}: {_first_line(result.output)}"
+        return NodeCheck(pair.name, role, str(address), "ha-status", detail)
+    if not report.parsed:
+        detail = f"output not understood (starts {_first_line(result.output)!r})"
+        return NodeCheck(pair.name, role, str(address), "ha-status", detail)
+    me = report.this_host or role
+    state = "standalone" if report.standalone else str(report.entry(me).state)  # type: ignore[union-attr]
+    return NodeCheck(pair.name, role, str(address), None, f"parsed: {state}")
+
+
+def _failed_step(exc: NodeError) -> str:
+    if isinstance(exc, NodeUnreachable):
+        return "reachable"
+    if isinstance(exc, HostKeyUnknown | HostKeyChanged):
+        return "host key"
+    if isinstance(exc, AuthenticationFailed):
+        return "authentication"
+    return "ha-status"
+
+
+def _first_line(text: str) -> str:
+    stripped = text.strip()
+    return stripped.splitlines()[0][:80] if stripped else "(no output)"
