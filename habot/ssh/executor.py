@@ -101,16 +101,8 @@ class SshExecutor:
         started = time.monotonic()
         log.info("running %s on %s", command.line, address)
         try:
-            async with self.pool(address).connection() as conn:
-                session = OutputSession(
-                    str(address),
-                    self._settings.max_output_chars,
-                    self._settings.prompt_idle.total_seconds(),
-                    answer_prompt,
-                    on_output,
-                )
-                async with asyncio.timeout(limit):
-                    exit_status = await session.run(conn, command.line)
+            async with asyncio.timeout(limit):
+                session = await self._run_session(address, command, answer_prompt, on_output)
         except TimeoutError:
             raise CommandTimedOut(
                 str(address), f"{command.line} did not finish within {_secs(limit)}"
@@ -122,12 +114,41 @@ class SshExecutor:
         return CommandResult(
             address=str(address),
             command=command.line,
-            exit_status=exit_status,
+            exit_status=session.exit_status,
             output=session.text(),
             duration=timedelta(seconds=time.monotonic() - started),
             truncated=session.truncated,
             prompt_answered=session.answered,
         )
+
+    async def _run_session(
+        self,
+        address: NodeAddress,
+        command: RemoteCommand,
+        answer_prompt: bool,
+        on_output: OutputCallback | None,
+    ) -> OutputSession:
+        """Run on a pooled connection; if a reused one turns out dead before a read-only
+        command started, run it once more on a fresh one. A mutating command always gets a
+        fresh connection and is never retried, so it cannot run twice."""
+        attempts = (True,) if command.mutating else (False, True)
+        for fresh in attempts:
+            session = OutputSession(
+                str(address),
+                self._settings.max_output_chars,
+                self._settings.prompt_idle.total_seconds(),
+                answer_prompt,
+                on_output,
+            )
+            async with self.pool(address).connection(fresh=fresh) as lease:
+                try:
+                    await session.run(lease.conn, command.line)
+                    return session
+                except (asyncssh.Error, OSError):
+                    if session.started or not lease.reused:
+                        raise
+            log.info("pooled connection to %s was stale; reconnecting", address)
+        raise AssertionError("unreachable: the fresh attempt returns or raises")
 
     async def _connect(self, address: NodeAddress) -> asyncssh.SSHClientConnection:
         s = self._settings

@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import asyncssh
 
 Opener = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A borrowed connection, and whether it was reused from the pool (it may be stale)."""
+
+    conn: asyncssh.SSHClientConnection
+    reused: bool
 
 
 class NodePool:
@@ -25,13 +34,14 @@ class NodePool:
         self.opened = 0
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncssh.SSHClientConnection]:
-        """Borrow a connection; it returns to the pool if it is still healthy afterwards."""
+    async def connection(self, fresh: bool = False) -> AsyncIterator[Lease]:
+        """Borrow a connection (a new one if ``fresh``); it returns to the pool if healthy."""
         async with self._slots:
-            conn = self._take_idle() or await self._open()
+            idle = None if fresh else self._take_idle()
+            conn = idle or await self._open()
             healthy = False
             try:
-                yield conn
+                yield Lease(conn, reused=idle is not None)
                 healthy = True
             finally:
                 if healthy and not conn.is_closed():

@@ -41,13 +41,16 @@ class OutputSession:
         self._line = ""
         self.truncated = False
         self.answered = False
+        self.started = False
+        self.exit_status: int | None = None
 
-    async def run(self, conn: asyncssh.SSHClientConnection, line: str) -> int | None:
-        """Run the command line to completion; return its exit status."""
+    async def run(self, conn: asyncssh.SSHClientConnection, line: str) -> None:
+        """Run the command line to completion; its exit status lands in ``exit_status``."""
         self._line = line
         process = await conn.create_process(
             line, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
         )
+        self.started = True
         try:
             if not self._answer:
                 process.stdin.write_eof()  # a question nobody may answer reads end-of-file
@@ -57,7 +60,7 @@ class OutputSession:
             process.close()
         if completed.exit_status is None and completed.exit_signal is None:
             raise asyncssh.ConnectionLost("the channel closed without an exit status")
-        return completed.exit_status
+        self.exit_status = completed.exit_status
 
     def text(self) -> str:
         """All output, or its head and tail with a marker when it was over the cap."""

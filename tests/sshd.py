@@ -1,0 +1,156 @@
+"""A real OpenSSH sshd on 127.0.0.1 serving fake ha-* commands (a test helper)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import socket
+import subprocess
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+from habot.core.addresses import NodeAddress
+
+BAU_STATUS = """\
+Primary:    Active     10.30.0.11   - this host
+Secondary:  Standby    10.30.0.12
+Floating IP: 10.30.0.10
+High Availability status: OK
+SMB share: 40% used
+"""
+
+# Each fake command reads $DIR/mode to choose a behaviour, so only catalogue names are used.
+HA_STATUS = """\
+#!/bin/sh
+case "$(cat "$DIR/mode")" in
+  flood) head -c 3000000 /dev/zero | tr '\\0' 'x' ;;
+  slow) sleep 30 ;;
+  die) printf 'Primary: Act'; kill -9 "$PPID"; sleep 5 ;;
+  *) cat "$DIR/status.txt" ;;
+esac
+"""
+HA_FAILOVER = """\
+#!/bin/sh
+echo "ran" >> "$DIR/failover.runs"
+echo "This will promote the Secondary server."
+case "$(cat "$DIR/mode")" in
+  password) printf 'Password: '; read -r pw; echo "got it"; exit 0 ;;
+  twice) printf 'Continue? [y/N] '; read -r a; printf 'Really sure? [y/N] '; read -r b ;
+         echo "$a$b" > "$DIR/failover.answers"; exit 0 ;;
+  *) printf 'Do you want to continue? [y/N] '; read -r answer || answer="<eof>" ;
+     echo "$answer" > "$DIR/failover.answers" ;
+     if [ "$answer" = "y" ]; then echo "Failover complete."; exit 0; fi ;
+     echo "Aborted."; exit 1 ;;
+esac
+"""
+
+
+@dataclass
+class Sshd:
+    """A running sshd and the files that drive it."""
+
+    dir: Path
+    address: NodeAddress
+    client_key: Path
+    known_hosts: Path
+    username: str
+    process: subprocess.Popen[bytes]
+
+    def mode(self, mode: str) -> None:
+        """Choose how the fake commands behave."""
+        (self.dir / "mode").write_text(mode)
+
+    def read(self, name: str) -> str:
+        """A file a fake command wrote ("" if it did not)."""
+        path = self.dir / name
+        return path.read_text() if path.exists() else ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _write_exec(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+def prepare(base: Path, sshd_binary: str) -> tuple[list[str], Sshd]:
+    """Write keys, fake commands and sshd_config; return the sshd argv and the handle."""
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)
+    bindir = base / "bin"
+    bindir.mkdir()
+    _write_exec(bindir / "ha-status", HA_STATUS)
+    _write_exec(bindir / "ha-failover", HA_FAILOVER)
+    _write_exec(
+        base / "dispatch",
+        f'#!/bin/sh\nDIR={base}\nexport DIR\nPATH={bindir}:/usr/bin:/bin\nexport PATH\n'
+        'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n',
+    )
+    (base / "status.txt").write_text(BAU_STATUS)
+    (base / "mode").write_text("normal")
+    _keygen(base / "host_key")
+    _keygen(base / "client_key")
+    (base / "authorized_keys").write_text((base / "client_key.pub").read_text())
+    port = _free_port()
+    host_pub = (base / "host_key.pub").read_text().split()
+    (base / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    (base / "sshd_config").write_text(
+        textwrap.dedent(
+            f"""\
+            Port {port}
+            ListenAddress 127.0.0.1
+            HostKey {base}/host_key
+            PidFile {base}/sshd.pid
+            AuthorizedKeysFile {base}/authorized_keys
+            PubkeyAuthentication yes
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            UsePAM no
+            StrictModes no
+            PermitRootLogin prohibit-password
+            ForceCommand {base}/dispatch
+            LogLevel ERROR
+            """
+        )
+    )
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    argv = [sshd_binary, "-D", "-e", "-f", str(base / "sshd_config")]
+    handle = Sshd(
+        base,
+        NodeAddress("127.0.0.1", port),
+        base / "client_key",
+        base / "known_hosts",
+        getpass.getuser(),
+        process=None,  # type: ignore[arg-type]
+    )
+    return argv, handle
+
+
+async def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Wait until sshd accepts connections (or fail with its own words)."""
+    for _ in range(100):
+        if process.poll() is not None:
+            raise RuntimeError(f"sshd exited: {process.stderr.read().decode() if process.stderr else ''}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+    raise RuntimeError("sshd did not start listening within 5 s")
