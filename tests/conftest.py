@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 
 from habot.config import Settings, parse_settings
 from habot.sim.simulator import Simulator
@@ -74,7 +74,10 @@ async def sshd(tmp_path: Path) -> AsyncIterator[Sshd]:
     binary = system_binary("sshd", "openssh-server")
     system_binary("ssh-keygen", "openssh-client")
     argv, handle = prepare(tmp_path / "sshd", binary)
-    handle.process = subprocess.Popen(argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    # Popen returns at once; sshd runs beside the event loop until the fixture ends.
+    handle.process = subprocess.Popen(  # noqa: ASYNC220
+        argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
     try:
         await wait_listening(handle.address.port, handle.process)
         yield handle

@@ -27,7 +27,13 @@ HA_STATUS = """\
 case "$(cat "$DIR/mode")" in
   flood) head -c 3000000 /dev/zero | tr '\\0' 'x' ;;
   slow) sleep 30 ;;
-  die) printf 'Primary: Act'; kill -9 "$PPID"; sleep 5 ;;
+  die) printf 'Primary: Act'
+       pid=$$
+       while [ "$pid" -gt 1 ]; do
+         pid=$(cut -d' ' -f4 "/proc/$pid/stat")
+         case "$(cat "/proc/$pid/comm")" in sshd*) kill -9 "$pid"; break ;; esac
+       done
+       sleep 5 ;;
   *) cat "$DIR/status.txt" ;;
 esac
 """
@@ -97,7 +103,7 @@ def prepare(base: Path, sshd_binary: str) -> tuple[list[str], Sshd]:
     _write_exec(bindir / "ha-failover", HA_FAILOVER)
     _write_exec(
         base / "dispatch",
-        f'#!/bin/sh\nDIR={base}\nexport DIR\nPATH={bindir}:/usr/bin:/bin\nexport PATH\n'
+        f"#!/bin/sh\nDIR={base}\nexport DIR\nPATH={bindir}:/usr/bin:/bin\nexport PATH\n"
         'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n',
     )
     (base / "status.txt").write_text(BAU_STATUS)
@@ -145,7 +151,9 @@ async def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     """Wait until sshd accepts connections (or fail with its own words)."""
     for _ in range(100):
         if process.poll() is not None:
-            raise RuntimeError(f"sshd exited: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(
+                f"sshd exited: {process.stderr.read().decode() if process.stderr else ''}"
+            )
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:

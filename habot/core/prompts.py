@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-_YES_NO = re.compile(
-    r"(?:\[\s*y(?:es)?\s*/\s*n(?:o)?\s*\]|\(\s*y(?:es)?\s*/\s*n(?:o)?\s*\))\s*[?:]?\s*$", re.I
-)
+_YES_NO_WORDS = r"(?:\[\s*y(?:es)?\s*/\s*n(?:o)?\s*\]|\(\s*y(?:es)?\s*/\s*n(?:o)?\s*\))"
+_YES_NO = re.compile(_YES_NO_WORDS + r"\s*[?:]?\s*$", re.I)
+_YES_NO_ANYWHERE = re.compile(_YES_NO_WORDS, re.I)
 _QUESTION = re.compile(r"[?:>]\s*$")
 
 
@@ -22,6 +22,17 @@ def pending_line(output: str) -> str:
 def is_confirmation_prompt(output: str) -> bool:
     """Whether the output ends in a y/N question waiting for an answer."""
     return bool(_YES_NO.search(pending_line(output)))
+
+
+def asked_confirmation(output: str) -> bool:
+    """Whether a y/N question appears anywhere in the output (answered or not)."""
+    return bool(_YES_NO_ANYWHERE.search(output))
+
+
+def question_line(output: str) -> str:
+    """The line holding the last y/N question, else the unfinished last line."""
+    lines = [line for line in output.split("\n") if _YES_NO_ANYWHERE.search(line)]
+    return lines[-1] if lines else pending_line(output)
 
 
 def looks_like_question(output: str) -> bool:

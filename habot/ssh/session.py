@@ -9,7 +9,12 @@ from collections.abc import Callable
 
 import asyncssh
 
-from habot.core.prompts import is_confirmation_prompt, looks_like_question, pending_line
+from habot.core.prompts import (
+    asked_confirmation,
+    is_confirmation_prompt,
+    looks_like_question,
+    question_line,
+)
 from habot.errors import UnexpectedPrompt
 
 log = logging.getLogger(__name__)
@@ -103,17 +108,20 @@ class OutputSession:
             self._tail = (self._tail + chunk[max(room, 0) :])[-_TAIL_KEPT:]
 
     def _on_chunk(self, process: asyncssh.SSHClientProcess[str]) -> None:
-        if not is_confirmation_prompt(self._recent):
-            return
-        if self._answer and not self.answered:
+        """Answer the one agreed confirmation; any other y/N question aborts.
+
+        A question is caught even when it is not the last thing printed: a command whose
+        stdin is closed may print its question, read end-of-file and go on in one breath.
+        """
+        if self._answer and not self.answered and is_confirmation_prompt(self._recent):
             log.info("answering the confirmation of %s on %s", self._line, self._address)
             process.stdin.write("y\n")
             process.stdin.write_eof()
             self.answered = True
             self._recent = ""
-            return
-        why = "a second question after the confirmation" if self.answered else "a confirmation"
-        raise self._refuse(why)
+        elif asked_confirmation(self._recent):
+            why = "a second question after the confirmation" if self.answered else "a confirmation"
+            raise self._refuse(why)
 
     def _on_quiet(self) -> None:
         """Output stopped on an unfinished line: a question we must not leave hanging."""
@@ -121,7 +129,7 @@ class OutputSession:
             raise self._refuse("a question habot does not recognise")
 
     def _refuse(self, what: str) -> UnexpectedPrompt:
-        asked = pending_line(self._recent).strip()[-200:]
+        asked = question_line(self._recent).strip()[-200:]
         return UnexpectedPrompt(
             self._address,
             f"{self._line} asked {what} ({asked!r}) that habot was not asked to answer; "
