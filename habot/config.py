@@ -154,8 +154,17 @@ def parse_settings(data: Mapping[str, Any], source: str = "config") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(error, data) for error in exc.errors()]
+        errors = exc.errors()
+        problems = [_describe(e, data) for e in errors if not _is_echo(e, errors)]
         raise ConfigError(f"{source}: " + "\n  ".join(problems)) from None
+
+
+def _is_echo(error: Mapping[str, Any], errors: list[Any]) -> bool:
+    """A list reported too short only because its items failed: the item errors say it all."""
+    loc = tuple(error["loc"])
+    return error["type"] == "too_short" and any(
+        tuple(other["loc"])[: len(loc)] == loc and len(other["loc"]) > len(loc) for other in errors
+    )
 
 
 def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
@@ -190,4 +199,6 @@ def _message(error: Mapping[str, Any]) -> str:
         return "is required"
     if kind == "extra_forbidden":
         return "unknown key (a typo?)"
+    if kind == "too_short":
+        return f"must list at least {error['ctx']['min_length']}"
     return message.removeprefix("Value error, ")

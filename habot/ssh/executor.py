@@ -216,7 +216,7 @@ def load_client_keys(paths: tuple[Path, ...], passphrase: str | None) -> list[as
             keys.append(asyncssh.read_private_key(path, passphrase))
         except FileNotFoundError:
             raise ConfigError(f"ssh.client_keys: {path}: no such file") from None
-        except asyncssh.KeyImportError as exc:
+        except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
             hint = (
                 " (set the keyring entry habot/ssh_key_passphrase or HABOT_SSH_KEY_PASSPHRASE)"
                 if "passphrase" in str(exc).lower()

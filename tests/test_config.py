@@ -1,0 +1,148 @@
+"""The configuration is validated at start; every error names the key and the problem."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from habot.config import config_path, load_settings
+from habot.core.addresses import NodeAddress
+from habot.core.model import Role
+from habot.errors import ConfigError
+
+EXAMPLE = """\
+[ssh]
+username = "habot"
+client_keys = ["/etc/habot/id_ed25519"]
+known_hosts = "/etc/habot/known_hosts"
+connect_timeout = "10s"
+command_timeout = "10m"
+
+[[pairs]]
+name = "prod"
+primary = "10.20.0.11"
+secondary = "10.20.0.12:2222"
+floating_ip = "10.20.0.10"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    """Write a config file and return its path."""
+    path = tmp_path / "habot.toml"
+    path.write_text(text)
+    return path
+
+
+def error_for(tmp_path: Path, text: str) -> str:
+    """The ConfigError message a config text produces."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    return str(info.value)
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    """The example from the issue is a valid configuration."""
+    settings = load_settings(write(tmp_path, EXAMPLE))
+    prod = settings.pair("prod")
+    assert prod.primary == NodeAddress("10.20.0.11", 22)
+    assert prod.address(Role.SECONDARY) == NodeAddress("10.20.0.12", 2222)
+    assert prod.floating_ip == "10.20.0.10"
+    assert settings.ssh.connect_timeout == timedelta(seconds=10)
+    assert settings.ssh.command_timeout == timedelta(minutes=10)
+    assert prod.log_path == "/var/log/osirium/ha-commands.log"
+    assert prod.failback_on is Role.SECONDARY
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ('secondary = "10.20.0.12:2222"', 'secondary = "10.20.0.12:abc"'),
+            "pairs[0] (prod).secondary: '10.20.0.12:abc': port must be a number",
+        ),
+        (
+            ('connect_timeout = "10s"', 'connect_timeout = "10"'),
+            "ssh.connect_timeout: '10' is not a duration",
+        ),
+        (
+            ('connect_timeout = "10s"', "connect_timeout = 10"),
+            "ssh.connect_timeout: write durations as strings",
+        ),
+        (('username = "habot"', 'usernme = "habot"'), "ssh.usernme: unknown key (a typo?)"),
+        (('known_hosts = "/etc/habot/known_hosts"', ""), "ssh.known_hosts: is required"),
+        (
+            ('name = "prod"', 'name = "Prod DC"'),
+            "pairs[0] (Prod DC).name: 'Prod DC' is not a pair name",
+        ),
+        (('name = "prod"', 'name = "all"'), "pairs[0] (all).name: 'all' is reserved"),
+        (
+            ('floating_ip = "10.20.0.10"', 'floating_ip = "10.20.0"'),
+            "pairs[0] (prod).floating_ip: '10.20.0' does not appear to be an IPv4 or IPv6",
+        ),
+        (
+            ('client_keys = ["/etc/habot/id_ed25519"]', "client_keys = []"),
+            "ssh.client_keys: must list at least 1",
+        ),
+        (
+            ('floating_ip = "10.20.0.10"', 'log_path = "/var/log/$(reboot)"'),
+            "pairs[0] (prod).log_path: '/var/log/$(reboot)' is not an absolute log path",
+        ),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    """A wrong value is reported with its dotted key (and the pair's name), and only that."""
+    text = EXAMPLE.replace(*change)
+    assert change[0] in EXAMPLE
+    reported = error_for(tmp_path, text)
+    assert message in reported
+    assert reported.count("\n") == 0  # one mistake, one line
+
+
+def test_duplicate_pair_names_are_refused(tmp_path: Path) -> None:
+    """Pair names are unique (commands address pairs by name)."""
+    text = EXAMPLE + EXAMPLE.split("\n\n", 1)[1]
+    assert "pairs: pair names must be unique; repeated: prod" in error_for(tmp_path, text)
+
+
+def test_no_pairs_is_refused(tmp_path: Path) -> None:
+    """A configuration must name at least one pair."""
+    assert "pairs: is required" in error_for(tmp_path, EXAMPLE.split("[[pairs]]")[0])
+    assert "pairs: must list at least 1" in error_for(
+        tmp_path, "pairs = []\n" + EXAMPLE.split("[[pairs]]")[0]
+    )
+
+
+def test_all_problems_are_listed_at_once(tmp_path: Path) -> None:
+    """Several mistakes are reported together, not one per run."""
+    text = EXAMPLE.replace('"10s"', '"soon"').replace('"10.20.0.11"', '"bad host"')
+    message = error_for(tmp_path, text)
+    assert "ssh.connect_timeout" in message
+    assert "pairs[0] (prod).primary" in message
+
+
+def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
+    """A TOML syntax error says it is not valid TOML, with the position."""
+    assert "not valid TOML" in error_for(tmp_path, EXAMPLE + "\n[ssh\n")
+
+
+def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
+    """A missing config file names --config and HABOT_CONFIG."""
+    with pytest.raises(ConfigError, match="--config PATH or set HABOT_CONFIG"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_config_path_resolution_order(tmp_path: Path) -> None:
+    """--config wins over $HABOT_CONFIG, which wins over ./habot.toml."""
+    explicit = tmp_path / "a.toml"
+    assert config_path(explicit, {"HABOT_CONFIG": "/b.toml"}) == explicit
+    assert config_path(None, {"HABOT_CONFIG": "/b.toml"}) == Path("/b.toml")
+    assert config_path(None, {}) == Path("habot.toml")
+    assert config_path(None, {"HABOT_CONFIG": ""}) == Path("habot.toml")
+
+
+def test_env_var_is_used_by_load(tmp_path: Path) -> None:
+    """load_settings reads the file that HABOT_CONFIG names."""
+    path = write(tmp_path, EXAMPLE)
+    assert load_settings(env={"HABOT_CONFIG": str(path)}).pairs[0].name == "prod"

@@ -1,0 +1,86 @@
+"""Secrets come from the keyring first, the environment second, and never leak into logs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import asyncssh
+import keyring.errors
+import pytest
+
+from habot.errors import ConfigError
+from habot.secrets import SERVICE, SSH_KEY_PASSPHRASE, Secrets
+from habot.ssh.executor import load_client_keys
+
+
+class FakeKeyring:
+    """A keyring port double: a dict, or an error to raise."""
+
+    def __init__(
+        self, values: dict[tuple[str, str], str] | None = None, error: Exception | None = None
+    ) -> None:
+        self.values = values or {}
+        self.error = error
+
+    def __call__(self, service: str, name: str) -> str | None:
+        if self.error:
+            raise self.error
+        return self.values.get((service, name))
+
+
+ENV = {"HABOT_SSH_KEY_PASSPHRASE": "from-env"}
+
+
+def test_keyring_value_wins_over_environment() -> None:
+    """A value in the keyring (service "habot") is used before the environment."""
+    ring = FakeKeyring({(SERVICE, "ssh_key_passphrase"): "from-keyring"})
+    assert Secrets(ENV, ring).get(SSH_KEY_PASSPHRASE) == "from-keyring"
+
+
+def test_no_keyring_backend_falls_back_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """A headless server without a keyring backend uses the environment, logging nothing."""
+    ring = FakeKeyring(error=keyring.errors.NoKeyringError("no backend"))
+    with caplog.at_level(logging.DEBUG):
+        assert Secrets(ENV, ring).get(SSH_KEY_PASSPHRASE) == "from-env"
+    assert caplog.records == []
+
+
+def test_keyring_failure_is_logged_without_the_value(caplog: pytest.LogCaptureFixture) -> None:
+    """A broken keyring is logged (by name only) and the environment is used."""
+    ring = FakeKeyring(error=keyring.errors.KeyringLocked("locked"))
+    with caplog.at_level(logging.DEBUG):
+        assert Secrets(ENV, ring).get(SSH_KEY_PASSPHRASE) == "from-env"
+    assert "ssh_key_passphrase" in caplog.text
+    assert "from-env" not in caplog.text
+
+
+def test_missing_everywhere_is_none() -> None:
+    """No keyring entry and no variable: None (callers decide whether that is fatal)."""
+    assert Secrets({}, FakeKeyring()).get(SSH_KEY_PASSPHRASE) is None
+    assert Secrets({"HABOT_SSH_KEY_PASSPHRASE": ""}, FakeKeyring()).get(SSH_KEY_PASSPHRASE) is None
+
+
+def test_encrypted_client_key_needs_its_passphrase(tmp_path: Path) -> None:
+    """An encrypted key loads with its passphrase; without it the error says where to put it."""
+    path = tmp_path / "id_ed25519"
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(path, passphrase="s3cret")
+    assert len(load_client_keys((path,), "s3cret")) == 1
+    with pytest.raises(ConfigError, match="HABOT_SSH_KEY_PASSPHRASE") as info:
+        load_client_keys((path,), None)
+    assert "s3cret" not in str(info.value)
+
+
+def test_wrong_passphrase_is_a_config_error_without_the_secret(tmp_path: Path) -> None:
+    """A wrong passphrase is a config error naming the key file, not the passphrase."""
+    path = tmp_path / "id_ed25519"
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(path, passphrase="s3cret")
+    with pytest.raises(ConfigError, match=r"ssh\.client_keys: .*id_ed25519") as info:
+        load_client_keys((path,), "wrong-guess")
+    assert "wrong-guess" not in str(info.value)
+
+
+def test_missing_client_key_is_a_config_error(tmp_path: Path) -> None:
+    """A client key path that does not exist is named."""
+    with pytest.raises(ConfigError, match="no such file"):
+        load_client_keys((tmp_path / "absent",), None)

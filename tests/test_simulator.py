@@ -1,0 +1,102 @@
+"""The simulated pair follows the documented procedures end to end over SSH."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from habot.config import Settings
+from habot.core.catalogue import HaCommand, ha_command
+from habot.core.model import NodeState, Role, Verdict
+from habot.services.status import StatusService
+from habot.sim.appliance import PairSim
+from habot.sim.simulator import Simulator, control
+from habot.ssh.executor import SshExecutor
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+P, S = Role.PRIMARY, Role.SECONDARY
+
+
+async def verdict(settings: Settings, ex: SshExecutor, pair: str = "prod") -> Verdict:
+    """The pair's verdict as habot reads it right now."""
+    [status] = await StatusService(settings, ex, lambda: T0).read(pair)
+    return status.verdict
+
+
+async def run(sim: Simulator, ex: SshExecutor, role: Role, command: HaCommand) -> int | None:
+    """Run an HA command on a simulated node, confirming its question."""
+    result = await ex.run(sim.address("prod", role), ha_command(command), answer_prompt=True)
+    return result.exit_status
+
+
+async def test_switchover_then_failback_returns_to_bau(
+    sim: Simulator, sim_settings: Settings, executor: SshExecutor
+) -> None:
+    """ha-failover on the active Primary hands over; ha-failback restores BAU."""
+    assert await run(sim, executor, P, HaCommand.FAILOVER) == 0
+    assert await verdict(sim_settings, executor) is Verdict.FAILED_OVER
+    assert await run(sim, executor, S, HaCommand.FAILBACK) == 0
+    assert await verdict(sim_settings, executor) is Verdict.BAU
+
+
+async def test_unplanned_failover_split_brain_and_recovery(
+    sim: Simulator, sim_settings: Settings, executor: SshExecutor
+) -> None:
+    """Primary lost → failover → Primary returns Active (split brain) → demote → failback."""
+    await sim.apply("prod", "primary", "down")
+    assert await verdict(sim_settings, executor) is Verdict.PRIMARY_DOWN
+    assert await run(sim, executor, S, HaCommand.FAILOVER) == 0
+    assert await verdict(sim_settings, executor) is Verdict.FAILED_OVER
+    await sim.apply("prod", "primary", "up")
+    assert await verdict(sim_settings, executor) is Verdict.SPLIT_BRAIN
+    assert await run(sim, executor, S, HaCommand.FAILBACK) == 1  # refused: demote first
+    assert await run(sim, executor, P, HaCommand.DEMOTE_PRIMARY) == 0
+    assert await run(sim, executor, S, HaCommand.FAILBACK) == 0
+    assert await verdict(sim_settings, executor) is Verdict.BAU
+
+
+async def test_make_standalone_joining_code_and_initialise(
+    sim: Simulator, sim_settings: Settings, executor: SshExecutor
+) -> None:
+    """Both servers made standalone, a joining code issued, then ha-initialise pairs them."""
+    assert await run(sim, executor, S, HaCommand.MAKE_STANDALONE) == 0
+    assert await run(sim, executor, P, HaCommand.MAKE_STANDALONE) == 0
+    assert await verdict(sim_settings, executor) is Verdict.STANDALONE
+    code = await executor.run(sim.address("prod", S), ha_command(HaCommand.CREATE_JOINING_CODE))
+    assert code.output.startswith("Joining code: ")
+    secret = code.output.split()[2]
+    assert all(secret not in line for line in sim.pairs["prod"].nodes[S].log)
+    assert await run(sim, executor, P, HaCommand.INITIALISE) == 0
+    assert await verdict(sim_settings, executor) is Verdict.BAU
+
+
+def test_commands_on_the_wrong_node_are_refused() -> None:
+    """The simulated appliance refuses commands whose preconditions do not hold."""
+    pair = PairSim("prod", "10.0.0.1", "10.0.0.2")
+    assert pair.plan(S, "ha-demote-primary", T0).exit_status == 1
+    assert pair.plan(P, "ha-create-joining-code", T0).exit_status == 1
+    assert pair.plan(P, "ha-initialise", T0).exit_status == 1  # healthy: nothing to do
+    assert pair.plan(P, "rm -rf /", T0).exit_status == 127
+    assert pair.plan(P, "ha-status --all", T0).exit_status == 127
+    assert pair.nodes[P].state is NodeState.ACTIVE
+
+
+async def test_control_port_switches_faults_with_token(sim: Simulator) -> None:
+    """Another process can switch faults through the control port (token required)."""
+    reply = await control(
+        sim.kit.dir, {"op": "fault", "pair": "prod", "target": "primary", "fault": "down"}
+    )
+    assert reply["ok"]
+    assert reply["state"]["prod"]["primary"]["up"] is False
+    bad = await control(sim.kit.dir, {"op": "fault", "pair": "prod", "target": "x", "fault": "up"})
+    assert bad == {"ok": False, "error": "target must be primary, secondary or pair, not 'x'"}
+
+
+async def test_host_keys_survive_a_restart(tmp_path: Path) -> None:
+    """A restarted simulator presents the same host keys, so known_hosts stays valid."""
+    async with Simulator(tmp_path / "sim", ("prod",)) as first:
+        before = [line.split()[1:] for line in first.kit.known_hosts_path.read_text().splitlines()]
+    async with Simulator(tmp_path / "sim", ("prod",)) as second:
+        after = [line.split()[1:] for line in second.kit.known_hosts_path.read_text().splitlines()]
+    assert after == before
+    assert len({key for _, key in before}) == 2  # each node has its own key
