@@ -40,7 +40,8 @@ async def test_bau_pairs_read_from_both_nodes(
     assert statuses[0].secondary.state is NodeState.STANDBY
     assert statuses[0].health is Health.OK
     assert statuses[0].floating_ip == "10.20.0.10"
-    assert statuses[0].primary.raw and "this host" in statuses[0].primary.raw
+    assert statuses[0].primary.raw
+    assert "this host" in statuses[0].primary.raw
 
 
 async def test_primary_down_is_reported_and_other_pair_unaffected(
@@ -64,7 +65,8 @@ async def test_garbage_output_is_unknown_with_raw_kept(
     [prod] = await service(sim_settings, executor).read("prod")
     assert prod.secondary.state is NodeState.UNKNOWN
     assert prod.secondary.reachable
-    assert prod.secondary.raw and "Segmentation fault" in prod.secondary.raw
+    assert prod.secondary.raw
+    assert "Segmentation fault" in prod.secondary.raw
     assert prod.primary.state is NodeState.ACTIVE
     assert prod.verdict is Verdict.UNKNOWN
 
