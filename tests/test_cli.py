@@ -1,0 +1,227 @@
+"""The `habot` command as a real process: status, check, and the simulator's own CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from habot.core.model import Role
+from habot.sim.simulator import Simulator
+from tests.conftest import FAST_SSH
+
+
+@dataclass
+class Ran:
+    """A finished habot process."""
+
+    code: int
+    out: str
+    err: str
+
+
+async def habot(*args: str, cwd: Path | None = None) -> Ran:
+    """Run `python -m habot ARGS` without blocking the event loop (the simulator lives here)."""
+    env = {**os.environ, "HABOT_CONFIG": ""}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "habot",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+        cwd=cwd,
+        env=env,
+    )
+    async with asyncio.timeout(60):
+        out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return Ran(proc.returncode, out.decode(), err.decode())
+
+
+def fast_config(sim: Simulator) -> str:
+    """The simulator's habot.toml with short SSH limits, written beside it."""
+    lines = [
+        line
+        for line in sim.kit.config_path.read_text().splitlines()
+        if line.split(" = ")[0] not in FAST_SSH
+    ]
+    at = lines.index("[ssh]") + 1
+    lines[at:at] = [f'{key} = "{value}"' for key, value in FAST_SSH.items()]
+    path = sim.kit.dir / "fast.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+async def test_status_json_for_a_healthy_setup_exits_0(sim: Simulator) -> None:
+    """`habot status --json` prints one object per pair in the documented shape; exit 0."""
+    ran = await habot("--config", fast_config(sim), "status", "--json")
+    assert ran.code == 0, ran.err
+    pairs = json.loads(ran.out)
+    assert [p["pair"] for p in pairs] == ["prod", "dr"]
+    prod = pairs[0]
+    assert {
+        "pair",
+        "verdict",
+        "health",
+        "floating_ip",
+        "nodes",
+        "disagreements",
+        "warnings",
+        "observed_at",
+    } <= prod.keys()
+    assert prod["verdict"] == "bau"
+    assert prod["nodes"]["primary"]["state"] == "active"
+    assert prod["nodes"]["secondary"]["state"] == "standby"
+    assert {"address", "reachable", "state", "ip", "error"} <= prod["nodes"]["primary"].keys()
+    assert prod["nodes"]["secondary"]["ip"] == "10.20.0.12"
+
+
+async def test_status_with_a_node_down_exits_1_and_says_why(sim: Simulator) -> None:
+    """A stopped Primary: verdict primary_down, the reason shown, other pair still read."""
+    await sim.apply("prod", "primary", "down")
+    ran = await habot("--config", fast_config(sim), "status", "all", "--json")
+    assert ran.code == 1
+    prod, dr = json.loads(ran.out)
+    assert prod["verdict"] == "primary_down"
+    assert prod["nodes"]["primary"]["state"] == "unreachable"
+    assert prod["nodes"]["primary"]["reachable"] is False
+    assert "connection refused" in prod["nodes"]["primary"]["error"]
+    assert dr["verdict"] == "bau"
+
+
+async def test_human_status_is_a_table_with_reasons(sim: Simulator) -> None:
+    """The human output shows a table, each verdict's reason, warnings, and raw on request."""
+    await sim.apply("dr", "pair", "smb", "91")
+    ran = await habot("--config", fast_config(sim), "status", "dr", "--raw")
+    assert ran.code == 0, ran.err
+    assert "┃ Pair" in ran.out
+    assert "dr: bau — Primary Active, Secondary Standby, health OK" in ran.out
+    assert "SMB share 91% full (primary, secondary)" in ran.out
+    assert "--- raw ha-status from primary" in ran.out
+    assert "WARNING: the SMB share is 91% full." in ran.out
+
+
+async def test_unknown_pair_is_a_usage_error(sim: Simulator) -> None:
+    """An unknown pair exits 2 naming the configured pairs; no traceback."""
+    ran = await habot("--config", fast_config(sim), "status", "qa")
+    assert ran.code == 2
+    assert "unknown pair 'qa'; configured pairs: prod, dr" in ran.err
+    assert "Traceback" not in ran.err
+
+
+async def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    """A wrong config value exits 2 with the key named; nothing is started."""
+    config = tmp_path / "habot.toml"
+    config.write_text(
+        '[ssh]\nclient_keys = ["/k"]\nknown_hosts = "/kh"\nconnect_timeout = "ten"\n'
+        '[[pairs]]\nname = "prod"\nprimary = "a"\nsecondary = "b:99999"\n'
+    )
+    ran = await habot("--config", str(config), "status")
+    assert ran.code == 2
+    assert "ssh.connect_timeout: 'ten' is not a duration" in ran.err
+    assert "pairs[0] (prod).secondary" in ran.err
+    assert "Traceback" not in ran.err
+
+
+async def test_default_config_is_habot_toml_in_the_working_directory(tmp_path: Path) -> None:
+    """Without --config or HABOT_CONFIG, ./habot.toml is read (and its absence explained)."""
+    ran = await habot("status", cwd=tmp_path)
+    assert ran.code == 2
+    assert "habot.toml: config file not found" in ran.err
+
+
+async def test_check_passes_every_step(sim: Simulator) -> None:
+    """`habot check` confirms config, keys and every node's four steps; exit 0."""
+    ran = await habot("--config", fast_config(sim), "check")
+    assert ran.code == 0, ran.out + ran.err
+    assert ran.out.count("✓ ha-status") == 4
+    assert "✓ config: 2 pair(s)" in ran.out
+
+
+async def test_check_reports_the_failing_step(sim: Simulator) -> None:
+    """A changed host key fails at 'host key' for that node; a stopped node at 'reachable'."""
+    address = sim.address("dr", Role.SECONDARY)
+    pattern = f"[{address.host}]:{address.port} "
+    impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    lines = [
+        line if not line.startswith(pattern) else pattern + impostor.strip()
+        for line in sim.kit.known_hosts_path.read_text().splitlines()
+    ]
+    sim.kit.known_hosts_path.write_text("\n".join(lines) + "\n")
+    await sim.apply("prod", "primary", "down")
+    ran = await habot("--config", fast_config(sim), "check")
+    assert ran.code == 1
+    assert "✗ host key: HOST KEY CHANGED" in ran.out
+    assert "✗ reachable: connection refused" in ran.out
+    assert ran.out.count("✓ ha-status") == 2
+
+
+async def test_simulator_process_can_be_steered_from_another_process(tmp_path: Path) -> None:
+    """`habot sim run` in one process, `habot sim fault` and `habot status` in others."""
+    state = tmp_path / "sim"
+    sim_proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "habot",
+        "sim",
+        "run",
+        "--dir",
+        str(state),
+        "--base-port",
+        "0",
+        "--pairs",
+        "prod",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(30):
+            while not (state / "control.json").exists():  # noqa: ASYNC110 (another process)
+                await asyncio.sleep(0.1)
+        config = str(state / "habot.toml")
+        assert (await habot("--config", config, "status", "--json")).code == 0
+        faulted = await habot("sim", "fault", "--dir", str(state), "prod", "primary", "down")
+        assert faulted.code == 0, faulted.err
+        ran = await habot("--config", config, "status", "--json")
+        assert ran.code == 1
+        assert json.loads(ran.out)[0]["verdict"] == "primary_down"
+        bad = await habot("sim", "fault", "--dir", str(state), "prod", "primary", "slow", "x")
+        assert bad.code == 1
+        assert "slow takes seconds" in bad.err
+    finally:
+        sim_proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(sim_proc.communicate(), 30)
+    assert sim_proc.returncode == 0
+    assert "simulator stopped" in out.decode()
+
+
+async def test_fault_without_a_running_simulator_says_how_to_start_one(tmp_path: Path) -> None:
+    """Steering a simulator that is not running explains what to do."""
+    ran = await habot("sim", "fault", "--dir", str(tmp_path), "prod", "primary", "down")
+    assert ran.code == 1
+    assert "start one with: habot sim run" in ran.err
+
+
+async def test_demo_runs_a_simulated_pair_end_to_end() -> None:
+    """`habot sim demo` shows two simulated pairs read over SSH."""
+    ran = await habot("sim", "demo")
+    assert ran.code == 0, ran.err
+    assert "prod: bau" in ran.out
+    assert "SMB share 87% full" in ran.out
+
+
+async def test_help_lists_the_commands() -> None:
+    """`habot --help` names status, check and sim."""
+    ran = await habot("--help")
+    assert ran.code == 0
+    for command in ("status", "check", "sim"):
+        assert command in ran.out
