@@ -17,7 +17,7 @@ from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
 from tests.sshd import Sshd, prepare, wait_listening
 
-REQUIRE_SYSTEM = os.environ.get("HABOT_REQUIRE_SYSTEM_TESTS") == "1"
+REQUIRE_SYSTEM_ENV = "HABOT_REQUIRE_SYSTEM_TESTS"
 
 # Short limits so failure paths finish quickly; behaviour is the same as with the defaults.
 FAST_SSH = {
@@ -35,7 +35,7 @@ def system_binary(name: str, package: str) -> str:
     )
     if found is None:
         reason = f"{name} is not installed (apt-get install {package})"
-        if REQUIRE_SYSTEM:
+        if os.environ.get(REQUIRE_SYSTEM_ENV) == "1":
             pytest.fail(f"HABOT_REQUIRE_SYSTEM_TESTS=1 but {reason}")
         pytest.skip(reason)
     return found

@@ -148,3 +148,23 @@ async def test_pool_recovers_after_node_restart(sim: Simulator, executor: SshExe
     result = await executor.run(address, STATUS)
     assert result.ok
     assert executor.pool(address).opened == 2
+
+
+async def test_mutating_commands_get_a_fresh_connection(
+    sim: Simulator, executor: SshExecutor
+) -> None:
+    """A mutating command never rides a pooled connection; reads keep reusing theirs."""
+    address = sim.address("prod", P)
+    await executor.run(address, STATUS)
+    await executor.run(address, FAILOVER, answer_prompt=True)
+    await executor.run(address, STATUS)
+    assert executor.pool(address).opened == 2
+
+
+async def test_slow_node_answers_late_but_answers(sim: Simulator, executor: SshExecutor) -> None:
+    """The slow fault delays the answer: within the limit it arrives, beyond it times out."""
+    await sim.apply("prod", "primary", "slow", "0.4")
+    with pytest.raises(CommandTimedOut):
+        await executor.run(sim.address("prod", P), STATUS, time_limit=timedelta(seconds=0.1))
+    result = await executor.run(sim.address("prod", P), STATUS, time_limit=timedelta(seconds=5))
+    assert result.ok

@@ -55,6 +55,14 @@ Floating IP address: none
 high availability status:   ok
 """
 
+PLAIN_COLUMNS = """\
+Server      State             IP address
+Primary     Active            10.20.0.11      - this host
+Secondary   Standby           10.20.0.12
+
+High Availability status      OK
+"""
+
 ONE_LINE = "Primary: Active 10.0.0.1 (this host)   Secondary: Failed 10.0.0.2\nHA health: Degraded"
 
 STANDALONE = "This server is not configured for High Availability.\n"
@@ -108,6 +116,17 @@ def test_block_per_server_with_tabs_and_blank_lines() -> None:
     )
     assert report.floating_ip is None
     assert report.health is Health.OK
+
+
+def test_plain_columns_without_colons() -> None:
+    """Whitespace-separated columns with a header row and no colons at all."""
+    report = parse_status(PLAIN_COLUMNS)
+    assert report.entries == (
+        RoleEntry(Role.PRIMARY, NodeState.ACTIVE, "10.20.0.11", this_host=True),
+        RoleEntry(Role.SECONDARY, NodeState.STANDBY, "10.20.0.12"),
+    )
+    assert report.health is Health.OK
+    assert report.unrecognised == ("Server      State             IP address",)
 
 
 def test_both_servers_on_one_line() -> None:

@@ -53,7 +53,7 @@ class StatusService:
                 address, _STATUS, time_limit=self._settings.ssh.status_timeout
             )
         except NodeError as exc:
-            log.warning("status of %s %s: %s", pair.name, role, exc)
+            log.info("status of %s %s: %s", pair.name, role, exc)  # shown in the result
             return NodeReading(role, where, self._clock(), error=exc.detail, reachable=exc.reached)
         except Exception as exc:  # a bug must not hide the other nodes' readings
             log.exception("status of %s %s failed unexpectedly", pair.name, role)
