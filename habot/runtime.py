@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from habot.config import Settings, load_settings
+from habot.config import Settings
 from habot.secrets import SSH_KEY_PASSPHRASE, Secrets
 from habot.services.status import StatusService
 from habot.ssh.executor import SshExecutor
@@ -30,9 +29,8 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(config_path: Path | None) -> AsyncIterator[Runtime]:
-    """Load the config, read keys and known_hosts, and open the SSH executor."""
-    settings = load_settings(config_path)
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Read keys and known_hosts and open the SSH executor for these settings."""
     passphrase = Secrets(os.environ).get(SSH_KEY_PASSPHRASE)
     async with SshExecutor(settings.ssh, passphrase) as executor:
         yield Runtime(settings, executor, StatusService(settings, executor, utc_now))

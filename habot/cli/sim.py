@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from habot.cli.render import make_console, status_details, status_table
+from habot.config import load_settings
 from habot.runtime import open_runtime
 from habot.sim.appliance import Layout
 from habot.sim.simulator import NODE_FAULTS, PAIR_FAULTS, Simulator, control
@@ -118,7 +119,7 @@ async def _demo() -> None:
     with tempfile.TemporaryDirectory(prefix="habot-demo-") as tmp:
         async with Simulator(Path(tmp), ("prod", "dr")) as simulator:
             await simulator.apply("dr", "pair", "smb", "87")
-            async with open_runtime(simulator.kit.config_path) as runtime:
+            async with open_runtime(load_settings(simulator.kit.config_path)) as runtime:
                 statuses = await runtime.status.read("all")
     console.print(status_table(statuses))
     status_details(console, statuses, raw=False)

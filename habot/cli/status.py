@@ -19,8 +19,7 @@ from habot.services.check import NodeCheck, check_nodes
 
 
 async def _read(config_path: Path | None, which: str | None) -> list[PairStatus]:
-    async with open_runtime(config_path) as runtime:
-        runtime.status.select(which)  # an unknown pair is a usage error before any SSH
+    async with open_runtime(load_settings(config_path)) as runtime:
         return await runtime.status.read(which)
 
 
@@ -47,7 +46,7 @@ def status(ctx: click.Context, pair: str | None, as_json: bool, raw: bool) -> No
 async def _check(config_path: Path | None, console: Console) -> list[NodeCheck]:
     settings = load_settings(config_path)
     console.print(f"✓ config: {len(settings.pairs)} pair(s)", style="green")
-    async with open_runtime(config_path) as runtime:
+    async with open_runtime(settings) as runtime:
         console.print("✓ client keys and known_hosts readable", style="green")
         return await check_nodes(runtime.settings, runtime.executor)
 
