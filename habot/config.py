@@ -103,11 +103,57 @@ class PairSettings(_Section):
         return self.primary if role is Role.PRIMARY else self.secondary
 
 
+_SLACK_ID = r"^[UWSCGD][A-Z0-9]{2,20}$"
+
+
+class SlackSettings(_Section):
+    """How habot appears in Slack."""
+
+    command: str = Field("/ha", pattern=r"^/[a-z0-9_-]{1,31}$")
+    channels: tuple[str, ...] = ()
+    alert_channel: str | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for channel in value:
+            if not re.match(r"^[CGD][A-Z0-9]{2,20}$", channel):
+                raise ValueError(f"{channel!r} is not a Slack channel ID (like C0123ABCD)")
+        return value
+
+
+class RolesSettings(_Section):
+    """Who may do what, by immutable Slack IDs: users U…/W…, user groups S…, or "*"."""
+
+    viewers: tuple[str, ...] = ("*",)
+    operators: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = ()
+
+    @field_validator("viewers", "operators", "approvers")
+    @classmethod
+    def _ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if entry != "*" and not re.match(r"^[UWS][A-Z0-9]{2,20}$", entry):
+                raise ValueError(
+                    f'{entry!r} is not a Slack user (U…/W…) or user group (S…) ID, or "*"'
+                )
+        return value
+
+
+class DatabaseSettings(_Section):
+    """Where the audit log (and later, requests) live."""
+
+    url: str = "sqlite:///habot.db"
+
+
 class Settings(_Section):
     """The whole configuration."""
 
     ssh: SshSettings
     pairs: tuple[PairSettings, ...] = Field(min_length=1)
+    slack: SlackSettings = SlackSettings()
+    roles: RolesSettings = RolesSettings()
+    database: DatabaseSettings = DatabaseSettings()
 
     @field_validator("pairs")
     @classmethod
@@ -146,11 +192,19 @@ def load_settings(explicit: Path | None = None, env: Mapping[str, str] | None = 
         raise ConfigError(f"{path}: cannot read the config file: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return parse_settings(data, source=str(path))
+    return parse_settings(data, source=str(path), env=os.environ if env is None else env)
 
 
-def parse_settings(data: Mapping[str, Any], source: str = "config") -> Settings:
-    """Validate already-loaded TOML data."""
+DATABASE_ENV = "HABOT_DATABASE_URL"
+
+
+def parse_settings(
+    data: Mapping[str, Any], source: str = "config", env: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate already-loaded TOML data; $HABOT_DATABASE_URL overrides [database] url."""
+    env = os.environ if env is None else env
+    if env.get(DATABASE_ENV):
+        data = {**data, "database": {**data.get("database", {}), "url": env[DATABASE_ENV]}}
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from habot import __version__
+from habot.cli.audit import audit, db
 from habot.cli.sim import sim
 from habot.cli.status import check, status
 from habot.errors import HabotError
@@ -41,6 +42,8 @@ def _configure_logging(verbose: int) -> None:
 cli.add_command(status)
 cli.add_command(check)
 cli.add_command(sim)
+cli.add_command(audit)
+cli.add_command(db)
 
 
 def main() -> None:

@@ -1,0 +1,128 @@
+"""The audit log's rules: what an event holds, how rows are chained, how a chain is checked.
+
+Each row stores the hash of the previous row and a hash of its own content including that
+link, so an edited, deleted or reordered row breaks the chain at that row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+GENESIS = "0" * 64
+_SECRET = re.compile(r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{6,}|-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """Something that happened, as habot records it. ``detail`` must hold no secrets."""
+
+    kind: str
+    actor: str
+    outcome: str
+    at: datetime
+    pair: str | None = None
+    node: str | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+    duration_ms: int | None = None
+    output_digest: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """A stored event with its place in the chain."""
+
+    seq: int
+    event: AuditEvent
+    prev_hash: str
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for list, export and history)."""
+        return {
+            "seq": self.seq,
+            **content(self.event),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """The result of verifying a chain."""
+
+    ok: bool
+    rows: int
+    bad_seq: int | None = None
+    problem: str | None = None
+
+
+def redact(value: Any) -> Any:
+    """Replace anything shaped like a token or private key, anywhere in nested data."""
+    if isinstance(value, str):
+        return _SECRET.sub("[redacted]", value)
+    if isinstance(value, Mapping):
+        return {str(k): redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def content(event: AuditEvent) -> dict[str, Any]:
+    """The event's fields as canonical data (times as UTC ISO strings)."""
+    data = asdict(event)
+    data["at"] = event.at.isoformat()
+    data["detail"] = dict(event.detail)
+    return data
+
+
+def row_hash(seq: int, event: AuditEvent, prev_hash: str) -> str:
+    """The hash of a row: its sequence number, content and the previous row's hash."""
+    payload = {"seq": seq, **content(event), "prev_hash": prev_hash}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def chain(seq: int, event: AuditEvent, prev_hash: str) -> AuditRecord:
+    """The record for appending ``event`` after a row whose hash is ``prev_hash``."""
+    clean = AuditEvent(**{**asdict(event), "detail": redact(dict(event.detail))})
+    return AuditRecord(seq, clean, prev_hash, row_hash(seq, clean, prev_hash))
+
+
+def verify(records: Iterable[AuditRecord]) -> ChainCheck:
+    """Check a chain in sequence order; name the first row that does not fit."""
+    expected_seq, prev, count = 1, GENESIS, 0
+    for record in records:
+        count += 1
+        if record.seq != expected_seq:
+            return ChainCheck(
+                False,
+                count,
+                record.seq,
+                f"expected row {expected_seq} here: rows missing or reordered",
+            )
+        if record.prev_hash != prev:
+            return ChainCheck(
+                False,
+                count,
+                record.seq,
+                "its link to the previous row is broken (row removed or reordered)",
+            )
+        if row_hash(record.seq, record.event, record.prev_hash) != record.hash:
+            return ChainCheck(
+                False, count, record.seq, "its content does not match its hash (edited)"
+            )
+        expected_seq, prev = expected_seq + 1, record.hash
+    return ChainCheck(True, count)
+
+
+def digest(text: str) -> str:
+    """The digest of command output recorded instead of the output itself."""
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,76 @@
+"""Who may do what: roles on immutable Slack IDs, and the role each subcommand needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from habot.core.grammar import MUTATING, Sub
+
+
+class Access(StrEnum):
+    """A role in habot."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    APPROVER = "approver"
+
+
+NEEDS: dict[Sub, Access | None] = {
+    Sub.HELP: None,
+    Sub.STATUS: Access.VIEWER,
+    Sub.LOGS: Access.VIEWER,
+    Sub.HISTORY: Access.VIEWER,
+    Sub.PENDING: Access.VIEWER,
+    Sub.CANCEL: Access.OPERATOR,
+    Sub.MUTE: Access.OPERATOR,
+    Sub.UNMUTE: Access.OPERATOR,
+    **{sub: Access.OPERATOR for sub in MUTATING},
+}
+
+
+@dataclass(frozen=True)
+class RolePolicy:
+    """Role membership lists: user IDs (U…/W…), user-group IDs (S…) or "*" (everyone)."""
+
+    viewers: frozenset[str]
+    operators: frozenset[str]
+    approvers: frozenset[str]
+
+    @classmethod
+    def of(
+        cls, viewers: Iterable[str], operators: Iterable[str], approvers: Iterable[str]
+    ) -> RolePolicy:
+        """Build a policy from configuration lists."""
+        return cls(frozenset(viewers), frozenset(operators), frozenset(approvers))
+
+    def groups(self) -> frozenset[str]:
+        """Every user-group ID the policy mentions (their members must be looked up)."""
+        ids = self.viewers | self.operators | self.approvers
+        return frozenset(i for i in ids if i.startswith("S"))
+
+    def roles_of(self, user: str, user_groups: Iterable[str]) -> frozenset[Access]:
+        """The roles of a user who belongs to the given user groups.
+
+        Operators and approvers may also view.
+        """
+        me = {user, "*", *user_groups}
+        roles = {
+            role
+            for role, members in (
+                (Access.VIEWER, self.viewers),
+                (Access.OPERATOR, self.operators),
+                (Access.APPROVER, self.approvers),
+            )
+            if members & me
+        }
+        if roles & {Access.OPERATOR, Access.APPROVER}:
+            roles.add(Access.VIEWER)
+        return frozenset(roles)
+
+
+def missing_role(sub: Sub, roles: frozenset[Access]) -> Access | None:
+    """The role a subcommand needs that the user lacks, or None when allowed."""
+    needed = NEEDS[sub]
+    return needed if needed is not None and needed not in roles else None

@@ -1,0 +1,1 @@
+"""Persistence adapters (SQLModel/SQLAlchemy); the schema is managed by Alembic migrations."""

@@ -1,0 +1,124 @@
+"""The audit log on SQLModel: append (chained), read recent, read all, verify."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from habot.core.audit import GENESIS, AuditEvent, AuditRecord, ChainCheck, chain, verify
+
+_APPEND_ATTEMPTS = 20
+
+
+class AuditRow(SQLModel, table=True):
+    """One row of ``audit_events`` (created by migration 0001, never by this class)."""
+
+    __tablename__ = "audit_events"
+
+    seq: int = Field(primary_key=True)
+    at: str
+    kind: str
+    actor: str
+    outcome: str
+    pair: str | None = None
+    node: str | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+    duration_ms: int | None = None
+    output_digest: str | None = None
+    detail: str = "{}"
+    prev_hash: str
+    hash: str
+
+
+def _to_row(record: AuditRecord) -> AuditRow:
+    e = record.event
+    return AuditRow(
+        seq=record.seq,
+        at=e.at.isoformat(),
+        kind=e.kind,
+        actor=e.actor,
+        outcome=e.outcome,
+        pair=e.pair,
+        node=e.node,
+        channel=e.channel,
+        message_ts=e.message_ts,
+        duration_ms=e.duration_ms,
+        output_digest=e.output_digest,
+        detail=json.dumps(e.detail, sort_keys=True),
+        prev_hash=record.prev_hash,
+        hash=record.hash,
+    )
+
+
+def _to_record(row: AuditRow) -> AuditRecord:
+    event = AuditEvent(
+        kind=row.kind,
+        actor=row.actor,
+        outcome=row.outcome,
+        at=datetime.fromisoformat(row.at),
+        pair=row.pair,
+        node=row.node,
+        channel=row.channel,
+        message_ts=row.message_ts,
+        duration_ms=row.duration_ms,
+        output_digest=row.output_digest,
+        detail=json.loads(row.detail),
+    )
+    return AuditRecord(row.seq, event, row.prev_hash, row.hash)
+
+
+class AuditStore:
+    """Append-only audit storage. Sync methods; the async ones run them in a thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+
+    def append_sync(self, event: AuditEvent) -> AuditRecord:
+        """Append an event after the current head; another writer winning the race retries."""
+        for _ in range(_APPEND_ATTEMPTS):
+            with self._lock, Session(self._engine) as session:
+                head = session.exec(select(AuditRow).order_by(col(AuditRow.seq).desc())).first()
+                record = chain(head.seq + 1 if head else 1, event, head.hash if head else GENESIS)
+                session.add(_to_row(record))
+                try:
+                    session.commit()
+                    return record
+                except IntegrityError:
+                    session.rollback()  # another replica appended first: chain after it
+        raise RuntimeError("could not append to the audit log: too much contention")
+
+    def recent_sync(self, limit: int, pair: str | None = None) -> list[AuditRecord]:
+        """The newest events first (optionally of one pair)."""
+        with Session(self._engine) as session:
+            query = select(AuditRow).order_by(col(AuditRow.seq).desc()).limit(limit)
+            if pair is not None:
+                query = query.where(AuditRow.pair == pair)
+            return [_to_record(row) for row in session.exec(query)]
+
+    def all_sync(self) -> Iterator[AuditRecord]:
+        """Every event in chain order, streamed."""
+        with Session(self._engine) as session:
+            query = select(AuditRow).order_by(col(AuditRow.seq)).execution_options(yield_per=500)
+            for row in session.exec(query):
+                yield _to_record(row)
+
+    def verify_sync(self) -> ChainCheck:
+        """Verify the whole chain."""
+        return verify(self.all_sync())
+
+    async def append(self, event: AuditEvent) -> AuditRecord:
+        """Append without blocking the event loop."""
+        return await asyncio.to_thread(self.append_sync, event)
+
+    async def recent(self, limit: int, pair: str | None = None) -> list[AuditRecord]:
+        """Recent events without blocking the event loop."""
+        return await asyncio.to_thread(self.recent_sync, limit, pair)

@@ -1,0 +1,137 @@
+"""The /ha grammar: valid text parses, anything else is a usage error naming the problem."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from habot.core.grammar import (
+    MAX_TEXT,
+    NOT_YET,
+    ParsedCommand,
+    Sub,
+    UsageError,
+    parse_command,
+)
+from habot.core.model import Role
+
+PAIRS = ("prod", "dr")
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("", ParsedCommand(Sub.HELP)),
+        ("help", ParsedCommand(Sub.HELP)),
+        ("status", ParsedCommand(Sub.STATUS)),
+        ("status all", ParsedCommand(Sub.STATUS)),
+        ("  STATUS   Prod ", ParsedCommand(Sub.STATUS, "prod")),
+        ("logs prod", ParsedCommand(Sub.LOGS, "prod", Role.PRIMARY, 20)),
+        ("logs dr secondary", ParsedCommand(Sub.LOGS, "dr", Role.SECONDARY, 20)),
+        ("logs dr secondary 200", ParsedCommand(Sub.LOGS, "dr", Role.SECONDARY, 200)),
+        ("logs dr 5", ParsedCommand(Sub.LOGS, "dr", Role.PRIMARY, 5)),
+        ("history", ParsedCommand(Sub.HISTORY, None, count=20)),
+        ("history 7", ParsedCommand(Sub.HISTORY, None, count=7)),
+        ("history prod 100", ParsedCommand(Sub.HISTORY, "prod", count=100)),
+        ("initialize prod", ParsedCommand(Sub.INITIALISE)),
+        ("failover prod", ParsedCommand(Sub.FAILOVER)),
+    ],
+)
+def test_valid_commands_parse(text: str, parsed: ParsedCommand) -> None:
+    """Subcommands, pair names and nodes are case-insensitive; counts have defaults."""
+    assert parse_command(text, PAIRS) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("reboot", "`reboot` is not a /ha subcommand. Try `/ha help`."),
+        ("status qa", "There is no pair `qa`. Configured pairs: prod, dr."),
+        ("status prod dr", "Unexpected `dr`. Usage: `/ha status [PAIR|all]`"),
+        ("logs", "Which pair? Usage: `/ha logs PAIR [primary|secondary] [N≤200]`"),
+        ("logs prod 201", "The line count must be a number from 1 to 200, not `201`."),
+        ("logs prod 0", "The line count must be a number from 1 to 200, not `0`."),
+        ("logs prod tertiary", "The line count must be a number from 1 to 200, not `tertiary`."),
+        ("history prod 101", "The event count must be a number from 1 to 100, not `101`."),
+        ("status prod;", "`prod;` is not something /ha understands"),
+        ("status `id`", "`'id'` is not something /ha understands"),
+        ("logs prod $(reboot)", "`$(reboot)` is not something /ha understands"),
+        ("help me", "Unexpected `me`. Usage: `/ha help`"),
+    ],
+)
+def test_bad_commands_name_the_problem(text: str, message: str) -> None:
+    """Unknown subcommands and pairs, extra or malformed arguments: a clear usage message."""
+    with pytest.raises(UsageError) as info:
+        parse_command(text, PAIRS)
+    assert message in str(info.value)
+
+
+def test_over_long_text_is_refused() -> None:
+    """Very long text is refused before anything else is looked at."""
+    with pytest.raises(UsageError, match=f"at most {MAX_TEXT}"):
+        parse_command("status " + "a" * MAX_TEXT, PAIRS)
+
+
+def test_mutating_subcommands_are_recognised_but_not_available_yet() -> None:
+    """Every operation of the approval issue is known, so nobody hits a dead end."""
+    for sub in NOT_YET:
+        parsed = parse_command(f"{sub.value} prod", PAIRS)
+        assert parsed.sub is sub
+        assert not parsed.available
+
+
+def test_the_configured_command_name_appears_in_messages() -> None:
+    """Usage messages use the configured slash command."""
+    with pytest.raises(UsageError, match="Try `/pam help`"):
+        parse_command("nope", PAIRS, command="/pam")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=700))
+def test_arbitrary_text_parses_or_is_a_usage_error(text: str) -> None:
+    """Whatever is typed, the parser returns a command or raises UsageError, nothing else;
+    and a parsed pair is always a configured one."""
+    try:
+        parsed = parse_command(text, PAIRS)
+    except UsageError as exc:
+        message = str(exc)
+    else:
+        assert parsed.pair is None or parsed.pair in PAIRS
+        return
+    assert message
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "status",
+                "logs",
+                "history",
+                "prod",
+                "dr",
+                "all",
+                "primary",
+                "secondary",
+                "5",
+                "500",
+                ";",
+                "rm",
+                "-rf",
+                "/",
+                "\n",
+                "é",
+            ]
+        ),
+        max_size=6,
+    )
+)
+def test_word_salad_never_escapes_the_grammar(words: list[str]) -> None:
+    """Combinations of real and hostile words parse or are refused; no other outcome."""
+    try:
+        parsed = parse_command(" ".join(words), PAIRS)
+    except UsageError:
+        return
+    assert parsed.sub in set(Sub)
