@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from habot.core.audit import GENESIS, AuditEvent, AuditRecord, ChainCheck, chain, verify
+from habot.store.db import WRITE_LOCK
 
 _APPEND_ATTEMPTS = 20
 
@@ -85,7 +86,11 @@ class AuditStore:
     def append_sync(self, event: AuditEvent) -> AuditRecord:
         """Append an event after the current head; another writer winning the race retries."""
         for _ in range(_APPEND_ATTEMPTS):
-            with self._lock, Session(self._engine) as session:
+            with (
+                self._lock,
+                self._engine.connect() as conn,
+                Session(bind=conn.execution_options(**{WRITE_LOCK: True})) as session,
+            ):
                 head = session.exec(select(AuditRow).order_by(col(AuditRow.seq).desc())).first()
                 record = chain(head.seq + 1 if head else 1, event, head.hash if head else GENESIS)
                 session.add(_to_row(record))

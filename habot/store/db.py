@@ -13,15 +13,30 @@ from sqlalchemy import Engine, create_engine, event, text
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
+WRITE_LOCK = "habot_write_lock"
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite gets WAL mode, a busy timeout and foreign keys."""
+    """An engine for the URL; SQLite gets WAL mode, a busy timeout and foreign keys.
+
+    A connection with the execution option ``habot_write_lock=True`` starts its SQLite
+    transaction with ``BEGIN IMMEDIATE``, taking the write lock before it reads, so
+    read-then-append (the audit chain's head) cannot race another process.
+    """
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_begin(conn: Any) -> None:
+    immediate = conn.get_execution_options().get(WRITE_LOCK, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" hook issues BEGIN itself
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
