@@ -9,8 +9,8 @@ import sys
 import click
 
 from habot.config import load_settings
+from habot.runtime import open_store
 from habot.store.audit import AuditStore
-from habot.store.db import make_engine, upgrade
 
 _CSV_FIELDS = (
     "seq",
@@ -31,10 +31,7 @@ _CSV_FIELDS = (
 
 
 def _store(ctx: click.Context) -> AuditStore:
-    settings = load_settings(ctx.obj)
-    engine = make_engine(settings.database.url)
-    upgrade(engine)
-    return AuditStore(engine)
+    return open_store(load_settings(ctx.obj))[1]
 
 
 @click.group()
@@ -101,6 +98,5 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create or upgrade the schema with the Alembic migrations (safe to repeat)."""
-    settings = load_settings(ctx.obj)
-    upgrade(make_engine(settings.database.url))
+    open_store(load_settings(ctx.obj))
     click.echo("database schema is up to date")

@@ -1,0 +1,123 @@
+"""`habot run`: serve Slack in Socket Mode (default) or HTTP mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from contextlib import AsyncExitStack
+
+import click
+
+from habot.config import Settings, load_settings
+from habot.core.roles import RolePolicy
+from habot.runtime import open_runtime, open_store, utc_now
+from habot.secrets import Secrets
+from habot.services.commands import CommandService
+from habot.slack.app import (
+    EVENTS_PATH,
+    Health,
+    SlackTokens,
+    api_url,
+    build_app,
+    slack_tokens,
+    socket_mode_handler,
+    start_site,
+    web_application,
+)
+from habot.slack.directory import GroupDirectory
+from habot.slack.handlers import SlackHandlers
+from habot.slack.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+@click.command()
+@click.option(
+    "--http", "http_mode", is_flag=True, help="Serve Slack over HTTP instead of Socket Mode."
+)
+@click.option("--host", default="0.0.0.0", show_default=True, help="HTTP mode: address to bind.")  # noqa: S104
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=3000,
+    show_default=True,
+    help="HTTP mode: port for /slack/events, /healthz and /metrics.",
+)
+@click.option(
+    "--health-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Socket Mode: also serve /healthz and /metrics on this port.",
+)
+@click.pass_context
+def run(ctx: click.Context, http_mode: bool, host: str, port: int, health_port: int | None) -> None:
+    """Run the Slack bot until interrupted.
+
+    Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN; HTTP mode needs SLACK_BOT_TOKEN
+    and SLACK_SIGNING_SECRET (keyring service "habot" first: bot_token, app_token,
+    signing_secret).
+    """
+    settings = load_settings(ctx.obj)
+    secrets = Secrets(os.environ)
+    tokens = slack_tokens(secrets, http_mode)
+    _refuse_oauth_switch()
+    asyncio.run(_serve(settings, tokens, http_mode, host, port, health_port))
+
+
+def _refuse_oauth_switch() -> None:
+    """Bolt silently turns into an OAuth app when both of these are set; habot is not one."""
+    if os.environ.get("SLACK_CLIENT_ID") and os.environ.get("SLACK_CLIENT_SECRET"):
+        log.warning("ignoring SLACK_CLIENT_ID/SLACK_CLIENT_SECRET: habot is a single-workspace app")
+        os.environ.pop("SLACK_CLIENT_ID")
+        os.environ.pop("SLACK_CLIENT_SECRET")
+
+
+async def _serve(
+    settings: Settings,
+    tokens: SlackTokens,
+    http_mode: bool,
+    host: str,
+    port: int,
+    health_port: int | None,
+) -> None:
+    stop = _stop_event()
+    metrics = Metrics()
+    engine, store = open_store(settings)
+    app = build_app(tokens, api_url(os.environ))
+    async with AsyncExitStack() as stack:
+        runtime = await stack.enter_async_context(open_runtime(settings))
+        commands = CommandService(settings, runtime.status, runtime.executor, store, utc_now)
+        policy = RolePolicy.of(
+            settings.roles.viewers, settings.roles.operators, settings.roles.approvers
+        )
+        directory = GroupDirectory(app.client, policy, utc_now)
+        pairs = [p.name for p in settings.pairs]
+        SlackHandlers(commands, directory, metrics, settings.slack.command, pairs).register(app)
+        health = Health(engine, "http" if http_mode else "socket")
+        if http_mode:
+            runner = await start_site(web_application(app, health, metrics), host, port)
+            stack.push_async_callback(runner.cleanup)
+            click.echo(f"habot: serving Slack over HTTP on http://{host}:{port}{EVENTS_PATH}")
+        else:
+            handler = socket_mode_handler(app, tokens)
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            stack.push_async_callback(handler.close_async)
+            if health_port:
+                site = await start_site(web_application(None, health, metrics), host, health_port)
+                stack.push_async_callback(site.cleanup)
+            click.echo("habot: connected to Slack in Socket Mode")
+        metrics.up.set(1)
+        await stop.wait()
+        metrics.up.set(0)
+        click.echo("habot: stopping")
+    engine.dispose()
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

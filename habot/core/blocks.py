@@ -1,0 +1,242 @@
+"""Block Kit payloads as plain dicts: pure functions of core data (no Slack types, no clock).
+
+Every payload keeps Slack's limits: ≤ 50 blocks per message, ≤ 3000 characters per text,
+unique ``action_id`` within a block. Long text is split into several code blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from habot.core.audit import AuditRecord
+from habot.core.durations import format_duration
+from habot.core.grammar import SUMMARY, USAGE, Sub
+from habot.core.model import NodeState, Verdict
+from habot.core.verdict import NodeView, PairStatus
+
+Block = dict[str, Any]
+MAX_BLOCKS = 50
+TEXT_LIMIT = 3000
+_CODE_ROOM = TEXT_LIMIT - 8  # room for the ``` fences
+
+VERDICT_EMOJI = {
+    Verdict.BAU: ":large_green_circle:",
+    Verdict.FAILED_OVER: ":large_orange_circle:",
+    Verdict.SPLIT_BRAIN: ":rotating_light:",
+    Verdict.DEGRADED: ":warning:",
+    Verdict.PRIMARY_DOWN: ":red_circle:",
+    Verdict.SECONDARY_DOWN: ":red_circle:",
+    Verdict.UNREACHABLE: ":black_circle:",
+    Verdict.STANDALONE: ":white_circle:",
+    Verdict.UNKNOWN: ":grey_question:",
+}
+VERDICT_WORDS = {
+    Verdict.BAU: "BAU — Primary active, Secondary standing by",
+    Verdict.FAILED_OVER: "Failed over — the Secondary is serving",
+    Verdict.SPLIT_BRAIN: "SPLIT BRAIN — both servers active",
+    Verdict.DEGRADED: "Degraded",
+    Verdict.PRIMARY_DOWN: "Primary down",
+    Verdict.SECONDARY_DOWN: "Secondary down",
+    Verdict.UNREACHABLE: "Unreachable — neither node answers",
+    Verdict.STANDALONE: "Standalone — no HA pair",
+    Verdict.UNKNOWN: "Unknown",
+}
+_STATE_WORDS = {NodeState.PROMOTED_ACTIVE: "Promoted Active"}
+RAW_ACTION = "raw_output"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message to send: fallback text, blocks, and whether the channel sees it."""
+
+    text: str
+    blocks: tuple[Block, ...]
+    in_channel: bool = False
+
+
+def section(text: str) -> Block:
+    """A mrkdwn section, clipped to Slack's limit."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
+
+
+def context(text: str) -> Block:
+    """A small grey line."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text)}]}
+
+
+def _clip(text: str, limit: int = TEXT_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def code_blocks(text: str, limit_blocks: int = 40) -> list[Block]:
+    """Text as ``` code sections, split at line ends, at most ``limit_blocks`` of them."""
+    chunks, current = [], ""
+    for line in text.splitlines() or [""]:
+        line = _clip(line.replace("```", "'''"), _CODE_ROOM)
+        if current and len(current) + len(line) + 1 > _CODE_ROOM:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    chunks.append(current)
+    if len(chunks) > limit_blocks:
+        dropped = len(chunks) - limit_blocks + 1
+        chunks = [*chunks[: limit_blocks - 1], f"… {dropped} more part(s) not shown"]
+    return [section(f"```{chunk or ' '}```") for chunk in chunks]
+
+
+def _state(view: NodeView) -> str:
+    return _STATE_WORDS.get(view.state, view.state.value.replace("_", " ").capitalize())
+
+
+def _age(observed: datetime, now: datetime) -> str:
+    seconds = max((now - observed).total_seconds(), 0)
+    return "just now" if seconds < 2 else f"{format_duration(now - observed)} ago"
+
+
+def _node_field(view: NodeView, now: datetime) -> dict[str, str]:
+    reach = "reachable" if view.reachable else "*not reachable*"
+    ip = view.ip or "IP not reported"
+    age = _age(view.observed_at, now)
+    text = f"*{view.role.label}* ({view.address})\n{_state(view)} · {ip}\n{reach} · read {age}"
+    if view.error:
+        text += f"\n_{view.error}_"
+    return {"type": "mrkdwn", "text": _clip(text, 2000)}
+
+
+def _health(status: PairStatus) -> str:
+    if status.health is None:
+        return "not reported"
+    return "OK" if status.health.value == "ok" else "Degraded"
+
+
+def status_card(status: PairStatus, now: datetime, reading_id: str) -> list[Block]:
+    """One pair's status: verdict first, both nodes, health, floating IP, issues, raw button."""
+    headline = f"{VERDICT_EMOJI[status.verdict]} *{status.pair}*: {VERDICT_WORDS[status.verdict]}"
+    blocks: list[Block] = [
+        section(headline),
+        {
+            "type": "section",
+            "fields": [
+                _node_field(status.primary, now),
+                _node_field(status.secondary, now),
+                {
+                    "type": "mrkdwn",
+                    "text": f"*HA health*\n{_health(status)}",
+                },
+                {"type": "mrkdwn", "text": f"*Floating IP*\n{status.floating_ip or 'none'}"},
+            ],
+        },
+        context(f"Why: {status.reason}"),
+    ]
+    issues = [f":heavy_multiplication_x: {d}" for d in status.disagreements]
+    issues += [f":warning: {w}" for w in status.warnings]
+    if issues:
+        blocks.append(section("\n".join(issues)))
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"status-{status.pair}-{reading_id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": RAW_ACTION,
+                    "text": {"type": "plain_text", "text": "Raw ha-status output"},
+                    "value": reading_id,
+                }
+            ],
+        }
+    )
+    return blocks
+
+
+def status_message(statuses: Sequence[PairStatus], now: datetime, ids: Sequence[str]) -> Message:
+    """The channel message for `/ha status`: one card per pair, dividers between."""
+    blocks: list[Block] = []
+    for status, reading_id in zip(statuses, ids, strict=True):
+        if blocks:
+            blocks.append({"type": "divider"})
+        blocks += status_card(status, now, reading_id)
+    if len(blocks) > MAX_BLOCKS:  # many pairs: keep the headlines, drop the detail
+        blocks = [
+            section(_headline_list(statuses)),
+            context("Too many pairs for one message; ask for one pair to see its detail."),
+        ]
+    text = "; ".join(f"{s.pair}: {s.verdict.value}" for s in statuses)
+    return Message(text, tuple(blocks), in_channel=True)
+
+
+def _headline_list(statuses: Sequence[PairStatus]) -> str:
+    return "\n".join(
+        f"{VERDICT_EMOJI[s.verdict]} *{s.pair}*: {VERDICT_WORDS[s.verdict]}" for s in statuses
+    )
+
+
+def raw_message(status: PairStatus) -> Message:
+    """Both nodes' raw ha-status output, for the person who asked."""
+    blocks: list[Block] = []
+    for view in (status.primary, status.secondary):
+        blocks.append(section(f"*{status.pair} {view.role}* ({view.address}) — raw `ha-status`"))
+        blocks += code_blocks(
+            view.raw if view.raw is not None else "(no output: " + (view.error or "not read") + ")",
+            20,
+        )
+    return Message(f"Raw ha-status output of {status.pair}", tuple(blocks[:MAX_BLOCKS]))
+
+
+def text_message(text: str) -> Message:
+    """A plain ephemeral message."""
+    return Message(text, (section(text),))
+
+
+def help_message(command: str, allowed: Iterable[Sub], unavailable: Iterable[Sub]) -> Message:
+    """What the caller may do here, and only that."""
+    later = set(unavailable)
+    lines = [
+        f"`{command} {USAGE[sub]}` — {SUMMARY[sub]}"
+        + (" _(not available yet)_" if sub in later else "")
+        for sub in allowed
+    ]
+    body = "\n".join(lines) if lines else "You have no habot roles here; ask an admin."
+    return Message(f"{command} help", (section(f"*What you can do with {command}*\n{body}"),))
+
+
+def logs_message(pair: str, node: str, address: str, lines: int, output: str) -> Message:
+    """The tail of a node's HA command log as code blocks."""
+    header = section(f"*{pair} {node}* ({address}) — last {lines} lines of the HA command log")
+    body = code_blocks(output if output.strip() else "(the log is empty)")
+    return Message(f"HA command log of {pair} {node}", (header, *body))
+
+
+def history_message(pair: str | None, records: Sequence[AuditRecord]) -> Message:
+    """Recent audit events, newest first."""
+    title = f"*Recent audit events{' for ' + pair if pair else ''}* (newest first)"
+    if not records:
+        return Message("No audit events yet", (section(f"{title}\nNothing recorded yet."),))
+    lines = [_history_line(r) for r in records]
+    return Message("Recent audit events", (section(title), *code_blocks("\n".join(lines))))
+
+
+def _history_line(record: AuditRecord) -> str:
+    e = record.event
+    where = " ".join(x for x in (e.pair, e.node) if x)
+    detail = ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
+    when = f"{e.at:%Y-%m-%d %H:%M:%S}Z"
+    return (
+        f"#{record.seq:<5} {when} {e.kind:<10} {e.outcome:<9} {e.actor} {where} {detail}".rstrip()
+    )
+
+
+def home_view(pairs: Sequence[str], command: str) -> dict[str, Any]:
+    """The App Home tab (a fuller dashboard arrives with scheduled checks)."""
+    listed = "\n".join(f"• *{name}* — `{command} status {name}`" for name in pairs)
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "habot — PAM HA pairs"}},
+            section(f"*Configured pairs*\n{listed}"),
+            context(f"Type `{command} help` in a channel to see what you can do."),
+        ],
+    }

@@ -1,0 +1,219 @@
+"""What `/ha …` does, independent of Slack: parse, check channel and role, run, audit, reply."""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from habot.config import Settings
+from habot.core.audit import AuditEvent, AuditRecord, digest
+from habot.core.blocks import (
+    Message,
+    help_message,
+    history_message,
+    logs_message,
+    raw_message,
+    status_message,
+    text_message,
+)
+from habot.core.catalogue import tail_log
+from habot.core.grammar import NOT_YET, ParsedCommand, Sub, UsageError, parse_command
+from habot.core.roles import Access, missing_role
+from habot.core.verdict import PairStatus
+from habot.errors import NodeError
+from habot.services.ports import Clock, CommandRunner
+from habot.services.status import StatusService
+
+
+class AuditLog(Protocol):
+    """The audit port: append events, read recent ones."""
+
+    async def append(self, event: AuditEvent) -> AuditRecord:
+        """Append one event to the chain."""
+        ...
+
+    async def recent(self, limit: int, pair: str | None = None) -> list[AuditRecord]:
+        """The newest events first."""
+        ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, from where, with which roles (resolved by the adapter)."""
+
+    user: str
+    channel: str | None
+    roles: frozenset[Access]
+
+
+class ReadingCache:
+    """Recent pair readings by id, so "raw output" is one click away (kept in memory)."""
+
+    def __init__(self, size: int = 500) -> None:
+        self._size = size
+        self._items: OrderedDict[str, PairStatus] = OrderedDict()
+
+    def put(self, status: PairStatus) -> str:
+        """Keep a reading; return its id."""
+        reading_id = secrets.token_hex(8)
+        self._items[reading_id] = status
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return reading_id
+
+    def get(self, reading_id: str) -> PairStatus | None:
+        """A kept reading, or None once it has been forgotten."""
+        return self._items.get(reading_id)
+
+
+class CommandService:
+    """Carries out `/ha` commands for any front end (Slack today)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        status: StatusService,
+        runner: CommandRunner,
+        audit: AuditLog,
+        clock: Clock,
+        readings: ReadingCache | None = None,
+    ) -> None:
+        self._settings = settings
+        self._status = status
+        self._runner = runner
+        self._audit = audit
+        self._clock = clock
+        self._readings = readings or ReadingCache()
+        self._command = settings.slack.command
+        self._handlers: dict[Sub, Callable[[Caller, ParsedCommand], Awaitable[Message]]] = {
+            Sub.HELP: self._help,
+            Sub.STATUS: self._read_status,
+            Sub.LOGS: self._logs,
+            Sub.HISTORY: self._history,
+        }
+
+    async def handle(self, caller: Caller, text: str) -> Message:
+        """Answer one `/ha` invocation; bad input changes nothing and says why."""
+        names = [p.name for p in self._settings.pairs]
+        try:
+            parsed = parse_command(text, names, self._command)
+        except UsageError as exc:
+            return text_message(f":grey_question: {exc}")
+        if refusal := await self._refusal(caller, parsed):
+            return refusal
+        if not parsed.available:
+            return text_message(
+                f"`{self._command} {parsed.sub.value}` is recognised but not available in this "
+                "version of habot yet. Nothing was run."
+            )
+        return await self._handlers[parsed.sub](caller, parsed)
+
+    async def raw_output(self, caller: Caller, reading_id: str) -> Message:
+        """The raw ha-status behind a status card."""
+        if missing_role(Sub.STATUS, caller.roles):
+            return text_message("You need the *viewer* role to see raw output.")
+        status = self._readings.get(reading_id)
+        if status is None:
+            return text_message(
+                "That reading is no longer kept (it is old, or habot restarted). "
+                f"Run `{self._command} status` for a fresh one."
+            )
+        return raw_message(status)
+
+    async def _refusal(self, caller: Caller, parsed: ParsedCommand) -> Message | None:
+        allowed = self._settings.slack.channels
+        if parsed.sub is not Sub.HELP and allowed and caller.channel not in allowed:
+            where = ", ".join(f"<#{c}>" for c in allowed)
+            reason = f"habot only takes commands in {where}. Run it there."
+        elif role := missing_role(parsed.sub, caller.roles):
+            have = ", ".join(sorted(caller.roles)) or "none"
+            reason = (
+                f"`{self._command} {parsed.sub.value}` needs the *{role}* role; your roles: "
+                f"{have}. Ask an admin to add you (or a user group you are in) to "
+                f"`[roles] {role}s`."
+            )
+        else:
+            return None
+        await self._record("refused", caller, parsed, "refused", {"reason": reason})
+        return text_message(f":no_entry: {reason}")
+
+    async def _record(
+        self,
+        kind: str,
+        caller: Caller,
+        parsed: ParsedCommand,
+        outcome: str,
+        detail: dict[str, object],
+        node: str | None = None,
+        output_digest: str | None = None,
+    ) -> None:
+        event = AuditEvent(
+            kind=kind,
+            actor=caller.user,
+            outcome=outcome,
+            at=self._clock(),
+            pair=parsed.pair,
+            node=node,
+            channel=caller.channel,
+            output_digest=output_digest,
+            detail={"subcommand": parsed.sub.value, **detail},
+        )
+        await self._audit.append(event)
+
+    async def _help(self, caller: Caller, parsed: ParsedCommand) -> Message:
+        allowed = [sub for sub in Sub if missing_role(sub, caller.roles) is None]
+        return help_message(self._command, allowed, NOT_YET)
+
+    async def _read_status(self, caller: Caller, parsed: ParsedCommand) -> Message:
+        statuses = await self._status.read(parsed.pair)
+        ids = [self._readings.put(s) for s in statuses]
+        for s in statuses:
+            await self._audit.append(
+                AuditEvent(
+                    kind="status",
+                    actor=caller.user,
+                    outcome=s.verdict.value,
+                    at=self._clock(),
+                    pair=s.pair,
+                    channel=caller.channel,
+                    detail={"primary": s.primary.state.value, "secondary": s.secondary.state.value},
+                )
+            )
+        return status_message(statuses, self._clock(), ids)
+
+    async def _logs(self, caller: Caller, parsed: ParsedCommand) -> Message:
+        assert parsed.pair is not None, "the grammar requires a pair for logs"
+        assert parsed.node is not None
+        assert parsed.count is not None
+        pair = self._settings.pair(parsed.pair)
+        address = pair.address(parsed.node)
+        command = tail_log(pair.log_path, parsed.count)
+        try:
+            result = await self._runner.run(
+                address, command, time_limit=self._settings.ssh.status_timeout
+            )
+        except NodeError as exc:
+            await self._record(
+                "logs", caller, parsed, "failed", {"error": exc.detail}, node=parsed.node.value
+            )
+            return text_message(
+                f":x: Could not read the log on {pair.name} {parsed.node} ({address}): {exc.detail}"
+            )
+        await self._record(
+            "logs",
+            caller,
+            parsed,
+            "ok" if result.ok else "failed",
+            {"lines": parsed.count, "exit_status": result.exit_status},
+            node=parsed.node.value,
+            output_digest=digest(result.output),
+        )
+        return logs_message(pair.name, parsed.node.value, str(address), parsed.count, result.output)
+
+    async def _history(self, caller: Caller, parsed: ParsedCommand) -> Message:
+        assert parsed.count is not None, "the grammar fills the count for history"
+        records = await self._audit.recent(parsed.count, parsed.pair)
+        return history_message(parsed.pair, records)

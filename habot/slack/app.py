@@ -1,0 +1,138 @@
+"""Building the Bolt app and serving it over HTTP or Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from sqlalchemy import Engine
+
+from habot.errors import ConfigError
+from habot.secrets import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, SecretName, Secrets
+from habot.slack.metrics import Metrics
+from habot.store.db import ping
+
+log = logging.getLogger(__name__)
+API_URL_ENV = "HABOT_SLACK_API_URL"
+DEFAULT_API_URL = "https://slack.com/api/"
+EVENTS_PATH = "/slack/events"
+_PLACEHOLDERS = ("changeme", "your-", "xxxx", "placeholder", "example", "<")
+
+
+@dataclass(frozen=True)
+class SlackTokens:
+    """The credentials one mode needs (never logged)."""
+
+    bot_token: str
+    app_token: str | None = None
+    signing_secret: str | None = None
+
+
+def slack_tokens(secrets: Secrets, http: bool) -> SlackTokens:
+    """Tokens for the mode; ConfigError says which one is missing and where to put it."""
+    bot = _required(secrets, BOT_TOKEN, "xoxb-")
+    if http:
+        return SlackTokens(bot, signing_secret=_required(secrets, SIGNING_SECRET, ""))
+    return SlackTokens(bot, app_token=_required(secrets, APP_TOKEN, "xapp-"))
+
+
+def _required(secrets: Secrets, name: SecretName, prefix: str) -> str:
+    value = secrets.get(name)
+    where = f"keyring entry habot/{name.keyring_name} or environment variable {name.env_var}"
+    if not value:
+        raise ConfigError(f"{name.env_var}: not set (put it in the {where})")
+    if not value.startswith(prefix) or any(p in value.lower() for p in _PLACEHOLDERS):
+        shape = f" (it should start with {prefix})" if prefix else ""
+        raise ConfigError(f"{name.env_var}: looks like a placeholder, not a real value{shape}")
+    return value
+
+
+def api_url(env: Mapping[str, str]) -> str:
+    """The Web API base URL ($HABOT_SLACK_API_URL), always ending in '/'."""
+    url = env.get(API_URL_ENV) or DEFAULT_API_URL
+    return url if url.endswith("/") else url + "/"
+
+
+def build_app(tokens: SlackTokens, base_url: str) -> AsyncApp:
+    """A Bolt app whose Web API calls (and apps.connections.open) go to ``base_url``,
+    retrying connection errors, 429s (honouring Retry-After) and 5xx with back-off."""
+    app = AsyncApp(
+        token=tokens.bot_token,
+        signing_secret=tokens.signing_secret or "",
+        request_verification_enabled=True,
+        ignoring_self_events_enabled=True,
+        oauth_settings=None,
+    )
+    app.client.base_url = base_url
+    app.client.retry_handlers = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
+    return app
+
+
+class Health:
+    """What GET /healthz reports: the database answers; the mode we serve in."""
+
+    def __init__(self, engine: Engine, mode: str) -> None:
+        self._engine = engine
+        self._mode = mode
+
+    async def handle(self, _request: web.Request) -> web.Response:
+        """200 with a small JSON body when healthy, 503 naming the failing part."""
+        body: dict[str, str] = {"mode": self._mode, "scheduler": "not configured"}
+        try:
+            await asyncio.wait_for(asyncio.to_thread(ping, self._engine), 5)
+        except Exception as exc:
+            log.warning("health check: database failed: %s", type(exc).__name__)
+            return web.json_response(
+                {**body, "status": "unhealthy", "database": "failed"}, status=503
+            )
+        return web.json_response({**body, "status": "ok", "database": "ok"})
+
+
+def web_application(app: AsyncApp | None, health: Health, metrics: Metrics) -> web.Application:
+    """POST /slack/events (when serving HTTP mode), GET /healthz, GET /metrics."""
+    web_app = web.Application()
+    if app is not None:
+        bolt = app
+
+        async def events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await bolt.async_dispatch(await to_bolt_request(request))
+            )
+
+        web_app.router.add_post(EVENTS_PATH, events)
+
+    async def metrics_page(_request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), content_type="text/plain")
+
+    web_app.router.add_get("/healthz", health.handle)
+    web_app.router.add_get("/metrics", metrics_page)
+    return web_app
+
+
+async def start_site(web_app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Serve an aiohttp application; the caller cleans the runner up."""
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def socket_mode_handler(app: AsyncApp, tokens: SlackTokens) -> AsyncSocketModeHandler:
+    """Socket Mode over the app's own client (so apps.connections.open uses base_url)."""
+    assert tokens.app_token is not None, "Socket Mode needs the app-level token"
+    return AsyncSocketModeHandler(app, app_token=tokens.app_token, web_client=app.client)

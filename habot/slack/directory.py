@@ -1,0 +1,63 @@
+"""User-group membership from Slack (usergroups.users.list), cached."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from habot.core.roles import Access, RolePolicy
+from habot.services.ports import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Entry:
+    members: frozenset[str]
+    fetched: float
+
+
+class GroupDirectory:
+    """Resolves a user's roles; group members are cached for ``ttl`` seconds."""
+
+    def __init__(
+        self, client: AsyncWebClient, policy: RolePolicy, clock: Clock, ttl: float = 300
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._clock = clock
+        self._ttl = ttl
+        self._cache: dict[str, _Entry] = {}
+
+    async def roles_of(self, user: str) -> frozenset[Access]:
+        """The user's roles, looking up only the groups the policy names."""
+        groups = [g for g in sorted(self._policy.groups()) if user in await self._members(g)]
+        return self._policy.roles_of(user, groups)
+
+    async def _members(self, group: str) -> frozenset[str]:
+        now = self._clock().timestamp()
+        entry = self._cache.get(group)
+        if entry and now - entry.fetched < self._ttl:
+            return entry.members
+        try:
+            response = await self._client.usergroups_users_list(usergroup=group)
+            members = frozenset(response.get("users") or [])
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            # Fail closed: without an answer nobody gets the group's roles, but a stale
+            # answer we already had is better than locking everyone out mid-incident.
+            log.warning("usergroups.users.list %s failed: %s", group, _why(exc))
+            return entry.members if entry else frozenset()
+        self._cache[group] = _Entry(members, now)
+        return members
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        data = exc.response.data
+        error = data.get("error") if isinstance(data, dict) else None
+        return f"HTTP {exc.response.status_code} {error or ''}".strip()
+    return type(exc).__name__

@@ -1,0 +1,99 @@
+"""Bolt listeners: acknowledge at once, then call the service and send its reply."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from habot.core.blocks import RAW_ACTION, Message, home_view, text_message
+from habot.errors import HabotError
+from habot.services.commands import Caller, CommandService
+from habot.slack.directory import GroupDirectory
+from habot.slack.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class SlackHandlers:
+    """The listeners, with their dependencies handed in once."""
+
+    def __init__(
+        self,
+        commands: CommandService,
+        directory: GroupDirectory,
+        metrics: Metrics,
+        command: str,
+        pairs: list[str],
+    ) -> None:
+        self._commands = commands
+        self._directory = directory
+        self._metrics = metrics
+        self._command = command
+        self._pairs = pairs
+
+    def register(self, app: AsyncApp) -> None:
+        """Attach every listener to the Bolt app."""
+        app.command(self._command)(self.on_command)
+        app.action(RAW_ACTION)(self.on_raw_output)
+        app.event("app_home_opened")(self.on_home_opened)
+
+    async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """`/ha …`: ack within Slack's 3 s, then do the (possibly slow) work."""
+        await ack()
+        user, channel, text = body["user_id"], body.get("channel_id"), body.get("text", "")
+        message = await self._safely("command", self._command_reply(user, channel, text))
+        await self._send(respond, message)
+
+    async def on_raw_output(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """The "Raw ha-status output" button: show the raw text to the clicker only."""
+        await ack()
+        reading_id = str(body["actions"][0].get("value", ""))
+        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
+        message = await self._safely("raw_output", self._raw_reply(user, channel, reading_id))
+        await self._send(respond, message, replace_original=False)
+
+    async def on_home_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+        """Publish the App Home tab."""
+        self._metrics.requests.labels("app_home_opened", "ok").inc()
+        await client.views_publish(
+            user_id=event["user"], view=home_view(self._pairs, self._command)
+        )
+
+    async def _caller(self, user: str, channel: str | None) -> Caller:
+        return Caller(user, channel, await self._directory.roles_of(user))
+
+    async def _command_reply(self, user: str, channel: str | None, text: str) -> Message:
+        return await self._commands.handle(await self._caller(user, channel), text)
+
+    async def _raw_reply(self, user: str, channel: str | None, reading_id: str) -> Message:
+        return await self._commands.raw_output(await self._caller(user, channel), reading_id)
+
+    async def _safely(self, kind: str, work: Coroutine[Any, Any, Message]) -> Message:
+        """Run the work after the ack: a refusal becomes a message, a bug is logged once."""
+        try:
+            message: Message = await work
+        except HabotError as exc:
+            self._metrics.requests.labels(kind, "refused").inc()
+            return text_message(f":x: {exc}")
+        except Exception:
+            log.exception("%s failed", kind)
+            self._metrics.requests.labels(kind, "error").inc()
+            return text_message(":x: Something went wrong inside habot; it has been logged.")
+        self._metrics.requests.labels(kind, "ok").inc()
+        return message
+
+    async def _send(self, respond: AsyncRespond, message: Message, **extra: Any) -> None:
+        await respond(
+            text=message.text,
+            blocks=list(message.blocks),
+            response_type="in_channel" if message.in_channel else "ephemeral",
+            **extra,
+        )

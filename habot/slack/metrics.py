@@ -1,0 +1,29 @@
+"""Prometheus metrics (one registry per process, built in the composition root)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+
+class Metrics:
+    """The counters and gauges habot exposes at GET /metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "habot_slack_requests",
+            "Slack requests handled",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.verdicts = Gauge(
+            "habot_pair_bau",
+            "1 when the pair's last verdict was bau, else 0",
+            ["pair"],
+            registry=self.registry,
+        )
+        self.up = Gauge("habot_up", "1 while habot is serving", registry=self.registry)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry)

@@ -1,0 +1,118 @@
+"""Start `habot run` as a real process against the simulator and the fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from habot.sim.simulator import Simulator
+from tests.conftest import FAST_SSH
+from tests.fakeslack import FakeSlack
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-1111-2222-testtoken"
+APP_TOKEN = "xapp-1-A0HABOT-3333-testtoken"
+CHANNEL = "C0HAOPS"
+ROLES = """
+[slack]
+command = "/ha"
+channels = ["C0HAOPS"]
+
+[roles]
+viewers = ["*"]
+operators = ["U0OPS1", "S0ONCALL"]
+approvers = ["U0LEAD1"]
+"""
+
+
+@dataclass
+class Bot:
+    """A running `habot run`."""
+
+    process: asyncio.subprocess.Process
+    out: Path
+    port: int | None
+    config: Path
+    database: str
+
+    @property
+    def events_url(self) -> str:
+        """HTTP mode's /slack/events."""
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    def url(self, path: str) -> str:
+        """Another path on the bot's HTTP port."""
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def env(self) -> dict[str, str]:
+        """Environment for other habot processes sharing this bot's config and database."""
+        return {**os.environ, "HABOT_CONFIG": str(self.config), "HABOT_DATABASE_URL": self.database}
+
+    async def stop(self) -> str:
+        """SIGTERM, wait, and return everything it printed."""
+        if self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 30)
+        return self.out.read_text()
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bot_config(sim: Simulator, extra: str = ROLES) -> Path:
+    """The simulator's config with fast SSH limits plus Slack settings."""
+    lines = [
+        line
+        for line in sim.kit.config_path.read_text().splitlines()
+        if line.split(" = ")[0] not in FAST_SSH
+    ]
+    at = lines.index("[ssh]") + 1
+    lines[at:at] = [f'{key} = "{value}"' for key, value in FAST_SSH.items()]
+    path = sim.kit.dir / "bot.toml"
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path
+
+
+async def start_bot(sim: Simulator, fake: FakeSlack, tmp: Path, http: bool) -> Bot:
+    """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves."""
+    config = bot_config(sim)
+    database = f"sqlite:///{tmp / 'habot.db'}"
+    port = free_port() if http else None
+    env = {
+        **os.environ,
+        "HABOT_CONFIG": str(config),
+        "HABOT_DATABASE_URL": database,
+        "HABOT_SLACK_API_URL": fake.api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+    }
+    args = ["run", "--http", "--host", "127.0.0.1", "--port", str(port)] if http else ["run"]
+    out = tmp / ("bot-http.log" if http else "bot-socket.log")
+    with out.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "habot",
+            *args,
+            stdout=sink,
+            stderr=sink,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=env,
+        )
+    bot = Bot(process, out, port, config, database)
+    marker = "serving Slack over HTTP" if http else "connected to Slack in Socket Mode"
+    async with asyncio.timeout(30):
+        while marker not in out.read_text():
+            if process.returncode is not None:
+                raise RuntimeError(f"habot run exited: {out.read_text()}")
+            await asyncio.sleep(0.1)
+    return bot

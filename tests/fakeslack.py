@@ -1,0 +1,313 @@
+"""A fake of Slack on 127.0.0.1: Web API methods, response_url sinks, and Socket Mode.
+
+Shaped after Slack's wire formats (see ../shared/SLACK-NOTES.md): form or JSON Web API
+calls with Bearer tokens, 429 with Retry-After, `apps.connections.open` returning a
+websocket URL that sends `hello` and delivers envelopes whose acks are recorded. Every
+Block Kit payload it receives is validated; invalid ones are rejected as Slack would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.slackcheck import problems_in_blocks, problems_in_view
+
+TEAM, BOT_USER, APP_ID = "T0HABOT", "U0HABOTBOT", "A0HABOT"
+
+
+@dataclass
+class ApiCall:
+    """One Web API call as received."""
+
+    method: str
+    token: str
+    args: dict[str, Any]
+
+
+@dataclass
+class FakeSlack:
+    """The fake's state; start with ``await fake.start()``."""
+
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    calls: list[ApiCall] = field(default_factory=list)
+    responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    acks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    invalid: list[str] = field(default_factory=list)
+    fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    port: int = 0
+    _runner: web.AppRunner | None = None
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    @property
+    def api_url(self) -> str:
+        """What HABOT_SLACK_API_URL should be."""
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self) -> tuple[str, str]:
+        """A fresh response_url and its id."""
+        rid = uuid.uuid4().hex[:12]
+        return f"http://127.0.0.1:{self.port}/respond/{rid}", rid
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 (a free port)."""
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk sends some methods as GET
+        app.router.add_post("/respond/{rid}", self._respond)
+        app.router.add_get("/link", self._link)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        """Close sockets and stop listening."""
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    # -- waiting -----------------------------------------------------------------------
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Any) -> Any:
+        """Wait until ``predicate()`` returns something truthy, and return it."""
+        async with asyncio.timeout(30), self._changed:
+            while not (result := predicate()):
+                await self._changed.wait()
+        return result
+
+    async def response(self, rid: str, index: int = 0) -> dict[str, Any]:
+        """The index-th message posted to a response_url."""
+        got = await self.wait_for(lambda: len(self.responses[rid]) > index)
+        assert got
+        return self.responses[rid][index]
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        """The Web API calls of one method so far."""
+        return [c for c in self.calls if c.method == method]
+
+    # -- Web API ----------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        args = await _args(request)
+        self.calls.append(ApiCall(method, token, args))
+        await self._notify()
+        if self.fail_next[method]:
+            status = self.fail_next[method].pop(0)
+            headers = {"Retry-After": "0"} if status == 429 else {}
+            error = "ratelimited" if status == 429 else "internal_error"
+            return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
+        return web.json_response(self._answer(method, token, args))
+
+    def _answer(self, method: str, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "apps.connections.open":
+            if not token.startswith("xapp-"):
+                return {"ok": False, "error": "not_allowed_token_type"}
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
+        if not token.startswith("xoxb-"):
+            return {"ok": False, "error": "invalid_auth"}
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "team_id": TEAM,
+                "user_id": BOT_USER,
+                "bot_id": "B0HABOT",
+                "url": "https://habot-test.slack.com/",
+                "team": "habot-test",
+            }
+        if method == "usergroups.users.list":
+            return {"ok": True, "users": self.groups.get(args.get("usergroup", ""), [])}
+        if method == "views.publish":
+            view = args.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            problems = problems_in_view(view or {})
+            if problems:
+                self.invalid += problems
+                return {"ok": False, "error": "invalid_blocks"}
+            return {"ok": True, "view": {"id": "V0HOME"}}
+        return {"ok": True, "ts": f"{time.time():.6f}", "channel": args.get("channel")}
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        problems = problems_in_blocks(body.get("blocks") or [])
+        if problems:
+            self.invalid += problems
+            return web.Response(status=400, text="invalid_blocks")
+        self.responses[request.match_info["rid"]].append(body)
+        await self._notify()
+        return web.Response(text="ok")
+
+    # -- Socket Mode ------------------------------------------------------------------
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {
+                    "host": "applink-fake",
+                    "build_number": 1,
+                    "approximate_connection_time": 18060,
+                },
+                "connection_info": {"app_id": APP_ID},
+            }
+        )
+        await self._notify()
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                frame = json.loads(message.data)
+                if "envelope_id" in frame:
+                    self.acks[frame["envelope_id"]] = frame
+                    await self._notify()
+        return ws
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any], **extra: Any) -> str:
+        """Deliver a Socket Mode envelope to the connected app; return its envelope_id."""
+        await self.wait_for(lambda: self._sockets)
+        envelope_id = str(uuid.uuid4())
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind == "slash_commands",
+                **extra,
+            }
+        )
+        return envelope_id
+
+
+async def _args(request: web.Request) -> dict[str, Any]:
+    if request.method == "GET":
+        return dict(request.query)
+    if request.content_type == "application/json":
+        data = await request.json()
+        return dict(data) if isinstance(data, dict) else {}
+    form = await request.post()
+    return {k: str(v) for k, v in form.items()}
+
+
+# -- payloads, shaped as Slack sends them ------------------------------------------------
+
+
+def slash_command(
+    text: str, user: str, channel: str, response_url: str, command: str = "/ha"
+) -> dict[str, str]:
+    """The fields of a slash-command invocation."""
+    return {
+        "token": "deprecated-verification-token",
+        "team_id": TEAM,
+        "team_domain": "habot-test",
+        "channel_id": channel,
+        "channel_name": "ha-ops",
+        "user_id": user,
+        "user_name": "someone",
+        "command": command,
+        "text": text,
+        "api_app_id": APP_ID,
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": f"{time.time():.3f}.1.abc",
+    }
+
+
+def block_action(
+    action_id: str, value: str, block_id: str, user: str, channel: str, response_url: str
+) -> dict[str, Any]:
+    """A block_actions interaction from a button in a channel message."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": TEAM},
+        "api_app_id": APP_ID,
+        "token": "deprecated-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": "1700000000.000100",
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
+        "trigger_id": f"{time.time():.3f}.1.def",
+        "team": {"id": TEAM, "domain": "habot-test"},
+        "channel": {"id": channel, "name": "ha-ops"},
+        "message": {"ts": "1700000000.000100", "text": "status", "blocks": []},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "text": {"type": "plain_text", "text": "Raw"},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def app_home_opened(user: str) -> dict[str, Any]:
+    """An Events API callback for app_home_opened."""
+    return {
+        "token": "deprecated-verification-token",
+        "team_id": TEAM,
+        "api_app_id": APP_ID,
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": "D0HOME",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        },
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+    }
+
+
+def signed_headers(
+    secret: str,
+    body: str,
+    timestamp: int | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> dict[str, str]:
+    """Headers Slack sends with an HTTP request: v0 HMAC-SHA256 over 'v0:ts:body'."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    mac = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={mac}",
+        "Content-Type": content_type,
+    }
+
+
+def form_body(fields: dict[str, str]) -> str:
+    """application/x-www-form-urlencoded, as Slack sends slash commands."""
+    return urllib.parse.urlencode(fields)
+
+
+def interaction_body(payload: dict[str, Any]) -> str:
+    """Interactivity: one form field `payload` holding JSON."""
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})

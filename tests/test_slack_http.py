@@ -1,0 +1,261 @@
+"""`habot run --http` as a real process: signed requests in, Slack-shaped replies out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from habot.core.model import Role
+from habot.sim.simulator import Simulator
+from tests.botproc import CHANNEL, SECRET, Bot, start_bot
+from tests.fakeslack import (
+    FakeSlack,
+    app_home_opened,
+    block_action,
+    form_body,
+    interaction_body,
+    signed_headers,
+    slash_command,
+)
+
+VIEWER, OPERATOR, GROUPIE = "U0VIEW1", "U0OPS1", "U0GROUPIE"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    """A fake Slack on 127.0.0.1; U0GROUPIE is in the on-call user group."""
+    slack = FakeSlack(groups={"S0ONCALL": [GROUPIE]})
+    await slack.start()
+    yield slack
+    await slack.stop()
+
+
+@pytest.fixture
+async def bot(sim: Simulator, fake: FakeSlack, tmp_path: Path) -> AsyncIterator[Bot]:
+    """The bot in HTTP mode."""
+    running = await start_bot(sim, fake, tmp_path, http=True)
+    yield running
+    await running.stop()
+
+
+async def post(bot: Bot, body: str, headers: dict[str, str]) -> tuple[int, str]:
+    """POST to /slack/events; return status and body."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(bot.events_url, data=body.encode(), headers=headers) as resp,
+    ):
+        return resp.status, await resp.text()
+
+
+async def command(
+    bot: Bot, fake: FakeSlack, text: str, user: str = VIEWER, channel: str = CHANNEL
+) -> tuple[int, str]:
+    """Send a signed /ha command; return (status, response_url id)."""
+    url, rid = fake.response_url()
+    body = form_body(slash_command(text, user, channel, url))
+    status, _ = await post(bot, body, signed_headers(SECRET, body))
+    return status, rid
+
+
+async def reply(
+    bot: Bot, fake: FakeSlack, text: str, user: str = VIEWER, channel: str = CHANNEL
+) -> dict[str, Any]:
+    """Send a signed /ha command and return the message posted to its response_url."""
+    status, rid = await command(bot, fake, text, user, channel)
+    assert status == 200
+    return await fake.response(rid)
+
+
+def shown(message: dict[str, Any]) -> str:
+    """All the text a person would read in a message."""
+    return json.dumps(message["blocks"], ensure_ascii=False)
+
+
+async def audit_rows(bot: Bot) -> list[dict[str, Any]]:
+    """The audit log, read through `habot audit list --json` (another real process)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "habot",
+        "audit",
+        "list",
+        "--json",
+        "--limit",
+        "100",
+        stdout=asyncio.subprocess.PIPE,
+        env=bot.env(),
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return [json.loads(line) for line in out.decode().splitlines()]
+
+
+async def test_status_card_is_posted_to_the_channel(bot: Bot, fake: FakeSlack) -> None:
+    """/ha status prod: ack, then an in-channel card from both nodes over real SSH."""
+    message = await reply(bot, fake, "status prod")
+    assert message["response_type"] == "in_channel"
+    assert message["text"] == "prod: bau"
+    assert ":large_green_circle: *prod*: BAU" in shown(message)
+    assert "10.20.0.12" in shown(message)
+    assert fake.invalid == []
+    [row] = [r for r in await audit_rows(bot) if r["kind"] == "status"]
+    assert (row["actor"], row["pair"], row["outcome"]) == (VIEWER, "prod", "bau")
+
+
+async def test_ack_does_not_wait_for_ssh(bot: Bot, fake: FakeSlack, sim: Simulator) -> None:
+    """With a slow node the HTTP ack returns before the status reply is posted."""
+    await sim.apply("prod", "primary", "slow", "2")
+    status, rid = await command(bot, fake, "status prod")
+    assert status == 200
+    assert fake.responses[rid] == []  # acked while SSH is still running
+    message = await fake.response(rid)
+    assert message["text"] == "prod: bau"
+
+
+async def test_forged_or_stale_signatures_get_401_and_run_nothing(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """A wrong signature or a timestamp older than 300 s is refused; nothing runs or is audited."""
+    url, rid = fake.response_url()
+    body = form_body(slash_command("status prod", VIEWER, CHANNEL, url))
+    forged = signed_headers("not-the-secret", body)
+    stale = signed_headers(SECRET, body, timestamp=int(time.time()) - 301)
+    unsigned = {"Content-Type": "application/x-www-form-urlencoded"}
+    for headers in (forged, stale, unsigned):
+        status, _ = await post(bot, body, headers)
+        assert status == 401
+    await asyncio.sleep(0.5)
+    assert fake.responses[rid] == []
+    assert sim.pairs["prod"].runs == []
+    assert await audit_rows(bot) == []
+
+
+async def test_raw_output_is_one_click_away(bot: Bot, fake: FakeSlack) -> None:
+    """The card's button shows both nodes' raw ha-status to the clicker only."""
+    card = await reply(bot, fake, "status prod")
+    [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
+    button = actions["elements"][0]
+    url, rid = fake.response_url()
+    payload = block_action(
+        button["action_id"], button["value"], actions["block_id"], VIEWER, CHANNEL, url
+    )
+    body = interaction_body(payload)
+    status, _ = await post(bot, body, signed_headers(SECRET, body))
+    assert status == 200
+    raw = await fake.response(rid)
+    assert raw["response_type"] == "ephemeral"
+    assert raw["replace_original"] is False
+    assert "High Availability status: OK" in shown(raw)
+    assert "- this host" in shown(raw)
+
+
+async def test_logs_are_shown_only_to_the_asker(bot: Bot, fake: FakeSlack, sim: Simulator) -> None:
+    """/ha logs prod secondary 5: the tail of that node's HA log, ephemeral, audited."""
+    sim.pairs["prod"].nodes[Role.SECONDARY].log.extend(f"line {i}" for i in range(10))
+    message = await reply(bot, fake, "logs prod secondary 5")
+    assert message["response_type"] == "ephemeral"
+    text = shown(message)
+    assert "line 9" in text
+    assert "line 4" not in text
+    assert "last 5 lines" in text
+    [row] = [r for r in await audit_rows(bot) if r["kind"] == "logs"]
+    assert row["node"] == "secondary"
+    assert row["output_digest"].startswith("sha256:")
+
+
+async def test_missing_role_is_refused_and_audited(bot: Bot, fake: FakeSlack) -> None:
+    """A viewer asking for a failover is told which role is missing; the refusal is audited."""
+    message = await reply(bot, fake, "failover prod", user=VIEWER)
+    assert message["response_type"] == "ephemeral"
+    assert "needs the *operator* role" in shown(message)
+    [row] = await audit_rows(bot)
+    assert (row["kind"], row["outcome"], row["actor"]) == ("refused", "refused", VIEWER)
+
+
+async def test_operator_through_user_group_gets_not_available_yet(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """A member of an operator user group passes the role check; the operation is not built yet."""
+    message = await reply(bot, fake, "switchover prod", user=GROUPIE)
+    assert "recognised but not available" in shown(message)
+    assert fake.calls_to("usergroups.users.list")[0].args["usergroup"] == "S0ONCALL"
+    assert sim.pairs["prod"].runs == []
+
+
+async def test_help_lists_only_what_the_caller_may_do(bot: Bot, fake: FakeSlack) -> None:
+    """A viewer's help has no operations; an operator's has them."""
+    viewer = shown(await reply(bot, fake, "help", user=VIEWER))
+    operator = shown(await reply(bot, fake, "help", user=OPERATOR))
+    assert "/ha status" in viewer
+    assert "/ha failover" not in viewer
+    assert "/ha failover" in operator
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "status prod; rm -rf /",
+        "status `reboot`",
+        "logs prod secondary\n; reboot",
+        "status " + "é" * 600,
+        "logs $(id) 5",
+        "nonsense",
+    ],
+)
+async def test_hostile_input_gets_usage_and_reaches_no_node(
+    bot: Bot, fake: FakeSlack, sim: Simulator, text: str
+) -> None:
+    """Injection attempts and junk get an ephemeral usage message; no SSH command runs."""
+    message = await reply(bot, fake, text)
+    assert message["response_type"] == "ephemeral"
+    assert ":grey_question:" in shown(message)
+    assert sim.pairs["prod"].runs == []
+
+
+async def test_commands_outside_the_allowed_channels_are_refused(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """Only the configured channels take commands; elsewhere the reply says where to go."""
+    message = await reply(bot, fake, "status prod", channel="C0ELSEWHERE")
+    assert "only takes commands in <#C0HAOPS>" in shown(message)
+    assert sim.pairs["prod"].runs == []
+
+
+async def test_history_shows_recent_audit_events(bot: Bot, fake: FakeSlack) -> None:
+    """/ha history lists what happened, newest first."""
+    await reply(bot, fake, "status dr")
+    message = await reply(bot, fake, "history 5")
+    assert message["response_type"] == "ephemeral"
+    assert "status     bau" in shown(message)
+
+
+async def test_health_and_metrics(bot: Bot, fake: FakeSlack) -> None:
+    """/healthz answers 200 with a small JSON body; /metrics is Prometheus text."""
+    await reply(bot, fake, "help")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(bot.url("/healthz")) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["database"] == "ok"
+        async with session.get(bot.url("/metrics")) as resp:
+            text = await resp.text()
+    assert "habot_up 1.0" in text
+    assert 'habot_slack_requests_total{kind="command",outcome="ok"}' in text
+
+
+async def test_app_home_is_published_despite_rate_limits(bot: Bot, fake: FakeSlack) -> None:
+    """views.publish answered 429 then 500 is retried (Retry-After honoured) and lands."""
+    fake.fail_next["views.publish"] = [429, 500]
+    body = json.dumps(app_home_opened(VIEWER))
+    status, _ = await post(bot, body, signed_headers(SECRET, body, content_type="application/json"))
+    assert status == 200
+    await fake.wait_for(lambda: len(fake.calls_to("views.publish")) == 3)
+    await asyncio.sleep(0.3)
+    assert len(fake.calls_to("views.publish")) == 3
+    assert fake.invalid == []
