@@ -1,0 +1,132 @@
+"""Every Block Kit payload habot can send passes slack_sdk's models and Slack's other limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from habot.core.audit import AuditEvent, chain
+from habot.core.blocks import (
+    MAX_BLOCKS,
+    help_message,
+    history_message,
+    home_view,
+    logs_message,
+    raw_message,
+    status_message,
+    text_message,
+)
+from habot.core.grammar import NOT_YET, Sub
+from habot.core.model import Health, NodeState, Role, Verdict
+from habot.core.verdict import NodeView, PairStatus
+from tests.slackcheck import problems_in_blocks, problems_in_view
+
+NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+def pair_status(verdict: Verdict, name: str = "prod", noise: int = 0, raw: str = "x") -> PairStatus:
+    """A status with `noise` disagreements and warnings, and long errors."""
+
+    def view(role: Role) -> NodeView:
+        return NodeView(
+            role,
+            "10.0.0.1:22",
+            False,
+            NodeState.UNREACHABLE,
+            None,
+            "e" * 2500 if noise else None,
+            NOW - timedelta(seconds=95),
+            raw,
+        )
+
+    return PairStatus(
+        pair=name,
+        verdict=verdict,
+        reason="r" * (4000 if noise else 10),
+        health=Health.DEGRADED,
+        floating_ip="10.0.0.10",
+        primary=view(Role.PRIMARY),
+        secondary=view(Role.SECONDARY),
+        disagreements=tuple("d" * 300 for _ in range(noise)),
+        warnings=tuple("w" * 300 for _ in range(noise)),
+        observed_at=NOW,
+    )
+
+
+@pytest.mark.parametrize("verdict", list(Verdict))
+@pytest.mark.parametrize("noise", [0, 20])
+def test_status_card_for_every_verdict_is_valid(verdict: Verdict, noise: int) -> None:
+    """Cards for each verdict, quiet or full of long issues, stay within the limits."""
+    message = status_message([pair_status(verdict, noise=noise)], NOW, ["abc123"])
+    assert problems_in_blocks(message.blocks) == []
+    assert message.in_channel
+
+
+def test_many_pairs_fall_back_to_headlines_within_50_blocks() -> None:
+    """Twenty pairs would need more than 50 blocks; the message keeps every headline."""
+    statuses = [pair_status(Verdict.BAU, f"p{i}") for i in range(20)]
+    message = status_message(statuses, NOW, [f"id{i}" for i in range(20)])
+    assert len(message.blocks) <= MAX_BLOCKS
+    assert problems_in_blocks(message.blocks) == []
+    assert all(f"*p{i}*" in message.blocks[0]["text"]["text"] for i in range(20))
+
+
+def test_several_pairs_have_unique_block_ids() -> None:
+    """Each card's actions block has its own block_id."""
+    statuses = [pair_status(Verdict.BAU, f"p{i}") for i in range(4)]
+    message = status_message(statuses, NOW, [f"id{i}" for i in range(4)])
+    assert problems_in_blocks(message.blocks) == []
+    assert sum(b["type"] == "actions" for b in message.blocks) == 4
+
+
+def test_raw_output_of_any_size_is_valid() -> None:
+    """100 000 characters of raw output are split and capped within the limits."""
+    message = raw_message(pair_status(Verdict.UNKNOWN, raw="\n".join(["y" * 120] * 900)))
+    assert problems_in_blocks(message.blocks) == []
+
+
+def test_logs_of_200_long_lines_are_valid() -> None:
+    """The largest log tail a user can ask for fits."""
+    output = "\n".join(f"2026-11-26 03:00:{i % 60:02d} " + "z" * 400 for i in range(200))
+    message = logs_message("prod", "primary", "10.0.0.1", 200, output)
+    assert problems_in_blocks(message.blocks) == []
+    assert "z" * 400 in message.blocks[1]["text"]["text"]
+
+
+def test_history_of_100_events_is_valid() -> None:
+    """The longest history fits, newest first."""
+    records, prev = [], "0" * 64
+    for i in range(1, 101):
+        record = chain(
+            i,
+            AuditEvent("status", "U0ABC", "bau", NOW, pair="prod", detail={"note": "n" * 200}),
+            prev,
+        )
+        records.append(record)
+        prev = record.hash
+    message = history_message("prod", records[::-1])
+    assert problems_in_blocks(message.blocks) == []
+    assert "#100" in message.blocks[1]["text"]["text"]
+
+
+def test_help_and_plain_messages_are_valid() -> None:
+    """Help with every subcommand, and a very long plain message, are valid."""
+    assert problems_in_blocks(help_message("/ha", list(Sub), NOT_YET).blocks) == []
+    assert problems_in_blocks(help_message("/ha", [], NOT_YET).blocks) == []
+    assert problems_in_blocks(text_message("q" * 5000).blocks) == []
+
+
+def test_home_view_is_valid_for_many_pairs() -> None:
+    """The App Home view passes the View model with 40 pairs."""
+    assert problems_in_view(home_view([f"pair{i}" for i in range(40)], "/ha")) == []
+
+
+def test_checker_catches_what_slack_sdk_misses() -> None:
+    """The checker itself fails on >50 blocks, duplicate action_ids and unknown types."""
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "x"}}
+    button = {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "b"}}
+    assert problems_in_blocks([section] * 51)
+    assert problems_in_blocks([{"type": "actions", "elements": [button, button]}])
+    assert problems_in_blocks([{"type": "no_such_block"}])
+    assert problems_in_blocks([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
