@@ -6,14 +6,19 @@ import asyncio
 import json
 import os
 import signal
+import sqlite3
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncssh
 
+from habot.core.audit import AuditEvent
 from habot.core.model import Role
 from habot.sim.simulator import Simulator
+from habot.store.audit import AuditStore
+from habot.store.db import make_engine, upgrade
 from tests.conftest import FAST_SSH
 
 
@@ -225,3 +230,63 @@ async def test_help_lists_the_commands() -> None:
     assert ran.code == 0
     for command in ("status", "check", "sim"):
         assert command in ran.out
+
+
+async def test_manifest_uses_the_configured_command(sim: Simulator) -> None:
+    """`habot manifest` renders the configured command; --http needs an https --url."""
+    config = sim.kit.dir / "custom.toml"
+    config.write_text(sim.kit.config_path.read_text() + '\n[slack]\ncommand = "/pam"\n')
+    ran = await habot(
+        "--config", str(config), "manifest", "--http", "--url", "https://h.example.com"
+    )
+    assert ran.code == 0, ran.err
+    manifest = json.loads(ran.out)
+    assert manifest["features"]["slash_commands"][0]["command"] == "/pam"
+    bad = await habot("--config", str(config), "manifest", "--http", "--url", "http://h")
+    assert bad.code == 2
+    assert "only calls https URLs" in bad.err
+
+
+async def test_run_without_tokens_says_where_to_put_them(sim: Simulator) -> None:
+    """`habot run` with no Slack tokens exits 2 naming the keyring entry and the variable."""
+    env_backup = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("SLACK_")}
+    try:
+        ran = await habot("--config", fast_config(sim), "run")
+        assert ran.code == 2
+        assert "SLACK_BOT_TOKEN: not set" in ran.err
+        assert "keyring entry habot/bot_token" in ran.err
+        os.environ["SLACK_BOT_TOKEN"] = "xoxb-your-token-here"
+        ran = await habot("--config", fast_config(sim), "run", "--http")
+        assert ran.code == 2
+        assert "looks like a placeholder" in ran.err
+    finally:
+        os.environ.pop("SLACK_BOT_TOKEN", None)
+        os.environ.update(env_backup)
+
+
+async def test_audit_cli_lists_exports_and_verifies(sim: Simulator, tmp_path: Path) -> None:
+    """audit list/export/verify work on the configured database; tampering is caught."""
+    db = tmp_path / "audit.db"
+    config = sim.kit.dir / "audit.toml"
+    config.write_text(sim.kit.config_path.read_text() + f'\n[database]\nurl = "sqlite:///{db}"\n')
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    store = AuditStore(engine)
+    for i in range(3):
+        store.append_sync(AuditEvent("status", f"U{i}", "bau", datetime.now(UTC), pair="prod"))
+    engine.dispose()
+    listed = await habot("--config", str(config), "audit", "list", "--json")
+    assert [json.loads(line)["seq"] for line in listed.out.splitlines()] == [3, 2, 1]
+    exported = await habot("--config", str(config), "audit", "export", "--format", "csv")
+    assert exported.out.splitlines()[0].startswith("seq,at,kind,actor")
+    assert len(exported.out.splitlines()) == 4
+    ok = await habot("--config", str(config), "audit", "verify")
+    assert (ok.code, ok.out.strip()) == (0, "audit log intact: 3 rows")
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TRIGGER audit_events_no_update")
+    conn.execute("UPDATE audit_events SET actor = 'U9' WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    broken = await habot("--config", str(config), "audit", "verify")
+    assert broken.code == 1
+    assert "BROKEN at row 2" in broken.err

@@ -259,3 +259,14 @@ async def test_app_home_is_published_despite_rate_limits(bot: Bot, fake: FakeSla
     await asyncio.sleep(0.3)
     assert len(fake.calls_to("views.publish")) == 3
     assert fake.invalid == []
+
+
+async def test_slack_outage_is_logged_and_the_bot_keeps_serving(bot: Bot, fake: FakeSlack) -> None:
+    """When Slack keeps failing a Web API call past the retries, the bot logs it and goes on."""
+    fake.fail_next["views.publish"] = [500] * 10
+    body = json.dumps(app_home_opened(VIEWER))
+    status, _ = await post(bot, body, signed_headers(SECRET, body, content_type="application/json"))
+    assert status == 200
+    await fake.wait_for(lambda: len(fake.calls_to("views.publish")) >= 3)
+    message = await reply(bot, fake, "status prod")
+    assert message["text"] == "prod: bau"

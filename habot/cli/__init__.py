@@ -10,6 +10,7 @@ import click
 
 from habot import __version__
 from habot.cli.audit import audit, db
+from habot.cli.manifest import manifest
 from habot.cli.run import run
 from habot.cli.sim import sim
 from habot.cli.status import check, status
@@ -45,6 +46,7 @@ cli.add_command(check)
 cli.add_command(sim)
 cli.add_command(audit)
 cli.add_command(run)
+cli.add_command(manifest)
 cli.add_command(db)
 
 

@@ -1,0 +1,34 @@
+"""`habot manifest`: print the Slack app manifest for this configuration."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from habot.config import load_settings
+from habot.errors import ConfigError
+from habot.slack.manifest import render_manifest
+
+
+@click.command()
+@click.option("--http", "http_mode", is_flag=True, help="For HTTP mode (needs --url).")
+@click.option("--url", default=None, help="HTTP mode: the bot's public base URL (https://…).")
+@click.pass_context
+def manifest(ctx: click.Context, http_mode: bool, url: str | None) -> None:
+    """Print the Slack app manifest (JSON) for the configured command name.
+
+    Paste it into "Create New App → From an app manifest" at api.slack.com/apps.
+    """
+    if http_mode != (url is not None):
+        raise click.UsageError("--http and --url go together: --http --url https://host")
+    if url is not None and not url.startswith("https://"):
+        raise click.UsageError(f"Slack only calls https URLs; {url!r} is not one")
+    try:
+        command = load_settings(ctx.obj).slack.command
+    except ConfigError as exc:
+        if "config file not found" not in str(exc):
+            raise
+        command = "/ha"
+        click.echo("habot: no config file found; using the default command /ha", err=True)
+    click.echo(json.dumps(render_manifest(command, url), indent=2))
