@@ -107,6 +107,11 @@ async def test_status_card_is_posted_to_the_channel(bot: Bot, fake: FakeSlack) -
     assert fake.invalid == []
     [row] = [r for r in await audit_rows(bot) if r["kind"] == "status"]
     assert (row["actor"], row["pair"], row["outcome"]) == (VIEWER, "prod", "bau")
+    assert (row["channel"], row["detail"]) == (
+        CHANNEL,
+        {"primary": "active", "secondary": "standby"},
+    )
+    assert row["duration_ms"] >= 0
 
 
 async def test_ack_does_not_wait_for_ssh(bot: Bot, fake: FakeSlack, sim: Simulator) -> None:

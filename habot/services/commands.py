@@ -6,6 +6,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from habot.config import Settings
@@ -149,6 +150,7 @@ class CommandService:
         detail: dict[str, object],
         node: str | None = None,
         output_digest: str | None = None,
+        duration_ms: int | None = None,
     ) -> None:
         event = AuditEvent(
             kind=kind,
@@ -159,6 +161,7 @@ class CommandService:
             node=node,
             channel=caller.channel,
             output_digest=output_digest,
+            duration_ms=duration_ms,
             detail={"subcommand": parsed.sub.value, **detail},
         )
         await self._audit.append(event)
@@ -167,8 +170,13 @@ class CommandService:
         allowed = [sub for sub in Sub if missing_role(sub, caller.roles) is None]
         return help_message(self._command, allowed, NOT_YET)
 
+    def _elapsed_ms(self, started: datetime) -> int:
+        return int((self._clock() - started).total_seconds() * 1000)
+
     async def _read_status(self, caller: Caller, parsed: ParsedCommand) -> Message:
+        started = self._clock()
         statuses = await self._status.read(parsed.pair)
+        duration = self._elapsed_ms(started)
         ids = [self._readings.put(s) for s in statuses]
         for s in statuses:
             await self._audit.append(
@@ -179,6 +187,7 @@ class CommandService:
                     at=self._clock(),
                     pair=s.pair,
                     channel=caller.channel,
+                    duration_ms=duration,
                     detail={"primary": s.primary.state.value, "secondary": s.secondary.state.value},
                 )
             )
@@ -191,13 +200,20 @@ class CommandService:
         pair = self._settings.pair(parsed.pair)
         address = pair.address(parsed.node)
         command = tail_log(pair.log_path, parsed.count)
+        started = self._clock()
         try:
             result = await self._runner.run(
                 address, command, time_limit=self._settings.ssh.status_timeout
             )
         except NodeError as exc:
             await self._record(
-                "logs", caller, parsed, "failed", {"error": exc.detail}, node=parsed.node.value
+                "logs",
+                caller,
+                parsed,
+                "failed",
+                {"error": exc.detail},
+                node=parsed.node.value,
+                duration_ms=self._elapsed_ms(started),
             )
             return text_message(
                 f":x: Could not read the log on {pair.name} {parsed.node} ({address}): {exc.detail}"
@@ -210,6 +226,7 @@ class CommandService:
             {"lines": parsed.count, "exit_status": result.exit_status},
             node=parsed.node.value,
             output_digest=digest(result.output),
+            duration_ms=self._elapsed_ms(started),
         )
         return logs_message(pair.name, parsed.node.value, str(address), parsed.count, result.output)
 
