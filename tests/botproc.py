@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from habot.sim.simulator import Simulator
-from tests.conftest import FAST_SSH
+from tests.conftest import fast_config_file
 from tests.fakeslack import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -69,16 +69,7 @@ def free_port() -> int:
 
 def bot_config(sim: Simulator, extra: str = ROLES) -> Path:
     """The simulator's config with fast SSH limits plus Slack settings."""
-    lines = [
-        line
-        for line in sim.kit.config_path.read_text().splitlines()
-        if line.split(" = ")[0] not in FAST_SSH
-    ]
-    at = lines.index("[ssh]") + 1
-    lines[at:at] = [f'{key} = "{value}"' for key, value in FAST_SSH.items()]
-    path = sim.kit.dir / "bot.toml"
-    path.write_text("\n".join(lines) + "\n" + extra)
-    return path
+    return fast_config_file(sim, "bot.toml", extra)
 
 
 async def start_bot(sim: Simulator, fake: FakeSlack, tmp: Path, http: bool) -> Bot:

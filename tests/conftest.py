@@ -48,6 +48,20 @@ def settings_from(config_path: Path, **ssh_overrides: Any) -> Settings:
     return parse_settings(data, source=str(config_path))
 
 
+def fast_config_file(sim: Simulator, name: str = "fast.toml", extra: str = "") -> Path:
+    """The simulator's habot.toml with short SSH limits (plus ``extra`` TOML), beside it."""
+    lines = [
+        line
+        for line in sim.kit.config_path.read_text().splitlines()
+        if line.split(" = ")[0] not in FAST_SSH
+    ]
+    at = lines.index("[ssh]") + 1
+    lines[at:at] = [f'{key} = "{value}"' for key, value in FAST_SSH.items()]
+    path = sim.kit.dir / name
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path
+
+
 @pytest.fixture
 async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
     """Two simulated pairs, "prod" and "dr", listening on 127.0.0.1."""

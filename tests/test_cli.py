@@ -19,7 +19,7 @@ from habot.core.model import Role
 from habot.sim.simulator import Simulator
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
-from tests.conftest import FAST_SSH
+from tests.conftest import fast_config_file
 
 
 @dataclass
@@ -53,16 +53,7 @@ async def habot(*args: str, cwd: Path | None = None) -> Ran:
 
 def fast_config(sim: Simulator) -> str:
     """The simulator's habot.toml with short SSH limits, written beside it."""
-    lines = [
-        line
-        for line in sim.kit.config_path.read_text().splitlines()
-        if line.split(" = ")[0] not in FAST_SSH
-    ]
-    at = lines.index("[ssh]") + 1
-    lines[at:at] = [f'{key} = "{value}"' for key, value in FAST_SSH.items()]
-    path = sim.kit.dir / "fast.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
+    return str(fast_config_file(sim))
 
 
 async def test_status_json_for_a_healthy_setup_exits_0(sim: Simulator) -> None:
