@@ -1,0 +1,238 @@
+"""Operations × verdicts: allowed (on which node) or refused with what to do instead."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from habot.core.model import Health, NodeState, Role, Verdict
+from habot.core.operations import (
+    Operation,
+    Outcome,
+    PreconditionFailed,
+    preflight,
+    topology,
+    topology_change,
+    verify_outcome,
+)
+from habot.core.verdict import NodeView, PairStatus
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+A, SB, D, PA, U, SA, UNK = (
+    NodeState.ACTIVE,
+    NodeState.STANDBY,
+    NodeState.DEMOTED,
+    NodeState.PROMOTED_ACTIVE,
+    NodeState.UNREACHABLE,
+    NodeState.STANDALONE,
+    NodeState.UNKNOWN,
+)
+
+
+def status(
+    verdict: Verdict, p: NodeState, s: NodeState, health: Health | None = Health.OK
+) -> PairStatus:
+    """A judged pair with the given node states."""
+
+    def view(role: Role, state: NodeState) -> NodeView:
+        return NodeView(
+            role,
+            f"{role}.example:22",
+            state is not U,
+            state,
+            None,
+            "connection refused" if state is U else None,
+            T0,
+            "raw",
+        )
+
+    return PairStatus(
+        "prod",
+        verdict,
+        f"Primary {p.value}, Secondary {s.value}",
+        health,
+        None,
+        view(Role.PRIMARY, p),
+        view(Role.SECONDARY, s),
+        (),
+        (),
+        T0,
+    )
+
+
+PAIRS = {
+    "bau": status(Verdict.BAU, A, SB),
+    "failed_over": status(Verdict.FAILED_OVER, D, PA),
+    "failed_over, primary gone": status(Verdict.FAILED_OVER, U, PA, Health.DEGRADED),
+    "split_brain": status(Verdict.SPLIT_BRAIN, A, PA, Health.DEGRADED),
+    "degraded": status(Verdict.DEGRADED, A, SB, Health.DEGRADED),
+    "primary_down": status(Verdict.PRIMARY_DOWN, U, SB, Health.DEGRADED),
+    "secondary_down": status(Verdict.SECONDARY_DOWN, A, U, Health.DEGRADED),
+    "unreachable": status(Verdict.UNREACHABLE, U, U, None),
+    "standalone": status(Verdict.STANDALONE, SA, SA, None),
+    "unknown": status(Verdict.UNKNOWN, UNK, SB),
+}
+P, S = Role.PRIMARY, Role.SECONDARY
+FAIL_CLOSED = "cannot evaluate the preconditions"
+
+# Each cell: the node it runs on, or a phrase the refusal must contain (what to do instead).
+TABLE: dict[Operation, dict[str, Role | str]] = {
+    Operation.SWITCHOVER: {
+        "bau": P,
+        "failed_over": "use `failback`",
+        "failed_over, primary gone": "use `failback`",
+        "split_brain": "use `demote-primary`",
+        "degraded": "`initialise` to re-pair",
+        "primary_down": "use `failover`",
+        "secondary_down": "bring it back",
+        "unreachable": FAIL_CLOSED,
+        "standalone": "use `initialise`",
+        "unknown": FAIL_CLOSED,
+    },
+    Operation.FAILOVER: {
+        "bau": "For a planned hand-over use `switchover`",
+        "failed_over": "use `failback`",
+        "failed_over, primary gone": "use `failback`",
+        "split_brain": "use `demote-primary`",
+        "degraded": "`initialise` to re-pair",
+        "primary_down": S,
+        "secondary_down": "bring it back",
+        "unreachable": FAIL_CLOSED,
+        "standalone": "use `initialise`",
+        "unknown": FAIL_CLOSED,
+    },
+    Operation.FAILBACK: {
+        "bau": "The pair is healthy",
+        "failed_over": S,
+        "failed_over, primary gone": "bring it back first",
+        "split_brain": "use `demote-primary`",
+        "degraded": "`initialise` to re-pair",
+        "primary_down": "use `failover`",
+        "secondary_down": "bring it back",
+        "unreachable": FAIL_CLOSED,
+        "standalone": "use `initialise`",
+        "unknown": FAIL_CLOSED,
+    },
+    Operation.DEMOTE_PRIMARY: {
+        "bau": "The pair is healthy",
+        "failed_over": "use `failback`",
+        "failed_over, primary gone": "use `failback`",
+        "split_brain": P,
+        "degraded": "`initialise` to re-pair",
+        "primary_down": "use `failover`",
+        "secondary_down": "bring it back",
+        "unreachable": FAIL_CLOSED,
+        "standalone": "use `initialise`",
+        "unknown": FAIL_CLOSED,
+    },
+    Operation.INITIALISE: {
+        "bau": "The pair is healthy",
+        "failed_over": "use `failback`",
+        "failed_over, primary gone": "use `failback`",
+        "split_brain": "use `demote-primary`",
+        "degraded": P,
+        "primary_down": "use `failover`",
+        "secondary_down": "bring it back",
+        "unreachable": FAIL_CLOSED,
+        "standalone": P,
+        "unknown": FAIL_CLOSED,
+    },
+    Operation.JOINING_CODE: {
+        "bau": "Secondary is standby",
+        "failed_over": "Secondary is promoted_active",
+        "failed_over, primary gone": "Secondary is promoted_active",
+        "split_brain": "Secondary is promoted_active",
+        "degraded": "Secondary is standby",
+        "primary_down": "Secondary is standby",
+        "secondary_down": "Secondary is unreachable",
+        "unreachable": FAIL_CLOSED,
+        "standalone": S,
+        "unknown": FAIL_CLOSED,
+    },
+}
+CASES = [(op, name, cell) for op, row in TABLE.items() for name, cell in row.items()]
+
+
+def test_table_covers_every_operation_and_pair_shape() -> None:
+    """No operation or verdict is left out of the table."""
+    assert set(TABLE) == set(Operation) - {Operation.MAKE_STANDALONE}
+    assert all(set(row) == set(PAIRS) for row in TABLE.values())
+    assert {s.verdict for s in PAIRS.values()} == set(Verdict)
+
+
+@pytest.mark.parametrize(
+    ("operation", "pair", "cell"), CASES, ids=[f"{op.value}-{name}" for op, name, _ in CASES]
+)
+def test_decision_table(operation: Operation, pair: str, cell: Role | str) -> None:
+    """Each operation on each pair shape: the node it runs on, or the refusal's advice."""
+    if isinstance(cell, Role):
+        plan = preflight(operation, PAIRS[pair])
+        assert plan.node is cell
+        assert plan.address == f"{cell}.example:22"
+        assert plan.why
+        return
+    with pytest.raises(PreconditionFailed) as info:
+        preflight(operation, PAIRS[pair])
+    assert cell in str(info.value)
+
+
+def test_failback_node_follows_per_pair_config() -> None:
+    """`failback_on = "primary"` runs ha-failback on the Primary instead."""
+    assert preflight(Operation.FAILBACK, PAIRS["failed_over"], failback_on=P).node is P
+
+
+@pytest.mark.parametrize("pair", list(PAIRS))
+@pytest.mark.parametrize("node", [P, S])
+def test_make_standalone_needs_only_a_reachable_node(pair: str, node: Role) -> None:
+    """make-standalone runs on the named node whenever it is reachable, warning of the end
+    of redundancy; an unreachable or unknown node is refused."""
+    view = PAIRS[pair].node(node)
+    if view.state in {U, UNK}:
+        with pytest.raises(PreconditionFailed, match="must be reachable"):
+            preflight(Operation.MAKE_STANDALONE, PAIRS[pair], node)
+        return
+    plan = preflight(Operation.MAKE_STANDALONE, PAIRS[pair], node)
+    assert (plan.node, plan.warning) == (
+        node,
+        "Redundancy ends: prod will no longer be an HA pair.",
+    )
+
+
+def test_make_standalone_without_a_node_says_how() -> None:
+    """The node is part of the request."""
+    with pytest.raises(PreconditionFailed, match="make-standalone PAIR primary"):
+        preflight(Operation.MAKE_STANDALONE, PAIRS["bau"])
+
+
+def test_topology_change_is_described() -> None:
+    """A snapshot compared with a later reading names both shapes; identical is None."""
+    snapshot = topology(PAIRS["bau"])
+    assert topology_change(snapshot, PAIRS["bau"]) is None
+    change = topology_change(snapshot, PAIRS["failed_over"])
+    assert change == (
+        "the pair changed since the request: it was bau (Primary active, Secondary standby), "
+        "it is now failed_over (Primary demoted, Secondary promoted_active)"
+    )
+
+
+def test_outcome_is_verified_against_expected_states() -> None:
+    """Exit 0 and the expected states: succeeded; exit 0 otherwise: unverified; else failed."""
+    plan = preflight(Operation.SWITCHOVER, PAIRS["bau"])
+    assert verify_outcome(plan, 0, PAIRS["failed_over"]) == (
+        Outcome.SUCCEEDED,
+        "the pair is now failed_over",
+    )
+    assert verify_outcome(plan, 0, PAIRS["bau"]) == (
+        Outcome.UNVERIFIED,
+        "primary is active, expected demoted or inactive; "
+        "secondary is standby, expected promoted_active",
+    )
+    assert verify_outcome(plan, 1, PAIRS["failed_over"]) == (
+        Outcome.FAILED,
+        "ha-failover exited with status 1",
+    )
+    assert verify_outcome(plan, 0, None) == (
+        Outcome.UNVERIFIED,
+        "the pair could not be read after the command",
+    )
