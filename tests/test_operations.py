@@ -105,7 +105,7 @@ TABLE: dict[Operation, dict[str, Role | str]] = {
     Operation.FAILBACK: {
         "bau": "The pair is healthy",
         "failed_over": S,
-        "failed_over, primary gone": "bring it back first",
+        "failed_over, primary gone": "Bring it back first",
         "split_brain": "use `demote-primary`",
         "degraded": "`initialise` to re-pair",
         "primary_down": "use `failover`",
