@@ -99,6 +99,64 @@ class UsageError(HabotError):
     """The command text is not valid; the message says why and how to write it."""
 
 
+_OPENING_QUOTES = "\"'\u201c\u2018\u201e"  # straight, and curly as phones and Slack type them
+_CLOSING_QUOTES = "\"'\u201d\u2019\u201c"
+MAX_REASON = 300
+
+
+@dataclass(frozen=True)
+class OperationRequest:
+    """A parsed mutating request: which pair, which node (make-standalone), why overriding."""
+
+    sub: Sub
+    pair: str
+    node: Role | None = None
+    override: str | None = None
+
+
+def parse_operation(text: str, pairs: Sequence[str], command: str = "/ha") -> OperationRequest:
+    """Parse `OP PAIR [primary|secondary] [--override "reason…"]`; UsageError otherwise.
+
+    The reason may be in straight or curly quotes. It is stored and shown, never executed.
+    """
+    head, sep, tail = text.partition("--override")
+    words = head.split()
+    sub = _sub(words[0], command) if words else Sub.HELP
+    if sub not in MUTATING:
+        raise UsageError(f"`{sub.value}` is not an operation. Try `{command} help`.")
+    usage = f'{command} {USAGE[sub]} [--override "reason"]'
+    override = _reason(tail, usage) if sep else None
+    bad = next((w for w in words[1:] if not _TOKEN.match(w)), None)
+    if bad is not None:
+        raise UsageError(f"{_show(bad)} is not a pair or node name. Usage: `{usage}`")
+    if len(words) < 2:
+        raise UsageError(f"Which pair? Usage: `{usage}`")
+    pair, rest = _pair(words[1], pairs, command), words[2:]
+    node = None
+    if sub is Sub.MAKE_STANDALONE:
+        if not rest or rest[0].lower() not in {r.value for r in Role}:
+            raise UsageError(f"Say which node becomes standalone. Usage: `{usage}`")
+        node, rest = Role(rest[0].lower()), rest[1:]
+    _extra(rest, 0, usage)
+    return OperationRequest(sub, pair, node, override)
+
+
+def _reason(tail: str, usage: str) -> str:
+    text = tail.strip()
+    if len(text) < 2 or text[0] not in _OPENING_QUOTES or text[-1] not in _CLOSING_QUOTES:
+        raise UsageError(
+            f'Give the override reason in quotes: --override "why it cannot wait". Usage: `{usage}`'
+        )
+    reason = " ".join(text[1:-1].split())
+    if not reason:
+        raise UsageError("The override reason is empty; say why the cooldown must be skipped.")
+    if len(reason) > MAX_REASON:
+        raise UsageError(
+            f"The override reason is {len(reason)} characters; keep it under {MAX_REASON}."
+        )
+    return reason
+
+
 @dataclass(frozen=True)
 class ParsedCommand:
     """A valid command. ``pair`` is a configured name or None ("all" for status)."""

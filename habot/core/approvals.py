@@ -1,0 +1,159 @@
+"""Four-eyes rules: who may approve, reject or cancel a request, and when it is ready.
+
+Pure: the request as it is stored, the clicking user and their roles, and the time come in;
+a decision comes out. Counting happens in the store under a compare-and-set, so these
+functions only decide whether a click may count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from habot.core.model import Role
+from habot.core.operations import Operation, Topology
+from habot.core.roles import Access
+
+
+class RequestState(StrEnum):
+    """Where a request is in its life."""
+
+    PENDING = "pending"
+    EXECUTING = "executing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNVERIFIED = "unverified"
+    ABORTED = "aborted"
+    UNKNOWN = "unknown"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+OPEN = frozenset({RequestState.PENDING, RequestState.EXECUTING})
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """How many approvals each operation needs, and how long a request stays open."""
+
+    ttl: timedelta = timedelta(minutes=15)
+    required: int = 1
+    per_operation: Mapping[Operation, int] = field(default_factory=dict)
+
+    def required_for(self, operation: Operation) -> int:
+        """Approvals needed for ``operation`` (0 = operators may run it directly)."""
+        return self.per_operation.get(operation, self.required)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request for an operation, as stored."""
+
+    id: str
+    operation: Operation
+    pair: str
+    node: Role
+    requester: str
+    created_at: datetime
+    expires_at: datetime
+    required: int
+    snapshot: Topology
+    state: RequestState = RequestState.PENDING
+    approvals: tuple[str, ...] = ()
+    override: str | None = None
+
+    @property
+    def missing(self) -> int:
+        """Approvals still needed."""
+        return max(self.required - len(self.approvals), 0)
+
+
+class Ruling(StrEnum):
+    """What a click amounts to."""
+
+    REFUSED = "refused"
+    COUNTED = "counted"
+    READY = "ready"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The result of judging a click, with the words to show the clicker."""
+
+    ruling: Ruling
+    message: str
+
+
+def _closed(request: Request, now: datetime) -> str | None:
+    if request.state is RequestState.EXECUTING:
+        return f"Request {request.id} is already running."
+    if request.state is not RequestState.PENDING:
+        return f"Request {request.id} is already {request.state.value}; nothing to do."
+    if now >= request.expires_at:
+        return (
+            f"Request {request.id} expired at {request.expires_at:%H:%M} UTC. "
+            "Ask for it again if it is still needed."
+        )
+    return None
+
+
+def judge_approval(
+    request: Request, user: str, roles: frozenset[Access], now: datetime
+) -> Decision:
+    """Whether ``user`` may approve now, and whether that makes the request ready."""
+    if reason := _closed(request, now):
+        return Decision(Ruling.REFUSED, reason)
+    if user == request.requester:
+        return Decision(
+            Ruling.REFUSED,
+            "You asked for this operation; a second person with the approver role must approve it.",
+        )
+    if Access.APPROVER not in roles:
+        return Decision(Ruling.REFUSED, "Approving needs the *approver* role.")
+    if user in request.approvals:
+        return Decision(
+            Ruling.REFUSED,
+            f"You already approved; {request.missing} more "
+            "approval(s) needed from other approvers.",
+        )
+    if len(request.approvals) + 1 >= request.required:
+        return Decision(Ruling.READY, "Approved: running it now.")
+    left = request.required - len(request.approvals) - 1
+    return Decision(Ruling.COUNTED, f"Approval counted; {left} more needed.")
+
+
+def judge_rejection(
+    request: Request, user: str, roles: frozenset[Access], now: datetime
+) -> Decision:
+    """Approvers may reject a pending request (the requester cancels instead)."""
+    if reason := _closed(request, now):
+        return Decision(Ruling.REFUSED, reason)
+    if Access.APPROVER not in roles:
+        return Decision(Ruling.REFUSED, "Rejecting needs the *approver* role.")
+    return Decision(Ruling.READY, f"Request {request.id} rejected.")
+
+
+def judge_cancel(request: Request, user: str, roles: frozenset[Access], now: datetime) -> Decision:
+    """The requester or an approver may cancel a pending request."""
+    if request.state is not RequestState.PENDING:
+        return Decision(Ruling.REFUSED, _closed(request, now) or "")
+    if user != request.requester and Access.APPROVER not in roles:
+        return Decision(Ruling.REFUSED, "Only the requester or an approver can cancel it.")
+    return Decision(Ruling.READY, f"Request {request.id} cancelled.")
+
+
+def cooldown_refusal(
+    last_change: datetime | None, cooldown: timedelta, now: datetime, override: str | None
+) -> str | None:
+    """Refuse inside the cooldown after a role change, unless a typed reason overrides it."""
+    if last_change is None or now >= last_change + cooldown or override:
+        return None
+    until = last_change + cooldown
+    return (
+        f"The pair changed roles at {last_change:%H:%M} UTC; new operations wait until "
+        f'{until:%H:%M} UTC. If it cannot wait, ask again with `--override "reason"` '
+        "(the reason is audited and shown on the card)."
+    )

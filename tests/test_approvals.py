@@ -1,0 +1,196 @@
+"""Four-eyes rules, cooldown, and the --override grammar."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from habot.core.approvals import (
+    ApprovalPolicy,
+    Request,
+    RequestState,
+    Ruling,
+    cooldown_refusal,
+    judge_approval,
+    judge_cancel,
+    judge_rejection,
+)
+from habot.core.grammar import OperationRequest, Sub, UsageError, parse_operation
+from habot.core.model import NodeState, Role, Verdict
+from habot.core.operations import Operation
+from habot.core.roles import Access
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+APPROVER = frozenset({Access.VIEWER, Access.APPROVER})
+OPERATOR = frozenset({Access.VIEWER, Access.OPERATOR})
+
+
+def request(
+    required: int = 1, approvals: tuple[str, ...] = (), state: RequestState = RequestState.PENDING
+) -> Request:
+    """A pending switchover requested by U0OPS at T0, open for 15 minutes."""
+    return Request(
+        "r1",
+        Operation.SWITCHOVER,
+        "prod",
+        Role.PRIMARY,
+        "U0OPS",
+        T0,
+        T0 + timedelta(minutes=15),
+        required,
+        (Verdict.BAU, NodeState.ACTIVE, NodeState.STANDBY),
+        state,
+        approvals,
+    )
+
+
+@pytest.mark.parametrize(
+    ("req", "user", "roles", "when", "ruling", "words"),
+    [
+        (request(), "U0LEAD", APPROVER, T0, Ruling.READY, "running it now"),
+        (request(2), "U0LEAD", APPROVER, T0, Ruling.COUNTED, "1 more needed"),
+        (request(2, ("U0LEAD",)), "U0LEAD2", APPROVER, T0, Ruling.READY, "running it now"),
+        (request(2, ("U0LEAD",)), "U0LEAD", APPROVER, T0, Ruling.REFUSED, "already approved"),
+        (request(), "U0OPS", APPROVER | OPERATOR, T0, Ruling.REFUSED, "second person"),
+        (request(), "U0VIEW", frozenset({Access.VIEWER}), T0, Ruling.REFUSED, "*approver* role"),
+        (
+            request(),
+            "U0LEAD",
+            APPROVER,
+            T0 + timedelta(minutes=15),
+            Ruling.REFUSED,
+            "expired at 03:15",
+        ),
+        (
+            request(state=RequestState.EXECUTING),
+            "U0LEAD",
+            APPROVER,
+            T0,
+            Ruling.REFUSED,
+            "already running",
+        ),
+        (
+            request(state=RequestState.SUCCEEDED),
+            "U0LEAD",
+            APPROVER,
+            T0,
+            Ruling.REFUSED,
+            "already succeeded",
+        ),
+        (
+            request(state=RequestState.CANCELLED),
+            "U0LEAD",
+            APPROVER,
+            T0,
+            Ruling.REFUSED,
+            "already cancelled",
+        ),
+    ],
+)
+def test_approval_decision_table(
+    req: Request, user: str, roles: frozenset[Access], when: datetime, ruling: Ruling, words: str
+) -> None:
+    """Who may approve, when, and when the request becomes ready."""
+    decision = judge_approval(req, user, roles, when)
+    assert decision.ruling is ruling
+    assert words in decision.message
+
+
+def test_rejection_is_for_approvers() -> None:
+    """Approvers reject; operators cannot; closed requests cannot be rejected."""
+    assert judge_rejection(request(), "U0LEAD", APPROVER, T0).ruling is Ruling.READY
+    assert judge_rejection(request(), "U0X", OPERATOR, T0).ruling is Ruling.REFUSED
+    done = request(state=RequestState.REJECTED)
+    assert judge_rejection(done, "U0LEAD", APPROVER, T0).ruling is Ruling.REFUSED
+
+
+def test_cancel_is_for_the_requester_or_an_approver() -> None:
+    """The requester or any approver may cancel; another operator may not."""
+    assert judge_cancel(request(), "U0OPS", OPERATOR, T0).ruling is Ruling.READY
+    assert judge_cancel(request(), "U0LEAD", APPROVER, T0).ruling is Ruling.READY
+    assert judge_cancel(request(), "U0OTHER", OPERATOR, T0).ruling is Ruling.REFUSED
+    running = request(state=RequestState.EXECUTING)
+    assert judge_cancel(running, "U0OPS", OPERATOR, T0).message == "Request r1 is already running."
+
+
+def test_policy_per_operation() -> None:
+    """Per-operation counts override the default; 0 means no approval needed."""
+    policy = ApprovalPolicy(
+        required=1, per_operation={Operation.MAKE_STANDALONE: 2, Operation.JOINING_CODE: 0}
+    )
+    assert [
+        policy.required_for(o)
+        for o in (Operation.FAILOVER, Operation.MAKE_STANDALONE, Operation.JOINING_CODE)
+    ] == [1, 2, 0]
+    assert policy.ttl == timedelta(minutes=15)
+
+
+def test_cooldown() -> None:
+    """Inside the cooldown a request is refused unless overridden; after it, allowed."""
+    ten = timedelta(minutes=10)
+    refusal = cooldown_refusal(T0, ten, T0 + timedelta(minutes=3), None)
+    assert refusal is not None
+    assert "wait until 03:10 UTC" in refusal
+    assert '--override "reason"' in refusal
+    assert cooldown_refusal(T0, ten, T0 + timedelta(minutes=3), "vendor on the phone") is None
+    assert cooldown_refusal(T0, ten, T0 + ten, None) is None
+    assert cooldown_refusal(None, ten, T0, None) is None
+
+
+PAIRS = ("prod", "dr")
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("switchover prod", OperationRequest(Sub.SWITCHOVER, "prod")),
+        ("FAILOVER Prod", OperationRequest(Sub.FAILOVER, "prod")),
+        ("initialize dr", OperationRequest(Sub.INITIALISE, "dr")),
+        (
+            "make-standalone dr secondary",
+            OperationRequest(Sub.MAKE_STANDALONE, "dr", Role.SECONDARY),
+        ),
+        (
+            'failover prod --override "primary dead, vendor agrees"',
+            OperationRequest(Sub.FAILOVER, "prod", override="primary dead, vendor agrees"),
+        ),
+        (
+            "failover prod --override \u201cphone   typed\u201d",
+            OperationRequest(Sub.FAILOVER, "prod", override="phone typed"),
+        ),
+        (
+            "failover prod --override \u2018single\u2019",
+            OperationRequest(Sub.FAILOVER, "prod", override="single"),
+        ),
+        (
+            "failover prod --override 'rm -rf /; `x`'",
+            OperationRequest(Sub.FAILOVER, "prod", override="rm -rf /; `x`"),
+        ),
+    ],
+)
+def test_operation_requests_parse(text: str, parsed: OperationRequest) -> None:
+    """Pair, node and an override reason in straight or curly quotes."""
+    assert parse_operation(text, PAIRS) == parsed
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("failover", "Which pair?"),
+        ("failover qa", "There is no pair `qa`"),
+        ("make-standalone prod", "Say which node"),
+        ("switchover prod now", "Unexpected `now`"),
+        ("failover prod --override", "reason in quotes"),
+        ("failover prod --override because", "reason in quotes"),
+        ('failover prod --override ""', "reason is empty"),
+        ('failover prod --override "' + "x" * 301 + '"', "keep it under 300"),
+        ("status prod", "not an operation"),
+        ("failover prod;reboot", "not a pair or node name"),
+    ],
+)
+def test_bad_operation_requests(text: str, words: str) -> None:
+    """Every mistake is named."""
+    with pytest.raises(UsageError) as info:
+        parse_operation(text, PAIRS)
+    assert words in str(info.value)
