@@ -1,0 +1,243 @@
+"""Requests on SQLModel: created once per pair at a time, moved only by compare-and-set.
+
+Every state change is ``UPDATE … WHERE id = ? AND state = ?``: of two replicas, two
+clicks or a click and an expiry sweep, exactly one sees a row change; the others lose and
+are told so. The database enforces one open request per pair (a partial unique index).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy.exc import IntegrityError
+
+from habot.core.approvals import Request, RequestState
+from habot.core.model import NodeState, Role, Verdict
+from habot.core.operations import Operation
+from habot.store.db import WRITE_LOCK
+
+
+class PairBusy(Exception):
+    """Another request for the pair is still open (carries its id)."""
+
+    def __init__(self, open_id: str) -> None:
+        super().__init__(open_id)
+        self.open_id = open_id
+
+
+class RequestStore:
+    """Requests, approvals and role-change times. Sync core, async wrappers."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def _write(self) -> Connection:
+        """A connection whose transactions take the write lock before reading."""
+        return self._engine.connect().execution_options(**{WRITE_LOCK: True})
+
+    # -- creating and reading -----------------------------------------------------------
+
+    def create_sync(self, request: Request, channel: str | None) -> None:
+        """Store a new pending request; PairBusy if the pair already has an open one."""
+        row = _row(request) | {"channel": channel}
+        with self._write() as conn:
+            try:
+                with conn.begin():
+                    conn.execute(
+                        text(
+                            "INSERT INTO requests (id, operation, pair, node, requester, channel, "
+                            "created_at, expires_at, required, snapshot, state, override) VALUES "
+                            "(:id, :operation, :pair, :node, :requester, :channel, :created_at, "
+                            ":expires_at, :required, :snapshot, :state, :override)"
+                        ),
+                        row,
+                    )
+            except IntegrityError:
+                open_id = self.open_for_sync(request.pair)
+                raise PairBusy(open_id or "?") from None
+
+    def open_for_sync(self, pair: str) -> str | None:
+        """The id of the pair's open request, if any."""
+        with self._engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT id FROM requests "
+                    "WHERE pair = :pair AND state IN ('pending', 'executing')"
+                ),
+                {"pair": pair},
+            ).scalar()
+
+    def get_sync(self, request_id: str) -> Request | None:
+        """A request with its approvals, or None."""
+        with self._engine.connect() as conn:
+            row = (
+                conn.execute(text("SELECT * FROM requests WHERE id = :id"), {"id": request_id})
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            approvers = (
+                conn.execute(
+                    text(
+                        "SELECT approver FROM approvals "
+                        "WHERE request_id = :id ORDER BY at, approver"
+                    ),
+                    {"id": request_id},
+                )
+                .scalars()
+                .all()
+            )
+        return _request(row, tuple(approvers))
+
+    def card_sync(self, request_id: str) -> tuple[str | None, str | None]:
+        """Where the request's card is: (channel, message ts)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT channel, message_ts FROM requests WHERE id = :id"), {"id": request_id}
+            ).first()
+        return (row[0], row[1]) if row else (None, None)
+
+    def set_card_sync(self, request_id: str, channel: str, ts: str) -> None:
+        """Remember the approval card's message."""
+        with self._write() as conn, conn.begin():
+            conn.execute(
+                text("UPDATE requests SET channel = :c, message_ts = :ts WHERE id = :id"),
+                {"c": channel, "ts": ts, "id": request_id},
+            )
+
+    def in_states_sync(self, *states: RequestState) -> list[Request]:
+        """Requests in any of these states, oldest first."""
+        names = [s.value for s in states]
+        with self._engine.connect() as conn:
+            query = text(
+                "SELECT id FROM requests WHERE state IN :states ORDER BY created_at"
+            ).bindparams(bindparam("states", expanding=True))
+            ids = conn.execute(query, {"states": names}).scalars().all()
+        return [r for i in ids if (r := self.get_sync(i))]
+
+    # -- changing -------------------------------------------------------------------------
+
+    def add_approval_sync(self, request_id: str, approver: str, at: datetime) -> int:
+        """Record an approval (once per approver) on a pending request; return the count."""
+        with self._write() as conn, conn.begin():
+            state = conn.execute(
+                text("SELECT state FROM requests WHERE id = :id"), {"id": request_id}
+            ).scalar()
+            if state == RequestState.PENDING.value:
+                conn.execute(
+                    text(
+                        "INSERT INTO approvals (request_id, approver, at) VALUES (:id, :a, :at) "
+                        "ON CONFLICT DO NOTHING"
+                    ),
+                    {"id": request_id, "a": approver, "at": at.isoformat()},
+                )
+            count: int = conn.execute(
+                text("SELECT count(*) FROM approvals WHERE request_id = :id"), {"id": request_id}
+            ).scalar_one()
+        return count
+
+    def transition_sync(
+        self,
+        request_id: str,
+        expected: RequestState,
+        new: RequestState,
+        detail: dict[str, Any] | None = None,
+    ) -> bool:
+        """Compare-and-set the state; True only for the one caller that moved it."""
+        with self._write() as conn, conn.begin():
+            changed = conn.execute(
+                text(
+                    "UPDATE requests SET state = :new, detail = :detail "
+                    "WHERE id = :id AND state = :expected"
+                ),
+                {
+                    "new": new.value,
+                    "expected": expected.value,
+                    "id": request_id,
+                    "detail": json.dumps(detail or {}),
+                },
+            ).rowcount
+        return bool(changed == 1)
+
+    def last_change_sync(self, pair: str) -> datetime | None:
+        """When the pair last changed roles, as far as habot knows."""
+        with self._engine.connect() as conn:
+            value = conn.execute(
+                text("SELECT changed_at FROM pair_changes WHERE pair = :p"), {"p": pair}
+            ).scalar()
+        return datetime.fromisoformat(value) if value else None
+
+    def record_change_sync(self, pair: str, at: datetime) -> None:
+        """Remember a role change (starts the cooldown)."""
+        with self._write() as conn, conn.begin():
+            conn.execute(
+                text(
+                    "INSERT INTO pair_changes (pair, changed_at) VALUES (:p, :at) "
+                    "ON CONFLICT (pair) DO UPDATE SET changed_at = excluded.changed_at"
+                ),
+                {"p": pair, "at": at.isoformat()},
+            )
+
+    # -- async wrappers ---------------------------------------------------------------------
+
+    async def create(self, request: Request, channel: str | None) -> None:
+        """See :meth:`create_sync`."""
+        await asyncio.to_thread(self.create_sync, request, channel)
+
+    async def get(self, request_id: str) -> Request | None:
+        """See :meth:`get_sync`."""
+        return await asyncio.to_thread(self.get_sync, request_id)
+
+    async def add_approval(self, request_id: str, approver: str, at: datetime) -> int:
+        """See :meth:`add_approval_sync`."""
+        return await asyncio.to_thread(self.add_approval_sync, request_id, approver, at)
+
+    async def transition(
+        self,
+        request_id: str,
+        expected: RequestState,
+        new: RequestState,
+        detail: dict[str, Any] | None = None,
+    ) -> bool:
+        """See :meth:`transition_sync`."""
+        return await asyncio.to_thread(self.transition_sync, request_id, expected, new, detail)
+
+
+def _row(request: Request) -> dict[str, Any]:
+    verdict, primary, secondary = request.snapshot
+    return {
+        "id": request.id,
+        "operation": request.operation.value,
+        "pair": request.pair,
+        "node": request.node.value,
+        "requester": request.requester,
+        "created_at": request.created_at.isoformat(),
+        "expires_at": request.expires_at.isoformat(),
+        "required": request.required,
+        "state": request.state.value,
+        "override": request.override,
+        "snapshot": json.dumps([verdict.value, primary.value, secondary.value]),
+    }
+
+
+def _request(row: Any, approvals: tuple[str, ...]) -> Request:
+    verdict, primary, secondary = json.loads(row["snapshot"])
+    return Request(
+        id=row["id"],
+        operation=Operation(row["operation"]),
+        pair=row["pair"],
+        node=Role(row["node"]),
+        requester=row["requester"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        expires_at=datetime.fromisoformat(row["expires_at"]),
+        required=row["required"],
+        snapshot=(Verdict(verdict), NodeState(primary), NodeState(secondary)),
+        state=RequestState(row["state"]),
+        approvals=approvals,
+        override=row["override"],
+    )

@@ -1,0 +1,113 @@
+"""Requests move only by compare-and-set; one open request per pair; approvals count once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from habot.core.approvals import Request, RequestState
+from habot.core.model import NodeState, Role, Verdict
+from habot.core.operations import Operation
+from habot.store.db import make_engine, upgrade
+from habot.store.requests import PairBusy, RequestStore
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+def request(rid: str = "r1", pair: str = "prod", required: int = 1) -> Request:
+    """A pending switchover."""
+    return Request(
+        rid,
+        Operation.SWITCHOVER,
+        pair,
+        Role.PRIMARY,
+        "U0OPS",
+        T0,
+        T0 + timedelta(minutes=15),
+        required,
+        (Verdict.BAU, NodeState.ACTIVE, NodeState.STANDBY),
+        override="maint window",
+    )
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    """A migrated SQLite database."""
+    database = f"sqlite:///{tmp_path / 'habot.db'}"
+    upgrade(make_engine(database))
+    return database
+
+
+def test_request_round_trips(url: str) -> None:
+    """What is stored is what is read back, approvals included."""
+    store = RequestStore(make_engine(url))
+    store.create_sync(request(required=2), "C0HAOPS")
+    store.add_approval_sync("r1", "U0LEAD", T0)
+    got = store.get_sync("r1")
+    assert got == request(required=2).__class__(
+        **{**request(required=2).__dict__, "approvals": ("U0LEAD",)}
+    )
+    assert store.card_sync("r1") == ("C0HAOPS", None)
+    store.set_card_sync("r1", "C0HAOPS", "1700000000.000100")
+    assert store.card_sync("r1") == ("C0HAOPS", "1700000000.000100")
+
+
+def test_one_open_request_per_pair(url: str) -> None:
+    """A second open request for the same pair is refused with the open one's id."""
+    store = RequestStore(make_engine(url))
+    store.create_sync(request("r1"), None)
+    store.create_sync(request("r2", pair="dr"), None)  # another pair is fine
+    with pytest.raises(PairBusy) as info:
+        store.create_sync(request("r3"), None)
+    assert info.value.open_id == "r1"
+    assert store.transition_sync("r1", RequestState.PENDING, RequestState.CANCELLED)
+    store.create_sync(request("r4"), None)  # once closed, the pair is free again
+
+
+def test_approvals_count_once_per_approver(url: str) -> None:
+    """Double clicks by one approver count once; a closed request takes no approvals."""
+    store = RequestStore(make_engine(url))
+    store.create_sync(request(required=2), None)
+    assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
+    assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
+    assert store.add_approval_sync("r1", "U0LEAD2", T0) == 2
+    store.transition_sync("r1", RequestState.PENDING, RequestState.EXPIRED)
+    assert store.add_approval_sync("r1", "U0LEAD3", T0) == 2
+
+
+def test_exactly_one_of_twenty_racing_transitions_wins(url: str) -> None:
+    """Twenty threads on two engines (two replicas) race pending→executing: one wins."""
+    stores = [RequestStore(make_engine(url)), RequestStore(make_engine(url))]
+    stores[0].create_sync(request(), None)
+    wins: list[bool] = []
+    start = threading.Barrier(20)
+
+    def click(i: int) -> None:
+        start.wait()
+        wins.append(
+            stores[i % 2].transition_sync("r1", RequestState.PENDING, RequestState.EXECUTING)
+        )
+
+    threads = [threading.Thread(target=click, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+    assert stores[1].get_sync("r1").state is RequestState.EXECUTING  # type: ignore[union-attr]
+
+
+def test_states_and_role_changes(url: str) -> None:
+    """Requests can be listed by state; a pair's last role change is remembered."""
+    store = RequestStore(make_engine(url))
+    store.create_sync(request("r1"), None)
+    store.create_sync(request("r2", pair="dr"), None)
+    store.transition_sync("r2", RequestState.PENDING, RequestState.EXECUTING)
+    assert [r.id for r in store.in_states_sync(RequestState.EXECUTING)] == ["r2"]
+    assert store.last_change_sync("prod") is None
+    store.record_change_sync("prod", T0)
+    store.record_change_sync("prod", T0 + timedelta(minutes=1))
+    assert store.last_change_sync("prod") == T0 + timedelta(minutes=1)
