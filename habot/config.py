@@ -22,6 +22,7 @@ from habot.core.addresses import NodeAddress, parse_address
 from habot.core.catalogue import DEFAULT_LOG_PATH, check_log_path
 from habot.core.durations import parse_duration
 from habot.core.model import Role
+from habot.core.operations import Operation
 from habot.errors import ConfigError
 
 CONFIG_ENV = "HABOT_CONFIG"
@@ -140,6 +141,32 @@ class RolesSettings(_Section):
         return value
 
 
+class OperationApproval(_Section):
+    """Per-operation approval overrides."""
+
+    required: int = Field(ge=0, le=5)
+
+
+class ApprovalSettings(_Section):
+    """Four-eyes policy: approvals needed, how long a request stays open, cooldown."""
+
+    ttl: Duration = timedelta(minutes=15)
+    required: int = Field(1, ge=1, le=5)
+    cooldown: Duration = timedelta(minutes=10)
+    operations: dict[str, OperationApproval] = Field(default_factory=dict)
+
+    @field_validator("operations")
+    @classmethod
+    def _known(cls, value: dict[str, OperationApproval]) -> dict[str, OperationApproval]:
+        known = {o.value for o in Operation}
+        for name in value:
+            if name not in known:
+                raise ValueError(
+                    f"{name!r} is not an operation; use one of {', '.join(sorted(known))}"
+                )
+        return value
+
+
 class DatabaseSettings(_Section):
     """Where the audit log (and later, requests) live."""
 
@@ -153,6 +180,7 @@ class Settings(_Section):
     pairs: tuple[PairSettings, ...] = Field(min_length=1)
     slack: SlackSettings = SlackSettings()
     roles: RolesSettings = RolesSettings()
+    approval: ApprovalSettings = ApprovalSettings()
     database: DatabaseSettings = DatabaseSettings()
 
     @field_validator("pairs")

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from habot.core.approvals import Request, RequestState
+from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
-from habot.core.operations import Operation
+from habot.core.operations import Operation, OperationPlan
 from habot.store.db import make_engine, upgrade
 from habot.store.requests import PairBusy, RequestStore
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+
+PLAN = OperationPlan(
+    Operation.SWITCHOVER,
+    "prod",
+    Role.PRIMARY,
+    "10.0.0.1",
+    HaCommand.FAILOVER,
+    "the pair is BAU",
+    ((Role.PRIMARY, frozenset({NodeState.DEMOTED})),),
+    "a warning",
+)
 
 
 def request(rid: str = "r1", pair: str = "prod", required: int = 1) -> Request:
@@ -44,13 +58,11 @@ def url(tmp_path: Path) -> str:
 def test_request_round_trips(url: str) -> None:
     """What is stored is what is read back, approvals included."""
     store = RequestStore(make_engine(url))
-    store.create_sync(request(required=2), "C0HAOPS")
+    store.create_sync(request(required=2), "C0HAOPS", PLAN)
     store.add_approval_sync("r1", "U0LEAD", T0)
-    got = store.get_sync("r1")
-    assert got == request(required=2).__class__(
-        **{**request(required=2).__dict__, "approvals": ("U0LEAD",)}
-    )
+    assert store.get_sync("r1") == replace(request(required=2), approvals=("U0LEAD",))
     assert store.card_sync("r1") == ("C0HAOPS", None)
+    assert store.plan_sync("r1") == PLAN
     store.set_card_sync("r1", "C0HAOPS", "1700000000.000100")
     assert store.card_sync("r1") == ("C0HAOPS", "1700000000.000100")
 
@@ -58,19 +70,19 @@ def test_request_round_trips(url: str) -> None:
 def test_one_open_request_per_pair(url: str) -> None:
     """A second open request for the same pair is refused with the open one's id."""
     store = RequestStore(make_engine(url))
-    store.create_sync(request("r1"), None)
-    store.create_sync(request("r2", pair="dr"), None)  # another pair is fine
+    store.create_sync(request("r1"), None, PLAN)
+    store.create_sync(request("r2", pair="dr"), None, PLAN)  # another pair is fine
     with pytest.raises(PairBusy) as info:
-        store.create_sync(request("r3"), None)
+        store.create_sync(request("r3"), None, PLAN)
     assert info.value.open_id == "r1"
     assert store.transition_sync("r1", RequestState.PENDING, RequestState.CANCELLED)
-    store.create_sync(request("r4"), None)  # once closed, the pair is free again
+    store.create_sync(request("r4"), None, PLAN)  # once closed, the pair is free again
 
 
 def test_approvals_count_once_per_approver(url: str) -> None:
     """Double clicks by one approver count once; a closed request takes no approvals."""
     store = RequestStore(make_engine(url))
-    store.create_sync(request(required=2), None)
+    store.create_sync(request(required=2), None, PLAN)
     assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
     assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
     assert store.add_approval_sync("r1", "U0LEAD2", T0) == 2
@@ -81,7 +93,7 @@ def test_approvals_count_once_per_approver(url: str) -> None:
 def test_exactly_one_of_twenty_racing_transitions_wins(url: str) -> None:
     """Twenty threads on two engines (two replicas) race pending→executing: one wins."""
     stores = [RequestStore(make_engine(url)), RequestStore(make_engine(url))]
-    stores[0].create_sync(request(), None)
+    stores[0].create_sync(request(), None, PLAN)
     wins: list[bool] = []
     start = threading.Barrier(20)
 
@@ -103,8 +115,8 @@ def test_exactly_one_of_twenty_racing_transitions_wins(url: str) -> None:
 def test_states_and_role_changes(url: str) -> None:
     """Requests can be listed by state; a pair's last role change is remembered."""
     store = RequestStore(make_engine(url))
-    store.create_sync(request("r1"), None)
-    store.create_sync(request("r2", pair="dr"), None)
+    store.create_sync(request("r1"), None, PLAN)
+    store.create_sync(request("r2", pair="dr"), None, PLAN)
     store.transition_sync("r2", RequestState.PENDING, RequestState.EXECUTING)
     assert [r.id for r in store.in_states_sync(RequestState.EXECUTING)] == ["r2"]
     assert store.last_change_sync("prod") is None

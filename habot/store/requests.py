@@ -16,8 +16,9 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
 from habot.core.approvals import Request, RequestState
+from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
-from habot.core.operations import Operation
+from habot.core.operations import Operation, OperationPlan
 from habot.store.db import WRITE_LOCK
 
 
@@ -41,18 +42,19 @@ class RequestStore:
 
     # -- creating and reading -----------------------------------------------------------
 
-    def create_sync(self, request: Request, channel: str | None) -> None:
+    def create_sync(self, request: Request, channel: str | None, plan: OperationPlan) -> None:
         """Store a new pending request; PairBusy if the pair already has an open one."""
-        row = _row(request) | {"channel": channel}
+        row = _row(request) | {"channel": channel, "plan": _plan_json(plan)}
         with self._write() as conn:
             try:
                 with conn.begin():
                     conn.execute(
                         text(
                             "INSERT INTO requests (id, operation, pair, node, requester, channel, "
-                            "created_at, expires_at, required, snapshot, state, override) VALUES "
-                            "(:id, :operation, :pair, :node, :requester, :channel, :created_at, "
-                            ":expires_at, :required, :snapshot, :state, :override)"
+                            "created_at, expires_at, required, snapshot, state, override, plan) "
+                            "VALUES (:id, :operation, :pair, :node, :requester, :channel, "
+                            ":created_at, :expires_at, :required, :snapshot, :state, :override, "
+                            ":plan)"
                         ),
                         row,
                     )
@@ -93,6 +95,26 @@ class RequestStore:
                 .all()
             )
         return _request(row, tuple(approvers))
+
+    def plan_sync(self, request_id: str) -> OperationPlan:
+        """The plan the request was approved on (for its card)."""
+        with self._engine.connect() as conn:
+            raw = conn.execute(
+                text("SELECT plan FROM requests WHERE id = :id"), {"id": request_id}
+            ).scalar_one()
+        data = json.loads(raw)
+        return OperationPlan(
+            Operation(data["operation"]),
+            data["pair"],
+            Role(data["node"]),
+            data["address"],
+            HaCommand(data["command"]),
+            data["why"],
+            tuple(
+                (Role(r), frozenset(NodeState(s) for s in states)) for r, states in data["expected"]
+            ),
+            data["warning"],
+        )
 
     def card_sync(self, request_id: str) -> tuple[str | None, str | None]:
         """Where the request's card is: (channel, message ts)."""
@@ -185,9 +207,9 @@ class RequestStore:
 
     # -- async wrappers ---------------------------------------------------------------------
 
-    async def create(self, request: Request, channel: str | None) -> None:
+    async def create(self, request: Request, channel: str | None, plan: OperationPlan) -> None:
         """See :meth:`create_sync`."""
-        await asyncio.to_thread(self.create_sync, request, channel)
+        await asyncio.to_thread(self.create_sync, request, channel, plan)
 
     async def get(self, request_id: str) -> Request | None:
         """See :meth:`get_sync`."""
@@ -223,6 +245,21 @@ def _row(request: Request) -> dict[str, Any]:
         "override": request.override,
         "snapshot": json.dumps([verdict.value, primary.value, secondary.value]),
     }
+
+
+def _plan_json(plan: OperationPlan) -> str:
+    return json.dumps(
+        {
+            "operation": plan.operation.value,
+            "pair": plan.pair,
+            "node": plan.node.value,
+            "address": plan.address,
+            "command": plan.command.value,
+            "why": plan.why,
+            "expected": [[r.value, sorted(s.value for s in states)] for r, states in plan.expected],
+            "warning": plan.warning,
+        }
+    )
 
 
 def _request(row: Any, approvals: tuple[str, ...]) -> Request:

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("snapshot", sa.Text, nullable=False),
         sa.Column("state", sa.String(20), nullable=False),
         sa.Column("override", sa.Text),
+        sa.Column("plan", sa.Text, nullable=False),
         sa.Column("detail", sa.Text, nullable=False, server_default="{}"),
     )
     # One operation per pair at a time, enforced by the database for every replica.

@@ -1,0 +1,114 @@
+"""The approval card: what will run, where, why now, on what status, who asked, buttons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from habot.core.approvals import Request, RequestState
+from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, section
+from habot.core.operations import OperationPlan, Topology
+
+APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
+_STATE_LINE = {
+    RequestState.PENDING: ":hourglass_flowing_sand: Waiting for approval",
+    RequestState.EXECUTING: ":gear: Running now",
+    RequestState.SUCCEEDED: ":white_check_mark: Succeeded",
+    RequestState.FAILED: ":x: Failed",
+    RequestState.UNVERIFIED: ":grey_question: Ran, but the result could not be verified",
+    RequestState.ABORTED: ":octagonal_sign: Aborted before running",
+    RequestState.UNKNOWN: ":warning: Interrupted — outcome unknown, check status",
+    RequestState.REJECTED: ":no_entry_sign: Rejected",
+    RequestState.CANCELLED: ":heavy_multiplication_x: Cancelled",
+    RequestState.EXPIRED: ":alarm_clock: Expired — nobody approved in time",
+}
+
+
+def approval_card(
+    request: Request, plan: OperationPlan, note: str | None = None, outcome: str | None = None
+) -> Message:
+    """The card for a request in its current state; buttons only while it is pending."""
+    verdict, primary, secondary = request.snapshot
+    blocks: list[Block] = [
+        section(
+            f"*{request.operation.value}* on *{request.pair}* — runs `{plan.command.value}` on "
+            f"the {plan.node} ({plan.address})\n{_STATE_LINE[request.state]}"
+        ),
+        section(f"*Why it is allowed now:* {plan.why}"),
+        context(
+            f"Judged on: {VERDICT_EMOJI[verdict]} {verdict.value} · Primary {primary.value} · "
+            f"Secondary {secondary.value}"
+        ),
+        context(
+            f"Asked by <@{request.requester}> · request `{request.id}` · approvals "
+            f"{len(request.approvals)}/{request.required}"
+            + "".join(f" · approved by <@{a}>" for a in request.approvals)
+            + f" · expires {request.expires_at:%H:%M} UTC"
+        ),
+    ]
+    if plan.warning:
+        blocks.append(section(f":warning: *{plan.warning}*"))
+    if request.override:
+        blocks.append(section(f":rotating_light: *Cooldown overridden:* {request.override}"))
+    if note:
+        blocks.append(section(note))
+    if outcome:
+        blocks.append(section(outcome))
+    if request.state is RequestState.PENDING:
+        blocks.append(_buttons(request, plan))
+    text = f"{request.operation.value} {request.pair}: {request.state.value}"
+    return Message(text, tuple(blocks), in_channel=True)
+
+
+def _buttons(request: Request, plan: OperationPlan) -> Block:
+    confirm = {
+        "title": {"type": "plain_text", "text": "Approve this operation?"},
+        "text": {
+            "type": "mrkdwn",
+            "text": f"Run `{plan.command.value}` on *{request.pair}* {plan.node} ({plan.address}).",
+        },
+        "confirm": {"type": "plain_text", "text": "Approve and run"},
+        "deny": {"type": "plain_text", "text": "Not yet"},
+        "style": "danger",
+    }
+    return {
+        "type": "actions",
+        "block_id": f"request-{request.id}-{len(request.approvals)}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": APPROVE,
+                "style": "primary",
+                "value": request.id,
+                "text": {"type": "plain_text", "text": "Approve"},
+                "confirm": confirm,
+            },
+            {
+                "type": "button",
+                "action_id": REJECT,
+                "value": request.id,
+                "text": {"type": "plain_text", "text": "Reject"},
+            },
+            {
+                "type": "button",
+                "action_id": CANCEL,
+                "value": request.id,
+                "text": {"type": "plain_text", "text": "Cancel (requester)"},
+            },
+        ],
+    }
+
+
+def _shape(t: Topology) -> str:
+    return f"{t[0].value} (Primary {t[1].value}, Secondary {t[2].value})"
+
+
+def before_after(before: Topology, after: Topology | None) -> str:
+    """A before/after comparison line for the finished card."""
+    return (
+        f"*Before:* {_shape(before)} · *After:* {_shape(after) if after else 'could not be read'}"
+    )
+
+
+def expired_note(now: datetime) -> str:
+    """What an expired card says."""
+    return f"Nobody approved before the deadline; closed at {now:%H:%M} UTC. Nothing was run."

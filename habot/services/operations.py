@@ -1,0 +1,520 @@
+"""Mutating operations: request → preflight → approve → execute → verify → notify.
+
+Exactly once: every state change is a compare-and-set in the database, so double clicks,
+retries and other replicas lose the race and are told so. An execution interrupted by a
+crash is marked ``unknown`` at the next start and never re-run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Coroutine
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any, Protocol
+
+from habot.config import Settings
+from habot.core.approvals import (
+    ApprovalPolicy,
+    Request,
+    RequestState,
+    Ruling,
+    cooldown_refusal,
+    judge_approval,
+    judge_cancel,
+    judge_rejection,
+)
+from habot.core.audit import AuditEvent, digest
+from habot.core.blocks import Message, text_message
+from habot.core.cards import approval_card, before_after, expired_note
+from habot.core.catalogue import ha_command
+from habot.core.grammar import OperationRequest
+from habot.core.operations import (
+    SECRET_OUTPUT,
+    Operation,
+    OperationPlan,
+    Outcome,
+    PreconditionFailed,
+    preflight,
+    topology,
+    topology_change,
+    verify_outcome,
+)
+from habot.core.verdict import PairStatus
+from habot.errors import CommandTimedOut, ConnectionLostError, NodeError, UnexpectedPrompt
+from habot.services.commands import AuditLog, Caller
+from habot.services.ports import Clock, CommandRunner
+from habot.services.status import StatusService
+from habot.store.requests import PairBusy, RequestStore
+
+log = logging.getLogger(__name__)
+_OUTCOME_STATE = {
+    Outcome.SUCCEEDED: RequestState.SUCCEEDED,
+    Outcome.FAILED: RequestState.FAILED,
+    Outcome.UNVERIFIED: RequestState.UNVERIFIED,
+}
+PROGRESS_EVERY = 3.0  # seconds between progress posts in the card's thread
+
+
+class Notifier(Protocol):
+    """Where operation messages go (Slack in production, a recorder in tests)."""
+
+    async def post_card(self, channel: str, message: Message) -> str | None:
+        """Post a card in the channel; return its message ts."""
+        ...
+
+    async def update_card(self, channel: str, ts: str, message: Message) -> None:
+        """Replace a card in place."""
+        ...
+
+    async def thread(self, channel: str, ts: str, text: str) -> None:
+        """Add a reply in the card's thread."""
+        ...
+
+    async def tell(self, channel: str | None, user: str, text: str) -> None:
+        """Tell one person something only they see."""
+        ...
+
+
+def approval_policy(settings: Settings) -> ApprovalPolicy:
+    """The configured approval policy."""
+    a = settings.approval
+    return ApprovalPolicy(
+        ttl=a.ttl,
+        required=a.required,
+        per_operation={Operation(k): v.required for k, v in a.operations.items()},
+    )
+
+
+class OperationService:
+    """Carries mutating operations through four-eyes approval to a verified result."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        status: StatusService,
+        runner: CommandRunner,
+        requests: RequestStore,
+        audit: AuditLog,
+        notifier: Notifier,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._status = status
+        self._runner = runner
+        self._requests = requests
+        self._audit = audit
+        self._notify = notifier
+        self._clock = clock
+        self._policy = approval_policy(settings)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- asking -------------------------------------------------------------------------
+
+    async def request(self, caller: Caller, ask: OperationRequest) -> Message:
+        """Check an operator's request against fresh status and post its approval card."""
+        operation = Operation(ask.sub.value)
+        pair = self._settings.pair(ask.pair)
+        status = await self._status.read_pair(pair)
+        try:
+            plan = preflight(operation, status, ask.node, pair.failback_on)
+        except PreconditionFailed as exc:
+            await self._record(
+                "request_refused",
+                caller.user,
+                pair.name,
+                "refused",
+                {"operation": operation.value, "reason": str(exc)},
+            )
+            return text_message(f":no_entry: {exc}")
+        last_change = await asyncio.to_thread(self._requests.last_change_sync, pair.name)
+        cooldown = cooldown_refusal(
+            last_change, self._settings.approval.cooldown, self._clock(), ask.override
+        )
+        if cooldown:
+            await self._record(
+                "request_refused",
+                caller.user,
+                pair.name,
+                "cooldown",
+                {"operation": operation.value},
+            )
+            return text_message(f":no_entry: {cooldown}")
+        return await self._open(caller, operation, plan, status, ask.override)
+
+    async def _open(
+        self,
+        caller: Caller,
+        operation: Operation,
+        plan: OperationPlan,
+        status: PairStatus,
+        override: str | None,
+    ) -> Message:
+        now = self._clock()
+        request = Request(
+            id=secrets.token_hex(4),
+            operation=operation,
+            pair=plan.pair,
+            node=plan.node,
+            requester=caller.user,
+            created_at=now,
+            expires_at=now + self._policy.ttl,
+            required=self._policy.required_for(operation),
+            snapshot=topology(status),
+            override=override,
+        )
+        try:
+            await self._requests.create(request, caller.channel, plan)
+        except PairBusy as busy:
+            return text_message(
+                f":no_entry: {plan.pair} already has an open request (`{busy.open_id}`); one "
+                f"operation per pair at a time. See `{self._settings.slack.command} pending`."
+            )
+        await self._record(
+            "requested",
+            caller.user,
+            plan.pair,
+            "pending",
+            self._describe(request, plan),
+            node=plan.node.value,
+        )
+        if request.required == 0:
+            return await self._start(request, plan, caller.user)
+        if caller.channel:
+            ts = await self._notify.post_card(caller.channel, approval_card(request, plan))
+            if ts:
+                await asyncio.to_thread(
+                    self._requests.set_card_sync, request.id, caller.channel, ts
+                )
+        return text_message(
+            f"Request `{request.id}` posted: {request.required} approval(s) needed before "
+            f"{request.expires_at:%H:%M} UTC."
+        )
+
+    def _describe(self, request: Request, plan: OperationPlan) -> dict[str, Any]:
+        return {
+            "request": request.id,
+            "operation": request.operation.value,
+            "command": plan.command.value,
+            "why": plan.why,
+            "required": request.required,
+            "override": request.override,
+            "snapshot": [s.value for s in request.snapshot],
+        }
+
+    # -- clicking -------------------------------------------------------------------------
+
+    async def approve(self, caller: Caller, request_id: str) -> Message:
+        """An approver's click: counted once; the last needed one starts the run, once."""
+        request = await self._requests.get(request_id)
+        if request is None:
+            return text_message(f"There is no request `{request_id}`.")
+        decision = judge_approval(request, caller.user, caller.roles, self._clock())
+        if decision.ruling is Ruling.REFUSED:
+            await self._record(
+                "approval_refused",
+                caller.user,
+                request.pair,
+                "refused",
+                {"request": request.id, "reason": decision.message},
+            )
+            return text_message(f":no_entry: {decision.message}")
+        count = await self._requests.add_approval(request.id, caller.user, self._clock())
+        await self._record(
+            "approved",
+            caller.user,
+            request.pair,
+            "counted",
+            {"request": request.id, "approvals": count},
+        )
+        request = replace(request, approvals=(*request.approvals, caller.user))
+        if count < request.required:
+            await self._refresh_card(request)
+            return text_message(f"Approval counted; {request.required - count} more needed.")
+        return await self._start(request, None, caller.user)
+
+    async def reject(self, caller: Caller, request_id: str) -> Message:
+        """An approver rejects a pending request."""
+        return await self._close(caller, request_id, judge_rejection, RequestState.REJECTED)
+
+    async def cancel(self, caller: Caller, request_id: str) -> Message:
+        """The requester (or an approver) cancels a pending request."""
+        return await self._close(caller, request_id, judge_cancel, RequestState.CANCELLED)
+
+    async def _close(
+        self, caller: Caller, request_id: str, judge: Any, state: RequestState
+    ) -> Message:
+        request = await self._requests.get(request_id)
+        if request is None:
+            return text_message(f"There is no request `{request_id}`.")
+        decision = judge(request, caller.user, caller.roles, self._clock())
+        if decision.ruling is Ruling.REFUSED:
+            return text_message(f":no_entry: {decision.message}")
+        if not await self._requests.transition(request.id, RequestState.PENDING, state):
+            return text_message(f"Request `{request.id}` was already closed or started.")
+        await self._record(
+            state.value, caller.user, request.pair, state.value, {"request": request.id}
+        )
+        await self._refresh_card(replace(request, state=state), note=f"By <@{caller.user}>.")
+        return text_message(decision.message)
+
+    # -- running --------------------------------------------------------------------------
+
+    async def _start(self, request: Request, plan: OperationPlan | None, user: str) -> Message:
+        if not await self._requests.transition(
+            request.id, RequestState.PENDING, RequestState.EXECUTING
+        ):
+            return text_message(f"Request `{request.id}` is already running or closed.")
+        running = replace(request, state=RequestState.EXECUTING)
+        await self._record(
+            "executing",
+            user,
+            request.pair,
+            "executing",
+            {"request": request.id},
+            node=request.node.value,
+        )
+        task = asyncio.create_task(self._execute(running))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return text_message(f"Approved: `{request.operation.value}` on {request.pair} is running.")
+
+    async def drain(self, limit: timedelta = timedelta(minutes=15)) -> None:
+        """Wait for running executions (tests, graceful shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=limit.total_seconds())
+
+    async def _execute(self, request: Request) -> None:
+        try:
+            await self._run(request)
+        except Exception:
+            log.exception("request %s failed inside habot", request.id)
+            await self._finish(
+                request,
+                RequestState.UNKNOWN,
+                "habot failed while running it; check status before retrying",
+                None,
+            )
+
+    async def _run(self, request: Request) -> None:
+        pair = self._settings.pair(request.pair)
+        await self._refresh_card(request)
+        fresh = await self._status.read_pair(pair)
+        change = topology_change(request.snapshot, fresh)
+        if change:
+            await self._finish(
+                request, RequestState.ABORTED, f"Aborted: {change}. Nothing ran.", fresh
+            )
+            return
+        plan = preflight(request.operation, fresh, request.node, pair.failback_on)
+        result = await self._command(request, plan)
+        if result is None:
+            return
+        exit_status, output = result
+        secret = request.operation in SECRET_OUTPUT
+        await self._record(
+            "command_result",
+            request.requester,
+            request.pair,
+            "ok" if exit_status == 0 else "failed",
+            {"request": request.id, "exit_status": exit_status},
+            node=plan.node.value,
+            output_digest=digest(output),
+        )
+        if secret and exit_status == 0:
+            channel, _ = self._card_channel(request)
+            await self._notify.tell(
+                channel,
+                request.requester,
+                f"Joining code for {request.pair} (only you see this):\n```{output.strip()}```",
+            )
+        after = await self._status.read_pair(pair)
+        outcome, why = verify_outcome(plan, exit_status, after)
+        if topology(after) != topology(fresh):
+            await asyncio.to_thread(self._requests.record_change_sync, pair.name, self._clock())
+        await self._finish(
+            request, _OUTCOME_STATE[outcome], f"{outcome.value}: {why}", after, before=fresh
+        )
+
+    async def _command(
+        self, request: Request, plan: OperationPlan
+    ) -> tuple[int | None, str] | None:
+        progress = _Progress(self, request)
+        try:
+            result = await self._runner.run(
+                self._settings.pair(request.pair).address(plan.node),
+                ha_command(plan.command),
+                answer_prompt=True,
+                on_output=progress.feed,
+            )
+        except UnexpectedPrompt as exc:
+            await self._finish(request, RequestState.ABORTED, f"Aborted: {exc.detail}", None)
+            return None
+        except (ConnectionLostError, CommandTimedOut) as exc:
+            await self._finish(
+                request,
+                RequestState.UNKNOWN,
+                f"Outcome unknown — {exc.detail}. Check status; it is not re-run.",
+                None,
+            )
+            return None
+        except NodeError as exc:
+            await self._finish(request, RequestState.FAILED, f"Did not run: {exc.detail}", None)
+            return None
+        await progress.flush()
+        if result.prompt_answered:
+            await self._record(
+                "prompt_answered",
+                request.requester,
+                request.pair,
+                "y",
+                {"request": request.id},
+                node=plan.node.value,
+            )
+        return result.exit_status, result.output
+
+    async def _finish(
+        self,
+        request: Request,
+        state: RequestState,
+        words: str,
+        after: PairStatus | None,
+        before: PairStatus | None = None,
+    ) -> None:
+        if not await self._requests.transition(
+            request.id, RequestState.EXECUTING, state, {"outcome": words}
+        ):
+            return
+        await self._record(
+            state.value,
+            request.requester,
+            request.pair,
+            state.value,
+            {"request": request.id, "detail": words},
+        )
+        outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
+        await self._refresh_card(replace(request, state=state), outcome=outcome)
+        channel, _ = self._card_channel(request)
+        await self._notify.tell(
+            channel,
+            request.requester,
+            f"Your `{request.operation.value}` on {request.pair}: {words}",
+        )
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    async def expire(self) -> int:
+        """Close pending requests past their deadline; return how many."""
+        now = self._clock()
+        pending = await asyncio.to_thread(self._requests.in_states_sync, RequestState.PENDING)
+        closed = 0
+        for request in pending:
+            if now >= request.expires_at and await self._requests.transition(
+                request.id, RequestState.PENDING, RequestState.EXPIRED
+            ):
+                closed += 1
+                await self._record(
+                    "expired", "habot", request.pair, "expired", {"request": request.id}
+                )
+                await self._refresh_card(
+                    replace(request, state=RequestState.EXPIRED), note=expired_note(now)
+                )
+        return closed
+
+    async def recover(self) -> int:
+        """At start: executions cut short by a crash become unknown, never re-run."""
+        running = await asyncio.to_thread(self._requests.in_states_sync, RequestState.EXECUTING)
+        for request in running:
+            await self._finish(
+                request,
+                RequestState.UNKNOWN,
+                "Interrupted — habot restarted while it ran. Outcome unknown; "
+                "check status. It will not be re-run.",
+                None,
+            )
+        return len(running)
+
+    async def pending(self) -> Message:
+        """Open requests, for `/ha pending`."""
+        open_ = await asyncio.to_thread(
+            self._requests.in_states_sync, RequestState.PENDING, RequestState.EXECUTING
+        )
+        if not open_:
+            return text_message("No open requests.")
+        lines = [
+            f"`{r.id}` {r.operation.value} {r.pair} ({r.node}) — {r.state.value}, "
+            f"asked by <@{r.requester}>, {len(r.approvals)}/{r.required} approvals"
+            for r in open_
+        ]
+        return text_message("\n".join(lines))
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _card_channel(self, request: Request) -> tuple[str | None, str | None]:
+        return self._requests.card_sync(request.id)
+
+    async def _refresh_card(
+        self, request: Request, note: str | None = None, outcome: str | None = None
+    ) -> None:
+        channel, ts = self._card_channel(request)
+        if not (channel and ts):
+            return
+        plan = await asyncio.to_thread(self._requests.plan_sync, request.id)
+        await self._notify.update_card(channel, ts, approval_card(request, plan, note, outcome))
+
+    async def _record(
+        self,
+        kind: str,
+        actor: str,
+        pair: str,
+        outcome: str,
+        detail: dict[str, Any],
+        node: str | None = None,
+        output_digest: str | None = None,
+    ) -> None:
+        await self._audit.append(
+            AuditEvent(
+                kind=kind,
+                actor=actor,
+                outcome=outcome,
+                at=self._clock(),
+                pair=pair,
+                node=node,
+                output_digest=output_digest,
+                detail=detail,
+            )
+        )
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run background work tracked by :meth:`drain`."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class _Progress:
+    """Condensed command output into the card's thread, at most one post per 3 s."""
+
+    def __init__(self, service: OperationService, request: Request) -> None:
+        self._service = service
+        self._request = request
+        self._buffer = ""
+        self._last = 0.0
+
+    def feed(self, chunk: str) -> None:
+        if self._request.operation in SECRET_OUTPUT:
+            return  # never echo a secret into the channel
+        self._buffer += chunk
+        if time.monotonic() - self._last >= PROGRESS_EVERY:
+            self._service.spawn(self.flush())
+
+    async def flush(self) -> None:
+        text, self._buffer = self._buffer.strip(), ""
+        self._last = time.monotonic()
+        channel, ts = self._service._card_channel(self._request)
+        if text and channel and ts:
+            lines = text.splitlines()[-8:]
+            await self._service._notify.thread(channel, ts, "```" + "\n".join(lines) + "```")

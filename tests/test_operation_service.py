@@ -1,0 +1,297 @@
+"""The operation flow against the simulator over SSH and a real SQLite database.
+
+Slack is replaced at the Notifier port by a recorder; end-to-end Slack tests come with the
+Slack wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from habot.config import Settings
+from habot.core.approvals import RequestState
+from habot.core.blocks import Message
+from habot.core.grammar import parse_operation
+from habot.core.model import NodeState, Role
+from habot.core.roles import Access
+from habot.services.commands import Caller
+from habot.services.operations import OperationService
+from habot.services.status import StatusService
+from habot.sim.simulator import Simulator
+from habot.ssh.executor import SshExecutor
+from habot.store.audit import AuditStore
+from habot.store.db import make_engine, upgrade
+from habot.store.requests import RequestStore
+from tests.conftest import fast_config_file, settings_from
+
+OPERATOR = Caller("U0OPS1", "C0HAOPS", frozenset({Access.VIEWER, Access.OPERATOR}))
+LEAD = Caller("U0LEAD1", "C0HAOPS", frozenset({Access.VIEWER, Access.APPROVER}))
+LEAD2 = Caller("U0LEAD2", "C0HAOPS", frozenset({Access.VIEWER, Access.APPROVER}))
+VIEWER = Caller("U0VIEW", "C0HAOPS", frozenset({Access.VIEWER}))
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Recorder:
+    """The Notifier port, recording what Slack would have shown."""
+
+    cards: dict[str, list[Message]] = field(default_factory=dict)
+    threads: list[str] = field(default_factory=list)
+    told: list[tuple[str, str]] = field(default_factory=list)
+
+    async def post_card(self, channel: str, message: Message) -> str | None:
+        ts = f"1700000000.{len(self.cards):06d}"
+        self.cards[ts] = [message]
+        return ts
+
+    async def update_card(self, channel: str, ts: str, message: Message) -> None:
+        self.cards[ts].append(message)
+
+    async def thread(self, channel: str, ts: str, text: str) -> None:
+        self.threads.append(text)
+
+    async def tell(self, channel: str | None, user: str, text: str) -> None:
+        self.told.append((user, text))
+
+    def last(self) -> Message:
+        return list(self.cards.values())[-1][-1]
+
+    def everything(self) -> str:
+        shown = [json.dumps(m.blocks) for ms in self.cards.values() for m in ms]
+        return "\n".join([*shown, *self.threads])
+
+
+@dataclass
+class World:
+    """Everything one test needs."""
+
+    sim: Simulator
+    service: OperationService
+    notifier: Recorder
+    clock: Clock
+    audit: AuditStore
+    settings: Settings
+
+    async def ask(self, text: str, who: Caller = OPERATOR) -> str:
+        names = [p.name for p in self.settings.pairs]
+        reply = await self.service.request(who, parse_operation(text, names))
+        return json.dumps(reply.blocks)
+
+    def request_id(self) -> str:
+        text = json.dumps(self.notifier.last().blocks)
+        return text.split("request `")[1].split("`")[0]
+
+    def runs(self, pair: str = "prod") -> list[list[str]]:
+        return [list(r) for r in self.sim.pairs[pair].runs if r[1] != "ha-status"]
+
+
+APPROVAL = """
+[approval]
+ttl = "15m"
+cooldown = "10m"
+[approval.operations.make-standalone]
+required = 2
+[approval.operations.joining-code]
+required = 0
+"""
+
+
+@pytest.fixture
+async def world(sim: Simulator, tmp_path: Path) -> AsyncIterator[World]:
+    """The service wired to the simulator, SQLite and a recorder."""
+    settings = settings_from(fast_config_file(sim, "ops.toml", APPROVAL))
+    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
+    upgrade(engine)
+    clock, notifier, audit = Clock(), Recorder(), AuditStore(engine)
+    async with SshExecutor(settings.ssh) as ex:
+        status = StatusService(settings, ex, clock)
+        service = OperationService(
+            settings, status, ex, RequestStore(engine), audit, notifier, clock
+        )
+        yield World(sim, service, notifier, clock, audit, settings)
+        await service.drain()
+    engine.dispose()
+
+
+async def test_switchover_approved_runs_once_and_is_verified(world: World) -> None:
+    """Operator asks, a second person approves, ha-failover runs once on the Primary,
+    the card ends 'succeeded' with before/after, and every step is audited."""
+    reply = await world.ask("switchover prod")
+    assert "1 approval(s) needed" in reply
+    card = json.dumps(world.notifier.last().blocks)
+    assert "runs `ha-failover` on the primary" in card
+    assert "approve_request" in card
+    assert '"confirm"' in card
+    rid = world.request_id()
+    await world.service.approve(LEAD, rid)
+    await world.service.drain()
+    assert world.runs() == [["primary", "ha-failover"]]
+    assert world.sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.PROMOTED_ACTIVE
+    final = json.dumps(world.notifier.last().blocks)
+    assert "Succeeded" in final
+    assert "*After:* failed_over" in final
+    assert "approve_request" not in final  # buttons gone
+    kinds = [r.event.kind for r in reversed(world.audit.recent_sync(50))]
+    assert kinds == [
+        "requested",
+        "approved",
+        "executing",
+        "prompt_answered",
+        "command_result",
+        "succeeded",
+    ]
+    assert world.audit.verify_sync().ok
+    assert world.notifier.told[-1][0] == OPERATOR.user
+
+
+async def test_self_approval_and_non_approvers_are_refused(world: World) -> None:
+    """The requester cannot approve their own request; a viewer cannot approve at all."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    own = await world.service.approve(Caller("U0OPS1", "C0HAOPS", frozenset(Access)), rid)
+    assert "second person" in json.dumps(own.blocks)
+    viewer = await world.service.approve(VIEWER, rid)
+    assert "*approver* role" in json.dumps(viewer.blocks)
+    assert world.runs() == []
+
+
+async def test_twenty_concurrent_approvals_run_the_command_once(world: World) -> None:
+    """Twenty approve clicks at once (double clicks, retries): the appliance runs it once."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    approvers = [Caller(f"U0LEAD{i}", "C0HAOPS", LEAD.roles) for i in range(10)]
+    await asyncio.gather(*(world.service.approve(a, rid) for a in approvers * 2))
+    await world.service.drain()
+    assert world.runs() == [["primary", "ha-failover"]]
+
+
+async def test_make_standalone_needs_two_approvers(world: World) -> None:
+    """With required = 2 the first approval is counted and nothing runs until the second."""
+    reply = await world.ask("make-standalone dr secondary")
+    rid = world.request_id()
+    assert "2 approval(s) needed" in reply
+    assert "Redundancy ends" in json.dumps(world.notifier.last().blocks)
+    first = await world.service.approve(LEAD, rid)
+    assert "1 more needed" in json.dumps(first.blocks)
+    assert world.runs("dr") == []
+    again = await world.service.approve(LEAD, rid)
+    assert "already approved" in json.dumps(again.blocks)
+    await world.service.approve(LEAD2, rid)
+    await world.service.drain()
+    assert world.runs("dr") == [["secondary", "ha-make-standalone"]]
+
+
+async def test_healthy_pair_refuses_failover_and_points_to_switchover(world: World) -> None:
+    """Emergency failover on a BAU pair is refused with the right verb."""
+    reply = await world.ask("failover prod")
+    assert "use `switchover`" in reply
+    assert world.notifier.cards == {}
+
+
+async def test_expiry_closes_the_card_and_later_clicks_are_told(world: World) -> None:
+    """Past its TTL a request expires, its buttons go, and an approve click is refused."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    world.clock.now += timedelta(minutes=16)
+    assert await world.service.expire() == 1
+    assert "Expired" in json.dumps(world.notifier.last().blocks)
+    assert "approve_request" not in json.dumps(world.notifier.last().blocks)
+    late = await world.service.approve(LEAD, rid)
+    assert "already expired" in json.dumps(late.blocks)
+    assert world.runs() == []
+
+
+async def test_cancel_by_the_requester(world: World) -> None:
+    """The requester cancels; the pair is free for a new request."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    await world.service.cancel(OPERATOR, rid)
+    assert "Cancelled" in json.dumps(world.notifier.last().blocks)
+    assert "1 approval(s) needed" in await world.ask("switchover prod")
+
+
+async def test_one_operation_per_pair(world: World) -> None:
+    """A second request for a pair with an open one is refused, naming the open one."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    assert f"already has an open request (`{rid}`)" in await world.ask(
+        "make-standalone prod primary"
+    )
+
+
+async def test_topology_change_before_approval_aborts(world: World) -> None:
+    """If the pair changes between request and approval, nothing runs."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    await world.sim.apply("prod", "pair", "degraded", "on")
+    await world.service.approve(LEAD, rid)
+    await world.service.drain()
+    assert world.runs() == []
+    card = json.dumps(world.notifier.last().blocks)
+    assert "Aborted" in card
+    assert "it is now degraded" in card
+
+
+async def test_interrupted_execution_becomes_unknown_and_is_not_rerun(world: World) -> None:
+    """A request left executing by a crash is marked unknown at start, never re-run."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    store = world.service._requests
+    store.transition_sync(rid, RequestState.PENDING, RequestState.EXECUTING)
+    assert await world.service.recover() == 1
+    assert store.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
+    assert "Interrupted" in json.dumps(world.notifier.last().blocks)
+    await world.service.drain()
+    assert world.runs() == []
+
+
+async def test_joining_code_goes_only_to_the_requester(world: World) -> None:
+    """With required = 0 it runs at once; the code reaches only the requester."""
+    await world.sim.apply("dr", "secondary", "down")
+    world.sim.pairs["dr"].nodes[Role.SECONDARY].state = NodeState.STANDALONE
+    await world.sim.apply("dr", "secondary", "up")
+    reply = await world.ask("joining-code dr")
+    assert "is running" in reply
+    await world.service.drain()
+    codes = [text for user, text in world.notifier.told if "Joining code for dr" in text]
+    assert len(codes) == 1
+    code = codes[0].split("Joining code: ")[1].split()[0]
+    assert world.notifier.told[0][0] == OPERATOR.user
+    assert code not in world.notifier.everything()
+    exported = json.dumps([r.as_dict() for r in world.audit.all_sync()])
+    assert code not in exported
+
+
+async def test_cooldown_after_a_role_change_and_override(world: World) -> None:
+    """After a switchover, a new request waits 10 min unless overridden (and shown)."""
+    await world.ask("switchover prod")
+    await world.service.approve(LEAD, world.request_id())
+    await world.service.drain()
+    refused = await world.ask("failback prod")
+    assert "wait until 03:10 UTC" in refused
+    allowed = await world.ask("failback prod --override \u201cvendor asked us to\u201d")
+    assert "1 approval(s) needed" in allowed
+    assert "Cooldown overridden:* vendor asked us to" in json.dumps(world.notifier.last().blocks)
+    world.clock.now += timedelta(minutes=11)
+
+
+async def test_unparsed_status_fails_closed(world: World) -> None:
+    """If a node's output cannot be understood, no operation is allowed."""
+    await world.sim.apply("prod", "secondary", "garbage", "on")
+    assert "cannot evaluate the preconditions" in await world.ask("switchover prod")
