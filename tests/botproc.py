@@ -72,9 +72,11 @@ def bot_config(sim: Simulator, extra: str = ROLES) -> Path:
     return fast_config_file(sim, "bot.toml", extra)
 
 
-async def start_bot(sim: Simulator, fake: FakeSlack, tmp: Path, http: bool) -> Bot:
+async def start_bot(
+    sim: Simulator, fake: FakeSlack, tmp: Path, http: bool, extra: str = ROLES
+) -> Bot:
     """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves."""
-    config = bot_config(sim)
+    config = bot_config(sim, extra)
     database = f"sqlite:///{tmp / 'habot.db'}"
     port = free_port() if http else None
     env = {

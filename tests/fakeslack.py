@@ -144,7 +144,13 @@ class FakeSlack:
                 self.invalid += problems
                 return {"ok": False, "error": "invalid_blocks"}
             return {"ok": True, "view": {"id": "V0HOME"}}
-        return {"ok": True, "ts": f"{time.time():.6f}", "channel": args.get("channel")}
+        blocks = args.get("blocks")
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        if blocks is not None and (problems := problems_in_blocks(blocks)):
+            self.invalid += problems
+            return {"ok": False, "error": "invalid_blocks"}
+        ts = args.get("ts") or f"{time.time():.6f}"
+        return {"ok": True, "ts": ts, "channel": args.get("channel")}
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()

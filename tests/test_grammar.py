@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from habot.core.grammar import (
     MAX_TEXT,
+    MUTATING,
     NOT_YET,
     ParsedCommand,
     Sub,
@@ -35,6 +36,7 @@ PAIRS = ("prod", "dr")
         ("history 7", ParsedCommand(Sub.HISTORY, None, count=7)),
         ("history prod 100", ParsedCommand(Sub.HISTORY, "prod", count=100)),
         ("initialize prod", ParsedCommand(Sub.INITIALISE)),
+        ("pending", ParsedCommand(Sub.PENDING)),
         ("failover prod", ParsedCommand(Sub.FAILOVER)),
     ],
 )
@@ -73,12 +75,40 @@ def test_over_long_text_is_refused() -> None:
         parse_command("status " + "a" * MAX_TEXT, PAIRS)
 
 
-def test_mutating_subcommands_are_recognised_but_not_available_yet() -> None:
-    """Every operation of the approval issue is known, so nobody hits a dead end."""
+def test_later_subcommands_are_recognised_but_not_available_yet() -> None:
+    """Subcommands of issues still to come are known, so nobody hits a dead end."""
+    assert {Sub.MUTE, Sub.UNMUTE} == NOT_YET
     for sub in NOT_YET:
         parsed = parse_command(f"{sub.value} prod", PAIRS)
         assert parsed.sub is sub
         assert not parsed.available
+
+
+def test_operations_are_handed_on_whole() -> None:
+    """Mutating subcommands are recognised here and parsed in full by parse_operation."""
+    for sub in MUTATING:
+        assert parse_command(f"{sub.value} prod --override \u201cx\u201d", PAIRS) == ParsedCommand(
+            sub
+        )
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed_or_error"),
+    [
+        ("pending", ParsedCommand(Sub.PENDING)),
+        ("cancel 0a1b2c3d", ParsedCommand(Sub.CANCEL, ref="0a1b2c3d")),
+        ("cancel", "Which request?"),
+        ("cancel 12", "is not a request id"),
+        ("pending now", "Unexpected `now`"),
+    ],
+)
+def test_pending_and_cancel(text: str, parsed_or_error: ParsedCommand | str) -> None:
+    """`pending` takes nothing; `cancel` takes one request id."""
+    if isinstance(parsed_or_error, ParsedCommand):
+        assert parse_command(text, PAIRS) == parsed_or_error
+        return
+    with pytest.raises(UsageError, match=parsed_or_error):
+        parse_command(text, PAIRS)
 
 
 def test_the_configured_command_name_appears_in_messages() -> None:

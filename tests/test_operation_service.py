@@ -21,8 +21,8 @@ from habot.core.blocks import Message
 from habot.core.grammar import parse_operation
 from habot.core.model import NodeState, Role
 from habot.core.roles import Access
-from habot.services.commands import Caller
 from habot.services.operations import OperationService
+from habot.services.ports import Caller
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor

@@ -184,14 +184,17 @@ async def test_missing_role_is_refused_and_audited(bot: Bot, fake: FakeSlack) ->
     assert (row["kind"], row["outcome"], row["actor"]) == ("refused", "refused", VIEWER)
 
 
-async def test_operator_through_user_group_gets_not_available_yet(
+async def test_operator_through_user_group_may_request(
     bot: Bot, fake: FakeSlack, sim: Simulator
 ) -> None:
-    """A member of an operator user group passes the role check; the operation is not built yet."""
+    """A member of an operator user group passes the role check: a card is posted, and
+    nothing runs before approval."""
     message = await reply(bot, fake, "switchover prod", user=GROUPIE)
-    assert "recognised but not available" in shown(message)
+    assert "approval(s) needed" in shown(message)
     assert fake.calls_to("usergroups.users.list")[0].args["usergroup"] == "S0ONCALL"
-    assert sim.pairs["prod"].runs == []
+    [card] = fake.calls_to("chat.postMessage")
+    assert card.args["channel"] == CHANNEL
+    assert [r for r in sim.pairs["prod"].runs if r[1] != "ha-status"] == []
 
 
 async def test_help_lists_only_what_the_caller_may_do(bot: Bot, fake: FakeSlack) -> None:

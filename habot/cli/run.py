@@ -15,6 +15,7 @@ from habot.core.roles import RolePolicy
 from habot.runtime import open_runtime, open_store, utc_now
 from habot.secrets import Secrets
 from habot.services.commands import CommandService
+from habot.services.operations import OperationService
 from habot.slack.app import (
     EVENTS_PATH,
     Health,
@@ -29,6 +30,8 @@ from habot.slack.app import (
 from habot.slack.directory import GroupDirectory
 from habot.slack.handlers import SlackHandlers
 from habot.slack.metrics import Metrics
+from habot.slack.notifier import SlackNotifier
+from habot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +91,34 @@ async def _serve(
     app = build_app(tokens, api_url(os.environ))
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(settings))
-        commands = CommandService(settings, runtime.status, runtime.executor, store, utc_now)
+        operations = OperationService(
+            settings,
+            runtime.status,
+            runtime.executor,
+            RequestStore(engine),
+            store,
+            SlackNotifier(app.client),
+            utc_now,
+        )
+        interrupted = await operations.recover()
+        if interrupted:
+            log.warning(
+                "%d operation(s) were interrupted by a restart: marked unknown", interrupted
+            )
+        commands = CommandService(
+            settings, runtime.status, runtime.executor, store, utc_now, operations=operations
+        )
         policy = RolePolicy.of(
             settings.roles.viewers, settings.roles.operators, settings.roles.approvers
         )
         directory = GroupDirectory(app.client, policy, utc_now)
         pairs = [p.name for p in settings.pairs]
-        SlackHandlers(commands, directory, metrics, settings.slack.command, pairs).register(app)
+        SlackHandlers(
+            commands, operations, directory, metrics, settings.slack.command, pairs
+        ).register(app)
+        sweeper = asyncio.create_task(_expire_forever(operations, settings))
+        stack.callback(sweeper.cancel)
+        stack.push_async_callback(operations.drain)
         health = Health(engine, "http" if http_mode else "socket")
         if http_mode:
             runner = await start_site(web_application(app, health, metrics), host, port)
@@ -113,6 +137,17 @@ async def _serve(
         metrics.up.set(0)
         click.echo("habot: stopping")
     engine.dispose()
+
+
+async def _expire_forever(operations: OperationService, settings: Settings) -> None:
+    """Close requests past their TTL (the scheduler issue moves this onto APScheduler)."""
+    every = max(min(settings.approval.ttl.total_seconds() / 3, 5.0), 0.5)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await operations.expire()
+        except Exception:
+            log.exception("expiring requests failed; trying again in %.1fs", every)
 
 
 def _stop_event() -> asyncio.Event:

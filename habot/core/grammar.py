@@ -57,7 +57,8 @@ MUTATING = frozenset(
     }
 )
 #: Recognised, but their issue has not landed: they answer "not available yet".
-NOT_YET = MUTATING | {Sub.PENDING, Sub.CANCEL, Sub.MUTE, Sub.UNMUTE}
+NOT_YET = frozenset({Sub.MUTE, Sub.UNMUTE})
+_REQUEST_ID = re.compile(r"^[0-9a-f]{8}$")
 
 USAGE = {
     Sub.HELP: "help",
@@ -165,6 +166,7 @@ class ParsedCommand:
     pair: str | None = None
     node: Role | None = None
     count: int | None = None
+    ref: str | None = None
 
     @property
     def available(self) -> bool:
@@ -181,8 +183,8 @@ def parse_command(text: str, pairs: Sequence[str], command: str = "/ha") -> Pars
         return ParsedCommand(Sub.HELP)
     bad = next((w for w in words if not _TOKEN.match(w)), None)
     sub = _sub(words[0], command)
-    if sub in NOT_YET:
-        return ParsedCommand(sub)
+    if sub in NOT_YET or sub in MUTATING:
+        return ParsedCommand(sub)  # operations are parsed in full by parse_operation
     if bad is not None:
         raise UsageError(
             f"{_show(bad)} is not something {command} understands: pair names, nodes and "
@@ -266,7 +268,28 @@ def _history(args: list[str], pairs: Sequence[str], command: str) -> ParsedComma
     return ParsedCommand(Sub.HISTORY, pair, count=count)
 
 
+def _pending(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
+    _extra(args, 0, f"{command} pending")
+    return ParsedCommand(Sub.PENDING)
+
+
+def _cancel(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
+    usage = f"{command} {USAGE[Sub.CANCEL]}"
+    if not args:
+        raise UsageError(
+            f"Which request? Usage: `{usage}` (ids are on the cards and in `{command} pending`)"
+        )
+    _extra(args, 1, usage)
+    if not _REQUEST_ID.match(args[0].lower()):
+        raise UsageError(
+            f"{_show(args[0])} is not a request id (8 hex characters). Usage: `{usage}`"
+        )
+    return ParsedCommand(Sub.CANCEL, ref=args[0].lower())
+
+
 _PARSERS = {
+    Sub.PENDING: _pending,
+    Sub.CANCEL: _cancel,
     Sub.HELP: _help,
     Sub.STATUS: _status,
     Sub.LOGS: _logs,

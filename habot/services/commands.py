@@ -5,12 +5,11 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from habot.config import Settings
-from habot.core.audit import AuditEvent, AuditRecord, digest
+from habot.core.audit import AuditEvent, digest
 from habot.core.blocks import (
     Message,
     help_message,
@@ -21,33 +20,23 @@ from habot.core.blocks import (
     text_message,
 )
 from habot.core.catalogue import tail_log
-from habot.core.grammar import NOT_YET, ParsedCommand, Sub, UsageError, parse_command
-from habot.core.roles import Access, missing_role
+from habot.core.grammar import (
+    MUTATING,
+    NOT_YET,
+    ParsedCommand,
+    Sub,
+    UsageError,
+    parse_command,
+    parse_operation,
+)
+from habot.core.roles import missing_role
 from habot.core.verdict import PairStatus
 from habot.errors import NodeError
-from habot.services.ports import Clock, CommandRunner
+from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
 from habot.services.status import StatusService
 
-
-class AuditLog(Protocol):
-    """The audit port: append events, read recent ones."""
-
-    async def append(self, event: AuditEvent) -> AuditRecord:
-        """Append one event to the chain."""
-        ...
-
-    async def recent(self, limit: int, pair: str | None = None) -> list[AuditRecord]:
-        """The newest events first."""
-        ...
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is asking, from where, with which roles (resolved by the adapter)."""
-
-    user: str
-    channel: str | None
-    roles: frozenset[Access]
+if TYPE_CHECKING:
+    from habot.services.operations import OperationService
 
 
 class ReadingCache:
@@ -81,6 +70,7 @@ class CommandService:
         audit: AuditLog,
         clock: Clock,
         readings: ReadingCache | None = None,
+        operations: OperationService | None = None,
     ) -> None:
         self._settings = settings
         self._status = status
@@ -88,12 +78,15 @@ class CommandService:
         self._audit = audit
         self._clock = clock
         self._readings = readings or ReadingCache()
+        self._operations = operations
         self._command = settings.slack.command
         self._handlers: dict[Sub, Callable[[Caller, ParsedCommand], Awaitable[Message]]] = {
             Sub.HELP: self._help,
             Sub.STATUS: self._read_status,
             Sub.LOGS: self._logs,
             Sub.HISTORY: self._history,
+            Sub.PENDING: self._pending,
+            Sub.CANCEL: self._cancel,
         }
 
     async def handle(self, caller: Caller, text: str) -> Message:
@@ -105,12 +98,34 @@ class CommandService:
             return text_message(f":grey_question: {exc}")
         if refusal := await self._refusal(caller, parsed):
             return refusal
-        if not parsed.available:
+        if not parsed.available or (self._operations is None and parsed.sub not in self._handlers):
             return text_message(
                 f"`{self._command} {parsed.sub.value}` is recognised but not available in this "
                 "version of habot yet. Nothing was run."
             )
+        if parsed.sub in MUTATING:
+            return await self._operation(caller, text)
         return await self._handlers[parsed.sub](caller, parsed)
+
+    async def _operation(self, caller: Caller, text: str) -> Message:
+        assert self._operations is not None
+        names = [p.name for p in self._settings.pairs]
+        try:
+            ask = parse_operation(text, names, self._command)
+        except UsageError as exc:
+            return text_message(f":grey_question: {exc}")
+        return await self._operations.request(caller, ask)
+
+    async def _pending(self, caller: Caller, parsed: ParsedCommand) -> Message:
+        if self._operations is None:
+            return text_message("Operations are not enabled in this process.")
+        return await self._operations.pending()
+
+    async def _cancel(self, caller: Caller, parsed: ParsedCommand) -> Message:
+        assert parsed.ref is not None, "the grammar requires a request id"
+        if self._operations is None:
+            return text_message("Operations are not enabled in this process.")
+        return await self._operations.cancel(caller, parsed.ref)
 
     async def raw_output(self, caller: Caller, reading_id: str) -> Message:
         """The raw ha-status behind a status card."""

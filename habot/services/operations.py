@@ -45,8 +45,7 @@ from habot.core.operations import (
 )
 from habot.core.verdict import PairStatus
 from habot.errors import CommandTimedOut, ConnectionLostError, NodeError, UnexpectedPrompt
-from habot.services.commands import AuditLog, Caller
-from habot.services.ports import Clock, CommandRunner
+from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
 from habot.services.status import StatusService
 from habot.store.requests import PairBusy, RequestStore
 

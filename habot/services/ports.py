@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from habot.core.addresses import NodeAddress
+from habot.core.audit import AuditEvent, AuditRecord
 from habot.core.catalogue import RemoteCommand
+from habot.core.roles import Access
 from habot.ssh.executor import CommandResult
 
 Clock = Callable[[], datetime]
@@ -27,3 +30,24 @@ class CommandRunner(Protocol):
     ) -> CommandResult:
         """Run the command; raise :class:`habot.errors.NodeError` on failure."""
         ...
+
+
+class AuditLog(Protocol):
+    """The audit port: append events, read recent ones."""
+
+    async def append(self, event: AuditEvent) -> AuditRecord:
+        """Append one event to the chain."""
+        ...
+
+    async def recent(self, limit: int, pair: str | None = None) -> list[AuditRecord]:
+        """The newest events first."""
+        ...
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, from where, with which roles (resolved by the adapter)."""
+
+    user: str
+    channel: str | None
+    roles: frozenset[Access]

@@ -12,8 +12,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.core.blocks import RAW_ACTION, Message, home_view, text_message
+from habot.core.cards import APPROVE, CANCEL, REJECT
 from habot.errors import HabotError
-from habot.services.commands import Caller, CommandService
+from habot.services.commands import CommandService
+from habot.services.operations import OperationService
+from habot.services.ports import Caller
 from habot.slack.directory import GroupDirectory
 from habot.slack.metrics import Metrics
 
@@ -26,12 +29,14 @@ class SlackHandlers:
     def __init__(
         self,
         commands: CommandService,
+        operations: OperationService | None,
         directory: GroupDirectory,
         metrics: Metrics,
         command: str,
         pairs: list[str],
     ) -> None:
         self._commands = commands
+        self._operations = operations
         self._directory = directory
         self._metrics = metrics
         self._command = command
@@ -41,6 +46,9 @@ class SlackHandlers:
         """Attach every listener to the Bolt app."""
         app.command(self._command)(self.on_command)
         app.action(RAW_ACTION)(self.on_raw_output)
+        app.action(APPROVE)(self.on_request_button)
+        app.action(REJECT)(self.on_request_button)
+        app.action(CANCEL)(self.on_request_button)
         app.event("app_home_opened")(self.on_home_opened)
 
     async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -59,6 +67,30 @@ class SlackHandlers:
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
         message = await self._safely("raw_output", self._raw_reply(user, channel, reading_id))
         await self._send(respond, message, replace_original=False)
+
+    async def on_request_button(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """Approve / Reject / Cancel on an approval card; the clicker gets the answer."""
+        await ack()
+        action = body["actions"][0]
+        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
+        work = self._request_button(action["action_id"], user, channel, str(action.get("value")))
+        message = await self._safely(action["action_id"], work)
+        await self._send(respond, message, replace_original=False)
+
+    async def _request_button(
+        self, action_id: str, user: str, channel: str | None, request_id: str
+    ) -> Message:
+        if self._operations is None:
+            return text_message("Operations are not enabled in this process.")
+        caller = await self._caller(user, channel)
+        click = {
+            APPROVE: self._operations.approve,
+            REJECT: self._operations.reject,
+            CANCEL: self._operations.cancel,
+        }[action_id]
+        return await click(caller, request_id)
 
     async def on_home_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         """Publish the App Home tab."""

@@ -1,0 +1,301 @@
+"""Four-eyes operations end to end: `habot run --http` as a real process, signed slash
+commands and button clicks from the fake Slack, the simulator pair over real SSH."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from habot.core.model import NodeState, Role
+from habot.sim.simulator import Simulator
+from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
+from tests.fakeslack import (
+    FakeSlack,
+    block_action,
+    form_body,
+    interaction_body,
+    signed_headers,
+    slash_command,
+)
+
+OPS, LEAD, LEAD2 = "U0OPS1", "U0LEAD1", "U0LEAD2"
+CONFIG = (
+    ROLES.replace('approvers = ["U0LEAD1"]', 'approvers = ["U0LEAD1", "U0LEAD2", "U0OPS1"]')
+    + """
+[approval]
+ttl = "15m"
+cooldown = "10m"
+[approval.operations.make-standalone]
+required = 2
+[approval.operations.joining-code]
+required = 0
+"""
+)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    """A fake Slack."""
+    slack = FakeSlack()
+    await slack.start()
+    yield slack
+    await slack.stop()
+
+
+async def started(sim: Simulator, fake: FakeSlack, tmp: Path, extra: str = CONFIG) -> Bot:
+    """The bot in HTTP mode with the approval settings above."""
+    return await start_bot(sim, fake, tmp, http=True, extra=extra)
+
+
+@pytest.fixture
+async def bot(sim: Simulator, fake: FakeSlack, tmp_path: Path) -> AsyncIterator[Bot]:
+    """A running bot."""
+    running = await started(sim, fake, tmp_path)
+    yield running
+    await running.stop()
+
+
+async def post(bot: Bot, body: str) -> int:
+    """A signed POST to /slack/events."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            bot.events_url, data=body.encode(), headers=signed_headers(SECRET, body)
+        ) as resp,
+    ):
+        return resp.status
+
+
+async def ask(bot: Bot, fake: FakeSlack, text: str, user: str = OPS) -> str:
+    """A slash command; returns the text of the ephemeral reply."""
+    url, rid = fake.response_url()
+    assert await post(bot, form_body(slash_command(text, user, CHANNEL, url))) == 200
+    return json.dumps((await fake.response(rid))["blocks"])
+
+
+def cards(fake: FakeSlack) -> list[dict[str, Any]]:
+    """Approval cards posted so far."""
+    return [c.args for c in fake.calls_to("chat.postMessage") if "thread_ts" not in c.args]
+
+
+def button(card: dict[str, Any], action: str) -> tuple[str, str, str]:
+    """(action_id, value, block_id) of a button on a card."""
+    [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
+    [found] = [e for e in actions["elements"] if e["action_id"] == action]
+    return found["action_id"], found["value"], actions["block_id"]
+
+
+async def click(bot: Bot, fake: FakeSlack, card: dict[str, Any], action: str, user: str) -> str:
+    """Click a card button; return the ephemeral answer's text."""
+    url, rid = fake.response_url()
+    action_id, value, block_id = button(card, action)
+    payload = block_action(action_id, value, block_id, user, CHANNEL, url)
+    assert await post(bot, interaction_body(payload)) == 200
+    return json.dumps((await fake.response(rid))["blocks"])
+
+
+async def final_card(fake: FakeSlack, words: str) -> str:
+    """Wait until a chat.update shows ``words``; return that card's text."""
+    updates = await fake.wait_for(
+        lambda: [u for u in fake.calls_to("chat.update") if words in json.dumps(u.args["blocks"])]
+    )
+    return json.dumps(updates[-1].args["blocks"])
+
+
+def runs(sim: Simulator, pair: str = "prod") -> list[list[str]]:
+    """HA commands the simulated appliance ran (ha-status excluded)."""
+    return [list(r) for r in sim.pairs[pair].runs if r[1] != "ha-status"]
+
+
+async def test_full_failover_after_the_primary_is_stopped(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """Primary stopped → operator asks failover → approver approves → Secondary promoted,
+    card updated in place to 'Succeeded', requester told."""
+    await sim.apply("prod", "primary", "down")
+    assert "1 approval(s) needed" in await ask(bot, fake, "failover prod")
+    [card] = cards(fake)
+    assert "runs `ha-failover` on the secondary" in json.dumps(card["blocks"])
+    assert "Approved" in await click(bot, fake, card, "approve_request", LEAD)
+    final = await final_card(fake, "Succeeded")
+    assert "*After:* failed_over" in final
+    assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.PROMOTED_ACTIVE
+    assert runs(sim) == [["secondary", "ha-failover"]]
+    told = await fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"))
+    assert told[-1].args["user"] == OPS
+    assert fake.invalid == []
+
+
+async def test_switchover_then_failback_returns_to_bau(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """Planned switchover, then failback (cooldown overridden with a typed reason): BAU again."""
+    bot = await started(sim, fake, tmp_path)
+    try:
+        await ask(bot, fake, "switchover prod")
+        await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
+        await final_card(fake, "Succeeded")
+        assert "wait until" in await ask(bot, fake, "failback prod")
+        await ask(bot, fake, 'failback prod --override "handover rehearsal"')
+        card = cards(fake)[-1]
+        assert "Cooldown overridden:* handover rehearsal" in json.dumps(card["blocks"])
+        await click(bot, fake, card, "approve_request", LEAD2)
+        await fake.wait_for(
+            lambda: (
+                len(
+                    [
+                        u
+                        for u in fake.calls_to("chat.update")
+                        if "Succeeded" in json.dumps(u.args["blocks"])
+                    ]
+                )
+                == 2
+            )
+        )
+    finally:
+        await bot.stop()
+    assert runs(sim) == [["primary", "ha-failover"], ["secondary", "ha-failback"]]
+    assert sim.pairs["prod"].nodes[Role.PRIMARY].state is NodeState.ACTIVE
+
+
+async def test_self_approval_is_refused(bot: Bot, fake: FakeSlack, sim: Simulator) -> None:
+    """The requester — an approver too — cannot approve their own request."""
+    await ask(bot, fake, "switchover prod")
+    answer = await click(bot, fake, cards(fake)[-1], "approve_request", OPS)
+    assert "second person" in answer
+    await asyncio.sleep(0.5)
+    assert runs(sim) == []
+
+
+async def test_make_standalone_needs_two_approvers(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """The first approval is counted and shown on the card; the second one runs it."""
+    await ask(bot, fake, "make-standalone dr secondary")
+    card = cards(fake)[-1]
+    assert "1 more needed" in await click(bot, fake, card, "approve_request", LEAD)
+    counted = await fake.wait_for(lambda: fake.calls_to("chat.update"))
+    assert "approvals 1/2" in json.dumps(counted[-1].args["blocks"])
+    assert runs(sim, "dr") == []
+    await click(bot, fake, card, "approve_request", LEAD2)
+    await final_card(fake, "Succeeded")
+    assert runs(sim, "dr") == [["secondary", "ha-make-standalone"]]
+
+
+async def test_twenty_concurrent_approve_clicks_run_once(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """Twenty Approve clicks at the same moment: the appliance ran the command exactly once."""
+    await ask(bot, fake, "switchover prod")
+    card = cards(fake)[-1]
+    action_id, value, block_id = button(card, "approve_request")
+    bodies = []
+    for i in range(20):
+        url, _ = fake.response_url()
+        user = (LEAD, LEAD2)[i % 2]
+        bodies.append(
+            interaction_body(block_action(action_id, value, block_id, user, CHANNEL, url))
+        )
+    statuses = await asyncio.gather(*(post(bot, b) for b in bodies))
+    assert statuses == [200] * 20
+    await final_card(fake, "Succeeded")
+    await asyncio.sleep(1)
+    assert runs(sim) == [["primary", "ha-failover"]]
+
+
+async def test_unapproved_request_expires(sim: Simulator, fake: FakeSlack, tmp_path: Path) -> None:
+    """Past its TTL the card says expired, its buttons go, and a late click is refused."""
+    bot = await started(sim, fake, tmp_path, CONFIG.replace('ttl = "15m"', 'ttl = "2s"'))
+    try:
+        await ask(bot, fake, "switchover prod")
+        card = cards(fake)[-1]
+        final = await final_card(fake, "Expired")
+        assert "approve_request" not in final
+        assert "already expired" in await click(bot, fake, card, "approve_request", LEAD)
+    finally:
+        await bot.stop()
+    assert runs(sim) == []
+
+
+async def test_requester_cancels(bot: Bot, fake: FakeSlack, sim: Simulator) -> None:
+    """The requester's Cancel closes the request; nothing runs; the pair is free again."""
+    await ask(bot, fake, "switchover prod")
+    assert "cancelled" in await click(bot, fake, cards(fake)[-1], "cancel_request", OPS)
+    await final_card(fake, "Cancelled")
+    assert "approval(s) needed" in await ask(bot, fake, "switchover prod")
+    assert runs(sim) == []
+
+
+async def test_topology_change_between_request_and_approval_aborts(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """The pair degrades after the card was posted: the approved run is aborted unrun."""
+    await ask(bot, fake, "switchover prod")
+    await sim.apply("prod", "pair", "degraded", "on")
+    await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
+    final = await final_card(fake, "Aborted")
+    assert "it is now degraded" in final
+    assert runs(sim) == []
+
+
+async def test_kill_during_execution_is_unknown_after_restart_and_not_rerun(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """kill -9 while the command runs: after restart the request is 'unknown', its card says
+    so, and the command is not run a second time."""
+    bot = await started(sim, fake, tmp_path)
+    await ask(bot, fake, "switchover prod")
+    await sim.apply("prod", "primary", "slow", "3")
+    await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
+    await final_card(fake, "Running now")
+    bot.process.send_signal(signal.SIGKILL)
+    await bot.process.wait()
+    await sim.apply("prod", "primary", "slow", "0")
+    restarted = await started(sim, fake, tmp_path)
+    try:
+        final = await final_card(fake, "Interrupted")
+        assert "will not be re-run" in final
+        await asyncio.sleep(4)  # longer than the slow fault: any second run would show now
+    finally:
+        await restarted.stop()
+    assert len(runs(sim)) <= 1
+    assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.STANDBY
+
+
+async def test_joining_code_is_only_in_the_ephemeral_reply(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """The code reaches the requester alone: not in any channel message, card, or audit row."""
+    sim.pairs["dr"].nodes[Role.SECONDARY].state = NodeState.STANDALONE
+    assert "is running" in await ask(bot, fake, "joining-code dr")
+    told = await fake.wait_for(
+        lambda: [
+            c
+            for c in fake.calls_to("chat.postEphemeral")
+            if "Joining code for dr" in c.args.get("text", "")
+        ]
+    )
+    assert told[0].args["user"] == OPS
+    code = told[0].args["text"].split("Joining code: ")[1].split()[0]
+    public = [c for c in fake.calls if c.method in {"chat.postMessage", "chat.update"}]
+    assert code not in json.dumps([c.args for c in public])
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "habot",
+        "audit",
+        "export",
+        stdout=asyncio.subprocess.PIPE,
+        env=bot.env(),
+    )
+    out, _ = await proc.communicate()
+    assert b"joining" in out or b"requested" in out
+    assert code.encode() not in out
