@@ -158,6 +158,7 @@ async def test_switchover_approved_runs_once_and_is_verified(world: World) -> No
     ]
     assert world.audit.verify_sync().ok
     assert world.notifier.told[-1][0] == OPERATOR.user
+    assert any("Failover complete" in text for text in world.notifier.threads)  # progress
 
 
 async def test_self_approval_and_non_approvers_are_refused(world: World) -> None:
@@ -227,12 +228,36 @@ async def test_cancel_by_the_requester(world: World) -> None:
 
 
 async def test_one_operation_per_pair(world: World) -> None:
-    """A second request for a pair with an open one is refused, naming the open one."""
+    """A second request for a pair with an open one is refused, linking to the open one."""
     await world.ask("switchover prod")
     rid = world.request_id()
-    assert f"already has an open request (`{rid}`)" in await world.ask(
-        "make-standalone prod primary"
-    )
+    refused = await world.ask("make-standalone prod primary")
+    assert f"already has an open request (`{rid}`)" in refused
+    assert "https://slack.com/archives/C0HAOPS/p1700000000000000|its card" in refused
+
+
+async def test_rejection_closes_the_request(world: World) -> None:
+    """An approver rejects: the card says so, nothing runs, later approvals are refused."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    operator_try = await world.service.reject(OPERATOR, rid)
+    assert "*approver* role" in json.dumps(operator_try.blocks)
+    await world.service.reject(LEAD, rid)
+    assert "Rejected" in json.dumps(world.notifier.last().blocks)
+    late = await world.service.approve(LEAD2, rid)
+    assert "already rejected" in json.dumps(late.blocks)
+    assert world.runs() == []
+    assert [r.event.kind for r in world.audit.recent_sync(1)] == ["approval_refused"]
+    assert "rejected" in [r.event.kind for r in world.audit.recent_sync(5)]
+
+
+async def test_pending_lists_open_requests(world: World) -> None:
+    """`/ha pending` lists open requests with their approvals."""
+    assert "No open requests" in json.dumps((await world.service.pending()).blocks)
+    await world.ask("switchover prod")
+    listed = json.dumps((await world.service.pending()).blocks)
+    assert f"`{world.request_id()}` switchover prod (primary)" in listed
+    assert "0/1 approvals" in listed
 
 
 async def test_topology_change_before_approval_aborts(world: World) -> None:

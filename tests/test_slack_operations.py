@@ -299,3 +299,30 @@ async def test_joining_code_is_only_in_the_ephemeral_reply(
     out, _ = await proc.communicate()
     assert b"joining" in out or b"requested" in out
     assert code.encode() not in out
+
+
+async def test_pending_survives_a_restart_and_its_buttons_still_work(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """A card posted before a restart can still be approved afterwards."""
+    first = await started(sim, fake, tmp_path)
+    await ask(first, fake, "switchover prod")
+    await first.stop()
+    second = await started(sim, fake, tmp_path)
+    try:
+        assert "pending" in await ask(second, fake, "pending", user=LEAD)
+        await click(second, fake, cards(fake)[-1], "approve_request", LEAD)
+        await final_card(fake, "Succeeded")
+    finally:
+        await second.stop()
+    assert runs(sim) == [["primary", "ha-failover"]]
+
+
+async def test_cancel_by_id_from_the_command(bot: Bot, fake: FakeSlack, sim: Simulator) -> None:
+    """`/ha pending` shows the id; `/ha cancel ID` closes it."""
+    await ask(bot, fake, "switchover prod")
+    _, request_id, _ = button(cards(fake)[-1], "approve_request")
+    assert request_id in await ask(bot, fake, "pending")
+    assert "cancelled" in await ask(bot, fake, f"cancel {request_id}")
+    await final_card(fake, "Cancelled")
+    assert "No open requests" in await ask(bot, fake, "pending")

@@ -78,6 +78,11 @@ class Notifier(Protocol):
         ...
 
 
+def card_link(channel: str, ts: str) -> str:
+    """A link to a message (Slack redirects it to the workspace)."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
 def approval_policy(settings: Settings) -> ApprovalPolicy:
     """The configured approval policy."""
     a = settings.approval
@@ -168,9 +173,11 @@ class OperationService:
         try:
             await self._requests.create(request, caller.channel, plan)
         except PairBusy as busy:
+            channel, ts = await asyncio.to_thread(self._requests.card_sync, busy.open_id)
+            where = f" — <{card_link(channel, ts)}|its card>" if channel and ts else ""
             return text_message(
-                f":no_entry: {plan.pair} already has an open request (`{busy.open_id}`); one "
-                f"operation per pair at a time. See `{self._settings.slack.command} pending`."
+                f":no_entry: {plan.pair} already has an open request (`{busy.open_id}`){where}; "
+                f"one operation per pair at a time. See `{self._settings.slack.command} pending`."
             )
         await self._record(
             "requested",
