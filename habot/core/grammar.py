@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from habot.core.model import Role
+from habot.core.operations import Operation
 from habot.errors import HabotError
 
 MAX_TEXT = 500
@@ -45,17 +46,7 @@ class Sub(StrEnum):
 
 
 ALIASES = {"initialize": Sub.INITIALISE, "?": Sub.HELP}
-MUTATING = frozenset(
-    {
-        Sub.SWITCHOVER,
-        Sub.FAILOVER,
-        Sub.FAILBACK,
-        Sub.DEMOTE_PRIMARY,
-        Sub.INITIALISE,
-        Sub.MAKE_STANDALONE,
-        Sub.JOINING_CODE,
-    }
-)
+MUTATING = frozenset(Sub(operation.value) for operation in Operation)
 #: Recognised, but their issue has not landed: they answer "not available yet".
 NOT_YET = frozenset({Sub.MUTE, Sub.UNMUTE})
 _REQUEST_ID = re.compile(r"^[0-9a-f]{8}$")

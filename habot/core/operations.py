@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
-from habot.core.verdict import PairStatus
+from habot.core.verdict import NodeView, PairStatus
 from habot.errors import HabotError
 
 
@@ -85,15 +85,21 @@ def preflight(
         return _make_standalone(status, target)
     _fail_closed(status)
     node, why, expected = _RULES[operation](status, failback_on)
-    view = status.node(node)
-    if view.state not in _REACHABLE_STATES:
-        raise PreconditionFailed(
-            f"the {node} ({view.address}) that must run it is {view.state.value}: "
-            f"{view.error or 'no usable reading'}"
-        )
+    view = _reachable(status, node, "It must run the command")
     return OperationPlan(
         operation, status.pair, node, view.address, COMMANDS[operation], why, expected
     )
+
+
+def _reachable(status: PairStatus, role: Role, why: str) -> NodeView:
+    """The node's view, or a refusal when there is no usable reading of it."""
+    view = status.node(role)
+    if view.state not in _REACHABLE_STATES:
+        raise PreconditionFailed(
+            f"The {role} ({view.address}) is {view.state.value}: "
+            f"{view.error or 'no usable reading'}. {why}."
+        )
+    return view
 
 
 def _fail_closed(status: PairStatus) -> None:
@@ -206,12 +212,7 @@ def _joining_code(s: PairStatus, _: Role) -> tuple[Role, str, Expectation]:
 def _make_standalone(status: PairStatus, target: Role | None) -> OperationPlan:
     if target is None:
         raise PreconditionFailed("Say which node: `make-standalone PAIR primary|secondary`.")
-    view = status.node(target)
-    if view.state not in _REACHABLE_STATES:
-        raise PreconditionFailed(
-            f"The {target} ({view.address}) is {view.state.value}: "
-            f"{view.error or 'no usable reading'}. It must be reachable to be made standalone."
-        )
+    view = _reachable(status, target, "It must be reachable to be made standalone")
     return OperationPlan(
         Operation.MAKE_STANDALONE,
         status.pair,
