@@ -301,6 +301,9 @@ async def test_joining_code_goes_only_to_the_requester(world: World) -> None:
     assert code not in world.notifier.everything()
     exported = json.dumps([r.as_dict() for r in world.audit.all_sync()])
     assert code not in exported
+    [result] = [r for r in world.audit.all_sync() if r.event.kind == "command_result"]
+    assert result.event.output_digest is None  # a digest of a short code could be reversed
+    assert result.event.detail["output"] == "withheld: secret"
 
 
 async def test_cooldown_after_a_role_change_and_override(world: World) -> None:

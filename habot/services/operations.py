@@ -321,14 +321,19 @@ class OperationService:
             return
         exit_status, output = result
         secret = request.operation in SECRET_OUTPUT
+        # A digest of a short secret could be brute-forced back, so secrets leave none.
         await self._record(
             "command_result",
             request.requester,
             request.pair,
             "ok" if exit_status == 0 else "failed",
-            {"request": request.id, "exit_status": exit_status},
+            {
+                "request": request.id,
+                "exit_status": exit_status,
+                **({"output": "withheld: secret"} if secret else {}),
+            },
             node=plan.node.value,
-            output_digest=digest(output),
+            output_digest=None if secret else digest(output),
         )
         if secret and exit_status == 0:
             channel, _ = self._card_channel(request)
