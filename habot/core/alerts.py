@@ -1,0 +1,158 @@
+"""When a pair's readings deserve a message: consecutive-bad thresholds, one card per
+incident updated in place, recovery with hysteresis, mutes and quiet hours.
+
+Pure: a pair's alert state and a new reading go in; the new state and what to send come out.
+Flapping cannot storm the channel: an incident opens only after ``alert_after`` bad readings
+in a row and closes only after ``max(alert_after, 2)`` good ones, and while it is open every
+further reading only updates the one card.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+
+from habot.core.model import Health, Verdict
+from habot.core.verdict import SMB_NEARLY_FULL_PERCENT, PairStatus
+
+_QUIET = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+#: An incident ends only after this many good readings in a row, even with alert_after = 1,
+#: so a pair flapping on every reading keeps one open card instead of a message per reading.
+MIN_GOOD_TO_RESOLVE = 2
+
+
+def trouble(status: PairStatus) -> str | None:
+    """Why a reading is bad (verdict off BAU, health Degraded, share nearly full), or None."""
+    if status.verdict is not Verdict.BAU:
+        return f"{status.verdict.value}: {status.reason}"
+    if status.health is Health.DEGRADED:
+        return "HA health is Degraded"
+    full = [w for w in status.warnings if w.startswith("SMB share") and "% full" in w]
+    if full:
+        return f"{full[0]} (≥ {SMB_NEARLY_FULL_PERCENT:g}%)"
+    return None
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An alert that has been raised and not yet resolved."""
+
+    reason: str
+    since: datetime
+    last_seen: datetime
+    readings: int
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """What habot remembers about one pair between readings (persisted across restarts)."""
+
+    bad_streak: int = 0
+    good_streak: int = 0
+    first_bad_at: datetime | None = None
+    incident: Incident | None = None
+    muted_until: datetime | None = None
+
+
+class Kind(StrEnum):
+    """What to send."""
+
+    RAISE = "raise"  # post a new alert card
+    UPDATE = "update"  # update the open card in place (count, last seen, reason)
+    RESOLVE = "resolve"  # reply "resolved after N min" in the card's thread, mark the card
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One thing to tell the alert channel."""
+
+    kind: Kind
+    incident: Incident
+    quiet: bool = False  # muted or quiet hours: edit the card, but post nothing new
+
+
+def step(
+    state: AlertState,
+    status: PairStatus,
+    now: datetime,
+    alert_after: int,
+    in_quiet_hours: bool = False,
+) -> tuple[AlertState, list[Notice]]:
+    """Apply one reading; return the new state and the notices to send (maybe none)."""
+    muted = state.muted_until is not None and now < state.muted_until
+    reason = trouble(status)  # muted: no new alert is raised, nothing new is posted
+    if reason is None:
+        return _good(state, now, alert_after, muted, in_quiet_hours)
+    return _bad(state, reason, now, alert_after, muted)
+
+
+def _bad(
+    state: AlertState, reason: str, now: datetime, alert_after: int, muted: bool
+) -> tuple[AlertState, list[Notice]]:
+    streak = state.bad_streak + 1
+    first = state.first_bad_at or now
+    base = replace(state, bad_streak=streak, good_streak=0, first_bad_at=first)
+    if state.incident is not None:
+        incident = replace(
+            state.incident, reason=reason, last_seen=now, readings=state.incident.readings + 1
+        )
+        # An edit in place notifies nobody, so it happens even while muted.
+        return replace(base, incident=incident), [Notice(Kind.UPDATE, incident, quiet=muted)]
+    if streak < alert_after or muted:
+        return base, []
+    incident = Incident(reason, first, now, streak)
+    return replace(base, incident=incident), [Notice(Kind.RAISE, incident)]
+
+
+def _good(
+    state: AlertState, now: datetime, alert_after: int, muted: bool, quiet: bool
+) -> tuple[AlertState, list[Notice]]:
+    streak = state.good_streak + 1
+    if state.incident is None:
+        return replace(state, bad_streak=0, good_streak=streak, first_bad_at=None), []
+    if streak < max(alert_after, MIN_GOOD_TO_RESOLVE):  # hysteresis
+        return replace(state, bad_streak=0, good_streak=streak), []
+    cleared = AlertState(good_streak=streak, muted_until=state.muted_until)
+    ended = replace(state.incident, last_seen=now)
+    # The card must not go on claiming an incident that ended, muted or not.
+    return cleared, [Notice(Kind.RESOLVE, ended, quiet=quiet or muted)]
+
+
+def mute(state: AlertState, until: datetime) -> AlertState:
+    """Silence a pair's alerts until a time (readings are still tracked)."""
+    return replace(state, muted_until=until)
+
+
+def unmute(state: AlertState) -> AlertState:
+    """End a mute now."""
+    return replace(state, muted_until=None)
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time] | None:
+    """ "22:00-07:00" → (22:00, 07:00); "" → None; ValueError otherwise."""
+    if not text.strip():
+        return None
+    match = _QUIET.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r}: write quiet hours as HH:MM-HH:MM, e.g. '22:00-07:00'")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59 or (h1, m1) == (h2, m2):
+        raise ValueError(f"{text!r}: not a valid time range")
+    return time(h1, m1), time(h2, m2)
+
+
+def in_quiet_hours(window: tuple[time, time] | None, local: datetime) -> bool:
+    """Whether a local time falls in the window (which may span midnight)."""
+    if window is None:
+        return False
+    start, end = window
+    now = local.time().replace(second=0, microsecond=0)
+    return start <= now < end if start < end else now >= start or now < end
+
+
+def resolved_after(incident: Incident) -> str:
+    """ "resolved after 12 min" for the card and the thread reply."""
+    minutes = max(round((incident.last_seen - incident.since) / timedelta(minutes=1)), 1)
+    return f"resolved after {minutes} min"

@@ -1,0 +1,178 @@
+"""Alerts speak only when it matters: thresholds, one card per incident, hysteresis,
+bounded noise under flapping, mutes and quiet hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from habot.core.alerts import (
+    AlertState,
+    Kind,
+    Notice,
+    in_quiet_hours,
+    mute,
+    parse_quiet_hours,
+    resolved_after,
+    step,
+    trouble,
+    unmute,
+)
+from habot.core.model import Health, NodeState, Role, Verdict
+from habot.core.verdict import NodeView, PairStatus
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+EVERY = timedelta(minutes=5)
+
+
+def reading(
+    verdict: Verdict = Verdict.BAU, health: Health = Health.OK, warnings: tuple[str, ...] = ()
+) -> PairStatus:
+    """A judged pair."""
+    view = NodeView(Role.PRIMARY, "a", True, NodeState.ACTIVE, None, None, T0, "")
+    return PairStatus(
+        "prod", verdict, "r", health, None, view, replace_role(view), (), warnings, T0
+    )
+
+
+def replace_role(view: NodeView) -> NodeView:
+    """The Secondary's view."""
+    return NodeView(Role.SECONDARY, "b", True, NodeState.STANDBY, None, None, T0, "")
+
+
+GOOD, BAD = reading(), reading(Verdict.PRIMARY_DOWN)
+
+
+def run(
+    sequence: list[PairStatus], alert_after: int = 2, state: AlertState | None = None
+) -> tuple[AlertState, list[list[Notice]]]:
+    """Feed readings five minutes apart; return the last state and each step's notices."""
+    state = state or AlertState()
+    out = []
+    for i, status in enumerate(sequence):
+        state, notices = step(state, status, T0 + i * EVERY, alert_after)
+        out.append(notices)
+    return state, out
+
+
+def kinds(out: list[list[Notice]]) -> list[list[Kind]]:
+    """Just the kinds, per step."""
+    return [[n.kind for n in notices] for notices in out]
+
+
+def test_one_bad_reading_between_good_ones_posts_nothing() -> None:
+    """BAU → Degraded for one reading → BAU: silence."""
+    _, out = run([GOOD, reading(health=Health.DEGRADED), GOOD])
+    assert kinds(out) == [[], [], []]
+
+
+def test_two_consecutive_bad_readings_raise_exactly_one_alert() -> None:
+    """The second bad reading in a row raises the alert, dated from the first."""
+    state, out = run([GOOD, BAD, BAD])
+    assert kinds(out) == [[], [], [Kind.RAISE]]
+    assert out[2][0].incident.since == T0 + EVERY
+    assert state.incident is not None
+
+
+def test_a_long_incident_keeps_one_card_updated_in_place() -> None:
+    """Ten more bad readings: still one alert, ten in-place updates with the count."""
+    _, out = run([BAD] * 12)
+    assert sum(k == [Kind.RAISE] for k in kinds(out)) == 1
+    assert kinds(out)[2:] == [[Kind.UPDATE]] * 10
+    assert out[-1][0].incident.readings == 12
+
+
+def test_recovery_needs_two_good_readings_and_says_how_long() -> None:
+    """One good reading does not end it; the second posts one recovery."""
+    state, out = run([BAD, BAD, BAD, GOOD, GOOD, GOOD])
+    assert kinds(out) == [[], [Kind.RAISE], [Kind.UPDATE], [], [Kind.RESOLVE], []]
+    assert resolved_after(out[4][0].incident) == "resolved after 20 min"
+    assert state.incident is None
+
+
+@pytest.mark.parametrize("alert_after", [1, 2, 3])
+def test_flapping_every_reading_cannot_storm(alert_after: int) -> None:
+    """Alternating good/bad for 100 readings: at most one new post (with a threshold above
+    1, none at all); everything else is silent in-place editing of one card."""
+    _, out = run([BAD, GOOD] * 50, alert_after)
+    posts = sum(n.kind in {Kind.RAISE, Kind.RESOLVE} and not n.quiet for ns in out for n in ns)
+    assert posts <= (1 if alert_after == 1 else 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.booleans(), max_size=60), st.integers(1, 4))
+def test_posts_are_bounded_by_incidents(pattern: list[bool], alert_after: int) -> None:
+    """For any sequence: raises and resolves alternate, starting with a raise, and each
+    incident needs alert_after bad readings — so posts ≤ 2·(bad readings / alert_after)."""
+    _, out = run([BAD if bad else GOOD for bad in pattern], alert_after)
+    posted = [n.kind for ns in out for n in ns if n.kind is not Kind.UPDATE]
+    assert posted == [Kind.RAISE, Kind.RESOLVE] * (len(posted) // 2) + [Kind.RAISE] * (
+        len(posted) % 2
+    )
+    assert len(posted) <= 2 * (sum(pattern) // alert_after)
+
+
+def test_restart_mid_incident_does_not_re_alert() -> None:
+    """The state survives a restart: the same incident keeps its card (update, not raise)."""
+    state, _ = run([BAD, BAD])
+    restored = AlertState(**state.__dict__)  # as loaded back from storage
+    _, out = run([BAD], state=restored)
+    assert kinds(out) == [[Kind.UPDATE]]
+
+
+def test_mute_suppresses_new_alerts_but_not_the_truth() -> None:
+    """Muted: no alert is raised; an open card is still edited and marked resolved quietly;
+    after the mute, a pair still bad alerts."""
+    muted = mute(AlertState(), T0 + timedelta(hours=1))
+    state, out = run([BAD, BAD, BAD], state=muted)
+    assert kinds(out) == [[], [], []]
+    later, notices = step(unmute(state), BAD, T0 + 4 * EVERY, 2)
+    assert [n.kind for n in notices] == [Kind.RAISE]
+    muted_again = mute(later, T0 + timedelta(hours=2))
+    _, out = run([GOOD, GOOD], state=muted_again)
+    assert [(n.kind, n.quiet) for ns in out for n in ns] == [(Kind.RESOLVE, True)]
+
+
+def test_quiet_hours_resolve_without_posting() -> None:
+    """In quiet hours only changes to worse are posted; a recovery just edits the card."""
+    state, _ = run([BAD, BAD])
+    state, _ = step(state, GOOD, T0 + 3 * EVERY, 2, in_quiet_hours=True)
+    _, notices = step(state, GOOD, T0 + 4 * EVERY, 2, in_quiet_hours=True)
+    assert [(n.kind, n.quiet) for n in notices] == [(Kind.RESOLVE, True)]
+
+
+@pytest.mark.parametrize(
+    ("status", "why"),
+    [
+        (GOOD, None),
+        (BAD, "primary_down: r"),
+        (reading(health=Health.DEGRADED), "HA health is Degraded"),
+        (
+            reading(warnings=("SMB share 91% full (primary)",)),
+            "SMB share 91% full (primary) (≥ 80%)",
+        ),
+        (reading(warnings=("SMB share not configured (primary)",)), None),
+    ],
+)
+def test_what_counts_as_trouble(status: PairStatus, why: str | None) -> None:
+    """Off BAU, Degraded health or a nearly full share are trouble; SMB advice is not."""
+    assert trouble(status) == why
+
+
+def test_quiet_hours_parse_and_span_midnight() -> None:
+    """ "22:00-07:00" covers late night and early morning, not the day."""
+    window = parse_quiet_hours("22:00-07:00")
+    assert window == (time(22, 0), time(7, 0))
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    assert in_quiet_hours(window, at.replace(hour=23))
+    assert in_quiet_hours(window, at.replace(hour=6, minute=59))
+    assert not in_quiet_hours(window, at.replace(hour=7))
+    assert not in_quiet_hours(window, at.replace(hour=12))
+    assert in_quiet_hours(parse_quiet_hours("01:00-05:00"), at.replace(hour=3))
+    assert parse_quiet_hours("") is None
+    for bad in ("22-07", "25:00-07:00", "07:00-07:00"):
+        with pytest.raises(ValueError, match=r"HH:MM|not a valid"):
+            parse_quiet_hours(bad)
