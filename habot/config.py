@@ -14,11 +14,14 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.functional_validators import BeforeValidator
 
 from habot.core.addresses import NodeAddress, parse_address
+from habot.core.alerts import parse_quiet_hours
 from habot.core.catalogue import DEFAULT_LOG_PATH, check_log_path
 from habot.core.durations import parse_duration
 from habot.core.model import Role
@@ -167,6 +170,44 @@ class ApprovalSettings(_Section):
         return value
 
 
+class ScheduleSettings(_Section):
+    """Scheduled status checks (alerts and the digest arrive with their issue)."""
+
+    status_every: Duration = timedelta(minutes=5)
+    alert_after: int = Field(2, ge=1, le=100)
+    digest_cron: str = "0 9 * * 1-5"
+    timezone: str = "UTC"
+    quiet_hours: str = ""
+    keep_readings: Duration = timedelta(days=7)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name like 'Europe/London'") from None
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if value.strip():
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{value!r} is not a crontab line (m h dom mon dow): {exc}"
+                ) from None
+        return value
+
+
 class DatabaseSettings(_Section):
     """Where the audit log (and later, requests) live."""
 
@@ -181,6 +222,7 @@ class Settings(_Section):
     slack: SlackSettings = SlackSettings()
     roles: RolesSettings = RolesSettings()
     approval: ApprovalSettings = ApprovalSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     database: DatabaseSettings = DatabaseSettings()
 
     @field_validator("pairs")

@@ -89,6 +89,10 @@ async def start_bot(
         "SLACK_SIGNING_SECRET": SECRET,
     }
     args = ["run", "--http", "--host", "127.0.0.1", "--port", str(port)] if http else ["run"]
+    polled_before = _status_runs(sim)
+    reachable = sum(
+        node.up and not node.hang for pair in sim.pairs.values() for node in pair.nodes.values()
+    )
     out = tmp / ("bot-http.log" if http else "bot-socket.log")
     with out.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
@@ -104,8 +108,17 @@ async def start_bot(
     bot = Bot(process, out, port, config, database)
     marker = "serving Slack over HTTP" if http else "connected to Slack in Socket Mode"
     async with asyncio.timeout(30):
-        while marker not in out.read_text():
+        # Serving, and the scheduler's first status round has asked every reachable node,
+        # so a test's own command count is not disturbed by that round.
+        while not (marker in out.read_text() and _status_runs(sim) >= polled_before + reachable):
             if process.returncode is not None:
                 raise RuntimeError(f"habot run exited: {out.read_text()}")
             await asyncio.sleep(0.1)
     return bot
+
+
+def _status_runs(sim: Simulator) -> int:
+    """How many ha-status commands the simulated nodes have answered so far."""
+    return sum(
+        1 for pair in sim.pairs.values() for _, command in pair.runs if command == "ha-status"
+    )

@@ -13,8 +13,10 @@ import click
 from habot.config import Settings, load_settings
 from habot.core.roles import RolePolicy
 from habot.runtime import open_runtime, open_store, utc_now
+from habot.scheduling import build_scheduler
 from habot.secrets import Secrets
 from habot.services.commands import CommandService
+from habot.services.monitor import Monitor
 from habot.services.operations import OperationService
 from habot.slack.app import (
     EVENTS_PATH,
@@ -31,6 +33,7 @@ from habot.slack.directory import GroupDirectory
 from habot.slack.handlers import SlackHandlers
 from habot.slack.metrics import Metrics
 from habot.slack.notifier import SlackNotifier
+from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
@@ -116,10 +119,14 @@ async def _serve(
         SlackHandlers(
             commands, operations, directory, metrics, settings.slack.command, pairs
         ).register(app)
-        sweeper = asyncio.create_task(_expire_forever(operations, settings))
-        stack.callback(sweeper.cancel)
+        monitor = Monitor(
+            settings, runtime.status, ReadingStore(engine), RequestStore(engine), utc_now
+        )
+        scheduler = build_scheduler(settings, monitor.poll, operations.expire)
+        scheduler.start()
+        stack.callback(scheduler.shutdown, wait=False)
         stack.push_async_callback(operations.drain)
-        health = Health(engine, "http" if http_mode else "socket")
+        health = Health(engine, "http" if http_mode else "socket", lambda: scheduler.running)
         if http_mode:
             runner = await start_site(web_application(app, health, metrics), host, port)
             stack.push_async_callback(runner.cleanup)
@@ -137,17 +144,6 @@ async def _serve(
         metrics.up.set(0)
         click.echo("habot: stopping")
     engine.dispose()
-
-
-async def _expire_forever(operations: OperationService, settings: Settings) -> None:
-    """Close requests past their TTL (the scheduler issue moves this onto APScheduler)."""
-    every = max(min(settings.approval.ttl.total_seconds() / 3, 5.0), 0.5)
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await operations.expire()
-        except Exception:
-            log.exception("expiring requests failed; trying again in %.1fs", every)
 
 
 def _stop_event() -> asyncio.Event:

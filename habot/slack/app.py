@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -84,15 +84,22 @@ def build_app(tokens: SlackTokens, base_url: str) -> AsyncApp:
 
 
 class Health:
-    """What GET /healthz reports: the database answers; the mode we serve in."""
+    """What GET /healthz reports: the database answers and the scheduler runs."""
 
-    def __init__(self, engine: Engine, mode: str) -> None:
+    def __init__(self, engine: Engine, mode: str, scheduler_running: Callable[[], bool]) -> None:
         self._engine = engine
         self._mode = mode
+        self._scheduler_running = scheduler_running
 
     async def handle(self, _request: web.Request) -> web.Response:
         """200 with a small JSON body when healthy, 503 naming the failing part."""
-        body: dict[str, str] = {"mode": self._mode, "scheduler": "not configured"}
+        running = self._scheduler_running()
+        body: dict[str, str] = {
+            "mode": self._mode,
+            "scheduler": "running" if running else "stopped",
+        }
+        if not running:
+            return web.json_response({**body, "status": "unhealthy"}, status=503)
         try:
             await asyncio.wait_for(asyncio.to_thread(ping, self._engine), 5)
         except Exception as exc:

@@ -1,0 +1,55 @@
+"""APScheduler 3.x inside `habot run`: jobs never overlap, missed runs are not replayed in
+a burst, and a failing job is logged and tried again at its next interval."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from habot.config import Settings
+
+log = logging.getLogger(__name__)
+Job = Callable[[], Awaitable[Any]]
+
+
+def logged(name: str, job: Job) -> Callable[[], Awaitable[None]]:
+    """Wrap a job so an exception is logged once and the scheduler carries on."""
+
+    async def run() -> None:
+        try:
+            await job()
+        except Exception:
+            log.exception("scheduled job %r failed; it runs again at its next interval", name)
+
+    return run
+
+
+def build_scheduler(settings: Settings, poll: Job, expire: Job) -> AsyncIOScheduler:
+    """The scheduler with the status poll and the approval expiry sweep."""
+    every = settings.schedule.status_every.total_seconds()
+    sweep = max(min(settings.approval.ttl.total_seconds() / 3, 5.0), 0.5)
+    scheduler = AsyncIOScheduler(
+        timezone=ZoneInfo(settings.schedule.timezone),
+        job_defaults={"coalesce": True, "max_instances": 1},
+    )
+    scheduler.add_job(
+        logged("status poll", poll),
+        "interval",
+        seconds=every,
+        id="status_poll",
+        misfire_grace_time=max(int(every), 1),
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        logged("approval expiry", expire),
+        "interval",
+        seconds=sweep,
+        id="approval_expiry",
+        misfire_grace_time=max(int(sweep), 1),
+    )
+    return scheduler

@@ -1,0 +1,70 @@
+"""Scheduled status checks: read every pair, keep the reading, notice role changes.
+
+A role change — the set of serving nodes (Active / Promoted Active) changing to a
+non-empty different set — starts the operation cooldown, whether habot or someone at the
+appliance's console caused it. (Alerts on these readings arrive with their issue.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from habot.config import Settings
+from habot.core.model import NodeState, Role
+from habot.core.verdict import PairStatus
+from habot.services.ports import Clock
+from habot.services.status import StatusService
+from habot.store.readings import ReadingStore, StoredReading
+from habot.store.requests import RequestStore
+
+log = logging.getLogger(__name__)
+_SERVING = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
+
+
+def serving(primary: NodeState, secondary: NodeState) -> frozenset[Role]:
+    """The nodes taking traffic in a reading."""
+    pairs = ((Role.PRIMARY, primary), (Role.SECONDARY, secondary))
+    return frozenset(role for role, state in pairs if state in _SERVING)
+
+
+def role_changed(before: StoredReading | None, after: PairStatus) -> bool:
+    """Whether the serving nodes changed between two readings (a node merely becoming
+    unreachable is not a role change; a different node taking over is)."""
+    if before is None:
+        return False
+    now = serving(after.primary.state, after.secondary.state)
+    return bool(now) and now != serving(before.primary, before.secondary)
+
+
+class Monitor:
+    """One scheduled round of status checks."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        status: StatusService,
+        readings: ReadingStore,
+        requests: RequestStore,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._status = status
+        self._readings = readings
+        self._requests = requests
+        self._clock = clock
+
+    async def poll(self) -> list[PairStatus]:
+        """Read every pair (in parallel), store the readings, record role changes, prune."""
+        statuses = await self._status.read()
+        for status in statuses:
+            previous = await asyncio.to_thread(self._readings.last_sync, status.pair)
+            await asyncio.to_thread(self._readings.add_sync, status)
+            if role_changed(previous, status):
+                log.info("%s changed roles: cooldown starts", status.pair)
+                await asyncio.to_thread(
+                    self._requests.record_change_sync, status.pair, self._clock()
+                )
+        keep = self._settings.schedule.keep_readings
+        await asyncio.to_thread(self._readings.prune_sync, self._clock() - keep)
+        return statuses

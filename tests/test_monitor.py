@@ -1,0 +1,153 @@
+"""Scheduled status checks: readings are stored and pruned; role changes start the cooldown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from habot.config import Settings
+from habot.core.catalogue import HaCommand, ha_command
+from habot.core.model import NodeState, Role, Verdict
+from habot.scheduling import build_scheduler
+from habot.services.monitor import Monitor, serving
+from habot.services.status import StatusService
+from habot.sim.simulator import Simulator
+from habot.ssh.executor import SshExecutor
+from habot.store.db import make_engine, upgrade
+from habot.store.readings import ReadingStore
+from habot.store.requests import RequestStore
+from tests.conftest import fast_config_file, settings_from
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Parts:
+    """The monitor and what it works with."""
+
+    monitor: Monitor
+    readings: ReadingStore
+    requests: RequestStore
+    clock: Clock
+    ex: SshExecutor
+    settings: Settings
+
+
+@pytest.fixture
+async def parts(sim: Simulator, tmp_path: Path) -> AsyncIterator[Parts]:
+    """A monitor over the simulator and a migrated SQLite file."""
+    settings = settings_from(fast_config_file(sim, "mon.toml", '[schedule]\nstatus_every = "1s"\n'))
+    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
+    upgrade(engine)
+    clock = Clock()
+    readings, requests = ReadingStore(engine), RequestStore(engine)
+    async with SshExecutor(settings.ssh) as ex:
+        monitor = Monitor(settings, StatusService(settings, ex, clock), readings, requests, clock)
+        yield Parts(monitor, readings, requests, clock, ex, settings)
+    engine.dispose()
+
+
+async def test_poll_stores_a_reading_per_pair(parts: Parts) -> None:
+    """Each round keeps one reading per pair, newest first."""
+    monitor, readings, clock = parts.monitor, parts.readings, parts.clock
+    await monitor.poll()
+    clock.now += timedelta(minutes=5)
+    await monitor.poll()
+    last = readings.last_sync("prod")
+    assert last is not None
+    assert (last.verdict, last.primary, last.secondary) == (
+        Verdict.BAU,
+        NodeState.ACTIVE,
+        NodeState.STANDBY,
+    )
+    assert len(readings.since_sync("dr", clock.now - timedelta(hours=1))) == 2
+
+
+async def test_role_change_seen_in_readings_starts_the_cooldown(
+    parts: tuple,
+    sim: Simulator,  # type: ignore[type-arg]
+) -> None:
+    """A switchover done outside habot (e.g. in the web console) is noticed by the poll."""
+    monitor, requests, clock, ex = parts.monitor, parts.requests, parts.clock, parts.ex
+    await monitor.poll()
+    assert requests.last_change_sync("prod") is None
+    await ex.run(
+        sim.address("prod", Role.PRIMARY), ha_command(HaCommand.FAILOVER), answer_prompt=True
+    )
+    clock.now += timedelta(minutes=5)
+    await monitor.poll()
+    assert requests.last_change_sync("prod") == clock.now
+    assert requests.last_change_sync("dr") is None
+
+
+async def test_a_node_going_down_is_not_a_role_change(parts: Parts, sim: Simulator) -> None:
+    """An unreachable Secondary changes no roles (and starts no cooldown)."""
+    monitor, requests = parts.monitor, parts.requests
+    await monitor.poll()
+    await sim.apply("prod", "secondary", "down")
+    await monitor.poll()
+    assert requests.last_change_sync("prod") is None
+
+
+async def test_old_readings_are_pruned(parts: Parts) -> None:
+    """Readings older than keep_readings (7 days by default) are deleted."""
+    monitor, readings, clock = parts.monitor, parts.readings, parts.clock
+    await monitor.poll()
+    clock.now += timedelta(days=8)
+    await monitor.poll()
+    assert len(readings.since_sync("prod", clock.now - timedelta(days=30))) == 1
+
+
+def test_serving_nodes() -> None:
+    """Serving means Active or Promoted Active."""
+    A, SB, PA, U = (
+        NodeState.ACTIVE,
+        NodeState.STANDBY,
+        NodeState.PROMOTED_ACTIVE,
+        NodeState.UNREACHABLE,
+    )
+    assert serving(A, SB) == {Role.PRIMARY}
+    assert serving(U, PA) == {Role.SECONDARY}
+    assert serving(A, PA) == {Role.PRIMARY, Role.SECONDARY}
+    assert serving(U, SB) == frozenset()
+
+
+async def test_scheduler_polls_repeatedly_and_survives_a_failing_job(parts: Parts) -> None:
+    """The scheduler runs the poll every interval; a job that raises is logged, not fatal."""
+    monitor, readings, settings = parts.monitor, parts.readings, parts.settings
+    calls: list[int] = []
+
+    async def poll() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first round fails")
+        await monitor.poll()
+
+    async def expire() -> int:
+        return 0
+
+    scheduler = build_scheduler(settings, poll, expire)
+    scheduler.start()
+    try:
+        job = scheduler.get_job("status_poll")
+        assert (job.coalesce, job.max_instances) == (True, 1)
+        assert job.trigger.interval == timedelta(seconds=1)
+        async with asyncio.timeout(15):
+            while len(calls) < 3:  # noqa: ASYNC110 (the scheduler's own clock drives it)
+                await asyncio.sleep(0.1)
+    finally:
+        scheduler.shutdown(wait=False)
+    assert readings.last_sync("prod") is not None
