@@ -1,0 +1,41 @@
+"""The outbox's Sender on Slack's Web API (no rate-limit retries here: the outbox retries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from habot.core.outbox import Attempt
+
+
+class SlackSender:
+    """post → chat.postMessage, update → chat.update, reply → chat.postMessage in a thread."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def send(self, kind: str, channel: str, payload: dict[str, Any]) -> Attempt:
+        """Try once and describe the result."""
+        try:
+            if kind == "update":
+                response = await self._client.chat_update(channel=channel, **payload)
+            else:
+                response = await self._client.chat_postMessage(channel=channel, **payload)
+        except SlackApiError as exc:
+            data = exc.response.data
+            error = data.get("error") if isinstance(data, dict) else None
+            retry = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after"
+            )
+            return Attempt(
+                False,
+                error=error or f"http_{exc.response.status_code}",
+                retry_after=float(retry) if retry is not None else None,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return Attempt(False, error=type(exc).__name__)
+        ts = response.get("ts")
+        return Attempt(True, ts=str(ts) if ts else None)

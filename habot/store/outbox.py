@@ -1,0 +1,114 @@
+"""Outbox rows: enqueued before sending, delivered head-first per lane."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from habot.core.outbox import Delivery, Next
+from habot.store.db import WRITE_LOCK
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One stored message."""
+
+    id: int
+    lane: str
+    kind: str
+    channel: str
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: datetime
+    state: Delivery
+    ts: str | None
+
+
+class OutboxStore:
+    """The outbox table (sync; the worker runs it in a thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def enqueue_sync(
+        self, lane: str, kind: str, channel: str, payload: dict[str, Any], now: datetime
+    ) -> int:
+        """Store a message to send; return its id (an 'update' may refer to it by id)."""
+        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+            result = conn.execute(
+                text(
+                    "INSERT INTO outbox (lane, kind, channel, payload, created_at, "
+                    "next_attempt_at) VALUES (:lane, :kind, :channel, :payload, :now, :now)"
+                ),
+                {
+                    "lane": lane,
+                    "kind": kind,
+                    "channel": channel,
+                    "payload": json.dumps(payload),
+                    "now": now.isoformat(),
+                },
+            )
+            return int(result.lastrowid or 0)
+
+    def head_sync(self, lane: str) -> OutboxMessage | None:
+        """The oldest queued message of a lane (later ones wait behind it: order holds)."""
+        rows = self._select(
+            "WHERE lane = :lane AND state = 'queued' ORDER BY id LIMIT 1", {"lane": lane}
+        )
+        return rows[0] if rows else None
+
+    def lanes_sync(self) -> list[str]:
+        """Lanes with queued messages."""
+        with self._engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text("SELECT DISTINCT lane FROM outbox WHERE state = 'queued' ORDER BY lane")
+                ).scalars()
+            )
+
+    def get_sync(self, message_id: int) -> OutboxMessage | None:
+        """One message by id."""
+        rows = self._select("WHERE id = :id", {"id": message_id})
+        return rows[0] if rows else None
+
+    def record_sync(
+        self, message_id: int, outcome: Next, ts: str | None, error: str | None
+    ) -> None:
+        """Store an attempt's result."""
+        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+            conn.execute(
+                text(
+                    "UPDATE outbox SET state = :state, attempts = attempts + 1, "
+                    "next_attempt_at = :next, ts = COALESCE(:ts, ts), error = :error "
+                    "WHERE id = :id"
+                ),
+                {
+                    "state": outcome.state.value,
+                    "next": outcome.next_attempt_at.isoformat(),
+                    "ts": ts,
+                    "error": error,
+                    "id": message_id,
+                },
+            )
+
+    def _select(self, where: str, params: dict[str, Any]) -> list[OutboxMessage]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT * FROM outbox {where}"), params).mappings().all()  # noqa: S608 (fixed clauses)
+        return [
+            OutboxMessage(
+                row["id"],
+                row["lane"],
+                row["kind"],
+                row["channel"],
+                json.loads(row["payload"]),
+                row["attempts"],
+                datetime.fromisoformat(row["next_attempt_at"]),
+                Delivery(row["state"]),
+                row["ts"],
+            )
+            for row in rows
+        ]
