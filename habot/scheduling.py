@@ -29,8 +29,10 @@ def logged(name: str, job: Job) -> Callable[[], Awaitable[None]]:
     return run
 
 
-def build_scheduler(settings: Settings, poll: Job, expire: Job) -> AsyncIOScheduler:
-    """The scheduler with the status poll and the approval expiry sweep."""
+def build_scheduler(
+    settings: Settings, poll: Job, expire: Job, deliver: Job | None = None
+) -> AsyncIOScheduler:
+    """The scheduler: status poll, approval expiry sweep and (optionally) outbox delivery."""
     every = settings.schedule.status_every.total_seconds()
     sweep = max(min(settings.approval.ttl.total_seconds() / 3, 5.0), 0.5)
     scheduler = AsyncIOScheduler(
@@ -52,4 +54,12 @@ def build_scheduler(settings: Settings, poll: Job, expire: Job) -> AsyncIOSchedu
         id="approval_expiry",
         misfire_grace_time=max(int(sweep), 1),
     )
+    if deliver is not None:
+        scheduler.add_job(
+            logged("outbox delivery", deliver),
+            "interval",
+            seconds=1,
+            id="outbox",
+            misfire_grace_time=1,
+        )
     return scheduler

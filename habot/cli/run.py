@@ -9,15 +9,18 @@ import signal
 from contextlib import AsyncExitStack
 
 import click
+from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.config import Settings, load_settings
 from habot.core.roles import RolePolicy
 from habot.runtime import open_runtime, open_store, utc_now
 from habot.scheduling import build_scheduler
 from habot.secrets import Secrets
+from habot.services.alerting import Alerter
 from habot.services.commands import CommandService
 from habot.services.monitor import Monitor
 from habot.services.operations import OperationService
+from habot.services.outbox import OutboxWorker
 from habot.slack.app import (
     EVENTS_PATH,
     Health,
@@ -33,6 +36,9 @@ from habot.slack.directory import GroupDirectory
 from habot.slack.handlers import SlackHandlers
 from habot.slack.metrics import Metrics
 from habot.slack.notifier import SlackNotifier
+from habot.slack.sender import SlackSender
+from habot.store.alert_state import AlertStateStore
+from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
 
@@ -119,10 +125,17 @@ async def _serve(
         SlackHandlers(
             commands, operations, directory, metrics, settings.slack.command, pairs
         ).register(app)
+        outbox = OutboxStore(engine)
+        alerter = Alerter(settings, AlertStateStore(engine), outbox, utc_now)
         monitor = Monitor(
-            settings, runtime.status, ReadingStore(engine), RequestStore(engine), utc_now
+            settings, runtime.status, ReadingStore(engine), RequestStore(engine), utc_now, alerter
         )
-        scheduler = build_scheduler(settings, monitor.poll, operations.expire)
+        # The outbox retries by itself (honouring Retry-After), so its client does not.
+        client = AsyncWebClient(
+            token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[]
+        )
+        worker = OutboxWorker(outbox, SlackSender(client), utc_now)
+        scheduler = build_scheduler(settings, monitor.poll, operations.expire, worker.deliver_due)
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
         stack.push_async_callback(operations.drain)

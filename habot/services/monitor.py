@@ -13,6 +13,7 @@ import logging
 from habot.config import Settings
 from habot.core.model import NodeState, Role
 from habot.core.verdict import PairStatus
+from habot.services.alerting import Alerter
 from habot.services.ports import Clock
 from habot.services.status import StatusService
 from habot.store.readings import ReadingStore, StoredReading
@@ -47,7 +48,9 @@ class Monitor:
         readings: ReadingStore,
         requests: RequestStore,
         clock: Clock,
+        alerter: Alerter | None = None,
     ) -> None:
+        self._alerter = alerter
         self._settings = settings
         self._status = status
         self._readings = readings
@@ -65,6 +68,8 @@ class Monitor:
                 await asyncio.to_thread(
                     self._requests.record_change_sync, status.pair, self._clock()
                 )
+            if self._alerter is not None:
+                await self._alerter.observe(status)
         keep = self._settings.schedule.keep_readings
         await asyncio.to_thread(self._readings.prune_sync, self._clock() - keep)
         return statuses

@@ -11,6 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from habot.core.alert_cards import FRESH_STATUS, OPEN_REQUEST
 from habot.core.blocks import RAW_ACTION, Message, home_view, text_message
 from habot.core.cards import APPROVE, CANCEL, REJECT
 from habot.errors import HabotError
@@ -49,6 +50,8 @@ class SlackHandlers:
         app.action(APPROVE)(self.on_request_button)
         app.action(REJECT)(self.on_request_button)
         app.action(CANCEL)(self.on_request_button)
+        app.action(FRESH_STATUS)(self.on_alert_button)
+        app.action(OPEN_REQUEST)(self.on_alert_button)
         app.event("app_home_opened")(self.on_home_opened)
 
     async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -91,6 +94,19 @@ class SlackHandlers:
             CANCEL: self._operations.cancel,
         }[action_id]
         return await click(caller, request_id)
+
+    async def on_alert_button(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """An alert card's buttons are shortcuts for `/ha status PAIR` and `/ha OP PAIR`,
+        with the same role checks as typing them."""
+        await ack()
+        action = body["actions"][0]
+        pair = str(action.get("value", ""))
+        text = f"status {pair}" if action["action_id"] == FRESH_STATUS else pair
+        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
+        message = await self._safely(action["action_id"], self._command_reply(user, channel, text))
+        await self._send(respond, message, replace_original=False)
 
     async def on_home_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         """Publish the App Home tab."""

@@ -1,0 +1,61 @@
+"""The alert card: what is wrong, since when, both nodes, and buttons to act."""
+
+from __future__ import annotations
+
+from habot.core.alerts import Incident, resolved_after
+from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, section
+from habot.core.model import Verdict
+from habot.core.verdict import PairStatus
+
+FRESH_STATUS, OPEN_REQUEST = "alert_fresh_status", "alert_open_request"
+#: The operation that usually answers a verdict (operators get a button for it).
+REMEDY = {
+    Verdict.PRIMARY_DOWN: "failover",
+    Verdict.DEGRADED: "initialise",
+    Verdict.SPLIT_BRAIN: "demote-primary",
+}
+
+
+def alert_card(status: PairStatus, incident: Incident, resolved: bool = False) -> Message:
+    """An open (or resolved) alert for one pair."""
+    emoji = ":white_check_mark:" if resolved else VERDICT_EMOJI[status.verdict]
+    state = f"*{resolved_after(incident)}*" if resolved else "*ALERT*"
+    blocks: list[Block] = [
+        section(f"{emoji} {state} — *{status.pair}*: {incident.reason}"),
+        context(
+            f"Bad since {incident.since:%H:%M} UTC · last seen {incident.last_seen:%H:%M} UTC "
+            f"· {incident.readings} reading(s)"
+        ),
+        section(
+            f"*Primary* ({status.primary.address}): {status.primary.state.value}"
+            f"{' — ' + status.primary.error if status.primary.error else ''}\n"
+            f"*Secondary* ({status.secondary.address}): {status.secondary.state.value}"
+            f"{' — ' + status.secondary.error if status.secondary.error else ''}"
+        ),
+    ]
+    if not resolved:
+        blocks.append(_buttons(status))
+    verb = "resolved" if resolved else "alert"
+    return Message(f"{status.pair} {verb}: {incident.reason}", tuple(blocks), in_channel=True)
+
+
+def _buttons(status: PairStatus) -> Block:
+    elements = [
+        {
+            "type": "button",
+            "action_id": FRESH_STATUS,
+            "value": status.pair,
+            "text": {"type": "plain_text", "text": "Fresh status"},
+        },
+    ]
+    remedy = REMEDY.get(status.verdict)
+    if remedy:
+        elements.append(
+            {
+                "type": "button",
+                "action_id": OPEN_REQUEST,
+                "value": f"{remedy} {status.pair}",
+                "text": {"type": "plain_text", "text": f"Request {remedy} (operators)"},
+            }
+        )
+    return {"type": "actions", "block_id": f"alert-{status.pair}", "elements": elements}

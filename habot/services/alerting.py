@@ -1,0 +1,71 @@
+"""Turn readings into alert messages — written to the outbox, never sent directly."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from habot.config import Settings
+from habot.core.alert_cards import alert_card
+from habot.core.alerts import Kind, Notice, in_quiet_hours, parse_quiet_hours, resolved_after, step
+from habot.core.blocks import Message
+from habot.core.verdict import PairStatus
+from habot.services.ports import Clock
+from habot.store.alert_state import AlertStateStore
+from habot.store.outbox import OutboxStore
+
+
+def _payload(message: Message) -> dict[str, Any]:
+    return {"text": message.text, "blocks": list(message.blocks)}
+
+
+class Alerter:
+    """Applies each reading to its pair's alert state and queues what must be said."""
+
+    def __init__(
+        self, settings: Settings, states: AlertStateStore, outbox: OutboxStore, clock: Clock
+    ) -> None:
+        self._channel = settings.slack.alert_channel
+        self._schedule = settings.schedule
+        self._quiet = parse_quiet_hours(settings.schedule.quiet_hours)
+        self._zone = ZoneInfo(settings.schedule.timezone)
+        self._states = states
+        self._outbox = outbox
+        self._clock = clock
+
+    async def observe(self, status: PairStatus) -> None:
+        """One reading of one pair (does nothing when no alert channel is configured)."""
+        if not self._channel:
+            return
+        await asyncio.to_thread(self._observe_sync, status)
+
+    def _observe_sync(self, status: PairStatus) -> None:
+        now = self._clock()
+        state, card = self._states.load_sync(status.pair)
+        quiet = in_quiet_hours(self._quiet, now.astimezone(self._zone))
+        state, notices = step(state, status, now, self._schedule.alert_after, quiet)
+        for notice in notices:
+            card = self._queue(status, notice, card, now)
+        self._states.save_sync(status.pair, state, card)
+
+    def _queue(self, status: PairStatus, notice: Notice, card: int | None, now: Any) -> int | None:
+        assert self._channel is not None
+        lane, channel = status.pair, self._channel
+        if notice.kind is Kind.RAISE:
+            return self._outbox.enqueue_sync(
+                lane, "post", channel, _payload(alert_card(status, notice.incident)), now
+            )
+        if card is None:
+            return None
+        resolved = notice.kind is Kind.RESOLVE
+        update = _payload(alert_card(status, notice.incident, resolved=resolved))
+        self._outbox.enqueue_sync(lane, "update", channel, {"ts_of": card, **update}, now)
+        if not resolved:
+            return card
+        if not notice.quiet:
+            words = (
+                f":white_check_mark: {status.pair} recovered — {resolved_after(notice.incident)}."
+            )
+            self._outbox.enqueue_sync(lane, "reply", channel, {"ts_of": card, "text": words}, now)
+        return None

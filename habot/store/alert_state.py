@@ -1,0 +1,87 @@
+"""Alert state per pair, as JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from habot.core.alerts import AlertState, Incident
+from habot.store.db import WRITE_LOCK
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def encode(state: AlertState) -> str:
+    """AlertState → JSON."""
+    incident = state.incident
+    return json.dumps(
+        {
+            "bad_streak": state.bad_streak,
+            "good_streak": state.good_streak,
+            "first_bad_at": _iso(state.first_bad_at),
+            "muted_until": _iso(state.muted_until),
+            "incident": None
+            if incident is None
+            else {
+                "reason": incident.reason,
+                "since": _iso(incident.since),
+                "last_seen": _iso(incident.last_seen),
+                "readings": incident.readings,
+            },
+        }
+    )
+
+
+def decode(raw: str) -> AlertState:
+    """JSON → AlertState."""
+    data: dict[str, Any] = json.loads(raw)
+    found = data.get("incident")
+    incident = None
+    if found:
+        since, last_seen = _when(found["since"]), _when(found["last_seen"])
+        assert since is not None
+        assert last_seen is not None
+        incident = Incident(found["reason"], since, last_seen, int(found["readings"]))
+    return AlertState(
+        int(data["bad_streak"]),
+        int(data["good_streak"]),
+        _when(data["first_bad_at"]),
+        incident,
+        _when(data["muted_until"]),
+    )
+
+
+class AlertStateStore:
+    """Load and save a pair's alert state and its open card (sync)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def load_sync(self, pair: str) -> tuple[AlertState, int | None]:
+        """The pair's state (fresh when never seen) and its open card's outbox id."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT state, card_id FROM alert_state WHERE pair = :p"), {"p": pair}
+            ).first()
+        return (decode(row[0]), row[1]) if row else (AlertState(), None)
+
+    def save_sync(self, pair: str, state: AlertState, card_id: int | None) -> None:
+        """Replace the pair's state."""
+        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+            conn.execute(
+                text(
+                    "INSERT INTO alert_state (pair, state, card_id) VALUES (:p, :s, :c) "
+                    "ON CONFLICT (pair) DO UPDATE SET state = excluded.state, "
+                    "card_id = excluded.card_id"
+                ),
+                {"p": pair, "s": encode(state), "c": card_id},
+            )

@@ -1,0 +1,196 @@
+"""Readings become alert messages in the outbox: one card per incident, recovery in its
+thread, nothing re-raised after a restart; and, end to end, a stopped node alerts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from habot.config import parse_settings
+from habot.core.alert_cards import alert_card
+from habot.core.alerts import Incident
+from habot.core.model import Health, NodeState, Role, Verdict
+from habot.core.verdict import NodeView, PairStatus
+from habot.services.alerting import Alerter
+from habot.sim.simulator import Simulator
+from habot.store.alert_state import AlertStateStore, decode, encode
+from habot.store.db import make_engine, upgrade
+from habot.store.outbox import OutboxStore
+from tests.botproc import ROLES, Bot, start_bot
+from tests.fakeslack import FakeSlack
+from tests.slackcheck import problems_in_blocks
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+CONFIG = {
+    "ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
+    "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
+    "slack": {"alert_channel": "C0ALERTS"},
+}
+
+
+def status(verdict: Verdict, p: NodeState = NodeState.ACTIVE) -> PairStatus:
+    """A prod reading."""
+    primary = NodeView(
+        Role.PRIMARY,
+        "a",
+        p is not NodeState.UNREACHABLE,
+        p,
+        None,
+        "connection refused" if p is NodeState.UNREACHABLE else None,
+        T0,
+        None,
+    )
+    secondary = NodeView(Role.SECONDARY, "b", True, NodeState.STANDBY, None, None, T0, "")
+    health = Health.OK if verdict is Verdict.BAU else Health.DEGRADED
+    reason = "Primary Unreachable, Secondary Standby"
+    return PairStatus("prod", verdict, reason, health, None, primary, secondary, (), (), T0)
+
+
+GOOD = status(Verdict.BAU)
+BAD = status(Verdict.PRIMARY_DOWN, NodeState.UNREACHABLE)
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Any:
+    """A migrated SQLite engine."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
+    upgrade(engine)
+    return engine
+
+
+def queued(outbox: OutboxStore) -> list[tuple[str, str]]:
+    """(kind, text) of everything queued in lane prod, in order."""
+    rows = []
+    while (head := outbox.head_sync("prod")) is not None:
+        rows.append((head.kind, head.payload.get("text", "")))
+        from habot.core.outbox import Delivery, Next
+
+        outbox.record_sync(head.id, Next(Delivery.SENT, T0), f"17.{head.id}", None)
+    return rows
+
+
+async def test_incident_queues_one_card_updates_and_a_recovery(db: Any) -> None:
+    """bad, bad, bad, good, good → post, update, update(resolved), thread reply."""
+    settings = parse_settings(CONFIG, env={})
+    clock, outbox = Clock(), OutboxStore(db)
+    alerter = Alerter(settings, AlertStateStore(db), outbox, clock)
+    for reading in (BAD, BAD, BAD, GOOD, GOOD):
+        await alerter.observe(reading)
+        clock.now += timedelta(minutes=5)
+    kinds = [kind for kind, _ in queued(outbox)]
+    assert kinds == ["post", "update", "update", "reply"]
+
+
+async def test_restart_mid_incident_does_not_re_alert(db: Any) -> None:
+    """A new Alerter (after a restart) continues the incident: an update, not a new post."""
+    settings = parse_settings(CONFIG, env={})
+    clock, outbox = Clock(), OutboxStore(db)
+    first = Alerter(settings, AlertStateStore(db), outbox, clock)
+    await first.observe(BAD)
+    await first.observe(BAD)
+    assert [k for k, _ in queued(outbox)] == ["post"]
+    restarted = Alerter(settings, AlertStateStore(db), outbox, clock)
+    await restarted.observe(BAD)
+    assert [k for k, _ in queued(outbox)] == ["update"]
+
+
+async def test_no_alert_channel_means_no_alerts(db: Any) -> None:
+    """Without [slack] alert_channel nothing is queued."""
+    settings = parse_settings({k: v for k, v in CONFIG.items() if k != "slack"}, env={})
+    outbox = OutboxStore(db)
+    alerter = Alerter(settings, AlertStateStore(db), outbox, Clock())
+    for _ in range(3):
+        await alerter.observe(BAD)
+    assert outbox.lanes_sync() == []
+
+
+def test_alert_state_round_trips() -> None:
+    """What is saved is what is loaded."""
+    from habot.core.alerts import AlertState
+
+    state = AlertState(
+        3, 0, T0, Incident("why", T0, T0 + timedelta(minutes=9), 3), T0 + timedelta(hours=1)
+    )
+    assert decode(encode(state)) == state
+
+
+@pytest.mark.parametrize("resolved", [False, True])
+@pytest.mark.parametrize("verdict", list(Verdict))
+def test_alert_cards_are_valid_block_kit(verdict: Verdict, resolved: bool) -> None:
+    """Open and resolved cards for every verdict pass the Block Kit checks; operators get
+    a remedy button where one applies."""
+    card = alert_card(status(verdict), Incident("r" * 4000, T0, T0, 2), resolved=resolved)
+    assert problems_in_blocks(card.blocks) == []
+    text = json.dumps(card.blocks)
+    if verdict is Verdict.PRIMARY_DOWN and not resolved:
+        assert "failover prod" in text
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    """A fake Slack."""
+    slack = FakeSlack()
+    await slack.start()
+    yield slack
+    await slack.stop()
+
+
+FAST = ROLES.replace("alert_channel", "x_unused") + '\n[schedule]\nstatus_every = "1s"\n'
+FAST = FAST.replace('channels = ["C0HAOPS"]', 'channels = ["C0HAOPS"]\nalert_channel = "C0HAOPS"')
+
+
+async def test_stopped_node_alerts_once_and_recovers_in_the_thread(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """End to end: stop the Primary → one alert card (updated while it stays down); start
+    it again → the card says resolved and a recovery reply lands in its thread."""
+    bot: Bot = await start_bot(sim, fake, tmp_path, http=True, extra=FAST)
+    try:
+        await sim.apply("prod", "primary", "down")
+
+        def alerts() -> list[Any]:
+            return [
+                c
+                for c in fake.calls_to("chat.postMessage")
+                if "prod alert" in c.args.get("text", "") and "thread_ts" not in c.args
+            ]
+
+        [alert] = await fake.wait_for(alerts)
+        assert alert.args["channel"] == "C0HAOPS"
+        assert "primary_down" in alert.args["text"]
+        await fake.wait_for(lambda: len(fake.calls_to("chat.update")) >= 2)  # still one card
+        assert len(alerts()) == 1
+        await sim.apply("prod", "primary", "up")
+        replies = await fake.wait_for(
+            lambda: [
+                c
+                for c in fake.calls_to("chat.postMessage")
+                if "recovered" in c.args.get("text", "") and "thread_ts" in c.args
+            ]
+        )
+        assert replies[0].args["thread_ts"]
+        resolved = [
+            u
+            for u in fake.calls_to("chat.update")
+            if "resolved after" in json.dumps(u.args.get("blocks", ""))
+        ]
+        assert resolved
+        assert len(alerts()) == 1
+        assert fake.invalid == []
+    finally:
+        await bot.stop()
