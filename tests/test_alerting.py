@@ -3,12 +3,14 @@ thread, nothing re-raised after a restart; and, end to end, a stopped node alert
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from habot.config import parse_settings
@@ -21,8 +23,8 @@ from habot.sim.simulator import Simulator
 from habot.store.alert_state import AlertStateStore, decode, encode
 from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
-from tests.botproc import ROLES, Bot, start_bot
-from tests.fakeslack import FakeSlack
+from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
+from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
 from tests.slackcheck import problems_in_blocks
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -194,3 +196,29 @@ async def test_stopped_node_alerts_once_and_recovers_in_the_thread(
         assert fake.invalid == []
     finally:
         await bot.stop()
+
+
+async def test_muted_pair_does_not_alert(sim: Simulator, fake: FakeSlack, tmp_path: Path) -> None:
+    """A pair muted for maintenance stays silent while its Primary is down."""
+
+    bot: Bot = await start_bot(sim, fake, tmp_path, http=True, extra=FAST)
+    try:
+        url, rid = fake.response_url()
+        body = form_body(slash_command("mute prod 1h planned maintenance", "U0OPS1", CHANNEL, url))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                bot.events_url, data=body.encode(), headers=signed_headers(SECRET, body)
+            ) as resp,
+        ):
+            assert resp.status == 200
+        assert "muted until" in json.dumps((await fake.response(rid))["blocks"])
+        await sim.apply("prod", "primary", "down")
+        polled = len(sim.pairs["prod"].runs)
+        async with asyncio.timeout(30):  # four more polling rounds of the Secondary
+            while len(sim.pairs["prod"].runs) < polled + 4:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+    finally:
+        await bot.stop()
+    posts = [c for c in fake.calls_to("chat.postMessage") if "prod alert" in c.args.get("text", "")]
+    assert posts == []

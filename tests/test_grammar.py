@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,10 +12,12 @@ from habot.core.grammar import (
     MAX_TEXT,
     MUTATING,
     NOT_YET,
+    MuteRequest,
     ParsedCommand,
     Sub,
     UsageError,
     parse_command,
+    parse_mute,
 )
 from habot.core.model import Role
 
@@ -75,13 +79,42 @@ def test_over_long_text_is_refused() -> None:
         parse_command("status " + "a" * MAX_TEXT, PAIRS)
 
 
-def test_later_subcommands_are_recognised_but_not_available_yet() -> None:
-    """Subcommands of issues still to come are known, so nobody hits a dead end."""
-    assert {Sub.MUTE, Sub.UNMUTE} == NOT_YET
-    for sub in NOT_YET:
-        parsed = parse_command(f"{sub.value} prod", PAIRS)
-        assert parsed.sub is sub
-        assert not parsed.available
+def test_every_subcommand_is_available_now() -> None:
+    """No subcommand is left answering "not available yet"."""
+    assert frozenset() == NOT_YET
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "mute prod 30m maintenance window",
+            MuteRequest("prod", timedelta(minutes=30), "maintenance window"),
+        ),
+        (
+            "mute DR 2h vendor upgrade; `rm -rf`",
+            MuteRequest("dr", timedelta(hours=2), "vendor upgrade; `rm -rf`"),
+        ),
+        ("mute prod", "needs a pair, a duration and a reason"),
+        ("mute prod soon because", "is not a duration"),
+        ("mute prod 8d long", "at most 7 days"),
+        ("mute qa 1h x", "There is no pair `qa`"),
+    ],
+)
+def test_mute_grammar(text: str, expected: MuteRequest | str) -> None:
+    """A mute names a pair, a duration (≤ 7 days) and a free-text reason."""
+    if isinstance(expected, MuteRequest):
+        assert parse_mute(text, PAIRS) == expected
+        return
+    with pytest.raises(UsageError, match=expected):
+        parse_mute(text, PAIRS)
+
+
+def test_unmute_grammar() -> None:
+    """`unmute PAIR`, nothing else."""
+    assert parse_command("unmute prod", PAIRS) == ParsedCommand(Sub.UNMUTE, "prod")
+    with pytest.raises(UsageError, match="Which pair"):
+        parse_command("unmute", PAIRS)
 
 
 def test_operations_are_handed_on_whole() -> None:

@@ -326,3 +326,17 @@ async def test_cancel_by_id_from_the_command(bot: Bot, fake: FakeSlack, sim: Sim
     assert "cancelled" in await ask(bot, fake, f"cancel {request_id}")
     await final_card(fake, "Cancelled")
     assert "No open requests" in await ask(bot, fake, "pending")
+
+
+async def test_mute_shows_on_the_status_card_and_is_audited(bot: Bot, fake: FakeSlack) -> None:
+    """Operators mute a pair for a window; viewers may not; unmute ends it."""
+    refused = await ask(bot, fake, "mute prod 30m vendor upgrade", user="U0VIEW9")
+    assert "needs the *operator* role" in refused
+    assert "muted until" in await ask(bot, fake, "mute prod 30m vendor upgrade")
+    url, rid = fake.response_url()
+    await post(bot, form_body(slash_command("status prod", OPS, CHANNEL, url)))
+    assert ":mute: Alerts muted until" in json.dumps((await fake.response(rid))["blocks"])
+    assert "on again" in await ask(bot, fake, "unmute prod")
+    url, rid = fake.response_url()
+    await post(bot, form_body(slash_command("status prod", OPS, CHANNEL, url)))
+    assert ":mute:" not in json.dumps((await fake.response(rid))["blocks"])

@@ -115,7 +115,13 @@ async def _serve(
                 "%d operation(s) were interrupted by a restart: marked unknown", interrupted
             )
         commands = CommandService(
-            settings, runtime.status, runtime.executor, store, utc_now, operations=operations
+            settings,
+            runtime.status,
+            runtime.executor,
+            store,
+            utc_now,
+            operations=operations,
+            alert_states=AlertStateStore(engine),
         )
         policy = RolePolicy.of(
             settings.roles.viewers, settings.roles.operators, settings.roles.approvers

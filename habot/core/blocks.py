@@ -6,7 +6,7 @@ unique ``action_id`` within a block. Long text is split into several code blocks
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -152,13 +152,20 @@ def status_card(status: PairStatus, now: datetime, reading_id: str) -> list[Bloc
     return blocks
 
 
-def status_message(statuses: Sequence[PairStatus], now: datetime, ids: Sequence[str]) -> Message:
+def status_message(
+    statuses: Sequence[PairStatus],
+    now: datetime,
+    ids: Sequence[str],
+    mutes: Mapping[str, datetime] | None = None,
+) -> Message:
     """The channel message for `/ha status`: one card per pair, dividers between."""
     blocks: list[Block] = []
     for status, reading_id in zip(statuses, ids, strict=True):
         if blocks:
             blocks.append({"type": "divider"})
         blocks += status_card(status, now, reading_id)
+        if mutes and status.pair in mutes:
+            blocks.append(context(f":mute: Alerts muted until {mutes[status.pair]:%H:%M} UTC"))
     if len(blocks) > MAX_BLOCKS:  # many pairs: keep the headlines, drop the detail
         blocks = [
             section(_headline_list(statuses)),

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
+from habot.core.durations import parse_duration
 from habot.core.model import Role
 from habot.core.operations import Operation
 from habot.errors import HabotError
@@ -48,7 +50,7 @@ class Sub(StrEnum):
 ALIASES = {"initialize": Sub.INITIALISE, "?": Sub.HELP}
 MUTATING = frozenset(Sub(operation.value) for operation in Operation)
 #: Recognised, but their issue has not landed: they answer "not available yet".
-NOT_YET = frozenset({Sub.MUTE, Sub.UNMUTE})
+NOT_YET: frozenset[Sub] = frozenset()
 _REQUEST_ID = re.compile(r"^[0-9a-f]{8}$")
 
 USAGE = {
@@ -149,6 +151,37 @@ def _reason(tail: str, usage: str) -> str:
     return reason
 
 
+MAX_MUTE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class MuteRequest:
+    """`mute PAIR DURATION reason…`."""
+
+    pair: str
+    duration: timedelta
+    reason: str
+
+
+def parse_mute(text: str, pairs: Sequence[str], command: str = "/ha") -> MuteRequest:
+    """Parse a mute; the reason is free text (stored and shown, never executed)."""
+    usage = f"{command} {USAGE[Sub.MUTE]}"
+    words = text.split()
+    if len(words) < 4:
+        raise UsageError(f"A mute needs a pair, a duration and a reason. Usage: `{usage}`")
+    pair = _pair(words[1], pairs, command)
+    try:
+        duration = parse_duration(words[2])
+    except ValueError as exc:
+        raise UsageError(f"{exc}. Usage: `{usage}`") from None
+    if duration > MAX_MUTE:
+        raise UsageError(f"Mutes last at most 7 days; {words[2]} is longer. Usage: `{usage}`")
+    reason = " ".join(words[3:])
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"The reason is {len(reason)} characters; keep it under {MAX_REASON}.")
+    return MuteRequest(pair, duration, reason)
+
+
 @dataclass(frozen=True)
 class ParsedCommand:
     """A valid command. ``pair`` is a configured name or None ("all" for status)."""
@@ -174,7 +207,7 @@ def parse_command(text: str, pairs: Sequence[str], command: str = "/ha") -> Pars
         return ParsedCommand(Sub.HELP)
     bad = next((w for w in words if not _TOKEN.match(w)), None)
     sub = _sub(words[0], command)
-    if sub in NOT_YET or sub in MUTATING:
+    if sub in NOT_YET or sub in MUTATING or sub is Sub.MUTE:
         return ParsedCommand(sub)  # operations are parsed in full by parse_operation
     if bad is not None:
         raise UsageError(
@@ -278,7 +311,16 @@ def _cancel(args: list[str], pairs: Sequence[str], command: str) -> ParsedComman
     return ParsedCommand(Sub.CANCEL, ref=args[0].lower())
 
 
+def _unmute(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
+    usage = f"{command} {USAGE[Sub.UNMUTE]}"
+    if not args:
+        raise UsageError(f"Which pair? Usage: `{usage}`")
+    _extra(args, 1, usage)
+    return ParsedCommand(Sub.UNMUTE, _pair(args[0], pairs, command))
+
+
 _PARSERS = {
+    Sub.UNMUTE: _unmute,
     Sub.PENDING: _pending,
     Sub.CANCEL: _cancel,
     Sub.HELP: _help,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from habot.config import Settings
+from habot.core.alerts import mute, unmute
 from habot.core.audit import AuditEvent, digest
 from habot.core.blocks import (
     Message,
@@ -16,6 +18,7 @@ from habot.core.blocks import (
     history_message,
     logs_message,
     raw_message,
+    section,
     status_message,
     text_message,
 )
@@ -27,6 +30,7 @@ from habot.core.grammar import (
     Sub,
     UsageError,
     parse_command,
+    parse_mute,
     parse_operation,
 )
 from habot.core.roles import missing_role
@@ -34,6 +38,7 @@ from habot.core.verdict import PairStatus
 from habot.errors import NodeError
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
 from habot.services.status import StatusService
+from habot.store.alert_state import AlertStateStore
 
 if TYPE_CHECKING:
     from habot.services.operations import OperationService
@@ -71,6 +76,7 @@ class CommandService:
         clock: Clock,
         readings: ReadingCache | None = None,
         operations: OperationService | None = None,
+        alert_states: AlertStateStore | None = None,
     ) -> None:
         self._settings = settings
         self._status = status
@@ -79,6 +85,7 @@ class CommandService:
         self._clock = clock
         self._readings = readings or ReadingCache()
         self._operations = operations
+        self._alert_states = alert_states
         self._command = settings.slack.command
         self._handlers: dict[Sub, Callable[[Caller, ParsedCommand], Awaitable[Message]]] = {
             Sub.HELP: self._help,
@@ -87,6 +94,7 @@ class CommandService:
             Sub.HISTORY: self._history,
             Sub.PENDING: self._pending,
             Sub.CANCEL: self._cancel,
+            Sub.UNMUTE: self._unmute,
         }
 
     async def handle(self, caller: Caller, text: str) -> Message:
@@ -98,13 +106,19 @@ class CommandService:
             return text_message(f":grey_question: {exc}")
         if refusal := await self._refusal(caller, parsed):
             return refusal
-        if not parsed.available or (self._operations is None and parsed.sub not in self._handlers):
+        if not parsed.available or (
+            self._operations is None
+            and parsed.sub not in self._handlers
+            and parsed.sub is not Sub.MUTE
+        ):
             return text_message(
                 f"`{self._command} {parsed.sub.value}` is recognised but not available in this "
                 "version of habot yet. Nothing was run."
             )
         if parsed.sub in MUTATING:
             return await self._operation(caller, text)
+        if parsed.sub is Sub.MUTE:
+            return await self._mute(caller, text)
         return await self._handlers[parsed.sub](caller, parsed)
 
     async def _operation(self, caller: Caller, text: str) -> Message:
@@ -115,6 +129,50 @@ class CommandService:
         except UsageError as exc:
             return text_message(f":grey_question: {exc}")
         return await self._operations.request(caller, ask)
+
+    async def _mute(self, caller: Caller, text: str) -> Message:
+        if self._alert_states is None:
+            return text_message("Alerts are not enabled in this process.")
+        names = [p.name for p in self._settings.pairs]
+        try:
+            ask = parse_mute(text, names, self._command)
+        except UsageError as exc:
+            return text_message(f":grey_question: {exc}")
+        until = self._clock() + ask.duration
+        await asyncio.to_thread(self._set_mute, ask.pair, until)
+        await self._record(
+            "muted",
+            caller,
+            ParsedCommand(Sub.MUTE, ask.pair),
+            "muted",
+            {"until": until.isoformat(), "reason": ask.reason},
+        )
+        words = (
+            f":mute: Alerts for *{ask.pair}* muted until {until:%H:%M} UTC by "
+            f"<@{caller.user}>: {ask.reason}"
+        )
+        return Message(words, (section(words),), in_channel=True)
+
+    async def _unmute(self, caller: Caller, parsed: ParsedCommand) -> Message:
+        assert parsed.pair is not None
+        if self._alert_states is None:
+            return text_message("Alerts are not enabled in this process.")
+        await asyncio.to_thread(self._set_mute, parsed.pair, None)
+        await self._record("unmuted", caller, parsed, "unmuted", {})
+        words = f":loud_sound: Alerts for *{parsed.pair}* are on again (<@{caller.user}>)."
+        return Message(words, (section(words),), in_channel=True)
+
+    def _set_mute(self, pair: str, until: datetime | None) -> None:
+        assert self._alert_states is not None
+        state, card = self._alert_states.load_sync(pair)
+        self._alert_states.save_sync(pair, mute(state, until) if until else unmute(state), card)
+
+    def _mutes(self, pairs: list[str]) -> dict[str, datetime]:
+        if self._alert_states is None:
+            return {}
+        now = self._clock()
+        found = {p: self._alert_states.load_sync(p)[0].muted_until for p in pairs}
+        return {p: until for p, until in found.items() if until and until > now}
 
     async def _pending(self, caller: Caller, parsed: ParsedCommand) -> Message:
         if self._operations is None:
@@ -206,7 +264,8 @@ class CommandService:
                     detail={"primary": s.primary.state.value, "secondary": s.secondary.state.value},
                 )
             )
-        return status_message(statuses, self._clock(), ids)
+        mutes = await asyncio.to_thread(self._mutes, [s.pair for s in statuses])
+        return status_message(statuses, self._clock(), ids, mutes)
 
     async def _logs(self, caller: Caller, parsed: ParsedCommand) -> Message:
         assert parsed.pair is not None, "the grammar requires a pair for logs"
