@@ -340,3 +340,29 @@ async def test_mute_shows_on_the_status_card_and_is_audited(bot: Bot, fake: Fake
     url, rid = fake.response_url()
     await post(bot, form_body(slash_command("status prod", OPS, CHANNEL, url)))
     assert ":mute:" not in json.dumps((await fake.response(rid))["blocks"])
+
+
+async def test_app_home_shows_pairs_and_what_the_approver_can_act_on(
+    bot: Bot, fake: FakeSlack
+) -> None:
+    """The Home tab lists every pair with its last reading and the approver's pending work."""
+    from tests.fakeslack import app_home_opened
+
+    await ask(bot, fake, "switchover prod")
+    _, request_id, _ = button(cards(fake)[-1], "approve_request")
+    body = json.dumps(app_home_opened(LEAD))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            bot.events_url,
+            data=body.encode(),
+            headers=signed_headers(SECRET, body, content_type="application/json"),
+        ) as resp,
+    ):
+        assert resp.status == 200
+    [call] = await fake.wait_for(lambda: fake.calls_to("views.publish"))
+    view = json.dumps(call.args["view"], ensure_ascii=False)
+    assert request_id in view
+    assert "*prod* — bau" in view
+    assert "*dr* — bau" in view
+    assert fake.invalid == []

@@ -18,6 +18,7 @@ from habot.scheduling import build_scheduler
 from habot.secrets import Secrets
 from habot.services.alerting import Alerter
 from habot.services.commands import CommandService
+from habot.services.home import HomeService
 from habot.services.monitor import Monitor
 from habot.services.operations import OperationService
 from habot.services.outbox import OutboxWorker
@@ -128,8 +129,16 @@ async def _serve(
         )
         directory = GroupDirectory(app.client, policy, utc_now)
         pairs = [p.name for p in settings.pairs]
+        home = HomeService(
+            settings,
+            ReadingStore(engine),
+            AlertStateStore(engine),
+            RequestStore(engine),
+            store,
+            utc_now,
+        )
         SlackHandlers(
-            commands, operations, directory, metrics, settings.slack.command, pairs
+            commands, operations, directory, metrics, settings.slack.command, pairs, home
         ).register(app)
         outbox = OutboxStore(engine)
         alerter = Alerter(settings, AlertStateStore(engine), outbox, utc_now)

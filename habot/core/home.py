@@ -1,0 +1,80 @@
+"""The App Home dashboard: every pair at a glance, what the viewer can act on, recent runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from habot.core.approvals import Request
+from habot.core.audit import AuditRecord
+from habot.core.blocks import VERDICT_EMOJI, Block, context, section
+from habot.core.durations import format_duration
+from habot.core.model import NodeState, Verdict
+
+MAX_VIEW_BLOCKS = 100
+
+
+@dataclass(frozen=True)
+class PairLine:
+    """What the dashboard shows of one pair."""
+
+    pair: str
+    verdict: Verdict | None
+    primary: NodeState | None
+    secondary: NodeState | None
+    read_at: datetime | None
+    muted_until: datetime | None = None
+    cooldown_until: datetime | None = None
+
+
+def _pair_block(line: PairLine, now: datetime) -> Block:
+    if line.verdict is None or line.read_at is None:
+        return section(f":grey_question: *{line.pair}* — no reading yet")
+    age = format_duration(max(now - line.read_at, timedelta(0)))
+    text = (
+        f"{VERDICT_EMOJI[line.verdict]} *{line.pair}* — {line.verdict.value} · Primary "
+        f"{line.primary.value if line.primary else '?'} · Secondary "
+        f"{line.secondary.value if line.secondary else '?'} · read {age} ago"
+    )
+    if line.muted_until and line.muted_until > now:
+        text += f"\n:mute: alerts muted until {line.muted_until:%H:%M} UTC"
+    if line.cooldown_until and line.cooldown_until > now:
+        text += f"\n:hourglass: cooldown until {line.cooldown_until:%H:%M} UTC"
+    return section(text)
+
+
+def dashboard(
+    pairs: Sequence[PairLine],
+    actionable: Sequence[Request],
+    recent: Sequence[AuditRecord],
+    command: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """The Home tab view (at most 100 blocks)."""
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "habot — PAM HA pairs"}},
+        *[_pair_block(line, now) for line in pairs[:40]],
+        {"type": "divider"},
+        section("*Waiting for you*" if actionable else "*Waiting for you*\nNothing right now."),
+        *[
+            section(
+                f"`{r.id}` {r.operation.value} on *{r.pair}* ({r.node}) asked by "
+                f"<@{r.requester}> · {len(r.approvals)}/{r.required} approvals · expires "
+                f"{r.expires_at:%H:%M} UTC"
+            )
+            for r in actionable[:20]
+        ],
+        {"type": "divider"},
+        section("*Recent operations*" if recent else "*Recent operations*\nNone yet."),
+        *[
+            context(
+                f"{e.event.at:%Y-%m-%d %H:%M} UTC · {e.event.pair} · "
+                f"{e.event.detail.get('request', '')} · {e.event.outcome}"
+            )
+            for e in recent[:20]
+        ],
+        context(f"`{command} help` in a channel shows what you can do."),
+    ]
+    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
