@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tomllib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from habot.config import Settings, parse_settings
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
+from tests.fakeslack import FakeSlack
 from tests.sshd import Sshd, prepare, wait_listening
 
 REQUIRE_SYSTEM_ENV = "HABOT_REQUIRE_SYSTEM_TESTS"
@@ -60,6 +62,25 @@ def fast_config_file(sim: Simulator, name: str = "fast.toml", extra: str = "") -
     path = sim.kit.dir / name
     path.write_text("\n".join(lines) + "\n" + extra)
     return path
+
+
+class Clock:
+    """A clock the test moves (a fake at the Clock port)."""
+
+    def __init__(self, start: datetime = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    """A fake Slack on 127.0.0.1 (no user groups)."""
+    slack = FakeSlack()
+    await slack.start()
+    yield slack
+    await slack.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from habot.store.alert_state import AlertStateStore, decode, encode
 from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
+from tests.conftest import Clock
 from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
 from tests.slackcheck import problems_in_blocks
 
@@ -55,16 +55,6 @@ def status(verdict: Verdict, p: NodeState = NodeState.ACTIVE) -> PairStatus:
 
 GOOD = status(Verdict.BAU)
 BAD = status(Verdict.PRIMARY_DOWN, NodeState.UNREACHABLE)
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -141,15 +131,6 @@ def test_alert_cards_are_valid_block_kit(verdict: Verdict, resolved: bool) -> No
     text = json.dumps(card.blocks)
     if verdict is Verdict.PRIMARY_DOWN and not resolved:
         assert "failover prod" in text
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    """A fake Slack."""
-    slack = FakeSlack()
-    await slack.start()
-    yield slack
-    await slack.stop()
 
 
 FAST = ROLES.replace("alert_channel", "x_unused") + '\n[schedule]\nstatus_every = "1s"\n'

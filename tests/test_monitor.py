@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,17 +21,7 @@ from habot.ssh.executor import SshExecutor
 from habot.store.db import make_engine, upgrade
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
-from tests.conftest import fast_config_file, settings_from
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.conftest import Clock, fast_config_file, settings_from
 
 
 @dataclass

@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -29,22 +29,12 @@ from habot.ssh.executor import SshExecutor
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
 from habot.store.requests import RequestStore
-from tests.conftest import fast_config_file, settings_from
+from tests.conftest import Clock, fast_config_file, settings_from
 
 OPERATOR = Caller("U0OPS1", "C0HAOPS", frozenset({Access.VIEWER, Access.OPERATOR}))
 LEAD = Caller("U0LEAD1", "C0HAOPS", frozenset({Access.VIEWER, Access.APPROVER}))
 LEAD2 = Caller("U0LEAD2", "C0HAOPS", frozenset({Access.VIEWER, Access.APPROVER}))
 VIEWER = Caller("U0VIEW", "C0HAOPS", frozenset({Access.VIEWER}))
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,28 +14,10 @@ from habot.slack.sender import SlackSender
 from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from tests.botproc import BOT_TOKEN
+from tests.conftest import Clock
 from tests.fakeslack import FakeSlack
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    """A fake Slack."""
-    slack = FakeSlack()
-    await slack.start()
-    yield slack
-    await slack.stop()
 
 
 @pytest.fixture

@@ -41,15 +41,6 @@ required = 0
 )
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    """A fake Slack."""
-    slack = FakeSlack()
-    await slack.start()
-    yield slack
-    await slack.stop()
-
-
 async def started(sim: Simulator, fake: FakeSlack, tmp: Path, extra: str = CONFIG) -> Bot:
     """The bot in HTTP mode with the approval settings above."""
     return await start_bot(sim, fake, tmp, http=True, extra=extra)

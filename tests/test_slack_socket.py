@@ -16,15 +16,6 @@ VIEWER = "U0VIEW1"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    """A fake Slack that also serves Socket Mode."""
-    slack = FakeSlack()
-    await slack.start()
-    yield slack
-    await slack.stop()
-
-
-@pytest.fixture
 async def bot(sim: Simulator, fake: FakeSlack, tmp_path: Path) -> AsyncIterator[Bot]:
     """The bot in Socket Mode (the default)."""
     running = await start_bot(sim, fake, tmp_path, http=False)
