@@ -283,9 +283,7 @@ class OperationService:
             {"request": request.id},
             node=request.node.value,
         )
-        task = asyncio.create_task(self._execute(running))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.spawn(self._execute(running))
         return text_message(f"Approved: `{request.operation.value}` on {request.pair} is running.")
 
     async def drain(self, limit: timedelta = timedelta(minutes=15)) -> None:
@@ -336,7 +334,7 @@ class OperationService:
             output_digest=None if secret else digest(output),
         )
         if secret and exit_status == 0:
-            channel, _ = self._card_channel(request)
+            channel, _ = await self._card_channel(request)
             await self._notify.tell(
                 channel,
                 request.requester,
@@ -408,7 +406,7 @@ class OperationService:
         )
         outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
         await self._refresh_card(replace(request, state=state), outcome=outcome)
-        channel, _ = self._card_channel(request)
+        channel, _ = await self._card_channel(request)
         await self._notify.tell(
             channel,
             request.requester,
@@ -464,13 +462,13 @@ class OperationService:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _card_channel(self, request: Request) -> tuple[str | None, str | None]:
-        return self._requests.card_sync(request.id)
+    async def _card_channel(self, request: Request) -> tuple[str | None, str | None]:
+        return await asyncio.to_thread(self._requests.card_sync, request.id)
 
     async def _refresh_card(
         self, request: Request, note: str | None = None, outcome: str | None = None
     ) -> None:
-        channel, ts = self._card_channel(request)
+        channel, ts = await self._card_channel(request)
         if not (channel and ts):
             return
         plan = await asyncio.to_thread(self._requests.plan_sync, request.id)
@@ -525,7 +523,7 @@ class _Progress:
     async def flush(self) -> None:
         text, self._buffer = self._buffer.strip(), ""
         self._last = time.monotonic()
-        channel, ts = self._service._card_channel(self._request)
+        channel, ts = await self._service._card_channel(self._request)
         if text and channel and ts:
             lines = text.splitlines()[-8:]
             await self._service._notify.thread(channel, ts, "```" + "\n".join(lines) + "```")
