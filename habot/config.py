@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.functional_validators import BeforeValidator
 
 from habot.core.addresses import NodeAddress, parse_address
@@ -27,6 +26,7 @@ from habot.core.durations import parse_duration
 from habot.core.model import Role
 from habot.core.operations import Operation
 from habot.errors import ConfigError
+from habot.scheduling import cron_trigger
 
 CONFIG_ENV = "HABOT_CONFIG"
 DEFAULT_CONFIG = Path("habot.toml")
@@ -171,7 +171,7 @@ class ApprovalSettings(_Section):
 
 
 class ScheduleSettings(_Section):
-    """Scheduled status checks (alerts and the digest arrive with their issue)."""
+    """Scheduled status checks, alerts and the daily digest."""
 
     status_every: Duration = timedelta(minutes=5)
     alert_after: int = Field(2, ge=1, le=100)
@@ -200,12 +200,21 @@ class ScheduleSettings(_Section):
     def _cron(cls, value: str) -> str:
         if value.strip():
             try:
-                CronTrigger.from_crontab(value)
+                cron_trigger(value, ZoneInfo("UTC"))
             except ValueError as exc:
                 raise ValueError(
                     f"{value!r} is not a crontab line (m h dom mon dow): {exc}"
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _digest_needs_a_day(self) -> ScheduleSettings:
+        if self.digest_cron.strip() and self.keep_readings < timedelta(days=1):
+            raise ValueError(
+                "keep_readings must be at least 1d while digest_cron is set: the digest "
+                "reports the last day from stored readings"
+            )
+        return self
 
 
 class DatabaseSettings(_Section):

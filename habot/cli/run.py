@@ -18,6 +18,7 @@ from habot.scheduling import build_scheduler
 from habot.secrets import Secrets
 from habot.services.alerting import Alerter
 from habot.services.commands import CommandService
+from habot.services.digest import DigestService
 from habot.services.home import HomeService
 from habot.services.monitor import Monitor
 from habot.services.operations import OperationService
@@ -150,7 +151,12 @@ async def _serve(
             token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[]
         )
         worker = OutboxWorker(outbox, SlackSender(client), utc_now)
-        scheduler = build_scheduler(settings, monitor.poll, operations.expire, worker.deliver_due)
+        digest = DigestService(
+            settings, ReadingStore(engine), AlertStateStore(engine), outbox, utc_now
+        )
+        scheduler = build_scheduler(
+            settings, monitor.poll, operations.expire, worker.deliver_due, digest.post
+        )
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
         stack.push_async_callback(operations.drain)

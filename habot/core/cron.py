@@ -1,0 +1,78 @@
+"""Crontab lines read the way cron reads them.
+
+APScheduler 3.x's ``CronTrigger.from_crontab`` numbers weekdays from Monday = 0, so the
+crontab line ``0 9 * * 1-5`` would run Tuesday to Saturday (agronholm/apscheduler#286).
+Here the day-of-week field is read with cron's numbering (0 and 7 are Sunday, 1 is
+Monday) and rewritten as weekday names, which APScheduler cannot misread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+@dataclass(frozen=True)
+class CronFields:
+    """A crontab line's five fields, the weekday field as names."""
+
+    minute: str
+    hour: str
+    day: str
+    month: str
+    day_of_week: str
+
+
+def parse_crontab(line: str) -> CronFields:
+    """``m h dom mon dow`` → fields; ValueError naming what is wrong."""
+    fields = line.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields (m h dom mon dow), got {len(fields)}")
+    minute, hour, day, month, dow = fields
+    return CronFields(minute, hour, day, month, weekday_names(dow))
+
+
+def weekday_names(field: str) -> str:
+    """A cron day-of-week field (numbers, names, ranges, lists, steps) as a list of names."""
+    if field == "*":
+        return "*"
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        days |= _days(part)
+    return ",".join(_NAMES[d] for d in sorted(days))
+
+
+def _days(part: str) -> set[int]:
+    span, slash, step_text = part.partition("/")
+    step = _number(step_text, "step") if slash else 1
+    if step < 1:
+        raise ValueError(f"{part!r}: a step must be at least 1")
+    if span == "*":
+        low, high = 0, 6
+    elif "-" in span:
+        first, _, last = span.partition("-")
+        low, high = _day(first), _day(last)
+    else:
+        low = _day(span)
+        high = 6 if slash else low
+    if low > high:
+        raise ValueError(f"{part!r}: a weekday range must run forwards (e.g. 1-5)")
+    return {d % 7 for d in range(low, high + 1, step)}
+
+
+def _day(token: str) -> int:
+    if token.isdigit():
+        value = int(token)
+        if value > 7:
+            raise ValueError(f"{token!r}: weekdays are 0-7 (0 and 7 are Sunday)")
+        return value
+    if token[:3] in _NAMES and len(token) == 3:
+        return _NAMES.index(token)
+    raise ValueError(f"{token!r} is not a weekday (0-7 or sun, mon, …)")
+
+
+def _number(text: str, what: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"{text!r} is not a {what}")
+    return int(text)

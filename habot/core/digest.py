@@ -1,0 +1,128 @@
+"""The daily digest: each pair's uptime over a window, computed from stored readings.
+
+Pure. Every reading stands for the time until the next one, but never for more than
+``max_gap`` (twice the polling interval): a stretch with no readings — habot stopped, the
+database unreachable — counts as *not observed*, not as up or down, and the digest says
+how much of the window was observed so nobody reads 100 % into a day habot slept through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, section
+from habot.core.model import Health, NodeState, Verdict
+
+_SERVING = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
+MAX_PAIRS_IN_DIGEST = 45  # one section each, under Slack's 50 blocks with the header
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The part of a stored reading the digest needs."""
+
+    at: datetime
+    verdict: Verdict
+    primary: NodeState
+    secondary: NodeState
+    health: Health | None = None
+
+    @property
+    def serving(self) -> bool:
+        """Some node takes traffic (users can log in)."""
+        return self.primary in _SERVING or self.secondary in _SERVING
+
+    @property
+    def healthy(self) -> bool:
+        """Business as usual: BAU and not Degraded."""
+        return self.verdict is Verdict.BAU and self.health is not Health.DEGRADED
+
+
+@dataclass(frozen=True)
+class Uptime:
+    """One pair over the window."""
+
+    pair: str
+    window: timedelta
+    observed: timedelta
+    serving: timedelta
+    healthy: timedelta
+    episodes: int  # times the pair left BAU within the window
+    latest: Sample | None
+
+    def share(self, part: timedelta) -> float | None:
+        """``part`` as a percentage of the observed time (None when nothing was observed)."""
+        if self.observed <= timedelta(0):
+            return None
+        return 100 * (part / self.observed)
+
+
+def uptime(
+    pair: str,
+    samples: Sequence[Sample],
+    start: datetime,
+    end: datetime,
+    max_gap: timedelta,
+) -> Uptime:
+    """Time-weighted uptime of one pair between ``start`` and ``end``."""
+    ordered = sorted((s for s in samples if start <= s.at <= end), key=lambda s: s.at)
+    observed = serving = healthy = timedelta(0)
+    episodes = 0
+    for i, sample in enumerate(ordered):
+        until = ordered[i + 1].at if i + 1 < len(ordered) else end
+        span = min(until - sample.at, max_gap)
+        observed += span
+        serving += span if sample.serving else timedelta(0)
+        healthy += span if sample.healthy else timedelta(0)
+        if not sample.healthy and (i == 0 or ordered[i - 1].healthy):
+            episodes += 1
+    latest = ordered[-1] if ordered else None
+    return Uptime(pair, end - start, observed, serving, healthy, episodes, latest)
+
+
+def _percent(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}%" if value < 100 else "100%"
+
+
+def _pair_line(item: Uptime, muted_until: datetime | None, now: datetime) -> str:
+    if item.latest is None:
+        return (
+            f":grey_question: *{item.pair}* — no readings in this window: "
+            "is habot's scheduled status check running?"
+        )
+    coverage = 100 * (item.observed / item.window) if item.window else 0.0
+    words = [
+        f"{VERDICT_EMOJI[item.latest.verdict]} *{item.pair}* — now {item.latest.verdict.value}",
+        f"serving {_percent(item.share(item.serving))}",
+        f"BAU {_percent(item.share(item.healthy))}",
+        f"{item.episodes} episode(s) off BAU",
+    ]
+    text = " · ".join(words)
+    if coverage < 99.5:
+        text += f"\n_observed {_percent(coverage)} of the window; the rest had no readings_"
+    if muted_until is not None and muted_until > now:
+        text += f"\n:mute: muted until {muted_until:%Y-%m-%d %H:%M} UTC"
+    return text
+
+
+def digest_message(
+    items: Sequence[Uptime], muted: dict[str, datetime | None], now: datetime, hours: int
+) -> Message:
+    """The digest post: one line per pair, worst first, then the pairs left out (if any)."""
+    ranked = sorted(items, key=lambda u: (u.share(u.healthy) or -1.0, u.pair))
+    shown = ranked[:MAX_PAIRS_IN_DIGEST]
+    blocks: list[Block] = [section(f"*HA daily summary* — the last {hours} h to {now:%H:%M} UTC")]
+    blocks += [section(_pair_line(u, muted.get(u.pair), now)) for u in shown]
+    if len(ranked) > len(shown):
+        rest = ", ".join(u.pair for u in ranked[len(shown) :])
+        blocks.append(context(f"Also watched, each at least as healthy as those above: {rest}"))
+    blocks.append(
+        context("serving = some node took traffic · BAU = Primary active, Secondary ready")
+    )
+    not_bau = sum(1 for u in items if u.latest is None or not u.latest.healthy)
+    summary = f"HA daily summary: {len(items)} pair(s), {not_bau} not in BAU now"
+    return Message(summary, tuple(blocks), in_channel=True)
