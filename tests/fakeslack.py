@@ -149,6 +149,8 @@ class FakeSlack:
         if blocks is not None and (problems := problems_in_blocks(blocks)):
             self.invalid += problems
             return {"ok": False, "error": "invalid_blocks"}
+        if method == "chat.postEphemeral":  # Slack answers message_ts, not ts
+            return {"ok": True, "message_ts": f"{time.time():.6f}"}
         ts = args.get("ts") or f"{time.time():.6f}"
         return {"ok": True, "ts": ts, "channel": args.get("channel")}
 

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from habot.config import parse_settings
 from habot.core.approvals import Request, RequestState
 from habot.core.audit import AuditEvent, chain
 from habot.core.home import PairLine, dashboard
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation
 from habot.core.roles import Access
-from habot.services.home import _can_act
+from habot.services.home import HomeRefresher, HomeService, _can_act
+from habot.sim.simulator import Simulator
+from habot.store.alert_state import AlertStateStore
+from habot.store.audit import AuditStore
+from habot.store.db import make_engine, upgrade
+from habot.store.home_viewers import ViewerStore
+from habot.store.readings import ReadingStore
+from habot.store.requests import RequestStore
+from tests.botproc import ROLES, Bot, start_bot
+from tests.conftest import Clock
+from tests.fakeslack import FakeSlack, app_home_opened
 from tests.slackcheck import problems_in_view
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -83,3 +98,92 @@ def test_who_can_act_on_a_request() -> None:
     assert not _can_act(request(approvals=("U0LEAD",)), "U0LEAD", approver)
     assert _can_act(request(), "U0OPS", viewer)
     assert not _can_act(request(), "U0OTHER", viewer)
+
+
+class RecordingHome:
+    """The Home port, recording publishes; each publish can be held up to test coalescing."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.entered = asyncio.Event()
+
+    async def roles_of(self, user: str) -> frozenset[Access]:
+        return frozenset({Access.VIEWER})
+
+    async def publish(self, user: str, view: dict[str, Any]) -> None:
+        self.entered.set()
+        await self.gate.wait()
+        self.published.append(user)
+
+
+async def test_refreshes_coalesce_and_reach_every_recent_viewer(tmp_path: Path) -> None:
+    """Ten changes during a slow refresh cause one more round, not ten; viewers who have
+    not opened their Home for over 30 days are left alone."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
+    upgrade(engine)
+    clock = Clock(NOW)
+    settings = parse_settings(
+        {
+            "ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
+            "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
+        },
+        "test",
+    )
+    viewers = ViewerStore(engine)
+    viewers.opened_sync("U0OLD", NOW - timedelta(days=31))
+    home = HomeService(
+        settings,
+        ReadingStore(engine),
+        AlertStateStore(engine),
+        RequestStore(engine),
+        AuditStore(engine),
+        clock,
+        viewers,
+    )
+    port = RecordingHome()
+    refresher = HomeRefresher(home, port)
+    await refresher.opened("U0ONE")
+    await refresher.opened("U0TWO")
+    assert port.published == ["U0ONE", "U0TWO"]
+    port.gate.clear()
+    port.entered.clear()
+    refresher.refresh()
+    await port.entered.wait()  # the first round is now publishing, held at the gate
+    for _ in range(10):
+        refresher.refresh()
+    port.gate.set()
+    await refresher.close()
+    assert sorted(port.published[2:]) == ["U0ONE", "U0ONE", "U0TWO", "U0TWO"]
+    engine.dispose()
+
+
+async def test_home_is_republished_when_a_reading_changes(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """End to end: a viewer opens Home; the Primary stops; their Home is published again
+    showing primary_down, without them opening it again."""
+    extra = ROLES + '\n[schedule]\nstatus_every = "1s"\n'
+    bot: Bot = await start_bot(sim, fake, tmp_path, http=False, extra=extra)
+    try:
+        await fake.send_envelope(
+            "events_api", app_home_opened("U0VIEW1"), retry_attempt=0, retry_reason=""
+        )
+        [first] = await fake.wait_for(lambda: fake.calls_to("views.publish"))
+        assert first.args["user_id"] == "U0VIEW1"
+        assert "primary_down" not in json.dumps(first.args["view"])
+        await sim.apply("prod", "primary", "down")
+
+        def down() -> list[Any]:
+            return [
+                c
+                for c in fake.calls_to("views.publish")
+                if c.args["user_id"] == "U0VIEW1" and "primary_down" in json.dumps(c.args["view"])
+            ]
+
+        [republished, *_] = await fake.wait_for(down)
+        assert problems_in_view(json.loads(json.dumps(republished.args["view"]))) == []
+        assert fake.invalid == []
+    finally:
+        await bot.stop()

@@ -41,30 +41,37 @@ VIEWER = Caller("U0VIEW", "C0HAOPS", frozenset({Access.VIEWER}))
 class Recorder:
     """The Notifier port, recording what Slack would have shown."""
 
-    cards: dict[str, list[Message]] = field(default_factory=dict)
+    cards: dict[int, list[Message]] = field(default_factory=dict)
     threads: list[str] = field(default_factory=list)
     told: list[tuple[str, str]] = field(default_factory=list)
+    secrets: list[tuple[str, str]] = field(default_factory=list)
 
-    async def post_card(self, channel: str, message: Message) -> str | None:
-        ts = f"1700000000.{len(self.cards):06d}"
-        self.cards[ts] = [message]
-        return ts
+    async def post_card(self, pair: str, channel: str, message: Message) -> int:
+        card = len(self.cards) + 1
+        self.cards[card] = [message]
+        return card
 
-    async def update_card(self, channel: str, ts: str, message: Message) -> None:
-        self.cards[ts].append(message)
+    async def update_card(self, pair: str, channel: str, card: int, message: Message) -> None:
+        self.cards[card].append(message)
 
-    async def thread(self, channel: str, ts: str, text: str) -> None:
+    async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
         self.threads.append(text)
 
-    async def tell(self, channel: str | None, user: str, text: str) -> None:
+    async def tell(self, pair: str, channel: str, user: str, text: str) -> None:
         self.told.append((user, text))
+
+    async def tell_secret(self, channel: str, user: str, text: str) -> None:
+        self.secrets.append((user, text))
+
+    async def link(self, card: int) -> str | None:
+        return f"https://slack.example/card/{card}" if card in self.cards else None
 
     def last(self) -> Message:
         return list(self.cards.values())[-1][-1]
 
     def everything(self) -> str:
         shown = [json.dumps(m.blocks) for ms in self.cards.values() for m in ms]
-        return "\n".join([*shown, *self.threads])
+        return "\n".join([*shown, *self.threads, *(text for _, text in self.told)])
 
 
 @dataclass
@@ -223,7 +230,7 @@ async def test_one_operation_per_pair(world: World) -> None:
     rid = world.request_id()
     refused = await world.ask("make-standalone prod primary")
     assert f"already has an open request (`{rid}`)" in refused
-    assert "https://slack.com/archives/C0HAOPS/p1700000000000000|its card" in refused
+    assert "<https://slack.example/card/1|its card>" in refused
 
 
 async def test_rejection_closes_the_request(world: World) -> None:
@@ -284,11 +291,10 @@ async def test_joining_code_goes_only_to_the_requester(world: World) -> None:
     reply = await world.ask("joining-code dr")
     assert "is running" in reply
     await world.service.drain()
-    codes = [text for user, text in world.notifier.told if "Joining code for dr" in text]
-    assert len(codes) == 1
-    code = codes[0].split("Joining code: ")[1].split()[0]
-    assert world.notifier.told[0][0] == OPERATOR.user
-    assert code not in world.notifier.everything()
+    [(user, text)] = world.notifier.secrets  # sent directly, never queued
+    assert user == OPERATOR.user
+    code = text.split("Joining code: ")[1].split()[0]
+    assert code not in world.notifier.everything()  # nor in any card, thread or queued note
     exported = json.dumps([r.as_dict() for r in world.audit.all_sync()])
     assert code not in exported
     [result] = [r for r in world.audit.all_sync() if r.event.kind == "command_result"]

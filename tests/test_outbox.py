@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
 
+from habot.core.blocks import text_message
 from habot.core.outbox import Attempt, Delivery, after
-from habot.services.outbox import OutboxWorker
+from habot.services.outbox import OutboxNotifier, OutboxWorker
+from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
 from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
@@ -94,3 +97,70 @@ async def test_a_permanently_refused_message_does_not_block_its_lane(
     assert await worker(store, fake, Clock()).deliver_due() == 2
     assert store.get_sync(dead).state is Delivery.DEAD  # type: ignore[union-attr]
     assert fake.calls_to("chat.postMessage")[-1].args["text"] == "after it"
+
+
+def notifier(store: OutboxStore, fake: FakeSlack, clock: Clock) -> OutboxNotifier:
+    """The operations' notifier on this outbox (secrets straight to the fake)."""
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    return OutboxNotifier(store, SlackSecretTeller(client), clock)
+
+
+async def test_operation_messages_wait_out_an_outage_and_arrive_in_order(
+    store: OutboxStore, fake: FakeSlack
+) -> None:
+    """An approval card, its update, a progress reply and the private result, queued while
+    Slack fails: once Slack answers, all four arrive in order, the update and the reply
+    naming the card's real ts."""
+    clock = Clock()
+    notify = notifier(store, fake, clock)
+    card = await notify.post_card("prod", "C0HAOPS", text_message("approve me"))
+    await notify.update_card("prod", "C0HAOPS", card, text_message("approved"))
+    await notify.thread("prod", "C0HAOPS", card, "progress")
+    await notify.tell("prod", "C0HAOPS", "U0OPS", "your switchover succeeded")
+    assert await notify.link(card) is None  # not delivered yet
+    fake.fail_next["chat.postMessage"] = [500, 500, 503]
+    deliver = worker(store, fake, clock)
+    for _ in range(3):
+        assert await deliver.deliver_due() == 0
+        clock.now += timedelta(minutes=1)
+    assert await deliver.deliver_due() == 4
+    sent = [c for c in fake.calls if c.method.startswith("chat.")][3:]
+    assert [c.method for c in sent] == [
+        "chat.postMessage",
+        "chat.update",
+        "chat.postMessage",
+        "chat.postEphemeral",
+    ]
+    ts = store.get_sync(card).ts  # type: ignore[union-attr]
+    assert ts
+    assert sent[1].args["ts"] == ts
+    assert sent[2].args["thread_ts"] == ts
+    assert sent[3].args["user"] == "U0OPS"
+    assert await notify.link(card) == f"https://slack.com/archives/C0HAOPS/p{ts.replace('.', '')}"
+
+
+async def test_a_secret_is_sent_directly_and_never_stored(
+    store: OutboxStore, fake: FakeSlack
+) -> None:
+    """The joining code goes to chat.postEphemeral at once; the outbox table never sees it."""
+    await notifier(store, fake, Clock()).tell_secret("C0HAOPS", "U0OPS", "code 123456")
+    [call] = fake.calls_to("chat.postEphemeral")
+    assert (call.args["user"], call.args["text"]) == ("U0OPS", "code 123456")
+    assert store.lanes_sync() == []
+    with store._engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM outbox")).scalar() == 0
+
+
+async def test_a_kick_delivers_without_waiting_for_the_next_round(
+    store: OutboxStore, fake: FakeSlack
+) -> None:
+    """Someone clicked and is waiting: queuing kicks the worker, and rounds never overlap."""
+    clock = Clock()
+    deliver = worker(store, fake, clock)
+    notify = OutboxNotifier(store, SlackSecretTeller(AsyncWebClient()), clock, kick=deliver.kick)
+    for n in range(5):
+        await notify.post_card("prod", "C0HAOPS", text_message(f"card {n}"))
+    await deliver.close()
+    await deliver.deliver_due()  # a concurrent scheduled round finds nothing left to send
+    posts = [c.args["text"] for c in fake.calls_to("chat.postMessage")]
+    assert posts == [f"card {n}" for n in range(5)]

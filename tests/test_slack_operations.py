@@ -66,10 +66,15 @@ async def post(bot: Bot, body: str) -> int:
 
 
 async def ask(bot: Bot, fake: FakeSlack, text: str, user: str = OPS) -> str:
-    """A slash command; returns the text of the ephemeral reply."""
+    """A slash command; returns the text of the ephemeral reply (once a request's card,
+    which goes through the outbox, has reached Slack too)."""
+    before = len(cards(fake))
     url, rid = fake.response_url()
     assert await post(bot, form_body(slash_command(text, user, CHANNEL, url))) == 200
-    return json.dumps((await fake.response(rid))["blocks"])
+    reply = json.dumps((await fake.response(rid))["blocks"])
+    if "` posted:" in reply:
+        await fake.wait_for(lambda: len(cards(fake)) > before)
+    return reply
 
 
 def cards(fake: FakeSlack) -> list[dict[str, Any]]:
@@ -356,4 +361,38 @@ async def test_app_home_shows_pairs_and_what_the_approver_can_act_on(
     assert request_id in view
     assert "*prod* — bau" in view
     assert "*dr* — bau" in view
+    assert fake.invalid == []
+
+
+async def test_an_approvers_home_follows_requests_without_reopening(
+    bot: Bot, fake: FakeSlack
+) -> None:
+    """An approver opened Home before the request existed: it is republished when the
+    request is posted (approvable there) and again when it is cancelled (gone)."""
+    from tests.fakeslack import app_home_opened
+
+    body = json.dumps(app_home_opened(LEAD))
+    headers = signed_headers(SECRET, body, content_type="application/json")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(bot.events_url, data=body.encode(), headers=headers) as resp,
+    ):
+        assert resp.status == 200
+    await fake.wait_for(lambda: fake.calls_to("views.publish"))
+    await ask(bot, fake, "switchover prod")
+    _, request_id, _ = button(cards(fake)[-1], "approve_request")
+
+    def homes_with(present: bool) -> list[Any]:
+        return [
+            c
+            for c in fake.calls_to("views.publish")
+            if c.args["user_id"] == LEAD and (request_id in json.dumps(c.args["view"])) is present
+        ]
+
+    await fake.wait_for(lambda: homes_with(True))
+    shown = len(fake.calls_to("views.publish"))
+    assert "cancelled" in await click(bot, fake, cards(fake)[-1], "cancel_request", OPS)
+    await fake.wait_for(
+        lambda: len(homes_with(False)) > 1 and len(fake.calls_to("views.publish")) > shown
+    )
     assert fake.invalid == []

@@ -19,10 +19,10 @@ from habot.secrets import Secrets
 from habot.services.alerting import Alerter
 from habot.services.commands import CommandService
 from habot.services.digest import DigestService
-from habot.services.home import HomeService
+from habot.services.home import HomeRefresher, HomeService
 from habot.services.monitor import Monitor
 from habot.services.operations import OperationService
-from habot.services.outbox import OutboxWorker
+from habot.services.outbox import OutboxNotifier, OutboxWorker
 from habot.slack.app import (
     EVENTS_PATH,
     Health,
@@ -36,10 +36,12 @@ from habot.slack.app import (
 )
 from habot.slack.directory import GroupDirectory
 from habot.slack.handlers import SlackHandlers
+from habot.slack.home import SlackHome
 from habot.slack.metrics import Metrics
-from habot.slack.notifier import SlackNotifier
+from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
 from habot.store.alert_state import AlertStateStore
+from habot.store.home_viewers import ViewerStore
 from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
@@ -102,14 +104,37 @@ async def _serve(
     app = build_app(tokens, api_url(os.environ))
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(settings))
+        policy = RolePolicy.of(
+            settings.roles.viewers, settings.roles.operators, settings.roles.approvers
+        )
+        directory = GroupDirectory(app.client, policy, utc_now)
+        outbox = OutboxStore(engine)
+        # The outbox retries by itself (honouring Retry-After), so its client does not.
+        client = AsyncWebClient(
+            token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[]
+        )
+        worker = OutboxWorker(outbox, SlackSender(client), utc_now)
+        stack.push_async_callback(worker.close)
+        home = HomeService(
+            settings,
+            ReadingStore(engine),
+            AlertStateStore(engine),
+            RequestStore(engine),
+            store,
+            utc_now,
+            ViewerStore(engine),
+        )
+        homes = HomeRefresher(home, SlackHome(app.client, directory))
+        stack.push_async_callback(homes.close)
         operations = OperationService(
             settings,
             runtime.status,
             runtime.executor,
             RequestStore(engine),
             store,
-            SlackNotifier(app.client),
+            OutboxNotifier(outbox, SlackSecretTeller(app.client), utc_now, kick=worker.kick),
             utc_now,
+            on_change=homes.refresh,
         )
         interrupted = await operations.recover()
         if interrupted:
@@ -125,32 +150,20 @@ async def _serve(
             operations=operations,
             alert_states=AlertStateStore(engine),
         )
-        policy = RolePolicy.of(
-            settings.roles.viewers, settings.roles.operators, settings.roles.approvers
-        )
-        directory = GroupDirectory(app.client, policy, utc_now)
         pairs = [p.name for p in settings.pairs]
-        home = HomeService(
-            settings,
-            ReadingStore(engine),
-            AlertStateStore(engine),
-            RequestStore(engine),
-            store,
-            utc_now,
-        )
         SlackHandlers(
-            commands, operations, directory, metrics, settings.slack.command, pairs, home
+            commands, operations, directory, metrics, settings.slack.command, pairs, homes
         ).register(app)
-        outbox = OutboxStore(engine)
         alerter = Alerter(settings, AlertStateStore(engine), outbox, utc_now)
         monitor = Monitor(
-            settings, runtime.status, ReadingStore(engine), RequestStore(engine), utc_now, alerter
+            settings,
+            runtime.status,
+            ReadingStore(engine),
+            RequestStore(engine),
+            utc_now,
+            alerter,
+            on_change=homes.refresh,
         )
-        # The outbox retries by itself (honouring Retry-After), so its client does not.
-        client = AsyncWebClient(
-            token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[]
-        )
-        worker = OutboxWorker(outbox, SlackSender(client), utc_now)
         digest = DigestService(
             settings, ReadingStore(engine), AlertStateStore(engine), outbox, utc_now
         )

@@ -19,6 +19,8 @@ PERMANENT = frozenset(
         "account_inactive",
         "message_not_found",
         "cant_update_message",
+        "user_not_in_channel",
+        "user_not_found",
     }
 )
 

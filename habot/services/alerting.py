@@ -9,15 +9,11 @@ from zoneinfo import ZoneInfo
 from habot.config import Settings
 from habot.core.alert_cards import alert_card
 from habot.core.alerts import Kind, Notice, in_quiet_hours, parse_quiet_hours, resolved_after, step
-from habot.core.blocks import Message
 from habot.core.verdict import PairStatus
+from habot.services.outbox import message_payload
 from habot.services.ports import Clock
 from habot.store.alert_state import AlertStateStore
 from habot.store.outbox import OutboxStore
-
-
-def _payload(message: Message) -> dict[str, Any]:
-    return {"text": message.text, "blocks": list(message.blocks)}
 
 
 class Alerter:
@@ -54,12 +50,12 @@ class Alerter:
         lane, channel = status.pair, self._channel
         if notice.kind is Kind.RAISE:
             return self._outbox.enqueue_sync(
-                lane, "post", channel, _payload(alert_card(status, notice.incident)), now
+                lane, "post", channel, message_payload(alert_card(status, notice.incident)), now
             )
         if card is None:
             return None
         resolved = notice.kind is Kind.RESOLVE
-        update = _payload(alert_card(status, notice.incident, resolved=resolved))
+        update = message_payload(alert_card(status, notice.incident, resolved=resolved))
         self._outbox.enqueue_sync(lane, "update", channel, {"ts_of": card, **update}, now)
         if not resolved:
             return card

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from habot.config import Settings
 from habot.core.blocks import Message
 from habot.core.digest import Sample, Uptime, digest_message, uptime
+from habot.services.outbox import message_payload
 from habot.services.ports import Clock
 from habot.store.alert_state import AlertStateStore
 from habot.store.outbox import OutboxStore
@@ -40,9 +41,13 @@ class DigestService:
         if not channel:
             return None
         message = await self.build()
-        payload = {"text": message.text, "blocks": list(message.blocks)}
         return await asyncio.to_thread(
-            self._outbox.enqueue_sync, DIGEST_LANE, "post", channel, payload, self._clock()
+            self._outbox.enqueue_sync,
+            DIGEST_LANE,
+            "post",
+            channel,
+            message_payload(message),
+            self._clock(),
         )
 
     async def build(self) -> Message:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+from datetime import timedelta
+from typing import Any, Protocol
 
 from habot.config import Settings
 from habot.core.approvals import Request, RequestState
@@ -12,10 +14,28 @@ from habot.core.roles import Access
 from habot.services.ports import Clock
 from habot.store.alert_state import AlertStateStore
 from habot.store.audit import AuditStore
+from habot.store.home_viewers import ViewerStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
 
+log = logging.getLogger(__name__)
 OUTCOMES = frozenset({"succeeded", "failed", "unverified", "aborted", "unknown"})
+
+
+#: Homes opened within this long are kept current; older viewers get theirs on next open.
+RECENT_VIEWERS = timedelta(days=30)
+
+
+class HomePort(Protocol):
+    """Where Home views go (Slack's views.publish in production)."""
+
+    async def roles_of(self, user: str) -> frozenset[Access]:
+        """The viewer's roles (what they may act on)."""
+        ...
+
+    async def publish(self, user: str, view: dict[str, Any]) -> None:
+        """Show ``view`` as the user's Home; log, never raise, on failure."""
+        ...
 
 
 class HomeService:
@@ -29,7 +49,9 @@ class HomeService:
         requests: RequestStore,
         audit: AuditStore,
         clock: Clock,
+        viewers: ViewerStore | None = None,
     ) -> None:
+        self._viewers = viewers
         self._settings = settings
         self._readings = readings
         self._alerts = alerts
@@ -40,6 +62,18 @@ class HomeService:
     async def view(self, user: str, roles: frozenset[Access]) -> dict[str, Any]:
         """Build the Home view for ``user`` (database reads run in a thread)."""
         return await asyncio.to_thread(self._view, user, roles)
+
+    async def opened(self, user: str) -> None:
+        """Remember a viewer, so their Home is republished when something changes."""
+        if self._viewers is not None:
+            await asyncio.to_thread(self._viewers.opened_sync, user, self._clock())
+
+    async def viewers(self) -> list[str]:
+        """Users whose Home is kept current."""
+        if self._viewers is None:
+            return []
+        since = self._clock() - RECENT_VIEWERS
+        return await asyncio.to_thread(self._viewers.since_sync, since)
 
     def _view(self, user: str, roles: frozenset[Access]) -> dict[str, Any]:
         lines = [self._line(pair.name) for pair in self._settings.pairs]
@@ -65,3 +99,47 @@ def _can_act(request: Request, user: str, roles: frozenset[Access]) -> bool:
     if request.requester == user:
         return True
     return Access.APPROVER in roles and user not in request.approvals
+
+
+class HomeRefresher:
+    """Publishes Homes: one on open, everyone's when something changed. Refreshes run in the
+    background and coalesce — changes arriving during a refresh cause one more, not many."""
+
+    def __init__(self, home: HomeService, port: HomePort) -> None:
+        self._home = home
+        self._port = port
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    async def opened(self, user: str) -> None:
+        """A user opened their Home: remember them and publish theirs now."""
+        await self._home.opened(user)
+        await self.show(user)
+
+    async def show(self, user: str) -> None:
+        """Build and publish one user's Home."""
+        view = await self._home.view(user, await self._port.roles_of(user))
+        await self._port.publish(user, view)
+
+    def refresh(self) -> None:
+        """Republish every recent viewer's Home soon; returns at once."""
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.create_task(self._refresh_all())
+
+    async def _refresh_all(self) -> None:
+        while True:
+            self._again = False
+            for user in await self._home.viewers():
+                try:
+                    await self.show(user)
+                except Exception:
+                    log.exception("refreshing the Home of %s failed", user)
+            if not self._again:
+                return
+
+    async def close(self) -> None:
+        """Wait for a refresh in progress (at shutdown)."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)

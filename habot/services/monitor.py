@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from habot.config import Settings
 from habot.core.model import NodeState, Role
@@ -38,6 +39,14 @@ def role_changed(before: StoredReading | None, after: PairStatus) -> bool:
     return bool(now) and now != serving(before.primary, before.secondary)
 
 
+def looks_different(before: StoredReading | None, after: PairStatus) -> bool:
+    """Whether a reading changes what a dashboard shows (verdict, node states, health)."""
+    if before is None:
+        return True
+    then = (before.verdict, before.primary, before.secondary, before.health)
+    return then != (after.verdict, after.primary.state, after.secondary.state, after.health)
+
+
 class Monitor:
     """One scheduled round of status checks."""
 
@@ -49,7 +58,9 @@ class Monitor:
         requests: RequestStore,
         clock: Clock,
         alerter: Alerter | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        self._on_change = on_change
         self._alerter = alerter
         self._settings = settings
         self._status = status
@@ -60,9 +71,11 @@ class Monitor:
     async def poll(self) -> list[PairStatus]:
         """Read every pair (in parallel), store the readings, record role changes, prune."""
         statuses = await self._status.read()
+        changed = False
         for status in statuses:
             previous = await asyncio.to_thread(self._readings.last_sync, status.pair)
             await asyncio.to_thread(self._readings.add_sync, status)
+            changed = changed or looks_different(previous, status)
             if role_changed(previous, status):
                 log.info("%s changed roles: cooldown starts", status.pair)
                 await asyncio.to_thread(
@@ -70,6 +83,8 @@ class Monitor:
                 )
             if self._alerter is not None:
                 await self._alerter.observe(status)
+        if changed and self._on_change is not None:
+            self._on_change()
         keep = self._settings.schedule.keep_readings
         await asyncio.to_thread(self._readings.prune_sync, self._clock() - keep)
         return statuses

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Protocol
@@ -59,28 +59,33 @@ PROGRESS_EVERY = 3.0  # seconds between progress posts in the card's thread
 
 
 class Notifier(Protocol):
-    """Where operation messages go (Slack in production, a recorder in tests)."""
+    """Where operation messages go. Cards are named by the handle ``post_card`` returns;
+    in production every message but a secret goes through the outbox, so a Slack outage
+    delays them and loses none."""
 
-    async def post_card(self, channel: str, message: Message) -> str | None:
-        """Post a card in the channel; return its message ts."""
+    async def post_card(self, pair: str, channel: str, message: Message) -> int:
+        """Post a card in the channel; return its handle."""
         ...
 
-    async def update_card(self, channel: str, ts: str, message: Message) -> None:
+    async def update_card(self, pair: str, channel: str, card: int, message: Message) -> None:
         """Replace a card in place."""
         ...
 
-    async def thread(self, channel: str, ts: str, text: str) -> None:
+    async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
         """Add a reply in the card's thread."""
         ...
 
-    async def tell(self, channel: str | None, user: str, text: str) -> None:
+    async def tell(self, pair: str, channel: str, user: str, text: str) -> None:
         """Tell one person something only they see."""
         ...
 
+    async def tell_secret(self, channel: str, user: str, text: str) -> None:
+        """Tell one person a secret: sent at once and never stored anywhere."""
+        ...
 
-def card_link(channel: str, ts: str) -> str:
-    """A link to a message (Slack redirects it to the workspace)."""
-    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    async def link(self, card: int) -> str | None:
+        """A link to the card once Slack has it, else None."""
+        ...
 
 
 def approval_policy(settings: Settings) -> ApprovalPolicy:
@@ -105,7 +110,9 @@ class OperationService:
         audit: AuditLog,
         notifier: Notifier,
         clock: Clock,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        self._on_change = on_change
         self._settings = settings
         self._status = status
         self._runner = runner
@@ -173,8 +180,9 @@ class OperationService:
         try:
             await self._requests.create(request, caller.channel, plan)
         except PairBusy as busy:
-            channel, ts = await asyncio.to_thread(self._requests.card_sync, busy.open_id)
-            where = f" — <{card_link(channel, ts)}|its card>" if channel and ts else ""
+            _, card = await asyncio.to_thread(self._requests.card_sync, busy.open_id)
+            link = await self._notify.link(card) if card is not None else None
+            where = f" — <{link}|its card>" if link else ""
             return text_message(
                 f":no_entry: {plan.pair} already has an open request (`{busy.open_id}`){where}; "
                 f"one operation per pair at a time. See `{self._settings.slack.command} pending`."
@@ -190,11 +198,10 @@ class OperationService:
         if request.required == 0:
             return await self._start(request, plan, caller.user)
         if caller.channel:
-            ts = await self._notify.post_card(caller.channel, approval_card(request, plan))
-            if ts:
-                await asyncio.to_thread(
-                    self._requests.set_card_sync, request.id, caller.channel, ts
-                )
+            card = await self._notify.post_card(
+                plan.pair, caller.channel, approval_card(request, plan)
+            )
+            await asyncio.to_thread(self._requests.set_card_sync, request.id, caller.channel, card)
         return text_message(
             f"Request `{request.id}` posted: {request.required} approval(s) needed before "
             f"{request.expires_at:%H:%M} UTC."
@@ -335,11 +342,12 @@ class OperationService:
         )
         if secret and exit_status == 0:
             channel, _ = await self._card_channel(request)
-            await self._notify.tell(
-                channel,
-                request.requester,
-                f"Joining code for {request.pair} (only you see this):\n```{output.strip()}```",
-            )
+            if channel:
+                await self._notify.tell_secret(
+                    channel,
+                    request.requester,
+                    f"Joining code for {request.pair} (only you see this):\n```{output.strip()}```",
+                )
         after = await self._status.read_pair(pair)
         outcome, why = verify_outcome(plan, exit_status, after)
         if topology(after) != topology(fresh):
@@ -407,11 +415,13 @@ class OperationService:
         outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
         await self._refresh_card(replace(request, state=state), outcome=outcome)
         channel, _ = await self._card_channel(request)
-        await self._notify.tell(
-            channel,
-            request.requester,
-            f"Your `{request.operation.value}` on {request.pair}: {words}",
-        )
+        if channel:
+            await self._notify.tell(
+                request.pair,
+                channel,
+                request.requester,
+                f"Your `{request.operation.value}` on {request.pair}: {words}",
+            )
 
     # -- housekeeping ---------------------------------------------------------------------
 
@@ -462,17 +472,18 @@ class OperationService:
 
     # -- helpers --------------------------------------------------------------------------
 
-    async def _card_channel(self, request: Request) -> tuple[str | None, str | None]:
+    async def _card_channel(self, request: Request) -> tuple[str | None, int | None]:
         return await asyncio.to_thread(self._requests.card_sync, request.id)
 
     async def _refresh_card(
         self, request: Request, note: str | None = None, outcome: str | None = None
     ) -> None:
-        channel, ts = await self._card_channel(request)
-        if not (channel and ts):
+        channel, card = await self._card_channel(request)
+        if channel is None or card is None:
             return
         plan = await asyncio.to_thread(self._requests.plan_sync, request.id)
-        await self._notify.update_card(channel, ts, approval_card(request, plan, note, outcome))
+        message = approval_card(request, plan, note, outcome)
+        await self._notify.update_card(request.pair, channel, card, message)
 
     async def _record(
         self,
@@ -496,6 +507,8 @@ class OperationService:
                 detail=detail,
             )
         )
+        if self._on_change is not None:
+            self._on_change()  # every recorded transition can change someone's Home
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run background work tracked by :meth:`drain`."""
@@ -523,7 +536,7 @@ class _Progress:
     async def flush(self) -> None:
         text, self._buffer = self._buffer.strip(), ""
         self._last = time.monotonic()
-        channel, ts = await self._service._card_channel(self._request)
-        if text and channel and ts:
-            lines = text.splitlines()[-8:]
-            await self._service._notify.thread(channel, ts, "```" + "\n".join(lines) + "```")
+        channel, card = await self._service._card_channel(self._request)
+        if text and channel and card is not None:
+            lines = "```" + "\n".join(text.splitlines()[-8:]) + "```"
+            await self._service._notify.thread(self._request.pair, channel, card, lines)

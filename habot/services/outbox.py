@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from habot.core.blocks import Message
 from habot.core.outbox import Attempt, Delivery, after
 from habot.services.ports import Clock
 from habot.store.outbox import OutboxMessage, OutboxStore
@@ -22,20 +24,48 @@ class Sender(Protocol):
         ...
 
 
+class SecretTeller(Protocol):
+    """Sends a secret to one person directly (secrets never enter the outbox table)."""
+
+    async def tell(self, channel: str, user: str, text: str) -> None:
+        """Send once; log, never raise, on failure."""
+        ...
+
+
 class OutboxWorker:
-    """Delivers due messages; one call is one round."""
+    """Delivers due messages; one call is one round. Rounds never overlap in a process."""
 
     def __init__(self, store: OutboxStore, sender: Sender, clock: Clock) -> None:
         self._store = store
         self._sender = sender
         self._clock = clock
+        self._lock = asyncio.Lock()
+        self._kicked: asyncio.Task[int] | None = None
 
     async def deliver_due(self) -> int:
         """For every lane, send messages in order until one is not yet due or fails."""
-        sent = 0
-        for lane in await asyncio.to_thread(self._store.lanes_sync):
-            sent += await self._drain_lane(lane)
-        return sent
+        async with self._lock:
+            sent = 0
+            for lane in await asyncio.to_thread(self._store.lanes_sync):
+                sent += await self._drain_lane(lane)
+            return sent
+
+    def kick(self) -> None:
+        """Deliver soon instead of at the next scheduled round (someone is waiting)."""
+        if self._kicked is None or self._kicked.done():
+            self._kicked = asyncio.create_task(self._deliver_logged())
+
+    async def _deliver_logged(self) -> int:
+        try:
+            return await self.deliver_due()
+        except Exception:
+            log.exception("outbox delivery failed; the scheduled round will retry")
+            return 0
+
+    async def close(self) -> None:
+        """Let a kicked round finish (at shutdown)."""
+        if self._kicked is not None:
+            await asyncio.gather(self._kicked, return_exceptions=True)
 
     async def _drain_lane(self, lane: str) -> int:
         sent = 0
@@ -67,3 +97,65 @@ class OutboxWorker:
             card = await asyncio.to_thread(self._store.get_sync, int(ref))
             payload["ts" if message.kind == "update" else "thread_ts"] = card.ts if card else None
         return payload
+
+
+class OutboxNotifier:
+    """The operations' Notifier on the outbox: cards, updates, thread replies and private
+    notes are stored first and delivered in order per pair; only a secret goes direct."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        secrets: SecretTeller,
+        clock: Clock,
+        kick: Callable[[], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._secrets = secrets
+        self._clock = clock
+        self._kick = kick
+
+    async def post_card(self, pair: str, channel: str, message: Message) -> int:
+        """Queue the card; its outbox id is the handle."""
+        return await self._queue(pair, "post", channel, message_payload(message))
+
+    async def update_card(self, pair: str, channel: str, card: int, message: Message) -> None:
+        """Queue an in-place edit of the card."""
+        await self._queue(pair, "update", channel, {"ts_of": card, **message_payload(message)})
+
+    async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
+        """Queue a reply in the card's thread."""
+        await self._queue(pair, "reply", channel, {"ts_of": card, "text": text})
+
+    async def tell(self, pair: str, channel: str, user: str, text: str) -> None:
+        """Queue an ephemeral message to one user."""
+        await self._queue(pair, "ephemeral", channel, {"user": user, "text": text})
+
+    async def tell_secret(self, channel: str, user: str, text: str) -> None:
+        """Send a secret now, bypassing the outbox (it must never be stored)."""
+        await self._secrets.tell(channel, user, text)
+
+    async def link(self, card: int) -> str | None:
+        """The card's link once delivered."""
+        row = await asyncio.to_thread(self._store.get_sync, card)
+        if row is None or row.ts is None:
+            return None
+        return message_link(row.channel, row.ts)
+
+    async def _queue(self, pair: str, kind: str, channel: str, payload: dict[str, Any]) -> int:
+        handle = await asyncio.to_thread(
+            self._store.enqueue_sync, pair, kind, channel, payload, self._clock()
+        )
+        if self._kick is not None:
+            self._kick()
+        return handle
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """A message as chat.postMessage / chat.update arguments."""
+    return {"text": message.text, "blocks": list(message.blocks)}
+
+
+def message_link(channel: str, ts: str) -> str:
+    """A link to a message (Slack redirects it to the workspace)."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"

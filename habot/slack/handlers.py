@@ -16,7 +16,7 @@ from habot.core.blocks import RAW_ACTION, Message, home_view, text_message
 from habot.core.cards import APPROVE, CANCEL, REJECT
 from habot.errors import HabotError
 from habot.services.commands import CommandService
-from habot.services.home import HomeService
+from habot.services.home import HomeRefresher
 from habot.services.operations import OperationService
 from habot.services.ports import Caller
 from habot.slack.directory import GroupDirectory
@@ -36,7 +36,7 @@ class SlackHandlers:
         metrics: Metrics,
         command: str,
         pairs: list[str],
-        home: HomeService | None = None,
+        home: HomeRefresher | None = None,
     ) -> None:
         self._home = home
         self._commands = commands
@@ -116,10 +116,9 @@ class SlackHandlers:
         self._metrics.requests.labels("app_home_opened", "ok").inc()
         user = event["user"]
         if self._home is None:
-            view = home_view(self._pairs, self._command)
+            await client.views_publish(user_id=user, view=home_view(self._pairs, self._command))
         else:
-            view = await self._home.view(user, await self._directory.roles_of(user))
-        await client.views_publish(user_id=user, view=view)
+            await self._home.opened(user)
 
     async def _caller(self, user: str, channel: str | None) -> Caller:
         return Caller(user, channel, await self._directory.roles_of(user))

@@ -12,7 +12,8 @@ from habot.core.outbox import Attempt
 
 
 class SlackSender:
-    """post → chat.postMessage, update → chat.update, reply → chat.postMessage in a thread."""
+    """post → chat.postMessage, update → chat.update, reply → chat.postMessage in a
+    thread, ephemeral → chat.postEphemeral."""
 
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
@@ -22,6 +23,8 @@ class SlackSender:
         try:
             if kind == "update":
                 response = await self._client.chat_update(channel=channel, **payload)
+            elif kind == "ephemeral":
+                response = await self._client.chat_postEphemeral(channel=channel, **payload)
             else:
                 response = await self._client.chat_postMessage(channel=channel, **payload)
         except SlackApiError as exc:

@@ -116,20 +116,20 @@ class RequestStore:
             data["warning"],
         )
 
-    def card_sync(self, request_id: str) -> tuple[str | None, str | None]:
-        """Where the request's card is: (channel, message ts)."""
+    def card_sync(self, request_id: str) -> tuple[str | None, int | None]:
+        """Where the request's card is: (channel, the card's outbox id)."""
         with self._engine.connect() as conn:
             row = conn.execute(
-                text("SELECT channel, message_ts FROM requests WHERE id = :id"), {"id": request_id}
+                text("SELECT channel, card_id FROM requests WHERE id = :id"), {"id": request_id}
             ).first()
         return (row[0], row[1]) if row else (None, None)
 
-    def set_card_sync(self, request_id: str, channel: str, ts: str) -> None:
-        """Remember the approval card's message."""
+    def set_card_sync(self, request_id: str, channel: str, card_id: int) -> None:
+        """Remember the approval card (by its outbox id; its ts is known once delivered)."""
         with self._write() as conn, conn.begin():
             conn.execute(
-                text("UPDATE requests SET channel = :c, message_ts = :ts WHERE id = :id"),
-                {"c": channel, "ts": ts, "id": request_id},
+                text("UPDATE requests SET channel = :c, card_id = :card WHERE id = :id"),
+                {"c": channel, "card": card_id, "id": request_id},
             )
 
     def in_states_sync(self, *states: RequestState) -> list[Request]:
