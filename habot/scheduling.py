@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[Any]]
+Leader = Callable[[], Awaitable[bool]]
+Count = Callable[[str, str], None]
+HEARTBEAT_EVERY = 2.0  # seconds; a replica silent for REPLICA_TTL is taken for dead
 #: A digest delayed by a busy loop or a short stall still goes out; one missed because
 #: habot was down for longer is skipped (never posted in a burst on the next start).
 DIGEST_GRACE = 15 * 60
@@ -37,61 +41,74 @@ def cron_trigger(line: str, zone: ZoneInfo) -> CronTrigger:
     )
 
 
-def logged(name: str, job: Job) -> Callable[[], Awaitable[None]]:
-    """Wrap a job so an exception is logged once and the scheduler carries on."""
+def logged(
+    name: str, job: Job, leader: Leader | None = None, count: Count | None = None
+) -> Callable[[], Awaitable[None]]:
+    """Wrap a job so it runs only on the leading replica (when there is a ``leader``
+    check), an exception is logged once while the scheduler carries on, and each run is
+    counted as ok, failed or standby."""
 
     async def run() -> None:
+        outcome = "ok"
         try:
+            if leader is not None and not await leader():
+                outcome = "standby"
+                return
             await job()
         except Exception:
+            outcome = "failed"
             log.exception("scheduled job %r failed; it runs again at its next interval", name)
+        finally:
+            if count is not None:
+                count(name, outcome)
 
     return run
 
 
+@dataclass(frozen=True)
+class Jobs:
+    """What the scheduler runs. All but the heartbeat run on the leading replica only."""
+
+    poll: Job  # status of every pair → readings, alerts, Home refresh
+    housekeeping: Job  # approval expiry, interrupted operations
+    deliver: Job | None = None  # the outbox
+    digest: Job | None = None  # on digest_cron
+    heartbeat: Job | None = None  # this replica is alive (every replica)
+
+
 def build_scheduler(
-    settings: Settings,
-    poll: Job,
-    expire: Job,
-    deliver: Job | None = None,
-    digest: Job | None = None,
+    settings: Settings, jobs: Jobs, leader: Leader | None = None, count: Count | None = None
 ) -> AsyncIOScheduler:
-    """The scheduler: status poll, approval expiry sweep and (optionally) outbox delivery
-    and the daily digest on ``digest_cron`` in the configured time zone."""
+    """The scheduler: status poll (first run at once), housekeeping, outbox delivery every
+    second, the digest on ``digest_cron`` in the configured time zone, and a heartbeat.
+    With ``leader``, the jobs but the heartbeat run only while this replica leads."""
     every = settings.schedule.status_every.total_seconds()
     sweep = max(min(settings.approval.ttl.total_seconds() / 3, 5.0), 0.5)
-    scheduler = AsyncIOScheduler(
-        timezone=ZoneInfo(settings.schedule.timezone),
-        job_defaults={"coalesce": True, "max_instances": 1},
-    )
-    scheduler.add_job(
-        logged("status poll", poll),
-        "interval",
-        seconds=every,
-        id="status_poll",
-        misfire_grace_time=max(int(every), 1),
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.add_job(
-        logged("approval expiry", expire),
-        "interval",
-        seconds=sweep,
-        id="approval_expiry",
-        misfire_grace_time=max(int(sweep), 1),
-    )
-    if deliver is not None:
-        scheduler.add_job(
-            logged("outbox delivery", deliver),
-            "interval",
-            seconds=1,
-            id="outbox",
-            misfire_grace_time=1,
-        )
+    zone = ZoneInfo(settings.schedule.timezone)
+    scheduler = AsyncIOScheduler(timezone=zone, job_defaults={"coalesce": True, "max_instances": 1})
+
+    def every_(
+        name: str, job: Job | None, seconds: float, lead: Leader | None, **extra: Any
+    ) -> None:
+        if job is not None:
+            scheduler.add_job(
+                logged(name, job, lead, count),
+                "interval",
+                seconds=seconds,
+                id=name.replace(" ", "_"),
+                misfire_grace_time=max(int(seconds), 1),
+                **extra,
+            )
+
+    every_("status poll", jobs.poll, every, leader, next_run_time=datetime.now(UTC))
+    every_("housekeeping", jobs.housekeeping, sweep, leader)
+    every_("outbox", jobs.deliver, 1, leader)
+    every_("heartbeat", jobs.heartbeat, HEARTBEAT_EVERY, None, next_run_time=datetime.now(UTC))
     cron = settings.schedule.digest_cron.strip()
-    if digest is not None and cron:
+    if jobs.digest is not None and cron:
         scheduler.add_job(
-            logged("daily digest", digest),
-            cron_trigger(cron, ZoneInfo(settings.schedule.timezone)),
+            logged("daily digest", jobs.digest, leader, count),
+            cron_trigger(cron, zone),
             id="digest",
             misfire_grace_time=DIGEST_GRACE,
         )

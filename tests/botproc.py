@@ -73,9 +73,16 @@ def bot_config(sim: Simulator, extra: str = ROLES) -> Path:
 
 
 async def start_bot(
-    sim: Simulator, fake: FakeSlack, tmp: Path, http: bool, extra: str = ROLES
+    sim: Simulator,
+    fake: FakeSlack,
+    tmp: Path,
+    http: bool,
+    extra: str = ROLES,
+    name: str = "bot",
+    polls: bool = True,
 ) -> Bot:
-    """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves."""
+    """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves
+    (and, when it ``polls`` — it leads the scheduler — until its first status round)."""
     config = bot_config(sim, extra)
     database = f"sqlite:///{tmp / 'habot.db'}"
     port = free_port() if http else None
@@ -93,7 +100,7 @@ async def start_bot(
     reachable = sum(
         node.up and not node.hang for pair in sim.pairs.values() for node in pair.nodes.values()
     )
-    out = tmp / ("bot-http.log" if http else "bot-socket.log")
+    out = tmp / (f"{name}-http.log" if http else f"{name}-socket.log")
     with out.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -110,7 +117,8 @@ async def start_bot(
     async with asyncio.timeout(30):
         # Serving, and the scheduler's first status round has asked every reachable node,
         # so a test's own command count is not disturbed by that round.
-        while not (marker in out.read_text() and _status_runs(sim) >= polled_before + reachable):
+        wanted = polled_before + (reachable if polls else 0)
+        while not (marker in out.read_text() and _status_runs(sim) >= wanted):
             if process.returncode is not None:
                 raise RuntimeError(f"habot run exited: {out.read_text()}")
             await asyncio.sleep(0.1)

@@ -15,7 +15,7 @@ from habot.core.cron import weekday_names
 from habot.core.digest import MAX_PAIRS_IN_DIGEST, Sample, digest_message, uptime
 from habot.core.model import Health, NodeState, Verdict
 from habot.errors import ConfigError
-from habot.scheduling import build_scheduler
+from habot.scheduling import Jobs, build_scheduler
 from habot.services.digest import DigestService
 from habot.store.alert_state import AlertStateStore
 from habot.store.db import make_engine, upgrade
@@ -185,10 +185,7 @@ def test_digest_runs_on_its_cron_in_the_configured_zone() -> None:
     """ "0 9 * * 1-5" in Europe/London: after Saturday noon the next run is Monday 09:00 BST."""
     scheduler = build_scheduler(
         settings(digest_cron="0 9 * * 1-5", timezone="Europe/London"),
-        nothing,
-        nothing,
-        nothing,
-        nothing,
+        Jobs(nothing, nothing, nothing, nothing),
     )
     trigger = scheduler.get_job("digest").trigger
     saturday = datetime(2026, 7, 4, 12, 0, tzinfo=UTC)
@@ -202,7 +199,7 @@ def test_digest_runs_on_its_cron_in_the_configured_zone() -> None:
 
 def test_an_empty_digest_cron_means_no_digest() -> None:
     """digest_cron = "" turns the digest off."""
-    scheduler = build_scheduler(settings(digest_cron=""), nothing, nothing, nothing, nothing)
+    scheduler = build_scheduler(settings(digest_cron=""), Jobs(nothing, nothing, nothing, nothing))
     assert scheduler.get_job("digest") is None
 
 

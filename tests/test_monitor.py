@@ -13,7 +13,7 @@ import pytest
 from habot.config import Settings
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import NodeState, Role, Verdict
-from habot.scheduling import build_scheduler
+from habot.scheduling import Jobs, build_scheduler
 from habot.services.monitor import Monitor, serving
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
@@ -129,7 +129,7 @@ async def test_scheduler_polls_repeatedly_and_survives_a_failing_job(parts: Part
     async def expire() -> int:
         return 0
 
-    scheduler = build_scheduler(settings, poll, expire)
+    scheduler = build_scheduler(settings, Jobs(poll, expire))
     scheduler.start()
     try:
         job = scheduler.get_job("status_poll")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,6 +85,11 @@ class World:
     clock: Clock
     audit: AuditStore
     settings: Settings
+    make: Callable[..., OperationService]
+
+    def with_service(self, **options: Any) -> OperationService:
+        """Another service on the same database and appliance (another replica, say)."""
+        return self.make(**options)
 
     async def ask(self, text: str, who: Caller = OPERATOR) -> str:
         names = [p.name for p in self.settings.pairs]
@@ -118,10 +124,14 @@ async def world(sim: Simulator, tmp_path: Path) -> AsyncIterator[World]:
     clock, notifier, audit = Clock(), Recorder(), AuditStore(engine)
     async with SshExecutor(settings.ssh) as ex:
         status = StatusService(settings, ex, clock)
-        service = OperationService(
-            settings, status, ex, RequestStore(engine), audit, notifier, clock
-        )
-        yield World(sim, service, notifier, clock, audit, settings)
+
+        def make(**options: Any) -> OperationService:
+            return OperationService(
+                settings, status, ex, RequestStore(engine), audit, notifier, clock, **options
+            )
+
+        service = make()
+        yield World(sim, service, notifier, clock, audit, settings, make)
         await service.drain()
     engine.dispose()
 
@@ -281,6 +291,26 @@ async def test_interrupted_execution_becomes_unknown_and_is_not_rerun(world: Wor
     assert "Interrupted" in json.dumps(world.notifier.last().blocks)
     await world.service.drain()
     assert world.runs() == []
+
+
+async def test_a_run_on_a_live_replica_is_not_declared_interrupted(world: World) -> None:
+    """Replica B's housekeeping leaves A's running request alone while A beats, and marks
+    it unknown once A is gone."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    store = world.service._requests
+    store.transition_sync(rid, RequestState.PENDING, RequestState.EXECUTING, runner="A")
+    beating = {"A": True}
+
+    async def alive(replica: str) -> bool:
+        return beating.get(replica, False)
+
+    replica_b = world.with_service(replica="B", alive=alive)
+    assert await replica_b.recover() == 0
+    assert store.get_sync(rid).state is RequestState.EXECUTING  # type: ignore[union-attr]
+    beating["A"] = False
+    assert await replica_b.recover() == 1
+    assert store.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
 
 
 async def test_joining_code_goes_only_to_the_requester(world: World) -> None:

@@ -14,12 +14,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from habot.config import Settings, load_settings
 from habot.core.roles import RolePolicy
 from habot.runtime import open_runtime, open_store, utc_now
-from habot.scheduling import build_scheduler
+from habot.scheduling import Jobs, build_scheduler
 from habot.secrets import Secrets
 from habot.services.alerting import Alerter
 from habot.services.commands import CommandService
 from habot.services.digest import DigestService
 from habot.services.home import HomeRefresher, HomeService
+from habot.services.leader import Leadership
 from habot.services.monitor import Monitor
 from habot.services.operations import OperationService
 from habot.services.outbox import OutboxNotifier, OutboxWorker
@@ -42,6 +43,7 @@ from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
 from habot.store.alert_state import AlertStateStore
 from habot.store.home_viewers import ViewerStore
+from habot.store.leases import LeaseStore
 from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
@@ -109,11 +111,15 @@ async def _serve(
         )
         directory = GroupDirectory(app.client, policy, utc_now)
         outbox = OutboxStore(engine)
+        leadership = Leadership(LeaseStore(engine), utc_now)
+        metrics.leader.set_function(lambda: float(leadership.leading))
+        stack.push_async_callback(leadership.release)
+        await leadership.beat()
         # The outbox retries by itself (honouring Retry-After), so its client does not.
         client = AsyncWebClient(
             token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[]
         )
-        worker = OutboxWorker(outbox, SlackSender(client), utc_now)
+        worker = OutboxWorker(outbox, SlackSender(client), utc_now, leader=leadership.held)
         stack.push_async_callback(worker.close)
         home = HomeService(
             settings,
@@ -135,6 +141,8 @@ async def _serve(
             OutboxNotifier(outbox, SlackSecretTeller(app.client), utc_now, kick=worker.kick),
             utc_now,
             on_change=homes.refresh,
+            replica=leadership.me,
+            alive=leadership.alive,
         )
         interrupted = await operations.recover()
         if interrupted:
@@ -167,13 +175,24 @@ async def _serve(
         digest = DigestService(
             settings, ReadingStore(engine), AlertStateStore(engine), outbox, utc_now
         )
-        scheduler = build_scheduler(
-            settings, monitor.poll, operations.expire, worker.deliver_due, digest.post
+        jobs = Jobs(
+            poll=monitor.poll,
+            housekeeping=operations.housekeeping,
+            deliver=worker.deliver_due,
+            digest=digest.post,
+            heartbeat=leadership.beat,
         )
+        scheduler = build_scheduler(settings, jobs, leader=leadership.held, count=metrics.job_ran)
+        leadership.on_lead = lambda: scheduler.modify_job("status_poll", next_run_time=utc_now())
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
         stack.push_async_callback(operations.drain)
-        health = Health(engine, "http" if http_mode else "socket", lambda: scheduler.running)
+        health = Health(
+            engine,
+            "http" if http_mode else "socket",
+            lambda: scheduler.running,
+            lambda: leadership.leading,
+        )
         if http_mode:
             runner = await start_site(web_application(app, health, metrics), host, port)
             stack.push_async_callback(runner.cleanup)

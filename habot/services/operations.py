@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Protocol
@@ -45,6 +45,7 @@ from habot.core.operations import (
 )
 from habot.core.verdict import PairStatus
 from habot.errors import CommandTimedOut, ConnectionLostError, NodeError, UnexpectedPrompt
+from habot.services.leader import replica_id
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
 from habot.services.status import StatusService
 from habot.store.requests import PairBusy, RequestStore
@@ -111,7 +112,11 @@ class OperationService:
         notifier: Notifier,
         clock: Clock,
         on_change: Callable[[], None] | None = None,
+        replica: str | None = None,
+        alive: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
+        self._replica = replica or replica_id()  # unique per process unless given
+        self._alive = alive
         self._on_change = on_change
         self._settings = settings
         self._status = status
@@ -278,7 +283,7 @@ class OperationService:
 
     async def _start(self, request: Request, plan: OperationPlan | None, user: str) -> Message:
         if not await self._requests.transition(
-            request.id, RequestState.PENDING, RequestState.EXECUTING
+            request.id, RequestState.PENDING, RequestState.EXECUTING, runner=self._replica
         ):
             return text_message(f"Request `{request.id}` is already running or closed.")
         running = replace(request, state=RequestState.EXECUTING)
@@ -444,9 +449,12 @@ class OperationService:
         return closed
 
     async def recover(self) -> int:
-        """At start: executions cut short by a crash become unknown, never re-run."""
+        """Executions cut short by a crash become unknown, never re-run. With several
+        replicas, only those whose replica is no longer alive (runs at start and in every
+        housekeeping round)."""
         running = await asyncio.to_thread(self._requests.in_states_sync, RequestState.EXECUTING)
-        for request in running:
+        orphans = [r for r in running if not await self._still_running(r)]
+        for request in orphans:
             await self._finish(
                 request,
                 RequestState.UNKNOWN,
@@ -454,7 +462,18 @@ class OperationService:
                 "check status. It will not be re-run.",
                 None,
             )
-        return len(running)
+        return len(orphans)
+
+    async def _still_running(self, request: Request) -> bool:
+        runner = await asyncio.to_thread(self._requests.runner_sync, request.id)
+        if runner == self._replica:
+            return True  # this process runs it
+        return runner is not None and self._alive is not None and await self._alive(runner)
+
+    async def housekeeping(self) -> None:
+        """The scheduled sweep: expire stale requests, close interrupted runs."""
+        await self.expire()
+        await self.recover()
 
     async def pending(self) -> Message:
         """Open requests, for `/ha pending`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from habot.core.blocks import Message
@@ -35,7 +35,14 @@ class SecretTeller(Protocol):
 class OutboxWorker:
     """Delivers due messages; one call is one round. Rounds never overlap in a process."""
 
-    def __init__(self, store: OutboxStore, sender: Sender, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: OutboxStore,
+        sender: Sender,
+        clock: Clock,
+        leader: Callable[[], Awaitable[bool]] | None = None,
+    ) -> None:
+        self._leader = leader
         self._store = store
         self._sender = sender
         self._clock = clock
@@ -44,6 +51,8 @@ class OutboxWorker:
 
     async def deliver_due(self) -> int:
         """For every lane, send messages in order until one is not yet due or fails."""
+        if self._leader is not None and not await self._leader():
+            return 0  # another replica delivers
         async with self._lock:
             sent = 0
             for lane in await asyncio.to_thread(self._store.lanes_sync):

@@ -86,7 +86,14 @@ def build_app(tokens: SlackTokens, base_url: str) -> AsyncApp:
 class Health:
     """What GET /healthz reports: the database answers and the scheduler runs."""
 
-    def __init__(self, engine: Engine, mode: str, scheduler_running: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        mode: str,
+        scheduler_running: Callable[[], bool],
+        leading: Callable[[], bool] | None = None,
+    ) -> None:
+        self._leading = leading
         self._engine = engine
         self._mode = mode
         self._scheduler_running = scheduler_running
@@ -98,6 +105,8 @@ class Health:
             "mode": self._mode,
             "scheduler": "running" if running else "stopped",
         }
+        if self._leading is not None:  # several replicas: which one runs the jobs
+            body["replica"] = "leader" if self._leading() else "standby"
         if not running:
             return web.json_response({**body, "status": "unhealthy"}, status=503)
         try:

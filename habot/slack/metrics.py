@@ -23,6 +23,21 @@ class Metrics:
             registry=self.registry,
         )
         self.up = Gauge("habot_up", "1 while habot is serving", registry=self.registry)
+        self.jobs = Counter(
+            "habot_scheduled_jobs",
+            "Scheduled job runs: ok, failed, or standby (another replica leads)",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            "habot_scheduler_leader",
+            "1 while this replica runs the scheduled jobs",
+            registry=self.registry,
+        )
+
+    def job_ran(self, job: str, outcome: str) -> None:
+        """Count one scheduled run."""
+        self.jobs.labels(job, outcome).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

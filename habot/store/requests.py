@@ -169,22 +169,33 @@ class RequestStore:
         expected: RequestState,
         new: RequestState,
         detail: dict[str, Any] | None = None,
+        runner: str | None = None,
     ) -> bool:
-        """Compare-and-set the state; True only for the one caller that moved it."""
+        """Compare-and-set the state (and, when given, the replica running it); True only
+        for the one caller that moved it."""
         with self._write() as conn, conn.begin():
             changed = conn.execute(
                 text(
-                    "UPDATE requests SET state = :new, detail = :detail "
-                    "WHERE id = :id AND state = :expected"
+                    "UPDATE requests SET state = :new, detail = :detail, "
+                    "runner = COALESCE(:runner, runner) WHERE id = :id AND state = :expected"
                 ),
                 {
                     "new": new.value,
                     "expected": expected.value,
                     "id": request_id,
                     "detail": json.dumps(detail or {}),
+                    "runner": runner,
                 },
             ).rowcount
         return bool(changed == 1)
+
+    def runner_sync(self, request_id: str) -> str | None:
+        """The replica that started running the request (None before, or if unrecorded)."""
+        with self._engine.connect() as conn:
+            value = conn.execute(
+                text("SELECT runner FROM requests WHERE id = :id"), {"id": request_id}
+            ).scalar()
+        return str(value) if value else None
 
     def last_change_sync(self, pair: str) -> datetime | None:
         """When the pair last changed roles, as far as habot knows."""
@@ -225,9 +236,12 @@ class RequestStore:
         expected: RequestState,
         new: RequestState,
         detail: dict[str, Any] | None = None,
+        runner: str | None = None,
     ) -> bool:
         """See :meth:`transition_sync`."""
-        return await asyncio.to_thread(self.transition_sync, request_id, expected, new, detail)
+        return await asyncio.to_thread(
+            self.transition_sync, request_id, expected, new, detail, runner
+        )
 
 
 def _row(request: Request) -> dict[str, Any]:

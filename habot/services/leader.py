@@ -1,0 +1,118 @@
+"""One leader among replicas: only the holder of the scheduler lease runs scheduled jobs
+(status polls, alerts, expiry, outbox delivery, the digest), so two replicas on one
+database never alert twice or send a message twice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from habot.services.ports import Clock
+from habot.store.leases import LeaseStore
+
+log = logging.getLogger(__name__)
+SCHEDULER_LEASE = "scheduler"
+#: A leader that stops renewing (crashed, frozen, cut off) is replaced after this long.
+LEASE_TTL = timedelta(seconds=15)
+#: A replica whose heartbeat is older than this is taken for dead: an operation it was
+#: running is marked "unknown" (never re-run).
+REPLICA_TTL = timedelta(seconds=10)
+
+
+def replica_id() -> str:
+    """This process, recognisably: host, pid and a random tag."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def gone(replica: str, me: str) -> bool:
+    """Whether ``replica`` is certainly dead: it ran on this host and its process is gone,
+    or it was an earlier process with this very pid (a restarted container). Anything
+    else — another host, a pid that exists — counts as possibly alive."""
+    host, pid_text, *_ = [*replica.split(":"), "", ""]
+    if host != me.split(":")[0] or not pid_text.isdigit() or replica == me:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # same pid, different tag: an earlier life of this process slot
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, owned by someone else
+    return False
+
+
+class Leadership:
+    """Claims and renews the scheduler lease; says whether this replica leads right now."""
+
+    def __init__(
+        self, store: LeaseStore, clock: Clock, me: str | None = None, ttl: timedelta = LEASE_TTL
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.me = me or replica_id()
+        self._ttl = ttl
+        self.leading = False
+        self._renewed: datetime | None = None
+        self._asked = False
+        #: Called when this replica takes the lead from another (not at its first claim):
+        #: the new leader should look at the pairs now, not an interval later.
+        self.on_lead: Callable[[], None] | None = None
+
+    async def held(self) -> bool:
+        """Claim or renew; True while this replica leads. A database error means not leading.
+        A fresh lease is renewed at most every ``ttl / 5``, so frequent jobs cost no writes."""
+        now = self._clock()
+        if self.leading and self._renewed is not None and now - self._renewed < self._ttl / 5:
+            return True
+        try:
+            leads = await asyncio.to_thread(self._claim, now)
+        except Exception:
+            log.exception("could not claim the scheduler lease; not leading")
+            leads = False
+        if leads != self.leading:
+            log.info("%s the scheduler lead (%s)", "took" if leads else "lost", self.me)
+            if leads and self._asked and self.on_lead is not None:
+                self.on_lead()
+        self._asked = True
+        self.leading = leads
+        self._renewed = now if leads else None
+        return leads
+
+    def _claim(self, now: datetime) -> bool:
+        if self._store.claim_sync(SCHEDULER_LEASE, self.me, now, self._ttl):
+            return True
+        holder = self._store.holder_sync(SCHEDULER_LEASE, now)
+        if holder is None or not gone(holder, self.me):
+            return False
+        log.info("the scheduler lead's holder %s is gone; taking over now", holder)
+        return self._store.take_over_sync(SCHEDULER_LEASE, holder, self.me, now, self._ttl)
+
+    async def release(self) -> None:
+        """Step down (at shutdown) so another replica takes over at once."""
+        if self.leading:
+            await asyncio.to_thread(self._store.release_sync, SCHEDULER_LEASE, self.me)
+            self.leading = False
+
+    async def beat(self) -> None:
+        """Show this replica is alive (every replica, leader or not)."""
+        await asyncio.to_thread(
+            self._store.claim_sync, _alive(self.me), self.me, self._clock(), REPLICA_TTL
+        )
+
+    async def alive(self, replica: str) -> bool:
+        """Whether a replica's heartbeat is current."""
+        if gone(replica, self.me):
+            return False
+        holder = await asyncio.to_thread(self._store.holder_sync, _alive(replica), self._clock())
+        return holder == replica
+
+
+def _alive(replica: str) -> str:
+    return f"alive:{replica}"

@@ -1,0 +1,216 @@
+"""Several replicas on one database: one leads the scheduled jobs, a dead one is replaced,
+and an operation a live replica is running is never declared interrupted by another."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import Engine
+
+from habot.services.leader import LEASE_TTL, REPLICA_TTL, Leadership, gone, replica_id
+from habot.sim.simulator import Simulator
+from habot.store.db import make_engine, upgrade
+from habot.store.leases import LeaseStore
+from tests.botproc import ROLES, Bot, start_bot
+from tests.conftest import Clock
+from tests.fakeslack import FakeSlack
+
+T = timedelta(seconds=1)
+
+
+def engines(tmp_path: Path) -> tuple[Engine, Engine]:
+    """Two engines on one migrated SQLite file, as two replicas would have."""
+    url = f"sqlite:///{tmp_path / 'habot.db'}"
+    first = make_engine(url)
+    upgrade(first)
+    return first, make_engine(url)
+
+
+def test_one_holder_at_a_time_and_takeover_after_expiry(tmp_path: Path) -> None:
+    """A holds; B is refused while A renews; once A stops renewing, B takes over and A is
+    refused; B releasing hands it back at once."""
+    one, two = engines(tmp_path)
+    a, b, clock = LeaseStore(one), LeaseStore(two), Clock()
+    ttl = timedelta(seconds=15)
+    assert a.claim_sync("scheduler", "A", clock(), ttl)
+    assert not b.claim_sync("scheduler", "B", clock(), ttl)
+    clock.now += 10 * T
+    assert a.claim_sync("scheduler", "A", clock(), ttl)  # renewed until +25 s
+    clock.now += 10 * T
+    assert not b.claim_sync("scheduler", "B", clock(), ttl)
+    assert b.holder_sync("scheduler", clock()) == "A"
+    clock.now += 16 * T  # A fell silent
+    assert b.claim_sync("scheduler", "B", clock(), ttl)
+    assert not a.claim_sync("scheduler", "A", clock(), ttl)
+    b.release_sync("scheduler", "B")
+    assert a.claim_sync("scheduler", "A", clock(), ttl)
+
+
+def test_concurrent_claims_have_exactly_one_winner(tmp_path: Path) -> None:
+    """Twenty threads on two engines claim at the same instant: exactly one wins."""
+    one, two = engines(tmp_path)
+    stores, clock = [LeaseStore(one), LeaseStore(two)], Clock()
+
+    async def claims() -> list[bool]:
+        return list(
+            await asyncio.gather(
+                *(
+                    asyncio.to_thread(
+                        stores[n % 2].claim_sync, "scheduler", f"R{n}", clock(), 15 * T
+                    )
+                    for n in range(20)
+                )
+            )
+        )
+
+    assert sum(asyncio.run(claims())) == 1
+
+
+async def test_leadership_moves_when_the_leader_goes_silent(tmp_path: Path) -> None:
+    """Two replicas: one leads; the other leads only after the leader stops renewing, and
+    is told it took over (so it polls at once)."""
+    one, two = engines(tmp_path)
+    clock = Clock()
+    a = Leadership(LeaseStore(one), clock, "A")
+    b = Leadership(LeaseStore(two), clock, "B")
+    took: list[str] = []
+    a.on_lead, b.on_lead = lambda: took.append("A"), lambda: took.append("B")
+    assert await a.held()
+    assert not await b.held()
+    clock.now += LEASE_TTL + T
+    assert await b.held()
+    assert not await a.held()
+    assert took == ["B"]  # a takeover, not A's first claim
+    assert (a.leading, b.leading) == (False, True)
+    await b.release()
+    assert await a.held()
+
+
+async def test_a_replica_is_alive_while_it_beats(tmp_path: Path) -> None:
+    """alive() follows the heartbeat: current, then stale after REPLICA_TTL."""
+    one, two = engines(tmp_path)
+    clock = Clock()
+    a = Leadership(LeaseStore(one), clock, "A")
+    b = Leadership(LeaseStore(two), clock, "B")
+    await a.beat()
+    assert await b.alive("A")
+    assert not await b.alive("C")
+    clock.now += REPLICA_TTL + T
+    assert not await b.alive("A")
+
+
+async def test_two_replicas_alert_once_and_the_standby_takes_over(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """End to end: two `habot run` processes on one database. The Primary stops → one
+    alert card, not two; the leader stops → the standby takes the lead (healthz says so)
+    and posts the recovery when the Primary returns."""
+    extra = ROLES + '\n[schedule]\nstatus_every = "1s"\n'
+    extra = extra.replace(
+        'channels = ["C0HAOPS"]', 'channels = ["C0HAOPS"]\nalert_channel = "C0HAOPS"'
+    )
+    first = await start_bot(sim, fake, tmp_path, http=True, extra=extra, name="first")
+    second = await start_bot(
+        sim, fake, tmp_path, http=True, extra=extra, name="second", polls=False
+    )
+    try:
+        assert [await replica(first), await replica(second)] == ["leader", "standby"]
+        await sim.apply("prod", "primary", "down")
+        assert await polls(first) > 0
+
+        def alerts() -> list[Any]:
+            return [
+                c
+                for c in fake.calls_to("chat.postMessage")
+                if "prod alert" in c.args.get("text", "") and "thread_ts" not in c.args
+            ]
+
+        await fake.wait_for(alerts)
+        await fake.wait_for(lambda: len(fake.calls_to("chat.update")) >= 3)
+        assert len(alerts()) == 1
+        assert await polls(second) == 0  # standing by: it has not polled once
+        assert await jobs(second, "status poll", "standby") > 0
+        await first.stop()  # SIGTERM: it releases the lead
+        await sim.apply("prod", "primary", "up")
+        await fake.wait_for(
+            lambda: [
+                c
+                for c in fake.calls_to("chat.postMessage")
+                if "recovered" in c.args.get("text", "") and "thread_ts" in c.args
+            ]
+        )
+        assert await replica(second) == "leader"
+        assert await polls(second) > 0
+        assert len(alerts()) == 1
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def replica(bot: Bot) -> str:
+    """What the bot's /healthz says it is: leader or standby (once it has decided)."""
+    url = f"http://127.0.0.1:{bot.port}/healthz"
+    async with asyncio.timeout(20), aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(url) as resp:
+                body = json.loads(await resp.text())
+            if body.get("replica") == "leader" or body.get("status") == "ok":
+                return str(body.get("replica"))
+            await asyncio.sleep(0.2)
+
+
+async def jobs(bot: Bot, job: str, outcome: str) -> float:
+    """habot_scheduled_jobs_total for one job and outcome, from the bot's /metrics."""
+    async with aiohttp.ClientSession() as session, session.get(bot.url("/metrics")) as resp:
+        text = await resp.text()
+    wanted = f'habot_scheduled_jobs_total{{job="{job}",outcome="{outcome}"}} '
+    lines = [line for line in text.splitlines() if line.startswith(wanted)]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
+async def polls(bot: Bot) -> float:
+    """Status polls this bot has run itself."""
+    return await jobs(bot, "status poll", "ok")
+
+
+def test_who_is_certainly_gone() -> None:
+    """Only a process on this host that no longer exists (or an earlier life of this very
+    pid) is certainly dead; another host, or a pid that exists, may still be alive."""
+    me = replica_id()
+    host, pid, _ = me.split(":")
+    dead_pid = dead_process_pid()
+    assert gone(f"{host}:{dead_pid}:abc123", me)
+    assert gone(f"{host}:{pid}:older1", me)  # restarted container, same pid 1
+    assert not gone(me, me)
+    assert not gone(f"{host}:{os.getppid()}:abc123", me)  # our parent exists
+    assert not gone(f"elsewhere:{dead_pid}:abc123", me)
+    assert not gone("garbage", me)
+
+
+async def test_a_restart_takes_over_from_its_dead_predecessor_at_once(tmp_path: Path) -> None:
+    """The previous process on this host died without releasing: no 15 s wait to lead, and
+    its heartbeat does not count as alive."""
+    one, two = engines(tmp_path)
+    clock = Clock()
+    host = replica_id().split(":")[0]
+    dead = f"{host}:{dead_process_pid()}:abc123"
+    predecessor = Leadership(LeaseStore(one), clock, dead)
+    assert await predecessor.held()
+    await predecessor.beat()
+    successor = Leadership(LeaseStore(two), clock, replica_id())
+    assert await successor.held()
+    assert not await successor.alive(dead)
+
+
+def dead_process_pid() -> int:
+    """The pid of a process that has just exited (and was reaped)."""
+    probe = subprocess.Popen(["true"])
+    probe.wait()
+    return probe.pid
