@@ -9,16 +9,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from habot.config import Settings
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import NodeState, Role, Verdict
+from habot.core.outbox import Delivery, Next
 from habot.scheduling import Jobs, build_scheduler
 from habot.services.monitor import Monitor, serving
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
 from habot.store.db import make_engine, upgrade
+from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
 from tests.conftest import Clock, fast_config_file, settings_from
@@ -34,6 +37,8 @@ class Parts:
     clock: Clock
     ex: SshExecutor
     settings: Settings
+    status: StatusService
+    engine: Engine
 
 
 @pytest.fixture
@@ -45,8 +50,9 @@ async def parts(sim: Simulator, tmp_path: Path) -> AsyncIterator[Parts]:
     clock = Clock()
     readings, requests = ReadingStore(engine), RequestStore(engine)
     async with SshExecutor(settings.ssh) as ex:
-        monitor = Monitor(settings, StatusService(settings, ex, clock), readings, requests, clock)
-        yield Parts(monitor, readings, requests, clock, ex, settings)
+        status = StatusService(settings, ex, clock)
+        monitor = Monitor(settings, status, readings, requests, clock)
+        yield Parts(monitor, readings, requests, clock, ex, settings, status, engine)
     engine.dispose()
 
 
@@ -92,13 +98,21 @@ async def test_a_node_going_down_is_not_a_role_change(parts: Parts, sim: Simulat
     assert requests.last_change_sync("prod") is None
 
 
-async def test_old_readings_are_pruned(parts: Parts) -> None:
-    """Readings older than keep_readings (7 days by default) are deleted."""
-    monitor, readings, clock = parts.monitor, parts.readings, parts.clock
+async def test_old_readings_and_delivered_messages_are_pruned(parts: Parts) -> None:
+    """Readings and delivered outbox messages older than keep_readings (7 days by default)
+    are deleted; a message still queued is not."""
+    readings, clock = parts.readings, parts.clock
+    outbox = OutboxStore(parts.engine)
+    monitor = Monitor(parts.settings, parts.status, readings, parts.requests, clock, outbox=outbox)
+    sent = outbox.enqueue_sync("prod", "post", "C0HAOPS", {"text": "sent"}, clock.now)
+    outbox.record_sync(sent, Next(Delivery.SENT, clock.now), "1.1", None)
+    queued = outbox.enqueue_sync("prod", "post", "C0HAOPS", {"text": "queued"}, clock.now)
     await monitor.poll()
     clock.now += timedelta(days=8)
     await monitor.poll()
     assert len(readings.since_sync("prod", clock.now - timedelta(days=30))) == 1
+    assert outbox.get_sync(sent) is None
+    assert outbox.get_sync(queued) is not None
 
 
 def test_serving_nodes() -> None:

@@ -9,11 +9,13 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 
+from habot.core.alerts import AlertState
 from habot.core.blocks import text_message
-from habot.core.outbox import Attempt, Delivery, after
+from habot.core.outbox import Attempt, Delivery, Next, after
 from habot.services.outbox import OutboxNotifier, OutboxWorker
 from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
+from habot.store.alert_state import AlertStateStore
 from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from tests.botproc import BOT_TOKEN
@@ -164,3 +166,25 @@ async def test_a_kick_delivers_without_waiting_for_the_next_round(
     await deliver.deliver_due()  # a concurrent scheduled round finds nothing left to send
     posts = [c.args["text"] for c in fake.calls_to("chat.postMessage")]
     assert posts == [f"card {n}" for n in range(5)]
+
+
+async def test_pruning_keeps_queued_messages_and_cards_still_in_use(store: OutboxStore) -> None:
+    """Old delivered rows go; a queued one, an open alert's card and a pending request's card
+    stay (later edits need their ts)."""
+    sent = Next(Delivery.SENT, T0)
+    old = [store.enqueue_sync("prod", "post", "C0HAOPS", {"text": str(n)}, T0) for n in range(4)]
+    for message in old[:3]:
+        store.record_sync(message, sent, f"1.{message}", None)
+    AlertStateStore(store._engine).save_sync("prod", AlertState(bad_streak=2), old[1])
+    with store._engine.connect() as conn, conn.begin():
+        conn.execute(
+            text(
+                "INSERT INTO requests (id, operation, pair, node, requester, created_at, "
+                "expires_at, required, snapshot, state, plan, card_id) VALUES ('r1', "
+                "'switchover', 'prod', 'primary', 'U0OPS', '', '', 1, '[]', 'pending', '{}', :c)"
+            ),
+            {"c": old[2]},
+        )
+    assert store.prune_sync(T0 + timedelta(days=8)) == 1
+    assert store.get_sync(old[0]) is None
+    assert all(store.get_sync(m) is not None for m in old[1:])

@@ -193,7 +193,7 @@ async def test_operator_through_user_group_may_request(
     message = await reply(bot, fake, "switchover prod", user=GROUPIE)
     assert "approval(s) needed" in shown(message)
     assert fake.calls_to("usergroups.users.list")[0].args["usergroup"] == "S0ONCALL"
-    [card] = fake.calls_to("chat.postMessage")
+    [card] = await fake.wait_for(lambda: fake.calls_to("chat.postMessage"))  # via the outbox
     assert card.args["channel"] == CHANNEL
     assert [r for r in sim.pairs["prod"].runs if r[1] != "ha-status"] == []
 

@@ -171,6 +171,7 @@ async def _serve(
             utc_now,
             alerter,
             on_change=homes.refresh,
+            outbox=outbox,
         )
         digest = DigestService(
             settings, ReadingStore(engine), AlertStateStore(engine), outbox, utc_now

@@ -17,6 +17,7 @@ from habot.core.verdict import PairStatus
 from habot.services.alerting import Alerter
 from habot.services.ports import Clock
 from habot.services.status import StatusService
+from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore, StoredReading
 from habot.store.requests import RequestStore
 
@@ -59,7 +60,9 @@ class Monitor:
         clock: Clock,
         alerter: Alerter | None = None,
         on_change: Callable[[], None] | None = None,
+        outbox: OutboxStore | None = None,
     ) -> None:
+        self._outbox = outbox
         self._on_change = on_change
         self._alerter = alerter
         self._settings = settings
@@ -87,4 +90,6 @@ class Monitor:
             self._on_change()
         keep = self._settings.schedule.keep_readings
         await asyncio.to_thread(self._readings.prune_sync, self._clock() - keep)
+        if self._outbox is not None:  # delivered messages are kept as long as readings
+            await asyncio.to_thread(self._outbox.prune_sync, self._clock() - keep)
         return statuses

@@ -95,6 +95,21 @@ class OutboxStore:
                 },
             )
 
+    def prune_sync(self, before: datetime) -> int:
+        """Delete delivered and set-aside messages created before ``before``, except cards
+        something may still edit (an open alert's card, an open request's card)."""
+        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+            result = conn.execute(
+                text(
+                    "DELETE FROM outbox WHERE state != 'queued' AND created_at < :before "
+                    "AND id NOT IN (SELECT card_id FROM alert_state WHERE card_id IS NOT NULL) "
+                    "AND id NOT IN (SELECT card_id FROM requests WHERE card_id IS NOT NULL "
+                    "AND state IN ('pending', 'executing'))"
+                ),
+                {"before": before.isoformat()},
+            )
+        return int(result.rowcount)
+
     def _select(self, where: str, params: dict[str, Any]) -> list[OutboxMessage]:
         with self._engine.connect() as conn:
             rows = conn.execute(text(f"SELECT * FROM outbox {where}"), params).mappings().all()  # noqa: S608 (fixed clauses)
