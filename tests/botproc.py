@@ -80,11 +80,12 @@ async def start_bot(
     extra: str = ROLES,
     name: str = "bot",
     polls: bool = True,
+    database: str | None = None,
 ) -> Bot:
     """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves
     (and, when it ``polls`` — it leads the scheduler — until its first status round)."""
     config = bot_config(sim, extra)
-    database = f"sqlite:///{tmp / 'habot.db'}"
+    database = database or f"sqlite:///{tmp / 'habot.db'}"
     port = free_port() if http else None
     env = {
         **os.environ,

@@ -1,22 +1,27 @@
-"""Shared fixtures: the appliance simulator, a real OpenSSH sshd, settings pointing at them."""
+"""Shared fixtures: the appliance simulator, a real OpenSSH sshd, a real PostgreSQL, and
+settings pointing at them."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tempfile
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from habot.config import Settings, parse_settings
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
+from habot.store.db import make_engine, upgrade
 from tests.fakeslack import FakeSlack
+from tests.postgres import fresh_database, postgres_bin, postgres_server
 from tests.sshd import Sshd, prepare, wait_listening
 
 REQUIRE_SYSTEM_ENV = "HABOT_REQUIRE_SYSTEM_TESTS"
@@ -36,11 +41,53 @@ def system_binary(name: str, package: str) -> str:
         (str(p) for d in ("/usr/sbin", "/usr/bin") if (p := Path(d) / name).exists()), None
     )
     if found is None:
-        reason = f"{name} is not installed (apt-get install {package})"
-        if os.environ.get(REQUIRE_SYSTEM_ENV) == "1":
-            pytest.fail(f"HABOT_REQUIRE_SYSTEM_TESTS=1 but {reason}")
-        pytest.skip(reason)
+        skip_or_fail(f"{name} is not installed (apt-get install {package})")
+    assert found is not None
     return found
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with the reason — or fail, when CI requires the system tests."""
+    if os.environ.get(REQUIRE_SYSTEM_ENV) == "1":
+        pytest.fail(f"HABOT_REQUIRE_SYSTEM_TESTS=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[str]:
+    """A private PostgreSQL server for the whole run (Debian's `postgresql` binaries)."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        skip_or_fail("PostgreSQL is not installed (apt-get install postgresql)")
+    assert bin_dir is not None
+    base = Path(tempfile.mkdtemp(prefix="habot-pg-"))
+    try:
+        with postgres_server(bin_dir, base) as url:
+            yield url
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def engines() -> Iterator[Callable[[str], Engine]]:
+    """make_engine for a test: every engine made is disposed of when the test ends."""
+    made: list[Engine] = []
+
+    def make(url: str) -> Engine:
+        made.append(make_engine(url))
+        return made[-1]
+
+    yield make
+    for engine in made:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of each kind habot supports (SQLite file, real PostgreSQL)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'habot.db'}"
+    return fresh_database(request.getfixturevalue("postgres_admin"))
 
 
 def settings_from(config_path: Path, **ssh_overrides: Any) -> Settings:
@@ -121,3 +168,11 @@ async def sshd(tmp_path: Path) -> AsyncIterator[Sshd]:
         handle.process.wait(timeout=10)
         if handle.process.stderr:
             handle.process.stderr.close()
+
+
+@pytest.fixture
+def migrated(database_url: str, engines: Callable[[str], Engine]) -> Engine:
+    """A migrated engine on each kind of database."""
+    engine = engines(database_url)
+    upgrade(engine)
+    return engine

@@ -20,7 +20,6 @@ from habot.core.verdict import NodeView, PairStatus
 from habot.services.alerting import Alerter
 from habot.sim.simulator import Simulator
 from habot.store.alert_state import AlertStateStore, decode, encode
-from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
 from tests.conftest import Clock
@@ -58,11 +57,9 @@ BAD = status(Verdict.PRIMARY_DOWN, NodeState.UNREACHABLE)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Any:
-    """A migrated SQLite engine."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
-    upgrade(engine)
-    return engine
+def db(migrated: Any) -> Any:
+    """A migrated engine (SQLite, then PostgreSQL)."""
+    return migrated
 
 
 def queued(outbox: OutboxStore) -> list[tuple[str, str]]:

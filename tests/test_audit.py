@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy
+from sqlalchemy import Engine
 
 from habot.core.audit import AuditEvent, digest, redact, row_hash
 from habot.store.audit import AuditStore
@@ -103,9 +105,11 @@ def test_rehashed_edit_is_still_found_downstream(db_path: Path) -> None:
     assert (check.ok, check.bad_seq) == (False, 4)
 
 
-def test_database_refuses_updates_and_deletes(db_path: Path) -> None:
-    """The migration's triggers make the table append-only for habot and its users."""
-    engine = make_engine(f"sqlite:///{db_path}")
+def test_database_refuses_updates_and_deletes(migrated: Engine) -> None:
+    """The migrations' triggers make the table append-only for habot and its users, on
+    SQLite and on PostgreSQL."""
+    engine = migrated
+    AuditStore(engine).append_sync(event(1))
     with pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"), engine.begin() as c:
         c.execute(sqlalchemy.text("DELETE FROM audit_events"))
     with pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"), engine.begin() as c:
@@ -120,11 +124,12 @@ def test_recent_is_newest_first_and_filters_by_pair(db_path: Path) -> None:
     assert [r.seq for r in store.recent_sync(10, "dr")] == [6]
 
 
-def test_concurrent_appends_keep_one_chain(tmp_path: Path) -> None:
+def test_concurrent_appends_keep_one_chain(
+    database_url: str, engines: Callable[[str], Engine]
+) -> None:
     """Two stores (two replicas) appending at once still produce one valid chain."""
-    url = f"sqlite:///{tmp_path / 'habot.db'}"
-    upgrade(make_engine(url))
-    stores = [AuditStore(make_engine(url)), AuditStore(make_engine(url))]
+    upgrade(engines(database_url))
+    stores = [AuditStore(engines(database_url)), AuditStore(engines(database_url))]
     threads = [
         threading.Thread(target=lambda s=s: [s.append_sync(event(i)) for i in range(25)])
         for s in stores

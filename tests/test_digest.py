@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from habot.config import Settings, parse_settings
 from habot.core.cron import weekday_names
@@ -18,7 +18,6 @@ from habot.errors import ConfigError
 from habot.scheduling import Jobs, build_scheduler
 from habot.services.digest import DigestService
 from habot.store.alert_state import AlertStateStore
-from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from tests.conftest import Clock
@@ -147,11 +146,10 @@ async def nothing() -> None:
 
 
 async def test_the_digest_goes_to_the_alert_channel_through_the_outbox(
-    tmp_path: Path, fake: FakeSlack
+    migrated: Engine, fake: FakeSlack
 ) -> None:
     """Stored readings → digest queued → delivered to the alert channel by the outbox worker."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
-    upgrade(engine)
+    engine = migrated
     readings, outbox = ReadingStore(engine), OutboxStore(engine)
     clock = Clock(T0 + timedelta(hours=1))
     for minutes, status in ((0, GOOD), (5, BAD), (10, BAD), (15, GOOD)):
@@ -166,19 +164,16 @@ async def test_the_digest_goes_to_the_alert_channel_through_the_outbox(
     # BAU for 5 + 10 of them
     assert "BAU 60.0%" in text
     assert "1 episode(s) off BAU" in text
-    engine.dispose()
 
 
-async def test_no_alert_channel_means_no_digest(tmp_path: Path) -> None:
+async def test_no_alert_channel_means_no_digest(migrated: Engine) -> None:
     """Without an alert channel there is nowhere to post: nothing is queued."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
-    upgrade(engine)
+    engine = migrated
     bare = parse_settings({**CONFIG, "slack": {}}, "test")
     outbox = OutboxStore(engine)
     service = DigestService(bare, ReadingStore(engine), AlertStateStore(engine), outbox, Clock())
     assert await service.post() is None
     assert outbox.lanes_sync() == []
-    engine.dispose()
 
 
 def test_digest_runs_on_its_cron_in_the_configured_zone() -> None:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from habot.config import parse_settings
 from habot.core.approvals import Request, RequestState
 from habot.core.audit import AuditEvent, chain
@@ -19,7 +21,6 @@ from habot.services.home import HomeRefresher, HomeService, _can_act
 from habot.sim.simulator import Simulator
 from habot.store.alert_state import AlertStateStore
 from habot.store.audit import AuditStore
-from habot.store.db import make_engine, upgrade
 from habot.store.home_viewers import ViewerStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
@@ -118,11 +119,10 @@ class RecordingHome:
         self.published.append(user)
 
 
-async def test_refreshes_coalesce_and_reach_every_recent_viewer(tmp_path: Path) -> None:
+async def test_refreshes_coalesce_and_reach_every_recent_viewer(migrated: Engine) -> None:
     """Ten changes during a slow refresh cause one more round, not ten; viewers who have
     not opened their Home for over 30 days are left alone."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
-    upgrade(engine)
+    engine = migrated
     clock = Clock(NOW)
     settings = parse_settings(
         {
@@ -156,7 +156,6 @@ async def test_refreshes_coalesce_and_reach_every_recent_viewer(tmp_path: Path) 
     port.gate.set()
     await refresher.close()
     assert sorted(port.published[2:]) == ["U0ONE", "U0ONE", "U0TWO", "U0TWO"]
-    engine.dispose()
 
 
 async def test_home_is_republished_when_a_reading_changes(

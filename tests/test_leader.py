@@ -7,16 +7,17 @@ import asyncio
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import Engine
 
 from habot.services.leader import LEASE_TTL, REPLICA_TTL, Leadership, gone, replica_id
 from habot.sim.simulator import Simulator
-from habot.store.db import make_engine, upgrade
 from habot.store.leases import LeaseStore
 from tests.botproc import ROLES, Bot, start_bot
 from tests.conftest import Clock
@@ -25,19 +26,18 @@ from tests.fakeslack import FakeSlack
 T = timedelta(seconds=1)
 
 
-def engines(tmp_path: Path) -> tuple[Engine, Engine]:
-    """Two engines on one migrated SQLite file, as two replicas would have."""
-    url = f"sqlite:///{tmp_path / 'habot.db'}"
-    first = make_engine(url)
-    upgrade(first)
-    return first, make_engine(url)
+@pytest.fixture
+def two(migrated: Engine, engines: Callable[[str], Engine]) -> tuple[Engine, Engine]:
+    """Two engines on one migrated database (SQLite, then PostgreSQL), as two replicas
+    would have."""
+    return migrated, engines(migrated.url.render_as_string(hide_password=False))
 
 
-def test_one_holder_at_a_time_and_takeover_after_expiry(tmp_path: Path) -> None:
+def test_one_holder_at_a_time_and_takeover_after_expiry(two: tuple[Engine, Engine]) -> None:
     """A holds; B is refused while A renews; once A stops renewing, B takes over and A is
     refused; B releasing hands it back at once."""
-    one, two = engines(tmp_path)
-    a, b, clock = LeaseStore(one), LeaseStore(two), Clock()
+    one, other = two
+    a, b, clock = LeaseStore(one), LeaseStore(other), Clock()
     ttl = timedelta(seconds=15)
     assert a.claim_sync("scheduler", "A", clock(), ttl)
     assert not b.claim_sync("scheduler", "B", clock(), ttl)
@@ -53,10 +53,10 @@ def test_one_holder_at_a_time_and_takeover_after_expiry(tmp_path: Path) -> None:
     assert a.claim_sync("scheduler", "A", clock(), ttl)
 
 
-def test_concurrent_claims_have_exactly_one_winner(tmp_path: Path) -> None:
+def test_concurrent_claims_have_exactly_one_winner(two: tuple[Engine, Engine]) -> None:
     """Twenty threads on two engines claim at the same instant: exactly one wins."""
-    one, two = engines(tmp_path)
-    stores, clock = [LeaseStore(one), LeaseStore(two)], Clock()
+    one, other = two
+    stores, clock = [LeaseStore(one), LeaseStore(other)], Clock()
 
     async def claims() -> list[bool]:
         return list(
@@ -73,13 +73,13 @@ def test_concurrent_claims_have_exactly_one_winner(tmp_path: Path) -> None:
     assert sum(asyncio.run(claims())) == 1
 
 
-async def test_leadership_moves_when_the_leader_goes_silent(tmp_path: Path) -> None:
+async def test_leadership_moves_when_the_leader_goes_silent(two: tuple[Engine, Engine]) -> None:
     """Two replicas: one leads; the other leads only after the leader stops renewing, and
     is told it took over (so it polls at once)."""
-    one, two = engines(tmp_path)
+    one, other = two
     clock = Clock()
     a = Leadership(LeaseStore(one), clock, "A")
-    b = Leadership(LeaseStore(two), clock, "B")
+    b = Leadership(LeaseStore(other), clock, "B")
     took: list[str] = []
     a.on_lead, b.on_lead = lambda: took.append("A"), lambda: took.append("B")
     assert await a.held()
@@ -93,12 +93,12 @@ async def test_leadership_moves_when_the_leader_goes_silent(tmp_path: Path) -> N
     assert await a.held()
 
 
-async def test_a_replica_is_alive_while_it_beats(tmp_path: Path) -> None:
+async def test_a_replica_is_alive_while_it_beats(two: tuple[Engine, Engine]) -> None:
     """alive() follows the heartbeat: current, then stale after REPLICA_TTL."""
-    one, two = engines(tmp_path)
+    one, other = two
     clock = Clock()
     a = Leadership(LeaseStore(one), clock, "A")
-    b = Leadership(LeaseStore(two), clock, "B")
+    b = Leadership(LeaseStore(other), clock, "B")
     await a.beat()
     assert await b.alive("A")
     assert not await b.alive("C")
@@ -107,18 +107,28 @@ async def test_a_replica_is_alive_while_it_beats(tmp_path: Path) -> None:
 
 
 async def test_two_replicas_alert_once_and_the_standby_takes_over(
-    sim: Simulator, fake: FakeSlack, tmp_path: Path
+    sim: Simulator, fake: FakeSlack, tmp_path: Path, database_url: str
 ) -> None:
-    """End to end: two `habot run` processes on one database. The Primary stops → one
+    """End to end: two `habot run` processes on one database (an SQLite file, then a real
+    PostgreSQL). The Primary stops → one
     alert card, not two; the leader stops → the standby takes the lead (healthz says so)
     and posts the recovery when the Primary returns."""
     extra = ROLES + '\n[schedule]\nstatus_every = "1s"\n'
     extra = extra.replace(
         'channels = ["C0HAOPS"]', 'channels = ["C0HAOPS"]\nalert_channel = "C0HAOPS"'
     )
-    first = await start_bot(sim, fake, tmp_path, http=True, extra=extra, name="first")
+    first = await start_bot(
+        sim, fake, tmp_path, http=True, extra=extra, name="first", database=database_url
+    )
     second = await start_bot(
-        sim, fake, tmp_path, http=True, extra=extra, name="second", polls=False
+        sim,
+        fake,
+        tmp_path,
+        http=True,
+        extra=extra,
+        name="second",
+        polls=False,
+        database=database_url,
     )
     try:
         assert [await replica(first), await replica(second)] == ["leader", "standby"]
@@ -194,17 +204,19 @@ def test_who_is_certainly_gone() -> None:
     assert not gone("garbage", me)
 
 
-async def test_a_restart_takes_over_from_its_dead_predecessor_at_once(tmp_path: Path) -> None:
+async def test_a_restart_takes_over_from_its_dead_predecessor_at_once(
+    two: tuple[Engine, Engine],
+) -> None:
     """The previous process on this host died without releasing: no 15 s wait to lead, and
     its heartbeat does not count as alive."""
-    one, two = engines(tmp_path)
+    one, other = two
     clock = Clock()
     host = replica_id().split(":")[0]
     dead = f"{host}:{dead_process_pid()}:abc123"
     predecessor = Leadership(LeaseStore(one), clock, dead)
     assert await predecessor.held()
     await predecessor.beat()
-    successor = Leadership(LeaseStore(two), clock, replica_id())
+    successor = Leadership(LeaseStore(other), clock, replica_id())
     assert await successor.held()
     assert not await successor.alive(dead)
 

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -20,7 +19,6 @@ from habot.services.monitor import Monitor, serving
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
@@ -42,18 +40,16 @@ class Parts:
 
 
 @pytest.fixture
-async def parts(sim: Simulator, tmp_path: Path) -> AsyncIterator[Parts]:
-    """A monitor over the simulator and a migrated SQLite file."""
+async def parts(sim: Simulator, migrated: Engine) -> AsyncIterator[Parts]:
+    """A monitor over the simulator and a migrated database (SQLite, then PostgreSQL)."""
     settings = settings_from(fast_config_file(sim, "mon.toml", '[schedule]\nstatus_every = "1s"\n'))
-    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
-    upgrade(engine)
+    engine = migrated
     clock = Clock()
     readings, requests = ReadingStore(engine), RequestStore(engine)
     async with SshExecutor(settings.ssh) as ex:
         status = StatusService(settings, ex, clock)
         monitor = Monitor(settings, status, readings, requests, clock)
         yield Parts(monitor, readings, requests, clock, ex, settings, status, engine)
-    engine.dispose()
 
 
 async def test_poll_stores_a_reading_per_pair(parts: Parts) -> None:

@@ -11,10 +11,10 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from habot.config import Settings
 from habot.core.approvals import RequestState
@@ -28,7 +28,6 @@ from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
 from habot.store.audit import AuditStore
-from habot.store.db import make_engine, upgrade
 from habot.store.requests import RequestStore
 from tests.conftest import Clock, fast_config_file, settings_from
 
@@ -116,11 +115,11 @@ required = 0
 
 
 @pytest.fixture
-async def world(sim: Simulator, tmp_path: Path) -> AsyncIterator[World]:
-    """The service wired to the simulator, SQLite and a recorder."""
+async def world(sim: Simulator, migrated: Engine) -> AsyncIterator[World]:
+    """The service wired to the simulator, a database (SQLite, then PostgreSQL) and a
+    recorder."""
     settings = settings_from(fast_config_file(sim, "ops.toml", APPROVAL))
-    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
-    upgrade(engine)
+    engine = migrated
     clock, notifier, audit = Clock(), Recorder(), AuditStore(engine)
     async with SshExecutor(settings.ssh) as ex:
         status = StatusService(settings, ex, clock)
@@ -133,7 +132,6 @@ async def world(sim: Simulator, tmp_path: Path) -> AsyncIterator[World]:
         service = make()
         yield World(sim, service, notifier, clock, audit, settings, make)
         await service.drain()
-    engine.dispose()
 
 
 async def test_switchover_approved_runs_once_and_is_verified(world: World) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from habot.core.alerts import AlertState
 from habot.core.blocks import text_message
@@ -16,7 +15,6 @@ from habot.services.outbox import OutboxNotifier, OutboxWorker
 from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
 from habot.store.alert_state import AlertStateStore
-from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from tests.botproc import BOT_TOKEN
 from tests.conftest import Clock
@@ -26,11 +24,9 @@ T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> OutboxStore:
-    """A migrated SQLite outbox."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
-    upgrade(engine)
-    return OutboxStore(engine)
+def store(migrated: Engine) -> OutboxStore:
+    """A migrated outbox (SQLite, then PostgreSQL)."""
+    return OutboxStore(migrated)
 
 
 def worker(store: OutboxStore, fake: FakeSlack, clock: Clock) -> OutboxWorker:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from habot.core.approvals import Request, RequestState
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, OperationPlan
-from habot.store.db import make_engine, upgrade
+from habot.store.db import upgrade
 from habot.store.requests import PairBusy, RequestStore
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -48,16 +49,15 @@ def request(rid: str = "r1", pair: str = "prod", required: int = 1) -> Request:
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    """A migrated SQLite database."""
-    database = f"sqlite:///{tmp_path / 'habot.db'}"
-    upgrade(make_engine(database))
-    return database
+def url(database_url: str, engines: Callable[[str], Engine]) -> str:
+    """A migrated database (SQLite, then PostgreSQL)."""
+    upgrade(engines(database_url))
+    return database_url
 
 
-def test_request_round_trips(url: str) -> None:
+def test_request_round_trips(url: str, engines: Callable[[str], Engine]) -> None:
     """What is stored is what is read back, approvals included."""
-    store = RequestStore(make_engine(url))
+    store = RequestStore(engines(url))
     store.create_sync(request(required=2), "C0HAOPS", PLAN)
     store.add_approval_sync("r1", "U0LEAD", T0)
     assert store.get_sync("r1") == replace(request(required=2), approvals=("U0LEAD",))
@@ -67,9 +67,9 @@ def test_request_round_trips(url: str) -> None:
     assert store.card_sync("r1") == ("C0HAOPS", 42)
 
 
-def test_one_open_request_per_pair(url: str) -> None:
+def test_one_open_request_per_pair(url: str, engines: Callable[[str], Engine]) -> None:
     """A second open request for the same pair is refused with the open one's id."""
-    store = RequestStore(make_engine(url))
+    store = RequestStore(engines(url))
     store.create_sync(request("r1"), None, PLAN)
     store.create_sync(request("r2", pair="dr"), None, PLAN)  # another pair is fine
     with pytest.raises(PairBusy) as info:
@@ -79,9 +79,9 @@ def test_one_open_request_per_pair(url: str) -> None:
     store.create_sync(request("r4"), None, PLAN)  # once closed, the pair is free again
 
 
-def test_approvals_count_once_per_approver(url: str) -> None:
+def test_approvals_count_once_per_approver(url: str, engines: Callable[[str], Engine]) -> None:
     """Double clicks by one approver count once; a closed request takes no approvals."""
-    store = RequestStore(make_engine(url))
+    store = RequestStore(engines(url))
     store.create_sync(request(required=2), None, PLAN)
     assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
     assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
@@ -90,9 +90,11 @@ def test_approvals_count_once_per_approver(url: str) -> None:
     assert store.add_approval_sync("r1", "U0LEAD3", T0) == 2
 
 
-def test_exactly_one_of_twenty_racing_transitions_wins(url: str) -> None:
+def test_exactly_one_of_twenty_racing_transitions_wins(
+    url: str, engines: Callable[[str], Engine]
+) -> None:
     """Twenty threads on two engines (two replicas) race pending→executing: one wins."""
-    stores = [RequestStore(make_engine(url)), RequestStore(make_engine(url))]
+    stores = [RequestStore(engines(url)), RequestStore(engines(url))]
     stores[0].create_sync(request(), None, PLAN)
     wins: list[bool] = []
     start = threading.Barrier(20)
@@ -112,9 +114,9 @@ def test_exactly_one_of_twenty_racing_transitions_wins(url: str) -> None:
     assert stores[1].get_sync("r1").state is RequestState.EXECUTING  # type: ignore[union-attr]
 
 
-def test_states_and_role_changes(url: str) -> None:
+def test_states_and_role_changes(url: str, engines: Callable[[str], Engine]) -> None:
     """Requests can be listed by state; a pair's last role change is remembered."""
-    store = RequestStore(make_engine(url))
+    store = RequestStore(engines(url))
     store.create_sync(request("r1"), None, PLAN)
     store.create_sync(request("r2", pair="dr"), None, PLAN)
     store.transition_sync("r2", RequestState.PENDING, RequestState.EXECUTING)

@@ -42,7 +42,8 @@ class OutboxStore:
             result = conn.execute(
                 text(
                     "INSERT INTO outbox (lane, kind, channel, payload, created_at, "
-                    "next_attempt_at) VALUES (:lane, :kind, :channel, :payload, :now, :now)"
+                    "next_attempt_at) VALUES (:lane, :kind, :channel, :payload, :now, :now) "
+                    "RETURNING id"
                 ),
                 {
                     "lane": lane,
@@ -52,7 +53,7 @@ class OutboxStore:
                     "now": now.isoformat(),
                 },
             )
-            return int(result.lastrowid or 0)
+            return int(result.scalar_one())
 
     def head_sync(self, lane: str) -> OutboxMessage | None:
         """The oldest queued message of a lane (later ones wait behind it: order holds)."""
