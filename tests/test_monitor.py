@@ -99,7 +99,9 @@ async def test_old_readings_and_delivered_messages_are_pruned(parts: Parts) -> N
     are deleted; a message still queued is not."""
     readings, clock = parts.readings, parts.clock
     outbox = OutboxStore(parts.engine)
-    monitor = Monitor(parts.settings, parts.status, readings, parts.requests, clock, outbox=outbox)
+    monitor = Monitor(
+        parts.settings, parts.status, readings, parts.requests, clock, prune=[outbox.prune_sync]
+    )
     sent = outbox.enqueue_sync("prod", "post", "C0HAOPS", {"text": "sent"}, clock.now)
     outbox.record_sync(sent, Next(Delivery.SENT, clock.now), "1.1", None)
     queued = outbox.enqueue_sync("prod", "post", "C0HAOPS", {"text": "queued"}, clock.now)

@@ -143,9 +143,8 @@ async def test_forged_or_stale_signatures_get_401_and_run_nothing(
     assert await audit_rows(bot) == []
 
 
-async def test_raw_output_is_one_click_away(bot: Bot, fake: FakeSlack) -> None:
-    """The card's button shows both nodes' raw ha-status to the clicker only."""
-    card = await reply(bot, fake, "status prod")
+async def click_raw(bot: Bot, fake: FakeSlack, card: dict[str, Any]) -> dict[str, Any]:
+    """Click a status card's "Raw ha-status output" button; return the answer."""
     [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
     button = actions["elements"][0]
     url, rid = fake.response_url()
@@ -155,11 +154,34 @@ async def test_raw_output_is_one_click_away(bot: Bot, fake: FakeSlack) -> None:
     body = interaction_body(payload)
     status, _ = await post(bot, body, signed_headers(SECRET, body))
     assert status == 200
-    raw = await fake.response(rid)
+    return await fake.response(rid)
+
+
+async def test_raw_output_is_one_click_away(bot: Bot, fake: FakeSlack) -> None:
+    """The card's button shows both nodes' raw ha-status to the clicker only."""
+    raw = await click_raw(bot, fake, await reply(bot, fake, "status prod"))
     assert raw["response_type"] == "ephemeral"
     assert raw["replace_original"] is False
     assert "High Availability status: OK" in shown(raw)
     assert "- this host" in shown(raw)
+
+
+async def test_raw_output_survives_a_restart(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """The reading behind a card is kept in the database: after a restart (or on another
+    replica) the button still shows it."""
+    first = await start_bot(sim, fake, tmp_path, http=True)
+    try:
+        card = await reply(first, fake, "status prod")
+    finally:
+        await first.stop()
+    second = await start_bot(sim, fake, tmp_path, http=True)
+    try:
+        raw = await click_raw(second, fake, card)
+    finally:
+        await second.stop()
+    assert "High Availability status: OK" in shown(raw)
 
 
 async def test_logs_are_shown_only_to_the_asker(bot: Bot, fake: FakeSlack, sim: Simulator) -> None:

@@ -43,6 +43,7 @@ from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
 from habot.store.alert_state import AlertStateStore
 from habot.store.home_viewers import ViewerStore
+from habot.store.kept_readings import KeptReadingStore
 from habot.store.leases import LeaseStore
 from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
@@ -111,6 +112,7 @@ async def _serve(
         )
         directory = GroupDirectory(app.client, policy, utc_now)
         outbox = OutboxStore(engine)
+        kept = KeptReadingStore(engine)
         leadership = Leadership(LeaseStore(engine), utc_now)
         metrics.leader.set_function(lambda: float(leadership.leading))
         stack.push_async_callback(leadership.release)
@@ -155,6 +157,7 @@ async def _serve(
             runtime.executor,
             store,
             utc_now,
+            readings=kept,
             operations=operations,
             alert_states=AlertStateStore(engine),
         )
@@ -171,7 +174,7 @@ async def _serve(
             utc_now,
             alerter,
             on_change=homes.refresh,
-            outbox=outbox,
+            prune=(outbox.prune_sync, kept.prune_sync),
         )
         digest = DigestService(
             settings, ReadingStore(engine), AlertStateStore(engine), outbox, utc_now

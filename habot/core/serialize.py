@@ -1,9 +1,12 @@
-"""Pair status as JSON-ready data (the `--json` contract, shared by every consumer)."""
+"""Pair status as JSON-ready data (the `--json` contract, shared by every consumer), and
+back (readings kept for the "raw output" button)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.verdict import NodeView, PairStatus
 
 
@@ -32,3 +35,33 @@ def _node(view: NodeView) -> dict[str, Any]:
         "observed_at": view.observed_at.isoformat(),
         "raw": view.raw,
     }
+
+
+def status_from_dict(data: dict[str, Any]) -> PairStatus:
+    """The inverse of :func:`status_to_dict`."""
+    nodes = data["nodes"]
+    return PairStatus(
+        pair=data["pair"],
+        verdict=Verdict(data["verdict"]),
+        reason=data["reason"],
+        health=Health(data["health"]) if data["health"] else None,
+        floating_ip=data["floating_ip"],
+        primary=_view(Role.PRIMARY, nodes[Role.PRIMARY.value]),
+        secondary=_view(Role.SECONDARY, nodes[Role.SECONDARY.value]),
+        disagreements=tuple(data["disagreements"]),
+        warnings=tuple(data["warnings"]),
+        observed_at=datetime.fromisoformat(data["observed_at"]),
+    )
+
+
+def _view(role: Role, node: dict[str, Any]) -> NodeView:
+    return NodeView(
+        role=role,
+        address=node["address"],
+        reachable=node["reachable"],
+        state=NodeState(node["state"]),
+        ip=node["ip"],
+        error=node["error"],
+        observed_at=datetime.fromisoformat(node["observed_at"]),
+        raw=node["raw"],
+    )

@@ -7,7 +7,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from habot.config import Settings
 from habot.core.alerts import mute, unmute
@@ -44,14 +44,27 @@ if TYPE_CHECKING:
     from habot.services.operations import OperationService
 
 
+class ReadingKeeper(Protocol):
+    """Keeps readings behind status cards, so "raw output" is one click away."""
+
+    async def put(self, status: PairStatus) -> str:
+        """Keep a reading; return its id."""
+        ...
+
+    async def get(self, reading_id: str) -> PairStatus | None:
+        """A kept reading, or None once it has been forgotten."""
+        ...
+
+
 class ReadingCache:
-    """Recent pair readings by id, so "raw output" is one click away (kept in memory)."""
+    """A ReadingKeeper in memory (one process; lost on restart): the database-backed one
+    serves `habot run`."""
 
     def __init__(self, size: int = 500) -> None:
         self._size = size
         self._items: OrderedDict[str, PairStatus] = OrderedDict()
 
-    def put(self, status: PairStatus) -> str:
+    async def put(self, status: PairStatus) -> str:
         """Keep a reading; return its id."""
         reading_id = secrets.token_hex(8)
         self._items[reading_id] = status
@@ -59,7 +72,7 @@ class ReadingCache:
             self._items.popitem(last=False)
         return reading_id
 
-    def get(self, reading_id: str) -> PairStatus | None:
+    async def get(self, reading_id: str) -> PairStatus | None:
         """A kept reading, or None once it has been forgotten."""
         return self._items.get(reading_id)
 
@@ -74,7 +87,7 @@ class CommandService:
         runner: CommandRunner,
         audit: AuditLog,
         clock: Clock,
-        readings: ReadingCache | None = None,
+        readings: ReadingKeeper | None = None,
         operations: OperationService | None = None,
         alert_states: AlertStateStore | None = None,
     ) -> None:
@@ -189,11 +202,10 @@ class CommandService:
         """The raw ha-status behind a status card."""
         if missing_role(Sub.STATUS, caller.roles):
             return text_message("You need the *viewer* role to see raw output.")
-        status = self._readings.get(reading_id)
+        status = await self._readings.get(reading_id)
         if status is None:
             return text_message(
-                "That reading is no longer kept (it is old, or habot restarted). "
-                f"Run `{self._command} status` for a fresh one."
+                f"That reading is no longer kept. Run `{self._command} status` for a fresh one."
             )
         return raw_message(status)
 
@@ -250,7 +262,7 @@ class CommandService:
         started = self._clock()
         statuses = await self._status.read(parsed.pair)
         duration = self._elapsed_ms(started)
-        ids = [self._readings.put(s) for s in statuses]
+        ids = [await self._readings.put(s) for s in statuses]
         for s in statuses:
             await self._audit.append(
                 AuditEvent(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from habot.config import Settings
 from habot.core.model import NodeState, Role
@@ -17,7 +18,6 @@ from habot.core.verdict import PairStatus
 from habot.services.alerting import Alerter
 from habot.services.ports import Clock
 from habot.services.status import StatusService
-from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore, StoredReading
 from habot.store.requests import RequestStore
 
@@ -60,9 +60,9 @@ class Monitor:
         clock: Clock,
         alerter: Alerter | None = None,
         on_change: Callable[[], None] | None = None,
-        outbox: OutboxStore | None = None,
+        prune: Sequence[Callable[[datetime], int]] = (),
     ) -> None:
-        self._outbox = outbox
+        self._prune = prune
         self._on_change = on_change
         self._alerter = alerter
         self._settings = settings
@@ -90,6 +90,6 @@ class Monitor:
             self._on_change()
         keep = self._settings.schedule.keep_readings
         await asyncio.to_thread(self._readings.prune_sync, self._clock() - keep)
-        if self._outbox is not None:  # delivered messages are kept as long as readings
-            await asyncio.to_thread(self._outbox.prune_sync, self._clock() - keep)
+        for prune in self._prune:  # other stores kept as long as readings
+            await asyncio.to_thread(prune, self._clock() - keep)
         return statuses

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from habot.core.alerts import AlertState, Incident
-from habot.store.db import WRITE_LOCK
+from habot.store.db import writing
 
 
 def _when(value: str | None) -> datetime | None:
@@ -76,7 +76,7 @@ class AlertStateStore:
 
     def save_sync(self, pair: str, state: AlertState, card_id: int | None) -> None:
         """Replace the pair's state."""
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             conn.execute(
                 text(
                     "INSERT INTO alert_state (pair, state, card_id) VALUES (:p, :s, :c) "

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, text
 
-from habot.store.db import WRITE_LOCK
+from habot.store.db import writing
 
 
 class ViewerStore:
@@ -17,7 +17,7 @@ class ViewerStore:
 
     def opened_sync(self, user: str, at: datetime) -> None:
         """Remember that ``user`` opened their Home at ``at``."""
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             conn.execute(
                 text(
                     "INSERT INTO home_viewers (user_id, opened_at) VALUES (:u, :at) "

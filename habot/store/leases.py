@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from habot.store.db import WRITE_LOCK
+from habot.store.db import writing
 
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -20,7 +20,7 @@ class LeaseStore:
     def claim_sync(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take or renew the lease until ``now + ttl``; False while someone else holds it."""
         until = {"n": name, "h": holder, "now": now.isoformat(), "exp": (now + ttl).isoformat()}
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             renewed = conn.execute(
                 text(
                     "UPDATE leases SET holder = :h, expires_at = :exp "
@@ -43,7 +43,7 @@ class LeaseStore:
         self, name: str, dead: str, holder: str, now: datetime, ttl: timedelta
     ) -> bool:
         """Take the lease from a holder known to be dead (only if it still holds it)."""
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             taken = conn.execute(
                 text(
                     "UPDATE leases SET holder = :h, expires_at = :exp "
@@ -55,7 +55,7 @@ class LeaseStore:
 
     def release_sync(self, name: str, holder: str) -> None:
         """Give the lease up now (if held), so another replica need not wait for expiry."""
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             conn.execute(
                 text("UPDATE leases SET expires_at = :past WHERE name = :n AND holder = :h"),
                 {"past": _LONG_AGO.isoformat(), "n": name, "h": holder},

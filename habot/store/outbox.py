@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from habot.core.outbox import Delivery, Next
-from habot.store.db import WRITE_LOCK
+from habot.store.db import writing
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class OutboxStore:
         self, lane: str, kind: str, channel: str, payload: dict[str, Any], now: datetime
     ) -> int:
         """Store a message to send; return its id (an 'update' may refer to it by id)."""
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             result = conn.execute(
                 text(
                     "INSERT INTO outbox (lane, kind, channel, payload, created_at, "
@@ -80,7 +80,7 @@ class OutboxStore:
         self, message_id: int, outcome: Next, ts: str | None, error: str | None
     ) -> None:
         """Store an attempt's result."""
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             conn.execute(
                 text(
                     "UPDATE outbox SET state = :state, attempts = attempts + 1, "
@@ -99,7 +99,7 @@ class OutboxStore:
     def prune_sync(self, before: datetime) -> int:
         """Delete delivered and set-aside messages created before ``before``, except cards
         something may still edit (an open alert's card, an open request's card)."""
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             result = conn.execute(
                 text(
                     "DELETE FROM outbox WHERE state != 'queued' AND created_at < :before "

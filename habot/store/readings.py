@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 
 from habot.core.model import Health, NodeState, Verdict
 from habot.core.verdict import PairStatus
-from habot.store.db import WRITE_LOCK
+from habot.store.db import writing
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class ReadingStore:
     def add_sync(self, status: PairStatus) -> None:
         """Store one pair's reading."""
         detail = {"disagreements": list(status.disagreements), "warnings": list(status.warnings)}
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             conn.execute(
                 text(
                     "INSERT INTO readings (pair, at, verdict, primary_state, secondary_state, "
@@ -61,7 +61,7 @@ class ReadingStore:
 
     def prune_sync(self, before: datetime) -> int:
         """Delete readings older than ``before``; return how many."""
-        with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        with writing(self._engine) as conn:
             result = conn.execute(
                 text("DELETE FROM readings WHERE at < :before"), {"before": before.isoformat()}
             )

@@ -1,0 +1,62 @@
+"""Readings behind status cards, by an unguessable id (the raw output button's value)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Engine, text
+
+from habot.core.serialize import status_from_dict, status_to_dict
+from habot.core.verdict import PairStatus
+from habot.store.db import writing
+
+
+class KeptReadingStore:
+    """The kept_readings table; the async methods are the CommandService's keeper port."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def put(self, status: PairStatus) -> str:
+        """Keep a reading; return its id."""
+        return await asyncio.to_thread(self.put_sync, status)
+
+    async def get(self, reading_id: str) -> PairStatus | None:
+        """A kept reading, or None once pruned (or never kept)."""
+        return await asyncio.to_thread(self.get_sync, reading_id)
+
+    def put_sync(self, status: PairStatus) -> str:
+        """See :meth:`put`."""
+        reading_id = secrets.token_hex(8)
+        with writing(self._engine) as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO kept_readings (id, pair, at, body) VALUES (:id, :pair, :at, :body)"
+                ),
+                {
+                    "id": reading_id,
+                    "pair": status.pair,
+                    "at": status.observed_at.isoformat(),
+                    "body": json.dumps(status_to_dict(status)),
+                },
+            )
+        return reading_id
+
+    def get_sync(self, reading_id: str) -> PairStatus | None:
+        """See :meth:`get`."""
+        with self._engine.connect() as conn:
+            body = conn.execute(
+                text("SELECT body FROM kept_readings WHERE id = :id"), {"id": reading_id}
+            ).scalar()
+        return status_from_dict(json.loads(body)) if body else None
+
+    def prune_sync(self, before: datetime) -> int:
+        """Forget readings taken before ``before``."""
+        with writing(self._engine) as conn:
+            result = conn.execute(
+                text("DELETE FROM kept_readings WHERE at < :before"), {"before": before.isoformat()}
+            )
+        return int(result.rowcount)

@@ -1,0 +1,33 @@
+"""Readings behind status cards survive in the database, exactly, until pruned."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from habot.core.model import Verdict
+from habot.core.serialize import status_from_dict, status_to_dict
+from habot.store.kept_readings import KeptReadingStore
+from tests.test_blocks import pair_status
+
+
+@pytest.mark.parametrize("verdict", list(Verdict))
+def test_a_status_survives_a_round_trip_through_json(verdict: Verdict) -> None:
+    """Everything the card and the raw output show comes back as it was."""
+    status = pair_status(verdict, noise=3, raw="Primary: Active\nSecondary: Standby")
+    assert status_from_dict(status_to_dict(status)) == status
+
+
+async def test_kept_readings_come_back_until_pruned(migrated: Engine) -> None:
+    """put → get returns the same reading; ids are unguessable; pruning by age forgets it."""
+    store = KeptReadingStore(migrated)
+    status = pair_status(Verdict.PRIMARY_DOWN, raw="x" * 20_000)
+    first, second = await store.put(status), await store.put(status)
+    assert first != second
+    assert len(first) == 16
+    assert await store.get(first) == status
+    assert await store.get("0123456789abcdef") is None
+    assert store.prune_sync(status.observed_at + timedelta(seconds=1)) == 2
+    assert await store.get(first) is None
