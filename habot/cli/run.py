@@ -6,14 +6,17 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import click
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine
 
 from habot.config import Settings, load_settings
 from habot.core.roles import RolePolicy
-from habot.runtime import open_runtime, open_store, utc_now
+from habot.runtime import Runtime, open_runtime, open_store, utc_now
 from habot.scheduling import Jobs, build_scheduler
 from habot.secrets import Secrets
 from habot.services.alerting import Alerter
@@ -42,6 +45,7 @@ from habot.slack.metrics import Metrics
 from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
 from habot.store.alert_state import AlertStateStore
+from habot.store.audit import AuditStore
 from habot.store.home_viewers import ViewerStore
 from habot.store.kept_readings import KeptReadingStore
 from habot.store.leases import LeaseStore
@@ -107,113 +111,139 @@ async def _serve(
     app = build_app(tokens, api_url(os.environ))
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(settings))
-        policy = RolePolicy.of(
-            settings.roles.viewers, settings.roles.operators, settings.roles.approvers
-        )
-        directory = GroupDirectory(app.client, policy, utc_now)
-        outbox = OutboxStore(engine)
-        kept = KeptReadingStore(engine)
         leadership = Leadership(LeaseStore(engine), utc_now)
         metrics.leader.set_function(lambda: float(leadership.leading))
         stack.push_async_callback(leadership.release)
-        await leadership.beat()
-        # The outbox retries by itself (honouring Retry-After), so its client does not.
-        client = AsyncWebClient(
-            token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[]
-        )
-        worker = OutboxWorker(outbox, SlackSender(client), utc_now, leader=leadership.held)
-        stack.push_async_callback(worker.close)
-        home = HomeService(
-            settings,
-            ReadingStore(engine),
-            AlertStateStore(engine),
-            RequestStore(engine),
-            store,
-            utc_now,
-            ViewerStore(engine),
-        )
-        homes = HomeRefresher(home, SlackHome(app.client, directory))
-        stack.push_async_callback(homes.close)
-        operations = OperationService(
-            settings,
-            runtime.status,
-            runtime.executor,
-            RequestStore(engine),
-            store,
-            OutboxNotifier(outbox, SlackSecretTeller(app.client), utc_now, kick=worker.kick),
-            utc_now,
-            on_change=homes.refresh,
-            replica=leadership.me,
-            alive=leadership.alive,
-        )
-        interrupted = await operations.recover()
-        if interrupted:
-            log.warning(
-                "%d operation(s) were interrupted by a restart: marked unknown", interrupted
-            )
-        commands = CommandService(
-            settings,
-            runtime.status,
-            runtime.executor,
-            store,
-            utc_now,
-            readings=kept,
-            operations=operations,
-            alert_states=AlertStateStore(engine),
-        )
-        pairs = [p.name for p in settings.pairs]
-        SlackHandlers(
-            commands, operations, directory, metrics, settings.slack.command, pairs, homes
-        ).register(app)
-        alerter = Alerter(settings, AlertStateStore(engine), outbox, utc_now)
-        monitor = Monitor(
-            settings,
-            runtime.status,
-            ReadingStore(engine),
-            RequestStore(engine),
-            utc_now,
-            alerter,
-            on_change=homes.refresh,
-            prune=(outbox.prune_sync, kept.prune_sync),
-        )
-        digest = DigestService(
-            settings, ReadingStore(engine), AlertStateStore(engine), outbox, utc_now
-        )
-        jobs = Jobs(
-            poll=monitor.poll,
-            housekeeping=operations.housekeeping,
-            deliver=worker.deliver_due,
-            digest=digest.post,
-            heartbeat=leadership.beat,
+        await leadership.beat()  # before recovery, so this replica counts as alive
+        jobs, drain = await _wire(
+            settings, engine, store, app, tokens, runtime, metrics, leadership, stack
         )
         scheduler = build_scheduler(settings, jobs, leader=leadership.held, count=metrics.job_ran)
         leadership.on_lead = lambda: scheduler.modify_job("status_poll", next_run_time=utc_now())
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
-        stack.push_async_callback(operations.drain)
+        stack.push_async_callback(drain)  # running operations finish while the outbox runs
         health = Health(
             engine,
             "http" if http_mode else "socket",
             lambda: scheduler.running,
             lambda: leadership.leading,
         )
-        if http_mode:
-            runner = await start_site(web_application(app, health, metrics), host, port)
-            stack.push_async_callback(runner.cleanup)
-            click.echo(f"habot: serving Slack over HTTP on http://{host}:{port}{EVENTS_PATH}")
-        else:
-            handler = socket_mode_handler(app, tokens)
-            await handler.connect_async()  # type: ignore[no-untyped-call]
-            stack.push_async_callback(handler.close_async)
-            if health_port:
-                site = await start_site(web_application(None, health, metrics), host, health_port)
-                stack.push_async_callback(site.cleanup)
-            click.echo("habot: connected to Slack in Socket Mode")
+        await _listen(app, tokens, health, metrics, stack, http_mode, host, port, health_port)
         metrics.up.set(1)
         await stop.wait()
         metrics.up.set(0)
         click.echo("habot: stopping")
     engine.dispose()
+
+
+async def _wire(
+    settings: Settings,
+    engine: Engine,
+    store: AuditStore,
+    app: AsyncApp,
+    tokens: SlackTokens,
+    runtime: Runtime,
+    metrics: Metrics,
+    leadership: Leadership,
+    stack: AsyncExitStack,
+) -> tuple[Jobs, Callable[[], Awaitable[None]]]:
+    """Build the services over the stores, register the Slack listeners, and return the
+    scheduled jobs and how to drain running operations. Cleanup is pushed on ``stack``."""
+    policy = RolePolicy.of(
+        settings.roles.viewers, settings.roles.operators, settings.roles.approvers
+    )
+    directory = GroupDirectory(app.client, policy, utc_now)
+    outbox, kept = OutboxStore(engine), KeptReadingStore(engine)
+    # The outbox retries by itself (honouring Retry-After), so its client does not.
+    client = AsyncWebClient(token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[])
+    worker = OutboxWorker(outbox, SlackSender(client), utc_now, leader=leadership.held)
+    stack.push_async_callback(worker.close)
+    home = HomeService(
+        settings,
+        ReadingStore(engine),
+        AlertStateStore(engine),
+        RequestStore(engine),
+        store,
+        utc_now,
+        ViewerStore(engine),
+    )
+    homes = HomeRefresher(home, SlackHome(app.client, directory))
+    stack.push_async_callback(homes.close)
+    operations = OperationService(
+        settings,
+        runtime.status,
+        runtime.executor,
+        RequestStore(engine),
+        store,
+        OutboxNotifier(outbox, SlackSecretTeller(app.client), utc_now, kick=worker.kick),
+        utc_now,
+        on_change=homes.refresh,
+        replica=leadership.me,
+        alive=leadership.alive,
+    )
+    interrupted = await operations.recover()
+    if interrupted:
+        log.warning("%d operation(s) were interrupted by a restart: marked unknown", interrupted)
+    commands = CommandService(
+        settings,
+        runtime.status,
+        runtime.executor,
+        store,
+        utc_now,
+        readings=kept,
+        operations=operations,
+        alert_states=AlertStateStore(engine),
+    )
+    pairs = [p.name for p in settings.pairs]
+    SlackHandlers(
+        commands, operations, directory, metrics, settings.slack.command, pairs, homes
+    ).register(app)
+    monitor = Monitor(
+        settings,
+        runtime.status,
+        ReadingStore(engine),
+        RequestStore(engine),
+        utc_now,
+        Alerter(settings, AlertStateStore(engine), outbox, utc_now),
+        on_change=homes.refresh,
+        prune=(outbox.prune_sync, kept.prune_sync),
+    )
+    digest = DigestService(settings, ReadingStore(engine), AlertStateStore(engine), outbox, utc_now)
+    jobs = Jobs(
+        poll=monitor.poll,
+        housekeeping=operations.housekeeping,
+        deliver=worker.deliver_due,
+        digest=digest.post,
+        heartbeat=leadership.beat,
+    )
+    return jobs, operations.drain
+
+
+async def _listen(
+    app: AsyncApp,
+    tokens: SlackTokens,
+    health: Health,
+    metrics: Metrics,
+    stack: AsyncExitStack,
+    http_mode: bool,
+    host: str,
+    port: int,
+    health_port: int | None,
+) -> None:
+    """Serve Slack: HTTP mode on host:port, or Socket Mode (plus health on health_port)."""
+    if http_mode:
+        runner = await start_site(web_application(app, health, metrics), host, port)
+        stack.push_async_callback(runner.cleanup)
+        click.echo(f"habot: serving Slack over HTTP on http://{host}:{port}{EVENTS_PATH}")
+        return
+    handler = socket_mode_handler(app, tokens)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    stack.push_async_callback(handler.close_async)
+    if health_port:
+        site = await start_site(web_application(None, health, metrics), host, health_port)
+        stack.push_async_callback(site.cleanup)
+    click.echo("habot: connected to Slack in Socket Mode")
 
 
 def _stop_event() -> asyncio.Event:
