@@ -78,7 +78,8 @@ def test_largest_dashboard_is_valid() -> None:
     text = str(view)
     assert "alerts muted until 04:00 UTC" in text
     assert "cooldown until 03:05 UTC" in text
-    assert "read 1m35s ago" in text
+    assert "read 02:58:25 UTC (1m35s before this view)" in text  # never goes stale
+    assert "As of 2026-11-26 03:00:00 UTC" in text
 
 
 def test_empty_dashboard_says_so() -> None:

@@ -36,7 +36,8 @@ def _pair_block(line: PairLine, now: datetime) -> Block:
     text = (
         f"{VERDICT_EMOJI[line.verdict]} *{line.pair}* — {line.verdict.value} · Primary "
         f"{line.primary.value if line.primary else '?'} · Secondary "
-        f"{line.secondary.value if line.secondary else '?'} · read {age} ago"
+        f"{line.secondary.value if line.secondary else '?'} · read {line.read_at:%H:%M:%S} UTC "
+        f"({age} before this view)"
     )
     if line.muted_until and line.muted_until > now:
         text += f"\n:mute: alerts muted until {line.muted_until:%H:%M} UTC"
@@ -55,6 +56,10 @@ def dashboard(
     """The Home tab view (at most 100 blocks)."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "habot — PAM HA pairs"}},
+        context(
+            f"As of {now:%Y-%m-%d %H:%M:%S} UTC; republished when a reading or a request "
+            "changes. Reopen the tab for the latest."
+        ),
         *[_pair_block(line, now) for line in pairs[:40]],
         {"type": "divider"},
         section("*Waiting for you*" if actionable else "*Waiting for you*\nNothing right now."),

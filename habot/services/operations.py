@@ -364,7 +364,8 @@ class OperationService:
     async def _command(
         self, request: Request, plan: OperationPlan
     ) -> tuple[int | None, str] | None:
-        progress = _Progress(self, request)
+        card = await self._card_channel(request)
+        progress = _Progress(request, card, self._notify, self.spawn)
         try:
             result = await self._runner.run(
                 self._settings.pair(request.pair).address(plan.node),
@@ -539,9 +540,17 @@ class OperationService:
 class _Progress:
     """Condensed command output into the card's thread, at most one post per 3 s."""
 
-    def __init__(self, service: OperationService, request: Request) -> None:
-        self._service = service
+    def __init__(
+        self,
+        request: Request,
+        card: tuple[str | None, int | None],
+        notify: Notifier,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+    ) -> None:
         self._request = request
+        self._channel, self._card = card
+        self._notify = notify
+        self._spawn = spawn
         self._buffer = ""
         self._last = 0.0
 
@@ -550,12 +559,11 @@ class _Progress:
             return  # never echo a secret into the channel
         self._buffer += chunk
         if time.monotonic() - self._last >= PROGRESS_EVERY:
-            self._service.spawn(self.flush())
+            self._spawn(self.flush())
 
     async def flush(self) -> None:
         text, self._buffer = self._buffer.strip(), ""
         self._last = time.monotonic()
-        channel, card = await self._service._card_channel(self._request)
-        if text and channel and card is not None:
+        if text and self._channel and self._card is not None:
             lines = "```" + "\n".join(text.splitlines()[-8:]) + "```"
-            await self._service._notify.thread(self._request.pair, channel, card, lines)
+            await self._notify.thread(self._request.pair, self._channel, self._card, lines)
