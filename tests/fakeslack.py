@@ -44,7 +44,9 @@ class FakeSlack:
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)
     invalid: list[str] = field(default_factory=list)
-    fail_next: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    # per method: HTTP statuses (429 → ratelimited with Retry-After 0, else internal_error)
+    # or Slack error names (answered 200 with ok: false, as Slack does)
+    fail_next: dict[str, list[int | str]] = field(default_factory=lambda: defaultdict(list))
     port: int = 0
     _runner: web.AppRunner | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -113,6 +115,8 @@ class FakeSlack:
         await self._notify()
         if self.fail_next[method]:
             status = self.fail_next[method].pop(0)
+            if isinstance(status, str):
+                return web.json_response({"ok": False, "error": status})
             headers = {"Retry-After": "0"} if status == 429 else {}
             error = "ratelimited" if status == 429 else "internal_error"
             return web.json_response({"ok": False, "error": error}, status=status, headers=headers)

@@ -21,6 +21,7 @@ from habot.core.approvals import RequestState
 from habot.core.blocks import Message
 from habot.core.grammar import parse_operation
 from habot.core.model import NodeState, Role
+from habot.core.outbox import Delivery, Fate
 from habot.core.roles import Access
 from habot.services.operations import OperationService
 from habot.services.ports import Caller
@@ -45,6 +46,8 @@ class Recorder:
     threads: list[str] = field(default_factory=list)
     told: list[tuple[str, str]] = field(default_factory=list)
     secrets: list[tuple[str, str]] = field(default_factory=list)
+    refuse: str | None = None  # Slack's error for every card
+    slow: bool = False  # cards stay queued
 
     async def post_card(self, pair: str, channel: str, message: Message) -> int:
         card = len(self.cards) + 1
@@ -65,6 +68,13 @@ class Recorder:
 
     async def link(self, card: int) -> str | None:
         return f"https://slack.example/card/{card}" if card in self.cards else None
+
+    async def settle(self, card: int) -> Fate:
+        if self.refuse:
+            return Fate(Delivery.DEAD, error=self.refuse)
+        if self.slow:
+            return Fate(Delivery.QUEUED)
+        return Fate(Delivery.SENT, await self.link(card))
 
     def last(self) -> Message:
         return list(self.cards.values())[-1][-1]
@@ -309,6 +319,30 @@ async def test_a_run_on_a_live_replica_is_not_declared_interrupted(world: World)
     beating["A"] = False
     assert await replica_b.recover() == 1
     assert store.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
+
+
+async def test_a_card_slack_refuses_withdraws_the_request(world: World) -> None:
+    """Slack will not take the card (habot is not in the channel): nobody could approve it,
+    so the request is withdrawn at once, the asker is told why and what to do, it is
+    audited, and the pair is free for a request from a channel that works."""
+    world.notifier.refuse = "not_in_channel"
+    reply = await world.ask("switchover prod")
+    assert "withdrawn: Slack refused its approval card (`not_in_channel`)" in reply
+    assert "/invite @habot" in reply
+    [event] = [r.event for r in world.audit.all_sync() if r.event.kind == "cancelled"]
+    assert event.actor == "habot"
+    assert "not_in_channel" in event.detail["reason"]
+    world.notifier.refuse = None
+    assert "approval(s) needed" in await world.ask("switchover prod")
+
+
+async def test_a_card_slack_is_slow_to_take_is_said_plainly(world: World) -> None:
+    """A card still queued (Slack slow or down): the request stays open and the asker is
+    told the card will appear when Slack takes it."""
+    world.notifier.slow = True
+    reply = await world.ask("switchover prod")
+    assert "Slack is slow to take its card" in reply
+    assert "pending" in (await world.service.pending()).text
 
 
 async def test_joining_code_goes_only_to_the_requester(world: World) -> None:

@@ -184,3 +184,24 @@ async def test_pruning_keeps_queued_messages_and_cards_still_in_use(store: Outbo
     assert store.prune_sync(T0 + timedelta(days=8)) == 1
     assert store.get_sync(old[0]) is None
     assert all(store.get_sync(m) is not None for m in old[1:])
+
+
+async def test_settle_reports_sent_refused_or_still_queued(
+    store: OutboxStore, fake: FakeSlack
+) -> None:
+    """Waiting on a card: sent (with its link), set aside (with Slack's own error), or — when
+    Slack keeps failing — still queued once the wait is over."""
+    clock = Clock()
+    deliver = worker(store, fake, clock)
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
+    notify = OutboxNotifier(store, SlackSecretTeller(client), clock, deliver.kick, 0.5)
+    sent = await notify.settle(await notify.post_card("prod", "C0HAOPS", text_message("a")))
+    assert sent.state is Delivery.SENT
+    assert sent.link
+    assert sent.link.startswith("https://slack.com/archives/C0HAOPS/p")
+    fake.fail_next["chat.postMessage"] = ["not_in_channel"]
+    refused = await notify.settle(await notify.post_card("dr", "C0PRIV", text_message("b")))
+    assert (refused.state, refused.error) == (Delivery.DEAD, "not_in_channel")
+    fake.fail_next["chat.postMessage"] = [500] * 5
+    slow = await notify.settle(await notify.post_card("lab", "C0HAOPS", text_message("c")))
+    assert slow.state is Delivery.QUEUED

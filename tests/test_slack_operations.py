@@ -72,7 +72,7 @@ async def ask(bot: Bot, fake: FakeSlack, text: str, user: str = OPS) -> str:
     url, rid = fake.response_url()
     assert await post(bot, form_body(slash_command(text, user, CHANNEL, url))) == 200
     reply = json.dumps((await fake.response(rid))["blocks"])
-    if "` posted:" in reply:
+    if "approval(s) needed" in reply:
         await fake.wait_for(lambda: len(cards(fake)) > before)
     return reply
 
@@ -396,3 +396,15 @@ async def test_an_approvers_home_follows_requests_without_reopening(
         lambda: len(homes_with(False)) > 1 and len(fake.calls_to("views.publish")) > shown
     )
     assert fake.invalid == []
+
+
+async def test_a_card_slack_refuses_is_withdrawn_and_the_asker_told(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """End to end: Slack answers not_in_channel for the card → the asker is told why and
+    what to do; no request stays open and nothing ran."""
+    fake.fail_next["chat.postMessage"] = ["not_in_channel"]
+    reply = await ask(bot, fake, "switchover prod")
+    assert "Slack refused its approval card (`not_in_channel`)" in reply
+    assert "No open requests" in await ask(bot, fake, "pending", user=LEAD)
+    assert runs(sim) == []

@@ -25,6 +25,16 @@ PERMANENT = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Fate:
+    """What became of a message someone is waiting on: sent (with a link), set aside (with
+    Slack's error), or still queued."""
+
+    state: Delivery
+    link: str | None = None
+    error: str | None = None
+
+
 class Delivery(StrEnum):
     """A message's state in the outbox."""
 

@@ -43,6 +43,7 @@ from habot.core.operations import (
     topology_change,
     verify_outcome,
 )
+from habot.core.outbox import Delivery, Fate
 from habot.core.verdict import PairStatus
 from habot.errors import CommandTimedOut, ConnectionLostError, NodeError, UnexpectedPrompt
 from habot.services.leader import replica_id
@@ -86,6 +87,10 @@ class Notifier(Protocol):
 
     async def link(self, card: int) -> str | None:
         """A link to the card once Slack has it, else None."""
+        ...
+
+    async def settle(self, card: int) -> Fate:
+        """Wait briefly for the card's delivery: sent, set aside, or still queued."""
         ...
 
 
@@ -202,14 +207,36 @@ class OperationService:
         )
         if request.required == 0:
             return await self._start(request, plan, caller.user)
-        if caller.channel:
-            card = await self._notify.post_card(
-                plan.pair, caller.channel, approval_card(request, plan)
+        if not caller.channel:
+            return text_message(f"Request `{request.id}` is open (no channel to post a card in).")
+        card = await self._notify.post_card(plan.pair, caller.channel, approval_card(request, plan))
+        await asyncio.to_thread(self._requests.set_card_sync, request.id, caller.channel, card)
+        return await self._posted(request, card, caller.user)
+
+    async def _posted(self, request: Request, card: int, user: str) -> Message:
+        """Say where the card is — or, if Slack refused it, withdraw the request (nobody
+        could approve an invisible card) and say why."""
+        fate = await self._notify.settle(card)
+        needs = f"{request.required} approval(s) needed before {request.expires_at:%H:%M} UTC"
+        if fate.state is Delivery.SENT:
+            where = f"<{fate.link}|posted>" if fate.link else "posted"
+            return text_message(f"Request `{request.id}` {where}: {needs}.")
+        if fate.state is Delivery.QUEUED:
+            return text_message(
+                f"Request `{request.id}` is open: {needs}. Slack is slow to take its card; "
+                "it will appear here as soon as Slack does."
             )
-            await asyncio.to_thread(self._requests.set_card_sync, request.id, caller.channel, card)
+        if await self._requests.transition(
+            request.id, RequestState.PENDING, RequestState.CANCELLED, {"outcome": fate.error}
+        ):
+            await self._record(
+                "cancelled", "habot", request.pair, "cancelled",
+                {"request": request.id, "reason": f"approval card refused: {fate.error}"},
+            )  # fmt: skip
         return text_message(
-            f"Request `{request.id}` posted: {request.required} approval(s) needed before "
-            f"{request.expires_at:%H:%M} UTC."
+            f":x: Request `{request.id}` withdrawn: Slack refused its approval card "
+            f"(`{fate.error}`), so nobody could approve it. Invite habot to this channel "
+            f"(`/invite @habot`) or ask in a channel it is in."
         )
 
     def _describe(self, request: Request, plan: OperationPlan) -> dict[str, Any]:

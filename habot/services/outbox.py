@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from habot.core.blocks import Message
-from habot.core.outbox import Attempt, Delivery, after
+from habot.core.outbox import Attempt, Delivery, Fate, after
 from habot.services.ports import Clock
 from habot.store.outbox import OutboxMessage, OutboxStore
 
@@ -118,7 +118,9 @@ class OutboxNotifier:
         secrets: SecretTeller,
         clock: Clock,
         kick: Callable[[], None] | None = None,
+        settle_within: float = 3.0,
     ) -> None:
+        self._settle_within = settle_within
         self._store = store
         self._secrets = secrets
         self._clock = clock
@@ -150,6 +152,22 @@ class OutboxNotifier:
         if row is None or row.ts is None:
             return None
         return message_link(row.channel, row.ts)
+
+    async def settle(self, card: int) -> Fate:
+        """Poll the card's row until it is sent or set aside, for up to ``settle_within``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settle_within
+        while True:
+            row = await asyncio.to_thread(self._store.get_sync, card)
+            if row is None:
+                return Fate(Delivery.DEAD, error="lost")
+            if row.state is Delivery.SENT:
+                return Fate(Delivery.SENT, message_link(row.channel, row.ts) if row.ts else None)
+            if row.state is Delivery.DEAD:
+                return Fate(Delivery.DEAD, error=row.error)
+            if loop.time() >= deadline:
+                return Fate(Delivery.QUEUED)
+            await asyncio.sleep(0.1)
 
     async def _queue(self, pair: str, kind: str, channel: str, payload: dict[str, Any]) -> int:
         handle = await asyncio.to_thread(

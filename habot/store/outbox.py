@@ -26,6 +26,7 @@ class OutboxMessage:
     next_attempt_at: datetime
     state: Delivery
     ts: str | None
+    error: str | None = None  # Slack's last error, if any
 
 
 class OutboxStore:
@@ -125,6 +126,7 @@ class OutboxStore:
                 datetime.fromisoformat(row["next_attempt_at"]),
                 Delivery(row["state"]),
                 row["ts"],
+                row["error"],
             )
             for row in rows
         ]
