@@ -8,8 +8,8 @@ import os
 import signal
 import sqlite3
 import sys
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncssh
@@ -19,7 +19,10 @@ from habot.core.model import Role
 from habot.sim.simulator import Simulator
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
+from habot.store.outbox import OutboxStore
+from habot.store.readings import ReadingStore
 from tests.conftest import fast_config_file
+from tests.test_alerting import BAD, GOOD
 
 
 @dataclass
@@ -281,3 +284,35 @@ async def test_audit_cli_lists_exports_and_verifies(sim: Simulator, tmp_path: Pa
     broken = await habot("--config", str(config), "audit", "verify")
     assert broken.code == 1
     assert "BROKEN at row 2" in broken.err
+
+
+async def test_digest_prints_now_and_posts_only_where_it_can(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """`habot digest` prints the summary from stored readings; --post needs an alert
+    channel (exit 2 naming it) and otherwise queues the post in the outbox."""
+    db = tmp_path / "habot.db"
+    base = sim.kit.config_path.read_text() + f'\n[database]\nurl = "sqlite:///{db}"\n'
+    config = sim.kit.dir / "digest.toml"
+    config.write_text(base)
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    now = datetime.now(UTC)
+    for minutes, status in ((30, GOOD), (20, BAD)):
+        ReadingStore(engine).add_sync(replace(status, observed_at=now - timedelta(minutes=minutes)))
+    shown = await habot("--config", str(config), "digest")
+    assert shown.code == 0, shown.err
+    assert "HA daily summary" in shown.out
+    assert "prod — now primary_down · serving 50.0% · BAU 50.0% · 1 episode(s) off BAU" in shown.out
+    refused = await habot("--config", str(config), "digest", "--post")
+    assert refused.code == 2
+    assert "alert_channel" in refused.err
+    assert OutboxStore(engine).lanes_sync() == []
+    config.write_text(
+        base.replace("[database]", '[slack]\nalert_channel = "C0ALERTS"\n\n[database]')
+    )
+    posted = await habot("--config", str(config), "digest", "--post")
+    assert posted.code == 0, posted.err
+    assert "queued for C0ALERTS" in posted.out
+    assert OutboxStore(engine).lanes_sync() == ["digest"]
+    engine.dispose()

@@ -10,6 +10,7 @@ import click
 
 from habot import __version__
 from habot.cli.audit import audit, db
+from habot.cli.digest import digest
 from habot.cli.manifest import manifest
 from habot.cli.run import run
 from habot.cli.sim import sim
@@ -48,6 +49,7 @@ cli.add_command(audit)
 cli.add_command(run)
 cli.add_command(manifest)
 cli.add_command(db)
+cli.add_command(digest)
 
 
 def main() -> None:
