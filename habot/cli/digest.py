@@ -41,9 +41,10 @@ def digest(ctx: click.Context, post: bool) -> None:
             OutboxStore(engine),
             utc_now,
         )
-        click.echo(as_text(asyncio.run(service.build())))
+        message = asyncio.run(service.build())
+        click.echo(as_text(message))
         if post:
-            message_id = asyncio.run(service.post())
+            message_id = asyncio.run(service.post(message))
             click.echo(f"queued for {settings.slack.alert_channel} (outbox message {message_id})")
     finally:
         engine.dispose()

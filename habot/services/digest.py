@@ -35,12 +35,13 @@ class DigestService:
         self._outbox = outbox
         self._clock = clock
 
-    async def post(self) -> int | None:
-        """Queue today's digest; its outbox id, or None when no alert channel is set."""
+    async def post(self, message: Message | None = None) -> int | None:
+        """Queue the digest (``message``, or one built now); its outbox id, or None when no
+        alert channel is set."""
         channel = self._settings.slack.alert_channel
         if not channel:
             return None
-        message = await self.build()
+        message = message or await self.build()
         return await asyncio.to_thread(
             self._outbox.enqueue_sync,
             DIGEST_LANE,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from habot.config import Settings
 from habot.core.approvals import Request, RequestState
+from habot.core.audit import AuditRecord
 from habot.core.home import PairLine, dashboard
 from habot.core.roles import Access
 from habot.services.ports import Clock
@@ -38,6 +40,16 @@ class HomePort(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The part of the dashboard that is the same for every viewer."""
+
+    lines: list[PairLine]
+    pending: list[Request]
+    recent: list[AuditRecord]
+    at: datetime
+
+
 class HomeService:
     """The dashboard one viewer sees."""
 
@@ -59,9 +71,17 @@ class HomeService:
         self._audit = audit
         self._clock = clock
 
-    async def view(self, user: str, roles: frozenset[Access]) -> dict[str, Any]:
-        """Build the Home view for ``user`` (database reads run in a thread)."""
-        return await asyncio.to_thread(self._view, user, roles)
+    async def view(
+        self, user: str, roles: frozenset[Access], snapshot: Snapshot | None = None
+    ) -> dict[str, Any]:
+        """Build the Home view for ``user`` (from ``snapshot`` when one is at hand)."""
+        shared = snapshot or await self.snapshot()
+        mine = [r for r in shared.pending if _can_act(r, user, roles)]
+        return dashboard(shared.lines, mine, shared.recent, self._settings.slack.command, shared.at)
+
+    async def snapshot(self) -> Snapshot:
+        """What every viewer's Home is built from (database reads run in a thread)."""
+        return await asyncio.to_thread(self._snapshot)
 
     async def opened(self, user: str) -> None:
         """Remember a viewer, so their Home is republished when something changes."""
@@ -75,12 +95,13 @@ class HomeService:
         since = self._clock() - RECENT_VIEWERS
         return await asyncio.to_thread(self._viewers.since_sync, since)
 
-    def _view(self, user: str, roles: frozenset[Access]) -> dict[str, Any]:
-        lines = [self._line(pair.name) for pair in self._settings.pairs]
-        pending = self._requests.in_states_sync(RequestState.PENDING)
-        mine = [r for r in pending if _can_act(r, user, roles)]
-        recent = [r for r in self._audit.recent_sync(200) if r.event.kind in OUTCOMES][:10]
-        return dashboard(lines, mine, recent, self._settings.slack.command, self._clock())
+    def _snapshot(self) -> Snapshot:
+        return Snapshot(
+            [self._line(pair.name) for pair in self._settings.pairs],
+            self._requests.in_states_sync(RequestState.PENDING),
+            [r for r in self._audit.recent_sync(200) if r.event.kind in OUTCOMES][:10],
+            self._clock(),
+        )
 
     def _line(self, pair: str) -> PairLine:
         reading = self._readings.last_sync(pair)
@@ -116,9 +137,9 @@ class HomeRefresher:
         await self._home.opened(user)
         await self.show(user)
 
-    async def show(self, user: str) -> None:
+    async def show(self, user: str, snapshot: Snapshot | None = None) -> None:
         """Build and publish one user's Home."""
-        view = await self._home.view(user, await self._port.roles_of(user))
+        view = await self._home.view(user, await self._port.roles_of(user), snapshot)
         await self._port.publish(user, view)
 
     def refresh(self) -> None:
@@ -131,9 +152,10 @@ class HomeRefresher:
     async def _refresh_all(self) -> None:
         while True:
             self._again = False
+            snapshot = await self._home.snapshot()  # read once per round, not per viewer
             for user in await self._home.viewers():
                 try:
-                    await self.show(user)
+                    await self.show(user, snapshot)
                 except Exception:
                     log.exception("refreshing the Home of %s failed", user)
             if not self._again:

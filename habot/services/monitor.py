@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from habot.config import Settings
 from habot.core.model import NodeState, Role
@@ -22,6 +22,7 @@ from habot.store.readings import ReadingStore, StoredReading
 from habot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
+PRUNE_EVERY = timedelta(minutes=10)
 _SERVING = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
 
 
@@ -63,6 +64,7 @@ class Monitor:
         prune: Sequence[Callable[[datetime], int]] = (),
     ) -> None:
         self._prune = prune
+        self._pruned_at: datetime | None = None
         self._on_change = on_change
         self._alerter = alerter
         self._settings = settings
@@ -88,8 +90,16 @@ class Monitor:
                 await self._alerter.observe(status)
         if changed and self._on_change is not None:
             self._on_change()
-        keep = self._settings.schedule.keep_readings
-        await asyncio.to_thread(self._readings.prune_sync, self._clock() - keep)
-        for prune in self._prune:  # other stores kept as long as readings
-            await asyncio.to_thread(prune, self._clock() - keep)
+        await self._prune_old()
         return statuses
+
+    async def _prune_old(self) -> None:
+        """Delete what is older than keep_readings — at most every PRUNE_EVERY, not at
+        every poll (each prune is a write transaction; polls may be a second apart)."""
+        now = self._clock()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        before = now - self._settings.schedule.keep_readings
+        for prune in (self._readings.prune_sync, *self._prune):  # others kept as long
+            await asyncio.to_thread(prune, before)

@@ -148,26 +148,26 @@ class OutboxNotifier:
 
     async def link(self, card: int) -> str | None:
         """The card's link once delivered."""
-        row = await asyncio.to_thread(self._store.get_sync, card)
-        if row is None or row.ts is None:
-            return None
-        return message_link(row.channel, row.ts)
+        fate = await self._fate(card)
+        return fate.link
 
     async def settle(self, card: int) -> Fate:
         """Poll the card's row until it is sent or set aside, for up to ``settle_within``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settle_within
-        while True:
-            row = await asyncio.to_thread(self._store.get_sync, card)
-            if row is None:
-                return Fate(Delivery.DEAD, error="lost")
-            if row.state is Delivery.SENT:
-                return Fate(Delivery.SENT, message_link(row.channel, row.ts) if row.ts else None)
-            if row.state is Delivery.DEAD:
-                return Fate(Delivery.DEAD, error=row.error)
+        while (fate := await self._fate(card)).state is Delivery.QUEUED:
             if loop.time() >= deadline:
-                return Fate(Delivery.QUEUED)
+                break
             await asyncio.sleep(0.1)
+        return fate
+
+    async def _fate(self, card: int) -> Fate:
+        row = await asyncio.to_thread(self._store.get_sync, card)
+        if row is None:
+            return Fate(Delivery.DEAD, error="lost")
+        if row.state is Delivery.SENT:
+            return Fate(Delivery.SENT, message_link(row.channel, row.ts) if row.ts else None)
+        return Fate(row.state, error=row.error)
 
     async def _queue(self, pair: str, kind: str, channel: str, payload: dict[str, Any]) -> int:
         handle = await asyncio.to_thread(
