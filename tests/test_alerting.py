@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 
 from habot.config import parse_settings
 from habot.core.alert_cards import alert_card
-from habot.core.alerts import Incident
+from habot.core.alerts import AlertState, Incident
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.verdict import NodeView, PairStatus
 from habot.services.alerting import Alerter
@@ -112,10 +113,24 @@ def test_alert_state_round_trips() -> None:
     """What is saved is what is loaded."""
     from habot.core.alerts import AlertState
 
-    state = AlertState(
-        3, 0, T0, Incident("why", T0, T0 + timedelta(minutes=9), 3), T0 + timedelta(hours=1)
-    )
+    state = AlertState(3, 0, T0, Incident("why", T0, T0 + timedelta(minutes=9), 3))
     assert decode(encode(state)) == state
+
+
+def test_a_mute_and_a_concurrent_poll_do_not_undo_each_other(db: Any) -> None:
+    """The poll read the state, a mute landed, the poll saved: the mute stays — and a mute
+    never resets the poll's streaks or open card."""
+    store = AlertStateStore(db)
+    store.save_sync("prod", AlertState(bad_streak=1), 7)
+    state, card = store.load_sync("prod")  # the poll reads …
+    store.set_mute_sync("prod", T0 + timedelta(hours=1))  # … /ha mute lands …
+    store.save_sync("prod", replace(state, bad_streak=2), card)  # … the poll writes back
+    after, card = store.load_sync("prod")
+    assert (after.muted_until, after.bad_streak, card) == (T0 + timedelta(hours=1), 2, 7)
+    store.set_mute_sync("prod", None)
+    assert store.load_sync("prod") == (AlertState(bad_streak=2), 7)
+    store.set_mute_sync("dr", T0)  # a pair never polled yet can be muted
+    assert store.load_sync("dr") == (AlertState(muted_until=T0), None)
 
 
 @pytest.mark.parametrize("resolved", [False, True])

@@ -3,6 +3,7 @@ bounded noise under flapping, mutes and quiet hours."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -14,12 +15,10 @@ from habot.core.alerts import (
     Kind,
     Notice,
     in_quiet_hours,
-    mute,
     parse_quiet_hours,
     resolved_after,
     step,
     trouble,
-    unmute,
 )
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.verdict import NodeView, PairStatus
@@ -126,12 +125,12 @@ def test_restart_mid_incident_does_not_re_alert() -> None:
 def test_mute_suppresses_new_alerts_but_not_the_truth() -> None:
     """Muted: no alert is raised; an open card is still edited and marked resolved quietly;
     after the mute, a pair still bad alerts."""
-    muted = mute(AlertState(), T0 + timedelta(hours=1))
+    muted = replace(AlertState(), muted_until=T0 + timedelta(hours=1))
     state, out = run([BAD, BAD, BAD], state=muted)
     assert kinds(out) == [[], [], []]
-    later, notices = step(unmute(state), BAD, T0 + 4 * EVERY, 2)
+    later, notices = step(replace(state, muted_until=None), BAD, T0 + 4 * EVERY, 2)
     assert [n.kind for n in notices] == [Kind.RAISE]
-    muted_again = mute(later, T0 + timedelta(hours=2))
+    muted_again = replace(later, muted_until=T0 + timedelta(hours=2))
     _, out = run([GOOD, GOOD], state=muted_again)
     assert [(n.kind, n.quiet) for ns in out for n in ns] == [(Kind.RESOLVE, True)]
 

@@ -120,16 +120,6 @@ def _good(
     return cleared, [Notice(Kind.RESOLVE, ended, quiet=quiet or muted)]
 
 
-def mute(state: AlertState, until: datetime) -> AlertState:
-    """Silence a pair's alerts until a time (readings are still tracked)."""
-    return replace(state, muted_until=until)
-
-
-def unmute(state: AlertState) -> AlertState:
-    """End a mute now."""
-    return replace(state, muted_until=None)
-
-
 def parse_quiet_hours(text: str) -> tuple[time, time] | None:
     """ "22:00-07:00" → (22:00, 07:00); "" → None; ValueError otherwise."""
     if not text.strip():

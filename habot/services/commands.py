@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from habot.config import Settings
-from habot.core.alerts import mute, unmute
 from habot.core.audit import AuditEvent, digest
 from habot.core.blocks import (
     Message,
@@ -177,8 +176,7 @@ class CommandService:
 
     def _set_mute(self, pair: str, until: datetime | None) -> None:
         assert self._alert_states is not None
-        state, card = self._alert_states.load_sync(pair)
-        self._alert_states.save_sync(pair, mute(state, until) if until else unmute(state), card)
+        self._alert_states.set_mute_sync(pair, until)
 
     def _mutes(self, pairs: list[str]) -> dict[str, datetime]:
         if self._alert_states is None:

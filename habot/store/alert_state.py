@@ -1,8 +1,10 @@
-"""Alert state per pair, as JSON."""
+"""Alert state per pair: the streaks and open incident as JSON (written by the poll), the
+mute in its own column (written by /ha mute), so neither overwrites the other."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,14 +23,13 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def encode(state: AlertState) -> str:
-    """AlertState → JSON."""
+    """AlertState → JSON (the mute is stored apart)."""
     incident = state.incident
     return json.dumps(
         {
             "bad_streak": state.bad_streak,
             "good_streak": state.good_streak,
             "first_bad_at": _iso(state.first_bad_at),
-            "muted_until": _iso(state.muted_until),
             "incident": None
             if incident is None
             else {
@@ -42,7 +43,7 @@ def encode(state: AlertState) -> str:
 
 
 def decode(raw: str) -> AlertState:
-    """JSON → AlertState."""
+    """JSON → AlertState (without the mute, which lives in its own column)."""
     data: dict[str, Any] = json.loads(raw)
     found = data.get("incident")
     incident = None
@@ -56,7 +57,6 @@ def decode(raw: str) -> AlertState:
         int(data["good_streak"]),
         _when(data["first_bad_at"]),
         incident,
-        _when(data["muted_until"]),
     )
 
 
@@ -70,12 +70,26 @@ class AlertStateStore:
         """The pair's state (fresh when never seen) and its open card's outbox id."""
         with self._engine.connect() as conn:
             row = conn.execute(
-                text("SELECT state, card_id FROM alert_state WHERE pair = :p"), {"p": pair}
+                text("SELECT state, card_id, muted_until FROM alert_state WHERE pair = :p"),
+                {"p": pair},
             ).first()
-        return (decode(row[0]), row[1]) if row else (AlertState(), None)
+        if row is None:
+            return AlertState(), None
+        return replace(decode(row[0]), muted_until=_when(row[2])), row[1]
+
+    def set_mute_sync(self, pair: str, until: datetime | None) -> None:
+        """Mute the pair until a time (None: unmute); the rest of its state is untouched."""
+        with writing(self._engine) as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO alert_state (pair, state, muted_until) VALUES (:p, :s, :u) "
+                    "ON CONFLICT (pair) DO UPDATE SET muted_until = excluded.muted_until"
+                ),
+                {"p": pair, "s": encode(AlertState()), "u": _iso(until)},
+            )
 
     def save_sync(self, pair: str, state: AlertState, card_id: int | None) -> None:
-        """Replace the pair's state."""
+        """Replace the pair's streaks, incident and card (never its mute)."""
         with writing(self._engine) as conn:
             conn.execute(
                 text(
