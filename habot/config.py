@@ -21,10 +21,10 @@ from pydantic.functional_validators import BeforeValidator
 
 from habot.core.addresses import NodeAddress, parse_address
 from habot.core.alerts import parse_quiet_hours
-from habot.core.catalogue import DEFAULT_LOG_PATH, check_log_path
+from habot.core.catalogue import DEFAULT_DECLUSTER_LOG_PATH, DEFAULT_LOG_PATH, check_log_path
 from habot.core.durations import parse_duration
 from habot.core.model import Role
-from habot.core.operations import Operation
+from habot.core.operations import Operation, Procedures, SwitchoverVia
 from habot.errors import ConfigError
 from habot.scheduling import cron_trigger
 
@@ -79,7 +79,9 @@ class PairSettings(_Section):
     secondary: Address
     floating_ip: str | None = None
     log_path: str = DEFAULT_LOG_PATH
+    decluster_log_path: str = DEFAULT_DECLUSTER_LOG_PATH
     failback_on: Role = Role.SECONDARY
+    switchover_via: SwitchoverVia = SwitchoverVia.FAILOVER_ON_PRIMARY
 
     @field_validator("name")
     @classmethod
@@ -97,7 +99,7 @@ class PairSettings(_Section):
     def _floating_ip(cls, value: str | None) -> str | None:
         return None if value is None else str(ipaddress.ip_address(value))
 
-    @field_validator("log_path")
+    @field_validator("log_path", "decluster_log_path")
     @classmethod
     def _log_path(cls, value: str) -> str:
         return check_log_path(value)
@@ -105,6 +107,11 @@ class PairSettings(_Section):
     def address(self, role: Role) -> NodeAddress:
         """The address of the node with this role."""
         return self.primary if role is Role.PRIMARY else self.secondary
+
+    @property
+    def procedures(self) -> Procedures:
+        """The pair's choices where the vendor's documents disagree."""
+        return Procedures(failback_on=self.failback_on, switchover_via=self.switchover_via)
 
 
 _SLACK_ID = r"^[UWSCGD][A-Z0-9]{2,20}$"

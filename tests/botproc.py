@@ -99,7 +99,9 @@ async def start_bot(
     args = ["run", "--http", "--host", "127.0.0.1", "--port", str(port)] if http else ["run"]
     polled_before = _status_runs(sim)
     reachable = sum(
-        node.up and not node.hang for pair in sim.pairs.values() for node in pair.nodes.values()
+        node.up and not node.hang and not node.cut
+        for pair in sim.pairs.values()
+        for node in pair.nodes.values()
     )
     out = tmp / (f"{name}-http.log" if http else f"{name}-socket.log")
     with out.open("wb") as sink:

@@ -94,6 +94,44 @@ async def test_a_node_going_down_is_not_a_role_change(parts: Parts, sim: Simulat
     assert requests.last_change_sync("prod") is None
 
 
+async def test_habot_losing_its_path_to_a_node_is_not_a_role_change(
+    parts: Parts, sim: Simulator
+) -> None:
+    """Cut habot's path to the Primary of a split-brain-free pair, then restore it: no
+    cooldown — the node was merely unreadable, its role never changed."""
+    monitor, requests, clock = parts.monitor, parts.requests, parts.clock
+    await monitor.poll()
+    await sim.apply("prod", "primary", "cut", "on")
+    clock.now += timedelta(minutes=1)
+    [prod, _] = await monitor.poll()
+    assert prod.verdict is Verdict.PRIMARY_UNREACHABLE
+    await sim.apply("prod", "primary", "cut", "off")
+    clock.now += timedelta(minutes=1)
+    await monitor.poll()
+    assert requests.last_change_sync("prod") is None
+
+
+async def test_a_takeover_hidden_behind_unreadable_readings_is_still_seen(
+    parts: Parts, sim: Simulator
+) -> None:
+    """BAU, then both nodes unreadable, then failed over: compared with the last readable
+    states, the Secondary started serving — the cooldown starts."""
+    monitor, requests, clock, ex = parts.monitor, parts.requests, parts.clock, parts.ex
+    await monitor.poll()
+    for role in ("primary", "secondary"):
+        await sim.apply("prod", role, "cut", "on")
+    clock.now += timedelta(minutes=1)
+    await monitor.poll()
+    await sim.apply("prod", "secondary", "cut", "off")
+    await sim.apply("prod", "primary", "cut", "off")
+    await ex.run(
+        sim.address("prod", Role.PRIMARY), ha_command(HaCommand.FAILOVER), answer_prompt=True
+    )
+    clock.now += timedelta(minutes=1)
+    await monitor.poll()
+    assert requests.last_change_sync("prod") == clock.now
+
+
 async def test_old_readings_and_delivered_messages_are_pruned(parts: Parts) -> None:
     """Readings and delivered outbox messages older than keep_readings (7 days by default)
     are deleted; a message still queued is not."""

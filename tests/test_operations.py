@@ -6,11 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from habot.core.catalogue import HaCommand
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.operations import (
     Operation,
     Outcome,
     PreconditionFailed,
+    Procedures,
+    SwitchoverVia,
     preflight,
     topology,
     topology_change,
@@ -31,9 +34,14 @@ A, SB, D, PA, U, SA, UNK = (
 
 
 def status(
-    verdict: Verdict, p: NodeState, s: NodeState, health: Health | None = Health.OK
+    verdict: Verdict,
+    p: NodeState,
+    s: NodeState,
+    health: Health | None = Health.OK,
+    peer_says: NodeState | None = None,
 ) -> PairStatus:
-    """A judged pair with the given node states."""
+    """A judged pair with the given node states (``peer_says``: what the peer reports of
+    an unreachable node)."""
 
     def view(role: Role, state: NodeState) -> NodeView:
         return NodeView(
@@ -45,6 +53,7 @@ def status(
             "connection refused" if state is U else None,
             T0,
             "raw",
+            peer_says if state is U else None,
         )
 
     return PairStatus(
@@ -72,7 +81,12 @@ PAIRS = {
     "unreachable": status(Verdict.UNREACHABLE, U, U, None),
     "standalone": status(Verdict.STANDALONE, SA, SA, None),
     "unknown": status(Verdict.UNKNOWN, UNK, SB),
+    "primary_unreachable": status(Verdict.PRIMARY_UNREACHABLE, U, SB, Health.OK, A),
+    "secondary_unreachable": status(Verdict.SECONDARY_UNREACHABLE, A, U, Health.OK, SB),
+    "half pair, secondary alone": status(Verdict.HALF_PAIR, A, SA, Health.DEGRADED),
+    "half pair, primary alone": status(Verdict.HALF_PAIR, SA, SB, Health.DEGRADED),
 }
+UNREACHABLE_NOT_DOWN = "check habot's path"
 P, S = Role.PRIMARY, Role.SECONDARY
 FAIL_CLOSED = "cannot evaluate the preconditions"
 
@@ -89,6 +103,10 @@ TABLE: dict[Operation, dict[str, Role | str]] = {
         "unreachable": FAIL_CLOSED,
         "standalone": "use `initialise`",
         "unknown": FAIL_CLOSED,
+        "primary_unreachable": UNREACHABLE_NOT_DOWN,
+        "secondary_unreachable": UNREACHABLE_NOT_DOWN,
+        "half pair, secondary alone": "make the Secondary standalone",
+        "half pair, primary alone": "make the Secondary standalone",
     },
     Operation.FAILOVER: {
         "bau": "For a planned hand-over use `switchover`",
@@ -101,6 +119,10 @@ TABLE: dict[Operation, dict[str, Role | str]] = {
         "unreachable": FAIL_CLOSED,
         "standalone": "use `initialise`",
         "unknown": FAIL_CLOSED,
+        "primary_unreachable": "no override can make that safe",
+        "secondary_unreachable": UNREACHABLE_NOT_DOWN,
+        "half pair, secondary alone": "make the Secondary standalone",
+        "half pair, primary alone": "make the Secondary standalone",
     },
     Operation.FAILBACK: {
         "bau": "The pair is healthy",
@@ -113,9 +135,13 @@ TABLE: dict[Operation, dict[str, Role | str]] = {
         "unreachable": FAIL_CLOSED,
         "standalone": "use `initialise`",
         "unknown": FAIL_CLOSED,
+        "primary_unreachable": UNREACHABLE_NOT_DOWN,
+        "secondary_unreachable": UNREACHABLE_NOT_DOWN,
+        "half pair, secondary alone": "make the Secondary standalone",
+        "half pair, primary alone": "make the Secondary standalone",
     },
     Operation.DEMOTE_PRIMARY: {
-        "bau": "The pair is healthy",
+        "bau": P,
         "failed_over": "use `failback`",
         "failed_over, primary gone": "use `failback`",
         "split_brain": P,
@@ -125,6 +151,10 @@ TABLE: dict[Operation, dict[str, Role | str]] = {
         "unreachable": FAIL_CLOSED,
         "standalone": "use `initialise`",
         "unknown": FAIL_CLOSED,
+        "primary_unreachable": UNREACHABLE_NOT_DOWN,
+        "secondary_unreachable": UNREACHABLE_NOT_DOWN,
+        "half pair, secondary alone": "make the Secondary standalone",
+        "half pair, primary alone": "make the Secondary standalone",
     },
     Operation.INITIALISE: {
         "bau": "The pair is healthy",
@@ -137,6 +167,10 @@ TABLE: dict[Operation, dict[str, Role | str]] = {
         "unreachable": FAIL_CLOSED,
         "standalone": P,
         "unknown": FAIL_CLOSED,
+        "primary_unreachable": UNREACHABLE_NOT_DOWN,
+        "secondary_unreachable": UNREACHABLE_NOT_DOWN,
+        "half pair, secondary alone": P,
+        "half pair, primary alone": "make the Secondary standalone first",
     },
     Operation.JOINING_CODE: {
         "bau": "Secondary is standby",
@@ -149,6 +183,10 @@ TABLE: dict[Operation, dict[str, Role | str]] = {
         "unreachable": FAIL_CLOSED,
         "standalone": S,
         "unknown": FAIL_CLOSED,
+        "primary_unreachable": "Secondary is standby",
+        "secondary_unreachable": "Secondary is unreachable",
+        "half pair, secondary alone": S,
+        "half pair, primary alone": "Secondary is standby",
     },
 }
 CASES = [(op, name, cell) for op, row in TABLE.items() for name, cell in row.items()]
@@ -179,7 +217,66 @@ def test_decision_table(operation: Operation, pair: str, cell: Role | str) -> No
 
 def test_failback_node_follows_per_pair_config() -> None:
     """`failback_on = "primary"` runs ha-failback on the Primary instead."""
-    assert preflight(Operation.FAILBACK, PAIRS["failed_over"], failback_on=P).node is P
+    assert (
+        preflight(
+            Operation.FAILBACK, PAIRS["failed_over"], procedures=Procedures(failback_on=P)
+        ).node
+        is P
+    )
+
+
+@pytest.mark.parametrize(
+    ("via", "node", "command"),
+    [
+        (SwitchoverVia.FAILOVER_ON_PRIMARY, P, HaCommand.FAILOVER),
+        (SwitchoverVia.FAILOVER_ON_SECONDARY, S, HaCommand.FAILOVER),
+        (SwitchoverVia.DEMOTE_PRIMARY, P, HaCommand.DEMOTE_PRIMARY),
+    ],
+)
+def test_switchover_follows_the_pairs_configured_procedure(
+    via: SwitchoverVia, node: Role, command: HaCommand
+) -> None:
+    """`switchover_via` picks the command and node of a planned hand-over; the reason names
+    them, and the same hand-over is expected afterwards whichever way it is made."""
+    plan = preflight(Operation.SWITCHOVER, PAIRS["bau"], procedures=Procedures(switchover_via=via))
+    assert (plan.node, plan.command) == (node, command)
+    assert f"`{command.value}` on the {node}" in plan.why
+    assert verify_outcome(plan, 0, PAIRS["failed_over"])[0] is Outcome.SUCCEEDED
+
+
+def test_override_cannot_make_a_failover_onto_a_live_primary() -> None:
+    """The refusal on primary_unreachable says why and what to check; preflight has no
+    override parameter at all, so no typed reason reaches past it."""
+    with pytest.raises(PreconditionFailed) as info:
+        preflight(Operation.FAILOVER, PAIRS["primary_unreachable"])
+    words = str(info.value)
+    assert "the Secondary still sees it active" in words
+    assert "two Active servers" in words
+    assert "host key" in words
+
+
+def test_demote_primary_on_bau_is_a_planned_hand_over() -> None:
+    """On a healthy pair it hands operation to the Secondary: both ends are verified."""
+    plan = preflight(Operation.DEMOTE_PRIMARY, PAIRS["bau"])
+    assert "planned hand-over" in plan.why
+    assert verify_outcome(plan, 0, PAIRS["failed_over"])[0] is Outcome.SUCCEEDED
+    half_done = status(Verdict.UNKNOWN, D, SB)
+    assert verify_outcome(plan, 0, half_done)[0] is Outcome.UNVERIFIED
+
+
+def test_initialise_of_standalone_servers_brings_its_own_joining_code() -> None:
+    """Two standalone servers (or a half pair with a standalone Secondary): the plan creates
+    a joining code on the Secondary, and success needs Active/Standby with health OK."""
+    for shape in ("standalone", "half pair, secondary alone"):
+        plan = preflight(Operation.INITIALISE, PAIRS[shape])
+        assert (plan.node, plan.joining_code_from) == (P, S)
+    plan = preflight(Operation.INITIALISE, PAIRS["standalone"])
+    assert verify_outcome(plan, 0, PAIRS["bau"])[0] is Outcome.SUCCEEDED
+    assert verify_outcome(plan, 0, PAIRS["degraded"]) == (
+        Outcome.UNVERIFIED,
+        "HA health is degraded",
+    )
+    assert preflight(Operation.INITIALISE, PAIRS["degraded"]).joining_code_from is None
 
 
 @pytest.mark.parametrize("pair", list(PAIRS))

@@ -110,13 +110,93 @@ DECISION_TABLE = [
     ),
     (
         (ha_output("active", "failed", Role.PRIMARY, "Degraded"), STANDALONE),
-        Verdict.DEGRADED,
+        Verdict.HALF_PAIR,
         NodeState.ACTIVE,
         NodeState.STANDALONE,
+    ),
+    (
+        (STANDALONE, ha_output("failed", "standby", Role.SECONDARY, "Degraded")),
+        Verdict.HALF_PAIR,
+        NodeState.STANDALONE,
+        NodeState.STANDBY,
+    ),
+    (
+        peer_sees("active", "standby", "OK", Role.SECONDARY),
+        Verdict.PRIMARY_UNREACHABLE,
+        NodeState.UNREACHABLE,
+        NodeState.STANDBY,
+    ),
+    (
+        peer_sees("active", "standby", "OK", Role.PRIMARY),
+        Verdict.SECONDARY_UNREACHABLE,
+        NodeState.ACTIVE,
+        NodeState.UNREACHABLE,
     ),
     (consistent("demoted", "standby"), Verdict.UNKNOWN, NodeState.DEMOTED, NodeState.STANDBY),
     ((GARBAGE, UNREACHABLE), Verdict.UNKNOWN, NodeState.UNKNOWN, NodeState.UNREACHABLE),
 ]
+
+
+# habot cannot read one node; the other answers, describing it. (unread role, the peer's
+# view of it, the peer's own state, health) → verdict. A node its peer sees up is never
+# "down": only the peer reporting it Failed makes it so.
+UNREAD_TABLE = [
+    (Role.PRIMARY, "active", "standby", "OK", Verdict.PRIMARY_UNREACHABLE),
+    (Role.PRIMARY, "active", "standby", "Degraded", Verdict.PRIMARY_UNREACHABLE),
+    (Role.PRIMARY, "active", "inactive", "OK", Verdict.PRIMARY_UNREACHABLE),
+    (Role.PRIMARY, "active", "active", "Degraded", Verdict.PRIMARY_UNREACHABLE),
+    (Role.PRIMARY, "demoted", "promoted_active", "OK", Verdict.PRIMARY_UNREACHABLE),
+    (Role.PRIMARY, "inactive", "promoted_active", "Degraded", Verdict.PRIMARY_UNREACHABLE),
+    (Role.PRIMARY, "standby", "standby", "Degraded", Verdict.PRIMARY_UNREACHABLE),
+    (Role.PRIMARY, "failed", "standby", "OK", Verdict.PRIMARY_DOWN),
+    (Role.PRIMARY, "failed", "standby", "Degraded", Verdict.PRIMARY_DOWN),
+    (Role.PRIMARY, "failed", "inactive", "Degraded", Verdict.PRIMARY_DOWN),
+    (Role.PRIMARY, "failed", "promoted_active", "Degraded", Verdict.FAILED_OVER),
+    (Role.SECONDARY, "standby", "active", "OK", Verdict.SECONDARY_UNREACHABLE),
+    (Role.SECONDARY, "standby", "active", "Degraded", Verdict.SECONDARY_UNREACHABLE),
+    (Role.SECONDARY, "inactive", "active", "OK", Verdict.SECONDARY_UNREACHABLE),
+    (Role.SECONDARY, "promoted_active", "demoted", "OK", Verdict.SECONDARY_UNREACHABLE),
+    (Role.SECONDARY, "active", "active", "Degraded", Verdict.SECONDARY_UNREACHABLE),
+    (Role.SECONDARY, "failed", "active", "OK", Verdict.SECONDARY_DOWN),
+    (Role.SECONDARY, "failed", "active", "Degraded", Verdict.SECONDARY_DOWN),
+]
+
+
+@pytest.mark.parametrize(("unread", "seen", "peer_state", "health", "verdict"), UNREAD_TABLE)
+def test_a_node_habot_cannot_read_is_judged_by_its_peers_words(
+    unread: Role, seen: str, peer_state: str, health: str, verdict: Verdict
+) -> None:
+    """Unreadable node + the peer's view of it + the peer's own state + health → verdict."""
+    states = {unread: seen, unread.peer: peer_state}
+    outputs = peer_sees(states[Role.PRIMARY], states[Role.SECONDARY], health, unread.peer)
+    status = judge_pair(
+        "prod", reading(Role.PRIMARY, outputs[0]), reading(Role.SECONDARY, outputs[1])
+    )
+    assert status.verdict is verdict, status.reason
+    assert status.node(unread).state is NodeState.UNREACHABLE
+    assert status.node(unread).peer_says is NodeState(seen)
+
+
+def test_unreachable_verdict_says_where_to_look() -> None:
+    """The words point at habot's own path, not at the appliance."""
+    status = judge_pair(
+        "prod",
+        reading(Role.PRIMARY, UNREACHABLE),
+        reading(Role.SECONDARY, ha_output("active", "standby", Role.SECONDARY)),
+    )
+    assert status.reason.startswith(
+        "habot cannot reach the Primary; the Secondary still sees it Active"
+    )
+    assert "check habot's network path or the host key, not the appliance" in status.reason
+
+
+def test_an_unparsed_peer_cannot_vouch_for_an_unreachable_node() -> None:
+    """A peer whose report habot cannot read says nothing: the pair is unknown (fail closed)."""
+    status = judge_pair(
+        "prod", reading(Role.PRIMARY, UNREACHABLE), reading(Role.SECONDARY, GARBAGE)
+    )
+    assert status.verdict is Verdict.UNKNOWN
+    assert status.primary.peer_says is None
 
 
 @pytest.mark.parametrize(("outputs", "verdict", "p_state", "s_state"), DECISION_TABLE)

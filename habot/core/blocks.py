@@ -29,6 +29,9 @@ VERDICT_EMOJI = {
     Verdict.DEGRADED: ":warning:",
     Verdict.PRIMARY_DOWN: ":red_circle:",
     Verdict.SECONDARY_DOWN: ":red_circle:",
+    Verdict.PRIMARY_UNREACHABLE: ":electric_plug:",
+    Verdict.SECONDARY_UNREACHABLE: ":electric_plug:",
+    Verdict.HALF_PAIR: ":white_circle:",
     Verdict.UNREACHABLE: ":black_circle:",
     Verdict.STANDALONE: ":white_circle:",
     Verdict.UNKNOWN: ":grey_question:",
@@ -40,6 +43,15 @@ VERDICT_WORDS = {
     Verdict.DEGRADED: "Degraded",
     Verdict.PRIMARY_DOWN: "Primary down",
     Verdict.SECONDARY_DOWN: "Secondary down",
+    Verdict.PRIMARY_UNREACHABLE: (
+        "habot cannot reach the Primary; the Secondary still sees it up — check habot's "
+        "network path or the host key, not the appliance"
+    ),
+    Verdict.SECONDARY_UNREACHABLE: (
+        "habot cannot reach the Secondary; the Primary still sees it up — check habot's "
+        "network path or the host key, not the appliance"
+    ),
+    Verdict.HALF_PAIR: "Half pair — one server standalone, the other still HA",
     Verdict.UNREACHABLE: "Unreachable — neither node answers",
     Verdict.STANDALONE: "Standalone — no HA pair",
     Verdict.UNKNOWN: "Unknown",
@@ -101,6 +113,9 @@ def _node_field(view: NodeView, now: datetime) -> dict[str, str]:
     ip = view.ip or "IP not reported"
     age = _age(view.observed_at, now)
     text = f"*{view.role.label}* ({view.address})\n{_state(view)} · {ip}\n{reach} · read {age}"
+    if view.peer_says is not None:
+        seen = _STATE_WORDS.get(view.peer_says, view.peer_says.value.capitalize())
+        text += f"\nthe {view.role.peer.label} sees it *{seen}*"
     if view.error:
         text += f"\n_{view.error}_"
     return {"type": "mrkdwn", "text": _clip(text, 2000)}

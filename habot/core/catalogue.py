@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 DEFAULT_LOG_PATH = "/var/log/osirium/ha-commands.log"
+DEFAULT_DECLUSTER_LOG_PATH = "/var/log/osirium/install/decluster.log"
 MAX_LOG_LINES = 1000
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]{1,255}$")
 

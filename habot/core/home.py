@@ -9,11 +9,15 @@ from typing import Any
 
 from habot.core.approvals import Request
 from habot.core.audit import AuditRecord
-from habot.core.blocks import VERDICT_EMOJI, Block, context, section
+from habot.core.blocks import VERDICT_EMOJI, VERDICT_WORDS, Block, context, section
 from habot.core.durations import format_duration
 from habot.core.model import NodeState, Verdict
 
 MAX_VIEW_BLOCKS = 100
+#: Verdicts whose name alone would mislead at a glance: the words say where to look.
+_SPELLED_OUT = frozenset(
+    {Verdict.PRIMARY_UNREACHABLE, Verdict.SECONDARY_UNREACHABLE, Verdict.HALF_PAIR}
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ def _pair_block(line: PairLine, now: datetime) -> Block:
         f"{line.secondary.value if line.secondary else '?'} · read {line.read_at:%H:%M:%S} UTC "
         f"({age} before this view)"
     )
+    if line.verdict in _SPELLED_OUT:
+        text += f"\n_{VERDICT_WORDS[line.verdict]}_"
     if line.muted_until and line.muted_until > now:
         text += f"\n:mute: alerts muted until {line.muted_until:%H:%M} UTC"
     if line.cooldown_until and line.cooldown_until > now:

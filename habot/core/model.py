@@ -52,6 +52,9 @@ class Verdict(StrEnum):
     DEGRADED = "degraded"
     PRIMARY_DOWN = "primary_down"
     SECONDARY_DOWN = "secondary_down"
+    PRIMARY_UNREACHABLE = "primary_unreachable"  # habot cannot read it; its peer sees it up
+    SECONDARY_UNREACHABLE = "secondary_unreachable"
+    HALF_PAIR = "half_pair"  # one server made standalone, the other still HA
     UNREACHABLE = "unreachable"
     STANDALONE = "standalone"
     UNKNOWN = "unknown"

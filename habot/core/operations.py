@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from habot.core.catalogue import HaCommand
-from habot.core.model import NodeState, Role, Verdict
+from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.verdict import NodeView, PairStatus
 from habot.errors import HabotError
 
@@ -40,9 +40,34 @@ COMMANDS = {
 }
 #: Operations whose output is a secret: shown only to the requester, redacted elsewhere.
 SECRET_OUTPUT = frozenset({Operation.JOINING_CODE})
+#: Operations that change no roles, so the role-change cooldown does not hold them back.
+ROLE_NEUTRAL = frozenset({Operation.JOINING_CODE})
+
+
+class SwitchoverVia(StrEnum):
+    """How a pair's planned hand-over is made (vendor pages disagree; per pair)."""
+
+    FAILOVER_ON_PRIMARY = "failover-on-primary"
+    FAILOVER_ON_SECONDARY = "failover-on-secondary"
+    DEMOTE_PRIMARY = "demote-primary"
+
+
+@dataclass(frozen=True)
+class Procedures:
+    """A pair's configured choices where the vendor's documents disagree."""
+
+    failback_on: Role = Role.SECONDARY
+    switchover_via: SwitchoverVia = SwitchoverVia.FAILOVER_ON_PRIMARY
+
 
 _DEMOTED = frozenset({NodeState.DEMOTED, NodeState.INACTIVE})
 _STANDING_BY = frozenset({NodeState.STANDBY, NodeState.INACTIVE})
+_SERVING = frozenset({NodeState.PROMOTED_ACTIVE, NodeState.ACTIVE})
+_FAILED_OVER: Expectation = (
+    (Role.PRIMARY, _DEMOTED),
+    (Role.SECONDARY, frozenset({NodeState.PROMOTED_ACTIVE})),
+)
+_HANDED_OVER: Expectation = ((Role.PRIMARY, _DEMOTED), (Role.SECONDARY, _SERVING))
 _REACHABLE_STATES = frozenset(
     {
         NodeState.ACTIVE,
@@ -72,22 +97,46 @@ class OperationPlan:
     why: str
     expected: Expectation
     warning: str | None = None
+    expect_health_ok: bool = False  # verified only with HA health OK afterwards
+    joining_code_from: Role | None = None  # create a joining code there and type it when asked
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What a rule decides: the node, why it is allowed, what should follow."""
+
+    node: Role
+    why: str
+    expected: Expectation
+    command: HaCommand | None = None  # None: the operation's own command
+    expect_health_ok: bool = False
+    joining_code_from: Role | None = None
 
 
 def preflight(
     operation: Operation,
     status: PairStatus,
     target: Role | None = None,
-    failback_on: Role = Role.SECONDARY,
+    procedures: Procedures = Procedures(),
 ) -> OperationPlan:
     """Decide whether ``operation`` may run on the pair now, and where."""
     if operation is Operation.MAKE_STANDALONE:
         return _make_standalone(status, target)
     _fail_closed(status)
-    node, why, expected = _RULES[operation](status, failback_on)
-    view = _reachable(status, node, "It must run the command")
+    step = _RULES[operation](status, procedures)
+    view = _reachable(status, step.node, "It must run the command")
+    if step.joining_code_from is not None:
+        _reachable(status, step.joining_code_from, "It must create the joining code")
     return OperationPlan(
-        operation, status.pair, node, view.address, COMMANDS[operation], why, expected
+        operation,
+        status.pair,
+        step.node,
+        view.address,
+        step.command or COMMANDS[operation],
+        step.why,
+        step.expected,
+        expect_health_ok=step.expect_health_ok,
+        joining_code_from=step.joining_code_from,
     )
 
 
@@ -124,37 +173,66 @@ _INSTEAD = {
     Verdict.PRIMARY_DOWN: "The Primary is down: use `failover` to promote the Secondary.",
     Verdict.SECONDARY_DOWN: "The Secondary is down: bring it back before any hand-over.",
     Verdict.STANDALONE: "Both servers are standalone: use `initialise` to create the pair.",
+    Verdict.PRIMARY_UNREACHABLE: (
+        "habot cannot reach the Primary, but the Secondary still sees it up: check habot's "
+        "path to it (network, firewall, host key — `habot check`), not the appliance."
+    ),
+    Verdict.SECONDARY_UNREACHABLE: (
+        "habot cannot reach the Secondary, but the Primary still sees it up: check habot's "
+        "path to it (network, firewall, host key — `habot check`), not the appliance."
+    ),
+    Verdict.HALF_PAIR: (
+        "One server is standalone: to rebuild the pair, make the Secondary standalone if it "
+        "is not, then `initialise` (habot creates the joining code itself)."
+    ),
 }
+_NO_SECOND_ACTIVE = (
+    "Failover refused: habot cannot reach the Primary, but the Secondary still sees it "
+    "{seen}. Promoting the Secondary now would make two Active servers (split brain, lost "
+    "changes), and no override can make that safe. Check habot's path to the Primary "
+    "(network, firewall, host key — `habot check`); if the Primary really is lost, the "
+    "Secondary will report it Failed and failover will be offered."
+)
 
 
-def _switchover(s: PairStatus, _: Role) -> tuple[Role, str, Expectation]:
+def _switchover(s: PairStatus, procedures: Procedures) -> _Step:
     if s.verdict is not Verdict.BAU:
         raise _refuse(s, "A planned switchover needs a healthy pair (BAU)", _INSTEAD[s.verdict])
-    return (
-        Role.PRIMARY,
-        "the pair is BAU: a planned hand-over from the active Primary to the Secondary",
-        ((Role.PRIMARY, _DEMOTED), (Role.SECONDARY, frozenset({NodeState.PROMOTED_ACTIVE}))),
+    via = procedures.switchover_via
+    node = Role.SECONDARY if via is SwitchoverVia.FAILOVER_ON_SECONDARY else Role.PRIMARY
+    command = (
+        HaCommand.DEMOTE_PRIMARY if via is SwitchoverVia.DEMOTE_PRIMARY else HaCommand.FAILOVER
+    )
+    return _Step(
+        node,
+        "the pair is BAU: a planned hand-over from the active Primary to the Secondary "
+        f"(`{command.value}` on the {node}, as configured: switchover_via = {via.value})",
+        _HANDED_OVER if command is HaCommand.DEMOTE_PRIMARY else _FAILED_OVER,
+        command=command,
     )
 
 
-def _failover(s: PairStatus, _: Role) -> tuple[Role, str, Expectation]:
+def _failover(s: PairStatus, _: Procedures) -> _Step:
     if s.verdict is Verdict.BAU:
         raise PreconditionFailed(
             f"{s.pair} is healthy (BAU): an emergency failover is only for a lost Primary. "
             "For a planned hand-over use `switchover`."
         )
+    if s.verdict is Verdict.PRIMARY_UNREACHABLE:
+        seen = s.primary.peer_says.value if s.primary.peer_says else "up"
+        raise PreconditionFailed(_NO_SECOND_ACTIVE.format(seen=seen.replace("_", " ")))
     if s.verdict is not Verdict.PRIMARY_DOWN:
         raise _refuse(
             s, "Failover needs the Primary down and the Secondary standing by", _INSTEAD[s.verdict]
         )
-    return (
+    return _Step(
         Role.SECONDARY,
         f"the Primary is {s.primary.state.value} and the Secondary is standing by",
         ((Role.SECONDARY, frozenset({NodeState.PROMOTED_ACTIVE})),),
     )
 
 
-def _failback(s: PairStatus, failback_on: Role) -> tuple[Role, str, Expectation]:
+def _failback(s: PairStatus, procedures: Procedures) -> _Step:
     if s.verdict is not Verdict.FAILED_OVER:
         raise _refuse(s, "Failback needs a failed-over pair", _INSTEAD[s.verdict])
     if s.primary.state not in _DEMOTED | _STANDING_BY:
@@ -163,18 +241,25 @@ def _failback(s: PairStatus, failback_on: Role) -> tuple[Role, str, Expectation]
             f"Failback needs the Primary back (Demoted, Standby or Inactive); it is "
             f"{s.primary.state.value}{detail}. Bring it back first, then ask again."
         )
-    return (
-        failback_on,
+    return _Step(
+        procedures.failback_on,
         "the Secondary is Promoted Active and the Primary is reachable again; the Primary's "
         "data will be overwritten from the Secondary and sessions on the Secondary dropped",
         ((Role.PRIMARY, frozenset({NodeState.ACTIVE})), (Role.SECONDARY, _STANDING_BY)),
     )
 
 
-def _demote_primary(s: PairStatus, _: Role) -> tuple[Role, str, Expectation]:
+def _demote_primary(s: PairStatus, _: Procedures) -> _Step:
+    if s.verdict is Verdict.BAU:
+        return _Step(
+            Role.PRIMARY,
+            "the pair is BAU: a planned hand-over — the Primary is demoted and operation "
+            "switches to the Standby Secondary",
+            _HANDED_OVER,
+        )
     if s.verdict is not Verdict.SPLIT_BRAIN:
-        raise _refuse(s, "demote-primary is only for split brain", _INSTEAD[s.verdict])
-    return (
+        raise _refuse(s, "demote-primary needs a healthy pair or split brain", _INSTEAD[s.verdict])
+    return _Step(
         Role.PRIMARY,
         "split brain: both servers are active; changes made on the Primary during the split "
         "will be lost",
@@ -182,27 +267,43 @@ def _demote_primary(s: PairStatus, _: Role) -> tuple[Role, str, Expectation]:
     )
 
 
-def _initialise(s: PairStatus, _: Role) -> tuple[Role, str, Expectation]:
+_PAIRED: Expectation = (
+    (Role.PRIMARY, frozenset({NodeState.ACTIVE})),
+    (Role.SECONDARY, _STANDING_BY),
+)
+
+
+def _initialise(s: PairStatus, _: Procedures) -> _Step:
     degraded = s.verdict is Verdict.DEGRADED and s.primary.state is NodeState.ACTIVE
-    if not (degraded or s.verdict is Verdict.STANDALONE):
+    if degraded:
+        return _Step(Role.PRIMARY, "HA health is Degraded", _PAIRED, expect_health_ok=True)
+    if s.verdict is Verdict.HALF_PAIR and s.secondary.state is not NodeState.STANDALONE:
+        raise PreconditionFailed(
+            f"{s.pair} is a half pair ({s.reason}). initialise pairs the Primary with a "
+            "standalone Secondary: make the Secondary standalone first "
+            f"(`make-standalone {s.pair} secondary`), then ask again."
+        )
+    if s.verdict not in {Verdict.STANDALONE, Verdict.HALF_PAIR}:
         raise _refuse(
             s, "initialise needs HA health Degraded or two standalone servers", _INSTEAD[s.verdict]
         )
-    why = "HA health is Degraded" if degraded else "both servers are standalone"
-    return (
+    return _Step(
         Role.PRIMARY,
-        why,
-        ((Role.PRIMARY, frozenset({NodeState.ACTIVE})), (Role.SECONDARY, _STANDING_BY)),
+        "the Secondary is standalone: habot creates a joining code on it (shown to nobody) "
+        "and types it when ha-initialise on the Primary asks for it",
+        _PAIRED,
+        expect_health_ok=True,
+        joining_code_from=Role.SECONDARY,
     )
 
 
-def _joining_code(s: PairStatus, _: Role) -> tuple[Role, str, Expectation]:
+def _joining_code(s: PairStatus, _: Procedures) -> _Step:
     if s.secondary.state is not NodeState.STANDALONE:
         raise PreconditionFailed(
             f"A joining code is created on a standalone Secondary; {s.pair}'s Secondary is "
             f"{s.secondary.state.value}."
         )
-    return (
+    return _Step(
         Role.SECONDARY,
         "the Secondary is standalone",
         ((Role.SECONDARY, frozenset({NodeState.STANDALONE})),),
@@ -277,6 +378,8 @@ def verify_outcome(
         for role, wanted in plan.expected
         if after.node(role).state not in wanted
     ]
+    if plan.expect_health_ok and after.health is not Health.OK:
+        misses.append(f"HA health is {after.health.value if after.health else 'not reported'}")
     if misses:
         return Outcome.UNVERIFIED, "; ".join(misses)
     return Outcome.SUCCEEDED, f"the pair is now {after.verdict.value}"

@@ -12,6 +12,8 @@ _YES_NO_WORDS = r"(?:\[\s*y(?:es)?\s*/\s*n(?:o)?\s*\]|\(\s*y(?:es)?\s*/\s*n(?:o)
 _YES_NO = re.compile(_YES_NO_WORDS + r"\s*[?:]?\s*$", re.I)
 _YES_NO_ANYWHERE = re.compile(_YES_NO_WORDS, re.I)
 _QUESTION = re.compile(r"[?:>]\s*$")
+_JOINING_CODE = re.compile(r"\bjoining[\s_-]*code\b", re.I)
+_CODE_LABELLED = re.compile(r"\bjoining[\s_-]*code\b[^:\n]*:[ \t]*(\S+)[ \t]*$", re.I | re.M)
 
 
 def pending_line(output: str) -> str:
@@ -41,3 +43,21 @@ def looks_like_question(output: str) -> bool:
     return (
         bool(line.strip()) and bool(_QUESTION.search(line)) and not is_confirmation_prompt(output)
     )
+
+
+def asks_joining_code(output: str) -> bool:
+    """Whether the output ends in a question for a joining code (ha-initialise's)."""
+    line = pending_line(output)
+    return bool(_JOINING_CODE.search(line)) and bool(_QUESTION.search(line))
+
+
+def joining_code_in(output: str) -> str | None:
+    """The joining code in ``ha-create-joining-code``'s output: the value after a
+    "joining code:" label, else the only non-empty line; None when neither is clear."""
+    labelled = _CODE_LABELLED.findall(output)
+    if len(labelled) == 1:
+        return str(labelled[0])
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if len(lines) == 1 and " " not in lines[0]:
+        return lines[0]
+    return None

@@ -34,6 +34,7 @@ def _node(view: NodeView) -> dict[str, Any]:
         "error": view.error,
         "observed_at": view.observed_at.isoformat(),
         "raw": view.raw,
+        "peer_says": view.peer_says.value if view.peer_says else None,
     }
 
 
@@ -64,4 +65,5 @@ def _view(role: Role, node: dict[str, Any]) -> NodeView:
         error=node["error"],
         observed_at=datetime.fromisoformat(node["observed_at"]),
         raw=node["raw"],
+        peer_says=NodeState(node["peer_says"]) if node.get("peer_says") else None,
     )

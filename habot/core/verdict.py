@@ -4,6 +4,12 @@ Each node's state is what it says about itself (the role marked "this host", or 
 configured role when nothing is marked). Its peer's description of it is compared, and any
 difference is a *disagreement*: shown, never silently resolved. The verdict is derived
 by ordered rules; anything the rules do not recognise is ``unknown`` with the reason.
+
+What a node says about its peer counts most when habot cannot read the peer itself: habot
+losing its own path to a node (a changed host key, a firewall, a route) is not that node
+being down. A node habot cannot reach but whose peer still sees it up is
+``primary_unreachable`` / ``secondary_unreachable`` — never ``*_down``, which would invite
+a failover onto a live server (two Active servers: split brain).
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ _EQUIVALENT = {
 _DOWN = {NodeState.UNREACHABLE, NodeState.FAILED}
 _WAITING = {NodeState.STANDBY, NodeState.INACTIVE}
 _NOT_SERVING = {NodeState.DEMOTED, NodeState.INACTIVE, NodeState.STANDBY, *_DOWN}
+_UNREAD = {NodeState.UNREACHABLE, NodeState.UNKNOWN}
+_SEEN_UP = {
+    Role.PRIMARY: Verdict.PRIMARY_UNREACHABLE,
+    Role.SECONDARY: Verdict.SECONDARY_UNREACHABLE,
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class NodeView:
     error: str | None
     observed_at: datetime
     raw: str | None
+    peer_says: NodeState | None = None  # the peer's description, kept when habot cannot read it
 
 
 @dataclass(frozen=True)
@@ -83,10 +95,12 @@ def judge_pair(
     """Judge a pair from both nodes' readings; pure and total."""
     readings = {Role.PRIMARY: primary, Role.SECONDARY: secondary}
     disagreements: list[str] = []
-    views = {role: _view(r, disagreements) for role, r in readings.items()}
+    views = {role: _view(r, readings[role.peer], disagreements) for role, r in readings.items()}
     disagreements += _cross_checks(readings, views, configured_floating_ip)
     health = _pair_health(readings.values())
-    verdict, reason = _decide(views[Role.PRIMARY].state, views[Role.SECONDARY].state, health)
+    verdict, reason = _unreachable_but_seen(views) or _decide(
+        views[Role.PRIMARY].state, views[Role.SECONDARY].state, health
+    )
     if verdict is Verdict.BAU and disagreements:
         verdict, reason = Verdict.UNKNOWN, "the nodes disagree: " + "; ".join(disagreements)
     return PairStatus(
@@ -111,7 +125,7 @@ def _usable(reading: NodeReading) -> StatusReport | None:
     return None
 
 
-def _view(reading: NodeReading, disagreements: list[str]) -> NodeView:
+def _view(reading: NodeReading, peer: NodeReading, disagreements: list[str]) -> NodeView:
     state, ip, error = _self_state(reading, disagreements)
     return NodeView(
         role=reading.role,
@@ -122,7 +136,30 @@ def _view(reading: NodeReading, disagreements: list[str]) -> NodeView:
         error=error,
         observed_at=reading.observed_at,
         raw=reading.report.raw if reading.report else None,
+        peer_says=_peer_says(reading.role, peer) if not reading.reachable else None,
     )
+
+
+def _peer_says(role: Role, peer: NodeReading) -> NodeState | None:
+    """How the peer's own report describes ``role`` (None when the peer cannot be read)."""
+    report = _usable(peer)
+    entry = report.entry(role) if report else None
+    return entry.state if entry else None
+
+
+def _unreachable_but_seen(views: dict[Role, NodeView]) -> tuple[Verdict, str] | None:
+    """habot cannot reach a node that its peer still sees up: habot's path is broken, not
+    the node. Checked before every other rule, so no such reading is ever ``*_down``."""
+    for role in Role:
+        view, peer = views[role], views[role.peer]
+        seen = view.peer_says
+        if view.state is NodeState.UNREACHABLE and seen is not None and seen not in _DOWN:
+            return _SEEN_UP[role], (
+                f"habot cannot reach the {role.label}; the {role.peer.label} still sees it "
+                f"{_word(seen)} ({role.peer.label} {_word(peer.state)}) — check habot's network "
+                "path or the host key, not the appliance"
+            )
+    return None
 
 
 def _self_state(
@@ -260,6 +297,17 @@ def _standalone(p: NodeState, s: NodeState, _: Health | None) -> tuple[Verdict, 
     return None
 
 
+def _half_pair(p: NodeState, s: NodeState, _: Health | None) -> tuple[Verdict, str] | None:
+    if (p is NodeState.STANDALONE) is not (s is NodeState.STANDALONE):
+        alone, other = (Role.PRIMARY, s) if p is NodeState.STANDALONE else (Role.SECONDARY, p)
+        said = "cannot be read" if other in _UNREAD else "is still configured for HA"
+        return Verdict.HALF_PAIR, (
+            f"the {alone.label} is standalone; the {alone.peer.label} {said} ({_word(other)}) "
+            "— a half pair, as after make-standalone on one server"
+        )
+    return None
+
+
 def _split_brain(p: NodeState, s: NodeState, _: Health | None) -> tuple[Verdict, str] | None:
     if p is NodeState.ACTIVE and s in {NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE}:
         return Verdict.SPLIT_BRAIN, f"both servers are active (Secondary {_word(s)})"
@@ -300,6 +348,7 @@ def _bau(p: NodeState, s: NodeState, health: Health | None) -> tuple[Verdict, st
 _RULES: tuple[Rule, ...] = (
     _both_unreachable,
     _standalone,
+    _half_pair,
     _split_brain,
     _primary_down,
     _failed_over,

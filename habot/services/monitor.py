@@ -1,15 +1,16 @@
 """Scheduled status checks: read every pair, keep the reading, notice role changes.
 
-A role change — the set of serving nodes (Active / Promoted Active) changing to a
-non-empty different set — starts the operation cooldown, whether habot or someone at the
-appliance's console caused it. (Alerts on these readings arrive with their issue.)
+A role change — a node starting or stopping serving (Active / Promoted Active) compared
+with the last reading in which that node could be read — starts the operation cooldown,
+whether habot or someone at the appliance's console caused it. A node habot merely could
+not read says nothing about its role, so it never starts a cooldown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from habot.config import Settings
@@ -24,6 +25,7 @@ from habot.store.requests import RequestStore
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
 _SERVING = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
+UNREAD = frozenset({NodeState.UNREACHABLE, NodeState.UNKNOWN})
 
 
 def serving(primary: NodeState, secondary: NodeState) -> frozenset[Role]:
@@ -32,13 +34,16 @@ def serving(primary: NodeState, secondary: NodeState) -> frozenset[Role]:
     return frozenset(role for role, state in pairs if state in _SERVING)
 
 
-def role_changed(before: StoredReading | None, after: PairStatus) -> bool:
-    """Whether the serving nodes changed between two readings (a node merely becoming
-    unreachable is not a role change; a different node taking over is)."""
-    if before is None:
-        return False
-    now = serving(after.primary.state, after.secondary.state)
-    return bool(now) and now != serving(before.primary, before.secondary)
+def role_changed(known: Mapping[Role, NodeState], after: PairStatus) -> bool:
+    """Whether a node started or stopped serving since the last reading in which it could
+    be read (``known``). A node unreadable now, or never read before, is no evidence."""
+    for role in Role:
+        then, now = known.get(role), after.node(role).state
+        if then is None or then in UNREAD or now in UNREAD:
+            continue
+        if (then in _SERVING) is not (now in _SERVING):
+            return True
+    return False
 
 
 def looks_different(before: StoredReading | None, after: PairStatus) -> bool:
@@ -79,9 +84,10 @@ class Monitor:
         changed = False
         for status in statuses:
             previous = await asyncio.to_thread(self._readings.last_sync, status.pair)
+            known = await asyncio.to_thread(self._readings.last_known_sync, status.pair, UNREAD)
             await asyncio.to_thread(self._readings.add_sync, status)
             changed = changed or looks_different(previous, status)
-            if role_changed(previous, status):
+            if role_changed(known, status):
                 log.info("%s changed roles: cooldown starts", status.pair)
                 await asyncio.to_thread(
                     self._requests.record_change_sync, status.pair, self._clock()

@@ -31,8 +31,11 @@ from habot.core.audit import AuditEvent, digest
 from habot.core.blocks import Message, text_message
 from habot.core.cards import approval_card, before_after, expired_note
 from habot.core.catalogue import ha_command
+from habot.core.prompts import joining_code_in
 from habot.core.grammar import OperationRequest
+from habot.core.catalogue import HaCommand
 from habot.core.operations import (
+    ROLE_NEUTRAL,
     SECRET_OUTPUT,
     Operation,
     OperationPlan,
@@ -141,7 +144,7 @@ class OperationService:
         pair = self._settings.pair(ask.pair)
         status = await self._status.read_pair(pair)
         try:
-            plan = preflight(operation, status, ask.node, pair.failback_on)
+            plan = preflight(operation, status, ask.node, pair.procedures)
         except PreconditionFailed as exc:
             await self._record(
                 "request_refused",
@@ -152,8 +155,12 @@ class OperationService:
             )
             return text_message(f":no_entry: {exc}")
         last_change = await asyncio.to_thread(self._requests.last_change_sync, pair.name)
-        cooldown = cooldown_refusal(
-            last_change, self._settings.approval.cooldown, self._clock(), ask.override
+        cooldown = (
+            None
+            if operation in ROLE_NEUTRAL
+            else cooldown_refusal(
+                last_change, self._settings.approval.cooldown, self._clock(), ask.override
+            )
         )
         if cooldown:
             await self._record(
@@ -352,7 +359,7 @@ class OperationService:
                 request, RequestState.ABORTED, f"Aborted: {change}. Nothing ran.", fresh
             )
             return
-        plan = preflight(request.operation, fresh, request.node, pair.failback_on)
+        plan = preflight(request.operation, fresh, request.node, pair.procedures)
         result = await self._command(request, plan)
         if result is None:
             return
@@ -394,11 +401,13 @@ class OperationService:
         card = await self._card_channel(request)
         progress = _Progress(request, card, self._notify, self.spawn)
         try:
+            code = await self._joining_code(request, plan)
             result = await self._runner.run(
                 self._settings.pair(request.pair).address(plan.node),
                 ha_command(plan.command),
                 answer_prompt=True,
                 on_output=progress.feed,
+                joining_code=code,
             )
         except UnexpectedPrompt as exc:
             await self._finish(request, RequestState.ABORTED, f"Aborted: {exc.detail}", None)
@@ -425,6 +434,34 @@ class OperationService:
                 node=plan.node.value,
             )
         return result.exit_status, result.output
+
+    async def _joining_code(self, request: Request, plan: OperationPlan) -> str | None:
+        """Create the joining code the plan needs on its node: a secret kept only in this
+        call's memory — never stored, logged, posted or digested."""
+        if plan.joining_code_from is None:
+            return None
+        node = plan.joining_code_from
+        result = await self._runner.run(
+            self._settings.pair(request.pair).address(node),
+            ha_command(HaCommand.CREATE_JOINING_CODE),
+            answer_prompt=True,
+        )
+        code = joining_code_in(result.output) if result.exit_status == 0 else None
+        await self._record(
+            "joining_code_created",
+            request.requester,
+            request.pair,
+            "ok" if code else "failed",
+            {"request": request.id, "exit_status": result.exit_status, "output": "withheld"},
+            node=node.value,
+        )
+        if code is None:
+            raise NodeError(
+                str(self._settings.pair(request.pair).address(node)),
+                f"ha-create-joining-code on the {node} gave no joining code habot could read "
+                f"(exit status {result.exit_status}); ha-initialise was not run",
+            )
+        return code
 
     async def _finish(
         self,

@@ -27,8 +27,10 @@ class CommandRunner(Protocol):
         answer_prompt: bool = False,
         time_limit: timedelta | None = None,
         on_output: Callable[[str], None] | None = None,
+        joining_code: str | None = None,
     ) -> CommandResult:
-        """Run the command; raise :class:`habot.errors.NodeError` on failure."""
+        """Run the command; raise :class:`habot.errors.NodeError` on failure. A question
+        for a joining code is answered with ``joining_code`` (a secret: never in output)."""
         ...
 
 

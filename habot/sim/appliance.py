@@ -9,11 +9,11 @@ from __future__ import annotations
 import secrets
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from habot.core.catalogue import DEFAULT_LOG_PATH
+from habot.core.catalogue import DEFAULT_DECLUSTER_LOG_PATH, DEFAULT_LOG_PATH
 from habot.core.model import NodeState, Role
 
 P, S = Role.PRIMARY, Role.SECONDARY
@@ -47,7 +47,9 @@ class SimNode:
     hang: bool = False
     garbage: bool = False
     crash: bool = False
+    cut: bool = False  # habot's path to it is broken; its peer still sees it
     log: list[str] = field(default_factory=list)
+    decluster_log: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class Plan:
     question: str | None = None
     on_yes: Callable[[], str] | None = None
     on_no: Callable[[], None] | None = None
+    code_question: str | None = None  # asked first: the joining code, checked by code_ok
+    code_ok: Callable[[str], bool] | None = None
 
 
 @dataclass
@@ -75,6 +79,7 @@ class PairSim:
     smb_percent: float | None = None
     runs: list[tuple[str, str]] = field(default_factory=list)
     nodes: dict[Role, SimNode] = field(init=False)
+    issued_code: str | None = None  # the last joining code the Secondary issued
 
     def __post_init__(self) -> None:
         if self.standalone:
@@ -152,9 +157,11 @@ class PairSim:
     def _tail(self, me: Role, args: list[str]) -> Plan:
         if len(args) != 3 or args[0] != "-n" or not args[1].isdigit():
             return Plan("tail: usage: tail -n N FILE\n", 1)
-        if args[2] != DEFAULT_LOG_PATH:
+        logs = {DEFAULT_LOG_PATH: self.nodes[me].log}
+        logs[DEFAULT_DECLUSTER_LOG_PATH] = self.nodes[me].decluster_log
+        if args[2] not in logs:
             return Plan(f"tail: cannot open '{args[2]}' for reading: No such file\n", 1)
-        lines = self.nodes[me].log[-int(args[1]) :] if int(args[1]) else []
+        lines = logs[args[2]][-int(args[1]) :] if int(args[1]) else []
         return Plan("".join(f"{line}\n" for line in lines))
 
     def _log(self, me: Role, now: datetime, text: str) -> None:
@@ -227,12 +234,20 @@ class PairSim:
     def demote_primary(self, me: Role, now: datetime) -> Plan:
         if me is not P or self.nodes[P].state is not NodeState.ACTIVE:
             return self._refuse(me, now, "ha-demote-primary", "run this on an Active Primary")
+        s = self.nodes[S]
+        if s.up and s.state is NodeState.STANDBY:  # a planned hand-over
+            text = "This will demote this Primary and switch operation to the Standby server.\n"
+            return self._confirm(me, now, "ha-demote-primary", text, self._hand_over)
         text = "This will demote this Primary. Changes made here during the split will be lost.\n"
         return self._confirm(me, now, "ha-demote-primary", text, self._demote)
 
     def _demote(self) -> str:
         self.nodes[P].state = NodeState.DEMOTED
         return "The Primary is now Demoted. Run ha-failback to restore normal operation.\n"
+
+    def _hand_over(self) -> str:
+        self.nodes[S].state = NodeState.PROMOTED_ACTIVE
+        return self._demote()
 
     def initialise(self, me: Role, now: datetime) -> Plan:
         p, s = self.nodes[P], self.nodes[S]
@@ -242,7 +257,14 @@ class PairSim:
         if not s.up or not (both_standalone or not self.healthy(P)):
             return self._refuse(me, now, "ha-initialise", "nothing to initialise: HA is healthy")
         text = "This will (re-)initialise High Availability with the Secondary server.\n"
-        return self._confirm(me, now, "ha-initialise", text, self._restore)
+        plan = self._confirm(me, now, "ha-initialise", text, self._restore)
+        if s.state is not NodeState.STANDALONE:
+            return plan
+        return replace(
+            plan,
+            code_question="Enter the joining code created on the Secondary server: ",
+            code_ok=lambda typed: self.issued_code is not None and typed == self.issued_code,
+        )
 
     def joining_code(self, me: Role, now: datetime) -> Plan:
         if me is not S or self.nodes[S].state is not NodeState.STANDALONE:
@@ -250,15 +272,20 @@ class PairSim:
                 me, now, "ha-create-joining-code", "run this on a standalone Secondary"
             )
         code = "-".join(secrets.token_hex(2).upper() for _ in range(4))
+        self.issued_code = code
         self._log(me, now, "ha-create-joining-code: completed: a joining code was issued")
         return Plan(f"Joining code: {code}\nThe code is valid for 30 minutes.\n")
 
     def make_standalone(self, me: Role, now: datetime) -> Plan:
         text = "This will turn this server into a standalone server and stop replication.\n"
-        return self._confirm(me, now, "ha-make-standalone", text, lambda: self._standalone(me))
+        return self._confirm(me, now, "ha-make-standalone", text, lambda: self._standalone(me, now))
 
-    def _standalone(self, me: Role) -> str:
+    def _standalone(self, me: Role, now: datetime) -> str:
         self.nodes[me].state = NodeState.STANDALONE
+        self.nodes[me].decluster_log += [
+            f"{now:%Y-%m-%d %H:%M:%S} decluster: replication stopped",
+            f"{now:%Y-%m-%d %H:%M:%S} decluster: {me.label} is now standalone",
+        ]
         return f"This {me.label} is now a standalone server.\n"
 
     def status(self, me: Role, now: datetime) -> Plan:

@@ -72,9 +72,10 @@ class SimNodeServer:
         self.port = self._acceptor.get_port()
         self.pair.nodes[self.role].up = True
 
-    async def stop(self) -> None:
-        """Stop listening and cut every open connection (the node is down)."""
-        self.pair.nodes[self.role].up = False
+    async def stop(self, still_up: bool = False) -> None:
+        """Stop listening and cut every open connection: the node is down — or, when
+        ``still_up``, only habot's path to it is cut (its peer still sees it)."""
+        self.pair.nodes[self.role].up = still_up
         if self._acceptor is not None:
             self._acceptor.close()
             await self._acceptor.wait_closed()
@@ -107,6 +108,13 @@ class SimNodeServer:
         process.stdout.write(plan.preamble)
         if plan.question is None or plan.on_yes is None:
             return plan.exit_status
+        if plan.code_question is not None and plan.code_ok is not None:
+            process.stdout.write(plan.code_question)
+            typed = (await process.stdin.readline()).strip()
+            if not plan.code_ok(typed):
+                process.stdout.write("\nInvalid joining code. Nothing was changed.\n")
+                return 1
+            process.stdout.write("\nJoining code accepted.\n")
         process.stdout.write(plan.question)
         answer = await process.stdin.readline()
         if answer.strip().lower() in {"y", "yes"}:

@@ -22,7 +22,7 @@ from habot.sim.appliance import Layout, PairSim
 from habot.sim.kit import SimKit, SimPairEndpoints
 from habot.sim.server import SimNodeServer, utc_now
 
-NODE_FAULTS = ("down", "up", "slow", "hang", "garbage", "crash")
+NODE_FAULTS = ("down", "up", "cut", "slow", "hang", "garbage", "crash")
 PAIR_FAULTS = ("degraded", "smb", "reset")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
@@ -129,6 +129,11 @@ class Simulator:
             await server.stop()
         elif fault == "up":
             await server.start()
+        elif fault == "cut":  # habot cannot connect; the peer still sees the node
+            cut = _switch(value)
+            if cut is not node.cut:
+                node.cut = cut
+                await (server.stop(still_up=True) if cut else server.start())
         elif fault == "slow":
             node.slow = _seconds(value)
         elif fault in {"hang", "garbage", "crash"}:

@@ -90,19 +90,23 @@ class SshExecutor:
         answer_prompt: bool = False,
         time_limit: timedelta | None = None,
         on_output: OutputCallback | None = None,
+        joining_code: str | None = None,
     ) -> CommandResult:
         """Run one catalogue command on a node.
 
         With ``answer_prompt`` the first ``[y/N]`` question is answered ``y``; any other
         question, or any question when ``answer_prompt`` is false, aborts the command
-        with :class:`~habot.errors.UnexpectedPrompt`.
+        with :class:`~habot.errors.UnexpectedPrompt`. With ``joining_code``, a question
+        asking for a joining code is answered with it, once (it never appears in output).
         """
         limit = (time_limit or self._settings.command_timeout).total_seconds()
         started = time.monotonic()
         log.info("running %s on %s", command.line, address)
         try:
             async with asyncio.timeout(limit):
-                session = await self._run_session(address, command, answer_prompt, on_output)
+                session = await self._run_session(
+                    address, command, answer_prompt, on_output, joining_code
+                )
         except TimeoutError:
             raise CommandTimedOut(
                 str(address), f"{command.line} did not finish within {_secs(limit)}"
@@ -127,6 +131,7 @@ class SshExecutor:
         command: RemoteCommand,
         answer_prompt: bool,
         on_output: OutputCallback | None,
+        joining_code: str | None = None,
     ) -> OutputSession:
         """Run on a pooled connection; if a reused one turns out dead before a read-only
         command started, run it once more on a fresh one. A mutating command always gets a
@@ -139,6 +144,7 @@ class SshExecutor:
                 self._settings.prompt_idle.total_seconds(),
                 answer_prompt,
                 on_output,
+                joining_code,
             )
             async with self.pool(address).connection(fresh=fresh) as lease:
                 try:

@@ -11,6 +11,7 @@ import asyncssh
 
 from habot.core.prompts import (
     asked_confirmation,
+    asks_joining_code,
     is_confirmation_prompt,
     looks_like_question,
     question_line,
@@ -33,7 +34,10 @@ class OutputSession:
         prompt_idle: float,
         answer_prompt: bool,
         on_output: Callable[[str], None] | None = None,
+        joining_code: str | None = None,
     ) -> None:
+        self._code = joining_code  # typed once when asked; never kept in the output
+        self.code_given = False
         self._address = address
         self._max = max_chars
         self._idle = prompt_idle
@@ -96,6 +100,8 @@ class OutputSession:
                 await reader
 
     def _take(self, chunk: str) -> None:
+        if self._code:  # an appliance that echoes it must not put it in any output
+            chunk = chunk.replace(self._code, "[joining code]")
         if self._on_output is not None:
             self._on_output(chunk)
         self._recent = (self._recent + chunk)[-_RECENT:]
@@ -112,7 +118,14 @@ class OutputSession:
 
         A question is caught even when it is not the last thing printed: a command whose
         stdin is closed may print its question, read end-of-file and go on in one breath.
+        A question for the joining code is answered with it, once, when one was given.
         """
+        if self._code and not self.code_given and asks_joining_code(self._recent):
+            log.info("typing the joining code for %s on %s", self._line, self._address)
+            process.stdin.write(self._code + "\n")
+            self.code_given = True
+            self._recent = ""
+            return
         if self._answer and not self.answered and is_confirmation_prompt(self._recent):
             log.info("answering the confirmation of %s on %s", self._line, self._address)
             process.stdin.write("y\n")

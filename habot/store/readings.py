@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, text
 
-from habot.core.model import Health, NodeState, Verdict
+from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.verdict import PairStatus
 from habot.store.db import writing
 
@@ -54,6 +54,24 @@ class ReadingStore:
     def last_sync(self, pair: str) -> StoredReading | None:
         """The pair's newest reading."""
         return next(iter(self._select(pair, None, 1)), None)
+
+    def last_known_sync(self, pair: str, unread: frozenset[NodeState]) -> dict[Role, NodeState]:
+        """Each node's state in the newest reading where it was not in ``unread``."""
+        known: dict[Role, NodeState] = {}
+        skip = sorted(state.value for state in unread)
+        with self._engine.connect() as conn:
+            for role in Role:
+                column = f"{role.value}_state"  # from the enum, never from input
+                found = conn.execute(
+                    text(
+                        f"SELECT {column} FROM readings WHERE pair = :pair AND {column} "
+                        "NOT IN :skip ORDER BY at DESC, id DESC LIMIT 1"
+                    ).bindparams(bindparam("skip", expanding=True)),
+                    {"pair": pair, "skip": skip},
+                ).scalar()
+                if found is not None:
+                    known[role] = NodeState(found)
+        return known
 
     def since_sync(self, pair: str, since: datetime) -> list[StoredReading]:
         """The pair's readings since a time, newest first."""
