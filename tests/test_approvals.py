@@ -9,9 +9,12 @@ import pytest
 from habot.core.approvals import (
     ApprovalPolicy,
     Request,
+    RequestAction,
     RequestState,
     Ruling,
+    actions_for,
     cooldown_refusal,
+    judge,
     judge_approval,
     judge_cancel,
     judge_rejection,
@@ -194,3 +197,56 @@ def test_bad_operation_requests(text: str, words: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_operation(text, PAIRS)
     assert words in str(info.value)
+
+
+VIEWER = frozenset({Access.VIEWER})
+BOTH = APPROVER | OPERATOR
+A, R, C = RequestAction.APPROVE, RequestAction.REJECT, RequestAction.CANCEL
+PENDING, RUNNING, DONE = RequestState.PENDING, RequestState.EXECUTING, RequestState.SUCCEEDED
+# (action, caller's roles, caller is the requester?, request state) → allowed, or a phrase of
+# the reason. The one rule asked by typed commands, buttons and App Home alike.
+POLICY = [
+    (A, APPROVER, False, PENDING, True),
+    (A, BOTH, True, PENDING, "second person"),
+    (A, OPERATOR, False, PENDING, "*approver* role"),
+    (A, VIEWER, False, PENDING, "*approver* role"),
+    (A, APPROVER, False, RUNNING, "already running"),
+    (A, APPROVER, False, DONE, "already succeeded"),
+    (R, APPROVER, False, PENDING, True),
+    (R, BOTH, True, PENDING, True),
+    (R, OPERATOR, False, PENDING, "*approver* role"),
+    (R, APPROVER, False, RUNNING, "already running"),
+    (C, OPERATOR, True, PENDING, True),
+    (C, VIEWER, True, PENDING, True),
+    (C, APPROVER, False, PENDING, True),
+    (C, OPERATOR, False, PENDING, "Only the requester (<@U0OPS>) or an approver"),
+    (C, VIEWER, False, PENDING, "Only the requester (<@U0OPS>) or an approver"),
+    (C, OPERATOR, True, RUNNING, "already running"),
+    (C, APPROVER, False, DONE, "already succeeded"),
+]
+
+
+@pytest.mark.parametrize(("action", "roles", "own", "state", "allowed"), POLICY)
+def test_one_policy_decides_who_may_do_what_to_a_request(
+    action: RequestAction,
+    roles: frozenset[Access],
+    own: bool,
+    state: RequestState,
+    allowed: bool | str,
+) -> None:
+    """Each (action, roles, requester?, state) is allowed or refused with its reason."""
+    decision = judge(action, request(state=state), "U0OPS" if own else "U0LEAD", roles, T0)
+    if allowed is True:
+        assert decision.ruling is not Ruling.REFUSED
+    else:
+        assert decision.ruling is Ruling.REFUSED
+        assert str(allowed) in decision.message
+
+
+def test_home_offers_exactly_what_the_policy_allows() -> None:
+    """The requester may cancel their own; an approver may approve, reject and cancel; a
+    bystander operator nothing."""
+    pending = request()
+    assert actions_for(pending, "U0OPS", OPERATOR, T0) == (C,)
+    assert actions_for(pending, "U0LEAD", APPROVER, T0) == (A, R, C)
+    assert actions_for(pending, "U0OTHER", OPERATOR, T0) == ()

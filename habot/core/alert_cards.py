@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from habot.core.alerts import Incident, resolved_after
-from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, section
+from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, escape, section
 from habot.core.model import Verdict
 from habot.core.verdict import PairStatus
 
@@ -21,16 +21,16 @@ def alert_card(status: PairStatus, incident: Incident, resolved: bool = False) -
     emoji = ":white_check_mark:" if resolved else VERDICT_EMOJI[status.verdict]
     state = f"*{resolved_after(incident)}*" if resolved else "*ALERT*"
     blocks: list[Block] = [
-        section(f"{emoji} {state} — *{status.pair}*: {incident.reason}"),
+        section(f"{emoji} {state} — *{status.pair}*: {escape(incident.reason)}"),
         context(
             f"Bad since {incident.since:%H:%M} UTC · last seen {incident.last_seen:%H:%M} UTC "
             f"· {incident.readings} reading(s)"
         ),
         section(
             f"*Primary* ({status.primary.address}): {status.primary.state.value}"
-            f"{' — ' + status.primary.error if status.primary.error else ''}\n"
+            f"{' — ' + escape(status.primary.error) if status.primary.error else ''}\n"
             f"*Secondary* ({status.secondary.address}): {status.secondary.state.value}"
-            f"{' — ' + status.secondary.error if status.secondary.error else ''}"
+            f"{' — ' + escape(status.secondary.error) if status.secondary.error else ''}"
         ),
     ]
     if not resolved:

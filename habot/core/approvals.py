@@ -137,12 +137,47 @@ def judge_rejection(
 
 
 def judge_cancel(request: Request, user: str, roles: frozenset[Access], now: datetime) -> Decision:
-    """The requester or an approver may cancel a pending request."""
+    """The requester or any approver may cancel a pending request."""
     if request.state is not RequestState.PENDING:
         return Decision(Ruling.REFUSED, _closed(request, now) or "")
     if user != request.requester and Access.APPROVER not in roles:
-        return Decision(Ruling.REFUSED, "Only the requester or an approver can cancel it.")
+        return Decision(
+            Ruling.REFUSED,
+            f"Only the requester (<@{request.requester}>) or an approver can cancel "
+            f"request {request.id}; ask one of them.",
+        )
     return Decision(Ruling.READY, f"Request {request.id} cancelled.")
+
+
+class RequestAction(StrEnum):
+    """What someone may try to do to a request — from a typed command, a button or Home."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    CANCEL = "cancel"
+
+
+_JUDGES = {
+    RequestAction.APPROVE: judge_approval,
+    RequestAction.REJECT: judge_rejection,
+    RequestAction.CANCEL: judge_cancel,
+}
+
+
+def judge(
+    action: RequestAction, request: Request, user: str, roles: frozenset[Access], now: datetime
+) -> Decision:
+    """The one rule for who may do what to a request: allowed, or the reason it is not."""
+    return _JUDGES[action](request, user, roles, now)
+
+
+def actions_for(
+    request: Request, user: str, roles: frozenset[Access], now: datetime
+) -> tuple[RequestAction, ...]:
+    """The actions ``user`` may take on ``request`` now (what App Home offers them)."""
+    return tuple(
+        a for a in RequestAction if judge(a, request, user, roles, now).ruling is not Ruling.REFUSED
+    )
 
 
 def cooldown_refusal(

@@ -69,6 +69,13 @@ class Message:
     in_channel: bool = False
 
 
+def escape(text: str) -> str:
+    """Text that came from outside habot (what people typed, what appliances printed, error
+    texts), made inert for mrkdwn: ``&``, ``<`` and ``>`` become entities, so a typed
+    ``<!channel>`` or ``<@U…>`` shows as typed and pings nobody. Every renderer uses this."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def section(text: str) -> Block:
     """A mrkdwn section, clipped to Slack's limit."""
     return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
@@ -87,7 +94,7 @@ def code_blocks(text: str, limit_blocks: int = 40) -> list[Block]:
     """Text as ``` code sections, split at line ends, at most ``limit_blocks`` of them."""
     chunks, current = [], ""
     for line in text.splitlines() or [""]:
-        line = _clip(line.replace("```", "'''"), _CODE_ROOM)
+        line = _clip(escape(line.replace("```", "'''")), _CODE_ROOM)
         if current and len(current) + len(line) + 1 > _CODE_ROOM:
             chunks.append(current)
             current = ""
@@ -117,7 +124,7 @@ def _node_field(view: NodeView, now: datetime) -> dict[str, str]:
         seen = _STATE_WORDS.get(view.peer_says, view.peer_says.value.capitalize())
         text += f"\nthe {view.role.peer.label} sees it *{seen}*"
     if view.error:
-        text += f"\n_{view.error}_"
+        text += f"\n_{escape(view.error)}_"
     return {"type": "mrkdwn", "text": _clip(text, 2000)}
 
 
@@ -144,10 +151,10 @@ def status_card(status: PairStatus, now: datetime, reading_id: str) -> list[Bloc
                 {"type": "mrkdwn", "text": f"*Floating IP*\n{status.floating_ip or 'none'}"},
             ],
         },
-        context(f"Why: {status.reason}"),
+        context(f"Why: {escape(status.reason)}"),
     ]
-    issues = [f":heavy_multiplication_x: {d}" for d in status.disagreements]
-    issues += [f":warning: {w}" for w in status.warnings]
+    issues = [f":heavy_multiplication_x: {escape(d)}" for d in status.disagreements]
+    issues += [f":warning: {escape(w)}" for w in status.warnings]
     if issues:
         blocks.append(section("\n".join(issues)))
     blocks.append(
@@ -201,7 +208,7 @@ def raw_message(status: PairStatus) -> Message:
     blocks: list[Block] = []
     for view in (status.primary, status.secondary):
         blocks.append(section(f"*{status.pair} {view.role}* ({view.address}) — raw `ha-status`"))
-        blocks += code_blocks(
+        blocks += code_blocks(  # code_blocks escapes
             view.raw if view.raw is not None else "(no output: " + (view.error or "not read") + ")",
             20,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from habot.core.approvals import Request, RequestState
-from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, section
+from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, escape, section
 from habot.core.operations import OperationPlan, Topology
 
 APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
@@ -33,7 +33,7 @@ def approval_card(
             f"*{request.operation.value}* on *{request.pair}* — runs `{plan.command.value}` on "
             f"the {plan.node} ({plan.address})\n{_STATE_LINE[request.state]}"
         ),
-        section(f"*Why it is allowed now:* {plan.why}"),
+        section(f"*Why it is allowed now:* {escape(plan.why)}"),
         context(
             f"Judged on: {VERDICT_EMOJI[verdict]} {verdict.value} · Primary {primary.value} · "
             f"Secondary {secondary.value}"
@@ -48,11 +48,13 @@ def approval_card(
     if plan.warning:
         blocks.append(section(f":warning: *{plan.warning}*"))
     if request.override:
-        blocks.append(section(f":rotating_light: *Cooldown overridden:* {request.override}"))
+        blocks.append(
+            section(f":rotating_light: *Cooldown overridden:* {escape(request.override)}")
+        )
     if note:
         blocks.append(section(note))
-    if outcome:
-        blocks.append(section(outcome))
+    if outcome:  # the run's words carry appliance and error text
+        blocks.append(section(escape(outcome)))
     if request.state is RequestState.PENDING:
         blocks.append(_buttons(request, plan))
     text = f"{request.operation.value} {request.pair}: {request.state.value}"

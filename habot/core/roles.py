@@ -23,7 +23,7 @@ NEEDS: dict[Sub, Access | None] = {
     Sub.LOGS: Access.VIEWER,
     Sub.HISTORY: Access.VIEWER,
     Sub.PENDING: Access.VIEWER,
-    Sub.CANCEL: Access.OPERATOR,
+    Sub.CANCEL: Access.VIEWER,  # who may cancel which request: core.approvals.judge
     Sub.MUTE: Access.OPERATOR,
     Sub.UNMUTE: Access.OPERATOR,
     **{sub: Access.OPERATOR for sub in MUTATING},

@@ -13,6 +13,7 @@ from habot.config import Settings
 from habot.core.audit import AuditEvent, digest
 from habot.core.blocks import (
     Message,
+    escape,
     help_message,
     history_message,
     logs_message,
@@ -115,7 +116,7 @@ class CommandService:
         try:
             parsed = parse_command(text, names, self._command)
         except UsageError as exc:
-            return text_message(f":grey_question: {exc}")
+            return text_message(f":grey_question: {escape(str(exc))}")
         if refusal := await self._refusal(caller, parsed):
             return refusal
         if not parsed.available or (
@@ -139,7 +140,7 @@ class CommandService:
         try:
             ask = parse_operation(text, names, self._command)
         except UsageError as exc:
-            return text_message(f":grey_question: {exc}")
+            return text_message(f":grey_question: {escape(str(exc))}")
         return await self._operations.request(caller, ask)
 
     async def _mute(self, caller: Caller, text: str) -> Message:
@@ -149,7 +150,7 @@ class CommandService:
         try:
             ask = parse_mute(text, names, self._command)
         except UsageError as exc:
-            return text_message(f":grey_question: {exc}")
+            return text_message(f":grey_question: {escape(str(exc))}")
         until = self._clock() + ask.duration
         await asyncio.to_thread(self._set_mute, ask.pair, until)
         await self._record(
@@ -161,7 +162,7 @@ class CommandService:
         )
         words = (
             f":mute: Alerts for *{ask.pair}* muted until {until:%H:%M} UTC by "
-            f"<@{caller.user}>: {ask.reason}"
+            f"<@{caller.user}>: {escape(ask.reason)}"
         )
         return Message(words, (section(words),), in_channel=True)
 

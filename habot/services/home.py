@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from habot.config import Settings
-from habot.core.approvals import Request, RequestState
+from habot.core.approvals import Request, RequestState, actions_for
 from habot.core.audit import AuditRecord
 from habot.core.home import PairLine, dashboard
 from habot.core.roles import Access
@@ -76,7 +76,7 @@ class HomeService:
     ) -> dict[str, Any]:
         """Build the Home view for ``user`` (from ``snapshot`` when one is at hand)."""
         shared = snapshot or await self.snapshot()
-        mine = [r for r in shared.pending if _can_act(r, user, roles)]
+        mine = [r for r in shared.pending if actions_for(r, user, roles, shared.at)]
         return dashboard(shared.lines, mine, shared.recent, self._settings.slack.command, shared.at)
 
     async def snapshot(self) -> Snapshot:
@@ -113,13 +113,6 @@ class HomeService:
         return PairLine(
             pair, reading.verdict, reading.primary, reading.secondary, reading.at, muted, cooldown
         )
-
-
-def _can_act(request: Request, user: str, roles: frozenset[Access]) -> bool:
-    """Approvers can approve others' requests; requesters can cancel their own."""
-    if request.requester == user:
-        return True
-    return Access.APPROVER in roles and user not in request.approvals
 
 
 class HomeRefresher:

@@ -20,20 +20,17 @@ from habot.config import Settings
 from habot.core.approvals import (
     ApprovalPolicy,
     Request,
+    RequestAction,
     RequestState,
     Ruling,
     cooldown_refusal,
-    judge_approval,
-    judge_cancel,
-    judge_rejection,
+    judge,
 )
 from habot.core.audit import AuditEvent, digest
-from habot.core.blocks import Message, text_message
+from habot.core.blocks import Message, escape, text_message
 from habot.core.cards import approval_card, before_after, expired_note
-from habot.core.catalogue import ha_command
-from habot.core.prompts import joining_code_in
+from habot.core.catalogue import HaCommand, ha_command
 from habot.core.grammar import OperationRequest
-from habot.core.catalogue import HaCommand
 from habot.core.operations import (
     ROLE_NEUTRAL,
     SECRET_OUTPUT,
@@ -47,6 +44,7 @@ from habot.core.operations import (
     verify_outcome,
 )
 from habot.core.outbox import Delivery, Fate
+from habot.core.prompts import joining_code_in
 from habot.core.verdict import PairStatus
 from habot.errors import CommandTimedOut, ConnectionLostError, NodeError, UnexpectedPrompt
 from habot.services.leader import replica_id
@@ -153,7 +151,7 @@ class OperationService:
                 "refused",
                 {"operation": operation.value, "reason": str(exc)},
             )
-            return text_message(f":no_entry: {exc}")
+            return text_message(f":no_entry: {escape(str(exc))}")
         last_change = await asyncio.to_thread(self._requests.last_change_sync, pair.name)
         cooldown = (
             None
@@ -263,8 +261,8 @@ class OperationService:
         """An approver's click: counted once; the last needed one starts the run, once."""
         request = await self._requests.get(request_id)
         if request is None:
-            return text_message(f"There is no request `{request_id}`.")
-        decision = judge_approval(request, caller.user, caller.roles, self._clock())
+            return text_message(f"There is no request `{escape(request_id)}`.")
+        decision = judge(RequestAction.APPROVE, request, caller.user, caller.roles, self._clock())
         if decision.ruling is Ruling.REFUSED:
             await self._record(
                 "approval_refused",
@@ -290,20 +288,27 @@ class OperationService:
 
     async def reject(self, caller: Caller, request_id: str) -> Message:
         """An approver rejects a pending request."""
-        return await self._close(caller, request_id, judge_rejection, RequestState.REJECTED)
+        return await self._close(caller, request_id, RequestAction.REJECT, RequestState.REJECTED)
 
     async def cancel(self, caller: Caller, request_id: str) -> Message:
         """The requester (or an approver) cancels a pending request."""
-        return await self._close(caller, request_id, judge_cancel, RequestState.CANCELLED)
+        return await self._close(caller, request_id, RequestAction.CANCEL, RequestState.CANCELLED)
 
     async def _close(
-        self, caller: Caller, request_id: str, judge: Any, state: RequestState
+        self, caller: Caller, request_id: str, action: RequestAction, state: RequestState
     ) -> Message:
         request = await self._requests.get(request_id)
         if request is None:
-            return text_message(f"There is no request `{request_id}`.")
-        decision = judge(request, caller.user, caller.roles, self._clock())
+            return text_message(f"There is no request `{escape(request_id)}`.")
+        decision = judge(action, request, caller.user, caller.roles, self._clock())
         if decision.ruling is Ruling.REFUSED:
+            await self._record(
+                f"{action.value}_refused",
+                caller.user,
+                request.pair,
+                "refused",
+                {"request": request.id, "reason": decision.message},
+            )
             return text_message(f":no_entry: {decision.message}")
         if not await self._requests.transition(request.id, RequestState.PENDING, state):
             return text_message(f"Request `{request.id}` was already closed or started.")
@@ -490,7 +495,7 @@ class OperationService:
                 request.pair,
                 channel,
                 request.requester,
-                f"Your `{request.operation.value}` on {request.pair}: {words}",
+                f"Your `{request.operation.value}` on {request.pair}: {escape(words)}",
             )
 
     # -- housekeeping ---------------------------------------------------------------------
@@ -629,5 +634,5 @@ class _Progress:
         text, self._buffer = self._buffer.strip(), ""
         self._last = time.monotonic()
         if text and self._channel and self._card is not None:
-            lines = "```" + "\n".join(text.splitlines()[-8:]) + "```"
+            lines = "```" + escape("\n".join(text.splitlines()[-8:])) + "```"
             await self._notify.thread(self._request.pair, self._channel, self._card, lines)

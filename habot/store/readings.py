@@ -25,6 +25,18 @@ class StoredReading:
     health: Health | None
 
 
+_LAST_KNOWN = {
+    Role.PRIMARY: text(
+        "SELECT primary_state FROM readings WHERE pair = :pair AND primary_state NOT IN :skip "
+        "ORDER BY at DESC, id DESC LIMIT 1"
+    ).bindparams(bindparam("skip", expanding=True)),
+    Role.SECONDARY: text(
+        "SELECT secondary_state FROM readings WHERE pair = :pair AND secondary_state "
+        "NOT IN :skip ORDER BY at DESC, id DESC LIMIT 1"
+    ).bindparams(bindparam("skip", expanding=True)),
+}
+
+
 class ReadingStore:
     """Readings on SQLAlchemy Core (sync; callers run it in a thread)."""
 
@@ -58,17 +70,10 @@ class ReadingStore:
     def last_known_sync(self, pair: str, unread: frozenset[NodeState]) -> dict[Role, NodeState]:
         """Each node's state in the newest reading where it was not in ``unread``."""
         known: dict[Role, NodeState] = {}
-        skip = sorted(state.value for state in unread)
+        params = {"pair": pair, "skip": sorted(state.value for state in unread)}
         with self._engine.connect() as conn:
-            for role in Role:
-                column = f"{role.value}_state"  # from the enum, never from input
-                found = conn.execute(
-                    text(
-                        f"SELECT {column} FROM readings WHERE pair = :pair AND {column} "
-                        "NOT IN :skip ORDER BY at DESC, id DESC LIMIT 1"
-                    ).bindparams(bindparam("skip", expanding=True)),
-                    {"pair": pair, "skip": skip},
-                ).scalar()
+            for role, query in _LAST_KNOWN.items():
+                found = conn.execute(query, params).scalar()
                 if found is not None:
                     known[role] = NodeState(found)
         return known

@@ -1,0 +1,90 @@
+"""Nothing typed or printed becomes live markup: every renderer escapes outside text."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from habot.core.alert_cards import alert_card
+from habot.core.alerts import Incident
+from habot.core.approvals import Request
+from habot.core.blocks import escape, logs_message, raw_message, status_card
+from habot.core.cards import approval_card
+from habot.core.model import NodeState, Role, Verdict
+from habot.core.operations import Operation, preflight, topology
+from habot.core.verdict import NodeView, PairStatus
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+HOSTILE = "<!channel> <@U0BOSS> <https://evil.example|click> &amp; fin"
+
+
+@given(st.text())
+def test_escaped_text_has_no_markup_and_reads_back_the_same(text: str) -> None:
+    """Any text: no '<' or '>' survives, and un-escaping gives the text back exactly."""
+    made = escape(text)
+    assert "<" not in made
+    assert ">" not in made
+    assert made.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text
+
+
+def _view(role: Role, state: NodeState) -> NodeView:
+    return NodeView(role, "10.0.0.1", True, state, None, HOSTILE, T0, HOSTILE)
+
+
+def _status() -> PairStatus:
+    return PairStatus(
+        "prod",
+        Verdict.BAU,
+        HOSTILE,
+        None,
+        None,
+        _view(Role.PRIMARY, NodeState.ACTIVE),
+        _view(Role.SECONDARY, NodeState.STANDBY),
+        (HOSTILE,),
+        (HOSTILE,),
+        T0,
+    )
+
+
+def _assert_inert(payload: object) -> None:
+    text = json.dumps(payload)
+    for live in ("<!channel>", "<@U0BOSS>", "<https://evil"):
+        assert live not in text
+    assert "&lt;!channel&gt;" in text
+
+
+def test_status_card_raw_output_and_logs_escape_appliance_text() -> None:
+    """Errors, reasons, disagreements, warnings, raw output and log lines are inert."""
+    status = _status()
+    _assert_inert(status_card(status, T0, "r1"))
+    _assert_inert(raw_message(status).blocks)
+    _assert_inert(logs_message("prod", "primary", "10.0.0.1", 5, HOSTILE).blocks)
+
+
+def test_alert_card_escapes_reason_and_node_errors() -> None:
+    """An alert carries the appliance's words, never its markup."""
+    incident = Incident(HOSTILE, T0, T0, 2)
+    _assert_inert(alert_card(_status(), incident).blocks)
+
+
+def test_approval_card_escapes_override_reason_and_outcome() -> None:
+    """A typed override reason and the run's outcome words are shown as typed."""
+    status = _status()
+    bau = PairStatus(**{**status.__dict__, "reason": "ok"})
+    plan = preflight(Operation.SWITCHOVER, bau)
+    request = Request(
+        "r1",
+        Operation.SWITCHOVER,
+        "prod",
+        Role.PRIMARY,
+        "U0OPS",
+        T0,
+        T0 + timedelta(minutes=15),
+        1,
+        topology(bau),
+        override=HOSTILE,
+    )
+    _assert_inert(approval_card(request, plan, outcome=HOSTILE).blocks)
