@@ -186,6 +186,7 @@ class ScheduleSettings(_Section):
     timezone: str = "UTC"
     quiet_hours: str = ""
     keep_readings: Duration = timedelta(days=7)
+    remind_after: Duration = timedelta(hours=24)
 
     @field_validator("timezone")
     @classmethod

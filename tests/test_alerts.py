@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 
 from habot.core.alerts import (
     AlertState,
+    Announced,
     Kind,
     Notice,
     in_quiet_hours,
     parse_quiet_hours,
     resolved_after,
+    shape,
     step,
     trouble,
 )
@@ -175,3 +177,57 @@ def test_quiet_hours_parse_and_span_midnight() -> None:
     for bad in ("22-07", "25:00-07:00", "07:00-07:00"):
         with pytest.raises(ValueError, match=r"HH:MM|not a valid"):
             parse_quiet_hours(bad)
+
+
+FAILED_OVER = reading(Verdict.FAILED_OVER)
+DAY = timedelta(hours=24)
+
+
+def announced(status: PairStatus, at: datetime = T0) -> AlertState:
+    """The state right after habot's own operation reported ``status`` on its card."""
+    return AlertState(announced=Announced(shape(status), at, "r1", "switchover"))
+
+
+def test_a_shape_habot_itself_produced_and_reported_raises_no_alert() -> None:
+    """After an approved switchover the pair is failed over: no alert however long it lasts
+    (within remind_after), because its card already said so."""
+    state, out = run([FAILED_OVER] * 12, state=announced(FAILED_OVER))
+    assert kinds(out) == [[]] * 12
+    assert state.incident is None
+    assert state.announced is not None
+
+
+def test_one_reminder_when_the_produced_shape_outlasts_remind_after() -> None:
+    """Off BAU for remind_after (24h by default): exactly one reminder, then silence."""
+    state = announced(FAILED_OVER)
+    sent: list[Kind] = []
+    for hour in range(0, 49):
+        state, notices = step(state, FAILED_OVER, T0 + timedelta(hours=hour), 2)
+        sent += [n.kind for n in notices]
+    assert sent == [Kind.REMIND]
+    assert state.reminded
+
+
+def test_anything_else_after_an_operation_alerts_as_usual() -> None:
+    """A different shape than the one reported (the promoted Secondary then goes down) is
+    not habot's doing: the announcement is forgotten and the alert raised."""
+    down = reading(Verdict.SECONDARY_DOWN)
+    state, out = run([FAILED_OVER, down, down], state=announced(FAILED_OVER))
+    assert kinds(out) == [[], [], [Kind.RAISE]]
+    assert state.announced is None
+
+
+def test_returning_to_bau_and_failing_over_again_by_hand_alerts() -> None:
+    """Once the pair has left the announced shape, the same shape made later by someone
+    else (at the console) is news."""
+    state, out = run(
+        [FAILED_OVER, GOOD, GOOD, FAILED_OVER, FAILED_OVER], state=announced(FAILED_OVER)
+    )
+    assert kinds(out) == [[], [], [], [], [Kind.RAISE]]
+
+
+def test_a_degraded_health_is_not_hidden_by_an_announced_shape() -> None:
+    """Same verdict and states but health turned Degraded: not the shape reported."""
+    degraded = reading(Verdict.FAILED_OVER, Health.DEGRADED)
+    _, out = run([degraded, degraded], state=announced(FAILED_OVER))
+    assert kinds(out) == [[], [Kind.RAISE]]

@@ -60,11 +60,13 @@ async def test_status_over_real_openssh(sshd: Sshd, executor: SshExecutor) -> No
 
 
 async def test_status_service_reports_sshd_node_and_unreachable_peer(sshd: Sshd) -> None:
-    """A pair whose Secondary is unreachable is secondary_down; the Primary is still read."""
+    """habot cannot reach the Secondary while the Primary (real OpenSSH) still reports it
+    Standby: secondary_unreachable — habot's path, not the node — and the Primary is read."""
     settings = sshd_settings(sshd)
     async with SshExecutor(settings.ssh) as ex:
         [status] = await StatusService(settings, ex, utc_now).read("lab")
-    assert status.verdict is Verdict.SECONDARY_DOWN
+    assert status.verdict is Verdict.SECONDARY_UNREACHABLE
+    assert status.secondary.peer_says is NodeState.STANDBY
     assert status.primary.state is NodeState.ACTIVE
     assert status.node(Role.SECONDARY).state is NodeState.UNREACHABLE
     assert "connection refused" in (status.secondary.error or "")

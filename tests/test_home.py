@@ -17,7 +17,7 @@ from habot.core.home import PairLine, dashboard
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation
 from habot.core.roles import Access
-from habot.services.home import HomeRefresher, HomeService, _can_act
+from habot.services.home import HomeRefresher, HomeService
 from habot.sim.simulator import Simulator
 from habot.store.alert_state import AlertStateStore
 from habot.store.audit import AuditStore
@@ -89,17 +89,6 @@ def test_empty_dashboard_says_so() -> None:
     text = str(view)
     assert "no reading yet" in text
     assert "Nothing right now." in text
-
-
-def test_who_can_act_on_a_request() -> None:
-    """Approvers other than the requester (and not yet approved) can approve; the
-    requester can cancel; a plain viewer cannot act."""
-    approver = frozenset({Access.VIEWER, Access.APPROVER})
-    viewer = frozenset({Access.VIEWER})
-    assert _can_act(request(), "U0LEAD", approver)
-    assert not _can_act(request(approvals=("U0LEAD",)), "U0LEAD", approver)
-    assert _can_act(request(), "U0OPS", viewer)
-    assert not _can_act(request(), "U0OTHER", viewer)
 
 
 class RecordingHome:

@@ -170,6 +170,7 @@ async def _wire(
     )
     homes = HomeRefresher(home, SlackHome(app.client, directory))
     stack.push_async_callback(homes.close)
+    alerter = Alerter(settings, AlertStateStore(engine), outbox, utc_now)
     operations = OperationService(
         settings,
         runtime.status,
@@ -181,6 +182,7 @@ async def _wire(
         on_change=homes.refresh,
         replica=leadership.me,
         alive=leadership.alive,
+        announce=alerter.announce,
     )
     interrupted = await operations.recover()
     if interrupted:
@@ -205,7 +207,7 @@ async def _wire(
         ReadingStore(engine),
         RequestStore(engine),
         utc_now,
-        Alerter(settings, AlertStateStore(engine), outbox, utc_now),
+        alerter,
         on_change=homes.refresh,
         prune=(outbox.prune_sync, kept.prune_sync),
     )

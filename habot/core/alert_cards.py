@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from habot.core.alerts import Incident, resolved_after
+from habot.core.alerts import Announced, Incident, resolved_after
 from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, escape, section
+from habot.core.durations import format_duration
 from habot.core.model import Verdict
 from habot.core.verdict import PairStatus
 
@@ -37,6 +38,17 @@ def alert_card(status: PairStatus, incident: Incident, resolved: bool = False) -
         blocks.append(_buttons(status))
     verb = "resolved" if resolved else "alert"
     return Message(f"{status.pair} {verb}: {incident.reason}", tuple(blocks), in_channel=True)
+
+
+def reminder_message(status: PairStatus, incident: Incident, announced: Announced) -> Message:
+    """The one reminder that a shape habot's own operation produced has lasted long."""
+    lasted = format_duration(incident.last_seen - announced.at)
+    text = (
+        f":hourglass: *{status.pair}* is still {status.verdict.value} {lasted} after habot's "
+        f"`{announced.operation}` (request `{announced.request}`) left it so — not back to "
+        f"BAU yet. {escape(incident.reason)}"
+    )
+    return Message(f"{status.pair} still {status.verdict.value}", (section(text),), True)
 
 
 def _buttons(status: PairStatus) -> Block:

@@ -5,6 +5,11 @@ Pure: a pair's alert state and a new reading go in; the new state and what to se
 Flapping cannot storm the channel: an incident opens only after ``alert_after`` bad readings
 in a row and closes only after ``max(alert_after, 2)`` good ones, and while it is open every
 further reading only updates the one card.
+
+A shape that habot's own approved operation produced and reported on its card (say, failed
+over after a switchover) is *announced*: people have just been told, so readings of that
+very shape raise no new alert. If the pair stays so for ``remind_after``, one reminder says
+so. Any other shape — anything habot did not cause — alerts as usual.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
-from habot.core.model import Health, Verdict
+from habot.core.model import Health, NodeState, Verdict
 from habot.core.verdict import SMB_NEARLY_FULL_PERCENT, PairStatus
 
 _QUIET = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -45,6 +50,24 @@ class Incident:
     readings: int
 
 
+Shape = tuple[Verdict, NodeState, NodeState, Health | None]
+
+
+def shape(status: PairStatus) -> Shape:
+    """What must stay the same for a reading to be the announced one."""
+    return status.verdict, status.primary.state, status.secondary.state, status.health
+
+
+@dataclass(frozen=True)
+class Announced:
+    """A pair shape that habot's own operation produced and reported on its card."""
+
+    shape: Shape
+    at: datetime
+    request: str
+    operation: str
+
+
 @dataclass(frozen=True)
 class AlertState:
     """What habot remembers about one pair between readings (persisted across restarts)."""
@@ -54,6 +77,8 @@ class AlertState:
     first_bad_at: datetime | None = None
     incident: Incident | None = None
     muted_until: datetime | None = None
+    announced: Announced | None = None  # stored apart: written by the operation service
+    reminded: bool = False  # the one reminder for the announced shape was sent
 
 
 class Kind(StrEnum):
@@ -62,6 +87,7 @@ class Kind(StrEnum):
     RAISE = "raise"  # post a new alert card
     UPDATE = "update"  # update the open card in place (count, last seen, reason)
     RESOLVE = "resolve"  # reply "resolved after N min" in the card's thread, mark the card
+    REMIND = "remind"  # the announced shape has lasted remind_after: one reminder post
 
 
 @dataclass(frozen=True)
@@ -79,13 +105,34 @@ def step(
     now: datetime,
     alert_after: int,
     in_quiet_hours: bool = False,
+    remind_after: timedelta = timedelta(hours=24),
 ) -> tuple[AlertState, list[Notice]]:
-    """Apply one reading; return the new state and the notices to send (maybe none)."""
+    """Apply one reading; return the new state and the notices to send (maybe none). A
+    returned state without the ``announced`` it came with means: forget the announcement."""
     muted = state.muted_until is not None and now < state.muted_until
     reason = trouble(status)  # muted: no new alert is raised, nothing new is posted
+    known = state.announced is not None and state.announced.shape == shape(status)
+    if state.announced is not None and not known:  # left the shape: what follows is news
+        state = replace(state, announced=None, reminded=False, bad_streak=0, first_bad_at=None)
     if reason is None:
         return _good(state, now, alert_after, muted, in_quiet_hours)
+    if known and state.incident is None:
+        return _announced(state, reason, now, remind_after, muted)
     return _bad(state, reason, now, alert_after, muted)
+
+
+def _announced(
+    state: AlertState, reason: str, now: datetime, remind_after: timedelta, muted: bool
+) -> tuple[AlertState, list[Notice]]:
+    """A shape habot's own operation produced and reported: no alert; one reminder when it
+    has lasted ``remind_after``."""
+    assert state.announced is not None
+    first = state.first_bad_at or now
+    base = replace(state, bad_streak=state.bad_streak + 1, good_streak=0, first_bad_at=first)
+    if state.reminded or muted or now - state.announced.at < remind_after:
+        return base, []
+    incident = Incident(reason, state.announced.at, now, base.bad_streak)
+    return replace(base, reminded=True), [Notice(Kind.REMIND, incident)]
 
 
 def _bad(
@@ -114,7 +161,9 @@ def _good(
         return replace(state, bad_streak=0, good_streak=streak, first_bad_at=None), []
     if streak < max(alert_after, MIN_GOOD_TO_RESOLVE):  # hysteresis
         return replace(state, bad_streak=0, good_streak=streak), []
-    cleared = AlertState(good_streak=streak, muted_until=state.muted_until)
+    cleared = AlertState(
+        good_streak=streak, muted_until=state.muted_until, announced=state.announced
+    )
     ended = replace(state.incident, last_seen=now)
     # The card must not go on claiming an incident that ended, muted or not.
     return cleared, [Notice(Kind.RESOLVE, ended, quiet=quiet or muted)]

@@ -7,8 +7,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from habot.config import Settings
-from habot.core.alert_cards import alert_card
-from habot.core.alerts import Kind, Notice, in_quiet_hours, parse_quiet_hours, resolved_after, step
+from habot.core.alert_cards import alert_card, reminder_message
+from habot.core.alerts import (
+    Announced,
+    Kind,
+    Notice,
+    in_quiet_hours,
+    parse_quiet_hours,
+    resolved_after,
+    step,
+)
 from habot.core.verdict import PairStatus
 from habot.services.outbox import message_payload
 from habot.services.ports import Clock
@@ -38,16 +46,36 @@ class Alerter:
 
     def _observe_sync(self, status: PairStatus) -> None:
         now = self._clock()
-        state, card = self._states.load_sync(status.pair)
+        before, card = self._states.load_sync(status.pair)
         quiet = in_quiet_hours(self._quiet, now.astimezone(self._zone))
-        state, notices = step(state, status, now, self._schedule.alert_after, quiet)
+        state, notices = step(
+            before, status, now, self._schedule.alert_after, quiet, self._schedule.remind_after
+        )
         for notice in notices:
-            card = self._queue(status, notice, card, now)
+            card = self._queue(status, notice, card, now, state.announced)
         self._states.save_sync(status.pair, state, card)
+        if before.announced is not None and state.announced is None:
+            self._states.forget_announced_sync(status.pair, before.announced)
 
-    def _queue(self, status: PairStatus, notice: Notice, card: int | None, now: Any) -> int | None:
+    async def announce(self, pair: str, announced: Announced) -> None:
+        """habot's own operation produced this shape and said so on its card."""
+        await asyncio.to_thread(self._states.announce_sync, pair, announced)
+
+    def _queue(
+        self,
+        status: PairStatus,
+        notice: Notice,
+        card: int | None,
+        now: Any,
+        announced: Announced | None = None,
+    ) -> int | None:
         assert self._channel is not None
         lane, channel = status.pair, self._channel
+        if notice.kind is Kind.REMIND:
+            assert announced is not None
+            message = message_payload(reminder_message(status, notice.incident, announced))
+            self._outbox.enqueue_sync(lane, "post", channel, message, now)
+            return card
         if notice.kind is Kind.RAISE:
             return self._outbox.enqueue_sync(
                 lane, "post", channel, message_payload(alert_card(status, notice.incident)), now

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from habot.config import Settings
+from habot.core.alerts import Announced, shape
 from habot.core.approvals import (
     ApprovalPolicy,
     Request,
@@ -120,7 +121,9 @@ class OperationService:
         on_change: Callable[[], None] | None = None,
         replica: str | None = None,
         alive: Callable[[str], Awaitable[bool]] | None = None,
+        announce: Callable[[str, Announced], Awaitable[None]] | None = None,
     ) -> None:
+        self._announce = announce
         self._replica = replica or replica_id()  # unique per process unless given
         self._alive = alive
         self._on_change = on_change
@@ -396,6 +399,11 @@ class OperationService:
         outcome, why = verify_outcome(plan, exit_status, after)
         if topology(after) != topology(fresh):
             await asyncio.to_thread(self._requests.record_change_sync, pair.name, self._clock())
+        if self._announce is not None:  # the card reports it: no alert repeats it
+            await self._announce(
+                pair.name,
+                Announced(shape(after), self._clock(), request.id, request.operation.value),
+            )
         await self._finish(
             request, _OUTCOME_STATE[outcome], f"{outcome.value}: {why}", after, before=fresh
         )

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from habot.core.alerts import AlertState, Incident
+from habot.core.alerts import AlertState, Announced, Incident
+from habot.core.model import Health, NodeState, Verdict
 from habot.store.db import writing
 
 
@@ -30,6 +31,7 @@ def encode(state: AlertState) -> str:
             "bad_streak": state.bad_streak,
             "good_streak": state.good_streak,
             "first_bad_at": _iso(state.first_bad_at),
+            "reminded": state.reminded,
             "incident": None
             if incident is None
             else {
@@ -57,6 +59,39 @@ def decode(raw: str) -> AlertState:
         int(data["good_streak"]),
         _when(data["first_bad_at"]),
         incident,
+        reminded=bool(data.get("reminded", False)),
+    )
+
+
+def encode_announced(announced: Announced) -> str:
+    """Announced → JSON (its own column)."""
+    verdict, primary, secondary, health = announced.shape
+    return json.dumps(
+        {
+            "shape": [verdict.value, primary.value, secondary.value, health and health.value],
+            "at": announced.at.isoformat(),
+            "request": announced.request,
+            "operation": announced.operation,
+        }
+    )
+
+
+def decode_announced(raw: str | None) -> Announced | None:
+    """JSON → Announced (None when nothing is announced)."""
+    if not raw:
+        return None
+    data: dict[str, Any] = json.loads(raw)
+    verdict, primary, secondary, health = data["shape"]
+    return Announced(
+        (
+            Verdict(verdict),
+            NodeState(primary),
+            NodeState(secondary),
+            Health(health) if health else None,
+        ),
+        datetime.fromisoformat(data["at"]),
+        data["request"],
+        data["operation"],
     )
 
 
@@ -70,12 +105,34 @@ class AlertStateStore:
         """The pair's state (fresh when never seen) and its open card's outbox id."""
         with self._engine.connect() as conn:
             row = conn.execute(
-                text("SELECT state, card_id, muted_until FROM alert_state WHERE pair = :p"),
+                text(
+                    "SELECT state, card_id, muted_until, announced FROM alert_state WHERE pair = :p"
+                ),
                 {"p": pair},
             ).first()
         if row is None:
             return AlertState(), None
-        return replace(decode(row[0]), muted_until=_when(row[2])), row[1]
+        state = replace(decode(row[0]), muted_until=_when(row[2]))
+        return replace(state, announced=decode_announced(row[3])), row[1]
+
+    def announce_sync(self, pair: str, announced: Announced) -> None:
+        """Record the shape habot's own operation produced (the rest is untouched)."""
+        with writing(self._engine) as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO alert_state (pair, state, announced) VALUES (:p, :s, :a) "
+                    "ON CONFLICT (pair) DO UPDATE SET announced = excluded.announced"
+                ),
+                {"p": pair, "s": encode(AlertState()), "a": encode_announced(announced)},
+            )
+
+    def forget_announced_sync(self, pair: str, seen: Announced) -> None:
+        """Forget the announcement the poll saw — only if no newer one replaced it since."""
+        with writing(self._engine) as conn:
+            conn.execute(
+                text("UPDATE alert_state SET announced = NULL WHERE pair = :p AND announced = :a"),
+                {"p": pair, "a": encode_announced(seen)},
+            )
 
     def set_mute_sync(self, pair: str, until: datetime | None) -> None:
         """Mute the pair until a time (None: unmute); the rest of its state is untouched."""
