@@ -10,6 +10,7 @@ import pytest
 from habot.config import config_path, load_settings
 from habot.core.addresses import NodeAddress
 from habot.core.model import Role
+from habot.core.operations import SwitchoverVia
 from habot.errors import ConfigError
 
 EXAMPLE = """\
@@ -52,6 +53,8 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert settings.ssh.connect_timeout == timedelta(seconds=10)
     assert settings.ssh.command_timeout == timedelta(minutes=10)
     assert prod.log_path == "/var/log/osirium/ha-commands.log"
+    assert prod.decluster_log_path == "/var/log/osirium/install/decluster.log"
+    assert prod.switchover_via is SwitchoverVia.FAILOVER_ON_PRIMARY
     assert prod.failback_on is Role.SECONDARY
 
 

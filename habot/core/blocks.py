@@ -13,7 +13,7 @@ from typing import Any
 
 from habot.core.audit import AuditRecord
 from habot.core.durations import format_duration
-from habot.core.grammar import SUMMARY, USAGE, Sub
+from habot.core.grammar import SUMMARY, USAGE, LogKind, Sub
 from habot.core.model import NodeState, Verdict
 from habot.core.verdict import NodeView, PairStatus
 
@@ -232,11 +232,17 @@ def help_message(command: str, allowed: Iterable[Sub], unavailable: Iterable[Sub
     return Message(f"{command} help", (section(f"*What you can do with {command}*\n{body}"),))
 
 
-def logs_message(pair: str, node: str, address: str, lines: int, output: str) -> Message:
-    """The tail of a node's HA command log as code blocks."""
-    header = section(f"*{pair} {node}* ({address}) — last {lines} lines of the HA command log")
+_LOG_NAMES = {LogKind.HA: "HA command log", LogKind.DECLUSTER: "declustering log"}
+
+
+def logs_message(
+    pair: str, node: str, address: str, lines: int, output: str, log: LogKind = LogKind.HA
+) -> Message:
+    """The tail of a node's HA command (or declustering) log as code blocks."""
+    name = _LOG_NAMES[log]
+    header = section(f"*{pair} {node}* ({address}) — last {lines} lines of the {name}")
     body = code_blocks(output if output.strip() else "(the log is empty)")
-    return Message(f"HA command log of {pair} {node}", (header, *body))
+    return Message(f"{name} of {pair} {node}", (header, *body))
 
 
 def history_message(pair: str | None, records: Sequence[AuditRecord]) -> Message:

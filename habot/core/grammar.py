@@ -47,6 +47,13 @@ class Sub(StrEnum):
     UNMUTE = "unmute"
 
 
+class LogKind(StrEnum):
+    """Which appliance log `/ha logs` reads."""
+
+    HA = "ha"  # the HA command log
+    DECLUSTER = "decluster"  # the declustering log (make-standalone)
+
+
 ALIASES = {"initialize": Sub.INITIALISE, "?": Sub.HELP}
 MUTATING = frozenset(Sub(operation.value) for operation in Operation)
 #: Recognised, but their issue has not landed: they answer "not available yet".
@@ -56,7 +63,7 @@ _REQUEST_ID = re.compile(r"^[0-9a-f]{8}$")
 USAGE = {
     Sub.HELP: "help",
     Sub.STATUS: "status [PAIR|all]",
-    Sub.LOGS: f"logs PAIR [primary|secondary] [N≤{MAX_LOG_LINES}]",
+    Sub.LOGS: f"logs PAIR [primary|secondary] [N≤{MAX_LOG_LINES}] [decluster]",
     Sub.HISTORY: f"history [PAIR] [N≤{MAX_HISTORY}]",
     Sub.SWITCHOVER: "switchover PAIR",
     Sub.FAILOVER: "failover PAIR",
@@ -191,6 +198,7 @@ class ParsedCommand:
     node: Role | None = None
     count: int | None = None
     ref: str | None = None
+    log: LogKind = LogKind.HA
 
     @property
     def available(self) -> bool:
@@ -274,12 +282,14 @@ def _logs(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
     if not args:
         raise UsageError(f"Which pair? Usage: `{usage}`")
     pair, rest = _pair(args[0], pairs, command), args[1:]
+    log = LogKind.DECLUSTER if LogKind.DECLUSTER.value in [w.lower() for w in rest] else LogKind.HA
+    rest = [w for w in rest if w.lower() != LogKind.DECLUSTER.value]
     node = Role.PRIMARY
     if rest and rest[0].lower() in {r.value for r in Role}:
         node, rest = Role(rest[0].lower()), rest[1:]
     count = _count(rest[0], MAX_LOG_LINES, "The line count", usage) if rest else DEFAULT_LOG_LINES
     _extra(rest, 1, usage)
-    return ParsedCommand(Sub.LOGS, pair, node, count)
+    return ParsedCommand(Sub.LOGS, pair, node, count, log=log)
 
 
 def _history(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:

@@ -26,6 +26,7 @@ from habot.core.catalogue import tail_log
 from habot.core.grammar import (
     MUTATING,
     NOT_YET,
+    LogKind,
     ParsedCommand,
     Sub,
     UsageError,
@@ -284,7 +285,8 @@ class CommandService:
         assert parsed.count is not None
         pair = self._settings.pair(parsed.pair)
         address = pair.address(parsed.node)
-        command = tail_log(pair.log_path, parsed.count)
+        path = pair.decluster_log_path if parsed.log is LogKind.DECLUSTER else pair.log_path
+        command = tail_log(path, parsed.count)
         started = self._clock()
         try:
             result = await self._runner.run(
@@ -296,24 +298,27 @@ class CommandService:
                 caller,
                 parsed,
                 "failed",
-                {"error": exc.detail},
+                {"error": exc.detail, "log": parsed.log.value},
                 node=parsed.node.value,
                 duration_ms=self._elapsed_ms(started),
             )
             return text_message(
-                f":x: Could not read the log on {pair.name} {parsed.node} ({address}): {exc.detail}"
+                f":x: Could not read the log on {pair.name} {parsed.node} ({address}): "
+                f"{escape(exc.detail)}"
             )
         await self._record(
             "logs",
             caller,
             parsed,
             "ok" if result.ok else "failed",
-            {"lines": parsed.count, "exit_status": result.exit_status},
+            {"lines": parsed.count, "exit_status": result.exit_status, "log": parsed.log.value},
             node=parsed.node.value,
             output_digest=digest(result.output),
             duration_ms=self._elapsed_ms(started),
         )
-        return logs_message(pair.name, parsed.node.value, str(address), parsed.count, result.output)
+        return logs_message(
+            pair.name, parsed.node.value, str(address), parsed.count, result.output, parsed.log
+        )
 
     async def _history(self, caller: Caller, parsed: ParsedCommand) -> Message:
         assert parsed.count is not None, "the grammar fills the count for history"
