@@ -67,9 +67,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bot_config(sim: Simulator, extra: str = ROLES) -> Path:
-    """The simulator's config with fast SSH limits plus Slack settings."""
-    return fast_config_file(sim, "bot.toml", extra)
+def bot_config(sim: Simulator, extra: str = ROLES, pair_extra: str = "") -> Path:
+    """The simulator's config with fast SSH limits plus Slack settings (and ``pair_extra``
+    lines in the first pair's table)."""
+    path = fast_config_file(sim, "bot.toml", extra)
+    if pair_extra:
+        text = path.read_text()
+        first = text.index("[[pairs]]")
+        end = text.find("\n\n", first)
+        end = len(text) if end == -1 else end
+        path.write_text(text[:end] + "\n" + pair_extra + text[end:])
+    return path
 
 
 async def start_bot(
@@ -81,10 +89,11 @@ async def start_bot(
     name: str = "bot",
     polls: bool = True,
     database: str | None = None,
+    pair_extra: str = "",
 ) -> Bot:
     """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves
     (and, when it ``polls`` — it leads the scheduler — until its first status round)."""
-    config = bot_config(sim, extra)
+    config = bot_config(sim, extra, pair_extra)
     database = database or f"sqlite:///{tmp / 'habot.db'}"
     port = free_port() if http else None
     env = {

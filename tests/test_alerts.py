@@ -220,9 +220,7 @@ def test_anything_else_after_an_operation_alerts_as_usual() -> None:
 def test_returning_to_bau_and_failing_over_again_by_hand_alerts() -> None:
     """Once the pair has left the announced shape, the same shape made later by someone
     else (at the console) is news."""
-    _, out = run(
-        [FAILED_OVER, GOOD, GOOD, FAILED_OVER, FAILED_OVER], state=announced(FAILED_OVER)
-    )
+    _, out = run([FAILED_OVER, GOOD, GOOD, FAILED_OVER, FAILED_OVER], state=announced(FAILED_OVER))
     assert kinds(out) == [[], [], [], [], [Kind.RAISE]]
 
 

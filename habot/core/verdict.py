@@ -14,7 +14,7 @@ a failover onto a live server (two Active servers: split brain).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,6 +84,23 @@ class PairStatus:
     def node(self, role: Role) -> NodeView:
         """The view of the node with this role."""
         return self.primary if role is Role.PRIMARY else self.secondary
+
+
+_SERVING_STATES = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
+UNREAD = frozenset({NodeState.UNREACHABLE, NodeState.UNKNOWN})
+
+
+def serving_changed(known: Mapping[Role, NodeState], after: PairStatus) -> bool:
+    """Whether a node started or stopped serving (Active / Promoted Active) since the last
+    reading in which it could be read (``known``) — the role change that starts the
+    operation cooldown. A node unreadable now, or never read before, is no evidence."""
+    for role in Role:
+        then, now = known.get(role), after.node(role).state
+        if then is None or then in UNREAD or now in UNREAD:
+            continue
+        if (then in _SERVING_STATES) is not (now in _SERVING_STATES):
+            return True
+    return False
 
 
 def judge_pair(

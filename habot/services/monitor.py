@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from habot.config import Settings
 from habot.core.model import NodeState, Role
-from habot.core.verdict import PairStatus
+from habot.core.verdict import UNREAD, PairStatus, serving_changed
 from habot.services.alerting import Alerter
 from habot.services.ports import Clock
 from habot.services.status import StatusService
@@ -25,25 +25,12 @@ from habot.store.requests import RequestStore
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
 _SERVING = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
-UNREAD = frozenset({NodeState.UNREACHABLE, NodeState.UNKNOWN})
 
 
 def serving(primary: NodeState, secondary: NodeState) -> frozenset[Role]:
     """The nodes taking traffic in a reading."""
     pairs = ((Role.PRIMARY, primary), (Role.SECONDARY, secondary))
     return frozenset(role for role, state in pairs if state in _SERVING)
-
-
-def role_changed(known: Mapping[Role, NodeState], after: PairStatus) -> bool:
-    """Whether a node started or stopped serving since the last reading in which it could
-    be read (``known``). A node unreadable now, or never read before, is no evidence."""
-    for role in Role:
-        then, now = known.get(role), after.node(role).state
-        if then is None or then in UNREAD or now in UNREAD:
-            continue
-        if (then in _SERVING) is not (now in _SERVING):
-            return True
-    return False
 
 
 def looks_different(before: StoredReading | None, after: PairStatus) -> bool:
@@ -87,7 +74,7 @@ class Monitor:
             known = await asyncio.to_thread(self._readings.last_known_sync, status.pair, UNREAD)
             await asyncio.to_thread(self._readings.add_sync, status)
             changed = changed or looks_different(previous, status)
-            if role_changed(known, status):
+            if serving_changed(known, status):
                 log.info("%s changed roles: cooldown starts", status.pair)
                 await asyncio.to_thread(
                     self._requests.record_change_sync, status.pair, self._clock()

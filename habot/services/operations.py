@@ -32,6 +32,7 @@ from habot.core.blocks import Message, escape, text_message
 from habot.core.cards import approval_card, before_after, expired_note
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.grammar import OperationRequest
+from habot.core.model import Role
 from habot.core.operations import (
     ROLE_NEUTRAL,
     SECRET_OUTPUT,
@@ -46,7 +47,7 @@ from habot.core.operations import (
 )
 from habot.core.outbox import Delivery, Fate
 from habot.core.prompts import joining_code_in
-from habot.core.verdict import PairStatus
+from habot.core.verdict import PairStatus, serving_changed
 from habot.errors import CommandTimedOut, ConnectionLostError, NodeError, UnexpectedPrompt
 from habot.services.leader import replica_id
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
@@ -397,7 +398,8 @@ class OperationService:
                 )
         after = await self._status.read_pair(pair)
         outcome, why = verify_outcome(plan, exit_status, after)
-        if topology(after) != topology(fresh):
+        before = {role: fresh.node(role).state for role in Role}
+        if serving_changed(before, after):  # the same rule as the scheduled poll's
             await asyncio.to_thread(self._requests.record_change_sync, pair.name, self._clock())
         if self._announce is not None:  # the card reports it: no alert repeats it
             await self._announce(
