@@ -96,6 +96,20 @@ async def test_status_with_a_node_down_exits_1_and_says_why(sim: Simulator) -> N
     assert dr["verdict"] == "bau"
 
 
+async def test_status_of_a_cut_path_exits_1_and_points_at_habots_side(sim: Simulator) -> None:
+    """habot's path to the Primary is cut; the Secondary still sees it Active: the verdict
+    is primary_unreachable (not primary_down), with the peer's words, and exit 1."""
+    await sim.apply("prod", "primary", "cut", "on")
+    ran = await habot("--config", fast_config(sim), "status", "prod", "--json")
+    assert ran.code == 1
+    [prod] = json.loads(ran.out)
+    assert prod["verdict"] == "primary_unreachable"
+    assert prod["nodes"]["primary"]["peer_says"] == "active"
+    assert "check habot's network path or the host key, not the appliance" in prod["reason"]
+    human = await habot("--config", fast_config(sim), "status", "prod")
+    assert "habot cannot reach the Primary; the Secondary still sees it Active" in human.out
+
+
 async def test_human_status_is_a_table_with_reasons(sim: Simulator) -> None:
     """The human output shows a table, each verdict's reason, warnings, and raw on request."""
     await sim.apply("dr", "pair", "smb", "91")

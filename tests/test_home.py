@@ -82,6 +82,16 @@ def test_largest_dashboard_is_valid() -> None:
     assert "As of 2026-11-26 03:00:00 UTC" in text
 
 
+def test_dashboard_says_an_unreachable_pair_in_words() -> None:
+    """A pair habot cannot fully reach is explained where to look, not just named."""
+    line = PairLine(
+        "prod", Verdict.PRIMARY_UNREACHABLE, NodeState.UNREACHABLE, NodeState.STANDBY, NOW
+    )
+    text = str(dashboard([line], [], [], "/ha", NOW))
+    assert "habot cannot reach the Primary; the Secondary still sees it up" in text
+    assert "not the appliance" in text
+
+
 def test_empty_dashboard_says_so() -> None:
     """No readings, requests or operations yet: each section says so."""
     view = dashboard([PairLine("prod", None, None, None, None)], [], [], "/ha", NOW)
