@@ -68,6 +68,12 @@ class ConnectionLostError(NodeError):
 
 
 class UnexpectedPrompt(NodeError):
-    """The command asked a question habot was not told to answer, so it was aborted."""
+    """The command asked a question habot was not told to answer, so it was aborted.
+    ``confirmed``: the agreed confirmation had already been answered — past the point of
+    no return, so the change may have been made."""
 
     reached = True
+
+    def __init__(self, address: str, detail: str, confirmed: bool = False) -> None:
+        super().__init__(address, detail)
+        self.confirmed = confirmed

@@ -176,6 +176,25 @@ async def test_switchover_approved_runs_once_and_is_verified(world: World) -> No
     assert any("Failover complete" in text for text in world.notifier.threads)  # progress
 
 
+async def test_a_question_after_the_confirmation_is_unknown_not_aborted(world: World) -> None:
+    """The appliance asks a second [y/N] after the change was confirmed ("Restart the HA
+    services now?"): refused, but past the point of no return — `unknown`, the pair read
+    and reported, the cooldown started; never "aborted before running"."""
+    world.sim.pairs["prod"].nodes[Role.PRIMARY].ask_twice = True
+    await world.ask("switchover prod")
+    await world.service.approve(LEAD, world.request_id())
+    await world.service.drain()
+    final = json.dumps(world.notifier.last().blocks)
+    assert "Interrupted \\u2014 outcome unknown" in final
+    assert "Aborted before running" not in final
+    assert "The pair is now failed_over" in final
+    assert "*After:* failed_over" in final
+    assert "wait until" in await world.ask("failback prod")  # the cooldown started
+    kinds = [r.event.kind for r in reversed(world.audit.recent_sync(50))]
+    assert kinds[-1] == "request_refused"
+    assert "unknown" in kinds
+
+
 async def test_self_approval_and_non_approvers_are_refused(world: World) -> None:
     """The requester cannot approve their own request; a viewer cannot approve at all."""
     await world.ask("switchover prod")

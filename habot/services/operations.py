@@ -425,7 +425,10 @@ class OperationService:
                 joining_code=code,
             )
         except UnexpectedPrompt as exc:
-            await self._finish(request, RequestState.ABORTED, f"Aborted: {exc.detail}", None)
+            if exc.confirmed:  # past the point of no return: the change may have been made
+                await self._unknown_after_confirmation(request, exc)
+            else:
+                await self._finish(request, RequestState.ABORTED, f"Aborted: {exc.detail}", None)
             return None
         except (ConnectionLostError, CommandTimedOut) as exc:
             await self._finish(
@@ -449,6 +452,20 @@ class OperationService:
                 node=plan.node.value,
             )
         return result.exit_status, result.output
+
+    async def _unknown_after_confirmation(self, request: Request, exc: UnexpectedPrompt) -> None:
+        """A question after the answered confirmation: the change may well have been made.
+        Read the pair, report what it is now, and start the cooldown — never "aborted"."""
+        pair = self._settings.pair(request.pair)
+        after = await self._status.read_pair(pair)
+        await asyncio.to_thread(self._requests.record_change_sync, pair.name, self._clock())
+        await self._finish(
+            request,
+            RequestState.UNKNOWN,
+            f"Outcome unknown — the confirmation was answered, then {exc.detail}. The pair is "
+            f"now {after.verdict.value}; check it before anything else. It is not re-run.",
+            after,
+        )
 
     async def _joining_code(self, request: Request, plan: OperationPlan) -> str | None:
         """Create the joining code the plan needs on its node: a secret kept only in this

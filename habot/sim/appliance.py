@@ -48,6 +48,7 @@ class SimNode:
     garbage: bool = False
     crash: bool = False
     cut: bool = False  # habot's path to it is broken; its peer still sees it
+    ask_twice: bool = False  # a second [y/N] after the confirmation (after the change)
     log: list[str] = field(default_factory=list)
     decluster_log: list[str] = field(default_factory=list)
 

@@ -119,6 +119,9 @@ class SimNodeServer:
         answer = await process.stdin.readline()
         if answer.strip().lower() in {"y", "yes"}:
             process.stdout.write(plan.on_yes())
+            if self.pair.nodes[self.role].ask_twice:  # the change is made; one more question
+                process.stdout.write("Restart the HA services now? [y/N] ")
+                await process.stdin.readline()
             return 0
         if plan.on_no is not None:
             plan.on_no()

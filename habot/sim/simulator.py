@@ -22,7 +22,7 @@ from habot.sim.appliance import Layout, PairSim
 from habot.sim.kit import SimKit, SimPairEndpoints
 from habot.sim.server import SimNodeServer, utc_now
 
-NODE_FAULTS = ("down", "up", "cut", "slow", "hang", "garbage", "crash")
+NODE_FAULTS = ("down", "up", "cut", "slow", "hang", "garbage", "crash", "ask_twice")
 PAIR_FAULTS = ("degraded", "smb", "reset")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
@@ -136,7 +136,7 @@ class Simulator:
                 await (server.stop(still_up=True) if cut else server.start())
         elif fault == "slow":
             node.slow = _seconds(value)
-        elif fault in {"hang", "garbage", "crash"}:
+        elif fault in {"hang", "garbage", "crash", "ask_twice"}:
             setattr(node, fault, _switch(value))
         else:
             raise ValueError(f"node faults are {', '.join(NODE_FAULTS)}, not {fault!r}")

@@ -147,6 +147,7 @@ class OutputSession:
             self._address,
             f"{self._line} asked {what} ({asked!r}) that habot was not asked to answer; "
             "the command was aborted",
+            confirmed=self.answered,
         )
 
 
