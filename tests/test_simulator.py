@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from habot.config import Settings
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import NodeState, Role, Verdict
+from habot.errors import UnexpectedPrompt
 from habot.services.status import StatusService
 from habot.sim.appliance import PairSim
 from habot.sim.simulator import Simulator, control
@@ -58,7 +61,9 @@ async def test_unplanned_failover_split_brain_and_recovery(
 async def test_make_standalone_joining_code_and_initialise(
     sim: Simulator, sim_settings: Settings, executor: SshExecutor
 ) -> None:
-    """Both servers made standalone, a joining code issued, then ha-initialise pairs them."""
+    """Both servers made standalone, a joining code issued, then ha-initialise asks for it:
+    a wrong code changes nothing, no code at all is a question habot refuses, the right
+    one (typed, never echoed into the output) pairs them."""
     assert await run(sim, executor, S, HaCommand.MAKE_STANDALONE) == 0
     assert await run(sim, executor, P, HaCommand.MAKE_STANDALONE) == 0
     assert await verdict(sim_settings, executor) is Verdict.STANDALONE
@@ -66,7 +71,15 @@ async def test_make_standalone_joining_code_and_initialise(
     assert code.output.startswith("Joining code: ")
     secret = code.output.split()[2]
     assert all(secret not in line for line in sim.pairs["prod"].nodes[S].log)
-    assert await run(sim, executor, P, HaCommand.INITIALISE) == 0
+    initialise, primary = ha_command(HaCommand.INITIALISE), sim.address("prod", P)
+    wrong = await executor.run(primary, initialise, answer_prompt=True, joining_code="NOPE")
+    assert (wrong.exit_status, "Invalid joining code" in wrong.output) == (1, True)
+    with pytest.raises(UnexpectedPrompt, match="does not recognise"):
+        await executor.run(primary, initialise, answer_prompt=True)
+    assert await verdict(sim_settings, executor) is Verdict.STANDALONE
+    right = await executor.run(primary, initialise, answer_prompt=True, joining_code=secret)
+    assert right.exit_status == 0
+    assert secret not in right.output
     assert await verdict(sim_settings, executor) is Verdict.BAU
 
 

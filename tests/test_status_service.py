@@ -87,7 +87,9 @@ async def test_hanging_node_times_out_and_peer_is_still_reported(
 async def test_changed_host_key_shows_mitm_warning_for_that_node_only(
     sim: Simulator, sim_settings: Settings
 ) -> None:
-    """A changed key marks that node unreachable with the MITM reason; others are read."""
+    """A changed key marks that node unreachable with the MITM reason; others are read. The
+    Primary still sees its Secondary Standby, so the pair is secondary_unreachable — habot's
+    side, not the appliance's — never secondary_down."""
     address = sim.address("prod", S)
     lines = sim.kit.known_hosts_path.read_text().splitlines()
     impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
@@ -99,7 +101,8 @@ async def test_changed_host_key_shows_mitm_warning_for_that_node_only(
     assert prod.secondary.state is NodeState.UNREACHABLE
     assert "man-in-the-middle" in (prod.secondary.error or "")
     assert prod.primary.state is NodeState.ACTIVE
-    assert prod.verdict is Verdict.SECONDARY_DOWN
+    assert prod.verdict is Verdict.SECONDARY_UNREACHABLE
+    assert prod.secondary.peer_says is NodeState.STANDBY
     assert dr.verdict is Verdict.BAU
 
 
