@@ -19,6 +19,7 @@ from habot.core.grammar import (
     UsageError,
     parse_command,
     parse_mute,
+    parse_resolve,
 )
 from habot.core.model import Role
 
@@ -207,3 +208,32 @@ def test_word_salad_never_escapes_the_grammar(words: list[str]) -> None:
     except UsageError:
         return
     assert parsed.sub in set(Sub)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('resolve 0a1b2c3d "pair is BAU, nothing ran"', ("0a1b2c3d", "pair is BAU, nothing ran")),
+        ("resolve 0A1B2C3D checked the console", ("0a1b2c3d", "checked the console")),
+        ("resolve 0a1b2c3d “curly quotes”", ("0a1b2c3d", "curly quotes")),
+    ],
+)
+def test_resolve_takes_an_id_and_what_was_found(text: str, expected: tuple[str, str]) -> None:
+    """The finding is free text (quotes optional); the id is normalised."""
+    ask = parse_resolve(text)
+    assert (ask.request_id, ask.finding) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("resolve", "Say which request and what you found"),
+        ("resolve 0a1b2c3d", "Say which request and what you found"),
+        ("resolve nope found it", "is not a request ID"),
+        ('resolve 0a1b2c3d ""', "Say what you found"),
+    ],
+)
+def test_bad_resolve_says_how(text: str, words: str) -> None:
+    """Each refusal names the problem and the usage."""
+    with pytest.raises(UsageError, match=words):
+        parse_resolve(text)

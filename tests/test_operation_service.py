@@ -320,6 +320,31 @@ async def test_interrupted_execution_becomes_unknown_and_is_not_rerun(world: Wor
     assert world.runs() == []
 
 
+async def test_an_unknown_outcome_closes_the_pair_until_a_person_resolves_it(
+    world: World,
+) -> None:
+    """After an interrupted run, a new request is refused with how to resolve it; an
+    approver's `resolve` (audited, shown on the card) opens the pair again."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    store = world.service._requests
+    store.transition_sync(rid, RequestState.PENDING, RequestState.EXECUTING)
+    await world.service.recover()
+    refused = await world.ask("switchover prod")
+    assert "is unknown, so prod is closed to new operations" in refused
+    assert f"resolve {rid}" in refused
+    done = await world.service.resolve(LEAD, rid, "console shows failover never ran")
+    assert "open to operations again" in json.dumps(done.blocks)
+    card = json.dumps(world.notifier.last().blocks)
+    assert "console shows failover never ran" in card
+    again = await world.service.resolve(LEAD, rid, "twice")
+    assert "nothing to resolve" in json.dumps(again.blocks)
+    assert "1 approval(s) needed" in await world.ask("switchover prod")
+    [resolved] = [r for r in world.audit.recent_sync(50) if r.event.kind == "resolved"]
+    assert resolved.event.actor == LEAD.user
+    assert resolved.event.detail["finding"] == "console shows failover never ran"
+
+
 async def test_a_run_on_a_live_replica_is_not_declared_interrupted(world: World) -> None:
     """Replica B's housekeeping leaves A's running request alone while A beats, and marks
     it unknown once A is gone."""

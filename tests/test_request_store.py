@@ -79,6 +79,22 @@ def test_one_open_request_per_pair(url: str, engines: Callable[[str], Engine]) -
     store.create_sync(request("r4"), None, PLAN)  # once closed, the pair is free again
 
 
+def test_an_unknown_outcome_holds_the_pair_until_resolved(
+    url: str, engines: Callable[[str], Engine]
+) -> None:
+    """unknown keeps the pair closed (the database says so, for every replica); resolved
+    frees it."""
+    store = RequestStore(engines(url))
+    store.create_sync(request("r1"), None, PLAN)
+    assert store.transition_sync("r1", RequestState.PENDING, RequestState.EXECUTING)
+    assert store.transition_sync("r1", RequestState.EXECUTING, RequestState.UNKNOWN)
+    with pytest.raises(PairBusy) as info:
+        store.create_sync(request("r2"), None, PLAN)
+    assert info.value.open_id == "r1"
+    assert store.transition_sync("r1", RequestState.UNKNOWN, RequestState.RESOLVED)
+    store.create_sync(request("r3"), None, PLAN)
+
+
 def test_approvals_count_once_per_approver(url: str, engines: Callable[[str], Engine]) -> None:
     """Double clicks by one approver count once; a closed request takes no approvals."""
     store = RequestStore(engines(url))

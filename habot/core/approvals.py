@@ -30,9 +30,12 @@ class RequestState(StrEnum):
     REJECTED = "rejected"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    RESOLVED = "resolved"  # was unknown; a person checked the pair and said what they found
 
 
-OPEN = frozenset({RequestState.PENDING, RequestState.EXECUTING})
+#: States that hold the pair: one open request per pair. An ``unknown`` outcome keeps the
+#: pair closed to new operations until a person resolves it (`/ha resolve ID "…"`).
+OPEN = frozenset({RequestState.PENDING, RequestState.EXECUTING, RequestState.UNKNOWN})
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ _STATE_LINE = {
     RequestState.REJECTED: ":no_entry_sign: Rejected",
     RequestState.CANCELLED: ":heavy_multiplication_x: Cancelled",
     RequestState.EXPIRED: ":alarm_clock: Expired — nobody approved in time",
+    RequestState.RESOLVED: ":ballot_box_with_check: Outcome was unknown — resolved by a person",
 }
 
 

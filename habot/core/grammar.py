@@ -45,6 +45,7 @@ class Sub(StrEnum):
     CANCEL = "cancel"
     MUTE = "mute"
     UNMUTE = "unmute"
+    RESOLVE = "resolve"
 
 
 class LogKind(StrEnum):
@@ -76,6 +77,7 @@ USAGE = {
     Sub.CANCEL: "cancel ID",
     Sub.MUTE: "mute PAIR DURATION reason…",
     Sub.UNMUTE: "unmute PAIR",
+    Sub.RESOLVE: 'resolve ID "what you found"',
 }
 SUMMARY = {
     Sub.HELP: "what you can do here",
@@ -93,6 +95,7 @@ SUMMARY = {
     Sub.CANCEL: "cancel an open request",
     Sub.MUTE: "silence alerts for a pair during maintenance",
     Sub.UNMUTE: "end a mute",
+    Sub.RESOLVE: "close a request whose outcome is unknown, saying what you found",
 }
 
 
@@ -190,6 +193,31 @@ def parse_mute(text: str, pairs: Sequence[str], command: str = "/ha") -> MuteReq
 
 
 @dataclass(frozen=True)
+class ResolveRequest:
+    """A person's word on a request whose outcome was unknown."""
+
+    request_id: str
+    finding: str
+
+
+def parse_resolve(text: str, command: str = "/ha") -> ResolveRequest:
+    """Parse `resolve ID what you found` (quotes optional; the finding is free text, stored
+    and shown, never executed)."""
+    usage = f"{command} {USAGE[Sub.RESOLVE]}"
+    words = text.split()
+    if len(words) < 3:
+        raise UsageError(f"Say which request and what you found. Usage: `{usage}`")
+    if not _REQUEST_ID.match(words[1].lower()):
+        raise UsageError(f"{_show(words[1])} is not a request ID (8 hex digits). Usage: `{usage}`")
+    finding = " ".join(words[2:]).strip(_OPENING_QUOTES + _CLOSING_QUOTES).strip()
+    if not finding:
+        raise UsageError(f"Say what you found. Usage: `{usage}`")
+    if len(finding) > MAX_REASON:
+        raise UsageError(f"That is {len(finding)} characters; keep it under {MAX_REASON}.")
+    return ResolveRequest(words[1].lower(), finding)
+
+
+@dataclass(frozen=True)
 class ParsedCommand:
     """A valid command. ``pair`` is a configured name or None ("all" for status)."""
 
@@ -215,7 +243,7 @@ def parse_command(text: str, pairs: Sequence[str], command: str = "/ha") -> Pars
         return ParsedCommand(Sub.HELP)
     bad = next((w for w in words if not _TOKEN.match(w)), None)
     sub = _sub(words[0], command)
-    if sub in NOT_YET or sub in MUTATING or sub is Sub.MUTE:
+    if sub in NOT_YET or sub in MUTATING or sub in {Sub.MUTE, Sub.RESOLVE}:
         return ParsedCommand(sub)  # operations are parsed in full by parse_operation
     if bad is not None:
         raise UsageError(

@@ -26,6 +26,7 @@ NEEDS: dict[Sub, Access | None] = {
     Sub.CANCEL: Access.VIEWER,  # who may cancel which request: core.approvals.judge
     Sub.MUTE: Access.OPERATOR,
     Sub.UNMUTE: Access.OPERATOR,
+    Sub.RESOLVE: Access.APPROVER,
     **{sub: Access.OPERATOR for sub in MUTATING},
 }
 

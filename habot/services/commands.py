@@ -33,6 +33,7 @@ from habot.core.grammar import (
     parse_command,
     parse_mute,
     parse_operation,
+    parse_resolve,
 )
 from habot.core.roles import missing_role
 from habot.core.verdict import PairStatus
@@ -133,7 +134,17 @@ class CommandService:
             return await self._operation(caller, text)
         if parsed.sub is Sub.MUTE:
             return await self._mute(caller, text)
+        if parsed.sub is Sub.RESOLVE:
+            return await self._resolve(caller, text)
         return await self._handlers[parsed.sub](caller, parsed)
+
+    async def _resolve(self, caller: Caller, text: str) -> Message:
+        assert self._operations is not None
+        try:
+            ask = parse_resolve(text, self._command)
+        except UsageError as exc:
+            return text_message(f":grey_question: {escape(str(exc))}")
+        return await self._operations.resolve(caller, ask.request_id, ask.finding)
 
     async def _operation(self, caller: Caller, text: str) -> Message:
         assert self._operations is not None

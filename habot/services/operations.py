@@ -202,6 +202,15 @@ class OperationService:
             _, card = await asyncio.to_thread(self._requests.card_sync, busy.open_id)
             link = await self._notify.link(card) if card is not None else None
             where = f" — <{link}|its card>" if link else ""
+            held = await self._requests.get(busy.open_id)
+            if held is not None and held.state is RequestState.UNKNOWN:
+                return text_message(
+                    f":no_entry: The outcome of `{held.operation.value}` on {plan.pair} (request "
+                    f"`{held.id}`{where}) is unknown, so {plan.pair} is closed to new operations. "
+                    f"Check the pair (`{self._settings.slack.command} status {plan.pair}`), then "
+                    f"an approver says what they found: `{self._settings.slack.command} resolve "
+                    f'{held.id} "what you found"`.'
+                )
             return text_message(
                 f":no_entry: {plan.pair} already has an open request (`{busy.open_id}`){where}; "
                 f"one operation per pair at a time. See `{self._settings.slack.command} pending`."
@@ -524,6 +533,31 @@ class OperationService:
                 request.requester,
                 f"Your `{request.operation.value}` on {request.pair}: {escape(words)}",
             )
+
+    async def resolve(self, caller: Caller, request_id: str, finding: str) -> Message:
+        """An approver closes a request whose outcome was unknown, saying what they found;
+        the pair is open to operations again."""
+        request = await self._requests.get(request_id)
+        if request is None:
+            return text_message(f"There is no request `{escape(request_id)}`.")
+        if request.state is not RequestState.UNKNOWN:
+            return text_message(
+                f"Request `{request.id}` is {request.state.value}, not unknown: there is "
+                "nothing to resolve."
+            )
+        if not await self._requests.transition(
+            request.id, RequestState.UNKNOWN, RequestState.RESOLVED, {"finding": finding}
+        ):
+            return text_message(f"Request `{request.id}` was resolved by someone else just now.")
+        await self._record(
+            "resolved", caller.user, request.pair, "resolved",
+            {"request": request.id, "finding": finding},
+        )  # fmt: skip
+        note = f"Resolved by <@{caller.user}>: {escape(finding)}"
+        await self._refresh_card(replace(request, state=RequestState.RESOLVED), note=note)
+        return text_message(
+            f"Request `{request.id}` resolved; {request.pair} is open to operations again."
+        )
 
     # -- housekeeping ---------------------------------------------------------------------
 

@@ -68,7 +68,7 @@ class RequestStore:
             return conn.execute(
                 text(
                     "SELECT id FROM requests "
-                    "WHERE pair = :pair AND state IN ('pending', 'executing')"
+                    "WHERE pair = :pair AND state IN ('pending', 'executing', 'unknown')"
                 ),
                 {"pair": pair},
             ).scalar()
