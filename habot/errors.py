@@ -67,6 +67,13 @@ class ConnectionLostError(NodeError):
     reached = True
 
 
+class OwnershipLost(NodeError):
+    """At the point of no return this replica no longer owned the request in the database
+    (another replica declared it interrupted): the confirmation was not answered."""
+
+    reached = True
+
+
 class UnexpectedPrompt(NodeError):
     """The command asked a question habot was not told to answer, so it was aborted.
     ``confirmed``: the agreed confirmation had already been answered — past the point of

@@ -191,13 +191,19 @@ async def polls(bot: Bot) -> float:
 
 
 def test_who_is_certainly_gone() -> None:
-    """Only a process on this host that no longer exists (or an earlier life of this very
-    pid) is certainly dead; another host, or a pid that exists, may still be alive."""
+    """Only a process in this very place (host and pid namespace) that no longer exists (or
+    an earlier life of this very pid there) is certainly dead; another host or container,
+    or a pid that exists, may still be alive."""
     me = replica_id()
     host, pid, _ = me.split(":")
     dead_pid = dead_process_pid()
     assert gone(f"{host}:{dead_pid}:abc123", me)
-    assert gone(f"{host}:{pid}:older1", me)  # restarted container, same pid 1
+    assert gone(f"{host}:{pid}:older1", me)  # an earlier life of this pid, same namespace
+    hostname = host.split("+")[0]
+    twin = f"{hostname}+4026530000:{pid}:abc123"  # another container: same host name, pid
+    assert not gone(twin, me)
+    assert not gone(me, twin)
+    assert replica_id() != me  # unique per process start, not derived from host and pid
     assert not gone(me, me)
     assert not gone(f"{host}:{os.getppid()}:abc123", me)  # our parent exists
     assert not gone(f"elsewhere:{dead_pid}:abc123", me)

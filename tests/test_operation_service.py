@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -363,6 +363,67 @@ async def test_a_run_on_a_live_replica_is_not_declared_interrupted(world: World)
     beating["A"] = False
     assert await replica_b.recover() == 1
     assert store.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
+
+
+class PausingRunner:
+    """The real SSH runner, with a pause injected at the point of no return: right before
+    the confirmation would be answered, ``meanwhile`` runs (another replica acting while
+    this one is frozen)."""
+
+    def __init__(self, runner: Any, meanwhile: Callable[[], Awaitable[object]]) -> None:
+        self._runner = runner
+        self._meanwhile = meanwhile
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        gate = kwargs.get("confirm_gate")
+        if gate is not None:
+
+            async def paused_gate() -> bool:
+                await self._meanwhile()
+                return bool(await gate())
+
+            kwargs["confirm_gate"] = paused_gate
+        return await self._runner.run(*args, **kwargs)
+
+
+async def test_a_paused_replica_does_not_pass_the_point_of_no_return(world: World) -> None:
+    """Replica A runs a switchover; just before it answers the confirmation it is frozen
+    and replica B (which believes A dead) declares the request unknown. A asks the database
+    whether it still owns the request — it does not — so the confirmation is not answered,
+    nothing changes on the appliance, A leaves the state to B and the pair stays closed
+    until a person resolves it."""
+    replica_b = world.with_service(replica="B", alive=_never_alive)
+    s = world.service
+    replica_a = OperationService(
+        world.settings,
+        s._status,
+        PausingRunner(s._runner, replica_b.recover),
+        s._requests,
+        world.audit,
+        world.notifier,
+        world.clock,
+        replica="A",
+    )
+    names = [p.name for p in world.settings.pairs]
+    await replica_a.request(OPERATOR, parse_operation("switchover prod", names))
+    rid = world.request_id()
+    await replica_a.approve(LEAD, rid)
+    await replica_a.drain()
+    prod = world.sim.pairs["prod"].nodes
+    assert (prod[Role.PRIMARY].state, prod[Role.SECONDARY].state) == (
+        NodeState.ACTIVE,
+        NodeState.STANDBY,
+    )
+    assert world.runs() == [["primary", "ha-failover"]]  # sent, but never confirmed
+    assert s._requests.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
+    kinds = [r.event.kind for r in reversed(world.audit.recent_sync(50))]
+    assert "prompt_answered" not in kinds
+    assert kinds[-2:] == ["unknown", "abandoned"]
+    assert "closed to new operations" in await world.ask("switchover prod")
+
+
+async def _never_alive(replica: str) -> bool:
+    return False
 
 
 async def test_a_card_slack_refuses_withdraws_the_request(world: World) -> None:

@@ -25,14 +25,27 @@ REPLICA_TTL = timedelta(seconds=10)
 
 
 def replica_id() -> str:
-    """This process, recognisably: host, pid and a random tag."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+    """This process start, uniquely: where it runs (host and pid namespace), its pid, and a
+    random tag — so two containers with the same hostname and pid 1 are never the same
+    replica, and a restarted process is never its predecessor."""
+    return f"{_place()}:{os.getpid()}:{secrets.token_hex(6)}"
+
+
+def _place() -> str:
+    """Host name plus the pid namespace: pids can only be compared within one namespace
+    (two containers may share a host name, and both run pid 1)."""
+    try:
+        namespace = "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
+    except OSError:
+        namespace = "0"
+    return f"{socket.gethostname()[:60]}+{namespace}"
 
 
 def gone(replica: str, me: str) -> bool:
-    """Whether ``replica`` is certainly dead: it ran on this host and its process is gone,
-    or it was an earlier process with this very pid (a restarted container). Anything
-    else — another host, a pid that exists — counts as possibly alive."""
+    """Whether ``replica`` is certainly dead: it ran in this very place (host and pid
+    namespace) and its process is gone, or it was an earlier process with this very pid
+    there. Anything else — another host or container, a pid that exists — counts as
+    possibly alive, and only its lapsed heartbeat can tell."""
     host, pid_text, *_ = [*replica.split(":"), "", ""]
     if host != me.split(":")[0] or not pid_text.isdigit() or replica == me:
         return False

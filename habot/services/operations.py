@@ -48,7 +48,13 @@ from habot.core.operations import (
 from habot.core.outbox import Delivery, Fate
 from habot.core.prompts import joining_code_in
 from habot.core.verdict import PairStatus, serving_changed
-from habot.errors import CommandTimedOut, ConnectionLostError, NodeError, UnexpectedPrompt
+from habot.errors import (
+    CommandTimedOut,
+    ConnectionLostError,
+    NodeError,
+    OwnershipLost,
+    UnexpectedPrompt,
+)
 from habot.services.leader import replica_id
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
 from habot.services.status import StatusService
@@ -424,7 +430,13 @@ class OperationService:
     ) -> tuple[int | None, str] | None:
         card = await self._card_channel(request)
         progress = _Progress(request, card, self._notify, self.spawn)
+
+        async def owned() -> bool:  # asked right before every point of no return
+            return await self._requests.still_runs(request.id, self._replica)
+
         try:
+            if not await owned():  # a command without a confirmation is sent right away
+                raise OwnershipLost(plan.address, "this replica no longer owns the request")
             code = await self._joining_code(request, plan)
             result = await self._runner.run(
                 self._settings.pair(request.pair).address(plan.node),
@@ -432,7 +444,11 @@ class OperationService:
                 answer_prompt=True,
                 on_output=progress.feed,
                 joining_code=code,
+                confirm_gate=owned,
             )
+        except OwnershipLost as exc:
+            await self._abandon(request, exc)
+            return None
         except UnexpectedPrompt as exc:
             if exc.confirmed:  # past the point of no return: the change may have been made
                 await self._unknown_after_confirmation(request, exc)
@@ -461,6 +477,15 @@ class OperationService:
                 node=plan.node.value,
             )
         return result.exit_status, result.output
+
+    async def _abandon(self, request: Request, exc: OwnershipLost) -> None:
+        """Another replica took the request over (declared it interrupted): this one stops
+        before the point of no return and leaves its state to the new owner."""
+        log.warning("request %s: %s", request.id, exc.detail)
+        await self._record(
+            "abandoned", "habot", request.pair, "not_run",
+            {"request": request.id, "replica": self._replica, "reason": exc.detail},
+        )  # fmt: skip
 
     async def _unknown_after_confirmation(self, request: Request, exc: UnexpectedPrompt) -> None:
         """A question after the answered confirmation: the change may well have been made.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -28,6 +28,7 @@ class CommandRunner(Protocol):
         time_limit: timedelta | None = None,
         on_output: Callable[[str], None] | None = None,
         joining_code: str | None = None,
+        confirm_gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> CommandResult:
         """Run the command; raise :class:`habot.errors.NodeError` on failure. A question
         for a joining code is answered with ``joining_code`` (a secret: never in output)."""

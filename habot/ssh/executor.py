@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -91,6 +91,7 @@ class SshExecutor:
         time_limit: timedelta | None = None,
         on_output: OutputCallback | None = None,
         joining_code: str | None = None,
+        confirm_gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> CommandResult:
         """Run one catalogue command on a node.
 
@@ -98,6 +99,8 @@ class SshExecutor:
         question, or any question when ``answer_prompt`` is false, aborts the command
         with :class:`~habot.errors.UnexpectedPrompt`. With ``joining_code``, a question
         asking for a joining code is answered with it, once (it never appears in output).
+        ``confirm_gate`` is asked right before the confirmation is answered; False aborts
+        with :class:`~habot.errors.OwnershipLost`.
         """
         limit = (time_limit or self._settings.command_timeout).total_seconds()
         started = time.monotonic()
@@ -105,7 +108,7 @@ class SshExecutor:
         try:
             async with asyncio.timeout(limit):
                 session = await self._run_session(
-                    address, command, answer_prompt, on_output, joining_code
+                    address, command, answer_prompt, on_output, joining_code, confirm_gate
                 )
         except TimeoutError:
             raise CommandTimedOut(
@@ -132,6 +135,7 @@ class SshExecutor:
         answer_prompt: bool,
         on_output: OutputCallback | None,
         joining_code: str | None = None,
+        confirm_gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> OutputSession:
         """Run on a pooled connection; if a reused one turns out dead before a read-only
         command started, run it once more on a fresh one. A mutating command always gets a
@@ -145,6 +149,7 @@ class SshExecutor:
                 answer_prompt,
                 on_output,
                 joining_code,
+                confirm_gate,
             )
             async with self.pool(address).connection(fresh=fresh) as lease:
                 try:

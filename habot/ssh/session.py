@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import asyncssh
 
@@ -16,7 +16,7 @@ from habot.core.prompts import (
     looks_like_question,
     question_line,
 )
-from habot.errors import UnexpectedPrompt
+from habot.errors import OwnershipLost, UnexpectedPrompt
 
 log = logging.getLogger(__name__)
 _RECENT = 4096
@@ -35,7 +35,9 @@ class OutputSession:
         answer_prompt: bool,
         on_output: Callable[[str], None] | None = None,
         joining_code: str | None = None,
+        confirm_gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
+        self._gate = confirm_gate  # asked right before the confirmation is answered
         self._code = joining_code  # typed once when asked; never kept in the output
         self.code_given = False
         self._address = address
@@ -93,7 +95,7 @@ class OutputSession:
                 if isinstance(item, BaseException):
                     raise item
                 self._take(item)
-                self._on_chunk(process)
+                await self._on_chunk(process)
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -113,7 +115,7 @@ class OutputSession:
             self.truncated = True
             self._tail = (self._tail + chunk[max(room, 0) :])[-_TAIL_KEPT:]
 
-    def _on_chunk(self, process: asyncssh.SSHClientProcess[str]) -> None:
+    async def _on_chunk(self, process: asyncssh.SSHClientProcess[str]) -> None:
         """Answer the one agreed confirmation; any other y/N question aborts.
 
         A question is caught even when it is not the last thing printed: a command whose
@@ -127,6 +129,12 @@ class OutputSession:
             self._recent = ""
             return
         if self._answer and not self.answered and is_confirmation_prompt(self._recent):
+            if self._gate is not None and not await self._gate():
+                raise OwnershipLost(
+                    self._address,
+                    f"{self._line}: this replica no longer owns the request, so its "
+                    "confirmation was not answered (the command was aborted)",
+                )
             log.info("answering the confirmation of %s on %s", self._line, self._address)
             process.stdin.write("y\n")
             process.stdin.write_eof()

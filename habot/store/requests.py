@@ -189,6 +189,23 @@ class RequestStore:
             ).rowcount
         return bool(changed == 1)
 
+    def still_runs_sync(self, request_id: str, runner: str) -> bool:
+        """Compare-and-set at the point of no return: True only while the request is
+        executing *and* owned by ``runner`` — serialised with any replica's transition."""
+        with self._write() as conn, conn.begin():
+            held = conn.execute(
+                text(
+                    "UPDATE requests SET runner = :runner "
+                    "WHERE id = :id AND state = 'executing' AND runner = :runner"
+                ),
+                {"id": request_id, "runner": runner},
+            ).rowcount
+        return bool(held == 1)
+
+    async def still_runs(self, request_id: str, runner: str) -> bool:
+        """:meth:`still_runs_sync` off the event loop."""
+        return await asyncio.to_thread(self.still_runs_sync, request_id, runner)
+
     def runner_sync(self, request_id: str) -> str | None:
         """The replica that started running the request (None before, or if unrecorded)."""
         with self._engine.connect() as conn:
