@@ -90,6 +90,7 @@ async def start_bot(
     polls: bool = True,
     database: str | None = None,
     pair_extra: str = "",
+    verbose: int = 0,
 ) -> Bot:
     """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves
     (and, when it ``polls`` — it leads the scheduler — until its first status round)."""
@@ -106,6 +107,7 @@ async def start_bot(
         "SLACK_SIGNING_SECRET": SECRET,
     }
     args = ["run", "--http", "--host", "127.0.0.1", "--port", str(port)] if http else ["run"]
+    args = ["-" + "v" * verbose, *args] if verbose else args
     polled_before = _status_runs(sim)
     reachable = sum(
         node.up and not node.hang and not node.cut

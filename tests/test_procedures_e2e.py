@@ -42,8 +42,9 @@ def with_schedule(extra: str) -> str:
 
 @pytest.fixture
 async def bot(sim: Simulator, fake: FakeSlack, tmp_path: Path) -> Any:
-    """A running bot with the approval settings of the operations tests."""
-    running = await start_bot(sim, fake, tmp_path, http=True, extra=CONFIG)
+    """A running bot with the approval settings of the operations tests, logging at -vv
+    (the most it ever logs: secrets must stay out even so)."""
+    running = await start_bot(sim, fake, tmp_path, http=True, extra=CONFIG, verbose=2)
     yield running
     await running.stop()
 
@@ -146,8 +147,8 @@ async def test_rebuild_a_pair_from_make_standalone_to_bau_through_slack(
 ) -> None:
     """make-standalone on the Secondary leaves a half pair (named, with next steps); its
     declustering log is readable; a joining code may be asked for there; `initialise` then
-    creates its own code, types it into ha-initialise and verifies BAU — and that code
-    appears in no message, log line or table."""
+    creates its own code, types it into ha-initialise and verifies BAU — and neither code
+    appears in any log line at -vv, nor the initialise one in any message or table."""
     await ask(bot, fake, "make-standalone prod secondary")
     for approver in (LEAD, LEAD2):
         await click(bot, fake, cards(fake)[-1], "approve_request", approver)
@@ -164,6 +165,8 @@ async def test_rebuild_a_pair_from_make_standalone_to_bau_through_slack(
         lambda: [c for c in fake.calls_to("chat.postEphemeral") if "Joining code" in str(c.args)]
     )
     assert told[0].args["user"] == OPS
+    first_code = sim.pairs["prod"].issued_code
+    assert first_code is not None
 
     assert "1 approval(s) needed" in await ask(bot, fake, "initialise prod")
     card = cards(fake)[-1]
@@ -179,6 +182,8 @@ async def test_rebuild_a_pair_from_make_standalone_to_bau_through_slack(
     seen = [json.dumps(c.args) for c in fake.calls] + [json.dumps(fake.responses)]
     assert all(code not in text for text in seen)
     assert code not in log
+    assert first_code not in log
+    assert "DEBUG" in log  # it really did log at -vv
     assert code not in everything_stored(bot.database)
     prod = sim.pairs["prod"].nodes
     assert (prod[P].state, prod[S].state) == (NodeState.ACTIVE, NodeState.STANDBY)

@@ -34,12 +34,26 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     _configure_logging(verbose)
 
 
+#: Libraries that log request and response bodies (tokens, joining codes, whatever a caller
+#: sent) at DEBUG or INFO: capped at WARNING at every verbosity — secrets stay out of logs.
+_BODY_LOGGERS = ("slack_sdk", "slack_bolt", "aiohttp", "websockets", "urllib3")
+
+
 def _configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("asyncssh").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    for name in _BODY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:  # Bolt sets its loggers' levels from root's
+        handler.addFilter(_quiet_body_loggers)
+
+
+def _quiet_body_loggers(record: logging.LogRecord) -> bool:
+    """Drop what the body-logging libraries say below WARNING, whatever their own level."""
+    return record.levelno >= logging.WARNING or not record.name.startswith(_BODY_LOGGERS)
 
 
 cli.add_command(status)
