@@ -143,6 +143,38 @@ async def test_forged_or_stale_signatures_get_401_and_run_nothing(
     assert await audit_rows(bot) == []
 
 
+async def test_unauthenticated_noise_gets_a_short_4xx_and_one_short_log_line(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """Unsigned junk, a malformed timestamp, a signed but unreadable payload and an
+    oversized body: 401/400/413 (never 500), nothing runs, and at -v each costs one short
+    log line that never holds the body (a newline in it cannot forge a log line)."""
+    bot = await start_bot(sim, fake, tmp_path, http=True, verbose=1)
+    forged_line = "payload=not-json\nERROR habot: FORGED LINE"
+    junk_form = {"Content-Type": "application/x-www-form-urlencoded"}
+    bad_time = {**signed_headers(SECRET, "x"), "X-Slack-Request-Timestamp": "soon"}
+    signed_junk = "payload=not-json"
+    cases = [
+        (forged_line, junk_form, 401),
+        ("payload=%7B%7D", bad_time, 401),
+        (signed_junk, signed_headers(SECRET, signed_junk), 400),
+        ("x" * 1_048_576, junk_form, 413),
+    ]
+    try:
+        for body, headers, expected in cases:
+            status, text = await post(bot, body, headers)
+            assert (status, len(text) < 100) == (expected, True)
+    finally:
+        log = await bot.stop()
+    assert "Traceback" not in log
+    assert "FORGED LINE" not in log
+    assert "not-json" not in log
+    refused = [line for line in log.splitlines() if "refused a request" in line]
+    assert len(refused) == 4
+    assert all(len(line) < 200 for line in refused)
+    assert fake.responses == {}
+
+
 async def click_raw(bot: Bot, fake: FakeSlack, card: dict[str, Any]) -> dict[str, Any]:
     """Click a status card's "Raw ha-status output" button; return the answer."""
     [actions] = [b for b in card["blocks"] if b["type"] == "actions"]

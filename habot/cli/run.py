@@ -235,7 +235,8 @@ async def _listen(
 ) -> None:
     """Serve Slack: HTTP mode on host:port, or Socket Mode (plus health on health_port)."""
     if http_mode:
-        runner = await start_site(web_application(app, health, metrics), host, port)
+        secret = tokens.signing_secret or ""
+        runner = await start_site(web_application(app, health, metrics, secret), host, port)
         stack.push_async_callback(runner.cleanup)
         click.echo(f"habot: serving Slack over HTTP on http://{host}:{port}{EVENTS_PATH}")
         return

@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
 
 from habot.errors import ConfigError
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 API_URL_ENV = "HABOT_SLACK_API_URL"
 DEFAULT_API_URL = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
+#: Slack's own payloads are far smaller; anything bigger is refused before it is read whole.
+MAX_EVENT_BYTES = 256 * 1024
 _PLACEHOLDERS = ("changeme", "your-", "xxxx", "placeholder", "example", "<")
 
 
@@ -119,18 +122,51 @@ class Health:
         return web.json_response({**body, "status": "ok", "database": "ok"})
 
 
-def web_application(app: AsyncApp | None, health: Health, metrics: Metrics) -> web.Application:
+class EventGate:
+    """POST /slack/events: the signature is checked on the raw bytes before anything is
+    parsed, so unsigned, stale, forged, malformed or oversized requests get a short 4xx,
+    one short log line (never the body), and reach no handler."""
+
+    def __init__(self, bolt: AsyncApp, signing_secret: str) -> None:
+        self._bolt = bolt
+        self._verifier = SignatureVerifier(signing_secret)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Verify, then let Bolt dispatch; refuse anything else plainly."""
+        if (request.content_length or 0) > MAX_EVENT_BYTES:
+            return _refuse(413, "request too large", request)
+        try:
+            body = await request.read()  # bounded by client_max_size; cached for Bolt
+        except web.HTTPRequestEntityTooLarge:
+            return _refuse(413, "request too large", request)
+        if not self._signed(body, request):
+            return _refuse(401, "invalid or missing Slack signature", request)
+        try:
+            bolt_request = await to_bolt_request(request)
+            return await to_aiohttp_response(await self._bolt.async_dispatch(bolt_request))
+        except (ValueError, KeyError, TypeError):  # signed, yet not a payload Bolt can read
+            return _refuse(400, "malformed Slack payload", request)
+
+    def _signed(self, body: bytes, request: web.Request) -> bool:
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not timestamp.isdigit() or len(timestamp) > 12 or not signature.startswith("v0="):
+            return False
+        return self._verifier.is_valid(body, timestamp, signature)
+
+
+def _refuse(status: int, why: str, request: web.Request) -> web.Response:
+    log.warning("refused a request to %s from %s: %d %s", EVENTS_PATH, request.remote, status, why)
+    return web.Response(status=status, text=why + "\n")
+
+
+def web_application(
+    app: AsyncApp | None, health: Health, metrics: Metrics, signing_secret: str = ""
+) -> web.Application:
     """POST /slack/events (when serving HTTP mode), GET /healthz, GET /metrics."""
-    web_app = web.Application()
+    web_app = web.Application(client_max_size=MAX_EVENT_BYTES + 1)
     if app is not None:
-        bolt = app
-
-        async def events(request: web.Request) -> web.Response:
-            return await to_aiohttp_response(
-                await bolt.async_dispatch(await to_bolt_request(request))
-            )
-
-        web_app.router.add_post(EVENTS_PATH, events)
+        web_app.router.add_post(EVENTS_PATH, EventGate(app, signing_secret).handle)
 
     async def metrics_page(_request: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain")
