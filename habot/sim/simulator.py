@@ -226,6 +226,8 @@ def _pair_snapshot(pair: PairSim, sim: Simulator) -> dict[str, Any]:
             "hang": node.hang,
             "garbage": node.garbage,
             "crash": node.crash,
+            "cut": node.cut,
+            "ask_twice": node.ask_twice,
         }
         for role, node in pair.nodes.items()
     }
