@@ -67,6 +67,11 @@ class ConnectionLostError(NodeError):
     reached = True
 
 
+class StoreBusy(HabotError):
+    """The database was busy (another writer held its lock) and the write did not happen;
+    trying again later may succeed."""
+
+
 class OwnershipLost(NodeError):
     """At the point of no return this replica no longer owned the request in the database
     (another replica declared it interrupted): the confirmation was not answered."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -95,6 +98,7 @@ class World:
     audit: AuditStore
     settings: Settings
     make: Callable[..., OperationService]
+    engine: Engine
 
     def with_service(self, **options: Any) -> OperationService:
         """Another service on the same database and appliance (another replica, say)."""
@@ -140,7 +144,7 @@ async def world(sim: Simulator, migrated: Engine) -> AsyncIterator[World]:
             )
 
         service = make()
-        yield World(sim, service, notifier, clock, audit, settings, make)
+        yield World(sim, service, notifier, clock, audit, settings, make, engine)
         await service.drain()
 
 
@@ -420,6 +424,66 @@ async def test_a_paused_replica_does_not_pass_the_point_of_no_return(world: Worl
     assert "prompt_answered" not in kinds
     assert kinds[-2:] == ["unknown", "abandoned"]
     assert "closed to new operations" in await world.ask("switchover prod")
+
+
+class LockingRunner:
+    """The real SSH runner; as a command finishes, another process takes the SQLite write
+    lock and holds it for ``hold`` seconds (longer than the 5 s busy timeout)."""
+
+    def __init__(self, runner: Any, database: str, hold: float) -> None:
+        self._runner, self._database, self._hold = runner, database, hold
+        self.held = threading.Event()
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        result = await self._runner.run(*args, **kwargs)
+        if kwargs.get("answer_prompt"):
+            threading.Thread(target=self._lock, daemon=True).start()
+            await asyncio.to_thread(self.held.wait, 10)
+        return result
+
+    def _lock(self) -> None:
+        with sqlite3.connect(self._database, isolation_level=None) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            self.held.set()
+            time.sleep(self._hold)
+            conn.execute("COMMIT")
+
+
+async def test_a_database_locked_at_the_end_of_an_operation_loses_no_outcome(
+    world: World,
+) -> None:
+    """Another process holds the write lock for 8 s just as the switchover finishes (the
+    appliance has failed over): the outcome, its audit events and its card are written
+    once the lock goes — nothing lost, the pair free again — and the retries are counted."""
+    url = world.engine.url
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the write lock held here is SQLite's")
+    busy: list[int] = []
+    s = world.service
+    locking = LockingRunner(s._runner, str(url.database), hold=8.0)
+    service = OperationService(
+        world.settings,
+        s._status,
+        locking,
+        s._requests,
+        world.audit,
+        world.notifier,
+        world.clock,
+        on_busy=lambda: busy.append(1),
+    )
+    names = [p.name for p in world.settings.pairs]
+    await service.request(OPERATOR, parse_operation("switchover prod", names))
+    rid = world.request_id()
+    await service.approve(LEAD, rid)
+    await service.drain()
+    assert locking.held.is_set()
+    assert busy  # the lock was met, and retried
+    assert s._requests.get_sync(rid).state is RequestState.SUCCEEDED  # type: ignore[union-attr]
+    assert "Succeeded" in json.dumps(world.notifier.last().blocks)
+    kinds = [r.event.kind for r in reversed(world.audit.recent_sync(50))]
+    assert kinds[-3:] == ["prompt_answered", "command_result", "succeeded"]
+    assert world.audit.verify_sync().ok
+    assert "1 approval(s) needed" in await world.ask("failback prod --override 'test'")
 
 
 async def _never_alive(replica: str) -> bool:

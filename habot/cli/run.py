@@ -183,6 +183,7 @@ async def _wire(
         replica=leadership.me,
         alive=leadership.alive,
         announce=alerter.announce,
+        on_busy=metrics.db_busy.inc,
     )
     interrupted = await operations.recover()
     if interrupted:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from habot.config import Settings
 from habot.core.alerts import Announced, shape
@@ -53,11 +53,13 @@ from habot.errors import (
     ConnectionLostError,
     NodeError,
     OwnershipLost,
+    StoreBusy,
     UnexpectedPrompt,
 )
 from habot.services.leader import replica_id
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
 from habot.services.status import StatusService
+from habot.store.db import is_busy
 from habot.store.requests import PairBusy, RequestStore
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ _OUTCOME_STATE = {
     Outcome.UNVERIFIED: RequestState.UNVERIFIED,
 }
 PROGRESS_EVERY = 3.0  # seconds between progress posts in the card's thread
+DURABLE_FOR = 60.0  # seconds of quick retries of a must-not-be-lost write; then slower
+_T = TypeVar("_T")
 
 
 class Notifier(Protocol):
@@ -129,7 +133,9 @@ class OperationService:
         replica: str | None = None,
         alive: Callable[[str], Awaitable[bool]] | None = None,
         announce: Callable[[str, Announced], Awaitable[None]] | None = None,
+        on_busy: Callable[[], None] | None = None,
     ) -> None:
+        self._on_busy = on_busy
         self._announce = announce
         self._replica = replica or replica_id()  # unique per process unless given
         self._alive = alive
@@ -415,12 +421,11 @@ class OperationService:
         outcome, why = verify_outcome(plan, exit_status, after)
         before = {role: fresh.node(role).state for role in Role}
         if serving_changed(before, after):  # the same rule as the scheduled poll's
-            await asyncio.to_thread(self._requests.record_change_sync, pair.name, self._clock())
+            await self._durably(lambda: self._requests.record_change(pair.name, self._clock()))
         if self._announce is not None:  # the card reports it: no alert repeats it
-            await self._announce(
-                pair.name,
-                Announced(shape(after), self._clock(), request.id, request.operation.value),
-            )
+            announce = self._announce
+            seen = Announced(shape(after), self._clock(), request.id, request.operation.value)
+            await self._durably(lambda: announce(pair.name, seen))
         await self._finish(
             request, _OUTCOME_STATE[outcome], f"{outcome.value}: {why}", after, before=fresh
         )
@@ -492,7 +497,7 @@ class OperationService:
         Read the pair, report what it is now, and start the cooldown — never "aborted"."""
         pair = self._settings.pair(request.pair)
         after = await self._status.read_pair(pair)
-        await asyncio.to_thread(self._requests.record_change_sync, pair.name, self._clock())
+        await self._durably(lambda: self._requests.record_change(pair.name, self._clock()))
         await self._finish(
             request,
             RequestState.UNKNOWN,
@@ -537,8 +542,10 @@ class OperationService:
         after: PairStatus | None,
         before: PairStatus | None = None,
     ) -> None:
-        if not await self._requests.transition(
-            request.id, RequestState.EXECUTING, state, {"outcome": words}
+        if not await self._durably(
+            lambda: self._requests.transition(
+                request.id, RequestState.EXECUTING, state, {"outcome": words}
+            )
         ):
             return
         await self._record(
@@ -549,15 +556,34 @@ class OperationService:
             {"request": request.id, "detail": words},
         )
         outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
-        await self._refresh_card(replace(request, state=state), outcome=outcome)
+        finished = replace(request, state=state)
+        await self._durably(lambda: self._refresh_card(finished, outcome=outcome))
         channel, _ = await self._card_channel(request)
         if channel:
-            await self._notify.tell(
-                request.pair,
-                channel,
-                request.requester,
-                f"Your `{request.operation.value}` on {request.pair}: {escape(words)}",
+            text = f"Your `{request.operation.value}` on {request.pair}: {escape(words)}"
+            await self._durably(
+                lambda: self._notify.tell(request.pair, channel, request.requester, text)
             )
+
+    async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
+        """A write that must not be lost (an outcome, its audit, its card): a busy database
+        is retried with back-off — quickly for DURABLE_FOR, then every few seconds for as
+        long as this process lives, the outcome kept in memory meanwhile. Each busy retry
+        is counted (``on_busy``)."""
+        started, delay, warned = time.monotonic(), 0.2, False
+        while True:
+            try:
+                return await write()
+            except Exception as exc:
+                if not (isinstance(exc, StoreBusy) or is_busy(exc)):
+                    raise
+                if self._on_busy is not None:
+                    self._on_busy()
+                if not warned and time.monotonic() - started > DURABLE_FOR:
+                    log.error("the database is still busy; an outcome is kept and retried")
+                    warned = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def resolve(self, caller: Caller, request_id: str, finding: str) -> Message:
         """An approver closes a request whose outcome was unknown, saying what they found;
@@ -670,18 +696,17 @@ class OperationService:
         node: str | None = None,
         output_digest: str | None = None,
     ) -> None:
-        await self._audit.append(
-            AuditEvent(
-                kind=kind,
-                actor=actor,
-                outcome=outcome,
-                at=self._clock(),
-                pair=pair,
-                node=node,
-                output_digest=output_digest,
-                detail=detail,
-            )
+        event = AuditEvent(
+            kind=kind,
+            actor=actor,
+            outcome=outcome,
+            at=self._clock(),
+            pair=pair,
+            node=node,
+            output_digest=output_digest,
+            detail=detail,
         )
+        await self._durably(lambda: self._audit.append(event))
         if self._on_change is not None:
             self._on_change()  # every recorded transition can change someone's Home
 

@@ -29,6 +29,11 @@ class Metrics:
             ["job", "outcome"],
             registry=self.registry,
         )
+        self.db_busy = Counter(
+            "habot_db_busy_retries",
+            "Writes retried because the database was busy (locked by another writer)",
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "habot_scheduler_leader",
             "1 while this replica runs the scheduled jobs",

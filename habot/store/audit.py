@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from habot.core.audit import GENESIS, AuditEvent, AuditRecord, ChainCheck, chain, verify
-from habot.store.db import WRITE_LOCK
+from habot.store.db import WRITE_LOCK, busy_translated
 
 _APPEND_ATTEMPTS = 20
 
@@ -120,6 +120,7 @@ class AuditStore:
         """Verify the whole chain."""
         return verify(self.all_sync())
 
+    @busy_translated
     async def append(self, event: AuditEvent) -> AuditRecord:
         """Append without blocking the event loop."""
         return await asyncio.to_thread(self.append_sync, event)

@@ -3,19 +3,48 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+
+from habot.errors import StoreBusy
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 WRITE_LOCK = "habot_write_lock"
+_BUSY_WORDS = ("database is locked", "database is busy", "lock timeout", "could not obtain lock")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether a database error only means another writer held the lock (worth retrying)."""
+    return isinstance(exc, OperationalError) and any(w in str(exc).lower() for w in _BUSY_WORDS)
+
+
+def busy_translated(
+    fn: Callable[_P, Coroutine[Any, Any, _T]],
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    """Map a busy/locked database error to :class:`StoreBusy` at the store's boundary."""
+
+    @wraps(fn)
+    async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await fn(*args, **kwargs)
+        except OperationalError as exc:
+            if is_busy(exc):
+                raise StoreBusy(f"the database was busy: {str(exc).splitlines()[0]}") from exc
+            raise
+
+    return call
 
 
 def make_engine(url: str) -> Engine:

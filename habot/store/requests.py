@@ -19,7 +19,7 @@ from habot.core.approvals import Request, RequestState
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, OperationPlan
-from habot.store.db import WRITE_LOCK
+from habot.store.db import WRITE_LOCK, busy_translated
 
 
 class PairBusy(Exception):
@@ -202,6 +202,12 @@ class RequestStore:
             ).rowcount
         return bool(held == 1)
 
+    @busy_translated
+    async def record_change(self, pair: str, at: datetime) -> None:
+        """:meth:`record_change_sync` off the event loop."""
+        await asyncio.to_thread(self.record_change_sync, pair, at)
+
+    @busy_translated
     async def still_runs(self, request_id: str, runner: str) -> bool:
         """:meth:`still_runs_sync` off the event loop."""
         return await asyncio.to_thread(self.still_runs_sync, request_id, runner)
@@ -247,6 +253,7 @@ class RequestStore:
         """See :meth:`add_approval_sync`."""
         return await asyncio.to_thread(self.add_approval_sync, request_id, approver, at)
 
+    @busy_translated
     async def transition(
         self,
         request_id: str,
