@@ -546,6 +546,23 @@ async def test_cooldown_after_a_role_change_and_override(world: World) -> None:
     world.clock.now += timedelta(minutes=11)
 
 
+async def test_a_joining_code_is_not_held_back_by_the_cooldown(world: World) -> None:
+    """Making the Primary standalone changes roles (it stops serving): a failback would
+    wait, but a joining code changes no roles and is handed out at once."""
+    world.sim.pairs["prod"].nodes[Role.SECONDARY].state = NodeState.STANDALONE
+    await world.ask("make-standalone prod primary")
+    rid = world.request_id()
+    for approver in (LEAD, Caller("U0LEAD2", "C0HAOPS", LEAD.roles)):
+        await world.service.approve(approver, rid)
+    await world.service.drain()
+    assert world.service._requests.last_change_sync("prod") is not None  # cooldown running
+    assert "wait until" in await world.ask("initialise prod")
+    await world.ask("joining-code prod")
+    await world.service.drain()
+    assert world.runs()[-1] == ["secondary", "ha-create-joining-code"]
+    assert world.notifier.secrets[-1][0] == OPERATOR.user
+
+
 async def test_unparsed_status_fails_closed(world: World) -> None:
     """If a node's output cannot be understood, no operation is allowed."""
     await world.sim.apply("prod", "secondary", "garbage", "on")

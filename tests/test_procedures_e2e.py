@@ -155,6 +155,7 @@ async def test_rebuild_a_pair_from_make_standalone_to_bau_through_slack(
     await final_card(fake, "Succeeded")
     status = await say(bot, fake, "status prod")
     assert "Half pair" in status
+    assert "Next: One server is standalone" in status  # with its next steps
     decluster = await say(bot, fake, "logs prod secondary decluster")
     assert "declustering log" in decluster
     assert "Secondary is now standalone" in decluster

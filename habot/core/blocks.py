@@ -15,6 +15,7 @@ from habot.core.audit import AuditRecord
 from habot.core.durations import format_duration
 from habot.core.grammar import SUMMARY, USAGE, LogKind, Sub
 from habot.core.model import NodeState, Verdict
+from habot.core.operations import next_steps
 from habot.core.verdict import NodeView, PairStatus
 
 Block = dict[str, Any]
@@ -153,6 +154,8 @@ def status_card(status: PairStatus, now: datetime, reading_id: str) -> list[Bloc
         },
         context(f"Why: {escape(status.reason)}"),
     ]
+    if steps := next_steps(status.verdict):
+        blocks.append(context(f"Next: {steps}"))
     issues = [f":heavy_multiplication_x: {escape(d)}" for d in status.disagreements]
     issues += [f":warning: {escape(w)}" for w in status.warnings]
     if issues:

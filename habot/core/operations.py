@@ -186,6 +186,13 @@ _INSTEAD = {
         "is not, then `initialise` (habot creates the joining code itself)."
     ),
 }
+
+
+def next_steps(verdict: Verdict) -> str | None:
+    """What to do about a pair in this state (None where nothing needs doing)."""
+    return None if verdict is Verdict.BAU else _INSTEAD.get(verdict)
+
+
 _NO_SECOND_ACTIVE = (
     "Failover refused: habot cannot reach the Primary, but the Secondary still sees it "
     "{seen}. Promoting the Secondary now would make two Active servers (split brain, lost "
