@@ -408,3 +408,31 @@ async def test_a_card_slack_refuses_is_withdrawn_and_the_asker_told(
     assert "Slack refused its approval card (`not_in_channel`)" in reply
     assert "No open requests" in await ask(bot, fake, "pending", user=LEAD)
     assert runs(sim) == []
+
+
+async def test_a_click_is_honoured_only_from_its_own_card(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """An Approve click from another channel, or carrying another request's id under this
+    card's buttons, is refused (and audited); nothing runs. The real click still works."""
+    await ask(bot, fake, "switchover prod")
+    await ask(bot, fake, "make-standalone dr secondary")
+    prod_card, dr_card = cards(fake)[-2], cards(fake)[-1]
+    action_id, prod_id, prod_block = button(prod_card, "approve_request")
+    _, dr_id, _ = button(dr_card, "approve_request")
+    for value, block_id, channel in (
+        (prod_id, prod_block, "C0ELSEWHERE"),  # the right card's button, another channel
+        (dr_id, prod_block, CHANNEL),  # another request's id under this card's buttons
+    ):
+        url, rid = fake.response_url()
+        payload = block_action(action_id, value, block_id, LEAD, channel, url)
+        assert await post(bot, interaction_body(payload)) == 200
+        answer = json.dumps((await fake.response(rid))["blocks"])
+        assert "no_entry" in answer
+    await asyncio.sleep(0.5)
+    assert runs(sim) == []
+    assert runs(sim, "dr") == []
+    assert "Approved" in await click(bot, fake, prod_card, "approve_request", LEAD)
+    await final_card(fake, "Succeeded")
+    assert runs(sim) == [["primary", "ha-failover"]]
+    assert runs(sim, "dr") == []

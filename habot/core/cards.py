@@ -62,6 +62,21 @@ def approval_card(
     return Message(text, tuple(blocks), in_channel=True)
 
 
+def click_mismatch(
+    request_id: str, block_id: str, click_channel: str | None, card_channel: str | None
+) -> str | None:
+    """Why a button click does not belong to the card of ``request_id`` (None when it
+    does): it must come from the channel the card lives in, from that request's buttons."""
+    if not block_id.startswith(f"request-{request_id}-"):
+        return "That click does not match the card it came from; nothing was counted."
+    if card_channel is None or click_channel != card_channel:
+        return (
+            f"Request {request_id}'s card lives in another channel; act on it there "
+            "(or type the command where the card is)."
+        )
+    return None
+
+
 def _buttons(request: Request, plan: OperationPlan) -> Block:
     confirm = {
         "title": {"type": "plain_text", "text": "Approve this operation?"},

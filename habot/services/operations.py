@@ -29,7 +29,7 @@ from habot.core.approvals import (
 )
 from habot.core.audit import AuditEvent, digest
 from habot.core.blocks import Message, escape, text_message
-from habot.core.cards import approval_card, before_after, expired_note
+from habot.core.cards import approval_card, before_after, click_mismatch, expired_note
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.grammar import OperationRequest
 from habot.core.model import Role
@@ -281,6 +281,28 @@ class OperationService:
         }
 
     # -- clicking -------------------------------------------------------------------------
+
+    async def click(
+        self, action: RequestAction, caller: Caller, request_id: str, block_id: str
+    ) -> Message:
+        """A button on an approval card: honoured only from that card (its channel, that
+        request's buttons); refusals are audited."""
+        card_channel, _ = await asyncio.to_thread(self._requests.card_sync, request_id)
+        wrong = click_mismatch(request_id, block_id, caller.channel, card_channel)
+        if wrong is not None:
+            request = await self._requests.get(request_id)
+            await self._record(
+                "click_refused", caller.user, request.pair if request else None, "refused",
+                {"request": request_id, "action": action.value, "reason": wrong,
+                 "channel": caller.channel},
+            )  # fmt: skip
+            return text_message(f":no_entry: {escape(wrong)}")
+        act = {
+            RequestAction.APPROVE: self.approve,
+            RequestAction.REJECT: self.reject,
+            RequestAction.CANCEL: self.cancel,
+        }[action]
+        return await act(caller, request_id)
 
     async def approve(self, caller: Caller, request_id: str) -> Message:
         """An approver's click: counted once; the last needed one starts the run, once."""
@@ -690,7 +712,7 @@ class OperationService:
         self,
         kind: str,
         actor: str,
-        pair: str,
+        pair: str | None,
         outcome: str,
         detail: dict[str, Any],
         node: str | None = None,

@@ -12,6 +12,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.core.alert_cards import FRESH_STATUS, OPEN_REQUEST
+from habot.core.approvals import RequestAction
 from habot.core.blocks import RAW_ACTION, Message, home_view, text_message
 from habot.core.cards import APPROVE, CANCEL, REJECT
 from habot.errors import HabotError
@@ -81,22 +82,24 @@ class SlackHandlers:
         await ack()
         action = body["actions"][0]
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        work = self._request_button(action["action_id"], user, channel, str(action.get("value")))
+        work = self._request_button(
+            action["action_id"], user, channel, str(action.get("value")), action.get("block_id", "")
+        )
         message = await self._safely(action["action_id"], work)
         await self._send(respond, message, replace_original=False)
 
     async def _request_button(
-        self, action_id: str, user: str, channel: str | None, request_id: str
+        self, action_id: str, user: str, channel: str | None, request_id: str, block_id: str
     ) -> Message:
         if self._operations is None:
             return text_message("Operations are not enabled in this process.")
         caller = await self._caller(user, channel)
-        click = {
-            APPROVE: self._operations.approve,
-            REJECT: self._operations.reject,
-            CANCEL: self._operations.cancel,
+        action = {
+            APPROVE: RequestAction.APPROVE,
+            REJECT: RequestAction.REJECT,
+            CANCEL: RequestAction.CANCEL,
         }[action_id]
-        return await click(caller, request_id)
+        return await self._operations.click(action, caller, request_id, block_id)
 
     async def on_alert_button(
         self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
