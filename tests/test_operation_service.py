@@ -567,3 +567,20 @@ async def test_unparsed_status_fails_closed(world: World) -> None:
     """If a node's output cannot be understood, no operation is allowed."""
     await world.sim.apply("prod", "secondary", "garbage", "on")
     assert "cannot evaluate the preconditions" in await world.ask("switchover prod")
+
+
+async def test_approve_racing_cancel_never_revives_a_cancelled_card(world: World) -> None:
+    """Approve and cancel at the same moment, many times: whichever wins, the card ends
+    showing what the database holds — a cancelled request is never painted back to
+    "Waiting" with live buttons, and a late approval is not counted."""
+    for _ in range(8):
+        await world.ask("make-standalone dr secondary")  # needs two approvals
+        rid = world.request_id()
+        card = max(world.notifier.cards)
+        await asyncio.gather(world.service.approve(LEAD, rid), world.service.cancel(OPERATOR, rid))
+        state = world.service._requests.get_sync(rid).state  # type: ignore[union-attr]
+        assert state is RequestState.CANCELLED
+        shown = json.dumps(world.notifier.cards[card][-1].blocks)
+        assert "Cancelled" in shown
+        assert "approve_request" not in shown
+    assert world.runs("dr") == []

@@ -103,7 +103,7 @@ def test_approvals_count_once_per_approver(url: str, engines: Callable[[str], En
     assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
     assert store.add_approval_sync("r1", "U0LEAD2", T0) == 2
     store.transition_sync("r1", RequestState.PENDING, RequestState.EXPIRED)
-    assert store.add_approval_sync("r1", "U0LEAD3", T0) == 2
+    assert store.add_approval_sync("r1", "U0LEAD3", T0) is None
 
 
 def test_exactly_one_of_twenty_racing_transitions_wins(

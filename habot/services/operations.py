@@ -320,6 +320,10 @@ class OperationService:
             )
             return text_message(f":no_entry: {decision.message}")
         count = await self._requests.add_approval(request.id, caller.user, self._clock())
+        if count is None:  # closed between reading it and counting: not counted
+            now = await self._requests.get(request.id)
+            state = now.state.value if now else "closed"
+            return text_message(f"Request `{request.id}` is already {state}; nothing was counted.")
         await self._record(
             "approved",
             caller.user,
@@ -329,7 +333,9 @@ class OperationService:
         )
         request = replace(request, approvals=(*request.approvals, caller.user))
         if count < request.required:
-            await self._refresh_card(request)
+            # The card shows the request as the database has it now, never a stale copy:
+            # a cancel that landed meanwhile must not be painted back to "Waiting".
+            await self._refresh_card(await self._requests.get(request.id) or request)
             return text_message(f"Approval counted; {request.required - count} more needed.")
         return await self._start(request, None, caller.user)
 

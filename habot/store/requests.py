@@ -144,20 +144,24 @@ class RequestStore:
 
     # -- changing -------------------------------------------------------------------------
 
-    def add_approval_sync(self, request_id: str, approver: str, at: datetime) -> int:
-        """Record an approval (once per approver) on a pending request; return the count."""
+    def add_approval_sync(self, request_id: str, approver: str, at: datetime) -> int | None:
+        """Record an approval (once per approver) on a pending request; return the count —
+        or None when the request is no longer pending (closed meanwhile: not counted)."""
+        lock = " FOR UPDATE" if self._engine.dialect.name == "postgresql" else ""
         with self._write() as conn, conn.begin():
             state = conn.execute(
-                text("SELECT state FROM requests WHERE id = :id"), {"id": request_id}
+                text(f"SELECT state FROM requests WHERE id = :id{lock}"),  # noqa: S608
+                {"id": request_id},
             ).scalar()
-            if state == RequestState.PENDING.value:
-                conn.execute(
-                    text(
-                        "INSERT INTO approvals (request_id, approver, at) VALUES (:id, :a, :at) "
-                        "ON CONFLICT DO NOTHING"
-                    ),
-                    {"id": request_id, "a": approver, "at": at.isoformat()},
-                )
+            if state != RequestState.PENDING.value:
+                return None
+            conn.execute(
+                text(
+                    "INSERT INTO approvals (request_id, approver, at) VALUES (:id, :a, :at) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                {"id": request_id, "a": approver, "at": at.isoformat()},
+            )
             count: int = conn.execute(
                 text("SELECT count(*) FROM approvals WHERE request_id = :id"), {"id": request_id}
             ).scalar_one()
@@ -249,7 +253,7 @@ class RequestStore:
         """See :meth:`get_sync`."""
         return await asyncio.to_thread(self.get_sync, request_id)
 
-    async def add_approval(self, request_id: str, approver: str, at: datetime) -> int:
+    async def add_approval(self, request_id: str, approver: str, at: datetime) -> int | None:
         """See :meth:`add_approval_sync`."""
         return await asyncio.to_thread(self.add_approval_sync, request_id, approver, at)
 
