@@ -30,6 +30,7 @@ SSH_KEY_PASSPHRASE = SecretName("ssh_key_passphrase", "HABOT_SSH_KEY_PASSPHRASE"
 BOT_TOKEN = SecretName("bot_token", "SLACK_BOT_TOKEN")
 APP_TOKEN = SecretName("app_token", "SLACK_APP_TOKEN")
 SIGNING_SECRET = SecretName("signing_secret", "SLACK_SIGNING_SECRET")
+AUDIT_KEY = SecretName("audit_key", "HABOT_AUDIT_KEY")
 
 KeyringGetter = Callable[[str, str], str | None]
 

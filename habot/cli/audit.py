@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 
 import click
 
 from habot.config import load_settings
+from habot.core.anchor import Anchor, check_anchor, make_anchor, parse_anchor
 from habot.runtime import open_store
+from habot.secrets import AUDIT_KEY, Secrets
 from habot.store.audit import AuditStore
 
 _CSV_FIELDS = (
@@ -78,15 +81,50 @@ def export(ctx: click.Context, fmt: str) -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--anchor",
+    "anchor_line",
+    default=None,
+    help="An anchor line from `habot audit anchor`, kept elsewhere: the log must still hold it.",
+)
 @click.pass_context
-def verify_chain(ctx: click.Context) -> None:
-    """Check the hash chain. Exit 0 when intact, 1 naming the first bad row."""
-    check = _store(ctx).verify_sync()
-    if check.ok:
-        click.echo(f"audit log intact: {check.rows} rows")
+def verify_chain(ctx: click.Context, anchor_line: str | None) -> None:
+    """Check the hash chain (and an anchor). Exit 0 when intact, 1 naming the problem."""
+    anchor = _anchor_or_usage(anchor_line)
+    store = _store(ctx)
+    check = store.verify_sync()
+    if not check.ok:
+        click.echo(f"audit log BROKEN at row {check.bad_seq}: {check.problem}", err=True)
+        ctx.exit(1)
+    if anchor is not None:
+        problem = check_anchor(store.all_sync(), anchor, Secrets(os.environ).get(AUDIT_KEY))
+        if problem:
+            click.echo(f"audit log does not match the anchor: {problem}", err=True)
+            ctx.exit(1)
+    held = f"; it holds the anchor at row {anchor.seq}" if anchor else ""
+    click.echo(f"audit log intact: {check.rows} rows{held}")
+
+
+def _anchor_or_usage(line: str | None) -> Anchor | None:
+    if line is None:
+        return None
+    try:
+        return parse_anchor(line)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--anchor") from None
+
+
+@audit.command("anchor")
+@click.pass_context
+def anchor_command(ctx: click.Context) -> None:
+    """Print the chain's head as one line to keep outside the database (keyed with the
+    audit key from keyring habot/audit_key or HABOT_AUDIT_KEY, when one is set)."""
+    head = _store(ctx).head_sync()
+    if head is None:
+        click.echo("the audit log is empty: nothing to anchor yet", err=True)
+        ctx.exit(1)
         return
-    click.echo(f"audit log BROKEN at row {check.bad_seq}: {check.problem}", err=True)
-    ctx.exit(1)
+    click.echo(make_anchor(head, Secrets(os.environ).get(AUDIT_KEY)).line())
 
 
 @click.group()

@@ -116,6 +116,12 @@ class AuditStore:
             for row in session.exec(query):
                 yield _to_record(row)
 
+    def head_sync(self) -> AuditRecord | None:
+        """The newest row, or None for an empty log."""
+        with Session(self._engine) as session:
+            row = session.exec(select(AuditRow).order_by(col(AuditRow.seq).desc())).first()
+        return _to_record(row) if row is not None else None
+
     def verify_sync(self) -> ChainCheck:
         """Verify the whole chain."""
         return verify(self.all_sync())

@@ -1,0 +1,130 @@
+"""An anchor kept outside the database catches what the chain alone cannot: rows deleted
+from the end, and a rewrite whose hashes were all recomputed."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from habot.core.anchor import check_anchor, make_anchor, parse_anchor
+from habot.core.audit import AuditRecord, chain, verify
+from habot.store.audit import AuditStore
+from habot.store.db import make_engine, upgrade
+from tests.test_audit import event
+
+KEY = "k3y-from-the-keyring-not-the-db"
+
+
+def log(n: int) -> list[AuditRecord]:
+    """A well-formed chain of ``n`` events."""
+    records: list[AuditRecord] = []
+    for i in range(1, n + 1):
+        records.append(chain(i, event(i), records[-1].hash if records else "0" * 64))
+    return records
+
+
+def rechained(records: list[AuditRecord], edit_seq: int) -> list[AuditRecord]:
+    """The log rewritten from ``edit_seq`` on, every hash recomputed (what someone with
+    write access and this source code could do)."""
+    out = records[: edit_seq - 1]
+    for record in records[edit_seq - 1 :]:
+        changed = record.event
+        if record.seq == edit_seq:
+            changed = replace(changed, outcome="refused")
+        out.append(chain(record.seq, changed, out[-1].hash if out else "0" * 64))
+    return out
+
+
+def test_an_intact_log_holds_its_anchor() -> None:
+    """The head's anchor, keyed or not, checks out against the same log."""
+    records = log(60)
+    for key in (None, KEY):
+        anchor = parse_anchor(make_anchor(records[-1], key).line())
+        assert check_anchor(records, anchor, key) is None
+
+
+def test_truncation_and_a_rechained_rewrite_pass_the_chain_but_not_the_anchor() -> None:
+    """Delete the last 50 rows, or edit a row and recompute every hash after it: the chain
+    still verifies — the anchor does not."""
+    records = log(60)
+    anchor = make_anchor(records[-1], KEY)
+    truncated, rewritten = records[:10], rechained(records, 30)
+    assert verify(truncated).ok
+    assert verify(rewritten).ok
+    assert check_anchor(truncated, anchor, KEY) == "row 60 is missing (the log was truncated)"
+    assert check_anchor(rewritten, anchor, KEY) == (
+        "row 60 is not the row the anchor saw (rewritten)"
+    )
+
+
+def test_a_forged_anchor_is_refused_without_the_key() -> None:
+    """Whoever rewrote the log cannot make a matching keyed anchor without the key."""
+    rewritten = rechained(log(20), 5)
+    forged = make_anchor(rewritten[-1], "a guess")
+    assert "MAC does not match" in (check_anchor(rewritten, forged, KEY) or "")
+    assert "no audit key" in (check_anchor(rewritten, forged, None) or "")
+
+
+@pytest.mark.parametrize("line", ["", "habot-audit-anchor v1 seq=x hash=00", "seq=1 hash=ab"])
+def test_a_malformed_anchor_line_says_what_one_looks_like(line: str) -> None:
+    """Bad input gets the expected shape."""
+    with pytest.raises(ValueError, match="habot-audit-anchor v1 seq=N"):
+        parse_anchor(line)
+
+
+def _habot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HABOT_CONFIG": str(config), "HABOT_AUDIT_KEY": KEY}
+    return subprocess.run(
+        [sys.executable, "-m", "habot", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_anchor_then_truncation_is_caught(tmp_path: Path) -> None:
+    """`habot audit anchor` prints one keyed line; after the last rows are deleted (guards
+    dropped), plain `verify` says intact but `verify --anchor LINE` exits 1 saying why."""
+    db = tmp_path / "audit.db"
+    config = tmp_path / "habot.toml"
+    config.write_text(
+        '[ssh]\nclient_keys = ["/dev/null"]\nknown_hosts = "/dev/null"\n'
+        f'[[pairs]]\nname = "prod"\nprimary = "10.0.0.1"\nsecondary = "10.0.0.2"\n'
+        f'[database]\nurl = "sqlite:///{db}"\n'
+    )
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    store = AuditStore(engine)
+    for i in range(1, 8):
+        store.append_sync(event(i))
+    engine.dispose()
+    made = _habot(config, "audit", "anchor")
+    assert made.returncode == 0, made.stderr
+    line = made.stdout.strip()
+    assert line.startswith("habot-audit-anchor v1 seq=7 hash=")
+    assert " mac=" in line
+    held = _habot(config, "audit", "verify", "--anchor", line)
+    assert (held.returncode, held.stdout.strip()) == (
+        0,
+        "audit log intact: 7 rows; it holds the anchor at row 7",
+    )
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TRIGGER audit_events_no_delete")
+    conn.execute("DELETE FROM audit_events WHERE seq > 4")
+    conn.commit()
+    conn.close()
+    assert _habot(config, "audit", "verify").returncode == 0  # the chain alone is fooled
+    caught = _habot(config, "audit", "verify", "--anchor", line)
+    assert caught.returncode == 1
+    assert "row 7 is missing (the log was truncated)" in caught.stderr
+    bad = _habot(config, "audit", "verify", "--anchor", "nonsense")
+    assert bad.returncode == 2
+    assert "habot-audit-anchor v1 seq=N" in bad.stderr
