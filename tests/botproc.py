@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +138,25 @@ async def start_bot(
             if process.returncode is not None:
                 raise RuntimeError(f"habot run exited: {out.read_text()}")
             await asyncio.sleep(0.1)
+        # ... and that round has finished: its readings are stored (so what it changes —
+        # Homes republished, alerts — does not land in the middle of a test).
+        stored = len(sim.pairs) if polls and reachable else 0  # one reading per pair
+        while _readings(database) < stored:  # noqa: ASYNC110 (another process writes them)
+            await asyncio.sleep(0.1)
+    if stored:
+        await asyncio.sleep(0.3)  # the round's own Home refresh, kicked right after it
     return bot
+
+
+def _readings(database: str) -> int:
+    """Readings stored so far (SQLite; other databases are not waited on)."""
+    if not database.startswith("sqlite:///"):
+        return 1_000_000
+    with contextlib.closing(sqlite3.connect(database.removeprefix("sqlite:///"))) as conn:
+        try:
+            return int(conn.execute("SELECT count(*) FROM readings").fetchone()[0])
+        except sqlite3.OperationalError:  # not migrated yet
+            return 0
 
 
 def _status_runs(sim: Simulator) -> int:
