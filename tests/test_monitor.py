@@ -15,7 +15,7 @@ from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.outbox import Delivery, Next
 from habot.scheduling import Jobs, build_scheduler
-from habot.services.monitor import Monitor, serving
+from habot.services.monitor import Monitor
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
@@ -149,20 +149,6 @@ async def test_old_readings_and_delivered_messages_are_pruned(parts: Parts) -> N
     assert len(readings.since_sync("prod", clock.now - timedelta(days=30))) == 1
     assert outbox.get_sync(sent) is None
     assert outbox.get_sync(queued) is not None
-
-
-def test_serving_nodes() -> None:
-    """Serving means Active or Promoted Active."""
-    A, SB, PA, U = (
-        NodeState.ACTIVE,
-        NodeState.STANDBY,
-        NodeState.PROMOTED_ACTIVE,
-        NodeState.UNREACHABLE,
-    )
-    assert serving(A, SB) == {Role.PRIMARY}
-    assert serving(U, PA) == {Role.SECONDARY}
-    assert serving(A, PA) == {Role.PRIMARY, Role.SECONDARY}
-    assert serving(U, SB) == frozenset()
 
 
 async def test_scheduler_polls_repeatedly_and_survives_a_failing_job(parts: Parts) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.status_parser import parse_status
-from habot.core.verdict import NodeReading, judge_pair
+from habot.core.verdict import NodeReading, judge_pair, serving_changed
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 WORDS = {"promoted_active": "Promoted Active"}
@@ -316,3 +317,38 @@ def test_unreachable_node_keeps_its_reason() -> None:
     )
     assert status.primary.error == "connection refused"
     assert not status.primary.reachable
+
+
+@pytest.mark.parametrize(
+    ("known", "now", "changed"),
+    [
+        ({Role.PRIMARY: "active", Role.SECONDARY: "standby"}, ("demoted", "promoted_active"), True),
+        ({Role.PRIMARY: "active", Role.SECONDARY: "standby"}, ("unreachable", "standby"), False),
+        (
+            {Role.PRIMARY: "active", Role.SECONDARY: "standby"},
+            ("unreachable", "promoted_active"),
+            True,
+        ),
+        ({Role.PRIMARY: "active", Role.SECONDARY: "standby"}, ("active", "standalone"), False),
+        ({Role.PRIMARY: "active", Role.SECONDARY: "promoted_active"}, ("active", "unknown"), False),
+        ({}, ("active", "standby"), False),
+    ],
+)
+def test_a_role_change_is_a_readable_node_starting_or_stopping_serving(
+    known: dict[Role, str], now: tuple[str, str], changed: bool
+) -> None:
+    """Compared with each node's last readable state; an unreadable node is no evidence."""
+    p, s = now
+    status = judge_pair(
+        "prod",
+        NodeReading(Role.PRIMARY, "a", T0, reachable=p != "unreachable"),
+        NodeReading(Role.SECONDARY, "b", T0),
+    )
+    views = {Role.PRIMARY: p, Role.SECONDARY: s}
+    status = replace(
+        status,
+        primary=replace(status.primary, state=NodeState(views[Role.PRIMARY])),
+        secondary=replace(status.secondary, state=NodeState(views[Role.SECONDARY])),
+    )
+    before = {role: NodeState(state) for role, state in known.items()}
+    assert serving_changed(before, status) is changed

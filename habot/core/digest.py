@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 
 from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, section
 from habot.core.model import Health, NodeState, Verdict
+from habot.core.verdict import SERVING
 
-_SERVING = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
 MAX_PAIRS_IN_DIGEST = 45  # one section each, under Slack's 50 blocks with the header
 
 
@@ -32,7 +32,7 @@ class Sample:
     @property
     def serving(self) -> bool:
         """Some node takes traffic (users can log in)."""
-        return self.primary in _SERVING or self.secondary in _SERVING
+        return self.primary in SERVING or self.secondary in SERVING
 
     @property
     def healthy(self) -> bool:

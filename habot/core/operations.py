@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from habot.core.catalogue import HaCommand
 from habot.core.model import Health, NodeState, Role, Verdict
-from habot.core.verdict import NodeView, PairStatus
+from habot.core.verdict import SERVING, NodeView, PairStatus
 from habot.errors import HabotError
 
 
@@ -62,12 +62,11 @@ class Procedures:
 
 _DEMOTED = frozenset({NodeState.DEMOTED, NodeState.INACTIVE})
 _STANDING_BY = frozenset({NodeState.STANDBY, NodeState.INACTIVE})
-_SERVING = frozenset({NodeState.PROMOTED_ACTIVE, NodeState.ACTIVE})
 _FAILED_OVER: Expectation = (
     (Role.PRIMARY, _DEMOTED),
     (Role.SECONDARY, frozenset({NodeState.PROMOTED_ACTIVE})),
 )
-_HANDED_OVER: Expectation = ((Role.PRIMARY, _DEMOTED), (Role.SECONDARY, _SERVING))
+_HANDED_OVER: Expectation = ((Role.PRIMARY, _DEMOTED), (Role.SECONDARY, SERVING))
 _REACHABLE_STATES = frozenset(
     {
         NodeState.ACTIVE,

@@ -32,7 +32,10 @@ _EQUIVALENT = {
 _DOWN = {NodeState.UNREACHABLE, NodeState.FAILED}
 _WAITING = {NodeState.STANDBY, NodeState.INACTIVE}
 _NOT_SERVING = {NodeState.DEMOTED, NodeState.INACTIVE, NodeState.STANDBY, *_DOWN}
-_UNREAD = {NodeState.UNREACHABLE, NodeState.UNKNOWN}
+#: States of a node taking traffic.
+SERVING = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
+#: States that say nothing about a node's role: habot could not read it.
+UNREAD = frozenset({NodeState.UNREACHABLE, NodeState.UNKNOWN})
 _SEEN_UP = {
     Role.PRIMARY: Verdict.PRIMARY_UNREACHABLE,
     Role.SECONDARY: Verdict.SECONDARY_UNREACHABLE,
@@ -86,10 +89,6 @@ class PairStatus:
         return self.primary if role is Role.PRIMARY else self.secondary
 
 
-_SERVING_STATES = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
-UNREAD = frozenset({NodeState.UNREACHABLE, NodeState.UNKNOWN})
-
-
 def serving_changed(known: Mapping[Role, NodeState], after: PairStatus) -> bool:
     """Whether a node started or stopped serving (Active / Promoted Active) since the last
     reading in which it could be read (``known``) — the role change that starts the
@@ -98,7 +97,7 @@ def serving_changed(known: Mapping[Role, NodeState], after: PairStatus) -> bool:
         then, now = known.get(role), after.node(role).state
         if then is None or then in UNREAD or now in UNREAD:
             continue
-        if (then in _SERVING_STATES) is not (now in _SERVING_STATES):
+        if (then in SERVING) is not (now in SERVING):
             return True
     return False
 
@@ -317,7 +316,7 @@ def _standalone(p: NodeState, s: NodeState, _: Health | None) -> tuple[Verdict, 
 def _half_pair(p: NodeState, s: NodeState, _: Health | None) -> tuple[Verdict, str] | None:
     if (p is NodeState.STANDALONE) is not (s is NodeState.STANDALONE):
         alone, other = (Role.PRIMARY, s) if p is NodeState.STANDALONE else (Role.SECONDARY, p)
-        said = "cannot be read" if other in _UNREAD else "is still configured for HA"
+        said = "cannot be read" if other in UNREAD else "is still configured for HA"
         return Verdict.HALF_PAIR, (
             f"the {alone.label} is standalone; the {alone.peer.label} {said} ({_word(other)}) "
             "— a half pair, as after make-standalone on one server"

@@ -24,13 +24,6 @@ from habot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
-_SERVING = frozenset({NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE})
-
-
-def serving(primary: NodeState, secondary: NodeState) -> frozenset[Role]:
-    """The nodes taking traffic in a reading."""
-    pairs = ((Role.PRIMARY, primary), (Role.SECONDARY, secondary))
-    return frozenset(role for role, state in pairs if state in _SERVING)
 
 
 def looks_different(before: StoredReading | None, after: PairStatus) -> bool:
@@ -71,7 +64,7 @@ class Monitor:
         changed = False
         for status in statuses:
             previous = await asyncio.to_thread(self._readings.last_sync, status.pair)
-            known = await asyncio.to_thread(self._readings.last_known_sync, status.pair, UNREAD)
+            known = await self._last_known(status.pair, previous)
             await asyncio.to_thread(self._readings.add_sync, status)
             changed = changed or looks_different(previous, status)
             if serving_changed(known, status):
@@ -85,6 +78,13 @@ class Monitor:
             self._on_change()
         await self._prune_old()
         return statuses
+
+    async def _last_known(self, pair: str, previous: StoredReading | None) -> dict[Role, NodeState]:
+        """Each node's last readable state: the previous reading's when it read both (the
+        usual case, no further query), else looked up further back."""
+        if previous is not None and not {previous.primary, previous.secondary} & UNREAD:
+            return {Role.PRIMARY: previous.primary, Role.SECONDARY: previous.secondary}
+        return await asyncio.to_thread(self._readings.last_known_sync, pair, UNREAD)
 
     async def _prune_old(self) -> None:
         """Delete what is older than keep_readings — at most every PRUNE_EVERY, not at

@@ -470,7 +470,7 @@ class OperationService:
         try:
             if not await owned():  # a command without a confirmation is sent right away
                 raise OwnershipLost(plan.address, "this replica no longer owns the request")
-            code = await self._joining_code(request, plan)
+            code = await self._joining_code(request, plan, owned)
             result = await self._runner.run(
                 self._settings.pair(request.pair).address(plan.node),
                 ha_command(plan.command),
@@ -534,7 +534,9 @@ class OperationService:
             after,
         )
 
-    async def _joining_code(self, request: Request, plan: OperationPlan) -> str | None:
+    async def _joining_code(
+        self, request: Request, plan: OperationPlan, owned: Callable[[], Awaitable[bool]]
+    ) -> str | None:
         """Create the joining code the plan needs on its node: a secret kept only in this
         call's memory — never stored, logged, posted or digested."""
         if plan.joining_code_from is None:
@@ -544,6 +546,7 @@ class OperationService:
             self._settings.pair(request.pair).address(node),
             ha_command(HaCommand.CREATE_JOINING_CODE),
             answer_prompt=True,
+            confirm_gate=owned,  # should it ask, the same point of no return applies
         )
         code = joining_code_in(result.output) if result.exit_status == 0 else None
         await self._record(

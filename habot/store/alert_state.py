@@ -95,6 +95,15 @@ def decode_announced(raw: str | None) -> Announced | None:
     )
 
 
+_SET_OWN_COLUMN = {
+    column: text(
+        f"INSERT INTO alert_state (pair, state, {column}) VALUES (:p, :s, :v) "  # noqa: S608
+        f"ON CONFLICT (pair) DO UPDATE SET {column} = excluded.{column}"
+    )
+    for column in ("muted_until", "announced")  # fixed names, never input
+}
+
+
 class AlertStateStore:
     """Load and save a pair's alert state and its open card (sync)."""
 
@@ -117,14 +126,7 @@ class AlertStateStore:
 
     def announce_sync(self, pair: str, announced: Announced) -> None:
         """Record the shape habot's own operation produced (the rest is untouched)."""
-        with writing(self._engine) as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO alert_state (pair, state, announced) VALUES (:p, :s, :a) "
-                    "ON CONFLICT (pair) DO UPDATE SET announced = excluded.announced"
-                ),
-                {"p": pair, "s": encode(AlertState()), "a": encode_announced(announced)},
-            )
+        self._set_own_column(pair, "announced", encode_announced(announced))
 
     def forget_announced_sync(self, pair: str, seen: Announced) -> None:
         """Forget the announcement the poll saw — only if no newer one replaced it since."""
@@ -136,13 +138,14 @@ class AlertStateStore:
 
     def set_mute_sync(self, pair: str, until: datetime | None) -> None:
         """Mute the pair until a time (None: unmute); the rest of its state is untouched."""
+        self._set_own_column(pair, "muted_until", _iso(until))
+
+    def _set_own_column(self, pair: str, column: str, value: str | None) -> None:
+        """Write one column that has a single writer (the mute, the announcement), never
+        the poll's state beside it — so concurrent writers cannot undo each other."""
         with writing(self._engine) as conn:
             conn.execute(
-                text(
-                    "INSERT INTO alert_state (pair, state, muted_until) VALUES (:p, :s, :u) "
-                    "ON CONFLICT (pair) DO UPDATE SET muted_until = excluded.muted_until"
-                ),
-                {"p": pair, "s": encode(AlertState()), "u": _iso(until)},
+                _SET_OWN_COLUMN[column], {"p": pair, "s": encode(AlertState()), "v": value}
             )
 
     def save_sync(self, pair: str, state: AlertState, card_id: int | None) -> None:
