@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[Any]]
 Leader = Callable[[], Awaitable[bool]]
 Count = Callable[[str, str], None]
-HEARTBEAT_EVERY = 2.0  # seconds; a replica silent for REPLICA_TTL is taken for dead
 #: A digest delayed by a busy loop or a short stall still goes out; one missed because
 #: habot was down for longer is skipped (never posted in a burst on the next start).
 DIGEST_GRACE = 15 * 60
@@ -67,21 +66,21 @@ def logged(
 
 @dataclass(frozen=True)
 class Jobs:
-    """What the scheduler runs. All but the heartbeat run on the leading replica only."""
+    """What the scheduler runs (on the leading replica only, when there is a leader). The
+    replica heartbeat is not here: it runs on its own thread (services.leader.Heartbeat)."""
 
     poll: Job  # status of every pair → readings, alerts, Home refresh
     housekeeping: Job  # approval expiry, interrupted operations
     deliver: Job | None = None  # the outbox
     digest: Job | None = None  # on digest_cron
-    heartbeat: Job | None = None  # this replica is alive (every replica)
 
 
 def build_scheduler(
     settings: Settings, jobs: Jobs, leader: Leader | None = None, count: Count | None = None
 ) -> AsyncIOScheduler:
     """The scheduler: status poll (first run at once), housekeeping, outbox delivery every
-    second, the digest on ``digest_cron`` in the configured time zone, and a heartbeat.
-    With ``leader``, the jobs but the heartbeat run only while this replica leads."""
+    second, and the digest on ``digest_cron`` in the configured time zone. With
+    ``leader``, the jobs run only while this replica leads."""
     every = settings.schedule.status_every.total_seconds()
     sweep = max(min(settings.approval.ttl.total_seconds() / 3, 5.0), 0.5)
     zone = ZoneInfo(settings.schedule.timezone)
@@ -103,7 +102,6 @@ def build_scheduler(
     every_("status poll", jobs.poll, every, leader, next_run_time=datetime.now(UTC))
     every_("housekeeping", jobs.housekeeping, sweep, leader)
     every_("outbox", jobs.deliver, 1, leader)
-    every_("heartbeat", jobs.heartbeat, HEARTBEAT_EVERY, None, next_run_time=datetime.now(UTC))
     cron = settings.schedule.digest_cron.strip()
     if jobs.digest is not None and cron:
         scheduler.add_job(

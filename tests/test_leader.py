@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,14 @@ import aiohttp
 import pytest
 from sqlalchemy import Engine
 
-from habot.services.leader import LEASE_TTL, REPLICA_TTL, Leadership, gone, replica_id
+from habot.services.leader import (
+    LEASE_TTL,
+    REPLICA_TTL,
+    Heartbeat,
+    Leadership,
+    gone,
+    replica_id,
+)
 from habot.sim.simulator import Simulator
 from habot.store.leases import LeaseStore
 from tests.botproc import ROLES, Bot, start_bot
@@ -104,6 +112,31 @@ async def test_a_replica_is_alive_while_it_beats(two: tuple[Engine, Engine]) -> 
     assert not await b.alive("C")
     clock.now += REPLICA_TTL + T
     assert not await b.alive("A")
+
+
+async def test_the_heartbeat_beats_while_the_event_loop_is_held(
+    two: tuple[Engine, Engine],
+) -> None:
+    """A flood of requests can hold the event loop past REPLICA_TTL; the heartbeat runs on
+    its own thread, so other replicas still see this one alive (and do not declare its
+    running operation interrupted). Once stopped, it lapses."""
+    one, other = two
+    clock = Clock()
+    heartbeat = Heartbeat(LeaseStore(one), "A", clock, every=timedelta(milliseconds=20))
+    heartbeat.start()
+    observer = LeaseStore(other)
+    try:
+        clock.now += REPLICA_TTL + T  # time passes while the loop is held (no await below)
+        deadline = time.monotonic() + 5
+        while observer.holder_sync("alive:A", clock()) != "A" and time.monotonic() < deadline:
+            time.sleep(0.02)  # noqa: ASYNC251 — holding the loop is the point
+        assert await Leadership(observer, clock, "B").alive("A")
+    finally:
+        heartbeat.stop()
+    assert heartbeat.failures == 0
+    clock.now += REPLICA_TTL + T
+    await asyncio.sleep(0.1)
+    assert not await Leadership(observer, clock, "B").alive("A")
 
 
 async def test_two_replicas_alert_once_and_the_standby_takes_over(

@@ -23,7 +23,7 @@ from habot.services.alerting import Alerter
 from habot.services.commands import CommandService
 from habot.services.digest import DigestService
 from habot.services.home import HomeRefresher, HomeService
-from habot.services.leader import Leadership
+from habot.services.leader import Heartbeat, Leadership
 from habot.services.monitor import Monitor
 from habot.services.operations import OperationService
 from habot.services.outbox import OutboxNotifier, OutboxWorker
@@ -114,7 +114,9 @@ async def _serve(
         leadership = Leadership(LeaseStore(engine), utc_now)
         metrics.leader.set_function(lambda: float(leadership.leading))
         stack.push_async_callback(leadership.release)
-        await leadership.beat()  # before recovery, so this replica counts as alive
+        heartbeat = Heartbeat(LeaseStore(engine), leadership.me, utc_now)
+        heartbeat.start()  # beats once first, so this replica counts as alive in recovery
+        stack.callback(heartbeat.stop)  # after the drain below: LIFO
         jobs, drain = await _wire(
             settings, engine, store, app, tokens, runtime, metrics, leadership, stack
         )
@@ -218,7 +220,6 @@ async def _wire(
         housekeeping=operations.housekeeping,
         deliver=worker.deliver_due,
         digest=digest.post,
-        heartbeat=leadership.beat,
     )
     return jobs, operations.drain
 

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -22,6 +23,8 @@ LEASE_TTL = timedelta(seconds=15)
 #: A replica whose heartbeat is older than this is taken for dead: an operation it was
 #: running is marked "unknown" (never re-run).
 REPLICA_TTL = timedelta(seconds=10)
+#: How often a replica says it is alive: several beats fit in one REPLICA_TTL.
+HEARTBEAT_EVERY = timedelta(seconds=2)
 
 
 def replica_id() -> str:
@@ -115,9 +118,7 @@ class Leadership:
 
     async def beat(self) -> None:
         """Show this replica is alive (every replica, leader or not)."""
-        await asyncio.to_thread(
-            self._store.claim_sync, _alive(self.me), self.me, self._clock(), REPLICA_TTL
-        )
+        await asyncio.to_thread(beat_sync, self._store, self.me, self._clock())
 
     async def alive(self, replica: str) -> bool:
         """Whether a replica's heartbeat is current."""
@@ -129,3 +130,57 @@ class Leadership:
 
 def _alive(replica: str) -> str:
     return f"alive:{replica}"
+
+
+def beat_sync(store: LeaseStore, me: str, now: datetime) -> None:
+    """One heartbeat: this replica is alive until ``now + REPLICA_TTL``."""
+    store.claim_sync(_alive(me), me, now, REPLICA_TTL)
+
+
+class Heartbeat:
+    """This replica's heartbeat, on a thread of its own.
+
+    The heartbeat is what other replicas read to decide whether an operation this replica
+    runs was interrupted, so it must not depend on the event loop: a flood of requests, a
+    slow handler or a blocking call there would otherwise hold it off until another
+    replica declared a live operation ``unknown``. Only a stopped process (SIGSTOP, a
+    frozen VM) stops it — and such a process cannot pass the point of no return either,
+    because ownership is checked in the database at that moment."""
+
+    def __init__(
+        self,
+        store: LeaseStore,
+        me: str,
+        clock: Clock,
+        every: timedelta = HEARTBEAT_EVERY,
+    ) -> None:
+        self._store = store
+        self._me = me
+        self._clock = clock
+        self._every = every.total_seconds()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="habot-heartbeat", daemon=True)
+        self.failures = 0
+
+    def start(self) -> None:
+        """Beat once now (so this replica counts as alive before it recovers anything),
+        then keep beating on the thread."""
+        self._beat()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop beating (at shutdown, after running operations have drained)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._every + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self._beat()
+
+    def _beat(self) -> None:
+        try:
+            beat_sync(self._store, self._me, self._clock())
+        except Exception:
+            self.failures += 1
+            log.warning("heartbeat not recorded (database error); retrying", exc_info=True)
