@@ -18,6 +18,7 @@ from habot.core.model import NodeState, Role
 from habot.sim.simulator import Simulator
 from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
 from tests.fakeslack import (
+    TEAM,
     FakeSlack,
     block_action,
     form_body,
@@ -104,6 +105,16 @@ async def final_card(fake: FakeSlack, words: str) -> str:
         lambda: [u for u in fake.calls_to("chat.update") if words in json.dumps(u.args["blocks"])]
     )
     return json.dumps(updates[-1].args["blocks"])
+
+
+async def audit_export(bot: Bot) -> bytes:
+    """`habot audit export` (JSON lines) against the bot's database, as an operator runs it."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "habot", "audit", "export", stdout=asyncio.subprocess.PIPE,
+        env=bot.env(),
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    return out
 
 
 def runs(sim: Simulator, pair: str = "prod") -> list[list[str]]:
@@ -283,16 +294,7 @@ async def test_joining_code_is_only_in_the_ephemeral_reply(
     code = told[0].args["text"].split("Joining code: ")[1].split()[0]
     public = [c for c in fake.calls if c.method in {"chat.postMessage", "chat.update"}]
     assert code not in json.dumps([c.args for c in public])
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "habot",
-        "audit",
-        "export",
-        stdout=asyncio.subprocess.PIPE,
-        env=bot.env(),
-    )
-    out, _ = await proc.communicate()
+    out = await audit_export(bot)
     assert b"joining" in out or b"requested" in out
     assert code.encode() not in out
 
@@ -413,23 +415,35 @@ async def test_a_card_slack_refuses_is_withdrawn_and_the_asker_told(
 async def test_a_click_is_honoured_only_from_its_own_card(
     bot: Bot, fake: FakeSlack, sim: Simulator
 ) -> None:
-    """An Approve click from another channel, or carrying another request's id under this
-    card's buttons, is refused (and audited); nothing runs. The real click still works."""
+    """An Approve click from another channel, from another workspace (a forged `team`), or
+    carrying another request's id under this card's buttons, is refused (and audited);
+    nothing runs. The real click still works."""
     await ask(bot, fake, "switchover prod")
     await ask(bot, fake, "make-standalone dr secondary")
     prod_card, dr_card = cards(fake)[-2], cards(fake)[-1]
     action_id, prod_id, prod_block = button(prod_card, "approve_request")
     _, dr_id, _ = button(dr_card, "approve_request")
-    for value, block_id, channel in (
-        (prod_id, prod_block, "C0ELSEWHERE"),  # the right card's button, another channel
-        (dr_id, prod_block, CHANNEL),  # another request's id under this card's buttons
+    for value, block_id, channel, team in (
+        (prod_id, prod_block, "C0ELSEWHERE", None),  # the right card's button, another channel
+        (dr_id, prod_block, CHANNEL, None),  # another request's id under this card's buttons
+        (prod_id, prod_block, CHANNEL, "T0OTHERORG"),  # the right click, another workspace
     ):
         url, rid = fake.response_url()
         payload = block_action(action_id, value, block_id, LEAD, channel, url)
+        if team is not None:
+            payload["team"]["id"] = payload["user"]["team_id"] = team
         assert await post(bot, interaction_body(payload)) == 200
         answer = json.dumps((await fake.response(rid))["blocks"])
         assert "no_entry" in answer
+        assert ("another workspace" in answer) == (team is not None)
     await asyncio.sleep(0.5)
+    events = [json.loads(line) for line in (await audit_export(bot)).splitlines()]
+    refused = [e["detail"] for e in events if e["kind"] == "click_refused"]
+    assert [(r["channel"], r["team"]) for r in refused] == [
+        ("C0ELSEWHERE", TEAM),
+        (CHANNEL, TEAM),
+        (CHANNEL, "T0OTHERORG"),
+    ]
     assert runs(sim) == []
     assert runs(sim, "dr") == []
     assert "Approved" in await click(bot, fake, prod_card, "approve_request", LEAD)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from habot.core.approvals import Request, RequestState
@@ -62,14 +63,33 @@ def approval_card(
     return Message(text, tuple(blocks), in_channel=True)
 
 
+@dataclass(frozen=True)
+class Where:
+    """Where a click came from: its channel and workspace, and the workspace habot is
+    installed in (the bot token's, from ``auth.test``)."""
+
+    channel: str | None
+    team: str | None
+    home_team: str | None
+
+
 def click_mismatch(
-    request_id: str, block_id: str, click_channel: str | None, card_channel: str | None
+    request_id: str,
+    block_id: str,
+    click: Where,
+    card_channel: str | None,
 ) -> str | None:
     """Why a button click does not belong to the card of ``request_id`` (None when it
-    does): it must come from the channel the card lives in, from that request's buttons."""
+    does): it must come from the workspace habot is installed in and the channel the card
+    lives in, from that request's buttons."""
+    if click.home_team is None or click.team != click.home_team:
+        return (
+            "That click came from another workspace than the one habot serves; "
+            "approvals are given in habot's own workspace."
+        )
     if not block_id.startswith(f"request-{request_id}-"):
         return "That click does not match the card it came from; nothing was counted."
-    if card_channel is None or click_channel != card_channel:
+    if card_channel is None or click.channel != card_channel:
         return (
             f"Request {request_id}'s card lives in another channel; act on it there "
             "(or type the command where the card is)."

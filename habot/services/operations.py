@@ -29,7 +29,13 @@ from habot.core.approvals import (
 )
 from habot.core.audit import AuditEvent, digest
 from habot.core.blocks import Message, escape, text_message
-from habot.core.cards import approval_card, before_after, click_mismatch, expired_note
+from habot.core.cards import (
+    Where,
+    approval_card,
+    before_after,
+    click_mismatch,
+    expired_note,
+)
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.grammar import OperationRequest
 from habot.core.model import Role
@@ -283,18 +289,26 @@ class OperationService:
     # -- clicking -------------------------------------------------------------------------
 
     async def click(
-        self, action: RequestAction, caller: Caller, request_id: str, block_id: str
+        self,
+        action: RequestAction,
+        caller: Caller,
+        request_id: str,
+        block_id: str,
+        *,
+        team: str | None,
+        home_team: str | None,
     ) -> Message:
-        """A button on an approval card: honoured only from that card (its channel, that
-        request's buttons); refusals are audited."""
+        """A button on an approval card: honoured only from that card (habot's workspace,
+        the card's channel, that request's buttons); refusals are audited."""
         card_channel, _ = await asyncio.to_thread(self._requests.card_sync, request_id)
-        wrong = click_mismatch(request_id, block_id, caller.channel, card_channel)
+        where = Where(caller.channel, team, home_team)
+        wrong = click_mismatch(request_id, block_id, where, card_channel)
         if wrong is not None:
             request = await self._requests.get(request_id)
             await self._record(
                 "click_refused", caller.user, request.pair if request else None, "refused",
                 {"request": request_id, "action": action.value, "reason": wrong,
-                 "channel": caller.channel},
+                 "channel": caller.channel, "team": team},
             )  # fmt: skip
             return text_message(f":no_entry: {escape(wrong)}")
         act = {

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -76,20 +78,40 @@ class SlackHandlers:
         await self._send(respond, message, replace_original=False)
 
     async def on_request_button(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
     ) -> None:
-        """Approve / Reject / Cancel on an approval card; the clicker gets the answer."""
+        """Approve / Reject / Cancel on an approval card; the clicker gets the answer. The
+        click's workspace is compared with the bot token's (``auth.test``, cached by Bolt)."""
         await ack()
         action = body["actions"][0]
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
+        teams = _Teams(
+            click=(body.get("team") or {}).get("id"),
+            home=context.authorize_result.team_id if context.authorize_result else None,
+        )
         work = self._request_button(
-            action["action_id"], user, channel, str(action.get("value")), action.get("block_id", "")
+            action["action_id"],
+            user,
+            channel,
+            str(action.get("value")),
+            action.get("block_id", ""),
+            teams,
         )
         message = await self._safely(action["action_id"], work)
         await self._send(respond, message, replace_original=False)
 
     async def _request_button(
-        self, action_id: str, user: str, channel: str | None, request_id: str, block_id: str
+        self,
+        action_id: str,
+        user: str,
+        channel: str | None,
+        request_id: str,
+        block_id: str,
+        teams: _Teams,
     ) -> Message:
         if self._operations is None:
             return text_message("Operations are not enabled in this process.")
@@ -99,7 +121,9 @@ class SlackHandlers:
             REJECT: RequestAction.REJECT,
             CANCEL: RequestAction.CANCEL,
         }[action_id]
-        return await self._operations.click(action, caller, request_id, block_id)
+        return await self._operations.click(
+            action, caller, request_id, block_id, team=teams.click, home_team=teams.home
+        )
 
     async def on_alert_button(
         self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -153,3 +177,11 @@ class SlackHandlers:
             response_type="in_channel" if message.in_channel else "ephemeral",
             **extra,
         )
+
+
+@dataclass(frozen=True)
+class _Teams:
+    """The workspace a click came from, and the one the bot token belongs to."""
+
+    click: str | None
+    home: str | None
