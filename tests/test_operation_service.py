@@ -57,8 +57,14 @@ class Recorder:
         self.cards[card] = [message]
         return card
 
-    async def update_card(self, pair: str, channel: str, card: int, message: Message) -> None:
-        self.cards[card].append(message)
+    shown: dict[int, int] = field(default_factory=dict)  # card → newest version shown
+
+    async def update_card(
+        self, pair: str, channel: str, card: int, message: Message, version: int
+    ) -> None:
+        if version >= self.shown.get(card, 0):  # the port's contract: older ones dropped
+            self.shown[card] = version
+            self.cards[card].append(message)
 
     async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
         self.threads.append(text)
@@ -572,7 +578,8 @@ async def test_unparsed_status_fails_closed(world: World) -> None:
 async def test_approve_racing_cancel_never_revives_a_cancelled_card(world: World) -> None:
     """Approve and cancel at the same moment, many times: whichever wins, the card ends
     showing what the database holds — a cancelled request is never painted back to
-    "Waiting" with live buttons, and a late approval is not counted."""
+    "Waiting" with live buttons, a late approval is not counted, and the audit says it in
+    the order it happened (never "approved" after "cancelled")."""
     for _ in range(8):
         await world.ask("make-standalone dr secondary")  # needs two approvals
         rid = world.request_id()
@@ -583,4 +590,11 @@ async def test_approve_racing_cancel_never_revives_a_cancelled_card(world: World
         shown = json.dumps(world.notifier.cards[card][-1].blocks)
         assert "Cancelled" in shown
         assert "approve_request" not in shown
+        kinds = [
+            r.event.kind
+            for r in world.audit.all_sync()
+            if r.event.detail.get("request") == rid
+            and r.event.kind in {"requested", "approved", "cancelled"}
+        ]
+        assert kinds in (["requested", "cancelled"], ["requested", "approved", "cancelled"])
     assert world.runs("dr") == []

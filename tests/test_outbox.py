@@ -78,6 +78,27 @@ async def test_429_then_500_then_ok_delivers_once_in_order(
     assert store.lanes_sync() == []
 
 
+async def test_a_card_never_goes_back_to_an_older_version(
+    store: OutboxStore, fake: FakeSlack
+) -> None:
+    """Two writers race to edit one card (an approval's "Waiting, 1 of 2" read before a
+    cancel, queued after the cancel's "Cancelled"): the older version is dropped, so Slack
+    is only ever told the newest; an equal version is still queued (same state, new words)."""
+    clock = Clock()
+    notify = notifier(store, fake, clock)
+    card = await notify.post_card("prod", "C0HAOPS", text_message("waiting 0 of 2"))
+    await notify.update_card("prod", "C0HAOPS", card, text_message("cancelled"), 2)
+    await notify.update_card("prod", "C0HAOPS", card, text_message("waiting 1 of 2"), 1)
+    await notify.update_card("prod", "C0HAOPS", card, text_message("cancelled by U0OPS"), 2)
+    other = await notify.post_card("dr", "C0HAOPS", text_message("another card"))
+    await notify.update_card("dr", "C0HAOPS", other, text_message("its own version 1"), 1)
+    assert await worker(store, fake, clock).deliver_due() == 5
+    edits = [c.args["text"] for c in fake.calls if c.method == "chat.update"]
+    prod_edits = [e for e in edits if e != "its own version 1"]
+    assert prod_edits == ["cancelled", "cancelled by U0OPS"]  # in order; the stale one dropped
+    assert "its own version 1" in edits  # versions are per card
+
+
 async def test_messages_survive_a_restart(store: OutboxStore, fake: FakeSlack) -> None:
     """Queued messages live in the database: a new worker (after a restart) sends them."""
     store.enqueue_sync("prod", "post", "C0HAOPS", {"text": "queued before restart"}, T0)
@@ -112,7 +133,7 @@ async def test_operation_messages_wait_out_an_outage_and_arrive_in_order(
     clock = Clock()
     notify = notifier(store, fake, clock)
     card = await notify.post_card("prod", "C0HAOPS", text_message("approve me"))
-    await notify.update_card("prod", "C0HAOPS", card, text_message("approved"))
+    await notify.update_card("prod", "C0HAOPS", card, text_message("approved"), 1)
     await notify.thread("prod", "C0HAOPS", card, "progress")
     await notify.tell("prod", "C0HAOPS", "U0OPS", "your switchover succeeded")
     assert await notify.link(card) is None  # not delivered yet

@@ -8,12 +8,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy
 from sqlalchemy import Engine
 
 from habot.core.approvals import Request, RequestState
+from habot.core.audit import AuditEvent
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, OperationPlan
+from habot.store.audit import AuditStore
 from habot.store.db import upgrade
 from habot.store.requests import PairBusy, RequestStore
 
@@ -60,7 +63,9 @@ def test_request_round_trips(url: str, engines: Callable[[str], Engine]) -> None
     store = RequestStore(engines(url))
     store.create_sync(request(required=2), "C0HAOPS", PLAN)
     store.add_approval_sync("r1", "U0LEAD", T0)
-    assert store.get_sync("r1") == replace(request(required=2), approvals=("U0LEAD",))
+    assert store.get_sync("r1") == replace(
+        request(required=2), approvals=("U0LEAD",), version=1
+    )  # an approval is a change: the version counts it
     assert store.card_sync("r1") == ("C0HAOPS", None)
     assert store.plan_sync("r1") == PLAN
     store.set_card_sync("r1", "C0HAOPS", 42)
@@ -141,3 +146,69 @@ def test_states_and_role_changes(url: str, engines: Callable[[str], Engine]) -> 
     store.record_change_sync("prod", T0)
     store.record_change_sync("prod", T0 + timedelta(minutes=1))
     assert store.last_change_sync("prod") == T0 + timedelta(minutes=1)
+
+
+def said(kind: str, rid: str = "r1") -> AuditEvent:
+    """The audit event a change carries."""
+    return AuditEvent(kind, "U0OPS", kind, T0, pair="prod", detail={"request": rid})
+
+
+def test_each_change_and_its_audit_event_commit_together(
+    url: str, engines: Callable[[str], Engine]
+) -> None:
+    """A change carries its audit event into its own transaction: the chain holds exactly
+    the changes that were made, in their order — a lost race writes no event, and a
+    double click by one approver is neither counted nor audited twice."""
+    engine = engines(url)
+    store, audit = RequestStore(engine), AuditStore(engine)
+    store.create_sync(request(required=2), "C0HAOPS", PLAN, said("requested"))
+    assert store.add_approval_sync("r1", "U0LEAD", T0, said("approved")) == 1
+    assert store.add_approval_sync("r1", "U0LEAD", T0, said("approved")) == 1  # twice
+    assert store.transition_sync(
+        "r1", RequestState.PENDING, RequestState.CANCELLED, said=said("cancelled")
+    )
+    assert not store.transition_sync(  # lost the race: nothing moved, nothing said
+        "r1", RequestState.PENDING, RequestState.EXPIRED, said=said("expired")
+    )
+    assert store.add_approval_sync("r1", "U0LEAD2", T0, said("approved")) is None
+    events = [(r.event.kind, dict(r.event.detail)) for r in audit.all_sync()]
+    assert events == [
+        ("requested", {"request": "r1"}),
+        ("approved", {"request": "r1", "approvals": 1}),
+        ("cancelled", {"request": "r1"}),
+    ]
+    assert store.get_sync("r1").version == 2  # type: ignore[union-attr]
+    assert audit.verify_sync().ok
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM requests",
+        "UPDATE requests SET requester = 'U0EVIL'",
+        "UPDATE requests SET operation = 'failover'",
+        "UPDATE requests SET state = 'pending' WHERE id = 'r2'",  # reopen an ended one
+        "DELETE FROM approvals",
+        "UPDATE approvals SET approver = 'U0EVIL'",
+    ],
+)
+def test_requests_and_approvals_refuse_quiet_edits(
+    url: str, engines: Callable[[str], Engine], statement: str
+) -> None:
+    """What was asked, who approved, and an ended request's outcome cannot be changed or
+    removed behind habot's back (SQLite and PostgreSQL triggers); habot's own changes
+    still work."""
+    engine = engines(url)
+    store = RequestStore(engine)
+    store.create_sync(request(required=2), None, PLAN)
+    store.add_approval_sync("r1", "U0LEAD", T0)
+    store.create_sync(request("r2", pair="dr"), None, PLAN)
+    assert store.transition_sync("r2", RequestState.PENDING, RequestState.CANCELLED)
+    with (
+        pytest.raises(sqlalchemy.exc.DatabaseError, match="only through habot"),
+        engine.begin() as conn,
+    ):
+        conn.execute(sqlalchemy.text(statement))
+    assert store.transition_sync("r1", RequestState.PENDING, RequestState.EXECUTING, runner="A")
+    assert store.still_runs_sync("r1", "A")
+    store.set_card_sync("r1", "C0HAOPS", 7)

@@ -67,6 +67,9 @@ class Request:
     state: RequestState = RequestState.PENDING
     approvals: tuple[str, ...] = ()
     override: str | None = None
+    #: How many times it has changed (each state move, each approval): a card showing an
+    #: older version than one already queued for it is stale.
+    version: int = 0
 
     @property
     def missing(self) -> int:

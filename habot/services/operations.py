@@ -88,8 +88,11 @@ class Notifier(Protocol):
         """Post a card in the channel; return its handle."""
         ...
 
-    async def update_card(self, pair: str, channel: str, card: int, message: Message) -> None:
-        """Replace a card in place."""
+    async def update_card(
+        self, pair: str, channel: str, card: int, message: Message, version: int
+    ) -> None:
+        """Replace a card in place with ``message``, which shows its request at
+        ``version``; an update older than one the card already got is dropped."""
         ...
 
     async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
@@ -214,8 +217,12 @@ class OperationService:
             snapshot=topology(status),
             override=override,
         )
+        said = self._event(
+            "requested", caller.user, plan.pair, "pending", self._describe(request, plan),
+            node=plan.node.value,
+        )  # fmt: skip
         try:
-            await self._requests.create(request, caller.channel, plan)
+            await self._requests.create(request, caller.channel, plan, said)
         except PairBusy as busy:
             _, card = await asyncio.to_thread(self._requests.card_sync, busy.open_id)
             link = await self._notify.link(card) if card is not None else None
@@ -233,14 +240,7 @@ class OperationService:
                 f":no_entry: {plan.pair} already has an open request (`{busy.open_id}`){where}; "
                 f"one operation per pair at a time. See `{self._settings.slack.command} pending`."
             )
-        await self._record(
-            "requested",
-            caller.user,
-            plan.pair,
-            "pending",
-            self._describe(request, plan),
-            node=plan.node.value,
-        )
+        self._changed()
         if request.required == 0:
             return await self._start(request, plan, caller.user)
         if not caller.channel:
@@ -262,13 +262,18 @@ class OperationService:
                 f"Request `{request.id}` is open: {needs}. Slack is slow to take its card; "
                 "it will appear here as soon as Slack does."
             )
+        said = self._event(
+            "cancelled", "habot", request.pair, "cancelled",
+            {"request": request.id, "reason": f"approval card refused: {fate.error}"},
+        )  # fmt: skip
         if await self._requests.transition(
-            request.id, RequestState.PENDING, RequestState.CANCELLED, {"outcome": fate.error}
+            request.id,
+            RequestState.PENDING,
+            RequestState.CANCELLED,
+            {"outcome": fate.error},
+            said=said,
         ):
-            await self._record(
-                "cancelled", "habot", request.pair, "cancelled",
-                {"request": request.id, "reason": f"approval card refused: {fate.error}"},
-            )  # fmt: skip
+            self._changed()
         return text_message(
             f":x: Request `{request.id}` withdrawn: Slack refused its approval card "
             f"(`{fate.error}`), so nobody could approve it. Invite habot to this channel "
@@ -333,23 +338,18 @@ class OperationService:
                 {"request": request.id, "reason": decision.message},
             )
             return text_message(f":no_entry: {decision.message}")
-        count = await self._requests.add_approval(request.id, caller.user, self._clock())
+        said = self._event(
+            "approved", caller.user, request.pair, "counted", {"request": request.id}
+        )
+        count = await self._requests.add_approval(request.id, caller.user, self._clock(), said)
         if count is None:  # closed between reading it and counting: not counted
             now = await self._requests.get(request.id)
             state = now.state.value if now else "closed"
             return text_message(f"Request `{request.id}` is already {state}; nothing was counted.")
-        await self._record(
-            "approved",
-            caller.user,
-            request.pair,
-            "counted",
-            {"request": request.id, "approvals": count},
-        )
+        self._changed()
         request = replace(request, approvals=(*request.approvals, caller.user))
         if count < request.required:
-            # The card shows the request as the database has it now, never a stale copy:
-            # a cancel that landed meanwhile must not be painted back to "Waiting".
-            await self._refresh_card(await self._requests.get(request.id) or request)
+            await self._refresh_card(request)
             return text_message(f"Approval counted; {request.required - count} more needed.")
         return await self._start(request, None, caller.user)
 
@@ -377,30 +377,32 @@ class OperationService:
                 {"request": request.id, "reason": decision.message},
             )
             return text_message(f":no_entry: {decision.message}")
-        if not await self._requests.transition(request.id, RequestState.PENDING, state):
-            return text_message(f"Request `{request.id}` was already closed or started.")
-        await self._record(
+        said = self._event(
             state.value, caller.user, request.pair, state.value, {"request": request.id}
         )
-        await self._refresh_card(replace(request, state=state), note=f"By <@{caller.user}>.")
+        if not await self._requests.transition(request.id, RequestState.PENDING, state, said=said):
+            return text_message(f"Request `{request.id}` was already closed or started.")
+        self._changed()
+        await self._refresh_card(request, note=f"By <@{caller.user}>.")
         return text_message(decision.message)
 
     # -- running --------------------------------------------------------------------------
 
     async def _start(self, request: Request, plan: OperationPlan | None, user: str) -> Message:
+        said = self._event(
+            "executing", user, request.pair, "executing", {"request": request.id},
+            node=request.node.value,
+        )  # fmt: skip
         if not await self._requests.transition(
-            request.id, RequestState.PENDING, RequestState.EXECUTING, runner=self._replica
+            request.id,
+            RequestState.PENDING,
+            RequestState.EXECUTING,
+            runner=self._replica,
+            said=said,
         ):
             return text_message(f"Request `{request.id}` is already running or closed.")
+        self._changed()
         running = replace(request, state=RequestState.EXECUTING)
-        await self._record(
-            "executing",
-            user,
-            request.pair,
-            "executing",
-            {"request": request.id},
-            node=request.node.value,
-        )
         self.spawn(self._execute(running))
         return text_message(f"Approved: `{request.operation.value}` on {request.pair} is running.")
 
@@ -587,22 +589,19 @@ class OperationService:
         after: PairStatus | None,
         before: PairStatus | None = None,
     ) -> None:
+        said = self._event(
+            state.value, request.requester, request.pair, state.value,
+            {"request": request.id, "detail": words},
+        )  # fmt: skip
         if not await self._durably(
             lambda: self._requests.transition(
-                request.id, RequestState.EXECUTING, state, {"outcome": words}
+                request.id, RequestState.EXECUTING, state, {"outcome": words}, said=said
             )
         ):
             return
-        await self._record(
-            state.value,
-            request.requester,
-            request.pair,
-            state.value,
-            {"request": request.id, "detail": words},
-        )
+        self._changed()
         outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
-        finished = replace(request, state=state)
-        await self._durably(lambda: self._refresh_card(finished, outcome=outcome))
+        await self._durably(lambda: self._refresh_card(request, outcome=outcome))
         channel, _ = await self._card_channel(request)
         if channel:
             text = f"Your `{request.operation.value}` on {request.pair}: {escape(words)}"
@@ -641,16 +640,17 @@ class OperationService:
                 f"Request `{request.id}` is {request.state.value}, not unknown: there is "
                 "nothing to resolve."
             )
-        if not await self._requests.transition(
-            request.id, RequestState.UNKNOWN, RequestState.RESOLVED, {"finding": finding}
-        ):
-            return text_message(f"Request `{request.id}` was resolved by someone else just now.")
-        await self._record(
+        said = self._event(
             "resolved", caller.user, request.pair, "resolved",
             {"request": request.id, "finding": finding},
         )  # fmt: skip
+        if not await self._requests.transition(
+            request.id, RequestState.UNKNOWN, RequestState.RESOLVED, {"finding": finding}, said=said
+        ):
+            return text_message(f"Request `{request.id}` was resolved by someone else just now.")
+        self._changed()
         note = f"Resolved by <@{caller.user}>: {escape(finding)}"
-        await self._refresh_card(replace(request, state=RequestState.RESOLVED), note=note)
+        await self._refresh_card(request, note=note)
         return text_message(
             f"Request `{request.id}` resolved; {request.pair} is open to operations again."
         )
@@ -663,16 +663,13 @@ class OperationService:
         pending = await asyncio.to_thread(self._requests.in_states_sync, RequestState.PENDING)
         closed = 0
         for request in pending:
+            said = self._event("expired", "habot", request.pair, "expired", {"request": request.id})
             if now >= request.expires_at and await self._requests.transition(
-                request.id, RequestState.PENDING, RequestState.EXPIRED
+                request.id, RequestState.PENDING, RequestState.EXPIRED, said=said
             ):
                 closed += 1
-                await self._record(
-                    "expired", "habot", request.pair, "expired", {"request": request.id}
-                )
-                await self._refresh_card(
-                    replace(request, state=RequestState.EXPIRED), note=expired_note(now)
-                )
+                self._changed()
+                await self._refresh_card(request, note=expired_note(now))
         return closed
 
     async def recover(self) -> int:
@@ -727,9 +724,12 @@ class OperationService:
         channel, card = await self._card_channel(request)
         if channel is None or card is None:
             return
+        # Always what the database holds now, with its version: a slower writer's card
+        # (an approval that lost to a cancel) is then older and dropped, never shown.
+        current = await self._requests.get(request.id) or request
         plan = await asyncio.to_thread(self._requests.plan_sync, request.id)
-        message = approval_card(request, plan, note, outcome)
-        await self._notify.update_card(request.pair, channel, card, message)
+        message = approval_card(current, plan, note, outcome)
+        await self._notify.update_card(current.pair, channel, card, message, current.version)
 
     async def _record(
         self,
@@ -741,7 +741,23 @@ class OperationService:
         node: str | None = None,
         output_digest: str | None = None,
     ) -> None:
-        event = AuditEvent(
+        """Audit something that is not a change of the request itself (those are written
+        with the change, in its transaction)."""
+        event = self._event(kind, actor, pair, outcome, detail, node, output_digest)
+        await self._durably(lambda: self._audit.append(event))
+        self._changed()
+
+    def _event(
+        self,
+        kind: str,
+        actor: str,
+        pair: str | None,
+        outcome: str,
+        detail: dict[str, Any],
+        node: str | None = None,
+        output_digest: str | None = None,
+    ) -> AuditEvent:
+        return AuditEvent(
             kind=kind,
             actor=actor,
             outcome=outcome,
@@ -751,9 +767,10 @@ class OperationService:
             output_digest=output_digest,
             detail=detail,
         )
-        await self._durably(lambda: self._audit.append(event))
+
+    def _changed(self) -> None:
         if self._on_change is not None:
-            self._on_change()  # every recorded transition can change someone's Home
+            self._on_change()  # every recorded change can change someone's Home
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run background work tracked by :meth:`drain`."""

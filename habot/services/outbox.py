@@ -130,9 +130,22 @@ class OutboxNotifier:
         """Queue the card; its outbox id is the handle."""
         return await self._queue(pair, "post", channel, message_payload(message))
 
-    async def update_card(self, pair: str, channel: str, card: int, message: Message) -> None:
-        """Queue an in-place edit of the card."""
-        await self._queue(pair, "update", channel, {"ts_of": card, **message_payload(message)})
+    async def update_card(
+        self, pair: str, channel: str, card: int, message: Message, version: int
+    ) -> None:
+        """Queue an in-place edit of the card (dropped if it shows an older version of its
+        request than an edit already queued)."""
+        await asyncio.to_thread(
+            self._store.enqueue_update_sync,
+            pair,
+            channel,
+            card,
+            version,
+            message_payload(message),
+            self._clock(),
+        )
+        if self._kick is not None:
+            self._kick()
 
     async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
         """Queue a reply in the card's thread."""

@@ -8,14 +8,17 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from habot.core.audit import GENESIS, AuditEvent, AuditRecord, ChainCheck, chain, verify
-from habot.store.db import WRITE_LOCK, busy_translated
+from habot.store.db import busy_translated, writing
 
 _APPEND_ATTEMPTS = 20
+#: PostgreSQL advisory lock taken by every append, so appends are serialised even inside a
+#: longer transaction (a request's change and its audit row commit together).
+_APPEND_LOCK = 0x4AB07A0D
 
 
 class AuditRow(SQLModel, table=True):
@@ -59,6 +62,20 @@ def _to_row(record: AuditRecord) -> AuditRow:
     )
 
 
+def append_in(conn: Connection, event: AuditEvent) -> AuditRecord:
+    """Append ``event`` after the head, inside the caller's write transaction: a change to
+    a request and the row that records it commit together or not at all, and the chain's
+    order is the order the changes were made in."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK})
+    head = conn.execute(
+        text("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+    ).first()
+    record = chain(head.seq + 1 if head else 1, event, head.hash if head else GENESIS)
+    conn.execute(insert(AuditRow).values(**_to_row(record).model_dump()))
+    return record
+
+
 def _to_record(row: AuditRow) -> AuditRecord:
     event = AuditEvent(
         kind=row.kind,
@@ -86,19 +103,11 @@ class AuditStore:
     def append_sync(self, event: AuditEvent) -> AuditRecord:
         """Append an event after the current head; another writer winning the race retries."""
         for _ in range(_APPEND_ATTEMPTS):
-            with (
-                self._lock,
-                self._engine.connect() as conn,
-                Session(bind=conn.execution_options(**{WRITE_LOCK: True})) as session,
-            ):
-                head = session.exec(select(AuditRow).order_by(col(AuditRow.seq).desc())).first()
-                record = chain(head.seq + 1 if head else 1, event, head.hash if head else GENESIS)
-                session.add(_to_row(record))
-                try:
-                    session.commit()
-                    return record
-                except IntegrityError:
-                    session.rollback()  # another replica appended first: chain after it
+            try:
+                with self._lock, writing(self._engine) as conn:
+                    return append_in(conn, event)
+            except IntegrityError:
+                continue  # another writer appended first (without the lock): chain after it
         raise RuntimeError("could not append to the audit log: too much contention")
 
     def recent_sync(self, limit: int, pair: str | None = None) -> list[AuditRecord]:

@@ -56,6 +56,43 @@ class OutboxStore:
             )
             return int(result.scalar_one())
 
+    def enqueue_update_sync(
+        self,
+        lane: str,
+        channel: str,
+        card: int,
+        version: int,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> int | None:
+        """Queue an edit of ``card`` showing its request at ``version`` — or drop it (None)
+        when an edit showing a newer version is already queued or sent: two writers racing
+        (an approval and a cancel) can never leave the card on the older state."""
+        with writing(self._engine) as conn:
+            if conn.dialect.name == "postgresql":  # serialise edits of one card
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k, :c)"), {"k": 7, "c": card})
+            newest = conn.execute(
+                text("SELECT max(version) FROM outbox WHERE card_of = :c"), {"c": card}
+            ).scalar()
+            if newest is not None and version < newest:
+                return None
+            result = conn.execute(
+                text(
+                    "INSERT INTO outbox (lane, kind, channel, payload, created_at, "
+                    "next_attempt_at, card_of, version) VALUES (:lane, 'update', :channel, "
+                    ":payload, :now, :now, :card, :version) RETURNING id"
+                ),
+                {
+                    "lane": lane,
+                    "channel": channel,
+                    "payload": json.dumps({"ts_of": card, **payload}),
+                    "now": now.isoformat(),
+                    "card": card,
+                    "version": version,
+                },
+            )
+            return int(result.scalar_one())
+
     def head_sync(self, lane: str) -> OutboxMessage | None:
         """The oldest queued message of a lane (later ones wait behind it: order holds)."""
         rows = self._select(

@@ -3,12 +3,15 @@
 Every state change is ``UPDATE … WHERE id = ? AND state = ?``: of two replicas, two
 clicks or a click and an expiry sweep, exactly one sees a row change; the others lose and
 are told so. The database enforces one open request per pair (a partial unique index).
+A change and the audit event that records it (``said``) commit in one transaction, so the
+chain holds every change, in the order the changes were made.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +19,11 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
 from habot.core.approvals import Request, RequestState
+from habot.core.audit import AuditEvent
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, OperationPlan
+from habot.store.audit import append_in
 from habot.store.db import WRITE_LOCK, busy_translated
 
 
@@ -42,8 +47,15 @@ class RequestStore:
 
     # -- creating and reading -----------------------------------------------------------
 
-    def create_sync(self, request: Request, channel: str | None, plan: OperationPlan) -> None:
-        """Store a new pending request; PairBusy if the pair already has an open one."""
+    def create_sync(
+        self,
+        request: Request,
+        channel: str | None,
+        plan: OperationPlan,
+        said: AuditEvent | None = None,
+    ) -> None:
+        """Store a new pending request; PairBusy if the pair already has an open one.
+        ``said`` (the audit event recording it) is appended in the same transaction."""
         row = _row(request) | {"channel": channel, "plan": _plan_json(plan)}
         with self._write() as conn:
             try:
@@ -58,6 +70,8 @@ class RequestStore:
                         ),
                         row,
                     )
+                    if said is not None:
+                        append_in(conn, said)
             except IntegrityError:
                 open_id = self.open_for_sync(request.pair)
                 raise PairBusy(open_id or "?") from None
@@ -144,9 +158,12 @@ class RequestStore:
 
     # -- changing -------------------------------------------------------------------------
 
-    def add_approval_sync(self, request_id: str, approver: str, at: datetime) -> int | None:
+    def add_approval_sync(
+        self, request_id: str, approver: str, at: datetime, said: AuditEvent | None = None
+    ) -> int | None:
         """Record an approval (once per approver) on a pending request; return the count —
-        or None when the request is no longer pending (closed meanwhile: not counted)."""
+        or None when the request is no longer pending (closed meanwhile: not counted).
+        ``said`` is appended in the same transaction, with the count in its detail."""
         lock = " FOR UPDATE" if self._engine.dialect.name == "postgresql" else ""
         with self._write() as conn, conn.begin():
             state = conn.execute(
@@ -155,16 +172,23 @@ class RequestStore:
             ).scalar()
             if state != RequestState.PENDING.value:
                 return None
-            conn.execute(
+            added = conn.execute(
                 text(
                     "INSERT INTO approvals (request_id, approver, at) VALUES (:id, :a, :at) "
                     "ON CONFLICT DO NOTHING"
                 ),
                 {"id": request_id, "a": approver, "at": at.isoformat()},
-            )
+            ).rowcount
             count: int = conn.execute(
                 text("SELECT count(*) FROM approvals WHERE request_id = :id"), {"id": request_id}
             ).scalar_one()
+            if added == 1:
+                conn.execute(
+                    text("UPDATE requests SET version = version + 1 WHERE id = :id"),
+                    {"id": request_id},
+                )
+                if said is not None:
+                    append_in(conn, replace(said, detail={**said.detail, "approvals": count}))
         return count
 
     def transition_sync(
@@ -174,14 +198,17 @@ class RequestStore:
         new: RequestState,
         detail: dict[str, Any] | None = None,
         runner: str | None = None,
+        said: AuditEvent | None = None,
     ) -> bool:
         """Compare-and-set the state (and, when given, the replica running it); True only
-        for the one caller that moved it."""
+        for the one caller that moved it. ``said`` is appended in the same transaction,
+        only when the state moved."""
         with self._write() as conn, conn.begin():
             changed = conn.execute(
                 text(
                     "UPDATE requests SET state = :new, detail = :detail, "
-                    "runner = COALESCE(:runner, runner) WHERE id = :id AND state = :expected"
+                    "runner = COALESCE(:runner, runner), version = version + 1 "
+                    "WHERE id = :id AND state = :expected"
                 ),
                 {
                     "new": new.value,
@@ -191,6 +218,8 @@ class RequestStore:
                     "runner": runner,
                 },
             ).rowcount
+            if changed == 1 and said is not None:
+                append_in(conn, said)
         return bool(changed == 1)
 
     def still_runs_sync(self, request_id: str, runner: str) -> bool:
@@ -245,17 +274,25 @@ class RequestStore:
 
     # -- async wrappers ---------------------------------------------------------------------
 
-    async def create(self, request: Request, channel: str | None, plan: OperationPlan) -> None:
+    async def create(
+        self,
+        request: Request,
+        channel: str | None,
+        plan: OperationPlan,
+        said: AuditEvent | None = None,
+    ) -> None:
         """See :meth:`create_sync`."""
-        await asyncio.to_thread(self.create_sync, request, channel, plan)
+        await asyncio.to_thread(self.create_sync, request, channel, plan, said)
 
     async def get(self, request_id: str) -> Request | None:
         """See :meth:`get_sync`."""
         return await asyncio.to_thread(self.get_sync, request_id)
 
-    async def add_approval(self, request_id: str, approver: str, at: datetime) -> int | None:
+    async def add_approval(
+        self, request_id: str, approver: str, at: datetime, said: AuditEvent | None = None
+    ) -> int | None:
         """See :meth:`add_approval_sync`."""
-        return await asyncio.to_thread(self.add_approval_sync, request_id, approver, at)
+        return await asyncio.to_thread(self.add_approval_sync, request_id, approver, at, said)
 
     @busy_translated
     async def transition(
@@ -265,10 +302,11 @@ class RequestStore:
         new: RequestState,
         detail: dict[str, Any] | None = None,
         runner: str | None = None,
+        said: AuditEvent | None = None,
     ) -> bool:
         """See :meth:`transition_sync`."""
         return await asyncio.to_thread(
-            self.transition_sync, request_id, expected, new, detail, runner
+            self.transition_sync, request_id, expected, new, detail, runner, said
         )
 
 
@@ -319,4 +357,5 @@ def _request(row: Any, approvals: tuple[str, ...]) -> Request:
         state=RequestState(row["state"]),
         approvals=approvals,
         override=row["override"],
+        version=row["version"],
     )
