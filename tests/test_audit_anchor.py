@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 from habot.core.anchor import check_anchor, make_anchor, parse_anchor
-from habot.core.audit import AuditRecord, chain, verify
+from habot.core.approvals import RequestState
+from habot.core.audit import AuditEvent, AuditRecord, RequestRow, chain, disagreements, verify
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
+from habot.store.requests import RequestStore
 from tests.test_audit import event
+from tests.test_request_store import PLAN, T0, request, said
 
 KEY = "k3y-from-the-keyring-not-the-db"
 
@@ -90,9 +93,8 @@ def _habot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_anchor_then_truncation_is_caught(tmp_path: Path) -> None:
-    """`habot audit anchor` prints one keyed line; after the last rows are deleted (guards
-    dropped), plain `verify` says intact but `verify --anchor LINE` exits 1 saying why."""
+def config_for(tmp_path: Path) -> tuple[Path, Path]:
+    """A config naming an SQLite file, and that file (migrated)."""
     db = tmp_path / "audit.db"
     config = tmp_path / "habot.toml"
     config.write_text(
@@ -102,6 +104,72 @@ def test_cli_anchor_then_truncation_is_caught(tmp_path: Path) -> None:
     )
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
+    engine.dispose()
+    return config, db
+
+
+def test_a_request_changed_behind_habots_back_is_caught(tmp_path: Path) -> None:
+    """Requests change only with their audit event, so `verify` checks the table against
+    the chain: with the guards dropped, a failed run rewritten as succeeded, or an approval
+    slipped in, makes it exit 1 naming the request."""
+    config, db = config_for(tmp_path)
+    engine = make_engine(f"sqlite:///{db}")
+    store = RequestStore(engine)
+    store.create_sync(request(required=2), "C0HAOPS", PLAN, said("requested"))
+    store.add_approval_sync("r1", "U0LEAD", T0, replace(said("approved"), actor="U0LEAD"))
+    store.transition_sync(
+        "r1", RequestState.PENDING, RequestState.EXECUTING, said=said("executing")
+    )
+    store.transition_sync("r1", RequestState.EXECUTING, RequestState.FAILED, said=said("failed"))
+    engine.dispose()
+    assert _habot(config, "audit", "verify").returncode == 0
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TRIGGER requests_ended")
+    conn.execute("UPDATE requests SET state = 'succeeded'")
+    conn.execute("INSERT INTO approvals VALUES ('r1', 'U0LEAD2', '2026-11-26T03:00:00+00:00')")
+    conn.commit()
+    conn.close()
+    caught = _habot(config, "audit", "verify")
+    assert caught.returncode == 1
+    assert "request r1 is 'succeeded' in its table; the chain says failed" in caught.stderr
+    assert "request r1's approvers ['U0LEAD', 'U0LEAD2'] are not the chain's ['U0LEAD']" in (
+        caught.stderr
+    )
+
+
+def test_the_table_and_the_chain_agree_only_when_they_say_the_same() -> None:
+    """The rule itself: the last state event is the state; approved events are approvers;
+    a request the chain never mentions is a disagreement too."""
+    records = log_of(
+        ("requested", "U0OPS", "r1"), ("approved", "U0LEAD", "r1"), ("executing", "U0LEAD", "r1"),
+        ("command_result", "U0OPS", "r1"), ("succeeded", "U0OPS", "r1"),
+        ("requested", "U0OPS", "r2"), ("cancelled", "U0OPS", "r2"),
+    )  # fmt: skip
+    agreeing = [
+        RequestRow("r1", "succeeded", frozenset({"U0LEAD"})),
+        RequestRow("r2", "cancelled", frozenset()),
+    ]
+    assert disagreements(agreeing, records) == []
+    assert disagreements([RequestRow("r2", "expired", frozenset())], records) == [
+        "request r2 is 'expired' in its table; the chain says cancelled"
+    ]
+    assert len(disagreements([RequestRow("r3", "pending", frozenset())], records)) == 1
+
+
+def log_of(*events: tuple[str, str, str]) -> list[AuditRecord]:
+    """A chain of (kind, actor, request) events."""
+    records: list[AuditRecord] = []
+    for i, (kind, actor, rid) in enumerate(events, start=1):
+        e = AuditEvent(kind, actor, kind, T0, pair="prod", detail={"request": rid})
+        records.append(chain(i, e, records[-1].hash if records else "0" * 64))
+    return records
+
+
+def test_cli_anchor_then_truncation_is_caught(tmp_path: Path) -> None:
+    """`habot audit anchor` prints one keyed line; after the last rows are deleted (guards
+    dropped), plain `verify` says intact but `verify --anchor LINE` exits 1 saying why."""
+    config, db = config_for(tmp_path)
+    engine = make_engine(f"sqlite:///{db}")
     store = AuditStore(engine)
     for i in range(1, 8):
         store.append_sync(event(i))
@@ -114,7 +182,7 @@ def test_cli_anchor_then_truncation_is_caught(tmp_path: Path) -> None:
     held = _habot(config, "audit", "verify", "--anchor", line)
     assert (held.returncode, held.stdout.strip()) == (
         0,
-        "audit log intact: 7 rows; it holds the anchor at row 7",
+        "audit log intact: 7 rows; it holds the anchor at row 7; requests agree with it",
     )
     conn = sqlite3.connect(db)
     conn.execute("DROP TRIGGER audit_events_no_delete")

@@ -289,7 +289,7 @@ async def test_audit_cli_lists_exports_and_verifies(sim: Simulator, tmp_path: Pa
     assert exported.out.splitlines()[0].startswith("seq,at,kind,actor")
     assert len(exported.out.splitlines()) == 4
     ok = await habot("--config", str(config), "audit", "verify")
-    assert (ok.code, ok.out.strip()) == (0, "audit log intact: 3 rows")
+    assert (ok.code, ok.out.strip()) == (0, "audit log intact: 3 rows; requests agree with it")
     conn = sqlite3.connect(db)
     conn.execute("DROP TRIGGER audit_events_no_update")
     conn.execute("UPDATE audit_events SET actor = 'U9' WHERE seq = 2")

@@ -11,9 +11,11 @@ import click
 
 from habot.config import load_settings
 from habot.core.anchor import Anchor, check_anchor, make_anchor, parse_anchor
+from habot.core.audit import disagreements
 from habot.runtime import open_store
 from habot.secrets import AUDIT_KEY, Secrets
 from habot.store.audit import AuditStore
+from habot.store.requests import RequestStore
 
 _CSV_FIELDS = (
     "seq",
@@ -89,9 +91,10 @@ def export(ctx: click.Context, fmt: str) -> None:
 )
 @click.pass_context
 def verify_chain(ctx: click.Context, anchor_line: str | None) -> None:
-    """Check the hash chain (and an anchor). Exit 0 when intact, 1 naming the problem."""
+    """Check the hash chain (and an anchor), and that the requests table says what the
+    chain says. Exit 0 when intact, 1 naming each problem."""
     anchor = _anchor_or_usage(anchor_line)
-    store = _store(ctx)
+    engine, store = open_store(load_settings(ctx.obj))
     check = store.verify_sync()
     if not check.ok:
         click.echo(f"audit log BROKEN at row {check.bad_seq}: {check.problem}", err=True)
@@ -101,8 +104,13 @@ def verify_chain(ctx: click.Context, anchor_line: str | None) -> None:
         if problem:
             click.echo(f"audit log does not match the anchor: {problem}", err=True)
             ctx.exit(1)
+    problems = disagreements(RequestStore(engine).rows_sync(), store.all_sync())
+    for problem in problems:
+        click.echo(f"requests table disagrees with the audit log: {problem}", err=True)
+    if problems:
+        ctx.exit(1)
     held = f"; it holds the anchor at row {anchor.seq}" if anchor else ""
-    click.echo(f"audit log intact: {check.rows} rows{held}")
+    click.echo(f"audit log intact: {check.rows} rows{held}; requests agree with it")
 
 
 def _anchor_or_usage(line: str | None) -> Anchor | None:

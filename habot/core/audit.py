@@ -126,3 +126,55 @@ def verify(records: Iterable[AuditRecord]) -> ChainCheck:
 def digest(text: str) -> str:
     """The digest of command output recorded instead of the output itself."""
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """A request as its table holds it, for checking against the chain."""
+
+    id: str
+    state: str
+    approvers: frozenset[str]
+
+
+#: Audit kinds that move a request, and the state each leaves it in (the other state kinds
+#: are the state's own name: executing, succeeded, cancelled …).
+_STATE_OF_KIND = {"requested": "pending"}
+_STATES = frozenset(
+    {
+        "pending", "executing", "succeeded", "failed", "unverified", "aborted", "unknown",
+        "rejected", "cancelled", "expired", "resolved",
+    }
+)  # fmt: skip
+
+
+def disagreements(requests: Iterable[RequestRow], records: Iterable[AuditRecord]) -> list[str]:
+    """Where the requests table and the chain disagree. Every change to a request is
+    written with its audit event in one transaction, so the chain's last state event for a
+    request is its state, and its ``approved`` events are its approvers; anything else was
+    changed behind habot's back (triggers dropped, rows edited)."""
+    said_state: dict[str, str] = {}
+    said_approvers: dict[str, set[str]] = {}
+    for record in records:
+        request = record.event.detail.get("request")
+        if not isinstance(request, str):
+            continue
+        kind = record.event.kind
+        if kind == "approved":
+            said_approvers.setdefault(request, set()).add(record.event.actor)
+        elif _STATE_OF_KIND.get(kind, kind) in _STATES:
+            said_state[request] = _STATE_OF_KIND.get(kind, kind)
+    problems = []
+    for row in requests:
+        chained = said_state.get(row.id)
+        if chained != row.state:
+            problems.append(
+                f"request {row.id} is {row.state!r} in its table; the chain says "
+                f"{chained or 'nothing about it'}"
+            )
+        if row.approvers != frozenset(said_approvers.get(row.id, ())):
+            problems.append(
+                f"request {row.id}'s approvers {sorted(row.approvers)} are not the chain's "
+                f"{sorted(said_approvers.get(row.id, ()))}"
+            )
+    return problems

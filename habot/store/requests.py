@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
 from habot.core.approvals import Request, RequestState
-from habot.core.audit import AuditEvent
+from habot.core.audit import AuditEvent, RequestRow
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, OperationPlan
@@ -145,6 +145,16 @@ class RequestStore:
                 text("UPDATE requests SET channel = :c, card_id = :card WHERE id = :id"),
                 {"c": channel, "card": card_id, "id": request_id},
             )
+
+    def rows_sync(self) -> list[RequestRow]:
+        """Every request's state and approvers (for checking the table against the chain)."""
+        with self._engine.connect() as conn:
+            states = conn.execute(text("SELECT id, state FROM requests")).all()
+            approvals = conn.execute(text("SELECT request_id, approver FROM approvals")).all()
+        approvers: dict[str, set[str]] = {}
+        for request_id, approver in approvals:
+            approvers.setdefault(request_id, set()).add(approver)
+        return [RequestRow(rid, state, frozenset(approvers.get(rid, ()))) for rid, state in states]
 
     def in_states_sync(self, *states: RequestState) -> list[Request]:
         """Requests in any of these states, oldest first."""
