@@ -187,6 +187,8 @@ class ScheduleSettings(_Section):
     quiet_hours: str = ""
     keep_readings: Duration = timedelta(days=7)
     remind_after: Duration = timedelta(hours=24)
+    #: How often the audit chain's head is posted to the alert channel (when one is set).
+    anchor_every: Duration = timedelta(hours=6)
 
     @field_validator("timezone")
     @classmethod

@@ -73,13 +73,15 @@ class Jobs:
     housekeeping: Job  # approval expiry, interrupted operations
     deliver: Job | None = None  # the outbox
     digest: Job | None = None  # on digest_cron
+    anchor: Job | None = None  # the audit anchor, every anchor_every
 
 
 def build_scheduler(
     settings: Settings, jobs: Jobs, leader: Leader | None = None, count: Count | None = None
 ) -> AsyncIOScheduler:
     """The scheduler: status poll (first run at once), housekeeping, outbox delivery every
-    second, and the digest on ``digest_cron`` in the configured time zone. With
+    second, the audit anchor every ``anchor_every``, and the digest on
+    ``digest_cron`` in the configured time zone. With
     ``leader``, the jobs run only while this replica leads."""
     every = settings.schedule.status_every.total_seconds()
     sweep = max(min(settings.approval.ttl.total_seconds() / 3, 5.0), 0.5)
@@ -102,6 +104,7 @@ def build_scheduler(
     every_("status poll", jobs.poll, every, leader, next_run_time=datetime.now(UTC))
     every_("housekeeping", jobs.housekeeping, sweep, leader)
     every_("outbox", jobs.deliver, 1, leader)
+    every_("audit anchor", jobs.anchor, settings.schedule.anchor_every.total_seconds(), leader)
     cron = settings.schedule.digest_cron.strip()
     if jobs.digest is not None and cron:
         scheduler.add_job(

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import sys
+from contextlib import closing
 
 import click
 
@@ -100,7 +101,8 @@ def verify_chain(ctx: click.Context, anchor_line: str | None) -> None:
         click.echo(f"audit log BROKEN at row {check.bad_seq}: {check.problem}", err=True)
         ctx.exit(1)
     if anchor is not None:
-        problem = check_anchor(store.all_sync(), anchor, Secrets(os.environ).get(AUDIT_KEY))
+        with closing(store.all_sync()) as records:  # it may stop early: close the cursor
+            problem = check_anchor(records, anchor, Secrets(os.environ).get(AUDIT_KEY))
         if problem:
             click.echo(f"audit log does not match the anchor: {problem}", err=True)
             ctx.exit(1)

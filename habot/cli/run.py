@@ -18,8 +18,9 @@ from habot.config import Settings, load_settings
 from habot.core.roles import RolePolicy
 from habot.runtime import Runtime, open_runtime, open_store, utc_now
 from habot.scheduling import Jobs, build_scheduler
-from habot.secrets import Secrets
+from habot.secrets import AUDIT_KEY, Secrets
 from habot.services.alerting import Alerter
+from habot.services.anchoring import AnchorService
 from habot.services.commands import CommandService
 from habot.services.digest import DigestService
 from habot.services.home import HomeRefresher, HomeService
@@ -215,11 +216,13 @@ async def _wire(
         prune=(outbox.prune_sync, kept.prune_sync),
     )
     digest = DigestService(settings, ReadingStore(engine), AlertStateStore(engine), outbox, utc_now)
+    anchors = AnchorService(settings, store, outbox, utc_now, Secrets(os.environ).get(AUDIT_KEY))
     jobs = Jobs(
         poll=monitor.poll,
         housekeeping=operations.housekeeping,
         deliver=worker.deliver_due,
         digest=digest.post,
+        anchor=anchors.post,
     )
     return jobs, operations.drain
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, text
@@ -118,7 +118,7 @@ class AuditStore:
                 query = query.where(AuditRow.pair == pair)
             return [_to_record(row) for row in session.exec(query)]
 
-    def all_sync(self) -> Iterator[AuditRecord]:
+    def all_sync(self) -> Generator[AuditRecord]:
         """Every event in chain order, streamed."""
         with Session(self._engine) as session:
             query = select(AuditRow).order_by(col(AuditRow.seq)).execution_options(yield_per=500)
