@@ -44,12 +44,18 @@ def worker(store: OutboxStore, fake: FakeSlack, clock: Clock) -> OutboxWorker:
         (Attempt(False, error="internal_error"), 3, Delivery.QUEUED, 8),
         (Attempt(False, error="internal_error"), 20, Delivery.QUEUED, 300),
         (Attempt(False, error="channel_not_found"), 0, Delivery.DEAD, 0),
+        (Attempt(False, error="something_new"), 3, Delivery.QUEUED, 8),  # unknown: a few tries
+        (Attempt(False, error="something_new"), 4, Delivery.DEAD, 0),  # … then set aside
+        (Attempt(False, error="http_503"), 40, Delivery.QUEUED, 300),  # an outage: for ever
+        (Attempt(False, error="ServerDisconnectedError"), 40, Delivery.QUEUED, 300),
+        (Attempt(False, error="internal_error"), 40, Delivery.QUEUED, 300),
     ],
 )
 def test_what_happens_after_an_attempt(
     attempt: Attempt, tries: int, state: Delivery, wait: int
 ) -> None:
-    """Sent; Retry-After honoured; back-off doubling up to 5 min; permanent errors set aside."""
+    """Sent; Retry-After honoured; back-off doubling up to 5 min; permanent errors set aside
+    at once, errors habot does not know after five tries; Slack's trouble retried always."""
     outcome = after(attempt, tries, T0)
     assert (outcome.state, outcome.next_attempt_at) == (state, T0 + timedelta(seconds=wait))
 
@@ -116,6 +122,42 @@ async def test_a_permanently_refused_message_does_not_block_its_lane(
     assert await worker(store, fake, Clock()).deliver_due() == 2
     assert store.get_sync(dead).state is Delivery.DEAD  # type: ignore[union-attr]
     assert fake.calls_to("chat.postMessage")[-1].args["text"] == "after it"
+
+
+async def test_an_error_habot_does_not_know_is_set_aside_after_five_tries(
+    store: OutboxStore, fake: FakeSlack
+) -> None:
+    """A message Slack keeps refusing with an error habot does not know is tried five
+    times, then set aside and counted, and the lane moves on; a Slack outage (500s) of the
+    same length is waited out instead."""
+    clock, dead = Clock(), []
+    deliver = OutboxWorker(
+        store,
+        SlackSender(AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url, retry_handlers=[])),
+        clock,
+        on_dead=dead.append,
+    )
+
+    async def rounds(n: int) -> None:
+        for _ in range(n):
+            await deliver.deliver_due()
+            clock.now += timedelta(minutes=10)
+
+    odd = store.enqueue_sync("prod", "post", "C0HAOPS", {"text": "odd one"}, T0)
+    store.enqueue_sync("prod", "post", "C0HAOPS", {"text": "after it"}, T0)
+    fake.fail_next["chat.postMessage"] = ["weird_new_error"] * 5
+    await rounds(5)
+    assert store.get_sync(odd).state is Delivery.DEAD  # type: ignore[union-attr]
+    assert dead == ["weird_new_error"]
+    texts = [c.args["text"] for c in fake.calls_to("chat.postMessage")]
+    assert texts == ["odd one"] * 5 + ["after it"]
+    waiting = store.enqueue_sync("dr", "post", "C0HAOPS", {"text": "through an outage"}, T0)
+    fake.fail_next["chat.postMessage"] = [500] * 8
+    await rounds(8)
+    assert store.get_sync(waiting).state is Delivery.QUEUED  # type: ignore[union-attr]
+    await rounds(1)
+    assert store.get_sync(waiting).state is Delivery.SENT  # type: ignore[union-attr]
+    assert dead == ["weird_new_error"]
 
 
 def notifier(store: OutboxStore, fake: FakeSlack, clock: Clock) -> OutboxNotifier:

@@ -160,7 +160,13 @@ async def _wire(
     outbox, kept = OutboxStore(engine), KeptReadingStore(engine)
     # The outbox retries by itself (honouring Retry-After), so its client does not.
     client = AsyncWebClient(token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[])
-    worker = OutboxWorker(outbox, SlackSender(client), utc_now, leader=leadership.held)
+    worker = OutboxWorker(
+        outbox,
+        SlackSender(client),
+        utc_now,
+        leader=leadership.held,
+        on_dead=metrics.dead_letter,
+    )
     stack.push_async_callback(worker.close)
     home = HomeService(
         settings,

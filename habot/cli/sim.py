@@ -79,7 +79,8 @@ def fault(state_dir: Path, pair: str, target: str, fault: str, value: str | None
     """Switch a fault on a running simulator.
 
     \b
-    Node faults:  down | up | slow SECONDS | hang on|off | garbage on|off | crash on|off
+    Node faults:  down | up | cut on|off | slow SECONDS | think SECONDS | hang on|off |
+                  garbage on|off | crash on|off | ask_twice on|off
     Pair faults:  degraded on|off | smb PERCENT|off | reset
     Example:      habot sim fault prod primary down
     """

@@ -24,6 +24,22 @@ PERMANENT = frozenset(
     }
 )
 
+#: Errors that say Slack (or the way to it) is having trouble: retried for as long as it
+#: lasts, so an outage loses nothing.
+TRANSIENT = frozenset(
+    {
+        "ratelimited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+#: Any other error (one habot does not know) is tried this many times, then set aside, so
+#: one odd message never holds up the messages queued behind it.
+UNKNOWN_ERROR_TRIES = 5
+
 
 @dataclass(frozen=True)
 class Fate:
@@ -62,13 +78,29 @@ class Next:
 
 
 def after(attempt: Attempt, attempts_so_far: int, now: datetime) -> Next:
-    """Sent; set aside on a permanent error; else retry — after Retry-After when Slack gave
-    one, otherwise with exponential back-off capped at five minutes."""
+    """Sent; set aside on a permanent error, or on an error habot does not know once it has
+    been tried UNKNOWN_ERROR_TRIES times; else retry — after Retry-After when Slack gave
+    one, otherwise with exponential back-off capped at five minutes. Rate limits, Slack's
+    own failures and a broken connection are retried for as long as they last."""
     if attempt.ok:
         return Next(Delivery.SENT, now)
     if attempt.error in PERMANENT:
+        return Next(Delivery.DEAD, now)
+    if not _transient(attempt) and attempts_so_far + 1 >= UNKNOWN_ERROR_TRIES:
         return Next(Delivery.DEAD, now)
     if attempt.retry_after is not None:
         return Next(Delivery.QUEUED, now + timedelta(seconds=max(attempt.retry_after, 0)))
     backoff = min(timedelta(seconds=2 ** min(attempts_so_far, 10)), MAX_BACKOFF)
     return Next(Delivery.QUEUED, now + backoff)
+
+
+def _transient(attempt: Attempt) -> bool:
+    """Slack's trouble or the network's: an HTTP 5xx/429, a known transient error, or no
+    answer at all (the sender names the exception: ClientConnectionError, TimeoutError …)."""
+    error = attempt.error or ""
+    return (
+        attempt.retry_after is not None
+        or error in TRANSIENT
+        or error.startswith(("http_5", "http_429"))
+        or error.endswith(("Error", "Timeout"))
+    )

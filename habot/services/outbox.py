@@ -41,8 +41,10 @@ class OutboxWorker:
         sender: Sender,
         clock: Clock,
         leader: Callable[[], Awaitable[bool]] | None = None,
+        on_dead: Callable[[str], None] | None = None,
     ) -> None:
         self._leader = leader
+        self._on_dead = on_dead  # counts set-aside messages (by Slack's error)
         self._store = store
         self._sender = sender
         self._clock = clock
@@ -94,7 +96,12 @@ class OutboxWorker:
             self._store.record_sync, message.id, outcome, attempt.ts, attempt.error
         )
         if outcome.state is Delivery.DEAD:
-            log.error("outbox message %s set aside: Slack said %s", message.id, attempt.error)
+            log.error(
+                "outbox message %s set aside after %d tries: Slack said %s",
+                message.id, message.attempts + 1, attempt.error,
+            )  # fmt: skip
+            if self._on_dead is not None:
+                self._on_dead(attempt.error or "unknown")
             return True  # a message no retry can fix must not block its lane forever
         return outcome.state is Delivery.SENT
 

@@ -44,6 +44,7 @@ class SimNode:
     state: NodeState
     up: bool = True
     slow: float = 0.0
+    think: float = 0.0  # seconds a command waits, after its first output, before its question
     hang: bool = False
     garbage: bool = False
     crash: bool = False

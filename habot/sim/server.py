@@ -108,6 +108,8 @@ class SimNodeServer:
         process.stdout.write(plan.preamble)
         if plan.question is None or plan.on_yes is None:
             return plan.exit_status
+        if self.pair.nodes[self.role].think:
+            await asyncio.sleep(self.pair.nodes[self.role].think)
         if plan.code_question is not None and plan.code_ok is not None:
             process.stdout.write(plan.code_question)
             typed = (await process.stdin.readline()).strip()

@@ -22,7 +22,7 @@ from habot.sim.appliance import Layout, PairSim
 from habot.sim.kit import SimKit, SimPairEndpoints
 from habot.sim.server import SimNodeServer, utc_now
 
-NODE_FAULTS = ("down", "up", "cut", "slow", "hang", "garbage", "crash", "ask_twice")
+NODE_FAULTS = ("down", "up", "cut", "slow", "think", "hang", "garbage", "crash", "ask_twice")
 PAIR_FAULTS = ("degraded", "smb", "reset")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
@@ -134,8 +134,8 @@ class Simulator:
             if cut is not node.cut:
                 node.cut = cut
                 await (server.stop(still_up=True) if cut else server.start())
-        elif fault == "slow":
-            node.slow = _seconds(value)
+        elif fault in {"slow", "think"}:
+            setattr(node, fault, _seconds(fault, value))
         elif fault in {"hang", "garbage", "crash", "ask_twice"}:
             setattr(node, fault, _switch(value))
         else:
@@ -156,8 +156,9 @@ class Simulator:
         sim.degraded, sim.smb_percent = False, None
         for role, state in ((Role.PRIMARY, NodeState.ACTIVE), (Role.SECONDARY, NodeState.STANDBY)):
             node = sim.nodes[role]
-            node.state, node.slow, node.hang, node.garbage, node.crash = (
+            node.state, node.slow, node.think, node.hang, node.garbage, node.crash = (
                 state,
+                0.0,
                 0.0,
                 False,
                 False,
@@ -223,6 +224,7 @@ def _pair_snapshot(pair: PairSim, sim: Simulator) -> dict[str, Any]:
             "up": node.up,
             "address": str(sim.address(pair.name, role)),
             "slow": node.slow,
+            "think": node.think,
             "hang": node.hang,
             "garbage": node.garbage,
             "crash": node.crash,
@@ -247,13 +249,13 @@ def _switch(value: str | None) -> bool:
     return _SWITCH[value.lower()]
 
 
-def _seconds(value: str | None) -> float:
+def _seconds(fault: str, value: str | None) -> float:
     try:
         seconds = float(value or "0")
     except ValueError:
-        raise ValueError(f"slow takes seconds, e.g. 3 or 0.5, not {value!r}") from None
+        raise ValueError(f"{fault} takes seconds, e.g. 3 or 0.5, not {value!r}") from None
     if not 0 <= seconds <= 3600:
-        raise ValueError("slow takes 0 to 3600 seconds")
+        raise ValueError(f"{fault} takes 0 to 3600 seconds")
     return seconds
 
 

@@ -34,11 +34,22 @@ class Metrics:
             "Writes retried because the database was busy (locked by another writer)",
             registry=self.registry,
         )
+        self.dead_letters = Counter(
+            "habot_outbox_dead_letters",
+            "Messages set aside after Slack refused them for good (or an unknown error "
+            "five times), by Slack's error",
+            ["error"],
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "habot_scheduler_leader",
             "1 while this replica runs the scheduled jobs",
             registry=self.registry,
         )
+
+    def dead_letter(self, error: str) -> None:
+        """Count one message set aside."""
+        self.dead_letters.labels(error[:40]).inc()
 
     def job_ran(self, job: str, outcome: str) -> None:
         """Count one scheduled run."""
