@@ -69,10 +69,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bot_config(sim: Simulator, extra: str = ROLES, pair_extra: str = "") -> Path:
-    """The simulator's config with fast SSH limits plus Slack settings (and ``pair_extra``
-    lines in the first pair's table)."""
-    path = fast_config_file(sim, "bot.toml", extra)
+def bot_config(
+    sim: Simulator, extra: str = ROLES, pair_extra: str = "", ssh: dict[str, str] | None = None
+) -> Path:
+    """The simulator's config with fast SSH limits (``ssh`` overrides some) plus Slack
+    settings (and ``pair_extra`` lines in the first pair's table)."""
+    path = fast_config_file(sim, "bot.toml", extra, ssh)
     if pair_extra:
         text = path.read_text()
         first = text.index("[[pairs]]")
@@ -93,10 +95,11 @@ async def start_bot(
     database: str | None = None,
     pair_extra: str = "",
     verbose: int = 0,
+    ssh: dict[str, str] | None = None,
 ) -> Bot:
     """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves
     (and, when it ``polls`` — it leads the scheduler — until its first status round)."""
-    config = bot_config(sim, extra, pair_extra)
+    config = bot_config(sim, extra, pair_extra, ssh)
     database = database or f"sqlite:///{tmp / 'habot.db'}"
     port = free_port() if http else None
     env = {

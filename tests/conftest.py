@@ -97,15 +97,19 @@ def settings_from(config_path: Path, **ssh_overrides: Any) -> Settings:
     return parse_settings(data, source=str(config_path))
 
 
-def fast_config_file(sim: Simulator, name: str = "fast.toml", extra: str = "") -> Path:
-    """The simulator's habot.toml with short SSH limits (plus ``extra`` TOML), beside it."""
+def fast_config_file(
+    sim: Simulator, name: str = "fast.toml", extra: str = "", ssh: dict[str, str] | None = None
+) -> Path:
+    """The simulator's habot.toml with short SSH limits (``ssh`` overrides some of them;
+    plus ``extra`` TOML), beside it."""
+    limits = {**FAST_SSH, **(ssh or {})}
     lines = [
         line
         for line in sim.kit.config_path.read_text().splitlines()
-        if line.split(" = ")[0] not in FAST_SSH
+        if line.split(" = ")[0] not in limits
     ]
     at = lines.index("[ssh]") + 1
-    lines[at:at] = [f'{key} = "{value}"' for key, value in FAST_SSH.items()]
+    lines[at:at] = [f'{key} = "{value}"' for key, value in limits.items()]
     path = sim.kit.dir / name
     path.write_text("\n".join(lines) + "\n" + extra)
     return path

@@ -432,6 +432,55 @@ async def test_a_paused_replica_does_not_pass_the_point_of_no_return(world: Worl
     assert "closed to new operations" in await world.ask("switchover prod")
 
 
+class LatePausingRunner:
+    """The real SSH runner; once the command has finished (confirmation answered, change
+    made), ``meanwhile`` runs — another replica acting while this one was frozen just past
+    the point of no return."""
+
+    def __init__(self, runner: Any, meanwhile: Callable[[], Awaitable[object]]) -> None:
+        self._runner = runner
+        self._meanwhile = meanwhile
+
+    async def run(self, *args: Any, **kwargs: Any) -> Any:
+        result = await self._runner.run(*args, **kwargs)
+        if kwargs.get("answer_prompt"):
+            await self._meanwhile()
+        return result
+
+
+async def test_an_outcome_seen_after_another_replica_closed_the_run_is_kept(
+    world: World,
+) -> None:
+    """A answers the confirmation (owning the request), then freezes; B declares the run
+    unknown. When A comes back and sees the switchover succeed, the request stays unknown
+    (a person resolves it), but what A saw is audited as a late outcome and told in the
+    card's thread — not thrown away."""
+    replica_b = world.with_service(replica="B", alive=_never_alive)
+    s = world.service
+    replica_a = OperationService(
+        world.settings,
+        s._status,
+        LatePausingRunner(s._runner, replica_b.recover),
+        s._requests,
+        world.audit,
+        world.notifier,
+        world.clock,
+        replica="A",
+    )
+    names = [p.name for p in world.settings.pairs]
+    await replica_a.request(OPERATOR, parse_operation("switchover prod", names))
+    rid = world.request_id()
+    await replica_a.approve(LEAD, rid)
+    await replica_a.drain()
+    assert s._requests.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
+    [late] = [r.event for r in world.audit.recent_sync(50) if r.event.kind == "late_outcome"]
+    assert late.outcome == "succeeded"
+    assert late.detail["replica"] == "A"
+    assert "succeeded" in late.detail["seen"]
+    assert any("declared interrupted by another habot replica" in t for t in world.notifier.threads)
+    assert world.runs() == [["primary", "ha-failover"]]
+
+
 class LockingRunner:
     """The real SSH runner; as a command finishes, another process takes the SQLite write
     lock and holds it for ``hold`` seconds (longer than the 5 s busy timeout)."""

@@ -598,6 +598,7 @@ class OperationService:
                 request.id, RequestState.EXECUTING, state, {"outcome": words}, said=said
             )
         ):
+            await self._late(request, state, words)
             return
         self._changed()
         outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
@@ -608,6 +609,26 @@ class OperationService:
             await self._durably(
                 lambda: self._notify.tell(request.pair, channel, request.requester, text)
             )
+
+    async def _late(self, request: Request, state: RequestState, words: str) -> None:
+        """This replica ran the request, but another declared it interrupted before the
+        outcome was in: the request keeps the state it was given (a person resolves it),
+        and what this replica saw is audited and told in the card's thread, not lost."""
+        runner = await asyncio.to_thread(self._requests.runner_sync, request.id)
+        if runner != self._replica:
+            return  # another replica's run, closed by someone else: nothing seen here
+        log.warning("request %s finished here after it was closed elsewhere: %s", request.id, words)
+        await self._record(
+            "late_outcome", "habot", request.pair, state.value,
+            {"request": request.id, "seen": words, "replica": self._replica},
+        )  # fmt: skip
+        channel, card = await self._card_channel(request)
+        if channel and card is not None:
+            note = (
+                f":warning: This run was declared interrupted by another habot replica, but it "
+                f"finished here: {escape(words)}. Use this when you resolve it."
+            )
+            await self._durably(lambda: self._notify.thread(request.pair, channel, card, note))
 
     async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
         """A write that must not be lost (an outcome, its audit, its card): a busy database
