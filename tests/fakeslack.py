@@ -33,6 +33,10 @@ class ApiCall:
     method: str
     token: str
     args: dict[str, Any]
+    failed: bool = False  # answered with an injected failure (see fail_next)
+
+
+RESET = 0  # in fail_next: drop the connection instead of answering
 
 
 @dataclass
@@ -44,8 +48,9 @@ class FakeSlack:
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)
     invalid: list[str] = field(default_factory=list)
-    # per method: HTTP statuses (429 → ratelimited with Retry-After 0, else internal_error)
-    # or Slack error names (answered 200 with ok: false, as Slack does)
+    # per method: HTTP statuses (429 → ratelimited with Retry-After 0, RESET → the
+    # connection dropped without an answer, else internal_error) or Slack error names
+    # (answered 200 with ok: false, as Slack does)
     fail_next: dict[str, list[int | str]] = field(default_factory=lambda: defaultdict(list))
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -114,9 +119,13 @@ class FakeSlack:
         self.calls.append(ApiCall(method, token, args))
         await self._notify()
         if self.fail_next[method]:
+            self.calls[-1].failed = True
             status = self.fail_next[method].pop(0)
             if isinstance(status, str):
                 return web.json_response({"ok": False, "error": status})
+            if status == RESET and request.transport is not None:
+                request.transport.abort()  # the connection drops: no answer at all
+                return web.Response()
             headers = {"Retry-After": "0"} if status == 429 else {}
             error = "ratelimited" if status == 429 else "internal_error"
             return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
@@ -194,6 +203,12 @@ class FakeSlack:
                     self.acks[frame["envelope_id"]] = frame
                     await self._notify()
         return ws
+
+    async def disconnect(self) -> None:
+        """Drop every Socket Mode connection, as Slack does when it refreshes them."""
+        for ws in list(self._sockets):
+            await ws.close()
+        self._sockets.clear()
 
     async def send_envelope(self, kind: str, payload: dict[str, Any], **extra: Any) -> str:
         """Deliver a Socket Mode envelope to the connected app; return its envelope_id."""

@@ -101,12 +101,15 @@ def test_an_unknown_outcome_holds_the_pair_until_resolved(
 
 
 def test_approvals_count_once_per_approver(url: str, engines: Callable[[str], Engine]) -> None:
-    """Double clicks by one approver count once; a closed request takes no approvals."""
+    """Double clicks by one approver count once; a request with the approvals it needs
+    takes no more (fifty racing clicks count two, not fifty); a closed one takes none."""
     store = RequestStore(engines(url))
     store.create_sync(request(required=2), None, PLAN)
     assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
     assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
     assert store.add_approval_sync("r1", "U0LEAD2", T0) == 2
+    assert store.add_approval_sync("r1", "U0LEAD3", T0) is None  # enough: not counted
+    assert store.get_sync("r1").approvals == ("U0LEAD", "U0LEAD2")  # type: ignore[union-attr]
     store.transition_sync("r1", RequestState.PENDING, RequestState.EXPIRED)
     assert store.add_approval_sync("r1", "U0LEAD3", T0) is None
 

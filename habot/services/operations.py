@@ -342,8 +342,13 @@ class OperationService:
             "approved", caller.user, request.pair, "counted", {"request": request.id}
         )
         count = await self._requests.add_approval(request.id, caller.user, self._clock(), said)
-        if count is None:  # closed between reading it and counting: not counted
+        if count is None:  # closed, or enough approvals, between reading it and counting
             now = await self._requests.get(request.id)
+            if now is not None and now.state is RequestState.PENDING:
+                return text_message(
+                    f"Request `{request.id}` already has the approvals it needs and is "
+                    "starting; yours was not needed."
+                )
             state = now.state.value if now else "closed"
             return text_message(f"Request `{request.id}` is already {state}; nothing was counted.")
         self._changed()

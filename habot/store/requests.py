@@ -171,34 +171,39 @@ class RequestStore:
     def add_approval_sync(
         self, request_id: str, approver: str, at: datetime, said: AuditEvent | None = None
     ) -> int | None:
-        """Record an approval (once per approver) on a pending request; return the count —
-        or None when the request is no longer pending (closed meanwhile: not counted).
-        ``said`` is appended in the same transaction, with the count in its detail."""
+        """Record an approval (once per approver) on a pending request that still needs
+        one; return the count — or None when it is no longer pending, or already has the
+        approvals it needs (fifty clicks at once count ``required``, not fifty). ``said`` is
+        appended in the same transaction, with the count in its detail."""
         lock = " FOR UPDATE" if self._engine.dialect.name == "postgresql" else ""
         with self._write() as conn, conn.begin():
-            state = conn.execute(
-                text(f"SELECT state FROM requests WHERE id = :id{lock}"),  # noqa: S608
+            row = conn.execute(
+                text(f"SELECT state, required FROM requests WHERE id = :id{lock}"),  # noqa: S608
                 {"id": request_id},
-            ).scalar()
-            if state != RequestState.PENDING.value:
+            ).first()
+            if row is None or row.state != RequestState.PENDING.value:
                 return None
-            added = conn.execute(
-                text(
-                    "INSERT INTO approvals (request_id, approver, at) VALUES (:id, :a, :at) "
-                    "ON CONFLICT DO NOTHING"
-                ),
-                {"id": request_id, "a": approver, "at": at.isoformat()},
-            ).rowcount
-            count: int = conn.execute(
-                text("SELECT count(*) FROM approvals WHERE request_id = :id"), {"id": request_id}
-            ).scalar_one()
-            if added == 1:
+            approvers = set(
                 conn.execute(
-                    text("UPDATE requests SET version = version + 1 WHERE id = :id"),
+                    text("SELECT approver FROM approvals WHERE request_id = :id"),
                     {"id": request_id},
-                )
-                if said is not None:
-                    append_in(conn, replace(said, detail={**said.detail, "approvals": count}))
+                ).scalars()
+            )
+            if approver in approvers:
+                return len(approvers)  # a double click: counted once
+            if len(approvers) >= row.required:
+                return None
+            conn.execute(
+                text("INSERT INTO approvals (request_id, approver, at) VALUES (:id, :a, :at)"),
+                {"id": request_id, "a": approver, "at": at.isoformat()},
+            )
+            conn.execute(
+                text("UPDATE requests SET version = version + 1 WHERE id = :id"),
+                {"id": request_id},
+            )
+            count = len(approvers) + 1
+            if said is not None:
+                append_in(conn, replace(said, detail={**said.detail, "approvals": count}))
         return count
 
     def transition_sync(
