@@ -3,6 +3,7 @@ a burst, and a failing job is logged and tried again at its next interval."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,7 +46,8 @@ def logged(
 ) -> Callable[[], Awaitable[None]]:
     """Wrap a job so it runs only on the leading replica (when there is a ``leader``
     check), an exception is logged once while the scheduler carries on, and each run is
-    counted as ok, failed or standby."""
+    counted as ok, failed, standby — or cancelled, when shutdown cut it short (then it
+    ends quietly: apscheduler would log the cancellation as a failure with a traceback)."""
 
     async def run() -> None:
         outcome = "ok"
@@ -54,6 +56,9 @@ def logged(
                 outcome = "standby"
                 return
             await job()
+        except asyncio.CancelledError:  # the process is stopping while the job runs
+            outcome = "cancelled"
+            log.info("scheduled job %r stopped: habot is shutting down", name)
         except Exception:
             outcome = "failed"
             log.exception("scheduled job %r failed; it runs again at its next interval", name)

@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from sqlalchemy import Engine
 
+from habot.scheduling import logged
 from habot.services.leader import (
     LEASE_TTL,
     REPLICA_TTL,
@@ -265,3 +266,25 @@ def dead_process_pid() -> int:
     probe = subprocess.Popen(["true"])
     probe.wait()
     return probe.pid
+
+
+async def test_a_job_cut_short_by_shutdown_ends_quietly_and_is_counted() -> None:
+    """Shutdown cancels a scheduled job mid-run: the wrapper ends it quietly (apscheduler
+    would otherwise log the cancellation as a failure with a traceback) and counts it as
+    cancelled; a failing job is still logged and counted as failed."""
+    counted: list[tuple[str, str]] = []
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    task = asyncio.create_task(
+        logged("outbox", forever, count=lambda job, outcome: counted.append((job, outcome)))()
+    )
+    await asyncio.sleep(0)
+    task.cancel()
+    await task  # no CancelledError escapes
+    await logged("poll", broken, count=lambda job, outcome: counted.append((job, outcome)))()
+    assert counted == [("outbox", "cancelled"), ("poll", "failed")]

@@ -52,8 +52,26 @@ def _configure_logging(verbose: int) -> None:
 
 
 def _quiet_body_loggers(record: logging.LogRecord) -> bool:
-    """Drop what the body-logging libraries say below WARNING, whatever their own level."""
-    return record.levelno >= logging.WARNING or not record.name.startswith(_BODY_LOGGERS)
+    """Drop what the body-logging libraries say below WARNING, whatever their own level;
+    what they say at WARNING and above becomes one short line (their messages can quote a
+    request — a block id, a payload — and carry tracebacks: neither belongs in our log)."""
+    if not record.name.startswith(_BODY_LOGGERS):
+        return True
+    if record.levelno < logging.WARNING:
+        return False
+    text = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+        text = f"{text} ({type(record.exc_info[1]).__name__})"
+    record.msg, record.args = one_line(text), ()
+    record.exc_info = record.exc_text = record.stack_info = None
+    return True
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """The first line of ``text``, control characters escaped, at most ``limit`` chars."""
+    first = text.splitlines()[0] if text else ""
+    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in first)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
 
 
 cli.add_command(status)

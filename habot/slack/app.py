@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -130,6 +133,7 @@ class EventGate:
     def __init__(self, bolt: AsyncApp, signing_secret: str) -> None:
         self._bolt = bolt
         self._verifier = SignatureVerifier(signing_secret)
+        self._seen = ReplayGuard()
 
     async def handle(self, request: web.Request) -> web.Response:
         """Verify, then let Bolt dispatch; refuse anything else plainly."""
@@ -141,6 +145,11 @@ class EventGate:
             return _refuse(413, "request too large", request)
         if not self._signed(body, request):
             return _refuse(401, "invalid or missing Slack signature", request)
+        if self._seen.replayed(request.headers["X-Slack-Signature"], time.monotonic()):
+            return _refuse(401, "replayed request (this exact signed request came before)", request)
+        problem = interaction_problem(body)
+        if problem is not None:
+            return _refuse(400, f"malformed Slack payload: {problem}", request)
         try:
             bolt_request = await to_bolt_request(request)
             return await to_aiohttp_response(await self._bolt.async_dispatch(bolt_request))
@@ -153,6 +162,61 @@ class EventGate:
         if not timestamp.isdigit() or len(timestamp) > 12 or not signature.startswith("v0="):
             return False
         return self._verifier.is_valid(body, timestamp, signature)
+
+
+def interaction_problem(body: bytes) -> str | None:
+    """Why a signed form body cannot be a slash command or an interaction as Slack sends
+    them (None when it can): Bolt's own matching assumes the shape and would fail with a
+    500 on, say, ``"actions": "x"``."""
+    if body[:1] == b"{":
+        return None  # an Events API body (JSON): Bolt answers those itself
+    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    raw = form.get("payload")
+    if raw is None:
+        return None if "command" in form else "neither a slash command nor an interaction"
+    try:
+        payload = json.loads(raw[0])
+    except ValueError:
+        return "payload is not JSON"
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        return "payload has no type"
+    user = payload.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        return "payload has no user"
+    actions = payload.get("actions", [])
+    if payload["type"] == "block_actions" and not (
+        isinstance(actions, list)
+        and actions
+        and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    ):
+        return "block_actions without actions"
+    if payload["type"] == "block_actions" and not isinstance(payload.get("response_url"), str):
+        return "block_actions without a response_url (habot's buttons are only on messages)"
+    return None
+
+
+class ReplayGuard:
+    """Signatures seen within Slack's five-minute window. Slack signs each delivery anew
+    (its own retries carry a new timestamp, hence a new signature), so the same signature
+    twice is a captured request played again: refused. Bounded in memory; per process."""
+
+    WINDOW = 5 * 60.0
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}  # insertion order is arrival order
+
+    def replayed(self, signature: str, now: float) -> bool:
+        """Whether ``signature`` came before (remembering it if not)."""
+        while self._seen:
+            oldest, at = next(iter(self._seen.items()))
+            if now - at <= self.WINDOW and len(self._seen) < self.LIMIT:
+                break
+            del self._seen[oldest]
+        if signature in self._seen:
+            return True
+        self._seen[signature] = now
+        return False
 
 
 def _refuse(status: int, why: str, request: web.Request) -> web.Response:

@@ -171,6 +171,9 @@ class SlackHandlers:
         return message
 
     async def _send(self, respond: AsyncRespond, message: Message, **extra: Any) -> None:
+        if respond.response_url is None:  # Slack always sends one with our commands and buttons
+            log.warning("no response_url to answer on; the answer was not sent")
+            return
         await respond(
             text=message.text,
             blocks=list(message.blocks),
