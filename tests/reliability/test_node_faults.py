@@ -6,12 +6,14 @@ carry on meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from habot.config import Settings, parse_settings
@@ -22,13 +24,14 @@ from habot.runtime import utc_now
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from tests.botproc import CHANNEL
+from tests.botproc import CHANNEL, start_bot
 from tests.conftest import FAST_SSH
 from tests.fakeslack import FakeSlack, form_body, slash_command
 from tests.reliability.conftest import Ledger, Row
 from tests.reliability.helpers import signal_tree, until
 from tests.sshd import Sshd
 from tests.test_slack_operations import (
+    CONFIG,
     LEAD,
     OPS,
     ask,
@@ -170,3 +173,42 @@ async def test_an_operation_on_a_node_that_dies_or_goes_silent_ends_unknown_with
         await bot.stop()
     assert other_took < 5
     assert runs(sim) == [["primary", "ha-failover"]]
+
+
+async def test_a_changed_host_key_is_refused_and_the_peers_view_is_shown(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path, ledger: Ledger
+) -> None:
+    """One node presents a host key habot does not know (a rebuilt node — or someone in
+    the middle): habot refuses to talk to it, says so, shows what its peer reports about
+    it, and refuses an operation on the pair; nothing runs."""
+    row = ledger.add(Row("host key changed on one node", "refused; peer's view shown"))
+    config = sim.kit.config_path.read_text()
+    secondary = config.split('name = "prod"')[1].split('secondary = "')[1].split('"')[0]
+    port = secondary.rsplit(":", 1)[1]
+    stranger = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+    known = tmp_path / "known_hosts"
+    known.write_text(
+        "".join(
+            f"[127.0.0.1]:{port} {stranger}\n"
+            if line.startswith(f"[127.0.0.1]:{port} ")
+            else line + "\n"
+            for line in sim.kit.known_hosts_path.read_text().splitlines()
+        )
+    )
+    bot = await start_bot(  # not waiting for the first round: one node never answers it
+        sim, fake, tmp_path, http=True, extra=CONFIG, polls=False, ssh={"known_hosts": str(known)}
+    )
+    try:
+        url, rid = fake.response_url()
+        await post(bot, form_body(slash_command("status prod", OPS, CHANNEL, url)))
+        card = await fake.response(rid)
+        refused = await ask(bot, fake, "switchover prod")
+    finally:
+        await bot.stop()
+    row.injected = 1
+    shown = json.dumps(card["blocks"])
+    assert card["text"] == "prod: secondary_unreachable"
+    assert "host key" in shown
+    assert "sees it" in shown
+    assert ":no_entry:" in refused
+    assert runs(sim) == []
