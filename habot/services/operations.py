@@ -430,7 +430,7 @@ class OperationService:
 
     async def _run(self, request: Request) -> None:
         pair = self._settings.pair(request.pair)
-        await self._refresh_card(request)
+        await self._durably(lambda: self._refresh_card(request))
         fresh = await self._status.read_pair(pair)
         change = topology_change(request.snapshot, fresh)
         if change:
@@ -483,10 +483,11 @@ class OperationService:
         self, request: Request, plan: OperationPlan
     ) -> tuple[int | None, str] | None:
         card = await self._card_channel(request)
-        progress = _Progress(request, card, self._notify, self.spawn)
+        progress = _Progress(request, card, self._notify, self.spawn, self._durably)
 
         async def owned() -> bool:  # asked right before every point of no return
-            return await self._requests.still_runs(request.id, self._replica)
+            # A busy database makes the node's question wait, never an unanswered abort.
+            return await self._durably(lambda: self._requests.still_runs(request.id, self._replica))
 
         try:
             if not await owned():  # a command without a confirmation is sent right away
@@ -814,11 +815,13 @@ class _Progress:
         card: tuple[str | None, int | None],
         notify: Notifier,
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        durably: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]],
     ) -> None:
         self._request = request
         self._channel, self._card = card
         self._notify = notify
         self._spawn = spawn
+        self._durably = durably  # a busy database delays progress; it never fails the run
         self._buffer = ""
         self._last = 0.0
 
@@ -834,4 +837,5 @@ class _Progress:
         self._last = time.monotonic()
         if text and self._channel and self._card is not None:
             lines = "```" + escape("\n".join(text.splitlines()[-8:])) + "```"
-            await self._notify.thread(self._request.pair, self._channel, self._card, lines)
+            pair, channel, card = self._request.pair, self._channel, self._card
+            await self._durably(lambda: self._notify.thread(pair, channel, card, lines))

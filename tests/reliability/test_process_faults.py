@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from habot.core.model import NodeState, Role
 from habot.sim.simulator import Simulator
@@ -105,24 +106,34 @@ async def test_a_paused_replica_never_passes_the_point_of_no_return(
     assert sim.pairs["prod"].nodes[Role.PRIMARY].state is NodeState.ACTIVE  # never confirmed
     assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.STANDBY
     assert runs(sim) == FAILOVER_ON_PRIMARY
+    assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.PROMOTED_ACTIVE
     row.duplicated = int("prompt_answered" in kinds)
     assert row.duplicated == 0
 
 
-async def test_a_database_locked_at_the_end_of_an_operation_loses_no_outcome(
-    sim: Simulator, fake: FakeSlack, tmp_path: Path, ledger: Ledger
+@pytest.mark.parametrize("moment", ["at the confirmation", "after the change"])
+async def test_a_database_locked_during_an_operation_loses_no_outcome(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path, ledger: Ledger, moment: str
 ) -> None:
-    """Another process holds SQLite's write lock for 15 s from the moment the appliance
-    made the change: once the lock goes, the outcome, its audit and the card all land, the
-    pair has no open request, and /metrics counted the busy retries."""
-    row = ledger.add(Row("database locked 15 s at the end of an operation", "outcome recorded"))
-    bot = await started(sim, fake, tmp_path)
+    """Another process holds SQLite's write lock for 15 s — from just before the node asks
+    for confirmation (habot's ownership check must wait, not give up), or from the moment
+    the appliance made the change (the outcome, progress and card writes must wait). Once
+    the lock goes, the outcome, its audit and the card all land, the pair has no open
+    request, and /metrics counted the busy retries."""
+    row = ledger.add(Row(f"database locked 15 s {moment}", "outcome recorded"))
+    # The command's own limit must outlast the lock (else it times out: unknown, correctly).
+    bot = await start_bot(sim, fake, tmp_path, http=True, extra=CONFIG, ssh=LONG_COMMANDS)
     try:
         await ask(bot, fake, "switchover prod")
         rid = request_id(cards(fake)[-1])
+        if moment == "at the confirmation":
+            await sim.apply("prod", "primary", "think", "1")
         await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
-        secondary = sim.pairs["prod"].nodes[Role.SECONDARY]
-        await until(lambda: secondary.state is NodeState.PROMOTED_ACTIVE, every=0.005)
+        if moment == "at the confirmation":
+            await until(lambda: runs(sim) == FAILOVER_ON_PRIMARY, every=0.005)
+        else:
+            secondary = sim.pairs["prod"].nodes[Role.SECONDARY]
+            await until(lambda: secondary.state is NodeState.PROMOTED_ACTIVE, every=0.005)
         lock = sqlite3.connect(tmp_path / "habot.db", isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")
         row.injected, row.operations = 1, 1
@@ -145,3 +156,4 @@ async def test_a_database_locked_at_the_end_of_an_operation_loses_no_outcome(
     assert retries
     assert float(retries[0].split()[-1]) > 0
     assert runs(sim) == FAILOVER_ON_PRIMARY
+    assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.PROMOTED_ACTIVE
