@@ -396,18 +396,16 @@ class PausingRunner:
         return await self._runner.run(*args, **kwargs)
 
 
-async def test_a_paused_replica_does_not_pass_the_point_of_no_return(world: World) -> None:
-    """Replica A runs a switchover; just before it answers the confirmation it is frozen
-    and replica B (which believes A dead) declares the request unknown. A asks the database
-    whether it still owns the request — it does not — so the confirmation is not answered,
-    nothing changes on the appliance, A leaves the state to B and the pair stays closed
-    until a person resolves it."""
+async def switchover_on_a_frozen_replica(world: World, pausing: Any) -> str:
+    """Replica A runs an approved switchover through ``pausing`` (a runner wrapper that
+    freezes A at some moment), during which replica B — which believes A dead — sweeps for
+    interrupted runs. Returns the request id."""
     replica_b = world.with_service(replica="B", alive=_never_alive)
     s = world.service
     replica_a = OperationService(
         world.settings,
         s._status,
-        PausingRunner(s._runner, replica_b.recover),
+        pausing(s._runner, replica_b.recover),
         s._requests,
         world.audit,
         world.notifier,
@@ -419,6 +417,17 @@ async def test_a_paused_replica_does_not_pass_the_point_of_no_return(world: Worl
     rid = world.request_id()
     await replica_a.approve(LEAD, rid)
     await replica_a.drain()
+    return rid
+
+
+async def test_a_paused_replica_does_not_pass_the_point_of_no_return(world: World) -> None:
+    """Replica A runs a switchover; just before it answers the confirmation it is frozen
+    and replica B (which believes A dead) declares the request unknown. A asks the database
+    whether it still owns the request — it does not — so the confirmation is not answered,
+    nothing changes on the appliance, A leaves the state to B and the pair stays closed
+    until a person resolves it."""
+    s = world.service
+    rid = await switchover_on_a_frozen_replica(world, PausingRunner)
     prod = world.sim.pairs["prod"].nodes
     assert (prod[Role.PRIMARY].state, prod[Role.SECONDARY].state) == (
         NodeState.ACTIVE,
@@ -455,23 +464,8 @@ async def test_an_outcome_seen_after_another_replica_closed_the_run_is_kept(
     unknown. When A comes back and sees the switchover succeed, the request stays unknown
     (a person resolves it), but what A saw is audited as a late outcome and told in the
     card's thread — not thrown away."""
-    replica_b = world.with_service(replica="B", alive=_never_alive)
     s = world.service
-    replica_a = OperationService(
-        world.settings,
-        s._status,
-        LatePausingRunner(s._runner, replica_b.recover),
-        s._requests,
-        world.audit,
-        world.notifier,
-        world.clock,
-        replica="A",
-    )
-    names = [p.name for p in world.settings.pairs]
-    await replica_a.request(OPERATOR, parse_operation("switchover prod", names))
-    rid = world.request_id()
-    await replica_a.approve(LEAD, rid)
-    await replica_a.drain()
+    rid = await switchover_on_a_frozen_replica(world, LatePausingRunner)
     assert s._requests.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
     [late] = [r.event for r in world.audit.recent_sync(50) if r.event.kind == "late_outcome"]
     assert late.outcome == "succeeded"
