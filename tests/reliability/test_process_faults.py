@@ -106,7 +106,6 @@ async def test_a_paused_replica_never_passes_the_point_of_no_return(
     assert sim.pairs["prod"].nodes[Role.PRIMARY].state is NodeState.ACTIVE  # never confirmed
     assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.STANDBY
     assert runs(sim) == FAILOVER_ON_PRIMARY
-    assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.PROMOTED_ACTIVE
     row.duplicated = int("prompt_answered" in kinds)
     assert row.duplicated == 0
 
