@@ -11,7 +11,9 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,11 +58,24 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SshSettings(_Section):
-    """How habot reaches the appliances."""
+_USERNAME = r"^[A-Za-z0-9._-]+$"
 
-    username: str = Field("habot", min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
-    client_keys: tuple[Path, ...] = Field(min_length=1)
+
+class Auth(StrEnum):
+    """How habot logs in to a node: with its client key(s), or with a password kept in
+    the keyring or the environment (never in the config)."""
+
+    KEY = "key"
+    PASSWORD = "password"  # noqa: S105 — the name of an auth method, not a password
+
+
+class SshSettings(_Section):
+    """How habot reaches the appliances (``username`` and ``auth`` are the defaults every
+    pair may override)."""
+
+    username: str = Field("habot", min_length=1, pattern=_USERNAME)
+    auth: Auth = Auth.KEY
+    client_keys: tuple[Path, ...] = ()
     known_hosts: Path
     connect_timeout: Duration = timedelta(seconds=10)
     command_timeout: Duration = timedelta(minutes=10)
@@ -82,6 +97,8 @@ class PairSettings(_Section):
     decluster_log_path: str = DEFAULT_DECLUSTER_LOG_PATH
     failback_on: Role = Role.SECONDARY
     switchover_via: SwitchoverVia = SwitchoverVia.FAILOVER_ON_PRIMARY
+    username: str | None = Field(None, min_length=1, pattern=_USERNAME)  # else [ssh]'s
+    auth: Auth | None = None  # else [ssh]'s
 
     @field_validator("name")
     @classmethod
@@ -233,6 +250,14 @@ class DatabaseSettings(_Section):
     url: str = "sqlite:///habot.db"
 
 
+@dataclass(frozen=True)
+class Login:
+    """A pair's login: the account and how it authenticates."""
+
+    username: str
+    auth: Auth
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -251,6 +276,21 @@ class Settings(_Section):
         if dupes := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"pair names must be unique; repeated: {', '.join(dupes)}")
         return pairs
+
+    @model_validator(mode="after")
+    def _keys_when_needed(self) -> Settings:
+        keyed = [p.name for p in self.pairs if self.login(p).auth is Auth.KEY]
+        if keyed and not self.ssh.client_keys:
+            raise ValueError(
+                f"ssh.client_keys: needed because pair(s) {', '.join(keyed)} log in with a key "
+                '(auth = "key", the default); list the key file(s), or set auth = "password"'
+            )
+        return self
+
+    def login(self, pair: PairSettings) -> Login:
+        """Who habot logs in as on the pair's nodes, and how (the pair's own choice, else
+        [ssh]'s)."""
+        return Login(pair.username or self.ssh.username, pair.auth or self.ssh.auth)
 
     def pair(self, name: str) -> PairSettings:
         """The pair with this name; ConfigError listing the known names otherwise."""

@@ -52,7 +52,7 @@ class HostKeyChanged(NodeError):
 
 
 class AuthenticationFailed(NodeError):
-    """The node did not accept any of our client keys."""
+    """The node did not accept our client keys, or the password."""
 
 
 class CommandTimedOut(NodeError):

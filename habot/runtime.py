@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from habot.config import Settings
+from habot.config import Auth, Settings
+from habot.core.addresses import NodeAddress
+from habot.core.model import Role
 from habot.errors import ConfigError
-from habot.secrets import SSH_KEY_PASSPHRASE, Secrets
+from habot.secrets import SSH_KEY_PASSPHRASE, Secrets, ssh_password_names
 from habot.services.status import StatusService
-from habot.ssh.executor import SshExecutor
+from habot.ssh.executor import NodeLogin, SshExecutor
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
 
@@ -36,10 +38,37 @@ class Runtime:
 
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Read keys and known_hosts and open the SSH executor for these settings."""
-    passphrase = Secrets(os.environ).get(SSH_KEY_PASSPHRASE)
-    async with SshExecutor(settings.ssh, passphrase) as executor:
+    """Read keys, known_hosts and passwords, and open the SSH executor for these settings."""
+    secrets = Secrets(os.environ)
+    passphrase = secrets.get(SSH_KEY_PASSPHRASE)
+    logins = node_logins(settings, secrets)
+    async with SshExecutor(settings.ssh, passphrase, logins) as executor:
         yield Runtime(settings, executor, StatusService(settings, executor, utc_now))
+
+
+def node_logins(settings: Settings, secrets: Secrets) -> dict[NodeAddress, NodeLogin]:
+    """How to log in to every configured node; a pair with password auth and no password
+    anywhere is a ConfigError naming where habot looked."""
+    logins: dict[NodeAddress, NodeLogin] = {}
+    for pair in settings.pairs:
+        login = settings.login(pair)
+        password = None
+        if login.auth is Auth.PASSWORD:
+            password = secrets.ssh_password(pair.name)
+            if password is None:
+                raise ConfigError(_no_password(pair.name))
+        for role in Role:
+            logins[pair.address(role)] = NodeLogin(login.username, password)
+    return logins
+
+
+def _no_password(pair: str) -> str:
+    own, shared = ssh_password_names(pair)
+    return (
+        f'pair {pair}: auth = "password" but no password was found. Put it in the keyring '
+        f"(`keyring set habot {own.keyring_name}`, or `{shared.keyring_name}` for every "
+        f"pair) or in the environment ({own.env_var}, or {shared.env_var})."
+    )
 
 
 def open_store(settings: Settings) -> tuple[Engine, AuditStore]:

@@ -35,6 +35,12 @@ AUDIT_KEY = SecretName("audit_key", "HABOT_AUDIT_KEY")
 KeyringGetter = Callable[[str, str], str | None]
 
 
+def ssh_password_names(pair: str) -> tuple[SecretName, SecretName]:
+    """Where a pair's SSH password is looked up: its own entry, then the shared one."""
+    own = "HABOT_SSH_PASSWORD_" + pair.upper().replace("-", "_")
+    return SecretName(f"ssh_password:{pair}", own), SecretName("ssh_password", "HABOT_SSH_PASSWORD")
+
+
 class Secrets:
     """Looks secrets up; the keyring getter is a port so tests can pass a fake."""
 
@@ -44,17 +50,30 @@ class Secrets:
         self._env = env
         self._keyring_get = keyring_get
 
+    def ssh_password(self, pair: str) -> str | None:
+        """A pair's SSH password: the keyring (``ssh_password:PAIR``, then
+        ``ssh_password``), else the environment (``HABOT_SSH_PASSWORD_<PAIR>``, then
+        ``HABOT_SSH_PASSWORD``)."""
+        own, shared = ssh_password_names(pair)
+        for name in (own, shared):
+            if value := self._from_keyring(name):
+                return value
+        return self._env.get(own.env_var) or self._env.get(shared.env_var) or None
+
     def get(self, secret: SecretName) -> str | None:
         """The secret's value, or None when neither the keyring nor the environment has it."""
+        return self._from_keyring(secret) or self._env.get(secret.env_var) or None
+
+    def _from_keyring(self, secret: SecretName) -> str | None:
         try:
             value = self._keyring_get(SERVICE, secret.keyring_name)
         except keyring.errors.NoKeyringError:
-            value = None
+            return None
         except keyring.errors.KeyringError as exc:
             log.warning(
                 "keyring lookup of %s failed (%s); using the environment",
                 secret.keyring_name,
                 type(exc).__name__,
             )
-            value = None
-        return value if value else (self._env.get(secret.env_var) or None)
+            return None
+        return value or None

@@ -93,8 +93,10 @@ def _write_exec(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-def prepare(base: Path, sshd_binary: str) -> tuple[list[str], Sshd]:
-    """Write keys, fake commands and sshd_config; return the sshd argv and the handle."""
+def prepare(base: Path, sshd_binary: str, passwords: bool = False) -> tuple[list[str], Sshd]:
+    """Write keys, fake commands and sshd_config; return the sshd argv and the handle.
+    With ``passwords`` sshd also takes password logins (for local accounts) and logs each
+    attempt to ``base/sshd.log``."""
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
     bindir = base / "bin"
@@ -123,19 +125,20 @@ def prepare(base: Path, sshd_binary: str) -> tuple[list[str], Sshd]:
             PidFile {base}/sshd.pid
             AuthorizedKeysFile {base}/authorized_keys
             PubkeyAuthentication yes
-            PasswordAuthentication no
+            PasswordAuthentication {"yes" if passwords else "no"}
             KbdInteractiveAuthentication no
             UsePAM no
             StrictModes no
             PermitRootLogin prohibit-password
             ForceCommand {base}/dispatch
-            LogLevel ERROR
+            LogLevel {"VERBOSE" if passwords else "ERROR"}
             """
         )
     )
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    argv = [sshd_binary, "-D", "-e", "-f", str(base / "sshd_config")]
+    logging = ["-E", str(base / "sshd.log")] if passwords else ["-e"]
+    argv = [sshd_binary, "-D", *logging, "-f", str(base / "sshd_config")]
     handle = Sshd(
         base,
         NodeAddress("127.0.0.1", port),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from habot.config import config_path, load_settings
+from habot.config import Auth, Login, config_path, load_settings
 from habot.core.addresses import NodeAddress
 from habot.core.model import Role
 from habot.core.operations import SwitchoverVia
@@ -86,7 +86,7 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
         ),
         (
             ('client_keys = ["/etc/habot/id_ed25519"]', "client_keys = []"),
-            "ssh.client_keys: must list at least 1",
+            "ssh.client_keys: needed because pair(s) prod log in with a key",
         ),
         (
             ('floating_ip = "10.20.0.10"', 'log_path = "/var/log/$(reboot)"'),
@@ -149,3 +149,28 @@ def test_env_var_is_used_by_load(tmp_path: Path) -> None:
     """load_settings reads the file that HABOT_CONFIG names."""
     path = write(tmp_path, EXAMPLE)
     assert load_settings(env={"HABOT_CONFIG": str(path)}).pairs[0].name == "prod"
+
+
+def test_password_pairs_need_no_client_keys_and_override_the_login(tmp_path: Path) -> None:
+    """A pair may log in with a password and its own username; `client_keys` is needed
+    only while some pair still uses a key."""
+    text = EXAMPLE.replace('client_keys = ["/etc/habot/id_ed25519"]\n', "") + (
+        'auth = "password"\nusername = "pamowner"\n'
+    )
+    settings = load_settings(write(tmp_path, text), env={})
+    [prod] = settings.pairs
+    assert settings.login(prod) == Login("pamowner", Auth.PASSWORD)
+    assert settings.ssh.client_keys == ()
+    mixed = text + '\n[[pairs]]\nname = "dr"\nprimary = "10.30.0.11"\nsecondary = "10.30.0.12"\n'
+    assert "ssh.client_keys: needed because pair(s) dr log in with a key" in error_for(
+        tmp_path, mixed
+    )
+    everyone = mixed.replace("[ssh]\n", '[ssh]\nauth = "password"\n')
+    settings = load_settings(write(tmp_path, everyone), env={})
+    assert [settings.login(p) for p in settings.pairs] == [
+        Login("pamowner", Auth.PASSWORD),
+        Login("habot", Auth.PASSWORD),
+    ]
+    assert "pairs[0] (prod).auth: Input should be 'key' or 'password'" in error_for(
+        tmp_path, text.replace('auth = "password"', 'auth = "kerberos"')
+    )

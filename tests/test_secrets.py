@@ -9,7 +9,9 @@ import asyncssh
 import keyring.errors
 import pytest
 
+from habot.config import parse_settings
 from habot.errors import ConfigError
+from habot.runtime import node_logins
 from habot.secrets import SERVICE, SSH_KEY_PASSPHRASE, Secrets
 from habot.ssh.executor import load_client_keys
 
@@ -84,3 +86,36 @@ def test_missing_client_key_is_a_config_error(tmp_path: Path) -> None:
     """A client key path that does not exist is named."""
     with pytest.raises(ConfigError, match="no such file"):
         load_client_keys((tmp_path / "absent",), None)
+
+
+def test_a_pairs_ssh_password_is_looked_up_in_the_documented_order() -> None:
+    """Keyring `ssh_password:PAIR`, keyring `ssh_password`, then HABOT_SSH_PASSWORD_<PAIR>
+    (upper case, '-' as '_'), then HABOT_SSH_PASSWORD."""
+    env = {"HABOT_SSH_PASSWORD_DR_WEST": "env-own", "HABOT_SSH_PASSWORD": "env-shared"}
+    ring = {(SERVICE, "ssh_password:dr-west"): "ring-own", (SERVICE, "ssh_password"): "ring-shared"}
+    assert Secrets(env, FakeKeyring(ring)).ssh_password("dr-west") == "ring-own"
+    del ring[(SERVICE, "ssh_password:dr-west")]
+    assert Secrets(env, FakeKeyring(ring)).ssh_password("dr-west") == "ring-shared"
+    assert Secrets(env, FakeKeyring()).ssh_password("dr-west") == "env-own"
+    assert Secrets(env, FakeKeyring()).ssh_password("prod") == "env-shared"
+    assert Secrets({}, FakeKeyring()).ssh_password("prod") is None
+
+
+def test_a_missing_password_names_both_places_and_a_found_one_is_never_shown() -> None:
+    """auth = "password" with no password anywhere stops habot at start with the keyring
+    entry and the variable to set; a login holding a password never prints it."""
+    settings = parse_settings(
+        {
+            "ssh": {"known_hosts": "/dev/null", "auth": "password"},
+            "pairs": [{"name": "dr-west", "primary": "10.0.0.1", "secondary": "10.0.0.2"}],
+        }
+    )
+    with pytest.raises(ConfigError) as info:
+        node_logins(settings, Secrets({}, FakeKeyring()))
+    message = str(info.value)
+    assert "keyring set habot ssh_password:dr-west" in message
+    assert "HABOT_SSH_PASSWORD_DR_WEST" in message
+    assert "HABOT_SSH_PASSWORD)" in message
+    logins = node_logins(settings, Secrets({"HABOT_SSH_PASSWORD": "s3cr3t-pw"}, FakeKeyring()))
+    assert {login.password for login in logins.values()} == {"s3cr3t-pw"}
+    assert "s3cr3t-pw" not in repr(logins)

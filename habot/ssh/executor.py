@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,14 +54,39 @@ class CommandResult:
         return self.exit_status == 0
 
 
-class SshExecutor:
-    """Runs catalogue commands on nodes; use as ``async with SshExecutor(...) as ex``."""
+@dataclass(frozen=True)
+class NodeLogin:
+    """How to log in to one node: the account, and its password — or None for key auth.
+    The password is never shown (``repr`` hides it)."""
 
-    def __init__(self, settings: SshSettings, passphrase: str | None = None) -> None:
+    username: str
+    password: str | None = field(default=None, repr=False)
+
+
+#: After a node refused a password, habot does not offer it again for this long: appliances
+#: lock an account after a few failures, and one attempt per node per poll is the most
+#: habot may cost it (the poll runs every [schedule] status_every, 5 min by default).
+PASSWORD_REFUSED_PAUSE = 60.0
+
+
+class SshExecutor:
+    """Runs catalogue commands on nodes; use as ``async with SshExecutor(...) as ex``.
+
+    ``logins`` says how to log in to particular nodes (per pair: a username and, for
+    password auth, the password); any other node uses ``[ssh] username`` and the keys."""
+
+    def __init__(
+        self,
+        settings: SshSettings,
+        passphrase: str | None = None,
+        logins: Mapping[NodeAddress, NodeLogin] | None = None,
+    ) -> None:
         self._settings = settings
         self._keys = load_client_keys(settings.client_keys, passphrase)
         self._known_hosts = load_known_hosts(settings.known_hosts)
         self._pools: dict[NodeAddress, NodePool] = {}
+        self._logins = dict(logins or {})
+        self._refused: dict[NodeAddress, tuple[float, AuthenticationFailed]] = {}
 
     async def __aenter__(self) -> SshExecutor:
         return self
@@ -163,25 +188,47 @@ class SshExecutor:
 
     async def _connect(self, address: NodeAddress) -> asyncssh.SSHClientConnection:
         s = self._settings
+        login = self._logins.get(address, NodeLogin(s.username))
+        self._check_not_refused(address, login)
         try:
             async with asyncio.timeout(s.connect_timeout.total_seconds() + 1):
                 return await asyncssh.connect(
                     address.host,
                     address.port,
-                    username=s.username,
-                    client_keys=self._keys,
+                    username=login.username,
+                    # A password login offers the password once and nothing else: no keys,
+                    # no keyboard-interactive (a second method would be a second attempt).
+                    client_keys=() if login.password else self._keys,
                     known_hosts=self._known_hosts,
                     agent_path=None,
-                    password=None,
+                    password=login.password,
                     kbdint_auth=False,
                     connect_timeout=s.connect_timeout.total_seconds(),
                     keepalive_interval=s.keepalive_interval.total_seconds(),
                     config=[],
                 )
         except Exception as exc:
-            raise self._connect_error(address, exc) from exc
+            error = self._connect_error(address, exc, login)
+            if login.password and isinstance(error, AuthenticationFailed):
+                self._refused[address] = (time.monotonic(), error)
+            raise error from exc
 
-    def _connect_error(self, address: NodeAddress, exc: Exception) -> NodeError:
+    def _check_not_refused(self, address: NodeAddress, login: NodeLogin) -> None:
+        """A node that refused the password recently is not offered it again yet."""
+        refused = self._refused.get(address)
+        if login.password is None or refused is None:
+            return
+        at, error = refused
+        left = PASSWORD_REFUSED_PAUSE - (time.monotonic() - at)
+        if left <= 0:
+            del self._refused[address]
+            return
+        raise AuthenticationFailed(
+            error.address,
+            f"{error.detail} (not tried again for {left:.0f}s, so the account is not locked)",
+        )
+
+    def _connect_error(self, address: NodeAddress, exc: Exception, login: NodeLogin) -> NodeError:
         where = str(address)
         if isinstance(exc, asyncssh.HostKeyNotVerifiable):
             if self._has_known_key(address):
@@ -198,8 +245,14 @@ class SshExecutor:
                 f"{address.host})",
             )
         if isinstance(exc, asyncssh.PermissionDenied):
+            if login.password:
+                return AuthenticationFailed(
+                    where,
+                    f"authentication failed: the node refused the password for user "
+                    f"{login.username!r} (check the keyring entry or environment variable)",
+                )
             return AuthenticationFailed(
-                where, f"the node refused our key(s) for user {self._settings.username!r}"
+                where, f"the node refused our key(s) for user {login.username!r}"
             )
         if isinstance(exc, TimeoutError):
             return NodeUnreachable(
