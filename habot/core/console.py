@@ -1,0 +1,88 @@
+"""The appliance's interactive HA console, read as text (pure).
+
+The vendor's way to the HA commands is a shell window: log in, a banner lists the commands
+this server offers now, a prompt waits, a command is typed, its output comes back followed
+by the prompt again. There is no exit status: the output (and, for operations, a fresh
+reading) decides. These rules turn what a PTY delivers into that conversation's parts.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: The default console prompt: output that stops, without a newline, on a line ending in
+#: ``>``, ``$``, ``#`` or ``:`` and an optional space. A pair may set its own ``prompt``.
+DEFAULT_PROMPT = r"[>$#:] ?"
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, erase
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: window titles
+    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
+)
+_HA_COMMAND = re.compile(r"(?<![\w-])ha-[a-z][a-z-]*[a-z](?![\w-])")
+_REFUSAL = re.compile(r"\b(?:not available|not found|invalid)\b", re.I)
+
+
+def clean(raw: str) -> str:
+    """Terminal output as text: escape sequences removed, CR-LF as LF, a lone CR (a line
+    redrawn) and backspaces applied."""
+    text = _ESCAPES.sub("", raw).replace("\r\n", "\n")
+    return "\n".join(_typed(line.rsplit("\r", 1)[-1]) for line in text.split("\n"))
+
+
+def _typed(line: str) -> str:
+    """A line as it shows: each backspace removes the character before it; other control
+    characters (bell, NUL …) are dropped."""
+    shown: list[str] = []
+    for char in line:
+        if char == "\x08":
+            if shown:
+                shown.pop()
+        elif char == "\t" or char.isprintable():
+            shown.append(char)
+    return "".join(shown)
+
+
+def prompt_pattern(custom: str | None) -> re.Pattern[str]:
+    """The prompt as a pattern matching a whole unfinished line."""
+    return re.compile(custom if custom else r".*" + DEFAULT_PROMPT)
+
+
+def waiting_prompt(text: str, pattern: re.Pattern[str]) -> str | None:
+    """The prompt the (cleaned) output stopped on, or None: its unfinished last line, when
+    the whole of it matches."""
+    if not text or text.endswith("\n"):
+        return None
+    line = text.rsplit("\n", 1)[-1]
+    return line if pattern.fullmatch(line) else None
+
+
+def banner_and_prompt(text: str, pattern: re.Pattern[str]) -> tuple[str, str] | None:
+    """At login: what the console printed before its first prompt, and that prompt (the
+    exact line later output must end on)."""
+    prompt = waiting_prompt(text, pattern)
+    if prompt is None:
+        return None
+    return text[: len(text) - len(prompt)].rstrip("\n"), prompt
+
+
+def offered(banner: str) -> frozenset[str]:
+    """The ``ha-…`` commands a banner lists (empty when it lists none)."""
+    return frozenset(_HA_COMMAND.findall(banner))
+
+
+def reply(text: str, command_line: str, prompt: str) -> str:
+    """A command's output: the echoed command line and the closing prompt removed."""
+    body = text[: -len(prompt)] if prompt and text.endswith(prompt) else text
+    lines = body.split("\n")
+    if lines and lines[0].strip().endswith(command_line):
+        lines = lines[1:]
+    return "\n".join(lines).strip("\n")
+
+
+def refusal(output: str) -> str | None:
+    """The console's refusal, when its answer says a command is not available, not found
+    or invalid (there is no exit status to say so)."""
+    for line in output.splitlines():
+        if _REFUSAL.search(line):
+            return line.strip()
+    return None
