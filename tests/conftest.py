@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import tomllib
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -159,8 +160,14 @@ async def sshd(tmp_path: Path) -> AsyncIterator[Sshd]:
     """A real OpenSSH sshd on 127.0.0.1 whose ha-* commands are small shell scripts."""
     binary = system_binary("sshd", "openssh-server")
     system_binary("ssh-keygen", "openssh-client")
-    argv, handle = prepare(tmp_path / "sshd", binary)
-    # Popen returns at once; sshd runs beside the event loop until the fixture ends.
+    async with serving(*prepare(tmp_path / "sshd", binary)) as handle:
+        yield handle
+
+
+@asynccontextmanager
+async def serving(argv: list[str], handle: Sshd) -> AsyncIterator[Sshd]:
+    """Run a prepared sshd until the block ends."""
+    # Popen returns at once; sshd runs beside the event loop until the block ends.
     handle.process = subprocess.Popen(  # noqa: ASYNC220
         argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
     )

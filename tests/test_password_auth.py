@@ -23,7 +23,7 @@ from habot.errors import AuthenticationFailed
 from habot.runtime import node_logins
 from habot.secrets import Secrets
 from habot.ssh.executor import SshExecutor
-from tests.conftest import FAST_SSH, system_binary, wait_listening
+from tests.conftest import FAST_SSH, serving, system_binary
 from tests.sshd import Sshd, prepare
 
 STATUS = ha_command(HaCommand.STATUS)
@@ -60,18 +60,10 @@ async def password_sshd() -> AsyncIterator[Sshd]:
     binary = system_binary("sshd", "openssh-server")
     system_binary("ssh-keygen", "openssh-client")
     base = readable_folder()
-    argv, handle = prepare(base / "sshd", binary, passwords=True)
-    handle.process = subprocess.Popen(  # noqa: ASYNC220
-        argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-    )
     try:
-        await wait_listening(handle.address.port, handle.process)
-        yield handle
+        async with serving(*prepare(base / "sshd", binary, passwords=True)) as handle:
+            yield handle
     finally:
-        handle.process.terminate()
-        handle.process.wait(timeout=10)
-        if handle.process.stderr:
-            handle.process.stderr.close()
         shutil.rmtree(base, ignore_errors=True)
 
 
