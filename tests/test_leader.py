@@ -23,6 +23,7 @@ from habot.services.leader import (
     REPLICA_TTL,
     Heartbeat,
     Leadership,
+    beat_sync,
     gone,
     replica_id,
 )
@@ -106,9 +107,8 @@ async def test_a_replica_is_alive_while_it_beats(two: tuple[Engine, Engine]) -> 
     """alive() follows the heartbeat: current, then stale after REPLICA_TTL."""
     one, other = two
     clock = Clock()
-    a = Leadership(LeaseStore(one), clock, "A")
     b = Leadership(LeaseStore(other), clock, "B")
-    await a.beat()
+    beat_sync(LeaseStore(one), "A", clock())
     assert await b.alive("A")
     assert not await b.alive("C")
     clock.now += REPLICA_TTL + T
@@ -255,7 +255,7 @@ async def test_a_restart_takes_over_from_its_dead_predecessor_at_once(
     dead = f"{host}:{dead_process_pid()}:abc123"
     predecessor = Leadership(LeaseStore(one), clock, dead)
     assert await predecessor.held()
-    await predecessor.beat()
+    beat_sync(LeaseStore(one), dead, clock())
     successor = Leadership(LeaseStore(other), clock, replica_id())
     assert await successor.held()
     assert not await successor.alive(dead)

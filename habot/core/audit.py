@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from habot.core.approvals import RequestState
+
 GENESIS = "0" * 64
 _SECRET = re.compile(r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{6,}|-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
@@ -139,13 +141,8 @@ class RequestRow:
 
 #: Audit kinds that move a request, and the state each leaves it in (the other state kinds
 #: are the state's own name: executing, succeeded, cancelled …).
-_STATE_OF_KIND = {"requested": "pending"}
-_STATES = frozenset(
-    {
-        "pending", "executing", "succeeded", "failed", "unverified", "aborted", "unknown",
-        "rejected", "cancelled", "expired", "resolved",
-    }
-)  # fmt: skip
+_STATE_OF_KIND = {"requested": RequestState.PENDING.value}
+_STATES = frozenset(state.value for state in RequestState)
 
 
 def disagreements(requests: Iterable[RequestRow], records: Iterable[AuditRecord]) -> list[str]:

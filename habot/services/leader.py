@@ -116,10 +116,6 @@ class Leadership:
             await asyncio.to_thread(self._store.release_sync, SCHEDULER_LEASE, self.me)
             self.leading = False
 
-    async def beat(self) -> None:
-        """Show this replica is alive (every replica, leader or not)."""
-        await asyncio.to_thread(beat_sync, self._store, self.me, self._clock())
-
     async def alive(self, replica: str) -> bool:
         """Whether a replica's heartbeat is current."""
         if gone(replica, self.me):

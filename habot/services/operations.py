@@ -299,21 +299,18 @@ class OperationService:
         caller: Caller,
         request_id: str,
         block_id: str,
-        *,
-        team: str | None,
-        home_team: str | None,
+        where: Where,
     ) -> Message:
         """A button on an approval card: honoured only from that card (habot's workspace,
         the card's channel, that request's buttons); refusals are audited."""
         card_channel, _ = await asyncio.to_thread(self._requests.card_sync, request_id)
-        where = Where(caller.channel, team, home_team)
         wrong = click_mismatch(request_id, block_id, where, card_channel)
         if wrong is not None:
             request = await self._requests.get(request_id)
             await self._record(
                 "click_refused", caller.user, request.pair if request else None, "refused",
                 {"request": request_id, "action": action.value, "reason": wrong,
-                 "channel": caller.channel, "team": team},
+                 "channel": where.channel, "team": where.team},
             )  # fmt: skip
             return text_message(f":no_entry: {escape(wrong)}")
         act = {
@@ -689,9 +686,9 @@ class OperationService:
         now = self._clock()
         pending = await asyncio.to_thread(self._requests.in_states_sync, RequestState.PENDING)
         closed = 0
-        for request in pending:
+        for request in (r for r in pending if now >= r.expires_at):
             said = self._event("expired", "habot", request.pair, "expired", {"request": request.id})
-            if now >= request.expires_at and await self._requests.transition(
+            if await self._requests.transition(
                 request.id, RequestState.PENDING, RequestState.EXPIRED, said=said
             ):
                 closed += 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from habot.core.blocks import Message
 from habot.core.outbox import Attempt, Delivery, Fate, after
@@ -14,6 +14,7 @@ from habot.services.ports import Clock
 from habot.store.outbox import OutboxMessage, OutboxStore
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class Sender(Protocol):
@@ -142,17 +143,11 @@ class OutboxNotifier:
     ) -> None:
         """Queue an in-place edit of the card (dropped if it shows an older version of its
         request than an edit already queued)."""
-        await asyncio.to_thread(
-            self._store.enqueue_update_sync,
-            pair,
-            channel,
-            card,
-            version,
-            message_payload(message),
-            self._clock(),
+        payload = message_payload(message)
+        now = self._clock()
+        await self._enqueued(
+            lambda: self._store.enqueue_update_sync(pair, channel, card, version, payload, now)
         )
-        if self._kick is not None:
-            self._kick()
 
     async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
         """Queue a reply in the card's thread."""
@@ -190,9 +185,14 @@ class OutboxNotifier:
         return Fate(row.state, error=row.error)
 
     async def _queue(self, pair: str, kind: str, channel: str, payload: dict[str, Any]) -> int:
-        handle = await asyncio.to_thread(
-            self._store.enqueue_sync, pair, kind, channel, payload, self._clock()
+        now = self._clock()
+        return await self._enqueued(
+            lambda: self._store.enqueue_sync(pair, kind, channel, payload, now)
         )
+
+    async def _enqueued(self, write: Callable[[], _T]) -> _T:
+        """Store off the event loop, then have the worker deliver soon."""
+        handle = await asyncio.to_thread(write)
         if self._kick is not None:
             self._kick()
         return handle

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -16,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from habot.core.alert_cards import FRESH_STATUS, OPEN_REQUEST
 from habot.core.approvals import RequestAction
 from habot.core.blocks import RAW_ACTION, Message, home_view, text_message
-from habot.core.cards import APPROVE, CANCEL, REJECT
+from habot.core.cards import APPROVE, CANCEL, REJECT, Where
 from habot.errors import HabotError
 from habot.services.commands import CommandService
 from habot.services.home import HomeRefresher
@@ -89,41 +88,29 @@ class SlackHandlers:
         await ack()
         action = body["actions"][0]
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        teams = _Teams(
-            click=(body.get("team") or {}).get("id"),
-            home=context.authorize_result.team_id if context.authorize_result else None,
+        where = Where(
+            channel=channel,
+            team=(body.get("team") or {}).get("id"),
+            home_team=context.authorize_result.team_id if context.authorize_result else None,
         )
         work = self._request_button(
-            action["action_id"],
-            user,
-            channel,
-            str(action.get("value")),
-            action.get("block_id", ""),
-            teams,
+            action["action_id"], user, where, str(action.get("value")), action.get("block_id", "")
         )
         message = await self._safely(action["action_id"], work)
         await self._send(respond, message, replace_original=False)
 
     async def _request_button(
-        self,
-        action_id: str,
-        user: str,
-        channel: str | None,
-        request_id: str,
-        block_id: str,
-        teams: _Teams,
+        self, action_id: str, user: str, where: Where, request_id: str, block_id: str
     ) -> Message:
         if self._operations is None:
             return text_message("Operations are not enabled in this process.")
-        caller = await self._caller(user, channel)
+        caller = await self._caller(user, where.channel)
         action = {
             APPROVE: RequestAction.APPROVE,
             REJECT: RequestAction.REJECT,
             CANCEL: RequestAction.CANCEL,
         }[action_id]
-        return await self._operations.click(
-            action, caller, request_id, block_id, team=teams.click, home_team=teams.home
-        )
+        return await self._operations.click(action, caller, request_id, block_id, where)
 
     async def on_alert_button(
         self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -180,11 +167,3 @@ class SlackHandlers:
             response_type="in_channel" if message.in_channel else "ephemeral",
             **extra,
         )
-
-
-@dataclass(frozen=True)
-class _Teams:
-    """The workspace a click came from, and the one the bot token belongs to."""
-
-    click: str | None
-    home: str | None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from habot.core.outbox import Delivery, Next
 from habot.store.db import writing
@@ -40,21 +40,7 @@ class OutboxStore:
     ) -> int:
         """Store a message to send; return its id (an 'update' may refer to it by id)."""
         with writing(self._engine) as conn:
-            result = conn.execute(
-                text(
-                    "INSERT INTO outbox (lane, kind, channel, payload, created_at, "
-                    "next_attempt_at) VALUES (:lane, :kind, :channel, :payload, :now, :now) "
-                    "RETURNING id"
-                ),
-                {
-                    "lane": lane,
-                    "kind": kind,
-                    "channel": channel,
-                    "payload": json.dumps(payload),
-                    "now": now.isoformat(),
-                },
-            )
-            return int(result.scalar_one())
+            return _insert(conn, lane, kind, channel, payload, now)
 
     def enqueue_update_sync(
         self,
@@ -76,22 +62,8 @@ class OutboxStore:
             ).scalar()
             if newest is not None and version < newest:
                 return None
-            result = conn.execute(
-                text(
-                    "INSERT INTO outbox (lane, kind, channel, payload, created_at, "
-                    "next_attempt_at, card_of, version) VALUES (:lane, 'update', :channel, "
-                    ":payload, :now, :now, :card, :version) RETURNING id"
-                ),
-                {
-                    "lane": lane,
-                    "channel": channel,
-                    "payload": json.dumps({"ts_of": card, **payload}),
-                    "now": now.isoformat(),
-                    "card": card,
-                    "version": version,
-                },
-            )
-            return int(result.scalar_one())
+            payload = {"ts_of": card, **payload}
+            return _insert(conn, lane, "update", channel, payload, now, (card, version))
 
     def head_sync(self, lane: str) -> OutboxMessage | None:
         """The oldest queued message of a lane (later ones wait behind it: order holds)."""
@@ -167,3 +139,33 @@ class OutboxStore:
             )
             for row in rows
         ]
+
+
+def _insert(
+    conn: Connection,
+    lane: str,
+    kind: str,
+    channel: str,
+    payload: dict[str, Any],
+    now: datetime,
+    card_version: tuple[int, int] | None = None,
+) -> int:
+    """One outbox row (an edit of a card also names the card and the version it shows)."""
+    card, version = card_version or (None, None)
+    result = conn.execute(
+        text(
+            "INSERT INTO outbox (lane, kind, channel, payload, created_at, next_attempt_at, "
+            "card_of, version) VALUES (:lane, :kind, :channel, :payload, :now, :now, :card, "
+            ":version) RETURNING id"
+        ),
+        {
+            "lane": lane,
+            "kind": kind,
+            "channel": channel,
+            "payload": json.dumps(payload),
+            "now": now.isoformat(),
+            "card": card,
+            "version": version,
+        },
+    )
+    return int(result.scalar_one())
