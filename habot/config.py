@@ -69,12 +69,26 @@ class Auth(StrEnum):
     PASSWORD = "password"  # noqa: S105 — the name of an auth method, not a password
 
 
+class Transport(StrEnum):
+    """How commands reach a node: as SSH exec requests, or typed at the appliance's
+    interactive HA console (a shell window with a prompt, as the vendor's guide shows)."""
+
+    EXEC = "exec"
+    CONSOLE = "console"
+
+    @property
+    def console(self) -> bool:
+        """Whether commands are typed at the console."""
+        return self is Transport.CONSOLE
+
+
 class SshSettings(_Section):
-    """How habot reaches the appliances (``username`` and ``auth`` are the defaults every
-    pair may override)."""
+    """How habot reaches the appliances (``username``, ``auth`` and ``transport`` are the
+    defaults every pair may override)."""
 
     username: str = Field("habot", min_length=1, pattern=_USERNAME)
     auth: Auth = Auth.KEY
+    transport: Transport = Transport.EXEC
     client_keys: tuple[Path, ...] = ()
     known_hosts: Path
     connect_timeout: Duration = timedelta(seconds=10)
@@ -99,6 +113,8 @@ class PairSettings(_Section):
     switchover_via: SwitchoverVia = SwitchoverVia.FAILOVER_ON_PRIMARY
     username: str | None = Field(None, min_length=1, pattern=_USERNAME)  # else [ssh]'s
     auth: Auth | None = None  # else [ssh]'s
+    transport: Transport | None = None  # else [ssh]'s
+    prompt: str | None = Field(None, min_length=1, max_length=200)  # the console's, if unusual
 
     @field_validator("name")
     @classmethod
@@ -109,6 +125,16 @@ class PairSettings(_Section):
             )
         if value in _RESERVED_PAIR_NAMES:
             raise ValueError(f"{value!r} is reserved in commands; choose another pair name")
+        return value
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
         return value
 
     @field_validator("floating_ip")
@@ -252,10 +278,12 @@ class DatabaseSettings(_Section):
 
 @dataclass(frozen=True)
 class Login:
-    """A pair's login: the account and how it authenticates."""
+    """A pair's login: the account, how it authenticates, and how commands reach it."""
 
     username: str
     auth: Auth
+    transport: Transport = Transport.EXEC
+    prompt: str | None = None
 
 
 class Settings(_Section):
@@ -290,7 +318,12 @@ class Settings(_Section):
     def login(self, pair: PairSettings) -> Login:
         """Who habot logs in as on the pair's nodes, and how (the pair's own choice, else
         [ssh]'s)."""
-        return Login(pair.username or self.ssh.username, pair.auth or self.ssh.auth)
+        return Login(
+            pair.username or self.ssh.username,
+            pair.auth or self.ssh.auth,
+            pair.transport or self.ssh.transport,
+            pair.prompt,
+        )
 
     def pair(self, name: str) -> PairSettings:
         """The pair with this name; ConfigError listing the known names otherwise."""

@@ -11,6 +11,7 @@
         ├── AuthenticationFailed    the node refused our key
         ├── CommandTimedOut         the command did not finish within command_timeout
         ├── ConnectionLostError     the connection dropped while a command ran
+        ├── ConsoleNotReady         the interactive console never showed its prompt
         └── UnexpectedPrompt        the command asked a question nobody agreed to answer
 
 Library errors (asyncssh, OSError) are mapped to these at the SSH adapter boundary.
@@ -63,6 +64,13 @@ class CommandTimedOut(NodeError):
 
 class ConnectionLostError(NodeError):
     """The connection dropped while a command was running."""
+
+    reached = True
+
+
+class ConsoleNotReady(NodeError):
+    """Logged in, but the interactive console never stopped on a prompt in time (so no
+    command was typed)."""
 
     reached = True
 

@@ -58,7 +58,9 @@ def node_logins(settings: Settings, secrets: Secrets) -> dict[NodeAddress, NodeL
             if password is None:
                 raise ConfigError(_no_password(pair.name))
         for role in Role:
-            logins[pair.address(role)] = NodeLogin(login.username, password)
+            logins[pair.address(role)] = NodeLogin(
+                login.username, password, login.transport.console, login.prompt
+            )
     return logins
 
 

@@ -6,9 +6,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from habot.core.console import offer_line
 from habot.core.model import NodeState, Verdict
 from habot.core.verdict import NodeView, PairStatus
-from habot.services.check import STEPS, NodeCheck
+from habot.services.check import NodeCheck
 
 _VERDICT_STYLE = {Verdict.BAU: "bold green", Verdict.DEGRADED: "bold yellow"}
 _GOOD_STATES = {NodeState.ACTIVE, NodeState.STANDBY, NodeState.PROMOTED_ACTIVE}
@@ -57,6 +58,8 @@ def status_details(console: Console, statuses: list[PairStatus], raw: bool) -> N
         if raw:
             for view in (s.primary, s.secondary):
                 console.print(f"  --- raw ha-status from {view.role} ({view.address}) ---")
+                if offers := offer_line(view.offered):
+                    console.print(f"  ({offers})", highlight=False, markup=False)
                 console.print(view.raw if view.raw is not None else "  (none)", markup=False)
 
 
@@ -64,11 +67,13 @@ def check_lines(console: Console, checks: list[NodeCheck]) -> None:
     """One line per node: each step passed, or the one that failed and why."""
     for c in checks:
         line = Text(f"{c.pair} {c.role.value:<9} {c.address:<22} ")
-        for step in STEPS:
+        for step in c.steps:
             if c.failed_step == step:
                 line.append(f"✗ {step}: {c.detail}", style="red")
                 break
             line.append(f"✓ {step}  ", style="green")
         else:
             line.append(f"({c.detail})", style="dim")
+        if offers := offer_line(c.offered):
+            line.append(f"\n    {offers}", style="dim")
         console.print(line, highlight=False)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from habot.core.audit import AuditRecord
+from habot.core.console import offer_line
 from habot.core.durations import format_duration
 from habot.core.grammar import SUMMARY, USAGE, LogKind, Sub
 from habot.core.model import NodeState, Verdict
@@ -210,7 +211,10 @@ def raw_message(status: PairStatus) -> Message:
     """Both nodes' raw ha-status output, for the person who asked."""
     blocks: list[Block] = []
     for view in (status.primary, status.secondary):
-        blocks.append(section(f"*{status.pair} {view.role}* ({view.address}) — raw `ha-status`"))
+        heading = f"*{status.pair} {view.role}* ({view.address}) — raw `ha-status`"
+        if offers := offer_line(view.offered):
+            heading += f"\n_{offers}_"
+        blocks.append(section(heading))
         blocks += code_blocks(  # code_blocks escapes
             view.raw if view.raw is not None else "(no output: " + (view.error or "not read") + ")",
             20,

@@ -79,6 +79,13 @@ def reply(text: str, command_line: str, prompt: str) -> str:
     return "\n".join(lines).strip("\n")
 
 
+def offer_line(commands: frozenset[str] | None) -> str | None:
+    """How a node's offered commands are shown (None when its console listed none)."""
+    if commands is None:
+        return None
+    return "its console offers: " + (", ".join(sorted(commands)) or "no ha- commands")
+
+
 def refusal(output: str) -> str | None:
     """The console's refusal, when its answer says a command is not available, not found
     or invalid (there is no exit status to say so)."""

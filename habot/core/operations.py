@@ -123,15 +123,19 @@ def preflight(
         return _make_standalone(status, target)
     _fail_closed(status)
     step = _RULES[operation](status, procedures)
-    view = _reachable(status, step.node, "It must run the command")
+    command = step.command or COMMANDS[operation]
+    view = _offering(status, step.node, command, "It must run the command")
     if step.joining_code_from is not None:
-        _reachable(status, step.joining_code_from, "It must create the joining code")
+        _offering(
+            status, step.joining_code_from, HaCommand.CREATE_JOINING_CODE,
+            "It must create the joining code",
+        )  # fmt: skip
     return OperationPlan(
         operation,
         status.pair,
         step.node,
         view.address,
-        step.command or COMMANDS[operation],
+        command,
         step.why,
         step.expected,
         expect_health_ok=step.expect_health_ok,
@@ -148,6 +152,20 @@ def _reachable(status: PairStatus, role: Role, why: str) -> NodeView:
             f"{view.error or 'no usable reading'}. {why}."
         )
     return view
+
+
+def _offering(status: PairStatus, role: Role, command: HaCommand, why: str) -> NodeView:
+    """The node's view when it can run ``command`` now: reachable, and — when its console
+    lists what it offers — listing it. Otherwise a refusal naming what it does offer."""
+    view = _reachable(status, role, why)
+    if view.offered is None or command.value in view.offered:
+        return view
+    offers = ", ".join(sorted(view.offered)) or "no ha- commands"
+    raise PreconditionFailed(
+        f"The {role} ({view.address}) does not offer {command.value} now: its console lists "
+        f"{offers}. The appliance decides what each server may run in its role and state; "
+        f"check `/ha status {status.pair}` and the vendor's procedure for this state."
+    )
 
 
 def _fail_closed(status: PairStatus) -> None:
@@ -319,7 +337,9 @@ def _joining_code(s: PairStatus, _: Procedures) -> _Step:
 def _make_standalone(status: PairStatus, target: Role | None) -> OperationPlan:
     if target is None:
         raise PreconditionFailed("Say which node: `make-standalone PAIR primary|secondary`.")
-    view = _reachable(status, target, "It must be reachable to be made standalone")
+    view = _offering(
+        status, target, HaCommand.MAKE_STANDALONE, "It must be reachable to be made standalone"
+    )
     return OperationPlan(
         Operation.MAKE_STANDALONE,
         status.pair,
@@ -371,11 +391,12 @@ class Outcome(StrEnum):
 
 
 def verify_outcome(
-    plan: OperationPlan, exit_status: int | None, after: PairStatus | None
+    plan: OperationPlan, failure: str | None, after: PairStatus | None
 ) -> tuple[Outcome, str]:
-    """Judge the result from the exit status and a fresh reading."""
-    if exit_status != 0:
-        return Outcome.FAILED, f"{plan.command.value} exited with status {exit_status}"
+    """Judge the result from how the command ended (``failure``: what the node said went
+    wrong — an exit status, or the console's refusal) and a fresh reading."""
+    if failure is not None:
+        return Outcome.FAILED, failure
     if after is None:
         return Outcome.UNVERIFIED, "the pair could not be read after the command"
     misses = [

@@ -35,6 +35,7 @@ def _node(view: NodeView) -> dict[str, Any]:
         "observed_at": view.observed_at.isoformat(),
         "raw": view.raw,
         "peer_says": view.peer_says.value if view.peer_says else None,
+        "offered": sorted(view.offered) if view.offered is not None else None,
     }
 
 
@@ -66,4 +67,5 @@ def _view(role: Role, node: dict[str, Any]) -> NodeView:
         observed_at=datetime.fromisoformat(node["observed_at"]),
         raw=node["raw"],
         peer_says=NodeState(node["peer_says"]) if node.get("peer_says") else None,
+        offered=frozenset(node["offered"]) if node.get("offered") is not None else None,
     )

@@ -52,6 +52,7 @@ class NodeReading:
     report: StatusReport | None = None
     error: str | None = None
     reachable: bool = True
+    offered: frozenset[str] | None = None  # the ha-* commands its console listed, if any
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class NodeView:
     observed_at: datetime
     raw: str | None
     peer_says: NodeState | None = None  # the peer's description, kept when habot cannot read it
+    offered: frozenset[str] | None = None  # what its console listed at login (None: no list)
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ def _view(reading: NodeReading, peer: NodeReading, disagreements: list[str]) -> 
         observed_at=reading.observed_at,
         raw=reading.report.raw if reading.report else None,
         peer_says=_peer_says(reading.role, peer) if not reading.reachable else None,
+        offered=reading.offered,
     )
 
 

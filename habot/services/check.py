@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 
 from habot.config import PairSettings, Settings
 from habot.core.catalogue import HaCommand, ha_command
@@ -11,6 +12,7 @@ from habot.core.model import Role
 from habot.core.status_parser import parse_status
 from habot.errors import (
     AuthenticationFailed,
+    ConsoleNotReady,
     HostKeyChanged,
     HostKeyUnknown,
     NodeError,
@@ -19,6 +21,7 @@ from habot.errors import (
 from habot.services.ports import CommandRunner
 
 STEPS = ("reachable", "host key", "authentication", "ha-status")
+CONSOLE_STEPS = ("reachable", "host key", "authentication", "console", "ha-status")
 
 
 @dataclass(frozen=True)
@@ -30,11 +33,18 @@ class NodeCheck:
     address: str
     failed_step: str | None
     detail: str
+    console: bool = False
+    offered: frozenset[str] | None = None  # what the node's console listed, if anything
 
     @property
     def ok(self) -> bool:
         """Whether every step passed."""
         return self.failed_step is None
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The steps this node goes through (a console node has one more)."""
+        return CONSOLE_STEPS if self.console else STEPS
 
 
 async def check_nodes(settings: Settings, runner: CommandRunner) -> list[NodeCheck]:
@@ -48,22 +58,24 @@ async def check_node(
 ) -> NodeCheck:
     """Run ha-status on one node and say which step, if any, failed."""
     address = pair.address(role)
+    node = partial(
+        NodeCheck, pair.name, role, str(address), console=settings.login(pair).transport.console
+    )
     try:
         result = await runner.run(
             address, ha_command(HaCommand.STATUS), time_limit=settings.ssh.status_timeout
         )
     except NodeError as exc:
-        return NodeCheck(pair.name, role, str(address), _failed_step(exc), exc.detail)
+        return node(_failed_step(exc), exc.detail)
+    node = partial(node, offered=result.offered)
     report = parse_status(result.output)
     if not result.ok:
-        detail = f"exited with status {result.exit_status}: {_first_line(result.output)}"
-        return NodeCheck(pair.name, role, str(address), "ha-status", detail)
+        return node("ha-status", f"{result.failure}: {_first_line(result.output)}")
     if not report.parsed:
-        detail = f"output not understood (starts {_first_line(result.output)!r})"
-        return NodeCheck(pair.name, role, str(address), "ha-status", detail)
+        return node("ha-status", f"output not understood (starts {_first_line(result.output)!r})")
     me = report.this_host or role
     state = "standalone" if report.standalone else str(report.entry(me).state)  # type: ignore[union-attr]
-    return NodeCheck(pair.name, role, str(address), None, f"parsed: {state}")
+    return node(None, f"parsed: {state}")
 
 
 def _failed_step(exc: NodeError) -> str:
@@ -73,6 +85,8 @@ def _failed_step(exc: NodeError) -> str:
         return "host key"
     if isinstance(exc, AuthenticationFailed):
         return "authentication"
+    if isinstance(exc, ConsoleNotReady):
+        return "console"
     return "ha-status"
 
 

@@ -65,6 +65,7 @@ from habot.errors import (
 from habot.services.leader import replica_id
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
 from habot.services.status import StatusService
+from habot.ssh.executor import CommandResult
 from habot.store.db import is_busy
 from habot.store.requests import PairBusy, RequestStore
 
@@ -439,23 +440,24 @@ class OperationService:
         result = await self._command(request, plan)
         if result is None:
             return
-        exit_status, output = result
+        output = result.output
         secret = request.operation in SECRET_OUTPUT
         # A digest of a short secret could be brute-forced back, so secrets leave none.
         await self._record(
             "command_result",
             request.requester,
             request.pair,
-            "ok" if exit_status == 0 else "failed",
+            "ok" if result.ok else "failed",
             {
                 "request": request.id,
-                "exit_status": exit_status,
+                "exit_status": result.exit_status,
+                **({"failure": result.failure} if result.failure else {}),
                 **({"output": "withheld: secret"} if secret else {}),
             },
             node=plan.node.value,
             output_digest=None if secret else digest(output),
         )
-        if secret and exit_status == 0:
+        if secret and result.ok:
             channel, _ = await self._card_channel(request)
             if channel:
                 await self._notify.tell_secret(
@@ -464,7 +466,7 @@ class OperationService:
                     f"Joining code for {request.pair} (only you see this):\n```{output.strip()}```",
                 )
         after = await self._status.read_pair(pair)
-        outcome, why = verify_outcome(plan, exit_status, after)
+        outcome, why = verify_outcome(plan, result.failure, after)
         before = {role: fresh.node(role).state for role in Role}
         if serving_changed(before, after):  # the same rule as the scheduled poll's
             await self._durably(lambda: self._requests.record_change(pair.name, self._clock()))
@@ -476,9 +478,7 @@ class OperationService:
             request, _OUTCOME_STATE[outcome], f"{outcome.value}: {why}", after, before=fresh
         )
 
-    async def _command(
-        self, request: Request, plan: OperationPlan
-    ) -> tuple[int | None, str] | None:
+    async def _command(self, request: Request, plan: OperationPlan) -> CommandResult | None:
         card = await self._card_channel(request)
         progress = _Progress(request, card, self._notify, self.spawn, self._durably)
 
@@ -528,7 +528,7 @@ class OperationService:
                 {"request": request.id},
                 node=plan.node.value,
             )
-        return result.exit_status, result.output
+        return result
 
     async def _abandon(self, request: Request, exc: OwnershipLost) -> None:
         """Another replica took the request over (declared it interrupted): this one stops
@@ -567,7 +567,7 @@ class OperationService:
             answer_prompt=True,
             confirm_gate=owned,  # should it ask, the same point of no return applies
         )
-        code = joining_code_in(result.output) if result.exit_status == 0 else None
+        code = joining_code_in(result.output) if result.ok else None
         await self._record(
             "joining_code_created",
             request.requester,
@@ -580,7 +580,7 @@ class OperationService:
             raise NodeError(
                 str(self._settings.pair(request.pair).address(node)),
                 f"ha-create-joining-code on the {node} gave no joining code habot could read "
-                f"(exit status {result.exit_status}); ha-initialise was not run",
+                f"({result.failure or 'it said it succeeded'}); ha-initialise was not run",
             )
         return code
 

@@ -59,8 +59,10 @@ class StatusService:
             log.exception("status of %s %s failed unexpectedly", pair.name, role)
             return NodeReading(role, where, self._clock(), error=f"internal error: {exc!r}")
         report = parse_status(result.output)
-        error = None if result.ok else f"ha-status exited with status {result.exit_status}"
+        error = result.failure
         if result.truncated:  # a reading cut short is not trusted, whatever it parsed to
             report = replace(report, parsed=False)
             error = "ha-status output was over the size limit and truncated"
-        return NodeReading(role, where, self._clock(), report=report, error=error)
+        return NodeReading(
+            role, where, self._clock(), report=report, error=error, offered=result.offered
+        )

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import asyncssh
 from habot.config import SshSettings
 from habot.core.addresses import NodeAddress
 from habot.core.catalogue import RemoteCommand
+from habot.core.console import clean, offered, refusal, reply
 from habot.errors import (
     AuthenticationFailed,
     CommandTimedOut,
@@ -29,16 +30,22 @@ from habot.errors import (
     NodeError,
     NodeUnreachable,
 )
+from habot.ssh.console import ConsoleSession
 from habot.ssh.pool import NodePool
-from habot.ssh.session import OutputSession
+from habot.ssh.session import Conversation, ExecSession
 
 log = logging.getLogger(__name__)
 OutputCallback = Callable[[str], None]
+Session = ConsoleSession | ExecSession
 
 
 @dataclass(frozen=True)
 class CommandResult:
-    """What a command did on a node."""
+    """What a command did on a node.
+
+    Over the console there is no exit status (``exit_status`` is None): a reply in which
+    the console says the command is not available, not found or invalid is ``refusal``,
+    and ``offered`` is what the console's banner listed (None when it listed nothing)."""
 
     address: str
     command: str
@@ -47,20 +54,38 @@ class CommandResult:
     duration: timedelta
     truncated: bool = False
     prompt_answered: bool = False
+    console: bool = False
+    refusal: str | None = None
+    offered: frozenset[str] | None = None
+
+    @property
+    def failure(self) -> str | None:
+        """Why the command failed, as the node told it; None when it did not."""
+        if self.refusal is not None:
+            return f"the console answered {self.refusal!r}"
+        if self.console or self.exit_status == 0:
+            return None
+        if self.exit_status is None:
+            return f"{self.command} ended without an exit status"
+        return f"{self.command} exited with status {self.exit_status}"
 
     @property
     def ok(self) -> bool:
-        """Whether the command exited with status 0."""
-        return self.exit_status == 0
+        """Whether the command succeeded (exit status 0; over the console, no refusal)."""
+        return self.failure is None
 
 
 @dataclass(frozen=True)
 class NodeLogin:
-    """How to log in to one node: the account, and its password — or None for key auth.
-    The password is never shown (``repr`` hides it)."""
+    """How to log in to one node: the account, and its password — or None for key auth
+    (the password is never shown: ``repr`` hides it); whether commands are typed at the
+    interactive console rather than sent as exec requests, and the console's prompt
+    pattern when it is not the default one."""
 
     username: str
     password: str | None = field(default=None, repr=False)
+    console: bool = False
+    prompt: str | None = None
 
 
 #: After a node refused a password, habot does not offer it again for this long: appliances
@@ -143,15 +168,7 @@ class SshExecutor:
             raise ConnectionLostError(
                 str(address), f"connection lost while {command.line} ran: {exc}"
             ) from exc
-        return CommandResult(
-            address=str(address),
-            command=command.line,
-            exit_status=session.exit_status,
-            output=session.text(),
-            duration=timedelta(seconds=time.monotonic() - started),
-            truncated=session.truncated,
-            prompt_answered=session.answered,
-        )
+        return _result(address, command, session, time.monotonic() - started)
 
     async def _run_session(
         self,
@@ -161,21 +178,21 @@ class SshExecutor:
         on_output: OutputCallback | None,
         joining_code: str | None = None,
         confirm_gate: Callable[[], Awaitable[bool]] | None = None,
-    ) -> OutputSession:
+    ) -> Session:
         """Run on a pooled connection; if a reused one turns out dead before a read-only
         command started, run it once more on a fresh one. A mutating command always gets a
         fresh connection and is never retried, so it cannot run twice."""
         attempts = (True,) if command.mutating else (False, True)
         for fresh in attempts:
-            session = OutputSession(
+            talk = Conversation(
                 str(address),
                 self._settings.max_output_chars,
-                self._settings.prompt_idle.total_seconds(),
                 answer_prompt,
                 on_output,
                 joining_code,
                 confirm_gate,
             )
+            session = self._session(address, talk)
             async with self.pool(address).connection(fresh=fresh) as lease:
                 try:
                     await session.run(lease.conn, command.line)
@@ -186,9 +203,21 @@ class SshExecutor:
             log.info("pooled connection to %s was stale; reconnecting", address)
         raise AssertionError("unreachable: the fresh attempt returns or raises")
 
+    def _session(self, address: NodeAddress, talk: Conversation) -> Session:
+        """The node's transport: the interactive console, or an exec request."""
+        idle = self._settings.prompt_idle.total_seconds()
+        login = self._login(address)
+        if login.console:
+            limit = self._settings.connect_timeout.total_seconds()
+            return ConsoleSession(talk, idle, limit, login.prompt)
+        return ExecSession(talk, idle)
+
+    def _login(self, address: NodeAddress) -> NodeLogin:
+        return self._logins.get(address, NodeLogin(self._settings.username))
+
     async def _connect(self, address: NodeAddress) -> asyncssh.SSHClientConnection:
         s = self._settings
-        login = self._logins.get(address, NodeLogin(s.username))
+        login = self._login(address)
         self._check_not_refused(address, login)
         try:
             async with asyncio.timeout(s.connect_timeout.total_seconds() + 1):
@@ -270,6 +299,33 @@ class SshExecutor:
         port = None if address.port == 22 else address.port
         keys, ca_keys, *_ = self._known_hosts.match(address.host, address.host, port)
         return bool(keys or ca_keys)
+
+
+def _result(
+    address: NodeAddress, command: RemoteCommand, session: Session, seconds: float
+) -> CommandResult:
+    talk = session.talk
+    result = CommandResult(
+        address=str(address),
+        command=command.line,
+        exit_status=None,
+        output=talk.text(),
+        duration=timedelta(seconds=seconds),
+        truncated=talk.truncated,
+        prompt_answered=talk.answered,
+    )
+    if isinstance(session, ExecSession):
+        return replace(result, exit_status=session.exit_status)
+    assert session.login is not None  # a reply came, so the login did
+    output = reply(clean(result.output), command.line, session.login.prompt)
+    listed = offered(session.login.banner)
+    return replace(
+        result,
+        output=output,
+        console=True,
+        refusal=refusal(output),
+        offered=listed or None,
+    )
 
 
 def load_client_keys(paths: tuple[Path, ...], passphrase: str | None) -> list[asyncssh.SSHKey]:

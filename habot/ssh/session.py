@@ -1,4 +1,6 @@
-"""One command's conversation with a node: read output, answer or refuse prompts, cap size."""
+"""One command's conversation with a node, whatever carries it (an exec channel or the
+interactive console): collect output under a cap with any secret masked, answer the one
+agreed confirmation, refuse every other question."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import asyncssh
 
@@ -16,6 +19,7 @@ from habot.core.prompts import (
     looks_like_question,
     question_line,
 )
+from habot.core.redact import Redactor
 from habot.errors import OwnershipLost, UnexpectedPrompt
 
 log = logging.getLogger(__name__)
@@ -24,89 +28,71 @@ _TAIL_KEPT = 4096
 _Item = str | BaseException | None
 
 
-class OutputSession:
-    """Drives one remote process; collects output and handles its questions."""
+def _as_is(text: str) -> str:
+    return text
+
+
+class Typist(Protocol):
+    """Where answers are typed: the remote process's input."""
+
+    def write(self, data: str) -> None:
+        """Type ``data``."""
+        ...
+
+    def write_eof(self) -> None:
+        """Close the input."""
+        ...
+
+
+class Conversation:
+    """The rules of one command's conversation, shared by both transports.
+
+    ``shown`` turns raw output into what a reader sees (the console's terminal escapes and
+    carriage returns removed); questions are recognised in what is shown. ``end_input``
+    says whether the input is closed after the confirmation is answered (an exec channel;
+    never the console, where closing the input would end the session)."""
 
     def __init__(
         self,
         address: str,
         max_chars: int,
-        prompt_idle: float,
         answer_prompt: bool,
         on_output: Callable[[str], None] | None = None,
         joining_code: str | None = None,
         confirm_gate: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._gate = confirm_gate  # asked right before the confirmation is answered
-        self._code = joining_code  # typed once when asked; never kept in the output
-        self.code_given = False
-        self._address = address
+        self._code = joining_code  # typed once when asked; masked in every output
+        self._masked = Redactor(joining_code)
+        self.address = address
         self._max = max_chars
-        self._idle = prompt_idle
-        self._answer = answer_prompt
+        self.answer = answer_prompt
         self._on_output = on_output
         self._head: list[str] = []
         self._size = 0
         self._tail = ""
-        self._recent = ""
-        self._line = ""
+        self.recent = ""
+        self.line = ""
+        self.shown: Callable[[str], str] = _as_is
+        self.end_input = True
+        self.code_given = False
         self.truncated = False
         self.answered = False
-        self.started = False
-        self.exit_status: int | None = None
 
-    async def run(self, conn: asyncssh.SSHClientConnection, line: str) -> None:
-        """Run the command line to completion; its exit status lands in ``exit_status``."""
-        self._line = line
-        process = await conn.create_process(
-            line, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
-        )
-        self.started = True
-        try:
-            if not self._answer:
-                process.stdin.write_eof()  # a question nobody may answer reads end-of-file
-            await self._pump(process)
-            completed = await process.wait()
-        finally:
-            process.close()
-        if completed.exit_status is None and completed.exit_signal is None:
-            raise asyncssh.ConnectionLost("the channel closed without an exit status")
-        self.exit_status = completed.exit_status
+    def take(self, chunk: str) -> None:
+        """Collect a chunk of output (the secret masked; over the cap, head and tail kept)."""
+        self._collect(self._masked.feed(chunk))
 
-    def text(self) -> str:
-        """All output, or its head and tail with a marker when it was over the cap."""
-        head = "".join(self._head)
-        if not self.truncated:
-            return head
-        return f"{head}\n[… output over {self._max} characters truncated …]\n{self._tail}"
+    def finish(self) -> None:
+        """The output ended: collect what was held back."""
+        self._collect(self._masked.flush())
 
-    async def _pump(self, process: asyncssh.SSHClientProcess[str]) -> None:
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
-        reader = asyncio.create_task(_read_into(process.stdout, queue))
-        try:
-            while True:
-                try:
-                    item = await asyncio.wait_for(queue.get(), self._idle)
-                except TimeoutError:
-                    self._on_quiet()
-                    continue
-                if item is None:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                self._take(item)
-                await self._on_chunk(process)
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-
-    def _take(self, chunk: str) -> None:
-        if self._code:  # an appliance that echoes it must not put it in any output
-            chunk = chunk.replace(self._code, "[joining code]")
+    def _collect(self, chunk: str) -> None:
+        if not chunk:
+            return
         if self._on_output is not None:
-            self._on_output(chunk)
-        self._recent = (self._recent + chunk)[-_RECENT:]
+            self._on_output(self.shown(chunk))
+        self.recent = (self.recent + chunk)[-_RECENT:]
         room = self._max - self._size
         if room > 0:
             self._head.append(chunk[:room])
@@ -115,48 +101,120 @@ class OutputSession:
             self.truncated = True
             self._tail = (self._tail + chunk[max(room, 0) :])[-_TAIL_KEPT:]
 
-    async def _on_chunk(self, process: asyncssh.SSHClientProcess[str]) -> None:
+    def text(self) -> str:
+        """All output, or its head and tail with a marker when it was over the cap."""
+        head = "".join(self._head)
+        if not self.truncated:
+            return head
+        return f"{head}\n[… output over {self._max} characters truncated …]\n{self._tail}"
+
+    async def respond(self, stdin: Typist) -> None:
         """Answer the one agreed confirmation; any other y/N question aborts.
 
         A question is caught even when it is not the last thing printed: a command whose
         stdin is closed may print its question, read end-of-file and go on in one breath.
         A question for the joining code is answered with it, once, when one was given.
         """
-        if self._code and not self.code_given and asks_joining_code(self._recent):
-            log.info("typing the joining code for %s on %s", self._line, self._address)
-            process.stdin.write(self._code + "\n")
+        seen = self.shown(self.recent)
+        if self._code and not self.code_given and asks_joining_code(seen):
+            log.info("typing the joining code for %s on %s", self.line, self.address)
+            stdin.write(self._code + "\n")
             self.code_given = True
-            self._recent = ""
+            self.recent = ""
             return
-        if self._answer and not self.answered and is_confirmation_prompt(self._recent):
-            if self._gate is not None and not await self._gate():
-                raise OwnershipLost(
-                    self._address,
-                    f"{self._line}: this replica no longer owns the request, so its "
-                    "confirmation was not answered (the command was aborted)",
-                )
-            log.info("answering the confirmation of %s on %s", self._line, self._address)
-            process.stdin.write("y\n")
-            process.stdin.write_eof()
-            self.answered = True
-            self._recent = ""
-        elif asked_confirmation(self._recent):
+        if self.answer and not self.answered and is_confirmation_prompt(seen):
+            await self._confirm(stdin)
+        elif asked_confirmation(seen):
             why = "a second question after the confirmation" if self.answered else "a confirmation"
             raise self._refuse(why)
 
-    def _on_quiet(self) -> None:
+    async def _confirm(self, stdin: Typist) -> None:
+        if self._gate is not None and not await self._gate():
+            raise OwnershipLost(
+                self.address,
+                f"{self.line}: this replica no longer owns the request, so its "
+                "confirmation was not answered (the command was aborted)",
+            )
+        log.info("answering the confirmation of %s on %s", self.line, self.address)
+        stdin.write("y\n")
+        if self.end_input:
+            stdin.write_eof()
+        self.answered = True
+        self.recent = ""
+
+    def on_quiet(self) -> None:
         """Output stopped on an unfinished line: a question we must not leave hanging."""
-        if looks_like_question(self._recent):
+        if looks_like_question(self.shown(self.recent)):
             raise self._refuse("a question habot does not recognise")
 
     def _refuse(self, what: str) -> UnexpectedPrompt:
-        asked = question_line(self._recent).strip()[-200:]
+        asked = question_line(self.shown(self.recent)).strip()[-200:]
         return UnexpectedPrompt(
-            self._address,
-            f"{self._line} asked {what} ({asked!r}) that habot was not asked to answer; "
+            self.address,
+            f"{self.line} asked {what} ({asked!r}) that habot was not asked to answer; "
             "the command was aborted",
             confirmed=self.answered,
         )
+
+
+class ExecSession:
+    """A command run as an SSH exec request: it ends with an exit status."""
+
+    def __init__(self, talk: Conversation, prompt_idle: float) -> None:
+        self.talk = talk
+        self._idle = prompt_idle
+        self.started = False
+        self.exit_status: int | None = None
+
+    async def run(self, conn: asyncssh.SSHClientConnection, line: str) -> None:
+        """Run the command line to completion; its exit status lands in ``exit_status``."""
+        self.talk.line = line
+        process = await conn.create_process(
+            line, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
+        )
+        self.started = True
+        try:
+            if not self.talk.answer:
+                process.stdin.write_eof()  # a question nobody may answer reads end-of-file
+            await pump(process, self.talk, self._idle, until=None)
+            completed = await process.wait()
+        finally:
+            process.close()
+        if completed.exit_status is None and completed.exit_signal is None:
+            raise asyncssh.ConnectionLost("the channel closed without an exit status")
+        self.exit_status = completed.exit_status
+
+
+async def pump(
+    process: asyncssh.SSHClientProcess[str],
+    talk: Conversation,
+    idle: float,
+    until: Callable[[], bool] | None,
+) -> None:
+    """Feed the process's output to the conversation until it ends (or ``until`` says the
+    reply is complete), answering its questions on the way."""
+    queue: asyncio.Queue[_Item] = asyncio.Queue()
+    reader = asyncio.create_task(_read_into(process.stdout, queue))
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), idle)
+            except TimeoutError:
+                talk.on_quiet()
+                continue
+            if item is None:
+                talk.finish()
+                return
+            if isinstance(item, BaseException):
+                raise item
+            talk.take(item)
+            if until is not None and until():
+                return
+            await talk.respond(process.stdin)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
 
 
 async def _read_into(stream: asyncssh.SSHReader[str], queue: asyncio.Queue[_Item]) -> None:

@@ -1,0 +1,42 @@
+"""Keeping a secret out of a stream of output (pure).
+
+A secret typed to a node (the joining code) may come back in its output — echoed by a
+terminal, or repeated by the appliance — and it may arrive split across two chunks. A
+per-chunk replace would let the two halves through; this holds back only the shortest
+tail that could still be the start of the secret.
+"""
+
+from __future__ import annotations
+
+MASK = "[joining code]"
+
+
+class Redactor:
+    """Feed chunks in order; what comes out never holds the secret, even split."""
+
+    def __init__(self, secret: str | None, mask: str = MASK) -> None:
+        self._secret = secret or ""
+        self._mask = mask
+        self._held = ""
+
+    def feed(self, chunk: str) -> str:
+        """The part of the stream that is safe to pass on now."""
+        if not self._secret:
+            return chunk
+        text = (self._held + chunk).replace(self._secret, self._mask)
+        keep = _unfinished(text, self._secret)
+        self._held = text[len(text) - keep :] if keep else ""
+        return text[: len(text) - keep]
+
+    def flush(self) -> str:
+        """The held-back tail, once the stream has ended (it was not the secret)."""
+        held, self._held = self._held, ""
+        return held
+
+
+def _unfinished(text: str, secret: str) -> int:
+    """The length of the longest tail of ``text`` that begins ``secret``."""
+    for size in range(min(len(secret) - 1, len(text)), 0, -1):
+        if text.endswith(secret[:size]):
+            return size
+    return 0
