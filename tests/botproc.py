@@ -111,6 +111,8 @@ async def start_bot(
         "SLACK_APP_TOKEN": APP_TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
     }
+    if sim.console:  # its console pairs log in with the simulator's password
+        env["HABOT_SSH_PASSWORD"] = sim.kit.console_password()
     args = ["run", "--http", "--host", "127.0.0.1", "--port", str(port)] if http else ["run"]
     args = ["-" + "v" * verbose, *args] if verbose else args
     polled_before = _status_runs(sim)

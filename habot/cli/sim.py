@@ -39,20 +39,45 @@ def sim() -> None:
 @click.option("--standalone", is_flag=True, help="Start with standalone servers (no pair yet).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--base-port", type=int, default=2201, show_default=True, help="0 = any free port.")
+@click.option(
+    "--console",
+    "console",
+    is_flag=False,
+    flag_value="all",
+    default=None,
+    metavar="[PAIRS]",
+    help="Nodes offer only the interactive HA console, with a password login (no exec): "
+    "every pair, or the comma-separated PAIRS.",
+)
 def run(
-    state_dir: Path, pairs: str, layout: str, standalone: bool, host: str, base_port: int
+    state_dir: Path,
+    pairs: str,
+    layout: str,
+    standalone: bool,
+    host: str,
+    base_port: int,
+    console: str | None,
 ) -> None:
     """Run simulated pairs until interrupted (Ctrl-C)."""
-    names = tuple(n.strip() for n in pairs.split(",") if n.strip())
-    simulator = Simulator(
-        state_dir,
-        names,
-        layout=Layout(layout),
-        standalone=standalone,
-        host=host,
-        base_port=base_port,
-    )
+    names = _names(pairs)
+    consoles = names if console == "all" else _names(console or "")
+    try:
+        simulator = Simulator(
+            state_dir,
+            names,
+            layout=Layout(layout),
+            standalone=standalone,
+            host=host,
+            base_port=base_port,
+            console=consoles,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     asyncio.run(_serve(simulator))
+
+
+def _names(listed: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in listed.split(",") if n.strip())
 
 
 async def _serve(simulator: Simulator) -> None:
@@ -64,7 +89,14 @@ async def _serve(simulator: Simulator) -> None:
         for (pair, role), server in simulator.servers.items():
             click.echo(f"simulating {pair} {role.value} on {server.host}:{server.port}")
         config = simulator.kit.config_path
-        click.echo(f"config written to {config}\ntry: habot --config {config} status")
+        click.echo(f"config written to {config}")
+        if simulator.console:
+            click.echo(
+                f"console pairs ({', '.join(sorted(simulator.console))}) take the password in "
+                f"{simulator.kit.password_path}:\n"
+                f'  export HABOT_SSH_PASSWORD="$(cat {simulator.kit.password_path})"'
+            )
+        click.echo(f"try: habot --config {config} status")
         await stop.wait()
     click.echo("simulator stopped")
 
@@ -80,7 +112,8 @@ def fault(state_dir: Path, pair: str, target: str, fault: str, value: str | None
 
     \b
     Node faults:  down | up | cut on|off | slow SECONDS | think SECONDS | hang on|off |
-                  garbage on|off | crash on|off | ask_twice on|off
+                  garbage on|off | crash on|off | ask_twice on|off |
+                  withhold ha-CMD[,ha-CMD…]|off   (a console no longer offers them)
     Pair faults:  degraded on|off | smb PERCENT|off | reset
     Example:      habot sim fault prod primary down
     """

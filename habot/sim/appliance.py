@@ -50,6 +50,7 @@ class SimNode:
     crash: bool = False
     cut: bool = False  # habot's path to it is broken; its peer still sees it
     ask_twice: bool = False  # a second [y/N] after the confirmation (after the change)
+    withheld: frozenset[str] = frozenset()  # ha-* commands its console does not offer now
     log: list[str] = field(default_factory=list)
     decluster_log: list[str] = field(default_factory=list)
 
@@ -134,6 +135,24 @@ class PairSim:
         if self.smb_percent >= 80:
             return f"WARNING: the SMB share is {self.smb_percent:g}% full.\n"
         return f"SMB share: {self.smb_percent:g}% used.\n"
+
+    # -- the console ---------------------------------------------------------------------
+
+    def offered(self, me: Role) -> tuple[str, ...]:
+        """The ha-* commands node ``me`` offers in its role and state (what its console's
+        banner lists): the ones it would not refuse outright."""
+        withheld = self.nodes[me].withheld
+        return tuple(
+            name for name, allows in _OFFERED.items() if allows(self, me) and name not in withheld
+        )
+
+    def banner(self, me: Role) -> str:
+        """What the console prints at login, before its first prompt."""
+        listed = "".join(f"  {name}\n" for name in self.offered(me))
+        return (
+            f"Osirium PAM (simulated) - High Availability console - {self.name} {me.label}\n"
+            f"Commands available on this server:\n{listed}\n"
+        )
 
     # -- commands ----------------------------------------------------------------------
 
@@ -304,6 +323,22 @@ _COMMANDS: dict[str, Callable[[PairSim, Role, datetime], Plan]] = {
     "ha-make-standalone": PairSim.make_standalone,
 }
 
+
+def _is(pair: PairSim, role: Role, *states: NodeState) -> bool:
+    return pair.nodes[role].state in states
+
+
+_OFFERED: dict[str, Callable[[PairSim, Role], bool]] = {
+    "ha-status": lambda pair, me: True,
+    "ha-failover": lambda pair, me: (
+        _is(pair, me, NodeState.STANDBY) if me is S else _is(pair, me, NodeState.ACTIVE)
+    ),
+    "ha-failback": lambda pair, me: _is(pair, S, NodeState.PROMOTED_ACTIVE),
+    "ha-demote-primary": lambda pair, me: me is P and _is(pair, P, NodeState.ACTIVE),
+    "ha-initialise": lambda pair, me: me is P and not pair.healthy(P),
+    "ha-create-joining-code": lambda pair, me: me is S and _is(pair, S, NodeState.STANDALONE),
+    "ha-make-standalone": lambda pair, me: not _is(pair, me, NodeState.STANDALONE),
+}
 Row = tuple[Role, str, str, bool]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class SimPairEndpoints:
     primary: NodeAddress
     secondary: NodeAddress
     floating_ip: str | None
+    console: bool = False
 
 
 class SimKit:
@@ -30,6 +32,7 @@ class SimKit:
         self.known_hosts_path = state_dir / "known_hosts"
         self.config_path = state_dir / "habot.toml"
         self.control_path = state_dir / "control.json"
+        self.password_path = state_dir / "console_password"
 
     def prepare(self) -> None:
         """Create the directory and the client key if they are missing."""
@@ -41,6 +44,13 @@ class SimKit:
         """The only key the simulated nodes accept."""
         public = self._key(self.client_key_path).export_public_key().decode()
         return asyncssh.import_authorized_keys(public)
+
+    def console_password(self) -> str:
+        """The password console-mode nodes take (made once, kept 0600 in the state dir)."""
+        if not self.password_path.exists():
+            self.password_path.touch(mode=0o600)
+            self.password_path.write_text(secrets.token_urlsafe(18), encoding="utf-8")
+        return self.password_path.read_text(encoding="utf-8").strip()
 
     def host_key(self, pair: str, role: str) -> asyncssh.SSHKey:
         """The persistent host key of one simulated node."""
@@ -70,6 +80,12 @@ class SimKit:
             )
             if pair.floating_ip:
                 text += f'floating_ip = "{pair.floating_ip}"\n'
+            if pair.console:
+                text += (
+                    "# Its console takes a password: HABOT_SSH_PASSWORD (or the keyring entry\n"
+                    f"# habot/ssh_password:{pair.name}) must hold the one in {self.password_path}\n"
+                    'transport = "console"\nauth = "password"\n'
+                )
         self.config_path.write_text(text, encoding="utf-8")
 
     def _key(self, path: Path) -> asyncssh.SSHKey:

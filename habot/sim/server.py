@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -23,11 +24,26 @@ def utc_now() -> datetime:
 
 
 class _Tracker(asyncssh.SSHServer):
-    """Keeps the node's open connections so 'down' can cut them."""
+    """Keeps the node's open connections so 'down' can cut them; with a ``login``
+    (username, password), takes that password login and nothing else."""
 
-    def __init__(self, connections: set[asyncssh.SSHServerConnection]) -> None:
+    def __init__(
+        self,
+        connections: set[asyncssh.SSHServerConnection],
+        login: tuple[str, str] | None = None,
+    ) -> None:
         self._connections = connections
         self._conn: asyncssh.SSHServerConnection | None = None
+        self._login = login
+
+    def password_auth_supported(self) -> bool:
+        return self._login is not None
+
+    def validate_password(self, username: str, password: str) -> bool:
+        if self._login is None:
+            return False
+        name, expected = self._login
+        return username == name and secrets.compare_digest(password, expected)
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
@@ -39,7 +55,9 @@ class _Tracker(asyncssh.SSHServer):
 
 
 class SimNodeServer:
-    """A simulated node listening for SSH on ``host:port``."""
+    """A simulated node listening for SSH on ``host:port``: exec requests with key logins,
+    or — with ``console_login`` (username, password) — the interactive HA console with
+    that password login, and no exec at all."""
 
     def __init__(
         self,
@@ -50,8 +68,10 @@ class SimNodeServer:
         host_key: asyncssh.SSHKey,
         authorized: asyncssh.SSHAuthorizedKeys,
         clock: Callable[[], datetime] = utc_now,
+        console_login: tuple[str, str] | None = None,
     ) -> None:
         self.pair, self.role, self.host, self.port = pair, role, host, port
+        self.console_login = console_login
         self._host_key, self._authorized, self._clock = host_key, authorized, clock
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._connections: set[asyncssh.SSHServerConnection] = set()
@@ -62,9 +82,9 @@ class SimNodeServer:
             self.host,
             self.port,
             server_host_keys=[self._host_key],
-            authorized_client_keys=self._authorized,
+            authorized_client_keys=None if self.console_login else self._authorized,
             process_factory=self._handle,
-            server_factory=lambda: _Tracker(self._connections),
+            server_factory=lambda: _Tracker(self._connections, self.console_login),
             reuse_address=True,
             encoding="utf-8",
             keepalive_interval=0,
@@ -91,18 +111,51 @@ class SimNodeServer:
             if node.hang:
                 await process.wait_closed()
                 return
-            command = process.command or ""
-            if node.garbage and command.strip() == "ha-status":
-                process.stdout.write(GARBAGE)
-                process.exit(0)
-                return
-            plan = self.pair.plan(self.role, command, self._clock())
-            if node.crash:
-                await self._crash(process, plan)
-                return
-            process.exit(await self._play(process, plan))
+            if self.console_login is None:
+                status = await self._command(process, process.command or "")
+            else:
+                status = await self._console(process)
+            if status is not None:
+                process.exit(status)
         except (asyncssh.Error, BrokenPipeError, ConnectionError):
             log.debug("simulated %s: client went away", self.role)
+
+    async def _command(self, process: asyncssh.SSHServerProcess[str], line: str) -> int | None:
+        """Run one command line; its exit status, or None when the node 'crashed'."""
+        node = self.pair.nodes[self.role]
+        if node.garbage and line.strip() == "ha-status":
+            process.stdout.write(GARBAGE)
+            return 0
+        plan = self.pair.plan(self.role, line, self._clock())
+        if node.crash:
+            await self._crash(process, plan)
+            return None
+        return await self._play(process, plan)
+
+    async def _console(self, process: asyncssh.SSHServerProcess[str]) -> int | None:
+        """The interactive console: banner, prompt, one command per line, until exit."""
+        if process.command is not None:
+            process.stdout.write(
+                "This server offers its HA console only: log in without a command.\n"
+            )
+            return 1
+        prompt = f"{self.pair.name}-{self.role.value}> "
+        process.stdout.write(self.pair.banner(self.role) + prompt)
+        while line := await process.stdin.readline():
+            typed = line.strip()
+            if typed in {"exit", "logout"}:
+                return 0
+            if typed and await self._typed(process, typed) is None:
+                return None
+            process.stdout.write(prompt)
+        return 0
+
+    async def _typed(self, process: asyncssh.SSHServerProcess[str], typed: str) -> int | None:
+        name = typed.split()[0]
+        if name.startswith("ha-") and name not in self.pair.offered(self.role):
+            process.stdout.write(f"{name}: not available on this server now\n")
+            return 1
+        return await self._command(process, typed)
 
     async def _play(self, process: asyncssh.SSHServerProcess[str], plan: Plan) -> int:
         process.stdout.write(plan.preamble)

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,9 @@ from habot.sim.appliance import Layout, PairSim
 from habot.sim.kit import SimKit, SimPairEndpoints
 from habot.sim.server import SimNodeServer, utc_now
 
-NODE_FAULTS = ("down", "up", "cut", "slow", "think", "hang", "garbage", "crash", "ask_twice")
+NODE_FAULTS = (
+    "down", "up", "cut", "slow", "think", "hang", "garbage", "crash", "ask_twice", "withhold",
+)  # fmt: skip
 PAIR_FAULTS = ("degraded", "smb", "reset")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
@@ -40,8 +42,12 @@ class Simulator:
         host: str = "127.0.0.1",
         base_port: int = 0,
         clock: Callable[[], datetime] = utc_now,
+        console: Collection[str] = (),
     ) -> None:
         self.kit = SimKit(state_dir)
+        self.console = frozenset(console)  # the pairs whose nodes offer only the console
+        if unknown := sorted(self.console - set(names)):
+            raise ValueError(f"--console names pairs not simulated: {', '.join(unknown)}")
         self._names, self._layout, self._standalone = names, layout, standalone
         self._host, self._base_port, self._clock = host, base_port, clock
         self.pairs: dict[str, PairSim] = {}
@@ -51,6 +57,7 @@ class Simulator:
     async def __aenter__(self) -> Simulator:
         self.kit.prepare()
         authorized = self.kit.client_public_key()
+        login = ("habot", self.kit.console_password()) if self.console else None
         for index, name in enumerate(self._names):
             pair = self._new_pair(index, name)
             self.pairs[name] = pair
@@ -64,6 +71,7 @@ class Simulator:
                     self.kit.host_key(name, role),
                     authorized,
                     self._clock,
+                    login if name in self.console else None,
                 )
                 await server.start()
                 self.servers[(name, role)] = server
@@ -105,6 +113,7 @@ class Simulator:
                     self.address(name, Role.PRIMARY),
                     self.address(name, Role.SECONDARY),
                     pair.floating_ip,
+                    name in self.console,
                 )
                 for name, pair in self.pairs.items()
             ]
@@ -138,6 +147,8 @@ class Simulator:
             setattr(node, fault, _seconds(fault, value))
         elif fault in {"hang", "garbage", "crash", "ask_twice"}:
             setattr(node, fault, _switch(value))
+        elif fault == "withhold":  # its console stops offering these commands
+            node.withheld = _commands(value)
         else:
             raise ValueError(f"node faults are {', '.join(NODE_FAULTS)}, not {fault!r}")
 
@@ -164,6 +175,7 @@ class Simulator:
                 False,
                 False,
             )
+            node.withheld = frozenset()
 
     def snapshot(self) -> dict[str, Any]:
         """Every pair's state, faults and command history, as JSON-ready data."""
@@ -230,6 +242,7 @@ def _pair_snapshot(pair: PairSim, sim: Simulator) -> dict[str, Any]:
             "crash": node.crash,
             "cut": node.cut,
             "ask_twice": node.ask_twice,
+            "withheld": sorted(node.withheld),
         }
         for role, node in pair.nodes.items()
     }
@@ -247,6 +260,16 @@ def _switch(value: str | None) -> bool:
     if value.lower() not in _SWITCH:
         raise ValueError(f"expected on or off, not {value!r}")
     return _SWITCH[value.lower()]
+
+
+def _commands(value: str | None) -> frozenset[str]:
+    """``withhold``'s value: comma-separated ha-* commands, or off."""
+    if value in {None, "", "off"}:
+        return frozenset()
+    names = frozenset(n.strip() for n in str(value).split(",") if n.strip())
+    if unknown := sorted(n for n in names if not n.startswith("ha-")):
+        raise ValueError(f"withhold takes ha-* commands or off, not {', '.join(unknown)}")
+    return names
 
 
 def _seconds(fault: str, value: str | None) -> float:

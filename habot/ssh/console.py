@@ -27,7 +27,8 @@ from habot.ssh.session import Conversation, pump
 TERM = "vt100"
 TERM_SIZE = (200, 50)  # wide, so the appliance does not wrap its table rows
 #: With the default pattern, a prompt-looking line must stay the last thing printed this
-#: long before it counts (a banner line such as "Commands available:" ends in ':' too).
+#: long before it counts (a banner line such as "Commands available:" ends in ':' too) —
+#: unless it is exactly the prompt this node showed last time, or the pair's own pattern.
 SETTLE = 0.15
 
 
@@ -43,13 +44,19 @@ class ConsoleSession:
     """Log in to the console, type one command, read its reply, log out."""
 
     def __init__(
-        self, talk: Conversation, prompt_idle: float, login_limit: float, prompt: str | None
+        self,
+        talk: Conversation,
+        prompt_idle: float,
+        login_limit: float,
+        prompt: str | None,
+        known: str | None = None,
     ) -> None:
         talk.shown, talk.end_input = clean, False
         self.talk = talk
         self._idle = prompt_idle
         self._limit = login_limit
         self._custom = prompt
+        self._known = known  # the prompt this node showed at its last login
         self.login: Login | None = None
         self.started = False
 
@@ -103,10 +110,11 @@ class ConsoleSession:
 
     async def _read_banner(self, process: asyncssh.SSHClientProcess[str], seen: list[str]) -> Login:
         pattern = prompt_pattern(self._custom)
-        settle = 0.0 if self._custom else SETTLE
         while True:
             found = banner_and_prompt(clean("".join(seen)), pattern)
-            chunk = await _next(process, settle if found else None)
+            if found and (self._custom or found[1] == self._known):
+                return Login(*found)
+            chunk = await _next(process, SETTLE if found else None)
             if chunk is None and found:
                 return Login(*found)
             if chunk == "":

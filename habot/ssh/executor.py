@@ -112,6 +112,7 @@ class SshExecutor:
         self._pools: dict[NodeAddress, NodePool] = {}
         self._logins = dict(logins or {})
         self._refused: dict[NodeAddress, tuple[float, AuthenticationFailed]] = {}
+        self._prompts: dict[NodeAddress, str] = {}  # each console node's prompt, last seen
 
     async def __aenter__(self) -> SshExecutor:
         return self
@@ -200,6 +201,8 @@ class SshExecutor:
                 except (asyncssh.Error, OSError):
                     if session.started or not lease.reused:
                         raise
+                finally:
+                    self._learn(address, session)
             log.info("pooled connection to %s was stale; reconnecting", address)
         raise AssertionError("unreachable: the fresh attempt returns or raises")
 
@@ -209,8 +212,15 @@ class SshExecutor:
         login = self._login(address)
         if login.console:
             limit = self._settings.connect_timeout.total_seconds()
-            return ConsoleSession(talk, idle, limit, login.prompt)
+            known = self._prompts.get(address)
+            return ConsoleSession(talk, idle, limit, login.prompt, known)
         return ExecSession(talk, idle)
+
+    def _learn(self, address: NodeAddress, session: Session) -> None:
+        """Remember the prompt a console showed, so the next login need not wait to be sure
+        of it."""
+        if isinstance(session, ConsoleSession) and session.login is not None:
+            self._prompts[address] = session.login.prompt
 
     def _login(self, address: NodeAddress) -> NodeLogin:
         return self._logins.get(address, NodeLogin(self._settings.username))
