@@ -52,6 +52,57 @@ case "$(cat "$DIR/mode")" in
 esac
 """
 
+# The appliance's interactive HA console, as a ForceCommand: a login without a command gets
+# a banner listing $DIR/offered, a coloured prompt (or $DIR/prompt), one command per line;
+# an exec request is refused. $DIR/mode picks a behaviour, as for the commands above.
+CONSOLE = r"""#!/bin/sh
+if [ -n "$SSH_ORIGINAL_COMMAND" ]; then
+  echo "This server offers its HA console only: log in without a command."; exit 1
+fi
+mode=$(cat "$DIR/mode")
+if [ "$mode" = noprompt ]; then
+  printf 'Osirium PAM\nStarting the HA console...'; sleep 60; exit 0
+fi
+prompt() {
+  if [ -f "$DIR/prompt" ]; then cat "$DIR/prompt"; else printf '\033[1;32mpam-lab>\033[0m '; fi
+}
+printf '\033]0;pam-lab\007Osirium PAM (test console) - High Availability\n'
+printf 'Commands available on this server:\n'
+while read -r offered; do printf '  %s\n' "$offered"; done < "$DIR/offered"
+printf '\n'
+prompt
+while IFS= read -r line; do
+  case "$line" in
+    "") ;;
+    exit|logout) exit 0 ;;
+    *) if ! grep -qxF -- "$line" "$DIR/offered"; then
+         case "$line" in
+           ha-*) echo "$line: not available on this server" ;;
+           *) echo "$line: command not found" ;;
+         esac
+       else
+         case "$line:$mode" in
+           ha-status:flood) head -c 300000 /dev/zero | tr '\0' 'x'; echo ;;
+           ha-status:*) cat "$DIR/status.txt" ;;
+           ha-failover:twice) printf 'Continue? [y/N] '; read -r a; printf 'Really sure? [y/N] '
+                              read -r b; echo "$a$b" > "$DIR/failover.answers" ;;
+           ha-failover:password) printf 'Password: '; read -r pw; echo "got it" ;;
+           ha-failover:*) echo "This will promote the Secondary server."
+                          printf 'Do you want to continue? [y/N] '; read -r answer
+                          echo "$answer" >> "$DIR/failover.answers"
+                          printf '\033[32mFailover complete.\033[0m\n' ;;
+           ha-initialise:*) printf 'Enter the joining code created on the Secondary server: '
+                            read -r code; echo "$code" > "$DIR/initialise.code"
+                            printf 'Do you want to continue? [y/N] '; read -r answer
+                            echo "Initialised with the joining code $code." ;;
+         esac
+       fi ;;
+  esac
+  prompt
+done
+"""
+OFFERED = ("ha-status", "ha-failover", "ha-initialise")
+
 
 @dataclass
 class Sshd:
@@ -93,10 +144,13 @@ def _write_exec(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-def prepare(base: Path, sshd_binary: str, passwords: bool = False) -> tuple[list[str], Sshd]:
+def prepare(
+    base: Path, sshd_binary: str, passwords: bool = False, console: bool = False
+) -> tuple[list[str], Sshd]:
     """Write keys, fake commands and sshd_config; return the sshd argv and the handle.
     With ``passwords`` sshd also takes password logins (for local accounts) and logs each
-    attempt to ``base/sshd.log``."""
+    attempt to ``base/sshd.log``; with ``console`` a login gets the interactive console
+    (and exec requests are refused)."""
     base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
     bindir = base / "bin"
@@ -108,6 +162,9 @@ def prepare(base: Path, sshd_binary: str, passwords: bool = False) -> tuple[list
         f"#!/bin/sh\nDIR={base}\nexport DIR\nPATH={bindir}:/usr/bin:/bin\nexport PATH\n"
         'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n',
     )
+    if console:
+        _write_exec(base / "dispatch", f"#!/bin/sh\nDIR={base}\nexport DIR\n" + CONSOLE)
+        (base / "offered").write_text("".join(f"{name}\n" for name in OFFERED))
     (base / "status.txt").write_text(BAU_STATUS)
     (base / "mode").write_text("normal")
     _keygen(base / "host_key")

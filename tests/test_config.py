@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from habot.config import Auth, Login, config_path, load_settings
+from habot.config import Auth, Login, Transport, config_path, load_settings
 from habot.core.addresses import NodeAddress
 from habot.core.model import Role
 from habot.core.operations import SwitchoverVia
@@ -92,6 +92,14 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
             ('floating_ip = "10.20.0.10"', 'log_path = "/var/log/$(reboot)"'),
             "pairs[0] (prod).log_path: '/var/log/$(reboot)' is not an absolute log path",
         ),
+        (
+            ('floating_ip = "10.20.0.10"', 'prompt = "pam[>"'),
+            "pairs[0] (prod).prompt: not a regular expression",
+        ),
+        (
+            ('floating_ip = "10.20.0.10"', 'transport = "telnet"'),
+            "pairs[0] (prod).transport: Input should be 'exec' or 'console'",
+        ),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -174,3 +182,21 @@ def test_password_pairs_need_no_client_keys_and_override_the_login(tmp_path: Pat
     assert "pairs[0] (prod).auth: Input should be 'key' or 'password'" in error_for(
         tmp_path, text.replace('auth = "password"', 'auth = "kerberos"')
     )
+
+
+def test_the_transport_is_chosen_in_ssh_and_overridden_per_pair(tmp_path: Path) -> None:
+    """`[ssh] transport` is every pair's default (exec unless said); a pair may choose
+    its own and name its console's prompt."""
+    text = EXAMPLE + (
+        '\n[[pairs]]\nname = "dr"\nprimary = "10.30.0.11"\nsecondary = "10.30.0.12"\n'
+        'transport = "exec"\n'
+    )
+    settings = load_settings(write(tmp_path, text), env={})
+    assert [settings.login(p).transport for p in settings.pairs] == [Transport.EXEC] * 2
+    consoles = text.replace("[ssh]\n", '[ssh]\ntransport = "console"\n').replace(
+        'floating_ip = "10.20.0.10"', 'floating_ip = "10.20.0.10"\nprompt = "pam-[a-z]+> "'
+    )
+    settings = load_settings(write(tmp_path, consoles), env={})
+    prod, dr = (settings.login(p) for p in settings.pairs)
+    assert (prod.transport, prod.prompt) == (Transport.CONSOLE, "pam-[a-z]+> ")
+    assert (dr.transport, dr.prompt) == (Transport.EXEC, None)

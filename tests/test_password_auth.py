@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from habot.config import Settings, parse_settings
+from habot.config import Settings, Transport, parse_settings
 from habot.core.catalogue import HaCommand, ha_command
 from habot.errors import AuthenticationFailed
 from habot.runtime import node_logins
@@ -139,3 +139,39 @@ async def test_a_wrong_password_is_one_attempt_and_is_never_shown(
     shown = caplog.text + "".join(repr(e) + str(e) + repr(e.__cause__) for e in errors)
     assert wrong not in shown
     assert account.password not in shown
+
+
+@pytest.fixture
+async def password_console() -> AsyncIterator[Sshd]:
+    """sshd taking password logins into the interactive console only (no exec)."""
+    binary = system_binary("sshd", "openssh-server")
+    system_binary("ssh-keygen", "openssh-client")
+    base = readable_folder()
+    try:
+        async with serving(*prepare(base / "sshd", binary, passwords=True, console=True)) as sshd:
+            yield sshd
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+async def test_a_password_login_reaches_the_console_as_the_guide_describes(
+    password_console: Sshd, account: Account, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A named account, its password from the keyring, the interactive console: ha-status
+    is typed at the prompt and read back bare, with the banner's list; nothing logged at
+    DEBUG holds the password."""
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("asyncssh").setLevel(logging.DEBUG)
+    settings = settings_for(password_console, account)
+    settings = settings.model_copy(
+        update={"ssh": settings.ssh.model_copy(update={"transport": Transport.CONSOLE})}
+    )
+    keyring = {("habot", "ssh_password:lab"): account.password}
+    logins = node_logins(settings, Secrets({}, lambda s, n: keyring.get((s, n))))
+    async with SshExecutor(settings.ssh, None, logins) as executor:
+        result = await executor.run(password_console.address, STATUS)
+    assert result.ok
+    assert result.output.startswith("Primary:")
+    assert "pam-lab>" not in result.output
+    assert result.offered == {"ha-status", "ha-failover", "ha-initialise"}
+    assert account.password not in caplog.text

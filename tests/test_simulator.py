@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from habot.config import Settings
@@ -113,3 +114,58 @@ async def test_host_keys_survive_a_restart(tmp_path: Path) -> None:
         after = [line.split()[1:] for line in second.kit.known_hosts_path.read_text().splitlines()]
     assert after == before
     assert len({key for _, key in before}) == 2  # each node has its own key
+
+
+_A, _SB, _D, _PA, _SA = (
+    NodeState.ACTIVE, NodeState.STANDBY, NodeState.DEMOTED, NodeState.PROMOTED_ACTIVE,
+    NodeState.STANDALONE,
+)  # fmt: skip
+OFFERS = [
+    # (primary, secondary, node, what its console lists besides ha-status)
+    (_A, _SB, P, {"ha-failover", "ha-demote-primary", "ha-make-standalone"}),
+    (_A, _SB, S, {"ha-failover", "ha-make-standalone"}),
+    (_D, _PA, P, {"ha-failback", "ha-make-standalone"}),
+    (_D, _PA, S, {"ha-failback", "ha-make-standalone"}),
+    (_A, _SA, P, {"ha-failover", "ha-demote-primary", "ha-initialise", "ha-make-standalone"}),
+    (_A, _SA, S, {"ha-create-joining-code"}),
+]
+
+
+@pytest.mark.parametrize(("primary", "secondary", "node", "offers"), OFFERS)
+def test_the_console_lists_what_the_nodes_role_and_state_allow(
+    primary: NodeState, secondary: NodeState, node: Role, offers: set[str]
+) -> None:
+    """The banner's list follows the guide's procedures: ha-status always; ha-failback only
+    while the Secondary is Promoted Active; a joining code only from a standalone
+    Secondary; ha-initialise only on a Primary whose HA is not healthy."""
+    pair = PairSim("prod", "10.0.0.11", "10.0.0.12")
+    pair.nodes[P].state, pair.nodes[S].state = primary, secondary
+    assert set(pair.offered(node)) == offers | {"ha-status"}
+    assert all(f"  {name}\n" in pair.banner(node) for name in offers)
+
+
+async def test_a_console_node_takes_only_its_password_and_refuses_exec(tmp_path: Path) -> None:
+    """`--console`: the node's password logs in to the console; a key or a wrong password
+    does not; an exec request gets the refusal and exit status 1."""
+    async with Simulator(tmp_path / "sim", ("prod",), console=("prod",)) as sim:
+        address = sim.address("prod", P)
+        options = {
+            "known_hosts": str(sim.kit.known_hosts_path), "username": "habot",
+            "agent_path": None, "config": [],
+        }  # fmt: skip
+        async with asyncssh.connect(
+            address.host, address.port, password=sim.kit.console_password(),
+            client_keys=None, **options,
+        ) as conn:  # fmt: skip
+            exec_result = await conn.run("ha-status", check=False)
+        for wrong in ({"password": "guess"}, {"client_keys": [str(sim.kit.client_key_path)]}):
+            with pytest.raises(asyncssh.PermissionDenied):
+                await asyncssh.connect(address.host, address.port, **options, **wrong)
+    assert exec_result.exit_status == 1
+    assert "offers its HA console only" in str(exec_result.stdout)
+
+
+def test_console_mode_for_a_pair_not_simulated_is_refused(tmp_path: Path) -> None:
+    """A typo in --console names the pair instead of simulating nothing."""
+    with pytest.raises(ValueError, match="not simulated: prdo"):
+        Simulator(tmp_path / "sim", ("prod",), console=("prdo",))

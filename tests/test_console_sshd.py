@@ -1,0 +1,190 @@
+"""The console transport against a real OpenSSH sshd whose ForceCommand behaves as the
+appliance's interactive HA console (a PTY, a banner, a coloured prompt, the terminal's own
+echo): what comes back is the command's output and nothing else, the y/N is answered
+once, any other question is refused, a console without a prompt is a clear error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from habot.config import parse_settings
+from habot.core.catalogue import HaCommand, ha_command
+from habot.core.model import Role
+from habot.core.status_parser import parse_status
+from habot.errors import ConsoleNotReady, UnexpectedPrompt
+from habot.sim.appliance import Layout, PairSim
+from habot.ssh.executor import NodeLogin, SshExecutor
+from tests.conftest import FAST_SSH, serving, system_binary
+from tests.sshd import OFFERED, Sshd, prepare
+
+STATUS = ha_command(HaCommand.STATUS)
+FAILOVER = ha_command(HaCommand.FAILOVER)
+INITIALISE = ha_command(HaCommand.INITIALISE)
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Sshd]:
+    """sshd offering only the console (key login, so it runs without root)."""
+    binary = system_binary("sshd", "openssh-server")
+    system_binary("ssh-keygen", "openssh-client")
+    async with serving(*prepare(tmp_path / "sshd", binary, console=True)) as handle:
+        yield handle
+
+
+def executor(
+    sshd: Sshd, prompt: str | None = None, console: bool = True, **ssh: object
+) -> SshExecutor:
+    """An executor that types at the sshd's console (or, with ``console`` False, execs);
+    ``ssh`` overrides [ssh] settings."""
+    settings = parse_settings(
+        {
+            "ssh": {
+                "username": sshd.username,
+                "client_keys": [str(sshd.client_key)],
+                "known_hosts": str(sshd.known_hosts),
+                **FAST_SSH,
+                **ssh,
+            },
+            "pairs": [{"name": "lab", "primary": str(sshd.address), "secondary": "127.0.0.1:1"}],
+        }
+    )
+    login = NodeLogin(sshd.username, None, console=console, prompt=prompt)
+    return SshExecutor(settings.ssh, None, {sshd.address: login})
+
+
+@pytest.mark.parametrize("layout", list(Layout))
+async def test_status_comes_back_bare_in_every_layout(console: Sshd, layout: Layout) -> None:
+    """No echoed command, no prompt, no colour codes, no carriage returns: exactly what
+    ha-status printed, parsed as on an exec pair; the banner's list is the node's offer."""
+    text = PairSim("lab", "10.1.0.11", "10.1.0.12", "10.1.0.10", layout=layout).status_text(
+        Role.PRIMARY
+    )
+    (console.dir / "status.txt").write_text(text)
+    async with executor(console) as ex:
+        result = await ex.run(console.address, STATUS)
+    assert result.output == text.strip("\n")
+    assert result.ok
+    assert result.exit_status is None  # a console has none
+    assert result.offered == frozenset(OFFERED)
+    report = parse_status(result.output)
+    assert report.parsed
+    assert report.this_host is Role.PRIMARY
+
+
+async def test_the_confirmation_is_answered_once_and_the_reply_ends_at_the_prompt(
+    console: Sshd,
+) -> None:
+    """y is typed once; the reply is the command's words, its question and the answer —
+    the closing prompt is not in it; the console session is logged out afterwards."""
+    async with executor(console) as ex:
+        result = await ex.run(console.address, FAILOVER, answer_prompt=True)
+    assert console.read("failover.answers") == "y\n"
+    assert result.prompt_answered
+    assert result.ok
+    assert result.output == (
+        "This will promote the Secondary server.\n"
+        "Do you want to continue? [y/N] y\n"
+        "Failover complete."
+    )
+
+
+async def test_a_second_question_after_the_confirmation_is_refused(console: Sshd) -> None:
+    """The agreed y/N once; another one aborts, flagged as past the point of no return."""
+    console.mode("twice")
+    async with executor(console) as ex:
+        with pytest.raises(UnexpectedPrompt) as info:
+            await ex.run(console.address, FAILOVER, answer_prompt=True)
+    assert info.value.confirmed
+    assert "Really sure? [y/N]" in info.value.detail
+
+
+async def test_an_unknown_question_is_refused_and_never_answered(console: Sshd) -> None:
+    """A "Password:" question habot was not told about aborts the command."""
+    console.mode("password")
+    async with executor(console) as ex:
+        with pytest.raises(UnexpectedPrompt) as info:
+            await ex.run(console.address, FAILOVER, answer_prompt=True)
+    assert not info.value.confirmed
+    assert "Password:" in info.value.detail
+
+
+async def test_a_status_read_answers_no_question(console: Sshd) -> None:
+    """A read-only command that asks y/N is refused at once (nothing may be answered)."""
+    async with executor(console) as ex:
+        with pytest.raises(UnexpectedPrompt):
+            await ex.run(console.address, FAILOVER)
+    assert console.read("failover.answers") == ""
+
+
+async def test_a_command_the_console_refuses_is_a_failure_with_its_words(console: Sshd) -> None:
+    """No exit status, so the console's "not available" is the failure, quoted."""
+    async with executor(console) as ex:
+        result = await ex.run(console.address, ha_command(HaCommand.FAILBACK), answer_prompt=True)
+    assert not result.ok
+    assert result.failure == "the console answered 'ha-failback: not available on this server'"
+
+
+async def test_a_console_that_never_prompts_is_a_clear_error(console: Sshd) -> None:
+    """Within connect_timeout, naming the last line seen and the `prompt` setting."""
+    console.mode("noprompt")
+    async with executor(console) as ex:
+        with pytest.raises(ConsoleNotReady) as info:
+            await ex.run(console.address, STATUS)
+    assert "no prompt within 3s" in info.value.detail
+    assert "'Starting the HA console...'" in info.value.detail
+    assert "`prompt`" in info.value.detail
+
+
+async def test_output_over_the_cap_is_cut_and_the_console_still_closed(console: Sshd) -> None:
+    """300,000 characters against a 65,536 cap: head and tail with a marker, no prompt."""
+    console.mode("flood")
+    cap = 65_536
+    async with executor(console, max_output_chars=cap) as ex:
+        result = await ex.run(console.address, STATUS)
+    assert result.truncated
+    assert f"[… output over {cap} characters truncated …]" in result.output
+    assert len(result.output) < cap + 5000
+    assert result.output.endswith("x")
+
+
+async def test_a_joining_code_echoed_by_the_terminal_shows_nowhere(console: Sshd) -> None:
+    """The PTY echoes what habot types: the code reaches the console, yet neither the
+    output nor any streamed chunk holds it (nor any part of it split across chunks)."""
+    code = "7F3A-91BC-22D0-E4A5"
+    streamed: list[str] = []
+    async with executor(console) as ex:
+        result = await ex.run(
+            console.address,
+            INITIALISE,
+            answer_prompt=True,
+            joining_code=code,
+            on_output=streamed.append,
+        )
+    assert console.read("initialise.code") == code + "\n"
+    assert code not in result.output
+    assert code not in "".join(streamed)
+    assert "Initialised with the joining code [joining code]." in result.output
+
+
+async def test_a_pairs_own_prompt_pattern_replaces_the_default(console: Sshd) -> None:
+    """A prompt the default does not know ("ops%") works when the pair names it; without
+    it, the console is reported as never prompting."""
+    (console.dir / "prompt").write_text("[ops] ready% ")
+    async with executor(console, prompt=r"\[ops\] ready% ") as ex:
+        result = await ex.run(console.address, STATUS)
+    assert "High Availability status: OK" in result.output
+    assert "ready%" not in result.output
+    async with executor(console) as ex:
+        with pytest.raises(ConsoleNotReady, match="ready%"):
+            await ex.run(console.address, STATUS)
+
+
+async def test_exec_on_a_console_only_node_is_refused(console: Sshd) -> None:
+    """Configured as exec, such a node answers with its refusal and exit status 1."""
+    async with executor(console, console=False) as ex:
+        result = await ex.run(console.address, STATUS)
+    assert result.exit_status == 1
+    assert "offers its HA console only" in result.output
