@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -333,3 +334,36 @@ def test_outcome_is_verified_against_expected_states() -> None:
         Outcome.UNVERIFIED,
         "the pair could not be read after the command",
     )
+
+
+def listing(state: PairStatus, role: Role, *commands: str) -> PairStatus:
+    """The pair with ``role``'s console listing only ``commands``."""
+    views = {r: state.node(r) for r in Role}
+    views[role] = replace(views[role], offered=frozenset(commands))
+    return replace(state, primary=views[Role.PRIMARY], secondary=views[Role.SECONDARY])
+
+
+def test_a_command_its_console_does_not_list_is_refused_naming_what_it_offers() -> None:
+    """The node's banner is what it offers now: not listed → no, whatever the rules say;
+    listed, or no list at all (exec) → the rules decide alone."""
+    bau = PAIRS["bau"]
+    refused = listing(bau, Role.PRIMARY, "ha-status", "ha-make-standalone")
+    with pytest.raises(PreconditionFailed) as info:
+        preflight(Operation.DEMOTE_PRIMARY, refused)
+    assert str(info.value).startswith(
+        "The primary (primary.example:22) does not offer ha-demote-primary now: its console "
+        "lists "
+        "ha-make-standalone, ha-status."
+    )
+    listed = listing(bau, Role.PRIMARY, "ha-status", "ha-demote-primary")
+    assert preflight(Operation.DEMOTE_PRIMARY, listed).node is Role.PRIMARY
+    assert preflight(Operation.DEMOTE_PRIMARY, bau).node is Role.PRIMARY
+    with pytest.raises(PreconditionFailed, match="does not offer ha-make-standalone"):
+        preflight(Operation.MAKE_STANDALONE, listing(bau, Role.SECONDARY), Role.SECONDARY)
+
+
+def test_initialise_needs_the_joining_code_command_on_the_secondary_too() -> None:
+    """The code is created on the Secondary: its console must list that command as well."""
+    half = listing(PAIRS["half pair, secondary alone"], Role.SECONDARY, "ha-status")
+    with pytest.raises(PreconditionFailed, match="does not offer ha-create-joining-code"):
+        preflight(Operation.INITIALISE, half)

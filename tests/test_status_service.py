@@ -15,6 +15,8 @@ from habot.core.addresses import NodeAddress
 from habot.core.catalogue import HaCommand, RemoteCommand, ha_command
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.errors import ConfigError
+from habot.runtime import node_logins
+from habot.secrets import Secrets
 from habot.services.status import StatusService
 from habot.sim.appliance import Layout
 from habot.sim.simulator import Simulator
@@ -128,14 +130,21 @@ async def test_unknown_pair_is_refused_before_any_ssh(
         await service(sim_settings, executor).read("qa")
 
 
+@pytest.mark.parametrize("console", [False, True], ids=["exec", "console"])
 @pytest.mark.parametrize("layout", list(Layout))
-async def test_every_simulated_layout_reads_as_bau(tmp_path: Path, layout: Layout) -> None:
-    """Each plausible ha-status layout the simulator prints is understood end to end."""
-    async with Simulator(tmp_path / "sim", ("lab",), layout=layout) as sim:
+async def test_every_simulated_layout_reads_as_bau(
+    tmp_path: Path, layout: Layout, console: bool
+) -> None:
+    """Each plausible ha-status layout the simulator prints is understood end to end,
+    over exec and through the console alike (where the banner's list comes along)."""
+    consoles = ("lab",) if console else ()
+    async with Simulator(tmp_path / "sim", ("lab",), layout=layout, console=consoles) as sim:
         settings = settings_from(sim.kit.config_path)
-        async with SshExecutor(settings.ssh) as ex:
+        secrets = Secrets({"HABOT_SSH_PASSWORD": sim.kit.console_password()}, lambda s, n: None)
+        async with SshExecutor(settings.ssh, None, node_logins(settings, secrets)) as ex:
             [lab] = await service(settings, ex).read("lab")
     assert lab.verdict is Verdict.BAU, lab.reason
+    assert (lab.primary.offered is not None) is console
 
 
 class BarrierRunner:
