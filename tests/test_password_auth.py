@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,17 +55,26 @@ def account() -> Iterator[Account]:
         subprocess.run(["userdel", made.name], check=False)
 
 
-@pytest.fixture
-async def password_sshd() -> AsyncIterator[Sshd]:
-    """sshd taking password logins, in a folder the throwaway account can read."""
+@asynccontextmanager
+async def password_server(console: bool) -> AsyncIterator[Sshd]:
+    """sshd taking password logins (into the console only, with ``console``), in a folder
+    the throwaway account can read."""
     binary = system_binary("sshd", "openssh-server")
     system_binary("ssh-keygen", "openssh-client")
     base = readable_folder()
     try:
-        async with serving(*prepare(base / "sshd", binary, passwords=True)) as handle:
+        prepared = prepare(base / "sshd", binary, passwords=True, console=console)
+        async with serving(*prepared) as handle:
             yield handle
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+async def password_sshd() -> AsyncIterator[Sshd]:
+    """sshd taking password logins for exec requests."""
+    async with password_server(console=False) as handle:
+        yield handle
 
 
 def readable_folder() -> Path:
@@ -144,14 +154,8 @@ async def test_a_wrong_password_is_one_attempt_and_is_never_shown(
 @pytest.fixture
 async def password_console() -> AsyncIterator[Sshd]:
     """sshd taking password logins into the interactive console only (no exec)."""
-    binary = system_binary("sshd", "openssh-server")
-    system_binary("ssh-keygen", "openssh-client")
-    base = readable_folder()
-    try:
-        async with serving(*prepare(base / "sshd", binary, passwords=True, console=True)) as sshd:
-            yield sshd
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    async with password_server(console=True) as handle:
+        yield handle
 
 
 async def test_a_password_login_reaches_the_console_as_the_guide_describes(
