@@ -206,3 +206,25 @@ async def test_a_missing_password_stops_habot_naming_both_places(sim: Simulator)
     assert ran.code == 2
     assert "keyring set habot ssh_password:prod" in ran.err
     assert "HABOT_SSH_PASSWORD_PROD" in ran.err
+
+
+async def test_a_command_withdrawn_after_approval_is_aborted_and_not_typed(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """The re-check before running reads the banner again: a command the node stopped
+    offering since the request was approved is not typed; the card says Aborted and why
+    (not "unknown", and no traceback in the log)."""
+    assert "approval(s) needed" in await ask(bot, fake, "demote-primary prod")
+    await sim.apply("prod", "primary", "withhold", "ha-demote-primary")
+    await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
+    final = await fake.wait_for(
+        lambda: [
+            text
+            for u in fake.calls_to("chat.update")
+            if "Aborted" in (text := json.dumps(u.args["blocks"]))
+        ]
+    )
+    assert "does not offer ha-demote-primary now" in final[-1]
+    assert "Nothing ran" in final[-1]
+    assert runs(sim) == []
+    assert "Traceback" not in await bot.stop()

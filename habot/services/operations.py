@@ -436,7 +436,11 @@ class OperationService:
                 request, RequestState.ABORTED, f"Aborted: {change}. Nothing ran.", fresh
             )
             return
-        plan = preflight(request.operation, fresh, request.node, pair.procedures)
+        try:
+            plan = preflight(request.operation, fresh, request.node, pair.procedures)
+        except PreconditionFailed as exc:  # e.g. its console stopped offering the command
+            await self._finish(request, RequestState.ABORTED, f"Aborted: {exc} Nothing ran.", fresh)
+            return
         result = await self._command(request, plan)
         if result is None:
             return

@@ -100,7 +100,7 @@ class ConsoleSession:
             async with asyncio.timeout(self._limit):
                 return await self._read_banner(process, seen)
         except TimeoutError:
-            last = clean("".join(seen)).rstrip("\n").rsplit("\n", 1)[-1][-200:]
+            last = _last_line(seen)
             raise ConsoleNotReady(
                 self.talk.address,
                 f"logged in, but the console showed no prompt within {self._limit:g}s "
@@ -118,8 +118,15 @@ class ConsoleSession:
             if chunk is None and found:
                 return Login(*found)
             if chunk == "":
-                raise asyncssh.ConnectionLost("the console closed before its prompt")
+                raise asyncssh.ConnectionLost(
+                    f"the console closed before its prompt (last line seen: {_last_line(seen)!r})"
+                )
             seen.append(chunk or "")
+
+
+def _last_line(seen: list[str]) -> str:
+    """The last line a console showed, for an error message."""
+    return clean("".join(seen)).rstrip("\n").rsplit("\n", 1)[-1][-200:]
 
 
 async def _next(process: asyncssh.SSHClientProcess[str], wait: float | None) -> str | None:

@@ -209,6 +209,7 @@ async def pump(
                 raise item
             talk.take(item)
             if until is not None and until():
+                talk.finish()
                 return
             await talk.respond(process.stdin)
     finally:
