@@ -94,6 +94,7 @@ class SshSettings(_Section):
     connect_timeout: Duration = timedelta(seconds=10)
     command_timeout: Duration = timedelta(minutes=10)
     status_timeout: Duration = timedelta(seconds=30)
+    fresh_for: Duration = timedelta(seconds=2)  # a viewer's status may reuse a reading this young
     prompt_idle: Duration = timedelta(seconds=5)
     max_output_chars: int = Field(1_048_576, ge=4096, le=64 * 1_048_576)
     pool_size: int = Field(2, ge=1, le=16)
@@ -164,6 +165,7 @@ class SlackSettings(_Section):
     """How habot appears in Slack."""
 
     command: str = Field("/ha", pattern=r"^/[a-z0-9_-]{1,31}$")
+    commands_per_minute: int = Field(20, ge=1, le=10_000)  # per person; the rest get a polite no
     channels: tuple[str, ...] = ()
     alert_channel: str | None = None
 

@@ -96,6 +96,7 @@ async def start_bot(
     pair_extra: str = "",
     verbose: int = 0,
     ssh: dict[str, str] | None = None,
+    debug_loop: bool = False,
 ) -> Bot:
     """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves
     (and, when it ``polls`` — it leads the scheduler — until its first status round)."""
@@ -111,6 +112,8 @@ async def start_bot(
         "SLACK_APP_TOKEN": APP_TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,
     }
+    if debug_loop:  # asyncio reports every callback over 100 ms
+        env["PYTHONASYNCIODEBUG"] = "1"
     if sim.console:  # its console pairs log in with the simulator's password
         env["HABOT_SSH_PASSWORD"] = sim.kit.console_password()
     args = ["run", "--http", "--host", "127.0.0.1", "--port", str(port)] if http else ["run"]

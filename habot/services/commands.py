@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from habot.config import Settings
@@ -35,6 +36,7 @@ from habot.core.grammar import (
     parse_operation,
     parse_resolve,
 )
+from habot.core.ratelimit import RateLimit
 from habot.core.roles import missing_role
 from habot.core.verdict import PairStatus
 from habot.errors import NodeError
@@ -102,6 +104,7 @@ class CommandService:
         self._operations = operations
         self._alert_states = alert_states
         self._command = settings.slack.command
+        self._limit = RateLimit(settings.slack.commands_per_minute)
         self._handlers: dict[Sub, Callable[[Caller, ParsedCommand], Awaitable[Message]]] = {
             Sub.HELP: self._help,
             Sub.STATUS: self._read_status,
@@ -114,6 +117,8 @@ class CommandService:
 
     async def handle(self, caller: Caller, text: str) -> Message:
         """Answer one `/ha` invocation; bad input changes nothing and says why."""
+        if wait := self._limit.wait(caller.user, self._clock()):
+            return self._slow_down(wait)
         names = [p.name for p in self._settings.pairs]
         try:
             parsed = parse_command(text, names, self._command)
@@ -261,6 +266,15 @@ class CommandService:
             detail={"subcommand": parsed.sub.value, **detail},
         )
         await self._audit.append(event)
+
+    def _slow_down(self, wait: timedelta) -> Message:
+        seconds = max(1, math.ceil(wait.total_seconds()))
+        return text_message(
+            f":hourglass: That is more than {self._limit.per_minute} `{self._command}` "
+            "commands from you in a minute, so this one was not run: habot spares the "
+            f"appliances during an incident. Try again in {seconds}s — a status card already "
+            "in the channel shows how old its reading is."
+        )
 
     async def _help(self, caller: Caller, parsed: ParsedCommand) -> Message:
         allowed = [sub for sub in Sub if missing_role(sub, caller.roles) is None]

@@ -4,7 +4,6 @@ database never alert twice or send a message twice."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
@@ -14,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from habot.services.ports import Clock
+from habot.store.db import OwnThread
 from habot.store.leases import LeaseStore
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ class Leadership:
         self.leading = False
         self._renewed: datetime | None = None
         self._asked = False
+        self._thread = OwnThread("habot-lease")  # never queued behind request work
         #: Called when this replica takes the lead from another (not at its first claim):
         #: the new leader should look at the pairs now, not an interval later.
         self.on_lead: Callable[[], None] | None = None
@@ -88,7 +89,7 @@ class Leadership:
         if self.leading and self._renewed is not None and now - self._renewed < self._ttl / 5:
             return True
         try:
-            leads = await asyncio.to_thread(self._claim, now)
+            leads = await self._thread.run(self._claim, now)
         except Exception:
             log.exception("could not claim the scheduler lease; not leading")
             leads = False
@@ -113,14 +114,14 @@ class Leadership:
     async def release(self) -> None:
         """Step down (at shutdown) so another replica takes over at once."""
         if self.leading:
-            await asyncio.to_thread(self._store.release_sync, SCHEDULER_LEASE, self.me)
+            await self._thread.run(self._store.release_sync, SCHEDULER_LEASE, self.me)
             self.leading = False
 
     async def alive(self, replica: str) -> bool:
         """Whether a replica's heartbeat is current."""
         if gone(replica, self.me):
             return False
-        holder = await asyncio.to_thread(self._store.holder_sync, _alive(replica), self._clock())
+        holder = await self._thread.run(self._store.holder_sync, _alive(replica), self._clock())
         return holder == replica
 
 

@@ -29,9 +29,12 @@ class CommandRunner(Protocol):
         on_output: Callable[[str], None] | None = None,
         joining_code: str | None = None,
         confirm_gate: Callable[[], Awaitable[bool]] | None = None,
+        urgent: bool = False,
     ) -> CommandResult:
         """Run the command; raise :class:`habot.errors.NodeError` on failure. A question
-        for a joining code is answered with ``joining_code`` (a secret: never in output)."""
+        for a joining code is answered with ``joining_code`` (a secret: never in output).
+        ``urgent`` (an operation's reading) goes ahead of other commands waiting on the
+        node; the time limit starts once the command runs."""
         ...
 
 

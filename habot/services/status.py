@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from habot.config import PairSettings, Settings
+from habot.core.addresses import NodeAddress
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import Role
 from habot.core.status_parser import parse_status
@@ -19,12 +22,26 @@ _STATUS = ha_command(HaCommand.STATUS)
 
 
 class StatusService:
-    """Asks nodes for ``ha-status`` and judges pairs; one node's failure never hides another's."""
+    """Asks nodes for ``ha-status`` and judges pairs; one node's failure never hides another's.
 
-    def __init__(self, settings: Settings, runner: CommandRunner, clock: Clock) -> None:
+    Readings are shared: every caller wanting a node's status while one ``ha-status`` is in
+    flight on it waits for that one, so a burst of ``/ha status`` costs the appliance one
+    command per node, not one per request. Viewers (``read``) also take a reading younger
+    than ``[ssh] fresh_for``; operations (``read_pair``) only one started after they asked.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        runner: CommandRunner,
+        clock: Clock,
+        ticks: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._settings = settings
         self._runner = runner
         self._clock = clock
+        self._ticks = ticks
+        self._latest: dict[NodeAddress, _Flight] = {}
 
     def select(self, which: str | None) -> tuple[PairSettings, ...]:
         """The pairs named by a user's argument: one name, or "all"/nothing for every pair."""
@@ -33,24 +50,50 @@ class StatusService:
         return (self._settings.pair(which),)
 
     async def read(self, which: str | None = None) -> list[PairStatus]:
-        """Read the selected pairs in parallel, in configuration order."""
+        """Read the selected pairs in parallel, in configuration order, for a viewer: a
+        reading younger than ``fresh_for`` (or one in flight) serves again."""
         pairs = self.select(which)
-        return list(await asyncio.gather(*(self.read_pair(pair) for pair in pairs)))
+        return list(await asyncio.gather(*(self._read_pair(pair, None) for pair in pairs)))
 
     async def read_pair(self, pair: PairSettings) -> PairStatus:
-        """Read both nodes of a pair in parallel and judge the pair."""
+        """Read both nodes of a pair and judge it, from readings started after this call
+        (what an operation decides on: never an older reading)."""
+        return await self._read_pair(pair, self._ticks())
+
+    async def _read_pair(self, pair: PairSettings, since: float | None) -> PairStatus:
         primary, secondary = await asyncio.gather(
-            self.read_node(pair, Role.PRIMARY), self.read_node(pair, Role.SECONDARY)
+            self._shared(pair, Role.PRIMARY, since), self._shared(pair, Role.SECONDARY, since)
         )
         return judge_pair(pair.name, primary, secondary, pair.floating_ip)
 
-    async def read_node(self, pair: PairSettings, role: Role) -> NodeReading:
-        """One node's reading; failures become an unreachable/unknown reading with a reason."""
+    async def _shared(self, pair: PairSettings, role: Role, since: float | None) -> NodeReading:
+        """The node's latest reading when it serves: one started at or after ``since``, or —
+        for a viewer (``since`` None: any in flight, or one within ``fresh_for``) — else a
+        new one."""
+        address = pair.address(role)
+        flight = self._latest.get(address)
+        if flight is None or not self._serves(flight, since):
+            reading = self.read_node(pair, role, urgent=since is not None)
+            flight = _Flight(self._ticks(), asyncio.ensure_future(reading))
+            self._latest[address] = flight
+        # shielded: one caller giving up (a timeout, a cancelled request) cancels no one else
+        return await asyncio.shield(flight.reading)
+
+    def _serves(self, flight: _Flight, since: float | None) -> bool:
+        if since is not None:
+            return flight.started >= since
+        if not flight.reading.done():
+            return True
+        return self._ticks() - flight.started <= self._settings.ssh.fresh_for.total_seconds()
+
+    async def read_node(self, pair: PairSettings, role: Role, urgent: bool = False) -> NodeReading:
+        """One node's reading; failures become an unreachable/unknown reading with a reason.
+        ``urgent``: an operation's, served before viewers' readings waiting on the node."""
         address = pair.address(role)
         where = str(address)
         try:
             result = await self._runner.run(
-                address, _STATUS, time_limit=self._settings.ssh.status_timeout
+                address, _STATUS, time_limit=self._settings.ssh.status_timeout, urgent=urgent
             )
         except NodeError as exc:
             log.info("status of %s %s: %s", pair.name, role, exc)  # shown in the result
@@ -66,3 +109,11 @@ class StatusService:
         return NodeReading(
             role, where, self._clock(), report=report, error=error, offered=result.offered
         )
+
+
+@dataclass(frozen=True)
+class _Flight:
+    """One ha-status on one node: when it started (monotonic) and its reading to come."""
+
+    started: float
+    reading: asyncio.Future[NodeReading]

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from habot.errors import ConfigError
 from habot.secrets import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, SecretName, Secrets
 from habot.slack.metrics import Metrics
-from habot.store.db import ping
+from habot.store.db import OwnThread, ping
 
 log = logging.getLogger(__name__)
 API_URL_ENV = "HABOT_SLACK_API_URL"
@@ -101,6 +101,7 @@ class Health:
     ) -> None:
         self._leading = leading
         self._engine = engine
+        self._thread = OwnThread("habot-health")  # never queued behind request work
         self._mode = mode
         self._scheduler_running = scheduler_running
 
@@ -116,7 +117,7 @@ class Health:
         if not running:
             return web.json_response({**body, "status": "unhealthy"}, status=503)
         try:
-            await asyncio.wait_for(asyncio.to_thread(ping, self._engine), 5)
+            await asyncio.wait_for(self._thread.run(ping, self._engine), 5)
         except Exception as exc:
             log.warning("health check: database failed: %s", type(exc).__name__)
             return web.json_response(

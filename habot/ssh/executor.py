@@ -143,6 +143,7 @@ class SshExecutor:
         on_output: OutputCallback | None = None,
         joining_code: str | None = None,
         confirm_gate: Callable[[], Awaitable[bool]] | None = None,
+        urgent: bool = False,
     ) -> CommandResult:
         """Run one catalogue command on a node.
 
@@ -152,7 +153,26 @@ class SshExecutor:
         asking for a joining code is answered with it, once (it never appears in output).
         ``confirm_gate`` is asked right before the confirmation is answered; False aborts
         with :class:`~habot.errors.OwnershipLost`.
+
+        At most ``pool_size`` commands run on one node at once; a mutating or ``urgent``
+        command (an operation's own reading) waits ahead of every other. The time limit
+        starts once the command has its slot: waiting for one does not eat it.
         """
+        async with self.pool(address).slot(urgent or command.mutating):
+            return await self._run_limited(
+                address, command, answer_prompt, time_limit, on_output, joining_code, confirm_gate
+            )
+
+    async def _run_limited(
+        self,
+        address: NodeAddress,
+        command: RemoteCommand,
+        answer_prompt: bool,
+        time_limit: timedelta | None,
+        on_output: OutputCallback | None,
+        joining_code: str | None,
+        confirm_gate: Callable[[], Awaitable[bool]] | None,
+    ) -> CommandResult:
         limit = (time_limit or self._settings.command_timeout).total_seconds()
         started = time.monotonic()
         log.info("running %s on %s", command.line, address)
