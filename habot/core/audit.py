@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -78,11 +78,15 @@ def redact(value: Any) -> Any:
 
 
 def content(event: AuditEvent) -> dict[str, Any]:
-    """The event's fields as canonical data (times as UTC ISO strings)."""
-    data = asdict(event)
+    """The event's fields as canonical data (times as UTC ISO strings). Field by field,
+    not ``asdict``: its deep copy was most of the time `verify` took, for the same JSON."""
+    data = {name: getattr(event, name) for name in _FIELDS}
     data["at"] = event.at.isoformat()
     data["detail"] = dict(event.detail)
     return data
+
+
+_FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 
 def row_hash(seq: int, event: AuditEvent, prev_hash: str) -> str:

@@ -1,0 +1,1 @@
+"""habot's benchmarks: run them all with ``python -m benches`` (see benches/README.md)."""

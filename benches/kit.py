@@ -1,0 +1,82 @@
+"""What the benchmarks share: figures (percentiles, ratios, one printed row each) and
+signed requests to a running bot. Nothing here asserts: a target missed is said, not
+failed."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from tests.botproc import CHANNEL, SECRET, Bot
+from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
+
+
+def percentile(samples: Iterable[float], q: float) -> float:
+    """The q-th percentile (0-100) of the samples, by nearest rank."""
+    ordered = sorted(samples)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target and whether a figure meets it: "≤ 1.3×" style, printed beside the figure."""
+
+    words: str
+    met: bool
+
+    def __str__(self) -> str:
+        return f"target {self.words}: {'met' if self.met else 'MISSED'}"
+
+
+def ms(seconds: float) -> str:
+    """Seconds as milliseconds for a row."""
+    return f"{seconds * 1e3:8.1f} ms"
+
+
+def row(label: str, *figures: str) -> None:
+    """One printed line of results."""
+    print(f"  {label:<48} " + "   ".join(figures), flush=True)
+
+
+def heading(title: str) -> None:
+    """A benchmark's title line."""
+    print(f"\n== {title}", flush=True)
+
+
+def summary(samples: list[float]) -> str:
+    """p50 and p99 of samples (seconds) as milliseconds."""
+    return f"p50 {ms(percentile(samples, 50))}   p99 {ms(percentile(samples, 99))}"
+
+
+def median(samples: list[float]) -> float:
+    """The median."""
+    return statistics.median(samples)
+
+
+async def post_command(
+    session: aiohttp.ClientSession, url: str, fake: FakeSlack, text: str, user: str
+) -> tuple[int, str]:
+    """One signed `/ha TEXT` from ``user``: the HTTP status and the response_url's id."""
+    response_url, rid = fake.response_url()
+    body = form_body(slash_command(text, user, CHANNEL, response_url))
+    async with session.post(url, data=body.encode(), headers=signed_headers(SECRET, body)) as r:
+        await r.read()
+        return r.status, rid
+
+
+async def answer(fake: FakeSlack, rid: str) -> str:
+    """The reply posted to a response_url, as text."""
+    return json.dumps((await fake.response(rid))["blocks"])
+
+
+def rss_kib(bot: Bot) -> int:
+    """The bot process's resident set size, in KiB (Linux /proc)."""
+    status = Path(f"/proc/{bot.process.pid}/status").read_text(encoding="utf-8")
+    [line] = [line for line in status.splitlines() if line.startswith("VmRSS:")]
+    return int(line.split()[1])
