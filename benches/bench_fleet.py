@@ -16,13 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -115,8 +117,27 @@ async def real_sshd(pairs: int, base: Path) -> AsyncIterator[Fleet]:
             nodes += [NodeAddress("127.0.0.1", p) for p in ports]
         assert first is not None
         first.known_hosts.write_text("".join(known))
-        settings = settings_for(nodes, first.username, first.client_key, first.known_hosts)
-        yield Fleet(settings, nodes, first.username, first.client_key, first.known_hosts)
+        user = stack.enter_context(plain_account(first.username))
+        settings = settings_for(nodes, user, first.client_key, first.known_hosts)
+        yield Fleet(settings, nodes, user, first.client_key, first.known_hosts)
+
+
+@contextmanager
+def plain_account(fallback: str) -> Iterator[str]:
+    """As root: a throwaway account whose shell is /bin/sh (removed afterwards) — root's
+    own shell may be bash, which reads ~/.bashrc for every command sshd runs (on this
+    machine that costs ~250 ms: pyenv); else the current account."""
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        yield fallback
+        return
+    name = f"habotb{secrets.token_hex(3)}"
+    subprocess.run(
+        ["useradd", "-M", "-s", "/bin/sh", "-p", "*", name], check=True
+    )  # "*": no password, not locked
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], check=False)
 
 
 def _free_ports(n: int) -> list[int]:

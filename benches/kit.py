@@ -5,6 +5,7 @@ failed."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,3 +81,10 @@ def rss_kib(bot: Bot) -> int:
     status = Path(f"/proc/{bot.process.pid}/status").read_text(encoding="utf-8")
     [line] = [line for line in status.splitlines() if line.startswith("VmRSS:")]
     return int(line.split()[1])
+
+
+def cpu_seconds(bot: Bot) -> float:
+    """CPU time (user + system) the bot process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{bot.process.pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1]
+    utime, stime = fields.split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")

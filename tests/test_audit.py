@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 from sqlalchemy import Engine
+from sqlalchemy import event as sa_event
 
-from habot.core.audit import AuditEvent, digest, redact, row_hash
+from habot.core.audit import AuditEvent, AuditRecord, digest, redact, row_hash
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
 
@@ -174,3 +176,44 @@ def test_migration_is_idempotent(db_path: Path) -> None:
     with engine.connect() as conn:
         mode = conn.execute(sqlalchemy.text("PRAGMA journal_mode")).scalar()
     assert mode == "wal"
+
+
+async def test_a_burst_of_appends_is_written_in_few_commits_in_the_order_asked(
+    database_url: str, engines: Callable[[str], Engine]
+) -> None:
+    """600 appends asked for at once (on SQLite and PostgreSQL): one valid chain in the order
+    they were asked, and a handful of commits — not 600."""
+    engine = engines(database_url)
+    upgrade(engine)
+    store = AuditStore(engine)
+    commits: list[int] = []
+    sa_event.listen(engine, "commit", lambda conn: commits.append(1))
+    records = await asyncio.gather(*(store.append(event(i)) for i in range(600)))
+    assert [r.event.actor for r in records] == [f"U{i:04d}" for i in range(600)]
+    assert [r.seq for r in records] == list(range(1, 601))
+    check = store.verify_sync()
+    assert (check.ok, check.rows) == (True, 600)
+    assert len(commits) <= 10
+
+
+async def test_a_failed_group_commit_fails_each_of_its_appends_and_the_next_one_works(
+    db_path: Path,
+) -> None:
+    """An error while writing a group reaches every caller in it; later appends go on."""
+    store = store_for(db_path)
+    broken = [True]
+    real = store.append_many_sync
+
+    def flaky(events: list[AuditEvent]) -> list[AuditRecord]:
+        if broken.pop() if broken else False:
+            raise RuntimeError("disk full")
+        return real(events)
+
+    store.append_many_sync = flaky  # type: ignore[method-assign]
+    results = await asyncio.gather(
+        *(store.append(event(i)) for i in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+    record = await store.append(event(9))
+    assert record.seq == 6
+    assert store.verify_sync().ok

@@ -12,18 +12,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp.test_utils import make_mocked_request
+from sqlalchemy import text
 
 from habot.config import Settings
 from habot.core.addresses import NodeAddress
 from habot.core.catalogue import HaCommand, RemoteCommand, ha_command
 from habot.core.model import Role, Verdict
+from habot.core.roles import Access, RolePolicy
 from habot.services.leader import Leadership
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.slack.app import Health
+from habot.slack.directory import GroupDirectory
 from habot.ssh.executor import CommandResult, SshExecutor
 from habot.ssh.pool import Slots
 from habot.store.db import make_engine, upgrade
+from habot.store.kept_readings import KeptReadingStore
 from habot.store.leases import LeaseStore
 from tests.conftest import settings_from
 
@@ -206,3 +210,52 @@ async def test_health_and_the_lease_never_wait_behind_a_flooded_thread_pool(
         await asyncio.gather(*flood)
     assert answer.status == 200
     assert leads
+
+
+async def test_everyone_sharing_a_reading_gets_the_same_status_kept_once(
+    sim_settings: Settings, tmp_path: Path
+) -> None:
+    """A burst on one shared reading is judged once and kept once: one object, one id, one
+    row behind every card's raw-output button."""
+    runner = GatedRunner()
+    service = reader(sim_settings, runner, Ticks())
+    burst = [asyncio.ensure_future(service.read("prod")) for _ in range(50)]
+    await asyncio.sleep(0)
+    runner.gate.set()
+    statuses = [s for [s] in await asyncio.gather(*burst)]
+    assert all(s is statuses[0] for s in statuses)
+    engine = make_engine(f"sqlite:///{tmp_path / 'habot.db'}")
+    upgrade(engine)
+    kept = KeptReadingStore(engine)
+    ids = await asyncio.gather(*(kept.put(s) for s in statuses))
+    assert set(ids) == {ids[0]}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM kept_readings")).scalar() == 1
+    assert await kept.get(ids[0]) == statuses[0]
+
+
+class CountingGroups:
+    """A fake Slack client: usergroups.users.list answers after the gate, and is counted."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.calls = 0
+
+    async def usergroups_users_list(self, usergroup: str) -> dict[str, list[str]]:
+        self.calls += 1
+        await self.gate.wait()
+        return {"users": ["U0OPS1"]}
+
+
+async def test_a_burst_of_commands_asks_slack_for_a_user_group_once() -> None:
+    """100 commands at once while the group is not cached yet: one usergroups.users.list
+    (Slack allows ~20 a minute), and everyone gets the group's roles."""
+    client = CountingGroups()
+    policy = RolePolicy.of(["*"], ["S0ONCALL"], [])
+    directory = GroupDirectory(client, policy, lambda: T0)  # type: ignore[arg-type]
+    burst = [asyncio.ensure_future(directory.roles_of("U0OPS1")) for _ in range(100)]
+    await asyncio.sleep(0)
+    client.gate.set()
+    roles = await asyncio.gather(*burst)
+    assert client.calls == 1
+    assert all(Access.OPERATOR in r for r in roles)

@@ -45,6 +45,7 @@ from habot.slack.handlers import SlackHandlers
 from habot.slack.home import SlackHome
 from habot.slack.metrics import Metrics
 from habot.slack.notifier import SlackSecretTeller
+from habot.slack.replies import Replies
 from habot.slack.sender import SlackSender
 from habot.store.alert_state import AlertStateStore
 from habot.store.audit import AuditStore
@@ -225,8 +226,16 @@ async def _wire(
         alert_states=AlertStateStore(engine),
     )
     pairs = [p.name for p in settings.pairs]
+    replies = await stack.enter_async_context(Replies())
     SlackHandlers(
-        commands, operations, directory, metrics, settings.slack.command, pairs, homes
+        commands,
+        operations,
+        directory,
+        metrics,
+        settings.slack.command,
+        pairs,
+        homes,
+        replies=replies,
     ).register(app)
     monitor = Monitor(
         settings,

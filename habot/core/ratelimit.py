@@ -19,6 +19,7 @@ class RateLimit:
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._seen: dict[str, deque[datetime]] = {}
+        self._swept: datetime | None = None
 
     def __len__(self) -> int:
         """How many people it keeps a window for."""
@@ -37,6 +38,9 @@ class RateLimit:
         return None
 
     def _forget_idle(self, now: datetime) -> None:
-        """Drop users with nothing in the window, so memory follows the active users."""
-        if len(self._seen) > 1000:
-            self._seen = {u: s for u, s in self._seen.items() if s and now - s[-1] < WINDOW}
+        """Once a window, drop users with nothing left in it: memory follows the people
+        active in the last minutes, and a crowd of one-off users costs no sweep each."""
+        if self._swept is not None and now - self._swept < WINDOW:
+            return
+        self._swept = now
+        self._seen = {u: s for u, s in self._seen.items() if s and now - s[-1] < WINDOW}

@@ -42,6 +42,7 @@ class StatusService:
         self._clock = clock
         self._ticks = ticks
         self._latest: dict[NodeAddress, _Flight] = {}
+        self._judged: dict[str, tuple[_Flight, _Flight, PairStatus]] = {}
 
     def select(self, which: str | None) -> tuple[PairSettings, ...]:
         """The pairs named by a user's argument: one name, or "all"/nothing for every pair."""
@@ -61,12 +62,25 @@ class StatusService:
         return await self._read_pair(pair, self._ticks())
 
     async def _read_pair(self, pair: PairSettings, since: float | None) -> PairStatus:
-        primary, secondary = await asyncio.gather(
-            self._shared(pair, Role.PRIMARY, since), self._shared(pair, Role.SECONDARY, since)
-        )
-        return judge_pair(pair.name, primary, secondary, pair.floating_ip)
+        primary = self._flight(pair, Role.PRIMARY, since)
+        secondary = self._flight(pair, Role.SECONDARY, since)
+        # shielded: one caller giving up (a timeout, a cancelled request) cancels no one else
+        await asyncio.shield(asyncio.gather(primary.reading, secondary.reading))
+        return self._judge(pair, primary, secondary)
 
-    async def _shared(self, pair: PairSettings, role: Role, since: float | None) -> NodeReading:
+    def _judge(self, pair: PairSettings, primary: _Flight, secondary: _Flight) -> PairStatus:
+        """The pair judged from these two readings — the very same object for everyone
+        who shared them (so it is kept, stored and rendered once, not once per request)."""
+        last = self._judged.get(pair.name)
+        if last is not None and last[0] is primary and last[1] is secondary:
+            return last[2]
+        status = judge_pair(
+            pair.name, primary.reading.result(), secondary.reading.result(), pair.floating_ip
+        )
+        self._judged[pair.name] = (primary, secondary, status)
+        return status
+
+    def _flight(self, pair: PairSettings, role: Role, since: float | None) -> _Flight:
         """The node's latest reading when it serves: one started at or after ``since``, or —
         for a viewer (``since`` None: any in flight, or one within ``fresh_for``) — else a
         new one."""
@@ -76,8 +90,7 @@ class StatusService:
             reading = self.read_node(pair, role, urgent=since is not None)
             flight = _Flight(self._ticks(), asyncio.ensure_future(reading))
             self._latest[address] = flight
-        # shielded: one caller giving up (a timeout, a cancelled request) cancels no one else
-        return await asyncio.shield(flight.reading)
+        return flight
 
     def _serves(self, flight: _Flight, since: float | None) -> bool:
         if since is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ class GroupDirectory:
         self._clock = clock
         self._ttl = ttl
         self._cache: dict[str, _Entry] = {}
+        self._fetching: dict[str, asyncio.Future[frozenset[str]]] = {}
 
     async def roles_of(self, user: str) -> frozenset[Access]:
         """The user's roles, looking up only the groups the policy names."""
@@ -43,6 +45,15 @@ class GroupDirectory:
         entry = self._cache.get(group)
         if entry and now - entry.fetched < self._ttl:
             return entry.members
+        # Everyone asking while the list is being fetched shares that one call: a burst of
+        # commands must not become a burst of usergroups.users.list (Slack's Tier 2).
+        fetching = self._fetching.get(group)
+        if fetching is None or fetching.done():
+            fetching = asyncio.ensure_future(self._fetch(group, entry, now))
+            self._fetching[group] = fetching
+        return await asyncio.shield(fetching)
+
+    async def _fetch(self, group: str, entry: _Entry | None, now: float) -> frozenset[str]:
         try:
             response = await self._client.usergroups_users_list(usergroup=group)
             members = frozenset(response.get("users") or [])

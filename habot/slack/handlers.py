@@ -23,6 +23,7 @@ from habot.services.operations import OperationService
 from habot.services.ports import Caller
 from habot.slack.directory import GroupDirectory
 from habot.slack.metrics import Metrics
+from habot.slack.replies import Replies
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,10 @@ class SlackHandlers:
         command: str,
         pairs: list[str],
         home: HomeRefresher | None = None,
+        *,
+        replies: Replies,
     ) -> None:
+        self._replies = replies
         self._home = home
         self._commands = commands
         self._operations = operations
@@ -161,9 +165,10 @@ class SlackHandlers:
         if respond.response_url is None:  # Slack always sends one with our commands and buttons
             log.warning("no response_url to answer on; the answer was not sent")
             return
-        await respond(
-            text=message.text,
-            blocks=list(message.blocks),
-            response_type="in_channel" if message.in_channel else "ephemeral",
+        body = {
+            "text": message.text,
+            "blocks": list(message.blocks),
+            "response_type": "in_channel" if message.in_channel else "ephemeral",
             **extra,
-        )
+        }
+        await self._replies.send(respond.response_url, body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from collections import OrderedDict
 from datetime import datetime
 
 from sqlalchemy import Engine, text
@@ -13,16 +14,31 @@ from habot.core.serialize import status_from_dict, status_to_dict
 from habot.core.verdict import PairStatus
 from habot.store.db import writing
 
+_RECENT = 64  # readings remembered by identity
+
+
+def _failed(put: asyncio.Future[str]) -> bool:
+    return put.done() and (put.cancelled() or put.exception() is not None)
+
 
 class KeptReadingStore:
     """The kept_readings table; the async methods are the CommandService's keeper port."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._recent: OrderedDict[int, tuple[PairStatus, asyncio.Future[str]]] = OrderedDict()
 
     async def put(self, status: PairStatus) -> str:
-        """Keep a reading; return its id."""
-        return await asyncio.to_thread(self.put_sync, status)
+        """Keep a reading; return its id. The same reading shown to many people (one shared
+        ``ha-status``) is kept once, under one id."""
+        key = id(status)
+        recent = self._recent.get(key)
+        if recent is None or recent[0] is not status or _failed(recent[1]):
+            recent = (status, asyncio.ensure_future(asyncio.to_thread(self.put_sync, status)))
+            self._recent[key] = recent
+            while len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+        return await asyncio.shield(recent[1])
 
     async def get(self, reading_id: str) -> PairStatus | None:
         """A kept reading, or None once pruned (or never kept)."""
