@@ -37,6 +37,7 @@ from habot.core.model import Role
 from habot.runtime import utc_now
 from habot.services.status import StatusService
 from habot.sim.kit import SimKit
+from habot.sim.simulator import control
 from habot.ssh.executor import SshExecutor
 from tests.conftest import serving
 from tests.sshd import prepare, wait_listening
@@ -69,8 +70,10 @@ def settings_for(nodes: list[NodeAddress], username: str, key: Path, known: Path
 
 
 @asynccontextmanager
-async def simulated(pairs: int, base: Path) -> AsyncIterator[Fleet]:
-    """`habot sim run` with ``pairs`` pairs, in a process of its own (as an appliance is)."""
+async def simulated(pairs: int, base: Path, slow: float = 0.0) -> AsyncIterator[Fleet]:
+    """`habot sim run` with ``pairs`` pairs, in a process of its own (as an appliance is);
+    with ``slow``, every command waits that long first (an appliance whose ha-status takes
+    its time, as a real one may)."""
     names = ",".join(f"p{i:03d}" for i in range(pairs))
     state = base / "sim"
     process = await asyncio.create_subprocess_exec(
@@ -84,6 +87,10 @@ async def simulated(pairs: int, base: Path) -> AsyncIterator[Fleet]:
                 pass
         kit = SimKit(state)
         written = load_settings(kit.config_path)
+        for pair in written.pairs:
+            for role in Role:
+                if slow:
+                    await control(state, _slow(pair.name, role, slow))
         nodes = [pair.address(role) for pair in written.pairs for role in Role]
         settings = settings_for(nodes, "habot", kit.client_key_path, kit.known_hosts_path)
         yield Fleet(settings, nodes, "habot", kit.client_key_path, kit.known_hosts_path)
@@ -138,6 +145,16 @@ def plain_account(fallback: str) -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["userdel", name], check=False)
+
+
+def _slow(pair: str, role: Role, seconds: float) -> dict[str, str]:
+    return {
+        "op": "fault",
+        "pair": pair,
+        "target": role.value,
+        "fault": "slow",
+        "value": f"{seconds}",
+    }
 
 
 def _free_ports(n: int) -> list[int]:
@@ -232,6 +249,9 @@ async def bench(sizes: list[int], rounds: int, sshd: bool) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             async with simulated(pairs, Path(tmp)) as fleet:
                 await measure("the simulator", fleet, pairs, rounds)
+        with tempfile.TemporaryDirectory() as tmp:
+            async with simulated(pairs, Path(tmp), slow=0.5) as fleet:
+                await measure("the simulator, ha-status taking 500 ms", fleet, pairs, rounds)
         if sshd:
             with tempfile.TemporaryDirectory() as tmp:
                 os.chmod(tmp, 0o755)

@@ -76,13 +76,6 @@ async def answer(fake: FakeSlack, rid: str) -> str:
     return json.dumps((await fake.response(rid))["blocks"])
 
 
-def rss_kib(bot: Bot) -> int:
-    """The bot process's resident set size, in KiB (Linux /proc)."""
-    status = Path(f"/proc/{bot.process.pid}/status").read_text(encoding="utf-8")
-    [line] = [line for line in status.splitlines() if line.startswith("VmRSS:")]
-    return int(line.split()[1])
-
-
 def cpu_seconds(bot: Bot) -> float:
     """CPU time (user + system) the bot process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{bot.process.pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1]
