@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benches.kit import Target, heading, percentile, post_command, row, summary
+from benches.kit import DEFAULT_FRESH, Target, heading, percentile, post_command, row, summary
 from habot.sim.simulator import Simulator
 from tests.botproc import free_port, start_bot
 from tests.fakeslack import FakeSlack
@@ -67,7 +67,7 @@ async def bench(rounds: int, concurrency: int) -> None:
     await fake.start()
     with tempfile.TemporaryDirectory() as tmp:
         async with Simulator(Path(tmp) / "sim", ("prod", "dr")) as sim:
-            bot = await start_bot(sim, fake, Path(tmp), http=True)
+            bot = await start_bot(sim, fake, Path(tmp), http=True, ssh=DEFAULT_FRESH)
             bare, bare_url = await bare_app(fake)
             samples: dict[str, list[float]] = {"habot": [], "bare": []}
             try:

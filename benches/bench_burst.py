@@ -20,7 +20,17 @@ from pathlib import Path
 
 import aiohttp
 
-from benches.kit import Target, answer, cpu_seconds, heading, median, ms, post_command, row
+from benches.kit import (
+    DEFAULT_FRESH,
+    Target,
+    answer,
+    cpu_seconds,
+    heading,
+    median,
+    ms,
+    post_command,
+    row,
+)
 from habot.sim.simulator import Simulator
 from tests.botproc import ROLES, start_bot
 from tests.fakeslack import FakeSlack
@@ -51,7 +61,9 @@ async def bench(burst: int) -> None:
     await fake.start()
     with tempfile.TemporaryDirectory() as tmp:
         async with Simulator(Path(tmp) / "sim", ("prod", "dr")) as sim:
-            bot = await start_bot(sim, fake, Path(tmp), http=True, extra=UNLIMITED)
+            bot = await start_bot(
+                sim, fake, Path(tmp), http=True, ssh=DEFAULT_FRESH, extra=UNLIMITED
+            )
             try:
                 async with aiohttp.ClientSession(
                     connector=aiohttp.TCPConnector(limit=0)

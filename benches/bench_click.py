@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benches.kit import Target, heading, percentile, row, summary
+from benches.kit import DEFAULT_FRESH, Target, heading, percentile, row, summary
 from habot.config import load_settings
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import Role
@@ -61,7 +61,7 @@ async def bench(operations: int) -> None:
 
             pair.plan = timed_plan  # type: ignore[method-assign]
             baseline = await status_round_trips(sim, 50)
-            bot = await start_bot(sim, fake, Path(tmp), http=True, extra=FAST)
+            bot = await start_bot(sim, fake, Path(tmp), http=True, extra=FAST, ssh=DEFAULT_FRESH)
             clicks: list[float] = []
             try:
                 for n in range(operations):

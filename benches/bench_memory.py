@@ -20,7 +20,7 @@ import aiohttp
 
 from benches.bench_ack import bare_app
 from benches.bench_burst import UNLIMITED, asked
-from benches.kit import Target, heading, row
+from benches.kit import DEFAULT_FRESH, Target, heading, row
 from habot.sim.simulator import Simulator
 from tests.botproc import Bot, start_bot
 from tests.fakeslack import FakeSlack
@@ -54,7 +54,9 @@ async def bench(pairs: int, total: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with Simulator(Path(tmp) / "sim", names) as sim:
             bare, _ = await bare_app(fake)
-            bot = await start_bot(sim, fake, Path(tmp), http=True, extra=UNLIMITED)
+            bot = await start_bot(
+                sim, fake, Path(tmp), http=True, ssh=DEFAULT_FRESH, extra=UNLIMITED
+            )
             try:
                 await asyncio.sleep(2)
                 idle, bare_idle = rss_mib(bot.process.pid), rss_mib(bare.pid)

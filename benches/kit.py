@@ -16,6 +16,9 @@ import aiohttp
 from tests.botproc import CHANNEL, SECRET, Bot
 from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
 
+#: The bot's own default (the test configs turn reuse of finished readings off).
+DEFAULT_FRESH = {"fresh_for": "2s"}
+
 
 def percentile(samples: Iterable[float], q: float) -> float:
     """The q-th percentile (0-100) of the samples, by nearest rank."""

@@ -44,7 +44,7 @@ async def test_a_burst_of_status_requests_costs_the_appliance_a_few_readings(
 ) -> None:
     """300 people ask `/ha status prod` at once: every one is answered BAU, the nodes ran
     ha-status a handful of times (not 600), and `/ha status all` right after is answered."""
-    bot = await start_bot(sim, fake, tmp_path, http=True)
+    bot = await start_bot(sim, fake, tmp_path, http=True, ssh={"fresh_for": "2s"})
     try:
         before = status_runs(sim)
         replies = await burst(bot, fake, "status prod", [f"U0VIEW{n:04d}" for n in range(300)])
