@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -21,10 +22,14 @@ def test_a_status_survives_a_round_trip_through_json(verdict: Verdict) -> None:
 
 
 async def test_kept_readings_come_back_until_pruned(migrated: Engine) -> None:
-    """put → get returns the same reading; ids are unguessable; pruning by age forgets it."""
+    """put → get returns the same reading; ids are unguessable; the very same reading (one
+    shared ha-status shown to many) is kept once, another reading gets its own id; pruning
+    by age forgets them."""
     store = KeptReadingStore(migrated)
     status = pair_status(Verdict.PRIMARY_DOWN, raw="x" * 20_000)
-    first, second = await store.put(status), await store.put(status)
+    first, again = await store.put(status), await store.put(status)
+    assert again == first
+    second = await store.put(replace(status))  # equal, but read again
     assert first != second
     assert len(first) == 16
     assert await store.get(first) == status
