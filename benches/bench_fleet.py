@@ -249,9 +249,10 @@ async def bench(sizes: list[int], rounds: int, sshd: bool) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             async with simulated(pairs, Path(tmp)) as fleet:
                 await measure("the simulator", fleet, pairs, rounds)
-        with tempfile.TemporaryDirectory() as tmp:
-            async with simulated(pairs, Path(tmp), slow=0.5) as fleet:
-                await measure("the simulator, ha-status taking 500 ms", fleet, pairs, rounds)
+        if pairs <= 25:  # beyond, the sequential baseline alone takes minutes a round
+            with tempfile.TemporaryDirectory() as tmp:
+                async with simulated(pairs, Path(tmp), slow=0.5) as fleet:
+                    await measure("the simulator, ha-status taking 500 ms", fleet, pairs, rounds)
         if sshd:
             with tempfile.TemporaryDirectory() as tmp:
                 os.chmod(tmp, 0o755)

@@ -22,7 +22,7 @@ from habot.core.roles import Access, RolePolicy
 from habot.services.leader import Leadership
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
-from habot.slack.app import Health
+from habot.slack.app import ANSWERED, Health, after_the_ack
 from habot.slack.directory import GroupDirectory
 from habot.ssh.executor import CommandResult, SshExecutor
 from habot.ssh.pool import Slots
@@ -261,3 +261,27 @@ async def test_a_burst_of_commands_asks_slack_for_a_user_group_once() -> None:
     roles = await asyncio.gather(*burst)
     assert client.calls == 1
     assert all(Access.OPERATOR in r for r in roles)
+
+
+async def test_a_listeners_slow_work_waits_until_its_ack_is_handed_back() -> None:
+    """Over HTTP, work after ack() starts once the gate has returned the ack (a burst's
+    work no longer delays everyone's ack); in Socket Mode (no gate) it starts at once."""
+    order: list[str] = []
+
+    async def listener() -> None:
+        await after_the_ack()
+        order.append("slow work")
+
+    answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    token = ANSWERED.set(answered)
+    try:
+        task = asyncio.ensure_future(listener())  # inherits the gate's context, as Bolt's do
+    finally:
+        ANSWERED.reset(token)
+    await asyncio.sleep(0.05)
+    order.append("ack handed back")
+    answered.set_result(None)
+    await task
+    assert order == ["ack handed back", "slow work"]
+    async with asyncio.timeout(1):
+        await after_the_ack()  # no gate: nothing to wait for

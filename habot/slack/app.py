@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -33,6 +35,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
 #: Slack's own payloads are far smaller; anything bigger is refused before it is read whole.
 MAX_EVENT_BYTES = 256 * 1024
+ACK_HANDOVER = 1.0  # seconds a listener waits at most for its ack to be handed back
 _PLACEHOLDERS = ("changeme", "your-", "xxxx", "placeholder", "example", "<")
 
 
@@ -126,6 +129,20 @@ class Health:
         return web.json_response({**body, "status": "ok", "database": "ok"})
 
 
+#: While the HTTP gate dispatches a request: resolved once Bolt has returned its ack, so a
+#: listener can start its slow work after the answer to Slack is on its way, not before
+#: (under a burst, fifty listeners' work delayed every ack behind it: benches/bench_ack.py).
+ANSWERED: ContextVar[asyncio.Future[None] | None] = ContextVar("habot_answered", default=None)
+
+
+async def after_the_ack() -> None:
+    """Wait (briefly) until the ack has been handed back to Slack; at once in Socket Mode."""
+    answered = ANSWERED.get()
+    if answered is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(answered), ACK_HANDOVER)
+
+
 class EventGate:
     """POST /slack/events: the signature is checked on the raw bytes before anything is
     parsed, so unsigned, stale, forged, malformed or oversized requests get a short 4xx,
@@ -151,11 +168,16 @@ class EventGate:
         problem = interaction_problem(body)
         if problem is not None:
             return _refuse(400, f"malformed Slack payload: {problem}", request)
+        answered = asyncio.get_running_loop().create_future()
+        token = ANSWERED.set(answered)  # listeners started by the dispatch inherit it
         try:
             bolt_request = await to_bolt_request(request)
             return await to_aiohttp_response(await self._bolt.async_dispatch(bolt_request))
         except (ValueError, KeyError, TypeError):  # signed, yet not a payload Bolt can read
             return _refuse(400, "malformed Slack payload", request)
+        finally:
+            ANSWERED.reset(token)
+            answered.set_result(None)
 
     def _signed(self, body: bytes, request: web.Request) -> bool:
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")

@@ -21,6 +21,7 @@ from habot.services.commands import CommandService
 from habot.services.home import HomeRefresher
 from habot.services.operations import OperationService
 from habot.services.ports import Caller
+from habot.slack.app import after_the_ack
 from habot.slack.directory import GroupDirectory
 from habot.slack.metrics import Metrics
 from habot.slack.replies import Replies
@@ -66,6 +67,7 @@ class SlackHandlers:
     async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """`/ha …`: ack within Slack's 3 s, then do the (possibly slow) work."""
         await ack()
+        await after_the_ack()
         user, channel, text = body["user_id"], body.get("channel_id"), body.get("text", "")
         message = await self._safely("command", self._command_reply(user, channel, text))
         await self._send(respond, message)
@@ -75,6 +77,7 @@ class SlackHandlers:
     ) -> None:
         """The "Raw ha-status output" button: show the raw text to the clicker only."""
         await ack()
+        await after_the_ack()
         reading_id = str(body["actions"][0].get("value", ""))
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
         message = await self._safely("raw_output", self._raw_reply(user, channel, reading_id))
@@ -90,6 +93,7 @@ class SlackHandlers:
         """Approve / Reject / Cancel on an approval card; the clicker gets the answer. The
         click's workspace is compared with the bot token's (``auth.test``, cached by Bolt)."""
         await ack()
+        await after_the_ack()
         action = body["actions"][0]
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
         where = Where(
@@ -122,6 +126,7 @@ class SlackHandlers:
         """An alert card's buttons are shortcuts for `/ha status PAIR` and `/ha OP PAIR`,
         with the same role checks as typing them."""
         await ack()
+        await after_the_ack()
         action = body["actions"][0]
         pair = str(action.get("value", ""))
         text = f"status {pair}" if action["action_id"] == FRESH_STATUS else pair
