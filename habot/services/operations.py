@@ -428,8 +428,10 @@ class OperationService:
 
     async def _run(self, request: Request) -> None:
         pair = self._settings.pair(request.pair)
-        await self._durably(lambda: self._refresh_card(request))
-        fresh = await self._status.read_pair(pair)
+        # The card says "running" while the fresh reading is taken: neither waits for the other.
+        fresh, _ = await asyncio.gather(
+            self._status.read_pair(pair), self._durably(lambda: self._refresh_card(request))
+        )
         change = topology_change(request.snapshot, fresh)
         if change:
             await self._finish(

@@ -77,7 +77,6 @@ class SlackHandlers:
     ) -> None:
         """The "Raw ha-status output" button: show the raw text to the clicker only."""
         await ack()
-        await after_the_ack()
         reading_id = str(body["actions"][0].get("value", ""))
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
         message = await self._safely("raw_output", self._raw_reply(user, channel, reading_id))
@@ -93,7 +92,6 @@ class SlackHandlers:
         """Approve / Reject / Cancel on an approval card; the clicker gets the answer. The
         click's workspace is compared with the bot token's (``auth.test``, cached by Bolt)."""
         await ack()
-        await after_the_ack()
         action = body["actions"][0]
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
         where = Where(
@@ -126,7 +124,6 @@ class SlackHandlers:
         """An alert card's buttons are shortcuts for `/ha status PAIR` and `/ha OP PAIR`,
         with the same role checks as typing them."""
         await ack()
-        await after_the_ack()
         action = body["actions"][0]
         pair = str(action.get("value", ""))
         text = f"status {pair}" if action["action_id"] == FRESH_STATUS else pair
