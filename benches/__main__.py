@@ -1,4 +1,4 @@
-"""Run every benchmark in turn: ``python -m benches`` (about 15 minutes on 2 cores).
+"""Run every benchmark in turn: ``python -m benches`` (about 20 minutes on 2 cores).
 
 Each prints its figures beside a baseline measured in the same run, and says whether it met
 its target; nothing here fails. Run one alone with ``python -m benches.bench_NAME --help``.
