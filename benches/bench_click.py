@@ -59,7 +59,7 @@ async def bench(operations: int) -> None:
                     started.append(time.perf_counter())
                 return plan(me, line, now)
 
-            pair.plan = timed_plan  # type: ignore[method-assign]
+            pair.plan = timed_plan  # type: ignore[method-assign,assignment]
             baseline = await status_round_trips(sim, 50)
             bot = await start_bot(sim, fake, Path(tmp), http=True, extra=FAST, ssh=DEFAULT_FRESH)
             clicks: list[float] = []

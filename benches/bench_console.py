@@ -26,12 +26,12 @@ import asyncio
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
 import asyncssh
 
+from benches.kit import timed
 from habot.config import load_settings
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import Role
@@ -43,16 +43,6 @@ from habot.ssh.executor import SshExecutor
 from habot.ssh.session import Conversation
 
 STATUS = ha_command(HaCommand.STATUS)
-
-
-async def timed(rounds: int, read: Callable[[], Awaitable[object]]) -> list[float]:
-    """Seconds per call, ``rounds`` times."""
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        await read()
-        samples.append(time.perf_counter() - start)
-    return samples
 
 
 def line(label: str, samples: list[float], baseline: list[float] | None) -> str:

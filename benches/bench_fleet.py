@@ -22,14 +22,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from benches.kit import Target, heading, median, ms, row
+from benches.kit import Target, heading, median, ms, row, timed
 from habot.config import Settings, load_settings, parse_settings
 from habot.core.addresses import NodeAddress
 from habot.core.catalogue import HaCommand, ha_command
@@ -200,16 +199,6 @@ async def xargs_p10(fleet: Fleet) -> None:
     assert proc.returncode == 0
 
 
-async def seconds(action: Callable[[], Awaitable[object]], rounds: int) -> list[float]:
-    """Wall time of ``rounds`` runs."""
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        await action()
-        samples.append(time.perf_counter() - start)
-    return samples
-
-
 async def measure(kind: str, fleet: Fleet, pairs: int, rounds: int) -> None:
     """habot cold and warm, the two OpenSSH baselines, and the slowest single node."""
     heading(f"status all — {pairs} pairs ({2 * pairs} nodes) on {kind}, {rounds} rounds")
@@ -219,14 +208,14 @@ async def measure(kind: str, fleet: Fleet, pairs: int, rounds: int) -> None:
         async with SshExecutor(settings.ssh) as ex:
             await StatusService(settings, ex, utc_now).read("all")
 
-    cold_s = await seconds(cold, rounds)
+    cold_s = await timed(rounds, cold)
     async with SshExecutor(settings.ssh) as ex:
         service = StatusService(settings, ex, utc_now)
         await service.read("all")
-        warm_s = await seconds(lambda: _fresh_read(service, settings), rounds)
-        singles = [min(await seconds(partial(ex.run, n, STATUS), 3)) for n in fleet.nodes]
-    seq_s = await seconds(lambda: sequential(fleet), max(1, rounds // 3))
-    par_s = await seconds(lambda: xargs_p10(fleet), max(1, rounds // 3))
+        warm_s = await timed(rounds, lambda: _fresh_read(service, settings))
+        singles = [min(await timed(3, partial(ex.run, n, STATUS))) for n in fleet.nodes]
+    seq_s = await timed(max(1, rounds // 3), lambda: sequential(fleet))
+    par_s = await timed(max(1, rounds // 3), lambda: xargs_p10(fleet))
     seq = median(seq_s)
     row("sequential `ssh node ha-status` loop (baseline)", ms(seq))
     row("xargs -P 10 ssh (baseline)", ms(median(par_s)), f"{seq / median(par_s):5.1f}× faster")

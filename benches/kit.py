@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import statistics
-from collections.abc import Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +85,13 @@ def cpu_seconds(bot: Bot) -> float:
     fields = Path(f"/proc/{bot.process.pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1]
     utime, stime = fields.split()[11:13]
     return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+
+
+async def timed(rounds: int, action: Callable[[], Awaitable[object]]) -> list[float]:
+    """Seconds each of ``rounds`` runs of ``action`` took."""
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        await action()
+        samples.append(time.perf_counter() - start)
+    return samples
