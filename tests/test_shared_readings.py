@@ -18,13 +18,14 @@ from habot.config import Settings
 from habot.core.addresses import NodeAddress
 from habot.core.catalogue import HaCommand, RemoteCommand, ha_command
 from habot.core.model import Role, Verdict
+from habot.core.results import CommandResult
 from habot.core.roles import Access, RolePolicy
 from habot.services.leader import Leadership
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.slack.app import ANSWERED, Health, after_the_ack
 from habot.slack.directory import GroupDirectory
-from habot.ssh.executor import CommandResult, SshExecutor
+from habot.ssh.executor import SshExecutor
 from habot.ssh.pool import Slots
 from habot.store.db import make_engine, upgrade
 from habot.store.kept_readings import KeptReadingStore

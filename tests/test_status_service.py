@@ -14,13 +14,14 @@ from habot.config import Settings
 from habot.core.addresses import NodeAddress
 from habot.core.catalogue import HaCommand, RemoteCommand, ha_command
 from habot.core.model import Health, NodeState, Role, Verdict
+from habot.core.results import CommandResult
 from habot.errors import ConfigError
 from habot.runtime import node_logins
 from habot.secrets import Secrets
 from habot.services.status import StatusService
 from habot.sim.appliance import Layout
 from habot.sim.simulator import Simulator
-from habot.ssh.executor import CommandResult, SshExecutor
+from habot.ssh.executor import SshExecutor
 from tests.conftest import settings_from
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)

@@ -53,6 +53,7 @@ from habot.core.operations import (
 )
 from habot.core.outbox import Delivery, Fate
 from habot.core.prompts import joining_code_in
+from habot.core.results import CommandResult
 from habot.core.verdict import PairStatus, serving_changed
 from habot.errors import (
     CommandTimedOut,
@@ -65,7 +66,6 @@ from habot.errors import (
 from habot.services.leader import replica_id
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
 from habot.services.status import StatusService
-from habot.ssh.executor import CommandResult
 from habot.store.db import is_busy
 from habot.store.requests import PairBusy, RequestStore
 

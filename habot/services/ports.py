@@ -10,8 +10,8 @@ from typing import Protocol
 from habot.core.addresses import NodeAddress
 from habot.core.audit import AuditEvent, AuditRecord
 from habot.core.catalogue import RemoteCommand
+from habot.core.results import CommandResult
 from habot.core.roles import Access
-from habot.ssh.executor import CommandResult
 
 Clock = Callable[[], datetime]
 
