@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from habot.config import Settings
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import NodeState, Role, Verdict
-from habot.core.outbox import Delivery, Next
+from habot.core.outbox import Delivery, MessageKind, Next
 from habot.scheduling import Jobs, build_scheduler
 from habot.services.monitor import Monitor
 from habot.services.status import StatusService
@@ -140,9 +140,9 @@ async def test_old_readings_and_delivered_messages_are_pruned(parts: Parts) -> N
     monitor = Monitor(
         parts.settings, parts.status, readings, parts.requests, clock, prune=[outbox.prune_sync]
     )
-    sent = outbox.enqueue_sync("prod", "post", "C0HAOPS", {"text": "sent"}, clock.now)
+    sent = outbox.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "sent"}, clock.now)
     outbox.record_sync(sent, Next(Delivery.SENT, clock.now), "1.1", None)
-    queued = outbox.enqueue_sync("prod", "post", "C0HAOPS", {"text": "queued"}, clock.now)
+    queued = outbox.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "queued"}, clock.now)
     await monitor.poll()
     clock.now += timedelta(days=8)
     await monitor.poll()

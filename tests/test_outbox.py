@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 
 from habot.core.alerts import AlertState
 from habot.core.blocks import text_message
-from habot.core.outbox import Attempt, Delivery, Next, after
+from habot.core.outbox import TS_OF, Attempt, Delivery, MessageKind, Next, after
 from habot.services.outbox import OutboxNotifier, OutboxWorker
 from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
@@ -66,10 +66,12 @@ async def test_429_then_500_then_ok_delivers_once_in_order(
     """Slack answers 429, then 500, then OK: every message arrives once, in order per lane,
     and a lane that works is not held up by one that does not."""
     clock = Clock()
-    first = store.enqueue_sync("prod", "post", "C0HAOPS", {"text": "alert one"}, T0)
-    store.enqueue_sync("prod", "post", "C0HAOPS", {"text": "alert two"}, T0)
-    store.enqueue_sync("prod", "update", "C0HAOPS", {"ts_of": first, "text": "one, again"}, T0)
-    store.enqueue_sync("dr", "post", "C0HAOPS", {"text": "dr alert"}, T0)
+    first = store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "alert one"}, T0)
+    store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "alert two"}, T0)
+    store.enqueue_sync(
+        "prod", MessageKind.UPDATE, "C0HAOPS", {TS_OF: first, "text": "one, again"}, T0
+    )
+    store.enqueue_sync("dr", MessageKind.POST, "C0HAOPS", {"text": "dr alert"}, T0)
     fake.fail_next["chat.postMessage"] = [429, 500]
     deliver = worker(store, fake, clock)
     assert await deliver.deliver_due() == 0  # dr's head got the 429, prod's head the 500
@@ -107,7 +109,7 @@ async def test_a_card_never_goes_back_to_an_older_version(
 
 async def test_messages_survive_a_restart(store: OutboxStore, fake: FakeSlack) -> None:
     """Queued messages live in the database: a new worker (after a restart) sends them."""
-    store.enqueue_sync("prod", "post", "C0HAOPS", {"text": "queued before restart"}, T0)
+    store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "queued before restart"}, T0)
     assert await worker(store, fake, Clock()).deliver_due() == 1
     assert fake.calls_to("chat.postMessage")[0].args["text"] == "queued before restart"
 
@@ -117,8 +119,8 @@ async def test_a_permanently_refused_message_does_not_block_its_lane(
 ) -> None:
     """Blocks Slack rejects are set aside (logged); the next message still goes."""
     bad = {"text": "x", "blocks": [{"type": "no_such_block"}]}
-    dead = store.enqueue_sync("prod", "post", "C0HAOPS", bad, T0)
-    store.enqueue_sync("prod", "post", "C0HAOPS", {"text": "after it"}, T0)
+    dead = store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", bad, T0)
+    store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "after it"}, T0)
     assert await worker(store, fake, Clock()).deliver_due() == 2
     assert store.get_sync(dead).state is Delivery.DEAD  # type: ignore[union-attr]
     assert fake.calls_to("chat.postMessage")[-1].args["text"] == "after it"
@@ -143,15 +145,17 @@ async def test_an_error_habot_does_not_know_is_set_aside_after_five_tries(
             await deliver.deliver_due()
             clock.now += timedelta(minutes=10)
 
-    odd = store.enqueue_sync("prod", "post", "C0HAOPS", {"text": "odd one"}, T0)
-    store.enqueue_sync("prod", "post", "C0HAOPS", {"text": "after it"}, T0)
+    odd = store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "odd one"}, T0)
+    store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "after it"}, T0)
     fake.fail_next["chat.postMessage"] = ["weird_new_error"] * 5
     await rounds(5)
     assert store.get_sync(odd).state is Delivery.DEAD  # type: ignore[union-attr]
     assert dead == ["weird_new_error"]
     texts = [c.args["text"] for c in fake.calls_to("chat.postMessage")]
     assert texts == ["odd one"] * 5 + ["after it"]
-    waiting = store.enqueue_sync("dr", "post", "C0HAOPS", {"text": "through an outage"}, T0)
+    waiting = store.enqueue_sync(
+        "dr", MessageKind.POST, "C0HAOPS", {"text": "through an outage"}, T0
+    )
     fake.fail_next["chat.postMessage"] = [500] * 8
     await rounds(8)
     assert store.get_sync(waiting).state is Delivery.QUEUED  # type: ignore[union-attr]
@@ -231,7 +235,10 @@ async def test_pruning_keeps_queued_messages_and_cards_still_in_use(store: Outbo
     """Old delivered rows go; a queued one, an open alert's card and a pending request's card
     stay (later edits need their ts)."""
     sent = Next(Delivery.SENT, T0)
-    old = [store.enqueue_sync("prod", "post", "C0HAOPS", {"text": str(n)}, T0) for n in range(4)]
+    old = [
+        store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": str(n)}, T0)
+        for n in range(4)
+    ]
     for message in old[:3]:
         store.record_sync(message, sent, f"1.{message}", None)
     AlertStateStore(store._engine).save_sync("prod", AlertState(bad_streak=2), old[1])

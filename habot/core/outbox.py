@@ -1,10 +1,35 @@
-"""Delivery rules for the outbox: what to do after a send attempt (pure)."""
+"""The outbox's protocol and delivery rules (pure).
+
+Every message habot sends to Slack goes through the outbox: queued in the database, then
+delivered by one worker, **in order per lane** (a lane is a pair's, or one of the
+housekeeping lanes). A message waits until the one before it in its lane is delivered or set
+aside, so a card is never edited before it was posted, nor a thread reply sent before its
+card. A transient Slack error (or 429) holds its lane and is retried with back-off (doubling
+up to ``MAX_BACKOFF``, or Slack's Retry-After); a permanent one sets the message aside at
+once; an unknown one after ``UNKNOWN_ERROR_TRIES`` attempts. Other lanes go on meanwhile.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+
+class MessageKind(StrEnum):
+    """What a queued message does: post → chat.postMessage, update → chat.update of an
+    earlier card, reply → chat.postMessage in an earlier card's thread, ephemeral →
+    chat.postEphemeral."""
+
+    POST = "post"
+    UPDATE = "update"
+    REPLY = "reply"
+    EPHEMERAL = "ephemeral"
+
+
+#: In an update's or a reply's payload: the card it is about (its ``ts`` is filled in at
+#: delivery, once that card has been posted and Slack has given it one).
+TS_OF = "ts_of"
 
 MAX_BACKOFF = timedelta(minutes=5)
 #: Slack errors that no retry will fix: the message is set aside (and logged), not retried.

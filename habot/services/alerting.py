@@ -17,6 +17,7 @@ from habot.core.alerts import (
     resolved_after,
     step,
 )
+from habot.core.outbox import TS_OF, MessageKind
 from habot.core.verdict import PairStatus
 from habot.services.outbox import message_payload
 from habot.services.ports import Clock
@@ -74,22 +75,28 @@ class Alerter:
         if notice.kind is Kind.REMIND:
             assert announced is not None
             message = message_payload(reminder_message(status, notice.incident, announced))
-            self._outbox.enqueue_sync(lane, "post", channel, message, now)
+            self._outbox.enqueue_sync(lane, MessageKind.POST, channel, message, now)
             return card
         if notice.kind is Kind.RAISE:
             return self._outbox.enqueue_sync(
-                lane, "post", channel, message_payload(alert_card(status, notice.incident)), now
+                lane,
+                MessageKind.POST,
+                channel,
+                message_payload(alert_card(status, notice.incident)),
+                now,
             )
         if card is None:
             return None
         resolved = notice.kind is Kind.RESOLVE
         update = message_payload(alert_card(status, notice.incident, resolved=resolved))
-        self._outbox.enqueue_sync(lane, "update", channel, {"ts_of": card, **update}, now)
+        self._outbox.enqueue_sync(lane, MessageKind.UPDATE, channel, {TS_OF: card, **update}, now)
         if not resolved:
             return card
         if not notice.quiet:
             words = (
                 f":white_check_mark: {status.pair} recovered — {resolved_after(notice.incident)}."
             )
-            self._outbox.enqueue_sync(lane, "reply", channel, {"ts_of": card, "text": words}, now)
+            self._outbox.enqueue_sync(
+                lane, MessageKind.REPLY, channel, {TS_OF: card, "text": words}, now
+            )
         return None

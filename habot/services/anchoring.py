@@ -9,6 +9,7 @@ import asyncio
 from habot.config import Settings
 from habot.core.anchor import make_anchor
 from habot.core.blocks import text_message
+from habot.core.outbox import MessageKind
 from habot.services.outbox import message_payload
 from habot.services.ports import Clock
 from habot.store.audit import AuditStore
@@ -52,7 +53,7 @@ class AnchorService:
         queued = await asyncio.to_thread(
             self._outbox.enqueue_sync,
             ANCHOR_LANE,
-            "post",
+            MessageKind.POST,
             channel,
             message_payload(message),
             self._clock(),

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from habot.config import Settings
 from habot.core.blocks import Message
 from habot.core.digest import Sample, Uptime, digest_message, uptime
+from habot.core.outbox import MessageKind
 from habot.services.outbox import message_payload
 from habot.services.ports import Clock
 from habot.store.alert_state import AlertStateStore
@@ -45,7 +46,7 @@ class DigestService:
         return await asyncio.to_thread(
             self._outbox.enqueue_sync,
             DIGEST_LANE,
-            "post",
+            MessageKind.POST,
             channel,
             message_payload(message),
             self._clock(),

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from habot.core.blocks import Message
-from habot.core.outbox import Attempt, Delivery, Fate, after
+from habot.core.outbox import TS_OF, Attempt, Delivery, Fate, MessageKind, after
 from habot.services.ports import Clock
 from habot.store.outbox import OutboxMessage, OutboxStore
 
@@ -20,7 +20,7 @@ _T = TypeVar("_T")
 class Sender(Protocol):
     """Sends one message kind ('post', 'update', 'reply') to Slack."""
 
-    async def send(self, kind: str, channel: str, payload: dict[str, Any]) -> Attempt:
+    async def send(self, kind: MessageKind, channel: str, payload: dict[str, Any]) -> Attempt:
         """Try once; never raise for Slack or network errors."""
         ...
 
@@ -109,10 +109,12 @@ class OutboxWorker:
     async def _resolve(self, message: OutboxMessage) -> dict[str, Any]:
         """An update or thread reply names its card by outbox id; use that card's ts."""
         payload = dict(message.payload)
-        ref = payload.pop("ts_of", None)
+        ref = payload.pop(TS_OF, None)
         if ref is not None:
             card = await asyncio.to_thread(self._store.get_sync, int(ref))
-            payload["ts" if message.kind == "update" else "thread_ts"] = card.ts if card else None
+            payload["ts" if message.kind == MessageKind.UPDATE else "thread_ts"] = (
+                card.ts if card else None
+            )
         return payload
 
 
@@ -136,7 +138,7 @@ class OutboxNotifier:
 
     async def post_card(self, pair: str, channel: str, message: Message) -> int:
         """Queue the card; its outbox id is the handle."""
-        return await self._queue(pair, "post", channel, message_payload(message))
+        return await self._queue(pair, MessageKind.POST, channel, message_payload(message))
 
     async def update_card(
         self, pair: str, channel: str, card: int, message: Message, version: int
@@ -151,11 +153,11 @@ class OutboxNotifier:
 
     async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
         """Queue a reply in the card's thread."""
-        await self._queue(pair, "reply", channel, {"ts_of": card, "text": text})
+        await self._queue(pair, MessageKind.REPLY, channel, {TS_OF: card, "text": text})
 
     async def tell(self, pair: str, channel: str, user: str, text: str) -> None:
         """Queue an ephemeral message to one user."""
-        await self._queue(pair, "ephemeral", channel, {"user": user, "text": text})
+        await self._queue(pair, MessageKind.EPHEMERAL, channel, {"user": user, "text": text})
 
     async def tell_secret(self, channel: str, user: str, text: str) -> None:
         """Send a secret now, bypassing the outbox (it must never be stored)."""
@@ -184,7 +186,9 @@ class OutboxNotifier:
             return Fate(Delivery.SENT, message_link(row.channel, row.ts) if row.ts else None)
         return Fate(row.state, error=row.error)
 
-    async def _queue(self, pair: str, kind: str, channel: str, payload: dict[str, Any]) -> int:
+    async def _queue(
+        self, pair: str, kind: MessageKind, channel: str, payload: dict[str, Any]
+    ) -> int:
         now = self._clock()
         return await self._enqueued(
             lambda: self._store.enqueue_sync(pair, kind, channel, payload, now)

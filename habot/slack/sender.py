@@ -8,7 +8,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from habot.core.outbox import Attempt
+from habot.core.outbox import Attempt, MessageKind
 
 
 class SlackSender:
@@ -18,12 +18,12 @@ class SlackSender:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
 
-    async def send(self, kind: str, channel: str, payload: dict[str, Any]) -> Attempt:
+    async def send(self, kind: MessageKind, channel: str, payload: dict[str, Any]) -> Attempt:
         """Try once and describe the result."""
         try:
-            if kind == "update":
+            if kind == MessageKind.UPDATE:
                 response = await self._client.chat_update(channel=channel, **payload)
-            elif kind == "ephemeral":
+            elif kind == MessageKind.EPHEMERAL:
                 response = await self._client.chat_postEphemeral(channel=channel, **payload)
             else:
                 response = await self._client.chat_postMessage(channel=channel, **payload)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from habot.core.outbox import Delivery, Next
+from habot.core.outbox import TS_OF, Delivery, MessageKind, Next
 from habot.store.db import writing
 
 
@@ -19,7 +19,7 @@ class OutboxMessage:
 
     id: int
     lane: str
-    kind: str
+    kind: MessageKind
     channel: str
     payload: dict[str, Any]
     attempts: int
@@ -36,7 +36,7 @@ class OutboxStore:
         self._engine = engine
 
     def enqueue_sync(
-        self, lane: str, kind: str, channel: str, payload: dict[str, Any], now: datetime
+        self, lane: str, kind: MessageKind, channel: str, payload: dict[str, Any], now: datetime
     ) -> int:
         """Store a message to send; return its id (an 'update' may refer to it by id)."""
         with writing(self._engine) as conn:
@@ -62,8 +62,8 @@ class OutboxStore:
             ).scalar()
             if newest is not None and version < newest:
                 return None
-            payload = {"ts_of": card, **payload}
-            return _insert(conn, lane, "update", channel, payload, now, (card, version))
+            payload = {TS_OF: card, **payload}
+            return _insert(conn, lane, MessageKind.UPDATE, channel, payload, now, (card, version))
 
     def head_sync(self, lane: str) -> OutboxMessage | None:
         """The oldest queued message of a lane (later ones wait behind it: order holds)."""
@@ -128,7 +128,7 @@ class OutboxStore:
             OutboxMessage(
                 row["id"],
                 row["lane"],
-                row["kind"],
+                MessageKind(row["kind"]),
                 row["channel"],
                 json.loads(row["payload"]),
                 row["attempts"],
@@ -144,7 +144,7 @@ class OutboxStore:
 def _insert(
     conn: Connection,
     lane: str,
-    kind: str,
+    kind: MessageKind,
     channel: str,
     payload: dict[str, Any],
     now: datetime,
@@ -160,7 +160,7 @@ def _insert(
         ),
         {
             "lane": lane,
-            "kind": kind,
+            "kind": kind.value,
             "channel": channel,
             "payload": json.dumps(payload),
             "now": now.isoformat(),
