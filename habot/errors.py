@@ -4,14 +4,19 @@
 
     HabotError                      anything habot refuses or fails at, with a message for people
     ├── ConfigError                 the configuration is wrong (names the key)
+    ├── UsageError                  a command habot cannot read (core/grammar.py, with the rules)
+    ├── PreconditionFailed          the pair's state does not allow it (core/operations.py)
+    ├── PairBusy                    another request for the pair is still open (carries its id)
+    ├── StoreBusy                   the database was busy; nothing was written
     └── NodeError                   something went wrong talking to one node (carries the address)
         ├── NodeUnreachable         no TCP connection, or the connection attempt timed out
         ├── HostKeyUnknown          the node's host key is not in known_hosts
         ├── HostKeyChanged          a key other than the known one was presented (possible MITM)
-        ├── AuthenticationFailed    the node refused our key
+        ├── AuthenticationFailed    the node refused our key or password
         ├── CommandTimedOut         the command did not finish within command_timeout
         ├── ConnectionLostError     the connection dropped while a command ran
         ├── ConsoleNotReady         the interactive console never showed its prompt
+        ├── OwnershipLost           another replica took the request over (before no return)
         └── UnexpectedPrompt        the command asked a question nobody agreed to answer
 
 Library errors (asyncssh, OSError) are mapped to these at the SSH adapter boundary.
@@ -73,6 +78,14 @@ class ConsoleNotReady(NodeError):
     command was typed)."""
 
     reached = True
+
+
+class PairBusy(HabotError):
+    """Another request for the pair is still open (``open_id``), so no new one is made."""
+
+    def __init__(self, open_id: str) -> None:
+        super().__init__(f"request {open_id} is still open on this pair")
+        self.open_id = open_id
 
 
 class StoreBusy(HabotError):

@@ -16,9 +16,10 @@ from habot.core.audit import AuditEvent
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, OperationPlan
+from habot.errors import PairBusy
 from habot.store.audit import AuditStore
 from habot.store.db import upgrade
-from habot.store.requests import PairBusy, RequestStore
+from habot.store.requests import RequestStore
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 

@@ -60,6 +60,7 @@ from habot.errors import (
     ConnectionLostError,
     NodeError,
     OwnershipLost,
+    PairBusy,
     StoreBusy,
     UnexpectedPrompt,
 )
@@ -67,7 +68,7 @@ from habot.services.leader import replica_id
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
 from habot.services.status import StatusService
 from habot.store.db import is_busy
-from habot.store.requests import PairBusy, RequestStore
+from habot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
 _OUTCOME_STATE = {

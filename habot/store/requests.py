@@ -23,16 +23,9 @@ from habot.core.audit import AuditEvent, RequestRow
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, OperationPlan
+from habot.errors import PairBusy
 from habot.store.audit import append_in
 from habot.store.db import WRITE_LOCK, busy_translated
-
-
-class PairBusy(Exception):
-    """Another request for the pair is still open (carries its id)."""
-
-    def __init__(self, open_id: str) -> None:
-        super().__init__(open_id)
-        self.open_id = open_id
 
 
 class RequestStore:
