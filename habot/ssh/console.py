@@ -51,7 +51,6 @@ class ConsoleSession:
         prompt: str | None,
         known: str | None = None,
     ) -> None:
-        talk.shown, talk.end_input = clean, False
         self.talk = talk
         self._idle = prompt_idle
         self._limit = login_limit

@@ -182,6 +182,7 @@ class SshExecutor:
                 on_output,
                 joining_code,
                 confirm_gate,
+                console=self._login(address).console,
             )
             session = self._session(address, talk)
             async with self.pool(address).connection(fresh=fresh) as lease:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import asyncssh
 
+from habot.core.console import clean
 from habot.core.prompts import (
     asked_confirmation,
     asks_joining_code,
@@ -47,10 +48,10 @@ class Typist(Protocol):
 class Conversation:
     """The rules of one command's conversation, shared by both transports.
 
-    ``shown`` turns raw output into what a reader sees (the console's terminal escapes and
-    carriage returns removed); questions are recognised in what is shown. ``end_input``
-    says whether the input is closed after the confirmation is answered (an exec channel;
-    never the console, where closing the input would end the session)."""
+    On a ``console``, raw output is cleaned into what a reader sees (terminal escapes and
+    carriage returns removed) before questions are looked for, and the input is never closed
+    after the confirmation is answered (that would end the session); an exec channel's
+    input is."""
 
     def __init__(
         self,
@@ -60,6 +61,8 @@ class Conversation:
         on_output: Callable[[str], None] | None = None,
         joining_code: str | None = None,
         confirm_gate: Callable[[], Awaitable[bool]] | None = None,
+        *,
+        console: bool = False,
     ) -> None:
         self._gate = confirm_gate  # asked right before the confirmation is answered
         self._code = joining_code  # typed once when asked; masked in every output
@@ -73,8 +76,8 @@ class Conversation:
         self._tail = ""
         self.recent = ""
         self.line = ""
-        self.shown: Callable[[str], str] = _as_is
-        self.end_input = True
+        self.shown: Callable[[str], str] = clean if console else _as_is
+        self.end_input = not console
         self.code_given = False
         self.truncated = False
         self.answered = False
