@@ -7,7 +7,8 @@
     ├── UsageError                  a command habot cannot read (core/grammar.py, with the rules)
     ├── PreconditionFailed          the pair's state does not allow it (core/operations.py)
     ├── PairBusy                    another request for the pair is still open (carries its id)
-    ├── StoreBusy                   the database was busy; nothing was written
+    ├── StoreError                  the database failed (SQLAlchemy errors, translated)
+    │   └── StoreBusy               the database was busy; nothing was written
     └── NodeError                   something went wrong talking to one node (carries the address)
         ├── NodeUnreachable         no TCP connection, or the connection attempt timed out
         ├── HostKeyUnknown          the node's host key is not in known_hosts
@@ -19,7 +20,8 @@
         ├── OwnershipLost           another replica took the request over (before no return)
         └── UnexpectedPrompt        the command asked a question nobody agreed to answer
 
-Library errors (asyncssh, OSError) are mapped to these at the SSH adapter boundary.
+Library errors are mapped to these at the adapters' boundaries: asyncssh and OSError at
+the SSH adapter, SQLAlchemy's at the store.
 """
 
 from __future__ import annotations
@@ -88,7 +90,12 @@ class PairBusy(HabotError):
         self.open_id = open_id
 
 
-class StoreBusy(HabotError):
+class StoreError(HabotError):
+    """The database failed; raised by the store adapters in place of SQLAlchemy's errors, so
+    nothing above the store needs to know which database it is."""
+
+
+class StoreBusy(StoreError):
     """The database was busy (another writer held its lock) and the write did not happen;
     trying again later may succeed."""
 

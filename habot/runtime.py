@@ -1,10 +1,25 @@
-"""The composition root: settings, secrets and adapters are built here once and handed down."""
+"""The composition root: every store and service is built here, once, and every lifecycle
+is owned here — the database engine, the SSH executor, the replica's lease and heartbeat,
+and the background work — inside one exit stack, closed in reverse order.
+
+``habot run``, ``habot digest``, ``habot audit``, ``habot status``/``check`` and the tests
+all start from :meth:`Habot.open`::
+
+    async with Habot.open(settings, secrets, slack=slack_side) as habot:
+        await habot.operations.recover()
+        ...
+
+Without ``slack`` (the CLI) nothing talks to Slack and no lease is taken; with ``ssh=False``
+no SSH key is read (``habot audit``, ``habot digest``); with ``database=False`` nothing is
+kept (``habot status``: in-memory stores, no database file); ``stores`` replaces the SQL
+stores (the in-memory ones in tests about rules rather than SQL).
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,11 +30,26 @@ from habot.config import Auth, Settings
 from habot.core.addresses import NodeAddress
 from habot.core.model import Role
 from habot.errors import ConfigError
-from habot.secrets import SSH_KEY_PASSPHRASE, Secrets, ssh_password_names
+from habot.scheduling import Jobs
+from habot.secrets import AUDIT_KEY, SSH_KEY_PASSPHRASE, Secrets, ssh_password_names
+from habot.services.alerting import Alerter
+from habot.services.anchoring import AnchorService
+from habot.services.background import Background
+from habot.services.commands import CommandService
+from habot.services.digest import DigestService
+from habot.services.home import HomePort, HomeRefresher, HomeService
+from habot.services.leader import Heartbeat, Leadership
+from habot.services.monitor import Monitor
+from habot.services.operations import OperationService
+from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
+from habot.services.ports import Clock, Stores
 from habot.services.status import StatusService
 from habot.ssh.executor import NodeLogin, SshExecutor
-from habot.store.audit import AuditStore
+from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
+from habot.store.memory import memory_stores
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -28,22 +58,211 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
-class Runtime:
-    """Everything a command needs, built from one configuration."""
+class SlackSide:
+    """The Slack adapters the services talk through while serving (``habot run``)."""
 
-    settings: Settings
-    executor: SshExecutor
-    status: StatusService
+    sender: Sender  # the outbox worker's: one message, one attempt
+    secrets: SecretTeller  # a secret goes direct, never through the outbox
+    home: HomePort  # App Home: roles and views.publish
+    on_busy: Callable[[], None] | None = None  # a busy-database retry happened
+    on_dead: Callable[[str], None] | None = None  # the outbox set a message aside
 
 
-@asynccontextmanager
-async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Read keys, known_hosts and passwords, and open the SSH executor for these settings."""
-    secrets = Secrets(os.environ)
-    passphrase = secrets.get(SSH_KEY_PASSPHRASE)
-    logins = node_logins(settings, secrets)
-    async with SshExecutor(settings.ssh, passphrase, logins) as executor:
-        yield Runtime(settings, executor, StatusService(settings, executor, utc_now))
+@dataclass(frozen=True)
+class Serving:
+    """What only a serving process has: the lease, the outbox worker, Home refreshes and
+    the operations and commands that post through them."""
+
+    leadership: Leadership
+    worker: OutboxWorker
+    homes: HomeRefresher
+    operations: OperationService
+    commands: CommandService
+
+    def jobs(self, habot: Habot) -> Jobs:
+        """What the scheduler runs."""
+        monitor = habot.monitor(on_change=self.homes.refresh)
+        return Jobs(
+            poll=monitor.poll,
+            housekeeping=self.operations.housekeeping,
+            deliver=self.worker.deliver_due,
+            digest=habot.digest.post,
+            anchor=habot.anchors.post,
+        )
+
+
+class Habot:
+    """One habot, built from one configuration. Use :meth:`open`."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        secrets: Secrets,
+        stores: Stores,
+        clock: Clock,
+        background: Background,
+        executor: SshExecutor | None,
+    ) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.clock = clock
+        self.background = background
+        self._executor = executor
+        self._status = StatusService(settings, executor, clock) if executor else None
+        self.alerter = Alerter(
+            settings=settings, states=stores.alerts, outbox=stores.outbox, clock=clock
+        )
+        self.digest = DigestService(
+            settings=settings,
+            readings=stores.readings,
+            alerts=stores.alerts,
+            outbox=stores.outbox,
+            clock=clock,
+        )
+        self.anchors = AnchorService(
+            settings=settings,
+            audit=stores.audit,
+            outbox=stores.outbox,
+            clock=clock,
+            key=secrets.get(AUDIT_KEY),
+        )
+        self.home = HomeService(
+            settings=settings,
+            readings=stores.readings,
+            alerts=stores.alerts,
+            requests=stores.requests,
+            audit=stores.audit,
+            clock=clock,
+            viewers=stores.viewers,
+        )
+        self.serving: Serving | None = None
+
+    @property
+    def executor(self) -> SshExecutor:
+        """The SSH executor (opened unless ``ssh=False``)."""
+        if self._executor is None:
+            raise RuntimeError("this habot was opened with ssh=False")
+        return self._executor
+
+    @property
+    def status(self) -> StatusService:
+        """Readings of the pairs, shared by everyone asking at once."""
+        if self._status is None:
+            raise RuntimeError("this habot was opened with ssh=False")
+        return self._status
+
+    def monitor(self, on_change: Callable[[], None] | None = None) -> Monitor:
+        """The scheduled status round (readings, role changes, alerts, pruning)."""
+        return Monitor(
+            settings=self.settings,
+            status=self.status,
+            readings=self.stores.readings,
+            requests=self.stores.requests,
+            clock=self.clock,
+            alerter=self.alerter,
+            on_change=on_change,
+            prune=(self.stores.outbox.prune, self.stores.kept.prune),
+        )
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings,
+        secrets: Secrets,
+        *,
+        slack: SlackSide | None = None,
+        stores: Stores | None = None,
+        ssh: bool = True,
+        database: bool = True,
+        clock: Clock = utc_now,
+        replica: str | None = None,
+    ) -> AsyncIterator[Habot]:
+        """Build everything; close it all again, in reverse order, when the block ends."""
+        async with AsyncExitStack() as stack:
+            if stores is None and not database:
+                stores = memory_stores()
+            if stores is None:
+                engine = open_engine(settings)
+                stack.callback(engine.dispose)  # the last thing closed
+                stores = sql_stores(engine)
+            executor = None
+            if ssh:
+                passphrase = secrets.get(SSH_KEY_PASSPHRASE)
+                logins = node_logins(settings, secrets)
+                opening = SshExecutor(settings.ssh, passphrase, logins)
+                executor = await stack.enter_async_context(opening)
+            background = Background()
+            stack.push_async_callback(background.drain)  # closes before the executor
+            habot = cls(
+                settings=settings,
+                secrets=secrets,
+                stores=stores,
+                clock=clock,
+                background=background,
+                executor=executor,
+            )
+            if slack is not None:
+                habot.serving = await habot._serve(slack, stack, replica)
+            yield habot
+
+    async def _serve(self, slack: SlackSide, stack: AsyncExitStack, replica: str | None) -> Serving:
+        stores, clock = self.stores, self.clock
+        leadership = Leadership(store=stores.leases, clock=clock, me=replica)
+        stack.push_async_callback(leadership.release)
+        heartbeat = Heartbeat(store=stores.leases, me=leadership.me, clock=clock)
+        heartbeat.start()  # beats once first, so this replica counts as alive in recovery
+        stack.callback(heartbeat.stop)  # after the drain: LIFO
+        worker = OutboxWorker(
+            store=stores.outbox,
+            sender=slack.sender,
+            clock=clock,
+            leader=leadership.held,
+            on_dead=slack.on_dead,
+            background=self.background,
+        )
+        homes = HomeRefresher(self.home, slack.home, self.background)
+        notifier = OutboxNotifier(
+            store=stores.outbox, secrets=slack.secrets, clock=clock, kick=worker.kick
+        )
+        operations = OperationService(
+            settings=self.settings,
+            status=self.status,
+            runner=self.executor,
+            requests=stores.requests,
+            audit=stores.audit,
+            notifier=notifier,
+            clock=clock,
+            on_change=homes.refresh,
+            replica=leadership.me,
+            alive=leadership.alive,
+            announce=self.alerter.announce,
+            on_busy=slack.on_busy,
+            background=self.background,
+        )
+        commands = CommandService(
+            settings=self.settings,
+            status=self.status,
+            runner=self.executor,
+            audit=stores.audit,
+            clock=clock,
+            readings=stores.kept,
+            operations=operations,
+            alert_states=stores.alerts,
+        )
+        return Serving(leadership, worker, homes, operations, commands)
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The database engine, its schema migrated to the newest version."""
+    engine = make_engine(settings.database.url)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise ConfigError(f"database.url: cannot open or migrate the database: {exc}") from exc
+    return engine
 
 
 def node_logins(settings: Settings, secrets: Secrets) -> dict[NodeAddress, NodeLogin]:
@@ -71,13 +290,3 @@ def _no_password(pair: str) -> str:
         f"(`keyring set habot {own.keyring_name}`, or `{shared.keyring_name}` for every "
         f"pair) or in the environment ({own.env_var}, or {shared.env_var})."
     )
-
-
-def open_store(settings: Settings) -> tuple[Engine, AuditStore]:
-    """The database engine (schema migrated to the newest version) and the audit store."""
-    engine = make_engine(settings.database.url)
-    try:
-        upgrade(engine)
-    except SQLAlchemyError as exc:
-        raise ConfigError(f"database.url: cannot open or migrate the database: {exc}") from exc
-    return engine, AuditStore(engine)

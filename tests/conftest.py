@@ -18,9 +18,12 @@ import pytest
 from sqlalchemy import Engine
 
 from habot.config import Settings, parse_settings
+from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
+from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
+from habot.store.memory import memory_stores
 from tests.fakeslack import FakeSlack
 from tests.postgres import fresh_database, postgres_bin, postgres_server
 from tests.sshd import Sshd, prepare, wait_listening
@@ -190,3 +193,25 @@ def migrated(database_url: str, engines: Callable[[str], Engine]) -> Engine:
     engine = engines(database_url)
     upgrade(engine)
     return engine
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def stores(
+    request: pytest.FixtureRequest, tmp_path: Path, engines: Callable[[str], Engine]
+) -> Stores:
+    """Every store port, on each implementation: the store contract holds for all three."""
+    if request.param == "memory":
+        return memory_stores()
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'habot.db'}"
+    else:
+        url = fresh_database(request.getfixturevalue("postgres_admin"))
+    engine = engines(url)
+    upgrade(engine)
+    return sql_stores(engine)
+
+
+@pytest.fixture
+def memory() -> Stores:
+    """Every store port in memory: for tests about rules rather than SQL."""
+    return memory_stores()

@@ -13,15 +13,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from habot.config import parse_settings
+from habot.config import Settings, parse_settings
 from habot.core.alert_cards import alert_card
 from habot.core.alerts import AlertState, Incident
 from habot.core.model import Health, NodeState, Role, Verdict
+from habot.core.outbox import Delivery, Next
 from habot.core.verdict import NodeView, PairStatus
 from habot.services.alerting import Alerter
+from habot.services.ports import Outbox, Stores
 from habot.sim.simulator import Simulator
-from habot.store.alert_state import AlertStateStore, decode, encode
-from habot.store.outbox import OutboxStore
+from habot.store.alert_state import decode, encode
 from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
@@ -57,56 +58,51 @@ GOOD = status(Verdict.BAU)
 BAD = status(Verdict.PRIMARY_DOWN, NodeState.UNREACHABLE)
 
 
-@pytest.fixture
-def db(migrated: Any) -> Any:
-    """A migrated engine (SQLite, then PostgreSQL)."""
-    return migrated
-
-
-def queued(outbox: OutboxStore) -> list[tuple[str, str]]:
-    """(kind, text) of everything queued in lane prod, in order."""
+async def queued(outbox: Outbox) -> list[tuple[str, str]]:
+    """(kind, text) of everything queued in lane prod, in order (each then marked sent)."""
     rows = []
-    while (head := outbox.head_sync("prod")) is not None:
+    while (head := await outbox.head("prod")) is not None:
         rows.append((head.kind, head.payload.get("text", "")))
-        from habot.core.outbox import Delivery, Next
-
-        outbox.record_sync(head.id, Next(Delivery.SENT, T0), f"17.{head.id}", None)
+        await outbox.record(head.id, Next(Delivery.SENT, T0), f"17.{head.id}", None)
     return rows
 
 
-async def test_incident_queues_one_card_updates_and_a_recovery(db: Any) -> None:
+def alerter(settings: Settings, memory: Stores, clock: Clock) -> Alerter:
+    return Alerter(settings=settings, states=memory.alerts, outbox=memory.outbox, clock=clock)
+
+
+async def test_incident_queues_one_card_updates_and_a_recovery(memory: Stores) -> None:
     """bad, bad, bad, good, good → post, update, update(resolved), thread reply."""
     settings = parse_settings(CONFIG, env={})
-    clock, outbox = Clock(), OutboxStore(db)
-    alerter = Alerter(settings, AlertStateStore(db), outbox, clock)
+    clock = Clock()
+    watching = alerter(settings, memory, clock)
     for reading in (BAD, BAD, BAD, GOOD, GOOD):
-        await alerter.observe(reading)
+        await watching.observe(reading)
         clock.now += timedelta(minutes=5)
-    kinds = [kind for kind, _ in queued(outbox)]
+    kinds = [kind for kind, _ in await queued(memory.outbox)]
     assert kinds == ["post", "update", "update", "reply"]
 
 
-async def test_restart_mid_incident_does_not_re_alert(db: Any) -> None:
+async def test_restart_mid_incident_does_not_re_alert(memory: Stores) -> None:
     """A new Alerter (after a restart) continues the incident: an update, not a new post."""
     settings = parse_settings(CONFIG, env={})
-    clock, outbox = Clock(), OutboxStore(db)
-    first = Alerter(settings, AlertStateStore(db), outbox, clock)
+    clock = Clock()
+    first = alerter(settings, memory, clock)
     await first.observe(BAD)
     await first.observe(BAD)
-    assert [k for k, _ in queued(outbox)] == ["post"]
-    restarted = Alerter(settings, AlertStateStore(db), outbox, clock)
+    assert [k for k, _ in await queued(memory.outbox)] == ["post"]
+    restarted = alerter(settings, memory, clock)
     await restarted.observe(BAD)
-    assert [k for k, _ in queued(outbox)] == ["update"]
+    assert [k for k, _ in await queued(memory.outbox)] == ["update"]
 
 
-async def test_no_alert_channel_means_no_alerts(db: Any) -> None:
+async def test_no_alert_channel_means_no_alerts(memory: Stores) -> None:
     """Without [slack] alert_channel nothing is queued."""
     settings = parse_settings({k: v for k, v in CONFIG.items() if k != "slack"}, env={})
-    outbox = OutboxStore(db)
-    alerter = Alerter(settings, AlertStateStore(db), outbox, Clock())
+    quiet = alerter(settings, memory, Clock())
     for _ in range(3):
-        await alerter.observe(BAD)
-    assert outbox.lanes_sync() == []
+        await quiet.observe(BAD)
+    assert await memory.outbox.lanes() == []
 
 
 def test_alert_state_round_trips() -> None:
@@ -117,20 +113,20 @@ def test_alert_state_round_trips() -> None:
     assert decode(encode(state)) == state
 
 
-def test_a_mute_and_a_concurrent_poll_do_not_undo_each_other(db: Any) -> None:
+async def test_a_mute_and_a_concurrent_poll_do_not_undo_each_other(stores: Stores) -> None:
     """The poll read the state, a mute landed, the poll saved: the mute stays — and a mute
-    never resets the poll's streaks or open card."""
-    store = AlertStateStore(db)
-    store.save_sync("prod", AlertState(bad_streak=1), 7)
-    state, card = store.load_sync("prod")  # the poll reads …
-    store.set_mute_sync("prod", T0 + timedelta(hours=1))  # … /ha mute lands …
-    store.save_sync("prod", replace(state, bad_streak=2), card)  # … the poll writes back
-    after, card = store.load_sync("prod")
+    never resets the poll's streaks or open card (on every store)."""
+    store = stores.alerts
+    await store.save("prod", AlertState(bad_streak=1), 7)
+    state, card = await store.load("prod")  # the poll reads …
+    await store.set_mute("prod", T0 + timedelta(hours=1))  # … /ha mute lands …
+    await store.save("prod", replace(state, bad_streak=2), card)  # … the poll writes back
+    after, card = await store.load("prod")
     assert (after.muted_until, after.bad_streak, card) == (T0 + timedelta(hours=1), 2, 7)
-    store.set_mute_sync("prod", None)
-    assert store.load_sync("prod") == (AlertState(bad_streak=2), 7)
-    store.set_mute_sync("dr", T0)  # a pair never polled yet can be muted
-    assert store.load_sync("dr") == (AlertState(muted_until=T0), None)
+    await store.set_mute("prod", None)
+    assert await store.load("prod") == (AlertState(bad_streak=2), 7)
+    await store.set_mute("dr", T0)  # a pair never polled yet can be muted
+    assert await store.load("dr") == (AlertState(muted_until=T0), None)
 
 
 @pytest.mark.parametrize("resolved", [False, True])

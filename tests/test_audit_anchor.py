@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from habot.config import Settings, parse_settings
 from habot.core.anchor import check_anchor, make_anchor, parse_anchor
@@ -19,9 +18,9 @@ from habot.core.approvals import RequestState
 from habot.core.audit import AuditEvent, AuditRecord, RequestRow, chain, disagreements, verify
 from habot.scheduling import Jobs, build_scheduler
 from habot.services.anchoring import AnchorService
+from habot.services.ports import Stores
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
-from habot.store.outbox import OutboxStore
 from habot.store.requests import RequestStore
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack
@@ -208,27 +207,29 @@ def test_cli_anchor_then_truncation_is_caught(tmp_path: Path) -> None:
 
 
 async def test_the_anchor_is_posted_to_the_alert_channel_when_the_log_grew(
-    migrated: Engine, fake: FakeSlack
+    memory: Stores, fake: FakeSlack
 ) -> None:
     """Every anchor_every the leader posts the chain's head (keyed) through the outbox to the
     alert channel, only when something was appended since the last one; the posted line
     is one `habot audit verify --anchor` accepts."""
-    audit, outbox, clock = AuditStore(migrated), OutboxStore(migrated), Clock()
-    service = AnchorService(anchor_settings(), audit, outbox, clock, KEY)
+    audit, clock = memory.audit, Clock()
+    service = AnchorService(
+        settings=anchor_settings(), audit=audit, outbox=memory.outbox, clock=clock, key=KEY
+    )
     assert await service.post() is None  # an empty log: nothing to anchor
     for i in range(1, 4):
-        audit.append_sync(event(i))
+        await audit.append(event(i))
     assert await service.post() is not None
     assert await service.post() is None  # nothing new since
-    audit.append_sync(event(4))
+    await audit.append(event(4))
     assert await service.post() is not None
-    assert await worker(outbox, fake, clock).deliver_due() == 2
+    assert await worker(memory.outbox, fake, clock).deliver_due() == 2
     posts = fake.calls_to("chat.postMessage")
     assert {p.args["channel"] for p in posts} == {"C0ALERTS"}
     lines = [p.args["text"].split("```")[1] for p in posts]
     anchors = [parse_anchor(line) for line in lines]
     assert [a.seq for a in anchors] == [3, 4]
-    assert check_anchor(list(audit.all_sync()), anchors[-1], KEY) is None
+    assert check_anchor([r async for r in audit.records()], anchors[-1], KEY) is None
     assert problems_in_blocks(posts[-1].args["blocks"]) == []
     job = build_scheduler(anchor_settings(anchor_every="1h"), JOBS).get_job("audit_anchor")
     assert job.trigger.interval.total_seconds() == 3600

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from habot.config import Settings, parse_settings
 from habot.core.cron import weekday_names
@@ -17,9 +16,7 @@ from habot.core.model import Health, NodeState, Verdict
 from habot.errors import ConfigError
 from habot.scheduling import Jobs, build_scheduler
 from habot.services.digest import DigestService
-from habot.store.alert_state import AlertStateStore
-from habot.store.outbox import OutboxStore
-from habot.store.readings import ReadingStore
+from habot.services.ports import Stores
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack
 from tests.slackcheck import problems_in_blocks
@@ -145,18 +142,26 @@ async def nothing() -> None:
     """A job that does nothing."""
 
 
+def digest_service(settings: Settings, stores: Stores, clock: Clock) -> DigestService:
+    return DigestService(
+        settings=settings,
+        readings=stores.readings,
+        alerts=stores.alerts,
+        outbox=stores.outbox,
+        clock=clock,
+    )
+
+
 async def test_the_digest_goes_to_the_alert_channel_through_the_outbox(
-    migrated: Engine, fake: FakeSlack
+    memory: Stores, fake: FakeSlack
 ) -> None:
     """Stored readings → digest queued → delivered to the alert channel by the outbox worker."""
-    engine = migrated
-    readings, outbox = ReadingStore(engine), OutboxStore(engine)
     clock = Clock(T0 + timedelta(hours=1))
     for minutes, status in ((0, GOOD), (5, BAD), (10, BAD), (15, GOOD)):
-        readings.add_sync(replace(status, observed_at=T0 + timedelta(minutes=minutes)))
-    service = DigestService(settings(), readings, AlertStateStore(engine), outbox, clock)
+        await memory.readings.add(replace(status, observed_at=T0 + timedelta(minutes=minutes)))
+    service = digest_service(settings(), memory, clock)
     assert await service.post() is not None
-    assert await worker(outbox, fake, clock).deliver_due() == 1
+    assert await worker(memory.outbox, fake, clock).deliver_due() == 1
     [post] = fake.calls_to("chat.postMessage")
     assert post.args["channel"] == "C0ALERTS"
     text = json.dumps(post.args["blocks"])
@@ -166,14 +171,12 @@ async def test_the_digest_goes_to_the_alert_channel_through_the_outbox(
     assert "1 episode(s) off BAU" in text
 
 
-async def test_no_alert_channel_means_no_digest(migrated: Engine) -> None:
+async def test_no_alert_channel_means_no_digest(memory: Stores) -> None:
     """Without an alert channel there is nowhere to post: nothing is queued."""
-    engine = migrated
     bare = parse_settings({**CONFIG, "slack": {}}, "test")
-    outbox = OutboxStore(engine)
-    service = DigestService(bare, ReadingStore(engine), AlertStateStore(engine), outbox, Clock())
+    service = digest_service(bare, memory, Clock())
     assert await service.post() is None
-    assert outbox.lanes_sync() == []
+    assert await memory.outbox.lanes() == []
 
 
 def test_digest_runs_on_its_cron_in_the_configured_zone() -> None:

@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-
 from habot.config import parse_settings
 from habot.core.approvals import Request, RequestState
 from habot.core.audit import AuditEvent, chain
@@ -18,12 +16,8 @@ from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation
 from habot.core.roles import Access
 from habot.services.home import HomeRefresher, HomeService
+from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
-from habot.store.alert_state import AlertStateStore
-from habot.store.audit import AuditStore
-from habot.store.home_viewers import ViewerStore
-from habot.store.readings import ReadingStore
-from habot.store.requests import RequestStore
 from tests.botproc import ROLES, Bot, start_bot
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack, app_home_opened
@@ -119,10 +113,9 @@ class RecordingHome:
         self.published.append(user)
 
 
-async def test_refreshes_coalesce_and_reach_every_recent_viewer(migrated: Engine) -> None:
+async def test_refreshes_coalesce_and_reach_every_recent_viewer(memory: Stores) -> None:
     """Ten changes during a slow refresh cause one more round, not ten; viewers who have
     not opened their Home for over 30 days are left alone."""
-    engine = migrated
     clock = Clock(NOW)
     settings = parse_settings(
         {
@@ -131,16 +124,15 @@ async def test_refreshes_coalesce_and_reach_every_recent_viewer(migrated: Engine
         },
         "test",
     )
-    viewers = ViewerStore(engine)
-    viewers.opened_sync("U0OLD", NOW - timedelta(days=31))
+    await memory.viewers.opened("U0OLD", NOW - timedelta(days=31))
     home = HomeService(
-        settings,
-        ReadingStore(engine),
-        AlertStateStore(engine),
-        RequestStore(engine),
-        AuditStore(engine),
-        clock,
-        viewers,
+        settings=settings,
+        readings=memory.readings,
+        alerts=memory.alerts,
+        requests=memory.requests,
+        audit=memory.audit,
+        clock=clock,
+        viewers=memory.viewers,
     )
     port = RecordingHome()
     refresher = HomeRefresher(home, port)

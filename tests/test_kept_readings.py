@@ -6,11 +6,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
 
 from habot.core.model import Verdict
 from habot.core.serialize import status_from_dict, status_to_dict
-from habot.store.kept_readings import KeptReadingStore
+from habot.services.ports import Stores
 from tests.test_blocks import pair_status
 
 
@@ -21,11 +20,11 @@ def test_a_status_survives_a_round_trip_through_json(verdict: Verdict) -> None:
     assert status_from_dict(status_to_dict(status)) == status
 
 
-async def test_kept_readings_come_back_until_pruned(migrated: Engine) -> None:
+async def test_kept_readings_come_back_until_pruned(stores: Stores) -> None:
     """put → get returns the same reading; ids are unguessable; the very same reading (one
     shared ha-status shown to many) is kept once, another reading gets its own id; pruning
-    by age forgets them."""
-    store = KeptReadingStore(migrated)
+    by age forgets them (on every store)."""
+    store = stores.kept
     status = pair_status(Verdict.PRIMARY_DOWN, raw="x" * 20_000)
     first, again = await store.put(status), await store.put(status)
     assert again == first
@@ -34,5 +33,5 @@ async def test_kept_readings_come_back_until_pruned(migrated: Engine) -> None:
     assert len(first) == 16
     assert await store.get(first) == status
     assert await store.get("0123456789abcdef") is None
-    assert store.prune_sync(status.observed_at + timedelta(seconds=1)) == 2
+    assert await store.prune(status.observed_at + timedelta(seconds=1)) == 2
     assert await store.get(first) is None

@@ -88,8 +88,8 @@ async def test_leadership_moves_when_the_leader_goes_silent(two: tuple[Engine, E
     is told it took over (so it polls at once)."""
     one, other = two
     clock = Clock()
-    a = Leadership(LeaseStore(one), clock, "A")
-    b = Leadership(LeaseStore(other), clock, "B")
+    a = Leadership(store=LeaseStore(one), clock=clock, me="A")
+    b = Leadership(store=LeaseStore(other), clock=clock, me="B")
     took: list[str] = []
     a.on_lead, b.on_lead = lambda: took.append("A"), lambda: took.append("B")
     assert await a.held()
@@ -107,7 +107,7 @@ async def test_a_replica_is_alive_while_it_beats(two: tuple[Engine, Engine]) -> 
     """alive() follows the heartbeat: current, then stale after REPLICA_TTL."""
     one, other = two
     clock = Clock()
-    b = Leadership(LeaseStore(other), clock, "B")
+    b = Leadership(store=LeaseStore(other), clock=clock, me="B")
     beat_sync(LeaseStore(one), "A", clock())
     assert await b.alive("A")
     assert not await b.alive("C")
@@ -123,7 +123,9 @@ async def test_the_heartbeat_beats_while_the_event_loop_is_held(
     running operation interrupted). Once stopped, it lapses."""
     one, other = two
     clock = Clock()
-    heartbeat = Heartbeat(LeaseStore(one), "A", clock, every=timedelta(milliseconds=20))
+    heartbeat = Heartbeat(
+        store=LeaseStore(one), me="A", clock=clock, every=timedelta(milliseconds=20)
+    )
     heartbeat.start()
     observer = LeaseStore(other)
     try:
@@ -131,13 +133,13 @@ async def test_the_heartbeat_beats_while_the_event_loop_is_held(
         deadline = time.monotonic() + 5
         while observer.holder_sync("alive:A", clock()) != "A" and time.monotonic() < deadline:
             time.sleep(0.02)  # noqa: ASYNC251 — holding the loop is the point
-        assert await Leadership(observer, clock, "B").alive("A")
+        assert await Leadership(store=observer, clock=clock, me="B").alive("A")
     finally:
         heartbeat.stop()
     assert heartbeat.failures == 0
     clock.now += REPLICA_TTL + T
     await asyncio.sleep(0.1)
-    assert not await Leadership(observer, clock, "B").alive("A")
+    assert not await Leadership(store=observer, clock=clock, me="B").alive("A")
 
 
 async def test_two_replicas_alert_once_and_the_standby_takes_over(
@@ -253,10 +255,10 @@ async def test_a_restart_takes_over_from_its_dead_predecessor_at_once(
     clock = Clock()
     host = replica_id().split(":")[0]
     dead = f"{host}:{dead_process_pid()}:abc123"
-    predecessor = Leadership(LeaseStore(one), clock, dead)
+    predecessor = Leadership(store=LeaseStore(one), clock=clock, me=dead)
     assert await predecessor.held()
     beat_sync(LeaseStore(one), dead, clock())
-    successor = Leadership(LeaseStore(other), clock, replica_id())
+    successor = Leadership(store=LeaseStore(other), clock=clock, me=replica_id())
     assert await successor.held()
     assert not await successor.alive(dead)
 

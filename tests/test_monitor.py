@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
 
 from habot.config import Settings
 from habot.core.catalogue import HaCommand, ha_command
@@ -16,12 +15,10 @@ from habot.core.model import NodeState, Role, Verdict
 from habot.core.outbox import Delivery, MessageKind, Next
 from habot.scheduling import Jobs, build_scheduler
 from habot.services.monitor import Monitor
+from habot.services.ports import ReadingLog, Requests, Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from habot.store.outbox import OutboxStore
-from habot.store.readings import ReadingStore
-from habot.store.requests import RequestStore
 from tests.conftest import Clock, fast_config_file, settings_from
 
 
@@ -30,26 +27,27 @@ class Parts:
     """The monitor and what it works with."""
 
     monitor: Monitor
-    readings: ReadingStore
-    requests: RequestStore
+    readings: ReadingLog
+    requests: Requests
     clock: Clock
     ex: SshExecutor
     settings: Settings
     status: StatusService
-    engine: Engine
+    stores: Stores
 
 
 @pytest.fixture
-async def parts(sim: Simulator, migrated: Engine) -> AsyncIterator[Parts]:
-    """A monitor over the simulator and a migrated database (SQLite, then PostgreSQL)."""
+async def parts(sim: Simulator, memory: Stores) -> AsyncIterator[Parts]:
+    """A monitor over the simulator and the in-memory stores (its rules, not SQL)."""
     settings = settings_from(fast_config_file(sim, "mon.toml", '[schedule]\nstatus_every = "1s"\n'))
-    engine = migrated
     clock = Clock()
-    readings, requests = ReadingStore(engine), RequestStore(engine)
+    readings, requests = memory.readings, memory.requests
     async with SshExecutor(settings.ssh) as ex:
         status = StatusService(settings, ex, clock)
-        monitor = Monitor(settings, status, readings, requests, clock)
-        yield Parts(monitor, readings, requests, clock, ex, settings, status, engine)
+        monitor = Monitor(
+            settings=settings, status=status, readings=readings, requests=requests, clock=clock
+        )
+        yield Parts(monitor, readings, requests, clock, ex, settings, status, memory)
 
 
 async def test_poll_stores_a_reading_per_pair(parts: Parts) -> None:
@@ -58,14 +56,14 @@ async def test_poll_stores_a_reading_per_pair(parts: Parts) -> None:
     await monitor.poll()
     clock.now += timedelta(minutes=5)
     await monitor.poll()
-    last = readings.last_sync("prod")
+    last = await readings.last("prod")
     assert last is not None
     assert (last.verdict, last.primary, last.secondary) == (
         Verdict.BAU,
         NodeState.ACTIVE,
         NodeState.STANDBY,
     )
-    assert len(readings.since_sync("dr", clock.now - timedelta(hours=1))) == 2
+    assert len(await readings.since("dr", clock.now - timedelta(hours=1))) == 2
 
 
 async def test_role_change_seen_in_readings_starts_the_cooldown(
@@ -75,14 +73,14 @@ async def test_role_change_seen_in_readings_starts_the_cooldown(
     """A switchover done outside habot (e.g. in the web console) is noticed by the poll."""
     monitor, requests, clock, ex = parts.monitor, parts.requests, parts.clock, parts.ex
     await monitor.poll()
-    assert requests.last_change_sync("prod") is None
+    assert await requests.last_change("prod") is None
     await ex.run(
         sim.address("prod", Role.PRIMARY), ha_command(HaCommand.FAILOVER), answer_prompt=True
     )
     clock.now += timedelta(minutes=5)
     await monitor.poll()
-    assert requests.last_change_sync("prod") == clock.now
-    assert requests.last_change_sync("dr") is None
+    assert await requests.last_change("prod") == clock.now
+    assert await requests.last_change("dr") is None
 
 
 async def test_a_node_going_down_is_not_a_role_change(parts: Parts, sim: Simulator) -> None:
@@ -91,7 +89,7 @@ async def test_a_node_going_down_is_not_a_role_change(parts: Parts, sim: Simulat
     await monitor.poll()
     await sim.apply("prod", "secondary", "down")
     await monitor.poll()
-    assert requests.last_change_sync("prod") is None
+    assert await requests.last_change("prod") is None
 
 
 async def test_habot_losing_its_path_to_a_node_is_not_a_role_change(
@@ -108,7 +106,7 @@ async def test_habot_losing_its_path_to_a_node_is_not_a_role_change(
     await sim.apply("prod", "primary", "cut", "off")
     clock.now += timedelta(minutes=1)
     await monitor.poll()
-    assert requests.last_change_sync("prod") is None
+    assert await requests.last_change("prod") is None
 
 
 async def test_a_takeover_hidden_behind_unreadable_readings_is_still_seen(
@@ -129,26 +127,33 @@ async def test_a_takeover_hidden_behind_unreadable_readings_is_still_seen(
     )
     clock.now += timedelta(minutes=1)
     await monitor.poll()
-    assert requests.last_change_sync("prod") == clock.now
+    assert await requests.last_change("prod") == clock.now
 
 
 async def test_old_readings_and_delivered_messages_are_pruned(parts: Parts) -> None:
     """Readings and delivered outbox messages older than keep_readings (7 days by default)
     are deleted; a message still queued is not."""
     readings, clock = parts.readings, parts.clock
-    outbox = OutboxStore(parts.engine)
+    outbox = parts.stores.outbox
     monitor = Monitor(
-        parts.settings, parts.status, readings, parts.requests, clock, prune=[outbox.prune_sync]
+        settings=parts.settings,
+        status=parts.status,
+        readings=readings,
+        requests=parts.requests,
+        clock=clock,
+        prune=[outbox.prune],
     )
-    sent = outbox.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "sent"}, clock.now)
-    outbox.record_sync(sent, Next(Delivery.SENT, clock.now), "1.1", None)
-    queued = outbox.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "queued"}, clock.now)
+    sent = await outbox.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "sent"}, clock.now)
+    await outbox.record(sent, Next(Delivery.SENT, clock.now), "1.1", None)
+    queued = await outbox.enqueue(
+        "prod", MessageKind.POST, "C0HAOPS", {"text": "queued"}, clock.now
+    )
     await monitor.poll()
     clock.now += timedelta(days=8)
     await monitor.poll()
-    assert len(readings.since_sync("prod", clock.now - timedelta(days=30))) == 1
-    assert outbox.get_sync(sent) is None
-    assert outbox.get_sync(queued) is not None
+    assert len(await readings.since("prod", clock.now - timedelta(days=30))) == 1
+    assert await outbox.get(sent) is None
+    assert await outbox.get(queued) is not None
 
 
 async def test_scheduler_polls_repeatedly_and_survives_a_failing_job(parts: Parts) -> None:
@@ -176,4 +181,4 @@ async def test_scheduler_polls_repeatedly_and_survives_a_failing_job(parts: Part
                 await asyncio.sleep(0.1)
     finally:
         scheduler.shutdown(wait=False)
-    assert readings.last_sync("prod") is not None
+    assert await readings.last("prod") is not None

@@ -12,8 +12,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,18 +23,19 @@ from sqlalchemy import Engine
 
 from habot.config import Settings
 from habot.core.approvals import RequestState
+from habot.core.audit import AuditRecord
 from habot.core.blocks import Message
 from habot.core.grammar import parse_operation
 from habot.core.model import NodeState, Role
 from habot.core.outbox import Delivery, Fate
 from habot.core.roles import Access
 from habot.services.operations import OperationService
-from habot.services.ports import Caller
+from habot.services.ports import AuditLog, Caller, Requests, Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from habot.store.audit import AuditStore
-from habot.store.requests import RequestStore
+from habot.store import sql_stores
+from habot.store.db import upgrade
 from tests.conftest import Clock, fast_config_file, settings_from
 
 OPERATOR = Caller("U0OPS1", "C0HAOPS", frozenset({Access.VIEWER, Access.OPERATOR}))
@@ -101,10 +104,10 @@ class World:
     service: OperationService
     notifier: Recorder
     clock: Clock
-    audit: AuditStore
+    audit: AuditLog
+    requests: Requests
     settings: Settings
     make: Callable[..., OperationService]
-    engine: Engine
 
     def with_service(self, **options: Any) -> OperationService:
         """Another service on the same database and appliance (another replica, say)."""
@@ -118,6 +121,16 @@ class World:
     def request_id(self) -> str:
         text = json.dumps(self.notifier.last().blocks)
         return text.split("request `")[1].split("`")[0]
+
+    async def records(self) -> list[AuditRecord]:
+        """The whole audit chain, oldest first."""
+        return [r async for r in self.audit.records()]
+
+    async def state(self, request_id: str) -> RequestState:
+        """The request's state as the store holds it."""
+        request = await self.requests.get(request_id)
+        assert request is not None
+        return request.state
 
     def runs(self, pair: str = "prod") -> list[list[str]]:
         return [list(r) for r in self.sim.pairs[pair].runs if r[1] != "ha-status"]
@@ -134,24 +147,36 @@ required = 0
 """
 
 
-@pytest.fixture
-async def world(sim: Simulator, migrated: Engine) -> AsyncIterator[World]:
-    """The service wired to the simulator, a database (SQLite, then PostgreSQL) and a
-    recorder."""
+@asynccontextmanager
+async def world_on(sim: Simulator, stores: Stores) -> AsyncIterator[World]:
+    """The service wired to the simulator, ``stores`` and a recorder."""
     settings = settings_from(fast_config_file(sim, "ops.toml", APPROVAL))
-    engine = migrated
-    clock, notifier, audit = Clock(), Recorder(), AuditStore(engine)
+    clock, notifier = Clock(), Recorder()
     async with SshExecutor(settings.ssh) as ex:
         status = StatusService(settings, ex, clock)
 
         def make(**options: Any) -> OperationService:
-            return OperationService(
-                settings, status, ex, RequestStore(engine), audit, notifier, clock, **options
-            )
+            parts: dict[str, Any] = {
+                "settings": settings,
+                "status": status,
+                "runner": ex,
+                "requests": stores.requests,
+                "audit": stores.audit,
+                "notifier": notifier,
+                "clock": clock,
+            }
+            return OperationService(**{**parts, **options})
 
         service = make()
-        yield World(sim, service, notifier, clock, audit, settings, make, engine)
+        yield World(sim, service, notifier, clock, stores.audit, stores.requests, settings, make)
         await service.drain()
+
+
+@pytest.fixture
+async def world(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
+    """The service on the simulator and the in-memory stores (the rules, not SQL)."""
+    async with world_on(sim, memory) as built:
+        yield built
 
 
 async def test_switchover_approved_runs_once_and_is_verified(world: World) -> None:
@@ -172,7 +197,7 @@ async def test_switchover_approved_runs_once_and_is_verified(world: World) -> No
     assert "Succeeded" in final
     assert "*After:* failed_over" in final
     assert "approve_request" not in final  # buttons gone
-    kinds = [r.event.kind for r in reversed(world.audit.recent_sync(50))]
+    kinds = [r.event.kind for r in reversed(await world.audit.recent(50))]
     assert kinds == [
         "requested",
         "approved",
@@ -181,7 +206,7 @@ async def test_switchover_approved_runs_once_and_is_verified(world: World) -> No
         "command_result",
         "succeeded",
     ]
-    assert world.audit.verify_sync().ok
+    assert (await world.audit.verify()).ok
     assert world.notifier.told[-1][0] == OPERATOR.user
     assert any("Failover complete" in text for text in world.notifier.threads)  # progress
 
@@ -200,7 +225,7 @@ async def test_a_question_after_the_confirmation_is_unknown_not_aborted(world: W
     assert "The pair is now failed_over" in final
     assert "*After:* failed_over" in final
     assert "wait until" in await world.ask("failback prod")  # the cooldown started
-    kinds = [r.event.kind for r in reversed(world.audit.recent_sync(50))]
+    kinds = [r.event.kind for r in reversed(await world.audit.recent(50))]
     assert kinds[-1] == "request_refused"
     assert "unknown" in kinds
 
@@ -291,8 +316,8 @@ async def test_rejection_closes_the_request(world: World) -> None:
     late = await world.service.approve(LEAD2, rid)
     assert "already rejected" in json.dumps(late.blocks)
     assert world.runs() == []
-    assert [r.event.kind for r in world.audit.recent_sync(1)] == ["approval_refused"]
-    assert "rejected" in [r.event.kind for r in world.audit.recent_sync(5)]
+    assert [r.event.kind for r in await world.audit.recent(1)] == ["approval_refused"]
+    assert "rejected" in [r.event.kind for r in await world.audit.recent(5)]
 
 
 async def test_pending_lists_open_requests(world: World) -> None:
@@ -321,10 +346,10 @@ async def test_interrupted_execution_becomes_unknown_and_is_not_rerun(world: Wor
     """A request left executing by a crash is marked unknown at start, never re-run."""
     await world.ask("switchover prod")
     rid = world.request_id()
-    store = world.service._requests
-    store.transition_sync(rid, RequestState.PENDING, RequestState.EXECUTING)
+    store = world.requests
+    await store.transition(rid, RequestState.PENDING, RequestState.EXECUTING)
     assert await world.service.recover() == 1
-    assert store.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
+    assert await world.state(rid) is RequestState.UNKNOWN
     assert "Interrupted" in json.dumps(world.notifier.last().blocks)
     await world.service.drain()
     assert world.runs() == []
@@ -337,8 +362,8 @@ async def test_an_unknown_outcome_closes_the_pair_until_a_person_resolves_it(
     approver's `resolve` (audited, shown on the card) opens the pair again."""
     await world.ask("switchover prod")
     rid = world.request_id()
-    store = world.service._requests
-    store.transition_sync(rid, RequestState.PENDING, RequestState.EXECUTING)
+    store = world.requests
+    await store.transition(rid, RequestState.PENDING, RequestState.EXECUTING)
     await world.service.recover()
     refused = await world.ask("switchover prod")
     assert "is unknown, so prod is closed to new operations" in refused
@@ -350,7 +375,7 @@ async def test_an_unknown_outcome_closes_the_pair_until_a_person_resolves_it(
     again = await world.service.resolve(LEAD, rid, "twice")
     assert "nothing to resolve" in json.dumps(again.blocks)
     assert "1 approval(s) needed" in await world.ask("switchover prod")
-    [resolved] = [r for r in world.audit.recent_sync(50) if r.event.kind == "resolved"]
+    [resolved] = [r for r in await world.audit.recent(50) if r.event.kind == "resolved"]
     assert resolved.event.actor == LEAD.user
     assert resolved.event.detail["finding"] == "console shows failover never ran"
 
@@ -360,8 +385,8 @@ async def test_a_run_on_a_live_replica_is_not_declared_interrupted(world: World)
     it unknown once A is gone."""
     await world.ask("switchover prod")
     rid = world.request_id()
-    store = world.service._requests
-    store.transition_sync(rid, RequestState.PENDING, RequestState.EXECUTING, runner="A")
+    store = world.requests
+    await store.transition(rid, RequestState.PENDING, RequestState.EXECUTING, runner="A")
     beating = {"A": True}
 
     async def alive(replica: str) -> bool:
@@ -369,10 +394,10 @@ async def test_a_run_on_a_live_replica_is_not_declared_interrupted(world: World)
 
     replica_b = world.with_service(replica="B", alive=alive)
     assert await replica_b.recover() == 0
-    assert store.get_sync(rid).state is RequestState.EXECUTING  # type: ignore[union-attr]
+    assert await world.state(rid) is RequestState.EXECUTING
     beating["A"] = False
     assert await replica_b.recover() == 1
-    assert store.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
+    assert await world.state(rid) is RequestState.UNKNOWN
 
 
 class PausingRunner:
@@ -402,16 +427,7 @@ async def switchover_on_a_frozen_replica(world: World, pausing: Any) -> str:
     interrupted runs. Returns the request id."""
     replica_b = world.with_service(replica="B", alive=_never_alive)
     s = world.service
-    replica_a = OperationService(
-        world.settings,
-        s._status,
-        pausing(s._runner, replica_b.recover),
-        s._requests,
-        world.audit,
-        world.notifier,
-        world.clock,
-        replica="A",
-    )
+    replica_a = world.with_service(runner=pausing(s._runner, replica_b.recover), replica="A")
     names = [p.name for p in world.settings.pairs]
     await replica_a.request(OPERATOR, parse_operation("switchover prod", names))
     rid = world.request_id()
@@ -426,7 +442,6 @@ async def test_a_paused_replica_does_not_pass_the_point_of_no_return(world: Worl
     whether it still owns the request — it does not — so the confirmation is not answered,
     nothing changes on the appliance, A leaves the state to B and the pair stays closed
     until a person resolves it."""
-    s = world.service
     rid = await switchover_on_a_frozen_replica(world, PausingRunner)
     prod = world.sim.pairs["prod"].nodes
     assert (prod[Role.PRIMARY].state, prod[Role.SECONDARY].state) == (
@@ -434,8 +449,8 @@ async def test_a_paused_replica_does_not_pass_the_point_of_no_return(world: Worl
         NodeState.STANDBY,
     )
     assert world.runs() == [["primary", "ha-failover"]]  # sent, but never confirmed
-    assert s._requests.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
-    kinds = [r.event.kind for r in reversed(world.audit.recent_sync(50))]
+    assert await world.state(rid) is RequestState.UNKNOWN
+    kinds = [r.event.kind for r in reversed(await world.audit.recent(50))]
     assert "prompt_answered" not in kinds
     assert kinds[-2:] == ["unknown", "abandoned"]
     assert "closed to new operations" in await world.ask("switchover prod")
@@ -464,10 +479,9 @@ async def test_an_outcome_seen_after_another_replica_closed_the_run_is_kept(
     unknown. When A comes back and sees the switchover succeed, the request stays unknown
     (a person resolves it), but what A saw is audited as a late outcome and told in the
     card's thread — not thrown away."""
-    s = world.service
     rid = await switchover_on_a_frozen_replica(world, LatePausingRunner)
-    assert s._requests.get_sync(rid).state is RequestState.UNKNOWN  # type: ignore[union-attr]
-    [late] = [r.event for r in world.audit.recent_sync(50) if r.event.kind == "late_outcome"]
+    assert await world.state(rid) is RequestState.UNKNOWN
+    [late] = [r.event for r in await world.audit.recent(50) if r.event.kind == "late_outcome"]
     assert late.outcome == "succeeded"
     assert late.detail["replica"] == "A"
     assert "succeeded" in late.detail["seen"]
@@ -499,27 +513,24 @@ class LockingRunner:
 
 
 async def test_a_database_locked_at_the_end_of_an_operation_loses_no_outcome(
-    world: World,
+    sim: Simulator, tmp_path: Path, engines: Callable[[str], Engine]
 ) -> None:
     """Another process holds the write lock for 8 s just as the switchover finishes (the
     appliance has failed over): the outcome, its audit events and its card are written
-    once the lock goes — nothing lost, the pair free again — and the retries are counted."""
-    url = world.engine.url
-    if url.get_backend_name() != "sqlite":
-        pytest.skip("the write lock held here is SQLite's")
+    once the lock goes — nothing lost, the pair free again — and the retries are counted.
+    (SQLite's write lock: PostgreSQL has no such whole-database lock to hold.)"""
+    database = tmp_path / "locked.db"
+    engine = engines(f"sqlite:///{database}")
+    upgrade(engine)
+    async with world_on(sim, sql_stores(engine)) as world:
+        await _locked_at_the_end(world, str(database))
+
+
+async def _locked_at_the_end(world: World, database: str) -> None:
     busy: list[int] = []
     s = world.service
-    locking = LockingRunner(s._runner, str(url.database), hold=8.0)
-    service = OperationService(
-        world.settings,
-        s._status,
-        locking,
-        s._requests,
-        world.audit,
-        world.notifier,
-        world.clock,
-        on_busy=lambda: busy.append(1),
-    )
+    locking = LockingRunner(s._runner, database, hold=8.0)
+    service = world.with_service(runner=locking, on_busy=lambda: busy.append(1))
     names = [p.name for p in world.settings.pairs]
     await service.request(OPERATOR, parse_operation("switchover prod", names))
     rid = world.request_id()
@@ -527,11 +538,11 @@ async def test_a_database_locked_at_the_end_of_an_operation_loses_no_outcome(
     await service.drain()
     assert locking.held.is_set()
     assert busy  # the lock was met, and retried
-    assert s._requests.get_sync(rid).state is RequestState.SUCCEEDED  # type: ignore[union-attr]
+    assert await world.state(rid) is RequestState.SUCCEEDED
     assert "Succeeded" in json.dumps(world.notifier.last().blocks)
-    kinds = [r.event.kind for r in reversed(world.audit.recent_sync(50))]
+    kinds = [r.event.kind for r in reversed(await world.audit.recent(50))]
     assert kinds[-3:] == ["prompt_answered", "command_result", "succeeded"]
-    assert world.audit.verify_sync().ok
+    assert (await world.audit.verify()).ok
     assert "1 approval(s) needed" in await world.ask("failback prod --override 'test'")
 
 
@@ -547,7 +558,7 @@ async def test_a_card_slack_refuses_withdraws_the_request(world: World) -> None:
     reply = await world.ask("switchover prod")
     assert "withdrawn: Slack refused its approval card (`not_in_channel`)" in reply
     assert "/invite @habot" in reply
-    [event] = [r.event for r in world.audit.all_sync() if r.event.kind == "cancelled"]
+    [event] = [r.event for r in await world.records() if r.event.kind == "cancelled"]
     assert event.actor == "habot"
     assert "not_in_channel" in event.detail["reason"]
     world.notifier.refuse = None
@@ -575,9 +586,9 @@ async def test_joining_code_goes_only_to_the_requester(world: World) -> None:
     assert user == OPERATOR.user
     code = text.split("Joining code: ")[1].split()[0]
     assert code not in world.notifier.everything()  # nor in any card, thread or queued note
-    exported = json.dumps([r.as_dict() for r in world.audit.all_sync()])
+    exported = json.dumps([r.as_dict() for r in await world.records()])
     assert code not in exported
-    [result] = [r for r in world.audit.all_sync() if r.event.kind == "command_result"]
+    [result] = [r for r in await world.records() if r.event.kind == "command_result"]
     assert result.event.output_digest is None  # a digest of a short code could be reversed
     assert result.event.detail["output"] == "withheld: secret"
 
@@ -604,7 +615,7 @@ async def test_a_joining_code_is_not_held_back_by_the_cooldown(world: World) -> 
     for approver in (LEAD, Caller("U0LEAD2", "C0HAOPS", LEAD.roles)):
         await world.service.approve(approver, rid)
     await world.service.drain()
-    assert world.service._requests.last_change_sync("prod") is not None  # cooldown running
+    assert await world.requests.last_change("prod") is not None  # cooldown running
     assert "wait until" in await world.ask("initialise prod")
     await world.ask("joining-code prod")
     await world.service.drain()
@@ -628,14 +639,14 @@ async def test_approve_racing_cancel_never_revives_a_cancelled_card(world: World
         rid = world.request_id()
         card = max(world.notifier.cards)
         await asyncio.gather(world.service.approve(LEAD, rid), world.service.cancel(OPERATOR, rid))
-        state = world.service._requests.get_sync(rid).state  # type: ignore[union-attr]
+        state = await world.state(rid)
         assert state is RequestState.CANCELLED
         shown = json.dumps(world.notifier.cards[card][-1].blocks)
         assert "Cancelled" in shown
         assert "approve_request" not in shown
         kinds = [
             r.event.kind
-            for r in world.audit.all_sync()
+            for r in await world.records()
             if r.event.detail.get("request") == rid
             and r.event.kind in {"requested", "approved", "cancelled"}
         ]

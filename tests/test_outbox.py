@@ -6,33 +6,34 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
 from habot.core.alerts import AlertState
 from habot.core.blocks import text_message
 from habot.core.outbox import TS_OF, Attempt, Delivery, MessageKind, Next, after
 from habot.services.outbox import OutboxNotifier, OutboxWorker
+from habot.services.ports import Outbox, Stores
 from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
-from habot.store.alert_state import AlertStateStore
 from habot.store.outbox import OutboxStore
 from tests.botproc import BOT_TOKEN
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack
+from tests.test_request_store import PLAN, request
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(migrated: Engine) -> OutboxStore:
-    """A migrated outbox (SQLite, then PostgreSQL)."""
-    return OutboxStore(migrated)
+def store(stores: Stores) -> Outbox:
+    """An outbox on each store (in memory, SQLite, PostgreSQL)."""
+    return stores.outbox
 
 
-def worker(store: OutboxStore, fake: FakeSlack, clock: Clock) -> OutboxWorker:
+def worker(store: Outbox, fake: FakeSlack, clock: Clock) -> OutboxWorker:
     """A worker sending through a client with no retries of its own."""
     client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url, retry_handlers=[])
-    return OutboxWorker(store, SlackSender(client), clock)
+    return OutboxWorker(store=store, sender=SlackSender(client), clock=clock)
 
 
 @pytest.mark.parametrize(
@@ -60,18 +61,16 @@ def test_what_happens_after_an_attempt(
     assert (outcome.state, outcome.next_attempt_at) == (state, T0 + timedelta(seconds=wait))
 
 
-async def test_429_then_500_then_ok_delivers_once_in_order(
-    store: OutboxStore, fake: FakeSlack
-) -> None:
+async def test_429_then_500_then_ok_delivers_once_in_order(store: Outbox, fake: FakeSlack) -> None:
     """Slack answers 429, then 500, then OK: every message arrives once, in order per lane,
     and a lane that works is not held up by one that does not."""
     clock = Clock()
-    first = store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "alert one"}, T0)
-    store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "alert two"}, T0)
-    store.enqueue_sync(
+    first = await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "alert one"}, T0)
+    await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "alert two"}, T0)
+    await store.enqueue(
         "prod", MessageKind.UPDATE, "C0HAOPS", {TS_OF: first, "text": "one, again"}, T0
     )
-    store.enqueue_sync("dr", MessageKind.POST, "C0HAOPS", {"text": "dr alert"}, T0)
+    await store.enqueue("dr", MessageKind.POST, "C0HAOPS", {"text": "dr alert"}, T0)
     fake.fail_next["chat.postMessage"] = [429, 500]
     deliver = worker(store, fake, clock)
     assert await deliver.deliver_due() == 0  # dr's head got the 429, prod's head the 500
@@ -82,13 +81,11 @@ async def test_429_then_500_then_ok_delivers_once_in_order(
     posts = [c.args["text"] for c in fake.calls_to("chat.postMessage")]
     assert posts == ["dr alert", "alert one", "dr alert", "alert one", "alert two"]
     [update] = fake.calls_to("chat.update")
-    assert update.args["ts"] == store.get_sync(first).ts  # type: ignore[union-attr]
-    assert store.lanes_sync() == []
+    assert update.args["ts"] == (await store.get(first)).ts  # type: ignore[union-attr]
+    assert await store.lanes() == []
 
 
-async def test_a_card_never_goes_back_to_an_older_version(
-    store: OutboxStore, fake: FakeSlack
-) -> None:
+async def test_a_card_never_goes_back_to_an_older_version(store: Outbox, fake: FakeSlack) -> None:
     """Two writers race to edit one card (an approval's "Waiting, 1 of 2" read before a
     cancel, queued after the cancel's "Cancelled"): the older version is dropped, so Slack
     is only ever told the newest; an equal version is still queued (same state, new words)."""
@@ -107,36 +104,38 @@ async def test_a_card_never_goes_back_to_an_older_version(
     assert "its own version 1" in edits  # versions are per card
 
 
-async def test_messages_survive_a_restart(store: OutboxStore, fake: FakeSlack) -> None:
+async def test_messages_survive_a_restart(store: Outbox, fake: FakeSlack) -> None:
     """Queued messages live in the database: a new worker (after a restart) sends them."""
-    store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "queued before restart"}, T0)
+    await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "queued before restart"}, T0)
     assert await worker(store, fake, Clock()).deliver_due() == 1
     assert fake.calls_to("chat.postMessage")[0].args["text"] == "queued before restart"
 
 
 async def test_a_permanently_refused_message_does_not_block_its_lane(
-    store: OutboxStore, fake: FakeSlack
+    store: Outbox, fake: FakeSlack
 ) -> None:
     """Blocks Slack rejects are set aside (logged); the next message still goes."""
     bad = {"text": "x", "blocks": [{"type": "no_such_block"}]}
-    dead = store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", bad, T0)
-    store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "after it"}, T0)
+    dead = await store.enqueue("prod", MessageKind.POST, "C0HAOPS", bad, T0)
+    await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "after it"}, T0)
     assert await worker(store, fake, Clock()).deliver_due() == 2
-    assert store.get_sync(dead).state is Delivery.DEAD  # type: ignore[union-attr]
+    assert (await store.get(dead)).state is Delivery.DEAD  # type: ignore[union-attr]
     assert fake.calls_to("chat.postMessage")[-1].args["text"] == "after it"
 
 
 async def test_an_error_habot_does_not_know_is_set_aside_after_five_tries(
-    store: OutboxStore, fake: FakeSlack
+    store: Outbox, fake: FakeSlack
 ) -> None:
     """A message Slack keeps refusing with an error habot does not know is tried five
     times, then set aside and counted, and the lane moves on; a Slack outage (500s) of the
     same length is waited out instead."""
     clock, dead = Clock(), []
     deliver = OutboxWorker(
-        store,
-        SlackSender(AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url, retry_handlers=[])),
-        clock,
+        store=store,
+        sender=SlackSender(
+            AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url, retry_handlers=[])
+        ),
+        clock=clock,
         on_dead=dead.append,
     )
 
@@ -145,33 +144,33 @@ async def test_an_error_habot_does_not_know_is_set_aside_after_five_tries(
             await deliver.deliver_due()
             clock.now += timedelta(minutes=10)
 
-    odd = store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "odd one"}, T0)
-    store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": "after it"}, T0)
+    odd = await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "odd one"}, T0)
+    await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "after it"}, T0)
     fake.fail_next["chat.postMessage"] = ["weird_new_error"] * 5
     await rounds(5)
-    assert store.get_sync(odd).state is Delivery.DEAD  # type: ignore[union-attr]
+    assert (await store.get(odd)).state is Delivery.DEAD  # type: ignore[union-attr]
     assert dead == ["weird_new_error"]
     texts = [c.args["text"] for c in fake.calls_to("chat.postMessage")]
     assert texts == ["odd one"] * 5 + ["after it"]
-    waiting = store.enqueue_sync(
+    waiting = await store.enqueue(
         "dr", MessageKind.POST, "C0HAOPS", {"text": "through an outage"}, T0
     )
     fake.fail_next["chat.postMessage"] = [500] * 8
     await rounds(8)
-    assert store.get_sync(waiting).state is Delivery.QUEUED  # type: ignore[union-attr]
+    assert (await store.get(waiting)).state is Delivery.QUEUED  # type: ignore[union-attr]
     await rounds(1)
-    assert store.get_sync(waiting).state is Delivery.SENT  # type: ignore[union-attr]
+    assert (await store.get(waiting)).state is Delivery.SENT  # type: ignore[union-attr]
     assert dead == ["weird_new_error"]
 
 
-def notifier(store: OutboxStore, fake: FakeSlack, clock: Clock) -> OutboxNotifier:
+def notifier(store: Outbox, fake: FakeSlack, clock: Clock) -> OutboxNotifier:
     """The operations' notifier on this outbox (secrets straight to the fake)."""
     client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
-    return OutboxNotifier(store, SlackSecretTeller(client), clock)
+    return OutboxNotifier(store=store, secrets=SlackSecretTeller(client), clock=clock)
 
 
 async def test_operation_messages_wait_out_an_outage_and_arrive_in_order(
-    store: OutboxStore, fake: FakeSlack
+    store: Outbox, fake: FakeSlack
 ) -> None:
     """An approval card, its update, a progress reply and the private result, queued while
     Slack fails: once Slack answers, all four arrive in order, the update and the reply
@@ -196,7 +195,7 @@ async def test_operation_messages_wait_out_an_outage_and_arrive_in_order(
         "chat.postMessage",
         "chat.postEphemeral",
     ]
-    ts = store.get_sync(card).ts  # type: ignore[union-attr]
+    ts = (await store.get(card)).ts  # type: ignore[union-attr]
     assert ts
     assert sent[1].args["ts"] == ts
     assert sent[2].args["thread_ts"] == ts
@@ -204,25 +203,27 @@ async def test_operation_messages_wait_out_an_outage_and_arrive_in_order(
     assert await notify.link(card) == f"https://slack.com/archives/C0HAOPS/p{ts.replace('.', '')}"
 
 
-async def test_a_secret_is_sent_directly_and_never_stored(
-    store: OutboxStore, fake: FakeSlack
-) -> None:
+async def test_a_secret_is_sent_directly_and_never_stored(store: Outbox, fake: FakeSlack) -> None:
     """The joining code goes to chat.postEphemeral at once; the outbox table never sees it."""
     await notifier(store, fake, Clock()).tell_secret("C0HAOPS", "U0OPS", "code 123456")
     [call] = fake.calls_to("chat.postEphemeral")
     assert (call.args["user"], call.args["text"]) == ("U0OPS", "code 123456")
-    assert store.lanes_sync() == []
-    with store._engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM outbox")).scalar() == 0
+    assert await store.lanes() == []
+    assert await store.get(1) is None  # nothing was ever written, not even set aside
+    if isinstance(store, OutboxStore):
+        with store._engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM outbox")).scalar() == 0
 
 
 async def test_a_kick_delivers_without_waiting_for_the_next_round(
-    store: OutboxStore, fake: FakeSlack
+    store: Outbox, fake: FakeSlack
 ) -> None:
     """Someone clicked and is waiting: queuing kicks the worker, and rounds never overlap."""
     clock = Clock()
     deliver = worker(store, fake, clock)
-    notify = OutboxNotifier(store, SlackSecretTeller(AsyncWebClient()), clock, kick=deliver.kick)
+    notify = OutboxNotifier(
+        store=store, secrets=SlackSecretTeller(AsyncWebClient()), clock=clock, kick=deliver.kick
+    )
     for n in range(5):
         await notify.post_card("prod", "C0HAOPS", text_message(f"card {n}"))
     await deliver.close()
@@ -231,40 +232,39 @@ async def test_a_kick_delivers_without_waiting_for_the_next_round(
     assert posts == [f"card {n}" for n in range(5)]
 
 
-async def test_pruning_keeps_queued_messages_and_cards_still_in_use(store: OutboxStore) -> None:
+async def test_pruning_keeps_queued_messages_and_cards_still_in_use(
+    store: Outbox, stores: Stores
+) -> None:
     """Old delivered rows go; a queued one, an open alert's card and a pending request's card
     stay (later edits need their ts)."""
     sent = Next(Delivery.SENT, T0)
     old = [
-        store.enqueue_sync("prod", MessageKind.POST, "C0HAOPS", {"text": str(n)}, T0)
+        await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": str(n)}, T0)
         for n in range(4)
     ]
     for message in old[:3]:
-        store.record_sync(message, sent, f"1.{message}", None)
-    AlertStateStore(store._engine).save_sync("prod", AlertState(bad_streak=2), old[1])
-    with store._engine.connect() as conn, conn.begin():
-        conn.execute(
-            text(
-                "INSERT INTO requests (id, operation, pair, node, requester, created_at, "
-                "expires_at, required, snapshot, state, plan, card_id) VALUES ('r1', "
-                "'switchover', 'prod', 'primary', 'U0OPS', '', '', 1, '[]', 'pending', '{}', :c)"
-            ),
-            {"c": old[2]},
-        )
-    assert store.prune_sync(T0 + timedelta(days=8)) == 1
-    assert store.get_sync(old[0]) is None
-    assert all(store.get_sync(m) is not None for m in old[1:])
+        await store.record(message, sent, f"1.{message}", None)
+    await stores.alerts.save("prod", AlertState(bad_streak=2), old[1])
+    await stores.requests.create(request(), "C0HAOPS", PLAN)
+    await stores.requests.set_card("r1", "C0HAOPS", old[2])
+    assert await store.prune(T0 + timedelta(days=8)) == 1
+    assert await store.get(old[0]) is None
+    assert [await store.get(m) is not None for m in old[1:]] == [True, True, True]
 
 
-async def test_settle_reports_sent_refused_or_still_queued(
-    store: OutboxStore, fake: FakeSlack
-) -> None:
+async def test_settle_reports_sent_refused_or_still_queued(store: Outbox, fake: FakeSlack) -> None:
     """Waiting on a card: sent (with its link), set aside (with Slack's own error), or — when
     Slack keeps failing — still queued once the wait is over."""
     clock = Clock()
     deliver = worker(store, fake, clock)
     client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
-    notify = OutboxNotifier(store, SlackSecretTeller(client), clock, deliver.kick, 0.5)
+    notify = OutboxNotifier(
+        store=store,
+        secrets=SlackSecretTeller(client),
+        clock=clock,
+        kick=deliver.kick,
+        settle_within=0.5,
+    )
     sent = await notify.settle(await notify.post_card("prod", "C0HAOPS", text_message("a")))
     assert sent.state is Delivery.SENT
     assert sent.link

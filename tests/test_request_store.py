@@ -17,7 +17,7 @@ from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, OperationPlan
 from habot.errors import PairBusy
-from habot.store.audit import AuditStore
+from habot.services.ports import Stores
 from habot.store.db import upgrade
 from habot.store.requests import RequestStore
 
@@ -59,60 +59,58 @@ def url(database_url: str, engines: Callable[[str], Engine]) -> str:
     return database_url
 
 
-def test_request_round_trips(url: str, engines: Callable[[str], Engine]) -> None:
+async def test_request_round_trips(stores: Stores) -> None:
     """What is stored is what is read back, approvals included."""
-    store = RequestStore(engines(url))
-    store.create_sync(request(required=2), "C0HAOPS", PLAN)
-    store.add_approval_sync("r1", "U0LEAD", T0)
-    assert store.get_sync("r1") == replace(
+    store = stores.requests
+    await store.create(request(required=2), "C0HAOPS", PLAN)
+    await store.add_approval("r1", "U0LEAD", T0)
+    assert await store.get("r1") == replace(
         request(required=2), approvals=("U0LEAD",), version=1
     )  # an approval is a change: the version counts it
-    assert store.card_sync("r1") == ("C0HAOPS", None)
-    assert store.plan_sync("r1") == PLAN
-    store.set_card_sync("r1", "C0HAOPS", 42)
-    assert store.card_sync("r1") == ("C0HAOPS", 42)
+    assert await store.card("r1") == ("C0HAOPS", None)
+    assert await store.plan("r1") == PLAN
+    await store.set_card("r1", "C0HAOPS", 42)
+    assert await store.card("r1") == ("C0HAOPS", 42)
 
 
-def test_one_open_request_per_pair(url: str, engines: Callable[[str], Engine]) -> None:
+async def test_one_open_request_per_pair(stores: Stores) -> None:
     """A second open request for the same pair is refused with the open one's id."""
-    store = RequestStore(engines(url))
-    store.create_sync(request("r1"), None, PLAN)
-    store.create_sync(request("r2", pair="dr"), None, PLAN)  # another pair is fine
+    store = stores.requests
+    await store.create(request("r1"), None, PLAN)
+    await store.create(request("r2", pair="dr"), None, PLAN)  # another pair is fine
     with pytest.raises(PairBusy) as info:
-        store.create_sync(request("r3"), None, PLAN)
+        await store.create(request("r3"), None, PLAN)
     assert info.value.open_id == "r1"
-    assert store.transition_sync("r1", RequestState.PENDING, RequestState.CANCELLED)
-    store.create_sync(request("r4"), None, PLAN)  # once closed, the pair is free again
+    assert await store.transition("r1", RequestState.PENDING, RequestState.CANCELLED)
+    await store.create(request("r4"), None, PLAN)  # once closed, the pair is free again
 
 
-def test_an_unknown_outcome_holds_the_pair_until_resolved(
-    url: str, engines: Callable[[str], Engine]
-) -> None:
+async def test_an_unknown_outcome_holds_the_pair_until_resolved(stores: Stores) -> None:
     """unknown keeps the pair closed (the database says so, for every replica); resolved
     frees it."""
-    store = RequestStore(engines(url))
-    store.create_sync(request("r1"), None, PLAN)
-    assert store.transition_sync("r1", RequestState.PENDING, RequestState.EXECUTING)
-    assert store.transition_sync("r1", RequestState.EXECUTING, RequestState.UNKNOWN)
+    store = stores.requests
+    await store.create(request("r1"), None, PLAN)
+    assert await store.transition("r1", RequestState.PENDING, RequestState.EXECUTING)
+    assert await store.transition("r1", RequestState.EXECUTING, RequestState.UNKNOWN)
     with pytest.raises(PairBusy) as info:
-        store.create_sync(request("r2"), None, PLAN)
+        await store.create(request("r2"), None, PLAN)
     assert info.value.open_id == "r1"
-    assert store.transition_sync("r1", RequestState.UNKNOWN, RequestState.RESOLVED)
-    store.create_sync(request("r3"), None, PLAN)
+    assert await store.transition("r1", RequestState.UNKNOWN, RequestState.RESOLVED)
+    await store.create(request("r3"), None, PLAN)
 
 
-def test_approvals_count_once_per_approver(url: str, engines: Callable[[str], Engine]) -> None:
+async def test_approvals_count_once_per_approver(stores: Stores) -> None:
     """Double clicks by one approver count once; a request with the approvals it needs
     takes no more (fifty racing clicks count two, not fifty); a closed one takes none."""
-    store = RequestStore(engines(url))
-    store.create_sync(request(required=2), None, PLAN)
-    assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
-    assert store.add_approval_sync("r1", "U0LEAD", T0) == 1
-    assert store.add_approval_sync("r1", "U0LEAD2", T0) == 2
-    assert store.add_approval_sync("r1", "U0LEAD3", T0) is None  # enough: not counted
-    assert store.get_sync("r1").approvals == ("U0LEAD", "U0LEAD2")  # type: ignore[union-attr]
-    store.transition_sync("r1", RequestState.PENDING, RequestState.EXPIRED)
-    assert store.add_approval_sync("r1", "U0LEAD3", T0) is None
+    store = stores.requests
+    await store.create(request(required=2), None, PLAN)
+    assert await store.add_approval("r1", "U0LEAD", T0) == 1
+    assert await store.add_approval("r1", "U0LEAD", T0) == 1
+    assert await store.add_approval("r1", "U0LEAD2", T0) == 2
+    assert await store.add_approval("r1", "U0LEAD3", T0) is None  # enough: not counted
+    assert (await store.get("r1")).approvals == ("U0LEAD", "U0LEAD2")  # type: ignore[union-attr]
+    await store.transition("r1", RequestState.PENDING, RequestState.EXPIRED)
+    assert await store.add_approval("r1", "U0LEAD3", T0) is None
 
 
 def test_exactly_one_of_twenty_racing_transitions_wins(
@@ -139,17 +137,17 @@ def test_exactly_one_of_twenty_racing_transitions_wins(
     assert stores[1].get_sync("r1").state is RequestState.EXECUTING  # type: ignore[union-attr]
 
 
-def test_states_and_role_changes(url: str, engines: Callable[[str], Engine]) -> None:
+async def test_states_and_role_changes(stores: Stores) -> None:
     """Requests can be listed by state; a pair's last role change is remembered."""
-    store = RequestStore(engines(url))
-    store.create_sync(request("r1"), None, PLAN)
-    store.create_sync(request("r2", pair="dr"), None, PLAN)
-    store.transition_sync("r2", RequestState.PENDING, RequestState.EXECUTING)
-    assert [r.id for r in store.in_states_sync(RequestState.EXECUTING)] == ["r2"]
-    assert store.last_change_sync("prod") is None
-    store.record_change_sync("prod", T0)
-    store.record_change_sync("prod", T0 + timedelta(minutes=1))
-    assert store.last_change_sync("prod") == T0 + timedelta(minutes=1)
+    store = stores.requests
+    await store.create(request("r1"), None, PLAN)
+    await store.create(request("r2", pair="dr"), None, PLAN)
+    await store.transition("r2", RequestState.PENDING, RequestState.EXECUTING)
+    assert [r.id for r in await store.in_states(RequestState.EXECUTING)] == ["r2"]
+    assert await store.last_change("prod") is None
+    await store.record_change("prod", T0)
+    await store.record_change("prod", T0 + timedelta(minutes=1))
+    assert await store.last_change("prod") == T0 + timedelta(minutes=1)
 
 
 def said(kind: str, rid: str = "r1") -> AuditEvent:
@@ -157,32 +155,29 @@ def said(kind: str, rid: str = "r1") -> AuditEvent:
     return AuditEvent(kind, "U0OPS", kind, T0, pair="prod", detail={"request": rid})
 
 
-def test_each_change_and_its_audit_event_commit_together(
-    url: str, engines: Callable[[str], Engine]
-) -> None:
+async def test_each_change_and_its_audit_event_commit_together(stores: Stores) -> None:
     """A change carries its audit event into its own transaction: the chain holds exactly
     the changes that were made, in their order — a lost race writes no event, and a
     double click by one approver is neither counted nor audited twice."""
-    engine = engines(url)
-    store, audit = RequestStore(engine), AuditStore(engine)
-    store.create_sync(request(required=2), "C0HAOPS", PLAN, said("requested"))
-    assert store.add_approval_sync("r1", "U0LEAD", T0, said("approved")) == 1
-    assert store.add_approval_sync("r1", "U0LEAD", T0, said("approved")) == 1  # twice
-    assert store.transition_sync(
+    store, audit = stores.requests, stores.audit
+    await store.create(request(required=2), "C0HAOPS", PLAN, said("requested"))
+    assert await store.add_approval("r1", "U0LEAD", T0, said("approved")) == 1
+    assert await store.add_approval("r1", "U0LEAD", T0, said("approved")) == 1  # twice
+    assert await store.transition(
         "r1", RequestState.PENDING, RequestState.CANCELLED, said=said("cancelled")
     )
-    assert not store.transition_sync(  # lost the race: nothing moved, nothing said
+    assert not await store.transition(  # lost the race: nothing moved, nothing said
         "r1", RequestState.PENDING, RequestState.EXPIRED, said=said("expired")
     )
-    assert store.add_approval_sync("r1", "U0LEAD2", T0, said("approved")) is None
-    events = [(r.event.kind, dict(r.event.detail)) for r in audit.all_sync()]
+    assert await store.add_approval("r1", "U0LEAD2", T0, said("approved")) is None
+    events = [(r.event.kind, dict(r.event.detail)) async for r in audit.records()]
     assert events == [
         ("requested", {"request": "r1"}),
         ("approved", {"request": "r1", "approvals": 1}),
         ("cancelled", {"request": "r1"}),
     ]
-    assert store.get_sync("r1").version == 2  # type: ignore[union-attr]
-    assert audit.verify_sync().ok
+    assert (await store.get("r1")).version == 2  # type: ignore[union-attr]
+    assert (await audit.verify()).ok
 
 
 @pytest.mark.parametrize(

@@ -27,9 +27,9 @@ from habot.slack.app import ANSWERED, Health, after_the_ack
 from habot.slack.directory import GroupDirectory
 from habot.ssh.executor import SshExecutor
 from habot.ssh.pool import Slots
+from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
 from habot.store.kept_readings import KeptReadingStore
-from habot.store.leases import LeaseStore
 from tests.conftest import settings_from
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -205,9 +205,10 @@ async def test_health_and_the_lease_never_wait_behind_a_flooded_thread_pool(
     try:
         await asyncio.sleep(0.1)  # every worker of the default executor is now blocked
         async with asyncio.timeout(20):  # a deadlock guard, not a speed target
-            health = Health(engine, "http", lambda: True)
+            stores = sql_stores(engine)
+            health = Health(database=stores.ping, mode="http", scheduler_running=lambda: True)
             answer = await health.handle(make_mocked_request("GET", "/healthz"))
-            leads = await Leadership(LeaseStore(engine), lambda: T0).held()
+            leads = await Leadership(store=stores.leases, clock=lambda: T0).held()
     finally:
         release.set()
         await asyncio.gather(*flood)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import os
 import sys
-from contextlib import closing
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import click
 
 from habot.config import load_settings
 from habot.core.anchor import Anchor, check_anchor, make_anchor, parse_anchor
-from habot.core.audit import disagreements
-from habot.runtime import open_store
+from habot.core.audit import ChainSays
+from habot.runtime import Habot, open_engine
 from habot.secrets import AUDIT_KEY, Secrets
-from habot.store.audit import AuditStore
-from habot.store.requests import RequestStore
+from habot.services.ports import AuditLog, Stores
 
+_T = TypeVar("_T")
 _CSV_FIELDS = (
     "seq",
     "at",
@@ -36,8 +38,14 @@ _CSV_FIELDS = (
 )
 
 
-def _store(ctx: click.Context) -> AuditStore:
-    return open_store(load_settings(ctx.obj))[1]
+def _in_habot(ctx: click.Context, work: Callable[[Habot], Awaitable[_T]]) -> _T:
+    """Run ``work`` against this configuration's stores (no SSH, no Slack)."""
+
+    async def opened() -> _T:
+        async with Habot.open(load_settings(ctx.obj), Secrets(os.environ), ssh=False) as habot:
+            return await work(habot)
+
+    return asyncio.run(opened())
 
 
 @click.group()
@@ -52,7 +60,7 @@ def audit() -> None:
 @click.pass_context
 def list_events(ctx: click.Context, as_json: bool, limit: int, pair: str | None) -> None:
     """The newest events first."""
-    for record in _store(ctx).recent_sync(limit, pair):
+    for record in _in_habot(ctx, lambda habot: habot.stores.audit.recent(limit, pair)):
         if as_json:
             click.echo(json.dumps(record.as_dict(), sort_keys=True))
             continue
@@ -71,14 +79,17 @@ def list_events(ctx: click.Context, as_json: bool, limit: int, pair: str | None)
 @click.pass_context
 def export(ctx: click.Context, fmt: str) -> None:
     """Every event in chain order, to stdout, with its hashes (for archiving elsewhere)."""
-    records = _store(ctx).all_sync()
+    _in_habot(ctx, lambda habot: _export(habot.stores.audit, fmt))
+
+
+async def _export(audit: AuditLog, fmt: str) -> None:
     if fmt == "jsonl":
-        for record in records:
+        async for record in audit.records():
             click.echo(json.dumps(record.as_dict(), sort_keys=True))
         return
     writer = csv.DictWriter(sys.stdout, fieldnames=_CSV_FIELDS)
     writer.writeheader()
-    for record in records:
+    async for record in audit.records():
         row = record.as_dict()
         writer.writerow({**row, "detail": json.dumps(row["detail"], sort_keys=True)})
 
@@ -95,24 +106,37 @@ def verify_chain(ctx: click.Context, anchor_line: str | None) -> None:
     """Check the hash chain (and an anchor), and that the requests table says what the
     chain says. Exit 0 when intact, 1 naming each problem."""
     anchor = _anchor_or_usage(anchor_line)
-    engine, store = open_store(load_settings(ctx.obj))
-    check = store.verify_sync()
-    if not check.ok:
-        click.echo(f"audit log BROKEN at row {check.bad_seq}: {check.problem}", err=True)
-        ctx.exit(1)
-    if anchor is not None:
-        with closing(store.all_sync()) as records:  # it may stop early: close the cursor
-            problem = check_anchor(records, anchor, Secrets(os.environ).get(AUDIT_KEY))
-        if problem:
-            click.echo(f"audit log does not match the anchor: {problem}", err=True)
-            ctx.exit(1)
-    problems = disagreements(RequestStore(engine).rows_sync(), store.all_sync())
+    key = Secrets(os.environ).get(AUDIT_KEY)
+    rows, problems = _in_habot(ctx, lambda habot: _problems(habot.stores, anchor, key))
     for problem in problems:
-        click.echo(f"requests table disagrees with the audit log: {problem}", err=True)
+        click.echo(problem, err=True)
     if problems:
         ctx.exit(1)
     held = f"; it holds the anchor at row {anchor.seq}" if anchor else ""
-    click.echo(f"audit log intact: {check.rows} rows{held}; requests agree with it")
+    click.echo(f"audit log intact: {rows} rows{held}; requests agree with it")
+
+
+async def _problems(
+    stores: Stores, anchor: Anchor | None, key: str | None
+) -> tuple[int, list[str]]:
+    """How many rows the log has, and everything wrong with it: a broken chain (then
+    nothing else is checked), an anchor it no longer holds, requests whose table disagrees
+    with it."""
+    check = await stores.audit.verify()
+    if not check.ok:
+        return check.rows, [f"audit log BROKEN at row {check.bad_seq}: {check.problem}"]
+    said, anchored = ChainSays(), []
+    async for record in stores.audit.records():
+        said.feed(record)
+        if anchor is not None and record.seq == anchor.seq:
+            anchored.append(record)
+    problems = []
+    if anchor is not None and (problem := check_anchor(anchored, anchor, key)):
+        problems.append(f"audit log does not match the anchor: {problem}")
+    rows = await stores.requests.rows()
+    disagreeing = said.disagreements(rows)
+    problems += [f"requests table disagrees with the audit log: {p}" for p in disagreeing]
+    return check.rows, problems
 
 
 def _anchor_or_usage(line: str | None) -> Anchor | None:
@@ -129,7 +153,7 @@ def _anchor_or_usage(line: str | None) -> Anchor | None:
 def anchor_command(ctx: click.Context) -> None:
     """Print the chain's head as one line to keep outside the database (keyed with the
     audit key from keyring habot/audit_key or HABOT_AUDIT_KEY, when one is set)."""
-    head = _store(ctx).head_sync()
+    head = _in_habot(ctx, lambda habot: habot.stores.audit.head())
     if head is None:
         click.echo("the audit log is empty: nothing to anchor yet", err=True)
         ctx.exit(1)
@@ -146,5 +170,5 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create or upgrade the schema with the Alembic migrations (safe to repeat)."""
-    open_store(load_settings(ctx.obj))
+    open_engine(load_settings(ctx.obj)).dispose()
     click.echo("database schema is up to date")

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 
 import click
 
-from habot.config import load_settings
+from habot.config import Settings, load_settings
 from habot.core.blocks import Message
 from habot.errors import ConfigError
-from habot.runtime import open_store, utc_now
-from habot.services.digest import DigestService
-from habot.store.alert_state import AlertStateStore
-from habot.store.outbox import OutboxStore
-from habot.store.readings import ReadingStore
+from habot.runtime import Habot
+from habot.secrets import Secrets
 
 _EMOJI = re.compile(r":[a-z_]+: ")
 _ITALIC = re.compile(r"(?m)^_(.*)_$")
@@ -32,22 +30,16 @@ def digest(ctx: click.Context, post: bool) -> None:
     settings = load_settings(ctx.obj)
     if post and not settings.slack.alert_channel:
         raise ConfigError("--post needs [slack] alert_channel: the digest is posted there")
-    engine, _ = open_store(settings)
-    try:
-        service = DigestService(
-            settings,
-            ReadingStore(engine),
-            AlertStateStore(engine),
-            OutboxStore(engine),
-            utc_now,
-        )
-        message = asyncio.run(service.build())
+    asyncio.run(_digest(settings, post))
+
+
+async def _digest(settings: Settings, post: bool) -> None:
+    async with Habot.open(settings, Secrets(os.environ), ssh=False) as habot:
+        message = await habot.digest.build()
         click.echo(as_text(message))
         if post:
-            message_id = asyncio.run(service.post(message))
+            message_id = await habot.digest.post(message)
             click.echo(f"queued for {settings.slack.alert_channel} (outbox message {message_id})")
-    finally:
-        engine.dispose()
 
 
 def as_text(message: Message) -> str:

@@ -7,28 +7,17 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import click
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import Engine
 
 from habot.config import Settings, load_settings
 from habot.core.roles import RolePolicy
-from habot.runtime import Runtime, open_runtime, open_store, utc_now
-from habot.scheduling import Jobs, build_scheduler
-from habot.secrets import AUDIT_KEY, Secrets
-from habot.services.alerting import Alerter
-from habot.services.anchoring import AnchorService
-from habot.services.commands import CommandService
-from habot.services.digest import DigestService
-from habot.services.home import HomeRefresher, HomeService
-from habot.services.leader import Heartbeat, Leadership
-from habot.services.monitor import Monitor
-from habot.services.operations import OperationService
-from habot.services.outbox import OutboxNotifier, OutboxWorker
+from habot.runtime import Habot, SlackSide, utc_now
+from habot.scheduling import build_scheduler
+from habot.secrets import Secrets
 from habot.slack.app import (
     EVENTS_PATH,
     Health,
@@ -47,14 +36,6 @@ from habot.slack.metrics import Metrics
 from habot.slack.notifier import SlackSecretTeller
 from habot.slack.replies import Replies
 from habot.slack.sender import SlackSender
-from habot.store.alert_state import AlertStateStore
-from habot.store.audit import AuditStore
-from habot.store.home_viewers import ViewerStore
-from habot.store.kept_readings import KeptReadingStore
-from habot.store.leases import LeaseStore
-from habot.store.outbox import OutboxStore
-from habot.store.readings import ReadingStore
-from habot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
 
@@ -125,138 +106,62 @@ async def _serve(
             loop.slow_callback_duration * 1000,
         )
     metrics = Metrics()
-    engine, store = open_store(settings)
     app = build_app(tokens, api_url(os.environ))
-    async with AsyncExitStack() as stack:
-        runtime = await stack.enter_async_context(open_runtime(settings))
-        leadership = Leadership(LeaseStore(engine), utc_now)
+    policy = RolePolicy.of(
+        settings.roles.viewers, settings.roles.operators, settings.roles.approvers
+    )
+    directory = GroupDirectory(app.client, policy, utc_now)
+    # The outbox retries by itself (honouring Retry-After), so its client does not.
+    client = AsyncWebClient(token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[])
+    slack = SlackSide(
+        sender=SlackSender(client),
+        secrets=SlackSecretTeller(app.client),
+        home=SlackHome(app.client, directory),
+        on_busy=metrics.db_busy.inc,
+        on_dead=metrics.dead_letter,
+    )
+    async with (
+        Habot.open(settings, Secrets(os.environ), slack=slack) as habot,
+        AsyncExitStack() as stack,
+    ):
+        serving = habot.serving
+        assert serving is not None
+        leadership = serving.leadership
         metrics.leader.set_function(lambda: float(leadership.leading))
-        stack.push_async_callback(leadership.release)
-        heartbeat = Heartbeat(LeaseStore(engine), leadership.me, utc_now)
-        heartbeat.start()  # beats once first, so this replica counts as alive in recovery
-        stack.callback(heartbeat.stop)  # after the drain below: LIFO
-        jobs, drain = await _wire(
-            settings, engine, store, app, tokens, runtime, metrics, leadership, stack
-        )
+        interrupted = await serving.operations.recover()
+        if interrupted:
+            log.warning(
+                "%d operation(s) were interrupted by a restart: marked unknown", interrupted
+            )
+        replies = await stack.enter_async_context(Replies())
+        SlackHandlers(
+            commands=serving.commands,
+            operations=serving.operations,
+            directory=directory,
+            metrics=metrics,
+            command=settings.slack.command,
+            pairs=[p.name for p in settings.pairs],
+            home=serving.homes,
+            replies=replies,
+        ).register(app)
         _freeze_startup_objects()
+        jobs = serving.jobs(habot)
         scheduler = build_scheduler(settings, jobs, leader=leadership.held, count=metrics.job_ran)
         leadership.on_lead = lambda: scheduler.modify_job("status_poll", next_run_time=utc_now())
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
-        stack.push_async_callback(drain)  # running operations finish while the outbox runs
+        stack.push_async_callback(serving.operations.drain)  # runs finish while the outbox runs
         health = Health(
-            engine,
-            "http" if http_mode else "socket",
-            lambda: scheduler.running,
-            lambda: leadership.leading,
+            database=habot.stores.ping,
+            mode="http" if http_mode else "socket",
+            scheduler_running=lambda: scheduler.running,
+            leading=lambda: leadership.leading,
         )
         await _listen(app, tokens, health, metrics, stack, http_mode, host, port, health_port)
         metrics.up.set(1)
         await stop.wait()
         metrics.up.set(0)
         click.echo("habot: stopping")
-    engine.dispose()
-
-
-async def _wire(
-    settings: Settings,
-    engine: Engine,
-    store: AuditStore,
-    app: AsyncApp,
-    tokens: SlackTokens,
-    runtime: Runtime,
-    metrics: Metrics,
-    leadership: Leadership,
-    stack: AsyncExitStack,
-) -> tuple[Jobs, Callable[[], Awaitable[None]]]:
-    """Build the services over the stores, register the Slack listeners, and return the
-    scheduled jobs and how to drain running operations. Cleanup is pushed on ``stack``."""
-    policy = RolePolicy.of(
-        settings.roles.viewers, settings.roles.operators, settings.roles.approvers
-    )
-    directory = GroupDirectory(app.client, policy, utc_now)
-    outbox, kept = OutboxStore(engine), KeptReadingStore(engine)
-    # The outbox retries by itself (honouring Retry-After), so its client does not.
-    client = AsyncWebClient(token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[])
-    worker = OutboxWorker(
-        outbox,
-        SlackSender(client),
-        utc_now,
-        leader=leadership.held,
-        on_dead=metrics.dead_letter,
-    )
-    stack.push_async_callback(worker.close)
-    home = HomeService(
-        settings,
-        ReadingStore(engine),
-        AlertStateStore(engine),
-        RequestStore(engine),
-        store,
-        utc_now,
-        ViewerStore(engine),
-    )
-    homes = HomeRefresher(home, SlackHome(app.client, directory))
-    stack.push_async_callback(homes.close)
-    alerter = Alerter(settings, AlertStateStore(engine), outbox, utc_now)
-    operations = OperationService(
-        settings,
-        runtime.status,
-        runtime.executor,
-        RequestStore(engine),
-        store,
-        OutboxNotifier(outbox, SlackSecretTeller(app.client), utc_now, kick=worker.kick),
-        utc_now,
-        on_change=homes.refresh,
-        replica=leadership.me,
-        alive=leadership.alive,
-        announce=alerter.announce,
-        on_busy=metrics.db_busy.inc,
-    )
-    interrupted = await operations.recover()
-    if interrupted:
-        log.warning("%d operation(s) were interrupted by a restart: marked unknown", interrupted)
-    commands = CommandService(
-        settings,
-        runtime.status,
-        runtime.executor,
-        store,
-        utc_now,
-        readings=kept,
-        operations=operations,
-        alert_states=AlertStateStore(engine),
-    )
-    pairs = [p.name for p in settings.pairs]
-    replies = await stack.enter_async_context(Replies())
-    SlackHandlers(
-        commands,
-        operations,
-        directory,
-        metrics,
-        settings.slack.command,
-        pairs,
-        homes,
-        replies=replies,
-    ).register(app)
-    monitor = Monitor(
-        settings,
-        runtime.status,
-        ReadingStore(engine),
-        RequestStore(engine),
-        utc_now,
-        alerter,
-        on_change=homes.refresh,
-        prune=(outbox.prune_sync, kept.prune_sync),
-    )
-    digest = DigestService(settings, ReadingStore(engine), AlertStateStore(engine), outbox, utc_now)
-    anchors = AnchorService(settings, store, outbox, utc_now, Secrets(os.environ).get(AUDIT_KEY))
-    jobs = Jobs(
-        poll=monitor.poll,
-        housekeeping=operations.housekeeping,
-        deliver=worker.deliver_due,
-        digest=digest.post,
-        anchor=anchors.post,
-    )
-    return jobs, operations.drain
 
 
 async def _listen(

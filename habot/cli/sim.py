@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import tempfile
 from pathlib import Path
@@ -13,7 +14,8 @@ import click
 
 from habot.cli.render import make_console, status_details, status_table
 from habot.config import load_settings
-from habot.runtime import open_runtime
+from habot.runtime import Habot
+from habot.secrets import Secrets
 from habot.sim.appliance import Layout
 from habot.sim.simulator import NODE_FAULTS, PAIR_FAULTS, Simulator, control
 
@@ -153,8 +155,9 @@ async def _demo() -> None:
     with tempfile.TemporaryDirectory(prefix="habot-demo-") as tmp:
         async with Simulator(Path(tmp), ("prod", "dr")) as simulator:
             await simulator.apply("dr", "pair", "smb", "87")
-            async with open_runtime(load_settings(simulator.kit.config_path)) as runtime:
-                statuses = await runtime.status.read("all")
+            settings = load_settings(simulator.kit.config_path)
+            async with Habot.open(settings, Secrets(os.environ), database=False) as habot:
+                statuses = await habot.status.read("all")
     console.print(status_table(statuses))
     status_details(console, statuses, raw=False)
     console.print(

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from habot.cli.render import check_lines, make_console, status_details, status_table
-from habot.config import load_settings
+from habot.config import Settings, load_settings
 from habot.core.model import Verdict
 from habot.core.serialize import status_to_dict
 from habot.core.verdict import PairStatus
-from habot.runtime import open_runtime
+from habot.runtime import Habot
+from habot.secrets import Secrets
 from habot.services.check import NodeCheck, check_nodes
 
 
+def _habot(settings: Settings) -> AbstractAsyncContextManager[Habot]:
+    """habot for a one-off read: SSH, nothing kept (no database file is made)."""
+    return Habot.open(settings, Secrets(os.environ), database=False)
+
+
 async def _read(config_path: Path | None, which: str | None) -> list[PairStatus]:
-    async with open_runtime(load_settings(config_path)) as runtime:
-        return await runtime.status.read(which)
+    async with _habot(load_settings(config_path)) as habot:
+        return await habot.status.read(which)
 
 
 @click.command()
@@ -46,9 +54,9 @@ def status(ctx: click.Context, pair: str | None, as_json: bool, raw: bool) -> No
 async def _check(config_path: Path | None, console: Console) -> list[NodeCheck]:
     settings = load_settings(config_path)
     console.print(f"✓ config: {len(settings.pairs)} pair(s)", style="green")
-    async with open_runtime(settings) as runtime:
+    async with _habot(settings) as habot:
         console.print("✓ client keys and known_hosts readable", style="green")
-        return await check_nodes(runtime.settings, runtime.executor)
+        return await check_nodes(habot.settings, habot.executor)
 
 
 @click.command()

@@ -150,32 +150,49 @@ _STATES = frozenset(state.value for state in RequestState)
 
 
 def disagreements(requests: Iterable[RequestRow], records: Iterable[AuditRecord]) -> list[str]:
-    """Where the requests table and the chain disagree. Every change to a request is
-    written with its audit event in one transaction, so the chain's last state event for a
-    request is its state, and its ``approved`` events are its approvers; anything else was
-    changed behind habot's back (triggers dropped, rows edited)."""
-    said_state: dict[str, str] = {}
-    said_approvers: dict[str, set[str]] = {}
+    """Where the requests table and the chain disagree (see :class:`ChainSays`)."""
+    said = ChainSays()
     for record in records:
+        said.feed(record)
+    return said.disagreements(requests)
+
+
+class ChainSays:
+    """What the chain says about each request, read one record at a time (a long log is
+    streamed, never held). Every change to a request is written with its audit event in
+    one transaction, so the chain's last state event for a request is its state, and its
+    ``approved`` events are its approvers; anything else was changed behind habot's back
+    (triggers dropped, rows edited)."""
+
+    def __init__(self) -> None:
+        self._state: dict[str, str] = {}
+        self._approvers: dict[str, set[str]] = {}
+
+    def feed(self, record: AuditRecord) -> None:
+        """Take the next record in chain order."""
         request = record.event.detail.get("request")
         if not isinstance(request, str):
-            continue
+            return
         kind = record.event.kind
         if kind == "approved":
-            said_approvers.setdefault(request, set()).add(record.event.actor)
+            self._approvers.setdefault(request, set()).add(record.event.actor)
         elif _STATE_OF_KIND.get(kind, kind) in _STATES:
-            said_state[request] = _STATE_OF_KIND.get(kind, kind)
-    problems = []
-    for row in requests:
-        chained = said_state.get(row.id)
-        if chained != row.state:
-            problems.append(
-                f"request {row.id} is {row.state!r} in its table; the chain says "
-                f"{chained or 'nothing about it'}"
-            )
-        if row.approvers != frozenset(said_approvers.get(row.id, ())):
-            problems.append(
-                f"request {row.id}'s approvers {sorted(row.approvers)} are not the chain's "
-                f"{sorted(said_approvers.get(row.id, ()))}"
-            )
-    return problems
+            self._state[request] = _STATE_OF_KIND.get(kind, kind)
+
+    def disagreements(self, requests: Iterable[RequestRow]) -> list[str]:
+        """Each way the table's rows differ from what the chain said."""
+        problems = []
+        for row in requests:
+            chained = self._state.get(row.id)
+            if chained != row.state:
+                problems.append(
+                    f"request {row.id} is {row.state!r} in its table; the chain says "
+                    f"{chained or 'nothing about it'}"
+                )
+            said = frozenset(self._approvers.get(row.id, ()))
+            if row.approvers != said:
+                problems.append(
+                    f"request {row.id}'s approvers {sorted(row.approvers)} are not the chain's "
+                    f"{sorted(said)}"
+                )
+        return problems

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class MessageKind(StrEnum):
@@ -129,3 +130,19 @@ def _transient(attempt: Attempt) -> bool:
         or error.startswith(("http_5", "http_429"))
         or error.endswith(("Error", "Timeout"))
     )
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One stored message."""
+
+    id: int
+    lane: str
+    kind: MessageKind
+    channel: str
+    payload: dict[str, Any]
+    attempts: int
+    next_attempt_at: datetime
+    state: Delivery
+    ts: str | None
+    error: str | None = None  # Slack's last error, if any

@@ -20,16 +20,14 @@ from habot.core.alerts import (
 from habot.core.outbox import TS_OF, MessageKind
 from habot.core.verdict import PairStatus
 from habot.services.outbox import message_payload
-from habot.services.ports import Clock
-from habot.store.alert_state import AlertStateStore
-from habot.store.outbox import OutboxStore
+from habot.services.ports import AlertStates, Clock, Outbox
 
 
 class Alerter:
     """Applies each reading to its pair's alert state and queues what must be said."""
 
     def __init__(
-        self, settings: Settings, states: AlertStateStore, outbox: OutboxStore, clock: Clock
+        self, *, settings: Settings, states: AlertStates, outbox: Outbox, clock: Clock
     ) -> None:
         self._channel = settings.slack.alert_channel
         self._schedule = settings.schedule
@@ -38,31 +36,33 @@ class Alerter:
         self._states = states
         self._outbox = outbox
         self._clock = clock
+        self._observing = asyncio.Lock()  # one reading at a time: load, decide, save
 
     async def observe(self, status: PairStatus) -> None:
         """One reading of one pair (does nothing when no alert channel is configured)."""
         if not self._channel:
             return
-        await asyncio.to_thread(self._observe_sync, status)
+        async with self._observing:
+            await self._observe(status)
 
-    def _observe_sync(self, status: PairStatus) -> None:
+    async def _observe(self, status: PairStatus) -> None:
         now = self._clock()
-        before, card = self._states.load_sync(status.pair)
+        before, card = await self._states.load(status.pair)
         quiet = in_quiet_hours(self._quiet, now.astimezone(self._zone))
         state, notices = step(
             before, status, now, self._schedule.alert_after, quiet, self._schedule.remind_after
         )
         for notice in notices:
-            card = self._queue(status, notice, card, now, state.announced)
-        self._states.save_sync(status.pair, state, card)
+            card = await self._queue(status, notice, card, now, state.announced)
+        await self._states.save(status.pair, state, card)
         if before.announced is not None and state.announced is None:
-            self._states.forget_announced_sync(status.pair, before.announced)
+            await self._states.forget_announced(status.pair, before.announced)
 
     async def announce(self, pair: str, announced: Announced) -> None:
         """habot's own operation produced this shape and said so on its card."""
-        await asyncio.to_thread(self._states.announce_sync, pair, announced)
+        await self._states.announce(pair, announced)
 
-    def _queue(
+    async def _queue(
         self,
         status: PairStatus,
         notice: Notice,
@@ -75,10 +75,10 @@ class Alerter:
         if notice.kind is Kind.REMIND:
             assert announced is not None
             message = message_payload(reminder_message(status, notice.incident, announced))
-            self._outbox.enqueue_sync(lane, MessageKind.POST, channel, message, now)
+            await self._outbox.enqueue(lane, MessageKind.POST, channel, message, now)
             return card
         if notice.kind is Kind.RAISE:
-            return self._outbox.enqueue_sync(
+            return await self._outbox.enqueue(
                 lane,
                 MessageKind.POST,
                 channel,
@@ -89,14 +89,14 @@ class Alerter:
             return None
         resolved = notice.kind is Kind.RESOLVE
         update = message_payload(alert_card(status, notice.incident, resolved=resolved))
-        self._outbox.enqueue_sync(lane, MessageKind.UPDATE, channel, {TS_OF: card, **update}, now)
+        await self._outbox.enqueue(lane, MessageKind.UPDATE, channel, {TS_OF: card, **update}, now)
         if not resolved:
             return card
         if not notice.quiet:
             words = (
                 f":white_check_mark: {status.pair} recovered — {resolved_after(notice.incident)}."
             )
-            self._outbox.enqueue_sync(
+            await self._outbox.enqueue(
                 lane, MessageKind.REPLY, channel, {TS_OF: card, "text": words}, now
             )
         return None

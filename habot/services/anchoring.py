@@ -4,16 +4,12 @@ a copy of it lives outside habot's database (in Slack's history) and `habot audi
 
 from __future__ import annotations
 
-import asyncio
-
 from habot.config import Settings
 from habot.core.anchor import make_anchor
 from habot.core.blocks import text_message
 from habot.core.outbox import MessageKind
 from habot.services.outbox import message_payload
-from habot.services.ports import Clock
-from habot.store.audit import AuditStore
-from habot.store.outbox import OutboxStore
+from habot.services.ports import AuditLog, Clock, Outbox
 
 ANCHOR_LANE = "audit-anchor"  # its own lane: an anchor never waits behind a pair's messages
 
@@ -23,9 +19,10 @@ class AnchorService:
 
     def __init__(
         self,
+        *,
         settings: Settings,
-        audit: AuditStore,
-        outbox: OutboxStore,
+        audit: AuditLog,
+        outbox: Outbox,
         clock: Clock,
         key: str | None,
     ) -> None:
@@ -40,7 +37,7 @@ class AnchorService:
         """Queue the current anchor; its outbox id, or None (no alert channel, an empty
         log, or nothing appended since the last anchor)."""
         channel = self._settings.slack.alert_channel
-        head = await asyncio.to_thread(self._audit.head_sync)
+        head = await self._audit.head()
         if not channel or head is None or head.seq == self._posted_seq:
             return None
         line = make_anchor(head, self._key).line()
@@ -50,8 +47,7 @@ class AnchorService:
             f"`habot audit verify --anchor '<line>'` proves the log still holds it:\n"
             f"```{line}```"
         )
-        queued = await asyncio.to_thread(
-            self._outbox.enqueue_sync,
+        queued = await self._outbox.enqueue(
             ANCHOR_LANE,
             MessageKind.POST,
             channel,

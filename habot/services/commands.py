@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
-import secrets
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from habot.config import Settings
 from habot.core.audit import AuditEvent, digest
@@ -38,47 +35,12 @@ from habot.core.grammar import (
 )
 from habot.core.ratelimit import RateLimit
 from habot.core.roles import missing_role
-from habot.core.verdict import PairStatus
 from habot.errors import NodeError
-from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
+from habot.services.ports import AlertStates, AuditLog, Caller, Clock, CommandRunner, ReadingKeeper
 from habot.services.status import StatusService
-from habot.store.alert_state import AlertStateStore
 
 if TYPE_CHECKING:
     from habot.services.operations import OperationService
-
-
-class ReadingKeeper(Protocol):
-    """Keeps readings behind status cards, so "raw output" is one click away."""
-
-    async def put(self, status: PairStatus) -> str:
-        """Keep a reading; return its id."""
-        ...
-
-    async def get(self, reading_id: str) -> PairStatus | None:
-        """A kept reading, or None once it has been forgotten."""
-        ...
-
-
-class ReadingCache:
-    """A ReadingKeeper in memory (one process; lost on restart): the database-backed one
-    serves `habot run`."""
-
-    def __init__(self, size: int = 500) -> None:
-        self._size = size
-        self._items: OrderedDict[str, PairStatus] = OrderedDict()
-
-    async def put(self, status: PairStatus) -> str:
-        """Keep a reading; return its id."""
-        reading_id = secrets.token_hex(8)
-        self._items[reading_id] = status
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-        return reading_id
-
-    async def get(self, reading_id: str) -> PairStatus | None:
-        """A kept reading, or None once it has been forgotten."""
-        return self._items.get(reading_id)
 
 
 class CommandService:
@@ -86,21 +48,22 @@ class CommandService:
 
     def __init__(
         self,
+        *,
         settings: Settings,
         status: StatusService,
         runner: CommandRunner,
         audit: AuditLog,
         clock: Clock,
-        readings: ReadingKeeper | None = None,
+        readings: ReadingKeeper,
         operations: OperationService | None = None,
-        alert_states: AlertStateStore | None = None,
+        alert_states: AlertStates | None = None,
     ) -> None:
         self._settings = settings
         self._status = status
         self._runner = runner
         self._audit = audit
         self._clock = clock
-        self._readings = readings or ReadingCache()
+        self._readings = readings
         self._operations = operations
         self._alert_states = alert_states
         self._command = settings.slack.command
@@ -169,7 +132,8 @@ class CommandService:
         except UsageError as exc:
             return text_message(f":grey_question: {escape(str(exc))}")
         until = self._clock() + ask.duration
-        await asyncio.to_thread(self._set_mute, ask.pair, until)
+        assert self._alert_states is not None
+        await self._alert_states.set_mute(ask.pair, until)
         await self._record(
             "muted",
             caller,
@@ -187,20 +151,16 @@ class CommandService:
         assert parsed.pair is not None
         if self._alert_states is None:
             return text_message("Alerts are not enabled in this process.")
-        await asyncio.to_thread(self._set_mute, parsed.pair, None)
+        await self._alert_states.set_mute(parsed.pair, None)
         await self._record("unmuted", caller, parsed, "unmuted", {})
         words = f":loud_sound: Alerts for *{parsed.pair}* are on again (<@{caller.user}>)."
         return Message(words, (section(words),), in_channel=True)
 
-    def _set_mute(self, pair: str, until: datetime | None) -> None:
-        assert self._alert_states is not None
-        self._alert_states.set_mute_sync(pair, until)
-
-    def _mutes(self, pairs: list[str]) -> dict[str, datetime]:
+    async def _mutes(self, pairs: list[str]) -> dict[str, datetime]:
         if self._alert_states is None:
             return {}
         now = self._clock()
-        found = {p: self._alert_states.load_sync(p)[0].muted_until for p in pairs}
+        found = {p: (await self._alert_states.load(p))[0].muted_until for p in pairs}
         return {p: until for p, until in found.items() if until and until > now}
 
     async def _pending(self, caller: Caller, parsed: ParsedCommand) -> Message:
@@ -301,7 +261,7 @@ class CommandService:
                     detail={"primary": s.primary.state.value, "secondary": s.secondary.state.value},
                 )
             )
-        mutes = await asyncio.to_thread(self._mutes, [s.pair for s in statuses])
+        mutes = await self._mutes([s.pair for s in statuses])
         return status_message(statuses, self._clock(), ids, mutes)
 
     async def _logs(self, caller: Caller, parsed: ParsedCommand) -> Message:

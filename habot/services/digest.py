@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from habot.config import Settings
@@ -10,10 +9,7 @@ from habot.core.blocks import Message
 from habot.core.digest import Sample, Uptime, digest_message, uptime
 from habot.core.outbox import MessageKind
 from habot.services.outbox import message_payload
-from habot.services.ports import Clock
-from habot.store.alert_state import AlertStateStore
-from habot.store.outbox import OutboxStore
-from habot.store.readings import ReadingStore
+from habot.services.ports import AlertStates, Clock, Outbox, ReadingLog
 
 WINDOW = timedelta(days=1)
 DIGEST_LANE = "digest"  # its own lane: a digest never waits behind a pair's alerts
@@ -24,10 +20,11 @@ class DigestService:
 
     def __init__(
         self,
+        *,
         settings: Settings,
-        readings: ReadingStore,
-        alerts: AlertStateStore,
-        outbox: OutboxStore,
+        readings: ReadingLog,
+        alerts: AlertStates,
+        outbox: Outbox,
         clock: Clock,
     ) -> None:
         self._settings = settings
@@ -43,8 +40,7 @@ class DigestService:
         if not channel:
             return None
         message = message or await self.build()
-        return await asyncio.to_thread(
-            self._outbox.enqueue_sync,
+        return await self._outbox.enqueue(
             DIGEST_LANE,
             MessageKind.POST,
             channel,
@@ -54,20 +50,18 @@ class DigestService:
 
     async def build(self) -> Message:
         """The digest as it would be posted now."""
-        return await asyncio.to_thread(self._build, self._clock())
-
-    def _build(self, now: datetime) -> Message:
-        items = [self._uptime(pair.name, now) for pair in self._settings.pairs]
+        now = self._clock()
+        items = [await self._uptime(pair.name, now) for pair in self._settings.pairs]
         muted = {
-            p.name: self._alerts.load_sync(p.name)[0].muted_until for p in self._settings.pairs
+            p.name: (await self._alerts.load(p.name))[0].muted_until for p in self._settings.pairs
         }
         return digest_message(items, muted, now, round(WINDOW / timedelta(hours=1)))
 
-    def _uptime(self, pair: str, now: datetime) -> Uptime:
+    async def _uptime(self, pair: str, now: datetime) -> Uptime:
         start = now - WINDOW
         samples = [
             Sample(r.at, r.verdict, r.primary, r.secondary, r.health)
-            for r in self._readings.since_sync(pair, start)
+            for r in await self._readings.since(pair, start)
         ]
         max_gap = 2 * self._settings.schedule.status_every
         return uptime(pair, samples, start, now, max_gap)

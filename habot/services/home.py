@@ -13,12 +13,8 @@ from habot.core.approvals import Request, RequestState, actions_for
 from habot.core.audit import AuditRecord
 from habot.core.home import PairLine, dashboard
 from habot.core.roles import Access
-from habot.services.ports import Clock
-from habot.store.alert_state import AlertStateStore
-from habot.store.audit import AuditStore
-from habot.store.home_viewers import ViewerStore
-from habot.store.readings import ReadingStore
-from habot.store.requests import RequestStore
+from habot.services.background import Background
+from habot.services.ports import AlertStates, AuditLog, Clock, HomeViewers, ReadingLog, Requests
 
 log = logging.getLogger(__name__)
 OUTCOMES = frozenset({"succeeded", "failed", "unverified", "aborted", "unknown"})
@@ -55,13 +51,14 @@ class HomeService:
 
     def __init__(
         self,
+        *,
         settings: Settings,
-        readings: ReadingStore,
-        alerts: AlertStateStore,
-        requests: RequestStore,
-        audit: AuditStore,
+        readings: ReadingLog,
+        alerts: AlertStates,
+        requests: Requests,
+        audit: AuditLog,
         clock: Clock,
-        viewers: ViewerStore | None = None,
+        viewers: HomeViewers | None = None,
     ) -> None:
         self._viewers = viewers
         self._settings = settings
@@ -80,33 +77,32 @@ class HomeService:
         return dashboard(shared.lines, mine, shared.recent, self._settings.slack.command, shared.at)
 
     async def snapshot(self) -> Snapshot:
-        """What every viewer's Home is built from (database reads run in a thread)."""
-        return await asyncio.to_thread(self._snapshot)
+        """What every viewer's Home is built from."""
+        lines = await asyncio.gather(*(self._line(pair.name) for pair in self._settings.pairs))
+        recent = await self._audit.recent(200)
+        return Snapshot(
+            list(lines),
+            await self._requests.in_states(RequestState.PENDING),
+            [r for r in recent if r.event.kind in OUTCOMES][:10],
+            self._clock(),
+        )
 
     async def opened(self, user: str) -> None:
         """Remember a viewer, so their Home is republished when something changes."""
         if self._viewers is not None:
-            await asyncio.to_thread(self._viewers.opened_sync, user, self._clock())
+            await self._viewers.opened(user, self._clock())
 
     async def viewers(self) -> list[str]:
         """Users whose Home is kept current."""
         if self._viewers is None:
             return []
         since = self._clock() - RECENT_VIEWERS
-        return await asyncio.to_thread(self._viewers.since_sync, since)
+        return await self._viewers.since(since)
 
-    def _snapshot(self) -> Snapshot:
-        return Snapshot(
-            [self._line(pair.name) for pair in self._settings.pairs],
-            self._requests.in_states_sync(RequestState.PENDING),
-            [r for r in self._audit.recent_sync(200) if r.event.kind in OUTCOMES][:10],
-            self._clock(),
-        )
-
-    def _line(self, pair: str) -> PairLine:
-        reading = self._readings.last_sync(pair)
-        muted = self._alerts.load_sync(pair)[0].muted_until
-        change = self._requests.last_change_sync(pair)
+    async def _line(self, pair: str) -> PairLine:
+        reading = await self._readings.last(pair)
+        muted = (await self._alerts.load(pair))[0].muted_until
+        change = await self._requests.last_change(pair)
         cooldown = change + self._settings.approval.cooldown if change else None
         if reading is None:
             return PairLine(pair, None, None, None, None, muted, cooldown)
@@ -119,9 +115,12 @@ class HomeRefresher:
     """Publishes Homes: one on open, everyone's when something changed. Refreshes run in the
     background and coalesce — changes arriving during a refresh cause one more, not many."""
 
-    def __init__(self, home: HomeService, port: HomePort) -> None:
+    def __init__(
+        self, home: HomeService, port: HomePort, background: Background | None = None
+    ) -> None:
         self._home = home
         self._port = port
+        self._background = background or Background()
         self._task: asyncio.Task[None] | None = None
         self._again = False
 
@@ -140,7 +139,7 @@ class HomeRefresher:
         if self._task is not None and not self._task.done():
             self._again = True
             return
-        self._task = asyncio.create_task(self._refresh_all())
+        self._task = self._background.spawn(self._refresh_all(), name="home-refresh")
 
     async def _refresh_all(self) -> None:
         while True:

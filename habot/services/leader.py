@@ -12,9 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from habot.services.ports import Clock
-from habot.store.db import OwnThread
-from habot.store.leases import LeaseStore
+from habot.services.ports import Clock, Leases
 
 log = logging.getLogger(__name__)
 SCHEDULER_LEASE = "scheduler"
@@ -68,7 +66,7 @@ class Leadership:
     """Claims and renews the scheduler lease; says whether this replica leads right now."""
 
     def __init__(
-        self, store: LeaseStore, clock: Clock, me: str | None = None, ttl: timedelta = LEASE_TTL
+        self, *, store: Leases, clock: Clock, me: str | None = None, ttl: timedelta = LEASE_TTL
     ) -> None:
         self._store = store
         self._clock = clock
@@ -77,7 +75,6 @@ class Leadership:
         self.leading = False
         self._renewed: datetime | None = None
         self._asked = False
-        self._thread = OwnThread("habot-lease")  # never queued behind request work
         #: Called when this replica takes the lead from another (not at its first claim):
         #: the new leader should look at the pairs now, not an interval later.
         self.on_lead: Callable[[], None] | None = None
@@ -89,7 +86,7 @@ class Leadership:
         if self.leading and self._renewed is not None and now - self._renewed < self._ttl / 5:
             return True
         try:
-            leads = await self._thread.run(self._claim, now)
+            leads = await self._claim(now)
         except Exception:
             log.exception("could not claim the scheduler lease; not leading")
             leads = False
@@ -102,26 +99,26 @@ class Leadership:
         self._renewed = now if leads else None
         return leads
 
-    def _claim(self, now: datetime) -> bool:
-        if self._store.claim_sync(SCHEDULER_LEASE, self.me, now, self._ttl):
+    async def _claim(self, now: datetime) -> bool:
+        if await self._store.claim(SCHEDULER_LEASE, self.me, now, self._ttl):
             return True
-        holder = self._store.holder_sync(SCHEDULER_LEASE, now)
+        holder = await self._store.holder(SCHEDULER_LEASE, now)
         if holder is None or not gone(holder, self.me):
             return False
         log.info("the scheduler lead's holder %s is gone; taking over now", holder)
-        return self._store.take_over_sync(SCHEDULER_LEASE, holder, self.me, now, self._ttl)
+        return await self._store.take_over(SCHEDULER_LEASE, holder, self.me, now, self._ttl)
 
     async def release(self) -> None:
         """Step down (at shutdown) so another replica takes over at once."""
         if self.leading:
-            await self._thread.run(self._store.release_sync, SCHEDULER_LEASE, self.me)
+            await self._store.release(SCHEDULER_LEASE, self.me)
             self.leading = False
 
     async def alive(self, replica: str) -> bool:
         """Whether a replica's heartbeat is current."""
         if gone(replica, self.me):
             return False
-        holder = await self._thread.run(self._store.holder_sync, _alive(replica), self._clock())
+        holder = await self._store.holder(_alive(replica), self._clock())
         return holder == replica
 
 
@@ -129,7 +126,7 @@ def _alive(replica: str) -> str:
     return f"alive:{replica}"
 
 
-def beat_sync(store: LeaseStore, me: str, now: datetime) -> None:
+def beat_sync(store: Leases, me: str, now: datetime) -> None:
     """One heartbeat: this replica is alive until ``now + REPLICA_TTL``."""
     store.claim_sync(_alive(me), me, now, REPLICA_TTL)
 
@@ -146,7 +143,8 @@ class Heartbeat:
 
     def __init__(
         self,
-        store: LeaseStore,
+        *,
+        store: Leases,
         me: str,
         clock: Clock,
         every: timedelta = HEARTBEAT_EVERY,

@@ -8,19 +8,17 @@ not read says nothing about its role, so it never starts a cooldown.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from habot.config import Settings
 from habot.core.model import NodeState, Role
+from habot.core.readings import StoredReading
 from habot.core.verdict import UNREAD, PairStatus, serving_changed
 from habot.services.alerting import Alerter
-from habot.services.ports import Clock
+from habot.services.ports import Clock, ReadingLog, Requests
 from habot.services.status import StatusService
-from habot.store.readings import ReadingStore, StoredReading
-from habot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
@@ -39,14 +37,15 @@ class Monitor:
 
     def __init__(
         self,
+        *,
         settings: Settings,
         status: StatusService,
-        readings: ReadingStore,
-        requests: RequestStore,
+        readings: ReadingLog,
+        requests: Requests,
         clock: Clock,
         alerter: Alerter | None = None,
         on_change: Callable[[], None] | None = None,
-        prune: Sequence[Callable[[datetime], int]] = (),
+        prune: Sequence[Callable[[datetime], Awaitable[int]]] = (),
     ) -> None:
         self._prune = prune
         self._pruned_at: datetime | None = None
@@ -63,15 +62,13 @@ class Monitor:
         statuses = await self._status.read()
         changed = False
         for status in statuses:
-            previous = await asyncio.to_thread(self._readings.last_sync, status.pair)
+            previous = await self._readings.last(status.pair)
             known = await self._last_known(status.pair, previous)
-            await asyncio.to_thread(self._readings.add_sync, status)
+            await self._readings.add(status)
             changed = changed or looks_different(previous, status)
             if serving_changed(known, status):
                 log.info("%s changed roles: cooldown starts", status.pair)
-                await asyncio.to_thread(
-                    self._requests.record_change_sync, status.pair, self._clock()
-                )
+                await self._requests.record_change(status.pair, self._clock())
             if self._alerter is not None:
                 await self._alerter.observe(status)
         if changed and self._on_change is not None:
@@ -84,7 +81,7 @@ class Monitor:
         usual case, no further query), else looked up further back."""
         if previous is not None and not {previous.primary, previous.secondary} & UNREAD:
             return {Role.PRIMARY: previous.primary, Role.SECONDARY: previous.secondary}
-        return await asyncio.to_thread(self._readings.last_known_sync, pair, UNREAD)
+        return await self._readings.last_known(pair, UNREAD)
 
     async def _prune_old(self) -> None:
         """Delete what is older than keep_readings — at most every PRUNE_EVERY, not at
@@ -94,5 +91,5 @@ class Monitor:
             return
         self._pruned_at = now
         before = now - self._settings.schedule.keep_readings
-        for prune in (self._readings.prune_sync, *self._prune):  # others kept as long
-            await asyncio.to_thread(prune, before)
+        for prune in (self._readings.prune, *self._prune):  # others kept as long
+            await prune(before)

@@ -64,11 +64,10 @@ from habot.errors import (
     StoreBusy,
     UnexpectedPrompt,
 )
+from habot.services.background import Background
 from habot.services.leader import replica_id
-from habot.services.ports import AuditLog, Caller, Clock, CommandRunner
+from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, Requests
 from habot.services.status import StatusService
-from habot.store.db import is_busy
-from habot.store.requests import RequestStore
 
 log = logging.getLogger(__name__)
 _OUTCOME_STATE = {
@@ -133,10 +132,11 @@ class OperationService:
 
     def __init__(
         self,
+        *,
         settings: Settings,
         status: StatusService,
         runner: CommandRunner,
-        requests: RequestStore,
+        requests: Requests,
         audit: AuditLog,
         notifier: Notifier,
         clock: Clock,
@@ -145,7 +145,9 @@ class OperationService:
         alive: Callable[[str], Awaitable[bool]] | None = None,
         announce: Callable[[str, Announced], Awaitable[None]] | None = None,
         on_busy: Callable[[], None] | None = None,
+        background: Background | None = None,
     ) -> None:
+        self._background = background or Background()
         self._on_busy = on_busy
         self._announce = announce
         self._replica = replica or replica_id()  # unique per process unless given
@@ -159,7 +161,6 @@ class OperationService:
         self._notify = notifier
         self._clock = clock
         self._policy = approval_policy(settings)
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- asking -------------------------------------------------------------------------
 
@@ -179,7 +180,7 @@ class OperationService:
                 {"operation": operation.value, "reason": str(exc)},
             )
             return text_message(f":no_entry: {escape(str(exc))}")
-        last_change = await asyncio.to_thread(self._requests.last_change_sync, pair.name)
+        last_change = await self._requests.last_change(pair.name)
         cooldown = (
             None
             if operation in ROLE_NEUTRAL
@@ -226,7 +227,7 @@ class OperationService:
         try:
             await self._requests.create(request, caller.channel, plan, said)
         except PairBusy as busy:
-            _, card = await asyncio.to_thread(self._requests.card_sync, busy.open_id)
+            _, card = await self._requests.card(busy.open_id)
             link = await self._notify.link(card) if card is not None else None
             where = f" — <{link}|its card>" if link else ""
             held = await self._requests.get(busy.open_id)
@@ -248,7 +249,7 @@ class OperationService:
         if not caller.channel:
             return text_message(f"Request `{request.id}` is open (no channel to post a card in).")
         card = await self._notify.post_card(plan.pair, caller.channel, approval_card(request, plan))
-        await asyncio.to_thread(self._requests.set_card_sync, request.id, caller.channel, card)
+        await self._requests.set_card(request.id, caller.channel, card)
         return await self._posted(request, card, caller.user)
 
     async def _posted(self, request: Request, card: int, user: str) -> Message:
@@ -305,7 +306,7 @@ class OperationService:
     ) -> Message:
         """A button on an approval card: honoured only from that card (habot's workspace,
         the card's channel, that request's buttons); refusals are audited."""
-        card_channel, _ = await asyncio.to_thread(self._requests.card_sync, request_id)
+        card_channel, _ = await self._requests.card(request_id)
         wrong = click_mismatch(request_id, block_id, where, card_channel)
         if wrong is not None:
             request = await self._requests.get(request_id)
@@ -412,8 +413,7 @@ class OperationService:
 
     async def drain(self, limit: timedelta = timedelta(minutes=15)) -> None:
         """Wait for running executions (tests, graceful shutdown)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=limit.total_seconds())
+        await self._background.drain(limit)
 
     async def _execute(self, request: Request) -> None:
         try:
@@ -624,7 +624,7 @@ class OperationService:
         """This replica ran the request, but another declared it interrupted before the
         outcome was in: the request keeps the state it was given (a person resolves it),
         and what this replica saw is audited and told in the card's thread, not lost."""
-        runner = await asyncio.to_thread(self._requests.runner_sync, request.id)
+        runner = await self._requests.runner(request.id)
         if runner != self._replica:
             return  # another replica's run, closed by someone else: nothing seen here
         log.warning("request %s finished here after it was closed elsewhere: %s", request.id, words)
@@ -649,9 +649,7 @@ class OperationService:
         while True:
             try:
                 return await write()
-            except Exception as exc:
-                if not (isinstance(exc, StoreBusy) or is_busy(exc)):
-                    raise
+            except StoreBusy:
                 if self._on_busy is not None:
                     self._on_busy()
                 if not warned and time.monotonic() - started > DURABLE_FOR:
@@ -691,7 +689,7 @@ class OperationService:
     async def expire(self) -> int:
         """Close pending requests past their deadline; return how many."""
         now = self._clock()
-        pending = await asyncio.to_thread(self._requests.in_states_sync, RequestState.PENDING)
+        pending = await self._requests.in_states(RequestState.PENDING)
         closed = 0
         for request in (r for r in pending if now >= r.expires_at):
             said = self._event("expired", "habot", request.pair, "expired", {"request": request.id})
@@ -707,7 +705,7 @@ class OperationService:
         """Executions cut short by a crash become unknown, never re-run. With several
         replicas, only those whose replica is no longer alive (runs at start and in every
         housekeeping round)."""
-        running = await asyncio.to_thread(self._requests.in_states_sync, RequestState.EXECUTING)
+        running = await self._requests.in_states(RequestState.EXECUTING)
         orphans = [r for r in running if not await self._still_running(r)]
         for request in orphans:
             await self._finish(
@@ -720,7 +718,7 @@ class OperationService:
         return len(orphans)
 
     async def _still_running(self, request: Request) -> bool:
-        runner = await asyncio.to_thread(self._requests.runner_sync, request.id)
+        runner = await self._requests.runner(request.id)
         if runner == self._replica:
             return True  # this process runs it
         return runner is not None and self._alive is not None and await self._alive(runner)
@@ -732,9 +730,7 @@ class OperationService:
 
     async def pending(self) -> Message:
         """Open requests, for `/ha pending`."""
-        open_ = await asyncio.to_thread(
-            self._requests.in_states_sync, RequestState.PENDING, RequestState.EXECUTING
-        )
+        open_ = await self._requests.in_states(RequestState.PENDING, RequestState.EXECUTING)
         if not open_:
             return text_message("No open requests.")
         lines = [
@@ -747,7 +743,7 @@ class OperationService:
     # -- helpers --------------------------------------------------------------------------
 
     async def _card_channel(self, request: Request) -> tuple[str | None, int | None]:
-        return await asyncio.to_thread(self._requests.card_sync, request.id)
+        return await self._requests.card(request.id)
 
     async def _refresh_card(
         self, request: Request, note: str | None = None, outcome: str | None = None
@@ -758,7 +754,7 @@ class OperationService:
         # Always what the database holds now, with its version: a slower writer's card
         # (an approval that lost to a cancel) is then older and dropped, never shown.
         current = await self._requests.get(request.id) or request
-        plan = await asyncio.to_thread(self._requests.plan_sync, request.id)
+        plan = await self._requests.plan(request.id)
         message = approval_card(current, plan, note, outcome)
         await self._notify.update_card(current.pair, channel, card, message, current.version)
 
@@ -805,9 +801,7 @@ class OperationService:
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run background work tracked by :meth:`drain`."""
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(work)
 
 
 class _Progress:

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from habot.core.blocks import Message
-from habot.core.outbox import TS_OF, Attempt, Delivery, Fate, MessageKind, after
-from habot.services.ports import Clock
-from habot.store.outbox import OutboxMessage, OutboxStore
+from habot.core.outbox import TS_OF, Attempt, Delivery, Fate, MessageKind, OutboxMessage, after
+from habot.services.background import Background
+from habot.services.ports import Clock, Outbox
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -38,12 +38,15 @@ class OutboxWorker:
 
     def __init__(
         self,
-        store: OutboxStore,
+        *,
+        store: Outbox,
         sender: Sender,
         clock: Clock,
         leader: Callable[[], Awaitable[bool]] | None = None,
         on_dead: Callable[[str], None] | None = None,
+        background: Background | None = None,
     ) -> None:
+        self._background = background or Background()
         self._leader = leader
         self._on_dead = on_dead  # counts set-aside messages (by Slack's error)
         self._store = store
@@ -58,14 +61,14 @@ class OutboxWorker:
             return 0  # another replica delivers
         async with self._lock:
             sent = 0
-            for lane in await asyncio.to_thread(self._store.lanes_sync):
+            for lane in await self._store.lanes():
                 sent += await self._drain_lane(lane)
             return sent
 
     def kick(self) -> None:
         """Deliver soon instead of at the next scheduled round (someone is waiting)."""
         if self._kicked is None or self._kicked.done():
-            self._kicked = asyncio.create_task(self._deliver_logged())
+            self._kicked = self._background.spawn(self._deliver_logged(), name="outbox-kick")
 
     async def _deliver_logged(self) -> int:
         try:
@@ -81,7 +84,7 @@ class OutboxWorker:
 
     async def _drain_lane(self, lane: str) -> int:
         sent = 0
-        while (head := await asyncio.to_thread(self._store.head_sync, lane)) is not None:
+        while (head := await self._store.head(lane)) is not None:
             if head.next_attempt_at > self._clock():
                 break
             if not await self._deliver(head):
@@ -93,9 +96,7 @@ class OutboxWorker:
         payload = await self._resolve(message)
         attempt = await self._sender.send(message.kind, message.channel, payload)
         outcome = after(attempt, message.attempts, self._clock())
-        await asyncio.to_thread(
-            self._store.record_sync, message.id, outcome, attempt.ts, attempt.error
-        )
+        await self._store.record(message.id, outcome, attempt.ts, attempt.error)
         if outcome.state is Delivery.DEAD:
             log.error(
                 "outbox message %s set aside after %d tries: Slack said %s",
@@ -111,7 +112,7 @@ class OutboxWorker:
         payload = dict(message.payload)
         ref = payload.pop(TS_OF, None)
         if ref is not None:
-            card = await asyncio.to_thread(self._store.get_sync, int(ref))
+            card = await self._store.get(int(ref))
             payload["ts" if message.kind == MessageKind.UPDATE else "thread_ts"] = (
                 card.ts if card else None
             )
@@ -124,7 +125,8 @@ class OutboxNotifier:
 
     def __init__(
         self,
-        store: OutboxStore,
+        *,
+        store: Outbox,
         secrets: SecretTeller,
         clock: Clock,
         kick: Callable[[], None] | None = None,
@@ -147,9 +149,7 @@ class OutboxNotifier:
         request than an edit already queued)."""
         payload = message_payload(message)
         now = self._clock()
-        await self._enqueued(
-            lambda: self._store.enqueue_update_sync(pair, channel, card, version, payload, now)
-        )
+        await self._enqueued(self._store.enqueue_update(pair, channel, card, version, payload, now))
 
     async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
         """Queue a reply in the card's thread."""
@@ -179,7 +179,7 @@ class OutboxNotifier:
         return fate
 
     async def _fate(self, card: int) -> Fate:
-        row = await asyncio.to_thread(self._store.get_sync, card)
+        row = await self._store.get(card)
         if row is None:
             return Fate(Delivery.DEAD, error="lost")
         if row.state is Delivery.SENT:
@@ -190,13 +190,11 @@ class OutboxNotifier:
         self, pair: str, kind: MessageKind, channel: str, payload: dict[str, Any]
     ) -> int:
         now = self._clock()
-        return await self._enqueued(
-            lambda: self._store.enqueue_sync(pair, kind, channel, payload, now)
-        )
+        return await self._enqueued(self._store.enqueue(pair, kind, channel, payload, now))
 
-    async def _enqueued(self, write: Callable[[], _T]) -> _T:
-        """Store off the event loop, then have the worker deliver soon."""
-        handle = await asyncio.to_thread(write)
+    async def _enqueued(self, write: Awaitable[_T]) -> _T:
+        """Store, then have the worker deliver soon."""
+        handle = await write
         if self._kick is not None:
             self._kick()
         return handle

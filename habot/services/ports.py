@@ -1,17 +1,30 @@
-"""The ports the services depend on; adapters (SSH, clock) implement them, tests fake them."""
+"""The ports the services depend on; adapters implement them (SSH, the SQL stores, the
+clock), and tests fake them (the in-memory store, a recorder for Slack).
+
+The store ports are async: an adapter does its own threading, and raises
+:class:`habot.errors.StoreError` (or :class:`habot.errors.StoreBusy`) for a database failure,
+never its library's errors. ``habot/store`` holds the SQL adapters, ``habot/store/memory.py``
+the in-memory one; ``tests/test_store_contract.py`` runs the same cases on every one."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from habot.core.addresses import NodeAddress
-from habot.core.audit import AuditEvent, AuditRecord
+from habot.core.alerts import AlertState, Announced
+from habot.core.approvals import Request, RequestState
+from habot.core.audit import AuditEvent, AuditRecord, ChainCheck, RequestRow
 from habot.core.catalogue import RemoteCommand
+from habot.core.model import NodeState, Role
+from habot.core.operations import OperationPlan
+from habot.core.outbox import MessageKind, Next, OutboxMessage
+from habot.core.readings import StoredReading
 from habot.core.results import CommandResult
 from habot.core.roles import Access
+from habot.core.verdict import PairStatus
 
 Clock = Callable[[], datetime]
 
@@ -39,14 +52,253 @@ class CommandRunner(Protocol):
 
 
 class AuditLog(Protocol):
-    """The audit port: append events, read recent ones."""
+    """The audit chain: append events, read them back."""
 
     async def append(self, event: AuditEvent) -> AuditRecord:
         """Append one event to the chain."""
         ...
 
     async def recent(self, limit: int, pair: str | None = None) -> list[AuditRecord]:
-        """The newest events first."""
+        """The newest events first (only the pair's, when given)."""
+        ...
+
+    async def head(self) -> AuditRecord | None:
+        """The newest event, or None for an empty log."""
+        ...
+
+    async def verify(self) -> ChainCheck:
+        """Check the whole chain."""
+        ...
+
+    def records(self) -> AsyncIterator[AuditRecord]:
+        """Every event in chain order (streamed: a long log is never held whole)."""
+        ...
+
+
+class Requests(Protocol):
+    """Requests and their approvals, moved only by compare-and-set; role-change times.
+    An audit event given as ``said`` is appended together with the change it records."""
+
+    async def create(
+        self,
+        request: Request,
+        channel: str | None,
+        plan: OperationPlan,
+        said: AuditEvent | None = None,
+    ) -> None:
+        """Store a new pending request; :class:`habot.errors.PairBusy` if the pair has an
+        open one (pending, executing or unknown)."""
+        ...
+
+    async def open_for(self, pair: str) -> str | None:
+        """The id of the pair's open request, if any."""
+        ...
+
+    async def get(self, request_id: str) -> Request | None:
+        """A request with its approvals, or None."""
+        ...
+
+    async def plan(self, request_id: str) -> OperationPlan:
+        """The plan the request was made on."""
+        ...
+
+    async def card(self, request_id: str) -> tuple[str | None, int | None]:
+        """Where its card is: (channel, the card's outbox id)."""
+        ...
+
+    async def set_card(self, request_id: str, channel: str, card_id: int) -> None:
+        """Remember where its card is."""
+        ...
+
+    async def in_states(self, *states: RequestState) -> list[Request]:
+        """Requests in any of these states, oldest first."""
+        ...
+
+    async def rows(self) -> list[RequestRow]:
+        """Every request's state and approvers (to check the table against the chain)."""
+        ...
+
+    async def add_approval(
+        self, request_id: str, approver: str, at: datetime, said: AuditEvent | None = None
+    ) -> int | None:
+        """Count an approval once per approver; the count, or None when the request is no
+        longer pending or already has all it needs."""
+        ...
+
+    async def transition(
+        self,
+        request_id: str,
+        expected: RequestState,
+        new: RequestState,
+        detail: dict[str, Any] | None = None,
+        runner: str | None = None,
+        said: AuditEvent | None = None,
+    ) -> bool:
+        """Move ``expected`` → ``new``; True only for the one caller that moved it."""
+        ...
+
+    async def still_runs(self, request_id: str, runner: str) -> bool:
+        """True only while it is executing and owned by ``runner``."""
+        ...
+
+    async def runner(self, request_id: str) -> str | None:
+        """The replica that started running it."""
+        ...
+
+    async def last_change(self, pair: str) -> datetime | None:
+        """When the pair last changed roles, as far as habot knows."""
+        ...
+
+    async def record_change(self, pair: str, at: datetime) -> None:
+        """Remember a role change (starts the cooldown)."""
+        ...
+
+
+class ReadingLog(Protocol):
+    """The readings the monitor took: the last per pair, a window, pruning by age."""
+
+    async def add(self, status: PairStatus) -> None:
+        """Keep a reading."""
+        ...
+
+    async def last(self, pair: str) -> StoredReading | None:
+        """The pair's newest reading."""
+        ...
+
+    async def last_known(self, pair: str, unread: frozenset[NodeState]) -> dict[Role, NodeState]:
+        """Each node's newest state that is not one of ``unread``."""
+        ...
+
+    async def since(self, pair: str, since: datetime) -> list[StoredReading]:
+        """The pair's readings from ``since`` on, newest first."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Forget readings older than ``before``; how many."""
+        ...
+
+
+class ReadingKeeper(Protocol):
+    """Keeps readings behind status cards, so "raw output" is one click away."""
+
+    async def put(self, status: PairStatus) -> str:
+        """Keep a reading; return its id."""
+        ...
+
+    async def get(self, reading_id: str) -> PairStatus | None:
+        """A kept reading, or None once it has been forgotten."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Forget readings taken before ``before``; how many."""
+        ...
+
+
+class AlertStates(Protocol):
+    """Each pair's alert state, its card, its mute."""
+
+    async def load(self, pair: str) -> tuple[AlertState, int | None]:
+        """The pair's alert state and its card's outbox id."""
+        ...
+
+    async def save(self, pair: str, state: AlertState, card_id: int | None) -> None:
+        """Store the state the rules decided (the mute and announcement are kept)."""
+        ...
+
+    async def announce(self, pair: str, announced: Announced) -> None:
+        """Remember that a change the bot made was announced (so it is not alerted)."""
+        ...
+
+    async def forget_announced(self, pair: str, seen: Announced) -> None:
+        """Forget that announcement, if it is still this one."""
+        ...
+
+    async def set_mute(self, pair: str, until: datetime | None) -> None:
+        """Mute the pair's alerts until then (None: unmute)."""
+        ...
+
+
+class Outbox(Protocol):
+    """Messages waiting for Slack, delivered in order per lane (see habot/core/outbox.py)."""
+
+    async def enqueue(
+        self, lane: str, kind: MessageKind, channel: str, payload: dict[str, Any], now: datetime
+    ) -> int:
+        """Queue a message; its id (a later update or reply refers to it by id)."""
+        ...
+
+    async def enqueue_update(
+        self,
+        lane: str,
+        channel: str,
+        card: int,
+        version: int,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> int | None:
+        """Queue an edit of a card showing its request at ``version``; None (dropped) when
+        an edit showing a newer version is already queued or sent."""
+        ...
+
+    async def head(self, lane: str) -> OutboxMessage | None:
+        """The lane's oldest queued message (later ones wait behind it)."""
+        ...
+
+    async def lanes(self) -> list[str]:
+        """The lanes with messages waiting."""
+        ...
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        """One message."""
+        ...
+
+    async def record(
+        self, message_id: int, outcome: Next, ts: str | None, error: str | None
+    ) -> None:
+        """Store an attempt's result."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Forget delivered and set-aside messages older than ``before``, except cards that
+        may still be edited; how many."""
+        ...
+
+
+class HomeViewers(Protocol):
+    """Who opened App Home lately (their tabs are refreshed when something changes)."""
+
+    async def opened(self, user: str, at: datetime) -> None:
+        """The user opened their Home tab."""
+        ...
+
+    async def since(self, since: datetime) -> list[str]:
+        """Users who opened it since then."""
+        ...
+
+
+class Leases(Protocol):
+    """Named leases: at most one holder at a time."""
+
+    async def claim(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew until ``now + ttl``; False while someone else holds it."""
+        ...
+
+    async def take_over(
+        self, name: str, dead: str, holder: str, now: datetime, ttl: timedelta
+    ) -> bool:
+        """Take it from a holder known to be dead (only if that one still holds it)."""
+        ...
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give it up now, if held."""
+        ...
+
+    async def holder(self, name: str, now: datetime) -> str | None:
+        """Who holds it now (None when free or expired)."""
+        ...
+
+    def claim_sync(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+        """:meth:`claim`, blocking: for the heartbeat, which has a thread of its own."""
         ...
 
 
@@ -57,3 +309,19 @@ class Caller:
     user: str
     channel: str | None
     roles: frozenset[Access]
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Every store port, built once by the composition root (SQL, or in memory)."""
+
+    audit: AuditLog
+    requests: Requests
+    readings: ReadingLog
+    kept: ReadingKeeper
+    alerts: AlertStates
+    outbox: Outbox
+    viewers: HomeViewers
+    leases: Leases
+    #: Raise :class:`habot.errors.StoreError` unless the database answers (for /healthz).
+    ping: Callable[[], Awaitable[None]]

@@ -8,7 +8,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -22,12 +22,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import Engine
 
 from habot.errors import ConfigError
 from habot.secrets import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, SecretName, Secrets
 from habot.slack.metrics import Metrics
-from habot.store.db import OwnThread, ping
 
 log = logging.getLogger(__name__)
 API_URL_ENV = "HABOT_SLACK_API_URL"
@@ -97,14 +95,14 @@ class Health:
 
     def __init__(
         self,
-        engine: Engine,
+        *,
+        database: Callable[[], Awaitable[None]],
         mode: str,
         scheduler_running: Callable[[], bool],
         leading: Callable[[], bool] | None = None,
     ) -> None:
         self._leading = leading
-        self._engine = engine
-        self._thread = OwnThread("habot-health")  # never queued behind request work
+        self._database = database  # raises unless the database answers (own thread)
         self._mode = mode
         self._scheduler_running = scheduler_running
 
@@ -120,7 +118,7 @@ class Health:
         if not running:
             return web.json_response({**body, "status": "unhealthy"}, status=503)
         try:
-            await asyncio.wait_for(self._thread.run(ping, self._engine), 5)
+            await asyncio.wait_for(self._database(), 5)
         except Exception as exc:
             log.warning("health check: database failed: %s", type(exc).__name__)
             return web.json_response(

@@ -34,6 +34,7 @@ class SlackHandlers:
 
     def __init__(
         self,
+        *,
         commands: CommandService,
         operations: OperationService | None,
         directory: GroupDirectory,
@@ -41,7 +42,6 @@ class SlackHandlers:
         command: str,
         pairs: list[str],
         home: HomeRefresher | None = None,
-        *,
         replies: Replies,
     ) -> None:
         self._replies = replies

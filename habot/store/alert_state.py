@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from habot.core.alerts import AlertState, Announced, Incident
 from habot.core.model import Health, NodeState, Verdict
-from habot.store.db import writing
+from habot.store.db import threaded, writing
 
 
 def _when(value: str | None) -> datetime | None:
@@ -159,3 +159,11 @@ class AlertStateStore:
                 ),
                 {"p": pair, "s": encode(state), "c": card_id},
             )
+
+    # -- the async API (the services' port) --
+
+    load = threaded(load_sync)
+    announce = threaded(announce_sync)
+    forget_announced = threaded(forget_announced_sync)
+    set_mute = threaded(set_mute_sync)
+    save = threaded(save_sync)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, insert, text
@@ -13,13 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from habot.core.audit import GENESIS, AuditEvent, AuditRecord, ChainCheck, chain, verify
-from habot.store.db import busy_translated, writing
+from habot.store.db import store_errors, threaded, writing
 
 _APPEND_ATTEMPTS = 20
 #: PostgreSQL advisory lock taken by every append, so appends are serialised even inside a
 #: longer transaction (a request's change and its audit row commit together).
 _APPEND_LOCK = 0x4AB07A0D
 _BATCH = 500  # appends per group commit, at most
+_PAGE = 2000  # events per read when streaming the chain
 
 
 class AuditRow(SQLModel, table=True):
@@ -140,6 +141,21 @@ class AuditStore:
             for row in conn.execution_options(yield_per=1000).execute(query):
                 yield _to_record(row)  # type: ignore[arg-type]  # a Row has the same fields
 
+    def page_sync(self, after: int, limit: int) -> list[AuditRecord]:
+        """Up to ``limit`` events after row ``after``, in chain order."""
+        table = AuditRow.__table__  # type: ignore[attr-defined]
+        query = table.select().where(table.c.seq > after).order_by(table.c.seq).limit(limit)
+        with self._engine.connect() as conn:
+            return [_to_record(row) for row in conn.execute(query)]  # type: ignore[arg-type]
+
+    async def records(self) -> AsyncIterator[AuditRecord]:
+        """Every event in chain order, a page at a time."""
+        after = 0
+        while page := await self.page(after, _PAGE):
+            for record in page:
+                yield record
+            after = page[-1].seq
+
     def head_sync(self) -> AuditRecord | None:
         """The newest row, or None for an empty log."""
         with Session(self._engine) as session:
@@ -150,7 +166,7 @@ class AuditStore:
         """Verify the whole chain."""
         return verify(self.all_sync())
 
-    @busy_translated
+    @store_errors
     async def append(self, event: AuditEvent) -> AuditRecord:
         """Append without blocking the event loop. Appends asked for while one commit is
         being written go together in the next (a group commit): a burst of a thousand
@@ -176,6 +192,7 @@ class AuditStore:
                 if not done.done():
                     done.set_result(record)
 
-    async def recent(self, limit: int, pair: str | None = None) -> list[AuditRecord]:
-        """Recent events without blocking the event loop."""
-        return await asyncio.to_thread(self.recent_sync, limit, pair)
+    recent = threaded(recent_sync)
+    page = threaded(page_sync)
+    head = threaded(head_sync)
+    verify = threaded(verify_sync)

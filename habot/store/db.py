@@ -9,14 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial, wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from habot.errors import StoreBusy
+from habot.errors import StoreBusy, StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -25,6 +25,7 @@ WRITE_LOCK = "habot_write_lock"
 _BUSY_WORDS = ("database is locked", "database is busy", "lock timeout", "could not obtain lock")
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+_S = TypeVar("_S")
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -32,19 +33,47 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and any(w in str(exc).lower() for w in _BUSY_WORDS)
 
 
-def busy_translated(
+def translated(exc: SQLAlchemyError) -> StoreError:
+    """The habot error for a database error: :class:`StoreBusy` when another writer held the
+    lock (trying again may succeed), :class:`StoreError` for anything else."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if is_busy(exc):
+        return StoreBusy(f"the database was busy: {first}")
+    return StoreError(f"the database failed: {first}")
+
+
+def store_errors(
     fn: Callable[_P, Coroutine[Any, Any, _T]],
 ) -> Callable[_P, Coroutine[Any, Any, _T]]:
-    """Map a busy/locked database error to :class:`StoreBusy` at the store's boundary."""
+    """Translate SQLAlchemy's errors to the habot tree at the store's boundary."""
 
     @wraps(fn)
     async def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
             return await fn(*args, **kwargs)
-        except OperationalError as exc:
-            if is_busy(exc):
-                raise StoreBusy(f"the database was busy: {str(exc).splitlines()[0]}") from exc
-            raise
+        except SQLAlchemyError as exc:
+            raise translated(exc) from exc
+
+    return call
+
+
+def threaded(
+    fn: Callable[Concatenate[_S, _P], _T],
+) -> Callable[Concatenate[_S, _P], Coroutine[Any, Any, _T]]:
+    """The async form of a store's blocking method: run on a worker thread, with SQLAlchemy's
+    errors translated. ``last = threaded(last_sync)`` in a store's body gives it the async
+    API its port declares. A store with an ``own_thread`` (an :class:`OwnThread`) runs there,
+    never queued behind request work; the others use the default executor."""
+
+    @wraps(fn)
+    async def call(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        own: OwnThread | None = getattr(self, "own_thread", None)
+        try:
+            if own is not None:
+                return await own.run(fn, self, *args, **kwargs)
+            return await asyncio.to_thread(fn, self, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise translated(exc) from exc
 
     return call
 

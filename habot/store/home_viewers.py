@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, text
 
-from habot.store.db import writing
+from habot.store.db import threaded, writing
 
 
 class ViewerStore:
@@ -37,3 +37,8 @@ class ViewerStore:
                 {"since": since.isoformat()},
             ).scalars()
             return list(rows)
+
+    # -- the async API (the services' port) --
+
+    opened = threaded(opened_sync)
+    since = threaded(since_sync)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from habot.core.serialize import status_from_dict, status_to_dict
 from habot.core.verdict import PairStatus
-from habot.store.db import writing
+from habot.store.db import store_errors, threaded, writing
 
 _RECENT = 64  # readings remembered by identity
 
@@ -28,6 +28,7 @@ class KeptReadingStore:
         self._engine = engine
         self._recent: OrderedDict[int, tuple[PairStatus, asyncio.Future[str]]] = OrderedDict()
 
+    @store_errors
     async def put(self, status: PairStatus) -> str:
         """Keep a reading; return its id. The same reading shown to many people (one shared
         ``ha-status``) is kept once, under one id."""
@@ -39,10 +40,6 @@ class KeptReadingStore:
             while len(self._recent) > _RECENT:
                 self._recent.popitem(last=False)
         return await asyncio.shield(recent[1])
-
-    async def get(self, reading_id: str) -> PairStatus | None:
-        """A kept reading, or None once pruned (or never kept)."""
-        return await asyncio.to_thread(self.get_sync, reading_id)
 
     def put_sync(self, status: PairStatus) -> str:
         """See :meth:`put`."""
@@ -62,7 +59,7 @@ class KeptReadingStore:
         return reading_id
 
     def get_sync(self, reading_id: str) -> PairStatus | None:
-        """See :meth:`get`."""
+        """A kept reading, or None once pruned (or never kept)."""
         with self._engine.connect() as conn:
             body = conn.execute(
                 text("SELECT body FROM kept_readings WHERE id = :id"), {"id": reading_id}
@@ -76,3 +73,8 @@ class KeptReadingStore:
                 text("DELETE FROM kept_readings WHERE at < :before"), {"before": before.isoformat()}
             )
         return int(result.rowcount)
+
+    # -- the async API (the services' port) --
+
+    get = threaded(get_sync)
+    prune = threaded(prune_sync)

@@ -6,16 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from habot.store.db import writing
+from habot.store.db import OwnThread, threaded, writing
 
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LeaseStore:
-    """The leases table (sync; callers run it in a thread)."""
+    """The leases table. The async API runs on a thread of the store's own, so the
+    scheduler lease is never queued behind request work; the heartbeat's thread calls
+    :meth:`claim_sync` directly."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.own_thread = OwnThread("habot-lease")
 
     def claim_sync(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
         """Take or renew the lease until ``now + ttl``; False while someone else holds it."""
@@ -68,3 +71,10 @@ class LeaseStore:
                 text("SELECT holder FROM leases WHERE name = :n AND expires_at >= :now"),
                 {"n": name, "now": now.isoformat()},
             ).scalar()
+
+    # -- the async API (the services' port) --
+
+    claim = threaded(claim_sync)
+    take_over = threaded(take_over_sync)
+    release = threaded(release_sync)
+    holder = threaded(holder_sync)

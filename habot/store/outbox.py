@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from habot.core.outbox import TS_OF, Delivery, MessageKind, Next
-from habot.store.db import writing
-
-
-@dataclass(frozen=True)
-class OutboxMessage:
-    """One stored message."""
-
-    id: int
-    lane: str
-    kind: MessageKind
-    channel: str
-    payload: dict[str, Any]
-    attempts: int
-    next_attempt_at: datetime
-    state: Delivery
-    ts: str | None
-    error: str | None = None  # Slack's last error, if any
+from habot.core.outbox import TS_OF, Delivery, MessageKind, Next, OutboxMessage
+from habot.store.db import threaded, writing
 
 
 class OutboxStore:
@@ -139,6 +122,16 @@ class OutboxStore:
             )
             for row in rows
         ]
+
+    # -- the async API (the services' port) --
+
+    enqueue = threaded(enqueue_sync)
+    enqueue_update = threaded(enqueue_update_sync)
+    head = threaded(head_sync)
+    lanes = threaded(lanes_sync)
+    get = threaded(get_sync)
+    record = threaded(record_sync)
+    prune = threaded(prune_sync)
 
 
 def _insert(

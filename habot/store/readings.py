@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, bindparam, text
 
 from habot.core.model import Health, NodeState, Role, Verdict
+from habot.core.readings import StoredReading
 from habot.core.verdict import PairStatus
-from habot.store.db import writing
-
-
-@dataclass(frozen=True)
-class StoredReading:
-    """What is kept of a reading."""
-
-    pair: str
-    at: datetime
-    verdict: Verdict
-    primary: NodeState
-    secondary: NodeState
-    health: Health | None
-
+from habot.store.db import threaded, writing
 
 _LAST_KNOWN = {
     Role.PRIMARY: text(
@@ -109,3 +96,11 @@ class ReadingStore:
             )
             for row in rows
         ]
+
+    # -- the async API (the services' port) --
+
+    add = threaded(add_sync)
+    last = threaded(last_sync)
+    last_known = threaded(last_known_sync)
+    since = threaded(since_sync)
+    prune = threaded(prune_sync)

@@ -9,7 +9,6 @@ chain holds every change, in the order the changes were made.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import replace
 from datetime import datetime
@@ -25,11 +24,12 @@ from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, OperationPlan
 from habot.errors import PairBusy
 from habot.store.audit import append_in
-from habot.store.db import WRITE_LOCK, busy_translated
+from habot.store.db import WRITE_LOCK, threaded
 
 
 class RequestStore:
-    """Requests, approvals and role-change times. Sync core, async wrappers."""
+    """Requests, approvals and role-change times: blocking ``*_sync`` methods (for the CLI
+    and tests) and the async API the services use, on a worker thread."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -243,16 +243,6 @@ class RequestStore:
             ).rowcount
         return bool(held == 1)
 
-    @busy_translated
-    async def record_change(self, pair: str, at: datetime) -> None:
-        """:meth:`record_change_sync` off the event loop."""
-        await asyncio.to_thread(self.record_change_sync, pair, at)
-
-    @busy_translated
-    async def still_runs(self, request_id: str, runner: str) -> bool:
-        """:meth:`still_runs_sync` off the event loop."""
-        return await asyncio.to_thread(self.still_runs_sync, request_id, runner)
-
     def runner_sync(self, request_id: str) -> str | None:
         """The replica that started running the request (None before, or if unrecorded)."""
         with self._engine.connect() as conn:
@@ -280,42 +270,22 @@ class RequestStore:
                 {"p": pair, "at": at.isoformat()},
             )
 
-    # -- async wrappers ---------------------------------------------------------------------
+    # -- the async API (the services' port) ------------------------------------------------
 
-    async def create(
-        self,
-        request: Request,
-        channel: str | None,
-        plan: OperationPlan,
-        said: AuditEvent | None = None,
-    ) -> None:
-        """See :meth:`create_sync`."""
-        await asyncio.to_thread(self.create_sync, request, channel, plan, said)
-
-    async def get(self, request_id: str) -> Request | None:
-        """See :meth:`get_sync`."""
-        return await asyncio.to_thread(self.get_sync, request_id)
-
-    async def add_approval(
-        self, request_id: str, approver: str, at: datetime, said: AuditEvent | None = None
-    ) -> int | None:
-        """See :meth:`add_approval_sync`."""
-        return await asyncio.to_thread(self.add_approval_sync, request_id, approver, at, said)
-
-    @busy_translated
-    async def transition(
-        self,
-        request_id: str,
-        expected: RequestState,
-        new: RequestState,
-        detail: dict[str, Any] | None = None,
-        runner: str | None = None,
-        said: AuditEvent | None = None,
-    ) -> bool:
-        """See :meth:`transition_sync`."""
-        return await asyncio.to_thread(
-            self.transition_sync, request_id, expected, new, detail, runner, said
-        )
+    create = threaded(create_sync)
+    open_for = threaded(open_for_sync)
+    get = threaded(get_sync)
+    plan = threaded(plan_sync)
+    card = threaded(card_sync)
+    set_card = threaded(set_card_sync)
+    in_states = threaded(in_states_sync)
+    rows = threaded(rows_sync)
+    add_approval = threaded(add_approval_sync)
+    transition = threaded(transition_sync)
+    still_runs = threaded(still_runs_sync)
+    runner = threaded(runner_sync)
+    last_change = threaded(last_change_sync)
+    record_change = threaded(record_change_sync)
 
 
 def _row(request: Request) -> dict[str, Any]:
