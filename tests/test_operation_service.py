@@ -108,6 +108,7 @@ class World:
     requests: Requests
     settings: Settings
     make: Callable[..., OperationService]
+    runner: SshExecutor
 
     def with_service(self, **options: Any) -> OperationService:
         """Another service on the same database and appliance (another replica, say)."""
@@ -168,7 +169,9 @@ async def world_on(sim: Simulator, stores: Stores) -> AsyncIterator[World]:
             return OperationService(**{**parts, **options})
 
         service = make()
-        yield World(sim, service, notifier, clock, stores.audit, stores.requests, settings, make)
+        yield World(
+            sim, service, notifier, clock, stores.audit, stores.requests, settings, make, ex
+        )
         await service.drain()
 
 
@@ -426,8 +429,7 @@ async def switchover_on_a_frozen_replica(world: World, pausing: Any) -> str:
     freezes A at some moment), during which replica B — which believes A dead — sweeps for
     interrupted runs. Returns the request id."""
     replica_b = world.with_service(replica="B", alive=_never_alive)
-    s = world.service
-    replica_a = world.with_service(runner=pausing(s._runner, replica_b.recover), replica="A")
+    replica_a = world.with_service(runner=pausing(world.runner, replica_b.recover), replica="A")
     names = [p.name for p in world.settings.pairs]
     await replica_a.request(OPERATOR, parse_operation("switchover prod", names))
     rid = world.request_id()
@@ -528,8 +530,7 @@ async def test_a_database_locked_at_the_end_of_an_operation_loses_no_outcome(
 
 async def _locked_at_the_end(world: World, database: str) -> None:
     busy: list[int] = []
-    s = world.service
-    locking = LockingRunner(s._runner, database, hold=8.0)
+    locking = LockingRunner(world.runner, database, hold=8.0)
     service = world.with_service(runner=locking, on_busy=lambda: busy.append(1))
     names = [p.name for p in world.settings.pairs]
     await service.request(OPERATOR, parse_operation("switchover prod", names))

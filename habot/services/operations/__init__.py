@@ -1,0 +1,138 @@
+"""Mutating operations: request → preflight → approve → execute → verify → notify.
+
+Exactly once: every state change is a compare-and-set in the store, so double clicks,
+retries and other replicas lose the race and are told so. An execution interrupted by a
+crash is marked ``unknown`` at the next start and never re-run.
+
+One module per stage, over shared parts (``stage.py``):
+
+- ``asking.py``       an operator's request → preflight, cooldown, one per pair, its card
+- ``deciding.py``     approve / reject / cancel from the card; resolve an unknown outcome
+- ``executing.py``    the approved run: re-check, send, confirm while owned, verify, finish
+- ``housekeeping.py`` expiry, interrupted runs, the list of open requests
+
+:class:`OperationService` is the one door the front ends (Slack, the scheduler) use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from habot.config import Settings
+from habot.core.alerts import Announced
+from habot.core.approvals import RequestAction
+from habot.core.blocks import Message
+from habot.core.cards import Where
+from habot.core.grammar import OperationRequest
+from habot.services.background import Background
+from habot.services.leader import replica_id
+from habot.services.operations.asking import Asking
+from habot.services.operations.deciding import Deciding
+from habot.services.operations.executing import Execution
+from habot.services.operations.housekeeping import Housekeeping
+from habot.services.operations.stage import (
+    DURABLE_FOR,
+    PROGRESS_EVERY,
+    Notifier,
+    Parts,
+    approval_policy,
+)
+from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, Requests
+from habot.services.status import StatusService
+
+__all__ = ["DURABLE_FOR", "PROGRESS_EVERY", "Notifier", "OperationService", "approval_policy"]
+
+
+class OperationService:
+    """Carries mutating operations through four-eyes approval to a verified result."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        status: StatusService,
+        runner: CommandRunner,
+        requests: Requests,
+        audit: AuditLog,
+        notifier: Notifier,
+        clock: Clock,
+        on_change: Callable[[], None] | None = None,
+        replica: str | None = None,
+        alive: Callable[[str], Awaitable[bool]] | None = None,
+        announce: Callable[[str, Announced], Awaitable[None]] | None = None,
+        on_busy: Callable[[], None] | None = None,
+        background: Background | None = None,
+    ) -> None:
+        self._background = background or Background()
+        parts = Parts(
+            settings=settings,
+            status=status,
+            runner=runner,
+            requests=requests,
+            audit=audit,
+            notify=notifier,
+            clock=clock,
+            policy=approval_policy(settings),
+            replica=replica or replica_id(),  # unique per process unless given
+            background=self._background,
+            on_change=on_change,
+            alive=alive,
+            announce=announce,
+            on_busy=on_busy,
+        )
+        execution = Execution(parts)
+        self._asking = Asking(parts, execution)
+        self._deciding = Deciding(parts, execution)
+        self._housekeeping = Housekeeping(parts, execution)
+
+    async def request(self, caller: Caller, ask: OperationRequest) -> Message:
+        """Check an operator's request against fresh status and post its approval card."""
+        return await self._asking.request(caller, ask)
+
+    async def click(
+        self, action: RequestAction, caller: Caller, request_id: str, block_id: str, where: Where
+    ) -> Message:
+        """A button on an approval card (honoured only from that card)."""
+        return await self._deciding.click(action, caller, request_id, block_id, where)
+
+    async def approve(self, caller: Caller, request_id: str) -> Message:
+        """An approver's click: counted once; the last needed one starts the run, once."""
+        return await self._deciding.approve(caller, request_id)
+
+    async def reject(self, caller: Caller, request_id: str) -> Message:
+        """An approver rejects a pending request."""
+        return await self._deciding.reject(caller, request_id)
+
+    async def cancel(self, caller: Caller, request_id: str) -> Message:
+        """The requester (or an approver) cancels a pending request."""
+        return await self._deciding.cancel(caller, request_id)
+
+    async def resolve(self, caller: Caller, request_id: str, finding: str) -> Message:
+        """An approver closes a request whose outcome was unknown, saying what they found."""
+        return await self._deciding.resolve(caller, request_id, finding)
+
+    async def expire(self) -> int:
+        """Close pending requests past their deadline; how many."""
+        return await self._housekeeping.expire()
+
+    async def recover(self) -> int:
+        """Runs cut short by a crash (or a dead replica) become unknown; how many."""
+        return await self._housekeeping.recover()
+
+    async def housekeeping(self) -> None:
+        """The scheduled sweep: expire stale requests, close interrupted runs."""
+        await self._housekeeping.sweep()
+
+    async def pending(self) -> Message:
+        """Open requests, for `/ha pending`."""
+        return await self._housekeeping.pending()
+
+    async def drain(self, limit: timedelta = timedelta(minutes=15)) -> None:
+        """Wait for running executions (tests, graceful shutdown)."""
+        await self._background.drain(limit)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run background work tracked by :meth:`drain`."""
+        self._background.spawn(work, name="operation")

@@ -1,0 +1,142 @@
+"""Deciding: approve, reject or cancel a pending request from its card (four eyes: the
+last approval needed starts the run, once), and resolve one whose outcome was unknown."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from habot.core.approvals import RequestAction, RequestState, Ruling, judge
+from habot.core.blocks import Message, escape, text_message
+from habot.core.cards import Where, click_mismatch
+from habot.services.operations.executing import Execution
+from habot.services.operations.stage import Parts, Stage
+from habot.services.ports import Caller
+
+
+class Deciding(Stage):
+    """Clicks on approval cards, and resolutions."""
+
+    def __init__(self, parts: Parts, execution: Execution) -> None:
+        super().__init__(parts)
+        self._execution = execution
+
+    async def click(
+        self,
+        action: RequestAction,
+        caller: Caller,
+        request_id: str,
+        block_id: str,
+        where: Where,
+    ) -> Message:
+        """A button on an approval card: honoured only from that card (habot's workspace,
+        the card's channel, that request's buttons); refusals are audited."""
+        card_channel, _ = await self._requests.card(request_id)
+        wrong = click_mismatch(request_id, block_id, where, card_channel)
+        if wrong is not None:
+            request = await self._requests.get(request_id)
+            await self._record(
+                "click_refused", caller.user, request.pair if request else None, "refused",
+                {"request": request_id, "action": action.value, "reason": wrong,
+                 "channel": where.channel, "team": where.team},
+            )  # fmt: skip
+            return text_message(f":no_entry: {escape(wrong)}")
+        act = {
+            RequestAction.APPROVE: self.approve,
+            RequestAction.REJECT: self.reject,
+            RequestAction.CANCEL: self.cancel,
+        }[action]
+        return await act(caller, request_id)
+
+    async def approve(self, caller: Caller, request_id: str) -> Message:
+        """An approver's click: counted once; the last needed one starts the run, once."""
+        request = await self._requests.get(request_id)
+        if request is None:
+            return text_message(f"There is no request `{escape(request_id)}`.")
+        decision = judge(RequestAction.APPROVE, request, caller.user, caller.roles, self._clock())
+        if decision.ruling is Ruling.REFUSED:
+            await self._record(
+                "approval_refused",
+                caller.user,
+                request.pair,
+                "refused",
+                {"request": request.id, "reason": decision.message},
+            )
+            return text_message(f":no_entry: {decision.message}")
+        said = self._event(
+            "approved", caller.user, request.pair, "counted", {"request": request.id}
+        )
+        count = await self._requests.add_approval(request.id, caller.user, self._clock(), said)
+        if count is None:  # closed, or enough approvals, between reading it and counting
+            now = await self._requests.get(request.id)
+            if now is not None and now.state is RequestState.PENDING:
+                return text_message(
+                    f"Request `{request.id}` already has the approvals it needs and is "
+                    "starting; yours was not needed."
+                )
+            state = now.state.value if now else "closed"
+            return text_message(f"Request `{request.id}` is already {state}; nothing was counted.")
+        self._changed()
+        request = replace(request, approvals=(*request.approvals, caller.user))
+        if count < request.required:
+            await self._refresh_card(request)
+            return text_message(f"Approval counted; {request.required - count} more needed.")
+        return await self._execution.begin(request, None, caller.user)
+
+    async def reject(self, caller: Caller, request_id: str) -> Message:
+        """An approver rejects a pending request."""
+        return await self._close(caller, request_id, RequestAction.REJECT, RequestState.REJECTED)
+
+    async def cancel(self, caller: Caller, request_id: str) -> Message:
+        """The requester (or an approver) cancels a pending request."""
+        return await self._close(caller, request_id, RequestAction.CANCEL, RequestState.CANCELLED)
+
+    async def _close(
+        self, caller: Caller, request_id: str, action: RequestAction, state: RequestState
+    ) -> Message:
+        request = await self._requests.get(request_id)
+        if request is None:
+            return text_message(f"There is no request `{escape(request_id)}`.")
+        decision = judge(action, request, caller.user, caller.roles, self._clock())
+        if decision.ruling is Ruling.REFUSED:
+            await self._record(
+                f"{action.value}_refused",
+                caller.user,
+                request.pair,
+                "refused",
+                {"request": request.id, "reason": decision.message},
+            )
+            return text_message(f":no_entry: {decision.message}")
+        said = self._event(
+            state.value, caller.user, request.pair, state.value, {"request": request.id}
+        )
+        if not await self._requests.transition(request.id, RequestState.PENDING, state, said=said):
+            return text_message(f"Request `{request.id}` was already closed or started.")
+        self._changed()
+        await self._refresh_card(request, note=f"By <@{caller.user}>.")
+        return text_message(decision.message)
+
+    async def resolve(self, caller: Caller, request_id: str, finding: str) -> Message:
+        """An approver closes a request whose outcome was unknown, saying what they found;
+        the pair is open to operations again."""
+        request = await self._requests.get(request_id)
+        if request is None:
+            return text_message(f"There is no request `{escape(request_id)}`.")
+        if request.state is not RequestState.UNKNOWN:
+            return text_message(
+                f"Request `{request.id}` is {request.state.value}, not unknown: there is "
+                "nothing to resolve."
+            )
+        said = self._event(
+            "resolved", caller.user, request.pair, "resolved",
+            {"request": request.id, "finding": finding},
+        )  # fmt: skip
+        if not await self._requests.transition(
+            request.id, RequestState.UNKNOWN, RequestState.RESOLVED, {"finding": finding}, said=said
+        ):
+            return text_message(f"Request `{request.id}` was resolved by someone else just now.")
+        self._changed()
+        note = f"Resolved by <@{caller.user}>: {escape(finding)}"
+        await self._refresh_card(request, note=note)
+        return text_message(
+            f"Request `{request.id}` resolved; {request.pair} is open to operations again."
+        )

@@ -1,0 +1,331 @@
+"""Executing: an approved request runs exactly once — re-checked against a fresh reading,
+the command sent with its confirmation answered only while this replica still owns the
+request, the outcome verified against the plan, and every end (succeeded, failed,
+unverified, aborted, unknown) written durably with its card and the requester told."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
+from typing import Any
+
+from habot.core.alerts import Announced, shape
+from habot.core.approvals import Request, RequestState
+from habot.core.audit import digest
+from habot.core.blocks import Message, escape, text_message
+from habot.core.cards import before_after
+from habot.core.catalogue import HaCommand, ha_command
+from habot.core.model import Role
+from habot.core.operations import (
+    SECRET_OUTPUT,
+    OperationPlan,
+    Outcome,
+    PreconditionFailed,
+    preflight,
+    topology,
+    topology_change,
+    verify_outcome,
+)
+from habot.core.prompts import joining_code_in
+from habot.core.results import CommandResult
+from habot.core.verdict import PairStatus, serving_changed
+from habot.errors import (
+    CommandTimedOut,
+    ConnectionLostError,
+    NodeError,
+    OwnershipLost,
+    UnexpectedPrompt,
+)
+from habot.services.operations.stage import PROGRESS_EVERY, Notifier, Stage
+
+log = logging.getLogger(__name__)
+_OUTCOME_STATE = {
+    Outcome.SUCCEEDED: RequestState.SUCCEEDED,
+    Outcome.FAILED: RequestState.FAILED,
+    Outcome.UNVERIFIED: RequestState.UNVERIFIED,
+}
+
+
+class Execution(Stage):
+    """Runs approved requests."""
+
+    async def begin(self, request: Request, plan: OperationPlan | None, user: str) -> Message:
+        said = self._event(
+            "executing", user, request.pair, "executing", {"request": request.id},
+            node=request.node.value,
+        )  # fmt: skip
+        if not await self._requests.transition(
+            request.id,
+            RequestState.PENDING,
+            RequestState.EXECUTING,
+            runner=self._replica,
+            said=said,
+        ):
+            return text_message(f"Request `{request.id}` is already running or closed.")
+        self._changed()
+        running = replace(request, state=RequestState.EXECUTING)
+        self.spawn(self._carry_out(running))
+        return text_message(f"Approved: `{request.operation.value}` on {request.pair} is running.")
+
+    async def _carry_out(self, request: Request) -> None:
+        try:
+            await self._run_checked(request)
+        except Exception:
+            log.exception("request %s failed inside habot", request.id)
+            await self.finish(
+                request,
+                RequestState.UNKNOWN,
+                "habot failed while running it; check status before retrying",
+                None,
+            )
+
+    async def _run_checked(self, request: Request) -> None:
+        pair = self._settings.pair(request.pair)
+        # The card says "running" while the fresh reading is taken: neither waits for the other.
+        fresh, _ = await asyncio.gather(
+            self._status.read_pair(pair), self._durably(lambda: self._refresh_card(request))
+        )
+        change = topology_change(request.snapshot, fresh)
+        if change:
+            await self.finish(
+                request, RequestState.ABORTED, f"Aborted: {change}. Nothing ran.", fresh
+            )
+            return
+        try:
+            plan = preflight(request.operation, fresh, request.node, pair.procedures)
+        except PreconditionFailed as exc:  # e.g. its console stopped offering the command
+            await self.finish(request, RequestState.ABORTED, f"Aborted: {exc} Nothing ran.", fresh)
+            return
+        result = await self._send_command(request, plan)
+        if result is None:
+            return
+        output = result.output
+        secret = request.operation in SECRET_OUTPUT
+        # A digest of a short secret could be brute-forced back, so secrets leave none.
+        await self._record(
+            "command_result",
+            request.requester,
+            request.pair,
+            "ok" if result.ok else "failed",
+            {
+                "request": request.id,
+                "exit_status": result.exit_status,
+                **({"failure": result.failure} if result.failure else {}),
+                **({"output": "withheld: secret"} if secret else {}),
+            },
+            node=plan.node.value,
+            output_digest=None if secret else digest(output),
+        )
+        if secret and result.ok:
+            channel, _ = await self._card_channel(request)
+            if channel:
+                await self._notify.tell_secret(
+                    channel,
+                    request.requester,
+                    f"Joining code for {request.pair} (only you see this):\n```{output.strip()}```",
+                )
+        after = await self._status.read_pair(pair)
+        outcome, why = verify_outcome(plan, result.failure, after)
+        before = {role: fresh.node(role).state for role in Role}
+        if serving_changed(before, after):  # the same rule as the scheduled poll's
+            await self._durably(lambda: self._requests.record_change(pair.name, self._clock()))
+        if self._announce is not None:  # the card reports it: no alert repeats it
+            announce = self._announce
+            seen = Announced(shape(after), self._clock(), request.id, request.operation.value)
+            await self._durably(lambda: announce(pair.name, seen))
+        await self.finish(
+            request, _OUTCOME_STATE[outcome], f"{outcome.value}: {why}", after, before=fresh
+        )
+
+    async def _send_command(self, request: Request, plan: OperationPlan) -> CommandResult | None:
+        card = await self._card_channel(request)
+        progress = _Progress(request, card, self._notify, self.spawn, self._durably)
+
+        async def owned() -> bool:  # asked right before every point of no return
+            # A busy database makes the node's question wait, never an unanswered abort.
+            return await self._durably(lambda: self._requests.still_runs(request.id, self._replica))
+
+        try:
+            if not await owned():  # a command without a confirmation is sent right away
+                raise OwnershipLost(plan.address, "this replica no longer owns the request")
+            code = await self._joining_code(request, plan, owned)
+            result = await self._runner.run(
+                self._settings.pair(request.pair).address(plan.node),
+                ha_command(plan.command),
+                answer_prompt=True,
+                on_output=progress.feed,
+                joining_code=code,
+                confirm_gate=owned,
+            )
+        except OwnershipLost as exc:
+            await self._abandon(request, exc)
+            return None
+        except UnexpectedPrompt as exc:
+            if exc.confirmed:  # past the point of no return: the change may have been made
+                await self._unknown_after_confirmation(request, exc)
+            else:
+                await self.finish(request, RequestState.ABORTED, f"Aborted: {exc.detail}", None)
+            return None
+        except (ConnectionLostError, CommandTimedOut) as exc:
+            await self.finish(
+                request,
+                RequestState.UNKNOWN,
+                f"Outcome unknown — {exc.detail}. Check status; it is not re-run.",
+                None,
+            )
+            return None
+        except NodeError as exc:
+            await self.finish(request, RequestState.FAILED, f"Did not run: {exc.detail}", None)
+            return None
+        await progress.flush()
+        if result.prompt_answered:
+            await self._record(
+                "prompt_answered",
+                request.requester,
+                request.pair,
+                "y",
+                {"request": request.id},
+                node=plan.node.value,
+            )
+        return result
+
+    async def _abandon(self, request: Request, exc: OwnershipLost) -> None:
+        """Another replica took the request over (declared it interrupted): this one stops
+        before the point of no return and leaves its state to the new owner."""
+        log.warning("request %s: %s", request.id, exc.detail)
+        await self._record(
+            "abandoned", "habot", request.pair, "not_run",
+            {"request": request.id, "replica": self._replica, "reason": exc.detail},
+        )  # fmt: skip
+
+    async def _unknown_after_confirmation(self, request: Request, exc: UnexpectedPrompt) -> None:
+        """A question after the answered confirmation: the change may well have been made.
+        Read the pair, report what it is now, and start the cooldown — never "aborted"."""
+        pair = self._settings.pair(request.pair)
+        after = await self._status.read_pair(pair)
+        await self._durably(lambda: self._requests.record_change(pair.name, self._clock()))
+        await self.finish(
+            request,
+            RequestState.UNKNOWN,
+            f"Outcome unknown — the confirmation was answered, then {exc.detail}. The pair is "
+            f"now {after.verdict.value}; check it before anything else. It is not re-run.",
+            after,
+        )
+
+    async def _joining_code(
+        self, request: Request, plan: OperationPlan, owned: Callable[[], Awaitable[bool]]
+    ) -> str | None:
+        """Create the joining code the plan needs on its node: a secret kept only in this
+        call's memory — never stored, logged, posted or digested."""
+        if plan.joining_code_from is None:
+            return None
+        node = plan.joining_code_from
+        result = await self._runner.run(
+            self._settings.pair(request.pair).address(node),
+            ha_command(HaCommand.CREATE_JOINING_CODE),
+            answer_prompt=True,
+            confirm_gate=owned,  # should it ask, the same point of no return applies
+        )
+        code = joining_code_in(result.output) if result.ok else None
+        await self._record(
+            "joining_code_created",
+            request.requester,
+            request.pair,
+            "ok" if code else "failed",
+            {"request": request.id, "exit_status": result.exit_status, "output": "withheld"},
+            node=node.value,
+        )
+        if code is None:
+            raise NodeError(
+                str(self._settings.pair(request.pair).address(node)),
+                f"ha-create-joining-code on the {node} gave no joining code habot could read "
+                f"({result.failure or 'it said it succeeded'}); ha-initialise was not run",
+            )
+        return code
+
+    async def finish(
+        self,
+        request: Request,
+        state: RequestState,
+        words: str,
+        after: PairStatus | None,
+        before: PairStatus | None = None,
+    ) -> None:
+        said = self._event(
+            state.value, request.requester, request.pair, state.value,
+            {"request": request.id, "detail": words},
+        )  # fmt: skip
+        if not await self._durably(
+            lambda: self._requests.transition(
+                request.id, RequestState.EXECUTING, state, {"outcome": words}, said=said
+            )
+        ):
+            await self._late(request, state, words)
+            return
+        self._changed()
+        outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
+        await self._durably(lambda: self._refresh_card(request, outcome=outcome))
+        channel, _ = await self._card_channel(request)
+        if channel:
+            text = f"Your `{request.operation.value}` on {request.pair}: {escape(words)}"
+            await self._durably(
+                lambda: self._notify.tell(request.pair, channel, request.requester, text)
+            )
+
+    async def _late(self, request: Request, state: RequestState, words: str) -> None:
+        """This replica ran the request, but another declared it interrupted before the
+        outcome was in: the request keeps the state it was given (a person resolves it),
+        and what this replica saw is audited and told in the card's thread, not lost."""
+        runner = await self._requests.runner(request.id)
+        if runner != self._replica:
+            return  # another replica's run, closed by someone else: nothing seen here
+        log.warning("request %s finished here after it was closed elsewhere: %s", request.id, words)
+        await self._record(
+            "late_outcome", "habot", request.pair, state.value,
+            {"request": request.id, "seen": words, "replica": self._replica},
+        )  # fmt: skip
+        channel, card = await self._card_channel(request)
+        if channel and card is not None:
+            note = (
+                f":warning: This run was declared interrupted by another habot replica, but it "
+                f"finished here: {escape(words)}. Use this when you resolve it."
+            )
+            await self._durably(lambda: self._notify.thread(request.pair, channel, card, note))
+
+
+class _Progress:
+    """Condensed command output into the card's thread, at most one post per 3 s."""
+
+    def __init__(
+        self,
+        request: Request,
+        card: tuple[str | None, int | None],
+        notify: Notifier,
+        spawn: Callable[[Coroutine[Any, Any, None]], None],
+        durably: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]],
+    ) -> None:
+        self._request = request
+        self._channel, self._card = card
+        self._notify = notify
+        self._spawn = spawn
+        self._durably = durably  # a busy database delays progress; it never fails the run
+        self._buffer = ""
+        self._last = 0.0
+
+    def feed(self, chunk: str) -> None:
+        if self._request.operation in SECRET_OUTPUT:
+            return  # never echo a secret into the channel
+        self._buffer += chunk
+        if time.monotonic() - self._last >= PROGRESS_EVERY:
+            self._spawn(self.flush())
+
+    async def flush(self) -> None:
+        text, self._buffer = self._buffer.strip(), ""
+        self._last = time.monotonic()
+        if text and self._channel and self._card is not None:
+            lines = "```" + escape("\n".join(text.splitlines()[-8:])) + "```"
+            pair, channel, card = self._request.pair, self._channel, self._card
+            await self._durably(lambda: self._notify.thread(pair, channel, card, lines))

@@ -1,0 +1,195 @@
+"""What every stage of an operation shares: its collaborators, the audit, the card, and
+writes that must not be lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from habot.config import Settings
+from habot.core.alerts import Announced
+from habot.core.approvals import ApprovalPolicy, Request
+from habot.core.audit import AuditEvent
+from habot.core.blocks import Message
+from habot.core.cards import approval_card
+from habot.core.operations import Operation
+from habot.core.outbox import Fate
+from habot.errors import StoreBusy
+from habot.services.background import Background
+from habot.services.ports import AuditLog, Clock, CommandRunner, Requests
+from habot.services.status import StatusService
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 3.0  # seconds between progress posts in the card's thread
+DURABLE_FOR = 60.0  # seconds of quick retries of a must-not-be-lost write; then slower
+_T = TypeVar("_T")
+
+
+class Notifier(Protocol):
+    """Where operation messages go. Cards are named by the handle ``post_card`` returns;
+    in production every message but a secret goes through the outbox, so a Slack outage
+    delays them and loses none."""
+
+    async def post_card(self, pair: str, channel: str, message: Message) -> int:
+        """Post a card in the channel; return its handle."""
+        ...
+
+    async def update_card(
+        self, pair: str, channel: str, card: int, message: Message, version: int
+    ) -> None:
+        """Replace a card in place with ``message``, which shows its request at
+        ``version``; an update older than one the card already got is dropped."""
+        ...
+
+    async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
+        """Add a reply in the card's thread."""
+        ...
+
+    async def tell(self, pair: str, channel: str, user: str, text: str) -> None:
+        """Tell one person something only they see."""
+        ...
+
+    async def tell_secret(self, channel: str, user: str, text: str) -> None:
+        """Tell one person a secret: sent at once and never stored anywhere."""
+        ...
+
+    async def link(self, card: int) -> str | None:
+        """A link to the card once Slack has it, else None."""
+        ...
+
+    async def settle(self, card: int) -> Fate:
+        """Wait briefly for the card's delivery: sent, set aside, or still queued."""
+        ...
+
+
+def approval_policy(settings: Settings) -> ApprovalPolicy:
+    """The configured approval policy."""
+    a = settings.approval
+    return ApprovalPolicy(
+        ttl=a.ttl,
+        required=a.required,
+        per_operation={Operation(k): v.required for k, v in a.operations.items()},
+    )
+
+
+@dataclass(frozen=True)
+class Parts:
+    """An operation service's collaborators, shared by its stages."""
+
+    settings: Settings
+    status: StatusService
+    runner: CommandRunner
+    requests: Requests
+    audit: AuditLog
+    notify: Notifier
+    clock: Clock
+    policy: ApprovalPolicy
+    replica: str
+    background: Background
+    on_change: Callable[[], None] | None = None
+    alive: Callable[[str], Awaitable[bool]] | None = None
+    announce: Callable[[str, Announced], Awaitable[None]] | None = None
+    on_busy: Callable[[], None] | None = None
+
+
+class Stage:
+    """The helpers every stage uses, over the shared :class:`Parts`."""
+
+    def __init__(self, parts: Parts) -> None:
+        self._settings = parts.settings
+        self._status = parts.status
+        self._runner = parts.runner
+        self._requests = parts.requests
+        self._audit = parts.audit
+        self._notify = parts.notify
+        self._clock = parts.clock
+        self._policy = parts.policy
+        self._replica = parts.replica
+        self._background = parts.background
+        self._on_change = parts.on_change
+        self._alive = parts.alive
+        self._announce = parts.announce
+        self._on_busy = parts.on_busy
+
+    async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
+        """A write that must not be lost (an outcome, its audit, its card): a busy database
+        is retried with back-off — quickly for DURABLE_FOR, then every few seconds for as
+        long as this process lives, the outcome kept in memory meanwhile. Each busy retry
+        is counted (``on_busy``)."""
+        started, delay, warned = time.monotonic(), 0.2, False
+        while True:
+            try:
+                return await write()
+            except StoreBusy:
+                if self._on_busy is not None:
+                    self._on_busy()
+                if not warned and time.monotonic() - started > DURABLE_FOR:
+                    log.error("the database is still busy; an outcome is kept and retried")
+                    warned = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _card_channel(self, request: Request) -> tuple[str | None, int | None]:
+        return await self._requests.card(request.id)
+
+    async def _refresh_card(
+        self, request: Request, note: str | None = None, outcome: str | None = None
+    ) -> None:
+        channel, card = await self._card_channel(request)
+        if channel is None or card is None:
+            return
+        # Always what the database holds now, with its version: a slower writer's card
+        # (an approval that lost to a cancel) is then older and dropped, never shown.
+        current = await self._requests.get(request.id) or request
+        plan = await self._requests.plan(request.id)
+        message = approval_card(current, plan, note, outcome)
+        await self._notify.update_card(current.pair, channel, card, message, current.version)
+
+    async def _record(
+        self,
+        kind: str,
+        actor: str,
+        pair: str | None,
+        outcome: str,
+        detail: dict[str, Any],
+        node: str | None = None,
+        output_digest: str | None = None,
+    ) -> None:
+        """Audit something that is not a change of the request itself (those are written
+        with the change, in its transaction)."""
+        event = self._event(kind, actor, pair, outcome, detail, node, output_digest)
+        await self._durably(lambda: self._audit.append(event))
+        self._changed()
+
+    def _event(
+        self,
+        kind: str,
+        actor: str,
+        pair: str | None,
+        outcome: str,
+        detail: dict[str, Any],
+        node: str | None = None,
+        output_digest: str | None = None,
+    ) -> AuditEvent:
+        return AuditEvent(
+            kind=kind,
+            actor=actor,
+            outcome=outcome,
+            at=self._clock(),
+            pair=pair,
+            node=node,
+            output_digest=output_digest,
+            detail=detail,
+        )
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()  # every recorded change can change someone's Home
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run background work tracked by :meth:`drain`."""
+        self._background.spawn(work, name="operation")
