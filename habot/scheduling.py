@@ -8,16 +8,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from habot.config import Settings
 from habot.core.cron import parse_crontab
-
-if TYPE_CHECKING:
-    from habot.config import Settings
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[Any]]

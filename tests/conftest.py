@@ -3,6 +3,7 @@ settings pointing at them."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
@@ -40,6 +41,69 @@ FAST_SSH = {
     # flight still is). The tests of fresh_for itself set it back to the default.
     "fresh_for": "1ms",
 }
+
+
+#: Fixtures that start a system binary (OpenSSH's sshd, PostgreSQL).
+SYSTEM_FIXTURES = frozenset({"sshd", "postgres_admin", "console", "password_sshd", "account"})
+#: What a test does when it runs habot (or its simulator) as a process of its own.
+PROCESS_CALLS = ("start_bot(", "habot(", "_habot(", "subprocess.", "create_subprocess")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by what it needs (see README, "Tests"): ``system`` when it needs a
+    system binary (its fixtures start sshd or PostgreSQL, or it runs on PostgreSQL), and
+    ``process`` when it runs habot as a separate process (the end-to-end tests: it, a
+    fixture it uses, or a helper either calls starts one). The quick loop
+    (`scripts/check --quick`) runs neither."""
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        params = getattr(item, "callspec", None)
+        on_postgres = params is not None and "postgresql" in params.params.values()
+        if on_postgres or SYSTEM_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.system)
+        if _starts_a_process(item):
+            item.add_marker(pytest.mark.process)
+
+
+def _starts_a_process(item: pytest.Function) -> bool:
+    defs = item._fixtureinfo.name2fixturedefs.values()
+    functions = [item.function, *(d.func for group in defs for d in group)]
+    starters = _starters(item.module)
+    return any(_calls(f, starters) for f in functions)
+
+
+_STARTERS: dict[str, frozenset[str]] = {}
+
+
+def _starters(module: Any) -> frozenset[str]:
+    """Names of the module's functions (and conftest's helpers) that start a process,
+    directly or through one another."""
+    if module.__name__ in _STARTERS:
+        return _STARTERS[module.__name__]
+    found: set[str] = set()
+    sources = {n: _source(f) for n, f in vars(module).items() if inspect.isfunction(f)}
+    while True:
+        calls = (*PROCESS_CALLS, *(f"{n}(" for n in found))
+        more = {n for n, src in sources.items() if n not in found and any(c in src for c in calls)}
+        if not more:
+            break
+        found |= more
+    _STARTERS[module.__name__] = frozenset(found)
+    return _STARTERS[module.__name__]
+
+
+def _calls(function: Callable[..., Any], starters: frozenset[str]) -> bool:
+    src = _source(function)
+    body = src.split(":", 1)[1] if ":" in src else src  # not its own def line
+    return any(c in body for c in (*PROCESS_CALLS, *(f"{n}(" for n in starters)))
+
+
+def _source(function: Callable[..., Any]) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
 
 
 def system_binary(name: str, package: str) -> str:

@@ -19,7 +19,8 @@ from habot.core.approvals import (
     judge_cancel,
     judge_rejection,
 )
-from habot.core.grammar import OperationRequest, Sub, UsageError, parse_operation
+from habot.core.asks import OperationRequest, parse_operation
+from habot.core.grammar import Sub, UsageError
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation
 from habot.core.roles import Access

@@ -8,18 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from habot.core.asks import MuteRequest, parse_mute, parse_resolve
 from habot.core.grammar import (
     MAX_TEXT,
     MUTATING,
     NOT_YET,
     LogKind,
-    MuteRequest,
     ParsedCommand,
     Sub,
     UsageError,
     parse_command,
-    parse_mute,
-    parse_resolve,
 )
 from habot.core.model import Role
 

@@ -23,9 +23,9 @@ from sqlalchemy import Engine
 
 from habot.config import Settings
 from habot.core.approvals import RequestState
+from habot.core.asks import parse_operation
 from habot.core.audit import AuditRecord
 from habot.core.blocks import Message
-from habot.core.grammar import parse_operation
 from habot.core.model import NodeState, Role
 from habot.core.outbox import Delivery, Fate
 from habot.core.roles import Access

@@ -24,13 +24,52 @@ class CronFields:
     day_of_week: str
 
 
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+#: The first four fields: name, lowest, highest, names (months may be named).
+_RANGES = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+)
+
+
 def parse_crontab(line: str) -> CronFields:
-    """``m h dom mon dow`` → fields; ValueError naming what is wrong."""
+    """``m h dom mon dow`` → fields, every one checked (so the configuration can be
+    validated without loading a scheduler); ValueError naming what is wrong."""
     fields = line.split()
     if len(fields) != 5:
         raise ValueError(f"expected 5 fields (m h dom mon dow), got {len(fields)}")
+    for text, (name, low, high, names) in zip(fields, _RANGES, strict=False):
+        check_field(text, name, low, high, names)
     minute, hour, day, month, dow = fields
     return CronFields(minute, hour, day, month, weekday_names(dow))
+
+
+def check_field(text: str, name: str, low: int, high: int, names: tuple[str, ...] = ()) -> None:
+    """One of the first four fields: ``*``, a value, a range, a step, or a list of those,
+    each value within ``low``-``high`` (or one of ``names``); ValueError naming the field."""
+    for part in text.lower().split(","):
+        span, slash, step = part.partition("/")
+        if slash and (not step.isdigit() or int(step) < 1):
+            raise ValueError(f"{name} {part!r}: a step must be a number of at least 1")
+        if span == "*":
+            continue
+        first, dash, last = span.partition("-")
+        values = [_value(first, name, low, high, names)]
+        if dash:
+            values.append(_value(last, name, low, high, names))
+            if values[0] > values[1]:
+                raise ValueError(f"{name} {part!r}: a range must run forwards")
+
+
+def _value(token: str, name: str, low: int, high: int, names: tuple[str, ...]) -> int:
+    if token.isdigit() and low <= int(token) <= high:
+        return int(token)
+    if token in names:
+        return names.index(token) + low
+    also = f" or {names[0]}-{names[-1]}" if names else ""
+    raise ValueError(f"{name} {token!r}: must be {low}-{high}{also}")
 
 
 def weekday_names(field: str) -> str:

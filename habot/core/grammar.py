@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 
-from habot.core.durations import parse_duration
 from habot.core.model import Role
 from habot.core.operations import Operation
 from habot.errors import HabotError
@@ -24,7 +22,7 @@ DEFAULT_LOG_LINES = 20
 MAX_LOG_LINES = 200
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 100
-_TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 class Sub(StrEnum):
@@ -59,7 +57,7 @@ ALIASES = {"initialize": Sub.INITIALISE, "?": Sub.HELP}
 MUTATING = frozenset(Sub(operation.value) for operation in Operation)
 #: Recognised, but their issue has not landed: they answer "not available yet".
 NOT_YET: frozenset[Sub] = frozenset()
-_REQUEST_ID = re.compile(r"^[0-9a-f]{8}$")
+REQUEST_ID = re.compile(r"^[0-9a-f]{8}$")
 
 USAGE = {
     Sub.HELP: "help",
@@ -103,120 +101,6 @@ class UsageError(HabotError):
     """The command text is not valid; the message says why and how to write it."""
 
 
-_OPENING_QUOTES = "\"'\u201c\u2018\u201e"  # straight, and curly as phones and Slack type them
-_CLOSING_QUOTES = "\"'\u201d\u2019\u201c"
-MAX_REASON = 300
-
-
-@dataclass(frozen=True)
-class OperationRequest:
-    """A parsed mutating request: which pair, which node (make-standalone), why overriding."""
-
-    sub: Sub
-    pair: str
-    node: Role | None = None
-    override: str | None = None
-
-
-def parse_operation(text: str, pairs: Sequence[str], command: str = "/ha") -> OperationRequest:
-    """Parse `OP PAIR [primary|secondary] [--override "reason…"]`; UsageError otherwise.
-
-    The reason may be in straight or curly quotes. It is stored and shown, never executed.
-    """
-    head, sep, tail = text.partition("--override")
-    words = head.split()
-    sub = _sub(words[0], command) if words else Sub.HELP
-    if sub not in MUTATING:
-        raise UsageError(f"`{sub.value}` is not an operation. Try `{command} help`.")
-    usage = f'{command} {USAGE[sub]} [--override "reason"]'
-    override = _reason(tail, usage) if sep else None
-    bad = next((w for w in words[1:] if not _TOKEN.match(w)), None)
-    if bad is not None:
-        raise UsageError(f"{_show(bad)} is not a pair or node name. Usage: `{usage}`")
-    if len(words) < 2:
-        raise UsageError(f"Which pair? Usage: `{usage}`")
-    pair, rest = _pair(words[1], pairs, command), words[2:]
-    node = None
-    if sub is Sub.MAKE_STANDALONE:
-        if not rest or rest[0].lower() not in {r.value for r in Role}:
-            raise UsageError(f"Say which node becomes standalone. Usage: `{usage}`")
-        node, rest = Role(rest[0].lower()), rest[1:]
-    _extra(rest, 0, usage)
-    return OperationRequest(sub, pair, node, override)
-
-
-def _reason(tail: str, usage: str) -> str:
-    text = tail.strip()
-    if len(text) < 2 or text[0] not in _OPENING_QUOTES or text[-1] not in _CLOSING_QUOTES:
-        raise UsageError(
-            f'Give the override reason in quotes: --override "why it cannot wait". Usage: `{usage}`'
-        )
-    reason = " ".join(text[1:-1].split())
-    if not reason:
-        raise UsageError("The override reason is empty; say why the cooldown must be skipped.")
-    if len(reason) > MAX_REASON:
-        raise UsageError(
-            f"The override reason is {len(reason)} characters; keep it under {MAX_REASON}."
-        )
-    return reason
-
-
-MAX_MUTE = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class MuteRequest:
-    """`mute PAIR DURATION reason…`."""
-
-    pair: str
-    duration: timedelta
-    reason: str
-
-
-def parse_mute(text: str, pairs: Sequence[str], command: str = "/ha") -> MuteRequest:
-    """Parse a mute; the reason is free text (stored and shown, never executed)."""
-    usage = f"{command} {USAGE[Sub.MUTE]}"
-    words = text.split()
-    if len(words) < 4:
-        raise UsageError(f"A mute needs a pair, a duration and a reason. Usage: `{usage}`")
-    pair = _pair(words[1], pairs, command)
-    try:
-        duration = parse_duration(words[2])
-    except ValueError as exc:
-        raise UsageError(f"{exc}. Usage: `{usage}`") from None
-    if duration > MAX_MUTE:
-        raise UsageError(f"Mutes last at most 7 days; {words[2]} is longer. Usage: `{usage}`")
-    reason = " ".join(words[3:])
-    if len(reason) > MAX_REASON:
-        raise UsageError(f"The reason is {len(reason)} characters; keep it under {MAX_REASON}.")
-    return MuteRequest(pair, duration, reason)
-
-
-@dataclass(frozen=True)
-class ResolveRequest:
-    """A person's word on a request whose outcome was unknown."""
-
-    request_id: str
-    finding: str
-
-
-def parse_resolve(text: str, command: str = "/ha") -> ResolveRequest:
-    """Parse `resolve ID what you found` (quotes optional; the finding is free text, stored
-    and shown, never executed)."""
-    usage = f"{command} {USAGE[Sub.RESOLVE]}"
-    words = text.split()
-    if len(words) < 3:
-        raise UsageError(f"Say which request and what you found. Usage: `{usage}`")
-    if not _REQUEST_ID.match(words[1].lower()):
-        raise UsageError(f"{_show(words[1])} is not a request ID (8 hex digits). Usage: `{usage}`")
-    finding = " ".join(words[2:]).strip(_OPENING_QUOTES + _CLOSING_QUOTES).strip()
-    if not finding:
-        raise UsageError(f"Say what you found. Usage: `{usage}`")
-    if len(finding) > MAX_REASON:
-        raise UsageError(f"That is {len(finding)} characters; keep it under {MAX_REASON}.")
-    return ResolveRequest(words[1].lower(), finding)
-
-
 @dataclass(frozen=True)
 class ParsedCommand:
     """A valid command. ``pair`` is a configured name or None ("all" for status)."""
@@ -241,19 +125,19 @@ def parse_command(text: str, pairs: Sequence[str], command: str = "/ha") -> Pars
     words = text.split()
     if not words:
         return ParsedCommand(Sub.HELP)
-    bad = next((w for w in words if not _TOKEN.match(w)), None)
-    sub = _sub(words[0], command)
+    bad = next((w for w in words if not TOKEN.match(w)), None)
+    sub = sub_named(words[0], command)
     if sub in NOT_YET or sub in MUTATING or sub in {Sub.MUTE, Sub.RESOLVE}:
         return ParsedCommand(sub)  # operations are parsed in full by parse_operation
     if bad is not None:
         raise UsageError(
-            f"{_show(bad)} is not something {command} understands: pair names, nodes and "
+            f"{shown(bad)} is not something {command} understands: pair names, nodes and "
             f"numbers only. Usage: `{command} {USAGE[sub]}`"
         )
     return _PARSERS[sub](words[1:], pairs, command)
 
 
-def _sub(word: str, command: str) -> Sub:
+def sub_named(word: str, command: str) -> Sub:
     lowered = word.lower()
     if lowered in ALIASES:
         return ALIASES[lowered]
@@ -261,62 +145,62 @@ def _sub(word: str, command: str) -> Sub:
         return Sub(lowered)
     except ValueError:
         raise UsageError(
-            f"{_show(word)} is not a {command} subcommand. Try `{command} help`."
+            f"{shown(word)} is not a {command} subcommand. Try `{command} help`."
         ) from None
 
 
-def _show(word: str) -> str:
+def shown(word: str) -> str:
     """A user's word, quoted safely for display (never executed)."""
     clipped = word if len(word) <= 40 else word[:40] + "…"
     return "`" + clipped.replace("`", "'") + "`"
 
 
-def _pair(word: str, pairs: Sequence[str], command: str) -> str:
+def pair_named(word: str, pairs: Sequence[str], command: str) -> str:
     name = word.lower()
     if name not in pairs:
         known = ", ".join(pairs)
-        raise UsageError(f"There is no pair {_show(word)}. Configured pairs: {known}.")
+        raise UsageError(f"There is no pair {shown(word)}. Configured pairs: {known}.")
     return name
 
 
 def _count(word: str, maximum: int, what: str, usage: str) -> int:
     if not word.isdigit() or not 1 <= int(word) <= maximum:
         raise UsageError(
-            f"{what} must be a number from 1 to {maximum}, not {_show(word)}. Usage: `{usage}`"
+            f"{what} must be a number from 1 to {maximum}, not {shown(word)}. Usage: `{usage}`"
         )
     return int(word)
 
 
-def _extra(args: list[str], allowed: int, usage: str) -> None:
+def no_more(args: list[str], allowed: int, usage: str) -> None:
     if len(args) > allowed:
-        raise UsageError(f"Unexpected {_show(args[allowed])}. Usage: `{usage}`")
+        raise UsageError(f"Unexpected {shown(args[allowed])}. Usage: `{usage}`")
 
 
 def _help(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
-    _extra(args, 0, f"{command} help")
+    no_more(args, 0, f"{command} help")
     return ParsedCommand(Sub.HELP)
 
 
 def _status(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
     usage = f"{command} {USAGE[Sub.STATUS]}"
-    _extra(args, 1, usage)
+    no_more(args, 1, usage)
     if not args or args[0].lower() == "all":
         return ParsedCommand(Sub.STATUS, None)
-    return ParsedCommand(Sub.STATUS, _pair(args[0], pairs, command))
+    return ParsedCommand(Sub.STATUS, pair_named(args[0], pairs, command))
 
 
 def _logs(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
     usage = f"{command} {USAGE[Sub.LOGS]}"
     if not args:
         raise UsageError(f"Which pair? Usage: `{usage}`")
-    pair, rest = _pair(args[0], pairs, command), args[1:]
+    pair, rest = pair_named(args[0], pairs, command), args[1:]
     log = LogKind.DECLUSTER if LogKind.DECLUSTER.value in [w.lower() for w in rest] else LogKind.HA
     rest = [w for w in rest if w.lower() != LogKind.DECLUSTER.value]
     node = Role.PRIMARY
     if rest and rest[0].lower() in {r.value for r in Role}:
         node, rest = Role(rest[0].lower()), rest[1:]
     count = _count(rest[0], MAX_LOG_LINES, "The line count", usage) if rest else DEFAULT_LOG_LINES
-    _extra(rest, 1, usage)
+    no_more(rest, 1, usage)
     return ParsedCommand(Sub.LOGS, pair, node, count, log=log)
 
 
@@ -324,14 +208,14 @@ def _history(args: list[str], pairs: Sequence[str], command: str) -> ParsedComma
     usage = f"{command} {USAGE[Sub.HISTORY]}"
     pair = None
     if args and not args[0].isdigit():
-        pair, args = _pair(args[0], pairs, command), args[1:]
+        pair, args = pair_named(args[0], pairs, command), args[1:]
     count = _count(args[0], MAX_HISTORY, "The event count", usage) if args else DEFAULT_HISTORY
-    _extra(args, 1, usage)
+    no_more(args, 1, usage)
     return ParsedCommand(Sub.HISTORY, pair, count=count)
 
 
 def _pending(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
-    _extra(args, 0, f"{command} pending")
+    no_more(args, 0, f"{command} pending")
     return ParsedCommand(Sub.PENDING)
 
 
@@ -341,10 +225,10 @@ def _cancel(args: list[str], pairs: Sequence[str], command: str) -> ParsedComman
         raise UsageError(
             f"Which request? Usage: `{usage}` (ids are on the cards and in `{command} pending`)"
         )
-    _extra(args, 1, usage)
-    if not _REQUEST_ID.match(args[0].lower()):
+    no_more(args, 1, usage)
+    if not REQUEST_ID.match(args[0].lower()):
         raise UsageError(
-            f"{_show(args[0])} is not a request id (8 hex characters). Usage: `{usage}`"
+            f"{shown(args[0])} is not a request id (8 hex characters). Usage: `{usage}`"
         )
     return ParsedCommand(Sub.CANCEL, ref=args[0].lower())
 
@@ -353,8 +237,8 @@ def _unmute(args: list[str], pairs: Sequence[str], command: str) -> ParsedComman
     usage = f"{command} {USAGE[Sub.UNMUTE]}"
     if not args:
         raise UsageError(f"Which pair? Usage: `{usage}`")
-    _extra(args, 1, usage)
-    return ParsedCommand(Sub.UNMUTE, _pair(args[0], pairs, command))
+    no_more(args, 1, usage)
+    return ParsedCommand(Sub.UNMUTE, pair_named(args[0], pairs, command))
 
 
 _PARSERS = {

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from habot.config import Settings
+from habot.core.asks import parse_mute, parse_operation, parse_resolve
 from habot.core.audit import AuditEvent, digest
 from habot.core.blocks import (
     Message,
@@ -29,9 +30,6 @@ from habot.core.grammar import (
     Sub,
     UsageError,
     parse_command,
-    parse_mute,
-    parse_operation,
-    parse_resolve,
 )
 from habot.core.ratelimit import RateLimit
 from habot.core.roles import missing_role

@@ -23,9 +23,9 @@ from typing import Any
 from habot.config import Settings
 from habot.core.alerts import Announced
 from habot.core.approvals import RequestAction
+from habot.core.asks import OperationRequest
 from habot.core.blocks import Message
 from habot.core.cards import Where
-from habot.core.grammar import OperationRequest
 from habot.services.background import Background
 from habot.services.leader import replica_id
 from habot.services.operations.asking import Asking

@@ -7,9 +7,9 @@ import secrets
 from typing import Any
 
 from habot.core.approvals import Request, RequestState, cooldown_refusal
+from habot.core.asks import OperationRequest
 from habot.core.blocks import Message, escape, text_message
 from habot.core.cards import approval_card
-from habot.core.grammar import OperationRequest
 from habot.core.operations import (
     ROLE_NEUTRAL,
     Operation,

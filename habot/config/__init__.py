@@ -1,0 +1,196 @@
+"""The TOML configuration: loaded once at start, validated, and handed down.
+
+Every error names the key and the problem, e.g. ``pairs[0] (prod).secondary: port must be
+a number from 1 to 65535, not 'abc'``. Unknown keys are refused, so typos do not pass.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from habot.config.sections import (
+    ApprovalSettings,
+    Auth,
+    DatabaseSettings,
+    OperationApproval,
+    PairSettings,
+    RolesSettings,
+    ScheduleSettings,
+    SlackSettings,
+    SshSettings,
+    Transport,
+    _Section,
+)
+from habot.errors import ConfigError
+
+__all__ = [
+    "ApprovalSettings",
+    "Auth",
+    "DatabaseSettings",
+    "Login",
+    "OperationApproval",
+    "PairSettings",
+    "RolesSettings",
+    "ScheduleSettings",
+    "Settings",
+    "SlackSettings",
+    "SshSettings",
+    "Transport",
+    "config_path",
+    "load_settings",
+    "parse_settings",
+]
+
+CONFIG_ENV = "HABOT_CONFIG"
+DEFAULT_CONFIG = Path("habot.toml")
+
+
+@dataclass(frozen=True)
+class Login:
+    """A pair's login: the account, how it authenticates, and how commands reach it."""
+
+    username: str
+    auth: Auth
+    transport: Transport = Transport.EXEC
+    prompt: str | None = None
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    ssh: SshSettings
+    pairs: tuple[PairSettings, ...] = Field(min_length=1)
+    slack: SlackSettings = SlackSettings()
+    roles: RolesSettings = RolesSettings()
+    approval: ApprovalSettings = ApprovalSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    database: DatabaseSettings = DatabaseSettings()
+
+    @field_validator("pairs")
+    @classmethod
+    def _unique_names(cls, pairs: tuple[PairSettings, ...]) -> tuple[PairSettings, ...]:
+        names = [p.name for p in pairs]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"pair names must be unique; repeated: {', '.join(dupes)}")
+        return pairs
+
+    @model_validator(mode="after")
+    def _keys_when_needed(self) -> Settings:
+        keyed = [p.name for p in self.pairs if self.login(p).auth is Auth.KEY]
+        if keyed and not self.ssh.client_keys:
+            raise ValueError(
+                f"ssh.client_keys: needed because pair(s) {', '.join(keyed)} log in with a key "
+                '(auth = "key", the default); list the key file(s), or set auth = "password"'
+            )
+        return self
+
+    def login(self, pair: PairSettings) -> Login:
+        """Who habot logs in as on the pair's nodes, and how (the pair's own choice, else
+        [ssh]'s)."""
+        return Login(
+            pair.username or self.ssh.username,
+            pair.auth or self.ssh.auth,
+            pair.transport or self.ssh.transport,
+            pair.prompt,
+        )
+
+    def pair(self, name: str) -> PairSettings:
+        """The pair with this name; ConfigError listing the known names otherwise."""
+        for pair in self.pairs:
+            if pair.name == name:
+                return pair
+        known = ", ".join(p.name for p in self.pairs)
+        raise ConfigError(f"unknown pair {name!r}; configured pairs: {known}")
+
+
+def config_path(explicit: Path | None, env: Mapping[str, str]) -> Path:
+    """Where the config lives: --config, then $HABOT_CONFIG, then ./habot.toml."""
+    if explicit is not None:
+        return explicit
+    return Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else DEFAULT_CONFIG
+
+
+def load_settings(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration; ConfigError says which key is wrong."""
+    path = config_path(explicit, os.environ if env is None else env)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found (give --config PATH or set {CONFIG_ENV})"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_settings(data, source=str(path), env=os.environ if env is None else env)
+
+
+DATABASE_ENV = "HABOT_DATABASE_URL"
+
+
+def parse_settings(
+    data: Mapping[str, Any], source: str = "config", env: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate already-loaded TOML data; $HABOT_DATABASE_URL overrides [database] url."""
+    env = os.environ if env is None else env
+    if env.get(DATABASE_ENV):
+        data = {**data, "database": {**data.get("database", {}), "url": env[DATABASE_ENV]}}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        problems = [_describe(e, data) for e in errors if not _is_echo(e, errors)]
+        raise ConfigError(f"{source}: " + "\n  ".join(problems)) from None
+
+
+def _is_echo(error: Mapping[str, Any], errors: list[Any]) -> bool:
+    """A list reported too short only because its items failed: the item errors say it all."""
+    loc = tuple(error["loc"])
+    return error["type"] == "too_short" and any(
+        tuple(other["loc"])[: len(loc)] == loc and len(other["loc"]) > len(loc) for other in errors
+    )
+
+
+def _describe(error: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    return f"{_key(error['loc'], data)}: {_message(error)}"
+
+
+def _key(loc: tuple[Any, ...], data: Mapping[str, Any]) -> str:
+    """('pairs', 0, 'secondary') → 'pairs[0] (prod).secondary'."""
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+            if key.startswith("pairs[") and key.count("[") == 1:
+                name = _pair_name(data, part)
+                key += f" ({name})" if name else ""
+        else:
+            key += f".{part}" if key else str(part)
+    return key or "(top level)"
+
+
+def _pair_name(data: Mapping[str, Any], index: int) -> str | None:
+    pairs = data.get("pairs")
+    if isinstance(pairs, list) and index < len(pairs) and isinstance(pairs[index], dict):
+        name = pairs[index].get("name")
+        return name if isinstance(name, str) else None
+    return None
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind, message = error["type"], str(error["msg"])
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "unknown key (a typo?)"
+    if kind == "too_short":
+        return f"must list at least {error['ctx']['min_length']}"
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,136 @@
+"""The free-text asks: an operation (with an optional override reason), a mute, a
+resolution. Their reasons and findings are stored and shown, never executed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from habot.core.durations import parse_duration
+from habot.core.grammar import (
+    MUTATING,
+    REQUEST_ID,
+    TOKEN,
+    USAGE,
+    Sub,
+    UsageError,
+    no_more,
+    pair_named,
+    shown,
+    sub_named,
+)
+from habot.core.model import Role
+
+_OPENING_QUOTES = "\"'\u201c\u2018\u201e"  # straight, and curly as phones and Slack type them
+_CLOSING_QUOTES = "\"'\u201d\u2019\u201c"
+MAX_REASON = 300
+
+
+@dataclass(frozen=True)
+class OperationRequest:
+    """A parsed mutating request: which pair, which node (make-standalone), why overriding."""
+
+    sub: Sub
+    pair: str
+    node: Role | None = None
+    override: str | None = None
+
+
+def parse_operation(text: str, pairs: Sequence[str], command: str = "/ha") -> OperationRequest:
+    """Parse `OP PAIR [primary|secondary] [--override "reason…"]`; UsageError otherwise.
+
+    The reason may be in straight or curly quotes. It is stored and shown, never executed.
+    """
+    head, sep, tail = text.partition("--override")
+    words = head.split()
+    sub = sub_named(words[0], command) if words else Sub.HELP
+    if sub not in MUTATING:
+        raise UsageError(f"`{sub.value}` is not an operation. Try `{command} help`.")
+    usage = f'{command} {USAGE[sub]} [--override "reason"]'
+    override = _reason(tail, usage) if sep else None
+    bad = next((w for w in words[1:] if not TOKEN.match(w)), None)
+    if bad is not None:
+        raise UsageError(f"{shown(bad)} is not a pair or node name. Usage: `{usage}`")
+    if len(words) < 2:
+        raise UsageError(f"Which pair? Usage: `{usage}`")
+    pair, rest = pair_named(words[1], pairs, command), words[2:]
+    node = None
+    if sub is Sub.MAKE_STANDALONE:
+        if not rest or rest[0].lower() not in {r.value for r in Role}:
+            raise UsageError(f"Say which node becomes standalone. Usage: `{usage}`")
+        node, rest = Role(rest[0].lower()), rest[1:]
+    no_more(rest, 0, usage)
+    return OperationRequest(sub, pair, node, override)
+
+
+def _reason(tail: str, usage: str) -> str:
+    text = tail.strip()
+    if len(text) < 2 or text[0] not in _OPENING_QUOTES or text[-1] not in _CLOSING_QUOTES:
+        raise UsageError(
+            f'Give the override reason in quotes: --override "why it cannot wait". Usage: `{usage}`'
+        )
+    reason = " ".join(text[1:-1].split())
+    if not reason:
+        raise UsageError("The override reason is empty; say why the cooldown must be skipped.")
+    if len(reason) > MAX_REASON:
+        raise UsageError(
+            f"The override reason is {len(reason)} characters; keep it under {MAX_REASON}."
+        )
+    return reason
+
+
+MAX_MUTE = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class MuteRequest:
+    """`mute PAIR DURATION reason…`."""
+
+    pair: str
+    duration: timedelta
+    reason: str
+
+
+def parse_mute(text: str, pairs: Sequence[str], command: str = "/ha") -> MuteRequest:
+    """Parse a mute; the reason is free text (stored and shown, never executed)."""
+    usage = f"{command} {USAGE[Sub.MUTE]}"
+    words = text.split()
+    if len(words) < 4:
+        raise UsageError(f"A mute needs a pair, a duration and a reason. Usage: `{usage}`")
+    pair = pair_named(words[1], pairs, command)
+    try:
+        duration = parse_duration(words[2])
+    except ValueError as exc:
+        raise UsageError(f"{exc}. Usage: `{usage}`") from None
+    if duration > MAX_MUTE:
+        raise UsageError(f"Mutes last at most 7 days; {words[2]} is longer. Usage: `{usage}`")
+    reason = " ".join(words[3:])
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"The reason is {len(reason)} characters; keep it under {MAX_REASON}.")
+    return MuteRequest(pair, duration, reason)
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """A person's word on a request whose outcome was unknown."""
+
+    request_id: str
+    finding: str
+
+
+def parse_resolve(text: str, command: str = "/ha") -> ResolveRequest:
+    """Parse `resolve ID what you found` (quotes optional; the finding is free text, stored
+    and shown, never executed)."""
+    usage = f"{command} {USAGE[Sub.RESOLVE]}"
+    words = text.split()
+    if len(words) < 3:
+        raise UsageError(f"Say which request and what you found. Usage: `{usage}`")
+    if not REQUEST_ID.match(words[1].lower()):
+        raise UsageError(f"{shown(words[1])} is not a request ID (8 hex digits). Usage: `{usage}`")
+    finding = " ".join(words[2:]).strip(_OPENING_QUOTES + _CLOSING_QUOTES).strip()
+    if not finding:
+        raise UsageError(f"Say what you found. Usage: `{usage}`")
+    if len(finding) > MAX_REASON:
+        raise UsageError(f"That is {len(finding)} characters; keep it under {MAX_REASON}.")
+    return ResolveRequest(words[1].lower(), finding)
