@@ -8,6 +8,7 @@ import pytest
 
 from habot.core.approvals import (
     ApprovalPolicy,
+    Decision,
     Request,
     RequestAction,
     RequestState,
@@ -20,14 +21,21 @@ from habot.core.approvals import (
     judge_rejection,
 )
 from habot.core.asks import OperationRequest, parse_operation
+from habot.core.blocks import mrkdwn
 from habot.core.grammar import Sub, UsageError
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation
+from habot.core.replies import Code, plain, say
 from habot.core.roles import Access
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 APPROVER = frozenset({Access.VIEWER, Access.APPROVER})
 OPERATOR = frozenset({Access.VIEWER, Access.OPERATOR})
+
+
+def shown(decision: Decision) -> str:
+    """The decision's words as Slack shows them to the clicker."""
+    return mrkdwn(say(*decision.words))
 
 
 def request(
@@ -98,7 +106,7 @@ def test_approval_decision_table(
     """Who may approve, when, and when the request becomes ready."""
     decision = judge_approval(req, user, roles, when)
     assert decision.ruling is ruling
-    assert words in decision.message
+    assert words in shown(decision)
 
 
 def test_rejection_is_for_approvers() -> None:
@@ -135,8 +143,8 @@ def test_cooldown() -> None:
     ten = timedelta(minutes=10)
     refusal = cooldown_refusal(T0, ten, T0 + timedelta(minutes=3), None)
     assert refusal is not None
-    assert "wait until 03:10 UTC" in refusal
-    assert '--override "reason"' in refusal
+    assert "wait until 03:10 UTC" in plain(refusal)
+    assert Code('--override "reason"') in refusal  # shown as something to type
     assert cooldown_refusal(T0, ten, T0 + timedelta(minutes=3), "vendor on the phone") is None
     assert cooldown_refusal(T0, ten, T0 + ten, None) is None
     assert cooldown_refusal(None, ten, T0, None) is None
@@ -241,7 +249,7 @@ def test_one_policy_decides_who_may_do_what_to_a_request(
         assert decision.ruling is not Ruling.REFUSED
     else:
         assert decision.ruling is Ruling.REFUSED
-        assert str(allowed) in decision.message
+        assert str(allowed) in shown(decision)
 
 
 def test_home_offers_exactly_what_the_policy_allows() -> None:

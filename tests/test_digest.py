@@ -11,7 +11,7 @@ import pytest
 
 from habot.config import Settings, parse_settings
 from habot.core.cron import weekday_names
-from habot.core.digest import MAX_PAIRS_IN_DIGEST, Sample, digest_message, uptime
+from habot.core.digest import MAX_PAIRS_IN_DIGEST, Digest, Sample, digest_message, uptime
 from habot.core.model import Health, NodeState, Verdict
 from habot.errors import ConfigError
 from habot.scheduling import Jobs, build_scheduler
@@ -76,7 +76,7 @@ def test_time_without_readings_is_unobserved_not_up() -> None:
     # the reading just before the gap stands for 2 intervals (max_gap), i.e. one extra
     assert result.observed == timedelta(hours=18) + EVERY
     assert result.share(result.healthy) == 100.0
-    text = digest_message([result], {}, END, 24).blocks[1]["text"]["text"]
+    text = digest_message(Digest(tuple([result]), {}, END, 24)).blocks[1]["text"]["text"]
     assert "observed 75.3% of the window" in text
 
 
@@ -106,7 +106,9 @@ def test_the_digest_lists_worst_first_and_names_a_silent_pair() -> None:
         2 * EVERY,
     )
     silent = uptime("lab", [], START, END, 2 * EVERY)
-    message = digest_message([good, bad, silent], {"dr": END + timedelta(hours=2)}, END, 24)
+    message = digest_message(
+        Digest(tuple([good, bad, silent]), {"dr": END + timedelta(hours=2)}, END, 24)
+    )
     lines = [b["text"]["text"] for b in message.blocks if b["type"] == "section"][1:]
     assert [line.split("*")[1] for line in lines] == ["lab", "dr", "prod"]
     assert "no readings in this window" in lines[0]
@@ -120,7 +122,7 @@ def test_the_digest_lists_worst_first_and_names_a_silent_pair() -> None:
 def test_a_digest_of_many_pairs_stays_within_slack_limits() -> None:
     """Sixty pairs: valid Block Kit, ≤ 50 blocks, and the pairs left out are still named."""
     items = [uptime(f"pair{i:02d}", day(), START, END, 2 * EVERY) for i in range(60)]
-    message = digest_message(items, {}, END, 24)
+    message = digest_message(Digest(tuple(items), {}, END, 24))
     assert problems_in_blocks(message.blocks) == []
     assert len([b for b in message.blocks if b["type"] == "section"]) == 1 + MAX_PAIRS_IN_DIGEST
     assert "pair59" in message.blocks[-2]["elements"][0]["text"]

@@ -25,9 +25,10 @@ from habot.config import Settings
 from habot.core.approvals import RequestState
 from habot.core.asks import parse_operation
 from habot.core.audit import AuditRecord
-from habot.core.blocks import Message
+from habot.core.blocks import Message, mrkdwn, render
 from habot.core.model import NodeState, Role
 from habot.core.outbox import Delivery, Fate
+from habot.core.replies import Reply
 from habot.core.roles import Access
 from habot.services.operations import OperationService
 from habot.services.ports import AuditLog, Caller, Requests, Stores
@@ -42,6 +43,12 @@ OPERATOR = Caller("U0OPS1", "C0HAOPS", frozenset({Access.VIEWER, Access.OPERATOR
 LEAD = Caller("U0LEAD1", "C0HAOPS", frozenset({Access.VIEWER, Access.APPROVER}))
 LEAD2 = Caller("U0LEAD2", "C0HAOPS", frozenset({Access.VIEWER, Access.APPROVER}))
 VIEWER = Caller("U0VIEW", "C0HAOPS", frozenset({Access.VIEWER}))
+
+
+def shown(answer: Message | Reply) -> str:
+    """What Slack would be sent for an answer (a card, or a reply rendered for Slack)."""
+    message = answer if isinstance(answer, Message) else render(answer)
+    return json.dumps(message.blocks)
 
 
 @dataclass
@@ -69,14 +76,14 @@ class Recorder:
             self.shown[card] = version
             self.cards[card].append(message)
 
-    async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
-        self.threads.append(text)
+    async def thread(self, pair: str, channel: str, card: int, words: Reply) -> None:
+        self.threads.append(mrkdwn(words))
 
-    async def tell(self, pair: str, channel: str, user: str, text: str) -> None:
-        self.told.append((user, text))
+    async def tell(self, pair: str, channel: str, user: str, words: Reply) -> None:
+        self.told.append((user, mrkdwn(words)))
 
-    async def tell_secret(self, channel: str, user: str, text: str) -> None:
-        self.secrets.append((user, text))
+    async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
+        self.secrets.append((user, mrkdwn(words)))
 
     async def link(self, card: int) -> str | None:
         return f"https://slack.example/card/{card}" if card in self.cards else None
@@ -92,7 +99,7 @@ class Recorder:
         return list(self.cards.values())[-1][-1]
 
     def everything(self) -> str:
-        shown = [json.dumps(m.blocks) for ms in self.cards.values() for m in ms]
+        shown = [shown(m) for ms in self.cards.values() for m in ms]
         return "\n".join([*shown, *self.threads, *(text for _, text in self.told)])
 
 
@@ -117,7 +124,7 @@ class World:
     async def ask(self, text: str, who: Caller = OPERATOR) -> str:
         names = [p.name for p in self.settings.pairs]
         reply = await self.service.request(who, parse_operation(text, names))
-        return json.dumps(reply.blocks)
+        return shown(reply)
 
     def request_id(self) -> str:
         text = json.dumps(self.notifier.last().blocks)
@@ -238,9 +245,9 @@ async def test_self_approval_and_non_approvers_are_refused(world: World) -> None
     await world.ask("switchover prod")
     rid = world.request_id()
     own = await world.service.approve(Caller("U0OPS1", "C0HAOPS", frozenset(Access)), rid)
-    assert "second person" in json.dumps(own.blocks)
+    assert "second person" in shown(own)
     viewer = await world.service.approve(VIEWER, rid)
-    assert "*approver* role" in json.dumps(viewer.blocks)
+    assert "*approver* role" in shown(viewer)
     assert world.runs() == []
 
 
@@ -261,10 +268,10 @@ async def test_make_standalone_needs_two_approvers(world: World) -> None:
     assert "2 approval(s) needed" in reply
     assert "Redundancy ends" in json.dumps(world.notifier.last().blocks)
     first = await world.service.approve(LEAD, rid)
-    assert "1 more needed" in json.dumps(first.blocks)
+    assert "1 more needed" in shown(first)
     assert world.runs("dr") == []
     again = await world.service.approve(LEAD, rid)
-    assert "already approved" in json.dumps(again.blocks)
+    assert "already approved" in shown(again)
     await world.service.approve(LEAD2, rid)
     await world.service.drain()
     assert world.runs("dr") == [["secondary", "ha-make-standalone"]]
@@ -286,7 +293,7 @@ async def test_expiry_closes_the_card_and_later_clicks_are_told(world: World) ->
     assert "Expired" in json.dumps(world.notifier.last().blocks)
     assert "approve_request" not in json.dumps(world.notifier.last().blocks)
     late = await world.service.approve(LEAD, rid)
-    assert "already expired" in json.dumps(late.blocks)
+    assert "already expired" in shown(late)
     assert world.runs() == []
 
 
@@ -313,11 +320,11 @@ async def test_rejection_closes_the_request(world: World) -> None:
     await world.ask("switchover prod")
     rid = world.request_id()
     operator_try = await world.service.reject(OPERATOR, rid)
-    assert "*approver* role" in json.dumps(operator_try.blocks)
+    assert "*approver* role" in shown(operator_try)
     await world.service.reject(LEAD, rid)
     assert "Rejected" in json.dumps(world.notifier.last().blocks)
     late = await world.service.approve(LEAD2, rid)
-    assert "already rejected" in json.dumps(late.blocks)
+    assert "already rejected" in shown(late)
     assert world.runs() == []
     assert [r.event.kind for r in await world.audit.recent(1)] == ["approval_refused"]
     assert "rejected" in [r.event.kind for r in await world.audit.recent(5)]
@@ -325,9 +332,9 @@ async def test_rejection_closes_the_request(world: World) -> None:
 
 async def test_pending_lists_open_requests(world: World) -> None:
     """`/ha pending` lists open requests with their approvals."""
-    assert "No open requests" in json.dumps((await world.service.pending()).blocks)
+    assert "No open requests" in shown(await world.service.pending())
     await world.ask("switchover prod")
-    listed = json.dumps((await world.service.pending()).blocks)
+    listed = shown(await world.service.pending())
     assert f"`{world.request_id()}` switchover prod (primary)" in listed
     assert "0/1 approvals" in listed
 
@@ -372,11 +379,11 @@ async def test_an_unknown_outcome_closes_the_pair_until_a_person_resolves_it(
     assert "is unknown, so prod is closed to new operations" in refused
     assert f"resolve {rid}" in refused
     done = await world.service.resolve(LEAD, rid, "console shows failover never ran")
-    assert "open to operations again" in json.dumps(done.blocks)
+    assert "open to operations again" in shown(done)
     card = json.dumps(world.notifier.last().blocks)
     assert "console shows failover never ran" in card
     again = await world.service.resolve(LEAD, rid, "twice")
-    assert "nothing to resolve" in json.dumps(again.blocks)
+    assert "nothing to resolve" in shown(again)
     assert "1 approval(s) needed" in await world.ask("switchover prod")
     [resolved] = [r for r in await world.audit.recent(50) if r.event.kind == "resolved"]
     assert resolved.event.actor == LEAD.user
@@ -572,7 +579,7 @@ async def test_a_card_slack_is_slow_to_take_is_said_plainly(world: World) -> Non
     world.notifier.slow = True
     reply = await world.ask("switchover prod")
     assert "Slack is slow to take its card" in reply
-    assert "pending" in (await world.service.pending()).text
+    assert "pending" in shown(await world.service.pending())
 
 
 async def test_joining_code_goes_only_to_the_requester(world: World) -> None:

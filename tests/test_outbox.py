@@ -11,6 +11,7 @@ from sqlalchemy import text
 from habot.core.alerts import AlertState
 from habot.core.blocks import text_message
 from habot.core.outbox import TS_OF, Attempt, Delivery, MessageKind, Next, after
+from habot.core.replies import say
 from habot.services.outbox import OutboxNotifier, OutboxWorker
 from habot.services.ports import Outbox, Stores
 from habot.slack.notifier import SlackSecretTeller
@@ -179,8 +180,8 @@ async def test_operation_messages_wait_out_an_outage_and_arrive_in_order(
     notify = notifier(store, fake, clock)
     card = await notify.post_card("prod", "C0HAOPS", text_message("approve me"))
     await notify.update_card("prod", "C0HAOPS", card, text_message("approved"), 1)
-    await notify.thread("prod", "C0HAOPS", card, "progress")
-    await notify.tell("prod", "C0HAOPS", "U0OPS", "your switchover succeeded")
+    await notify.thread("prod", "C0HAOPS", card, say("progress"))
+    await notify.tell("prod", "C0HAOPS", "U0OPS", say("your switchover succeeded"))
     assert await notify.link(card) is None  # not delivered yet
     fake.fail_next["chat.postMessage"] = [500, 500, 503]
     deliver = worker(store, fake, clock)
@@ -205,7 +206,7 @@ async def test_operation_messages_wait_out_an_outage_and_arrive_in_order(
 
 async def test_a_secret_is_sent_directly_and_never_stored(store: Outbox, fake: FakeSlack) -> None:
     """The joining code goes to chat.postEphemeral at once; the outbox table never sees it."""
-    await notifier(store, fake, Clock()).tell_secret("C0HAOPS", "U0OPS", "code 123456")
+    await notifier(store, fake, Clock()).tell_secret("C0HAOPS", "U0OPS", say("code 123456"))
     [call] = fake.calls_to("chat.postEphemeral")
     assert (call.args["user"], call.args["text"]) == ("U0OPS", "code 123456")
     assert await store.lanes() == []

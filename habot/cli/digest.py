@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 
 import click
 
+from habot.cli.render import digest_text
 from habot.config import Settings, load_settings
-from habot.core.blocks import Message
 from habot.errors import ConfigError
 from habot.runtime import Habot
 from habot.secrets import Secrets
-
-_EMOJI = re.compile(r":[a-z_]+: ")
-_ITALIC = re.compile(r"(?m)^_(.*)_$")
 
 
 @click.command()
@@ -35,20 +31,8 @@ def digest(ctx: click.Context, post: bool) -> None:
 
 async def _digest(settings: Settings, post: bool) -> None:
     async with Habot.open(settings, Secrets(os.environ), ssh=False) as habot:
-        message = await habot.digest.build()
-        click.echo(as_text(message))
+        report = await habot.digest.build()
+        click.echo(digest_text(report))
         if post:
-            message_id = await habot.digest.post(message)
+            message_id = await habot.digest.post(report)
             click.echo(f"queued for {settings.slack.alert_channel} (outbox message {message_id})")
-
-
-def as_text(message: Message) -> str:
-    """The digest's blocks as plain lines for a terminal."""
-    lines = []
-    for block in message.blocks:
-        if "text" in block:
-            text = block["text"]["text"]
-        else:
-            text = " ".join(e.get("text", "") for e in block.get("elements", []))
-        lines.append(_ITALIC.sub(r"\1", _EMOJI.sub("", text).replace("*", "")))
-    return "\n".join(lines)

@@ -7,7 +7,9 @@ from rich.table import Table
 from rich.text import Text
 
 from habot.core.console import offer_line
+from habot.core.digest import LEGEND, NO_READINGS, TITLE, Digest, coverage_note, facts
 from habot.core.model import NodeState, Verdict
+from habot.core.replies import Reply, Tone, plain
 from habot.core.verdict import NodeView, PairStatus
 from habot.services.check import NodeCheck
 
@@ -77,3 +79,39 @@ def check_lines(console: Console, checks: list[NodeCheck]) -> None:
         if offers := offer_line(c.offered):
             line.append(f"\n    {offers}", style="dim")
         console.print(line, highlight=False)
+
+
+# -- answers and the digest, for a terminal (Slack's renderers are in habot/core) ---------
+
+TONE_MARK = {
+    Tone.INFO: "",
+    Tone.REFUSED: "refused: ",
+    Tone.FAILED: "failed: ",
+    Tone.UNCLEAR: "not understood: ",
+    Tone.WAIT: "wait: ",
+    Tone.MUTED: "",
+    Tone.UNMUTED: "",
+    Tone.WARNING: "warning: ",
+    Tone.ANCHOR: "",
+}
+
+
+def reply_text(reply: Reply) -> str:
+    """A reply as plain terminal text: no emoji or markup; people and channels by id."""
+    return TONE_MARK[reply.tone] + plain(reply.parts)
+
+
+def digest_text(digest: Digest) -> str:
+    """The digest as plain lines: the same facts as the Slack post, without its markup."""
+    lines = [f"{TITLE} — {digest.window}"]
+    for item in digest.ranked():
+        if item.latest is None:
+            lines.append(f"{item.pair} — {NO_READINGS}")
+            continue
+        lines.append(f"{item.pair} — " + " · ".join(facts(item)))
+        if note := coverage_note(item):
+            lines.append(f"  {note}")
+        if until := digest.muted_until(item.pair):
+            lines.append(f"  muted until {until:%Y-%m-%d %H:%M} UTC")
+    lines.append(LEGEND)
+    return "\n".join(lines)

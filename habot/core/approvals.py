@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from habot.core.model import Role
 from habot.core.operations import Operation, Topology
+from habot.core.replies import Code, Part, Person, Strong, plain
 from habot.core.roles import Access
 
 
@@ -90,7 +91,16 @@ class Decision:
     """The result of judging a click, with the words to show the clicker."""
 
     ruling: Ruling
-    message: str
+    words: tuple[Part, ...]
+
+    @property
+    def message(self) -> str:
+        """The words as plain text (for the audit log)."""
+        return plain(self.words)
+
+
+def _decision(ruling: Ruling, *words: Part) -> Decision:
+    return Decision(ruling, words)
 
 
 def _closed(request: Request, now: datetime) -> str | None:
@@ -111,24 +121,24 @@ def judge_approval(
 ) -> Decision:
     """Whether ``user`` may approve now, and whether that makes the request ready."""
     if reason := _closed(request, now):
-        return Decision(Ruling.REFUSED, reason)
+        return _decision(Ruling.REFUSED, reason)
     if user == request.requester:
-        return Decision(
+        return _decision(
             Ruling.REFUSED,
             "You asked for this operation; a second person with the approver role must approve it.",
         )
     if Access.APPROVER not in roles:
-        return Decision(Ruling.REFUSED, "Approving needs the *approver* role.")
+        return _decision(Ruling.REFUSED, "Approving needs the ", Strong("approver"), " role.")
     if user in request.approvals:
-        return Decision(
+        return _decision(
             Ruling.REFUSED,
             f"You already approved; {request.missing} more "
             "approval(s) needed from other approvers.",
         )
     if len(request.approvals) + 1 >= request.required:
-        return Decision(Ruling.READY, "Approved: running it now.")
+        return _decision(Ruling.READY, "Approved: running it now.")
     left = request.required - len(request.approvals) - 1
-    return Decision(Ruling.COUNTED, f"Approval counted; {left} more needed.")
+    return _decision(Ruling.COUNTED, f"Approval counted; {left} more needed.")
 
 
 def judge_rejection(
@@ -136,23 +146,24 @@ def judge_rejection(
 ) -> Decision:
     """Approvers may reject a pending request (the requester cancels instead)."""
     if reason := _closed(request, now):
-        return Decision(Ruling.REFUSED, reason)
+        return _decision(Ruling.REFUSED, reason)
     if Access.APPROVER not in roles:
-        return Decision(Ruling.REFUSED, "Rejecting needs the *approver* role.")
-    return Decision(Ruling.READY, f"Request {request.id} rejected.")
+        return _decision(Ruling.REFUSED, "Rejecting needs the ", Strong("approver"), " role.")
+    return _decision(Ruling.READY, f"Request {request.id} rejected.")
 
 
 def judge_cancel(request: Request, user: str, roles: frozenset[Access], now: datetime) -> Decision:
     """The requester or any approver may cancel a pending request."""
     if request.state is not RequestState.PENDING:
-        return Decision(Ruling.REFUSED, _closed(request, now) or "")
+        return _decision(Ruling.REFUSED, _closed(request, now) or "")
     if user != request.requester and Access.APPROVER not in roles:
-        return Decision(
+        return _decision(
             Ruling.REFUSED,
-            f"Only the requester (<@{request.requester}>) or an approver can cancel "
-            f"request {request.id}; ask one of them.",
+            "Only the requester (",
+            Person(request.requester),
+            f") or an approver can cancel request {request.id}; ask one of them.",
         )
-    return Decision(Ruling.READY, f"Request {request.id} cancelled.")
+    return _decision(Ruling.READY, f"Request {request.id} cancelled.")
 
 
 class RequestAction(StrEnum):
@@ -188,13 +199,14 @@ def actions_for(
 
 def cooldown_refusal(
     last_change: datetime | None, cooldown: timedelta, now: datetime, override: str | None
-) -> str | None:
+) -> tuple[Part, ...] | None:
     """Refuse inside the cooldown after a role change, unless a typed reason overrides it."""
     if last_change is None or now >= last_change + cooldown or override:
         return None
     until = last_change + cooldown
     return (
         f"The pair changed roles at {last_change:%H:%M} UTC; new operations wait until "
-        f'{until:%H:%M} UTC. If it cannot wait, ask again with `--override "reason"` '
-        "(the reason is audited and shown on the card)."
+        f"{until:%H:%M} UTC. If it cannot wait, ask again with ",
+        Code('--override "reason"'),
+        " (the reason is audited and shown on the card).",
     )

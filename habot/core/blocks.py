@@ -17,6 +17,21 @@ from habot.core.durations import format_duration
 from habot.core.grammar import SUMMARY, USAGE, LogKind, Sub
 from habot.core.model import NodeState, Verdict
 from habot.core.operations import next_steps
+from habot.core.replies import (
+    Answer,
+    Code,
+    HistoryAnswer,
+    Link,
+    LogsAnswer,
+    Part,
+    Person,
+    RawAnswer,
+    Reply,
+    Room,
+    StatusAnswer,
+    Strong,
+    Tone,
+)
 from habot.core.verdict import NodeView, PairStatus
 
 Block = dict[str, Any]
@@ -282,3 +297,58 @@ def home_view(pairs: Sequence[str], command: str) -> dict[str, Any]:
             context(f"Type `{command} help` in a channel to see what you can do."),
         ],
     }
+
+
+# -- answers (habot/core/replies.py) rendered for Slack ---------------------------------
+
+TONE_EMOJI = {
+    Tone.INFO: "",
+    Tone.REFUSED: ":no_entry:",
+    Tone.FAILED: ":x:",
+    Tone.UNCLEAR: ":grey_question:",
+    Tone.WAIT: ":hourglass:",
+    Tone.MUTED: ":mute:",
+    Tone.UNMUTED: ":loud_sound:",
+    Tone.WARNING: ":warning:",
+    Tone.ANCHOR: ":lock:",
+}
+
+
+def mrkdwn(reply: Reply) -> str:
+    """A reply as one mrkdwn text: its tone's emoji, then its parts (words escaped)."""
+    text = "".join(_part(part) for part in reply.parts)
+    emoji = TONE_EMOJI[reply.tone]
+    return f"{emoji} {text}" if emoji else text
+
+
+def _part(part: Part) -> str:
+    if isinstance(part, str):
+        return escape(part)
+    if isinstance(part, Person):
+        return f"<@{part.user}>"
+    if isinstance(part, Room):
+        return f"<#{part.channel}>"
+    if isinstance(part, Link):
+        return f"<{part.url}|{escape(part.label)}>"
+    if isinstance(part, Code):
+        return f"`{escape(part.text)}`"
+    if isinstance(part, Strong):
+        return f"*{escape(part.text)}*"
+    return "```" + escape(part.text.replace("```", "'''")) + "```"
+
+
+def render(answer: Answer) -> Message:
+    """Any answer a service gives, as the Slack message that shows it."""
+    if isinstance(answer, Reply):
+        text = mrkdwn(answer)
+        return Message(text, (section(text),), in_channel=answer.in_channel)
+    if isinstance(answer, StatusAnswer):
+        return status_message(answer.statuses, answer.at, answer.reading_ids, answer.mutes)
+    if isinstance(answer, RawAnswer):
+        return raw_message(answer.status)
+    if isinstance(answer, LogsAnswer):
+        a = answer
+        return logs_message(a.pair, a.node, a.address, a.lines, a.output, a.log)
+    if isinstance(answer, HistoryAnswer):
+        return history_message(answer.pair, answer.records)
+    return help_message(answer.command, answer.allowed, answer.unavailable)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from habot.core.approvals import Request, RequestState
-from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, escape, section
+from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, escape, mrkdwn, section
 from habot.core.operations import OperationPlan, Topology
+from habot.core.replies import Reply, say
 
 APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
 _STATE_LINE = {
@@ -26,7 +27,7 @@ _STATE_LINE = {
 
 
 def approval_card(
-    request: Request, plan: OperationPlan, note: str | None = None, outcome: str | None = None
+    request: Request, plan: OperationPlan, note: Reply | None = None, outcome: str | None = None
 ) -> Message:
     """The card for a request in its current state; buttons only while it is pending."""
     verdict, primary, secondary = request.snapshot
@@ -54,7 +55,7 @@ def approval_card(
             section(f":rotating_light: *Cooldown overridden:* {escape(request.override)}")
         )
     if note:
-        blocks.append(section(note))
+        blocks.append(section(mrkdwn(note)))
     if outcome:  # the run's words carry appliance and error text
         blocks.append(section(escape(outcome)))
     if request.state is RequestState.PENDING:
@@ -147,6 +148,6 @@ def before_after(before: Topology, after: Topology | None) -> str:
     )
 
 
-def expired_note(now: datetime) -> str:
+def expired_note(now: datetime) -> Reply:
     """What an expired card says."""
-    return f"Nobody approved before the deadline; closed at {now:%H:%M} UTC. Nothing was run."
+    return say(f"Nobody approved before the deadline; closed at {now:%H:%M} UTC. Nothing was run.")

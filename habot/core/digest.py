@@ -88,41 +88,81 @@ def _percent(value: float | None) -> str:
     return f"{value:.1f}%" if value < 100 else "100%"
 
 
-def _pair_line(item: Uptime, muted_until: datetime | None, now: datetime) -> str:
-    if item.latest is None:
-        return (
-            f":grey_question: *{item.pair}* — no readings in this window: "
-            "is habot's scheduled status check running?"
-        )
-    coverage = 100 * (item.observed / item.window) if item.window else 0.0
-    words = [
-        f"{VERDICT_EMOJI[item.latest.verdict]} *{item.pair}* — now {item.latest.verdict.value}",
+@dataclass(frozen=True)
+class Digest:
+    """The digest as data: every pair's uptime over the window, its mute, when."""
+
+    items: tuple[Uptime, ...]
+    muted: dict[str, datetime | None]
+    now: datetime
+    hours: int
+
+    def ranked(self) -> list[Uptime]:
+        """Worst first (least BAU), then by name."""
+        return sorted(self.items, key=lambda u: (u.share(u.healthy) or -1.0, u.pair))
+
+    @property
+    def window(self) -> str:
+        """Which window it covers, in words."""
+        return f"the last {self.hours} h to {self.now:%H:%M} UTC"
+
+    @property
+    def summary(self) -> str:
+        not_bau = sum(1 for u in self.items if u.latest is None or not u.latest.healthy)
+        return f"{TITLE}: {len(self.items)} pair(s), {not_bau} not in BAU now"
+
+    def muted_until(self, pair: str) -> datetime | None:
+        """The pair's mute, when it is still on."""
+        until = self.muted.get(pair)
+        return until if until is not None and until > self.now else None
+
+
+TITLE = "HA daily summary"
+#: The digest's footnote, for every front end.
+LEGEND = "serving = some node took traffic · BAU = Primary active, Secondary ready"
+NO_READINGS = "no readings in this window: is habot's scheduled status check running?"
+
+
+def facts(item: Uptime) -> list[str]:
+    """A pair's line as plain facts: now, serving, BAU, episodes (the renderers decorate
+    them)."""
+    assert item.latest is not None
+    return [
+        f"now {item.latest.verdict.value}",
         f"serving {_percent(item.share(item.serving))}",
         f"BAU {_percent(item.share(item.healthy))}",
         f"{item.episodes} episode(s) off BAU",
     ]
-    text = " · ".join(words)
-    if coverage < 99.5:
-        text += f"\n_observed {_percent(coverage)} of the window; the rest had no readings_"
-    if muted_until is not None and muted_until > now:
+
+
+def coverage_note(item: Uptime) -> str | None:
+    """How much of the window had readings, when it was not (nearly) all of it."""
+    coverage = 100 * (item.observed / item.window) if item.window else 0.0
+    if coverage >= 99.5:
+        return None
+    return f"observed {_percent(coverage)} of the window; the rest had no readings"
+
+
+def _pair_line(item: Uptime, muted_until: datetime | None) -> str:
+    if item.latest is None:
+        return f":grey_question: *{item.pair}* — {NO_READINGS}"
+    emoji = VERDICT_EMOJI[item.latest.verdict]
+    text = f"{emoji} *{item.pair}* — " + " · ".join(facts(item))
+    if note := coverage_note(item):
+        text += f"\n_{note}_"
+    if muted_until is not None:
         text += f"\n:mute: muted until {muted_until:%Y-%m-%d %H:%M} UTC"
     return text
 
 
-def digest_message(
-    items: Sequence[Uptime], muted: dict[str, datetime | None], now: datetime, hours: int
-) -> Message:
+def digest_message(digest: Digest) -> Message:
     """The digest post: one line per pair, worst first, then the pairs left out (if any)."""
-    ranked = sorted(items, key=lambda u: (u.share(u.healthy) or -1.0, u.pair))
+    ranked = digest.ranked()
     shown = ranked[:MAX_PAIRS_IN_DIGEST]
-    blocks: list[Block] = [section(f"*HA daily summary* — the last {hours} h to {now:%H:%M} UTC")]
-    blocks += [section(_pair_line(u, muted.get(u.pair), now)) for u in shown]
+    blocks: list[Block] = [section(f"*{TITLE}* — {digest.window}")]
+    blocks += [section(_pair_line(u, digest.muted_until(u.pair))) for u in shown]
     if len(ranked) > len(shown):
         rest = ", ".join(u.pair for u in ranked[len(shown) :])
         blocks.append(context(f"Also watched, each at least as healthy as those above: {rest}"))
-    blocks.append(
-        context("serving = some node took traffic · BAU = Primary active, Secondary ready")
-    )
-    not_bau = sum(1 for u in items if u.latest is None or not u.latest.healthy)
-    summary = f"HA daily summary: {len(items)} pair(s), {not_bau} not in BAU now"
-    return Message(summary, tuple(blocks), in_channel=True)
+    blocks.append(context(LEGEND))
+    return Message(digest.summary, tuple(blocks), in_channel=True)

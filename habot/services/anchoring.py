@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from habot.config import Settings
 from habot.core.anchor import make_anchor
-from habot.core.blocks import text_message
+from habot.core.blocks import render
 from habot.core.outbox import MessageKind
+from habot.core.replies import Code, Output, Tone, say
 from habot.services.outbox import message_payload
 from habot.services.ports import AuditLog, Clock, Outbox
 
@@ -42,10 +43,14 @@ class AnchorService:
             return None
         line = make_anchor(head, self._key).line()
         keyed = "keyed with the audit key" if self._key else "not keyed: no audit key is set"
-        message = text_message(
-            f":lock: Audit anchor ({keyed}). Keep it; "
-            f"`habot audit verify --anchor '<line>'` proves the log still holds it:\n"
-            f"```{line}```"
+        message = render(
+            say(
+                f"Audit anchor ({keyed}). Keep it; ",
+                Code("habot audit verify --anchor '<line>'"),
+                " proves the log still holds it:\n",
+                Output(line),
+                tone=Tone.ANCHOR,
+            )
         )
         queued = await self._outbox.enqueue(
             ANCHOR_LANE,

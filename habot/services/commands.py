@@ -10,17 +10,6 @@ from typing import TYPE_CHECKING
 from habot.config import Settings
 from habot.core.asks import parse_mute, parse_operation, parse_resolve
 from habot.core.audit import AuditEvent, digest
-from habot.core.blocks import (
-    Message,
-    escape,
-    help_message,
-    history_message,
-    logs_message,
-    raw_message,
-    section,
-    status_message,
-    text_message,
-)
 from habot.core.catalogue import tail_log
 from habot.core.grammar import (
     MUTATING,
@@ -32,6 +21,26 @@ from habot.core.grammar import (
     parse_command,
 )
 from habot.core.ratelimit import RateLimit
+from habot.core.replies import (
+    Answer,
+    Code,
+    HelpAnswer,
+    HistoryAnswer,
+    LogsAnswer,
+    Person,
+    RawAnswer,
+    Reply,
+    Room,
+    StatusAnswer,
+    Strong,
+    Tone,
+    failed,
+    joined,
+    plain,
+    refused,
+    say,
+    unclear,
+)
 from habot.core.roles import missing_role
 from habot.errors import NodeError
 from habot.services.ports import AlertStates, AuditLog, Caller, Clock, CommandRunner, ReadingKeeper
@@ -66,7 +75,7 @@ class CommandService:
         self._alert_states = alert_states
         self._command = settings.slack.command
         self._limit = RateLimit(settings.slack.commands_per_minute)
-        self._handlers: dict[Sub, Callable[[Caller, ParsedCommand], Awaitable[Message]]] = {
+        self._handlers: dict[Sub, Callable[[Caller, ParsedCommand], Awaitable[Answer]]] = {
             Sub.HELP: self._help,
             Sub.STATUS: self._read_status,
             Sub.LOGS: self._logs,
@@ -76,7 +85,7 @@ class CommandService:
             Sub.UNMUTE: self._unmute,
         }
 
-    async def handle(self, caller: Caller, text: str) -> Message:
+    async def handle(self, caller: Caller, text: str) -> Answer:
         """Answer one `/ha` invocation; bad input changes nothing and says why."""
         if wait := self._limit.wait(caller.user, self._clock()):
             return self._slow_down(wait)
@@ -84,7 +93,7 @@ class CommandService:
         try:
             parsed = parse_command(text, names, self._command)
         except UsageError as exc:
-            return text_message(f":grey_question: {escape(str(exc))}")
+            return unclear(str(exc))
         if refusal := await self._refusal(caller, parsed):
             return refusal
         if not parsed.available or (
@@ -92,9 +101,9 @@ class CommandService:
             and parsed.sub not in self._handlers
             and parsed.sub is not Sub.MUTE
         ):
-            return text_message(
-                f"`{self._command} {parsed.sub.value}` is recognised but not available in this "
-                "version of habot yet. Nothing was run."
+            return say(
+                Code(f"{self._command} {parsed.sub.value}"),
+                " is recognised but not available in this version of habot yet. Nothing was run.",
             )
         if parsed.sub in MUTATING:
             return await self._operation(caller, text)
@@ -104,31 +113,31 @@ class CommandService:
             return await self._resolve(caller, text)
         return await self._handlers[parsed.sub](caller, parsed)
 
-    async def _resolve(self, caller: Caller, text: str) -> Message:
+    async def _resolve(self, caller: Caller, text: str) -> Answer:
         assert self._operations is not None
         try:
             ask = parse_resolve(text, self._command)
         except UsageError as exc:
-            return text_message(f":grey_question: {escape(str(exc))}")
+            return unclear(str(exc))
         return await self._operations.resolve(caller, ask.request_id, ask.finding)
 
-    async def _operation(self, caller: Caller, text: str) -> Message:
+    async def _operation(self, caller: Caller, text: str) -> Answer:
         assert self._operations is not None
         names = [p.name for p in self._settings.pairs]
         try:
             ask = parse_operation(text, names, self._command)
         except UsageError as exc:
-            return text_message(f":grey_question: {escape(str(exc))}")
+            return unclear(str(exc))
         return await self._operations.request(caller, ask)
 
-    async def _mute(self, caller: Caller, text: str) -> Message:
+    async def _mute(self, caller: Caller, text: str) -> Reply:
         if self._alert_states is None:
-            return text_message("Alerts are not enabled in this process.")
+            return say("Alerts are not enabled in this process.")
         names = [p.name for p in self._settings.pairs]
         try:
             ask = parse_mute(text, names, self._command)
         except UsageError as exc:
-            return text_message(f":grey_question: {escape(str(exc))}")
+            return unclear(str(exc))
         until = self._clock() + ask.duration
         assert self._alert_states is not None
         await self._alert_states.set_mute(ask.pair, until)
@@ -139,20 +148,22 @@ class CommandService:
             "muted",
             {"until": until.isoformat(), "reason": ask.reason},
         )
-        words = (
-            f":mute: Alerts for *{ask.pair}* muted until {until:%H:%M} UTC by "
-            f"<@{caller.user}>: {escape(ask.reason)}"
-        )
-        return Message(words, (section(words),), in_channel=True)
+        return say(
+            "Alerts for ", Strong(ask.pair), f" muted until {until:%H:%M} UTC by ",
+            Person(caller.user), f": {ask.reason}",
+            tone=Tone.MUTED, in_channel=True,
+        )  # fmt: skip
 
-    async def _unmute(self, caller: Caller, parsed: ParsedCommand) -> Message:
+    async def _unmute(self, caller: Caller, parsed: ParsedCommand) -> Reply:
         assert parsed.pair is not None
         if self._alert_states is None:
-            return text_message("Alerts are not enabled in this process.")
+            return say("Alerts are not enabled in this process.")
         await self._alert_states.set_mute(parsed.pair, None)
         await self._record("unmuted", caller, parsed, "unmuted", {})
-        words = f":loud_sound: Alerts for *{parsed.pair}* are on again (<@{caller.user}>)."
-        return Message(words, (section(words),), in_channel=True)
+        return say(
+            "Alerts for ", Strong(parsed.pair), " are on again (", Person(caller.user), ").",
+            tone=Tone.UNMUTED, in_channel=True,
+        )  # fmt: skip
 
     async def _mutes(self, pairs: list[str]) -> dict[str, datetime]:
         if self._alert_states is None:
@@ -161,44 +172,46 @@ class CommandService:
         found = {p: (await self._alert_states.load(p))[0].muted_until for p in pairs}
         return {p: until for p, until in found.items() if until and until > now}
 
-    async def _pending(self, caller: Caller, parsed: ParsedCommand) -> Message:
+    async def _pending(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         if self._operations is None:
-            return text_message("Operations are not enabled in this process.")
+            return say("Operations are not enabled in this process.")
         return await self._operations.pending()
 
-    async def _cancel(self, caller: Caller, parsed: ParsedCommand) -> Message:
+    async def _cancel(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         assert parsed.ref is not None, "the grammar requires a request id"
         if self._operations is None:
-            return text_message("Operations are not enabled in this process.")
+            return say("Operations are not enabled in this process.")
         return await self._operations.cancel(caller, parsed.ref)
 
-    async def raw_output(self, caller: Caller, reading_id: str) -> Message:
+    async def raw_output(self, caller: Caller, reading_id: str) -> Answer:
         """The raw ha-status behind a status card."""
         if missing_role(Sub.STATUS, caller.roles):
-            return text_message("You need the *viewer* role to see raw output.")
+            return refused("You need the ", Strong("viewer"), " role to see raw output.")
         status = await self._readings.get(reading_id)
         if status is None:
-            return text_message(
-                f"That reading is no longer kept. Run `{self._command} status` for a fresh one."
+            return say(
+                "That reading is no longer kept. Run ",
+                Code(f"{self._command} status"),
+                " for a fresh one.",
             )
-        return raw_message(status)
+        return RawAnswer(status)
 
-    async def _refusal(self, caller: Caller, parsed: ParsedCommand) -> Message | None:
+    async def _refusal(self, caller: Caller, parsed: ParsedCommand) -> Reply | None:
         allowed = self._settings.slack.channels
         if parsed.sub is not Sub.HELP and allowed and caller.channel not in allowed:
-            where = ", ".join(f"<#{c}>" for c in allowed)
-            reason = f"habot only takes commands in {where}. Run it there."
+            where = joined([Room(c) for c in allowed])
+            reason = refused("habot only takes commands in ", *where, ". Run it there.")
         elif role := missing_role(parsed.sub, caller.roles):
             have = ", ".join(sorted(caller.roles)) or "none"
-            reason = (
-                f"`{self._command} {parsed.sub.value}` needs the *{role}* role; your roles: "
-                f"{have}. Ask an admin to add you (or a user group you are in) to "
-                f"`[roles] {role}s`."
-            )
+            reason = refused(
+                Code(f"{self._command} {parsed.sub.value}"), " needs the ", Strong(role),
+                f" role; your roles: {have}. Ask an admin to add you (or a user group you are "
+                "in) to ", Code(f"[roles] {role}s"), ".",
+            )  # fmt: skip
         else:
             return None
-        await self._record("refused", caller, parsed, "refused", {"reason": reason})
-        return text_message(f":no_entry: {reason}")
+        await self._record("refused", caller, parsed, "refused", {"reason": plain(reason.parts)})
+        return reason
 
     async def _record(
         self,
@@ -225,23 +238,24 @@ class CommandService:
         )
         await self._audit.append(event)
 
-    def _slow_down(self, wait: timedelta) -> Message:
+    def _slow_down(self, wait: timedelta) -> Reply:
         seconds = max(1, math.ceil(wait.total_seconds()))
-        return text_message(
-            f":hourglass: That is more than {self._limit.per_minute} `{self._command}` "
-            "commands from you in a minute, so this one was not run: habot spares the "
+        return say(
+            f"That is more than {self._limit.per_minute} ", Code(self._command),
+            " commands from you in a minute, so this one was not run: habot spares the "
             f"appliances during an incident. Try again in {seconds}s — a status card already "
-            "in the channel shows how old its reading is."
-        )
+            "in the channel shows how old its reading is.",
+            tone=Tone.WAIT,
+        )  # fmt: skip
 
-    async def _help(self, caller: Caller, parsed: ParsedCommand) -> Message:
-        allowed = [sub for sub in Sub if missing_role(sub, caller.roles) is None]
-        return help_message(self._command, allowed, NOT_YET)
+    async def _help(self, caller: Caller, parsed: ParsedCommand) -> Answer:
+        allowed = tuple(sub for sub in Sub if missing_role(sub, caller.roles) is None)
+        return HelpAnswer(self._command, allowed, tuple(NOT_YET))
 
     def _elapsed_ms(self, started: datetime) -> int:
         return int((self._clock() - started).total_seconds() * 1000)
 
-    async def _read_status(self, caller: Caller, parsed: ParsedCommand) -> Message:
+    async def _read_status(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         started = self._clock()
         statuses = await self._status.read(parsed.pair)
         duration = self._elapsed_ms(started)
@@ -260,9 +274,9 @@ class CommandService:
                 )
             )
         mutes = await self._mutes([s.pair for s in statuses])
-        return status_message(statuses, self._clock(), ids, mutes)
+        return StatusAnswer(tuple(statuses), self._clock(), tuple(ids), mutes)
 
-    async def _logs(self, caller: Caller, parsed: ParsedCommand) -> Message:
+    async def _logs(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         assert parsed.pair is not None, "the grammar requires a pair for logs"
         assert parsed.node is not None
         assert parsed.count is not None
@@ -285,9 +299,8 @@ class CommandService:
                 node=parsed.node.value,
                 duration_ms=self._elapsed_ms(started),
             )
-            return text_message(
-                f":x: Could not read the log on {pair.name} {parsed.node} ({address}): "
-                f"{escape(exc.detail)}"
+            return failed(
+                f"Could not read the log on {pair.name} {parsed.node} ({address}): {exc.detail}"
             )
         await self._record(
             "logs",
@@ -299,11 +312,11 @@ class CommandService:
             output_digest=digest(result.output),
             duration_ms=self._elapsed_ms(started),
         )
-        return logs_message(
+        return LogsAnswer(
             pair.name, parsed.node.value, str(address), parsed.count, result.output, parsed.log
         )
 
-    async def _history(self, caller: Caller, parsed: ParsedCommand) -> Message:
+    async def _history(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         assert parsed.count is not None, "the grammar fills the count for history"
         records = await self._audit.recent(parsed.count, parsed.pair)
-        return history_message(parsed.pair, records)
+        return HistoryAnswer(parsed.pair, tuple(records))

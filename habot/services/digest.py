@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from habot.config import Settings
-from habot.core.blocks import Message
-from habot.core.digest import Sample, Uptime, digest_message, uptime
+from habot.core.digest import Digest, Sample, Uptime, digest_message, uptime
 from habot.core.outbox import MessageKind
 from habot.services.outbox import message_payload
 from habot.services.ports import AlertStates, Clock, Outbox, ReadingLog
@@ -33,29 +32,29 @@ class DigestService:
         self._outbox = outbox
         self._clock = clock
 
-    async def post(self, message: Message | None = None) -> int | None:
-        """Queue the digest (``message``, or one built now); its outbox id, or None when no
-        alert channel is set."""
+    async def post(self, digest: Digest | None = None) -> int | None:
+        """Queue the digest (``digest``, or one built now) for the alert channel; its outbox
+        id, or None when no alert channel is set."""
         channel = self._settings.slack.alert_channel
         if not channel:
             return None
-        message = message or await self.build()
+        digest = digest or await self.build()
         return await self._outbox.enqueue(
             DIGEST_LANE,
             MessageKind.POST,
             channel,
-            message_payload(message),
+            message_payload(digest_message(digest)),
             self._clock(),
         )
 
-    async def build(self) -> Message:
-        """The digest as it would be posted now."""
+    async def build(self) -> Digest:
+        """The digest as it would be posted now (as data: each front end renders it)."""
         now = self._clock()
         items = [await self._uptime(pair.name, now) for pair in self._settings.pairs]
         muted = {
             p.name: (await self._alerts.load(p.name))[0].muted_until for p in self._settings.pairs
         }
-        return digest_message(items, muted, now, round(WINDOW / timedelta(hours=1)))
+        return Digest(tuple(items), muted, now, round(WINDOW / timedelta(hours=1)))
 
     async def _uptime(self, pair: str, now: datetime) -> Uptime:
         start = now - WINDOW

@@ -8,8 +8,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from habot.core.blocks import Message
+from habot.core.blocks import Message, mrkdwn
 from habot.core.outbox import TS_OF, Attempt, Delivery, Fate, MessageKind, OutboxMessage, after
+from habot.core.replies import Reply
 from habot.services.background import Background
 from habot.services.ports import Clock, Outbox
 
@@ -151,17 +152,19 @@ class OutboxNotifier:
         now = self._clock()
         await self._enqueued(self._store.enqueue_update(pair, channel, card, version, payload, now))
 
-    async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
+    async def thread(self, pair: str, channel: str, card: int, words: Reply) -> None:
         """Queue a reply in the card's thread."""
+        text = mrkdwn(words)
         await self._queue(pair, MessageKind.REPLY, channel, {TS_OF: card, "text": text})
 
-    async def tell(self, pair: str, channel: str, user: str, text: str) -> None:
+    async def tell(self, pair: str, channel: str, user: str, words: Reply) -> None:
         """Queue an ephemeral message to one user."""
+        text = mrkdwn(words)
         await self._queue(pair, MessageKind.EPHEMERAL, channel, {"user": user, "text": text})
 
-    async def tell_secret(self, channel: str, user: str, text: str) -> None:
+    async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
         """Send a secret now, bypassing the outbox (it must never be stored)."""
-        await self._secrets.tell(channel, user, text)
+        await self._secrets.tell(channel, user, mrkdwn(words))
 
     async def link(self, card: int) -> str | None:
         """The card's link once delivered."""

@@ -14,8 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.core.alert_cards import FRESH_STATUS, OPEN_REQUEST
 from habot.core.approvals import RequestAction
-from habot.core.blocks import RAW_ACTION, Message, home_view, text_message
+from habot.core.blocks import RAW_ACTION, Message, home_view, render
 from habot.core.cards import APPROVE, CANCEL, REJECT, Where
+from habot.core.replies import Answer, failed, say
 from habot.errors import HabotError
 from habot.services.commands import CommandService
 from habot.services.home import HomeRefresher
@@ -107,9 +108,9 @@ class SlackHandlers:
 
     async def _request_button(
         self, action_id: str, user: str, where: Where, request_id: str, block_id: str
-    ) -> Message:
+    ) -> Answer:
         if self._operations is None:
-            return text_message("Operations are not enabled in this process.")
+            return say("Operations are not enabled in this process.")
         caller = await self._caller(user, where.channel)
         action = {
             APPROVE: RequestAction.APPROVE,
@@ -143,25 +144,26 @@ class SlackHandlers:
     async def _caller(self, user: str, channel: str | None) -> Caller:
         return Caller(user, channel, await self._directory.roles_of(user))
 
-    async def _command_reply(self, user: str, channel: str | None, text: str) -> Message:
+    async def _command_reply(self, user: str, channel: str | None, text: str) -> Answer:
         return await self._commands.handle(await self._caller(user, channel), text)
 
-    async def _raw_reply(self, user: str, channel: str | None, reading_id: str) -> Message:
+    async def _raw_reply(self, user: str, channel: str | None, reading_id: str) -> Answer:
         return await self._commands.raw_output(await self._caller(user, channel), reading_id)
 
-    async def _safely(self, kind: str, work: Coroutine[Any, Any, Message]) -> Message:
-        """Run the work after the ack: a refusal becomes a message, a bug is logged once."""
+    async def _safely(self, kind: str, work: Coroutine[Any, Any, Answer]) -> Message:
+        """Run the work after the ack and render its answer for Slack: a refusal becomes a
+        message, a bug is logged once."""
         try:
-            message: Message = await work
+            answer = await work
         except HabotError as exc:
             self._metrics.requests.labels(kind, "refused").inc()
-            return text_message(f":x: {exc}")
+            return render(failed(str(exc)))
         except Exception:
             log.exception("%s failed", kind)
             self._metrics.requests.labels(kind, "error").inc()
-            return text_message(":x: Something went wrong inside habot; it has been logged.")
+            return render(failed("Something went wrong inside habot; it has been logged."))
         self._metrics.requests.labels(kind, "ok").inc()
-        return message
+        return render(answer)
 
     async def _send(self, respond: AsyncRespond, message: Message, **extra: Any) -> None:
         if respond.response_url is None:  # Slack always sends one with our commands and buttons

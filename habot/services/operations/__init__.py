@@ -24,8 +24,8 @@ from habot.config import Settings
 from habot.core.alerts import Announced
 from habot.core.approvals import RequestAction
 from habot.core.asks import OperationRequest
-from habot.core.blocks import Message
 from habot.core.cards import Where
+from habot.core.replies import Reply
 from habot.services.background import Background
 from habot.services.leader import replica_id
 from habot.services.operations.asking import Asking
@@ -87,29 +87,29 @@ class OperationService:
         self._deciding = Deciding(parts, execution)
         self._housekeeping = Housekeeping(parts, execution)
 
-    async def request(self, caller: Caller, ask: OperationRequest) -> Message:
+    async def request(self, caller: Caller, ask: OperationRequest) -> Reply:
         """Check an operator's request against fresh status and post its approval card."""
         return await self._asking.request(caller, ask)
 
     async def click(
         self, action: RequestAction, caller: Caller, request_id: str, block_id: str, where: Where
-    ) -> Message:
+    ) -> Reply:
         """A button on an approval card (honoured only from that card)."""
         return await self._deciding.click(action, caller, request_id, block_id, where)
 
-    async def approve(self, caller: Caller, request_id: str) -> Message:
+    async def approve(self, caller: Caller, request_id: str) -> Reply:
         """An approver's click: counted once; the last needed one starts the run, once."""
         return await self._deciding.approve(caller, request_id)
 
-    async def reject(self, caller: Caller, request_id: str) -> Message:
+    async def reject(self, caller: Caller, request_id: str) -> Reply:
         """An approver rejects a pending request."""
         return await self._deciding.reject(caller, request_id)
 
-    async def cancel(self, caller: Caller, request_id: str) -> Message:
+    async def cancel(self, caller: Caller, request_id: str) -> Reply:
         """The requester (or an approver) cancels a pending request."""
         return await self._deciding.cancel(caller, request_id)
 
-    async def resolve(self, caller: Caller, request_id: str, finding: str) -> Message:
+    async def resolve(self, caller: Caller, request_id: str, finding: str) -> Reply:
         """An approver closes a request whose outcome was unknown, saying what they found."""
         return await self._deciding.resolve(caller, request_id, finding)
 
@@ -125,7 +125,7 @@ class OperationService:
         """The scheduled sweep: expire stale requests, close interrupted runs."""
         await self._housekeeping.sweep()
 
-    async def pending(self) -> Message:
+    async def pending(self) -> Reply:
         """Open requests, for `/ha pending`."""
         return await self._housekeeping.pending()
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from habot.core.approvals import Request, RequestState, cooldown_refusal
 from habot.core.asks import OperationRequest
-from habot.core.blocks import Message, escape, text_message
 from habot.core.cards import approval_card
 from habot.core.operations import (
     ROLE_NEUTRAL,
@@ -19,6 +18,7 @@ from habot.core.operations import (
     topology,
 )
 from habot.core.outbox import Delivery
+from habot.core.replies import Code, Link, Part, Reply, failed, refused, say
 from habot.core.verdict import PairStatus
 from habot.errors import PairBusy
 from habot.services.operations.executing import Execution
@@ -33,7 +33,7 @@ class Asking(Stage):
         super().__init__(parts)
         self._execution = execution
 
-    async def request(self, caller: Caller, ask: OperationRequest) -> Message:
+    async def request(self, caller: Caller, ask: OperationRequest) -> Reply:
         """Check an operator's request against fresh status and post its approval card."""
         operation = Operation(ask.sub.value)
         pair = self._settings.pair(ask.pair)
@@ -48,7 +48,7 @@ class Asking(Stage):
                 "refused",
                 {"operation": operation.value, "reason": str(exc)},
             )
-            return text_message(f":no_entry: {escape(str(exc))}")
+            return refused(str(exc))
         last_change = await self._requests.last_change(pair.name)
         cooldown = (
             None
@@ -65,7 +65,7 @@ class Asking(Stage):
                 "cooldown",
                 {"operation": operation.value},
             )
-            return text_message(f":no_entry: {cooldown}")
+            return refused(*cooldown)
         return await self._open(caller, operation, plan, status, ask.override)
 
     async def _open(
@@ -75,7 +75,7 @@ class Asking(Stage):
         plan: OperationPlan,
         status: PairStatus,
         override: str | None,
-    ) -> Message:
+    ) -> Reply:
         now = self._clock()
         request = Request(
             id=secrets.token_hex(4),
@@ -98,42 +98,43 @@ class Asking(Stage):
         except PairBusy as busy:
             _, card = await self._requests.card(busy.open_id)
             link = await self._notify.link(card) if card is not None else None
-            where = f" — <{link}|its card>" if link else ""
+            where: tuple[Part, ...] = (" — ", Link(link, "its card")) if link else ()
             held = await self._requests.get(busy.open_id)
+            command = self._settings.slack.command
             if held is not None and held.state is RequestState.UNKNOWN:
-                return text_message(
-                    f":no_entry: The outcome of `{held.operation.value}` on {plan.pair} (request "
-                    f"`{held.id}`{where}) is unknown, so {plan.pair} is closed to new operations. "
-                    f"Check the pair (`{self._settings.slack.command} status {plan.pair}`), then "
-                    f"an approver says what they found: `{self._settings.slack.command} resolve "
-                    f'{held.id} "what you found"`.'
-                )
-            return text_message(
-                f":no_entry: {plan.pair} already has an open request (`{busy.open_id}`){where}; "
-                f"one operation per pair at a time. See `{self._settings.slack.command} pending`."
-            )
+                return refused(
+                    "The outcome of ", Code(held.operation.value), f" on {plan.pair} (request ",
+                    Code(held.id), *where, f") is unknown, so {plan.pair} is closed to new "
+                    "operations. Check the pair (", Code(f"{command} status {plan.pair}"),
+                    "), then an approver says what they found: ",
+                    Code(f'{command} resolve {held.id} "what you found"'), ".",
+                )  # fmt: skip
+            return refused(
+                f"{plan.pair} already has an open request (", Code(busy.open_id), ")", *where,
+                "; one operation per pair at a time. See ", Code(f"{command} pending"), ".",
+            )  # fmt: skip
         self._changed()
         if request.required == 0:
             return await self._execution.begin(request, plan, caller.user)
         if not caller.channel:
-            return text_message(f"Request `{request.id}` is open (no channel to post a card in).")
+            return say("Request ", Code(request.id), " is open (no channel to post a card in).")
         card = await self._notify.post_card(plan.pair, caller.channel, approval_card(request, plan))
         await self._requests.set_card(request.id, caller.channel, card)
         return await self._posted(request, card, caller.user)
 
-    async def _posted(self, request: Request, card: int, user: str) -> Message:
+    async def _posted(self, request: Request, card: int, user: str) -> Reply:
         """Say where the card is — or, if Slack refused it, withdraw the request (nobody
         could approve an invisible card) and say why."""
         fate = await self._notify.settle(card)
         needs = f"{request.required} approval(s) needed before {request.expires_at:%H:%M} UTC"
         if fate.state is Delivery.SENT:
-            where = f"<{fate.link}|posted>" if fate.link else "posted"
-            return text_message(f"Request `{request.id}` {where}: {needs}.")
+            where: Part = Link(fate.link, "posted") if fate.link else "posted"
+            return say("Request ", Code(request.id), " ", where, f": {needs}.")
         if fate.state is Delivery.QUEUED:
-            return text_message(
-                f"Request `{request.id}` is open: {needs}. Slack is slow to take its card; "
-                "it will appear here as soon as Slack does."
-            )
+            return say(
+                "Request ", Code(request.id), f" is open: {needs}. Slack is slow to take its "
+                "card; it will appear here as soon as Slack does.",
+            )  # fmt: skip
         said = self._event(
             "cancelled", "habot", request.pair, "cancelled",
             {"request": request.id, "reason": f"approval card refused: {fate.error}"},
@@ -146,11 +147,11 @@ class Asking(Stage):
             said=said,
         ):
             self._changed()
-        return text_message(
-            f":x: Request `{request.id}` withdrawn: Slack refused its approval card "
-            f"(`{fate.error}`), so nobody could approve it. Invite habot to this channel "
-            f"(`/invite @habot`) or ask in a channel it is in."
-        )
+        return failed(
+            "Request ", Code(request.id), " withdrawn: Slack refused its approval card (",
+            Code(str(fate.error)), "), so nobody could approve it. Invite habot to this "
+            "channel (", Code("/invite @habot"), ") or ask in a channel it is in.",
+        )  # fmt: skip
 
     def _describe(self, request: Request, plan: OperationPlan) -> dict[str, Any]:
         return {

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from habot.core.approvals import RequestAction, RequestState, Ruling, judge
-from habot.core.blocks import Message, escape, text_message
 from habot.core.cards import Where, click_mismatch
+from habot.core.replies import Code, Person, Reply, refused, say
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
 from habot.services.ports import Caller
@@ -27,7 +27,7 @@ class Deciding(Stage):
         request_id: str,
         block_id: str,
         where: Where,
-    ) -> Message:
+    ) -> Reply:
         """A button on an approval card: honoured only from that card (habot's workspace,
         the card's channel, that request's buttons); refusals are audited."""
         card_channel, _ = await self._requests.card(request_id)
@@ -39,7 +39,7 @@ class Deciding(Stage):
                 {"request": request_id, "action": action.value, "reason": wrong,
                  "channel": where.channel, "team": where.team},
             )  # fmt: skip
-            return text_message(f":no_entry: {escape(wrong)}")
+            return refused(wrong)
         act = {
             RequestAction.APPROVE: self.approve,
             RequestAction.REJECT: self.reject,
@@ -47,11 +47,11 @@ class Deciding(Stage):
         }[action]
         return await act(caller, request_id)
 
-    async def approve(self, caller: Caller, request_id: str) -> Message:
+    async def approve(self, caller: Caller, request_id: str) -> Reply:
         """An approver's click: counted once; the last needed one starts the run, once."""
         request = await self._requests.get(request_id)
         if request is None:
-            return text_message(f"There is no request `{escape(request_id)}`.")
+            return say("There is no request ", Code(request_id), ".")
         decision = judge(RequestAction.APPROVE, request, caller.user, caller.roles, self._clock())
         if decision.ruling is Ruling.REFUSED:
             await self._record(
@@ -61,7 +61,7 @@ class Deciding(Stage):
                 "refused",
                 {"request": request.id, "reason": decision.message},
             )
-            return text_message(f":no_entry: {decision.message}")
+            return refused(*decision.words)
         said = self._event(
             "approved", caller.user, request.pair, "counted", {"request": request.id}
         )
@@ -69,33 +69,33 @@ class Deciding(Stage):
         if count is None:  # closed, or enough approvals, between reading it and counting
             now = await self._requests.get(request.id)
             if now is not None and now.state is RequestState.PENDING:
-                return text_message(
-                    f"Request `{request.id}` already has the approvals it needs and is "
-                    "starting; yours was not needed."
-                )
+                return say(
+                    "Request ", Code(request.id), " already has the approvals it needs and is "
+                    "starting; yours was not needed.",
+                )  # fmt: skip
             state = now.state.value if now else "closed"
-            return text_message(f"Request `{request.id}` is already {state}; nothing was counted.")
+            return say("Request ", Code(request.id), f" is already {state}; nothing was counted.")
         self._changed()
         request = replace(request, approvals=(*request.approvals, caller.user))
         if count < request.required:
             await self._refresh_card(request)
-            return text_message(f"Approval counted; {request.required - count} more needed.")
+            return say(f"Approval counted; {request.required - count} more needed.")
         return await self._execution.begin(request, None, caller.user)
 
-    async def reject(self, caller: Caller, request_id: str) -> Message:
+    async def reject(self, caller: Caller, request_id: str) -> Reply:
         """An approver rejects a pending request."""
         return await self._close(caller, request_id, RequestAction.REJECT, RequestState.REJECTED)
 
-    async def cancel(self, caller: Caller, request_id: str) -> Message:
+    async def cancel(self, caller: Caller, request_id: str) -> Reply:
         """The requester (or an approver) cancels a pending request."""
         return await self._close(caller, request_id, RequestAction.CANCEL, RequestState.CANCELLED)
 
     async def _close(
         self, caller: Caller, request_id: str, action: RequestAction, state: RequestState
-    ) -> Message:
+    ) -> Reply:
         request = await self._requests.get(request_id)
         if request is None:
-            return text_message(f"There is no request `{escape(request_id)}`.")
+            return say("There is no request ", Code(request_id), ".")
         decision = judge(action, request, caller.user, caller.roles, self._clock())
         if decision.ruling is Ruling.REFUSED:
             await self._record(
@@ -105,27 +105,27 @@ class Deciding(Stage):
                 "refused",
                 {"request": request.id, "reason": decision.message},
             )
-            return text_message(f":no_entry: {decision.message}")
+            return refused(*decision.words)
         said = self._event(
             state.value, caller.user, request.pair, state.value, {"request": request.id}
         )
         if not await self._requests.transition(request.id, RequestState.PENDING, state, said=said):
-            return text_message(f"Request `{request.id}` was already closed or started.")
+            return say("Request ", Code(request.id), " was already closed or started.")
         self._changed()
-        await self._refresh_card(request, note=f"By <@{caller.user}>.")
-        return text_message(decision.message)
+        await self._refresh_card(request, note=say("By ", Person(caller.user), "."))
+        return say(*decision.words)
 
-    async def resolve(self, caller: Caller, request_id: str, finding: str) -> Message:
+    async def resolve(self, caller: Caller, request_id: str, finding: str) -> Reply:
         """An approver closes a request whose outcome was unknown, saying what they found;
         the pair is open to operations again."""
         request = await self._requests.get(request_id)
         if request is None:
-            return text_message(f"There is no request `{escape(request_id)}`.")
+            return say("There is no request ", Code(request_id), ".")
         if request.state is not RequestState.UNKNOWN:
-            return text_message(
-                f"Request `{request.id}` is {request.state.value}, not unknown: there is "
-                "nothing to resolve."
-            )
+            return say(
+                "Request ", Code(request.id), f" is {request.state.value}, not unknown: there "
+                "is nothing to resolve.",
+            )  # fmt: skip
         said = self._event(
             "resolved", caller.user, request.pair, "resolved",
             {"request": request.id, "finding": finding},
@@ -133,10 +133,10 @@ class Deciding(Stage):
         if not await self._requests.transition(
             request.id, RequestState.UNKNOWN, RequestState.RESOLVED, {"finding": finding}, said=said
         ):
-            return text_message(f"Request `{request.id}` was resolved by someone else just now.")
+            return say("Request ", Code(request.id), " was resolved by someone else just now.")
         self._changed()
-        note = f"Resolved by <@{caller.user}>: {escape(finding)}"
+        note = say("Resolved by ", Person(caller.user), f": {finding}")
         await self._refresh_card(request, note=note)
-        return text_message(
-            f"Request `{request.id}` resolved; {request.pair} is open to operations again."
+        return say(
+            "Request ", Code(request.id), f" resolved; {request.pair} is open to operations again."
         )

@@ -15,7 +15,6 @@ from typing import Any
 from habot.core.alerts import Announced, shape
 from habot.core.approvals import Request, RequestState
 from habot.core.audit import digest
-from habot.core.blocks import Message, escape, text_message
 from habot.core.cards import before_after
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import Role
@@ -30,6 +29,7 @@ from habot.core.operations import (
     verify_outcome,
 )
 from habot.core.prompts import joining_code_in
+from habot.core.replies import Code, Output, Reply, Tone, say
 from habot.core.results import CommandResult
 from habot.core.verdict import PairStatus, serving_changed
 from habot.errors import (
@@ -52,7 +52,7 @@ _OUTCOME_STATE = {
 class Execution(Stage):
     """Runs approved requests."""
 
-    async def begin(self, request: Request, plan: OperationPlan | None, user: str) -> Message:
+    async def begin(self, request: Request, plan: OperationPlan | None, user: str) -> Reply:
         said = self._event(
             "executing", user, request.pair, "executing", {"request": request.id},
             node=request.node.value,
@@ -64,11 +64,11 @@ class Execution(Stage):
             runner=self._replica,
             said=said,
         ):
-            return text_message(f"Request `{request.id}` is already running or closed.")
+            return say("Request ", Code(request.id), " is already running or closed.")
         self._changed()
         running = replace(request, state=RequestState.EXECUTING)
         self.spawn(self._carry_out(running))
-        return text_message(f"Approved: `{request.operation.value}` on {request.pair} is running.")
+        return say("Approved: ", Code(request.operation.value), f" on {request.pair} is running.")
 
     async def _carry_out(self, request: Request) -> None:
         try:
@@ -125,7 +125,10 @@ class Execution(Stage):
                 await self._notify.tell_secret(
                     channel,
                     request.requester,
-                    f"Joining code for {request.pair} (only you see this):\n```{output.strip()}```",
+                    say(
+                        f"Joining code for {request.pair} (only you see this):\n",
+                        Output(output.strip()),
+                    ),
                 )
         after = await self._status.read_pair(pair)
         outcome, why = verify_outcome(plan, result.failure, after)
@@ -270,7 +273,7 @@ class Execution(Stage):
         await self._durably(lambda: self._refresh_card(request, outcome=outcome))
         channel, _ = await self._card_channel(request)
         if channel:
-            text = f"Your `{request.operation.value}` on {request.pair}: {escape(words)}"
+            text = say("Your ", Code(request.operation.value), f" on {request.pair}: {words}")
             await self._durably(
                 lambda: self._notify.tell(request.pair, channel, request.requester, text)
             )
@@ -289,9 +292,10 @@ class Execution(Stage):
         )  # fmt: skip
         channel, card = await self._card_channel(request)
         if channel and card is not None:
-            note = (
-                f":warning: This run was declared interrupted by another habot replica, but it "
-                f"finished here: {escape(words)}. Use this when you resolve it."
+            note = say(
+                "This run was declared interrupted by another habot replica, but it finished "
+                f"here: {words}. Use this when you resolve it.",
+                tone=Tone.WARNING,
             )
             await self._durably(lambda: self._notify.thread(request.pair, channel, card, note))
 
@@ -326,6 +330,6 @@ class _Progress:
         text, self._buffer = self._buffer.strip(), ""
         self._last = time.monotonic()
         if text and self._channel and self._card is not None:
-            lines = "```" + escape("\n".join(text.splitlines()[-8:])) + "```"
+            lines = say(Output("\n".join(text.splitlines()[-8:])))
             pair, channel, card = self._request.pair, self._channel, self._card
             await self._durably(lambda: self._notify.thread(pair, channel, card, lines))

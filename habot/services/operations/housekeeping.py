@@ -5,8 +5,8 @@ what is open."""
 from __future__ import annotations
 
 from habot.core.approvals import Request, RequestState
-from habot.core.blocks import Message, text_message
 from habot.core.cards import expired_note
+from habot.core.replies import Code, Part, Person, Reply, joined, say
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
 
@@ -60,14 +60,16 @@ class Housekeeping(Stage):
         await self.expire()
         await self.recover()
 
-    async def pending(self) -> Message:
+    async def pending(self) -> Reply:
         """Open requests, for `/ha pending`."""
         open_ = await self._requests.in_states(RequestState.PENDING, RequestState.EXECUTING)
         if not open_:
-            return text_message("No open requests.")
-        lines = [
-            f"`{r.id}` {r.operation.value} {r.pair} ({r.node}) — {r.state.value}, "
-            f"asked by <@{r.requester}>, {len(r.approvals)}/{r.required} approvals"
-            for r in open_
-        ]
-        return text_message("\n".join(lines))
+            return say("No open requests.")
+        return say(*joined([self._line(r) for r in open_], "\n"))
+
+    @staticmethod
+    def _line(r: Request) -> tuple[Part, ...]:
+        return (
+            Code(r.id), f" {r.operation.value} {r.pair} ({r.node}) — {r.state.value}, asked by ",
+            Person(r.requester), f", {len(r.approvals)}/{r.required} approvals",
+        )  # fmt: skip

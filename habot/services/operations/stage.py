@@ -18,6 +18,7 @@ from habot.core.blocks import Message
 from habot.core.cards import approval_card
 from habot.core.operations import Operation
 from habot.core.outbox import Fate
+from habot.core.replies import Reply
 from habot.errors import StoreBusy
 from habot.services.background import Background
 from habot.services.ports import AuditLog, Clock, CommandRunner, Requests
@@ -45,15 +46,15 @@ class Notifier(Protocol):
         ``version``; an update older than one the card already got is dropped."""
         ...
 
-    async def thread(self, pair: str, channel: str, card: int, text: str) -> None:
+    async def thread(self, pair: str, channel: str, card: int, words: Reply) -> None:
         """Add a reply in the card's thread."""
         ...
 
-    async def tell(self, pair: str, channel: str, user: str, text: str) -> None:
+    async def tell(self, pair: str, channel: str, user: str, words: Reply) -> None:
         """Tell one person something only they see."""
         ...
 
-    async def tell_secret(self, channel: str, user: str, text: str) -> None:
+    async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
         """Tell one person a secret: sent at once and never stored anywhere."""
         ...
 
@@ -137,7 +138,7 @@ class Stage:
         return await self._requests.card(request.id)
 
     async def _refresh_card(
-        self, request: Request, note: str | None = None, outcome: str | None = None
+        self, request: Request, note: Reply | None = None, outcome: str | None = None
     ) -> None:
         channel, card = await self._card_channel(request)
         if channel is None or card is None:

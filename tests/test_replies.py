@@ -1,0 +1,144 @@
+"""Services answer in data; each front end renders it: Slack gets mrkdwn with mentions and
+emoji (and whatever someone typed stays inert), a terminal gets plain words. And the house
+rules hold: no service writes Slack markup, and imports go one way."""
+
+from __future__ import annotations
+
+import ast
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from habot.cli.render import digest_text, reply_text
+from habot.core.blocks import mrkdwn, render
+from habot.core.digest import Digest, Sample, digest_message, uptime
+from habot.core.model import NodeState, Verdict
+from habot.core.replies import (
+    Code,
+    Link,
+    Output,
+    Person,
+    Room,
+    Strong,
+    Tone,
+    joined,
+    plain,
+    refused,
+    say,
+)
+
+HABOT = Path(__file__).resolve().parents[1] / "habot"
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def test_each_part_renders_for_slack() -> None:
+    reply = refused(
+        "Ask ", Person("U0LEAD"), " in ", Room("C0HAOPS"), ": ", Code("/ha pending"), ", ",
+        Strong("prod"), ", ", Link("https://slack.com/archives/C1/p1", "its card"), ".",
+    )  # fmt: skip
+    assert mrkdwn(reply) == (
+        ":no_entry: Ask <@U0LEAD> in <#C0HAOPS>: `/ha pending`, *prod*, "
+        "<https://slack.com/archives/C1/p1|its card>."
+    )
+
+
+def test_the_same_reply_reads_plainly_in_a_terminal() -> None:
+    reply = refused("Ask ", Person("U0LEAD"), " about ", Code("a1b2c3d4"), " on ", Strong("prod"))
+    assert reply_text(reply) == "refused: Ask @U0LEAD about a1b2c3d4 on prod"
+
+
+def test_output_is_a_code_block_that_cannot_be_closed_from_inside() -> None:
+    shown = mrkdwn(say("code:\n", Output("123```<!channel>")))
+    assert shown == "code:\n```123'''&lt;!channel&gt;```"
+
+
+@given(st.text())
+def test_typed_words_stay_inert_in_slack_and_unchanged_in_a_terminal(typed: str) -> None:
+    """Whatever someone typed (a reason, a finding) pings nobody and links nowhere."""
+    shown = mrkdwn(say("Muted: ", typed))
+    assert "<" not in shown
+    assert ">" not in shown
+    assert plain(say("Muted: ", typed).parts) == "Muted: " + typed
+
+
+def test_lists_of_parts_are_joined() -> None:
+    rooms = joined([Room("C1"), Room("C2")])
+    assert mrkdwn(say(*rooms)) == "<#C1>, <#C2>"
+    lines = joined([(Code("a"), " one"), (Code("b"), " two")], "\n")
+    assert plain(lines) == "a one\nb two"
+
+
+@pytest.mark.parametrize("tone", list(Tone))
+def test_every_tone_renders(tone: Tone) -> None:
+    message = render(say("words", tone=tone, in_channel=True))
+    assert message.text.endswith("words")
+    assert message.in_channel
+    assert not reply_text(say("words", tone=tone)).startswith(":")
+
+
+def test_the_digest_reads_the_same_in_slack_and_a_terminal() -> None:
+    """One digest, two renderings: the same facts; only Slack's has emoji and markup."""
+    samples = [
+        Sample(T0 + timedelta(minutes=5 * i), v, NodeState.ACTIVE, NodeState.STANDBY)
+        for i, v in enumerate([Verdict.BAU, Verdict.PRIMARY_DOWN, Verdict.BAU])
+    ]
+    item = uptime("prod", samples, T0, T0 + timedelta(minutes=15), timedelta(minutes=10))
+    silent = uptime("dr", [], T0, T0 + timedelta(minutes=15), timedelta(minutes=10))
+    report = Digest((item, silent), {"prod": T0 + timedelta(hours=1)}, T0, 24)
+    slack = " ".join(b["text"]["text"] for b in digest_message(report).blocks if "text" in b)
+    terminal = digest_text(report)
+    for fact in ("prod — now bau · serving 100%", "BAU 66.7%", "1 episode(s) off BAU", "dr — no"):
+        assert fact in terminal
+    assert "*prod* — now bau · serving 100%" in slack
+    assert "muted until 2026-11-26 10:00 UTC" in terminal
+    assert not re.search(r":[a-z_]+:|\*|`|<[@#!]", terminal)
+
+
+def _strings(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    return [
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
+
+
+SLACK_MARKUP = re.compile(r"<[@#!]|<\{|:(no_entry|x|grey_question|warning|mute|loud_sound|lock):")
+
+
+@pytest.mark.parametrize("path", sorted((HABOT / "services").rglob("*.py")), ids=lambda p: p.name)
+def test_no_service_writes_slack_markup(path: Path) -> None:
+    """Mentions, channel links, link markup and the reply emoji belong to the renderers."""
+    found = [s for s in _strings(path) if SLACK_MARKUP.search(s)]
+    assert found == []
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    return {n for n in names if n.startswith("habot.")}
+
+
+@pytest.mark.parametrize(
+    ("layer", "never"),
+    [
+        ("core", ("habot.services", "habot.store", "habot.ssh", "habot.slack", "habot.cli")),
+        ("services", ("habot.store", "habot.ssh", "habot.slack", "habot.cli", "habot.runtime")),
+        ("store", ("habot.ssh", "habot.slack", "habot.cli", "habot.runtime")),
+        ("ssh", ("habot.services", "habot.store", "habot.slack", "habot.cli")),
+        ("slack", ("habot.store", "habot.ssh", "habot.cli", "habot.runtime")),
+    ],
+)
+def test_imports_go_one_way(layer: str, never: tuple[str, ...]) -> None:
+    """The core imports no adapter; services see only ports; adapters never reach into one
+    another; only the composition root and the CLI put them together (README: Architecture)."""
+    wrong = {
+        f"{p.relative_to(HABOT)} imports {name}"
+        for p in (HABOT / layer).rglob("*.py")
+        for name in _imports(p)
+        if name.startswith(never)
+    }
+    assert wrong == set()
