@@ -194,7 +194,6 @@ class Habot:
                 opening = SshExecutor(settings.ssh, passphrase, logins)
                 executor = await stack.enter_async_context(opening)
             background = Background()
-            stack.push_async_callback(background.drain)  # closes before the executor
             habot = cls(
                 settings=settings,
                 secrets=secrets,
@@ -205,6 +204,9 @@ class Habot:
             )
             if slack is not None:
                 habot.serving = await habot._serve(slack, stack, replica)
+            # Closed first: background work (a run, a kicked outbox round) finishes while the
+            # executor, the lease and the heartbeat are still there.
+            stack.push_async_callback(background.drain)
             yield habot
 
     async def _serve(self, slack: SlackSide, stack: AsyncExitStack, replica: str | None) -> Serving:
