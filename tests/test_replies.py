@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from habot.cli.render import digest_text, reply_text
 from habot.core.blocks import mrkdwn, render
 from habot.core.digest import Digest, Sample, digest_message, uptime
+from habot.core.grammar import ParsedCommand, Sub
 from habot.core.model import NodeState, Verdict
+from habot.core.refusals import refusal, slow_down
 from habot.core.replies import (
     Code,
     Link,
@@ -30,6 +32,7 @@ from habot.core.replies import (
     refused,
     say,
 )
+from habot.core.roles import Access
 
 HABOT = Path(__file__).resolve().parents[1] / "habot"
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -105,7 +108,7 @@ def _strings(path: Path) -> list[str]:
     ]
 
 
-SLACK_MARKUP = re.compile(r"<[@#!]|<\{|:(no_entry|x|grey_question|warning|mute|loud_sound|lock):")
+SLACK_MARKUP = re.compile(r"<[@#!]|<\{|:[a-z_]+:( |$)")
 
 
 @pytest.mark.parametrize("path", sorted((HABOT / "services").rglob("*.py")), ids=lambda p: p.name)
@@ -142,3 +145,34 @@ def test_imports_go_one_way(layer: str, never: tuple[str, ...]) -> None:
         if name.startswith(never)
     }
     assert wrong == set()
+
+
+def test_a_command_outside_the_allowed_channels_is_refused_naming_them() -> None:
+    parsed = ParsedCommand(Sub.STATUS)
+    roles = frozenset(Access)
+    why = refusal(parsed, "C0ELSE", roles, ("C0HAOPS", "C0NOC"), "/ha")
+    assert why is not None
+    assert (
+        mrkdwn(why) == ":no_entry: habot only takes commands in <#C0HAOPS>, <#C0NOC>. Run it there."
+    )
+    assert refusal(ParsedCommand(Sub.HELP), "C0ELSE", roles, ("C0HAOPS",), "/ha") is None
+    assert refusal(parsed, "C0NOC", roles, ("C0HAOPS", "C0NOC"), "/ha") is None
+
+
+def test_a_missing_role_is_named_with_where_to_get_it() -> None:
+    why = refusal(
+        ParsedCommand(Sub.SWITCHOVER, "prod"), None, frozenset({Access.VIEWER}), (), "/ha"
+    )
+    assert why is not None
+    assert plain(why.parts) == (
+        "/ha switchover needs the operator role; your roles: viewer. Ask an admin to add you "
+        "(or a user group you are in) to [roles] operators."
+    )
+
+
+@pytest.mark.parametrize(("wait", "shown"), [(0.2, "1s"), (12.1, "13s"), (59, "59s")])
+def test_slowing_down_says_when_to_try_again(wait: float, shown: str) -> None:
+    reply = slow_down(timedelta(seconds=wait), 20, "/ha")
+    assert reply.tone is Tone.WAIT
+    assert f"Try again in {shown}" in plain(reply.parts)
+    assert "more than 20 /ha commands" in plain(reply.parts)

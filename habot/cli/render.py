@@ -85,6 +85,7 @@ def check_lines(console: Console, checks: list[NodeCheck]) -> None:
 
 TONE_MARK = {
     Tone.INFO: "",
+    Tone.DONE: "",
     Tone.REFUSED: "refused: ",
     Tone.FAILED: "failed: ",
     Tone.UNCLEAR: "not understood: ",

@@ -303,6 +303,7 @@ def home_view(pairs: Sequence[str], command: str) -> dict[str, Any]:
 
 TONE_EMOJI = {
     Tone.INFO: "",
+    Tone.DONE: ":white_check_mark:",
     Tone.REFUSED: ":no_entry:",
     Tone.FAILED: ":x:",
     Tone.UNCLEAR: ":grey_question:",

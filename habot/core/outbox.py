@@ -32,6 +32,22 @@ class MessageKind(StrEnum):
 #: delivery, once that card has been posted and Slack has given it one).
 TS_OF = "ts_of"
 
+
+def update_of(card: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """An update's payload: the new message for the card (queued by its outbox id)."""
+    return {TS_OF: card, **payload}
+
+
+def reply_to(card: int, text: str) -> dict[str, Any]:
+    """A thread reply's payload, under the card (queued by its outbox id)."""
+    return {TS_OF: card, "text": text}
+
+
+def ephemeral_to(user: str, text: str) -> dict[str, Any]:
+    """An ephemeral message's payload: for one person's eyes."""
+    return {"user": user, "text": text}
+
+
 MAX_BACKOFF = timedelta(minutes=5)
 #: Slack errors that no retry will fix: the message is set aside (and logged), not retried.
 PERMANENT = frozenset(

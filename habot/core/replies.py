@@ -30,6 +30,7 @@ class Tone(StrEnum):
     """How an answer should feel at a glance (Slack shows an emoji for each)."""
 
     INFO = "info"  # just words
+    DONE = "done"  # it worked (a recovery, say)
     REFUSED = "refused"  # not done, and why (nothing changed)
     FAILED = "failed"  # tried, and it went wrong
     UNCLEAR = "unclear"  # habot could not read the command

@@ -17,7 +17,9 @@ from habot.core.alerts import (
     resolved_after,
     step,
 )
-from habot.core.outbox import TS_OF, MessageKind
+from habot.core.blocks import mrkdwn
+from habot.core.outbox import MessageKind, reply_to, update_of
+from habot.core.replies import Tone, say
 from habot.core.verdict import PairStatus
 from habot.services.outbox import message_payload
 from habot.services.ports import AlertStates, Clock, Outbox
@@ -89,14 +91,14 @@ class Alerter:
             return None
         resolved = notice.kind is Kind.RESOLVE
         update = message_payload(alert_card(status, notice.incident, resolved=resolved))
-        await self._outbox.enqueue(lane, MessageKind.UPDATE, channel, {TS_OF: card, **update}, now)
+        await self._outbox.enqueue(lane, MessageKind.UPDATE, channel, update_of(card, update), now)
         if not resolved:
             return card
         if not notice.quiet:
-            words = (
-                f":white_check_mark: {status.pair} recovered — {resolved_after(notice.incident)}."
+            words = say(
+                f"{status.pair} recovered — {resolved_after(notice.incident)}.", tone=Tone.DONE
             )
             await self._outbox.enqueue(
-                lane, MessageKind.REPLY, channel, {TS_OF: card, "text": words}, now
+                lane, MessageKind.REPLY, channel, reply_to(card, mrkdwn(words)), now
             )
         return None

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from habot.config import Settings
@@ -21,6 +20,7 @@ from habot.core.grammar import (
     parse_command,
 )
 from habot.core.ratelimit import RateLimit
+from habot.core.refusals import refusal, slow_down
 from habot.core.replies import (
     Answer,
     Code,
@@ -30,12 +30,10 @@ from habot.core.replies import (
     Person,
     RawAnswer,
     Reply,
-    Room,
     StatusAnswer,
     Strong,
     Tone,
     failed,
-    joined,
     plain,
     refused,
     say,
@@ -88,19 +86,16 @@ class CommandService:
     async def handle(self, caller: Caller, text: str) -> Answer:
         """Answer one `/ha` invocation; bad input changes nothing and says why."""
         if wait := self._limit.wait(caller.user, self._clock()):
-            return self._slow_down(wait)
+            return slow_down(wait, self._limit.per_minute, self._command)
         names = [p.name for p in self._settings.pairs]
         try:
             parsed = parse_command(text, names, self._command)
         except UsageError as exc:
             return unclear(str(exc))
-        if refusal := await self._refusal(caller, parsed):
-            return refusal
-        if not parsed.available or (
-            self._operations is None
-            and parsed.sub not in self._handlers
-            and parsed.sub is not Sub.MUTE
-        ):
+        if refused_here := await self._refusal(caller, parsed):
+            return refused_here
+        needs_operations = parsed.sub not in {*self._handlers, Sub.MUTE}
+        if not parsed.available or (self._operations is None and needs_operations):
             return say(
                 Code(f"{self._command} {parsed.sub.value}"),
                 " is recognised but not available in this version of habot yet. Nothing was run.",
@@ -198,19 +193,10 @@ class CommandService:
 
     async def _refusal(self, caller: Caller, parsed: ParsedCommand) -> Reply | None:
         allowed = self._settings.slack.channels
-        if parsed.sub is not Sub.HELP and allowed and caller.channel not in allowed:
-            where = joined([Room(c) for c in allowed])
-            reason = refused("habot only takes commands in ", *where, ". Run it there.")
-        elif role := missing_role(parsed.sub, caller.roles):
-            have = ", ".join(sorted(caller.roles)) or "none"
-            reason = refused(
-                Code(f"{self._command} {parsed.sub.value}"), " needs the ", Strong(role),
-                f" role; your roles: {have}. Ask an admin to add you (or a user group you are "
-                "in) to ", Code(f"[roles] {role}s"), ".",
-            )  # fmt: skip
-        else:
-            return None
-        await self._record("refused", caller, parsed, "refused", {"reason": plain(reason.parts)})
+        reason = refusal(parsed, caller.channel, caller.roles, allowed, self._command)
+        if reason is not None:
+            why: dict[str, object] = {"reason": plain(reason.parts)}
+            await self._record("refused", caller, parsed, "refused", why)
         return reason
 
     async def _record(
@@ -237,16 +223,6 @@ class CommandService:
             detail={"subcommand": parsed.sub.value, **detail},
         )
         await self._audit.append(event)
-
-    def _slow_down(self, wait: timedelta) -> Reply:
-        seconds = max(1, math.ceil(wait.total_seconds()))
-        return say(
-            f"That is more than {self._limit.per_minute} ", Code(self._command),
-            " commands from you in a minute, so this one was not run: habot spares the "
-            f"appliances during an incident. Try again in {seconds}s — a status card already "
-            "in the channel shows how old its reading is.",
-            tone=Tone.WAIT,
-        )  # fmt: skip
 
     async def _help(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         allowed = tuple(sub for sub in Sub if missing_role(sub, caller.roles) is None)

@@ -9,7 +9,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from habot.core.blocks import Message, mrkdwn
-from habot.core.outbox import TS_OF, Attempt, Delivery, Fate, MessageKind, OutboxMessage, after
+from habot.core.outbox import (
+    TS_OF,
+    Attempt,
+    Delivery,
+    Fate,
+    MessageKind,
+    OutboxMessage,
+    after,
+    ephemeral_to,
+    reply_to,
+)
 from habot.core.replies import Reply
 from habot.services.background import Background
 from habot.services.ports import Clock, Outbox
@@ -155,12 +165,12 @@ class OutboxNotifier:
     async def thread(self, pair: str, channel: str, card: int, words: Reply) -> None:
         """Queue a reply in the card's thread."""
         text = mrkdwn(words)
-        await self._queue(pair, MessageKind.REPLY, channel, {TS_OF: card, "text": text})
+        await self._queue(pair, MessageKind.REPLY, channel, reply_to(card, text))
 
     async def tell(self, pair: str, channel: str, user: str, words: Reply) -> None:
         """Queue an ephemeral message to one user."""
         text = mrkdwn(words)
-        await self._queue(pair, MessageKind.EPHEMERAL, channel, {"user": user, "text": text})
+        await self._queue(pair, MessageKind.EPHEMERAL, channel, ephemeral_to(user, text))
 
     async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
         """Send a secret now, bypassing the outbox (it must never be stored)."""

@@ -29,7 +29,7 @@ from habot.core.audit import (
 )
 from habot.core.model import NodeState, Role
 from habot.core.operations import OperationPlan
-from habot.core.outbox import TS_OF, Delivery, MessageKind, Next, OutboxMessage
+from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, update_of
 from habot.core.readings import StoredReading
 from habot.core.verdict import PairStatus
 from habot.errors import PairBusy
@@ -355,7 +355,7 @@ class MemoryOutbox:
         ]
         if versions and version < max(versions):
             return None
-        body = {TS_OF: card, **payload}
+        body = update_of(card, payload)
         return self._insert(lane, MessageKind.UPDATE, channel, body, now, (card, version))
 
     async def head(self, lane: str) -> OutboxMessage | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from habot.core.outbox import TS_OF, Delivery, MessageKind, Next, OutboxMessage
+from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, update_of
 from habot.store.db import threaded, writing
 
 
@@ -45,7 +45,7 @@ class OutboxStore:
             ).scalar()
             if newest is not None and version < newest:
                 return None
-            payload = {TS_OF: card, **payload}
+            payload = update_of(card, payload)
             return _insert(conn, lane, MessageKind.UPDATE, channel, payload, now, (card, version))
 
     def head_sync(self, lane: str) -> OutboxMessage | None:
