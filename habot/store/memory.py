@@ -32,7 +32,7 @@ from habot.core.operations import OperationPlan
 from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, update_of
 from habot.core.readings import StoredReading
 from habot.core.verdict import PairStatus
-from habot.errors import PairBusy
+from habot.errors import PairBusy, StoreError
 from habot.services.ports import Stores
 
 _OPEN = (RequestState.PENDING, RequestState.EXECUTING, RequestState.UNKNOWN)
@@ -123,6 +123,8 @@ class MemoryRequests:
         return replace(held.request, approvals=tuple(a for _, a in sorted(held.approvals)))
 
     async def plan(self, request_id: str) -> OperationPlan:
+        if request_id not in self._held:
+            raise StoreError(f"the store failed: no request {request_id}")
         return self._held[request_id].plan
 
     async def card(self, request_id: str) -> tuple[str | None, int | None]:

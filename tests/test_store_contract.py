@@ -1,0 +1,115 @@
+"""The store ports' contract, on every store (in memory, SQLite, PostgreSQL): the in-memory
+store the service tests use must behave as the database does. Requests, alert states, the
+outbox and kept readings have their contract cases beside their own tests; these are the
+rest."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from habot.core.audit import AuditEvent
+from habot.core.model import NodeState, Role, Verdict
+from habot.core.verdict import UNREAD, PairStatus
+from habot.errors import PairBusy, StoreError
+from habot.services.ports import Stores
+from tests.test_blocks import pair_status
+from tests.test_request_store import PLAN, request
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+TTL = timedelta(seconds=15)
+
+
+def at(
+    minutes: int, verdict: Verdict = Verdict.BAU, primary: NodeState = NodeState.ACTIVE
+) -> PairStatus:
+    """A prod reading ``minutes`` after T0 (the Secondary unreachable)."""
+    status = pair_status(verdict)
+    return replace(
+        status,
+        observed_at=T0 + timedelta(minutes=minutes),
+        primary=replace(status.primary, state=primary),
+    )
+
+
+async def test_readings_keep_the_last_a_window_and_the_last_readable_state(
+    stores: Stores,
+) -> None:
+    readings = stores.readings
+    assert await readings.last("prod") is None
+    await readings.add(at(0))
+    await readings.add(at(5, Verdict.PRIMARY_UNREACHABLE, NodeState.UNREACHABLE))
+    await readings.add(at(10, Verdict.PRIMARY_UNREACHABLE, NodeState.UNREACHABLE))
+    last = await readings.last("prod")
+    assert last is not None
+    assert (last.at, last.primary) == (T0 + timedelta(minutes=10), NodeState.UNREACHABLE)
+    known = await readings.last_known("prod", UNREAD)
+    assert known[Role.PRIMARY] is NodeState.ACTIVE  # the last state it could be read in
+    window = await readings.since("prod", T0 + timedelta(minutes=5))
+    assert [r.at.minute for r in window] == [10, 5]  # newest first
+    assert await readings.since("dr", T0) == []
+    assert await readings.prune(T0 + timedelta(minutes=6)) == 2
+    assert [r.at.minute for r in await readings.since("prod", T0)] == [10]
+
+
+async def test_a_lease_has_one_holder_until_it_lapses_or_is_given_up(stores: Stores) -> None:
+    leases = stores.leases
+    assert await leases.claim("scheduler", "A", T0, TTL)
+    assert not await leases.claim("scheduler", "B", T0 + timedelta(seconds=5), TTL)
+    assert await leases.claim("scheduler", "A", T0 + timedelta(seconds=10), TTL)  # renewed
+    assert await leases.holder("scheduler", T0 + timedelta(seconds=20)) == "A"
+    assert not await leases.claim("scheduler", "B", T0 + timedelta(seconds=20), TTL)
+    assert await leases.claim("scheduler", "B", T0 + timedelta(seconds=26), TTL)  # lapsed
+    assert not await leases.take_over("scheduler", "A", "C", T0 + timedelta(seconds=27), TTL)
+    assert await leases.take_over("scheduler", "B", "C", T0 + timedelta(seconds=27), TTL)
+    await leases.release("scheduler", "B")  # not B's any more: nothing happens
+    assert await leases.holder("scheduler", T0 + timedelta(seconds=28)) == "C"
+    await leases.release("scheduler", "C")
+    assert await leases.holder("scheduler", T0 + timedelta(seconds=28)) is None
+    assert await leases.claim("scheduler", "A", T0 + timedelta(seconds=28), TTL)
+    assert leases.claim_sync("alive:A", "A", T0, TTL)  # the heartbeat's own way in
+
+
+async def test_home_viewers_are_listed_most_recent_first(stores: Stores) -> None:
+    viewers = stores.viewers
+    await viewers.opened("U0OLD", T0 - timedelta(days=40))
+    await viewers.opened("U0ONE", T0)
+    await viewers.opened("U0TWO", T0 + timedelta(minutes=1))
+    await viewers.opened("U0ONE", T0 + timedelta(minutes=2))  # again: moves up
+    assert await viewers.since(T0 - timedelta(days=30)) == ["U0ONE", "U0TWO"]
+
+
+async def test_the_audit_chain_appends_reads_back_and_verifies(stores: Stores) -> None:
+    audit = stores.audit
+    assert await audit.head() is None
+    for n, pair in enumerate(("prod", "dr", "prod"), 1):
+        await audit.append(AuditEvent("status", f"U{n}", "bau", T0, pair=pair))
+    head = await audit.head()
+    assert head is not None
+    assert head.seq == 3
+    assert [r.seq for r in await audit.recent(2)] == [3, 2]
+    assert [r.seq for r in await audit.recent(10, "prod")] == [3, 1]
+    assert [r.seq async for r in audit.records()] == [1, 2, 3]
+    check = await audit.verify()
+    assert (check.ok, check.rows) == (True, 3)
+
+
+async def test_request_rows_say_state_and_approvers(stores: Stores) -> None:
+    requests = stores.requests
+    await requests.create(request(required=2), "C0HAOPS", PLAN)
+    await requests.add_approval("r1", "U0LEAD", T0)
+    [row] = await requests.rows()
+    assert (row.id, row.state, row.approvers) == ("r1", "pending", frozenset({"U0LEAD"}))
+    assert await requests.open_for("prod") == "r1"
+    assert await requests.runner("r1") is None
+    with pytest.raises(PairBusy):
+        await requests.create(request("r2"), None, PLAN)
+
+
+async def test_a_store_failure_is_a_habot_error_not_a_library_one(stores: Stores) -> None:
+    """The plan of a request that does not exist: a StoreError on every store — the SQL
+    stores translate SQLAlchemy's own error, so nothing above the store sees it."""
+    with pytest.raises(StoreError, match=r"no-such-request|No row"):
+        await stores.requests.plan("no-such-request")
