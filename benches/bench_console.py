@@ -88,13 +88,14 @@ async def bench(rounds: int) -> None:
 async def kept_shell(conn: asyncssh.SSHClientConnection, rounds: int) -> list[float]:
     """Commands typed one after another into one logged-in console (not what habot does;
     it reaches into ConsoleSession's steps to measure the alternative)."""
-    session = ConsoleSession(Conversation("bench", 1_048_576, False, console=True), 5.0, 10.0, None)
+    talk = Conversation("bench", 1_048_576, console=True)
+    session = ConsoleSession(talk, prompt_idle=5.0, login_limit=10.0, prompt=None)
     process = await conn.create_process(term_type="vt100", encoding="utf-8")
     login = await session._log_in(process)
     closing = session._closing(login.prompt)
     samples = []
     for _ in range(rounds):
-        session.talk = Conversation("bench", 1_048_576, False, console=True)
+        session.talk = Conversation("bench", 1_048_576, console=True)
         start = time.perf_counter()
         await session._ask(process, "ha-status", closing)
         samples.append(time.perf_counter() - start)

@@ -68,7 +68,7 @@ def reader(settings: Settings, runner: GatedRunner, ticks: Ticks) -> StatusServi
     """A status service over the fake runner, with the test's clocks and the default
     fresh_for (2 s)."""
     ssh = settings.ssh.model_copy(update={"fresh_for": timedelta(seconds=2)})
-    return StatusService(settings.model_copy(update={"ssh": ssh}), runner, lambda: T0, ticks)
+    return StatusService(settings.model_copy(update={"ssh": ssh}), runner, lambda: T0, ticks=ticks)
 
 
 async def test_a_burst_of_viewers_shares_one_reading_per_node(sim_settings: Settings) -> None:

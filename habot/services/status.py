@@ -35,6 +35,7 @@ class StatusService:
         settings: Settings,
         runner: CommandRunner,
         clock: Clock,
+        *,
         ticks: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings

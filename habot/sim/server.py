@@ -63,6 +63,7 @@ class SimNodeServer:
         self,
         pair: PairSim,
         role: Role,
+        *,
         host: str,
         port: int,
         host_key: asyncssh.SSHKey,

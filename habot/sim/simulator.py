@@ -66,12 +66,12 @@ class Simulator:
                 server = SimNodeServer(
                     pair,
                     role,
-                    self._host,
-                    port,
-                    self.kit.host_key(name, role),
-                    authorized,
-                    self._clock,
-                    login if name in self.console else None,
+                    host=self._host,
+                    port=port,
+                    host_key=self.kit.host_key(name, role),
+                    authorized=authorized,
+                    clock=self._clock,
+                    console_login=login if name in self.console else None,
                 )
                 await server.start()
                 self.servers[(name, role)] = server

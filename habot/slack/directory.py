@@ -26,7 +26,7 @@ class GroupDirectory:
     """Resolves a user's roles; group members are cached for ``ttl`` seconds."""
 
     def __init__(
-        self, client: AsyncWebClient, policy: RolePolicy, clock: Clock, ttl: float = 300
+        self, client: AsyncWebClient, policy: RolePolicy, clock: Clock, *, ttl: float = 300
     ) -> None:
         self._client = client
         self._policy = policy

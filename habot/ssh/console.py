@@ -46,6 +46,7 @@ class ConsoleSession:
     def __init__(
         self,
         talk: Conversation,
+        *,
         prompt_idle: float,
         login_limit: float,
         prompt: str | None,

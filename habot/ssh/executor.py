@@ -178,10 +178,10 @@ class SshExecutor:
             talk = Conversation(
                 str(address),
                 self._settings.max_output_chars,
-                answer_prompt,
-                on_output,
-                joining_code,
-                confirm_gate,
+                answer_prompt=answer_prompt,
+                on_output=on_output,
+                joining_code=joining_code,
+                confirm_gate=confirm_gate,
                 console=self._login(address).console,
             )
             session = self._session(address, talk)
@@ -204,7 +204,9 @@ class SshExecutor:
         if login.console:
             limit = self._settings.connect_timeout.total_seconds()
             known = self._prompts.get(address)
-            return ConsoleSession(talk, idle, limit, login.prompt, known)
+            return ConsoleSession(
+                talk, prompt_idle=idle, login_limit=limit, prompt=login.prompt, known=known
+            )
         return ExecSession(talk, idle)
 
     def _learn(self, address: NodeAddress, session: Session) -> None:

@@ -57,11 +57,11 @@ class Conversation:
         self,
         address: str,
         max_chars: int,
-        answer_prompt: bool,
+        *,
+        answer_prompt: bool = False,
         on_output: Callable[[str], None] | None = None,
         joining_code: str | None = None,
         confirm_gate: Callable[[], Awaitable[bool]] | None = None,
-        *,
         console: bool = False,
     ) -> None:
         self._gate = confirm_gate  # asked right before the confirmation is answered

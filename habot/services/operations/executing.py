@@ -145,7 +145,9 @@ class Execution(Stage):
 
     async def _send_command(self, request: Request, plan: OperationPlan) -> CommandResult | None:
         card = await self._card_channel(request)
-        progress = _Progress(request, card, self._notify, self.spawn, self._durably)
+        progress = _Progress(
+            request, card, notify=self._notify, spawn=self.spawn, durably=self._durably
+        )
 
         async def owned() -> bool:  # asked right before every point of no return
             # A busy database makes the node's question wait, never an unanswered abort.
@@ -307,6 +309,7 @@ class _Progress:
         self,
         request: Request,
         card: tuple[str | None, int | None],
+        *,
         notify: Notifier,
         spawn: Callable[[Coroutine[Any, Any, None]], None],
         durably: Callable[[Callable[[], Awaitable[None]]], Awaitable[None]],
