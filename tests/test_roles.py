@@ -38,8 +38,8 @@ def test_operators_and_approvers_may_view_even_without_star() -> None:
         (Sub.STATUS, frozenset({Access.VIEWER}), None),
         (Sub.LOGS, frozenset({Access.VIEWER}), None),
         (Sub.HISTORY, frozenset({Access.VIEWER}), None),
-        *[(sub, frozenset({Access.VIEWER}), Access.OPERATOR) for sub in MUTATING],
-        *[(sub, frozenset({Access.VIEWER, Access.OPERATOR}), None) for sub in MUTATING],
+        *[(sub, frozenset({Access.VIEWER}), Access.OPERATOR) for sub in sorted(MUTATING)],
+        *[(sub, frozenset({Access.VIEWER, Access.OPERATOR}), None) for sub in sorted(MUTATING)],
         (Sub.FAILOVER, frozenset({Access.VIEWER, Access.APPROVER}), Access.OPERATOR),
     ],
 )
