@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from habot.core.approvals import RequestAction, RequestState, Ruling, judge
+from habot.core.approvals import Decision, Request, RequestAction, RequestState, Ruling, judge
 from habot.core.cards import Where, click_mismatch
 from habot.core.replies import Code, Person, Reply, refused, say
 from habot.services.operations.executing import Execution
@@ -54,14 +54,7 @@ class Deciding(Stage):
             return say("There is no request ", Code(request_id), ".")
         decision = judge(RequestAction.APPROVE, request, caller.user, caller.roles, self._clock())
         if decision.ruling is Ruling.REFUSED:
-            await self._record(
-                "approval_refused",
-                caller.user,
-                request.pair,
-                "refused",
-                {"request": request.id, "reason": decision.message},
-            )
-            return refused(*decision.words)
+            return await self._refuse("approval_refused", caller, request, decision)
         said = self._event(
             "approved", caller.user, request.pair, "counted", {"request": request.id}
         )
@@ -98,14 +91,7 @@ class Deciding(Stage):
             return say("There is no request ", Code(request_id), ".")
         decision = judge(action, request, caller.user, caller.roles, self._clock())
         if decision.ruling is Ruling.REFUSED:
-            await self._record(
-                f"{action.value}_refused",
-                caller.user,
-                request.pair,
-                "refused",
-                {"request": request.id, "reason": decision.message},
-            )
-            return refused(*decision.words)
+            return await self._refuse(f"{action.value}_refused", caller, request, decision)
         said = self._event(
             state.value, caller.user, request.pair, state.value, {"request": request.id}
         )
@@ -114,6 +100,14 @@ class Deciding(Stage):
         self._changed()
         await self._refresh_card(request, note=say("By ", Person(caller.user), "."))
         return say(*decision.words)
+
+    async def _refuse(
+        self, kind: str, caller: Caller, request: Request, decision: Decision
+    ) -> Reply:
+        """A click the rules refuse: audited with the reason, and the reason told."""
+        detail = {"request": request.id, "reason": decision.message}
+        await self._record(kind, caller.user, request.pair, "refused", detail)
+        return refused(*decision.words)
 
     async def resolve(self, caller: Caller, request_id: str, finding: str) -> Reply:
         """An approver closes a request whose outcome was unknown, saying what they found;
