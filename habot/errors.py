@@ -30,6 +30,9 @@ from __future__ import annotations
 class HabotError(Exception):
     """Root of every error habot raises on purpose; ``str()`` is fit to show a person."""
 
+    #: The command line's exit status for it (1 for "try again later" kinds).
+    exit_code = 2
+
 
 class ConfigError(HabotError):
     """The configuration is invalid; the message names the key and the problem."""

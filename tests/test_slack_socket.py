@@ -24,9 +24,12 @@ async def bot(sim: Simulator, fake: FakeSlack, tmp_path: Path) -> AsyncIterator[
 
 
 async def test_socket_mode_connects_with_the_app_token(bot: Bot, fake: FakeSlack) -> None:
-    """apps.connections.open is called with the app-level token, through HABOT_SLACK_API_URL."""
-    [call] = fake.calls_to("apps.connections.open")
-    assert call.token == APP_TOKEN
+    """apps.connections.open is called with the app-level token, through HABOT_SLACK_API_URL:
+    once to check the token at start, once to connect. The bot token is checked first."""
+    checked, connected = fake.calls_to("apps.connections.open")
+    assert checked.token == connected.token == APP_TOKEN
+    [auth] = [c for c in fake.calls if c.method == "auth.test"][:1]
+    assert fake.calls.index(auth) < fake.calls.index(checked)
 
 
 async def test_slash_command_envelope_is_acked_then_answered(

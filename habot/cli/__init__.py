@@ -85,7 +85,8 @@ cli.add_command(digest)
 
 
 def main() -> None:
-    """Console-script entry point: HabotError becomes a one-line message and exit 2."""
+    """Console-script entry point: HabotError becomes a one-line message and its exit
+    status (2, or 1 for what may pass by itself, like Slack not answering)."""
     try:
         code = cli.main(standalone_mode=False)
     except click.ClickException as exc:
@@ -96,5 +97,5 @@ def main() -> None:
         sys.exit(130)
     except HabotError as exc:
         click.echo(f"habot: error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

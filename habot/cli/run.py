@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import signal
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import TypeVar
 
 import click
 from slack_bolt.async_app import AsyncApp
@@ -36,8 +40,10 @@ from habot.slack.metrics import Metrics
 from habot.slack.notifier import SlackSecretTeller
 from habot.slack.replies import Replies
 from habot.slack.sender import SlackSender
+from habot.slack.startup import verify_tokens
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @click.command()
@@ -98,15 +104,22 @@ async def _serve(
     port: int,
     health_port: int | None,
 ) -> None:
+    """Check the tokens with Slack, build habot, start serving, run until SIGTERM/SIGINT.
+    A signal during any stage of the start stops it there, cleanly."""
     stop = _stop_event()
-    loop = asyncio.get_running_loop()
-    if loop.get_debug():  # PYTHONASYNCIODEBUG=1 or python -X dev
-        log.warning(
-            "asyncio debug mode on: callbacks over %.0f ms are reported",
-            loop.slow_callback_duration * 1000,
-        )
+    _say_if_debugging()
+    base = api_url(os.environ)
+    app_token = None if http_mode else tokens.app_token
+    within = settings.slack.start_timeout
+    identity = await _until(stop, verify_tokens(base, tokens.bot_token, app_token, within))
+    if identity is None:
+        click.echo("habot: stopped before it started")
+        return
+    log.info(
+        "Slack accepted the tokens (workspace %s, bot user %s)", identity.team, identity.user_id
+    )
     metrics = Metrics()
-    app = build_app(tokens, api_url(os.environ))
+    app = build_app(tokens, base)
     policy = RolePolicy.of(
         settings.roles.viewers, settings.roles.operators, settings.roles.approvers
     )
@@ -120,13 +133,64 @@ async def _serve(
         on_busy=metrics.db_busy.inc,
         on_dead=metrics.dead_letter,
     )
-    async with (
-        Habot.open(settings, Secrets(os.environ), slack=slack) as habot,
-        AsyncExitStack() as stack,
-    ):
+    async with AsyncExitStack() as stack:
+        opening = stack.enter_async_context(Habot.open(settings, Secrets(os.environ), slack=slack))
+        habot = await _until(stop, opening)
+        start = Start(settings, app, tokens, metrics, directory, stack)
+        if (
+            habot is None
+            or await _until(stop, start.serve(habot, http_mode, host, port, health_port)) is None
+        ):
+            click.echo("habot: stopped before it was ready")
+            return
+        metrics.up.set(1)
+        await stop.wait()
+        metrics.up.set(0)
+        click.echo("habot: stopping")
+
+
+def _say_if_debugging() -> None:
+    loop = asyncio.get_running_loop()
+    if loop.get_debug():  # PYTHONASYNCIODEBUG=1 or python -X dev
+        log.warning(
+            "asyncio debug mode on: callbacks over %.0f ms are reported",
+            loop.slow_callback_duration * 1000,
+        )
+
+
+async def _until(stop: asyncio.Event, work: Awaitable[_T]) -> _T | None:
+    """``work``'s result — or None when SIGTERM/SIGINT comes first (``work`` is then
+    cancelled and its cleanup runs)."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
+@dataclass
+class Start:
+    """The last stage of the start: recovery, listeners, the scheduler, then Slack."""
+
+    settings: Settings
+    app: AsyncApp
+    tokens: SlackTokens
+    metrics: Metrics
+    directory: GroupDirectory
+    stack: AsyncExitStack
+
+    async def serve(
+        self, habot: Habot, http_mode: bool, host: str, port: int, health_port: int | None
+    ) -> bool:
+        """Start everything; True once Slack's requests are being served."""
         serving = habot.serving
         assert serving is not None
-        leadership = serving.leadership
+        leadership, metrics, stack = serving.leadership, self.metrics, self.stack
         metrics.leader.set_function(lambda: float(leadership.leading))
         interrupted = await serving.operations.recover()
         if interrupted:
@@ -137,16 +201,18 @@ async def _serve(
         SlackHandlers(
             commands=serving.commands,
             operations=serving.operations,
-            directory=directory,
+            directory=self.directory,
             metrics=metrics,
-            command=settings.slack.command,
-            pairs=[p.name for p in settings.pairs],
+            command=self.settings.slack.command,
+            pairs=[p.name for p in self.settings.pairs],
             home=serving.homes,
             replies=replies,
-        ).register(app)
+        ).register(self.app)
         _freeze_startup_objects()
         jobs = serving.jobs(habot)
-        scheduler = build_scheduler(settings, jobs, leader=leadership.held, count=metrics.job_ran)
+        scheduler = build_scheduler(
+            self.settings, jobs, leader=leadership.held, count=metrics.job_ran
+        )
         leadership.on_lead = lambda: scheduler.modify_job("status_poll", next_run_time=utc_now())
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
@@ -157,11 +223,10 @@ async def _serve(
             scheduler_running=lambda: scheduler.running,
             leading=lambda: leadership.leading,
         )
-        await _listen(app, tokens, health, metrics, stack, http_mode, host, port, health_port)
-        metrics.up.set(1)
-        await stop.wait()
-        metrics.up.set(0)
-        click.echo("habot: stopping")
+        await _listen(
+            self.app, self.tokens, health, metrics, stack, http_mode, host, port, health_port
+        )
+        return True
 
 
 async def _listen(

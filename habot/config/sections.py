@@ -159,6 +159,8 @@ class SlackSettings(_Section):
     commands_per_minute: int = Field(20, ge=1, le=10_000)  # per person; the rest get a polite no
     channels: tuple[str, ...] = ()
     alert_channel: str | None = None
+    #: How long `habot run` keeps trying to reach Slack at start before it exits 1.
+    start_timeout: Duration = timedelta(minutes=1)
 
     @field_validator("channels")
     @classmethod
