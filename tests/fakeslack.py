@@ -52,6 +52,16 @@ class FakeSlack:
     # connection dropped without an answer, else internal_error) or Slack error names
     # (answered 200 with ok: false, as Slack does)
     fail_next: dict[str, list[int | str]] = field(default_factory=lambda: defaultdict(list))
+    #: The bot token's scopes, sent back as X-OAuth-Scopes (as Slack does).
+    scopes: tuple[str, ...] = (
+        "commands", "chat:write", "chat:write.public", "usergroups:read", "channels:read",
+        "groups:read",
+    )  # fmt: skip
+    #: conversations.info: channel id → (name, whether the bot is a member); any other id
+    #: is channel_not_found.
+    channels: dict[str, tuple[str, bool]] = field(
+        default_factory=lambda: {"C0HAOPS": ("ha-ops", True), "C0ALERTS": ("ha-alerts", True)}
+    )
     port: int = 0
     _runner: web.AppRunner | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -129,7 +139,8 @@ class FakeSlack:
             headers = {"Retry-After": "0"} if status == 429 else {}
             error = "ratelimited" if status == 429 else "internal_error"
             return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
-        return web.json_response(self._answer(method, token, args))
+        scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if token.startswith("xoxb-") else {}
+        return web.json_response(self._answer(method, token, args), headers=scopes)
 
     def _answer(self, method: str, token: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "apps.connections.open":
@@ -147,6 +158,12 @@ class FakeSlack:
                 "url": "https://habot-test.slack.com/",
                 "team": "habot-test",
             }
+        if method == "conversations.info":
+            channel = str(args.get("channel", ""))
+            if channel not in self.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            name, member = self.channels[channel]
+            return {"ok": True, "channel": {"id": channel, "name": name, "is_member": member}}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.groups.get(args.get("usergroup", ""), [])}
         if method == "views.publish":

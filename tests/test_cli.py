@@ -21,7 +21,9 @@ from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
+from tests.botproc import APP_TOKEN, BOT_TOKEN
 from tests.conftest import fast_config_file
+from tests.fakeslack import FakeSlack
 from tests.test_alerting import BAD, GOOD
 
 
@@ -34,9 +36,9 @@ class Ran:
     err: str
 
 
-async def habot(*args: str, cwd: Path | None = None) -> Ran:
+async def habot(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Ran:
     """Run `python -m habot ARGS` without blocking the event loop (the simulator lives here)."""
-    env = {**os.environ, "HABOT_CONFIG": ""}
+    env = {**os.environ, "HABOT_CONFIG": "", **(env or {})}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -157,6 +159,60 @@ async def test_check_passes_every_step(sim: Simulator) -> None:
     assert ran.code == 0, ran.out + ran.err
     assert ran.out.count("✓ ha-status") == 4
     assert "✓ config: 2 pair(s)" in ran.out
+
+
+def slack_config(sim: Simulator) -> str:
+    """The fast config, with a channel habot is in and an alert channel it is not in."""
+    path = fast_config_file(sim, "slack.toml", '[slack]\nchannels = ["C0HAOPS"]\n'
+                            'alert_channel = "C0ALERTS"\n')  # fmt: skip
+    return str(path)
+
+
+async def test_check_checks_slack_and_says_what_to_fix(sim: Simulator, fake: FakeSlack) -> None:
+    """With the tokens, `habot check` asks Slack: the token, its scopes, the app token, and
+    each configured channel — here habot was never invited to the alert channel (exit 1)."""
+    fake.channels["C0ALERTS"] = ("ha-alerts", False)
+    slack = {"HABOT_SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
+             "SLACK_APP_TOKEN": APP_TOKEN}  # fmt: skip
+    ran = await habot("--config", slack_config(sim), "check", env=slack)
+    assert ran.code == 1, ran.out + ran.err
+    assert ran.out.count("✓ ha-status") == 4
+    assert "✓ slack bot token: workspace habot-test, bot U0HABOT" in ran.out
+    assert "✓ slack scopes: every scope the manifest asks for" in ran.out
+    assert "✓ slack app token: Socket Mode can connect" in ran.out
+    assert "✓ slack channel C0HAOPS: #ha-ops: habot is in it" in ran.out
+    assert "✗ slack channel C0ALERTS: #ha-alerts: habot is not in it — /invite @habot" in ran.out
+    fake.channels["C0ALERTS"] = ("ha-alerts", True)
+    fake.scopes = tuple(s for s in fake.scopes if s != "groups:read")
+    ran = await habot("--config", slack_config(sim), "check", "--json", env=slack)
+    assert ran.code == 1
+    found = json.loads(ran.out)
+    assert found["ok"] is False
+    assert [n["ok"] for n in found["nodes"]] == [True] * 4
+    assert {c["step"]: c["ok"] for c in found["slack"]} == {
+        "bot token": True, "scopes": False, "app token": True,
+        "channel C0HAOPS": True, "channel C0ALERTS": True,
+    }  # fmt: skip
+    [scopes] = [c for c in found["slack"] if c["step"] == "scopes"]
+    assert scopes["detail"].startswith("missing groups:read")
+
+
+async def test_check_names_a_refused_token_and_passes_without_any(
+    sim: Simulator, fake: FakeSlack
+) -> None:
+    """A bad bot token fails the Slack part; no token at all is said and skipped (the CLI
+    alone needs none)."""
+    bad = {"HABOT_SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": "xoxb-revoked"}
+    fake.fail_next["auth.test"] = ["token_revoked"]
+    ran = await habot("--config", fast_config(sim), "check", env=bad)
+    assert ran.code == 1
+    assert "✗ slack bot token: Slack said token_revoked" in ran.out
+    ran = await habot("--config", fast_config(sim), "check", "--json")
+    assert ran.code == 0, ran.out + ran.err
+    assert json.loads(ran.out)["slack"] == [
+        {"step": "bot token", "ok": None,
+         "detail": "not set (SLACK_BOT_TOKEN); `habot run` needs it"},
+    ]  # fmt: skip
 
 
 async def test_check_reports_the_failing_step(sim: Simulator) -> None:

@@ -12,6 +12,7 @@ from habot.core.model import NodeState, Verdict
 from habot.core.replies import Reply, Tone, plain
 from habot.core.verdict import NodeView, PairStatus
 from habot.services.check import NodeCheck
+from habot.slack.check import SlackCheck
 
 _VERDICT_STYLE = {Verdict.BAU: "bold green", Verdict.DEGRADED: "bold yellow"}
 _GOOD_STATES = {NodeState.ACTIVE, NodeState.STANDBY, NodeState.PROMOTED_ACTIVE}
@@ -79,6 +80,13 @@ def check_lines(console: Console, checks: list[NodeCheck]) -> None:
         if offers := offer_line(c.offered):
             line.append(f"\n    {offers}", style="dim")
         console.print(line, highlight=False)
+
+
+def slack_lines(console: Console, checks: list[SlackCheck]) -> None:
+    """One line per Slack check: passed, failed and why, or not checked and why."""
+    for c in checks:
+        mark, style = {True: ("✓", "green"), False: ("✗", "red"), None: ("–", "dim")}[c.ok]
+        console.print(Text(f"{mark} slack {c.step}: {c.detail}", style=style), highlight=False)
 
 
 # -- answers and the digest, for a terminal (Slack's renderers are in habot/core) ---------

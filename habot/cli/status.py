@@ -6,19 +6,23 @@ import asyncio
 import json
 import os
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
-from habot.cli.render import check_lines, make_console, status_details, status_table
+from habot.cli.render import check_lines, make_console, slack_lines, status_details, status_table
 from habot.config import Settings, load_settings
 from habot.core.model import Verdict
 from habot.core.serialize import status_to_dict
 from habot.core.verdict import PairStatus
 from habot.runtime import Habot
-from habot.secrets import Secrets
+from habot.secrets import APP_TOKEN, BOT_TOKEN, Secrets
 from habot.services.check import NodeCheck, check_nodes
+from habot.slack.app import api_url
+from habot.slack.check import SlackCheck, check_slack
 
 
 def _habot(settings: Settings) -> AbstractAsyncContextManager[Habot]:
@@ -51,22 +55,69 @@ def status(ctx: click.Context, pair: str | None, as_json: bool, raw: bool) -> No
     ctx.exit(0 if all(s.verdict is Verdict.BAU for s in statuses) else 1)
 
 
-async def _check(config_path: Path | None, console: Console) -> list[NodeCheck]:
+@dataclass(frozen=True)
+class Checked:
+    """Everything `habot check` found."""
+
+    pairs: int
+    nodes: list[NodeCheck]
+    slack: list[SlackCheck]
+
+    @property
+    def ok(self) -> bool:
+        """Every node passed and no Slack check failed (one skipped is not a failure)."""
+        return all(n.ok for n in self.nodes) and all(c.ok is not False for c in self.slack)
+
+
+async def _check(config_path: Path | None, console: Console | None) -> Checked:
     settings = load_settings(config_path)
-    console.print(f"✓ config: {len(settings.pairs)} pair(s)", style="green")
+    if console:
+        console.print(f"✓ config: {len(settings.pairs)} pair(s)", style="green")
+    secrets = Secrets(os.environ)
     async with _habot(settings) as habot:
-        console.print("✓ client keys and known_hosts readable", style="green")
-        return await check_nodes(habot.settings, habot.executor)
+        if console:
+            console.print("✓ client keys and known_hosts readable", style="green")
+        nodes = await check_nodes(habot.settings, habot.executor)
+    channels = [*settings.slack.channels, *filter(None, [settings.slack.alert_channel])]
+    slack = await check_slack(
+        api_url(os.environ), secrets.get(BOT_TOKEN), secrets.get(APP_TOKEN), channels
+    )
+    return Checked(len(settings.pairs), nodes, slack)
 
 
 @click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Validate the config and try every node: reachable, host key, login, ha-status parsed.
+def check(ctx: click.Context, as_json: bool) -> None:
+    """Validate the config, try every node (reachable, host key, login, ha-status parsed)
+    and Slack (bot token, scopes, app token, the configured channels).
 
-    Exit status: 0 when every node passes, 1 when any fails, 2 on a config error.
+    Exit status: 0 when everything passes, 1 when anything fails, 2 on a config error.
     """
-    console = make_console(160)
-    checks = asyncio.run(_check(ctx.obj, console))
-    check_lines(console, checks)
-    ctx.exit(0 if all(c.ok for c in checks) else 1)
+    console = None if as_json else make_console(160)
+    checked = asyncio.run(_check(ctx.obj, console))
+    if console is None:
+        click.echo(json.dumps(check_json(checked), indent=2))
+    else:
+        check_lines(console, checked.nodes)
+        slack_lines(console, checked.slack)
+    ctx.exit(0 if checked.ok else 1)
+
+
+def check_json(checked: Checked) -> dict[str, Any]:
+    """What `habot check --json` prints."""
+    nodes = [
+        {
+            "pair": n.pair,
+            "role": n.role.value,
+            "address": n.address,
+            "ok": n.ok,
+            "failed_step": n.failed_step,
+            "detail": n.detail,
+            "console": n.console,
+            "offered": sorted(n.offered) if n.offered is not None else None,
+        }
+        for n in checked.nodes
+    ]
+    slack = [{"step": c.step, "ok": c.ok, "detail": c.detail} for c in checked.slack]
+    return {"ok": checked.ok, "config": {"pairs": checked.pairs}, "nodes": nodes, "slack": slack}

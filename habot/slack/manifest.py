@@ -6,7 +6,14 @@ from typing import Any
 
 from habot.slack.app import EVENTS_PATH
 
-BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "usergroups:read"]
+BOT_SCOPES = [
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "usergroups:read",
+    "channels:read",  # habot check: is the bot in the configured channels?
+    "groups:read",  # … and in the private ones
+]
 
 
 def render_manifest(command: str = "/ha", http_url: str | None = None) -> dict[str, Any]:
