@@ -61,6 +61,7 @@ def logged(
             outcome = "failed"
             log.exception("scheduled job %r failed; it runs again at its next interval", name)
         finally:
+            log.debug("scheduled job %r: %s", name, outcome)
             if count is not None:
                 count(name, outcome)
 
@@ -100,6 +101,7 @@ def build_scheduler(
                 "interval",
                 seconds=seconds,
                 id=name.replace(" ", "_"),
+                name=name,
                 misfire_grace_time=max(int(seconds), 1),
                 **extra,
             )
@@ -114,6 +116,7 @@ def build_scheduler(
             logged("daily digest", jobs.digest, leader, count),
             cron_trigger(cron, zone),
             id="digest",
+            name="daily digest",
             misfire_grace_time=DIGEST_GRACE,
         )
     return scheduler

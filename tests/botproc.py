@@ -97,6 +97,7 @@ async def start_bot(
     verbose: int = 0,
     ssh: dict[str, str] | None = None,
     debug_loop: bool = False,
+    log_format: str | None = None,
 ) -> Bot:
     """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves
     (and, when it ``polls`` — it leads the scheduler — until its first status round)."""
@@ -118,6 +119,7 @@ async def start_bot(
         env["HABOT_SSH_PASSWORD"] = sim.kit.console_password()
     args = ["run", "--http", "--host", "127.0.0.1", "--port", str(port)] if http else ["run"]
     args = ["-" + "v" * verbose, *args] if verbose else args
+    args = ["--log-format", log_format, *args] if log_format else args
     polled_before = _status_runs(sim)
     reachable = sum(
         node.up and not node.hang and not node.cut

@@ -18,6 +18,7 @@ from habot.core.blocks import RAW_ACTION, Message, home_view, render
 from habot.core.cards import APPROVE, CANCEL, REJECT, Where
 from habot.core.replies import Answer, failed, say
 from habot.errors import HabotError
+from habot.logs import about
 from habot.services.commands import CommandService
 from habot.services.home import HomeRefresher
 from habot.services.operations import OperationService
@@ -117,7 +118,9 @@ class SlackHandlers:
             REJECT: RequestAction.REJECT,
             CANCEL: RequestAction.CANCEL,
         }[action_id]
-        return await self._operations.click(action, caller, request_id, block_id, where)
+        with about(user=user, request=request_id):
+            log.info("%s clicked %s on request %s", user, action.value, request_id)
+            return await self._operations.click(action, caller, request_id, block_id, where)
 
     async def on_alert_button(
         self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -145,10 +148,12 @@ class SlackHandlers:
         return Caller(user, channel, await self._directory.roles_of(user))
 
     async def _command_reply(self, user: str, channel: str | None, text: str) -> Answer:
-        return await self._commands.handle(await self._caller(user, channel), text)
+        with about(user=user):
+            return await self._commands.handle(await self._caller(user, channel), text)
 
     async def _raw_reply(self, user: str, channel: str | None, reading_id: str) -> Answer:
-        return await self._commands.raw_output(await self._caller(user, channel), reading_id)
+        with about(user=user):
+            return await self._commands.raw_output(await self._caller(user, channel), reading_id)
 
     async def _safely(self, kind: str, work: Coroutine[Any, Any, Answer]) -> Message:
         """Run the work after the ack and render its answer for Slack: a refusal becomes a

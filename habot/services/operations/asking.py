@@ -3,6 +3,7 @@ opened (one per pair) with its approval card — or refused, saying why."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -21,9 +22,12 @@ from habot.core.outbox import Delivery
 from habot.core.replies import Code, Link, Part, Reply, failed, refused, say
 from habot.core.verdict import PairStatus
 from habot.errors import PairBusy
+from habot.logs import about
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
 from habot.services.ports import Caller
+
+log = logging.getLogger(__name__)
 
 
 class Asking(Stage):
@@ -35,6 +39,11 @@ class Asking(Stage):
 
     async def request(self, caller: Caller, ask: OperationRequest) -> Reply:
         """Check an operator's request against fresh status and post its approval card."""
+        with about(pair=ask.pair, user=caller.user):
+            log.info("%s asked for %s on %s", caller.user, ask.sub.value, ask.pair)
+            return await self._request(caller, ask)
+
+    async def _request(self, caller: Caller, ask: OperationRequest) -> Reply:
         operation = Operation(ask.sub.value)
         pair = self._settings.pair(ask.pair)
         status = await self._status.read_pair(pair)

@@ -39,6 +39,7 @@ from habot.errors import (
     OwnershipLost,
     UnexpectedPrompt,
 )
+from habot.logs import about
 from habot.services.operations.stage import PROGRESS_EVERY, Notifier, Stage
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,11 @@ class Execution(Stage):
         return say("Approved: ", Code(request.operation.value), f" on {request.pair} is running.")
 
     async def _carry_out(self, request: Request) -> None:
+        with about(pair=request.pair, request=request.id):
+            log.info("running %s on %s", request.operation.value, request.pair)
+            await self._carry_out_logged(request)
+
+    async def _carry_out_logged(self, request: Request) -> None:
         try:
             await self._run_checked(request)
         except Exception:
@@ -259,6 +265,7 @@ class Execution(Stage):
         after: PairStatus | None,
         before: PairStatus | None = None,
     ) -> None:
+        log.info("request %s ended %s: %s", request.id, state.value, words)
         said = self._event(
             state.value, request.requester, request.pair, state.value,
             {"request": request.id, "detail": words},

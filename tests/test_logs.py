@@ -1,0 +1,131 @@
+"""Logs that help at 3 a.m.: every line has its time; `--log-format json` gives one object
+per line with the pair, request and user it is about; the scheduler names its jobs and
+does not chatter; libraries that quote request bodies stay capped."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from habot import logs
+from habot.scheduling import Jobs, build_scheduler
+from habot.sim.simulator import Simulator
+from tests.botproc import start_bot
+from tests.fakeslack import FakeSlack
+from tests.test_digest import settings as digest_settings
+from tests.test_slack_operations import CONFIG, LEAD, ask, cards, click, final_card
+
+
+def record(
+    name: str = "habot.x", level: int = logging.INFO, msg: str = "hello"
+) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, (), None)
+
+
+def shown(formatter: logging.Formatter, rec: logging.LogRecord) -> str:
+    logs.AboutFilter().filter(rec)
+    return formatter.format(rec)
+
+
+def test_a_text_line_has_its_time_and_what_it_is_about() -> None:
+    with logs.about(pair="prod", request="a1b2c3d4"):
+        line = shown(logs.TextFormatter(), record())
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO habot\.x: hello "
+        r"\[pair=prod request=a1b2c3d4\]",
+        line,
+    )
+    assert shown(logs.TextFormatter(), record()).endswith("habot.x: hello")  # left behind
+
+
+def test_a_json_line_is_one_object_with_the_fields_known() -> None:
+    with logs.about(user="U0OPS1"), logs.about(pair="dr"):
+        line = shown(logs.JsonFormatter(), record(level=logging.WARNING))
+    found = json.loads(line)
+    assert set(found) == {"time", "level", "logger", "message", "pair", "user"}
+    assert (found["level"], found["pair"], found["user"]) == ("WARNING", "dr", "U0OPS1")
+
+
+def test_a_json_line_carries_an_exception_as_its_words_and_trace() -> None:
+    try:
+        raise ValueError("bad\nthing")
+    except ValueError:
+        rec = logging.LogRecord("habot.x", logging.ERROR, __file__, 1, "failed", (), None)
+        import sys
+
+        rec.exc_info = sys.exc_info()
+    found = json.loads(shown(logs.JsonFormatter(), rec))
+    assert found["error"] == "ValueError: bad\nthing"
+    assert "Traceback" in found["traceback"]
+    assert "\n" not in shown(logs.JsonFormatter(), rec)  # still one line
+
+
+def test_what_a_line_is_about_cannot_forge_another_line() -> None:
+    with logs.about(request="x\n2026-01-01T00:00:00.000Z ERROR habot: forged"):
+        line = shown(logs.TextFormatter(), record())
+    assert "\n" not in line
+
+
+@pytest.mark.parametrize("name", [*logs.BODY_LOGGERS, "apscheduler.executors.default"])
+def test_noisy_libraries_stay_quiet_even_at_vv(name: str) -> None:
+    logs.configure(2)
+    try:
+        assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING
+        assert logging.getLogger("habot.services").getEffectiveLevel() == logging.DEBUG
+    finally:
+        logs.configure(0)
+
+
+async def nothing() -> None:
+    """A job that does nothing."""
+
+
+def test_scheduled_jobs_have_names() -> None:
+    scheduler = build_scheduler(
+        digest_settings(), Jobs(nothing, nothing, nothing, nothing, nothing)
+    )
+    names = {job.id: job.name for job in scheduler.get_jobs()}
+    assert names == {
+        "status_poll": "status poll",
+        "housekeeping": "housekeeping",
+        "outbox": "outbox",
+        "audit_anchor": "audit anchor",
+        "digest": "daily digest",
+    }
+
+
+async def test_the_bot_logs_json_an_operation_can_be_followed_by(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """`habot --log-format json -v run`: every line on stderr is a JSON object with a time;
+    a switchover's lines carry its request id and pair, and who asked."""
+    bot = await start_bot(
+        sim, fake, tmp_path, http=True, extra=CONFIG, verbose=1, log_format="json"
+    )
+    try:
+        await ask(bot, fake, "switchover prod")
+        await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
+        await final_card(fake, "Succeeded")
+        await asyncio.sleep(0.3)
+    finally:
+        log = await bot.stop()
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    others = [line for line in log.splitlines() if line and not line.startswith("{")]
+    assert all(o.startswith("habot: ") for o in others)  # only the CLI's own status lines
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    ran = [line for line in lines if line["message"].startswith("running switchover")]
+    assert len(ran) == 1
+    request = ran[0]["request"]
+    run = [line for line in lines if line["logger"].startswith("habot.services.operations")]
+    assert {(line.get("pair"), line.get("request")) for line in run} >= {("prod", request)}
+    assert any(line["message"].startswith(f"request {request} ended succeeded") for line in run)
+    asked = [line for line in lines if "asked for switchover" in line["message"]]
+    assert (asked[0]["user"], asked[0]["pair"]) == ("U0OPS1", "prod")
+    [clicked] = [line for line in lines if "clicked approve" in line["message"]]
+    assert (clicked["user"], clicked["request"]) == (LEAD, request)
+    assert not any(line["logger"].startswith("apscheduler") for line in lines)
