@@ -40,6 +40,7 @@ from habot.services.digest import DigestService
 from habot.services.home import HomePort, HomeRefresher, HomeService
 from habot.services.leader import Heartbeat, Leadership
 from habot.services.monitor import Monitor
+from habot.services.mutes import Mutes
 from habot.services.operations import OperationService
 from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
 from habot.services.ports import Clock, Stores
@@ -136,6 +137,7 @@ class Habot:
             clock=clock,
             viewers=stores.viewers,
         )
+        self.mutes = Mutes(states=stores.alerts, audit=stores.audit, clock=clock)
         self.serving: Serving | None = None
 
     @property
@@ -251,7 +253,7 @@ class Habot:
             clock=clock,
             readings=stores.kept,
             operations=operations,
-            alert_states=stores.alerts,
+            mutes=self.mutes,
         )
         return Serving(leadership, worker, homes, operations, commands)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -21,10 +23,12 @@ from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
+from habot.store.requests import RequestStore
 from tests.botproc import APP_TOKEN, BOT_TOKEN
 from tests.conftest import fast_config_file
 from tests.fakeslack import FakeSlack
 from tests.test_alerting import BAD, GOOD
+from tests.test_request_store import PLAN, request
 
 
 @dataclass
@@ -54,6 +58,12 @@ async def habot(*args: str, cwd: Path | None = None, env: dict[str, str] | None 
         out, err = await proc.communicate()
     assert proc.returncode is not None
     return Ran(proc.returncode, out.decode(), err.decode())
+
+
+def on_database(sim: Simulator, db: Path) -> str:
+    """The simulator's habot.toml with its database at ``db``."""
+    text = sim.kit.config_path.read_text()
+    return text.replace(f"sqlite:///{sim.kit.database_path}", f"sqlite:///{db}")
 
 
 def fast_config(sim: Simulator) -> str:
@@ -332,7 +342,7 @@ async def test_audit_cli_lists_exports_and_verifies(sim: Simulator, tmp_path: Pa
     """audit list/export/verify work on the configured database; tampering is caught."""
     db = tmp_path / "audit.db"
     config = sim.kit.dir / "audit.toml"
-    config.write_text(sim.kit.config_path.read_text() + f'\n[database]\nurl = "sqlite:///{db}"\n')
+    config.write_text(on_database(sim, db))
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     store = AuditStore(engine)
@@ -362,7 +372,7 @@ async def test_digest_prints_now_and_posts_only_where_it_can(
     """`habot digest` prints the summary from stored readings; --post needs an alert
     channel (exit 2 naming it) and otherwise queues the post in the outbox."""
     db = tmp_path / "habot.db"
-    base = sim.kit.config_path.read_text() + f'\n[database]\nurl = "sqlite:///{db}"\n'
+    base = on_database(sim, db)
     config = sim.kit.dir / "digest.toml"
     config.write_text(base)
     engine = make_engine(f"sqlite:///{db}")
@@ -386,3 +396,62 @@ async def test_digest_prints_now_and_posts_only_where_it_can(
     assert "queued for C0ALERTS" in posted.out
     assert OutboxStore(engine).lanes_sync() == ["digest"]
     engine.dispose()
+
+
+async def test_when_slack_is_down_the_cli_lists_mutes_and_reads_the_log(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """`habot pending`, `history`, `mute`, `unmute` work on the stores directly, as the local
+    user, with the same audit events as Slack's; an empty log says so."""
+    me = f"cli:{getpass.getuser()}"
+    config = tmp_path / "local.toml"
+    db = tmp_path / "local.db"
+    config.write_text(on_database(sim, db))
+    empty = await habot("--config", str(config), "history")
+    assert (empty.code, empty.out.strip()) == (0, "No audit events yet."), empty.err
+    listed = await habot("--config", str(config), "audit", "list")
+    assert listed.out.strip() == "The audit log has no events yet."
+    assert (await habot("--config", str(config), "pending")).out.strip() == "No open requests."
+    muted = await habot("--config", str(config), "mute", "prod", "2h", "vendor", "window")
+    assert muted.code == 0, muted.err
+    assert re.fullmatch(rf"Alerts for prod muted until \d\d:\d\d UTC by @{me}: vendor window",
+                        muted.out.strip())  # fmt: skip
+    too_long = await habot("--config", str(config), "mute", "prod", "9d", "x")
+    assert too_long.code == 2
+    assert "Mutes last at most 7 days" in too_long.err
+    back = await habot("--config", str(config), "unmute", "prod")
+    assert back.out.strip() == f"Alerts for prod are on again (@{me})."
+    engine = make_engine(f"sqlite:///{db}")
+    await RequestStore(engine).create(request(), "C0HAOPS", PLAN)
+    engine.dispose()
+    open_ = await habot("--config", str(config), "pending")
+    assert (
+        open_.out.strip()
+        == "r1 switchover prod (primary) — pending, asked by @U0OPS, 0/1 approvals"
+    )
+    shown = await habot("--config", str(config), "history", "prod", "--limit", "2")
+    assert [line.split()[3:6] for line in shown.out.splitlines()] == [
+        ["unmuted", "unmuted", me], ["muted", "muted", me],
+    ]  # fmt: skip
+
+
+async def test_a_status_read_on_the_command_line_is_audited_or_says_why_not(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """Like `/ha status` in Slack, `habot status` leaves one audit event per pair, by the
+    local user. A database habot cannot open costs the audit, never the answer."""
+    config = tmp_path / "audited.toml"
+    db = tmp_path / "audited.db"
+    config.write_text(on_database(sim, db))
+    ran = await habot("--config", str(config), "status", "all")
+    assert ran.code == 0, ran.err
+    records = AuditStore(make_engine(f"sqlite:///{db}")).recent_sync(10)
+    assert [(r.event.kind, r.event.pair, r.event.actor) for r in records] == [
+        ("status", "dr", f"cli:{getpass.getuser()}"),
+        ("status", "prod", f"cli:{getpass.getuser()}"),
+    ]
+    config.write_text(on_database(sim, Path("/proc/no/such/dir/habot.db")))
+    unaudited = await habot("--config", str(config), "status", "prod")
+    assert unaudited.code == 0
+    assert "bau" in unaudited.out
+    assert "habot: warning: this reading is not audited: database.url" in unaudited.err

@@ -10,6 +10,7 @@ import click
 from habot import __version__, logs
 from habot.cli.audit import audit, db
 from habot.cli.digest import digest
+from habot.cli.local import history, mute, pending, unmute
 from habot.cli.manifest import manifest
 from habot.cli.run import run
 from habot.cli.sim import sim
@@ -42,6 +43,8 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, log_format: 
 
 
 cli.add_command(status)
+for _local in (pending, history, mute, unmute):
+    cli.add_command(_local)
 cli.add_command(check)
 cli.add_command(sim)
 cli.add_command(audit)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import click
 
+from habot.cli.local import in_habot
 from habot.config import load_settings
 from habot.core.anchor import Anchor, check_anchor, make_anchor, parse_anchor
 from habot.core.audit import ChainSays
-from habot.runtime import Habot, open_engine
+from habot.runtime import open_engine
 from habot.secrets import AUDIT_KEY, Secrets
 from habot.services.ports import AuditLog, Stores
 
@@ -38,16 +37,6 @@ _CSV_FIELDS = (
 )
 
 
-def _in_habot(ctx: click.Context, work: Callable[[Habot], Awaitable[_T]]) -> _T:
-    """Run ``work`` against this configuration's stores (no SSH, no Slack)."""
-
-    async def opened() -> _T:
-        async with Habot.open(load_settings(ctx.obj), Secrets(os.environ), ssh=False) as habot:
-            return await work(habot)
-
-    return asyncio.run(opened())
-
-
 @click.group()
 def audit() -> None:
     """Read, export and verify the append-only audit log."""
@@ -60,7 +49,10 @@ def audit() -> None:
 @click.pass_context
 def list_events(ctx: click.Context, as_json: bool, limit: int, pair: str | None) -> None:
     """The newest events first."""
-    for record in _in_habot(ctx, lambda habot: habot.stores.audit.recent(limit, pair)):
+    records = in_habot(ctx, lambda habot: habot.stores.audit.recent(limit, pair))
+    if not records:
+        click.echo("The audit log has no events yet" + (f" for {pair}." if pair else "."))
+    for record in records:
         if as_json:
             click.echo(json.dumps(record.as_dict(), sort_keys=True))
             continue
@@ -79,7 +71,7 @@ def list_events(ctx: click.Context, as_json: bool, limit: int, pair: str | None)
 @click.pass_context
 def export(ctx: click.Context, fmt: str) -> None:
     """Every event in chain order, to stdout, with its hashes (for archiving elsewhere)."""
-    _in_habot(ctx, lambda habot: _export(habot.stores.audit, fmt))
+    in_habot(ctx, lambda habot: _export(habot.stores.audit, fmt))
 
 
 async def _export(audit: AuditLog, fmt: str) -> None:
@@ -107,7 +99,7 @@ def verify_chain(ctx: click.Context, anchor_line: str | None) -> None:
     chain says. Exit 0 when intact, 1 naming each problem."""
     anchor = _anchor_or_usage(anchor_line)
     key = Secrets(os.environ).get(AUDIT_KEY)
-    rows, problems = _in_habot(ctx, lambda habot: _problems(habot.stores, anchor, key))
+    rows, problems = in_habot(ctx, lambda habot: _problems(habot.stores, anchor, key))
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
@@ -153,7 +145,7 @@ def _anchor_or_usage(line: str | None) -> Anchor | None:
 def anchor_command(ctx: click.Context) -> None:
     """Print the chain's head as one line to keep outside the database (keyed with the
     audit key from keyring habot/audit_key or HABOT_AUDIT_KEY, when one is set)."""
-    head = _in_habot(ctx, lambda habot: habot.stores.audit.head())
+    head = in_habot(ctx, lambda habot: habot.stores.audit.head())
     if head is None:
         click.echo("the audit log is empty: nothing to anchor yet", err=True)
         ctx.exit(1)

@@ -13,16 +13,20 @@ from typing import Any
 import click
 from rich.console import Console
 
+from habot.cli.local import local_caller
 from habot.cli.render import check_lines, make_console, slack_lines, status_details, status_table
 from habot.config import Settings, load_settings
+from habot.core.audit import status_event
 from habot.core.model import Verdict
 from habot.core.serialize import status_to_dict
 from habot.core.verdict import PairStatus
-from habot.runtime import Habot
+from habot.errors import ConfigError
+from habot.runtime import Habot, open_engine
 from habot.secrets import APP_TOKEN, BOT_TOKEN, Secrets
 from habot.services.check import NodeCheck, check_nodes
 from habot.slack.app import api_url
 from habot.slack.check import SlackCheck, check_slack
+from habot.store import sql_stores
 
 
 def _habot(settings: Settings) -> AbstractAsyncContextManager[Habot]:
@@ -31,8 +35,32 @@ def _habot(settings: Settings) -> AbstractAsyncContextManager[Habot]:
 
 
 async def _read(config_path: Path | None, which: str | None) -> list[PairStatus]:
-    async with _habot(load_settings(config_path)) as habot:
-        return await habot.status.read(which)
+    """Read the pairs, and audit the reading as Slack's `/ha status` is audited (as the
+    local user). A database that cannot be opened never costs the answer: the status is
+    shown, with a warning that it was not audited."""
+    settings = load_settings(config_path)
+    try:
+        engine = open_engine(settings)
+    except ConfigError as exc:
+        click.echo(f"habot: warning: this reading is not audited: {exc}", err=True)
+        engine = None
+    try:
+        stores = sql_stores(engine) if engine is not None else None
+        secrets = Secrets(os.environ)
+        async with Habot.open(settings, secrets, stores=stores, database=False) as habot:
+            started = habot.clock()
+            statuses = await habot.status.read(which)
+            took = int((habot.clock() - started).total_seconds() * 1000)
+            who = local_caller()
+            if engine is not None:
+                for s in statuses:
+                    await habot.stores.audit.append(
+                        status_event(s, who.user, None, took, habot.clock())
+                    )
+            return statuses
+    finally:
+        if engine is not None:
+            engine.dispose()
 
 
 @click.command()

@@ -7,14 +7,14 @@ functions only decide whether a click may count.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from habot.core.model import Role
 from habot.core.operations import Operation, Topology
-from habot.core.replies import Code, Part, Person, Strong, plain
+from habot.core.replies import Code, Part, Person, Reply, Strong, joined, plain, say
 from habot.core.roles import Access
 
 
@@ -210,3 +210,17 @@ def cooldown_refusal(
         Code('--override "reason"'),
         " (the reason is audited and shown on the card).",
     )
+
+
+def open_requests(requests: Sequence[Request]) -> Reply:
+    """`pending`: each open request on a line, or that there are none."""
+    if not requests:
+        return say("No open requests.")
+    return say(*joined([_open_line(r) for r in requests], "\n"))
+
+
+def _open_line(r: Request) -> tuple[Part, ...]:
+    return (
+        Code(r.id), f" {r.operation.value} {r.pair} ({r.node}) — {r.state.value}, asked by ",
+        Person(r.requester), f", {len(r.approvals)}/{r.required} approvals",
+    )  # fmt: skip

@@ -12,9 +12,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from habot.core.approvals import RequestState
+
+if TYPE_CHECKING:
+    from habot.core.verdict import PairStatus
 
 GENESIS = "0" * 64
 _SECRET = re.compile(r"\b(?:xox[abposr]|xapp)-[A-Za-z0-9-]{6,}|-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -196,3 +199,30 @@ class ChainSays:
                     f"{sorted(said)}"
                 )
         return problems
+
+
+def status_event(
+    status: PairStatus, actor: str, channel: str | None, duration_ms: int, at: datetime
+) -> AuditEvent:
+    """The audit event for a status someone read (in Slack or on the command line)."""
+    return AuditEvent(
+        kind="status",
+        actor=actor,
+        outcome=status.verdict.value,
+        at=at,
+        pair=status.pair,
+        channel=channel,
+        duration_ms=duration_ms,
+        detail={"primary": status.primary.state.value, "secondary": status.secondary.state.value},
+    )
+
+
+def history_line(record: AuditRecord) -> str:
+    """One audit event as one plain line (Slack shows these in a code block)."""
+    e = record.event
+    where = " ".join(x for x in (e.pair, e.node) if x)
+    detail = ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
+    when = f"{e.at:%Y-%m-%d %H:%M:%S}Z"
+    return (
+        f"#{record.seq:<5} {when} {e.kind:<10} {e.outcome:<9} {e.actor} {where} {detail}".rstrip()
+    )

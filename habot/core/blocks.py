@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from habot.core.audit import AuditRecord
+from habot.core.audit import AuditRecord, history_line
 from habot.core.console import offer_line
 from habot.core.durations import format_duration
 from habot.core.grammar import SUMMARY, USAGE, LogKind, Sub
@@ -272,18 +272,8 @@ def history_message(pair: str | None, records: Sequence[AuditRecord]) -> Message
     title = f"*Recent audit events{' for ' + pair if pair else ''}* (newest first)"
     if not records:
         return Message("No audit events yet", (section(f"{title}\nNothing recorded yet."),))
-    lines = [_history_line(r) for r in records]
+    lines = [history_line(r) for r in records]
     return Message("Recent audit events", (section(title), *code_blocks("\n".join(lines))))
-
-
-def _history_line(record: AuditRecord) -> str:
-    e = record.event
-    where = " ".join(x for x in (e.pair, e.node) if x)
-    detail = ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
-    when = f"{e.at:%Y-%m-%d %H:%M:%S}Z"
-    return (
-        f"#{record.seq:<5} {when} {e.kind:<10} {e.outcome:<9} {e.actor} {where} {detail}".rstrip()
-    )
 
 
 def home_view(pairs: Sequence[str], command: str) -> dict[str, Any]:

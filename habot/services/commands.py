@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from habot.config import Settings
 from habot.core.asks import parse_mute, parse_operation, parse_resolve
-from habot.core.audit import AuditEvent, digest
+from habot.core.audit import AuditEvent, digest, status_event
 from habot.core.catalogue import tail_log
 from habot.core.grammar import (
     MUTATING,
@@ -27,12 +27,10 @@ from habot.core.replies import (
     HelpAnswer,
     HistoryAnswer,
     LogsAnswer,
-    Person,
     RawAnswer,
     Reply,
     StatusAnswer,
     Strong,
-    Tone,
     failed,
     plain,
     refused,
@@ -41,7 +39,8 @@ from habot.core.replies import (
 )
 from habot.core.roles import missing_role
 from habot.errors import NodeError
-from habot.services.ports import AlertStates, AuditLog, Caller, Clock, CommandRunner, ReadingKeeper
+from habot.services.mutes import Mutes
+from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, ReadingKeeper
 from habot.services.status import StatusService
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ class CommandService:
         clock: Clock,
         readings: ReadingKeeper,
         operations: OperationService | None = None,
-        alert_states: AlertStates | None = None,
+        mutes: Mutes | None = None,
     ) -> None:
         self._settings = settings
         self._status = status
@@ -70,7 +69,7 @@ class CommandService:
         self._clock = clock
         self._readings = readings
         self._operations = operations
-        self._alert_states = alert_states
+        self._mutes = mutes
         self._command = settings.slack.command
         self._limit = RateLimit(settings.slack.commands_per_minute)
         self._handlers: dict[Sub, Callable[[Caller, ParsedCommand], Awaitable[Answer]]] = {
@@ -126,46 +125,20 @@ class CommandService:
         return await self._operations.request(caller, ask)
 
     async def _mute(self, caller: Caller, text: str) -> Reply:
-        if self._alert_states is None:
+        if self._mutes is None:
             return say("Alerts are not enabled in this process.")
         names = [p.name for p in self._settings.pairs]
         try:
             ask = parse_mute(text, names, self._command)
         except UsageError as exc:
             return unclear(str(exc))
-        until = self._clock() + ask.duration
-        assert self._alert_states is not None
-        await self._alert_states.set_mute(ask.pair, until)
-        await self._record(
-            "muted",
-            caller,
-            ParsedCommand(Sub.MUTE, ask.pair),
-            "muted",
-            {"until": until.isoformat(), "reason": ask.reason},
-        )
-        return say(
-            "Alerts for ", Strong(ask.pair), f" muted until {until:%H:%M} UTC by ",
-            Person(caller.user), f": {ask.reason}",
-            tone=Tone.MUTED, in_channel=True,
-        )  # fmt: skip
+        return await self._mutes.mute(caller, ask)
 
     async def _unmute(self, caller: Caller, parsed: ParsedCommand) -> Reply:
         assert parsed.pair is not None
-        if self._alert_states is None:
+        if self._mutes is None:
             return say("Alerts are not enabled in this process.")
-        await self._alert_states.set_mute(parsed.pair, None)
-        await self._record("unmuted", caller, parsed, "unmuted", {})
-        return say(
-            "Alerts for ", Strong(parsed.pair), " are on again (", Person(caller.user), ").",
-            tone=Tone.UNMUTED, in_channel=True,
-        )  # fmt: skip
-
-    async def _mutes(self, pairs: list[str]) -> dict[str, datetime]:
-        if self._alert_states is None:
-            return {}
-        now = self._clock()
-        found = {p: (await self._alert_states.load(p))[0].muted_until for p in pairs}
-        return {p: until for p, until in found.items() if until and until > now}
+        return await self._mutes.unmute(caller, parsed.pair)
 
     async def _pending(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         if self._operations is None:
@@ -238,18 +211,9 @@ class CommandService:
         ids = [await self._readings.put(s) for s in statuses]
         for s in statuses:
             await self._audit.append(
-                AuditEvent(
-                    kind="status",
-                    actor=caller.user,
-                    outcome=s.verdict.value,
-                    at=self._clock(),
-                    pair=s.pair,
-                    channel=caller.channel,
-                    duration_ms=duration,
-                    detail={"primary": s.primary.state.value, "secondary": s.secondary.state.value},
-                )
+                status_event(s, caller.user, caller.channel, duration, self._clock())
             )
-        mutes = await self._mutes([s.pair for s in statuses])
+        mutes = await self._mutes.active([s.pair for s in statuses]) if self._mutes else {}
         return StatusAnswer(tuple(statuses), self._clock(), tuple(ids), mutes)
 
     async def _logs(self, caller: Caller, parsed: ParsedCommand) -> Answer:

@@ -27,12 +27,14 @@ class SimKit:
     """Keys and files kept in the simulator's state directory (reused across runs)."""
 
     def __init__(self, state_dir: Path) -> None:
+        state_dir = state_dir.absolute()  # its habot.toml works from any directory
         self.dir = state_dir
         self.client_key_path = state_dir / "id_ed25519"
         self.known_hosts_path = state_dir / "known_hosts"
         self.config_path = state_dir / "habot.toml"
         self.control_path = state_dir / "control.json"
         self.password_path = state_dir / "console_password"
+        self.database_path = state_dir / "habot.db"
 
     def prepare(self) -> None:
         """Create the directory and the client key if they are missing."""
@@ -86,6 +88,10 @@ class SimKit:
                     f"# habot/ssh_password:{pair.name}) must hold the one in {self.password_path}\n"
                     'transport = "console"\nauth = "password"\n'
                 )
+        text += (
+            "\n# What habot keeps about these pairs (the audit log, readings, requests).\n"
+            f'[database]\nurl = "sqlite:///{self.database_path}"\n'
+        )
         self.config_path.write_text(text, encoding="utf-8")
 
     def _key(self, path: Path) -> asyncssh.SSHKey:

@@ -4,9 +4,9 @@ what is open."""
 
 from __future__ import annotations
 
-from habot.core.approvals import Request, RequestState
+from habot.core.approvals import Request, RequestState, open_requests
 from habot.core.cards import expired_note
-from habot.core.replies import Code, Part, Person, Reply, joined, say
+from habot.core.replies import Reply
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
 
@@ -62,14 +62,6 @@ class Housekeeping(Stage):
 
     async def pending(self) -> Reply:
         """Open requests, for `/ha pending`."""
-        open_ = await self._requests.in_states(RequestState.PENDING, RequestState.EXECUTING)
-        if not open_:
-            return say("No open requests.")
-        return say(*joined([self._line(r) for r in open_], "\n"))
-
-    @staticmethod
-    def _line(r: Request) -> tuple[Part, ...]:
-        return (
-            Code(r.id), f" {r.operation.value} {r.pair} ({r.node}) — {r.state.value}, asked by ",
-            Person(r.requester), f", {len(r.approvals)}/{r.required} approvals",
-        )  # fmt: skip
+        return open_requests(
+            await self._requests.in_states(RequestState.PENDING, RequestState.EXECUTING)
+        )

@@ -1,0 +1,89 @@
+"""When Slack is down: `habot pending`, `habot history`, `habot mute` and `habot unmute`
+on the machine habot runs on — the same stores, rules and audit events as in Slack, done
+as the local user (``cli:NAME``, who holds every role: access to this machine and its
+configuration is the authority here)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from habot.cli.render import reply_text
+from habot.config import load_settings
+from habot.core.approvals import RequestState, open_requests
+from habot.core.asks import parse_mute
+from habot.core.audit import history_line
+from habot.core.roles import Access
+from habot.runtime import Habot
+from habot.secrets import Secrets
+from habot.services.ports import Caller
+
+_T = TypeVar("_T")
+
+
+def local_caller() -> Caller:
+    """The person at this machine, as the audit log names them."""
+    return Caller(f"cli:{getpass.getuser()}", None, frozenset(Access))
+
+
+def in_habot(ctx: click.Context, work: Callable[[Habot], Awaitable[_T]]) -> _T:
+    """Run ``work`` against this configuration's stores (no SSH, no Slack)."""
+
+    async def opened() -> _T:
+        async with Habot.open(load_settings(ctx.obj), Secrets(os.environ), ssh=False) as habot:
+            return await work(habot)
+
+    return asyncio.run(opened())
+
+
+@click.command()
+@click.pass_context
+def pending(ctx: click.Context) -> None:
+    """Open requests: pending approval or running."""
+
+    async def listed(habot: Habot) -> str:
+        states = (RequestState.PENDING, RequestState.EXECUTING)
+        return reply_text(open_requests(await habot.stores.requests.in_states(*states)))
+
+    click.echo(in_habot(ctx, listed))
+
+
+@click.command()
+@click.argument("pair", required=False)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.pass_context
+def history(ctx: click.Context, pair: str | None, limit: int) -> None:
+    """Recent audit events, newest first (of one pair, when named)."""
+    if pair is not None:
+        load_settings(ctx.obj).pair(pair)  # an unknown pair is an error naming the known ones
+    records = in_habot(ctx, lambda habot: habot.stores.audit.recent(limit, pair))
+    if not records:
+        click.echo("No audit events yet" + (f" for {pair}." if pair else "."))
+    for record in records:
+        click.echo(history_line(record))
+
+
+@click.command()
+@click.argument("pair")
+@click.argument("duration")
+@click.argument("reason", nargs=-1, required=True)
+@click.pass_context
+def mute(ctx: click.Context, pair: str, duration: str, reason: tuple[str, ...]) -> None:
+    """Mute PAIR's alerts for DURATION (e.g. 2h, at most 7d), saying why (audited)."""
+    names = [p.name for p in load_settings(ctx.obj).pairs]
+    ask = parse_mute(" ".join(["mute", pair, duration, *reason]), names, "habot")
+    click.echo(reply_text(in_habot(ctx, lambda habot: habot.mutes.mute(local_caller(), ask))))
+
+
+@click.command()
+@click.argument("pair")
+@click.pass_context
+def unmute(ctx: click.Context, pair: str) -> None:
+    """Alerts for PAIR are on again (audited)."""
+    name = load_settings(ctx.obj).pair(pair).name
+    click.echo(reply_text(in_habot(ctx, lambda habot: habot.mutes.unmute(local_caller(), name))))
