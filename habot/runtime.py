@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -43,7 +43,7 @@ from habot.services.monitor import Monitor
 from habot.services.mutes import Mutes
 from habot.services.operations import OperationService
 from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
-from habot.services.ports import Clock, Stores
+from habot.services.ports import Clock, NoTelemetry, Stores, Telemetry
 from habot.services.status import StatusService
 from habot.ssh.executor import NodeLogin, SshExecutor
 from habot.store import sql_stores
@@ -67,6 +67,7 @@ class SlackSide:
     home: HomePort  # App Home: roles and views.publish
     on_busy: Callable[[], None] | None = None  # a busy-database retry happened
     on_dead: Callable[[str], None] | None = None  # the outbox set a message aside
+    telemetry: Telemetry = field(default_factory=NoTelemetry)  # what habot measures
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,11 @@ class Serving:
     homes: HomeRefresher
     operations: OperationService
     commands: CommandService
+    telemetry: Telemetry
 
     def jobs(self, habot: Habot) -> Jobs:
         """What the scheduler runs."""
-        monitor = habot.monitor(on_change=self.homes.refresh)
+        monitor = habot.monitor(on_change=self.homes.refresh, telemetry=self.telemetry)
         return Jobs(
             poll=monitor.poll,
             housekeeping=self.operations.housekeeping,
@@ -154,7 +156,9 @@ class Habot:
             raise RuntimeError("this habot was opened with ssh=False")
         return self._status
 
-    def monitor(self, on_change: Callable[[], None] | None = None) -> Monitor:
+    def monitor(
+        self, on_change: Callable[[], None] | None = None, telemetry: Telemetry | None = None
+    ) -> Monitor:
         """The scheduled status round (readings, role changes, alerts, pruning)."""
         return Monitor(
             settings=self.settings,
@@ -165,6 +169,7 @@ class Habot:
             alerter=self.alerter,
             on_change=on_change,
             prune=(self.stores.outbox.prune, self.stores.kept.prune),
+            telemetry=telemetry,
         )
 
     @classmethod
@@ -193,7 +198,8 @@ class Habot:
             if ssh:
                 passphrase = secrets.get(SSH_KEY_PASSPHRASE)
                 logins = node_logins(settings, secrets)
-                opening = SshExecutor(settings.ssh, passphrase, logins)
+                observe = _ssh_observer(slack.telemetry) if slack is not None else None
+                opening = SshExecutor(settings.ssh, passphrase, logins, observe=observe)
                 executor = await stack.enter_async_context(opening)
             background = Background()
             habot = cls(
@@ -225,6 +231,7 @@ class Habot:
             leader=leadership.held,
             on_dead=slack.on_dead,
             background=self.background,
+            telemetry=slack.telemetry,
         )
         homes = HomeRefresher(self.home, slack.home, self.background)
         notifier = OutboxNotifier(
@@ -255,7 +262,14 @@ class Habot:
             operations=operations,
             mutes=self.mutes,
         )
-        return Serving(leadership, worker, homes, operations, commands)
+        return Serving(leadership, worker, homes, operations, commands, slack.telemetry)
+
+
+def _ssh_observer(telemetry: Telemetry) -> Callable[[float, bool], None]:
+    def observe(seconds: float, changes: bool) -> None:
+        telemetry.took("ssh", seconds, "change" if changes else "read")
+
+    return observe
 
 
 def open_engine(settings: Settings) -> Engine:

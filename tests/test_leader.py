@@ -32,6 +32,7 @@ from habot.store.leases import LeaseStore
 from tests.botproc import ROLES, Bot, start_bot
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack
+from tests.test_metrics import scrape
 
 T = timedelta(seconds=1)
 
@@ -213,12 +214,14 @@ async def replica(bot: Bot) -> str:
 
 
 async def jobs(bot: Bot, job: str, outcome: str) -> float:
-    """habot_scheduled_jobs_total for one job and outcome, from the bot's /metrics."""
-    async with aiohttp.ClientSession() as session, session.get(bot.url("/metrics")) as resp:
-        text = await resp.text()
-    wanted = f'habot_scheduled_jobs_total{{job="{job}",outcome="{outcome}"}} '
-    lines = [line for line in text.splitlines() if line.startswith(wanted)]
-    return float(lines[0].split()[-1]) if lines else 0.0
+    """habot_scheduled_jobs_total for one task and outcome, from the bot's /metrics."""
+    found = await scrape(bot)
+    runs = [
+        v
+        for ls, v in found["habot_scheduled_jobs_total"]
+        if ls == {"task": job, "outcome": outcome}
+    ]
+    return runs[0] if runs else 0.0
 
 
 async def polls(bot: Bot) -> float:

@@ -127,11 +127,12 @@ async def _serve(
     # The outbox retries by itself (honouring Retry-After), so its client does not.
     client = AsyncWebClient(token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[])
     slack = SlackSide(
-        sender=SlackSender(client),
+        sender=SlackSender(client, metrics),
         secrets=SlackSecretTeller(app.client),
         home=SlackHome(app.client, directory),
         on_busy=metrics.db_busy.inc,
         on_dead=metrics.dead_letter,
+        telemetry=metrics,
     )
     async with AsyncExitStack() as stack:
         opening = stack.enter_async_context(Habot.open(settings, Secrets(os.environ), slack=slack))

@@ -9,6 +9,7 @@ not read says nothing about its role, so it never starts a cooldown.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from habot.core.model import NodeState, Role
 from habot.core.readings import StoredReading
 from habot.core.verdict import UNREAD, PairStatus, serving_changed
 from habot.services.alerting import Alerter
-from habot.services.ports import Clock, ReadingLog, Requests
+from habot.services.ports import Clock, NoTelemetry, ReadingLog, Requests, Telemetry
 from habot.services.status import StatusService
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,9 @@ class Monitor:
         alerter: Alerter | None = None,
         on_change: Callable[[], None] | None = None,
         prune: Sequence[Callable[[datetime], Awaitable[int]]] = (),
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self._telemetry = telemetry or NoTelemetry()
         self._prune = prune
         self._pruned_at: datetime | None = None
         self._on_change = on_change
@@ -59,9 +62,12 @@ class Monitor:
 
     async def poll(self) -> list[PairStatus]:
         """Read every pair (in parallel), store the readings, record role changes, prune."""
+        started = time.monotonic()
         statuses = await self._status.read()
+        self._telemetry.took("poll", time.monotonic() - started)
         changed = False
         for status in statuses:
+            self._telemetry.reading(status)
             previous = await self._readings.last(status.pair)
             known = await self._last_known(status.pair, previous)
             await self._readings.add(status)

@@ -22,7 +22,7 @@ from habot.core.outbox import (
 )
 from habot.core.replies import Reply
 from habot.services.background import Background
-from habot.services.ports import Clock, Outbox
+from habot.services.ports import Clock, NoTelemetry, Outbox, Telemetry
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -56,7 +56,9 @@ class OutboxWorker:
         leader: Callable[[], Awaitable[bool]] | None = None,
         on_dead: Callable[[str], None] | None = None,
         background: Background | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
+        self._telemetry = telemetry or NoTelemetry()
         self._background = background or Background()
         self._leader = leader
         self._on_dead = on_dead  # counts set-aside messages (by Slack's error)
@@ -74,6 +76,7 @@ class OutboxWorker:
             sent = 0
             for lane in await self._store.lanes():
                 sent += await self._drain_lane(lane)
+            self._telemetry.backlog(await self._store.queued())
             return sent
 
     def kick(self) -> None:

@@ -263,6 +263,10 @@ class Outbox(Protocol):
         may still be edited; how many."""
         ...
 
+    async def queued(self) -> int:
+        """How many messages wait to be delivered."""
+        ...
+
 
 class HomeViewers(Protocol):
     """Who opened App Home lately (their tabs are refreshed when something changes)."""
@@ -309,6 +313,36 @@ class Caller:
     user: str
     channel: str | None
     roles: frozenset[Access]
+
+
+class Telemetry(Protocol):
+    """What habot measures about itself (Prometheus in production; nothing by default)."""
+
+    def reading(self, status: PairStatus) -> None:
+        """A pair was read by the scheduled round (its verdict, and when)."""
+        ...
+
+    def took(self, what: str, seconds: float, kind: str = "") -> None:
+        """How long something took: ``ssh`` (kind read or change), ``poll``, ``slack``
+        (kind: the Web API method)."""
+        ...
+
+    def backlog(self, queued: int) -> None:
+        """How many outbox messages wait for Slack."""
+        ...
+
+
+class NoTelemetry:
+    """Measures nothing (tests, the command line)."""
+
+    def reading(self, status: PairStatus) -> None:
+        """Nothing."""
+
+    def took(self, what: str, seconds: float, kind: str = "") -> None:
+        """Nothing."""
+
+    def backlog(self, queued: int) -> None:
+        """Nothing."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,17 @@
-"""Prometheus metrics (one registry per process, built in the composition root)."""
+"""Prometheus metrics (one registry per process, built where `habot run` starts); the
+services' Telemetry port."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from habot.core.model import Verdict
+from habot.core.verdict import PairStatus
+
+#: Seconds: from a quick local answer to a command near its time limit.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
 class Metrics:
@@ -17,16 +26,41 @@ class Metrics:
             registry=self.registry,
         )
         self.verdicts = Gauge(
-            "habot_pair_bau",
-            "1 when the pair's last verdict was bau, else 0",
+            "habot_pair_verdict",
+            "1 for the verdict of the pair's last scheduled reading, 0 for every other",
+            ["pair", "verdict"],
+            registry=self.registry,
+        )
+        self.read_at = Gauge(
+            "habot_pair_reading_timestamp_seconds",
+            "When the pair's last scheduled reading was taken (Unix time)",
             ["pair"],
+            registry=self.registry,
+        )
+        self.reading_age = Gauge(
+            "habot_pair_reading_age_seconds",
+            "Seconds since the pair's last scheduled reading",
+            ["pair"],
+            registry=self.registry,
+        )
+        self.durations = Histogram(
+            "habot_duration_seconds",
+            "How long things took: ssh commands (kind read or change), status polls, Slack "
+            "Web API calls (kind: the method)",
+            ["task", "kind"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.outbox_backlog = Gauge(
+            "habot_outbox_backlog",
+            "Messages waiting in the outbox for Slack",
             registry=self.registry,
         )
         self.up = Gauge("habot_up", "1 while habot is serving", registry=self.registry)
         self.jobs = Counter(
             "habot_scheduled_jobs",
-            "Scheduled job runs: ok, failed, or standby (another replica leads)",
-            ["job", "outcome"],
+            "Scheduled runs by task: ok, failed, cancelled, or standby (another replica leads)",
+            ["task", "outcome"],
             registry=self.registry,
         )
         self.db_busy = Counter(
@@ -54,6 +88,24 @@ class Metrics:
     def job_ran(self, job: str, outcome: str) -> None:
         """Count one scheduled run."""
         self.jobs.labels(job, outcome).inc()
+
+    # -- the Telemetry port ---------------------------------------------------------------
+
+    def reading(self, status: PairStatus) -> None:
+        """Set the pair's verdict (one 1, the rest 0) and when it was read."""
+        for verdict in Verdict:
+            self.verdicts.labels(status.pair, verdict.value).set(verdict is status.verdict)
+        taken = status.observed_at.timestamp()
+        self.read_at.labels(status.pair).set(taken)
+        self.reading_age.labels(status.pair).set_function(lambda: time.time() - taken)
+
+    def took(self, what: str, seconds: float, kind: str = "") -> None:
+        """Observe one duration."""
+        self.durations.labels(what, kind).observe(seconds)
+
+    def backlog(self, queued: int) -> None:
+        """Set the outbox backlog."""
+        self.outbox_backlog.set(queued)
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

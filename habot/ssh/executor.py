@@ -75,7 +75,10 @@ class SshExecutor:
         settings: SshSettings,
         passphrase: str | None = None,
         logins: Mapping[NodeAddress, NodeLogin] | None = None,
+        *,
+        observe: Callable[[float, bool], None] | None = None,
     ) -> None:
+        self._observe = observe  # each command's seconds, and whether it changes the node
         self._settings = settings
         self._keys = load_client_keys(settings.client_keys, passphrase)
         self._known_hosts = load_known_hosts(settings.known_hosts)
@@ -129,9 +132,20 @@ class SshExecutor:
         starts once the command has its slot: waiting for one does not eat it.
         """
         async with self.pool(address).slot(urgent or command.mutating):
-            return await self._run_limited(
-                address, command, answer_prompt, time_limit, on_output, joining_code, confirm_gate
-            )
+            started = time.monotonic()
+            try:
+                return await self._run_limited(
+                    address,
+                    command,
+                    answer_prompt,
+                    time_limit,
+                    on_output,
+                    joining_code,
+                    confirm_gate,
+                )
+            finally:
+                if self._observe is not None:
+                    self._observe(time.monotonic() - started, command.mutating)
 
     async def _run_limited(
         self,

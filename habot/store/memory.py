@@ -389,6 +389,9 @@ class MemoryOutbox:
             error=error,
         )
 
+    async def queued(self) -> int:
+        return sum(1 for q in self._rows.values() if q.message.state is Delivery.QUEUED)
+
     async def prune(self, before: datetime) -> int:
         keep = self._requests.cards_in_use() | self._alerts.cards_in_use()
         old = [

@@ -89,6 +89,14 @@ class OutboxStore:
                 },
             )
 
+    def queued_sync(self) -> int:
+        """How many messages wait to be delivered."""
+        with self._engine.connect() as conn:
+            return int(
+                conn.execute(text("SELECT count(*) FROM outbox WHERE state = 'queued'")).scalar()
+                or 0
+            )
+
     def prune_sync(self, before: datetime) -> int:
         """Delete delivered and set-aside messages created before ``before``, except cards
         something may still edit (an open alert's card, an open request's card)."""
@@ -132,6 +140,7 @@ class OutboxStore:
     get = threaded(get_sync)
     record = threaded(record_sync)
     prune = threaded(prune_sync)
+    queued = threaded(queued_sync)
 
 
 def _insert(
