@@ -20,6 +20,7 @@ from typing import Any
 #: What the current work is about: pair, request, user (a task inherits its creator's).
 _ABOUT: ContextVar[dict[str, str]] = ContextVar("habot_log_about", default={})  # noqa: B039
 FIELDS = ("pair", "request", "user")
+ABOUT_LIMIT = 40  # characters of each: ids are shorter; anything longer was not an id
 
 #: Libraries that log request and response bodies (tokens, joining codes, whatever a caller
 #: sent) at DEBUG or INFO: capped at WARNING at every verbosity — secrets stay out of logs.
@@ -32,7 +33,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(about)s"
 @contextmanager
 def about(**fields: str | None) -> Iterator[None]:
     """Tag every line logged inside (and in tasks started inside) with these fields."""
-    known = {k: one_line(v, 80) for k, v in fields.items() if v is not None}  # inert
+    # What a line is about may come from outside (a button's value): one short line.
+    known = {k: one_line(v, ABOUT_LIMIT) for k, v in fields.items() if v is not None}
     token = _ABOUT.set({**_ABOUT.get(), **known})
     try:
         yield

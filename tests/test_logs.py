@@ -65,10 +65,12 @@ def test_a_json_line_carries_an_exception_as_its_words_and_trace() -> None:
     assert "\n" not in shown(logs.JsonFormatter(), rec)  # still one line
 
 
-def test_what_a_line_is_about_cannot_forge_another_line() -> None:
+def test_what_a_line_is_about_cannot_forge_another_line_or_flood_it() -> None:
     with logs.about(request="x\n2026-01-01T00:00:00.000Z ERROR habot: forged"):
         line = shown(logs.TextFormatter(), record())
     assert "\n" not in line
+    with logs.about(request="r" * 10_000):
+        assert len(shown(logs.TextFormatter(), record())) < 120
 
 
 @pytest.mark.parametrize("name", [*logs.BODY_LOGGERS, "apscheduler.executors.default"])
@@ -124,8 +126,8 @@ async def test_the_bot_logs_json_an_operation_can_be_followed_by(
     run = [line for line in lines if line["logger"].startswith("habot.services.operations")]
     assert {(line.get("pair"), line.get("request")) for line in run} >= {("prod", request)}
     assert any(line["message"].startswith(f"request {request} ended succeeded") for line in run)
-    asked = [line for line in lines if "asked for switchover" in line["message"]]
+    asked = [line for line in lines if line["message"] == "asked for switchover on prod"]
     assert (asked[0]["user"], asked[0]["pair"]) == ("U0OPS1", "prod")
-    [clicked] = [line for line in lines if "clicked approve" in line["message"]]
+    [clicked] = [line for line in lines if line["message"].startswith("clicked approve")]
     assert (clicked["user"], clicked["request"]) == (LEAD, request)
     assert not any(line["logger"].startswith("apscheduler") for line in lines)

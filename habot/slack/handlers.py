@@ -119,7 +119,7 @@ class SlackHandlers:
             CANCEL: RequestAction.CANCEL,
         }[action_id]
         with about(user=user, request=request_id):
-            log.info("%s clicked %s on request %s", user, action.value, request_id)
+            log.info("clicked %s on a request's card", action.value)
             return await self._operations.click(action, caller, request_id, block_id, where)
 
     async def on_alert_button(

@@ -40,7 +40,7 @@ class Asking(Stage):
     async def request(self, caller: Caller, ask: OperationRequest) -> Reply:
         """Check an operator's request against fresh status and post its approval card."""
         with about(pair=ask.pair, user=caller.user):
-            log.info("%s asked for %s on %s", caller.user, ask.sub.value, ask.pair)
+            log.info("asked for %s on %s", ask.sub.value, ask.pair)
             return await self._request(caller, ask)
 
     async def _request(self, caller: Caller, ask: OperationRequest) -> Reply:
