@@ -200,3 +200,38 @@ def test_the_transport_is_chosen_in_ssh_and_overridden_per_pair(tmp_path: Path) 
     prod, dr = (settings.login(p) for p in settings.pairs)
     assert (prod.transport, prod.prompt) == (Transport.CONSOLE, "pam-[a-z]+> ")
     assert (dr.transport, dr.prompt) == (Transport.EXEC, None)
+
+
+def test_every_setting_can_come_from_the_environment(tmp_path: Path) -> None:
+    """HABOT_SECTION__KEY overrides [section] key: numbers, lists and durations read as
+    they would in the file; the file's other keys stay."""
+    env = {
+        "HABOT_SSH__POOL_SIZE": "7",
+        "HABOT_SLACK__CHANNELS": '["C0HAOPS", "C0NOC"]',
+        "HABOT_SLACK__COMMAND": "/pam-ha",
+        "HABOT_SCHEDULE__STATUS_EVERY": "30s",
+        "HABOT_DATABASE__URL": "sqlite:////var/lib/habot/habot.db",
+        "HABOT_SSH_PASSWORD_PROD": "not an override (one underscore)",
+    }
+    settings = load_settings(write(tmp_path, EXAMPLE), env)
+    assert settings.ssh.pool_size == 7
+    assert settings.ssh.connect_timeout == timedelta(seconds=10)  # from the file
+    assert settings.slack.channels == ("C0HAOPS", "C0NOC")
+    assert settings.slack.command == "/pam-ha"
+    assert settings.schedule.status_every == timedelta(seconds=30)
+    assert settings.database.url == "sqlite:////var/lib/habot/habot.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("HABOT_SSH__POOL_SIZE", "many", "ssh.pool_size: .* \\(set by HABOT_SSH__POOL_SIZE\\)"),
+        ("HABOT_SLACK__CHANELS", '["C0A"]', "slack.chanels: unknown key .*HABOT_SLACK__CHANELS"),
+        ("HABOT_PAIRS__NAME", "x", "HABOT_PAIRS__NAME: there is no \\[pairs\\] section"),
+    ],
+)
+def test_a_bad_override_is_named_as_one(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, EXAMPLE), {name: value})

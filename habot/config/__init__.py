@@ -139,16 +139,63 @@ DATABASE_ENV = "HABOT_DATABASE_URL"
 def parse_settings(
     data: Mapping[str, Any], source: str = "config", env: Mapping[str, str] | None = None
 ) -> Settings:
-    """Validate already-loaded TOML data; $HABOT_DATABASE_URL overrides [database] url."""
+    """Validate already-loaded TOML data, with the environment's overrides on top: any
+    ``HABOT_SECTION__KEY`` sets ``[section] key`` (``HABOT_SLACK__CHANNELS='["C0A"]'``,
+    ``HABOT_SSH__POOL_SIZE=4``; a value that is not TOML is taken as a string), and
+    ``HABOT_DATABASE_URL`` is ``[database] url``. A bad override is named as such."""
     env = os.environ if env is None else env
-    if env.get(DATABASE_ENV):
-        data = {**data, "database": {**data.get("database", {}), "url": env[DATABASE_ENV]}}
+    overrides = env_overrides(env)
+    for (section, key), (_, value) in overrides.items():
+        data = {**data, section: {**data.get(section, {}), key: value}}
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        problems = [_describe(e, data) for e in errors if not _is_echo(e, errors)]
+        problems = [
+            _describe(e, data) + _from_env(e, overrides) for e in errors if not _is_echo(e, errors)
+        ]
         raise ConfigError(f"{source}: " + "\n  ".join(problems)) from None
+
+
+#: The sections the environment may override (pairs are a list: the file names them).
+SECTIONS = ("ssh", "slack", "roles", "approval", "schedule", "database")
+ENV_PREFIX = "HABOT_"
+
+
+Overrides = dict[tuple[str, str], tuple[str, Any]]
+
+
+def env_overrides(env: Mapping[str, str]) -> Overrides:
+    """(section, key) → (the variable, its value) for each override in the environment."""
+    found: Overrides = {}
+    if env.get(DATABASE_ENV):
+        found[("database", "url")] = (DATABASE_ENV, env[DATABASE_ENV])
+    for name, raw in sorted(env.items()):
+        section, sep, key = name.removeprefix(ENV_PREFIX).lower().partition("__")
+        if not name.startswith(ENV_PREFIX) or not sep or not key:
+            continue
+        if section not in SECTIONS:
+            known = ", ".join(f"{ENV_PREFIX}{s.upper()}__…" for s in SECTIONS)
+            raise ConfigError(f"{name}: there is no [{section}] section to override ({known})")
+        found[(section, key)] = (name, _value(raw))
+    return found
+
+
+def _value(raw: str) -> Any:
+    """A TOML value when it reads as one (a number, a list, true), else the text itself."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _from_env(
+    error: Mapping[str, Any], overrides: Mapping[tuple[str, str], tuple[str, Any]]
+) -> str:
+    loc = tuple(str(part) for part in error["loc"][:2])
+    if len(loc) == 2 and loc in overrides:
+        return f" (set by {overrides[(loc[0], loc[1])][0]})"
+    return ""
 
 
 def _is_echo(error: Mapping[str, Any], errors: list[Any]) -> bool:
