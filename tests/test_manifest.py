@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
+from habot.core.grammar import Sub
 from habot.slack.manifest import render_manifest
 from tests.conftest import REQUIRE_SYSTEM_ENV
 
@@ -105,3 +106,10 @@ def test_http_mode_points_everything_at_slack_events() -> None:
 def test_committed_manifests_are_current(path: str, rendered: dict[str, Any]) -> None:
     """manifests/ holds exactly what `habot manifest` renders for /ha (no drift)."""
     assert json.loads((ROOT / "manifests" / path).read_text()) == rendered
+
+
+def test_the_usage_hint_lists_every_subcommand() -> None:
+    hint = render_manifest()["features"]["slash_commands"][0]["usage_hint"]
+    for sub in Sub:
+        assert sub.value in hint, sub
+    assert len(hint) <= 1000  # Slack's limit for a usage hint

@@ -4,9 +4,12 @@ Every message habot sends to Slack goes through the outbox: queued in the databa
 delivered by one worker, **in order per lane** (a lane is a pair's, or one of the
 housekeeping lanes). A message waits until the one before it in its lane is delivered or set
 aside, so a card is never edited before it was posted, nor a thread reply sent before its
-card. A transient Slack error (or 429) holds its lane and is retried with back-off (doubling
-up to ``MAX_BACKOFF``, or Slack's Retry-After); a permanent one sets the message aside at
-once; an unknown one after ``UNKNOWN_ERROR_TRIES`` attempts. Other lanes go on meanwhile.
+card. A transient Slack error (a 5xx, a 429, no answer) holds its lane and is retried with
+back-off (doubling up to ``MAX_BACKOFF``, or Slack's Retry-After), at most ``MAX_TRIES``
+times (hours of outage); any other error — one Slack gives for good, or one habot does not
+know to be transient — sets the message aside at once. A message set aside stays in the
+table, is counted (``habot_outbox_dead_letters_total``) and logged once, and the lane moves
+on. Other lanes go on meanwhile.
 """
 
 from __future__ import annotations
@@ -78,9 +81,9 @@ TRANSIENT = frozenset(
         "team_added_to_org",
     }
 )
-#: Any other error (one habot does not know) is tried this many times, then set aside, so
-#: one odd message never holds up the messages queued behind it.
-UNKNOWN_ERROR_TRIES = 5
+#: A message Slack keeps failing on transiently is set aside after this many tries (at
+#: MAX_BACKOFF apart, about four hours), so no lane waits on one message for ever.
+MAX_TRIES = 50
 
 
 @dataclass(frozen=True)
@@ -120,15 +123,12 @@ class Next:
 
 
 def after(attempt: Attempt, attempts_so_far: int, now: datetime) -> Next:
-    """Sent; set aside on a permanent error, or on an error habot does not know once it has
-    been tried UNKNOWN_ERROR_TRIES times; else retry — after Retry-After when Slack gave
-    one, otherwise with exponential back-off capped at five minutes. Rate limits, Slack's
-    own failures and a broken connection are retried for as long as they last."""
+    """Sent; set aside on any error not known to be transient, or after MAX_TRIES; else
+    retry — after Retry-After when Slack gave one, otherwise with exponential back-off
+    capped at five minutes (rate limits, Slack's own failures, a broken connection)."""
     if attempt.ok:
         return Next(Delivery.SENT, now)
-    if attempt.error in PERMANENT:
-        return Next(Delivery.DEAD, now)
-    if not _transient(attempt) and attempts_so_far + 1 >= UNKNOWN_ERROR_TRIES:
+    if not _transient(attempt) or attempts_so_far + 1 >= MAX_TRIES:
         return Next(Delivery.DEAD, now)
     if attempt.retry_after is not None:
         return Next(Delivery.QUEUED, now + timedelta(seconds=max(attempt.retry_after, 0)))
@@ -140,6 +140,8 @@ def _transient(attempt: Attempt) -> bool:
     """Slack's trouble or the network's: an HTTP 5xx/429, a known transient error, or no
     answer at all (the sender names the exception: ClientConnectionError, TimeoutError …)."""
     error = attempt.error or ""
+    if error in PERMANENT:
+        return False
     return (
         attempt.retry_after is not None
         or error in TRANSIENT

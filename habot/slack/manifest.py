@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from habot.core.grammar import USAGE
 from habot.slack.app import EVENTS_PATH
 
+#: Every subcommand, as `/ha help` writes it (Slack shows this under the command name).
+USAGE_HINT = " | ".join(USAGE.values())
 BOT_SCOPES = [
     "commands",
     "chat:write",
@@ -22,7 +25,7 @@ def render_manifest(command: str = "/ha", http_url: str | None = None) -> dict[s
     slash: dict[str, Any] = {
         "command": command,
         "description": "Osirium PAM HA status and four-eyes operations",
-        "usage_hint": "help | status [PAIR|all] | logs PAIR [primary|secondary] [N] | history",
+        "usage_hint": USAGE_HINT,
         "should_escape": False,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}

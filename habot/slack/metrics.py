@@ -70,8 +70,8 @@ class Metrics:
         )
         self.dead_letters = Counter(
             "habot_outbox_dead_letters",
-            "Messages set aside after Slack refused them for good (or an unknown error "
-            "five times), by Slack's error",
+            "Messages set aside (an error not known to be transient, or 50 transient "
+            "failures), by Slack's error",
             ["error"],
             registry=self.registry,
         )
