@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -130,3 +131,17 @@ def test_checker_catches_what_slack_sdk_misses() -> None:
     assert problems_in_blocks([{"type": "actions", "elements": [button, button]}])
     assert problems_in_blocks([{"type": "no_such_block"}])
     assert problems_in_blocks([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
+
+
+def test_sixty_long_named_pairs_are_all_named_within_slacks_limits() -> None:
+    """`/ha status all` on a big fleet: too many for detail, so a headline per pair — every
+    one of them, in as many sections as the 3,000-character limit needs, none cut."""
+    names = [f"pair-{i:02d}-" + "x" * 40 for i in range(60)]
+    statuses = [pair_status(Verdict.PRIMARY_UNREACHABLE, name) for name in names]
+    message = status_message(statuses, NOW, [f"id{i}" for i in range(60)])
+    assert problems_in_blocks(message.blocks) == []
+    sections = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+    assert all(len(text) <= 3000 and not text.endswith("…") for text in sections)
+    shown = "\n".join(sections)
+    assert all(f"*{name}*" in shown for name in names)
+    assert "60 pairs" in json.dumps(message.blocks)

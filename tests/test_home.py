@@ -178,3 +178,26 @@ async def test_home_is_republished_when_a_reading_changes(
         assert fake.invalid == []
     finally:
         await bot.stop()
+
+
+def test_a_big_fleet_drops_no_pair_silently() -> None:
+    """60 pairs: those not in BAU come first, 40 get their own line, and the other 20 are
+    named with where to look; 30 requests waiting: 20 shown, and the rest counted."""
+
+    def line(i: int) -> PairLine:
+        verdict = Verdict.DEGRADED if i % 4 == 0 else Verdict.BAU
+        return PairLine(f"pair-{i:02d}-with-a-long-name", verdict, NodeState.ACTIVE,
+                        NodeState.STANDBY, NOW - timedelta(seconds=95))  # fmt: skip
+
+    lines = [line(i) for i in range(60)]
+    view = dashboard(lines, [request()] * 30, [], "/ha", NOW)
+    assert problems_in_view(view) == []
+    texts = [json.dumps(b, ensure_ascii=False) for b in view["blocks"]]
+    own = [t for t in texts if "no reading yet" in t or "long-name*" in t]
+    assert len(own) == 40
+    assert all(f"pair-{i:02d}-" in "".join(own) for i in range(0, 60, 4))  # every non-BAU
+    [more] = [t for t in texts if "more pairs" in t]
+    assert "… and 20 more pairs" in more
+    assert "see `/ha status PAIR`" in more
+    assert all(f"pair-{i:02d}-" in "".join(texts) for i in range(60))  # every pair named
+    assert any("… and 10 more waiting for you — see `/ha pending`" in t for t in texts)

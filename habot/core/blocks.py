@@ -207,19 +207,31 @@ def status_message(
         blocks += status_card(status, now, reading_id)
         if mutes and status.pair in mutes:
             blocks.append(context(f":mute: Alerts muted until {mutes[status.pair]:%H:%M} UTC"))
-    if len(blocks) > MAX_BLOCKS:  # many pairs: keep the headlines, drop the detail
+    if len(blocks) > MAX_BLOCKS:  # many pairs: every pair's headline, no detail
         blocks = [
-            section(_headline_list(statuses)),
-            context("Too many pairs for one message; ask for one pair to see its detail."),
+            *packed_sections(_headline(s) for s in statuses),
+            context(
+                f"{len(statuses)} pairs: too many for their detail in one message; "
+                "ask for one pair to see it."
+            ),
         ]
     text = "; ".join(f"{s.pair}: {s.verdict.value}" for s in statuses)
     return Message(text, tuple(blocks), in_channel=True)
 
 
-def _headline_list(statuses: Sequence[PairStatus]) -> str:
-    return "\n".join(
-        f"{VERDICT_EMOJI[s.verdict]} *{s.pair}*: {VERDICT_WORDS[s.verdict]}" for s in statuses
-    )
+def _headline(status: PairStatus) -> str:
+    return f"{VERDICT_EMOJI[status.verdict]} *{status.pair}*: {status.verdict.value}"
+
+
+def packed_sections(lines: Iterable[str], limit: int = TEXT_LIMIT) -> list[Block]:
+    """Lines packed into as few sections as fit Slack's text limit — none cut, none lost."""
+    packed: list[str] = []
+    for line in lines:
+        if packed and len(packed[-1]) + 1 + len(line) <= limit:
+            packed[-1] += "\n" + line
+        else:
+            packed.append(line)
+    return [section(text) for text in packed]
 
 
 def raw_message(status: PairStatus) -> Message:

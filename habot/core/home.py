@@ -52,6 +52,28 @@ def _pair_block(line: PairLine, now: datetime) -> Block:
     return section(text)
 
 
+MAX_PAIRS = 40  # one section each: with the rest, under a view's 100 blocks
+MAX_WAITING = 20
+
+
+def _pairs(pairs: Sequence[PairLine], now: datetime, command: str) -> list[Block]:
+    """The pairs, those not in BAU first; past MAX_PAIRS, the rest named in one line."""
+    ordered = sorted(pairs, key=lambda p: p.verdict is Verdict.BAU)  # stable: config order
+    shown, rest = ordered[:MAX_PAIRS], ordered[MAX_PAIRS:]
+    blocks = [_pair_block(line, now) for line in shown]
+    if rest:
+        names = ", ".join(p.pair for p in rest)
+        blocks.append(context(
+            f"… and {len(rest)} more pairs (those not in BAU come first above): {names} — "
+            f"see `{command} status PAIR`"
+        ))  # fmt: skip
+    return blocks
+
+
+def _more(hidden: int, what: str, where: str) -> list[Block]:
+    return [context(f"… and {hidden} more {what} — see {where}")] if hidden > 0 else []
+
+
 def dashboard(
     pairs: Sequence[PairLine],
     actionable: Sequence[Request],
@@ -66,7 +88,7 @@ def dashboard(
             f"As of {now:%Y-%m-%d %H:%M:%S} UTC; republished when a reading or a request "
             "changes. Reopen the tab for the latest."
         ),
-        *[_pair_block(line, now) for line in pairs[:40]],
+        *_pairs(pairs, now, command),
         {"type": "divider"},
         section("*Waiting for you*" if actionable else "*Waiting for you*\nNothing right now."),
         *[
@@ -75,8 +97,9 @@ def dashboard(
                 f"<@{r.requester}> · {len(r.approvals)}/{r.required} approvals · expires "
                 f"{r.expires_at:%H:%M} UTC"
             )
-            for r in actionable[:20]
+            for r in actionable[:MAX_WAITING]
         ],
+        *_more(len(actionable) - MAX_WAITING, "waiting for you", f"`{command} pending`"),
         {"type": "divider"},
         section("*Recent operations*" if recent else "*Recent operations*\nNone yet."),
         *[
