@@ -19,6 +19,7 @@ from habot.core.alerts import AlertState, Incident
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.outbox import Delivery, Next
 from habot.core.verdict import NodeView, PairStatus
+from habot.errors import ConfigError
 from habot.services.alerting import Alerter
 from habot.services.ports import Outbox, Stores
 from habot.sim.simulator import Simulator
@@ -211,3 +212,41 @@ async def test_muted_pair_does_not_alert(sim: Simulator, fake: FakeSlack, tmp_pa
         await bot.stop()
     posts = [c for c in fake.calls_to("chat.postMessage") if "prod alert" in c.args.get("text", "")]
     assert posts == []
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [("S0ONCALL", "<!subteam^S0ONCALL>"), ("U0LEAD1", "<@U0LEAD1>"), ("!here", "<!here>")],
+)
+async def test_a_new_alert_names_who_should_look_and_the_resolution_does_not(
+    memory: Stores, target: str, shown: str
+) -> None:
+    """[slack] alert_mention is named in a new alert (text and card, so Slack notifies);
+    its later edits and its resolution name nobody."""
+    settings = parse_settings({**CONFIG, "slack": {**CONFIG["slack"], "alert_mention": target}})
+    clock = Clock()
+    watching = alerter(settings, memory, clock)
+    for reading in (BAD, BAD, GOOD):
+        await watching.observe(reading)
+        clock.now += timedelta(minutes=5)
+    posted = []
+    while (head := await memory.outbox.head("prod")) is not None:
+        posted.append(head.payload)
+        await memory.outbox.record(head.id, Next(Delivery.SENT, T0), f"1.{head.id}", None)
+    first, *later = posted
+    assert first["text"].startswith(f"{shown} prod alert:")
+    assert f"For {shown}" in json.dumps(first["blocks"])
+    assert problems_in_blocks(first["blocks"]) == []
+    assert not any(shown in json.dumps(p) for p in later)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("alert_mention", "@here", "not a user .* or !here or !channel"),
+        ("approvers_mention", ["C0HAOPS"], "'C0HAOPS' is not a user .* or user group"),
+    ],
+)
+def test_a_mention_that_is_not_an_id_is_refused(key: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"slack.{key}.*{message}"):
+        parse_settings({**CONFIG, "slack": {**CONFIG["slack"], key: value}})

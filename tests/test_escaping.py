@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from habot.core.alert_cards import alert_card
 from habot.core.alerts import Incident
-from habot.core.approvals import Request
+from habot.core.approvals import Request, RequestState
 from habot.core.blocks import escape, logs_message, raw_message, status_card
 from habot.core.cards import approval_card
 from habot.core.model import NodeState, Role, Verdict
@@ -88,3 +89,22 @@ def test_approval_card_escapes_override_reason_and_outcome() -> None:
         override=HOSTILE,
     )
     _assert_inert(approval_card(request, plan, outcome=HOSTILE).blocks)
+
+
+def test_an_open_approval_card_names_its_approvers_and_a_closed_one_does_not() -> None:
+    """[slack] approvers_mention: a pending card names them (text and card: notified);
+    once decided, the card names nobody (an edit would not notify anyway)."""
+    status = _status()
+    bau = PairStatus(**{**status.__dict__, "reason": "ok"})
+    plan = preflight(Operation.SWITCHOVER, bau)
+    request = Request(
+        "r1", Operation.SWITCHOVER, "prod", Role.PRIMARY, "U0OPS", T0,
+        T0 + timedelta(minutes=15), 1, topology(bau),
+    )  # fmt: skip
+    card = approval_card(request, plan, approvers=("S0LEADS", "U0LEAD1"))
+    assert card.text.startswith("<!subteam^S0LEADS>, <@U0LEAD1> switchover prod")
+    assert "Approvers: <!subteam^S0LEADS>, <@U0LEAD1>" in json.dumps(card.blocks)
+    done = approval_card(
+        replace(request, state=RequestState.SUCCEEDED), plan, approvers=("S0LEADS",)
+    )
+    assert "S0LEADS" not in done.text + json.dumps(done.blocks)

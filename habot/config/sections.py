@@ -161,6 +161,27 @@ class SlackSettings(_Section):
     alert_channel: str | None = None
     #: How long `habot run` keeps trying to reach Slack at start before it exits 1.
     start_timeout: Duration = timedelta(minutes=1)
+    #: Who a new approval card names (users U…/W…, user groups S…): they get notified.
+    approvers_mention: tuple[str, ...] = ()
+    #: Who a new alert names: a user group S…, a user U…/W…, or "!here" / "!channel".
+    alert_mention: str | None = None
+
+    @field_validator("approvers_mention")
+    @classmethod
+    def _approvers_mention(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for target in value:
+            if not re.match(r"^[UWS][A-Z0-9]{2,20}$", target):
+                raise ValueError(f"{target!r} is not a user (U…) or user group (S…) ID")
+        return value
+
+    @field_validator("alert_mention")
+    @classmethod
+    def _alert_mention(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^([UWS][A-Z0-9]{2,20}|!here|!channel)$", value):
+            raise ValueError(
+                f"{value!r} is not a user (U…) or user group (S…) ID, or !here or !channel"
+            )
+        return value
 
     @field_validator("channels")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from habot.core.alerts import Announced, Incident, resolved_after
-from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, escape, section
+from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, escape, mention, section
 from habot.core.durations import format_duration
 from habot.core.model import Verdict
 from habot.core.verdict import PairStatus
@@ -17,8 +17,10 @@ REMEDY = {
 }
 
 
-def alert_card(status: PairStatus, incident: Incident, resolved: bool = False) -> Message:
-    """An open (or resolved) alert for one pair."""
+def alert_card(
+    status: PairStatus, incident: Incident, resolved: bool = False, notify: str | None = None
+) -> Message:
+    """An open (or resolved) alert for one pair; a new one names ``notify`` (notified)."""
     emoji = ":white_check_mark:" if resolved else VERDICT_EMOJI[status.verdict]
     state = f"*{resolved_after(incident)}*" if resolved else "*ALERT*"
     blocks: list[Block] = [
@@ -37,7 +39,11 @@ def alert_card(status: PairStatus, incident: Incident, resolved: bool = False) -
     if not resolved:
         blocks.append(_buttons(status))
     verb = "resolved" if resolved else "alert"
-    return Message(f"{status.pair} {verb}: {incident.reason}", tuple(blocks), in_channel=True)
+    text = f"{status.pair} {verb}: {incident.reason}"
+    if notify and not resolved:
+        blocks.append(context(f"For {mention(notify)}"))
+        text = f"{mention(notify)} {text}"
+    return Message(text, tuple(blocks), in_channel=True)
 
 
 def reminder_message(status: PairStatus, incident: Incident, announced: Announced) -> Message:

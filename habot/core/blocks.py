@@ -93,6 +93,16 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def mention(target: str) -> str:
+    """A notifying mention of a configured target (validated by the config): a user
+    ``U…``/``W…``, a user group ``S…``, or ``!here``/``!channel``."""
+    if target.startswith("!"):
+        return f"<{target}>"
+    if target.startswith("S"):
+        return f"<!subteam^{target}>"
+    return f"<@{target}>"
+
+
 def section(text: str) -> Block:
     """A mrkdwn section, clipped to Slack's limit."""
     return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from habot.core.approvals import Request, RequestState
-from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, escape, mrkdwn, section
+from habot.core.blocks import (
+    VERDICT_EMOJI,
+    Block,
+    Message,
+    context,
+    escape,
+    mention,
+    mrkdwn,
+    section,
+)
 from habot.core.operations import OperationPlan, Topology
 from habot.core.replies import Reply, say
 
@@ -27,9 +37,14 @@ _STATE_LINE = {
 
 
 def approval_card(
-    request: Request, plan: OperationPlan, note: Reply | None = None, outcome: str | None = None
+    request: Request,
+    plan: OperationPlan,
+    note: Reply | None = None,
+    outcome: str | None = None,
+    approvers: Sequence[str] = (),
 ) -> Message:
-    """The card for a request in its current state; buttons only while it is pending."""
+    """The card for a request in its current state; buttons only while it is pending, and
+    the ``approvers`` named (notified when the card is first posted)."""
     verdict, primary, secondary = request.snapshot
     blocks: list[Block] = [
         section(
@@ -58,9 +73,13 @@ def approval_card(
         blocks.append(section(mrkdwn(note)))
     if outcome:  # the run's words carry appliance and error text
         blocks.append(section(escape(outcome)))
+    text = f"{request.operation.value} {request.pair}: {request.state.value}"
     if request.state is RequestState.PENDING:
         blocks.append(_buttons(request, plan))
-    text = f"{request.operation.value} {request.pair}: {request.state.value}"
+        if approvers:
+            named = ", ".join(mention(a) for a in approvers)
+            blocks.append(context(f"Approvers: {named}"))
+            text = f"{named} {text}"
     return Message(text, tuple(blocks), in_channel=True)
 
 

@@ -32,6 +32,7 @@ class Alerter:
         self, *, settings: Settings, states: AlertStates, outbox: Outbox, clock: Clock
     ) -> None:
         self._channel = settings.slack.alert_channel
+        self._mention = settings.slack.alert_mention
         self._schedule = settings.schedule
         self._quiet = parse_quiet_hours(settings.schedule.quiet_hours)
         self._zone = ZoneInfo(settings.schedule.timezone)
@@ -84,7 +85,7 @@ class Alerter:
                 lane,
                 MessageKind.POST,
                 channel,
-                message_payload(alert_card(status, notice.incident)),
+                message_payload(alert_card(status, notice.incident, notify=self._mention)),
                 now,
             )
         if card is None:

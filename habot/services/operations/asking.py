@@ -127,7 +127,9 @@ class Asking(Stage):
             return await self._execution.begin(request, plan, caller.user)
         if not caller.channel:
             return say("Request ", Code(request.id), " is open (no channel to post a card in).")
-        card = await self._notify.post_card(plan.pair, caller.channel, approval_card(request, plan))
+        approvers = self._settings.slack.approvers_mention
+        message = approval_card(request, plan, approvers=approvers)
+        card = await self._notify.post_card(plan.pair, caller.channel, message)
         await self._requests.set_card(request.id, caller.channel, card)
         return await self._posted(request, card, caller.user)
 

@@ -147,7 +147,8 @@ class Stage:
         # (an approval that lost to a cancel) is then older and dropped, never shown.
         current = await self._requests.get(request.id) or request
         plan = await self._requests.plan(request.id)
-        message = approval_card(current, plan, note, outcome)
+        approvers = self._settings.slack.approvers_mention
+        message = approval_card(current, plan, note, outcome, approvers)
         await self._notify.update_card(current.pair, channel, card, message, current.version)
 
     async def _record(
