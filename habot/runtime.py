@@ -114,7 +114,11 @@ class Habot:
         self._executor = executor
         self._status = StatusService(settings, executor, clock) if executor else None
         self.alerter = Alerter(
-            settings=settings, states=stores.alerts, outbox=stores.outbox, clock=clock
+            settings=settings,
+            states=stores.alerts,
+            outbox=stores.outbox,
+            clock=clock,
+            audit=stores.audit,
         )
         self.digest = DigestService(
             settings=settings,

@@ -16,18 +16,21 @@ import pytest
 from habot.config import Settings, parse_settings
 from habot.core.alert_cards import alert_card
 from habot.core.alerts import AlertState, Incident
+from habot.core.blocks import mrkdwn
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.outbox import Delivery, Next
+from habot.core.roles import Access
 from habot.core.verdict import NodeView, PairStatus
 from habot.errors import ConfigError
 from habot.services.alerting import Alerter
-from habot.services.ports import Outbox, Stores
+from habot.services.ports import Caller, Outbox, Stores
 from habot.sim.simulator import Simulator
 from habot.store.alert_state import decode, encode
 from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
 from tests.slackcheck import problems_in_blocks
+from tests.test_slack_operations import click
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 CONFIG = {
@@ -250,3 +253,76 @@ async def test_a_new_alert_names_who_should_look_and_the_resolution_does_not(
 def test_a_mention_that_is_not_an_id_is_refused(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=f"slack.{key}.*{message}"):
         parse_settings({**CONFIG, "slack": {**CONFIG["slack"], key: value}})
+
+
+OPERATOR = Caller("U0OPS1", "C0ALERTS", frozenset({Access.VIEWER, Access.OPERATOR}))
+
+
+async def test_acknowledging_an_alert_says_who_is_on_it(memory: Stores) -> None:
+    """An operator acknowledges the open alert: the incident keeps who and when (the card
+    shows it from the next reading, without the button), its thread says it at once, and
+    it is audited; a second click, a viewer, or a pair with no open alert get told why."""
+    settings = parse_settings(CONFIG, env={})
+    clock = Clock()
+    alerts = Alerter(
+        settings=settings, states=memory.alerts, outbox=memory.outbox, clock=clock,
+        audit=memory.audit,
+    )  # fmt: skip
+    viewer = Caller("U0VIEW", "C0ALERTS", frozenset({Access.VIEWER}))
+    assert "no open alert" in mrkdwn(await alerts.acknowledge(OPERATOR, "prod"))
+    for reading in (BAD, BAD):
+        await alerts.observe(reading)
+    assert "needs the *operator* or *approver* role" in mrkdwn(
+        await alerts.acknowledge(viewer, "prod")
+    )
+    clock.now += timedelta(minutes=2)
+    said = mrkdwn(await alerts.acknowledge(OPERATOR, "prod"))
+    assert said == "Acknowledged by <@U0OPS1> at 03:02 UTC."
+    again = mrkdwn(await alerts.acknowledge(OPERATOR, "prod"))
+    assert again == "Already acknowledged by <@U0OPS1> at 03:02 UTC."
+    incident = (await memory.alerts.load("prod"))[0].incident
+    assert incident is not None
+    assert (incident.acknowledged_by, incident.acknowledged_at) == ("U0OPS1", clock.now)
+    await alerts.observe(BAD)  # the next reading updates the card
+    sent = []
+    while (head := await memory.outbox.head("prod")) is not None:
+        sent.append((head.kind, head.payload))
+        await memory.outbox.record(head.id, Next(Delivery.SENT, T0), f"1.{head.id}", None)
+    assert [kind for kind, _ in sent] == ["post", "reply", "update"]
+    assert sent[1][1]["text"] == "Acknowledged by <@U0OPS1> at 03:02 UTC."
+    card = json.dumps(sent[2][1]["blocks"])
+    assert "Acknowledged by <@U0OPS1> at 03:02 UTC" in card
+    assert "alert_acknowledge" not in card
+    [event] = [r.event for r in await memory.audit.recent(10) if r.event.kind == "acknowledged"]
+    assert (event.actor, event.pair) == ("U0OPS1", "prod")
+
+
+def test_an_acknowledgement_survives_a_restart() -> None:
+    """What is saved is what is loaded, the acknowledgement included."""
+    incident = Incident("why", T0, T0, 3, "U0OPS1", T0 + timedelta(minutes=1))
+    assert decode(encode(AlertState(3, 0, T0, incident))).incident == incident
+
+
+async def test_the_acknowledge_button_works_from_the_alert_card(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """End to end: the Primary stops, the alert card has Acknowledge; an operator clicks
+    it in the alert channel and is answered; the thread says who; a click from elsewhere
+    is refused."""
+    bot: Bot = await start_bot(sim, fake, tmp_path, http=True, extra=FAST)
+    try:
+        await sim.apply("prod", "primary", "down")
+        [alert] = await fake.wait_for(
+            lambda: [c for c in fake.calls_to("chat.postMessage")
+                     if "prod alert" in c.args.get("text", "") and "thread_ts" not in c.args]
+        )  # fmt: skip
+        answer = await click(bot, fake, alert.args, "alert_acknowledge", "U0OPS1")
+        assert "Acknowledged by <@U0OPS1>" in answer
+        replies = await fake.wait_for(
+            lambda: [c for c in fake.calls_to("chat.postMessage")
+                     if "Acknowledged by" in c.args.get("text", "") and "thread_ts" in c.args]
+        )  # fmt: skip
+        assert replies[0].args["channel"] == "C0HAOPS"
+        assert fake.invalid == []
+    finally:
+        await bot.stop()

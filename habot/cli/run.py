@@ -208,6 +208,8 @@ class Start:
             pairs=[p.name for p in self.settings.pairs],
             home=serving.homes,
             replies=replies,
+            alerter=habot.alerter,
+            alert_channel=self.settings.slack.alert_channel,
         ).register(self.app)
         _freeze_startup_objects()
         jobs = serving.jobs(habot)

@@ -9,6 +9,7 @@ from habot.core.model import Verdict
 from habot.core.verdict import PairStatus
 
 FRESH_STATUS, OPEN_REQUEST = "alert_fresh_status", "alert_open_request"
+ACKNOWLEDGE = "alert_acknowledge"
 #: The operation that usually answers a verdict (operators get a button for it).
 REMEDY = {
     Verdict.PRIMARY_DOWN: "failover",
@@ -36,8 +37,15 @@ def alert_card(
             f"{' — ' + escape(status.secondary.error) if status.secondary.error else ''}"
         ),
     ]
+    if incident.acknowledged_by and incident.acknowledged_at:
+        blocks.append(
+            context(
+                f":eyes: Acknowledged by <@{incident.acknowledged_by}> at "
+                f"{incident.acknowledged_at:%H:%M} UTC"
+            )
+        )
     if not resolved:
-        blocks.append(_buttons(status))
+        blocks.append(_buttons(status, acknowledged=incident.acknowledged_by is not None))
     verb = "resolved" if resolved else "alert"
     text = f"{status.pair} {verb}: {incident.reason}"
     if notify and not resolved:
@@ -57,7 +65,7 @@ def reminder_message(status: PairStatus, incident: Incident, announced: Announce
     return Message(f"{status.pair} still {status.verdict.value}", (section(text),), True)
 
 
-def _buttons(status: PairStatus) -> Block:
+def _buttons(status: PairStatus, acknowledged: bool) -> Block:
     elements = [
         {
             "type": "button",
@@ -66,6 +74,17 @@ def _buttons(status: PairStatus) -> Block:
             "text": {"type": "plain_text", "text": "Fresh status"},
         },
     ]
+    if not acknowledged:
+        elements.insert(
+            0,
+            {
+                "type": "button",
+                "action_id": ACKNOWLEDGE,
+                "value": status.pair,
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+            },
+        )
     remedy = REMEDY.get(status.verdict)
     if remedy:
         elements.append(

@@ -48,6 +48,8 @@ class Incident:
     since: datetime
     last_seen: datetime
     readings: int
+    acknowledged_by: str | None = None  # someone said they are on it
+    acknowledged_at: datetime | None = None
 
 
 Shape = tuple[Verdict, NodeState, NodeState, Health | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,20 +18,29 @@ from habot.core.alerts import (
     resolved_after,
     step,
 )
+from habot.core.audit import AuditEvent
 from habot.core.blocks import mrkdwn
 from habot.core.outbox import MessageKind, reply_to, update_of
-from habot.core.replies import Tone, say
+from habot.core.replies import Person, Reply, Strong, Tone, refused, say
+from habot.core.roles import Access
 from habot.core.verdict import PairStatus
 from habot.services.outbox import message_payload
-from habot.services.ports import AlertStates, Clock, Outbox
+from habot.services.ports import AlertStates, AuditLog, Caller, Clock, Outbox
 
 
 class Alerter:
     """Applies each reading to its pair's alert state and queues what must be said."""
 
     def __init__(
-        self, *, settings: Settings, states: AlertStates, outbox: Outbox, clock: Clock
+        self,
+        *,
+        settings: Settings,
+        states: AlertStates,
+        outbox: Outbox,
+        clock: Clock,
+        audit: AuditLog | None = None,
     ) -> None:
+        self._audit = audit
         self._channel = settings.slack.alert_channel
         self._mention = settings.slack.alert_mention
         self._schedule = settings.schedule
@@ -60,6 +70,34 @@ class Alerter:
         await self._states.save(status.pair, state, card)
         if before.announced is not None and state.announced is None:
             await self._states.forget_announced(status.pair, before.announced)
+
+    async def acknowledge(self, caller: Caller, pair: str) -> Reply:
+        """Someone is on it: the open incident says who and since when (on its card from
+        the next reading, and at once in its thread), audited. Operators and approvers."""
+        if not caller.roles & {Access.OPERATOR, Access.APPROVER}:
+            return refused("Acknowledging an alert needs the ", Strong("operator"), " or ",
+                           Strong("approver"), " role.")  # fmt: skip
+        async with self._observing:  # not between a reading's load and save
+            state, card = await self._states.load(pair)
+            incident = state.incident
+            if incident is None:
+                return say(f"{pair} has no open alert: nothing to acknowledge.")
+            if incident.acknowledged_by is not None and incident.acknowledged_at is not None:
+                return say("Already acknowledged by ", Person(incident.acknowledged_by),
+                           f" at {incident.acknowledged_at:%H:%M} UTC.")  # fmt: skip
+            now = self._clock()
+            acked = replace(incident, acknowledged_by=caller.user, acknowledged_at=now)
+            await self._states.save(pair, replace(state, incident=acked), card)
+        if self._audit is not None:
+            await self._audit.append(AuditEvent(
+                "acknowledged", caller.user, "acknowledged", now, pair=pair,
+                channel=caller.channel, detail={"since": incident.since.isoformat()},
+            ))  # fmt: skip
+        words = say("Acknowledged by ", Person(caller.user), f" at {now:%H:%M} UTC.")
+        if self._channel and card is not None:
+            reply = reply_to(card, mrkdwn(words))
+            await self._outbox.enqueue(pair, MessageKind.REPLY, self._channel, reply, now)
+        return words
 
     async def announce(self, pair: str, announced: Announced) -> None:
         """habot's own operation produced this shape and said so on its card."""

@@ -12,13 +12,14 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from habot.core.alert_cards import FRESH_STATUS, OPEN_REQUEST
+from habot.core.alert_cards import ACKNOWLEDGE, FRESH_STATUS, OPEN_REQUEST
 from habot.core.approvals import RequestAction
 from habot.core.blocks import RAW_ACTION, Message, home_view, render
 from habot.core.cards import APPROVE, CANCEL, REJECT, Where
-from habot.core.replies import Answer, failed, say
+from habot.core.replies import Answer, failed, refused, say
 from habot.errors import HabotError
 from habot.logs import about
+from habot.services.alerting import Alerter
 from habot.services.commands import CommandService
 from habot.services.home import HomeRefresher
 from habot.services.operations import OperationService
@@ -45,8 +46,12 @@ class SlackHandlers:
         pairs: list[str],
         home: HomeRefresher | None = None,
         replies: Replies,
+        alerter: Alerter | None = None,
+        alert_channel: str | None = None,
     ) -> None:
         self._replies = replies
+        self._alerter = alerter
+        self._alert_channel = alert_channel
         self._home = home
         self._commands = commands
         self._operations = operations
@@ -64,6 +69,7 @@ class SlackHandlers:
         app.action(CANCEL)(self.on_request_button)
         app.action(FRESH_STATUS)(self.on_alert_button)
         app.action(OPEN_REQUEST)(self.on_alert_button)
+        app.action(ACKNOWLEDGE)(self.on_acknowledge)
         app.event("app_home_opened")(self.on_home_opened)
 
     async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -134,6 +140,25 @@ class SlackHandlers:
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
         message = await self._safely(action["action_id"], self._command_reply(user, channel, text))
         await self._send(respond, message, replace_original=False)
+
+    async def on_acknowledge(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """An alert card's Acknowledge button: who is on it goes on the incident, audited."""
+        await ack()
+        pair = str(body["actions"][0].get("value", ""))
+        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
+        message = await self._safely(ACKNOWLEDGE, self._acknowledged(user, channel, pair))
+        await self._send(respond, message, replace_original=False)
+
+    async def _acknowledged(self, user: str, channel: str | None, pair: str) -> Answer:
+        if self._alerter is None or pair not in self._pairs:
+            return say("There is no such alert to acknowledge.")
+        if channel != self._alert_channel:
+            return refused("Acknowledge an alert from its card in the alert channel.")
+        with about(user=user, pair=pair):
+            log.info("acknowledging the open alert")
+            return await self._alerter.acknowledge(await self._caller(user, channel), pair)
 
     async def on_home_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
         """Publish the App Home tab."""

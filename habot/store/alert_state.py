@@ -39,6 +39,8 @@ def encode(state: AlertState) -> str:
                 "since": _iso(incident.since),
                 "last_seen": _iso(incident.last_seen),
                 "readings": incident.readings,
+                "acknowledged_by": incident.acknowledged_by,
+                "acknowledged_at": _iso(incident.acknowledged_at),
             },
         }
     )
@@ -53,7 +55,14 @@ def decode(raw: str) -> AlertState:
         since, last_seen = _when(found["since"]), _when(found["last_seen"])
         assert since is not None
         assert last_seen is not None
-        incident = Incident(found["reason"], since, last_seen, int(found["readings"]))
+        incident = Incident(
+            found["reason"],
+            since,
+            last_seen,
+            int(found["readings"]),
+            found.get("acknowledged_by"),
+            _when(found.get("acknowledged_at")),
+        )
     return AlertState(
         int(data["bad_streak"]),
         int(data["good_streak"]),
