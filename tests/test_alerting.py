@@ -28,9 +28,16 @@ from habot.sim.simulator import Simulator
 from habot.store.alert_state import decode, encode
 from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
 from tests.conftest import Clock
-from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
+from tests.fakeslack import (
+    FakeSlack,
+    block_action,
+    form_body,
+    interaction_body,
+    signed_headers,
+    slash_command,
+)
 from tests.slackcheck import problems_in_blocks
-from tests.test_slack_operations import click
+from tests.test_slack_operations import click, post
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 CONFIG = {
@@ -323,6 +330,11 @@ async def test_the_acknowledge_button_works_from_the_alert_card(
                      if "Acknowledged by" in c.args.get("text", "") and "thread_ts" in c.args]
         )  # fmt: skip
         assert replies[0].args["channel"] == "C0HAOPS"
+        url, rid = fake.response_url()  # the same button, clicked from another channel
+        payload = block_action("alert_acknowledge", "prod", "alert-prod", "U0OPS1", "C0ELSE", url)
+        assert await post(bot, interaction_body(payload)) == 200
+        elsewhere = json.dumps((await fake.response(rid))["blocks"])
+        assert "from its card in the alert channel" in elsewhere
         assert fake.invalid == []
     finally:
         await bot.stop()
