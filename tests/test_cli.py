@@ -411,6 +411,8 @@ async def test_when_slack_is_down_the_cli_lists_mutes_and_reads_the_log(
     assert (empty.code, empty.out.strip()) == (0, "No audit events yet."), empty.err
     listed = await habot("--config", str(config), "audit", "list")
     assert listed.out.strip() == "The audit log has no events yet."
+    as_json = await habot("--config", str(config), "audit", "list", "--json")
+    assert (as_json.out, as_json.err.strip()) == ("", "The audit log has no events yet.")
     assert (await habot("--config", str(config), "pending")).out.strip() == "No open requests."
     muted = await habot("--config", str(config), "mute", "prod", "2h", "vendor", "window")
     assert muted.code == 0, muted.err

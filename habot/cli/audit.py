@@ -50,8 +50,9 @@ def audit() -> None:
 def list_events(ctx: click.Context, as_json: bool, limit: int, pair: str | None) -> None:
     """The newest events first."""
     records = in_habot(ctx, lambda habot: habot.stores.audit.recent(limit, pair))
-    if not records:
-        click.echo("The audit log has no events yet" + (f" for {pair}." if pair else "."))
+    if not records:  # said on stderr under --json: its output stays JSON lines (none)
+        empty = "The audit log has no events yet" + (f" for {pair}." if pair else ".")
+        click.echo(empty, err=as_json)
     for record in records:
         if as_json:
             click.echo(json.dumps(record.as_dict(), sort_keys=True))
