@@ -131,3 +131,23 @@ async def test_the_bot_logs_json_an_operation_can_be_followed_by(
     [clicked] = [line for line in lines if line["message"].startswith("clicked approve")]
     assert (clicked["user"], clicked["request"]) == (LEAD, request)
     assert not any(line["logger"].startswith("apscheduler") for line in lines)
+
+
+async def test_shared_background_work_does_not_carry_whoever_set_it_off() -> None:
+    """A run started by a click is about that request; an outbox round or a Home refresh it
+    kicks serves everyone, so its lines are about nobody."""
+    from habot.services.background import Background
+
+    seen: dict[str, str | None] = {}
+
+    async def note(name: str) -> None:
+        rec = record()
+        logs.AboutFilter().filter(rec)
+        seen[name] = getattr(rec, "request", None)
+
+    background = Background()
+    with logs.about(request="a1b2c3d4"):
+        background.spawn(note("own"))
+        background.spawn(note("shared"), shared=True)
+    await background.drain()
+    assert seen == {"own": "a1b2c3d4", "shared": None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import logging
 import os
@@ -216,7 +217,10 @@ class Start:
         scheduler = build_scheduler(
             self.settings, jobs, leader=leadership.held, count=metrics.job_ran
         )
-        leadership.on_lead = lambda: scheduler.modify_job("status_poll", next_run_time=utc_now())
+        # The scheduler wakes up in the caller's context: give it none (no request's tags).
+        leadership.on_lead = lambda: contextvars.Context().run(
+            scheduler.modify_job, "status_poll", next_run_time=utc_now()
+        )
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
         stack.push_async_callback(serving.operations.drain)  # runs finish while the outbox runs

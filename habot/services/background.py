@@ -5,6 +5,7 @@ lost in an unawaited task), and shutdown waits for it in one call."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -21,9 +22,14 @@ class Background:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def spawn(self, work: Coroutine[Any, Any, _T], name: str | None = None) -> asyncio.Task[_T]:
-        """Run ``work`` in the background; an exception it raises is logged."""
-        task = asyncio.create_task(work, name=name)
+    def spawn(
+        self, work: Coroutine[Any, Any, _T], name: str | None = None, shared: bool = False
+    ) -> asyncio.Task[_T]:
+        """Run ``work`` in the background; an exception it raises is logged. ``shared``
+        work (an outbox round, a Home refresh) serves everyone, so it starts from a fresh
+        context: it does not carry the pair, request or user of whoever set it off."""
+        context = contextvars.Context() if shared else None
+        task = asyncio.create_task(work, name=name, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task

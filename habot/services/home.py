@@ -139,7 +139,7 @@ class HomeRefresher:
         if self._task is not None and not self._task.done():
             self._again = True
             return
-        self._task = self._background.spawn(self._refresh_all(), name="home-refresh")
+        self._task = self._background.spawn(self._refresh_all(), name="home-refresh", shared=True)
 
     async def _refresh_all(self) -> None:
         while True:

@@ -82,7 +82,9 @@ class OutboxWorker:
     def kick(self) -> None:
         """Deliver soon instead of at the next scheduled round (someone is waiting)."""
         if self._kicked is None or self._kicked.done():
-            self._kicked = self._background.spawn(self._deliver_logged(), name="outbox-kick")
+            self._kicked = self._background.spawn(
+                self._deliver_logged(), name="outbox-kick", shared=True
+            )
 
     async def _deliver_logged(self) -> int:
         try:
