@@ -67,6 +67,29 @@ async def test_a_bot_killed_mid_command_is_unknown_never_rerun_and_holds_the_pai
     assert kinds[-2:] == ["unknown", "resolved"]
 
 
+async def freeze_outside_a_write(process: asyncio.subprocess.Process, database: Path) -> None:
+    """SIGSTOP the process at a moment it holds no SQLite write lock. Frozen inside one of
+    its short write transactions (a heartbeat, a lease claim: a few ms, a few times a
+    second), it would hold SQLite's single write lock for the whole freeze and stop every
+    replica's writes — SQLite's nature, and why README asks for PostgreSQL with several
+    replicas; it is not the fault this test is about."""
+    for _ in range(50):
+        process.send_signal(signal.SIGSTOP)
+        await asyncio.sleep(0.05)
+        conn = sqlite3.connect(database, timeout=0.2, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return  # frozen, and the lock is free
+        except sqlite3.OperationalError:
+            pass  # frozen mid-write: let it finish, then try again
+        finally:
+            conn.close()
+        process.send_signal(signal.SIGCONT)
+        await asyncio.sleep(0.05)
+    pytest.fail("the replica held the database's write lock at every one of 50 tries")
+
+
 async def test_a_paused_replica_never_passes_the_point_of_no_return(
     sim: Simulator, fake: FakeSlack, tmp_path: Path, ledger: Ledger
 ) -> None:
@@ -89,7 +112,7 @@ async def test_a_paused_replica_never_passes_the_point_of_no_return(
         await sim.apply("prod", "primary", "think", "25")  # the question comes after the pause
         await click(runner, fake, cards(fake)[-1], "approve_request", LEAD)
         await until(lambda: runs(sim) == FAILOVER_ON_PRIMARY)
-        runner.process.send_signal(signal.SIGSTOP)
+        await freeze_outside_a_write(runner.process, tmp_path / "shared.db")
         row.injected, row.operations = 1, 1
         try:
             await final_card(fake, "Interrupted")  # the leader's housekeeping, ~10-15 s
