@@ -73,10 +73,11 @@ class OutboxWorker:
         if self._leader is not None and not await self._leader():
             return 0  # another replica delivers
         async with self._lock:
-            sent = 0
-            for lane in await self._store.lanes():
+            sent, lanes = 0, await self._store.lanes()
+            for lane in lanes:
                 sent += await self._drain_lane(lane)
-            self._telemetry.backlog(await self._store.queued())
+            # Every second on the leader: count only when something was waiting.
+            self._telemetry.backlog(await self._store.queued() if lanes else 0)
             return sent
 
     def kick(self) -> None:

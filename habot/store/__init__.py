@@ -6,12 +6,11 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from habot.services.ports import Stores
 from habot.store.alert_state import AlertStateStore
 from habot.store.audit import AuditStore
-from habot.store.db import OwnThread, ping, translated
+from habot.store.db import OwnThread, ping, threaded
 from habot.store.home_viewers import ViewerStore
 from habot.store.kept_readings import KeptReadingStore
 from habot.store.leases import LeaseStore
@@ -41,10 +40,9 @@ class _Ping:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._thread = OwnThread("habot-health")
+        self.own_thread = OwnThread("habot-health")
 
-    async def check(self) -> None:
-        try:
-            await self._thread.run(ping, self._engine)
-        except SQLAlchemyError as exc:
-            raise translated(exc) from exc
+    def check_sync(self) -> None:
+        ping(self._engine)
+
+    check = threaded(check_sync)
