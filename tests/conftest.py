@@ -25,7 +25,7 @@ from habot.ssh.executor import SshExecutor
 from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
 from habot.store.memory import memory_stores
-from tests.fakeslack import FakeSlack
+from tests.fakeslack import MESSAGE_LIMIT, STARTED, FakeSlack
 from tests.postgres import fresh_database, postgres_bin, postgres_server
 from tests.sshd import Sshd, prepare, wait_listening
 
@@ -194,6 +194,18 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@pytest.fixture(autouse=True)
+def every_message_fits() -> Iterator[None]:
+    """Over the whole suite: no message habot sent to any fake Slack (chat.* or a
+    response_url) was over Slack's size limit. A test that sends one on purpose takes the
+    record away (``fake.oversized.clear()``) after asserting on it."""
+    STARTED.clear()
+    yield
+    oversized = [(call, size) for slack in STARTED for call, size in slack.oversized]
+    STARTED.clear()
+    assert not oversized, f"messages over Slack's {MESSAGE_LIMIT} characters: {oversized}"
 
 
 @pytest.fixture

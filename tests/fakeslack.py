@@ -24,6 +24,31 @@ from aiohttp import WSMsgType, web
 from tests.slackcheck import problems_in_blocks, problems_in_view
 
 TEAM, BOT_USER, APP_ID = "T0HABOT", "U0HABOTBOT", "A0HABOT"
+#: Slack refuses a message whose text and blocks together run much above 12–13k
+#: characters (msg_blocks_too_long, SLACK-NOTES §8): the fake refuses from the lower end,
+#: counting the blocks as Slack receives them (JSON).
+MESSAGE_LIMIT = 12_000
+#: Every fake started in this test process; the suite asserts none of them was sent a
+#: message over the limit (tests/conftest.py).
+STARTED: list[FakeSlack] = []
+
+
+def message_size(text: str, blocks: list[Any] | None) -> int:
+    """A message's size as the fake measures it: its text plus its blocks' JSON."""
+    return len(text or "") + (len(json.dumps(blocks)) if blocks else 0)
+
+
+@dataclass
+class FakeFile:
+    """A file uploaded through the external upload flow."""
+
+    id: str
+    filename: str
+    length: int
+    content: bytes | None = None
+    title: str | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
 
 
 @dataclass
@@ -48,6 +73,10 @@ class FakeSlack:
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)
     invalid: list[str] = field(default_factory=list)
+    #: Messages refused for their size: (method or "response_url", size).
+    oversized: list[tuple[str, int]] = field(default_factory=list)
+    #: Files by id, from files.getUploadURLExternal on.
+    files: dict[str, FakeFile] = field(default_factory=dict)
     # per method: HTTP statuses (429 → ratelimited with Retry-After 0, RESET → the
     # connection dropped without an answer, else internal_error) or Slack error names
     # (answered 200 with ok: false, as Slack does)
@@ -55,7 +84,7 @@ class FakeSlack:
     #: The bot token's scopes, sent back as X-OAuth-Scopes (as Slack does).
     scopes: tuple[str, ...] = (
         "commands", "chat:write", "chat:write.public", "usergroups:read", "channels:read",
-        "groups:read",
+        "groups:read", "im:write", "files:write",
     )  # fmt: skip
     #: conversations.info: channel id → (name, whether the bot is a member); any other id
     #: is channel_not_found.
@@ -84,11 +113,13 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)  # slack_sdk sends some methods as GET
         app.router.add_post("/respond/{rid}", self._respond)
         app.router.add_get("/link", self._link)
+        app.router.add_post("/upload/{file}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        STARTED.append(self)
 
     async def stop(self) -> None:
         """Close sockets and stop listening."""
@@ -164,6 +195,13 @@ class FakeSlack:
                 return {"ok": False, "error": "channel_not_found"}
             name, member = self.channels[channel]
             return {"ok": True, "channel": {"id": channel, "name": name, "is_member": member}}
+        if method == "conversations.open":  # a DM with one user: D + the user's id
+            users = str(args.get("users", ""))
+            if not users.startswith(("U", "W")) or "," in users:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "channel": {"id": "D" + users[1:]}}
+        if method.startswith("files."):
+            return self._file_step(method, args)
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.groups.get(args.get("usergroup", ""), [])}
         if method == "views.publish":
@@ -179,10 +217,45 @@ class FakeSlack:
         if blocks is not None and (problems := problems_in_blocks(blocks)):
             self.invalid += problems
             return {"ok": False, "error": "invalid_blocks"}
+        if (size := message_size(str(args.get("text") or ""), blocks)) > MESSAGE_LIMIT:
+            self.oversized.append((method, size))
+            return {"ok": False, "error": "msg_blocks_too_long"}
         if method == "chat.postEphemeral":  # Slack answers message_ts, not ts
             return {"ok": True, "message_ts": f"{time.time():.6f}"}
         ts = args.get("ts") or f"{time.time():.6f}"
         return {"ok": True, "ts": ts, "channel": args.get("channel")}
+
+    def _file_step(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        """files.getUploadURLExternal and files.completeUploadExternal, as Slack answers."""
+        if method == "files.getUploadURLExternal":
+            length = str(args.get("length", ""))
+            if not args.get("filename") or not length.isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = "F" + uuid.uuid4().hex[:10].upper()
+            self.files[file_id] = FakeFile(file_id, str(args["filename"]), int(length))
+            url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+            return {"ok": True, "upload_url": url, "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            listed = json.loads(str(args.get("files", "[]")))
+            done = []
+            for item in listed:
+                file = self.files.get(item.get("id", ""))
+                if file is None or file.content is None or len(file.content) != file.length:
+                    return {"ok": False, "error": "file_not_found"}
+                file.title = item.get("title")
+                file.channel = args.get("channel_id")
+                file.thread_ts = args.get("thread_ts")
+                done.append({"id": file.id, "title": file.title or file.filename})
+            return {"ok": True, "files": done}
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file = self.files.get(request.match_info["file"])
+        if file is None:
+            return web.Response(status=404, text="no such upload")
+        file.content = await request.read()
+        await self._notify()
+        return web.Response(text=f"OK - {len(file.content)}")
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -190,6 +263,9 @@ class FakeSlack:
         if problems:
             self.invalid += problems
             return web.Response(status=400, text="invalid_blocks")
+        if (size := message_size(body.get("text") or "", body.get("blocks"))) > MESSAGE_LIMIT:
+            self.oversized.append(("response_url", size))
+            return web.Response(status=400, text="msg_blocks_too_long")
         self.responses[request.match_info["rid"]].append(body)
         await self._notify()
         return web.Response(text="ok")
@@ -244,13 +320,16 @@ class FakeSlack:
 
 
 async def _args(request: web.Request) -> dict[str, Any]:
+    """The call's arguments: query parameters (slack_sdk sends some there, even with a
+    POST), then the form or JSON body."""
+    args: dict[str, Any] = dict(request.query)
     if request.method == "GET":
-        return dict(request.query)
+        return args
     if request.content_type == "application/json":
         data = await request.json()
-        return dict(data) if isinstance(data, dict) else {}
+        return {**args, **data} if isinstance(data, dict) else args
     form = await request.post()
-    return {k: str(v) for k, v in form.items()}
+    return {**args, **{k: str(v) for k, v in form.items()}}
 
 
 # -- payloads, shaped as Slack sends them ------------------------------------------------

@@ -230,6 +230,50 @@ async def test_logs_are_shown_only_to_the_asker(bot: Bot, fake: FakeSlack, sim: 
     assert row["output_digest"].startswith("sha256:")
 
 
+def long_log(sim: Simulator, lines: int = 200) -> list[str]:
+    """Fill the Secondary's HA log with long lines (about 69,000 characters in 200)."""
+    log = [f"line {i:03d} " + "x" * 330 for i in range(lines)]
+    sim.pairs["prod"].nodes[Role.SECONDARY].log.extend(log)
+    return log
+
+
+async def test_long_logs_arrive_whole_as_a_file_with_their_head_inline(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """/ha logs prod secondary 200 (≈69k characters): the answer stays under Slack's size
+    limit and shows the first lines; all 200 go to the asker's DM with habot as a file."""
+    log = long_log(sim)
+    message = await reply(bot, fake, "logs prod secondary 200")
+    assert message["response_type"] == "ephemeral"
+    text = shown(message)
+    assert "line 000" in text
+    assert "line 199" not in text
+    assert "only its first part" in text
+    assert "200 lines" in text
+    [file] = fake.files.values()
+    assert file.channel == "D" + VIEWER[1:]  # the asker's DM (conversations.open), not the channel
+    assert file.content is not None
+    assert file.content.decode().splitlines() == log
+    assert file.title
+    assert "last 200 lines of the HA command log" in file.title
+
+
+async def test_a_file_slack_refuses_is_said_and_the_head_still_shown(
+    bot: Bot, fake: FakeSlack, sim: Simulator
+) -> None:
+    """When Slack will not take the file, the answer says so (with Slack's error) and what to
+    do instead; it still fits and still shows the first lines."""
+    long_log(sim)
+    fake.fail_next["files.getUploadURLExternal"].append("not_allowed_token_type")
+    message = await reply(bot, fake, "logs prod secondary 200")
+    text = shown(message)
+    assert "line 000" in text
+    assert "could not send the whole of it as a file" in text
+    assert "not_allowed_token_type" in text
+    assert "fewer lines" in text
+    assert not [f for f in fake.files.values() if f.content is not None]
+
+
 async def test_missing_role_is_refused_and_audited(bot: Bot, fake: FakeSlack) -> None:
     """A viewer asking for a failover is told which role is missing; the refusal is audited."""
     message = await reply(bot, fake, "failover prod", user=VIEWER)

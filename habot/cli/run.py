@@ -35,6 +35,7 @@ from habot.slack.app import (
     web_application,
 )
 from habot.slack.directory import GroupDirectory
+from habot.slack.files import FileSender
 from habot.slack.handlers import SlackHandlers
 from habot.slack.home import SlackHome
 from habot.slack.metrics import Metrics
@@ -211,6 +212,7 @@ class Start:
             replies=replies,
             alerter=habot.alerter,
             alert_channel=self.settings.slack.alert_channel,
+            files=FileSender(self.app.client, metrics),
         ).register(self.app)
         _freeze_startup_objects()
         jobs = serving.jobs(habot)

@@ -276,14 +276,14 @@ def help_message(command: str, allowed: Iterable[Sub], unavailable: Iterable[Sub
     return Message(f"{command} help", (section(f"*What you can do with {command}*\n{body}"),))
 
 
-_LOG_NAMES = {LogKind.HA: "HA command log", LogKind.DECLUSTER: "declustering log"}
+LOG_NAMES = {LogKind.HA: "HA command log", LogKind.DECLUSTER: "declustering log"}
 
 
 def logs_message(
     pair: str, node: str, address: str, lines: int, output: str, log: LogKind = LogKind.HA
 ) -> Message:
     """The tail of a node's HA command (or declustering) log as code blocks."""
-    name = _LOG_NAMES[log]
+    name = LOG_NAMES[log]
     header = section(f"*{pair} {node}* ({address}) — last {lines} lines of the {name}")
     body = code_blocks(output if output.strip() else "(the log is empty)")
     return Message(f"{name} of {pair} {node}", (header, *body))

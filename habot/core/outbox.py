@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from habot.core.budget import clip_text
+
 
 class MessageKind(StrEnum):
     """What a queued message does: post → chat.postMessage, update → chat.update of an
@@ -42,13 +44,14 @@ def update_of(card: int, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def reply_to(card: int, text: str) -> dict[str, Any]:
-    """A thread reply's payload, under the card (queued by its outbox id)."""
-    return {TS_OF: card, "text": text}
+    """A thread reply's payload, under the card (queued by its outbox id), within the
+    message budget."""
+    return {TS_OF: card, "text": clip_text(text)}
 
 
 def ephemeral_to(user: str, text: str) -> dict[str, Any]:
-    """An ephemeral message's payload: for one person's eyes."""
-    return {"user": user, "text": text}
+    """An ephemeral message's payload: for one person's eyes, within the message budget."""
+    return {"user": user, "text": clip_text(text)}
 
 
 MAX_BACKOFF = timedelta(minutes=5)

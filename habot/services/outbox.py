@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from habot.core.blocks import Message, mrkdwn
+from habot.core.budget import cut, cut_note, fits
 from habot.core.outbox import (
     TS_OF,
     Attempt,
@@ -220,7 +221,11 @@ class OutboxNotifier:
 
 
 def message_payload(message: Message) -> dict[str, Any]:
-    """A message as chat.postMessage / chat.update arguments."""
+    """A message as chat.postMessage / chat.update arguments, within the message budget
+    (cut, saying so, if it is not)."""
+    if not fits(message):
+        log.warning("a message of %d blocks was over Slack's size limit: cut", len(message.blocks))
+        message = cut(message, cut_note(None, None))
     return {"text": message.text, "blocks": list(message.blocks)}
 
 

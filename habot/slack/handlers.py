@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from habot.core.alert_cards import ACKNOWLEDGE, FRESH_STATUS, OPEN_REQUEST
 from habot.core.approvals import RequestAction
 from habot.core.blocks import RAW_ACTION, Message, home_view, render
+from habot.core.budget import attachment, cut, cut_note, fits
 from habot.core.cards import APPROVE, CANCEL, REJECT, Where
 from habot.core.replies import Answer, failed, refused, say
 from habot.errors import HabotError
@@ -26,6 +27,7 @@ from habot.services.operations import OperationService
 from habot.services.ports import Caller
 from habot.slack.app import after_the_ack
 from habot.slack.directory import GroupDirectory
+from habot.slack.files import FileSender
 from habot.slack.metrics import Metrics
 from habot.slack.replies import Replies
 
@@ -48,7 +50,9 @@ class SlackHandlers:
         replies: Replies,
         alerter: Alerter | None = None,
         alert_channel: str | None = None,
+        files: FileSender | None = None,
     ) -> None:
+        self._files = files
         self._replies = replies
         self._alerter = alerter
         self._alert_channel = alert_channel
@@ -77,8 +81,8 @@ class SlackHandlers:
         await ack()
         await after_the_ack()
         user, channel, text = body["user_id"], body.get("channel_id"), body.get("text", "")
-        message = await self._safely("command", self._command_reply(user, channel, text))
-        await self._send(respond, message)
+        answer = await self._safely("command", self._command_reply(user, channel, text))
+        await self._send(respond, answer, user)
 
     async def on_raw_output(
         self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -87,8 +91,8 @@ class SlackHandlers:
         await ack()
         reading_id = str(body["actions"][0].get("value", ""))
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        message = await self._safely("raw_output", self._raw_reply(user, channel, reading_id))
-        await self._send(respond, message, replace_original=False)
+        answer = await self._safely("raw_output", self._raw_reply(user, channel, reading_id))
+        await self._send(respond, answer, user, replace_original=False)
 
     async def on_request_button(
         self,
@@ -110,8 +114,8 @@ class SlackHandlers:
         work = self._request_button(
             action["action_id"], user, where, str(action.get("value")), action.get("block_id", "")
         )
-        message = await self._safely(action["action_id"], work)
-        await self._send(respond, message, replace_original=False)
+        answer = await self._safely(action["action_id"], work)
+        await self._send(respond, answer, user, replace_original=False)
 
     async def _request_button(
         self, action_id: str, user: str, where: Where, request_id: str, block_id: str
@@ -138,8 +142,8 @@ class SlackHandlers:
         pair = str(action.get("value", ""))
         text = f"status {pair}" if action["action_id"] == FRESH_STATUS else pair
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        message = await self._safely(action["action_id"], self._command_reply(user, channel, text))
-        await self._send(respond, message, replace_original=False)
+        answer = await self._safely(action["action_id"], self._command_reply(user, channel, text))
+        await self._send(respond, answer, user, replace_original=False)
 
     async def on_acknowledge(
         self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
@@ -148,8 +152,8 @@ class SlackHandlers:
         await ack()
         pair = str(body["actions"][0].get("value", ""))
         user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        message = await self._safely(ACKNOWLEDGE, self._acknowledged(user, channel, pair))
-        await self._send(respond, message, replace_original=False)
+        answer = await self._safely(ACKNOWLEDGE, self._acknowledged(user, channel, pair))
+        await self._send(respond, answer, user, replace_original=False)
 
     async def _acknowledged(self, user: str, channel: str | None, pair: str) -> Answer:
         if self._alerter is None or pair not in self._pairs:
@@ -180,25 +184,37 @@ class SlackHandlers:
         with about(user=user):
             return await self._commands.raw_output(await self._caller(user, channel), reading_id)
 
-    async def _safely(self, kind: str, work: Coroutine[Any, Any, Answer]) -> Message:
-        """Run the work after the ack and render its answer for Slack: a refusal becomes a
-        message, a bug is logged once."""
+    async def _safely(self, kind: str, work: Coroutine[Any, Any, Answer]) -> Answer:
+        """Run the work after the ack: a refusal becomes an answer, a bug is logged once."""
         try:
             answer = await work
         except HabotError as exc:
             self._metrics.requests.labels(kind, "refused").inc()
-            return render(failed(str(exc)))
+            return failed(str(exc))
         except Exception:
             log.exception("%s failed", kind)
             self._metrics.requests.labels(kind, "error").inc()
-            return render(failed("Something went wrong inside habot; it has been logged."))
+            return failed("Something went wrong inside habot; it has been logged.")
         self._metrics.requests.labels(kind, "ok").inc()
-        return render(answer)
+        return answer
 
-    async def _send(self, respond: AsyncRespond, message: Message, **extra: Any) -> None:
+    async def _fitted(self, answer: Answer, user: str) -> Message:
+        """The answer as one Slack message within the budget: long output is cut, and the
+        whole of it goes to the asker as a file (the cut message says where)."""
+        message = render(answer)
+        if fits(message):
+            return message
+        file = attachment(answer)
+        if file is None or self._files is None:
+            return cut(message, cut_note(file, None, "files are not enabled here"))
+        filed = await self._files.to_person(user, file)
+        return cut(message, cut_note(file, filed.link, filed.error))
+
+    async def _send(self, respond: AsyncRespond, answer: Answer, user: str, **extra: Any) -> None:
         if respond.response_url is None:  # Slack always sends one with our commands and buttons
             log.warning("no response_url to answer on; the answer was not sent")
             return
+        message = await self._fitted(answer, user)
         body = {
             "text": message.text,
             "blocks": list(message.blocks),

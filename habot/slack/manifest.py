@@ -16,6 +16,8 @@ BOT_SCOPES = [
     "usergroups:read",
     "channels:read",  # habot check: is the bot in the configured channels?
     "groups:read",  # … and in the private ones
+    "im:write",  # open a direct message: long output goes there as a file
+    "files:write",  # … uploaded with Slack's external upload flow
 ]
 
 
@@ -44,8 +46,10 @@ def render_manifest(command: str = "/ha", http_url: str | None = None) -> dict[s
         "features": {
             "app_home": {
                 "home_tab_enabled": True,
-                "messages_tab_enabled": False,
-                "messages_tab_read_only_enabled": False,
+                # habot writes to people there (long output as files, approvers told of
+                # a new request); it reads nothing there, so people cannot write back.
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
             },
             "bot_user": {"display_name": "habot", "always_online": True},
             "slash_commands": [slash],
