@@ -43,7 +43,7 @@ from habot.services.monitor import Monitor
 from habot.services.mutes import Mutes
 from habot.services.operations import OperationService
 from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
-from habot.services.ports import Clock, NoTelemetry, Stores, Telemetry
+from habot.services.ports import Approvers, Clock, NoTelemetry, Stores, Telemetry
 from habot.services.status import StatusService
 from habot.ssh.executor import NodeLogin, SshExecutor
 from habot.store import sql_stores
@@ -68,6 +68,7 @@ class SlackSide:
     on_busy: Callable[[], None] | None = None  # a busy-database retry happened
     on_dead: Callable[[str], None] | None = None  # the outbox set a message aside
     telemetry: Telemetry = field(default_factory=NoTelemetry)  # what habot measures
+    approvers: Approvers | None = None  # who holds the approver role (DMs on a request)
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ class Habot:
             announce=self.alerter.announce,
             on_busy=slack.on_busy,
             background=self.background,
+            approvers=slack.approvers,
         )
         commands = CommandService(
             settings=self.settings,

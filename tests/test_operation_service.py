@@ -31,6 +31,7 @@ from habot.core.outbox import Delivery, Fate
 from habot.core.replies import Reply
 from habot.core.roles import Access
 from habot.services.operations import OperationService
+from habot.services.operations.asking import MAX_DIRECT
 from habot.services.ports import AuditLog, Caller, Requests, Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
@@ -84,6 +85,11 @@ class Recorder:
 
     async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
         self.secrets.append((user, mrkdwn(words)))
+
+    directs: list[tuple[str, str]] = field(default_factory=list)
+
+    async def direct(self, user: str, words: Reply) -> None:
+        self.directs.append((user, mrkdwn(words)))
 
     async def link(self, card: int) -> str | None:
         return f"https://slack.example/card/{card}" if card in self.cards else None
@@ -219,6 +225,56 @@ async def test_switchover_approved_runs_once_and_is_verified(world: World) -> No
     assert (await world.audit.verify()).ok
     assert world.notifier.told[-1][0] == OPERATOR.user
     assert any("Failover complete" in text for text in world.notifier.threads)  # progress
+
+
+@dataclass
+class KnownApprovers:
+    """The Approvers port: who holds the role (None: everyone)."""
+
+    who: frozenset[str] | None
+
+    async def who_can_approve(self) -> frozenset[str] | None:
+        return self.who
+
+
+async def test_each_approver_who_can_act_is_told_by_direct_message(world: World) -> None:
+    """A new request: every approver but its requester gets a DM naming the operation, the
+    pair, the request and a link to its card — the card is where they decide."""
+    approvers = KnownApprovers(frozenset({LEAD.user, LEAD2.user, OPERATOR.user}))
+    world.service = world.with_service(approvers=approvers)
+    await world.ask("switchover prod")
+    told = dict(world.notifier.directs)
+    assert sorted(told) == [LEAD.user, LEAD2.user]  # not the requester
+    note = told[LEAD.user]
+    assert f"<@{OPERATOR.user}> asks for `switchover` on *prod*" in note
+    assert f"`{world.request_id()}`" in note
+    assert "<https://slack.example/card/1|its card>" in note
+
+
+@pytest.mark.parametrize(
+    ("who", "setting", "refuse"),
+    [
+        (None, True, None),  # everyone may approve: the card's mention is the notice
+        (frozenset({"U0LEAD1"}), False, None),  # [slack] dm_approvers = false
+        (frozenset({"U0LEAD1"}), True, "not_in_channel"),  # no card: nothing to act on
+    ],
+)
+async def test_no_direct_messages_when_nobody_should_get_one(
+    world: World, who: frozenset[str] | None, setting: bool, refuse: str | None
+) -> None:
+    slack = world.settings.slack.model_copy(update={"dm_approvers": setting})
+    settings = world.settings.model_copy(update={"slack": slack})
+    world.notifier.refuse = refuse
+    world.service = world.with_service(approvers=KnownApprovers(who), settings=settings)
+    await world.ask("switchover prod")
+    assert world.notifier.directs == []
+
+
+async def test_direct_messages_are_capped_for_a_huge_approver_group(world: World) -> None:
+    crowd = frozenset(f"U0LEAD{i:03d}" for i in range(300))
+    world.service = world.with_service(approvers=KnownApprovers(crowd))
+    await world.ask("switchover prod")
+    assert len(world.notifier.directs) == MAX_DIRECT
 
 
 async def test_a_question_after_the_confirmation_is_unknown_not_aborted(world: World) -> None:

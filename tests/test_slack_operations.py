@@ -79,8 +79,21 @@ async def ask(bot: Bot, fake: FakeSlack, text: str, user: str = OPS) -> str:
 
 
 def cards(fake: FakeSlack) -> list[dict[str, Any]]:
-    """Approval cards posted so far."""
-    return [c.args for c in fake.calls_to("chat.postMessage") if "thread_ts" not in c.args]
+    """Approval cards posted so far (in the channel: not thread replies, not DMs)."""
+    return [
+        c.args
+        for c in fake.calls_to("chat.postMessage")
+        if "thread_ts" not in c.args and c.args.get("channel") == CHANNEL
+    ]
+
+
+def directs(fake: FakeSlack) -> dict[str, str]:
+    """Direct messages so far (chat.postMessage to a user id): user → text."""
+    return {
+        c.args["channel"]: c.args["text"]
+        for c in fake.calls_to("chat.postMessage")
+        if str(c.args.get("channel", "")).startswith("U")
+    }
 
 
 def button(card: dict[str, Any], action: str) -> tuple[str, str, str]:
@@ -139,6 +152,30 @@ async def test_full_failover_after_the_primary_is_stopped(
     told = await fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"))
     assert told[-1].args["user"] == OPS
     assert fake.invalid == []
+
+
+async def test_approvers_are_named_on_the_card_and_told_by_direct_message(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """[slack] approvers_mention names the on-call leads' group on the card; each approver
+    who can act — users named and the members of approver groups, not the requester —
+    gets a DM linking to the card."""
+    fake.groups["S0LEADS"] = ["U0LEAD3", LEAD]
+    extra = CONFIG.replace(
+        'approvers = ["U0LEAD1", "U0LEAD2", "U0OPS1"]',
+        'approvers = ["U0LEAD1", "U0LEAD2", "U0OPS1", "S0LEADS"]',
+    ).replace('channels = ["C0HAOPS"]', 'channels = ["C0HAOPS"]\napprovers_mention = ["S0LEADS"]')
+    bot = await started(sim, fake, tmp_path, extra)
+    try:
+        await ask(bot, fake, "switchover prod")
+        [card] = cards(fake)
+        assert "<!subteam^S0LEADS>" in card["text"]
+        told = await fake.wait_for(lambda: len(d := directs(fake)) == 3 and d)
+    finally:
+        await bot.stop()
+    assert sorted(told) == [LEAD, LEAD2, "U0LEAD3"]  # not OPS, who asked
+    assert f"<@{OPS}> asks for `switchover` on *prod*" in told[LEAD]
+    assert "|its card>" in told[LEAD]
 
 
 async def test_switchover_then_failback_returns_to_bau(

@@ -135,6 +135,7 @@ async def _serve(
         on_busy=metrics.db_busy.inc,
         on_dead=metrics.dead_letter,
         telemetry=metrics,
+        approvers=directory,
     )
     async with AsyncExitStack() as stack:
         opening = stack.enter_async_context(Habot.open(settings, Secrets(os.environ), slack=slack))

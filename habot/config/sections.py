@@ -165,6 +165,9 @@ class SlackSettings(_Section):
     approvers_mention: tuple[str, ...] = ()
     #: Who a new alert names: a user group S…, a user U…/W…, or "!here" / "!channel".
     alert_mention: str | None = None
+    #: Tell each approver who can act on a new request in a direct message (the approver
+    #: users, and the members of approver user groups; not when everyone may approve).
+    dm_approvers: bool = True
 
     @field_validator("approvers_mention")
     @classmethod

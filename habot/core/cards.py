@@ -18,7 +18,7 @@ from habot.core.blocks import (
     section,
 )
 from habot.core.operations import OperationPlan, Topology
-from habot.core.replies import Reply, say
+from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, say
 
 APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
 _STATE_LINE = {
@@ -170,3 +170,17 @@ def before_after(before: Topology, after: Topology | None) -> str:
 def expired_note(now: datetime) -> Reply:
     """What an expired card says."""
     return say(f"Nobody approved before the deadline; closed at {now:%H:%M} UTC. Nothing was run.")
+
+
+def approver_note(request: Request, plan: OperationPlan, channel: str, link: str | None) -> Reply:
+    """The direct message each approver gets when a request opens: what, who, by when,
+    and where to decide (the card itself, never the DM: its buttons carry the checks)."""
+    card: tuple[Part, ...] = (Link(link, "its card"), " in ", Room(channel)) if link else (
+        "its card in ", Room(channel),
+    )  # fmt: skip
+    return say(
+        Person(request.requester), " asks for ", Code(request.operation.value), " on ",
+        Strong(request.pair), f" (runs {plan.command.value} on the {plan.node}); request ",
+        Code(request.id), f" needs {request.required} approval(s) before "
+        f"{request.expires_at:%H:%M} UTC. Approve or reject it on ", *card, ".",
+    )  # fmt: skip

@@ -46,6 +46,14 @@ class RolePolicy:
         """Build a policy from configuration lists."""
         return cls(frozenset(viewers), frozenset(operators), frozenset(approvers))
 
+    def listed(self, role: Access) -> frozenset[str]:
+        """The users, user groups and "*" named for one role."""
+        return {
+            Access.VIEWER: self.viewers,
+            Access.OPERATOR: self.operators,
+            Access.APPROVER: self.approvers,
+        }[role]
+
     def groups(self) -> frozenset[str]:
         """Every user-group ID the policy mentions (their members must be looked up)."""
         ids = self.viewers | self.operators | self.approvers

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from habot.core.blocks import Message, mrkdwn
-from habot.core.budget import cut, cut_note, fits
+from habot.core.budget import clip_text, cut, cut_note, fits
 from habot.core.outbox import (
     TS_OF,
     Attempt,
@@ -26,6 +26,7 @@ from habot.services.background import Background
 from habot.services.ports import Clock, NoTelemetry, Outbox, Telemetry
 
 log = logging.getLogger(__name__)
+DIRECT_LANE = "direct"  # direct messages to people: their own lane
 _T = TypeVar("_T")
 
 
@@ -178,6 +179,12 @@ class OutboxNotifier:
         """Queue an ephemeral message to one user."""
         text = mrkdwn(words)
         await self._queue(pair, MessageKind.EPHEMERAL, channel, ephemeral_to(user, text))
+
+    async def direct(self, user: str, words: Reply) -> None:
+        """Queue a direct message (chat.postMessage to the user: their DM with habot), in a
+        lane of its own so a burst of them never holds a pair's card or thread back."""
+        text = clip_text(mrkdwn(words))
+        await self._queue(DIRECT_LANE, MessageKind.POST, user, {"text": text})
 
     async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
         """Send a secret now, bypassing the outbox (it must never be stored)."""

@@ -315,6 +315,14 @@ class Caller:
     roles: frozenset[Access]
 
 
+class Approvers(Protocol):
+    """Who holds the approver role (Slack's user groups expanded)."""
+
+    async def who_can_approve(self) -> frozenset[str] | None:
+        """Every approver's user id; None when everyone may approve."""
+        ...
+
+
 class Telemetry(Protocol):
     """What habot measures about itself (Prometheus in production; nothing by default)."""
 

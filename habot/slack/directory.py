@@ -40,6 +40,17 @@ class GroupDirectory:
         groups = [g for g in sorted(self._policy.groups()) if user in await self._members(g)]
         return self._policy.roles_of(user, groups)
 
+    async def who_can_approve(self) -> frozenset[str] | None:
+        """Every user holding the approver role: the users named, and the members of the
+        user groups named (cached as for roles); None when everyone ("*") may approve."""
+        named = self._policy.listed(Access.APPROVER)
+        if "*" in named:
+            return None
+        users = {n for n in named if not n.startswith("S")}
+        for group in sorted(named - users):
+            users |= await self._members(group)
+        return frozenset(users)
+
     async def _members(self, group: str) -> frozenset[str]:
         now = self._clock().timestamp()
         entry = self._cache.get(group)

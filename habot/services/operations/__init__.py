@@ -39,7 +39,7 @@ from habot.services.operations.stage import (
     Parts,
     approval_policy,
 )
-from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, Requests
+from habot.services.ports import Approvers, AuditLog, Caller, Clock, CommandRunner, Requests
 from habot.services.status import StatusService
 
 __all__ = ["DURABLE_FOR", "PROGRESS_EVERY", "Notifier", "OperationService", "approval_policy"]
@@ -64,6 +64,7 @@ class OperationService:
         announce: Callable[[str, Announced], Awaitable[None]] | None = None,
         on_busy: Callable[[], None] | None = None,
         background: Background | None = None,
+        approvers: Approvers | None = None,
     ) -> None:
         self._background = background or Background()
         parts = Parts(
@@ -81,6 +82,7 @@ class OperationService:
             alive=alive,
             announce=announce,
             on_busy=on_busy,
+            approvers=approvers,
         )
         execution = Execution(parts)
         self._asking = Asking(parts, execution)

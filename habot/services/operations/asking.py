@@ -9,7 +9,7 @@ from typing import Any
 
 from habot.core.approvals import Request, RequestState, cooldown_refusal
 from habot.core.asks import OperationRequest
-from habot.core.cards import approval_card
+from habot.core.cards import approval_card, approver_note
 from habot.core.operations import (
     ROLE_NEUTRAL,
     Operation,
@@ -28,6 +28,9 @@ from habot.services.operations.stage import Parts, Stage
 from habot.services.ports import Caller
 
 log = logging.getLogger(__name__)
+#: Approvers told of one request by direct message, at most (a 300-person group is better
+#: served by ``[slack] approvers_mention`` on the card).
+MAX_DIRECT = 25
 
 
 class Asking(Stage):
@@ -131,13 +134,17 @@ class Asking(Stage):
         message = approval_card(request, plan, approvers=approvers)
         card = await self._notify.post_card(plan.pair, caller.channel, message)
         await self._requests.set_card(request.id, caller.channel, card)
-        return await self._posted(request, card, caller.user)
+        return await self._posted(request, plan, caller.channel, card)
 
-    async def _posted(self, request: Request, card: int, user: str) -> Reply:
-        """Say where the card is — or, if Slack refused it, withdraw the request (nobody
-        could approve an invisible card) and say why."""
+    async def _posted(
+        self, request: Request, plan: OperationPlan, channel: str, card: int
+    ) -> Reply:
+        """Say where the card is, and tell the approvers — or, if Slack refused it, withdraw
+        the request (nobody could approve an invisible card) and say why."""
         fate = await self._notify.settle(card)
         needs = f"{request.required} approval(s) needed before {request.expires_at:%H:%M} UTC"
+        if fate.state is not Delivery.DEAD:
+            await self._tell_approvers(request, plan, channel, fate.link)
         if fate.state is Delivery.SENT:
             where: Part = Link(fate.link, "posted") if fate.link else "posted"
             return say("Request ", Code(request.id), " ", where, f": {needs}.")
@@ -163,6 +170,26 @@ class Asking(Stage):
             Code(str(fate.error)), "), so nobody could approve it. Invite habot to this "
             "channel (", Code("/invite @habot"), ") or ask in a channel it is in.",
         )  # fmt: skip
+
+    async def _tell_approvers(
+        self, request: Request, plan: OperationPlan, channel: str, link: str | None
+    ) -> None:
+        """A direct message to each approver who can act on the request (not its requester:
+        nobody approves their own), at most MAX_DIRECT of them."""
+        if self._approvers is None or not self._settings.slack.dm_approvers:
+            return
+        everyone = await self._approvers.who_can_approve()
+        if everyone is None:
+            return  # "*": everyone may approve — the card's mention is the notice
+        who = sorted(everyone - {request.requester})
+        if len(who) > MAX_DIRECT:
+            log.warning(
+                "%d approvers can act on request %s: told the first %d by direct message",
+                len(who), request.id, MAX_DIRECT,
+            )  # fmt: skip
+        note = approver_note(request, plan, channel, link)
+        for user in who[:MAX_DIRECT]:
+            await self._notify.direct(user, note)
 
     def _describe(self, request: Request, plan: OperationPlan) -> dict[str, Any]:
         return {

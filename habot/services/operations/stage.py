@@ -21,7 +21,7 @@ from habot.core.outbox import Fate
 from habot.core.replies import Reply
 from habot.errors import StoreBusy
 from habot.services.background import Background
-from habot.services.ports import AuditLog, Clock, CommandRunner, Requests
+from habot.services.ports import Approvers, AuditLog, Clock, CommandRunner, Requests
 from habot.services.status import StatusService
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,10 @@ class Notifier(Protocol):
 
     async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
         """Tell one person a secret: sent at once and never stored anywhere."""
+        ...
+
+    async def direct(self, user: str, words: Reply) -> None:
+        """A direct message to one person (their DM with habot)."""
         ...
 
     async def link(self, card: int) -> str | None:
@@ -95,6 +99,7 @@ class Parts:
     alive: Callable[[str], Awaitable[bool]] | None = None
     announce: Callable[[str, Announced], Awaitable[None]] | None = None
     on_busy: Callable[[], None] | None = None
+    approvers: Approvers | None = None  # who to tell of a new request (Slack's groups)
 
 
 class Stage:
@@ -115,6 +120,7 @@ class Stage:
         self._alive = parts.alive
         self._announce = parts.announce
         self._on_busy = parts.on_busy
+        self._approvers = parts.approvers
 
     async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
         """A write that must not be lost (an outcome, its audit, its card): a busy database
