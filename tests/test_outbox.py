@@ -125,6 +125,39 @@ async def test_a_permanently_refused_message_does_not_block_its_lane(
     assert fake.calls_to("chat.postMessage")[-1].args["text"] == "after it"
 
 
+async def test_a_private_note_slack_will_not_show_goes_to_a_direct_message(
+    store: Outbox, fake: FakeSlack
+) -> None:
+    """The requester left the channel: chat.postEphemeral says user_not_in_channel, so the
+    outcome goes to their DM with habot (saying why), and the lane moves on."""
+    note = {"user": "U0OPS1", "text": "switchover of *prod* succeeded"}
+    await store.enqueue("prod", MessageKind.EPHEMERAL, "C0HAOPS", note, T0)
+    await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "next card"}, T0)
+    fake.fail_next["chat.postEphemeral"] = ["user_not_in_channel"]
+    deliver = worker(store, fake, Clock())
+    await deliver.deliver_due()
+    await deliver.deliver_due()
+    posts = {c.args["channel"]: c.args["text"] for c in fake.calls_to("chat.postMessage")}
+    assert posts["C0HAOPS"] == "next card"
+    direct = posts["U0OPS1"]
+    assert direct.endswith("\nswitchover of *prod* succeeded")
+    assert "could not tell you this in <#C0HAOPS>" in direct
+    assert "`user_not_in_channel`" in direct
+
+
+async def test_a_direct_message_that_fails_is_not_retried_as_another(
+    store: Outbox, fake: FakeSlack
+) -> None:
+    """Only a private note falls back to a DM: a refused DM or card is set aside, once."""
+    await store.enqueue("direct", MessageKind.POST, "U0GONE", {"text": "hello"}, T0)
+    fake.fail_next["chat.postMessage"] = ["user_not_found"]
+    deliver = worker(store, fake, Clock())
+    await deliver.deliver_due()
+    await deliver.deliver_due()
+    assert len(fake.calls_to("chat.postMessage")) == 1
+    assert await store.queued() == 0
+
+
 async def test_an_error_habot_does_not_know_sets_the_message_aside_at_once(
     store: Outbox, fake: FakeSlack
 ) -> None:

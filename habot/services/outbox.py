@@ -21,7 +21,7 @@ from habot.core.outbox import (
     ephemeral_to,
     reply_to,
 )
-from habot.core.replies import Reply
+from habot.core.replies import Code, Reply, Room, say
 from habot.services.background import Background
 from habot.services.ports import Clock, NoTelemetry, Outbox, Telemetry
 
@@ -123,8 +123,23 @@ class OutboxWorker:
             )  # fmt: skip
             if self._on_dead is not None:
                 self._on_dead(attempt.error or "unknown")
+            if message.kind == MessageKind.EPHEMERAL:
+                await self._direct_instead(message, attempt.error)
             return True  # a message no retry can fix must not block its lane forever
         return outcome.state is Delivery.SENT
+
+    async def _direct_instead(self, message: OutboxMessage, error: str | None) -> None:
+        """A private note Slack would not show where it was asked (the person left the
+        channel, it was archived …): send it to their DM with habot instead — an outcome
+        someone waits on is never lost for want of a channel."""
+        user, text = str(message.payload.get("user", "")), str(message.payload.get("text", ""))
+        if not user:
+            return
+        why = say("habot could not tell you this in ", Room(message.channel), " (Slack said ",
+                  Code(error or "unknown"), "), so here it is:")  # fmt: skip
+        payload = {"text": clip_text(f"{mrkdwn(why)}\n{text}")}
+        await self._store.enqueue(DIRECT_LANE, MessageKind.POST, user, payload, self._clock())
+        log.info("a private note for %s went to their direct messages instead", user)
 
     async def _resolve(self, message: OutboxMessage) -> dict[str, Any]:
         """An update or thread reply names its card by outbox id; use that card's ts."""
