@@ -284,9 +284,10 @@ async def test_acknowledging_an_alert_says_who_is_on_it(memory: Stores) -> None:
     )
     clock.now += timedelta(minutes=2)
     said = mrkdwn(await alerts.acknowledge(OPERATOR, "prod"))
-    assert said == "Acknowledged by <@U0OPS1> at 03:02 UTC."
+    when = "<!date^1795662120^{date_short_pretty} at {time}|03:02 UTC>"  # each reader's zone
+    assert said == f"Acknowledged by <@U0OPS1> {when}."
     again = mrkdwn(await alerts.acknowledge(OPERATOR, "prod"))
-    assert again == "Already acknowledged by <@U0OPS1> at 03:02 UTC."
+    assert again == f"Already acknowledged by <@U0OPS1> {when}."
     incident = (await memory.alerts.load("prod"))[0].incident
     assert incident is not None
     assert (incident.acknowledged_by, incident.acknowledged_at) == ("U0OPS1", clock.now)
@@ -296,9 +297,10 @@ async def test_acknowledging_an_alert_says_who_is_on_it(memory: Stores) -> None:
         sent.append((head.kind, head.payload))
         await memory.outbox.record(head.id, Next(Delivery.SENT, T0), f"1.{head.id}", None)
     assert [kind for kind, _ in sent] == ["post", "reply", "update"]
-    assert sent[1][1]["text"] == "Acknowledged by <@U0OPS1> at 03:02 UTC."
+    assert sent[1][1]["text"] == said
     card = json.dumps(sent[2][1]["blocks"])
-    assert "Acknowledged by <@U0OPS1> at 03:02 UTC" in card
+    assert "Acknowledged by <@U0OPS1> <!date^" in card
+    assert "|03:02 UTC>" in card
     assert "alert_acknowledge" not in card
     [event] = [r.event for r in await memory.audit.recent(10) if r.event.kind == "acknowledged"]
     assert (event.actor, event.pair) == ("U0OPS1", "prod")

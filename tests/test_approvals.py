@@ -72,7 +72,7 @@ def request(
             APPROVER,
             T0 + timedelta(minutes=15),
             Ruling.REFUSED,
-            "expired at 03:15",
+            "expired <!date^1795662900^{date_short_pretty} at {time}|03:15 UTC>",
         ),
         (
             request(state=RequestState.EXECUTING),

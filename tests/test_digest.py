@@ -113,7 +113,7 @@ def test_the_digest_lists_worst_first_and_names_a_silent_pair() -> None:
     assert [line.split("*")[1] for line in lines] == ["lab", "dr", "prod"]
     assert "no readings in this window" in lines[0]
     assert "serving 100% · BAU 50.0% · 1 episode(s) off BAU" in lines[1]
-    assert "muted until 2026-11-26 11:00 UTC" in lines[1]
+    assert "muted until <!date^1795690800^{date_short_pretty} at {time}|11:00 UTC>" in lines[1]
     assert "serving 100% · BAU 100% · 0 episode(s)" in lines[2]
     assert message.text == "HA daily summary: 3 pair(s), 2 not in BAU now"
     assert message.in_channel

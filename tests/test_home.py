@@ -70,10 +70,12 @@ def test_largest_dashboard_is_valid() -> None:
     view = dashboard(lines, [request()] * 30, recent, "/ha", NOW)
     assert problems_in_view(view) == []
     text = str(view)
-    assert "alerts muted until 04:00 UTC" in text
-    assert "cooldown until 03:05 UTC" in text
-    assert "read 02:58:25 UTC (1m35s before this view)" in text  # never goes stale
-    assert "As of 2026-11-26 03:00:00 UTC" in text
+    assert "alerts muted until <!date^" in text
+    assert "|04:00 UTC>" in text
+    assert "cooldown until <!date^1795662300^{date_short_pretty} at {time}|03:05 UTC>" in text
+    # every reader sees their own time zone, to the second; the age never goes stale
+    assert "read <!date^1795661905^{date_short_pretty} at {time_secs}|02:58:25 UTC> (1m35s" in text
+    assert "As of <!date^1795662000^{date_short_pretty} at {time_secs}|03:00:00 UTC>" in text
 
 
 def test_dashboard_says_an_unreachable_pair_in_words() -> None:

@@ -663,7 +663,8 @@ async def test_cooldown_after_a_role_change_and_override(world: World) -> None:
     await world.service.approve(LEAD, world.request_id())
     await world.service.drain()
     refused = await world.ask("failback prod")
-    assert "wait until 03:10 UTC" in refused
+    assert "wait until <!date^" in refused
+    assert "|03:10 UTC>" in refused
     allowed = await world.ask("failback prod --override \u201cvendor asked us to\u201d")
     assert "1 approval(s) needed" in allowed
     assert "Cooldown overridden:* vendor asked us to" in json.dumps(world.notifier.last().blocks)

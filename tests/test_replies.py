@@ -27,6 +27,7 @@ from habot.core.replies import (
     Room,
     Strong,
     Tone,
+    When,
     joined,
     plain,
     refused,
@@ -176,3 +177,32 @@ def test_slowing_down_says_when_to_try_again(wait: float, shown: str) -> None:
     assert reply.tone is Tone.WAIT
     assert f"Try again in {shown}" in plain(reply.parts)
     assert "more than 20 /ha commands" in plain(reply.parts)
+
+
+#: Where a clock time may be written as words: the When part's own words (a terminal's and
+#: Slack's fallback), Slack's date token, the terminal digest's window, and audit lines
+#: (inside code blocks, where Slack shows no dates).
+CLOCK_WORDS_ALLOWED = {
+    "core/replies.py": 1, "core/blocks.py": 1, "core/digest.py": 1, "core/audit.py": 1,
+}  # fmt: skip
+
+
+def test_times_shown_in_slack_are_slack_dates_in_each_readers_zone() -> None:
+    """No card, reply or view writes a clock time as UTC words: each is a `When` part or
+    a `<!date^…>` token, so every reader sees their own time zone."""
+    found: dict[str, int] = {}
+    for path in sorted(HABOT.rglob("*.py")):
+        name = str(path.relative_to(HABOT))
+        if name.startswith(("cli/", "sim/", "store/")) or name == "logs.py":
+            continue  # terminals, the simulator's own logs, storage formats
+        if count := path.read_text().count("%H:%M"):
+            found[name] = count
+    assert found == CLOCK_WORDS_ALLOWED
+
+
+def test_a_moment_is_a_slack_date_with_utc_words_to_fall_back_on() -> None:
+    at = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
+    assert mrkdwn(say("expires ", When(at))) == (
+        "expires <!date^1795662900^{date_short_pretty} at {time}|03:15 UTC>"
+    )
+    assert reply_text(say("expires ", When(at))) == "expires 03:15 UTC"

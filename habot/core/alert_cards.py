@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from habot.core.alerts import Announced, Incident, resolved_after
-from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, escape, mention, section
+from habot.core.blocks import (
+    VERDICT_EMOJI,
+    Block,
+    Message,
+    context,
+    escape,
+    mention,
+    section,
+    slack_date,
+)
 from habot.core.durations import format_duration
 from habot.core.model import Verdict
 from habot.core.verdict import PairStatus
@@ -27,7 +36,7 @@ def alert_card(
     blocks: list[Block] = [
         section(f"{emoji} {state} — *{status.pair}*: {escape(incident.reason)}"),
         context(
-            f"Bad since {incident.since:%H:%M} UTC · last seen {incident.last_seen:%H:%M} UTC "
+            f"Bad since {slack_date(incident.since)} · last seen {slack_date(incident.last_seen)} "
             f"· {incident.readings} reading(s)"
         ),
         section(
@@ -40,8 +49,8 @@ def alert_card(
     if incident.acknowledged_by and incident.acknowledged_at:
         blocks.append(
             context(
-                f":eyes: Acknowledged by <@{incident.acknowledged_by}> at "
-                f"{incident.acknowledged_at:%H:%M} UTC"
+                f":eyes: Acknowledged by <@{incident.acknowledged_by}> "
+                f"{slack_date(incident.acknowledged_at)}"
             )
         )
     if not resolved:

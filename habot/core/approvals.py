@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from habot.core.model import Role
 from habot.core.operations import Operation, Topology
-from habot.core.replies import Code, Part, Person, Reply, Strong, joined, plain, say
+from habot.core.replies import Code, Part, Person, Reply, Strong, When, joined, plain, say
 from habot.core.roles import Access
 
 
@@ -103,17 +103,18 @@ def _decision(ruling: Ruling, *words: Part) -> Decision:
     return Decision(ruling, words)
 
 
-def _closed(request: Request, now: datetime) -> str | None:
+def _closed(request: Request, now: datetime) -> tuple[Part, ...]:
+    """Why a request can no longer be decided (nothing when it still can)."""
     if request.state is RequestState.EXECUTING:
-        return f"Request {request.id} is already running."
+        return (f"Request {request.id} is already running.",)
     if request.state is not RequestState.PENDING:
-        return f"Request {request.id} is already {request.state.value}; nothing to do."
+        return (f"Request {request.id} is already {request.state.value}; nothing to do.",)
     if now >= request.expires_at:
         return (
-            f"Request {request.id} expired at {request.expires_at:%H:%M} UTC. "
-            "Ask for it again if it is still needed."
-        )
-    return None
+            f"Request {request.id} expired ", When(request.expires_at),
+            ". Ask for it again if it is still needed.",
+        )  # fmt: skip
+    return ()
 
 
 def judge_approval(
@@ -121,7 +122,7 @@ def judge_approval(
 ) -> Decision:
     """Whether ``user`` may approve now, and whether that makes the request ready."""
     if reason := _closed(request, now):
-        return _decision(Ruling.REFUSED, reason)
+        return _decision(Ruling.REFUSED, *reason)
     if user == request.requester:
         return _decision(
             Ruling.REFUSED,
@@ -146,7 +147,7 @@ def judge_rejection(
 ) -> Decision:
     """Approvers may reject a pending request (the requester cancels instead)."""
     if reason := _closed(request, now):
-        return _decision(Ruling.REFUSED, reason)
+        return _decision(Ruling.REFUSED, *reason)
     if Access.APPROVER not in roles:
         return _decision(Ruling.REFUSED, "Rejecting needs the ", Strong("approver"), " role.")
     return _decision(Ruling.READY, f"Request {request.id} rejected.")
@@ -155,7 +156,7 @@ def judge_rejection(
 def judge_cancel(request: Request, user: str, roles: frozenset[Access], now: datetime) -> Decision:
     """The requester or any approver may cancel a pending request."""
     if request.state is not RequestState.PENDING:
-        return _decision(Ruling.REFUSED, _closed(request, now) or "")
+        return _decision(Ruling.REFUSED, *_closed(request, now))
     if user != request.requester and Access.APPROVER not in roles:
         return _decision(
             Ruling.REFUSED,
@@ -205,8 +206,11 @@ def cooldown_refusal(
         return None
     until = last_change + cooldown
     return (
-        f"The pair changed roles at {last_change:%H:%M} UTC; new operations wait until "
-        f"{until:%H:%M} UTC. If it cannot wait, ask again with ",
+        "The pair changed roles ",
+        When(last_change),
+        "; new operations wait until ",
+        When(until),
+        ". If it cannot wait, ask again with ",
         Code('--override "reason"'),
         " (the reason is audited and shown on the card).",
     )

@@ -31,6 +31,7 @@ from habot.core.replies import (
     StatusAnswer,
     Strong,
     Tone,
+    When,
 )
 from habot.core.verdict import NodeView, PairStatus
 
@@ -101,6 +102,13 @@ def mention(target: str) -> str:
     if target.startswith("S"):
         return f"<!subteam^{target}>"
     return f"<@{target}>"
+
+
+def slack_date(at: datetime, seconds: bool = False) -> str:
+    """A moment as a Slack date: each reader sees it in their own time zone ("today at
+    2:30 PM"); clients that cannot show dates show the UTC words after the bar."""
+    time, words = ("{time_secs}", f"{at:%H:%M:%S} UTC") if seconds else ("{time}", When(at).utc)
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} at {time}|{words}>"
 
 
 def section(text: str) -> Block:
@@ -216,7 +224,7 @@ def status_message(
             blocks.append({"type": "divider"})
         blocks += status_card(status, now, reading_id)
         if mutes and status.pair in mutes:
-            blocks.append(context(f":mute: Alerts muted until {mutes[status.pair]:%H:%M} UTC"))
+            blocks.append(context(f":mute: Alerts muted until {slack_date(mutes[status.pair])}"))
     if len(blocks) > MAX_BLOCKS:  # many pairs: every pair's headline, no detail
         blocks = [
             *packed_sections(_headline(s) for s in statuses),
@@ -347,6 +355,8 @@ def _part(part: Part) -> str:
         return f"`{escape(part.text)}`"
     if isinstance(part, Strong):
         return f"*{escape(part.text)}*"
+    if isinstance(part, When):
+        return slack_date(part.at)
     return "```" + escape(part.text.replace("```", "'''")) + "```"
 
 

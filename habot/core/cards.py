@@ -16,9 +16,10 @@ from habot.core.blocks import (
     mention,
     mrkdwn,
     section,
+    slack_date,
 )
 from habot.core.operations import OperationPlan, Topology
-from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, say
+from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
 
 APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
 _STATE_LINE = {
@@ -60,7 +61,7 @@ def approval_card(
             f"Asked by <@{request.requester}> · request `{request.id}` · approvals "
             f"{len(request.approvals)}/{request.required}"
             + "".join(f" · approved by <@{a}>" for a in request.approvals)
-            + f" · expires {request.expires_at:%H:%M} UTC"
+            + f" · expires {slack_date(request.expires_at)}"
         ),
     ]
     if plan.warning:
@@ -169,7 +170,7 @@ def before_after(before: Topology, after: Topology | None) -> str:
 
 def expired_note(now: datetime) -> Reply:
     """What an expired card says."""
-    return say(f"Nobody approved before the deadline; closed at {now:%H:%M} UTC. Nothing was run.")
+    return say("Nobody approved before the deadline; closed ", When(now), ". Nothing was run.")
 
 
 def approver_note(request: Request, plan: OperationPlan, channel: str, link: str | None) -> Reply:
@@ -181,6 +182,6 @@ def approver_note(request: Request, plan: OperationPlan, channel: str, link: str
     return say(
         Person(request.requester), " asks for ", Code(request.operation.value), " on ",
         Strong(request.pair), f" (runs {plan.command.value} on the {plan.node}); request ",
-        Code(request.id), f" needs {request.required} approval(s) before "
-        f"{request.expires_at:%H:%M} UTC. Approve or reject it on ", *card, ".",
+        Code(request.id), f" needs {request.required} approval(s) before ",
+        When(request.expires_at), ". Approve or reject it on ", *card, ".",
     )  # fmt: skip

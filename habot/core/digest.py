@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, section
+from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, section, slack_date
 from habot.core.model import Health, NodeState, Verdict
 from habot.core.verdict import SERVING
 
@@ -151,7 +151,7 @@ def _pair_line(item: Uptime, muted_until: datetime | None) -> str:
     if note := coverage_note(item):
         text += f"\n_{note}_"
     if muted_until is not None:
-        text += f"\n:mute: muted until {muted_until:%Y-%m-%d %H:%M} UTC"
+        text += f"\n:mute: muted until {slack_date(muted_until)}"
     return text
 
 
@@ -159,7 +159,8 @@ def digest_message(digest: Digest) -> Message:
     """The digest post: one line per pair, worst first, then the pairs left out (if any)."""
     ranked = digest.ranked()
     shown = ranked[:MAX_PAIRS_IN_DIGEST]
-    blocks: list[Block] = [section(f"*{TITLE}* — {digest.window}")]
+    window = f"the last {digest.hours} h to {slack_date(digest.now)}"  # each reader's time
+    blocks: list[Block] = [section(f"*{TITLE}* — {window}")]
     blocks += [section(_pair_line(u, digest.muted_until(u.pair))) for u in shown]
     if len(ranked) > len(shown):
         rest = ", ".join(u.pair for u in ranked[len(shown) :])

@@ -9,7 +9,7 @@ from typing import Any
 
 from habot.core.approvals import Request
 from habot.core.audit import AuditRecord
-from habot.core.blocks import VERDICT_EMOJI, VERDICT_WORDS, Block, context, section
+from habot.core.blocks import VERDICT_EMOJI, VERDICT_WORDS, Block, context, section, slack_date
 from habot.core.durations import format_duration
 from habot.core.model import NodeState, Verdict
 
@@ -40,15 +40,15 @@ def _pair_block(line: PairLine, now: datetime) -> Block:
     text = (
         f"{VERDICT_EMOJI[line.verdict]} *{line.pair}* — {line.verdict.value} · Primary "
         f"{line.primary.value if line.primary else '?'} · Secondary "
-        f"{line.secondary.value if line.secondary else '?'} · read {line.read_at:%H:%M:%S} UTC "
-        f"({age} before this view)"
+        f"{line.secondary.value if line.secondary else '?'} · read "
+        f"{slack_date(line.read_at, seconds=True)} ({age} before this view)"
     )
     if line.verdict in _SPELLED_OUT:
         text += f"\n_{VERDICT_WORDS[line.verdict]}_"
     if line.muted_until and line.muted_until > now:
-        text += f"\n:mute: alerts muted until {line.muted_until:%H:%M} UTC"
+        text += f"\n:mute: alerts muted until {slack_date(line.muted_until)}"
     if line.cooldown_until and line.cooldown_until > now:
-        text += f"\n:hourglass: cooldown until {line.cooldown_until:%H:%M} UTC"
+        text += f"\n:hourglass: cooldown until {slack_date(line.cooldown_until)}"
     return section(text)
 
 
@@ -85,7 +85,7 @@ def dashboard(
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "habot — PAM HA pairs"}},
         context(
-            f"As of {now:%Y-%m-%d %H:%M:%S} UTC; republished when a reading or a request "
+            f"As of {slack_date(now, seconds=True)}; republished when a reading or a request "
             "changes. Reopen the tab for the latest."
         ),
         *_pairs(pairs, now, command),
@@ -95,7 +95,7 @@ def dashboard(
             section(
                 f"`{r.id}` {r.operation.value} on *{r.pair}* ({r.node}) asked by "
                 f"<@{r.requester}> · {len(r.approvals)}/{r.required} approvals · expires "
-                f"{r.expires_at:%H:%M} UTC"
+                f"{slack_date(r.expires_at)}"
             )
             for r in actionable[:MAX_WAITING]
         ],
@@ -104,7 +104,7 @@ def dashboard(
         section("*Recent operations*" if recent else "*Recent operations*\nNone yet."),
         *[
             context(
-                f"{e.event.at:%Y-%m-%d %H:%M} UTC · {e.event.pair} · "
+                f"{slack_date(e.event.at)} · {e.event.pair} · "
                 f"{e.event.detail.get('request', '')} · {e.event.outcome}"
             )
             for e in recent[:20]

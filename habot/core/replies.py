@@ -78,13 +78,25 @@ class Strong:
 
 
 @dataclass(frozen=True)
+class When:
+    """A moment: Slack shows it in each reader's own time zone; a terminal in UTC."""
+
+    at: datetime
+
+    @property
+    def utc(self) -> str:
+        """The moment as words in UTC (a terminal's, and Slack's fallback)."""
+        return f"{self.at:%H:%M} UTC"
+
+
+@dataclass(frozen=True)
 class Output:
     """Lines a node printed (or a line to keep): a block of their own."""
 
     text: str
 
 
-Part = str | Person | Room | Link | Code | Strong | Output
+Part = str | Person | Room | Link | Code | Strong | When | Output
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,8 @@ def _plain(part: Part) -> str:
         return f"{part.label} ({part.url})"
     if isinstance(part, Output):
         return f"\n{part.text}\n"
+    if isinstance(part, When):
+        return part.utc
     return part.text
 
 

@@ -21,7 +21,7 @@ from habot.core.alerts import (
 from habot.core.audit import AuditEvent
 from habot.core.blocks import mrkdwn
 from habot.core.outbox import MessageKind, reply_to, update_of
-from habot.core.replies import Person, Reply, Strong, Tone, refused, say
+from habot.core.replies import Person, Reply, Strong, Tone, When, refused, say
 from habot.core.roles import Access
 from habot.core.verdict import PairStatus
 from habot.services.outbox import message_payload
@@ -84,7 +84,7 @@ class Alerter:
                 return say(f"{pair} has no open alert: nothing to acknowledge.")
             if incident.acknowledged_by is not None and incident.acknowledged_at is not None:
                 return say("Already acknowledged by ", Person(incident.acknowledged_by),
-                           f" at {incident.acknowledged_at:%H:%M} UTC.")  # fmt: skip
+                           " ", When(incident.acknowledged_at), ".")  # fmt: skip
             now = self._clock()
             acked = replace(incident, acknowledged_by=caller.user, acknowledged_at=now)
             await self._states.save(pair, replace(state, incident=acked), card)
@@ -93,7 +93,7 @@ class Alerter:
                 "acknowledged", caller.user, "acknowledged", now, pair=pair,
                 channel=caller.channel, detail={"since": incident.since.isoformat()},
             ))  # fmt: skip
-        words = say("Acknowledged by ", Person(caller.user), f" at {now:%H:%M} UTC.")
+        words = say("Acknowledged by ", Person(caller.user), " ", When(now), ".")
         if self._channel and card is not None:
             reply = reply_to(card, mrkdwn(words))
             await self._outbox.enqueue(pair, MessageKind.REPLY, self._channel, reply, now)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from habot.core.asks import MuteRequest
 from habot.core.audit import AuditEvent
-from habot.core.replies import Person, Reply, Strong, Tone, say
+from habot.core.replies import Person, Reply, Strong, Tone, When, say
 from habot.services.ports import AlertStates, AuditLog, Caller, Clock
 
 
@@ -30,7 +30,7 @@ class Mutes:
         }
         await self._audit.append(self._event("muted", caller, ask.pair, detail))
         return say(
-            "Alerts for ", Strong(ask.pair), f" muted until {until:%H:%M} UTC by ",
+            "Alerts for ", Strong(ask.pair), " muted until ", When(until), " by ",
             Person(caller.user), f": {ask.reason}",
             tone=Tone.MUTED, in_channel=True,
         )  # fmt: skip

@@ -19,7 +19,7 @@ from habot.core.operations import (
     topology,
 )
 from habot.core.outbox import Delivery
-from habot.core.replies import Code, Link, Part, Reply, failed, refused, say
+from habot.core.replies import Code, Link, Part, Reply, When, failed, refused, say
 from habot.core.verdict import PairStatus
 from habot.errors import PairBusy
 from habot.logs import about
@@ -142,16 +142,16 @@ class Asking(Stage):
         """Say where the card is, and tell the approvers — or, if Slack refused it, withdraw
         the request (nobody could approve an invisible card) and say why."""
         fate = await self._notify.settle(card)
-        needs = f"{request.required} approval(s) needed before {request.expires_at:%H:%M} UTC"
+        needs = (f"{request.required} approval(s) needed before ", When(request.expires_at))
         if fate.state is not Delivery.DEAD:
             await self._tell_approvers(request, plan, channel, fate.link)
         if fate.state is Delivery.SENT:
             where: Part = Link(fate.link, "posted") if fate.link else "posted"
-            return say("Request ", Code(request.id), " ", where, f": {needs}.")
+            return say("Request ", Code(request.id), " ", where, ": ", *needs, ".")
         if fate.state is Delivery.QUEUED:
             return say(
-                "Request ", Code(request.id), f" is open: {needs}. Slack is slow to take its "
-                "card; it will appear here as soon as Slack does.",
+                "Request ", Code(request.id), " is open: ", *needs, ". Slack is slow to take "
+                "its card; it will appear here as soon as Slack does.",
             )  # fmt: skip
         said = self._event(
             "cancelled", "habot", request.pair, "cancelled",
