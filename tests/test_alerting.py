@@ -18,7 +18,7 @@ from habot.core.alert_cards import alert_card
 from habot.core.alerts import AlertState, Incident
 from habot.core.blocks import mrkdwn
 from habot.core.model import Health, NodeState, Role, Verdict
-from habot.core.outbox import Delivery, Next
+from habot.core.outbox import Delivery, MessageKind, Next
 from habot.core.roles import Access
 from habot.core.verdict import NodeView, PairStatus
 from habot.errors import ConfigError
@@ -304,6 +304,42 @@ async def test_acknowledging_an_alert_says_who_is_on_it(memory: Stores) -> None:
     assert "alert_acknowledge" not in card
     [event] = [r.event for r in await memory.audit.recent(10) if r.event.kind == "acknowledged"]
     assert (event.actor, event.pair) == ("U0OPS1", "prod")
+
+
+async def test_an_unacknowledged_alert_calls_its_people_again_until_someone_acks(
+    memory: Stores,
+) -> None:
+    """[schedule] nudge_every = "30m": every half hour an open alert nobody acknowledged
+    gets a thread reply naming [slack] alert_mention; Acknowledge stops them."""
+    config = {
+        **CONFIG,
+        "slack": {"alert_channel": "C0ALERTS", "alert_mention": "S0ONCALL"},
+        "schedule": {"nudge_every": "30m"},
+    }
+    clock = Clock()
+    alerts = Alerter(
+        settings=parse_settings(config, env={}), states=memory.alerts, outbox=memory.outbox,
+        clock=clock, audit=memory.audit,
+    )  # fmt: skip
+
+    async def replies_after(minutes: int) -> list[str]:
+        for _ in range(minutes // 5):
+            await alerts.observe(BAD)
+            clock.now += timedelta(minutes=5)
+        texts = []
+        while (head := await memory.outbox.head("prod")) is not None:
+            if head.kind is MessageKind.REPLY:
+                texts.append(head.payload["text"])
+            await memory.outbox.record(head.id, Next(Delivery.SENT, T0), f"1.{head.id}", None)
+        return texts
+
+    [nudge] = await replies_after(40)  # raised at 5 min; called again at 35
+    assert nudge.startswith(":bell: <!subteam^S0ONCALL> Still open after 35m00s")
+    assert "nobody has acknowledged it" in nudge
+    assert len(await replies_after(30)) == 1  # and again half an hour later
+    await alerts.acknowledge(OPERATOR, "prod")
+    [said] = await replies_after(120)  # two hours on: the acknowledgement, no nudge
+    assert said.startswith("Acknowledged by <@U0OPS1>")
 
 
 def test_an_acknowledgement_survives_a_restart() -> None:

@@ -229,3 +229,64 @@ def test_a_degraded_health_is_not_hidden_by_an_announced_shape() -> None:
     degraded = reading(Verdict.FAILED_OVER, Health.DEGRADED)
     _, out = run([degraded, degraded], state=announced(FAILED_OVER))
     assert kinds(out) == [[], [Kind.RAISE]]
+
+
+def nudged(
+    sequence: list[PairStatus],
+    every: timedelta | None = timedelta(minutes=30),
+    state: AlertState | None = None,
+    quiet: bool = False,
+) -> tuple[AlertState, list[list[Kind]]]:
+    """Feed readings five minutes apart with nudges every ``every``; return the kinds."""
+    state = state or AlertState()
+    out = []
+    for i, status in enumerate(sequence):
+        state, notices = step(state, status, T0 + i * EVERY, 2, quiet, nudge_every=every)
+        out.append([n.kind for n in notices])
+    return state, out
+
+
+def test_an_open_alert_nobody_acknowledged_calls_its_people_again() -> None:
+    """Raised at the second reading; nudged every 30 minutes of being open (from its
+    raise), alongside the usual in-place update — and nothing else posted."""
+    _, out = nudged([BAD] * 16)  # 75 minutes
+    assert out[1] == [Kind.RAISE]
+    nudges = [i for i, kinds in enumerate(out) if Kind.NUDGE in kinds]
+    assert nudges == [7, 13]  # 30 and 60 minutes after the raise at reading 1
+    assert all(kinds[0] is Kind.UPDATE for kinds in out[2:])
+
+
+def test_acknowledging_stops_the_nudges() -> None:
+    state, _ = nudged([BAD] * 3)
+    assert state.incident is not None
+    acked = replace(state.incident, acknowledged_by="U0OPS1", acknowledged_at=T0)
+    _, out = nudged([BAD] * 20, state=replace(state, incident=acked))
+    assert not any(Kind.NUDGE in kinds for kinds in out)
+
+
+@pytest.mark.parametrize(
+    ("every", "quiet", "muted"),
+    [
+        (None, False, False),
+        (timedelta(minutes=30), True, False),
+        (timedelta(minutes=30), False, True),
+    ],
+)
+def test_no_nudges_when_off_in_quiet_hours_or_muted(
+    every: timedelta | None, quiet: bool, muted: bool
+) -> None:
+    state, _ = nudged([BAD] * 3)
+    if muted:
+        state = replace(state, muted_until=T0 + timedelta(days=1))
+    _, out = nudged([BAD] * 20, every, state, quiet)
+    assert not any(Kind.NUDGE in kinds for kinds in out)
+
+
+def test_an_incident_stored_before_nudges_existed_counts_from_its_start() -> None:
+    """An incident loaded without called_at (stored by an older habot) is nudged as soon as
+    it has been open ``every``, not never and not at once."""
+    state, _ = nudged([BAD] * 3)
+    assert state.incident is not None
+    old = replace(state, incident=replace(state.incident, called_at=None))
+    _, out = nudged([BAD] * 8, state=old)
+    assert [i for i, kinds in enumerate(out) if Kind.NUDGE in kinds] == [6]  # since + 30 min

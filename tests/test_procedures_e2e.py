@@ -41,10 +41,16 @@ def with_schedule(extra: str) -> str:
 
 
 @pytest.fixture
-async def bot(sim: Simulator, fake: FakeSlack, tmp_path: Path) -> Any:
+async def bot(
+    request: pytest.FixtureRequest, sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> Any:
     """A running bot with the approval settings of the operations tests, logging at -vv
-    (the most it ever logs: secrets must stay out even so)."""
-    running = await start_bot(sim, fake, tmp_path, http=True, extra=CONFIG, verbose=2)
+    (the most it ever logs: secrets must stay out even so), as text or (parametrised
+    ``"json"``) as JSON lines."""
+    log_format = getattr(request, "param", "text")
+    running = await start_bot(
+        sim, fake, tmp_path, http=True, extra=CONFIG, verbose=2, log_format=log_format
+    )
     yield running
     await running.stop()
 
@@ -142,8 +148,9 @@ def everything_stored(database: str) -> str:
         )
 
 
+@pytest.mark.parametrize("bot", ["text", "json"], indirect=True)
 async def test_rebuild_a_pair_from_make_standalone_to_bau_through_slack(
-    bot: Bot, fake: FakeSlack, sim: Simulator
+    bot: Bot, fake: FakeSlack, sim: Simulator, request: pytest.FixtureRequest
 ) -> None:
     """make-standalone on the Secondary leaves a half pair (named, with next steps); its
     declustering log is readable; a joining code may be asked for there; `initialise` then
@@ -185,6 +192,11 @@ async def test_rebuild_a_pair_from_make_standalone_to_bau_through_slack(
     assert code not in log
     assert first_code not in log
     assert "DEBUG" in log  # it really did log at -vv
+    if request.node.callspec.params["bot"] == "json":  # one JSON object a line; no code in any
+        lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        assert {"DEBUG", "INFO"} <= {line["level"] for line in lines}
+        assert any(line.get("request") for line in lines)
+        assert not any(code in json.dumps(line) for line in lines)
     assert code not in everything_stored(bot.database)
     prod = sim.pairs["prod"].nodes
     assert (prod[P].state, prod[S].state) == (NodeState.ACTIVE, NodeState.STANDBY)

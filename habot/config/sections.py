@@ -249,8 +249,16 @@ class ScheduleSettings(_Section):
     quiet_hours: str = ""
     keep_readings: Duration = timedelta(days=7)
     remind_after: Duration = timedelta(hours=24)
+    #: An open alert nobody has acknowledged calls its people again (in its thread, naming
+    #: [slack] alert_mention) this often; "off" never does.
+    nudge_every: Duration | None = timedelta(minutes=30)
     #: How often the audit chain's head is posted to the alert channel (when one is set).
     anchor_every: Duration = timedelta(hours=6)
+
+    @field_validator("nudge_every", mode="before")
+    @classmethod
+    def _nudge_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() == "off" else value
 
     @field_validator("timezone")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from habot.core.alerts import Announced, Incident, resolved_after
 from habot.core.blocks import (
     VERDICT_EMOJI,
@@ -72,6 +74,17 @@ def reminder_message(status: PairStatus, incident: Incident, announced: Announce
         f"BAU yet. {escape(incident.reason)}"
     )
     return Message(f"{status.pair} still {status.verdict.value}", (section(text),), True)
+
+
+def nudge_text(incident: Incident, notify: str | None, now: datetime) -> str:
+    """The thread reply that calls an open alert's people again: nobody has said they are
+    on it (Acknowledge on the card stops these)."""
+    who = f"{mention(notify)} " if notify else ""
+    open_for = format_duration(now - incident.since)
+    return (
+        f":bell: {who}Still open after {open_for} and nobody has acknowledged it: "
+        f"{escape(incident.reason)}. Press *Acknowledge* on the card when you are on it."
+    )
 
 
 def _buttons(status: PairStatus, acknowledged: bool) -> Block:

@@ -10,6 +10,10 @@ A shape that habot's own approved operation produced and reported on its card (s
 over after a switchover) is *announced*: people have just been told, so readings of that
 very shape raise no new alert. If the pair stays so for ``remind_after``, one reminder says
 so. Any other shape — anything habot did not cause — alerts as usual.
+
+An open incident nobody has acknowledged calls its people again every ``nudge_every`` (in
+the card's thread, naming them) — never once someone has acknowledged it, nor while the
+pair is muted or in quiet hours.
 """
 
 from __future__ import annotations
@@ -50,6 +54,13 @@ class Incident:
     readings: int
     acknowledged_by: str | None = None  # someone said they are on it
     acknowledged_at: datetime | None = None
+    called_at: datetime | None = None  # people were last called: raised, or nudged since
+
+    def nudge_due(self, now: datetime, every: timedelta | None) -> bool:
+        """Whether nobody is on it and its people were last called ``every`` ago or more."""
+        if every is None or self.acknowledged_by is not None:
+            return False
+        return now - (self.called_at or self.since) >= every
 
 
 Shape = tuple[Verdict, NodeState, NodeState, Health | None]
@@ -90,6 +101,7 @@ class Kind(StrEnum):
     UPDATE = "update"  # update the open card in place (count, last seen, reason)
     RESOLVE = "resolve"  # reply "resolved after N min" in the card's thread, mark the card
     REMIND = "remind"  # the announced shape has lasted remind_after: one reminder post
+    NUDGE = "nudge"  # an open incident nobody acknowledged: call its people again
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,7 @@ def step(
     alert_after: int,
     in_quiet_hours: bool = False,
     remind_after: timedelta = timedelta(hours=24),
+    nudge_every: timedelta | None = None,
 ) -> tuple[AlertState, list[Notice]]:
     """Apply one reading; return the new state and the notices to send (maybe none). A
     returned state without the ``announced`` it came with means: forget the announcement."""
@@ -120,7 +133,8 @@ def step(
         return _good(state, now, alert_after, muted, in_quiet_hours)
     if known and state.incident is None:
         return _announced(state, reason, now, remind_after, muted)
-    return _bad(state, reason, now, alert_after, muted)
+    nudge = None if in_quiet_hours else nudge_every
+    return _bad(state, reason, now, alert_after, muted, nudge)
 
 
 def _announced(
@@ -138,7 +152,12 @@ def _announced(
 
 
 def _bad(
-    state: AlertState, reason: str, now: datetime, alert_after: int, muted: bool
+    state: AlertState,
+    reason: str,
+    now: datetime,
+    alert_after: int,
+    muted: bool,
+    nudge_every: timedelta | None = None,
 ) -> tuple[AlertState, list[Notice]]:
     streak = state.bad_streak + 1
     first = state.first_bad_at or now
@@ -148,10 +167,14 @@ def _bad(
             state.incident, reason=reason, last_seen=now, readings=state.incident.readings + 1
         )
         # An edit in place notifies nobody, so it happens even while muted.
-        return replace(base, incident=incident), [Notice(Kind.UPDATE, incident, quiet=muted)]
+        notices = [Notice(Kind.UPDATE, incident, quiet=muted)]
+        if not muted and incident.nudge_due(now, nudge_every):
+            incident = replace(incident, called_at=now)
+            notices.append(Notice(Kind.NUDGE, incident))
+        return replace(base, incident=incident), notices
     if streak < alert_after or muted:
         return base, []
-    incident = Incident(reason, first, now, streak)
+    incident = Incident(reason, first, now, streak, called_at=now)
     return replace(base, incident=incident), [Notice(Kind.RAISE, incident)]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from habot.config import Settings
-from habot.core.alert_cards import alert_card, reminder_message
+from habot.core.alert_cards import alert_card, nudge_text, reminder_message
 from habot.core.alerts import (
     Announced,
     Kind,
@@ -62,9 +62,11 @@ class Alerter:
         now = self._clock()
         before, card = await self._states.load(status.pair)
         quiet = in_quiet_hours(self._quiet, now.astimezone(self._zone))
+        schedule = self._schedule
         state, notices = step(
-            before, status, now, self._schedule.alert_after, quiet, self._schedule.remind_after
-        )
+            before, status, now, schedule.alert_after, quiet, schedule.remind_after,
+            schedule.nudge_every,
+        )  # fmt: skip
         for notice in notices:
             card = await self._queue(status, notice, card, now, state.announced)
         await self._states.save(status.pair, state, card)
@@ -117,6 +119,11 @@ class Alerter:
             assert announced is not None
             message = message_payload(reminder_message(status, notice.incident, announced))
             await self._outbox.enqueue(lane, MessageKind.POST, channel, message, now)
+            return card
+        if notice.kind is Kind.NUDGE:
+            if card is not None:
+                nudge = reply_to(card, nudge_text(notice.incident, self._mention, now))
+                await self._outbox.enqueue(lane, MessageKind.REPLY, channel, nudge, now)
             return card
         if notice.kind is Kind.RAISE:
             return await self._outbox.enqueue(

@@ -41,6 +41,7 @@ def encode(state: AlertState) -> str:
                 "readings": incident.readings,
                 "acknowledged_by": incident.acknowledged_by,
                 "acknowledged_at": _iso(incident.acknowledged_at),
+                "called_at": _iso(incident.called_at),
             },
         }
     )
@@ -62,6 +63,7 @@ def decode(raw: str) -> AlertState:
             int(found["readings"]),
             found.get("acknowledged_by"),
             _when(found.get("acknowledged_at")),
+            _when(found.get("called_at")),
         )
     return AlertState(
         int(data["bad_streak"]),
