@@ -44,7 +44,9 @@ FAST_SSH = {
 
 
 #: Fixtures that start a system binary (OpenSSH's sshd, PostgreSQL).
-SYSTEM_FIXTURES = frozenset({"sshd", "postgres_admin", "console", "password_sshd", "account"})
+SYSTEM_FIXTURES = frozenset(
+    {"sshd", "postgres_admin", "console", "password_sshd", "account", "chromium"}
+)
 #: What a test does when it runs habot (or its simulator) as a process of its own.
 PROCESS_CALLS = ("start_bot(", "habot(", "_habot(", "subprocess.", "create_subprocess")
 

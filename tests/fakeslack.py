@@ -21,21 +21,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.slackcheck import problems_in_blocks, problems_in_view
+from tests.slackcheck import MESSAGE_LIMIT, message_size, problems_in_blocks, problems_in_view
 
 TEAM, BOT_USER, APP_ID = "T0HABOT", "U0HABOTBOT", "A0HABOT"
-#: Slack refuses a message whose text and blocks together run much above 12–13k
-#: characters (msg_blocks_too_long, SLACK-NOTES §8): the fake refuses from the lower end,
-#: counting the blocks as Slack receives them (JSON).
-MESSAGE_LIMIT = 12_000
 #: Every fake started in this test process; the suite asserts none of them was sent a
 #: message over the limit (tests/conftest.py).
 STARTED: list[FakeSlack] = []
-
-
-def message_size(text: str, blocks: list[Any] | None) -> int:
-    """A message's size as the fake measures it: its text plus its blocks' JSON."""
-    return len(text or "") + (len(json.dumps(blocks)) if blocks else 0)
 
 
 @dataclass

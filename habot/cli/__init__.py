@@ -9,6 +9,7 @@ import click
 
 from habot import __version__, logs
 from habot.cli.audit import audit, db
+from habot.cli.demo import demo
 from habot.cli.digest import digest
 from habot.cli.local import history, mute, pending, unmute
 from habot.cli.manifest import manifest
@@ -47,6 +48,7 @@ for _local in (pending, history, mute, unmute):
     cli.add_command(_local)
 cli.add_command(check)
 cli.add_command(sim)
+cli.add_command(demo)
 cli.add_command(audit)
 cli.add_command(run)
 cli.add_command(manifest)

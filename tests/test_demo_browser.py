@@ -1,0 +1,133 @@
+"""`habot demo` in a real browser (Playwright driving Debian's chromium): what a newcomer
+sees, step by step, with a screenshot of each step kept as an artefact
+(``$HABOT_ARTIFACTS``, default ``artifacts/``, under ``demo/``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import system_binary
+
+playwright = pytest.importorskip("playwright.async_api", reason="pip install playwright")
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("HABOT_ARTIFACTS", ROOT / "artifacts")) / "demo"
+WAIT = 30_000  # ms: a step waits at most this long for the bot and the simulated pair
+
+
+@dataclass
+class RunningDemo:
+    """`habot demo` as a process, and what it printed."""
+
+    process: asyncio.subprocess.Process
+    url: str
+    printed: list[str]
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's chromium (no browser is downloaded)."""
+    return system_binary("chromium", "chromium")
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[RunningDemo]:
+    """`habot demo --port 0`, started as a newcomer starts it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "habot", "demo", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdin=asyncio.subprocess.DEVNULL, cwd=tmp_path,
+    )  # fmt: skip
+    assert process.stdout is not None
+    printed: list[str] = []
+    async with asyncio.timeout(30):
+        while not any("Ctrl-C" in line for line in printed):  # the URL, then the log's path
+            line = (await process.stdout.readline()).decode()
+            assert line, f"habot demo exited early: {printed}"
+            printed.append(line.rstrip("\n"))
+    url = next(line for line in printed if line.startswith("http://"))
+    yield RunningDemo(process, url, printed)
+    if process.returncode is None:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
+    demo: RunningDemo, chromium: str
+) -> None:
+    """Status card; the Primary power-cut; a failover requested as the operator; their own
+    Approve refused; approved by the approver through the confirm dialog; the outcome in
+    the card's thread; App Home updated — then Ctrl-C leaves nothing behind."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert demo.url == demo.url.strip()  # the URL is a line of its own
+    async with playwright.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(WAIT)
+        await page.goto(demo.url)
+        await page.wait_for_selector("#banner", state="hidden")  # the bot is up
+        await page.select_option("#persona", "U0DEMOOPS")
+
+        async def shot(name: str) -> None:
+            await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+        async def command(text: str) -> None:
+            await page.fill("#command", text)
+            await page.press("#command", "Enter")
+
+        await command("/ha status prod")
+        card = page.locator(".message", has_text="BAU — Primary active").last
+        await card.wait_for()
+        await shot("01-status-card")
+
+        await page.click("button[data-fault='prod:power-cut']")
+        await page.wait_for_selector("#fault-said:has-text('prod: power-cut')")
+        await command("/ha failover prod")
+        request = page.locator(".message:not(.ephemeral)", has_text="failover").filter(
+            has=page.locator("button[data-action-id='approve_request']")
+        )
+        await request.last.wait_for()
+        await page.locator(".ephemeral", has_text="approval(s) needed").last.wait_for()
+        await shot("02-failover-requested")
+
+        await request.last.locator("button[data-action-id='approve_request']").click()
+        await page.click("#confirm-yes")  # the card's confirm dialog
+        await page.locator(".ephemeral", has_text="second person").last.wait_for()
+        await shot("03-own-approval-refused")
+
+        await page.select_option("#persona", "U0DEMOLEAD")
+        await request.last.locator("button[data-action-id='approve_request']").click()
+        dialog = page.locator("#confirm")
+        await dialog.wait_for(state="visible")
+        assert "failover" in (await dialog.inner_text()).lower()
+        await shot("04-confirm-dialog")
+        await page.click("#confirm-yes")
+        await page.locator(".message", has_text="Succeeded").last.wait_for()
+        await page.locator(".thread .message").first.wait_for()
+        await shot("05-failover-succeeded")
+
+        await page.click("#tab-home")
+        home = page.locator("#home-view")
+        await home.locator("text=Recent operations").wait_for()
+        await page.locator("#home-view", has_text="succeeded").wait_for()
+        await shot("06-app-home")
+        await browser.close()
+
+    demo.process.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(demo.process.wait(), 30) == 0
+    assert demo.process.stdout is not None
+    said = (await demo.process.stdout.read()).decode()
+    assert "nothing left behind" in said
+    [log_line] = [line for line in demo.printed if "the bot's log:" in line]
+    folder = Path(log_line.split("the bot's log: ")[1].split(";")[0]).parent
+    assert not folder.exists()  # every file it made is gone
+    for step in ("01-status-card", "02-failover-requested", "03-own-approval-refused",
+                 "04-confirm-dialog", "05-failover-succeeded", "06-app-home"):  # fmt: skip
+        assert (ARTIFACTS / f"{step}.png").stat().st_size > 10_000

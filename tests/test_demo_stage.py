@@ -1,0 +1,138 @@
+"""The demo's Slack-like server refuses what Slack refuses, with the same Block Kit checks
+the bot's tests use (tests/slackcheck.py), and passes on what Slack would send."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+
+from habot.core.blocks import status_message
+from habot.core.model import Verdict
+from habot.demo.stage import Persona, SlackStage
+from tests.slackcheck import MESSAGE_LIMIT, problems_in_blocks
+from tests.test_blocks import pair_status
+
+TOKEN, SECRET = "xoxb-stage-test", "s3cret"
+OPS = Persona("U0OPS", "Olivia", "operator")
+
+
+@pytest.fixture
+async def stage() -> AsyncIterator[SlackStage]:
+    """The stage on a free port, with no bot behind it."""
+    built = SlackStage(
+        channel="C0OPS", channel_name="ha-ops", personas=[OPS], command="/ha",
+        usage_hint="help | status", signing_secret=SECRET, bot_token=TOKEN,
+    )  # fmt: skip
+    await built.start()
+    yield built
+    await built.stop()
+
+
+async def api(stage: SlackStage, method: str, token: str = TOKEN, **args: Any) -> dict[str, Any]:
+    """A Web API call as slack_sdk makes it (form fields, Bearer token)."""
+    form = {k: json.dumps(v) if isinstance(v, list | dict) else str(v) for k, v in args.items()}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            stage.api_url + method, data=form, headers={"Authorization": f"Bearer {token}"}
+        ) as response,
+    ):
+        data: dict[str, Any] = await response.json()
+        return data
+
+
+async def test_a_valid_card_is_posted_and_shown_to_everyone(stage: SlackStage) -> None:
+    card = status_message([pair_status(Verdict.BAU)], datetime.now(UTC), ["r1"])
+    assert problems_in_blocks(list(card.blocks)) == []  # what the bot's tests accept …
+    answer = await api(stage, "chat.postMessage", channel="C0OPS", text=card.text,
+                       blocks=list(card.blocks))  # fmt: skip
+    assert answer["ok"] is True  # … the stage accepts
+    seen = await stage.view_for(OPS.user)
+    assert [m["ts"] for m in seen["messages"]] == [answer["ts"]]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "error"),
+    [
+        ([{"type": "no_such_block"}], "invalid_blocks"),
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "invalid_blocks"),
+        ([{"type": "divider"}] * 51, "invalid_blocks"),
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 2900}}] * 5,
+         "msg_blocks_too_long"),
+    ],
+)  # fmt: skip
+async def test_what_slack_refuses_the_stage_refuses(
+    stage: SlackStage, blocks: list[dict[str, Any]], error: str
+) -> None:
+    problems = problems_in_blocks(blocks)
+    too_long = len(json.dumps(blocks)) > MESSAGE_LIMIT
+    assert problems or too_long  # the bot's tests would refuse it too
+    answer = await api(stage, "chat.postMessage", channel="C0OPS", text="t", blocks=blocks)
+    assert answer == {"ok": False, "error": error}
+    assert (await stage.view_for(OPS.user))["messages"] == []
+
+
+async def test_a_wrong_token_or_an_unknown_channel_is_refused(stage: SlackStage) -> None:
+    assert (await api(stage, "auth.test", token="xoxb-other"))["error"] == "invalid_auth"
+    missing = await api(stage, "chat.postMessage", channel="C0ELSEWHERE", text="hi")
+    assert missing["error"] == "channel_not_found"
+
+
+async def test_ephemeral_and_direct_messages_reach_only_their_person(stage: SlackStage) -> None:
+    other = "U0OTHER"
+    stage.personas[other] = Persona(other, "Otto", "viewer")
+    await api(stage, "chat.postEphemeral", channel="C0OPS", user=OPS.user, text="just you")
+    await api(stage, "chat.postMessage", channel=OPS.user, text="a DM")
+    mine = [m["text"] for m in (await stage.view_for(OPS.user))["messages"]]
+    theirs = [m["text"] for m in (await stage.view_for(other))["messages"]]
+    assert sorted(mine) == ["a DM", "just you"]
+    assert theirs == []
+
+
+async def test_a_file_is_uploaded_into_the_persons_dm(stage: SlackStage) -> None:
+    opened = await api(stage, "conversations.open", users=OPS.user)
+    got = await api(stage, "files.getUploadURLExternal", filename="prod.log", length=5)
+    async with aiohttp.ClientSession() as session, session.post(got["upload_url"], data=b"lines"):
+        pass
+    done = await api(stage, "files.completeUploadExternal", channel_id=opened["channel"]["id"],
+                     files=[{"id": got["file_id"], "title": "prod log"}])  # fmt: skip
+    assert done["ok"] is True
+    [shared] = (await stage.view_for(OPS.user))["messages"]
+    assert shared["files"][0]["title"] == "prod log"
+
+
+async def test_the_page_and_its_assets_are_served(stage: SlackStage) -> None:
+    async with aiohttp.ClientSession() as session:
+        for path, kind in (("", "text/html"), ("page/app.js", "application/javascript"),
+                           ("page/style.css", "text/css")):  # fmt: skip
+            async with session.get(stage.page_url + path) as response:
+                assert response.status == 200
+                assert response.content_type == kind
+        async with session.get(stage.page_url + "page/../stage.py") as response:
+            assert response.status == 404
+
+
+async def test_a_command_while_the_bot_is_down_says_so(stage: SlackStage) -> None:
+    """No bot behind the stage: the page is told plainly, not left waiting."""
+    stage.bot_url = f"http://127.0.0.1:{unused_port()}"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(stage.page_url + "ui/command",
+                     json={"as": OPS.user, "text": "/ha status"}) as response,
+    ):  # fmt: skip
+        assert response.status == 502
+        assert "not answering" in (await response.json())["error"]
+    assert (await stage.view_for(OPS.user))["bot"].startswith("not answering")
+
+
+def unused_port() -> int:
+    """A port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
