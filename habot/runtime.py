@@ -257,6 +257,7 @@ class Habot:
             on_busy=slack.on_busy,
             background=self.background,
             approvers=slack.approvers,
+            readings=stores.readings,
         )
         commands = CommandService(
             settings=self.settings,

@@ -26,7 +26,7 @@ from habot.core.approvals import RequestState
 from habot.core.asks import parse_operation
 from habot.core.audit import AuditRecord
 from habot.core.blocks import Message, mrkdwn, render
-from habot.core.model import NodeState, Role
+from habot.core.model import NodeState, Role, Verdict
 from habot.core.outbox import Delivery, Fate
 from habot.core.replies import Reply
 from habot.core.roles import Access
@@ -38,6 +38,7 @@ from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
 from habot.store import sql_stores
 from habot.store.db import upgrade
+from habot.store.memory import memory_stores
 from tests.conftest import Clock, fast_config_file, settings_from
 
 OPERATOR = Caller("U0OPS1", "C0HAOPS", frozenset({Access.VIEWER, Access.OPERATOR}))
@@ -275,6 +276,21 @@ async def test_direct_messages_are_capped_for_a_huge_approver_group(world: World
     world.service = world.with_service(approvers=KnownApprovers(crowd))
     await world.ask("switchover prod")
     assert len(world.notifier.directs) == MAX_DIRECT
+
+
+async def test_the_outcomes_reading_is_the_pairs_newest(world: World) -> None:
+    """The reading that judged a switchover is kept with the scheduled ones, so App Home
+    and the digest show the pair as it is now — not as the last poll, taken before the
+    change, saw it (found by the demo's browser test: Home said BAU after a failover)."""
+    readings = memory_stores().readings
+    world.service = world.with_service(readings=readings)
+    await world.ask("switchover prod")
+    await world.service.approve(LEAD, world.request_id())
+    await world.service.drain()
+    newest = await readings.last("prod")
+    assert newest is not None
+    assert newest.verdict is Verdict.FAILED_OVER
+    assert (newest.primary, newest.secondary) == (NodeState.DEMOTED, NodeState.PROMOTED_ACTIVE)
 
 
 async def test_a_question_after_the_confirmation_is_unknown_not_aborted(world: World) -> None:

@@ -39,7 +39,15 @@ from habot.services.operations.stage import (
     Parts,
     approval_policy,
 )
-from habot.services.ports import Approvers, AuditLog, Caller, Clock, CommandRunner, Requests
+from habot.services.ports import (
+    Approvers,
+    AuditLog,
+    Caller,
+    Clock,
+    CommandRunner,
+    ReadingLog,
+    Requests,
+)
 from habot.services.status import StatusService
 
 __all__ = ["DURABLE_FOR", "PROGRESS_EVERY", "Notifier", "OperationService", "approval_policy"]
@@ -65,6 +73,7 @@ class OperationService:
         on_busy: Callable[[], None] | None = None,
         background: Background | None = None,
         approvers: Approvers | None = None,
+        readings: ReadingLog | None = None,
     ) -> None:
         self._background = background or Background()
         parts = Parts(
@@ -83,6 +92,7 @@ class OperationService:
             announce=announce,
             on_busy=on_busy,
             approvers=approvers,
+            readings=readings,
         )
         execution = Execution(parts)
         self._asking = Asking(parts, execution)

@@ -37,6 +37,7 @@ from habot.errors import (
     ConnectionLostError,
     NodeError,
     OwnershipLost,
+    StoreError,
     UnexpectedPrompt,
 )
 from habot.logs import about
@@ -266,6 +267,8 @@ class Execution(Stage):
         before: PairStatus | None = None,
     ) -> None:
         log.info("request %s ended %s: %s", request.id, state.value, words)
+        if after is not None:
+            await self._keep_reading(after)
         said = self._event(
             state.value, request.requester, request.pair, state.value,
             {"request": request.id, "detail": words},
@@ -286,6 +289,17 @@ class Execution(Stage):
             await self._durably(
                 lambda: self._notify.tell(request.pair, channel, request.requester, text)
             )
+
+    async def _keep_reading(self, after: PairStatus) -> None:
+        """The reading that judged the outcome is the pair's newest: kept with the scheduled
+        ones, so App Home, the digest and the next poll start from it — not from a reading
+        taken before the change (until the next poll, Home said BAU after a failover)."""
+        if self._readings is None:
+            return
+        try:
+            await self._readings.add(after)
+        except StoreError as exc:  # the outcome matters more: it is written next
+            log.warning("the outcome's reading of %s was not kept: %s", after.pair, exc)
 
     async def _late(self, request: Request, state: RequestState, words: str) -> None:
         """This replica ran the request, but another declared it interrupted before the

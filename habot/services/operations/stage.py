@@ -21,7 +21,14 @@ from habot.core.outbox import Fate
 from habot.core.replies import Reply
 from habot.errors import StoreBusy
 from habot.services.background import Background
-from habot.services.ports import Approvers, AuditLog, Clock, CommandRunner, Requests
+from habot.services.ports import (
+    Approvers,
+    AuditLog,
+    Clock,
+    CommandRunner,
+    ReadingLog,
+    Requests,
+)
 from habot.services.status import StatusService
 
 log = logging.getLogger(__name__)
@@ -100,6 +107,7 @@ class Parts:
     announce: Callable[[str, Announced], Awaitable[None]] | None = None
     on_busy: Callable[[], None] | None = None
     approvers: Approvers | None = None  # who to tell of a new request (Slack's groups)
+    readings: ReadingLog | None = None  # an outcome's reading joins the scheduled ones
 
 
 class Stage:
@@ -121,6 +129,7 @@ class Stage:
         self._announce = parts.announce
         self._on_busy = parts.on_busy
         self._approvers = parts.approvers
+        self._readings = parts.readings
 
     async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
         """A write that must not be lost (an outcome, its audit, its card): a busy database
