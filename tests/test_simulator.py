@@ -169,3 +169,23 @@ def test_console_mode_for_a_pair_not_simulated_is_refused(tmp_path: Path) -> Non
     """A typo in --console names the pair instead of simulating nothing."""
     with pytest.raises(ValueError, match="not simulated: prdo"):
         Simulator(tmp_path / "sim", ("prod",), console=("prdo",))
+
+
+async def test_power_and_path_faults_compose_in_any_order(
+    sim: Simulator, sim_settings: Settings, executor: SshExecutor
+) -> None:
+    """`up` on a running node changes nothing (it used to fail to bind its port); cutting
+    habot's path to a node that is off leaves it off; mending the path of a node still off
+    does not switch it on; powering it on while the path is cut keeps the path cut."""
+    await sim.apply("prod", "primary", "up")
+    assert await verdict(sim_settings, executor) is Verdict.BAU
+    await sim.apply("prod", "primary", "down")
+    await sim.apply("prod", "primary", "cut", "on")
+    assert await verdict(sim_settings, executor) is Verdict.PRIMARY_DOWN  # its peer sees it off
+    await sim.apply("prod", "primary", "cut", "off")
+    assert await verdict(sim_settings, executor) is Verdict.PRIMARY_DOWN
+    await sim.apply("prod", "primary", "cut", "on")
+    await sim.apply("prod", "primary", "up")
+    assert await verdict(sim_settings, executor) is Verdict.PRIMARY_UNREACHABLE
+    await sim.apply("prod", "primary", "cut", "off")
+    assert await verdict(sim_settings, executor) is Verdict.BAU

@@ -94,8 +94,8 @@ async def breaker(sim: Simulator, pair: str, what: str) -> str:
             NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE,
         )  # fmt: skip
     elif what == "reset":
-        await sim.apply(pair, "primary", "up")
         await sim.apply(pair, "primary", "cut", "off")
+        await sim.apply(pair, "primary", "up")
         await sim.apply(pair, "pair", "reset")
     return f"{pair}: {what}"
 

@@ -78,7 +78,11 @@ class SimNodeServer:
         self._connections: set[asyncssh.SSHServerConnection] = set()
 
     async def start(self) -> None:
-        """Listen (again, on the same port once one was chosen)."""
+        """Listen (again, on the same port once one was chosen); listening already: nothing
+        more to do."""
+        if self._acceptor is not None:
+            self.pair.nodes[self.role].up = True
+            return
         self._acceptor = await asyncssh.listen(
             self.host,
             self.port,

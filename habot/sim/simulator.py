@@ -136,13 +136,19 @@ class Simulator:
         server, node = self.servers[(pair, role)], self.pairs[pair].nodes[role]
         if fault == "down":
             await server.stop()
-        elif fault == "up":
-            await server.start()
+        elif fault == "up":  # powered on: listening again, unless habot's path is still cut
+            if node.cut:
+                node.up = True
+            else:
+                await server.start()
         elif fault == "cut":  # habot cannot connect; the peer still sees the node
             cut = _switch(value)
             if cut is not node.cut:
                 node.cut = cut
-                await (server.stop(still_up=True) if cut else server.start())
+                if cut:
+                    await server.stop(still_up=node.up)  # a node powered off stays off
+                elif node.up:
+                    await server.start()
         elif fault in {"slow", "think"}:
             setattr(node, fault, _seconds(fault, value))
         elif fault in {"hang", "garbage", "crash", "ask_twice"}:
