@@ -269,8 +269,8 @@ class SlackStage:
             done = []
             for item in _json(args.get("files")) or []:
                 upload = self.uploads.get(str(item.get("id")))
-                if upload is None or upload.content is None:
-                    return {"ok": False, "error": "file_not_found"}
+                if upload is None or upload.content is None or len(upload.content) != upload.length:
+                    return {"ok": False, "error": "file_not_found"}  # as Slack: all bytes, or none
                 title = str(item.get("title") or upload.filename)
                 done.append({"id": upload.id, "title": title, "name": upload.filename,
                              "url": f"/ui/file/{upload.id}"})  # fmt: skip
