@@ -133,3 +133,42 @@ async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
     for step in ("01-status-card", "02-failover-requested", "03-own-approval-refused",
                  "04-confirm-dialog", "05-failover-succeeded", "06-app-home"):  # fmt: skip
         assert (ARTIFACTS / f"{step}.png").stat().st_size > 10_000
+
+
+async def test_a_bot_that_dies_is_shown_down_then_started_again(
+    demo: RunningDemo, chromium: str
+) -> None:
+    """The bot killed under the page: a banner says so while the page keeps trying; the
+    demo starts the bot again and the banner goes."""
+    [log_line] = [line for line in demo.printed if "the bot's log:" in line]
+    folder = log_line.split("the bot's log: ")[1].split(";")[0].rsplit("/", 1)[0]
+    async with playwright.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = await browser.new_page()
+        page.set_default_timeout(WAIT)
+        await page.goto(demo.url)
+        await page.wait_for_selector("#banner", state="hidden")
+        os.kill(_bot_pid(folder), signal.SIGKILL)
+        banner = page.locator("#banner")
+        await banner.wait_for(state="visible")
+        assert "not answering" in await banner.inner_text()
+        await banner.wait_for(state="hidden")  # started again
+        await page.fill("#command", "/ha status prod")
+        await page.press("#command", "Enter")
+        await page.locator(".message", has_text="BAU — Primary active").wait_for()
+        await browser.close()
+
+
+def _bot_pid(folder: str) -> int:
+    """The pid of the demo's `habot run`."""
+    [bot] = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _runs(p, folder)]
+    return int(bot.name)
+
+
+def _runs(proc: Path, folder: str) -> bool:
+    """Whether a /proc entry is `habot run` with the demo's config."""
+    try:
+        argv = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"run" in argv and any(folder.encode() in a for a in argv)

@@ -113,6 +113,8 @@ class SlackStage:
         self._answers: dict[str, tuple[str, str]] = {}  # response_url id → (user, channel)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self.bot = "starting"  # the bot's health as last seen: "up", or why not
         self.port = 0
 
     @property
@@ -147,9 +149,14 @@ class SlackStage:
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        self._watcher = asyncio.create_task(self._watch_bot())
 
     async def stop(self) -> None:
         """Stop listening."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         if self._session is not None:
             await self._session.close()
         if self._runner is not None:
@@ -378,8 +385,18 @@ class SlackStage:
             "messages": seen,
             "home": self.homes.get(user),
             "faults": [{"id": f, "label": label} for f, label in self._fault_names],
-            "bot": await self.bot_health(),
+            "bot": self.bot,
         }
+
+    async def _watch_bot(self, every: float = 1.0) -> None:
+        """Ask the bot's /healthz every second; a change wakes every page at once (a bot
+        that died is shown down within a second or two, and up again when it is)."""
+        while True:
+            health = await self.bot_health()
+            if health != self.bot:
+                self.bot = health
+                await self._touch()
+            await asyncio.sleep(every)
 
     async def bot_health(self) -> str:
         """ "up", "starting" or why the bot is not answering."""
