@@ -27,6 +27,7 @@ OPERATOR = Persona("U0DEMOOPS", "Olivia", "operator")
 APPROVER = Persona("U0DEMOLEAD", "Amir", "approver")
 VIEWER = Persona("U0DEMOVIEW", "Vic", "viewer")
 PAIRS = ("prod", "dr")
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 RESTART_AFTER = 2.0  # seconds before a bot that stopped is started again
 
 #: The demo's settings, after the simulator's own (pairs, keys, database).
@@ -185,6 +186,9 @@ async def serve(port: int, host: str, say: Callable[[str], None]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running_demo(port, host) as demo:
+        if host not in LOOPBACK:
+            say(f"habot demo: WARNING: the page listens on {host}: anyone who can reach it can act")
+            say("as any of its people, approver included. It is a demo: keep it on 127.0.0.1.")
         say("habot demo: simulated pairs prod (BAU) and dr (Degraded), the real bot, and a")
         say("Slack-like page. Open it in a browser:")
         say(demo.url)
