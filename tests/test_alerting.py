@@ -15,7 +15,7 @@ import pytest
 
 from habot.config import Settings, parse_settings
 from habot.core.alert_cards import alert_card
-from habot.core.alerts import AlertState, Incident
+from habot.core.alerts import Acknowledgement, AlertState, Incident
 from habot.core.blocks import mrkdwn
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.outbox import Delivery, MessageKind, Next
@@ -138,6 +138,31 @@ async def test_a_mute_and_a_concurrent_poll_do_not_undo_each_other(stores: Store
     assert await store.load("prod") == (AlertState(bad_streak=2), 7)
     await store.set_mute("dr", T0)  # a pair never polled yet can be muted
     assert await store.load("dr") == (AlertState(muted_until=T0), None)
+
+
+async def test_an_acknowledgement_and_a_concurrent_poll_do_not_undo_each_other(
+    stores: Stores,
+) -> None:
+    """The leader's poll loaded the state, someone acknowledged on another replica, the poll
+    saved: the acknowledgement stays. The first acknowledgement stands; a later incident
+    starts unacknowledged (on every store)."""
+    store = stores.alerts
+    open_ = AlertState(2, 0, T0, Incident("down", T0, T0, 2))
+    await store.save("prod", open_, 7)
+    state, card = await store.load("prod")  # the poll reads …
+    first = Acknowledgement(T0, "U0OPS1", T0 + timedelta(minutes=1))
+    assert await store.acknowledge("prod", first) is True  # … Acknowledge lands …
+    assert await store.acknowledge("prod", replace(first, by="U0OPS2")) is False
+    await store.save("prod", replace(state, bad_streak=3), card)  # … the poll writes back
+    after, _ = await store.load("prod")
+    assert after.incident is not None
+    assert (after.incident.acknowledged_by, after.bad_streak) == ("U0OPS1", 3)
+    later = T0 + timedelta(hours=2)
+    await store.save("prod", AlertState(2, 0, later, Incident("again", later, later, 2)), 8)
+    fresh, _ = await store.load("prod")
+    assert fresh.incident is not None
+    assert fresh.incident.acknowledged_by is None  # not the earlier incident's
+    assert await store.acknowledge("prod", Acknowledgement(later, "U0OPS2", later)) is True
 
 
 @pytest.mark.parametrize("resolved", [False, True])

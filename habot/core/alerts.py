@@ -63,6 +63,28 @@ class Incident:
         return now - (self.called_at or self.since) >= every
 
 
+@dataclass(frozen=True)
+class Acknowledgement:
+    """Someone said they are on the incident that began at ``since``. Stored apart from
+    the state the poll writes, so neither writer can undo the other."""
+
+    since: datetime
+    by: str
+    at: datetime
+
+
+def with_acknowledgement(state: AlertState, ack: Acknowledgement | None) -> AlertState:
+    """The state, its open incident marked acknowledged when ``ack`` is that incident's
+    (an acknowledgement of an earlier incident says nothing about this one)."""
+    incident = state.incident
+    if ack is None or incident is None or incident.since != ack.since:
+        return state
+    if incident.acknowledged_by is not None:
+        return state  # the first one stands
+    marked = replace(incident, acknowledged_by=ack.by, acknowledged_at=ack.at)
+    return replace(state, incident=marked)
+
+
 Shape = tuple[Verdict, NodeState, NodeState, Health | None]
 
 

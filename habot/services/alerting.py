@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from habot.config import Settings
 from habot.core.alert_cards import alert_card, nudge_text, reminder_message
 from habot.core.alerts import (
+    Acknowledgement,
     Announced,
     Kind,
     Notice,
@@ -84,12 +84,12 @@ class Alerter:
             incident = state.incident
             if incident is None:
                 return say(f"{pair} has no open alert: nothing to acknowledge.")
-            if incident.acknowledged_by is not None and incident.acknowledged_at is not None:
-                return say("Already acknowledged by ", Person(incident.acknowledged_by),
-                           " ", When(incident.acknowledged_at), ".")  # fmt: skip
             now = self._clock()
-            acked = replace(incident, acknowledged_by=caller.user, acknowledged_at=now)
-            await self._states.save(pair, replace(state, incident=acked), card)
+            ack = Acknowledgement(incident.since, caller.user, now)
+            if incident.acknowledged_by is not None or not await self._states.acknowledge(
+                pair, ack
+            ):
+                return await self._already(pair)
         if self._audit is not None:
             await self._audit.append(AuditEvent(
                 "acknowledged", caller.user, "acknowledged", now, pair=pair,
@@ -100,6 +100,14 @@ class Alerter:
             reply = reply_to(card, mrkdwn(words))
             await self._outbox.enqueue(pair, MessageKind.REPLY, self._channel, reply, now)
         return words
+
+    async def _already(self, pair: str) -> Reply:
+        """Someone acknowledged first (on this replica or another): who, and when."""
+        incident = (await self._states.load(pair))[0].incident
+        if incident is None or incident.acknowledged_by is None:
+            return say(f"{pair} has no open alert: nothing to acknowledge.")
+        when = (" ", When(incident.acknowledged_at)) if incident.acknowledged_at else ()
+        return say("Already acknowledged by ", Person(incident.acknowledged_by), *when, ".")
 
     async def announce(self, pair: str, announced: Announced) -> None:
         """habot's own operation produced this shape and said so on its card."""

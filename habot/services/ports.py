@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from habot.core.addresses import NodeAddress
-from habot.core.alerts import AlertState, Announced
+from habot.core.alerts import Acknowledgement, AlertState, Announced
 from habot.core.approvals import Request, RequestState
 from habot.core.audit import AuditEvent, AuditRecord, ChainCheck, RequestRow
 from habot.core.catalogue import RemoteCommand
@@ -215,6 +215,11 @@ class AlertStates(Protocol):
 
     async def set_mute(self, pair: str, until: datetime | None) -> None:
         """Mute the pair's alerts until then (None: unmute)."""
+        ...
+
+    async def acknowledge(self, pair: str, ack: Acknowledgement) -> bool:
+        """Record who is on the incident ``ack`` names — unless someone already is (then
+        False). Never touches the state ``save`` writes, nor it this."""
         ...
 
 

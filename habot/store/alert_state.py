@@ -10,7 +10,13 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from habot.core.alerts import AlertState, Announced, Incident
+from habot.core.alerts import (
+    Acknowledgement,
+    AlertState,
+    Announced,
+    Incident,
+    with_acknowledgement,
+)
 from habot.core.model import Health, NodeState, Verdict
 from habot.store.db import threaded, writing
 
@@ -126,14 +132,31 @@ class AlertStateStore:
         with self._engine.connect() as conn:
             row = conn.execute(
                 text(
-                    "SELECT state, card_id, muted_until, announced FROM alert_state WHERE pair = :p"
+                    "SELECT state, card_id, muted_until, announced, ack_since, ack_by, ack_at "
+                    "FROM alert_state WHERE pair = :p"
                 ),
                 {"p": pair},
             ).first()
         if row is None:
             return AlertState(), None
         state = replace(decode(row[0]), muted_until=_when(row[2]))
-        return replace(state, announced=decode_announced(row[3])), row[1]
+        state = replace(state, announced=decode_announced(row[3]))
+        since, at = _when(row[4]), _when(row[6])
+        ack = Acknowledgement(since, row[5], at) if since and at and row[5] else None
+        return with_acknowledgement(state, ack), row[1]
+
+    def acknowledge_sync(self, pair: str, ack: Acknowledgement) -> bool:
+        """Record who is on the incident that began at ``ack.since`` — unless someone
+        already is (True: this one was recorded). The poll's state is untouched."""
+        with writing(self._engine) as conn:
+            done = conn.execute(
+                text(
+                    "UPDATE alert_state SET ack_since = :s, ack_by = :b, ack_at = :a "
+                    "WHERE pair = :p AND (ack_since IS NULL OR ack_since <> :s)"
+                ),
+                {"p": pair, "s": _iso(ack.since), "b": ack.by, "a": _iso(ack.at)},
+            )
+            return done.rowcount == 1
 
     def announce_sync(self, pair: str, announced: Announced) -> None:
         """Record the shape habot's own operation produced (the rest is untouched)."""
@@ -177,4 +200,5 @@ class AlertStateStore:
     announce = threaded(announce_sync)
     forget_announced = threaded(forget_announced_sync)
     set_mute = threaded(set_mute_sync)
+    acknowledge = threaded(acknowledge_sync)
     save = threaded(save_sync)

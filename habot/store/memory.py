@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from habot.core.alerts import AlertState, Announced
+from habot.core.alerts import Acknowledgement, AlertState, Announced, with_acknowledgement
 from habot.core.approvals import Request, RequestState
 from habot.core.audit import (
     GENESIS,
@@ -280,11 +280,22 @@ class MemoryAlertStates:
         self._states: dict[str, tuple[AlertState, int | None]] = {}
         self._mutes: dict[str, datetime | None] = {}
         self._announced: dict[str, Announced | None] = {}
+        self._acks: dict[str, Acknowledgement] = {}
 
     async def load(self, pair: str) -> tuple[AlertState, int | None]:
         state, card = self._states.get(pair, (AlertState(), None))
         mute, announced = self._mutes.get(pair), self._announced.get(pair)
-        return replace(state, muted_until=mute, announced=announced), card
+        state = replace(state, muted_until=mute, announced=announced)
+        return with_acknowledgement(state, self._acks.get(pair)), card
+
+    async def acknowledge(self, pair: str, ack: Acknowledgement) -> bool:
+        if pair not in self._states:
+            return False  # as in SQL: no row, nothing to acknowledge
+        held = self._acks.get(pair)
+        if held is not None and held.since == ack.since:
+            return False
+        self._acks[pair] = ack
+        return True
 
     async def save(self, pair: str, state: AlertState, card_id: int | None) -> None:
         self._states[pair] = (replace(state, muted_until=None, announced=None), card_id)
