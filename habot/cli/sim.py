@@ -116,7 +116,7 @@ def fault(state_dir: Path, pair: str, target: str, fault: str, value: str | None
     Node faults:  down | up | cut on|off | slow SECONDS | think SECONDS | hang on|off |
                   garbage on|off | crash on|off | ask_twice on|off |
                   withhold ha-CMD[,ha-CMD…]|off   (a console no longer offers them)
-    Pair faults:  degraded on|off | smb PERCENT|off | reset
+    Pair faults:  degraded on|off | smb PERCENT|off | split (split brain) | reset
     Example:      habot sim fault prod primary down
     """
     request = {"op": "fault", "pair": pair, "target": target, "fault": fault, "value": value}

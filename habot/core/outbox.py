@@ -49,6 +49,12 @@ def reply_to(card: int, text: str) -> dict[str, Any]:
     return {TS_OF: card, "text": clip_text(text)}
 
 
+def direct(text: str) -> dict[str, Any]:
+    """A direct message's payload (posted to a user id: their DM with habot), within the
+    message budget."""
+    return {"text": clip_text(text)}
+
+
 def ephemeral_to(user: str, text: str) -> dict[str, Any]:
     """An ephemeral message's payload: for one person's eyes, within the message budget."""
     return {"user": user, "text": clip_text(text)}

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from habot.core.model import NodeState, Role
 from habot.demo.stage import Persona, SlackStage
 from habot.sim.simulator import Simulator
 from habot.slack.manifest import USAGE_HINT
@@ -81,7 +80,6 @@ class Demo:
 
 async def breaker(sim: Simulator, pair: str, what: str) -> str:
     """Break (or mend) a simulated pair as the page's buttons say."""
-    node = sim.pairs[pair].nodes
     if what == "power-cut":
         await sim.apply(pair, "primary", "down")
     elif what == "power-on":
@@ -90,10 +88,8 @@ async def breaker(sim: Simulator, pair: str, what: str) -> str:
         await sim.apply(pair, "primary", "cut", "on" if what == "cut-path" else "off")
     elif what == "degrade":
         await sim.apply(pair, "pair", "degraded", "on")
-    elif what == "split-brain":  # both servers serving: the Secondary promoted itself
-        node[Role.PRIMARY].state, node[Role.SECONDARY].state = (
-            NodeState.ACTIVE, NodeState.PROMOTED_ACTIVE,
-        )  # fmt: skip
+    elif what == "split-brain":
+        await sim.apply(pair, "pair", "split")
     elif what == "reset":
         await sim.apply(pair, "primary", "cut", "off")
         await sim.apply(pair, "primary", "up")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from habot.core.blocks import Message, mrkdwn
-from habot.core.budget import clip_text, cut, cut_note, fits
+from habot.core.budget import cut, cut_note, fits
 from habot.core.outbox import (
     TS_OF,
     Attempt,
@@ -18,6 +18,7 @@ from habot.core.outbox import (
     MessageKind,
     OutboxMessage,
     after,
+    direct,
     ephemeral_to,
     reply_to,
 )
@@ -137,7 +138,7 @@ class OutboxWorker:
             return
         why = say("habot could not tell you this in ", Room(message.channel), " (Slack said ",
                   Code(error or "unknown"), "), so here it is:")  # fmt: skip
-        payload = {"text": clip_text(f"{mrkdwn(why)}\n{text}")}
+        payload = direct(f"{mrkdwn(why)}\n{text}")
         await self._store.enqueue(DIRECT_LANE, MessageKind.POST, user, payload, self._clock())
         log.info("a private note for %s went to their direct messages instead", user)
 
@@ -198,8 +199,7 @@ class OutboxNotifier:
     async def direct(self, user: str, words: Reply) -> None:
         """Queue a direct message (chat.postMessage to the user: their DM with habot), in a
         lane of its own so a burst of them never holds a pair's card or thread back."""
-        text = clip_text(mrkdwn(words))
-        await self._queue(DIRECT_LANE, MessageKind.POST, user, {"text": text})
+        await self._queue(DIRECT_LANE, MessageKind.POST, user, direct(mrkdwn(words)))
 
     async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
         """Send a secret now, bypassing the outbox (it must never be stored)."""

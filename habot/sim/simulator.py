@@ -25,7 +25,7 @@ from habot.sim.server import SimNodeServer, utc_now
 NODE_FAULTS = (
     "down", "up", "cut", "slow", "think", "hang", "garbage", "crash", "ask_twice", "withhold",
 )  # fmt: skip
-PAIR_FAULTS = ("degraded", "smb", "reset")
+PAIR_FAULTS = ("degraded", "smb", "split", "reset")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
 
 
@@ -164,6 +164,9 @@ class Simulator:
             sim.degraded = _switch(value)
         elif fault == "smb":
             sim.smb_percent = None if value in {None, "off"} else _percent(value)
+        elif fault == "split":  # split brain: the Secondary promoted itself, the Primary serves on
+            sim.nodes[Role.PRIMARY].state = NodeState.ACTIVE
+            sim.nodes[Role.SECONDARY].state = NodeState.PROMOTED_ACTIVE
         elif fault == "reset":
             self._reset(sim)
         else:
