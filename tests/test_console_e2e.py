@@ -21,7 +21,7 @@ from tests.fakeslack import FakeSlack
 from tests.test_cli import Ran
 from tests.test_procedures_e2e import everything_stored, say
 from tests.test_slack_http import click_raw, reply, shown
-from tests.test_slack_operations import CONFIG, LEAD, LEAD2, ask, cards, click, runs
+from tests.test_slack_operations import CONFIG, LEAD, LEAD2, ask, cards, click, outcome_told, runs
 
 P, S = Role.PRIMARY, Role.SECONDARY
 NO_COOLDOWN = CONFIG.replace('cooldown = "10m"', 'cooldown = "1s"')
@@ -95,6 +95,8 @@ async def test_every_operation_runs_through_slack_on_a_console_pair(
     await fake.wait_for(
         lambda: [c for c in fake.calls_to("chat.postEphemeral") if "Joining code" in str(c.args)]
     )
+    # the code arrives before the run closes: initialise waits for its outcome
+    assert "succeeded" in await outcome_told(fake, "joining-code", "prod")
     final = await approved(bot, fake, "initialise prod", LEAD)
     assert "*After:* bau" in final
     assert runs(sim) == [

@@ -385,6 +385,25 @@ async def test_one_operation_per_pair(world: World) -> None:
     refused = await world.ask("make-standalone prod primary")
     assert f"already has an open request (`{rid}`)" in refused
     assert "<https://slack.example/card/1|its card>" in refused
+    assert "`switchover` waiting for approval" in refused
+    assert f"withdraw it with `/ha cancel {rid}`" in refused
+
+
+async def test_a_pair_with_a_running_operation_says_so_and_takes_the_next_once_it_ends(
+    world: World,
+) -> None:
+    """A joining code (required = 0) is handed out before its run closes: asking for
+    initialise at once is refused as *running*, not as waiting for approval; once the run
+    has ended the same request is taken."""
+    world.sim.pairs["dr"].nodes[Role.SECONDARY].state = NodeState.STANDALONE
+    assert "is running" in await world.ask("joining-code dr")
+    rid = (await world.requests.in_states(RequestState.EXECUTING))[0].id
+    busy = await world.ask("initialise dr")
+    assert f"`joining-code` is running on dr right now (request `{rid}`)" in busy
+    assert "Ask again once it has finished" in busy
+    assert "waiting for approval" not in busy
+    await world.service.drain()
+    assert "1 approval(s) needed" in await world.ask("initialise dr")
 
 
 async def test_rejection_closes_the_request(world: World) -> None:

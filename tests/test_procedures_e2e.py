@@ -25,6 +25,7 @@ from tests.test_slack_operations import (
     cards,
     click,
     final_card,
+    outcome_told,
     post,
     runs,
 )
@@ -175,6 +176,8 @@ async def test_rebuild_a_pair_from_make_standalone_to_bau_through_slack(
     assert told[0].args["user"] == OPS
     first_code = sim.pairs["prod"].issued_code
     assert first_code is not None
+    # the code is told before the run closes; the pair takes initialise once it has
+    assert "succeeded" in await outcome_told(fake, "joining-code", "prod")
 
     assert "1 approval(s) needed" in await ask(bot, fake, "initialise prod")
     card = cards(fake)[-1]

@@ -96,6 +96,20 @@ def directs(fake: FakeSlack) -> dict[str, str]:
     }
 
 
+async def outcome_told(fake: FakeSlack, operation: str, pair: str) -> str:
+    """Wait until the requester is told how ``operation`` on ``pair`` ended (the ephemeral
+    after the run has closed: the pair takes a new request from then on); return its text."""
+    opening = f"Your `{operation}` on {pair}: "
+    told = await fake.wait_for(
+        lambda: [
+            text
+            for c in fake.calls_to("chat.postEphemeral")
+            if (text := str(c.args.get("text", ""))).startswith(opening)
+        ]
+    )
+    return told[-1]
+
+
 def button(card: dict[str, Any], action: str) -> tuple[str, str, str]:
     """(action_id, value, block_id) of a button on a card."""
     [actions] = [b for b in card["blocks"] if b["type"] == "actions"]

@@ -108,23 +108,7 @@ class Asking(Stage):
         try:
             await self._requests.create(request, caller.channel, plan, said)
         except PairBusy as busy:
-            _, card = await self._requests.card(busy.open_id)
-            link = await self._notify.link(card) if card is not None else None
-            where: tuple[Part, ...] = (" — ", Link(link, "its card")) if link else ()
-            held = await self._requests.get(busy.open_id)
-            command = self._settings.slack.command
-            if held is not None and held.state is RequestState.UNKNOWN:
-                return refused(
-                    "The outcome of ", Code(held.operation.value), f" on {plan.pair} (request ",
-                    Code(held.id), *where, f") is unknown, so {plan.pair} is closed to new "
-                    "operations. Check the pair (", Code(f"{command} status {plan.pair}"),
-                    "), then an approver says what they found: ",
-                    Code(f'{command} resolve {held.id} "what you found"'), ".",
-                )  # fmt: skip
-            return refused(
-                f"{plan.pair} already has an open request (", Code(busy.open_id), ")", *where,
-                "; one operation per pair at a time. See ", Code(f"{command} pending"), ".",
-            )  # fmt: skip
+            return await self._busy(plan.pair, busy.open_id)
         self._changed()
         if request.required == 0:
             return await self._execution.begin(request, plan, caller.user)
@@ -135,6 +119,38 @@ class Asking(Stage):
         card = await self._notify.post_card(plan.pair, caller.channel, message)
         await self._requests.set_card(request.id, caller.channel, card)
         return await self._posted(request, plan, caller.channel, card)
+
+    async def _busy(self, pair: str, open_id: str) -> Reply:
+        """Why a pair with an open request takes no other: what that request is doing, and
+        what the asker can do about it."""
+        _, card = await self._requests.card(open_id)
+        link = await self._notify.link(card) if card is not None else None
+        where: tuple[Part, ...] = (" — ", Link(link, "its card")) if link else ()
+        held = await self._requests.get(open_id)
+        command = self._settings.slack.command
+        if held is not None and held.state is RequestState.UNKNOWN:
+            return refused(
+                "The outcome of ", Code(held.operation.value), f" on {pair} (request ",
+                Code(held.id), *where, f") is unknown, so {pair} is closed to new "
+                "operations. Check the pair (", Code(f"{command} status {pair}"),
+                "), then an approver says what they found: ",
+                Code(f'{command} resolve {held.id} "what you found"'), ".",
+            )  # fmt: skip
+        if held is not None and held.state is RequestState.EXECUTING:
+            return refused(
+                Code(held.operation.value), f" is running on {pair} right now (request ",
+                Code(held.id), ")", *where, "; one operation per pair at a time. Ask again "
+                "once it has finished; ", Code(f"{command} pending"), " lists it until then.",
+            )  # fmt: skip
+        waiting: tuple[Part, ...] = (
+            (" — ", Code(held.operation.value), " waiting for approval") if held else ()
+        )
+        return refused(
+            f"{pair} already has an open request (", Code(open_id), ")", *where, *waiting,
+            "; one operation per pair at a time. See ", Code(f"{command} pending"), "; its "
+            "requester or an approver can withdraw it with ", Code(f"{command} cancel {open_id}"),
+            ".",
+        )  # fmt: skip
 
     async def _posted(
         self, request: Request, plan: OperationPlan, channel: str, card: int
