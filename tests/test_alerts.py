@@ -208,6 +208,20 @@ def test_one_reminder_when_the_produced_shape_outlasts_remind_after() -> None:
     assert state.reminded
 
 
+def test_a_reading_older_than_the_operations_report_is_not_news() -> None:
+    """A poll that read the pair in the middle of the operation but is judged after its card
+    reported the outcome: stale — no alert, and the announcement stands, so the reminder
+    still comes when the reported shape outlasts remind_after."""
+    midway = replace(reading(Verdict.SPLIT_BRAIN), observed_at=T0 - timedelta(seconds=2))
+    state, out = run([midway, FAILED_OVER, midway], alert_after=1, state=announced(FAILED_OVER))
+    assert kinds(out) == [[], [], []]
+    assert state.announced is not None
+    assert state.incident is None
+    later = replace(FAILED_OVER, observed_at=T0 + timedelta(days=1, minutes=5))
+    state, notices = step(state, later, T0 + timedelta(days=1, minutes=5), 1)
+    assert [n.kind for n in notices] == [Kind.REMIND]
+
+
 def test_anything_else_after_an_operation_alerts_as_usual() -> None:
     """A different shape than the one reported (the promoted Secondary then goes down) is
     not habot's doing: the announcement is forgotten and the alert raised."""

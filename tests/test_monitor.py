@@ -10,16 +10,19 @@ from datetime import timedelta
 import pytest
 
 from habot.config import Settings
+from habot.core.approvals import RequestState
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.outbox import Delivery, MessageKind, Next
 from habot.scheduling import Jobs, build_scheduler
+from habot.services.alerting import Alerter
 from habot.services.monitor import Monitor
 from habot.services.ports import ReadingLog, Requests, Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
 from tests.conftest import Clock, fast_config_file, settings_from
+from tests.test_request_store import PLAN, request
 
 
 @dataclass
@@ -182,3 +185,43 @@ async def test_scheduler_polls_repeatedly_and_survives_a_failing_job(parts: Part
     finally:
         scheduler.shutdown(wait=False)
     assert await readings.last("prod") is not None
+
+
+async def test_a_reading_taken_while_habot_runs_an_operation_raises_no_alert(
+    parts: Parts, sim: Simulator
+) -> None:
+    """Polls go on while an operation runs (on this replica or another): the pair half way
+    through it is kept in the readings but judged by no alert, even with alert_after = 1 —
+    the card reports what the operation did. Once the run has ended, readings count again."""
+    settings = settings_from(
+        fast_config_file(
+            sim, "alerts.toml", '[slack]\nalert_channel = "C0ALERTS"\n[schedule]\nalert_after = 1\n'
+        )
+    )
+    stores, clock = parts.stores, parts.clock
+    alerter = Alerter(settings=settings, states=stores.alerts, outbox=stores.outbox, clock=clock)
+    monitor = Monitor(
+        settings=settings, status=parts.status, readings=parts.readings,
+        requests=parts.requests, clock=clock, alerter=alerter,
+    )  # fmt: skip
+    await parts.requests.create(request(), "C0HAOPS", PLAN)
+    assert await parts.requests.transition("r1", RequestState.PENDING, RequestState.EXECUTING)
+    await parts.ex.run(
+        sim.address("prod", Role.PRIMARY), ha_command(HaCommand.FAILOVER), answer_prompt=True
+    )  # the operation's command has run; its outcome is not in yet
+    clock.now += timedelta(minutes=5)
+    await monitor.poll()
+    last = await parts.readings.last("prod")
+    assert last is not None
+    assert last.verdict is Verdict.FAILED_OVER
+    assert await stores.outbox.head("prod") is None  # but no alert
+    assert (await stores.alerts.load("prod"))[0].incident is None
+
+    # it ended without reporting the shape (failed, say): the same shape is news now
+    assert await parts.requests.transition("r1", RequestState.EXECUTING, RequestState.FAILED)
+    clock.now += timedelta(minutes=5)
+    await monitor.poll()
+    head = await stores.outbox.head("prod")
+    assert head is not None
+    assert head.kind is MessageKind.POST
+    assert (await stores.alerts.load("prod"))[0].incident is not None

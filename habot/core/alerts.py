@@ -146,6 +146,8 @@ def step(
 ) -> tuple[AlertState, list[Notice]]:
     """Apply one reading; return the new state and the notices to send (maybe none). A
     returned state without the ``announced`` it came with means: forget the announcement."""
+    if state.announced is not None and status.observed_at < state.announced.at:
+        return state, []  # taken before the operation reported its outcome: stale, not news
     muted = state.muted_until is not None and now < state.muted_until
     reason = trouble(status)  # muted: no new alert is raised, nothing new is posted
     known = state.announced is not None and state.announced.shape == shape(status)

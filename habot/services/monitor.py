@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from habot.config import Settings
+from habot.core.approvals import RequestState
 from habot.core.model import NodeState, Role
 from habot.core.readings import StoredReading
 from habot.core.verdict import UNREAD, PairStatus, serving_changed
@@ -66,6 +67,7 @@ class Monitor:
         statuses = await self._status.read()
         self._telemetry.took("poll", time.monotonic() - started)
         changed = False
+        running = await self._running()  # asked after the reading: one begun during it counts
         for status in statuses:
             self._telemetry.reading(status)
             previous = await self._readings.last(status.pair)
@@ -75,12 +77,22 @@ class Monitor:
             if serving_changed(known, status):
                 log.info("%s changed roles: cooldown starts", status.pair)
                 await self._requests.record_change(status.pair, self._clock())
-            if self._alerter is not None:
+            if status.pair in running:
+                log.debug("%s: habot's own operation is running; no alert judges it", status.pair)
+            elif self._alerter is not None:
                 await self._alerter.observe(status)
         if changed and self._on_change is not None:
             self._on_change()
         await self._prune_old()
         return statuses
+
+    async def _running(self) -> set[str]:
+        """Pairs an operation is running on (on any replica). A reading taken meanwhile is
+        kept, but raises no alert: the operation's card reports what it did, and a reading
+        from the middle of it (the pair half way through a switchover, say) is not news."""
+        if self._alerter is None:
+            return set()
+        return {r.pair for r in await self._requests.in_states(RequestState.EXECUTING)}
 
     async def _last_known(self, pair: str, previous: StoredReading | None) -> dict[Role, NodeState]:
         """Each node's last readable state: the previous reading's when it read both (the
