@@ -15,6 +15,7 @@ from benches import (
     bench_click,
     bench_console,
     bench_fleet,
+    bench_loop,
     bench_memory,
 )
 
@@ -28,6 +29,7 @@ def main() -> None:
     asyncio.run(bench_memory.bench(pairs=100, total=2000))
     asyncio.run(bench_audit.bench(events=100_000, seconds=3.0, url=None))
     asyncio.run(bench_console.bench(rounds=30))
+    asyncio.run(bench_loop.bench(burst=100, rounds=5))
 
 
 if __name__ == "__main__":

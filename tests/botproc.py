@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from habot.sim.simulator import Simulator
+from habot.slack.app import SERVING_PORT
 from tests.conftest import fast_config_file
 from tests.fakeslack import FakeSlack
 
@@ -103,7 +104,6 @@ async def start_bot(
     (and, when it ``polls`` — it leads the scheduler — until its first status round)."""
     config = bot_config(sim, extra, pair_extra, ssh)
     database = database or f"sqlite:///{tmp / 'habot.db'}"
-    port = free_port() if http else None
     env = {
         **os.environ,
         "HABOT_CONFIG": str(config),
@@ -117,7 +117,9 @@ async def start_bot(
         env["PYTHONASYNCIODEBUG"] = "1"
     if sim.console:  # its console pairs log in with the simulator's password
         env["HABOT_SSH_PASSWORD"] = sim.kit.console_password()
-    args = ["run", "--http", "--host", "127.0.0.1", "--port", str(port)] if http else ["run"]
+    # Port 0: the bot takes a free port itself and prints it (a port picked here and handed
+    # over could be taken by anyone in between: seen under load as "address already in use").
+    args = ["run", "--http", "--host", "127.0.0.1", "--port", "0"] if http else ["run"]
     args = ["-" + "v" * verbose, *args] if verbose else args
     args = ["--log-format", log_format, *args] if log_format else args
     polled_before = _status_runs(sim)
@@ -138,7 +140,7 @@ async def start_bot(
             stdin=asyncio.subprocess.DEVNULL,
             env=env,
         )
-    bot = Bot(process, out, port, config, database)
+    bot = Bot(process, out, None, config, database)
     marker = "serving Slack over HTTP" if http else "connected to Slack in Socket Mode"
     async with asyncio.timeout(30):
         # Serving, and the scheduler's first status round has asked every reachable node,
@@ -148,6 +150,8 @@ async def start_bot(
             if process.returncode is not None:
                 raise RuntimeError(f"habot run exited: {out.read_text()}")
             await asyncio.sleep(0.1)
+        if http:
+            bot.port = serving_port(out.read_text())
         # ... and that round has finished: its readings are stored (so what it changes —
         # Homes republished, alerts — does not land in the middle of a test).
         stored = len(sim.pairs) if polls and reachable else 0  # one reading per pair
@@ -156,6 +160,13 @@ async def start_bot(
     if stored:
         await asyncio.sleep(0.3)  # the round's own Home refresh, kicked right after it
     return bot
+
+
+def serving_port(log: str) -> int:
+    """The port `habot run --http --port 0` says it serves on."""
+    found = SERVING_PORT.search(log)
+    assert found, f"habot run did not say its port: {log}"
+    return int(found.group(1))
 
 
 def _readings(database: str) -> int:

@@ -1,7 +1,8 @@
 """When everyone types `/ha status` at once: `habot run --http` as a real process, the
 simulator over real SSH, signed requests from the fake Slack. The appliance sees a few
 readings, not one per request; everyone is answered truthfully; a person over the per-minute
-limit is told so; the event loop never stalls on one callback (asyncio debug mode)."""
+limit is told so. (That no callback holds the event loop for 100 ms is a time: it is
+measured in benches/bench_loop.py, not asserted here.)"""
 
 from __future__ import annotations
 
@@ -78,22 +79,3 @@ async def test_a_person_over_the_limit_is_answered_politely_and_nothing_runs(
         assert "BAU" in other
     finally:
         await bot.stop()
-
-
-async def test_no_callback_holds_the_event_loop_for_100_ms(
-    sim: Simulator, fake: FakeSlack, tmp_path: Path
-) -> None:
-    """In asyncio debug mode the loop reports any callback over 100 ms; once serving, a
-    burst of status requests, `status all` and the scheduled polls produce no such report
-    (full garbage collections of the start-up objects used to pause it 120-210 ms)."""
-    bot = await start_bot(sim, fake, tmp_path, http=True, debug_loop=True)
-    try:
-        await burst(bot, fake, "status prod", [f"U0DBG{n:03d}" for n in range(100)])
-        await burst(bot, fake, "status all", ["U0DBGALL"])
-        await asyncio.sleep(1)
-    finally:
-        log = await bot.stop()
-    assert "asyncio debug mode on" in log
-    serving = log[log.index("serving Slack over HTTP") :]  # start-up builds before it listens
-    slow = [line for line in serving.splitlines() if re.search(r"Executing .* took", line)]
-    assert slow == []

@@ -346,7 +346,10 @@ async def test_history_shows_recent_audit_events(bot: Bot, fake: FakeSlack) -> N
 
 
 async def test_health_and_metrics(bot: Bot, fake: FakeSlack) -> None:
-    """/healthz answers 200 with a small JSON body; /metrics is Prometheus text."""
+    """/healthz answers 200 with a small JSON body; /metrics is Prometheus text — on the
+    port the bot took itself (`--port 0`) and printed."""
+    assert bot.port is not None
+    assert bot.port > 0
     await reply(bot, fake, "help")
     async with aiohttp.ClientSession() as session:
         async with session.get(bot.url("/healthz")) as resp:

@@ -24,11 +24,12 @@ from habot.runtime import Habot, SlackSide, utc_now
 from habot.scheduling import build_scheduler
 from habot.secrets import Secrets
 from habot.slack.app import (
-    EVENTS_PATH,
     Health,
     SlackTokens,
     api_url,
+    bound_port,
     build_app,
+    serving_line,
     slack_tokens,
     socket_mode_handler,
     start_site,
@@ -58,7 +59,8 @@ _T = TypeVar("_T")
     type=click.IntRange(0, 65535),
     default=3000,
     show_default=True,
-    help="HTTP mode: port for /slack/events, /healthz and /metrics.",
+    help="HTTP mode: port for /slack/events, /healthz and /metrics (0: any free port; the "
+    "one taken is printed).",
 )
 @click.option(
     "--health-port",
@@ -255,7 +257,8 @@ async def _listen(
         secret = tokens.signing_secret or ""
         runner = await start_site(web_application(app, health, metrics, secret), host, port)
         stack.push_async_callback(runner.cleanup)
-        click.echo(f"habot: serving Slack over HTTP on http://{host}:{port}{EVENTS_PATH}")
+        bound = bound_port(runner, port)
+        click.echo(serving_line(host, bound))
         return
     handler = socket_mode_handler(app, tokens)
     await handler.connect_async()  # type: ignore[no-untyped-call]

@@ -9,15 +9,16 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from habot.demo.stage import Persona, SlackStage
 from habot.sim.simulator import Simulator
+from habot.slack.app import SERVING_PORT
 from habot.slack.manifest import USAGE_HINT
 
 log = logging.getLogger(__name__)
@@ -124,9 +125,12 @@ async def running_demo(port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[
                 "SLACK_SIGNING_SECRET": secret,
                 "HABOT_SSH_PASSWORD": sim.kit.console_password(),
             }
-            bot_port, bot_log = _free_port(), folder / "habot.log"
-            keeper = asyncio.create_task(_keep_running(config, bot_port, env, bot_log))
-            stage.bot_url = f"http://127.0.0.1:{bot_port}"
+            bot_log = folder / "habot.log"
+
+            def serving(port: int) -> None:
+                stage.bot_url = f"http://127.0.0.1:{port}"
+
+            keeper = asyncio.create_task(_keep_running(config, env, bot_log, serving))
             try:
                 yield Demo(stage.page_url if host == "127.0.0.1" else _url(host, stage), bot_log)
             finally:
@@ -136,22 +140,40 @@ async def running_demo(port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[
                 await stage.stop()
 
 
-async def _keep_running(config: Path, port: int, env: dict[str, str], out: Path) -> None:
-    """Run the bot; start it again if it stops (the page shows it down meanwhile)."""
+async def _keep_running(
+    config: Path, env: dict[str, str], out: Path, serving: Callable[[int], None]
+) -> None:
+    """Run the bot; start it again if it stops (the page shows it down meanwhile). It takes
+    a free port itself at each start (port 0) and says which: ``serving`` is told."""
     argv = [sys.executable, "-m", "habot", "--config", str(config), "run", "--http",
-            "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+            "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
     while True:
         with out.open("ab") as sink:
             process = await asyncio.create_subprocess_exec(
-                *argv, stdout=sink, stderr=sink, stdin=asyncio.subprocess.DEVNULL, env=env
-            )
-        try:
-            code = await process.wait()
-        except asyncio.CancelledError:
-            await _stop(process)
-            raise
+                *argv, stdout=asyncio.subprocess.PIPE, stderr=sink,
+                stdin=asyncio.subprocess.DEVNULL, env=env,
+            )  # fmt: skip
+            try:
+                assert process.stdout is not None
+                await _relay(process.stdout, sink, serving)
+                code = await process.wait()
+            except asyncio.CancelledError:
+                await _stop(process)
+                raise
         log.warning("habot stopped (exit %s); starting it again", code)
         await asyncio.sleep(RESTART_AFTER)
+
+
+async def _relay(
+    stream: asyncio.StreamReader, sink: BinaryIO, serving: Callable[[int], None]
+) -> None:
+    """Copy the bot's output to its log, telling ``serving`` the port it says it serves on."""
+    async for line in stream:
+        sink.write(line)
+        sink.flush()
+        found = SERVING_PORT.search(line.decode(errors="replace"))
+        if found:
+            serving(int(found.group(1)))
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
@@ -163,12 +185,6 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
     except TimeoutError:
         process.kill()
         await process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _url(host: str, stage: SlackStage) -> str:

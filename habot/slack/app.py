@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
@@ -267,6 +268,23 @@ async def start_site(web_app: web.Application, host: str, port: int) -> web.AppR
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
+
+
+def serving_line(host: str, port: int) -> str:
+    """What `habot run --http` prints once it listens (``SERVING_PORT`` reads it back)."""
+    return f"habot: serving Slack over HTTP on http://{host}:{port}{EVENTS_PATH}"
+
+
+SERVING_PORT = re.compile(r"serving Slack over HTTP on http://[^/]+:(\d+)/")
+
+
+def bound_port(runner: web.AppRunner, asked: int) -> int:
+    """The port a started site listens on: the one asked for, or the one the system chose
+    for port 0 (so a caller can ask for any free port without racing anyone for it)."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return asked
 
 
 def socket_mode_handler(app: AsyncApp, tokens: SlackTokens) -> AsyncSocketModeHandler:
