@@ -22,36 +22,23 @@ import aiohttp
 
 from benches.kit import (
     DEFAULT_FRESH,
+    UNLIMITED,
     Target,
-    answer,
+    asked,
     cpu_seconds,
     heading,
     median,
     ms,
-    post_command,
     row,
 )
 from habot.sim.simulator import Simulator
-from tests.botproc import ROLES, start_bot
+from tests.botproc import start_bot
 from tests.fakeslack import FakeSlack
-
-UNLIMITED = ROLES.replace('command = "/ha"', 'command = "/ha"\ncommands_per_minute = 10000')
 
 
 def status_runs(sim: Simulator) -> int:
     """ha-status the simulated nodes have run so far."""
     return sum(1 for p in sim.pairs.values() for _, command in p.runs if command == "ha-status")
-
-
-async def asked(
-    session: aiohttp.ClientSession, url: str, fake: FakeSlack, text: str, user: str
-) -> float:
-    """Seconds from sending one command to its reply."""
-    start = time.perf_counter()
-    status, rid = await post_command(session, url, fake, text, user)
-    assert status == 200, status
-    await answer(fake, rid)
-    return time.perf_counter() - start
 
 
 async def bench(burst: int) -> None:

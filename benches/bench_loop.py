@@ -23,12 +23,11 @@ from pathlib import Path
 
 import aiohttp
 
-from benches.kit import Target, answer, heading, post_command, row
+from benches.kit import UNLIMITED, Target, asked, heading, row
 from habot.sim.simulator import Simulator
-from tests.botproc import ROLES, start_bot
+from tests.botproc import start_bot
 from tests.fakeslack import FakeSlack
 
-UNLIMITED = ROLES.replace('command = "/ha"', 'command = "/ha"\ncommands_per_minute = 10000')
 SLOW = re.compile(r"Executing (.*) took (\d+\.\d+) seconds")
 
 
@@ -51,10 +50,10 @@ async def bench(burst: int, rounds: int) -> None:
                 async with aiohttp.ClientSession() as session:
                     for n in range(rounds):
                         await asyncio.gather(*(
-                            ask(session, bot.events_url, fake, "status prod", f"U0B{n}x{u:04d}")
+                            asked(session, bot.events_url, fake, "status prod", f"U0B{n}x{u:04d}")
                             for u in range(burst)
                         ))  # fmt: skip
-                        await ask(session, bot.events_url, fake, "status all", f"U0ALL{n}")
+                        await asked(session, bot.events_url, fake, "status all", f"U0ALL{n}")
                         await asyncio.sleep(1)  # a scheduled poll or two
             finally:
                 log = await bot.stop()
@@ -66,15 +65,6 @@ async def bench(burst: int, rounds: int) -> None:
         seconds, what = max(slow)
         row("the longest", f"{seconds * 1e3:8.1f} ms", what)
     row("", str(Target("no callback over 100 ms", not slow)))
-
-
-async def ask(
-    session: aiohttp.ClientSession, url: str, fake: FakeSlack, text: str, user: str
-) -> None:
-    """One signed command, answered."""
-    status, rid = await post_command(session, url, fake, text, user)
-    assert status == 200, status
-    await answer(fake, rid)
 
 
 def main() -> None:

@@ -19,8 +19,7 @@ from pathlib import Path
 import aiohttp
 
 from benches.bench_ack import bare_app
-from benches.bench_burst import UNLIMITED, asked
-from benches.kit import DEFAULT_FRESH, Target, heading, row
+from benches.kit import DEFAULT_FRESH, UNLIMITED, Target, asked, heading, row
 from habot.sim.simulator import Simulator
 from tests.botproc import Bot, start_bot
 from tests.fakeslack import FakeSlack

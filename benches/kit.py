@@ -14,8 +14,11 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.botproc import CHANNEL, SECRET, Bot
+from tests.botproc import CHANNEL, ROLES, SECRET, Bot
 from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
+
+# No per-person limit: a burst from many people is answered, never refused as too many.
+UNLIMITED = ROLES.replace('command = "/ha"', 'command = "/ha"\ncommands_per_minute = 10000')
 
 #: The bot's own default (the test configs turn reuse of finished readings off).
 DEFAULT_FRESH = {"fresh_for": "2s"}
@@ -73,6 +76,17 @@ async def post_command(
     async with session.post(url, data=body.encode(), headers=signed_headers(SECRET, body)) as r:
         await r.read()
         return r.status, rid
+
+
+async def asked(
+    session: aiohttp.ClientSession, url: str, fake: FakeSlack, text: str, user: str
+) -> float:
+    """Seconds from sending one command to its reply."""
+    start = time.perf_counter()
+    status, rid = await post_command(session, url, fake, text, user)
+    assert status == 200, status
+    await answer(fake, rid)
+    return time.perf_counter() - start
 
 
 async def answer(fake: FakeSlack, rid: str) -> str:
