@@ -333,7 +333,11 @@ async def test_joining_code_is_only_in_the_ephemeral_reply(
 ) -> None:
     """The code reaches the requester alone: not in any channel message, card, or audit row."""
     sim.pairs["dr"].nodes[Role.SECONDARY].state = NodeState.STANDALONE
+    await sim.apply("dr", "secondary", "slow", "2")  # its run takes seconds, not milliseconds
     assert "is running" in await ask(bot, fake, "joining-code dr")
+    busy = await ask(bot, fake, "initialise dr")  # while it runs: said so, nothing opened
+    assert "`joining-code` is running on dr right now" in busy
+    assert "Ask again once it has finished" in busy
     told = await fake.wait_for(
         lambda: [
             c
