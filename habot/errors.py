@@ -8,7 +8,8 @@
     ├── PreconditionFailed          the pair's state does not allow it (core/operations.py)
     ├── PairBusy                    another request for the pair is still open (carries its id)
     ├── StoreError                  the database failed (SQLAlchemy errors, translated)
-    │   └── StoreBusy               the database was busy; nothing was written
+    │   ├── StoreBusy               the database was busy; nothing was written
+    │   └── StoreUnavailable        the database could not be reached or could not write
     └── NodeError                   something went wrong talking to one node (carries the address)
         ├── NodeUnreachable         no TCP connection, or the connection attempt timed out
         ├── HostKeyUnknown          the node's host key is not in known_hosts
@@ -101,6 +102,16 @@ class StoreError(HabotError):
 class StoreBusy(StoreError):
     """The database was busy (another writer held its lock) and the write did not happen;
     trying again later may succeed."""
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be reached or could not write — a refused or dropped
+    connection (a restart, a managed database's fail-over), a full disk, an I/O error — and
+    the write did not happen; trying again once it is back may succeed."""
+
+
+#: The database failures that pass: a write that must not be lost waits them out.
+TRANSIENT_STORE_ERRORS = (StoreBusy, StoreUnavailable)
 
 
 class OwnershipLost(NodeError):

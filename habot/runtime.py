@@ -38,10 +38,11 @@ from habot.services.background import Background
 from habot.services.commands import CommandService
 from habot.services.digest import DigestService
 from habot.services.home import HomePort, HomeRefresher, HomeService
-from habot.services.leader import Heartbeat, Leadership
+from habot.services.leader import Heartbeat, Leadership, replica_id
 from habot.services.monitor import Monitor
 from habot.services.mutes import Mutes
 from habot.services.operations import OperationService
+from habot.services.outage import Outage
 from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
 from habot.services.ports import Approvers, Clock, NoTelemetry, Stores, Telemetry
 from habot.services.status import StatusService
@@ -145,6 +146,8 @@ class Habot:
             viewers=stores.viewers,
         )
         self.mutes = Mutes(states=stores.alerts, audit=stores.audit, clock=clock)
+        #: The database's outages, said once each by whichever part meets them first.
+        self.outage = Outage()
         self.serving: Serving | None = None
 
     @property
@@ -224,9 +227,21 @@ class Habot:
 
     async def _serve(self, slack: SlackSide, stack: AsyncExitStack, replica: str | None) -> Serving:
         stores, clock = self.stores, self.clock
-        leadership = Leadership(store=stores.leases, clock=clock, me=replica)
+        outage = self.outage
+        heartbeat = Heartbeat(
+            store=stores.leases,
+            me=replica_id() if replica is None else replica,
+            clock=clock,
+            outage=outage,
+        )
+        leadership = Leadership(
+            store=stores.leases,
+            clock=clock,
+            me=heartbeat.me,
+            outage=outage,
+            steady=heartbeat.steady,
+        )
         stack.push_async_callback(leadership.release)
-        heartbeat = Heartbeat(store=stores.leases, me=leadership.me, clock=clock)
         heartbeat.start()  # beats once first, so this replica counts as alive in recovery
         stack.callback(heartbeat.stop)  # after the drain: LIFO
         worker = OutboxWorker(
@@ -237,8 +252,9 @@ class Habot:
             on_dead=slack.on_dead,
             background=self.background,
             telemetry=slack.telemetry,
+            outage=outage,
         )
-        homes = HomeRefresher(self.home, slack.home, self.background)
+        homes = HomeRefresher(self.home, slack.home, self.background, outage)
         notifier = OutboxNotifier(
             store=stores.outbox, secrets=slack.secrets, clock=clock, kick=worker.kick
         )
@@ -258,6 +274,7 @@ class Habot:
             background=self.background,
             approvers=slack.approvers,
             readings=stores.readings,
+            outage=outage,
         )
         commands = CommandService(
             settings=self.settings,

@@ -16,6 +16,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from habot.config import Settings
 from habot.core.cron import parse_crontab
+from habot.errors import StoreError
+from habot.services.outage import Outage
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[Any]]
@@ -40,12 +42,18 @@ def cron_trigger(line: str, zone: ZoneInfo) -> CronTrigger:
 
 
 def logged(
-    name: str, job: Job, leader: Leader | None = None, count: Count | None = None
+    name: str,
+    job: Job,
+    leader: Leader | None = None,
+    count: Count | None = None,
+    outage: Outage | None = None,
 ) -> Callable[[], Awaitable[None]]:
     """Wrap a job so it runs only on the leading replica (when there is a ``leader``
     check), an exception is logged once while the scheduler carries on, and each run is
     counted as ok, failed, standby — or cancelled, when shutdown cut it short (then it
-    ends quietly: apscheduler would log the cancellation as a failure with a traceback)."""
+    ends quietly: apscheduler would log the cancellation as a failure with a traceback).
+    A database failure is no bug: it goes to ``outage``, said once per outage."""
+    outage = outage or Outage()
 
     async def run() -> None:
         outcome = "ok"
@@ -57,6 +65,9 @@ def logged(
         except asyncio.CancelledError:  # the process is stopping while the job runs
             outcome = "cancelled"
             log.info("scheduled job %r stopped: habot is shutting down", name)
+        except StoreError as exc:
+            outcome = "failed"
+            outage.failed(exc, f"scheduled job {name!r}; it runs again at its next interval")
         except Exception:
             outcome = "failed"
             log.exception("scheduled job %r failed; it runs again at its next interval", name)
@@ -81,7 +92,11 @@ class Jobs:
 
 
 def build_scheduler(
-    settings: Settings, jobs: Jobs, leader: Leader | None = None, count: Count | None = None
+    settings: Settings,
+    jobs: Jobs,
+    leader: Leader | None = None,
+    count: Count | None = None,
+    outage: Outage | None = None,
 ) -> AsyncIOScheduler:
     """The scheduler: status poll (first run at once), housekeeping, outbox delivery every
     second, the audit anchor every ``anchor_every``, and the digest on
@@ -97,7 +112,7 @@ def build_scheduler(
     ) -> None:
         if job is not None:
             scheduler.add_job(
-                logged(name, job, lead, count),
+                logged(name, job, lead, count, outage),
                 "interval",
                 seconds=seconds,
                 id=name.replace(" ", "_"),
@@ -113,7 +128,7 @@ def build_scheduler(
     cron = settings.schedule.digest_cron.strip()
     if jobs.digest is not None and cron:
         scheduler.add_job(
-            logged("daily digest", jobs.digest, leader, count),
+            logged("daily digest", jobs.digest, leader, count, outage),
             cron_trigger(cron, zone),
             id="digest",
             name="daily digest",

@@ -26,7 +26,7 @@ from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
 from habot.store.memory import memory_stores
 from tests.fakeslack import MESSAGE_LIMIT, STARTED, FakeSlack
-from tests.postgres import fresh_database, postgres_bin, postgres_server
+from tests.postgres import PostgresServer, fresh_database, postgres_bin, postgres_server
 from tests.sshd import Sshd, prepare, wait_listening
 
 REQUIRE_SYSTEM_ENV = "HABOT_REQUIRE_SYSTEM_TESTS"
@@ -45,7 +45,15 @@ FAST_SSH = {
 
 #: Fixtures that start a system binary (OpenSSH's sshd, PostgreSQL).
 SYSTEM_FIXTURES = frozenset(
-    {"sshd", "postgres_admin", "console", "password_sshd", "account", "chromium"}
+    {
+        "sshd",
+        "postgres_admin",
+        "restartable_postgres",
+        "console",
+        "password_sshd",
+        "account",
+        "chromium",
+    }
 )
 #: What a test does when it runs habot (or its simulator) as a process of its own.
 PROCESS_CALLS = ("start_bot(", "habot(", "_habot(", "subprocess.", "create_subprocess")
@@ -138,6 +146,23 @@ def postgres_admin() -> Iterator[str]:
         with postgres_server(bin_dir, base) as url:
             yield url
     finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def restartable_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own, which the test may stop and start again."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        skip_or_fail("PostgreSQL is not installed (apt-get install postgresql)")
+    assert bin_dir is not None
+    base = Path(tempfile.mkdtemp(prefix="habot-pg-"))
+    server = PostgresServer(bin_dir, base)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -36,46 +36,69 @@ def _as_owner(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
+class PostgresServer:
+    """One private server in ``base``: started, stopped (a fast shutdown, as a restart or a
+    managed database's fail-over does it) and started again on the same port and data."""
+
+    def __init__(self, bin_dir: Path, base: Path) -> None:
+        self._bin, self._base = bin_dir, base
+        self._data, self._sockets = base / "data", base / "sockets"
+        self._sockets.mkdir(parents=True)
+        if os.geteuid() == 0:
+            shutil.chown(base, "postgres")
+            shutil.chown(self._sockets, "postgres")
+        subprocess.run(
+            _as_owner([str(bin_dir / "initdb"), "-D", str(self._data), "-U", "habot",
+                       "--auth=trust"]),
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        self.port = free_port()
+        self._server: subprocess.Popen[bytes] | None = None
+        #: The admin URL (database ``postgres``).
+        self.url = f"postgresql+psycopg://habot@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        with (self._base / "server.log").open("ab") as log:
+            self._server = subprocess.Popen(
+                _as_owner(
+                    [
+                        str(self._bin / "postgres"),
+                        "-D", str(self._data),
+                        "-p", str(self.port),
+                        "-k", str(self._sockets),
+                        "-c", "listen_addresses=127.0.0.1",
+                        "-c", "fsync=off",
+                        "-c", "synchronous_commit=off",
+                        "-c", "full_page_writes=off",
+                        "-c", "max_connections=200",
+                    ]
+                ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        _wait_ready(self._bin, self.port, self._server)
+
+    def stop(self) -> None:
+        """A fast shutdown (`pg_ctl stop -m fast`): every session is
+        disconnected at once, and new connections are refused until :meth:`start`."""
+        if self._server is not None and self._server.poll() is None:
+            pg_ctl = [str(self._bin / "pg_ctl"), "stop", "-D", str(self._data), "-m", "fast"]
+            subprocess.run(_as_owner(pg_ctl), check=True, capture_output=True, timeout=60)
+            self._server.wait(30)
+        self._server = None
+
+
 @contextmanager
 def postgres_server(bin_dir: Path, base: Path) -> Iterator[str]:
     """Start a server in ``base``; yield its admin URL (database ``postgres``)."""
-    data, sockets = base / "data", base / "sockets"
-    sockets.mkdir(parents=True)
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-    subprocess.run(
-        _as_owner([str(bin_dir / "initdb"), "-D", str(data), "-U", "habot", "--auth=trust"]),
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    log = (base / "server.log").open("wb")
-    server = subprocess.Popen(
-        _as_owner(
-            [
-                str(bin_dir / "postgres"),
-                "-D", str(data),
-                "-p", str(port),
-                "-k", str(sockets),
-                "-c", "listen_addresses=127.0.0.1",
-                "-c", "fsync=off",
-                "-c", "synchronous_commit=off",
-                "-c", "full_page_writes=off",
-                "-c", "max_connections=200",
-            ]
-        ),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"postgresql+psycopg://habot@127.0.0.1:{port}/postgres"
+    server = PostgresServer(bin_dir, base)
+    server.start()
     try:
-        _wait_ready(bin_dir, port, server)
-        yield url
+        yield server.url
     finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
+        server.stop()
 
 
 def _wait_ready(bin_dir: Path, port: int, server: subprocess.Popen[bytes]) -> None:

@@ -220,7 +220,7 @@ class Start:
         _freeze_startup_objects()
         jobs = serving.jobs(habot)
         scheduler = build_scheduler(
-            self.settings, jobs, leader=leadership.held, count=metrics.job_ran
+            self.settings, jobs, leader=leadership.held, count=metrics.job_ran, outage=habot.outage
         )
         # The scheduler wakes up in the caller's context: give it none (no request's tags).
         leadership.on_lead = lambda: contextvars.Context().run(

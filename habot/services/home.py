@@ -13,7 +13,9 @@ from habot.core.approvals import Request, RequestState, actions_for
 from habot.core.audit import AuditRecord
 from habot.core.home import PairLine, dashboard
 from habot.core.roles import Access
+from habot.errors import StoreError
 from habot.services.background import Background
+from habot.services.outage import Outage
 from habot.services.ports import AlertStates, AuditLog, Clock, HomeViewers, ReadingLog, Requests
 
 log = logging.getLogger(__name__)
@@ -116,8 +118,13 @@ class HomeRefresher:
     background and coalesce — changes arriving during a refresh cause one more, not many."""
 
     def __init__(
-        self, home: HomeService, port: HomePort, background: Background | None = None
+        self,
+        home: HomeService,
+        port: HomePort,
+        background: Background | None = None,
+        outage: Outage | None = None,
     ) -> None:
+        self._outage = outage or Outage()
         self._home = home
         self._port = port
         self._background = background or Background()
@@ -144,14 +151,22 @@ class HomeRefresher:
     async def _refresh_all(self) -> None:
         while True:
             self._again = False
-            snapshot = await self._home.snapshot()  # read once per round, not per viewer
-            for user in await self._home.viewers():
-                try:
-                    await self.show(user, snapshot)
-                except Exception:
-                    log.exception("refreshing the Home of %s failed", user)
+            try:
+                await self._refresh_round()
+            except StoreError as exc:  # the next change refreshes them again
+                self._outage.failed(exc, "refreshing App Home")
             if not self._again:
                 return
+
+    async def _refresh_round(self) -> None:
+        snapshot = await self._home.snapshot()  # read once per round, not per viewer
+        for user in await self._home.viewers():
+            try:
+                await self.show(user, snapshot)
+            except StoreError:
+                raise
+            except Exception:
+                log.exception("refreshing the Home of %s failed", user)
 
     async def close(self) -> None:
         """Wait for a refresh in progress (at shutdown)."""

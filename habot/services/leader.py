@@ -9,9 +9,12 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from habot.errors import StoreError
+from habot.services.outage import Outage
 from habot.services.ports import Clock, Leases
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,9 @@ LEASE_TTL = timedelta(seconds=15)
 REPLICA_TTL = timedelta(seconds=10)
 #: How often a replica says it is alive: several beats fit in one REPLICA_TTL.
 HEARTBEAT_EVERY = timedelta(seconds=2)
+#: Beats further apart than this (a failed beat, a stalled write) are a gap: after one, a
+#: replica does not judge others by their heartbeats until it has beaten steadily again.
+_GAP = REPLICA_TTL.total_seconds() / 2
 
 
 def replica_id() -> str:
@@ -66,8 +72,19 @@ class Leadership:
     """Claims and renews the scheduler lease; says whether this replica leads right now."""
 
     def __init__(
-        self, *, store: Leases, clock: Clock, me: str | None = None, ttl: timedelta = LEASE_TTL
+        self,
+        *,
+        store: Leases,
+        clock: Clock,
+        me: str | None = None,
+        ttl: timedelta = LEASE_TTL,
+        outage: Outage | None = None,
+        steady: Callable[[], float] | None = None,
     ) -> None:
+        self._outage = outage or Outage()
+        #: Seconds this replica's own heartbeats have gone through without a gap (None:
+        #: no heartbeat here to judge by).
+        self._steady = steady
         self._store = store
         self._clock = clock
         self.me = me or replica_id()
@@ -87,6 +104,9 @@ class Leadership:
             return True
         try:
             leads = await self._claim(now)
+        except StoreError as exc:
+            self._outage.failed(exc, "claiming the scheduler lease; not leading meanwhile")
+            leads = False
         except Exception:
             log.exception("could not claim the scheduler lease; not leading")
             leads = False
@@ -115,9 +135,14 @@ class Leadership:
             self.leading = False
 
     async def alive(self, replica: str) -> bool:
-        """Whether a replica's heartbeat is current."""
+        """Whether a replica may still be alive: its heartbeat is current — or this replica
+        cannot tell, because its own heartbeats have not gone through steadily for a whole
+        REPLICA_TTL (a database that stalled or failed for us failed for the others too:
+        their lapsed heartbeats say nothing about them then)."""
         if gone(replica, self.me):
             return False
+        if self._steady is not None and self._steady() < REPLICA_TTL.total_seconds():
+            return True
         holder = await self._store.holder(_alive(replica), self._clock())
         return holder == replica
 
@@ -148,14 +173,20 @@ class Heartbeat:
         me: str,
         clock: Clock,
         every: timedelta = HEARTBEAT_EVERY,
+        outage: Outage | None = None,
+        ticks: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._me = me
+        self.me = me
         self._clock = clock
         self._every = every.total_seconds()
+        self._outage = outage or Outage()
+        self._ticks = ticks  # monotonic: a wall clock stepped by NTP would fake a gap
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="habot-heartbeat", daemon=True)
         self.failures = 0
+        self._last: float | None = None  # when the last beat went through
+        self._steady_since: float | None = None  # the first beat after the last gap
 
     def start(self) -> None:
         """Beat once now (so this replica counts as alive before it recovers anything),
@@ -173,9 +204,25 @@ class Heartbeat:
         while not self._stop.wait(self._every):
             self._beat()
 
+    def steady(self) -> float:
+        """Seconds this replica's beats have gone through without a gap (0 when the last
+        one failed or is overdue): a gap is a failed beat, or one that took long enough to
+        let this replica's own heartbeat lapse."""
+        last, since, now = self._last, self._steady_since, self._ticks()
+        if last is None or since is None or now - last > _GAP:
+            return 0.0
+        return now - since
+
     def _beat(self) -> None:
         try:
-            beat_sync(self._store, self._me, self._clock())
-        except Exception:
+            beat_sync(self._store, self.me, self._clock())
+        except Exception as exc:
             self.failures += 1
-            log.warning("heartbeat not recorded (database error); retrying", exc_info=True)
+            self._steady_since = None  # a gap: others are not judged until steady again
+            self._outage.failed(exc, "the replica heartbeat")
+            return
+        now = self._ticks()
+        if self._last is None or self._steady_since is None or now - self._last > _GAP:
+            self._steady_since = now
+        self._last = now
+        self._outage.worked()

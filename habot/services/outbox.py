@@ -23,7 +23,9 @@ from habot.core.outbox import (
     reply_to,
 )
 from habot.core.replies import Code, Reply, Room, say
+from habot.errors import StoreError
 from habot.services.background import Background
+from habot.services.outage import Outage
 from habot.services.ports import Clock, NoTelemetry, Outbox, Telemetry
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,9 @@ class OutboxWorker:
         on_dead: Callable[[str], None] | None = None,
         background: Background | None = None,
         telemetry: Telemetry | None = None,
+        outage: Outage | None = None,
     ) -> None:
+        self._outage = outage or Outage()
         self._telemetry = telemetry or NoTelemetry()
         self._background = background or Background()
         self._leader = leader
@@ -93,6 +97,9 @@ class OutboxWorker:
     async def _deliver_logged(self) -> int:
         try:
             return await self.deliver_due()
+        except StoreError as exc:
+            self._outage.failed(exc, "outbox delivery; the scheduled round will retry")
+            return 0
         except Exception:
             log.exception("outbox delivery failed; the scheduled round will retry")
             return 0

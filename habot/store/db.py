@@ -14,9 +14,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from habot.errors import StoreBusy, StoreError
+from habot.errors import StoreBusy, StoreError, StoreUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -33,12 +34,24 @@ def is_busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and any(w in str(exc).lower() for w in _BUSY_WORDS)
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means it could not be reached or could not write right now
+    (connection refused or dropped, server shutting down, disk full, I/O error): nothing was
+    written, and the same write may succeed once the database is back."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def translated(exc: SQLAlchemyError) -> StoreError:
     """The habot error for a database error: :class:`StoreBusy` when another writer held the
-    lock (trying again may succeed), :class:`StoreError` for anything else."""
+    lock, :class:`StoreUnavailable` when the database could not be reached or could not
+    write (both: trying again may succeed), :class:`StoreError` for anything else."""
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if is_busy(exc):
         return StoreBusy(f"the database was busy: {first}")
+    if is_unavailable(exc):
+        return StoreUnavailable(f"the database is unavailable: {first}")
     return StoreError(f"the database failed: {first}")
 
 

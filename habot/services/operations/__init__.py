@@ -39,6 +39,7 @@ from habot.services.operations.stage import (
     Parts,
     approval_policy,
 )
+from habot.services.outage import Outage
 from habot.services.ports import (
     Approvers,
     AuditLog,
@@ -74,6 +75,7 @@ class OperationService:
         background: Background | None = None,
         approvers: Approvers | None = None,
         readings: ReadingLog | None = None,
+        outage: Outage | None = None,
     ) -> None:
         self._background = background or Background()
         parts = Parts(
@@ -93,6 +95,7 @@ class OperationService:
             on_busy=on_busy,
             approvers=approvers,
             readings=readings,
+            outage=outage,
         )
         execution = Execution(parts)
         self._asking = Asking(parts, execution)

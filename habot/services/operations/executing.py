@@ -41,7 +41,7 @@ from habot.errors import (
     UnexpectedPrompt,
 )
 from habot.logs import about
-from habot.services.operations.stage import PROGRESS_EVERY, Notifier, Stage
+from habot.services.operations.stage import PROGRESS_EVERY, Notifier, Parts, Stage
 
 log = logging.getLogger(__name__)
 _OUTCOME_STATE = {
@@ -54,11 +54,22 @@ _OUTCOME_STATE = {
 class Execution(Stage):
     """Runs approved requests."""
 
+    def __init__(self, parts: Parts) -> None:
+        super().__init__(parts)
+        #: Requests whose run is still going in this process. A request this replica owns
+        #: but no longer runs (its task died) is an orphan like a dead replica's.
+        self._live: set[str] = set()
+
+    def runs_here(self, request_id: str) -> bool:
+        """Whether this process is carrying out the request right now."""
+        return request_id in self._live
+
     async def begin(self, request: Request, plan: OperationPlan | None, user: str) -> Reply:
         said = self._event(
             "executing", user, request.pair, "executing", {"request": request.id},
             node=request.node.value,
         )  # fmt: skip
+        self._live.add(request.id)  # before the claim: housekeeping never sees a gap
         if not await self._requests.transition(
             request.id,
             RequestState.PENDING,
@@ -66,6 +77,7 @@ class Execution(Stage):
             runner=self._replica,
             said=said,
         ):
+            self._live.discard(request.id)
             return say("Request ", Code(request.id), " is already running or closed.")
         self._changed()
         running = replace(request, state=RequestState.EXECUTING)
@@ -75,7 +87,10 @@ class Execution(Stage):
     async def _carry_out(self, request: Request) -> None:
         with about(pair=request.pair, request=request.id):
             log.info("running %s on %s", request.operation.value, request.pair)
-            await self._carry_out_logged(request)
+            try:
+                await self._carry_out_logged(request)
+            finally:
+                self._live.discard(request.id)
 
     async def _carry_out_logged(self, request: Request) -> None:
         try:
@@ -127,7 +142,7 @@ class Execution(Stage):
             output_digest=None if secret else digest(output),
         )
         if secret and result.ok:
-            channel, _ = await self._card_channel(request)
+            channel, _ = await self._durably(lambda: self._card_channel(request))
             if channel:
                 await self._notify.tell_secret(
                     channel,
@@ -283,7 +298,7 @@ class Execution(Stage):
         self._changed()
         outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
         await self._durably(lambda: self._refresh_card(request, outcome=outcome))
-        channel, _ = await self._card_channel(request)
+        channel, _ = await self._durably(lambda: self._card_channel(request))
         if channel:
             text = say("Your ", Code(request.operation.value), f" on {request.pair}: {words}")
             await self._durably(
@@ -305,7 +320,7 @@ class Execution(Stage):
         """This replica ran the request, but another declared it interrupted before the
         outcome was in: the request keeps the state it was given (a person resolves it),
         and what this replica saw is audited and told in the card's thread, not lost."""
-        runner = await self._requests.runner(request.id)
+        runner = await self._durably(lambda: self._requests.runner(request.id))
         if runner != self._replica:
             return  # another replica's run, closed by someone else: nothing seen here
         log.warning("request %s finished here after it was closed elsewhere: %s", request.id, words)
@@ -313,7 +328,7 @@ class Execution(Stage):
             "late_outcome", "habot", request.pair, state.value,
             {"request": request.id, "seen": words, "replica": self._replica},
         )  # fmt: skip
-        channel, card = await self._card_channel(request)
+        channel, card = await self._durably(lambda: self._card_channel(request))
         if channel and card is not None:
             note = say(
                 "This run was declared interrupted by another habot replica, but it finished "

@@ -4,7 +4,7 @@ what is open."""
 
 from __future__ import annotations
 
-from habot.core.approvals import Request, RequestState, open_requests
+from habot.core.approvals import RequestState, open_requests
 from habot.core.cards import expired_note
 from habot.core.replies import Reply
 from habot.services.operations.executing import Execution
@@ -34,25 +34,24 @@ class Housekeeping(Stage):
         return closed
 
     async def recover(self) -> int:
-        """Executions cut short by a crash become unknown, never re-run. With several
-        replicas, only those whose replica is no longer alive (runs at start and in every
-        housekeeping round)."""
+        """Executions cut short become unknown, never re-run: by a crash (at start), by a
+        replica that died (its heartbeat lapsed), or by this process's own run that ended
+        without recording an outcome (runs at start and in every housekeeping round)."""
         running = await self._requests.in_states(RequestState.EXECUTING)
-        orphans = [r for r in running if not await self._still_running(r)]
-        for request in orphans:
+        closed = 0
+        for request in running:
+            runner = await self._requests.runner(request.id)
+            if runner == self._replica and self._execution.runs_here(request.id):
+                continue  # this process runs it now
+            if runner != self._replica and await self._may_live(runner):
+                continue
             await self._execution.finish(
-                request,
-                RequestState.UNKNOWN,
-                "Interrupted — habot restarted while it ran. Outcome unknown; "
-                "check status. It will not be re-run.",
-                None,
+                request, RequestState.UNKNOWN, _why(runner, self._replica), None
             )
-        return len(orphans)
+            closed += 1
+        return closed
 
-    async def _still_running(self, request: Request) -> bool:
-        runner = await self._requests.runner(request.id)
-        if runner == self._replica:
-            return True  # this process runs it
+    async def _may_live(self, runner: str | None) -> bool:
         return runner is not None and self._alive is not None and await self._alive(runner)
 
     async def sweep(self) -> None:
@@ -65,3 +64,16 @@ class Housekeeping(Stage):
         return open_requests(
             await self._requests.in_states(RequestState.PENDING, RequestState.EXECUTING)
         )
+
+
+def _why(runner: str | None, me: str) -> str:
+    """What an interrupted run's card says happened."""
+    if runner == me:
+        return (
+            "Interrupted — habot's run of it ended without recording an outcome. Outcome "
+            "unknown; check status. It will not be re-run."
+        )
+    return (
+        "Interrupted — habot restarted while it ran. Outcome unknown; check status. "
+        "It will not be re-run."
+    )

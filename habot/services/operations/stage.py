@@ -19,8 +19,9 @@ from habot.core.cards import approval_card
 from habot.core.operations import Operation
 from habot.core.outbox import Fate
 from habot.core.replies import Reply
-from habot.errors import StoreBusy
+from habot.errors import TRANSIENT_STORE_ERRORS, StoreBusy
 from habot.services.background import Background
+from habot.services.outage import Outage
 from habot.services.ports import (
     Approvers,
     AuditLog,
@@ -108,6 +109,7 @@ class Parts:
     on_busy: Callable[[], None] | None = None
     approvers: Approvers | None = None  # who to tell of a new request (Slack's groups)
     readings: ReadingLog | None = None  # an outcome's reading joins the scheduled ones
+    outage: Outage | None = None  # a database outage, said once however many writes wait
 
 
 class Stage:
@@ -130,24 +132,34 @@ class Stage:
         self._on_busy = parts.on_busy
         self._approvers = parts.approvers
         self._readings = parts.readings
+        self._outage = parts.outage or Outage()
 
     async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
-        """A write that must not be lost (an outcome, its audit, its card): a busy database
-        is retried with back-off — quickly for DURABLE_FOR, then every few seconds for as
-        long as this process lives, the outcome kept in memory meanwhile. Each busy retry
-        is counted (``on_busy``)."""
-        started, delay, warned = time.monotonic(), 0.2, False
+        """A write (or the read it needs) that must not be lost — an outcome, its audit, its
+        card. A busy database, or one that is unreachable or cannot write (a restart, a
+        managed fail-over, a full disk), is retried with back-off for as long as this
+        process lives, the outcome kept in memory meanwhile: quickly for DURABLE_FOR, then
+        every few seconds. Busy retries are counted (``on_busy``); an outage is logged once."""
+        started, delay, warned, failed = time.monotonic(), 0.2, False, False
         while True:
             try:
-                return await write()
-            except StoreBusy:
-                if self._on_busy is not None:
-                    self._on_busy()
+                result = await write()
+            except TRANSIENT_STORE_ERRORS as exc:
+                failed = True
+                if isinstance(exc, StoreBusy):
+                    if self._on_busy is not None:
+                        self._on_busy()
+                else:
+                    self._outage.failed(exc, "recording an operation")
                 if not warned and time.monotonic() - started > DURABLE_FOR:
-                    log.error("the database is still busy; an outcome is kept and retried")
+                    log.error("an operation's record is still waiting for the database; kept")
                     warned = True
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if failed:
+                self._outage.worked()
+            return result
 
     async def _card_channel(self, request: Request) -> tuple[str | None, int | None]:
         return await self._requests.card(request.id)
