@@ -752,3 +752,44 @@ async def test_approve_racing_cancel_never_revives_a_cancelled_card(world: World
         ]
         assert kinds in (["requested", "cancelled"], ["requested", "approved", "cancelled"])
     assert world.runs("dr") == []
+
+
+async def test_resolve_is_refused_while_the_interrupted_run_may_still_be_open(
+    world: World,
+) -> None:
+    """Replica A is frozen mid-switchover and B declares the run unknown. While A's
+    heartbeat is current, or until the run's longest time has passed since it began (A's
+    session may still be open on the node), an approver's resolve is refused, saying why
+    and when to try again, and audited; after that it goes through."""
+    beating = {"A": True}
+    answers: list[str] = []
+
+    async def alive(replica: str) -> bool:
+        return beating.get(replica, False)
+
+    replica_b = world.with_service(replica="B", alive=_never_alive)
+
+    async def meanwhile() -> None:
+        await replica_b.recover()
+        rid = world.request_id()
+        judge_b = world.with_service(replica="B", alive=alive)
+        answers.append(shown(await judge_b.resolve(LEAD, rid, "looked")))
+        beating["A"] = False
+        answers.append(shown(await judge_b.resolve(LEAD, rid, "looked")))
+
+    replica_a = world.with_service(runner=PausingRunner(world.runner, meanwhile), replica="A")
+    names = [p.name for p in world.settings.pairs]
+    await replica_a.request(OPERATOR, parse_operation("switchover prod", names))
+    rid = world.request_id()
+    await replica_a.approve(LEAD, rid)
+    await replica_a.drain()
+    still_alive, silent = answers
+    assert "is still alive, so its switchover may still be open on the node" in still_alive
+    assert "may still be open until its time limit has passed, at <!date^" in silent
+    assert await world.state(rid) is RequestState.UNKNOWN
+    refusals = [r.event for r in await world.audit.recent(50) if r.event.kind == "resolve_refused"]
+    assert len(refusals) == 2
+    ssh = world.settings.ssh
+    world.clock.now += ssh.command_timeout + ssh.connect_timeout + timedelta(seconds=1)
+    done = await world.with_service(replica="B", alive=alive).resolve(LEAD, rid, "checked")
+    assert "open to operations again" in shown(done)

@@ -4,10 +4,12 @@ last approval needed starts the run, once), and resolve one whose outcome was un
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from habot.core.approvals import Decision, Request, RequestAction, RequestState, Ruling, judge
 from habot.core.cards import Where, click_mismatch
-from habot.core.replies import Code, Person, Reply, refused, say
+from habot.core.replies import Code, Person, Reply, When, plain, refused, say
+from habot.services.leader import gone
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
 from habot.services.ports import Caller
@@ -120,6 +122,11 @@ class Deciding(Stage):
                 "Request ", Code(request.id), f" is {request.state.value}, not unknown: there "
                 "is nothing to resolve.",
             )  # fmt: skip
+        still = await self._may_still_run(request)
+        if still is not None:
+            detail = {"request": request.id, "reason": plain(still.parts)}
+            await self._record("resolve_refused", caller.user, request.pair, "refused", detail)
+            return still
         said = self._event(
             "resolved", caller.user, request.pair, "resolved",
             {"request": request.id, "finding": finding},
@@ -134,3 +141,41 @@ class Deciding(Stage):
         return say(
             "Request ", Code(request.id), f" resolved; {request.pair} is open to operations again."
         )
+
+    async def _may_still_run(self, request: Request) -> Reply | None:
+        """Why an unknown run may still be going on its node (so resolving it now could
+        let a second operation meet the first), or None once it cannot be: its process
+        ended — here, or certainly dead in this place — or its longest time has passed."""
+        runner = await self._requests.runner(request.id)
+        here = runner == self._replica and self._execution.runs_here(request.id)
+        if runner is None or gone(runner, self._replica) or (runner == self._replica and not here):
+            return None
+        if here or (self._alive is not None and await self._alive(runner)):
+            return refused(
+                "Not yet: the habot replica that ran ", Code(request.id), " is still alive, so "
+                f"its {request.operation.value} may still be open on the node. Ask again once "
+                "its card shows the outcome, or after that replica has stopped.",
+            )  # fmt: skip
+        until = await self._longest_end(request)
+        if self._clock() < until:
+            return refused(
+                "Not yet: the habot replica that ran ", Code(request.id), " went silent, but "
+                "its session on the node may still be open until its time limit has passed, "
+                "at ", When(until), ". Check the node, then resolve it after that.",
+            )  # fmt: skip
+        return None
+
+    async def _longest_end(self, request: Request) -> datetime:
+        """When the run's commands must have ended at the latest: its start (from the audit;
+        at worst the request's own deadline, before which it was approved) plus each
+        command's time limit and login."""
+        began = request.expires_at
+        for record in await self._audit.recent(500, request.pair):
+            event = record.event
+            if event.kind == "executing" and event.detail.get("request") == request.id:
+                began = event.at
+                break
+        plan = await self._requests.plan(request.id)
+        commands = 2 if plan is not None and plan.joining_code_from is not None else 1
+        ssh = self._settings.ssh
+        return began + commands * (ssh.command_timeout + ssh.connect_timeout)
