@@ -171,6 +171,23 @@ async def test_check_passes_every_step(sim: Simulator) -> None:
     assert "✓ config: 2 pair(s)" in ran.out
 
 
+async def test_check_says_settings_that_weaken_four_eyes(sim: Simulator) -> None:
+    """Anyone as approver and an 8-hour approval window are said (the check still passes:
+    they are allowed, not hidden); --json lists them under config.weakened."""
+    config = fast_config_file(sim, "weak.toml", '[roles]\napprovers = ["*"]\n'
+                              '[approval]\nttl = "8h"\n')  # fmt: skip
+    ran = await habot("--config", str(config), "check")
+    assert ran.code == 0, ran.out + ran.err
+    assert '! four eyes weakened: roles.approvers = ["*"]: anyone in the workspace' in ran.out
+    assert "! four eyes weakened: approval.ttl = 8h00m" in ran.out
+    ran = await habot("--config", str(config), "check", "--json")
+    weakened = json.loads(ran.out)["config"]["weakened"]
+    assert [w.split(":")[0] for w in weakened] == [
+        'roles.approvers = ["*"]',
+        "approval.ttl = 8h00m",
+    ]
+
+
 def slack_config(sim: Simulator) -> str:
     """The fast config, with a channel habot is in and an alert channel it is not in."""
     path = fast_config_file(sim, "slack.toml", '[slack]\nchannels = ["C0HAOPS"]\n'

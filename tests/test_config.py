@@ -235,3 +235,39 @@ def test_a_bad_override_is_named_as_one(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(write(tmp_path, EXAMPLE), {name: value})
+
+
+@pytest.mark.parametrize(
+    "operation",
+    ["failover", "switchover", "failback", "demote-primary", "initialise", "make-standalone"],
+)
+def test_no_approval_is_refused_for_an_operation_that_changes_roles(
+    tmp_path: Path, operation: str
+) -> None:
+    """`required = 0` would let one operator run a role or redundancy change alone: refused
+    at load, from the file or the environment, naming the key and what may have 0."""
+    text = EXAMPLE + f"\n[approval.operations.{operation}]\nrequired = 0\n"
+    message = error_for(tmp_path, text)
+    assert f"approval.operations: {operation}: required = 0 would let one person" in message
+    assert "(only joining-code may have 0)" in message
+    env = {"HABOT_APPROVAL__OPERATIONS": f"{{ {operation} = {{ required = 0 }} }}"}
+    with pytest.raises(ConfigError, match="required = 0 would let one person run it alone"):
+        load_settings(write(tmp_path, EXAMPLE), env)
+
+
+def test_a_joining_code_may_need_no_approval(tmp_path: Path) -> None:
+    """joining-code changes no role (its secret goes only to the requester): 0 is allowed."""
+    text = EXAMPLE + "\n[approval.operations.joining-code]\nrequired = 0\n"
+    settings = load_settings(write(tmp_path, text))
+    assert settings.approval.operations["joining-code"].required == 0
+    assert settings.weakened() == ()
+
+
+def test_settings_that_weaken_four_eyes_are_named(tmp_path: Path) -> None:
+    """Anyone as approver, or an approval window over an hour, is allowed but named (for
+    the start's log and `habot check`); the defaults name nothing."""
+    assert load_settings(write(tmp_path, EXAMPLE)).weakened() == ()
+    text = EXAMPLE + '\n[roles]\napprovers = ["*"]\n[approval]\nttl = "8h"\n'
+    first, second = load_settings(write(tmp_path, text)).weakened()
+    assert first.startswith('roles.approvers = ["*"]: anyone in the workspace may approve')
+    assert second.startswith("approval.ttl = 8h00m: a request stays approvable that long")

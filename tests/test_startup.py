@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from habot.sim.simulator import Simulator
-from tests.botproc import APP_TOKEN, BOT_TOKEN, SECRET, bot_config, free_port, start_bot
+from tests.botproc import APP_TOKEN, BOT_TOKEN, ROLES, SECRET, bot_config, free_port, start_bot
 from tests.fakeslack import FakeSlack
 
 
@@ -156,3 +156,13 @@ async def test_a_signal_during_a_slack_outage_stops_it_promptly(
     assert code == 0
     assert "habot: stopped before it started" in said
     assert "Traceback" not in said
+
+
+async def test_a_start_says_settings_that_weaken_four_eyes(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """Anyone may approve: allowed, but the start says so in its log, loudly."""
+    weak = ROLES.replace('approvers = ["U0LEAD1"]', 'approvers = ["*"]')
+    bot = await start_bot(sim, fake, tmp_path, http=True, polls=False, extra=weak)
+    log = await bot.stop()
+    assert 'WARNING habot.cli.run: four eyes weakened: roles.approvers = ["*"]' in log

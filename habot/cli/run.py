@@ -112,6 +112,8 @@ async def _serve(
     A signal during any stage of the start stops it there, cleanly."""
     stop = _stop_event()
     _say_if_debugging()
+    for weakening in settings.weakened():
+        log.warning("four eyes weakened: %s", weakening)
     base = api_url(os.environ)
     app_token = None if http_mode else tokens.app_token
     within = settings.slack.start_timeout

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from habot.cli.local import local_caller
 from habot.cli.render import check_lines, make_console, slack_lines, status_details, status_table
@@ -90,6 +91,7 @@ class Checked:
     pairs: int
     nodes: list[NodeCheck]
     slack: list[SlackCheck]
+    weakened: tuple[str, ...] = ()  # said, not failed: four eyes weaker than it should be
 
     @property
     def ok(self) -> bool:
@@ -101,6 +103,8 @@ async def _check(config_path: Path | None, console: Console | None) -> Checked:
     settings = load_settings(config_path)
     if console:
         console.print(f"✓ config: {len(settings.pairs)} pair(s)", style="green")
+        for weakening in settings.weakened():
+            console.print(Text(f"! four eyes weakened: {weakening}", style="yellow"))
     secrets = Secrets(os.environ)
     async with _habot(settings) as habot:
         if console:
@@ -110,7 +114,7 @@ async def _check(config_path: Path | None, console: Console | None) -> Checked:
     slack = await check_slack(
         api_url(os.environ), secrets.get(BOT_TOKEN), secrets.get(APP_TOKEN), channels
     )
-    return Checked(len(settings.pairs), nodes, slack)
+    return Checked(len(settings.pairs), nodes, slack, settings.weakened())
 
 
 @click.command()
@@ -148,4 +152,5 @@ def check_json(checked: Checked) -> dict[str, Any]:
         for n in checked.nodes
     ]
     slack = [{"step": c.step, "ok": c.ok, "detail": c.detail} for c in checked.slack]
-    return {"ok": checked.ok, "config": {"pairs": checked.pairs}, "nodes": nodes, "slack": slack}
+    config = {"pairs": checked.pairs, "weakened": list(checked.weakened)}
+    return {"ok": checked.ok, "config": config, "nodes": nodes, "slack": slack}

@@ -10,6 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from habot.config.sections import (
     Transport,
     _Section,
 )
+from habot.core.durations import format_duration
 from habot.errors import ConfigError
 
 __all__ = [
@@ -60,6 +62,10 @@ class Login:
     auth: Auth
     transport: Transport = Transport.EXEC
     prompt: str | None = None
+
+
+#: An approval window longer than this is said as a weakening (the card's reading ages).
+LONG_TTL = timedelta(hours=1)
 
 
 class Settings(_Section):
@@ -100,6 +106,23 @@ class Settings(_Section):
             pair.transport or self.ssh.transport,
             pair.prompt,
         )
+
+    def weakened(self) -> tuple[str, ...]:
+        """Settings that weaken four eyes without turning it off — said loudly at start and
+        by `habot check`, never silently accepted (turning it off is refused outright)."""
+        said: list[str] = []
+        if "*" in self.roles.approvers:
+            said.append(
+                'roles.approvers = ["*"]: anyone in the workspace may approve, so four eyes '
+                "means any two people; name the approvers (users or a user group)"
+            )
+        if self.approval.ttl > LONG_TTL:
+            said.append(
+                f"approval.ttl = {format_duration(self.approval.ttl)}: a request stays "
+                "approvable that long, on a card showing the pair as it was when asked; 15m "
+                "is the default"
+            )
+        return tuple(said)
 
     def pair(self, name: str) -> PairSettings:
         """The pair with this name; ConfigError listing the known names otherwise."""

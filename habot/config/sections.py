@@ -21,7 +21,7 @@ from habot.core.catalogue import DEFAULT_DECLUSTER_LOG_PATH, DEFAULT_LOG_PATH, c
 from habot.core.cron import parse_crontab
 from habot.core.durations import parse_duration
 from habot.core.model import Role
-from habot.core.operations import Operation, Procedures, SwitchoverVia
+from habot.core.operations import ROLE_NEUTRAL, Operation, Procedures, SwitchoverVia
 
 _PAIR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _RESERVED_PAIR_NAMES = {"all", "help", "primary", "secondary"}
@@ -231,10 +231,16 @@ class ApprovalSettings(_Section):
     @classmethod
     def _known(cls, value: dict[str, OperationApproval]) -> dict[str, OperationApproval]:
         known = {o.value for o in Operation}
-        for name in value:
+        for name, approval in value.items():
             if name not in known:
                 raise ValueError(
                     f"{name!r} is not an operation; use one of {', '.join(sorted(known))}"
+                )
+            if approval.required == 0 and Operation(name) not in ROLE_NEUTRAL:
+                raise ValueError(
+                    f"{name}: required = 0 would let one person run it alone; every "
+                    "operation that changes roles or redundancy needs at least 1 approval "
+                    f"(only {', '.join(sorted(o.value for o in ROLE_NEUTRAL))} may have 0)"
                 )
         return value
 
