@@ -40,7 +40,7 @@ from habot.secrets import Secrets
 from habot.sim.simulator import Simulator
 from habot.ssh.console import ConsoleSession
 from habot.ssh.executor import SshExecutor
-from habot.ssh.session import Conversation
+from habot.ssh.session import Channel, Conversation
 
 STATUS = ha_command(HaCommand.STATUS)
 
@@ -90,16 +90,16 @@ async def kept_shell(conn: asyncssh.SSHClientConnection, rounds: int) -> list[fl
     it reaches into ConsoleSession's steps to measure the alternative)."""
     talk = Conversation("bench", 1_048_576, console=True)
     session = ConsoleSession(talk, prompt_idle=5.0, login_limit=10.0, prompt=None)
-    process = await conn.create_process(term_type="vt100", encoding="utf-8")
-    login = await session._log_in(process)
+    channel = await Channel.open(conn, term_type="vt100")
+    login = await session._log_in(channel)
     closing = session._closing(login.prompt)
     samples = []
     for _ in range(rounds):
         session.talk = Conversation("bench", 1_048_576, console=True)
         start = time.perf_counter()
-        await session._ask(process, "ha-status", closing)
+        await session._ask(channel, "ha-status", closing)
         samples.append(time.perf_counter() - start)
-    process.close()
+    channel.close()
     return samples
 
 

@@ -26,6 +26,7 @@ HA_STATUS = """\
 #!/bin/sh
 case "$(cat "$DIR/mode")" in
   flood) head -c 3000000 /dev/zero | tr '\\0' 'x' ;;
+  endless) exec yes "$(head -c 8000 /dev/zero | tr '\\0' 'x')" ;;
   slow) sleep 30 ;;
   die) printf 'Primary: Act'
        pid=$$
@@ -67,6 +68,7 @@ prompt() {
   if [ -f "$DIR/prompt" ]; then cat "$DIR/prompt"; else printf '\033[1;32mpam-lab>\033[0m '; fi
 }
 printf '\033]0;pam-lab\007Osirium PAM (test console) - High Availability\n'
+if [ "$mode" = colonpause ]; then printf 'Loading the HA tools:'; sleep 1; printf ' done\n'; fi
 printf 'Commands available on this server:\n'
 while read -r offered; do printf '  %s\n' "$offered"; done < "$DIR/offered"
 printf '\n'
@@ -91,6 +93,16 @@ while IFS= read -r line; do
                           printf 'Do you want to continue? [y/N] '; read -r answer
                           echo "$answer" >> "$DIR/failover.answers"
                           printf '\033[32mFailover complete.\033[0m\n' ;;
+           ha-initialise:scatter*)
+             printf 'Enter the joining code created on the Secondary server: '
+             read -r code; echo "$code" > "$DIR/initialise.code"; esc=$(printf '\033')
+             printf '%s\n' "$code" | sed "s/./&${esc}[0K/g"
+             printf 'Joining with %s\n' "$code" | tr 'A-Z' 'a-z' | sed 's/-/ - /g'
+             printf 'Do you want to continue? [y/N] '; read -r answer
+             if [ "$mode" = scatterask ]; then
+               printf 'Is %s right? [y/N] ' "$code" | sed "s/[0-9]/&${esc}[0K/g"; read -r again
+             fi
+             echo "Initialised." ;;
            ha-initialise:*) printf 'Enter the joining code created on the Secondary server: '
                             read -r code; echo "$code" > "$DIR/initialise.code"
                             printf 'Do you want to continue? [y/N] '; read -r answer

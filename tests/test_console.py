@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from habot.core.console import (
-    banner_and_prompt,
+    BANNER_KEPT,
+    LINE_KEPT,
+    BannerReader,
     clean,
     offered,
     prompt_pattern,
@@ -24,13 +26,39 @@ BANNER = (
 )
 
 
-def test_the_banner_lists_what_the_node_offers_and_the_first_prompt_is_learned() -> None:
-    """Colours, titles and CR-LF go; the prompt is the exact unfinished line."""
-    banner, prompt = banner_and_prompt(clean(BANNER), DEFAULT) or ("", "")
-    assert prompt == "pam-primary> "
-    assert banner.startswith("Osirium PAM 8.2")
-    assert offered(banner) == {"ha-status", "ha-failover", "ha-make-standalone"}
+def read_banner(chunks: list[str]) -> BannerReader:
+    """A banner reader fed ``chunks`` in order."""
+    reader = BannerReader()
+    for chunk in chunks:
+        reader.feed(chunk)
+    return reader
+
+
+@pytest.mark.parametrize("size", [len(BANNER), 7, 1])
+def test_the_banner_lists_what_the_node_offers_and_the_first_prompt_is_learned(
+    size: int,
+) -> None:
+    """Colours, titles and CR-LF go; the prompt is the exact unfinished line — however
+    the output is cut into chunks (a CR-LF or an escape split between two)."""
+    seen = read_banner([BANNER[i : i + size] for i in range(0, len(BANNER), size)])
+    assert seen.prompt(DEFAULT) == "pam-primary> "
+    assert seen.banner().startswith("Osirium PAM 8.2")
+    assert offered(seen.banner()) == {"ha-status", "ha-failover", "ha-make-standalone"}
     assert offered("Welcome.\nType help.") == frozenset()
+
+
+def test_a_banner_that_never_ends_is_read_in_bounded_memory() -> None:
+    """Ten megabytes of banner, in lines and in one endless line: what is kept stays under
+    its caps (so each chunk costs the same), and the prompt after it is still found."""
+    lines = BannerReader()
+    endless = BannerReader()
+    for _ in range(1250):
+        lines.feed(("Osirium PAM banner line\r\n" * 320)[:8192])
+        endless.feed("x" * 8192)
+    assert len(lines.banner()) <= BANNER_KEPT
+    assert len(endless.last_line()) <= LINE_KEPT
+    lines.feed("\x1b[1;32mpam>\x1b[0m ")
+    assert lines.prompt(DEFAULT) == "pam> "
 
 
 @pytest.mark.parametrize(

@@ -5,16 +5,19 @@ once, any other question is refused, a console without a prompt is a clear error
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from habot.config import parse_settings
 from habot.core.catalogue import HaCommand, ha_command
+from habot.core.console import clean
 from habot.core.model import Role
 from habot.core.status_parser import parse_status
-from habot.errors import ConsoleNotReady, UnexpectedPrompt
+from habot.errors import CommandTimedOut, ConsoleNotReady, UnexpectedPrompt
 from habot.sim.appliance import Layout, PairSim
 from habot.ssh.executor import NodeLogin, SshExecutor
 from tests.conftest import FAST_SSH, serving, system_binary
@@ -167,6 +170,77 @@ async def test_a_joining_code_echoed_by_the_terminal_shows_nowhere(console: Sshd
     assert code not in result.output
     assert code not in "".join(streamed)
     assert "Initialised with the joining code [joining code]." in result.output
+
+
+def letters_and_digits(text: str) -> str:
+    """What a reader makes of text: its letters and digits, case folded."""
+    return re.sub(r"[^0-9a-z]", "", clean(text).lower())
+
+
+async def test_a_joining_code_scattered_by_control_codes_shows_nowhere(console: Sshd) -> None:
+    """The console echoes the code with an erase sequence between its characters, then in
+    lower case with spaced dashes: cleaning for a reader would join the first back into
+    the code, yet neither the streamed progress nor the output holds it in any form."""
+    code = "7F3A-91BC-22D0-E4A5"
+    console.mode("scatter")
+    streamed: list[str] = []
+    async with executor(console) as ex:
+        result = await ex.run(
+            console.address, INITIALISE, answer_prompt=True, joining_code=code,
+            on_output=streamed.append,
+        )  # fmt: skip
+    assert console.read("initialise.code") == code + "\n"
+    folded = letters_and_digits(code)
+    assert folded not in letters_and_digits("".join(streamed))
+    assert folded not in letters_and_digits(result.output)
+    assert "joining with [joining code]" in result.output
+    assert "Initialised." in result.output
+
+
+async def test_a_question_quoting_the_joining_code_is_refused_without_it(console: Sshd) -> None:
+    """A second question after the confirmation quotes the code (scattered): habot refuses
+    it, and the refusal quotes the question with the code hidden."""
+    code = "7F3A-91BC-22D0-E4A5"
+    console.mode("scatterask")
+    async with executor(console) as ex:
+        with pytest.raises(UnexpectedPrompt) as info:
+            await ex.run(console.address, INITIALISE, answer_prompt=True, joining_code=code)
+    assert "a second question after the confirmation" in info.value.detail
+    assert "Is [joining code] right? [y/N]" in info.value.detail
+    assert letters_and_digits(code) not in letters_and_digits(info.value.detail)
+
+
+async def test_a_banner_line_taken_for_the_prompt_points_at_the_prompt_setting(
+    console: Sshd,
+) -> None:
+    """A banner line ending in ':' and then a pause looks like a prompt, so habot learns it;
+    the reply then ends on the console's real prompt, which habot refuses as a question —
+    saying which prompt it learned and to set the pair's `prompt` pattern."""
+    console.mode("colonpause")
+    async with executor(console) as ex:
+        with pytest.raises(UnexpectedPrompt) as info:
+            await ex.run(console.address, STATUS)
+    said = str(info.value)
+    assert "'pam-lab>' looks like the console's prompt, not the one habot learned" in said
+    assert "('Loading the HA tools:', perhaps a banner line)" in said
+    assert "set the pair's `prompt` pattern" in said
+
+
+async def test_a_reply_that_never_ends_on_the_learned_prompt_points_at_the_setting(
+    console: Sshd,
+) -> None:
+    """The same banner line learned as the prompt, and a real prompt no default pattern
+    knows ("pam% "): the reply never ends, and its time-out names the learned prompt and
+    the pair's `prompt` setting."""
+    console.mode("colonpause")
+    (console.dir / "prompt").write_text("pam% ")
+    async with executor(console) as ex:
+        with pytest.raises(CommandTimedOut) as info:
+            await ex.run(console.address, STATUS, time_limit=timedelta(seconds=2))
+    said = str(info.value)
+    assert "did not finish within 2s (the console's reply never ended on the prompt" in said
+    assert "'Loading the HA tools:'" in said
+    assert "set the pair's `prompt` pattern" in said
 
 
 async def test_a_pairs_own_prompt_pattern_replaces_the_default(console: Sshd) -> None:

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from habot.core.redact import MASK, Redactor
+from habot.core.redact import MASK, Redactor, disguised, hide
 
 CODE = "7F3A-91BC-22D0-E4A5"
 TEXT = f"Enter the joining code: {CODE}\r\nJoining code {CODE} accepted.\r\nPAM> "
@@ -53,3 +53,29 @@ def test_without_a_secret_the_stream_passes_untouched() -> None:
     redactor = Redactor(None)
     assert redactor.feed("7F3A-91BC") == "7F3A-91BC"
     assert redactor.flush() == ""
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "7\x1b[0KF\x1b[0K3\x1b[0KA\x1b[0K-\x1b[0K91BC-22D0-E4A5",  # an erase between each
+        "7f3a-91bc-22d0-e4a5",  # another case
+        "7F3A - 91BC - 22D0 - E4A5",  # other spacing
+        "7F3A91BC22D0E4A5",  # no dashes
+        "7\x1b[1m F 3 A\x1b]0;t\x07-91BC-22D0-E4A5",  # colours, a title, spaces
+    ],
+)
+def test_a_disguised_echo_of_the_secret_is_hidden(echo: str) -> None:
+    """However an echo disguises the code — escapes, case, spacing between its characters —
+    what a reader would see as the code is masked; the text around it stays."""
+    hidden = hide(f"code: {echo} accepted", disguised(CODE))
+    assert hidden == f"code: {MASK} accepted"
+
+
+def test_text_that_only_shares_part_of_the_secret_is_left_alone() -> None:
+    """Part of the code, or its characters out of order, is ordinary text."""
+    pattern = disguised(CODE)
+    for text in ("7F3A-91BC", "E4A5-22D0-91BC-7F3A", "Primary: Active 10.0.0.1"):
+        assert hide(text, pattern) == text
+    assert disguised(None) is None
+    assert disguised("a-b") is None  # too short to tell from ordinary text

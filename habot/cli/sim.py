@@ -114,7 +114,7 @@ def fault(state_dir: Path, pair: str, target: str, fault: str, value: str | None
 
     \b
     Node faults:  down | up | cut on|off | slow SECONDS | think SECONDS | hang on|off |
-                  garbage on|off | crash on|off | ask_twice on|off |
+                  garbage on|off | crash on|off | ask_twice on|off | babble on|off |
                   withhold ha-CMD[,ha-CMD…]|off   (a console no longer offers them)
     Pair faults:  degraded on|off | smb PERCENT|off | split (split brain) | reset
     Example:      habot sim fault prod primary down

@@ -56,13 +56,46 @@ def waiting_prompt(text: str, pattern: re.Pattern[str]) -> str | None:
     return line if pattern.fullmatch(line) else None
 
 
-def banner_and_prompt(text: str, pattern: re.Pattern[str]) -> tuple[str, str] | None:
-    """At login: what the console printed before its first prompt, and that prompt (the
-    exact line later output must end on)."""
-    prompt = waiting_prompt(text, pattern)
-    if prompt is None:
-        return None
-    return text[: len(text) - len(prompt)].rstrip("\n"), prompt
+#: What a login keeps of a banner at most (its last part: the offered commands come right
+#: before the prompt), and of an unfinished line (a prompt is short).
+BANNER_KEPT = 64 * 1024
+LINE_KEPT = 4096
+
+
+class BannerReader:
+    """A console's output up to its first prompt, read a chunk at a time in bounded work.
+
+    Finished lines are cleaned once, as they arrive, and only the last ``BANNER_KEPT``
+    characters of them are kept; the unfinished last line — where a prompt waits — is kept
+    raw (at most ``LINE_KEPT``) and cleaned again with each chunk. So a banner that never
+    ends costs the same per chunk at its millionth line as at its first."""
+
+    def __init__(self) -> None:
+        self._done = ""  # cleaned finished lines, each ending in a newline
+        self._line = ""  # the raw unfinished last line
+
+    def feed(self, chunk: str) -> None:
+        """Take the next chunk of raw output."""
+        text = self._line + chunk
+        cut = text.rfind("\n") + 1
+        if cut:
+            self._done = (self._done + clean(text[:cut]))[-BANNER_KEPT:]
+        self._line = text[cut:][-LINE_KEPT:]
+
+    def prompt(self, pattern: re.Pattern[str]) -> str | None:
+        """The prompt the output stopped on, or None."""
+        line = self.last_line()
+        return line if line and pattern.fullmatch(line) else None
+
+    def last_line(self) -> str:
+        """The last line shown so far (the unfinished one, else the last finished one)."""
+        if self._line:
+            return clean(self._line)
+        return self._done.rstrip("\n").rsplit("\n", 1)[-1]
+
+    def banner(self) -> str:
+        """What the console printed before the prompt."""
+        return self._done.rstrip("\n")
 
 
 def offered(banner: str) -> frozenset[str]:

@@ -8,7 +8,18 @@ tail that could still be the start of the secret.
 
 from __future__ import annotations
 
+import re
+
 MASK = "[joining code]"
+#: What may stand between two of the secret's letters or digits in an echo and still show
+#: it whole to a reader: terminal escapes (a redraw between each character), spaces,
+#: dashes, any other punctuation or control character.
+_BETWEEN = (
+    r"(?:\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: erase, colours, cursor moves
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
+    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
+    r"|[^0-9A-Za-z\x1b])*"
+)
 
 
 class Redactor:
@@ -40,3 +51,19 @@ def _unfinished(text: str, secret: str) -> int:
         if text.endswith(secret[:size]):
             return size
     return 0
+
+
+def disguised(secret: str | None) -> re.Pattern[str] | None:
+    """A pattern for the secret however an echo disguises it: its letters and digits in
+    order, in any case, with anything a reader does not see as a letter or digit (terminal
+    escapes, spaces, dashes, control characters) between them. None when there is nothing
+    to look for."""
+    core = [c for c in secret or "" if c.isalnum()]
+    if len(core) < 4:  # too short to tell from ordinary text; the exact mask still applies
+        return None
+    return re.compile(_BETWEEN.join(re.escape(c) for c in core), re.IGNORECASE)
+
+
+def hide(text: str, pattern: re.Pattern[str] | None) -> str:
+    """``text`` with every disguised appearance of the secret masked."""
+    return pattern.sub(MASK, text) if pattern is not None else text

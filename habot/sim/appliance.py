@@ -50,6 +50,7 @@ class SimNode:
     crash: bool = False
     cut: bool = False  # habot's path to it is broken; its peer still sees it
     ask_twice: bool = False  # a second [y/N] after the confirmation (after the change)
+    babble: bool = False  # prints without end: every command, and the console's banner
     withheld: frozenset[str] = frozenset()  # ha-* commands its console does not offer now
     log: list[str] = field(default_factory=list)
     decluster_log: list[str] = field(default_factory=list)

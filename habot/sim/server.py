@@ -116,6 +116,9 @@ class SimNodeServer:
             if node.hang:
                 await process.wait_closed()
                 return
+            if node.babble:  # before any command or prompt: the banner never ends either
+                await _babble(process)
+                return
             if self.console_login is None:
                 status = await self._command(process, process.command or "")
             else:
@@ -197,3 +200,15 @@ class SimNodeServer:
         conn = process.get_extra_info("connection")
         if conn is not None:
             conn.abort()
+
+
+#: What a babbling node prints, over and over: status-like lines, with terminal escapes.
+BABBLE = ("\x1b[0KPrimary:   Active   10.0.0.1   still printing\r\n" * 200)[:8192]
+
+
+async def _babble(process: asyncssh.SSHServerProcess[str]) -> None:
+    """Print 8 KB writes until the client goes away (SSH's flow control paces them)."""
+    conn = process.channel.get_connection()
+    while not process.is_closing() and not conn.is_closed():
+        process.stdout.write(BABBLE)
+        await process.stdout.drain()

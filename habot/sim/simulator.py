@@ -24,6 +24,7 @@ from habot.sim.server import SimNodeServer, utc_now
 
 NODE_FAULTS = (
     "down", "up", "cut", "slow", "think", "hang", "garbage", "crash", "ask_twice", "withhold",
+    "babble",
 )  # fmt: skip
 PAIR_FAULTS = ("degraded", "smb", "split", "reset")
 _SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
@@ -151,7 +152,7 @@ class Simulator:
                     await server.start()
         elif fault in {"slow", "think"}:
             setattr(node, fault, _seconds(fault, value))
-        elif fault in {"hang", "garbage", "crash", "ask_twice"}:
+        elif fault in {"hang", "garbage", "crash", "ask_twice", "babble"}:
             setattr(node, fault, _switch(value))
         elif fault == "withhold":  # its console stops offering these commands
             node.withheld = _commands(value)
@@ -185,6 +186,7 @@ class Simulator:
                 False,
             )
             node.withheld = frozenset()
+            node.babble = False
 
     def snapshot(self) -> dict[str, Any]:
         """Every pair's state, faults and command history, as JSON-ready data."""
@@ -251,6 +253,7 @@ def _pair_snapshot(pair: PairSim, sim: Simulator) -> dict[str, Any]:
             "crash": node.crash,
             "cut": node.cut,
             "ask_twice": node.ask_twice,
+            "babble": node.babble,
             "withheld": sorted(node.withheld),
         }
         for role, node in pair.nodes.items()

@@ -14,15 +14,14 @@ password login and key exchange — most of the cost (see ``benches/bench_consol
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from dataclasses import dataclass
 
 import asyncssh
 
-from habot.core.console import banner_and_prompt, clean, prompt_pattern, waiting_prompt
-from habot.errors import ConsoleNotReady
-from habot.ssh.session import Conversation, pump
+from habot.core.console import BannerReader, clean, prompt_pattern, waiting_prompt
+from habot.errors import ConsoleNotReady, UnexpectedPrompt
+from habot.ssh.session import Channel, Conversation, pump
 
 TERM = "vt100"
 TERM_SIZE = (200, 50)  # wide, so the appliance does not wrap its table rows
@@ -60,79 +59,84 @@ class ConsoleSession:
         self.login: Login | None = None
         self.started = False
 
+    @property
+    def custom_prompt(self) -> bool:
+        """Whether the pair sets its own prompt pattern (else the prompt is learned)."""
+        return self._custom is not None
+
     async def run(self, conn: asyncssh.SSHClientConnection, line: str) -> None:
         """Type ``line`` at the console and collect its reply (``talk.text()``)."""
-        process = await conn.create_process(
-            term_type=TERM,
-            term_size=TERM_SIZE,
-            stderr=asyncssh.STDOUT,
-            encoding="utf-8",
-            errors="replace",
-        )
+        channel = await Channel.open(conn, term_type=TERM, term_size=TERM_SIZE)
         try:
-            self.login = await self._log_in(process)
-            await self._ask(process, line, self._closing(self.login.prompt))
-            process.stdin.write("exit\n")
+            self.login = await self._log_in(channel)
+            await self._ask(channel, line, self._closing(self.login.prompt))
+            channel.write("exit\n")
         finally:
-            process.close()
+            channel.close()
 
-    async def _ask(
-        self, process: asyncssh.SSHClientProcess[str], line: str, closing: re.Pattern[str]
-    ) -> None:
+    async def _ask(self, channel: Channel, line: str, closing: re.Pattern[str]) -> None:
         self.talk.line = line
-        process.stdin.write(line + "\n")
+        channel.sink = self.talk.take
+        channel.write(line + "\n")
         self.started = True
-        await pump(
-            process,
-            self.talk,
-            self._idle,
-            until=lambda: waiting_prompt(clean(self.talk.recent), closing) is not None,
+        try:
+            await pump(
+                channel,
+                self.talk,
+                self._idle,
+                until=lambda: waiting_prompt(clean(self.talk.recent), closing) is not None,
+            )
+        except UnexpectedPrompt as exc:
+            raise self._misread(exc) from None
+
+    def _misread(self, exc: UnexpectedPrompt) -> UnexpectedPrompt:
+        """A "question" that is a prompt, but not the one habot learned at login: most
+        likely a banner line (ending in ':', then a pause) was taken for the prompt. Say so,
+        and name the setting that fixes it."""
+        seen = waiting_prompt(clean(self.talk.recent), prompt_pattern(None))
+        if self._custom or self.login is None or seen is None or seen == self.login.prompt:
+            return exc
+        hint = (
+            f"; {seen.strip()!r} looks like the console's prompt, not the one habot learned "
+            f"at login ({self.login.prompt!r}, perhaps a banner line): set the pair's "
+            "`prompt` pattern"
         )
+        return UnexpectedPrompt(exc.address, exc.detail + hint, confirmed=exc.confirmed)
 
     def _closing(self, learned: str) -> re.Pattern[str]:
         """What ends a reply: the pair's own pattern, else exactly the prompt seen at login
         (the generic pattern would stop on a question such as "Enter joining code:")."""
         return prompt_pattern(self._custom) if self._custom else re.compile(re.escape(learned))
 
-    async def _log_in(self, process: asyncssh.SSHClientProcess[str]) -> Login:
-        seen: list[str] = []
+    async def _log_in(self, channel: Channel) -> Login:
+        seen = BannerReader()
+        channel.sink = seen.feed
         try:
             async with asyncio.timeout(self._limit):
-                return await self._read_banner(process, seen)
+                return await self._read_banner(channel, seen)
         except TimeoutError:
-            last = _last_line(seen)
             raise ConsoleNotReady(
                 self.talk.address,
                 f"logged in, but the console showed no prompt within {self._limit:g}s "
-                f"(last line seen: {last!r}); if its prompt is unusual, set the pair's "
+                f"(last line seen: {_shown(seen)!r}); if its prompt is unusual, set the pair's "
                 "`prompt` pattern",
             ) from None
 
-    async def _read_banner(self, process: asyncssh.SSHClientProcess[str], seen: list[str]) -> Login:
+    async def _read_banner(self, channel: Channel, seen: BannerReader) -> Login:
         pattern = prompt_pattern(self._custom)
         while True:
-            found = banner_and_prompt(clean("".join(seen)), pattern)
-            if found and (self._custom or found[1] == self._known):
-                return Login(*found)
-            chunk = await _next(process, SETTLE if found else None)
-            if chunk is None and found:
-                return Login(*found)
-            if chunk == "":
+            found = seen.prompt(pattern)
+            if found and (self._custom or found == self._known):
+                return Login(seen.banner(), found)
+            came = await channel.came(SETTLE if found else None)
+            if not came and found:
+                return Login(seen.banner(), found)
+            if channel.ended:
                 raise asyncssh.ConnectionLost(
-                    f"the console closed before its prompt (last line seen: {_last_line(seen)!r})"
+                    f"the console closed before its prompt (last line seen: {_shown(seen)!r})"
                 )
-            seen.append(chunk or "")
 
 
-def _last_line(seen: list[str]) -> str:
+def _shown(seen: BannerReader) -> str:
     """The last line a console showed, for an error message."""
-    return clean("".join(seen)).rstrip("\n").rsplit("\n", 1)[-1][-200:]
-
-
-async def _next(process: asyncssh.SSHClientProcess[str], wait: float | None) -> str | None:
-    """The next chunk ("" at end of output), or None when nothing came within ``wait``."""
-    if wait is None:
-        return await process.stdout.read(8192)
-    with contextlib.suppress(TimeoutError):
-        return await asyncio.wait_for(process.stdout.read(8192), wait)
-    return None
+    return seen.last_line()[-200:]

@@ -160,14 +160,16 @@ class SshExecutor:
         limit = (time_limit or self._settings.command_timeout).total_seconds()
         started = time.monotonic()
         log.info("running %s on %s", command.line, address)
+        tried: list[Session] = []
         try:
             async with asyncio.timeout(limit):
                 session = await self._run_session(
-                    address, command, answer_prompt, on_output, joining_code, confirm_gate
+                    address, command, answer_prompt, on_output, joining_code, confirm_gate, tried
                 )
         except TimeoutError:
             raise CommandTimedOut(
-                str(address), f"{command.line} did not finish within {_secs(limit)}"
+                str(address),
+                f"{command.line} did not finish within {_secs(limit)}{_prompt_hint(tried)}",
             ) from None
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError) as exc:
             raise ConnectionLostError(
@@ -183,10 +185,12 @@ class SshExecutor:
         on_output: OutputCallback | None,
         joining_code: str | None = None,
         confirm_gate: Callable[[], Awaitable[bool]] | None = None,
+        tried: list[Session] | None = None,
     ) -> Session:
         """Run on a pooled connection; if a reused one turns out dead before a read-only
         command started, run it once more on a fresh one. A mutating command always gets a
-        fresh connection and is never retried, so it cannot run twice."""
+        fresh connection and is never retried, so it cannot run twice. Each session tried
+        is added to ``tried`` (an error can then say what it learned)."""
         attempts = (True,) if command.mutating else (False, True)
         for fresh in attempts:
             talk = Conversation(
@@ -199,6 +203,8 @@ class SshExecutor:
                 console=self._login(address).console,
             )
             session = self._session(address, talk)
+            if tried is not None:
+                tried.append(session)
             async with self.pool(address).connection(fresh=fresh) as lease:
                 try:
                     await session.run(lease.conn, command.line)
@@ -376,6 +382,19 @@ def load_known_hosts(path: Path) -> asyncssh.SSHKnownHosts:
         ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"ssh.known_hosts: {path}: {exc}") from None
+
+
+def _prompt_hint(tried: list[Session]) -> str:
+    """For a console reply that never ended on the prompt habot learned by itself: the
+    likely cause (a banner line taken for the prompt) and the setting that fixes it."""
+    last = tried[-1] if tried else None
+    if not isinstance(last, ConsoleSession) or last.login is None or last.custom_prompt:
+        return ""
+    return (
+        f" (the console's reply never ended on the prompt habot learned at login, "
+        f"{last.login.prompt!r}: if that is not its prompt — a banner line ending in ':' "
+        "followed by a pause looks like one — set the pair's `prompt` pattern)"
+    )
 
 
 def _secs(value: timedelta | float) -> str:

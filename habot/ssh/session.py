@@ -5,10 +5,9 @@ agreed confirmation, refuse every other question."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncssh
 
@@ -20,13 +19,15 @@ from habot.core.prompts import (
     looks_like_question,
     question_line,
 )
-from habot.core.redact import Redactor
+from habot.core.redact import Redactor, disguised, hide
 from habot.errors import OwnershipLost, UnexpectedPrompt
 
 log = logging.getLogger(__name__)
 _RECENT = 4096
 _TAIL_KEPT = 4096
-_Item = str | BaseException | None
+#: With a secret in play, streamed output waits for its line to end (an echo of the secret
+#: is one line) — or until this much of a line is waiting.
+_LINE_HELD = 4096
 
 
 def _as_is(text: str) -> str:
@@ -66,7 +67,9 @@ class Conversation:
     ) -> None:
         self._gate = confirm_gate  # asked right before the confirmation is answered
         self._code = joining_code  # typed once when asked; masked in every output
-        self._masked = Redactor(joining_code)
+        self._masked = Redactor(joining_code)  # the exact secret, even split across chunks
+        self._disguised = disguised(joining_code)  # ... and however an echo disguises it
+        self._held = ""  # streamed output waiting for its line to end (with a secret only)
         self.address = address
         self._max = max_chars
         self.answer = answer_prompt
@@ -89,12 +92,35 @@ class Conversation:
     def finish(self) -> None:
         """The output ended: collect what was held back."""
         self._collect(self._masked.flush())
+        self._stream("", ended=True)
+
+    def hide(self, text: str) -> str:
+        """``text`` with the secret masked however an echo disguised it (escapes, case or
+        spacing between its characters): for anything that leaves the conversation."""
+        return hide(text, self._disguised)
+
+    def _stream(self, chunk: str, ended: bool = False) -> None:
+        """Hand output to ``on_output`` as a reader sees it; with a secret in play, whole
+        lines only, each with the secret hidden (a terminal's cleaning could otherwise join
+        an echo's scattered characters back into the code)."""
+        if self._on_output is None:
+            return
+        if self._disguised is None:
+            if chunk:
+                self._on_output(self.shown(chunk))
+            return
+        self._held += chunk
+        cut = (
+            len(self._held) if ended or len(self._held) > _LINE_HELD else self._held.rfind("\n") + 1
+        )
+        ready, self._held = self._held[:cut], self._held[cut:]
+        if ready:
+            self._on_output(self.hide(self.shown(ready)))
 
     def _collect(self, chunk: str) -> None:
         if not chunk:
             return
-        if self._on_output is not None:
-            self._on_output(self.shown(chunk))
+        self._stream(chunk)
         self.recent = (self.recent + chunk)[-_RECENT:]
         room = self._max - self._size
         if room > 0:
@@ -108,8 +134,10 @@ class Conversation:
         """All output, or its head and tail with a marker when it was over the cap."""
         head = "".join(self._head)
         if not self.truncated:
-            return head
-        return f"{head}\n[… output over {self._max} characters truncated …]\n{self._tail}"
+            return self.hide(head)
+        return self.hide(
+            f"{head}\n[… output over {self._max} characters truncated …]\n{self._tail}"
+        )
 
     async def respond(self, stdin: Typist) -> None:
         """Answer the one agreed confirmation; any other y/N question aborts.
@@ -151,13 +179,87 @@ class Conversation:
             raise self._refuse("a question habot does not recognise")
 
     def _refuse(self, what: str) -> UnexpectedPrompt:
-        asked = question_line(self.shown(self.recent)).strip()[-200:]
+        asked = self.hide(question_line(self.shown(self.recent))).strip()[-200:]
         return UnexpectedPrompt(
             self.address,
             f"{self.line} asked {what} ({asked!r}) that habot was not asked to answer; "
             "the command was aborted",
             confirmed=self.answered,
         )
+
+
+class Channel(asyncssh.SSHClientSession[str]):
+    """One SSH channel, its output handed to ``sink`` as it arrives.
+
+    Never a stream that pauses: asyncssh's channel re-opens its whole receive window each
+    time a paused reader takes a chunk back, so a node printing faster than habot read grew
+    the buffer without end (gigabytes in a minute). Here every chunk goes straight to the
+    sink, which keeps only what it needs (the conversation's capped head, tail and recent
+    text, or the banner reader's), and SSH's window then paces the node to habot's pace.
+    Also the :class:`Typist` that answers go to."""
+
+    def __init__(self) -> None:
+        self.sink: Callable[[str], None] = _dropped
+        self.changed = asyncio.Event()  # set on new output and at the end
+        self.ended = False
+        self.lost: Exception | None = None
+        self.exit_status: int | None = None
+        self.exit_signal: str | None = None
+        self._chan: asyncssh.SSHClientChannel[str] | None = None
+
+    @classmethod
+    async def open(cls, conn: asyncssh.SSHClientConnection, **options: Any) -> Channel:
+        """Open a session channel on ``conn`` (an exec request for ``command``, else a
+        shell), text decoded as UTF-8 with undecodable bytes replaced."""
+        _, session = await conn.create_session(cls, encoding="utf-8", errors="replace", **options)
+        assert isinstance(session, Channel)
+        return session
+
+    def connection_made(self, chan: asyncssh.SSHClientChannel[str]) -> None:
+        self._chan = chan
+
+    def data_received(self, data: str, datatype: asyncssh.DataType) -> None:
+        self.sink(data)  # stdout and stderr alike, in the order they came
+        self.changed.set()
+
+    def exit_status_received(self, status: int) -> None:
+        self.exit_status = status
+
+    def exit_signal_received(self, signal: str, core_dumped: bool, msg: str, lang: str) -> None:
+        self.exit_signal = signal
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ended, self.lost = True, exc
+        self.changed.set()
+
+    def write(self, data: str) -> None:
+        """Type ``data`` on the channel's input."""
+        assert self._chan is not None
+        self._chan.write(data)
+
+    def write_eof(self) -> None:
+        """Close the channel's input."""
+        assert self._chan is not None
+        self._chan.write_eof()
+
+    def close(self) -> None:
+        """Close the channel (its command gets a hang-up)."""
+        if self._chan is not None:
+            self._chan.close()
+
+    async def came(self, wait: float | None) -> bool:
+        """Wait for new output or the end (at most ``wait`` seconds): whether it came."""
+        try:
+            async with asyncio.timeout(wait):
+                await self.changed.wait()
+        except TimeoutError:
+            return False
+        self.changed.clear()
+        return True
+
+
+def _dropped(_: str) -> None:
+    """Output nobody reads (before the channel has a sink)."""
 
 
 class ExecSession:
@@ -172,60 +274,42 @@ class ExecSession:
     async def run(self, conn: asyncssh.SSHClientConnection, line: str) -> None:
         """Run the command line to completion; its exit status lands in ``exit_status``."""
         self.talk.line = line
-        process = await conn.create_process(
-            line, stderr=asyncssh.STDOUT, encoding="utf-8", errors="replace"
-        )
+        channel = await Channel.open(conn, command=line)
+        channel.sink = self.talk.take
         self.started = True
         try:
             if not self.talk.answer:
-                process.stdin.write_eof()  # a question nobody may answer reads end-of-file
-            await pump(process, self.talk, self._idle, until=None)
-            completed = await process.wait()
+                channel.write_eof()  # a question nobody may answer reads end-of-file
+            await pump(channel, self.talk, self._idle, until=None)
         finally:
-            process.close()
-        if completed.exit_status is None and completed.exit_signal is None:
+            channel.close()
+        if channel.exit_status is None and channel.exit_signal is None:
             raise asyncssh.ConnectionLost("the channel closed without an exit status")
-        self.exit_status = completed.exit_status
+        self.exit_status = channel.exit_status
 
 
 async def pump(
-    process: asyncssh.SSHClientProcess[str],
+    channel: Channel,
     talk: Conversation,
     idle: float,
     until: Callable[[], bool] | None,
 ) -> None:
-    """Feed the process's output to the conversation until it ends (or ``until`` says the
-    reply is complete), answering its questions on the way."""
-    queue: asyncio.Queue[_Item] = asyncio.Queue()
-    reader = asyncio.create_task(_read_into(process.stdout, queue))
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), idle)
-            except TimeoutError:
-                talk.on_quiet()
-                continue
-            if item is None:
-                talk.finish()
-                return
-            if isinstance(item, BaseException):
-                raise item
-            talk.take(item)
-            if until is not None and until():
-                talk.finish()
-                return
-            await talk.respond(process.stdin)
-    finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
+    """Follow the conversation on ``channel`` (its sink is ``talk``) until the output ends
+    (or ``until`` says the reply is complete), answering its questions on the way.
 
-
-async def _read_into(stream: asyncssh.SSHReader[str], queue: asyncio.Queue[_Item]) -> None:
-    """Move a stream's chunks into a queue (so the consumer can wait with a timeout)."""
-    try:
-        while chunk := await stream.read(8192):
-            queue.put_nowait(chunk)
-        queue.put_nowait(None)
-    except Exception as exc:
-        queue.put_nowait(exc)
+    Every wait is an ``asyncio.timeout`` block, never ``asyncio.wait_for``: on Python
+    3.11, ``wait_for`` whose inner wait has just completed swallows the cancellation of an
+    enclosing time limit, so a node that never stops printing would never be stopped."""
+    while True:
+        if not await channel.came(idle):
+            talk.on_quiet()
+            continue
+        if until is not None and until():
+            talk.finish()
+            return
+        if channel.ended:
+            talk.finish()
+            if channel.lost is not None:
+                raise channel.lost
+            return
+        await talk.respond(channel)

@@ -44,6 +44,8 @@ from habot.logs import about
 from habot.services.operations.stage import PROGRESS_EVERY, Notifier, Parts, Stage
 
 log = logging.getLogger(__name__)
+#: Characters of recent output a progress post is cut from (it shows the last 8 lines).
+PROGRESS_KEPT = 8192
 _OUTCOME_STATE = {
     Outcome.SUCCEEDED: RequestState.SUCCEEDED,
     Outcome.FAILED: RequestState.FAILED,
@@ -361,7 +363,8 @@ class _Progress:
     def feed(self, chunk: str) -> None:
         if self._request.operation in SECRET_OUTPUT:
             return  # never echo a secret into the channel
-        self._buffer += chunk
+        # Only the last lines are posted: a node printing without end costs no memory here.
+        self._buffer = (self._buffer + chunk)[-PROGRESS_KEPT:]
         if time.monotonic() - self._last >= PROGRESS_EVERY:
             self._spawn(self.flush())
 
