@@ -430,6 +430,20 @@ async def test_pending_lists_open_requests(world: World) -> None:
     assert "0/1 approvals" in listed
 
 
+async def test_pending_lists_a_request_of_unknown_outcome_with_the_way_out(world: World) -> None:
+    """A request whose outcome is unknown holds its pair, so `/ha pending` lists it too —
+    with how to close it."""
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    await world.requests.transition(rid, RequestState.PENDING, RequestState.EXECUTING)
+    await world.service.recover()
+    listed = shown(await world.service.pending())
+    assert f"`{rid}` switchover prod (primary) — outcome unknown" in listed
+    assert (
+        f'prod is closed until an approver checks it and runs `/ha resolve {rid} \\"what' in listed
+    )
+
+
 async def test_topology_change_before_approval_aborts(world: World) -> None:
     """If the pair changes between request and approval, nothing runs."""
     await world.ask("switchover prod")

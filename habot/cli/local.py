@@ -15,7 +15,7 @@ import click
 
 from habot.cli.render import reply_text
 from habot.config import load_settings
-from habot.core.approvals import RequestState, open_requests
+from habot.core.approvals import OPEN, open_requests
 from habot.core.asks import parse_mute
 from habot.core.audit import history_line
 from habot.core.roles import Access
@@ -44,11 +44,11 @@ def in_habot(ctx: click.Context, work: Callable[[Habot], Awaitable[_T]]) -> _T:
 @click.command()
 @click.pass_context
 def pending(ctx: click.Context) -> None:
-    """Open requests: pending approval or running."""
+    """Requests that hold a pair: pending approval, running, or of unknown outcome."""
 
     async def listed(habot: Habot) -> str:
-        states = (RequestState.PENDING, RequestState.EXECUTING)
-        return reply_text(open_requests(await habot.stores.requests.in_states(*states)))
+        held = await habot.stores.requests.in_states(*sorted(OPEN))
+        return reply_text(open_requests(held, habot.settings.slack.command))
 
     click.echo(in_habot(ctx, listed))
 

@@ -216,14 +216,21 @@ def cooldown_refusal(
     )
 
 
-def open_requests(requests: Sequence[Request]) -> Reply:
-    """`pending`: each open request on a line, or that there are none."""
+def open_requests(requests: Sequence[Request], command: str = "/ha") -> Reply:
+    """`pending`: each request that holds its pair on a line — waiting, running, or of
+    unknown outcome (with how to close it) — or that there are none."""
     if not requests:
         return say("No open requests.")
-    return say(*joined([_open_line(r) for r in requests], "\n"))
+    return say(*joined([_open_line(r, command) for r in requests], "\n"))
 
 
-def _open_line(r: Request) -> tuple[Part, ...]:
+def _open_line(r: Request, command: str) -> tuple[Part, ...]:
+    if r.state is RequestState.UNKNOWN:
+        return (
+            Code(r.id), f" {r.operation.value} {r.pair} ({r.node}) — outcome unknown, asked by ",
+            Person(r.requester), f"; {r.pair} is closed until an approver checks it and runs ",
+            Code(f'{command} resolve {r.id} "what you found"'),
+        )  # fmt: skip
     return (
         Code(r.id), f" {r.operation.value} {r.pair} ({r.node}) — {r.state.value}, asked by ",
         Person(r.requester), f", {len(r.approvals)}/{r.required} approvals",

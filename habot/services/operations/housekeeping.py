@@ -4,7 +4,7 @@ what is open."""
 
 from __future__ import annotations
 
-from habot.core.approvals import RequestState, open_requests
+from habot.core.approvals import OPEN, RequestState, open_requests
 from habot.core.cards import expired_note
 from habot.core.replies import Reply
 from habot.services.operations.executing import Execution
@@ -61,9 +61,8 @@ class Housekeeping(Stage):
 
     async def pending(self) -> Reply:
         """Open requests, for `/ha pending`."""
-        return open_requests(
-            await self._requests.in_states(RequestState.PENDING, RequestState.EXECUTING)
-        )
+        held = await self._requests.in_states(*sorted(OPEN))  # every request holding a pair
+        return open_requests(held, self._settings.slack.command)
 
 
 def _why(runner: str | None, me: str) -> str:
