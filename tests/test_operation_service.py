@@ -437,11 +437,9 @@ async def test_pending_lists_a_request_of_unknown_outcome_with_the_way_out(world
     rid = world.request_id()
     await world.requests.transition(rid, RequestState.PENDING, RequestState.EXECUTING)
     await world.service.recover()
-    listed = shown(await world.service.pending())
+    listed = mrkdwn(await world.service.pending())
     assert f"`{rid}` switchover prod (primary) — outcome unknown" in listed
-    assert (
-        f'prod is closed until an approver checks it and runs `/ha resolve {rid} \\"what' in listed
-    )
+    assert f'prod is closed until an approver checks it and runs `/ha resolve {rid} "what' in listed
 
 
 async def test_topology_change_before_approval_aborts(world: World) -> None:
