@@ -146,17 +146,24 @@ async def test_forged_or_stale_signatures_get_401_and_run_nothing(
 async def test_unauthenticated_noise_gets_a_short_4xx_and_one_short_log_line(
     sim: Simulator, fake: FakeSlack, tmp_path: Path
 ) -> None:
-    """Unsigned junk, a malformed timestamp, a signed but unreadable payload and an
-    oversized body: 401/400/413 (never 500), nothing runs, and at -v each costs one short
-    log line that never holds the body (a newline in it cannot forge a log line)."""
+    """Unsigned junk, a malformed or non-ASCII timestamp, a non-ASCII signature, a signed
+    but unreadable payload and an oversized body: 401/400/413 (never 500), nothing runs,
+    and at -v each costs one short log line that never holds the body (a newline in it
+    cannot forge a log line)."""
     bot = await start_bot(sim, fake, tmp_path, http=True, verbose=1)
     forged_line = "payload=not-json\nERROR habot: FORGED LINE"
     junk_form = {"Content-Type": "application/x-www-form-urlencoded"}
     bad_time = {**signed_headers(SECRET, "x"), "X-Slack-Request-Timestamp": "soon"}
     signed_junk = "payload=not-json"
+    # "²³" is a digit to str.isdigit() but not to int(); a non-ASCII signature breaks the
+    # constant-time compare: each was an HTTP 500
+    superscript = {**signed_headers(SECRET, "x"), "X-Slack-Request-Timestamp": "²³"}
+    accented = {**signed_headers(SECRET, "x"), "X-Slack-Signature": "v0=ä" + "0" * 63}
     cases = [
         (forged_line, junk_form, 401),
         ("payload=%7B%7D", bad_time, 401),
+        ("x", superscript, 401),
+        ("x", accented, 401),
         (signed_junk, signed_headers(SECRET, signed_junk), 400),
         ("x" * 1_048_576, junk_form, 413),
     ]
@@ -170,7 +177,7 @@ async def test_unauthenticated_noise_gets_a_short_4xx_and_one_short_log_line(
     assert "FORGED LINE" not in log
     assert "not-json" not in log
     refused = [line for line in log.splitlines() if "refused a request" in line]
-    assert len(refused) == 4
+    assert len(refused) == 6
     assert all(len(line) < 200 for line in refused)
     assert fake.responses == {}
 

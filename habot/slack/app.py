@@ -181,6 +181,10 @@ class EventGate:
     def _signed(self, body: bytes, request: web.Request) -> bool:
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
+        # ASCII first: "²³".isdigit() is True yet int() refuses it, and a non-ASCII
+        # signature makes the constant-time compare raise — each was an HTTP 500.
+        if not (timestamp.isascii() and signature.isascii()):
+            return False
         if not timestamp.isdigit() or len(timestamp) > 12 or not signature.startswith("v0="):
             return False
         return self._verifier.is_valid(body, timestamp, signature)

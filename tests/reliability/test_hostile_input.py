@@ -92,12 +92,14 @@ def requests(
     for _ in range(1500):  # stale: a real signature, ten minutes old
         body = form_body(slash_command("status prod", VIEWER, CHANNEL, "http://x/"))
         out.append(("stale", body, signed_headers(SECRET, body, int(time.time()) - 600), {401}))
-    for _ in range(2000):  # malformed: no signature, bad headers, signed junk
+    for _ in range(2000):  # malformed: no signature, bad or non-ASCII headers, signed junk
         junk = rng.choice(("payload=not-json", "", "a=b&c", "payload=%7B", "\x00" * 10))
         headers = rng.choice((
             form,
             {**form, "X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=abc"},
             {**form, "X-Slack-Request-Timestamp": "1" * 40, "X-Slack-Signature": "v1=x"},
+            {**form, "X-Slack-Request-Timestamp": "¹⁷⁶⁴", "X-Slack-Signature": "v0=abc"},
+            {**signed_headers(SECRET, junk), "X-Slack-Signature": "v0=" + "é" * 64},
             signed_headers(SECRET, junk),
         ))  # fmt: skip
         out.append(("malformed", junk, headers, {400, 401}))
