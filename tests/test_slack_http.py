@@ -205,6 +205,32 @@ async def test_raw_output_is_one_click_away(bot: Bot, fake: FakeSlack) -> None:
     assert "- this host" in shown(raw)
 
 
+@pytest.mark.parametrize(
+    ("action_id", "value"),
+    [("raw_output", None), ("alert_fresh_status", "prod"), ("alert_open_request", "prod"),
+     ("alert_acknowledge", "prod")],
+)  # fmt: skip
+async def test_every_button_is_refused_from_another_workspace(
+    bot: Bot, fake: FakeSlack, action_id: str, value: str | None
+) -> None:
+    """Raw output, an alert's Fresh status, its remedy and Acknowledge: a click carrying
+    another workspace's `team` (signed, as a Slack Connect channel could deliver it) is
+    refused like an approval is — nothing shown, nothing done."""
+    if value is None:  # the raw output of a real reading
+        card = await reply(bot, fake, "status prod")
+        [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
+        value = actions["elements"][0]["value"]
+    url, rid = fake.response_url()
+    payload = block_action(action_id, value, "b1", VIEWER, CHANNEL, url)
+    payload["team"]["id"] = payload["user"]["team_id"] = "T0OTHERORG"
+    body = interaction_body(payload)
+    status, _ = await post(bot, body, signed_headers(SECRET, body))
+    assert status == 200
+    answer = shown(await fake.response(rid))
+    assert "another workspace than the one habot serves" in answer
+    assert "High Availability status" not in answer
+
+
 async def test_raw_output_survives_a_restart(
     sim: Simulator, fake: FakeSlack, tmp_path: Path
 ) -> None:

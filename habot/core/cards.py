@@ -94,6 +94,17 @@ class Where:
     home_team: str | None
 
 
+def from_elsewhere(click: Where) -> str | None:
+    """Why a click on any of habot's buttons is refused for its workspace (None when it
+    comes from the one habot is installed in): habot's cards act only there."""
+    if click.home_team is None or click.team != click.home_team:
+        return (
+            "That click came from another workspace than the one habot serves; "
+            "habot's buttons act only in its own workspace."
+        )
+    return None
+
+
 def click_mismatch(
     request_id: str,
     block_id: str,
@@ -103,11 +114,8 @@ def click_mismatch(
     """Why a button click does not belong to the card of ``request_id`` (None when it
     does): it must come from the workspace habot is installed in and the channel the card
     lives in, from that request's buttons."""
-    if click.home_team is None or click.team != click.home_team:
-        return (
-            "That click came from another workspace than the one habot serves; "
-            "approvals are given in habot's own workspace."
-        )
+    if elsewhere := from_elsewhere(click):
+        return elsewhere
     if not block_id.startswith(f"request-{request_id}-"):
         return "That click does not match the card it came from; nothing was counted."
     if card_channel is None or click.channel != card_channel:

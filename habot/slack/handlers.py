@@ -16,7 +16,7 @@ from habot.core.alert_cards import ACKNOWLEDGE, FRESH_STATUS, OPEN_REQUEST
 from habot.core.approvals import RequestAction
 from habot.core.blocks import RAW_ACTION, Message, home_view, render
 from habot.core.budget import attachment, cut, cut_note, fits
-from habot.core.cards import APPROVE, CANCEL, REJECT, Where
+from habot.core.cards import APPROVE, CANCEL, REJECT, Where, from_elsewhere
 from habot.core.replies import Answer, failed, refused, say
 from habot.errors import HabotError
 from habot.logs import about
@@ -85,13 +85,18 @@ class SlackHandlers:
         await self._send(respond, answer, user)
 
     async def on_raw_output(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
     ) -> None:
         """The "Raw ha-status output" button: show the raw text to the clicker only."""
         await ack()
         reading_id = str(body["actions"][0].get("value", ""))
-        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        answer = await self._safely("raw_output", self._raw_reply(user, channel, reading_id))
+        user, where = body["user"]["id"], _where(body, context)
+        work = self._raw_reply(user, where.channel, reading_id)
+        answer = await self._safely("raw_output", _at_home(where, work))
         await self._send(respond, answer, user, replace_original=False)
 
     async def on_request_button(
@@ -105,12 +110,7 @@ class SlackHandlers:
         click's workspace is compared with the bot token's (``auth.test``, cached by Bolt)."""
         await ack()
         action = body["actions"][0]
-        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        where = Where(
-            channel=channel,
-            team=(body.get("team") or {}).get("id"),
-            home_team=context.authorize_result.team_id if context.authorize_result else None,
-        )
+        user, where = body["user"]["id"], _where(body, context)
         work = self._request_button(
             action["action_id"], user, where, str(action.get("value")), action.get("block_id", "")
         )
@@ -133,7 +133,11 @@ class SlackHandlers:
             return await self._operations.click(action, caller, request_id, block_id, where)
 
     async def on_alert_button(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
     ) -> None:
         """An alert card's buttons are shortcuts for `/ha status PAIR` and `/ha OP PAIR`,
         with the same role checks as typing them."""
@@ -141,18 +145,24 @@ class SlackHandlers:
         action = body["actions"][0]
         pair = str(action.get("value", ""))
         text = f"status {pair}" if action["action_id"] == FRESH_STATUS else pair
-        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        answer = await self._safely(action["action_id"], self._command_reply(user, channel, text))
+        user, where = body["user"]["id"], _where(body, context)
+        work = _at_home(where, self._command_reply(user, where.channel, text))
+        answer = await self._safely(action["action_id"], work)
         await self._send(respond, answer, user, replace_original=False)
 
     async def on_acknowledge(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
     ) -> None:
         """An alert card's Acknowledge button: who is on it goes on the incident, audited."""
         await ack()
         pair = str(body["actions"][0].get("value", ""))
-        user, channel = body["user"]["id"], (body.get("channel") or {}).get("id")
-        answer = await self._safely(ACKNOWLEDGE, self._acknowledged(user, channel, pair))
+        user, where = body["user"]["id"], _where(body, context)
+        work = _at_home(where, self._acknowledged(user, where.channel, pair))
+        answer = await self._safely(ACKNOWLEDGE, work)
         await self._send(respond, answer, user, replace_original=False)
 
     async def _acknowledged(self, user: str, channel: str | None, pair: str) -> Answer:
@@ -222,3 +232,23 @@ class SlackHandlers:
             **extra,
         }
         await self._replies.send(respond.response_url, body)
+
+
+def _where(body: dict[str, Any], context: AsyncBoltContext) -> Where:
+    """Where a click came from: its channel and workspace, and habot's own workspace (the
+    bot token's, from ``auth.test``, cached by Bolt) — for every button alike."""
+    return Where(
+        channel=(body.get("channel") or {}).get("id"),
+        team=(body.get("team") or {}).get("id"),
+        home_team=context.authorize_result.team_id if context.authorize_result else None,
+    )
+
+
+async def _at_home(where: Where, work: Coroutine[Any, Any, Answer]) -> Answer:
+    """``work``'s answer — unless the click came from another workspace: then it is not
+    run (closed, never awaited) and the refusal says why."""
+    if elsewhere := from_elsewhere(where):
+        work.close()
+        log.warning("refused a click from another workspace (%r)", (where.team or "")[:24])
+        return refused(elsewhere)
+    return await work
