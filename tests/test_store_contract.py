@@ -113,3 +113,15 @@ async def test_a_store_failure_is_a_habot_error_not_a_library_one(stores: Stores
     stores translate SQLAlchemy's own error, so nothing above the store sees it."""
     with pytest.raises(StoreError, match=r"no-such-request|No row"):
         await stores.requests.plan("no-such-request")
+
+
+async def test_a_signature_is_taken_once_by_every_replica_for_its_window(
+    stores: Stores,
+) -> None:
+    """The first offer of a signature is taken, any later one (from any replica on the
+    store) is a replay; long after its window it may be taken again (its timestamp is
+    refused by then anyway)."""
+    window = timedelta(minutes=5)
+    assert await stores.seen.first("v0=aa", T0, window)
+    assert not await stores.seen.first("v0=aa", T0 + timedelta(seconds=30), window)
+    assert await stores.seen.first("v0=bb", T0 + timedelta(seconds=30), window)

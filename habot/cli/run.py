@@ -9,9 +9,10 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 import click
@@ -24,6 +25,7 @@ from habot.runtime import Habot, SlackSide, utc_now
 from habot.scheduling import build_scheduler
 from habot.secrets import Secrets
 from habot.slack.app import (
+    EventGate,
     Health,
     SlackTokens,
     api_url,
@@ -237,9 +239,11 @@ class Start:
             scheduler_running=lambda: scheduler.running,
             leading=lambda: leadership.leading,
         )
+        gate = partial(EventGate, shared=habot.stores.seen, outage=habot.outage)
         await _listen(
-            self.app, self.tokens, health, metrics, stack, http_mode, host, port, health_port
-        )
+            self.app, self.tokens, health, metrics, stack, http_mode, host, port, health_port,
+            gate,
+        )  # fmt: skip
         return True
 
 
@@ -253,11 +257,14 @@ async def _listen(
     host: str,
     port: int,
     health_port: int | None,
+    gate: Callable[[AsyncApp, str], EventGate],
 ) -> None:
-    """Serve Slack: HTTP mode on host:port, or Socket Mode (plus health on health_port)."""
+    """Serve Slack: HTTP mode on host:port (signed requests through ``gate``), or Socket
+    Mode (plus health on health_port)."""
     if http_mode:
         secret = tokens.signing_secret or ""
-        runner = await start_site(web_application(app, health, metrics, secret), host, port)
+        served = web_application(app, health, metrics, secret, gate)
+        runner = await start_site(served, host, port)
         stack.push_async_callback(runner.cleanup)
         bound = bound_port(runner, port)
         click.echo(serving_line(host, bound))

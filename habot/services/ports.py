@@ -311,6 +311,17 @@ class Leases(Protocol):
         ...
 
 
+class SeenRequests(Protocol):
+    """Signed requests already taken, shared by every replica (Slack signs each delivery
+    anew, so a signature seen twice is a captured request played again)."""
+
+    async def first(self, signature: str, now: datetime, window: timedelta) -> bool:
+        """Remember ``signature``; True only the first time any replica offers it. Entries
+        older than ``window`` may be forgotten (a replay that late is refused by its
+        timestamp)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who is asking, from where, with which roles (resolved by the adapter)."""
@@ -370,5 +381,6 @@ class Stores:
     outbox: Outbox
     viewers: HomeViewers
     leases: Leases
+    seen: SeenRequests
     #: Raise :class:`habot.errors.StoreError` unless the database answers (for /healthz).
     ping: Callable[[], Awaitable[None]]

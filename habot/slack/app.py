@@ -12,6 +12,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -24,8 +25,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.signature import SignatureVerifier
 
-from habot.errors import ConfigError
+from habot.errors import ConfigError, StoreError
 from habot.secrets import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, SecretName, Secrets
+from habot.services.outage import Outage
+from habot.services.ports import SeenRequests
 from habot.slack.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -147,10 +150,18 @@ class EventGate:
     parsed, so unsigned, stale, forged, malformed or oversized requests get a short 4xx,
     one short log line (never the body), and reach no handler."""
 
-    def __init__(self, bolt: AsyncApp, signing_secret: str) -> None:
+    def __init__(
+        self,
+        bolt: AsyncApp,
+        signing_secret: str,
+        shared: SeenRequests | None = None,
+        outage: Outage | None = None,
+    ) -> None:
         self._bolt = bolt
         self._verifier = SignatureVerifier(signing_secret)
-        self._seen = ReplayGuard()
+        self._seen = ReplayGuard()  # this process's, checked first (no database call)
+        self._shared = shared  # every replica's, in the database
+        self._outage = outage or Outage()
 
     async def handle(self, request: web.Request) -> web.Response:
         """Verify, then let Bolt dispatch; refuse anything else plainly."""
@@ -162,7 +173,7 @@ class EventGate:
             return _refuse(413, "request too large", request)
         if not self._signed(body, request):
             return _refuse(401, "invalid or missing Slack signature", request)
-        if self._seen.replayed(request.headers["X-Slack-Signature"], time.monotonic()):
+        if await self._replayed(request.headers["X-Slack-Signature"]):
             return _refuse(401, "replayed request (this exact signed request came before)", request)
         problem = interaction_problem(body)
         if problem is not None:
@@ -177,6 +188,21 @@ class EventGate:
         finally:
             ANSWERED.reset(token)
             answered.set_result(None)
+
+    async def _replayed(self, signature: str) -> bool:
+        """Whether this signed request came before — to this process, or to any replica
+        on the database. With the database down, this process's own memory decides (said
+        once per outage): a replay then needs a captured request and an outage at once."""
+        if self._seen.replayed(signature, time.monotonic()):
+            return True
+        if self._shared is None:
+            return False
+        window = timedelta(seconds=ReplayGuard.WINDOW)
+        try:
+            return not await self._shared.first(signature, datetime.now(UTC), window)
+        except StoreError as exc:
+            self._outage.failed(exc, "checking a Slack request against other replicas")
+            return False
 
     def _signed(self, body: bytes, request: web.Request) -> bool:
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
@@ -251,12 +277,17 @@ def _refuse(status: int, why: str, request: web.Request) -> web.Response:
 
 
 def web_application(
-    app: AsyncApp | None, health: Health, metrics: Metrics, signing_secret: str = ""
+    app: AsyncApp | None,
+    health: Health,
+    metrics: Metrics,
+    signing_secret: str = "",
+    gate: Callable[[AsyncApp, str], EventGate] = EventGate,
 ) -> web.Application:
-    """POST /slack/events (when serving HTTP mode), GET /healthz, GET /metrics."""
+    """POST /slack/events (when serving HTTP mode, through ``gate``), GET /healthz, GET
+    /metrics."""
     web_app = web.Application(client_max_size=MAX_EVENT_BYTES + 1)
     if app is not None:
-        web_app.router.add_post(EVENTS_PATH, EventGate(app, signing_secret).handle)
+        web_app.router.add_post(EVENTS_PATH, gate(app, signing_secret).handle)
 
     async def metrics_page(_request: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain")

@@ -17,6 +17,7 @@ from habot.store.leases import LeaseStore
 from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
+from habot.store.seen_requests import SeenRequestStore
 
 
 def sql_stores(engine: Engine) -> Stores:
@@ -30,6 +31,7 @@ def sql_stores(engine: Engine) -> Stores:
         outbox=OutboxStore(engine),
         viewers=ViewerStore(engine),
         leases=LeaseStore(engine),
+        seen=SeenRequestStore(engine),
         ping=_Ping(engine).check,
     )
 

@@ -464,6 +464,20 @@ class MemoryLeases:
         return current[0] if current is not None and current[1] >= now else None
 
 
+class MemorySeen:
+    """Signatures taken, with when."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, datetime] = {}
+
+    async def first(self, signature: str, now: datetime, window: timedelta) -> bool:
+        self._seen = {s: at for s, at in self._seen.items() if at >= now - window}
+        if signature in self._seen:
+            return False
+        self._seen[signature] = now
+        return True
+
+
 async def _always_answers() -> None:
     return None
 
@@ -481,5 +495,6 @@ def memory_stores() -> Stores:
         outbox=MemoryOutbox(requests, alerts),
         viewers=MemoryViewers(),
         leases=MemoryLeases(),
+        seen=MemorySeen(),
         ping=_always_answers,
     )

@@ -169,3 +169,35 @@ def test_a_replay_is_remembered_for_slacks_window_only() -> None:
     for n in range(ReplayGuard.LIMIT + 10):
         guard.replayed(f"v0={n}", 1000.0)
     assert len(guard._seen) <= ReplayGuard.LIMIT
+
+
+async def test_a_request_replayed_to_another_replica_is_refused_there_too(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path, ledger: Ledger
+) -> None:
+    """Two replicas on one database. A signed `/ha switchover prod` taken by one, then the
+    very same bytes and headers sent to the other within Slack's window: refused as a
+    replay (401) — no second card in the operator's name."""
+    row = ledger.add(Row("a signed request replayed to another replica", "refused"))
+    database = f"sqlite:///{tmp_path / 'shared.db'}"
+    one = await start_bot(sim, fake, tmp_path, http=True, name="one", database=database)
+    other = await start_bot(sim, fake, tmp_path, http=True, name="other", polls=False,
+                            database=database)  # fmt: skip
+    ops = "U0OPS1"
+    try:
+        body = form_body(slash_command("switchover prod", ops, CHANNEL, fake.response_url()[0]))
+        captured = signed_headers(SECRET, body)
+        async with aiohttp.ClientSession() as session:
+            first = await session.post(one.events_url, data=body.encode(), headers=captured)
+            again = await session.post(other.events_url, data=body.encode(), headers=captured)
+            assert (first.status, again.status) == (200, 401)
+            assert "replayed request" in await again.text()
+        await fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
+        await asyncio.sleep(1)  # a second card, had the replay gone through, would be out
+    finally:
+        await other.stop()
+        await one.stop()
+    row.injected = 1
+    cards = [
+        c for c in fake.calls_to("chat.postMessage") if "approve_request" in json.dumps(c.args)
+    ]
+    assert len(cards) == 1
