@@ -85,6 +85,12 @@ class TextFormatter(logging.Formatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return _iso(record.created)
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # A message can quote a node or the network (a disconnect reason, a question):
+        # a newline in it must not start a forged line, an escape not act on a terminal.
+        record.message = escaped(record.message)
+        return super().formatMessage(record)
+
 
 def _iso(created: float) -> str:
     whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
@@ -124,8 +130,13 @@ def quiet_body_loggers(record: logging.LogRecord) -> bool:
     return True
 
 
+def escaped(text: str) -> str:
+    """``text`` as one line: every control character (newline, ESC …) written out escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def one_line(text: str, limit: int = 200) -> str:
     """The first line of ``text``, control characters escaped, at most ``limit`` chars."""
     first = text.splitlines()[0] if text else ""
-    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in first)
+    safe = escaped(first)
     return safe if len(safe) <= limit else safe[: limit - 1] + "…"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.console import Console
 
+from habot.cli.render import status_details
 from habot.core.alert_cards import alert_card
 from habot.core.alerts import Incident
 from habot.core.approvals import Request, RequestState
@@ -17,6 +20,7 @@ from habot.core.cards import approval_card
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation, preflight, topology
 from habot.core.verdict import NodeView, PairStatus
+from tests.test_blocks import pair_status
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 HOSTILE = "<!channel> <@U0BOSS> <https://evil.example|click> &amp; fin"
@@ -108,3 +112,21 @@ def test_an_open_approval_card_names_its_approvers_and_a_closed_one_does_not() -
         replace(request, state=RequestState.SUCCEEDED), plan, approvers=("S0LEADS",)
     )
     assert "S0LEADS" not in done.text + json.dumps(done.blocks)
+
+
+def test_the_terminal_shows_node_text_as_text() -> None:
+    """`habot status`'s details: rich markup (`[/bold]` once crashed it), terminal escapes
+    and newlines from a node are printed as text — escapes stripped, newlines escaped — and
+    the raw output keeps its lines but loses its escapes."""
+    hostile = "[/bold] [red]x[/red]\x1b[2J\nFORGED LINE"
+    base = pair_status(Verdict.DEGRADED, raw="Primary: \x1b[32mActive\x1b[0m\nSecondary: [b]x")
+    view = replace(base.primary, error=hostile)
+    status = replace(base, reason=hostile, primary=view, warnings=(hostile,))
+    out = io.StringIO()
+    console = Console(file=out, width=300, force_terminal=False, color_system=None)
+    status_details(console, [status], raw=True)
+    text = out.getvalue()
+    assert "\x1b" not in text
+    assert "[/bold] [red]x[/red]\\nFORGED LINE" in text
+    assert not any(line.startswith("FORGED") for line in text.splitlines())
+    assert "Primary: Active\nSecondary: [b]x" in text

@@ -65,6 +65,19 @@ def test_a_json_line_carries_an_exception_as_its_words_and_trace() -> None:
     assert "\n" not in shown(logs.JsonFormatter(), rec)  # still one line
 
 
+def test_node_text_in_a_message_cannot_forge_a_line_or_act_on_a_terminal() -> None:
+    """A disconnect reason or a question quoted from a node, with a newline and an escape
+    in it, stays on its one text line, written out escaped."""
+    rec = record(msg="connection lost: %s")
+    rec.args = ("bye\n2026-01-01T00:00:00.000Z ERROR habot: forged\x1b[2J",)
+    line = shown(logs.TextFormatter(), rec)
+    assert "\n" not in line
+    assert "\x1b" not in line
+    assert line.endswith(
+        "connection lost: bye\\n2026-01-01T00:00:00.000Z ERROR habot: forged\\x1b[2J"
+    )
+
+
 def test_what_a_line_is_about_cannot_forge_another_line_or_flood_it() -> None:
     with logs.about(request="x\n2026-01-01T00:00:00.000Z ERROR habot: forged"):
         line = shown(logs.TextFormatter(), record())

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from habot.core.console import offer_line
+from habot.core.console import offer_line, printable
 from habot.core.digest import LEGEND, NO_READINGS, TITLE, Digest, coverage_note, facts
 from habot.core.model import NodeState, Verdict
 from habot.core.replies import Reply, Tone, plain
@@ -48,22 +48,34 @@ def _node_cell(view: NodeView) -> Text:
 
 
 def status_details(console: Console, statuses: list[PairStatus], raw: bool) -> None:
-    """Below the table: why each verdict, node errors, disagreements, warnings, raw output."""
+    """Below the table: why each verdict, node errors, disagreements, warnings, raw output.
+    What a node (or the network) said is shown as text, never read as markup or terminal
+    escapes: `[/bold]` or an ESC sequence in it is printed, not obeyed."""
     for s in statuses:
-        console.print(f"[bold]{s.pair}[/]: {s.verdict.value} — {s.reason}", highlight=False)
+        _say(console, Text(s.pair, style="bold"), f": {s.verdict.value} — {s.reason}")
         for view in (s.primary, s.secondary):
             if view.error:
-                console.print(f"  {view.role} ({view.address}): {view.error}", highlight=False)
+                _say(console, f"  {view.role} ({view.address}): {view.error}")
         for item in s.disagreements:
-            console.print(f"  [red]≠[/] {item}", highlight=False)
+            _say(console, Text("  ≠ ", style="red"), item)
         for item in s.warnings:
-            console.print(f"  [yellow]![/] {item}", highlight=False)
+            _say(console, Text("  ! ", style="yellow"), item)
         if raw:
             for view in (s.primary, s.secondary):
-                console.print(f"  --- raw ha-status from {view.role} ({view.address}) ---")
+                _say(console, f"  --- raw ha-status from {view.role} ({view.address}) ---")
                 if offers := offer_line(view.offered):
-                    console.print(f"  ({offers})", highlight=False, markup=False)
-                console.print(view.raw if view.raw is not None else "  (none)", markup=False)
+                    _say(console, f"  ({offers})")
+                shown = printable(view.raw, lines=True) if view.raw is not None else "  (none)"
+                console.print(Text(shown), highlight=False)
+
+
+def _say(console: Console, *parts: Text | str) -> None:
+    """One line: styled parts as they are, plain ones made printable (one line, escapes
+    removed, control characters escaped) — no markup is read from any of them."""
+    line = Text()
+    for part in parts:
+        line.append(part if isinstance(part, Text) else Text(printable(part)))
+    console.print(line, highlight=False)
 
 
 def check_lines(console: Console, checks: list[NodeCheck]) -> None:
@@ -72,7 +84,7 @@ def check_lines(console: Console, checks: list[NodeCheck]) -> None:
         line = Text(f"{c.pair} {c.role.value:<9} {c.address:<22} ")
         for step in c.steps:
             if c.failed_step == step:
-                line.append(f"✗ {step}: {c.detail}", style="red")
+                line.append(f"✗ {step}: {printable(c.detail)}", style="red")
                 break
             line.append(f"✓ {step}  ", style="green")
         else:

@@ -42,6 +42,16 @@ def _typed(line: str) -> str:
     return "".join(shown)
 
 
+def printable(text: str, lines: bool = False) -> str:
+    """Text from a node (or the network) made safe to show on a terminal or in a log line:
+    terminal escapes removed, every other control character — a newline too, unless
+    ``lines`` — written out escaped, so it can neither act on the terminal nor forge a line."""
+    keep = "\n" if lines else ""
+    return "".join(
+        c if c.isprintable() or c in keep else repr(c)[1:-1] for c in _ESCAPES.sub("", text)
+    )
+
+
 def prompt_pattern(custom: str | None) -> re.Pattern[str]:
     """The prompt as a pattern matching a whole unfinished line."""
     return re.compile(custom if custom else r".*" + DEFAULT_PROMPT)
