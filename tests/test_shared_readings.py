@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,9 +19,12 @@ from habot.config import Settings
 from habot.core.addresses import NodeAddress
 from habot.core.catalogue import HaCommand, RemoteCommand, ha_command
 from habot.core.model import Role, Verdict
+from habot.core.replies import LogsAnswer
 from habot.core.results import CommandResult
 from habot.core.roles import Access, RolePolicy
+from habot.services.commands import CommandService
 from habot.services.leader import Leadership
+from habot.services.ports import Caller
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.slack.app import ANSWERED, Health, after_the_ack
@@ -30,6 +34,7 @@ from habot.ssh.pool import Slots
 from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
 from habot.store.kept_readings import KeptReadingStore
+from habot.store.memory import memory_stores
 from tests.conftest import settings_from
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -287,3 +292,32 @@ async def test_a_listeners_slow_work_waits_until_its_ack_is_handed_back() -> Non
     assert order == ["ack handed back", "slow work"]
     async with asyncio.timeout(1):
         await after_the_ack()  # no gate: nothing to wait for
+
+
+async def test_a_burst_of_log_requests_costs_the_node_one_read(sim_settings: Settings) -> None:
+    """300 people ask for the same log of the same node at once: the node is asked once,
+    everyone gets its lines, and each asking is audited as their own; a different log (or
+    node) is its own read."""
+    runner = GatedRunner()
+    stores = memory_stores()
+    commands = CommandService(
+        settings=sim_settings,
+        status=reader(sim_settings, runner, Ticks()),
+        runner=runner,
+        audit=stores.audit,
+        clock=lambda: T0,
+        readings=stores.kept,
+    )
+    viewer = Caller("U0VIEW", "C0HAOPS", frozenset({Access.VIEWER}))
+    burst = [
+        commands.handle(replace(viewer, user=f"U0V{n}"), "logs prod primary") for n in range(300)
+    ]
+    other = commands.handle(viewer, "logs prod secondary")
+    asked = [asyncio.ensure_future(a) for a in (*burst, other)]
+    await asyncio.sleep(0.05)
+    runner.gate.set()
+    answers = await asyncio.gather(*asked)
+    assert sorted(runner.runs.values()) == [1, 1]  # one read per node, not 301
+    assert all(isinstance(a, LogsAnswer) and a.output == BAU for a in answers)
+    logged = [r for r in await stores.audit.recent(400) if r.event.kind == "logs"]
+    assert len(logged) == 301

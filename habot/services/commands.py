@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from habot.config import Settings
+from habot.core.addresses import NodeAddress
 from habot.core.asks import parse_mute, parse_operation, parse_resolve
 from habot.core.audit import AuditEvent, digest, status_event
 from habot.core.catalogue import tail_log
@@ -37,8 +38,10 @@ from habot.core.replies import (
     say,
     unclear,
 )
+from habot.core.results import CommandResult
 from habot.core.roles import missing_role
 from habot.errors import NodeError
+from habot.services.coalesce import Coalesced
 from habot.services.mutes import Mutes
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, ReadingKeeper
 from habot.services.status import StatusService
@@ -72,6 +75,10 @@ class CommandService:
         self._mutes = mutes
         self._command = settings.slack.command
         self._limit = RateLimit(settings.slack.commands_per_minute)
+        #: Everyone asking for the same log of the same node at once shares one read.
+        self._log_reads: Coalesced[tuple[NodeAddress, str], CommandResult] = Coalesced(
+            settings.ssh.fresh_for.total_seconds()
+        )
         self._handlers: dict[Sub, Callable[[Caller, ParsedCommand], Awaitable[Answer]]] = {
             Sub.HELP: self._help,
             Sub.STATUS: self._read_status,
@@ -226,8 +233,11 @@ class CommandService:
         command = tail_log(path, parsed.count)
         started = self._clock()
         try:
-            result = await self._runner.run(
-                address, command, time_limit=self._settings.ssh.status_timeout
+            result = await self._log_reads.get(
+                (address, command.line),
+                lambda: self._runner.run(
+                    address, command, time_limit=self._settings.ssh.status_timeout
+                ),
             )
         except NodeError as exc:
             await self._record(
