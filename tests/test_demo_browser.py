@@ -159,6 +159,18 @@ async def test_a_bot_that_dies_is_shown_down_then_started_again(
         await browser.close()
 
 
+async def test_what_the_demo_writes_only_its_user_may_read(demo: RunningDemo) -> None:
+    """Keys, config, database and logs in the demo's folder: no file or folder there is
+    open to the group or to others (umask 077 for the demo and what it starts)."""
+    [log_line] = [line for line in demo.printed if "the bot's log:" in line]
+    folder = Path(log_line.split("the bot's log: ")[1].split(";")[0]).parent
+    entries = [folder, *folder.rglob("*")]
+    assert len(entries) > 5  # the simulator's keys, the config, the database, the log …
+    loose = [(str(p), oct(p.stat().st_mode & 0o777)) for p in entries
+             if not p.is_symlink() and p.stat().st_mode & 0o077]  # fmt: skip
+    assert loose == []
+
+
 def _bot_pid(folder: str) -> int:
     """The pid of the demo's `habot run`."""
     [bot] = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _runs(p, folder)]

@@ -131,6 +131,34 @@ async def test_a_command_while_the_bot_is_down_says_so(stage: SlackStage) -> Non
     assert (await stage.view_for(OPS.user))["bot"].startswith("not answering")
 
 
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "why"),
+    [
+        ({"Host": "evil.example:80"}, {"json": {}}, 403, "answers only as http://127.0.0.1:"),
+        ({"Origin": "http://evil.example"}, {"json": {}}, 403, "another site's page"),
+        ({}, {"data": "as=U0OPS&text=/ha+status"}, 415, "actions are JSON"),
+    ],
+    ids=["dns-rebinding host", "another origin", "a form post"],
+)
+async def test_only_the_page_itself_may_act_as_the_personas(
+    stage: SlackStage, headers: dict[str, str], body: dict[str, Any], status: int, why: str
+) -> None:
+    """Another host name (a DNS-rebinding page), another site's origin, or a form post
+    (which a page elsewhere can send without asking first) is refused, saying why, and
+    nothing is posted; the page's own JSON request still goes through."""
+    async with aiohttp.ClientSession() as session:
+        url = stage.page_url + "ui/command"
+        async with session.post(url, headers=headers, **body) as response:
+            assert response.status == status
+            assert why in await response.text()
+        assert stage.messages == []
+        own = {"Origin": stage.page_url.rstrip("/")}
+        async with session.post(url, headers=own, json={"as": OPS.user, "text": "/ha x"}) as ok:
+            assert ok.status != 403
+            assert ok.status != 415
+    assert [m.text for m in stage.messages] == ["/ha x"]
+
+
 def unused_port() -> int:
     """A port nothing listens on."""
     with socket.socket() as s:

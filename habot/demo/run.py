@@ -100,7 +100,18 @@ async def breaker(sim: Simulator, pair: str, what: str) -> str:
 
 @contextlib.asynccontextmanager
 async def running_demo(port: int = 0, host: str = "127.0.0.1") -> AsyncIterator[Demo]:
-    """Everything up; on exit everything stopped and the temporary folder gone."""
+    """Everything up; on exit everything stopped and the temporary folder gone. What the
+    demo writes (keys, config, database, logs) only its user may read (umask 077)."""
+    mask = os.umask(0o077)
+    try:
+        async with _demo_in_folder(port, host) as demo:
+            yield demo
+    finally:
+        os.umask(mask)
+
+
+@contextlib.asynccontextmanager
+async def _demo_in_folder(port: int, host: str) -> AsyncIterator[Demo]:
     with tempfile.TemporaryDirectory(prefix="habot-demo-") as tmp:
         folder = Path(tmp)
         async with Simulator(folder / "sim", PAIRS, console=("dr",)) as sim:

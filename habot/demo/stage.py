@@ -78,6 +78,7 @@ class Upload:
 
 
 Faults = Callable[[str, str], Awaitable[str]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class SlackStage:
@@ -116,6 +117,7 @@ class SlackStage:
         self._watcher: asyncio.Task[None] | None = None
         self.bot = "starting"  # the bot's health as last seen: "up", or why not
         self.port = 0
+        self._host = "127.0.0.1"
 
     @property
     def api_url(self) -> str:
@@ -131,7 +133,8 @@ class SlackStage:
 
     async def start(self, port: int = 0, host: str = "127.0.0.1") -> None:
         """Listen (port 0: any free one)."""
-        app = web.Application(client_max_size=8 * 1024 * 1024)
+        self._host = host
+        app = web.Application(client_max_size=8 * 1024 * 1024, middlewares=[self._guard])
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{rid}", self._respond)
         app.router.add_post("/upload/{file}", self._upload)
@@ -161,6 +164,37 @@ class SlackStage:
             await self._session.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    def _hosts(self) -> frozenset[str] | None:
+        """The Host headers this stage answers (None: any — it listens beyond loopback,
+        which `habot demo` warns about)."""
+        names = {"127.0.0.1", "localhost", "[::1]"}
+        if self._host not in {*names, "::1"}:
+            return None
+        return frozenset(f"{name}:{self.port}" for name in names)
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Only this page, from this machine's loopback name, acts as the personas: the
+        Host must be it (a DNS-rebinding page names another host), a page's actions must
+        come from its own origin (another site's page is refused), and they are JSON (no
+        form another site could post without the browser asking first)."""
+        hosts = self._hosts()
+        if hosts is not None and request.host not in hosts:
+            return _forbidden(403, f"this page answers only as http://127.0.0.1:{self.port}/")
+        if request.method == "POST" and request.path.startswith("/ui/"):
+            origin = request.headers.get("Origin")
+            if (
+                origin is not None
+                and hosts is not None
+                and origin.removeprefix("http://") not in hosts
+            ):
+                return _forbidden(403, "a request from another site's page was refused")
+            if request.content_type != "application/json":
+                return _forbidden(
+                    415, "the page's actions are JSON (Content-Type: application/json)"
+                )
+        return await handler(request)
 
     async def _touch(self) -> None:
         self.version += 1
@@ -506,6 +540,11 @@ def signed(secret: str, body: bytes, content_type: str) -> dict[str, str]:
         "X-Slack-Signature": f"v0={mac}",
         "Content-Type": content_type,
     }
+
+
+def _forbidden(status: int, why: str) -> web.Response:
+    """A refusal the demo page's guard gives: the status, and why in words."""
+    return web.Response(status=status, text=why + "\n")
 
 
 def _sent(problem: str | None) -> web.Response:
