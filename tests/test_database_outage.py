@@ -29,6 +29,7 @@ from habot.store.leases import LeaseStore
 from habot.store.memory import memory_stores
 from tests.conftest import Clock
 from tests.test_operation_service import LEAD, OPERATOR, World, world, world_on
+from tests.test_shared_readings import Ticks
 
 __all__ = ["world"]  # the fixture
 
@@ -180,16 +181,6 @@ async def test_a_run_going_on_here_is_left_alone_by_housekeeping_here(world: Wor
     assert await service.recover() == 0
     await service.drain()
     assert await world.state(rid) is RequestState.SUCCEEDED
-
-
-class Ticks:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_heartbeat_is_steady_only_after_beats_without_a_gap(tmp_path: Any) -> None:
