@@ -222,6 +222,10 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now
 
+    def ticks(self) -> float:
+        """The same moment as monotonic seconds (for what times itself locally)."""
+        return self.now.timestamp()
+
 
 @pytest.fixture(autouse=True)
 def every_message_fits() -> Iterator[None]:

@@ -25,6 +25,7 @@ from habot.services.leader import (
     Leadership,
     beat_sync,
     gone,
+    place,
     replica_id,
 )
 from habot.sim.simulator import Simulator
@@ -89,8 +90,8 @@ async def test_leadership_moves_when_the_leader_goes_silent(two: tuple[Engine, E
     is told it took over (so it polls at once)."""
     one, other = two
     clock = Clock()
-    a = Leadership(store=LeaseStore(one), clock=clock, me="A")
-    b = Leadership(store=LeaseStore(other), clock=clock, me="B")
+    a = Leadership(store=LeaseStore(one), clock=clock, me="A", ticks=clock.ticks)
+    b = Leadership(store=LeaseStore(other), clock=clock, me="B", ticks=clock.ticks)
     took: list[str] = []
     a.on_lead, b.on_lead = lambda: took.append("A"), lambda: took.append("B")
     assert await a.held()
@@ -104,11 +105,30 @@ async def test_leadership_moves_when_the_leader_goes_silent(two: tuple[Engine, E
     assert await a.held()
 
 
+async def test_a_wall_clock_stepped_back_does_not_keep_a_replica_leading(
+    two: tuple[Engine, Engine],
+) -> None:
+    """How recently this replica renewed is timed by its own monotonic clock: when NTP steps
+    its wall clock back an hour, it does not go on believing it leads (without renewing)
+    for that hour while another replica has long taken over."""
+    one, other = two
+    a_wall, b_wall, a_ticks = Clock(), Clock(), [0.0]
+    a = Leadership(store=LeaseStore(one), clock=a_wall, me="A", ticks=lambda: a_ticks[0])
+    b = Leadership(store=LeaseStore(other), clock=b_wall, me="B", ticks=b_wall.ticks)
+    assert await a.held()
+    b_wall.now += LEASE_TTL + T  # A has not renewed since: its lease lapsed
+    assert await b.held()
+    a_ticks[0] += (LEASE_TTL + T).total_seconds()
+    a_wall.now -= timedelta(hours=1)  # the step back
+    assert not await a.held()
+    assert (a.leading, b.leading) == (False, True)
+
+
 async def test_a_replica_is_alive_while_it_beats(two: tuple[Engine, Engine]) -> None:
     """alive() follows the heartbeat: current, then stale after REPLICA_TTL."""
     one, other = two
     clock = Clock()
-    b = Leadership(store=LeaseStore(other), clock=clock, me="B")
+    b = Leadership(store=LeaseStore(other), clock=clock, me="B", ticks=clock.ticks)
     beat_sync(LeaseStore(one), "A", clock())
     assert await b.alive("A")
     assert not await b.alive("C")
@@ -134,13 +154,13 @@ async def test_the_heartbeat_beats_while_the_event_loop_is_held(
         deadline = time.monotonic() + 5
         while observer.holder_sync("alive:A", clock()) != "A" and time.monotonic() < deadline:
             time.sleep(0.02)  # noqa: ASYNC251 — holding the loop is the point
-        assert await Leadership(store=observer, clock=clock, me="B").alive("A")
+        assert await Leadership(store=observer, clock=clock, me="B", ticks=clock.ticks).alive("A")
     finally:
         heartbeat.stop()
     assert heartbeat.failures == 0
     clock.now += REPLICA_TTL + T
     await asyncio.sleep(0.1)
-    assert not await Leadership(store=observer, clock=clock, me="B").alive("A")
+    assert not await Leadership(store=observer, clock=clock, me="B", ticks=clock.ticks).alive("A")
 
 
 async def test_two_replicas_alert_once_and_the_standby_takes_over(
@@ -238,15 +258,31 @@ def test_who_is_certainly_gone() -> None:
     dead_pid = dead_process_pid()
     assert gone(f"{host}:{dead_pid}:abc123", me)
     assert gone(f"{host}:{pid}:older1", me)  # an earlier life of this pid, same namespace
-    hostname = host.split("+")[0]
-    twin = f"{hostname}+4026530000:{pid}:abc123"  # another container: same host name, pid
+    hostname, kernel, namespace = host.split("+")
+    twin = f"{hostname}+{kernel}+4026530000:{pid}:abc123"  # another container: same name, pid
     assert not gone(twin, me)
     assert not gone(me, twin)
+    clone = f"{hostname}+0{kernel[1:]}+{namespace}:{dead_pid}:abc123"  # another VM, same name
+    assert not gone(clone, me)
     assert replica_id() != me  # unique per process start, not derived from host and pid
     assert not gone(me, me)
     assert not gone(f"{host}:{os.getppid()}:abc123", me)  # our parent exists
     assert not gone(f"elsewhere:{dead_pid}:abc123", me)
     assert not gone("garbage", me)
+
+
+def test_two_machines_with_one_host_name_are_two_places() -> None:
+    """VMs cloned from one image share the host name and the initial pid namespace (and
+    often the machine id): only the boot id of the running kernel tells them apart, so a
+    pid seen there is never looked up here. This machine's boot id is in its own ids."""
+    initial = "4026531836"
+    assert place("pam-bot", "aab6582aa425", initial) != place("pam-bot", "bbb6582aa425", initial)
+    assert place("pam-bot", "aab6582aa425", "4026532001") != place(
+        "pam-bot", "aab6582aa425", initial
+    )
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        boot = f.read().strip().replace("-", "")
+    assert replica_id().split(":")[0].split("+")[1] == boot[:12]
 
 
 async def test_a_restart_takes_over_from_its_dead_predecessor_at_once(

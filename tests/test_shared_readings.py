@@ -261,13 +261,31 @@ async def test_a_burst_of_commands_asks_slack_for_a_user_group_once() -> None:
     (Slack allows ~20 a minute), and everyone gets the group's roles."""
     client = CountingGroups()
     policy = RolePolicy.of(["*"], ["S0ONCALL"], [])
-    directory = GroupDirectory(client, policy, lambda: T0)  # type: ignore[arg-type]
+    directory = GroupDirectory(client, policy)  # type: ignore[arg-type]
     burst = [asyncio.ensure_future(directory.roles_of("U0OPS1")) for _ in range(100)]
     await asyncio.sleep(0)
     client.gate.set()
     roles = await asyncio.gather(*burst)
     assert client.calls == 1
     assert all(Access.OPERATOR in r for r in roles)
+
+
+async def test_a_user_groups_members_are_read_again_once_their_ttl_has_run() -> None:
+    """The membership cache ages by the monotonic clock: it is kept for ``ttl`` seconds and
+    then read again (someone removed from the approvers' group loses the role), whatever
+    the wall clock does meanwhile."""
+    client = CountingGroups()
+    client.gate.set()
+    ticks = [0.0]
+    policy = RolePolicy.of(["*"], ["S0ONCALL"], [])
+    directory = GroupDirectory(client, policy, ttl=300, ticks=lambda: ticks[0])  # type: ignore[arg-type]
+    await directory.roles_of("U0OPS1")
+    ticks[0] = 299.0
+    await directory.roles_of("U0OPS1")
+    assert client.calls == 1
+    ticks[0] = 301.0
+    await directory.roles_of("U0OPS1")
+    assert client.calls == 2
 
 
 async def test_a_listeners_slow_work_waits_until_its_ack_is_handed_back() -> None:

@@ -131,7 +131,7 @@ async def _serve(
     policy = RolePolicy.of(
         settings.roles.viewers, settings.roles.operators, settings.roles.approvers
     )
-    directory = GroupDirectory(app.client, policy, utc_now)
+    directory = GroupDirectory(app.client, policy)
     # The outbox retries by itself (honouring Retry-After), so its client does not.
     client = AsyncWebClient(token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[])
     slack = SlackSide(

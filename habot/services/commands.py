@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -64,7 +65,9 @@ class CommandService:
         readings: ReadingKeeper,
         operations: OperationService | None = None,
         mutes: Mutes | None = None,
+        ticks: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._ticks = ticks
         self._settings = settings
         self._status = status
         self._runner = runner
@@ -91,7 +94,7 @@ class CommandService:
 
     async def handle(self, caller: Caller, text: str) -> Answer:
         """Answer one `/ha` invocation; bad input changes nothing and says why."""
-        if wait := self._limit.wait(caller.user, self._clock()):
+        if wait := self._limit.wait(caller.user, self._ticks()):
             return slow_down(wait, self._limit.per_minute, self._command)
         names = [p.name for p in self._settings.pairs]
         try:

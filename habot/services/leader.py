@@ -4,6 +4,7 @@ database never alert twice or send a message twice."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -32,27 +33,50 @@ _GAP = REPLICA_TTL.total_seconds() / 2
 
 
 def replica_id() -> str:
-    """This process start, uniquely: where it runs (host and pid namespace), its pid, and a
-    random tag — so two containers with the same hostname and pid 1 are never the same
-    replica, and a restarted process is never its predecessor."""
+    """This process start, uniquely: where it runs (host, kernel and pid namespace), its
+    pid, and a random tag — so two machines or containers with the same hostname and pid 1
+    are never the same replica, and a restarted process is never its predecessor."""
     return f"{_place()}:{os.getpid()}:{secrets.token_hex(6)}"
 
 
+def place(hostname: str, kernel: str, namespace: str) -> str:
+    """Where pids can be compared: one running kernel (its boot id — two VMs cloned from one
+    image share a host name, a machine id and the initial pid namespace's number, but never
+    a boot id) and one pid namespace on it (two containers on one kernel may both run pid
+    1). The host name is there for people reading it."""
+    return f"{hostname[:40]}+{kernel[:12]}+{namespace}"
+
+
+@functools.cache
 def _place() -> str:
-    """Host name plus the pid namespace: pids can only be compared within one namespace
-    (two containers may share a host name, and both run pid 1)."""
+    return place(socket.gethostname(), _kernel(), _namespace())
+
+
+def _kernel() -> str:
+    """This boot of this kernel; a random id when it cannot be read (then no other process
+    is ever judged dead from here: only heartbeats decide)."""
+    for source in ("/proc/sys/kernel/random/boot_id", "/etc/machine-id"):
+        try:
+            with open(source, encoding="ascii") as f:
+                if found := "".join(c for c in f.read() if c.isalnum()):
+                    return found
+        except (OSError, UnicodeDecodeError):
+            continue
+    return secrets.token_hex(6)
+
+
+def _namespace() -> str:
     try:
-        namespace = "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
+        return "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
     except OSError:
-        namespace = "0"
-    return f"{socket.gethostname()[:60]}+{namespace}"
+        return secrets.token_hex(6)  # unknown: like an unknown kernel, never comparable
 
 
 def gone(replica: str, me: str) -> bool:
     """Whether ``replica`` is certainly dead: it ran in this very place (host and pid
-    namespace) and its process is gone, or it was an earlier process with this very pid
-    there. Anything else — another host or container, a pid that exists — counts as
-    possibly alive, and only its lapsed heartbeat can tell."""
+    namespace on this very boot) and its process is gone, or it was an earlier process with
+    this very pid there. Anything else — another machine, boot or container, a pid that
+    exists — counts as possibly alive, and only its lapsed heartbeat can tell."""
     host, pid_text, *_ = [*replica.split(":"), "", ""]
     if host != me.split(":")[0] or not pid_text.isdigit() or replica == me:
         return False
@@ -80,7 +104,9 @@ class Leadership:
         ttl: timedelta = LEASE_TTL,
         outage: Outage | None = None,
         steady: Callable[[], float] | None = None,
+        ticks: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._ticks = ticks  # when this replica last renewed: its own affair, monotonic
         self._outage = outage or Outage()
         #: Seconds this replica's own heartbeats have gone through without a gap (None:
         #: no heartbeat here to judge by).
@@ -90,7 +116,7 @@ class Leadership:
         self.me = me or replica_id()
         self._ttl = ttl
         self.leading = False
-        self._renewed: datetime | None = None
+        self._renewed: float | None = None
         self._asked = False
         #: Called when this replica takes the lead from another (not at its first claim):
         #: the new leader should look at the pairs now, not an interval later.
@@ -99,8 +125,9 @@ class Leadership:
     async def held(self) -> bool:
         """Claim or renew; True while this replica leads. A database error means not leading.
         A fresh lease is renewed at most every ``ttl / 5``, so frequent jobs cost no writes."""
-        now = self._clock()
-        if self.leading and self._renewed is not None and now - self._renewed < self._ttl / 5:
+        now, started = self._clock(), self._ticks()
+        fresh = self._ttl.total_seconds() / 5
+        if self.leading and self._renewed is not None and started - self._renewed < fresh:
             return True
         try:
             leads = await self._claim(now)
@@ -116,7 +143,7 @@ class Leadership:
                 self.on_lead()
         self._asked = True
         self.leading = leads
-        self._renewed = now if leads else None
+        self._renewed = started if leads else None
         return leads
 
     async def _claim(self, now: datetime) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -11,7 +13,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.core.roles import Access, RolePolicy
-from habot.services.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,18 @@ class GroupDirectory:
     """Resolves a user's roles; group members are cached for ``ttl`` seconds."""
 
     def __init__(
-        self, client: AsyncWebClient, policy: RolePolicy, clock: Clock, *, ttl: float = 300
+        self,
+        client: AsyncWebClient,
+        policy: RolePolicy,
+        *,
+        ttl: float = 300,
+        ticks: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._policy = policy
-        self._clock = clock
+        #: A local cache's age: monotonic, so a wall clock stepped back cannot keep a
+        #: removed approver's membership for the length of the step.
+        self._ticks = ticks
         self._ttl = ttl
         self._cache: dict[str, _Entry] = {}
         self._fetching: dict[str, asyncio.Future[frozenset[str]]] = {}
@@ -52,7 +60,7 @@ class GroupDirectory:
         return frozenset(users)
 
     async def _members(self, group: str) -> frozenset[str]:
-        now = self._clock().timestamp()
+        now = self._ticks()
         entry = self._cache.get(group)
         if entry and now - entry.fetched < self._ttl:
             return entry.members
