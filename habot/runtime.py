@@ -228,15 +228,17 @@ class Habot:
     async def _serve(self, slack: SlackSide, stack: AsyncExitStack, replica: str | None) -> Serving:
         stores, clock = self.stores, self.clock
         outage = self.outage
+        shared = stores.shared_clock  # leases are judged by one clock across hosts
         heartbeat = Heartbeat(
             store=stores.leases,
             me=replica_id() if replica is None else replica,
-            clock=clock,
+            clock=shared or clock,
             outage=outage,
+            sample=shared.sample_sync if shared is not None else None,
         )
         leadership = Leadership(
             store=stores.leases,
-            clock=clock,
+            clock=shared or clock,
             me=heartbeat.me,
             outage=outage,
             steady=heartbeat.steady,
@@ -248,6 +250,8 @@ class Habot:
             store=stores.outbox,
             sender=slack.sender,
             clock=clock,
+            claims=shared or clock,  # a claim is judged by another host too
+            me=leadership.me,
             leader=leadership.held,
             on_dead=slack.on_dead,
             background=self.background,

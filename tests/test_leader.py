@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,12 @@ from habot.services.leader import (
     replica_id,
 )
 from habot.sim.simulator import Simulator
+from habot.store import sql_stores
+from habot.store.db import upgrade
 from habot.store.leases import LeaseStore
+from habot.store.shared_time import ServerTime
 from tests.botproc import ROLES, Bot, start_bot
-from tests.conftest import Clock
+from tests.conftest import Clock, fresh_database
 from tests.fakeslack import FakeSlack
 from tests.test_metrics import scrape
 
@@ -122,6 +125,65 @@ async def test_a_wall_clock_stepped_back_does_not_keep_a_replica_leading(
     a_wall.now -= timedelta(hours=1)  # the step back
     assert not await a.held()
     assert (a.leading, b.leading) == (False, True)
+
+
+@pytest.fixture
+def two_on_postgres(postgres_admin: str, engines: Callable[[str], Engine]) -> tuple[Engine, Engine]:
+    """Two engines on one migrated PostgreSQL database, as replicas on two hosts have."""
+    url = fresh_database(postgres_admin)
+    one = engines(url)
+    upgrade(one)
+    return one, engines(url)
+
+
+async def test_replicas_whose_clocks_disagree_judge_leases_by_the_servers(
+    two_on_postgres: tuple[Engine, Engine],
+) -> None:
+    """Two hosts 20 s apart: by their own clocks the one ahead finds the lease lapsed while
+    its holder still renews, and both would lead. habot's replicas on PostgreSQL read the
+    server's clock instead (sampled by the heartbeat), so one leads."""
+    one, other = two_on_postgres
+    ahead = Clock(datetime.now(UTC) + LEASE_TTL + 5 * T)
+    behind = Clock(datetime.now(UTC))
+    a = Leadership(store=LeaseStore(one), clock=behind, me="A", ticks=behind.ticks)
+    b = Leadership(store=LeaseStore(other), clock=ahead, me="B", ticks=ahead.ticks)
+    assert await a.held()
+    assert await b.held()  # the hazard: two leaders, each by its own clock
+    await b.release()
+    await a.release()
+    a_time, b_time = (sql_stores(engine).shared_clock for engine in two_on_postgres)
+    assert isinstance(a_time, ServerTime)
+    assert isinstance(b_time, ServerTime)
+    a_time.sample_sync()
+    b_time.sample_sync()
+    a = Leadership(store=LeaseStore(one), clock=a_time, me="A")
+    b = Leadership(store=LeaseStore(other), clock=b_time, me="B")
+    assert await a.held()
+    assert not await b.held()
+    assert abs(a_time() - b_time()) < T
+
+
+def test_on_sqlite_the_local_clock_is_the_shared_one(migrated: Engine) -> None:
+    """Replicas on one SQLite file share a host, so they share its clock."""
+    expected = ServerTime if migrated.dialect.name == "postgresql" else type(None)
+    assert isinstance(sql_stores(migrated).shared_clock, expected)
+
+
+def test_the_servers_clock_runs_on_between_samples(
+    two_on_postgres: tuple[Engine, Engine],
+) -> None:
+    """Before its first sample the shared clock is the local one; after it, the server's
+    time carried forward by the monotonic clock (a wall clock stepped meanwhile moves
+    nothing)."""
+    local, ticks = Clock(), [100.0]
+    shared = ServerTime(two_on_postgres[0], before_first=local, ticks=lambda: ticks[0])
+    assert shared() == local.now
+    shared.sample_sync()
+    first = shared()
+    assert abs(first - datetime.now(UTC)) < 2 * T
+    local.now -= timedelta(hours=1)
+    ticks[0] += 30
+    assert shared() - first == 30 * T
 
 
 async def test_a_replica_is_alive_while_it_beats(two: tuple[Engine, Engine]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,7 +14,7 @@ from habot.core.alerts import AlertState
 from habot.core.blocks import text_message
 from habot.core.outbox import TS_OF, Attempt, Delivery, MessageKind, Next, after
 from habot.core.replies import say
-from habot.services.outbox import OutboxNotifier, OutboxWorker
+from habot.services.outbox import SEND_CLAIM, OutboxNotifier, OutboxWorker
 from habot.services.ports import Outbox, Stores
 from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
@@ -23,6 +25,7 @@ from tests.fakeslack import FakeSlack
 from tests.test_request_store import PLAN, request
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+T = timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -111,6 +114,58 @@ async def test_messages_survive_a_restart(store: Outbox, fake: FakeSlack) -> Non
     await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "queued before restart"}, T0)
     assert await worker(store, fake, Clock()).deliver_due() == 1
     assert fake.calls_to("chat.postMessage")[0].args["text"] == "queued before restart"
+
+
+class FirstSendHangs:
+    """A Sender whose first call waits for the test (a slow Slack), then all succeed."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.started, self.gate = asyncio.Event(), asyncio.Event()
+
+    async def send(self, kind: MessageKind, channel: str, payload: dict[str, Any]) -> Attempt:
+        self.sent.append(str(payload["text"]))
+        if len(self.sent) == 1:
+            self.started.set()
+            await self.gate.wait()
+        return Attempt(True, ts=f"1700000000.{len(self.sent):06d}")
+
+
+async def test_two_replicas_that_both_think_they_lead_send_each_message_once(
+    store: Outbox,
+) -> None:
+    """For a moment two replicas may both believe they lead (one's lease lapsed while it
+    was sending). Each message is claimed before it is sent, so the second waits behind
+    the first's send instead of posting the same card again."""
+    for n in range(3):
+        await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": f"m{n}"}, T0)
+    sender = FirstSendHangs()
+    a = OutboxWorker(store=store, sender=sender, clock=Clock(T0), me="A")
+    b = OutboxWorker(store=store, sender=sender, clock=Clock(T0), me="B")
+    first = asyncio.ensure_future(a.deliver_due())
+    await sender.started.wait()
+    assert await b.deliver_due() == 0  # the head is A's, being sent: B's lane waits
+    sender.gate.set()
+    assert await first == 3
+    assert await b.deliver_due() == 0
+    assert sender.sent == ["m0", "m1", "m2"]
+
+
+async def test_a_claim_lapses_so_a_dead_senders_message_is_sent_by_another(
+    store: Outbox,
+) -> None:
+    """A sender that died mid-send holds its message for SEND_CLAIM; then another sends
+    it. A recorded attempt gives the claim up at once (a retry is anyone's)."""
+    message = await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "m"}, T0)
+    assert await store.claim(message, "A", T0, SEND_CLAIM)
+    assert await store.claim(message, "A", T0 + T, SEND_CLAIM)  # its own: still A's
+    lapsed = T0 + T + SEND_CLAIM  # A renewed it at T0 + T
+    assert not await store.claim(message, "B", lapsed, SEND_CLAIM)
+    assert await store.claim(message, "B", lapsed + T, SEND_CLAIM)
+    await store.record(message, Next(Delivery.QUEUED, lapsed + 2 * T), None, "internal_error")
+    assert await store.claim(message, "A", lapsed + T, SEND_CLAIM)
+    await store.record(message, Next(Delivery.SENT, T0), "1.2", None)
+    assert not await store.claim(message, "B", T0 + 10 * SEND_CLAIM, SEND_CLAIM)  # sent
 
 
 async def test_a_permanently_refused_message_does_not_block_its_lane(

@@ -202,8 +202,11 @@ class Heartbeat:
         every: timedelta = HEARTBEAT_EVERY,
         outage: Outage | None = None,
         ticks: Callable[[], float] = time.monotonic,
+        sample: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
+        #: Refreshes the shared clock ``clock`` reads (the database server's), each beat.
+        self._sample = sample
         self.me = me
         self._clock = clock
         self._every = every.total_seconds()
@@ -242,6 +245,8 @@ class Heartbeat:
 
     def _beat(self) -> None:
         try:
+            if self._sample is not None:
+                self._sample()
             beat_sync(self._store, self.me, self._clock())
         except Exception as exc:
             self.failures += 1

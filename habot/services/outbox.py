@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from habot.core.blocks import Message, mrkdwn
@@ -30,6 +32,10 @@ from habot.services.ports import Clock, NoTelemetry, Outbox, Telemetry
 
 log = logging.getLogger(__name__)
 DIRECT_LANE = "direct"  # direct messages to people: their own lane
+#: How long a claim on a message being sent holds: well over one Slack call (the client
+#: gives up after 30 s), so a live sender's claim never lapses mid-send; a dead sender's
+#: message waits this long for another.
+SEND_CLAIM = timedelta(seconds=90)
 _T = TypeVar("_T")
 
 
@@ -63,7 +69,13 @@ class OutboxWorker:
         background: Background | None = None,
         telemetry: Telemetry | None = None,
         outage: Outage | None = None,
+        me: str | None = None,
+        claims: Clock | None = None,
     ) -> None:
+        #: The clock claims are judged by (the one every replica shares).
+        self._claims = claims or clock
+        #: Who claims the messages this worker sends (the replica).
+        self._me = me or f"outbox-{secrets.token_hex(6)}"
         self._outage = outage or Outage()
         self._telemetry = telemetry or NoTelemetry()
         self._background = background or Background()
@@ -120,6 +132,11 @@ class OutboxWorker:
         return sent
 
     async def _deliver(self, message: OutboxMessage) -> bool:
+        """Send the lane's head once. Claimed first: a replica that still thinks it leads
+        while another has taken over must not send the same message too (the lane waits
+        behind the other's send instead)."""
+        if not await self._store.claim(message.id, self._me, self._claims(), SEND_CLAIM):
+            return False
         payload = await self._resolve(message)
         attempt = await self._sender.send(message.kind, message.channel, payload)
         outcome = after(attempt, message.attempts, self._clock())

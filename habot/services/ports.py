@@ -257,10 +257,15 @@ class Outbox(Protocol):
         """One message."""
         ...
 
+    async def claim(self, message_id: int, sender: str, now: datetime, ttl: timedelta) -> bool:
+        """Take a queued message for sending until ``now + ttl``; False while another
+        sender holds it (two replicas that both think they lead never both send it)."""
+        ...
+
     async def record(
         self, message_id: int, outcome: Next, ts: str | None, error: str | None
     ) -> None:
-        """Store an attempt's result."""
+        """Store an attempt's result (and release the claim)."""
         ...
 
     async def prune(self, before: datetime) -> int:
@@ -369,6 +374,17 @@ class NoTelemetry:
         """Nothing."""
 
 
+class SharedClock(Protocol):
+    """The clock every replica on one database judges leases by (the server's), read
+    without touching the database; ``sample_sync`` refreshes it (the heartbeat's thread)."""
+
+    def __call__(self) -> datetime: ...
+
+    def sample_sync(self) -> None:
+        """Read the shared clock again; raises StoreError when the database cannot answer."""
+        ...
+
+
 @dataclass(frozen=True)
 class Stores:
     """Every store port, built once by the composition root (SQL, or in memory)."""
@@ -384,3 +400,6 @@ class Stores:
     seen: SeenRequests
     #: Raise :class:`habot.errors.StoreError` unless the database answers (for /healthz).
     ping: Callable[[], Awaitable[None]]
+    #: The clock leases are judged by when replicas may run on several hosts (None: they
+    #: share this host's clock — SQLite, memory).
+    shared_clock: SharedClock | None = None

@@ -18,6 +18,7 @@ from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
 from habot.store.seen_requests import SeenRequestStore
+from habot.store.shared_time import server_time
 
 
 def sql_stores(engine: Engine) -> Stores:
@@ -33,6 +34,7 @@ def sql_stores(engine: Engine) -> Stores:
         leases=LeaseStore(engine),
         seen=SeenRequestStore(engine),
         ping=_Ping(engine).check,
+        shared_clock=server_time(engine),
     )
 
 

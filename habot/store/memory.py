@@ -321,6 +321,7 @@ class _Queued:
     created_at: datetime
     card_of: int | None = None
     version: int | None = None
+    claim: tuple[str, datetime] | None = None  # who is sending it, until when
 
 
 class MemoryOutbox:
@@ -384,12 +385,22 @@ class MemoryOutbox:
         queued = self._rows.get(message_id)
         return queued.message if queued else None
 
+    async def claim(self, message_id: int, sender: str, now: datetime, ttl: timedelta) -> bool:
+        queued = self._rows.get(message_id)
+        if queued is None or queued.message.state is not Delivery.QUEUED:
+            return False
+        if queued.claim is not None and queued.claim[0] != sender and queued.claim[1] >= now:
+            return False
+        queued.claim = (sender, now + ttl)
+        return True
+
     async def record(
         self, message_id: int, outcome: Next, ts: str | None, error: str | None
     ) -> None:
         queued = self._rows.get(message_id)
         if queued is None:
             return
+        queued.claim = None
         m = queued.message
         queued.message = replace(
             m,

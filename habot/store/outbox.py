@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -69,16 +69,35 @@ class OutboxStore:
         rows = self._select("WHERE id = :id", {"id": message_id})
         return rows[0] if rows else None
 
+    def claim_sync(self, message_id: int, sender: str, now: datetime, ttl: timedelta) -> bool:
+        """Take a queued message for sending until ``now + ttl``; False while another
+        sender's claim holds (or the message is no longer queued)."""
+        with writing(self._engine) as conn:
+            claimed = conn.execute(
+                text(
+                    "UPDATE outbox SET claimed_by = :me, claimed_until = :until "
+                    "WHERE id = :id AND state = 'queued' AND (claimed_by IS NULL "
+                    "OR claimed_by = :me OR claimed_until < :now)"
+                ),
+                {
+                    "id": message_id,
+                    "me": sender,
+                    "now": now.isoformat(),
+                    "until": (now + ttl).isoformat(),
+                },
+            )
+            return bool(claimed.rowcount == 1)
+
     def record_sync(
         self, message_id: int, outcome: Next, ts: str | None, error: str | None
     ) -> None:
-        """Store an attempt's result."""
+        """Store an attempt's result (and let the claim go)."""
         with writing(self._engine) as conn:
             conn.execute(
                 text(
                     "UPDATE outbox SET state = :state, attempts = attempts + 1, "
-                    "next_attempt_at = :next, ts = COALESCE(:ts, ts), error = :error "
-                    "WHERE id = :id"
+                    "next_attempt_at = :next, ts = COALESCE(:ts, ts), error = :error, "
+                    "claimed_by = NULL, claimed_until = NULL WHERE id = :id"
                 ),
                 {
                     "state": outcome.state.value,
@@ -138,6 +157,7 @@ class OutboxStore:
     head = threaded(head_sync)
     lanes = threaded(lanes_sync)
     get = threaded(get_sync)
+    claim = threaded(claim_sync)
     record = threaded(record_sync)
     prune = threaded(prune_sync)
     queued = threaded(queued_sync)
