@@ -31,6 +31,10 @@ BOT_TOKEN = SecretName("bot_token", "SLACK_BOT_TOKEN")
 APP_TOKEN = SecretName("app_token", "SLACK_APP_TOKEN")
 SIGNING_SECRET = SecretName("signing_secret", "SLACK_SIGNING_SECRET")
 AUDIT_KEY = SecretName("audit_key", "HABOT_AUDIT_KEY")
+PAGERDUTY_ROUTING_KEY = SecretName("pagerduty_routing_key", "HABOT_PAGERDUTY_ROUTING_KEY")
+OPSGENIE_API_KEY = SecretName("opsgenie_api_key", "HABOT_OPSGENIE_API_KEY")
+#: Each paging tool's key (by Pager value).
+PAGER_KEYS = {"pagerduty": PAGERDUTY_ROUTING_KEY, "opsgenie": OPSGENIE_API_KEY}
 
 KeyringGetter = Callable[[str, str], str | None]
 

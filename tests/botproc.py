@@ -99,6 +99,7 @@ async def start_bot(
     ssh: dict[str, str] | None = None,
     debug_loop: bool = False,
     log_format: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> Bot:
     """Run `habot run` (Socket Mode, or HTTP mode on a free port) and wait until it serves
     (and, when it ``polls`` — it leads the scheduler — until its first status round)."""
@@ -106,6 +107,7 @@ async def start_bot(
     database = database or f"sqlite:///{tmp / 'habot.db'}"
     env = {
         **os.environ,
+        **(env or {}),
         "HABOT_CONFIG": str(config),
         "HABOT_DATABASE_URL": database,
         "HABOT_SLACK_API_URL": fake.api_url,

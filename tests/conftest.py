@@ -25,6 +25,7 @@ from habot.ssh.executor import SshExecutor
 from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
 from habot.store.memory import memory_stores
+from tests.fakepager import FakePagers
 from tests.fakeslack import MESSAGE_LIMIT, STARTED, FakeSlack
 from tests.postgres import PostgresServer, fresh_database, postgres_bin, postgres_server
 from tests.sshd import Sshd, prepare, wait_listening
@@ -246,6 +247,15 @@ async def fake() -> AsyncIterator[FakeSlack]:
     await slack.start()
     yield slack
     await slack.stop()
+
+
+@pytest.fixture
+async def pagers() -> AsyncIterator[FakePagers]:
+    """Fake PagerDuty Events API v2 and Opsgenie Alert API on 127.0.0.1."""
+    fakes = FakePagers()
+    await fakes.start()
+    yield fakes
+    await fakes.stop()
 
 
 @pytest.fixture

@@ -21,9 +21,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.config import Settings, load_settings
 from habot.core.roles import RolePolicy
+from habot.pager.http import PageSender
 from habot.runtime import Habot, SlackSide, utc_now
 from habot.scheduling import build_scheduler
-from habot.secrets import Secrets
+from habot.secrets import PAGER_KEYS, Secrets
+from habot.services.outbox import PagesApart
 from habot.slack.app import (
     EventGate,
     Health,
@@ -134,8 +136,15 @@ async def _serve(
     directory = GroupDirectory(app.client, policy)
     # The outbox retries by itself (honouring Retry-After), so its client does not.
     client = AsyncWebClient(token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[])
+    secrets = Secrets(os.environ)
+    pages = PageSender(
+        keys=lambda pager: secrets.get(PAGER_KEYS[pager.value]),
+        pagerduty_url=settings.paging.pagerduty_events_url,
+        opsgenie_url=settings.paging.opsgenie_url,
+        telemetry=metrics,
+    )
     slack = SlackSide(
-        sender=SlackSender(client, metrics),
+        sender=PagesApart(SlackSender(client, metrics), pages),
         secrets=SlackSecretTeller(app.client),
         home=SlackHome(app.client, directory),
         on_busy=metrics.db_busy.inc,
@@ -144,7 +153,8 @@ async def _serve(
         approvers=directory,
     )
     async with AsyncExitStack() as stack:
-        opening = stack.enter_async_context(Habot.open(settings, Secrets(os.environ), slack=slack))
+        stack.push_async_callback(pages.close)
+        opening = stack.enter_async_context(Habot.open(settings, secrets, slack=slack))
         habot = await _until(stop, opening)
         start = Start(settings, app, tokens, metrics, directory, stack)
         if (

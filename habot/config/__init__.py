@@ -21,6 +21,7 @@ from habot.config.sections import (
     Auth,
     DatabaseSettings,
     OperationApproval,
+    PagingSettings,
     PairSettings,
     RolesSettings,
     ScheduleSettings,
@@ -38,6 +39,7 @@ __all__ = [
     "DatabaseSettings",
     "Login",
     "OperationApproval",
+    "PagingSettings",
     "PairSettings",
     "RolesSettings",
     "ScheduleSettings",
@@ -78,6 +80,7 @@ class Settings(_Section):
     approval: ApprovalSettings = ApprovalSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     database: DatabaseSettings = DatabaseSettings()
+    paging: PagingSettings = PagingSettings()
 
     @field_validator("pairs")
     @classmethod
@@ -94,6 +97,15 @@ class Settings(_Section):
             raise ValueError(
                 f"ssh.client_keys: needed because pair(s) {', '.join(keyed)} log in with a key "
                 '(auth = "key", the default); list the key file(s), or set auth = "password"'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pages_follow_alerts(self) -> Settings:
+        if self.paging.pagers and not self.slack.alert_channel:
+            raise ValueError(
+                "paging: a page follows an alert card, so [slack] alert_channel must be set "
+                "too (or turn paging off)"
             )
         return self
 

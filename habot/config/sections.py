@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +23,7 @@ from habot.core.cron import parse_crontab
 from habot.core.durations import parse_duration
 from habot.core.model import Role
 from habot.core.operations import ROLE_NEUTRAL, Operation, Procedures, SwitchoverVia
+from habot.core.paging import Pager
 
 _PAIR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _RESERVED_PAIR_NAMES = {"all", "help", "primary", "secondary"}
@@ -243,6 +245,38 @@ class ApprovalSettings(_Section):
                     f"(only {', '.join(sorted(o.value for o in ROLE_NEUTRAL))} may have 0)"
                 )
         return value
+
+
+def _endpoint(value: str) -> str:
+    """A paging tool's URL: https, or http to this machine only (a test or the demo)."""
+    parsed = urllib.parse.urlsplit(value)
+    local = parsed.hostname in {"127.0.0.1", "localhost", "::1"}
+    if parsed.scheme != "https" and not (parsed.scheme == "http" and local):
+        raise ValueError(
+            f"{value!r}: use an https:// URL (http:// only to 127.0.0.1, for tests and the demo)"
+        )
+    return value
+
+
+class PagingSettings(_Section):
+    """Paging the on-call when an alert opens (off unless a paging tool is turned on). Keys
+    come from the keyring or the environment, never from here."""
+
+    pagerduty: bool = False
+    opsgenie: bool = False
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    opsgenie_url: str = "https://api.opsgenie.com"  # the EU instance: https://api.eu.opsgenie.com
+
+    @field_validator("pagerduty_events_url", "opsgenie_url")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        return _endpoint(value)
+
+    @property
+    def pagers(self) -> tuple[Pager, ...]:
+        """The paging tools turned on."""
+        return tuple(p for p, on in ((Pager.PAGERDUTY, self.pagerduty),
+                                     (Pager.OPSGENIE, self.opsgenie)) if on)  # fmt: skip
 
 
 class ScheduleSettings(_Section):

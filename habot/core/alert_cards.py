@@ -17,6 +17,7 @@ from habot.core.blocks import (
 )
 from habot.core.durations import format_duration
 from habot.core.model import Verdict
+from habot.core.paging import Pager
 from habot.core.verdict import PairStatus
 
 FRESH_STATUS, OPEN_REQUEST = "alert_fresh_status", "alert_open_request"
@@ -55,6 +56,10 @@ def alert_card(
                 f"{slack_date(incident.acknowledged_at)}"
             )
         )
+    if incident.paged and incident.paged_at:
+        tools = " and ".join(Pager(p).label for p in incident.paged)
+        blocks.append(context(f":pager: The on-call was paged through {tools} "
+                              f"{slack_date(incident.paged_at)}"))  # fmt: skip
     if not resolved:
         blocks.append(_buttons(status, acknowledged=incident.acknowledged_by is not None))
     verb = "resolved" if resolved else "alert"

@@ -55,6 +55,8 @@ class Incident:
     acknowledged_by: str | None = None  # someone said they are on it
     acknowledged_at: datetime | None = None
     called_at: datetime | None = None  # people were last called: raised, or nudged since
+    paged: tuple[str, ...] = ()  # the paging tools (Pager values) asked to wake someone
+    paged_at: datetime | None = None
 
     def nudge_due(self, now: datetime, every: timedelta | None) -> bool:
         """Whether nobody is on it and its people were last called ``every`` ago or more."""

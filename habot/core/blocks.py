@@ -141,8 +141,13 @@ def code_blocks(text: str, limit_blocks: int = 40) -> list[Block]:
     return [section(f"```{chunk or ' '}```") for chunk in chunks]
 
 
+def node_state_words(state: NodeState) -> str:
+    """A node state as people write it: "Promoted Active", "Unreachable"."""
+    return _STATE_WORDS.get(state, state.value.replace("_", " ").capitalize())
+
+
 def _state(view: NodeView) -> str:
-    return _STATE_WORDS.get(view.state, view.state.value.replace("_", " ").capitalize())
+    return node_state_words(view.state)
 
 
 def _age(observed: datetime, now: datetime) -> str:
@@ -156,7 +161,7 @@ def _node_field(view: NodeView, now: datetime) -> dict[str, str]:
     age = _age(view.observed_at, now)
     text = f"*{view.role.label}* ({view.address})\n{_state(view)} · {ip}\n{reach} · read {age}"
     if view.peer_says is not None:
-        seen = _STATE_WORDS.get(view.peer_says, view.peer_says.value.capitalize())
+        seen = node_state_words(view.peer_says)
         text += f"\nthe {view.role.peer.label} sees it *{seen}*"
     if view.error:
         text += f"\n_{escape(view.error)}_"

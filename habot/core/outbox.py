@@ -25,12 +25,13 @@ from habot.core.budget import clip_text
 class MessageKind(StrEnum):
     """What a queued message does: post → chat.postMessage, update → chat.update of an
     earlier card, reply → chat.postMessage in an earlier card's thread, ephemeral →
-    chat.postEphemeral."""
+    chat.postEphemeral, page → the paging tool its channel names."""
 
     POST = "post"
     UPDATE = "update"
     REPLY = "reply"
     EPHEMERAL = "ephemeral"
+    PAGE = "page"  # not Slack: an event for a paging tool (the channel names which)
 
 
 #: In an update's or a reply's payload: the card it is about (its ``ts`` is filled in at

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from habot.config import Settings
+from habot.core import paging
 from habot.core.alert_cards import alert_card, nudge_text, reminder_message
 from habot.core.alerts import (
     Acknowledgement,
+    AlertState,
     Announced,
     Kind,
     Notice,
@@ -21,6 +25,7 @@ from habot.core.alerts import (
 from habot.core.audit import AuditEvent
 from habot.core.blocks import mrkdwn
 from habot.core.outbox import MessageKind, reply_to, update_of
+from habot.core.paging import Pager, incident_key, page_lane
 from habot.core.replies import Person, Reply, Strong, Tone, When, refused, say
 from habot.core.roles import Access
 from habot.core.verdict import PairStatus
@@ -41,6 +46,8 @@ class Alerter:
         audit: AuditLog | None = None,
     ) -> None:
         self._audit = audit
+        #: The paging tools that wake the on-call when an incident opens ([paging]).
+        self._pagers = settings.paging.pagers
         self._channel = settings.slack.alert_channel
         self._mention = settings.slack.alert_mention
         self._schedule = settings.schedule
@@ -68,10 +75,37 @@ class Alerter:
             schedule.nudge_every,
         )  # fmt: skip
         for notice in notices:
+            if notice.kind is Kind.RAISE and self._pagers:
+                notice, state = self._paging(notice, state, now)
             card = await self._queue(status, notice, card, now, state.announced)
+            await self._page(status, notice, card, now)
         await self._states.save(status.pair, state, card)
         if before.announced is not None and state.announced is None:
             await self._states.forget_announced(status.pair, before.announced)
+
+    def _paging(
+        self, notice: Notice, state: AlertState, now: datetime
+    ) -> tuple[Notice, AlertState]:
+        """A new incident pages every configured paging tool: its card says so."""
+        paged = replace(notice.incident, paged=tuple(p.value for p in self._pagers), paged_at=now)
+        return replace(notice, incident=paged), replace(state, incident=paged)
+
+    async def _page(
+        self, status: PairStatus, notice: Notice, card: int | None, now: datetime
+    ) -> None:
+        """Queue the pages a notice calls for: a trigger when the incident opens, a resolve
+        when it ends — or, when its trigger was never even tried, nothing at all (that
+        page is withdrawn: nobody is woken for an incident already over)."""
+        incident = notice.incident
+        for pager in map(Pager, incident.paged):
+            lane = page_lane(pager, incident_key(status.pair, incident.since))
+            if notice.kind is Kind.RAISE:
+                page = paging.trigger(status, incident, card)
+            elif notice.kind is Kind.RESOLVE and not await self._outbox.withdraw_untried(lane):
+                page = paging.resolve(status.pair, incident)
+            else:
+                continue
+            await self._outbox.enqueue(lane, MessageKind.PAGE, pager.value, page.payload(), now)
 
     async def acknowledge(self, caller: Caller, pair: str) -> Reply:
         """Someone is on it: the open incident says who and since when (on its card from
@@ -95,6 +129,10 @@ class Alerter:
                 "acknowledged", caller.user, "acknowledged", now, pair=pair,
                 channel=caller.channel, detail={"since": incident.since.isoformat()},
             ))  # fmt: skip
+        for pager in map(Pager, incident.paged):  # the on-call is told too
+            lane = page_lane(pager, incident_key(pair, incident.since))
+            page = paging.acknowledge(pair, incident, caller.user)
+            await self._outbox.enqueue(lane, MessageKind.PAGE, pager.value, page.payload(), now)
         words = say("Acknowledged by ", Person(caller.user), " ", When(now), ".")
         if self._channel and card is not None:
             reply = reply_to(card, mrkdwn(words))

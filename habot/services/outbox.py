@@ -24,6 +24,7 @@ from habot.core.outbox import (
     ephemeral_to,
     reply_to,
 )
+from habot.core.paging import Page, Pager, failed_page
 from habot.core.replies import Code, Reply, Room, say
 from habot.errors import StoreError
 from habot.services.background import Background
@@ -36,6 +37,9 @@ DIRECT_LANE = "direct"  # direct messages to people: their own lane
 #: gives up after 30 s), so a live sender's claim never lapses mid-send; a dead sender's
 #: message waits this long for another.
 SEND_CLAIM = timedelta(seconds=90)
+#: A trigger waits at most this long for its alert card to be posted (to carry its link):
+#: Slack being slow or down must not hold a page back.
+PAGE_WAITS_FOR_CARD = timedelta(seconds=20)
 _T = TypeVar("_T")
 
 
@@ -45,6 +49,19 @@ class Sender(Protocol):
     async def send(self, kind: MessageKind, channel: str, payload: dict[str, Any]) -> Attempt:
         """Try once; never raise for Slack or network errors."""
         ...
+
+
+class PagesApart:
+    """A Sender that sends pages through the paging tools' sender and the rest to Slack."""
+
+    def __init__(self, slack: Sender, pages: Sender) -> None:
+        self._slack = slack
+        self._pages = pages
+
+    async def send(self, kind: MessageKind, channel: str, payload: dict[str, Any]) -> Attempt:
+        """Send once, by the sender for its kind."""
+        sender = self._pages if kind == MessageKind.PAGE else self._slack
+        return await sender.send(kind, channel, payload)
 
 
 class SecretTeller(Protocol):
@@ -124,7 +141,7 @@ class OutboxWorker:
     async def _drain_lane(self, lane: str) -> int:
         sent = 0
         while (head := await self._store.head(lane)) is not None:
-            if head.next_attempt_at > self._clock():
+            if head.next_attempt_at > self._clock() or await self._waits_for_card(head):
                 break
             if not await self._deliver(head):
                 break
@@ -143,13 +160,15 @@ class OutboxWorker:
         await self._store.record(message.id, outcome, attempt.ts, attempt.error)
         if outcome.state is Delivery.DEAD:
             log.error(
-                "outbox message %s set aside after %d tries: Slack said %s",
-                message.id, message.attempts + 1, attempt.error,
+                "outbox message %s set aside after %d tries: %s said %s", message.id,
+                message.attempts + 1, _receiver(message), attempt.error,
             )  # fmt: skip
             if self._on_dead is not None:
                 self._on_dead(attempt.error or "unknown")
             if message.kind == MessageKind.EPHEMERAL:
                 await self._direct_instead(message, attempt.error)
+            if message.kind == MessageKind.PAGE:
+                await self._page_failed(message, attempt.error)
             return True  # a message no retry can fix must not block its lane forever
         return outcome.state is Delivery.SENT
 
@@ -166,9 +185,39 @@ class OutboxWorker:
         await self._store.enqueue(DIRECT_LANE, MessageKind.POST, user, payload, self._clock())
         log.info("a private note for %s went to their direct messages instead", user)
 
+    async def _waits_for_card(self, message: OutboxMessage) -> bool:
+        """Whether a page should wait for its alert card (not posted yet, and asked for
+        less than PAGE_WAITS_FOR_CARD ago), so the page can link to it."""
+        card = message.payload.get("card") if message.kind == MessageKind.PAGE else None
+        if card is None or message.attempts:
+            return False
+        row = await self._store.get(int(card))
+        if row is None or row.state is not Delivery.QUEUED:
+            return False
+        return self._clock() - message.next_attempt_at < PAGE_WAITS_FOR_CARD
+
+    async def _page_failed(self, message: OutboxMessage, error: str | None) -> None:
+        """A page the paging tool will never take: say so in its alert's thread, so
+        nobody believes the on-call was woken."""
+        page = Page.of(message.payload)
+        card = await self._store.get(page.card) if page.card is not None else None
+        if card is None:
+            return
+        pager = Pager(message.channel)
+        words = failed_page(pager, page.action, error)
+        reply = reply_to(card.id, mrkdwn(words))
+        await self._store.enqueue(page.pair, MessageKind.REPLY, card.channel, reply, self._clock())
+        log.warning("a %s %s for %s was set aside: %s", pager.label, page.action, page.pair, error)
+
     async def _resolve(self, message: OutboxMessage) -> dict[str, Any]:
-        """An update or thread reply names its card by outbox id; use that card's ts."""
+        """An update or thread reply names its card by outbox id; use that card's ts. A
+        page gets its alert card's link (once the card is posted)."""
         payload = dict(message.payload)
+        if message.kind == MessageKind.PAGE:
+            card = payload.get("card")
+            row = await self._store.get(int(card)) if card is not None else None
+            payload["link"] = message_link(row.channel, row.ts) if row and row.ts else None
+            return payload
         ref = payload.pop(TS_OF, None)
         if ref is not None:
             card = await self._store.get(int(ref))
@@ -264,6 +313,11 @@ class OutboxNotifier:
         if self._kick is not None:
             self._kick()
         return handle
+
+
+def _receiver(message: OutboxMessage) -> str:
+    """Who refused a message: Slack, or the paging tool a page was for."""
+    return Pager(message.channel).label if message.kind == MessageKind.PAGE else "Slack"
 
 
 def message_payload(message: Message) -> dict[str, Any]:

@@ -262,6 +262,11 @@ class Outbox(Protocol):
         sender holds it (two replicas that both think they lead never both send it)."""
         ...
 
+    async def withdraw_untried(self, lane: str) -> int:
+        """Drop a lane's queued messages if none of its messages was ever tried or is being
+        sent; how many were dropped (0: something went out, or may have)."""
+        ...
+
     async def record(
         self, message_id: int, outcome: Next, ts: str | None, error: str | None
     ) -> None:
@@ -360,6 +365,10 @@ class Telemetry(Protocol):
         """How many outbox messages wait for Slack."""
         ...
 
+    def paged(self, pager: str, action: str, outcome: str) -> None:
+        """One attempt to page (``outcome``: sent or failed)."""
+        ...
+
 
 class NoTelemetry:
     """Measures nothing (tests, the command line)."""
@@ -371,6 +380,9 @@ class NoTelemetry:
         """Nothing."""
 
     def backlog(self, queued: int) -> None:
+        """Nothing."""
+
+    def paged(self, pager: str, action: str, outcome: str) -> None:
         """Nothing."""
 
 

@@ -75,6 +75,13 @@ class Metrics:
             ["error"],
             registry=self.registry,
         )
+        self.pages = Counter(
+            "habot_pages",
+            "Attempts to page the on-call, by paging tool, action (trigger, acknowledge, "
+            "resolve) and outcome (sent, failed — failed ones are retried or set aside)",
+            ["pager", "action", "outcome"],
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "habot_scheduler_leader",
             "1 while this replica runs the scheduled jobs",
@@ -106,6 +113,10 @@ class Metrics:
     def backlog(self, queued: int) -> None:
         """Set the outbox backlog."""
         self.outbox_backlog.set(queued)
+
+    def paged(self, pager: str, action: str, outcome: str) -> None:
+        """Count one attempt to page."""
+        self.pages.labels(pager, action, outcome).inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

@@ -48,6 +48,8 @@ def encode(state: AlertState) -> str:
                 "acknowledged_by": incident.acknowledged_by,
                 "acknowledged_at": _iso(incident.acknowledged_at),
                 "called_at": _iso(incident.called_at),
+                "paged": list(incident.paged),
+                "paged_at": _iso(incident.paged_at),
             },
         }
     )
@@ -70,6 +72,8 @@ def decode(raw: str) -> AlertState:
             found.get("acknowledged_by"),
             _when(found.get("acknowledged_at")),
             _when(found.get("called_at")),
+            tuple(found.get("paged") or ()),
+            _when(found.get("paged_at")),
         )
     return AlertState(
         int(data["bad_streak"]),

@@ -394,6 +394,15 @@ class MemoryOutbox:
         queued.claim = (sender, now + ttl)
         return True
 
+    async def withdraw_untried(self, lane: str) -> int:
+        rows = [q for q in self._rows.values() if q.message.lane == lane]
+        if any(q.message.state is not Delivery.QUEUED or q.message.attempts or q.claim
+               for q in rows):  # fmt: skip
+            return 0
+        for q in rows:
+            del self._rows[q.message.id]
+        return len(rows)
+
     async def record(
         self, message_id: int, outcome: Next, ts: str | None, error: str | None
     ) -> None:

@@ -88,6 +88,20 @@ class OutboxStore:
             )
             return bool(claimed.rowcount == 1)
 
+    def withdraw_untried_sync(self, lane: str) -> int:
+        """Drop every queued message of ``lane`` if none of the lane's messages was ever
+        tried or is being sent; how many were dropped (0: something already went out, or
+        may have — or nothing was queued)."""
+        lock = " FOR UPDATE" if self._engine.dialect.name == "postgresql" else ""
+        with writing(self._engine) as conn:
+            query = "SELECT id, state, attempts, claimed_by FROM outbox WHERE lane = :l" + lock  # noqa: S608
+            rows = conn.execute(text(query), {"l": lane}).all()
+            if any(r.state != "queued" or r.attempts or r.claimed_by for r in rows):
+                return 0
+            for row in rows:
+                conn.execute(text("DELETE FROM outbox WHERE id = :id"), {"id": row.id})
+            return len(rows)
+
     def record_sync(
         self, message_id: int, outcome: Next, ts: str | None, error: str | None
     ) -> None:
@@ -158,6 +172,7 @@ class OutboxStore:
     lanes = threaded(lanes_sync)
     get = threaded(get_sync)
     claim = threaded(claim_sync)
+    withdraw_untried = threaded(withdraw_untried_sync)
     record = threaded(record_sync)
     prune = threaded(prune_sync)
     queued = threaded(queued_sync)

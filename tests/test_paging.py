@@ -1,0 +1,354 @@
+"""Paging the on-call: one page per pair incident — triggered when the alert opens,
+acknowledged from Slack, resolved on recovery — delivered through the outbox, never twice,
+and said in the alert's thread when it cannot be delivered."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from habot.config import Settings, parse_settings
+from habot.core.alerts import Incident
+from habot.core.outbox import Attempt, Delivery, MessageKind, Next
+from habot.core.paging import (
+    Page,
+    PageAction,
+    Pager,
+    Severity,
+    incident_key,
+    page_lane,
+    trigger,
+)
+from habot.core.roles import Access
+from habot.errors import ConfigError
+from habot.pager.http import PageSender
+from habot.services.alerting import Alerter
+from habot.services.outbox import PAGE_WAITS_FOR_CARD, OutboxWorker, PagesApart
+from habot.services.ports import Caller, Outbox, Stores
+from habot.sim.simulator import Simulator
+from tests.botproc import ROLES, Bot, start_bot
+from tests.conftest import Clock
+from tests.fakepager import GENIE_KEY, ROUTING_KEY, FakePagers
+from tests.fakeslack import FakeSlack
+from tests.test_alerting import BAD, GOOD, T0
+from tests.test_metrics import scrape
+from tests.test_slack_operations import click
+
+T = timedelta(seconds=1)
+CONFIG = {
+    "ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
+    "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
+    "slack": {"alert_channel": "C0ALERTS"},
+    "paging": {"pagerduty": True, "opsgenie": True},
+}
+KEYS = {Pager.PAGERDUTY: ROUTING_KEY, Pager.OPSGENIE: GENIE_KEY}
+OPERATOR = Caller("U0OPS1", "C0ALERTS", frozenset({Access.OPERATOR}))
+
+
+def settings(**paging: Any) -> Settings:
+    return parse_settings({**CONFIG, "paging": {**CONFIG["paging"], **paging}})
+
+
+class Sent:
+    """A Sender that takes everything (Slack's side), recording it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[MessageKind, str, dict[str, Any]]] = []
+
+    async def send(self, kind: MessageKind, channel: str, payload: dict[str, Any]) -> Attempt:
+        self.sent.append((kind, channel, payload))
+        return Attempt(True, ts=f"1700000000.{len(self.sent):06d}")
+
+
+def pages_in(
+    rows: list[tuple[MessageKind, str, dict[str, Any]]], pager: str | None = None
+) -> list[tuple[str, str]]:
+    """(pager, action) of the pages among what went out (to one pager)."""
+    return [(c, p["action"]) for k, c, p in rows
+            if k == MessageKind.PAGE and pager in (None, c)]  # fmt: skip
+
+
+# -- the page itself -------------------------------------------------------------------
+
+
+def test_an_incidents_key_is_the_same_wherever_and_whenever_it_is_derived() -> None:
+    """Every poll, restart and replica derives the same key from the pair and the
+    incident's start, so the paging tool folds repeats into one incident."""
+    since = datetime(2026, 12, 3, 3, 0, 7, 123456, tzinfo=UTC)
+    assert incident_key("prod", since) == "habot/prod/20261203T030007Z"
+    assert incident_key("prod", since.astimezone()) == incident_key("prod", since)
+    assert incident_key("dr", since) != incident_key("prod", since)
+    assert page_lane(Pager.OPSGENIE, "k") != page_lane(Pager.PAGERDUTY, "k")
+
+
+def test_a_trigger_carries_both_nodes_words_the_verdict_in_words_and_no_secret() -> None:
+    """The responder sees, before logging in, what each node said and the verdict in the
+    words people use; the stored payload has no key of any kind."""
+    incident = Incident("Primary unreachable", T0, T0, 2)
+    page = trigger(BAD, incident, card=7)
+    assert page.severity is Severity.CRITICAL
+    assert page.summary.startswith("prod: Primary down")
+    assert "primary_down" not in json.dumps(page.payload())
+    assert page.details["primary"].startswith("a: Unreachable")
+    assert "connection refused" in page.details["primary"]
+    assert page.details["secondary"].startswith("b: Standby")
+    assert Page.of(page.payload()) == page
+    stored = json.dumps(page.payload())
+    assert ROUTING_KEY not in stored
+    assert GENIE_KEY not in stored
+
+
+# -- the alerter queues pages ------------------------------------------------------------
+
+
+async def drain(outbox: Outbox) -> list[tuple[MessageKind, str, dict[str, Any]]]:
+    """Deliver everything queued (all lanes), recording what went out."""
+    sender = Sent()
+    await OutboxWorker(
+        store=outbox, sender=sender, clock=Clock(T0 + timedelta(days=1))
+    ).deliver_due()
+    return sender.sent
+
+
+async def test_one_incident_pages_once_however_many_polls_see_it(memory: Stores) -> None:
+    """Ten bad readings: one card and one trigger per paging tool; Acknowledge in Slack
+    acknowledges; recovery resolves — in that order, each once."""
+    clock = Clock(T0)
+    alerter = Alerter(settings=settings(), states=memory.alerts, outbox=memory.outbox, clock=clock)
+    sent = []
+    for _ in range(10):
+        clock.now += 5 * T
+        await alerter.observe(replace(BAD, observed_at=clock.now))
+        sent += await drain(memory.outbox)
+    assert sorted(pages_in(sent)) == [("opsgenie", "trigger"), ("pagerduty", "trigger")]
+    await alerter.acknowledge(OPERATOR, "prod")
+    for _ in range(2):
+        clock.now += 5 * T
+        await alerter.observe(replace(GOOD, observed_at=clock.now))
+    sent += await drain(memory.outbox)
+    for pager in ("pagerduty", "opsgenie"):
+        actions = [a for _, a in pages_in(sent, pager)]
+        assert actions == ["trigger", "acknowledge", "resolve"]
+    keys = {p["key"] for k, _, p in sent if k == MessageKind.PAGE}
+    assert len(keys) == 1
+    cards = [p for k, _, p in sent if k == MessageKind.POST]
+    assert "paged through PagerDuty and Opsgenie" in json.dumps(cards[0]["blocks"])
+
+
+async def test_a_page_never_tried_is_withdrawn_when_the_incident_ends(stores: Stores) -> None:
+    """The paging tool was unreachable for the whole incident (nothing of it was even
+    tried yet): at recovery the trigger is withdrawn, and no resolve is queued — nobody is
+    woken for an incident already over. A trigger that was tried is resolved."""
+    clock = Clock(T0)
+    alerter = Alerter(settings=settings(opsgenie=False), states=stores.alerts,
+                      outbox=stores.outbox, clock=clock)  # fmt: skip
+    for reading in (BAD, BAD, GOOD, GOOD):
+        clock.now += 5 * T
+        await alerter.observe(replace(reading, observed_at=clock.now))
+    assert [lane for lane in await stores.outbox.lanes() if lane.startswith("page:")] == []
+    for reading in (BAD, BAD):
+        clock.now += 5 * T
+        await alerter.observe(replace(reading, observed_at=clock.now))
+    [lane] = [lane for lane in await stores.outbox.lanes() if lane.startswith("page:")]
+    head = await stores.outbox.head(lane)
+    assert head is not None
+    retry = Next(Delivery.QUEUED, clock.now + timedelta(minutes=5))
+    await stores.outbox.record(head.id, retry, None, "http_503")  # tried: may have woken someone
+    for reading in (GOOD, GOOD):
+        clock.now += 5 * T
+        await alerter.observe(replace(reading, observed_at=clock.now))
+    actions = []
+    while (head := await stores.outbox.head(lane)) is not None:
+        actions.append(head.payload["action"])
+        await stores.outbox.record(head.id, Next(Delivery.SENT, clock.now), None, None)
+    assert actions == ["trigger", "resolve"]
+
+
+async def test_paging_needs_an_alert_channel_and_https() -> None:
+    """A page follows an alert card; a paging tool is reached over https (http only to
+    this machine, for tests and the demo)."""
+    with pytest.raises(ConfigError, match="alert_channel"):
+        parse_settings({**CONFIG, "slack": {}})
+    with pytest.raises(ConfigError, match="https"):
+        settings(pagerduty_events_url="http://pager.example.com/v2/enqueue")
+    assert settings(opsgenie_url="http://127.0.0.1:9/").paging.pagers == (
+        Pager.PAGERDUTY, Pager.OPSGENIE,
+    )  # fmt: skip
+    assert parse_settings({**CONFIG, "paging": {}}).paging.pagers == ()
+
+
+# -- the senders, against the fakes ------------------------------------------------------
+
+
+def page_sender(pagers: FakePagers, keys: dict[Pager, str] = KEYS) -> PageSender:
+    return PageSender(
+        keys=keys.get, pagerduty_url=pagers.pagerduty_url, opsgenie_url=pagers.opsgenie_url
+    )
+
+
+async def test_each_tool_takes_the_incidents_three_events(pagers: FakePagers) -> None:
+    """Against faithful fakes: PagerDuty gets trigger, acknowledge and resolve under one
+    dedup_key (its incident ends resolved); Opsgenie gets create, acknowledge and close by
+    alias; the trigger links to the alert card."""
+    incident = Incident("Primary unreachable", T0, T0, 2, paged=("pagerduty", "opsgenie"))
+    sender, key = page_sender(pagers), incident_key("prod", T0)
+    events = [
+        {**trigger(BAD, incident, card=1).payload(), "link": "https://slack.com/archives/C/p1"},
+        Page(
+            PageAction.ACKNOWLEDGE, incident_key("prod", T0), "prod", "ack", by="U0OPS1"
+        ).payload(),
+        Page(PageAction.RESOLVE, incident_key("prod", T0), "prod", "ok").payload(),
+    ]
+    try:
+        for pager in Pager:
+            for payload in events:
+                assert (await sender.send(MessageKind.PAGE, pager.value, payload)).ok
+    finally:
+        await sender.close()
+    assert pagers.refused == []
+    assert [e.action for e in pagers.of("pagerduty")] == ["trigger", "acknowledge", "resolve"]
+    assert pagers.incidents == {key: "resolved"}
+    first = pagers.of("pagerduty")[0].body
+    assert first["links"][0]["href"] == "https://slack.com/archives/C/p1"
+    assert first["payload"]["custom_details"]["primary"].startswith("a: Unreachable")
+    assert [e.action for e in pagers.of("opsgenie")] == ["trigger", "acknowledge", "resolve"]
+    assert {e.key for e in pagers.of("opsgenie")} == {key}  # the alias, in the path too
+    assert pagers.of("opsgenie")[0].body["priority"] == "P1"
+
+
+async def test_a_refused_page_says_why_and_a_missing_key_is_never_sent(
+    pagers: FakePagers,
+) -> None:
+    """A 400 is the tool's final word (set aside, not retried); a 429 or 5xx is retried;
+    a pager with no key sends nothing at all."""
+    page = trigger(BAD, Incident("x", T0, T0, 1), None).payload()
+    sender, good = page_sender(pagers, {Pager.PAGERDUTY: "too-short"}), page_sender(pagers)
+    try:
+        refused = await sender.send(MessageKind.PAGE, "pagerduty", page)
+        pagers.fail_next[:] = [429]
+        busy = await good.send(MessageKind.PAGE, "pagerduty", page)
+        nokey = await sender.send(MessageKind.PAGE, "opsgenie", page)
+    finally:
+        await sender.close()
+        await good.close()
+    assert (refused.ok, refused.error) == (False, "invalid_event")
+    assert (busy.ok, busy.error) == (False, "http_429")
+    assert (nokey.ok, nokey.error) == (False, "no_key")
+    assert len(pagers.refused) == 1
+    assert pagers.events == []
+
+
+async def test_a_page_that_cannot_be_delivered_is_said_in_the_alerts_thread(
+    memory: Stores, pagers: FakePagers
+) -> None:
+    """PagerDuty refuses the event for good: the alert's thread says the on-call was not
+    woken by habot, so nobody believes they were."""
+    clock = Clock(T0)
+    alerter = Alerter(settings=settings(opsgenie=False), states=memory.alerts,
+                      outbox=memory.outbox, clock=clock)  # fmt: skip
+    for _ in range(2):
+        await alerter.observe(BAD)
+    slack = Sent()
+    pages = page_sender(pagers, {Pager.PAGERDUTY: "not-a-routing-key"})
+    worker = OutboxWorker(store=memory.outbox, sender=PagesApart(slack, pages), clock=clock)
+    try:
+        for _ in range(3):  # the card; the page, refused; the thread reply it gives
+            await worker.deliver_due()
+    finally:
+        await pages.close()
+    replies = [p["text"] for k, _, p in slack.sent if k == MessageKind.REPLY]
+    assert any("could not send PagerDuty the page" in r and "call the on-call yourself" in r
+               for r in replies), replies  # fmt: skip
+
+
+async def test_a_trigger_waits_briefly_for_its_card_to_link_to_it(memory: Stores) -> None:
+    """The page goes out with the card's link once the card is posted — but a Slack that
+    does not take the card holds the page back no longer than PAGE_WAITS_FOR_CARD."""
+    clock = Clock(T0)
+    alerter = Alerter(settings=settings(opsgenie=False), states=memory.alerts,
+                      outbox=memory.outbox, clock=clock)  # fmt: skip
+    for _ in range(2):
+        await alerter.observe(BAD)
+
+    class SlackDown(Sent):
+        async def send(self, kind: MessageKind, channel: str, payload: dict[str, Any]) -> Attempt:
+            if kind == MessageKind.PAGE:
+                return await super().send(kind, channel, payload)
+            return Attempt(False, error="http_503")
+
+    down = SlackDown()
+    worker = OutboxWorker(store=memory.outbox, sender=down, clock=clock)
+    await worker.deliver_due()
+    assert pages_in(down.sent) == []  # waiting for the card
+    clock.now += PAGE_WAITS_FOR_CARD + T
+    await worker.deliver_due()
+    assert pages_in(down.sent) == [("pagerduty", "trigger")]
+    assert down.sent[-1][2]["link"] is None
+
+
+# -- end to end: the bot as a process ----------------------------------------------------
+
+PAGING = (
+    ROLES.replace('channels = ["C0HAOPS"]', 'channels = ["C0HAOPS"]\nalert_channel = "C0HAOPS"')
+    + '\n[schedule]\nstatus_every = "1s"\n'
+)
+PAGE_ENV = {"HABOT_PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "HABOT_OPSGENIE_API_KEY": GENIE_KEY}
+
+
+def paging_config(pagers: FakePagers) -> str:
+    return PAGING + (
+        f"\n[paging]\npagerduty = true\nopsgenie = true\n"
+        f'pagerduty_events_url = "{pagers.pagerduty_url}"\nopsgenie_url = "{pagers.opsgenie_url}"\n'
+    )
+
+
+def alert_cards(fake: FakeSlack) -> list[Any]:
+    return [c for c in fake.calls_to("chat.postMessage")
+            if "prod alert" in c.args.get("text", "") and "thread_ts" not in c.args]  # fmt: skip
+
+
+async def test_a_power_cut_pages_once_is_acknowledged_from_slack_and_resolves(
+    sim: Simulator, fake: FakeSlack, pagers: FakePagers, tmp_path: Path
+) -> None:
+    """The Primary's power is cut: one trigger to each tool however many polls see it —
+    through a burst of 429s and 500s — linking to the alert card; Acknowledge on the card
+    acknowledges; power back resolves. Each tool's events arrive in order."""
+    pagers.fail_next[:] = [429, 500, 429, 503]
+    bot: Bot = await start_bot(sim, fake, tmp_path, http=True, extra=paging_config(pagers),
+                               env=PAGE_ENV)  # fmt: skip
+    try:
+        await sim.apply("prod", "primary", "down")
+        [card] = await fake.wait_for(lambda: alert_cards(fake))
+        await pagers.wait_for(lambda: pagers.of("opsgenie", "trigger"))
+        await pagers.wait_for(lambda: pagers.of("pagerduty", "trigger"))
+        await fake.wait_for(lambda: len(fake.calls_to("chat.update")) >= 4)  # many polls
+        assert "paged through PagerDuty and Opsgenie" in json.dumps(card.args["blocks"])
+        await click(bot, fake, card.args, "alert_acknowledge", "U0OPS1")
+        await pagers.wait_for(lambda: pagers.of("pagerduty", "acknowledge"))
+        await pagers.wait_for(lambda: pagers.of("opsgenie", "acknowledge"))
+        await sim.apply("prod", "primary", "up")
+        await pagers.wait_for(lambda: pagers.of("pagerduty", "resolve"))
+        await pagers.wait_for(lambda: pagers.of("opsgenie", "resolve"))
+        for tool in ("pagerduty", "opsgenie"):
+            assert [e.action for e in pagers.of(tool)] == ["trigger", "acknowledge", "resolve"]
+        [trigger_event] = pagers.of("pagerduty", "trigger")
+        assert trigger_event.body["links"][0]["href"].startswith("https://slack.com/archives/")
+        assert pagers.incidents == {trigger_event.key: "resolved"}
+        assert pagers.refused == []
+        assert len(alert_cards(fake)) == 1
+        samples = (await scrape(bot))["habot_pages_total"]
+        sent = {(labels["pager"], labels["action"]): value for labels, value in samples
+                if labels["outcome"] == "sent"}  # fmt: skip
+        assert sent[("pagerduty", "trigger")] == 1
+        failed = {(labels["pager"], labels["action"]): value for labels, value in samples
+                  if labels["outcome"] == "failed"}  # fmt: skip
+        assert sum(failed.values()) == 4  # the burst, retried
+    finally:
+        log = await bot.stop()
+    assert ROUTING_KEY not in log
+    assert GENIE_KEY not in log
