@@ -32,10 +32,11 @@ from habot.services.outbox import PAGE_WAITS_FOR_CARD, OutboxWorker, PagesApart
 from habot.services.ports import Caller, Outbox, Stores
 from habot.sim.simulator import Simulator
 from tests.botproc import ROLES, Bot, start_bot
-from tests.conftest import Clock
+from tests.conftest import Clock, fast_config_file
 from tests.fakepager import GENIE_KEY, ROUTING_KEY, FakePagers
 from tests.fakeslack import FakeSlack
 from tests.test_alerting import BAD, GOOD, T0
+from tests.test_cli import habot
 from tests.test_metrics import scrape
 from tests.test_slack_operations import click
 
@@ -352,3 +353,31 @@ async def test_a_power_cut_pages_once_is_acknowledged_from_slack_and_resolves(
         log = await bot.stop()
     assert ROUTING_KEY not in log
     assert GENIE_KEY not in log
+
+
+async def test_check_says_each_paging_tools_key_and_sends_a_test_page_on_request(
+    sim: Simulator, pagers: FakePagers
+) -> None:
+    """`habot check` names a missing key and where to put it (exit 1) and never sends a
+    page by itself; `--page-test` sends each tool one test page and resolves it."""
+    extra = (f'[slack]\nalert_channel = "C0HAOPS"\n[paging]\npagerduty = true\n'
+             f'opsgenie = true\npagerduty_events_url = "{pagers.pagerduty_url}"\n'
+             f'opsgenie_url = "{pagers.opsgenie_url}"\n')  # fmt: skip
+    config = str(fast_config_file(sim, "paging.toml", extra))
+    ran = await habot("--config", config, "check", env={"HABOT_PAGERDUTY_ROUTING_KEY": "short"})
+    assert ran.code == 1, ran.out + ran.err
+    assert "✗ paging PagerDuty key: 5 characters, not 32" in ran.out
+    assert (
+        "✗ paging Opsgenie key: not set: put it in the keyring entry 'opsgenie_api_key'" in ran.out
+    )
+    assert pagers.events == []
+    ran = await habot("--config", config, "check", "--page-test", "--json", env=PAGE_ENV)
+    assert ran.code == 0, ran.out + ran.err
+    checks = {c["step"]: c["ok"] for c in json.loads(ran.out)["paging"]}
+    assert checks == {"PagerDuty key": True, "PagerDuty test page": True,
+                      "Opsgenie key": True, "Opsgenie test page": True}  # fmt: skip
+    for tool in ("pagerduty", "opsgenie"):
+        assert [e.action for e in pagers.of(tool)] == ["trigger", "resolve"]
+    assert pagers.incidents == {pagers.of("pagerduty")[0].key: "resolved"}
+    assert GENIE_KEY not in ran.out
+    assert ROUTING_KEY not in ran.out

@@ -94,11 +94,12 @@ def check_lines(console: Console, checks: list[NodeCheck]) -> None:
         console.print(line, highlight=False)
 
 
-def slack_lines(console: Console, checks: list[SlackCheck]) -> None:
-    """One line per Slack check: passed, failed and why, or not checked and why."""
+def slack_lines(console: Console, checks: list[SlackCheck], what: str = "slack") -> None:
+    """One line per check (of Slack, or of ``what``): passed, failed and why, or not
+    checked and why."""
     for c in checks:
         mark, style = {True: ("✓", "green"), False: ("✗", "red"), None: ("–", "dim")}[c.ok]
-        console.print(Text(f"{mark} slack {c.step}: {c.detail}", style=style), highlight=False)
+        console.print(Text(f"{mark} {what} {c.step}: {c.detail}", style=style), highlight=False)
 
 
 # -- answers and the digest, for a terminal (Slack's renderers are in habot/core) ---------

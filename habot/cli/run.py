@@ -118,6 +118,11 @@ async def _serve(
     _say_if_debugging()
     for weakening in settings.weakened():
         log.warning("four eyes weakened: %s", weakening)
+    for pager in settings.paging.pagers:
+        if not Secrets(os.environ).get(name := PAGER_KEYS[pager.value]):
+            log.error("paging through %s is on but it has no key (keyring %s or %s): its "
+                      "pages will be set aside and said in the alert's thread",
+                      pager.label, name.keyring_name, name.env_var)  # fmt: skip
     base = api_url(os.environ)
     app_token = None if http_mode else tokens.app_token
     within = settings.slack.start_timeout

@@ -22,6 +22,7 @@ from habot.core.model import Verdict
 from habot.core.serialize import status_to_dict
 from habot.core.verdict import PairStatus
 from habot.errors import ConfigError
+from habot.pager.check import check_paging
 from habot.runtime import Habot, open_engine
 from habot.secrets import APP_TOKEN, BOT_TOKEN, Secrets
 from habot.services.check import NodeCheck, check_nodes
@@ -92,14 +93,16 @@ class Checked:
     nodes: list[NodeCheck]
     slack: list[SlackCheck]
     weakened: tuple[str, ...] = ()  # said, not failed: four eyes weaker than it should be
+    paging: tuple[SlackCheck, ...] = ()  # each paging tool's key (and test page)
 
     @property
     def ok(self) -> bool:
         """Every node passed and no Slack check failed (one skipped is not a failure)."""
-        return all(n.ok for n in self.nodes) and all(c.ok is not False for c in self.slack)
+        checks = [*self.slack, *self.paging]
+        return all(n.ok for n in self.nodes) and all(c.ok is not False for c in checks)
 
 
-async def _check(config_path: Path | None, console: Console | None) -> Checked:
+async def _check(config_path: Path | None, console: Console | None, page_test: bool) -> Checked:
     settings = load_settings(config_path)
     if console:
         console.print(f"✓ config: {len(settings.pairs)} pair(s)", style="green")
@@ -114,25 +117,33 @@ async def _check(config_path: Path | None, console: Console | None) -> Checked:
     slack = await check_slack(
         api_url(os.environ), secrets.get(BOT_TOKEN), secrets.get(APP_TOKEN), channels
     )
-    return Checked(len(settings.pairs), nodes, slack, settings.weakened())
+    paging = await check_paging(settings, secrets, page_test)
+    return Checked(len(settings.pairs), nodes, slack, settings.weakened(), tuple(paging))
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@click.option(
+    "--page-test",
+    is_flag=True,
+    help="Send each paging tool turned on one test page, resolved at once.",
+)
 @click.pass_context
-def check(ctx: click.Context, as_json: bool) -> None:
-    """Validate the config, try every node (reachable, host key, login, ha-status parsed)
-    and Slack (bot token, scopes, app token, the configured channels).
+def check(ctx: click.Context, as_json: bool, page_test: bool) -> None:
+    """Validate the config, try every node (reachable, host key, login, ha-status parsed),
+    Slack (bot token, scopes, app token, the configured channels) and paging (each tool's
+    key; with --page-test, a test page triggered and resolved).
 
     Exit status: 0 when everything passes, 1 when anything fails, 2 on a config error.
     """
     console = None if as_json else make_console(160)
-    checked = asyncio.run(_check(ctx.obj, console))
+    checked = asyncio.run(_check(ctx.obj, console, page_test))
     if console is None:
         click.echo(json.dumps(check_json(checked), indent=2))
     else:
         check_lines(console, checked.nodes)
         slack_lines(console, checked.slack)
+        slack_lines(console, list(checked.paging), "paging")
     ctx.exit(0 if checked.ok else 1)
 
 
@@ -153,4 +164,5 @@ def check_json(checked: Checked) -> dict[str, Any]:
     ]
     slack = [{"step": c.step, "ok": c.ok, "detail": c.detail} for c in checked.slack]
     config = {"pairs": checked.pairs, "weakened": list(checked.weakened)}
-    return {"ok": checked.ok, "config": config, "nodes": nodes, "slack": slack}
+    paging = [{"step": c.step, "ok": c.ok, "detail": c.detail} for c in checked.paging]
+    return {"ok": checked.ok, "config": config, "nodes": nodes, "slack": slack, "paging": paging}
