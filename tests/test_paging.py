@@ -141,33 +141,39 @@ async def test_one_incident_pages_once_however_many_polls_see_it(memory: Stores)
     assert "paged through PagerDuty and Opsgenie" in json.dumps(cards[0]["blocks"])
 
 
-async def test_a_page_never_tried_is_withdrawn_when_the_incident_ends(stores: Stores) -> None:
-    """The paging tool was unreachable for the whole incident (nothing of it was even
-    tried yet): at recovery the trigger is withdrawn, and no resolve is queued — nobody is
-    woken for an incident already over. A trigger that was tried is resolved."""
+async def test_a_page_not_delivered_is_withdrawn_when_the_incident_ends(stores: Stores) -> None:
+    """The paging tool was unreachable for the whole incident: at recovery the undelivered
+    trigger is withdrawn — nobody is woken for an incident already over. No resolve
+    follows a trigger never tried; one does follow a trigger tried (a timed-out attempt
+    may have reached the tool), and a delivered trigger is resolved after it."""
     clock = Clock(T0)
     alerter = Alerter(settings=settings(opsgenie=False), states=stores.alerts,
                       outbox=stores.outbox, clock=clock)  # fmt: skip
-    for reading in (BAD, BAD, GOOD, GOOD):
-        clock.now += 5 * T
-        await alerter.observe(replace(reading, observed_at=clock.now))
-    assert [lane for lane in await stores.outbox.lanes() if lane.startswith("page:")] == []
-    for reading in (BAD, BAD):
-        clock.now += 5 * T
-        await alerter.observe(replace(reading, observed_at=clock.now))
-    [lane] = [lane for lane in await stores.outbox.lanes() if lane.startswith("page:")]
-    head = await stores.outbox.head(lane)
-    assert head is not None
-    retry = Next(Delivery.QUEUED, clock.now + timedelta(minutes=5))
-    await stores.outbox.record(head.id, retry, None, "http_503")  # tried: may have woken someone
-    for reading in (GOOD, GOOD):
-        clock.now += 5 * T
-        await alerter.observe(replace(reading, observed_at=clock.now))
-    actions = []
-    while (head := await stores.outbox.head(lane)) is not None:
-        actions.append(head.payload["action"])
-        await stores.outbox.record(head.id, Next(Delivery.SENT, clock.now), None, None)
-    assert actions == ["trigger", "resolve"]
+
+    async def incident(attempt: str | None) -> list[str]:
+        for reading in (BAD, BAD):
+            clock.now += 5 * T
+            await alerter.observe(replace(reading, observed_at=clock.now))
+        [lane] = [lane for lane in await stores.outbox.lanes() if lane.startswith("page:")]
+        head = await stores.outbox.head(lane)
+        assert head is not None
+        if attempt == "sent":
+            await stores.outbox.record(head.id, Next(Delivery.SENT, clock.now), None, None)
+        elif attempt is not None:
+            retry = Next(Delivery.QUEUED, clock.now + timedelta(minutes=5))
+            await stores.outbox.record(head.id, retry, None, attempt)
+        for reading in (GOOD, GOOD):
+            clock.now += 5 * T
+            await alerter.observe(replace(reading, observed_at=clock.now))
+        actions = []
+        while (head := await stores.outbox.head(lane)) is not None:
+            actions.append(head.payload["action"])
+            await stores.outbox.record(head.id, Next(Delivery.SENT, clock.now), None, None)
+        return actions
+
+    assert await incident(None) == []
+    assert await incident("TimeoutError") == ["resolve"]
+    assert await incident("sent") == ["resolve"]
 
 
 async def test_paging_needs_an_alert_channel_and_https() -> None:

@@ -97,6 +97,15 @@ MAX_TRIES = 50
 
 
 @dataclass(frozen=True)
+class Withdrawn:
+    """A lane's undelivered messages, dropped: how many, and whether any had been tried
+    (an attempt that timed out may have reached its receiver)."""
+
+    dropped: int
+    tried: bool
+
+
+@dataclass(frozen=True)
 class Fate:
     """What became of a message someone is waiting on: sent (with a link), set aside (with
     Slack's error), or still queued."""

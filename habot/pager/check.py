@@ -58,4 +58,6 @@ async def _test(sender: PageSender, pager: Pager) -> SlackCheck:
         if not attempt.ok:
             return SlackCheck(step, False, f"{pager.label} did not take the {action}: "
                               f"{attempt.error}")  # fmt: skip
-    return SlackCheck(step, True, f"triggered and resolved {test_page(now, PageAction.TRIGGER).key}")
+    return SlackCheck(
+        step, True, f"triggered and resolved {test_page(now, PageAction.TRIGGER).key}"
+    )

@@ -94,18 +94,25 @@ class Alerter:
         self, status: PairStatus, notice: Notice, card: int | None, now: datetime
     ) -> None:
         """Queue the pages a notice calls for: a trigger when the incident opens, a resolve
-        when it ends — or, when its trigger was never even tried, nothing at all (that
-        page is withdrawn: nobody is woken for an incident already over)."""
+        when it ends. A trigger not delivered by then is withdrawn instead — nobody is woken
+        for an incident already over — and the resolve goes only if an attempt may have
+        reached the tool (one that timed out)."""
         incident = notice.incident
         for pager in map(Pager, incident.paged):
             lane = page_lane(pager, incident_key(status.pair, incident.since))
             if notice.kind is Kind.RAISE:
                 page = paging.trigger(status, incident, card)
-            elif notice.kind is Kind.RESOLVE and not await self._outbox.withdraw_untried(lane):
+            elif notice.kind is Kind.RESOLVE and await self._reached(lane, now):
                 page = paging.resolve(status.pair, incident)
             else:
                 continue
             await self._outbox.enqueue(lane, MessageKind.PAGE, pager.value, page.payload(), now)
+
+    async def _reached(self, lane: str, now: datetime) -> bool:
+        """Whether an incident's pages may have reached the tool (after withdrawing those
+        that did not)."""
+        withdrawn = await self._outbox.withdraw_undelivered(lane, now)
+        return withdrawn is None or withdrawn.tried
 
     async def acknowledge(self, caller: Caller, pair: str) -> Reply:
         """Someone is on it: the open incident says who and since when (on its card from

@@ -20,7 +20,7 @@ from habot.core.audit import AuditEvent, AuditRecord, ChainCheck, RequestRow
 from habot.core.catalogue import RemoteCommand
 from habot.core.model import NodeState, Role
 from habot.core.operations import OperationPlan
-from habot.core.outbox import MessageKind, Next, OutboxMessage
+from habot.core.outbox import MessageKind, Next, OutboxMessage, Withdrawn
 from habot.core.readings import StoredReading
 from habot.core.results import CommandResult
 from habot.core.roles import Access
@@ -262,9 +262,9 @@ class Outbox(Protocol):
         sender holds it (two replicas that both think they lead never both send it)."""
         ...
 
-    async def withdraw_untried(self, lane: str) -> int:
-        """Drop a lane's queued messages if none of its messages was ever tried or is being
-        sent; how many were dropped (0: something went out, or may have)."""
+    async def withdraw_undelivered(self, lane: str, now: datetime) -> Withdrawn | None:
+        """Drop a lane's queued messages if none of its messages was delivered or is being
+        sent right now; None (nothing dropped) when one was or is."""
         ...
 
     async def record(

@@ -29,7 +29,7 @@ from habot.core.audit import (
 )
 from habot.core.model import NodeState, Role
 from habot.core.operations import OperationPlan
-from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, update_of
+from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, Withdrawn, update_of
 from habot.core.readings import StoredReading
 from habot.core.verdict import PairStatus
 from habot.errors import PairBusy, StoreError
@@ -394,14 +394,15 @@ class MemoryOutbox:
         queued.claim = (sender, now + ttl)
         return True
 
-    async def withdraw_untried(self, lane: str) -> int:
+    async def withdraw_undelivered(self, lane: str, now: datetime) -> Withdrawn | None:
         rows = [q for q in self._rows.values() if q.message.lane == lane]
-        if any(q.message.state is not Delivery.QUEUED or q.message.attempts or q.claim
+        if any(q.message.state is Delivery.SENT or (q.claim and q.claim[1] >= now)
                for q in rows):  # fmt: skip
-            return 0
-        for q in rows:
+            return None
+        queued = [q for q in rows if q.message.state is Delivery.QUEUED]
+        for q in queued:
             del self._rows[q.message.id]
-        return len(rows)
+        return Withdrawn(len(queued), any(q.message.attempts or q.claim for q in queued))
 
     async def record(
         self, message_id: int, outcome: Next, ts: str | None, error: str | None

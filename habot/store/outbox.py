@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, update_of
+from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, Withdrawn, update_of
 from habot.store.db import threaded, writing
 
 
@@ -88,19 +88,20 @@ class OutboxStore:
             )
             return bool(claimed.rowcount == 1)
 
-    def withdraw_untried_sync(self, lane: str) -> int:
-        """Drop every queued message of ``lane`` if none of the lane's messages was ever
-        tried or is being sent; how many were dropped (0: something already went out, or
-        may have — or nothing was queued)."""
+    def withdraw_undelivered_sync(self, lane: str, now: datetime) -> Withdrawn | None:
+        """Drop ``lane``'s queued messages if none of the lane's messages was delivered or
+        is being sent right now; None (nothing dropped) when one was or is."""
         lock = " FOR UPDATE" if self._engine.dialect.name == "postgresql" else ""
         with writing(self._engine) as conn:
-            query = "SELECT id, state, attempts, claimed_by FROM outbox WHERE lane = :l" + lock  # noqa: S608
-            rows = conn.execute(text(query), {"l": lane}).all()
-            if any(r.state != "queued" or r.attempts or r.claimed_by for r in rows):
-                return 0
-            for row in rows:
-                conn.execute(text("DELETE FROM outbox WHERE id = :id"), {"id": row.id})
-            return len(rows)
+            query = "SELECT * FROM outbox WHERE lane = :l" + lock  # noqa: S608
+            rows = conn.execute(text(query), {"l": lane}).mappings().all()
+            if any(_out_or_going(r, now) for r in rows):
+                return None
+            queued = [r for r in rows if r["state"] == "queued"]
+            for row in queued:
+                conn.execute(text("DELETE FROM outbox WHERE id = :id"), {"id": row["id"]})
+            tried = any(r["attempts"] or r["claimed_by"] for r in queued)
+            return Withdrawn(len(queued), tried)
 
     def record_sync(
         self, message_id: int, outcome: Next, ts: str | None, error: str | None
@@ -172,10 +173,16 @@ class OutboxStore:
     lanes = threaded(lanes_sync)
     get = threaded(get_sync)
     claim = threaded(claim_sync)
-    withdraw_untried = threaded(withdraw_untried_sync)
+    withdraw_undelivered = threaded(withdraw_undelivered_sync)
     record = threaded(record_sync)
     prune = threaded(prune_sync)
     queued = threaded(queued_sync)
+
+
+def _out_or_going(row: Any, now: datetime) -> bool:
+    """A message delivered, or claimed by a sender whose claim still holds."""
+    claimed = row["claimed_until"] is not None and row["claimed_until"] >= now.isoformat()
+    return bool(row["state"] == "sent" or claimed)
 
 
 def _insert(
