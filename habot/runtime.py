@@ -252,6 +252,7 @@ class Habot:
             clock=clock,
             claims=shared or clock,  # a claim is judged by another host too
             me=leadership.me,
+            alive=leadership.alive,
             leader=leadership.held,
             on_dead=slack.on_dead,
             background=self.background,

@@ -91,22 +91,24 @@ class FakePagers:
         async with self._changed:
             self._changed.notify_all()
 
-    async def start(self) -> None:
-        """Serve on a free port of 127.0.0.1."""
+    async def start(self, port: int = 0) -> None:
+        """Serve on 127.0.0.1 (a free port, or ``port`` again after a stop: the tool back
+        after an outage)."""
         app = web.Application()
         app.router.add_post("/v2/enqueue", self._enqueue)
         app.router.add_post("/v2/alerts", self._create)
         app.router.add_post("/v2/alerts/{identifier}/{verb}", self._act)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving (connections to it are refused from now on)."""
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
     async def _injected(self) -> web.Response | None:
         if self.down is not None:

@@ -151,6 +151,28 @@ async def test_two_replicas_that_both_think_they_lead_send_each_message_once(
     assert sender.sent == ["m0", "m1", "m2"]
 
 
+async def test_a_message_claimed_by_a_replica_that_died_is_sent_at_once(store: Outbox) -> None:
+    """The replica sending a card was killed mid-send: another takes its claim as soon as
+    the dead one's heartbeat says it is gone — the lane does not wait out SEND_CLAIM."""
+    await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "m0"}, T0)
+    sender = FirstSendHangs()
+    a = OutboxWorker(store=store, sender=sender, clock=Clock(T0), me="A")
+    dying = asyncio.ensure_future(a.deliver_due())
+    await sender.started.wait()
+    dying.cancel()  # killed mid-send: its claim stays behind
+    alive = {"A": True}
+
+    async def is_alive(replica: str) -> bool:
+        return alive.get(replica, False)
+
+    b = OutboxWorker(store=store, sender=sender, clock=Clock(T0 + T), me="B", alive=is_alive)
+    assert await b.deliver_due() == 0  # A may still be sending it
+    alive["A"] = False
+    assert await b.deliver_due() == 1
+    assert sender.sent == ["m0", "m0"]  # A's try may or may not have reached Slack
+    assert await store.head("prod") is None
+
+
 async def test_a_claim_lapses_so_a_dead_senders_message_is_sent_by_another(
     store: Outbox,
 ) -> None:

@@ -88,7 +88,11 @@ class OutboxWorker:
         outage: Outage | None = None,
         me: str | None = None,
         claims: Clock | None = None,
+        alive: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
+        #: Whether another sender may still be alive (the replicas' heartbeats): a dead
+        #: one's claim is taken at once instead of holding its lane for SEND_CLAIM.
+        self._alive = alive
         #: The clock claims are judged by (the one every replica shares).
         self._claims = claims or clock
         #: Who claims the messages this worker sends (the replica).
@@ -152,7 +156,7 @@ class OutboxWorker:
         """Send the lane's head once. Claimed first: a replica that still thinks it leads
         while another has taken over must not send the same message too (the lane waits
         behind the other's send instead)."""
-        if not await self._store.claim(message.id, self._me, self._claims(), SEND_CLAIM):
+        if not await self._claimed(message):
             return False
         payload = await self._resolve(message)
         attempt = await self._sender.send(message.kind, message.channel, payload)
@@ -184,6 +188,20 @@ class OutboxWorker:
         payload = direct(f"{mrkdwn(why)}\n{text}")
         await self._store.enqueue(DIRECT_LANE, MessageKind.POST, user, payload, self._clock())
         log.info("a private note for %s went to their direct messages instead", user)
+
+    async def _claimed(self, message: OutboxMessage) -> bool:
+        """Claim the message for this sender — or take it from a sender that died while
+        sending it (its replica gone, its heartbeat lapsed)."""
+        now = self._claims()
+        if await self._store.claim(message.id, self._me, now, SEND_CLAIM):
+            return True
+        holder = await self._store.claimant(message.id, now)
+        if holder is None or self._alive is None or await self._alive(holder):
+            return False
+        log.info(
+            "outbox message %s was being sent by %s, which is gone: sending it", message.id, holder
+        )
+        return await self._store.take_claim(message.id, holder, self._me, now, SEND_CLAIM)
 
     async def _waits_for_card(self, message: OutboxMessage) -> bool:
         """Whether a page should wait for its alert card (not posted yet, and asked for

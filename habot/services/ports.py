@@ -262,6 +262,16 @@ class Outbox(Protocol):
         sender holds it (two replicas that both think they lead never both send it)."""
         ...
 
+    async def claimant(self, message_id: int, now: datetime) -> str | None:
+        """Who is sending a queued message right now (its claim holds), if anyone."""
+        ...
+
+    async def take_claim(
+        self, message_id: int, dead: str, sender: str, now: datetime, ttl: timedelta
+    ) -> bool:
+        """Take a message claimed by a sender known to be dead (if it still holds it)."""
+        ...
+
     async def withdraw_undelivered(self, lane: str, now: datetime) -> Withdrawn | None:
         """Drop a lane's queued messages if none of its messages was delivered or is being
         sent right now; None (nothing dropped) when one was or is."""

@@ -394,6 +394,23 @@ class MemoryOutbox:
         queued.claim = (sender, now + ttl)
         return True
 
+    async def claimant(self, message_id: int, now: datetime) -> str | None:
+        queued = self._rows.get(message_id)
+        if queued is None or queued.message.state is not Delivery.QUEUED or queued.claim is None:
+            return None
+        return queued.claim[0] if queued.claim[1] >= now else None
+
+    async def take_claim(
+        self, message_id: int, dead: str, sender: str, now: datetime, ttl: timedelta
+    ) -> bool:
+        queued = self._rows.get(message_id)
+        if queued is None or queued.message.state is not Delivery.QUEUED:
+            return False
+        if queued.claim is None or queued.claim[0] != dead:
+            return False
+        queued.claim = (sender, now + ttl)
+        return True
+
     async def withdraw_undelivered(self, lane: str, now: datetime) -> Withdrawn | None:
         rows = [q for q in self._rows.values() if q.message.lane == lane]
         if any(q.message.state is Delivery.SENT or (q.claim and q.claim[1] >= now)

@@ -88,6 +88,32 @@ class OutboxStore:
             )
             return bool(claimed.rowcount == 1)
 
+    def claimant_sync(self, message_id: int, now: datetime) -> str | None:
+        """Who is sending a queued message right now (its claim still holds), if anyone."""
+        with self._engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT claimed_by FROM outbox WHERE id = :id AND state = 'queued' "
+                    "AND claimed_until >= :now"
+                ),
+                {"id": message_id, "now": now.isoformat()},
+            ).scalar()
+
+    def take_claim_sync(
+        self, message_id: int, dead: str, sender: str, now: datetime, ttl: timedelta
+    ) -> bool:
+        """Take a message claimed by a sender known to be dead (only if it still holds it)."""
+        with writing(self._engine) as conn:
+            taken = conn.execute(
+                text(
+                    "UPDATE outbox SET claimed_by = :me, claimed_until = :until "
+                    "WHERE id = :id AND state = 'queued' AND claimed_by = :dead"
+                ),
+                {"id": message_id, "me": sender, "dead": dead,
+                 "until": (now + ttl).isoformat()},
+            )  # fmt: skip
+            return bool(taken.rowcount == 1)
+
     def withdraw_undelivered_sync(self, lane: str, now: datetime) -> Withdrawn | None:
         """Drop ``lane``'s queued messages if none of the lane's messages was delivered or
         is being sent right now; None (nothing dropped) when one was or is."""
@@ -173,6 +199,8 @@ class OutboxStore:
     lanes = threaded(lanes_sync)
     get = threaded(get_sync)
     claim = threaded(claim_sync)
+    claimant = threaded(claimant_sync)
+    take_claim = threaded(take_claim_sync)
     withdraw_undelivered = threaded(withdraw_undelivered_sync)
     record = threaded(record_sync)
     prune = threaded(prune_sync)
