@@ -36,6 +36,15 @@ OPSGENIE_API_KEY = SecretName("opsgenie_api_key", "HABOT_OPSGENIE_API_KEY")
 #: Each paging tool's key (by Pager value).
 PAGER_KEYS = {"pagerduty": PAGERDUTY_ROUTING_KEY, "opsgenie": OPSGENIE_API_KEY}
 
+
+def pager_key_name(pager: str, approvers_key: str | None, route: str | None) -> SecretName:
+    """Where a page's key is looked up: the tool's own — or, for a page to the approvers'
+    service when ``[paging] approvers_routing_key`` names one, that entry (PagerDuty)."""
+    if route is not None and approvers_key and pager == "pagerduty":
+        return SecretName(approvers_key, "HABOT_" + approvers_key.upper())
+    return PAGER_KEYS[pager]
+
+
 KeyringGetter = Callable[[str, str], str | None]
 
 

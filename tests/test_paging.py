@@ -194,7 +194,9 @@ async def test_paging_needs_an_alert_channel_and_https() -> None:
 
 def page_sender(pagers: FakePagers, keys: dict[Pager, str] = KEYS) -> PageSender:
     return PageSender(
-        keys=keys.get, pagerduty_url=pagers.pagerduty_url, opsgenie_url=pagers.opsgenie_url
+        keys=lambda pager, route: keys.get(pager),
+        pagerduty_url=pagers.pagerduty_url,
+        opsgenie_url=pagers.opsgenie_url,
     )
 
 

@@ -24,7 +24,7 @@ from habot.core.roles import RolePolicy
 from habot.pager.http import PageSender
 from habot.runtime import Habot, SlackSide, utc_now
 from habot.scheduling import build_scheduler
-from habot.secrets import PAGER_KEYS, Secrets
+from habot.secrets import PAGER_KEYS, Secrets, pager_key_name
 from habot.services.outbox import PagesApart
 from habot.slack.app import (
     EventGate,
@@ -143,7 +143,9 @@ async def _serve(
     client = AsyncWebClient(token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[])
     secrets = Secrets(os.environ)
     pages = PageSender(
-        keys=lambda pager: secrets.get(PAGER_KEYS[pager.value]),
+        keys=lambda pager, route: secrets.get(
+            pager_key_name(pager.value, settings.paging.approvers_routing_key, route)
+        ),
         pagerduty_url=settings.paging.pagerduty_events_url,
         opsgenie_url=settings.paging.opsgenie_url,
         telemetry=metrics,

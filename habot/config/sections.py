@@ -20,7 +20,7 @@ from habot.core.addresses import NodeAddress, parse_address
 from habot.core.alerts import parse_quiet_hours
 from habot.core.catalogue import DEFAULT_DECLUSTER_LOG_PATH, DEFAULT_LOG_PATH, check_log_path
 from habot.core.cron import parse_crontab
-from habot.core.durations import parse_duration
+from habot.core.durations import format_duration, parse_duration
 from habot.core.model import Role
 from habot.core.operations import ROLE_NEUTRAL, Operation, Procedures, SwitchoverVia
 from habot.core.paging import Pager
@@ -228,6 +228,38 @@ class ApprovalSettings(_Section):
     required: int = Field(1, ge=1, le=5)
     cooldown: Duration = timedelta(minutes=10)
     operations: dict[str, OperationApproval] = Field(default_factory=dict)
+    #: Who is asked to approve, in order: a new request's direct messages go to level 1;
+    #: while nobody has decided, the next level is asked every ``escalate_after``. Each
+    #: level lists users (U…/W…) and user groups (S…). Never approves anything itself:
+    #: anyone holding the approver role may approve at any level.
+    escalation: tuple[tuple[str, ...], ...] = Field((), max_length=6)
+    escalate_after: Duration = timedelta(minutes=5)
+
+    @field_validator("escalation")
+    @classmethod
+    def _levels(cls, value: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        for n, level in enumerate(value, 1):
+            if not level:
+                raise ValueError(f"level {n} is empty: list its approvers (users or user groups)")
+            for entry in level:
+                if not re.match(r"^[UWS][A-Z0-9]{2,20}$", entry):
+                    raise ValueError(
+                        f"level {n}: {entry!r} is not a Slack user (U…/W…) or user group (S…) ID"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _levels_before_expiry(self) -> ApprovalSettings:
+        if self.escalate_after < timedelta(seconds=1):
+            raise ValueError("escalate_after must be at least 1s")
+        last = self.escalate_after * (len(self.escalation) - 1)
+        if self.escalation and last >= self.ttl:
+            raise ValueError(
+                f"escalation: level {len(self.escalation)} would be asked "
+                f"{format_duration(last)} after a request opens, but requests expire after "
+                f"ttl = {format_duration(self.ttl)}; shorten escalate_after or lengthen ttl"
+            )
+        return self
 
     @field_validator("operations")
     @classmethod
@@ -266,6 +298,12 @@ class PagingSettings(_Section):
     opsgenie: bool = False
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     opsgenie_url: str = "https://api.opsgenie.com"  # the EU instance: https://api.eu.opsgenie.com
+    #: Page the approvers too: for a request for failover (the emergency verb), and for
+    #: any request while its pair is not BAU; resolved when the request stops waiting.
+    page_approvers: bool = False
+    #: The keyring entry (and HABOT_<NAME> variable) of the approvers' own PagerDuty
+    #: service's routing key; unset: the same service as the alerts.
+    approvers_routing_key: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
 
     @field_validator("pagerduty_events_url", "opsgenie_url")
     @classmethod

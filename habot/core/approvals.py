@@ -71,6 +71,8 @@ class Request:
     #: How many times it has changed (each state move, each approval): a card showing an
     #: older version than one already queued for it is stale.
     version: int = 0
+    #: When each level of [approval] escalation was asked (level 1 first).
+    asked: tuple[datetime, ...] = ()
 
     @property
     def missing(self) -> int:

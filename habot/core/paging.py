@@ -89,6 +89,15 @@ PRIORITY = {
 NODE_WORDS = 1500
 
 
+#: The channel suffix of a page for the approvers' own service (its own routing key).
+APPROVERS_ROUTE = "approvers"
+
+
+def pager_of(channel: str) -> Pager:
+    """The paging tool a page's outbox channel names (``pagerduty``, ``pagerduty@approvers``)."""
+    return Pager(channel.partition("@")[0])
+
+
 def incident_key(pair: str, since: datetime) -> str:
     """The incident's key in the paging tool (PagerDuty's dedup_key, Opsgenie's alias):
     the same for every poll, restart and replica that sees this incident."""

@@ -9,7 +9,7 @@ from habot.config import Settings
 from habot.core.outbox import MessageKind
 from habot.core.paging import PageAction, Pager, test_page
 from habot.pager.http import PageSender
-from habot.secrets import PAGER_KEYS, Secrets
+from habot.secrets import PAGER_KEYS, Secrets, pager_key_name
 from habot.slack.check import SlackCheck
 
 #: PagerDuty's integration keys are 32 characters (its Events API refuses any other).
@@ -20,7 +20,9 @@ async def check_paging(settings: Settings, secrets: Secrets, page_test: bool) ->
     """One check per paging tool turned on (its key), and its test page when asked."""
     checks = []
     sender = PageSender(
-        keys=lambda pager: secrets.get(PAGER_KEYS[pager.value]),
+        keys=lambda pager, route: secrets.get(
+            pager_key_name(pager.value, settings.paging.approvers_routing_key, route)
+        ),
         pagerduty_url=settings.paging.pagerduty_events_url,
         opsgenie_url=settings.paging.opsgenie_url,
     )

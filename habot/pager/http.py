@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 
 from habot.core.outbox import Attempt, MessageKind
-from habot.core.paging import PRIORITY, Page, PageAction, Pager
+from habot.core.paging import PRIORITY, Page, PageAction, Pager, pager_of
 from habot.services.ports import NoTelemetry, Telemetry
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,13 @@ _PERMANENT = {400: "invalid_event", 401: "unauthorized", 403: "forbidden", 404: 
 
 
 class PageSender:
-    """The outbox's Sender for ``MessageKind.PAGE`` (the channel names the pager)."""
+    """The outbox's Sender for ``MessageKind.PAGE``: the channel names the pager (and,
+    after an ``@``, the route: the approvers' service)."""
 
     def __init__(
         self,
         *,
-        keys: Callable[[Pager], str | None],
+        keys: Callable[[Pager, str | None], str | None],
         pagerduty_url: str,
         opsgenie_url: str,
         telemetry: Telemetry | None = None,
@@ -57,8 +58,8 @@ class PageSender:
 
     async def send(self, kind: MessageKind, channel: str, payload: dict[str, Any]) -> Attempt:
         """Send one page; never raise for the paging tool's or the network's errors."""
-        pager, page = Pager(channel), Page.of(payload)
-        key = self._keys(pager)
+        pager, page, route = pager_of(channel), Page.of(payload), channel.partition("@")[2]
+        key = self._keys(pager, route or None)
         if not key:
             return Attempt(False, error="no_key")  # set aside: said in the alert's thread
         link = payload.get("link")

@@ -25,11 +25,12 @@ from habot.core.alerts import (
 from habot.core.audit import AuditEvent
 from habot.core.blocks import mrkdwn
 from habot.core.outbox import MessageKind, reply_to, update_of
-from habot.core.paging import Pager, incident_key, page_lane
+from habot.core.paging import Pager
 from habot.core.replies import Person, Reply, Strong, Tone, When, refused, say
 from habot.core.roles import Access
 from habot.core.verdict import PairStatus
 from habot.services.outbox import message_payload
+from habot.services.paging import Paging
 from habot.services.ports import AlertStates, AuditLog, Caller, Clock, Outbox
 
 
@@ -48,6 +49,7 @@ class Alerter:
         self._audit = audit
         #: The paging tools that wake the on-call when an incident opens ([paging]).
         self._pagers = settings.paging.pagers
+        self._paging = Paging(outbox, clock)
         self._channel = settings.slack.alert_channel
         self._mention = settings.slack.alert_mention
         self._schedule = settings.schedule
@@ -76,43 +78,28 @@ class Alerter:
         )  # fmt: skip
         for notice in notices:
             if notice.kind is Kind.RAISE and self._pagers:
-                notice, state = self._paging(notice, state, now)
+                notice, state = self._marked_paged(notice, state, now)
             card = await self._queue(status, notice, card, now, state.announced)
-            await self._page(status, notice, card, now)
+            await self._page(status, notice, card)
         await self._states.save(status.pair, state, card)
         if before.announced is not None and state.announced is None:
             await self._states.forget_announced(status.pair, before.announced)
 
-    def _paging(
+    def _marked_paged(
         self, notice: Notice, state: AlertState, now: datetime
     ) -> tuple[Notice, AlertState]:
         """A new incident pages every configured paging tool: its card says so."""
         paged = replace(notice.incident, paged=tuple(p.value for p in self._pagers), paged_at=now)
         return replace(notice, incident=paged), replace(state, incident=paged)
 
-    async def _page(
-        self, status: PairStatus, notice: Notice, card: int | None, now: datetime
-    ) -> None:
-        """Queue the pages a notice calls for: a trigger when the incident opens, a resolve
-        when it ends. A trigger not delivered by then is withdrawn instead — nobody is woken
-        for an incident already over — and the resolve goes only if an attempt may have
-        reached the tool (one that timed out)."""
-        incident = notice.incident
-        for pager in map(Pager, incident.paged):
-            lane = page_lane(pager, incident_key(status.pair, incident.since))
-            if notice.kind is Kind.RAISE:
-                page = paging.trigger(status, incident, card)
-            elif notice.kind is Kind.RESOLVE and await self._reached(lane, now):
-                page = paging.resolve(status.pair, incident)
-            else:
-                continue
-            await self._outbox.enqueue(lane, MessageKind.PAGE, pager.value, page.payload(), now)
-
-    async def _reached(self, lane: str, now: datetime) -> bool:
-        """Whether an incident's pages may have reached the tool (after withdrawing those
-        that did not)."""
-        withdrawn = await self._outbox.withdraw_undelivered(lane, now)
-        return withdrawn is None or withdrawn.tried
+    async def _page(self, status: PairStatus, notice: Notice, card: int | None) -> None:
+        """The pages a notice calls for: a trigger when the incident opens, a resolve when
+        it ends (or the withdrawal of a trigger never delivered)."""
+        incident, pagers = notice.incident, [Pager(p) for p in notice.incident.paged]
+        if notice.kind is Kind.RAISE:
+            await self._paging.send(pagers, paging.trigger(status, incident, card))
+        elif notice.kind is Kind.RESOLVE:
+            await self._paging.resolve(pagers, paging.resolve(status.pair, incident))
 
     async def acknowledge(self, caller: Caller, pair: str) -> Reply:
         """Someone is on it: the open incident says who and since when (on its card from
@@ -136,10 +123,8 @@ class Alerter:
                 "acknowledged", caller.user, "acknowledged", now, pair=pair,
                 channel=caller.channel, detail={"since": incident.since.isoformat()},
             ))  # fmt: skip
-        for pager in map(Pager, incident.paged):  # the on-call is told too
-            lane = page_lane(pager, incident_key(pair, incident.since))
-            page = paging.acknowledge(pair, incident, caller.user)
-            await self._outbox.enqueue(lane, MessageKind.PAGE, pager.value, page.payload(), now)
+        pagers = [Pager(p) for p in incident.paged]  # the on-call is told too
+        await self._paging.send(pagers, paging.acknowledge(pair, incident, caller.user))
         words = say("Acknowledged by ", Person(caller.user), " ", When(now), ".")
         if self._channel and card is not None:
             reply = reply_to(card, mrkdwn(words))

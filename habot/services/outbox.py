@@ -24,7 +24,7 @@ from habot.core.outbox import (
     ephemeral_to,
     reply_to,
 )
-from habot.core.paging import Page, Pager, failed_page
+from habot.core.paging import Page, failed_page, pager_of
 from habot.core.replies import Code, Reply, Room, say
 from habot.errors import StoreError
 from habot.services.background import Background
@@ -221,7 +221,7 @@ class OutboxWorker:
         card = await self._store.get(page.card) if page.card is not None else None
         if card is None:
             return
-        pager = Pager(message.channel)
+        pager = pager_of(message.channel)
         words = failed_page(pager, page.action, error)
         reply = reply_to(card.id, mrkdwn(words))
         await self._store.enqueue(page.pair, MessageKind.REPLY, card.channel, reply, self._clock())
@@ -335,7 +335,7 @@ class OutboxNotifier:
 
 def _receiver(message: OutboxMessage) -> str:
     """Who refused a message: Slack, or the paging tool a page was for."""
-    return Pager(message.channel).label if message.kind == MessageKind.PAGE else "Slack"
+    return pager_of(message.channel).label if message.kind == MessageKind.PAGE else "Slack"
 
 
 def message_payload(message: Message) -> dict[str, Any]:

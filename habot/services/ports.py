@@ -137,6 +137,17 @@ class Requests(Protocol):
         """Move ``expected`` → ``new``; True only for the one caller that moved it."""
         ...
 
+    async def escalate(
+        self,
+        request_id: str,
+        asked: tuple[datetime, ...],
+        now: datetime,
+        said: AuditEvent | None = None,
+    ) -> bool:
+        """Record the next escalation level asked at ``now``, while it is pending and its
+        levels asked are still ``asked``; True only for the one caller that recorded it."""
+        ...
+
     async def still_runs(self, request_id: str, runner: str) -> bool:
         """True only while it is executing and owned by ``runner``."""
         ...

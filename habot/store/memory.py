@@ -176,6 +176,23 @@ class MemoryRequests:
         self._said(said)
         return True
 
+    async def escalate(
+        self,
+        request_id: str,
+        asked: tuple[datetime, ...],
+        now: datetime,
+        said: AuditEvent | None = None,
+    ) -> bool:
+        held = self._held.get(request_id)
+        if held is None or held.request.state is not RequestState.PENDING:
+            return False
+        if held.request.asked != asked:
+            return False
+        version = held.request.version + 1
+        held.request = replace(held.request, asked=(*asked, now), version=version)
+        self._said(said)
+        return True
+
     async def still_runs(self, request_id: str, runner: str) -> bool:
         held = self._held.get(request_id)
         return bool(held and held.request.state is RequestState.EXECUTING and held.runner == runner)

@@ -56,10 +56,11 @@ class RequestStore:
                     conn.execute(
                         text(
                             "INSERT INTO requests (id, operation, pair, node, requester, channel, "
-                            "created_at, expires_at, required, snapshot, state, override, plan) "
+                            "created_at, expires_at, required, snapshot, state, override, plan, "
+                            "asked) "
                             "VALUES (:id, :operation, :pair, :node, :requester, :channel, "
                             ":created_at, :expires_at, :required, :snapshot, :state, :override, "
-                            ":plan)"
+                            ":plan, :asked)"
                         ),
                         row,
                     )
@@ -199,6 +200,28 @@ class RequestStore:
                 append_in(conn, replace(said, detail={**said.detail, "approvals": count}))
         return count
 
+    def escalate_sync(
+        self,
+        request_id: str,
+        asked: tuple[datetime, ...],
+        now: datetime,
+        said: AuditEvent | None = None,
+    ) -> bool:
+        """Record that the next level was asked at ``now`` — only while the request is
+        pending and its levels asked are still ``asked`` (of two replicas' sweeps, one
+        asks). ``said`` is appended in the same transaction."""
+        with self._write() as conn, conn.begin():
+            changed = conn.execute(
+                text(
+                    "UPDATE requests SET asked = :new, version = version + 1 "
+                    "WHERE id = :id AND state = 'pending' AND asked = :old"
+                ),
+                {"id": request_id, "old": _times(asked), "new": _times((*asked, now))},
+            ).rowcount
+            if changed == 1 and said is not None:
+                append_in(conn, said)
+        return bool(changed == 1)
+
     def transition_sync(
         self,
         request_id: str,
@@ -282,6 +305,7 @@ class RequestStore:
     rows = threaded(rows_sync)
     add_approval = threaded(add_approval_sync)
     transition = threaded(transition_sync)
+    escalate = threaded(escalate_sync)
     still_runs = threaded(still_runs_sync)
     runner = threaded(runner_sync)
     last_change = threaded(last_change_sync)
@@ -302,7 +326,12 @@ def _row(request: Request) -> dict[str, Any]:
         "state": request.state.value,
         "override": request.override,
         "snapshot": json.dumps([verdict.value, primary.value, secondary.value]),
+        "asked": _times(request.asked),
     }
+
+
+def _times(times: tuple[datetime, ...]) -> str:
+    return json.dumps([t.isoformat() for t in times])
 
 
 def _plan_json(plan: OperationPlan) -> str:
@@ -336,4 +365,5 @@ def _request(row: Any, approvals: tuple[str, ...]) -> Request:
         approvals=approvals,
         override=row["override"],
         version=row["version"],
+        asked=tuple(datetime.fromisoformat(t) for t in json.loads(row["asked"] or "[]")),
     )
