@@ -44,6 +44,7 @@ from habot.services.mutes import Mutes
 from habot.services.operations import OperationService
 from habot.services.outage import Outage
 from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
+from habot.services.paging import Paging
 from habot.services.ports import Approvers, Clock, NoTelemetry, Stores, Telemetry
 from habot.services.status import StatusService
 from habot.ssh.executor import NodeLogin, SshExecutor
@@ -280,6 +281,7 @@ class Habot:
             approvers=slack.approvers,
             readings=stores.readings,
             outage=outage,
+            paging=Paging(stores.outbox, clock) if self.settings.paging.pagers else None,
         )
         commands = CommandService(
             settings=self.settings,

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,7 +31,7 @@ from habot.core.outbox import Delivery, Fate
 from habot.core.replies import Reply
 from habot.core.roles import Access
 from habot.services.operations import OperationService
-from habot.services.operations.asking import MAX_DIRECT
+from habot.services.operations.stage import MAX_DIRECT
 from habot.services.ports import AuditLog, Caller, Requests, Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
@@ -233,9 +233,15 @@ class KnownApprovers:
     """The Approvers port: who holds the role (None: everyone)."""
 
     who: frozenset[str] | None
+    groups: dict[str, frozenset[str]] = field(default_factory=dict)
 
     async def who_can_approve(self) -> frozenset[str] | None:
         return self.who
+
+    async def members(self, entries: Iterable[str]) -> frozenset[str]:
+        named = set(entries)
+        users = {e for e in named if not e.startswith("S")}
+        return frozenset(users.union(*(self.groups.get(g, frozenset()) for g in named - users)))
 
 
 async def test_each_approver_who_can_act_is_told_by_direct_message(world: World) -> None:

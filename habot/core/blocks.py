@@ -351,7 +351,7 @@ def _part(part: Part) -> str:
     if isinstance(part, str):
         return escape(part)
     if isinstance(part, Person):
-        return f"<@{part.user}>"
+        return mention(part.user)
     if isinstance(part, Room):
         return f"<#{part.channel}>"
     if isinstance(part, Link):

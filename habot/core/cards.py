@@ -43,9 +43,11 @@ def approval_card(
     note: Reply | None = None,
     outcome: str | None = None,
     approvers: Sequence[str] = (),
+    asked: str | None = None,
 ) -> Message:
     """The card for a request in its current state; buttons only while it is pending, and
-    the ``approvers`` named (notified when the card is first posted)."""
+    the ``approvers`` named (notified when the card is first posted) and who has been
+    ``asked`` (the escalation levels)."""
     verdict, primary, secondary = request.snapshot
     blocks: list[Block] = [
         section(
@@ -81,6 +83,8 @@ def approval_card(
             named = ", ".join(mention(a) for a in approvers)
             blocks.append(context(f"Approvers: {named}"))
             text = f"{named} {text}"
+        if asked:  # who the escalation levels have asked, and who is next
+            blocks.append(context(asked))
     return Message(text, tuple(blocks), in_channel=True)
 
 

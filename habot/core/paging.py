@@ -23,8 +23,10 @@ from enum import StrEnum
 from typing import Any
 
 from habot.core.alerts import Incident
+from habot.core.approvals import Request
 from habot.core.blocks import VERDICT_WORDS, node_state_words
 from habot.core.model import Verdict
+from habot.core.operations import Operation, OperationPlan
 from habot.core.replies import Code, Reply, Tone, say
 from habot.core.verdict import NodeView, PairStatus
 
@@ -169,6 +171,49 @@ def trigger(status: PairStatus, incident: Incident, card: int | None) -> Page:
         },
         card,
     )
+
+
+def request_key(request: Request) -> str:
+    """A request's page key: one per request, whichever replica or sweep sends it."""
+    return f"habot/{request.pair}/request/{request.id}"
+
+
+def urgent(request: Request) -> bool:
+    """Whether a request pages the approvers as soon as it opens ([paging]
+    page_approvers): the emergency verb, or any request while its pair is not BAU."""
+    return request.operation is Operation.FAILOVER or request.snapshot[0] is not Verdict.BAU
+
+
+def approval_wanted(request: Request, plan: OperationPlan, card: int | None) -> Page:
+    """The page that asks the approvers' on-call to decide a request (on its card)."""
+    verdict = request.snapshot[0]
+    return Page(
+        PageAction.TRIGGER,
+        request_key(request),
+        request.pair,
+        f"{request.pair}: {request.operation.value} waits for approval "
+        f"(request {request.id}) — {VERDICT_WORDS[verdict]}",
+        Severity.CRITICAL if request.operation is Operation.FAILOVER else Severity.ERROR,
+        {
+            "pair": request.pair,
+            "operation": request.operation.value,
+            "runs": f"{plan.command.value} on the {plan.node} ({plan.address})",
+            "why": plan.why,
+            "request": request.id,
+            "requested by (Slack user)": request.requester,
+            "approvals": f"{len(request.approvals)} of {request.required}",
+            "expires": request.expires_at.astimezone(UTC).isoformat(),
+            "judged on": VERDICT_WORDS[verdict],
+        },
+        card,
+    )
+
+
+def approval_done(request: Request) -> Page:
+    """The request no longer waits for the approvers (approved, rejected, cancelled or
+    expired)."""
+    return Page(PageAction.RESOLVE, request_key(request), request.pair,
+                f"{request.pair}: request {request.id} {request.state.value}")  # fmt: skip
 
 
 def acknowledge(pair: str, incident: Incident, by: str) -> Page:

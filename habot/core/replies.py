@@ -43,7 +43,7 @@ class Tone(StrEnum):
 
 @dataclass(frozen=True)
 class Person:
-    """A Slack user, by id (a mention in Slack, the id in a terminal)."""
+    """A Slack user (or user group, S…), by id: a mention in Slack, the id in a terminal."""
 
     user: str
 

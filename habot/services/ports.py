@@ -8,7 +8,7 @@ the in-memory one; ``tests/test_store_contract.py`` runs the same cases on every
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -367,6 +367,10 @@ class Approvers(Protocol):
 
     async def who_can_approve(self) -> frozenset[str] | None:
         """Every approver's user id; None when everyone may approve."""
+        ...
+
+    async def members(self, entries: Iterable[str]) -> frozenset[str]:
+        """The users named (U…/W…) and the members of the user groups named (S…)."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import aiohttp
@@ -54,6 +54,11 @@ class GroupDirectory:
         named = self._policy.listed(Access.APPROVER)
         if "*" in named:
             return None
+        return await self.members(named)
+
+    async def members(self, entries: Iterable[str]) -> frozenset[str]:
+        """The users named, and the members of the user groups named (cached as for roles)."""
+        named = set(entries)
         users = {n for n in named if not n.startswith("S")}
         for group in sorted(named - users):
             users |= await self._members(group)

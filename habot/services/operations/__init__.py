@@ -40,6 +40,7 @@ from habot.services.operations.stage import (
     approval_policy,
 )
 from habot.services.outage import Outage
+from habot.services.paging import Paging
 from habot.services.ports import (
     Approvers,
     AuditLog,
@@ -76,6 +77,7 @@ class OperationService:
         approvers: Approvers | None = None,
         readings: ReadingLog | None = None,
         outage: Outage | None = None,
+        paging: Paging | None = None,
     ) -> None:
         self._background = background or Background()
         parts = Parts(
@@ -96,6 +98,7 @@ class OperationService:
             approvers=approvers,
             readings=readings,
             outage=outage,
+            paging=paging,
         )
         execution = Execution(parts)
         self._asking = Asking(parts, execution)

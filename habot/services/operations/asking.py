@@ -9,7 +9,7 @@ from typing import Any
 
 from habot.core.approvals import Request, RequestState, cooldown_refusal
 from habot.core.asks import OperationRequest
-from habot.core.cards import approval_card, approver_note
+from habot.core.cards import approval_card
 from habot.core.operations import (
     ROLE_NEUTRAL,
     Operation,
@@ -28,9 +28,6 @@ from habot.services.operations.stage import Parts, Stage
 from habot.services.ports import Caller
 
 log = logging.getLogger(__name__)
-#: Approvers told of one request by direct message, at most (a 300-person group is better
-#: served by ``[slack] approvers_mention`` on the card).
-MAX_DIRECT = 25
 
 
 class Asking(Stage):
@@ -160,7 +157,7 @@ class Asking(Stage):
         fate = await self._notify.settle(card)
         needs = (f"{request.required} approval(s) needed before ", When(request.expires_at))
         if fate.state is not Delivery.DEAD:
-            await self._tell_approvers(request, plan, channel, fate.link)
+            await self._tell_approvers(request, plan, channel, card, fate.link)
         if fate.state is Delivery.SENT:
             where: Part = Link(fate.link, "posted") if fate.link else "posted"
             return say("Request ", Code(request.id), " ", where, ": ", *needs, ".")
@@ -188,24 +185,19 @@ class Asking(Stage):
         )  # fmt: skip
 
     async def _tell_approvers(
-        self, request: Request, plan: OperationPlan, channel: str, link: str | None
+        self, request: Request, plan: OperationPlan, channel: str, card: int, link: str | None
     ) -> None:
-        """A direct message to each approver who can act on the request (not its requester:
-        nobody approves their own), at most MAX_DIRECT of them."""
-        if self._approvers is None or not self._settings.slack.dm_approvers:
-            return
-        everyone = await self._approvers.who_can_approve()
-        if everyone is None:
-            return  # "*": everyone may approve — the card's mention is the notice
-        who = sorted(everyone - {request.requester})
-        if len(who) > MAX_DIRECT:
-            log.warning(
-                "%d approvers can act on request %s: told the first %d by direct message",
-                len(who), request.id, MAX_DIRECT,
-            )  # fmt: skip
-        note = approver_note(request, plan, channel, link)
-        for user in who[:MAX_DIRECT]:
-            await self._notify.direct(user, note)
+        """Tell whoever should decide: the first escalation level when levels are set,
+        else every approver who can act (by direct message) — and page the approvers'
+        on-call for an urgent request when [paging] page_approvers is on."""
+        if self._escalation.levels:
+            await self._ask(request, 0, self._clock())
+        elif self._approvers is not None and self._settings.slack.dm_approvers:
+            everyone = await self._approvers.who_can_approve()
+            if everyone is not None:  # None: "*", everyone may approve — the card's mention
+                await self._tell(request, everyone, plan, channel, link)
+        if self._pages_at_once(request):
+            await self._page_approvers(request, plan, card)
 
     def _describe(self, request: Request, plan: OperationPlan) -> dict[str, Any]:
         return {

@@ -101,6 +101,7 @@ class Deciding(Stage):
             return say("Request ", Code(request.id), " was already closed or started.")
         self._changed()
         await self._refresh_card(request, note=say("By ", Person(caller.user), "."))
+        await self._unpage(replace(request, state=state))
         return say(*decision.words)
 
     async def _refuse(

@@ -84,6 +84,7 @@ class Execution(Stage):
         self._changed()
         running = replace(request, state=RequestState.EXECUTING)
         self.spawn(self._carry_out(running))
+        await self._unpage(running)  # the approvers are done: their page resolves
         return say("Approved: ", Code(request.operation.value), f" on {request.pair} is running.")
 
     async def _carry_out(self, request: Request) -> None:

@@ -4,6 +4,8 @@ what is open."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from habot.core.approvals import OPEN, RequestState, open_requests
 from habot.core.cards import expired_note
 from habot.core.replies import Reply
@@ -31,7 +33,20 @@ class Housekeeping(Stage):
                 closed += 1
                 self._changed()
                 await self._refresh_card(request, note=expired_note(now))
+                await self._unpage(replace(request, state=RequestState.EXPIRED))
         return closed
+
+    async def escalate(self) -> int:
+        """Ask the next escalation level about every pending request whose current level
+        has had ``escalate_after`` without a decision; return how many levels were asked."""
+        if not self._escalation.levels:
+            return 0
+        now, asked = self._clock(), 0
+        for request in await self._requests.in_states(RequestState.PENDING):
+            level = self._escalation.due(request.asked, now)
+            if level is not None and now < request.expires_at:
+                asked += await self._ask(request, level, now) is not None
+        return asked
 
     async def recover(self) -> int:
         """Executions cut short become unknown, never re-run: by a crash (at start), by a
@@ -55,8 +70,10 @@ class Housekeeping(Stage):
         return runner is not None and self._alive is not None and await self._alive(runner)
 
     async def sweep(self) -> None:
-        """The scheduled sweep: expire stale requests, close interrupted runs."""
+        """The scheduled sweep: expire stale requests, ask the next escalation levels,
+        close interrupted runs."""
         await self.expire()
+        await self.escalate()
         await self.recover()
 
     async def pending(self) -> Reply:

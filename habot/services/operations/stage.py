@@ -7,7 +7,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from habot.config import Settings
@@ -15,13 +16,17 @@ from habot.core.alerts import Announced
 from habot.core.approvals import ApprovalPolicy, Request
 from habot.core.audit import AuditEvent
 from habot.core.blocks import Message
-from habot.core.cards import approval_card
-from habot.core.operations import Operation
+from habot.core.cards import approval_card, approver_note
+from habot.core.durations import format_duration
+from habot.core.escalation import Escalation, asked_line
+from habot.core.operations import Operation, OperationPlan
 from habot.core.outbox import Fate
-from habot.core.replies import Reply
+from habot.core.paging import approval_done, approval_wanted, urgent
+from habot.core.replies import Part, Person, Reply, say
 from habot.errors import TRANSIENT_STORE_ERRORS, StoreBusy
 from habot.services.background import Background
 from habot.services.outage import Outage
+from habot.services.paging import Paging
 from habot.services.ports import (
     Approvers,
     AuditLog,
@@ -36,6 +41,9 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY = 3.0  # seconds between progress posts in the card's thread
 DURABLE_FOR = 60.0  # seconds of quick retries of a must-not-be-lost write; then slower
 _T = TypeVar("_T")
+#: Approvers told of one request by direct message, at most (a 300-person group is better
+#: served by ``[slack] approvers_mention`` on the card).
+MAX_DIRECT = 25
 
 
 class Notifier(Protocol):
@@ -79,6 +87,14 @@ class Notifier(Protocol):
         ...
 
 
+def _mentions(entries: tuple[str, ...]) -> tuple[Part, ...]:
+    parts: list[Part] = []
+    for n, entry in enumerate(entries):
+        parts += [", "] if n else []
+        parts.append(Person(entry))
+    return tuple(parts)
+
+
 def approval_policy(settings: Settings) -> ApprovalPolicy:
     """The configured approval policy."""
     a = settings.approval
@@ -110,6 +126,7 @@ class Parts:
     approvers: Approvers | None = None  # who to tell of a new request (Slack's groups)
     readings: ReadingLog | None = None  # an outcome's reading joins the scheduled ones
     outage: Outage | None = None  # a database outage, said once however many writes wait
+    paging: Paging | None = None  # pages to the approvers' on-call ([paging])
 
 
 class Stage:
@@ -133,6 +150,9 @@ class Stage:
         self._approvers = parts.approvers
         self._readings = parts.readings
         self._outage = parts.outage or Outage()
+        self._paging = parts.paging
+        approval = parts.settings.approval
+        self._escalation = Escalation(approval.escalation, approval.escalate_after)
 
     async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
         """A write (or the read it needs) that must not be lost — an outcome, its audit, its
@@ -175,8 +195,85 @@ class Stage:
         current = await self._requests.get(request.id) or request
         plan = await self._requests.plan(request.id)
         approvers = self._settings.slack.approvers_mention
-        message = approval_card(current, plan, note, outcome, approvers)
+        asked = asked_line(self._escalation, current.asked)
+        message = approval_card(current, plan, note, outcome, approvers, asked)
         await self._notify.update_card(current.pair, channel, card, message, current.version)
+
+    # -- who is asked: escalation levels, DMs, the approvers' pages -------------------------
+
+    async def _ask(self, request: Request, level: int, now: datetime) -> Request | None:
+        """Ask one escalation level (0: the first) about a pending request: recorded once
+        across replicas (audited with it), then its members are told by direct message —
+        and, asked past the first, in the card's thread and by a page. None when another
+        sweep asked it first or the request stopped waiting."""
+        entries = self._escalation.levels[level]
+        detail = {"request": request.id, "level": level + 1, "asked": list(entries)}
+        said = self._event("escalated", "habot", request.pair, f"level {level + 1}", detail)
+        if not await self._requests.escalate(request.id, request.asked, now, said):
+            return None
+        asked = replace(request, asked=(*request.asked, now))
+        channel, card = await self._card_channel(request)
+        plan = await self._requests.plan(request.id)
+        link = await self._notify.link(card) if card is not None else None
+        await self._tell(asked, await self._members(entries), plan, channel, link)
+        if level and channel and card is not None:
+            words = say(f"Nobody has decided in {format_duration(self._escalation.after)}: "
+                        f"asking level {level + 1} (", *_mentions(entries), ").")  # fmt: skip
+            await self._notify.thread(request.pair, channel, card, words)
+        if level == 1 and not self._pages_at_once(asked):
+            await self._page_approvers(asked, plan, card)
+        self._changed()
+        await self._refresh_card(asked)
+        return asked
+
+    async def _members(self, entries: tuple[str, ...]) -> frozenset[str]:
+        if self._approvers is None:
+            return frozenset(e for e in entries if not e.startswith("S"))
+        return await self._approvers.members(entries)
+
+    async def _tell(
+        self,
+        request: Request,
+        users: frozenset[str],
+        plan: OperationPlan,
+        channel: str | None,
+        link: str | None,
+    ) -> None:
+        """A direct message to each of ``users`` who can still act (not the requester,
+        nobody who approved already), at most MAX_DIRECT of them."""
+        who = sorted(users - {request.requester} - set(request.approvals))
+        if len(who) > MAX_DIRECT:
+            log.warning("%d approvers can act on request %s: told the first %d by direct "
+                        "message", len(who), request.id, MAX_DIRECT)  # fmt: skip
+        if channel is None:
+            return
+        note = approver_note(request, plan, channel, link)
+        for user in who[:MAX_DIRECT]:
+            await self._notify.direct(user, note)
+
+    def _pages_at_once(self, request: Request) -> bool:
+        """Whether the request paged the approvers when it opened."""
+        return self._paging is not None and self._settings.paging.page_approvers and urgent(request)
+
+    def _paged(self, request: Request) -> bool:
+        """Whether the approvers were paged about the request (at once, or when it was
+        escalated past its first level)."""
+        return self._pages_at_once(request) or (
+            self._paging is not None and len(request.asked) >= 2
+        )
+
+    async def _page_approvers(
+        self, request: Request, plan: OperationPlan, card: int | None
+    ) -> None:
+        if self._paging is not None:
+            page = approval_wanted(request, plan, card)
+            await self._paging.send(self._settings.paging.pagers, page, approvers=True)
+
+    async def _unpage(self, request: Request) -> None:
+        """The request stopped waiting for the approvers: resolve its page, if it paged."""
+        if self._paging is not None and self._paged(request):
+            pagers = self._settings.paging.pagers
+            await self._paging.resolve(pagers, approval_done(request), approvers=True)
 
     async def _record(
         self,

@@ -1,0 +1,176 @@
+"""When nobody decides: each escalation level is asked in turn (direct messages, the card's
+thread, a page to the approvers' on-call), once across replicas, audited — and nothing
+is ever approved for lack of an answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from habot.config import parse_settings
+from habot.core.approvals import RequestState
+from habot.core.escalation import Escalation, asked_line
+from habot.core.outbox import Delivery, MessageKind, Next
+from habot.errors import ConfigError
+from habot.services.paging import Paging
+from habot.services.ports import Stores
+from habot.sim.simulator import Simulator
+from tests.test_operation_service import LEAD, OPERATOR, KnownApprovers, World, world_on
+
+T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+FIVE = timedelta(minutes=5)
+LEVELS = (("U0LEAD1",), ("S0MANAGERS", "U0CTO1"))
+GROUPS = {"S0MANAGERS": frozenset({"U0MGR1", "U0MGR2"})}
+
+
+def test_each_level_is_due_after_the_one_before_has_had_its_time() -> None:
+    """Level 1 at once; the next after ``after`` from when the last was asked; none once
+    all are asked."""
+    escalation = Escalation(LEVELS, FIVE)
+    assert escalation.due((), T0) == 0
+    assert escalation.due((T0,), T0 + FIVE - timedelta(seconds=1)) is None
+    assert escalation.due((T0,), T0 + FIVE) == 1
+    assert escalation.due((T0, T0 + FIVE), T0 + 10 * FIVE) is None
+    assert escalation.next_at((T0,)) == T0 + FIVE
+    assert escalation.next_at((T0, T0 + FIVE)) is None
+    line = asked_line(escalation, (T0,))
+    assert line is not None
+    assert line.startswith("Asked: level 1 (<@U0LEAD1>)")
+    assert "next: level 2 (<!subteam^S0MANAGERS>, <@U0CTO1>)" in line
+
+
+def test_a_level_that_could_never_be_asked_before_expiry_is_refused() -> None:
+    base = {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
+            "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}]}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"level 3 would be asked 10m.* ttl = 10m"):
+        parse_settings({**base, "approval": {"ttl": "10m", "escalate_after": "5m",
+                        "escalation": [["U0LEAD1"], ["U0LEAD2"], ["U0LEAD3"]]}})  # fmt: skip
+    with pytest.raises(ConfigError, match="level 2 is empty"):
+        parse_settings({**base, "approval": {"escalation": [["U0LEAD1"], []]}})
+
+
+@pytest.fixture
+async def escalating(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
+    """The service with two escalation levels, 5 minutes apart, paging PagerDuty."""
+    async with world_on(sim, memory) as world:
+        approval = world.settings.approval.model_copy(
+            update={"escalation": LEVELS, "escalate_after": FIVE}
+        )
+        slack = world.settings.slack.model_copy(update={"alert_channel": "C0HAOPS"})
+        paging = world.settings.paging.model_copy(update={"pagerduty": True})
+        settings = world.settings.model_copy(
+            update={"approval": approval, "slack": slack, "paging": paging}
+        )
+        world.settings = settings
+        world.service = world.with_service(
+            settings=settings,
+            approvers=KnownApprovers(frozenset({"U0LEAD1"}), GROUPS),
+            paging=Paging(memory.outbox, world.clock),
+        )
+        world.outbox = memory.outbox  # type: ignore[attr-defined]
+        yield world
+
+
+async def pages(world: World) -> list[tuple[str, str]]:
+    """(channel, action) of every page queued so far (each then marked delivered)."""
+    outbox = world.outbox  # type: ignore[attr-defined]
+    found = []
+    for lane in await outbox.lanes():
+        while lane.startswith("page:") and (head := await outbox.head(lane)) is not None:
+            found.append((head.channel, head.payload["action"]))
+            await outbox.record(head.id, Next(Delivery.SENT, world.clock()), None, None)
+    return found
+
+
+async def test_nobody_deciding_asks_the_next_level_once_and_never_approves(
+    escalating: World,
+) -> None:
+    """A switchover on a healthy pair: level 1 is told at once (no page: nothing urgent).
+    Five quiet minutes later the sweep asks level 2 — its users and its group's members by
+    direct message, in the card's thread — and pages the approvers' on-call. Sweeping
+    again asks nobody twice. The request still waits for a real approval, and the page
+    resolves when it is approved."""
+    world = escalating
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    assert [u for u, _ in world.notifier.directs] == ["U0LEAD1"]
+    card = json.dumps(world.notifier.last().blocks)
+    assert "Asked: level 1 (<@U0LEAD1>)" in card
+    assert "next: level 2" in card
+    assert await pages(world) == []
+    world.clock.now += FIVE
+    await world.service.housekeeping()
+    await world.service.housekeeping()
+    assert sorted(u for u, _ in world.notifier.directs) == ["U0CTO1", "U0LEAD1", "U0MGR1", "U0MGR2"]
+    assert any("Nobody has decided in 5m" in t and "<!subteam^S0MANAGERS>" in t
+               for t in world.notifier.threads)  # fmt: skip
+    assert "level 2 (<!subteam^S0MANAGERS>, <@U0CTO1>)" in json.dumps(world.notifier.last().blocks)
+    assert await pages(world) == [("pagerduty@approvers", "trigger")]
+    assert await world.state(rid) is RequestState.PENDING  # never approved by itself
+    kinds = [r.event.kind for r in await world.records()]
+    assert kinds.count("escalated") == 2
+    await world.service.approve(LEAD, rid)
+    await world.service.drain()
+    assert await pages(world) == [("pagerduty@approvers", "resolve")]
+
+
+async def test_two_replicas_sweeping_at_once_ask_a_level_once(escalating: World) -> None:
+    """Another replica's sweep at the same moment: the level is recorded by one of them,
+    so its people get one message each."""
+    world = escalating
+    other = world.with_service(
+        settings=world.settings,
+        approvers=KnownApprovers(frozenset({"U0LEAD1"}), GROUPS),
+    )
+    await world.ask("switchover prod")
+    world.clock.now += FIVE
+    await asyncio.gather(world.service.housekeeping(), other.housekeeping())
+    told = [u for u, _ in world.notifier.directs]
+    assert sorted(told) == sorted(set(told))
+    assert told.count("U0CTO1") == 1
+
+
+async def test_an_urgent_request_pages_the_approvers_at_once_and_resolves_when_it_ends(
+    escalating: World,
+) -> None:
+    """With page_approvers, a failover while the Primary is down pages the approvers'
+    on-call when it opens; cancelling it resolves the page (once delivered) — and an
+    escalation later pages nobody twice."""
+    world = escalating
+    paging = world.settings.paging.model_copy(update={"page_approvers": True})
+    world.settings = world.settings.model_copy(update={"paging": paging})
+    world.service = world.with_service(
+        settings=world.settings,
+        approvers=KnownApprovers(frozenset({"U0LEAD1"}), GROUPS),
+        paging=Paging(world.outbox, world.clock),  # type: ignore[attr-defined]
+    )
+    await world.sim.apply("prod", "primary", "down")
+    await world.ask("failover prod")
+    rid = world.request_id()
+    assert await pages(world) == [("pagerduty@approvers", "trigger")]
+    world.clock.now += FIVE
+    await world.service.housekeeping()
+    assert await pages(world) == []  # level 2 asked; already paged
+    await world.service.cancel(OPERATOR, rid)
+    assert await pages(world) == [("pagerduty@approvers", "resolve")]
+
+
+async def test_a_page_for_a_request_goes_to_the_approvers_service(
+    escalating: World,
+) -> None:
+    """Its outbox row is for the approvers' route and carries no key; its summary says
+    what waits for approval."""
+    world = escalating
+    await world.ask("switchover prod")
+    world.clock.now += FIVE
+    await world.service.housekeeping()
+    outbox = world.outbox  # type: ignore[attr-defined]
+    [lane] = [lane for lane in await outbox.lanes() if lane.startswith("page:")]
+    head = await outbox.head(lane)
+    assert head.kind == MessageKind.PAGE
+    assert head.payload["summary"].startswith("prod: switchover waits for approval")
+    assert head.payload["key"] == f"habot/prod/request/{world.request_id()}"
