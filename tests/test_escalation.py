@@ -8,6 +8,8 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,12 @@ from habot.errors import ConfigError
 from habot.services.paging import Paging
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
+from tests.botproc import start_bot
+from tests.fakepager import FakePagers
+from tests.fakeslack import FakeSlack
 from tests.test_operation_service import LEAD, OPERATOR, KnownApprovers, World, world_on
+from tests.test_paging import PAGE_ENV, paging_config
+from tests.test_slack_operations import LEAD2, ask, cards, click, runs
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 FIVE = timedelta(minutes=5)
@@ -174,3 +181,42 @@ async def test_a_page_for_a_request_goes_to_the_approvers_service(
     assert head.kind == MessageKind.PAGE
     assert head.payload["summary"].startswith("prod: switchover waits for approval")
     assert head.payload["key"] == f"habot/prod/request/{world.request_id()}"
+
+
+# -- end to end: the bot as a process ----------------------------------------------------
+
+
+async def test_the_bot_asks_each_level_at_its_time_and_pages_the_second(
+    sim: Simulator, fake: FakeSlack, pagers: FakePagers, tmp_path: Path
+) -> None:
+    """`habot run` with two levels 2 s apart, paging PagerDuty: the operator's switchover
+    DMs level 1 at once; with nobody deciding, level 2 is DM'd a few seconds later and the
+    approvers' on-call is paged (linking to the card); level 2's approval runs it and
+    resolves the page."""
+    extra = (
+        paging_config(pagers).replace(
+            'approvers = ["U0LEAD1"]', 'approvers = ["U0LEAD1", "U0LEAD2"]'
+        )
+        + '\n[approval]\nescalation = [["U0LEAD1"], ["U0LEAD2"]]\nescalate_after = "2s"\n'
+    )
+    bot = await start_bot(sim, fake, tmp_path, http=True, extra=extra, env=PAGE_ENV)
+    try:
+        await ask(bot, fake, "switchover prod")
+        card = cards(fake)[-1]
+
+        def dms(user: str) -> list[Any]:
+            return [c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == user]
+
+        await fake.wait_for(lambda: dms(LEAD.user))
+        assert dms(LEAD2) == []
+        [page] = await pagers.wait_for(lambda: pagers.of("pagerduty", "trigger"))
+        assert dms(LEAD2)  # the level and its page come together
+        assert page.key.startswith("habot/prod/request/")
+        assert page.body["links"][0]["href"].startswith("https://slack.com/archives/")
+        assert "waits for approval" in page.body["payload"]["summary"]
+        await click(bot, fake, card, "approve_request", LEAD2)
+        await pagers.wait_for(lambda: pagers.of("pagerduty", "resolve"))
+        assert pagers.incidents == {page.key: "resolved"}
+        await fake.wait_for(lambda: runs(sim, "prod"))
+    finally:
+        await bot.stop()
