@@ -201,7 +201,9 @@ async def test_fifty_concurrent_approvals_run_once_and_card_and_audit_agree(
     row.duplicated = len(runs(sim)) - 1
     assert kinds.count("executing") == 1
     assert kinds.count("approved") == 1
-    assert kinds[-1] == "succeeded"
+    # the outcome is the run's last word; a click that lost the race is refused, never
+    # counted, and its refusal may be audited after the outcome
+    assert set(kinds[kinds.index("succeeded") + 1 :]) <= {"approval_refused"}
     assert card_edits(fake)[-1] == "Succeeded"
 
 
