@@ -21,10 +21,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.config import Settings, load_settings
 from habot.core.roles import RolePolicy
-from habot.pager.http import PageSender
+from habot.pager.http import configured_sender
 from habot.runtime import Habot, SlackSide, utc_now
 from habot.scheduling import build_scheduler
-from habot.secrets import PAGER_KEYS, Secrets, pager_key_name
+from habot.secrets import PAGER_KEYS, Secrets
 from habot.services.outbox import PagesApart
 from habot.slack.app import (
     EventGate,
@@ -118,8 +118,9 @@ async def _serve(
     _say_if_debugging()
     for weakening in settings.weakened():
         log.warning("four eyes weakened: %s", weakening)
+    secrets = Secrets(os.environ)
     for pager in settings.paging.pagers:
-        if not Secrets(os.environ).get(name := PAGER_KEYS[pager.value]):
+        if not secrets.get(name := PAGER_KEYS[pager.value]):
             log.error("paging through %s is on but it has no key (keyring %s or %s): its "
                       "pages will be set aside and said in the alert's thread",
                       pager.label, name.keyring_name, name.env_var)  # fmt: skip
@@ -141,15 +142,7 @@ async def _serve(
     directory = GroupDirectory(app.client, policy)
     # The outbox retries by itself (honouring Retry-After), so its client does not.
     client = AsyncWebClient(token=tokens.bot_token, base_url=app.client.base_url, retry_handlers=[])
-    secrets = Secrets(os.environ)
-    pages = PageSender(
-        keys=lambda pager, route: secrets.get(
-            pager_key_name(pager.value, settings.paging.approvers_routing_key, route)
-        ),
-        pagerduty_url=settings.paging.pagerduty_events_url,
-        opsgenie_url=settings.paging.opsgenie_url,
-        telemetry=metrics,
-    )
+    pages = configured_sender(settings, secrets, metrics)
     slack = SlackSide(
         sender=PagesApart(SlackSender(client, metrics), pages),
         secrets=SlackSecretTeller(app.client),

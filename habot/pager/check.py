@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from habot.config import Settings
 from habot.core.outbox import MessageKind
 from habot.core.paging import PageAction, Pager, test_page
-from habot.pager.http import PageSender
-from habot.secrets import PAGER_KEYS, Secrets, pager_key_name
+from habot.pager.http import PageSender, configured_sender
+from habot.secrets import PAGER_KEYS, Secrets
 from habot.slack.check import SlackCheck
 
 #: PagerDuty's integration keys are 32 characters (its Events API refuses any other).
@@ -19,13 +19,7 @@ ROUTING_KEY_LENGTH = 32
 async def check_paging(settings: Settings, secrets: Secrets, page_test: bool) -> list[SlackCheck]:
     """One check per paging tool turned on (its key), and its test page when asked."""
     checks = []
-    sender = PageSender(
-        keys=lambda pager, route: secrets.get(
-            pager_key_name(pager.value, settings.paging.approvers_routing_key, route)
-        ),
-        pagerduty_url=settings.paging.pagerduty_events_url,
-        opsgenie_url=settings.paging.opsgenie_url,
-    )
+    sender = configured_sender(settings, secrets)
     try:
         for pager in settings.paging.pagers:
             key = _key(pager, secrets)

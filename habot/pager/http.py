@@ -21,8 +21,10 @@ from typing import Any
 
 import aiohttp
 
+from habot.config import Settings
 from habot.core.outbox import Attempt, MessageKind
 from habot.core.paging import PRIORITY, Page, PageAction, Pager, pager_of
+from habot.secrets import Secrets, pager_key_name
 from habot.services.ports import NoTelemetry, Telemetry
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,22 @@ class PageSender:
         error = _PERMANENT.get(response.status, f"http_{response.status}")
         log.warning("the paging tool refused a page: HTTP %s %s", response.status, said)
         return Attempt(False, error=error, retry_after=_seconds(retry))
+
+
+def configured_sender(
+    settings: Settings, secrets: Secrets, telemetry: Telemetry | None = None
+) -> PageSender:
+    """The PageSender the configuration asks for: its URLs, and each page's key looked up
+    (keyring, then environment) when it is sent."""
+    paging = settings.paging
+    return PageSender(
+        keys=lambda pager, route: secrets.get(
+            pager_key_name(pager.value, paging.approvers_routing_key, route)
+        ),
+        pagerduty_url=paging.pagerduty_events_url,
+        opsgenie_url=paging.opsgenie_url,
+        telemetry=telemetry,
+    )
 
 
 def pagerduty_event(page: Page, routing_key: str, link: str | None) -> dict[str, Any]:
