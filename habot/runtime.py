@@ -282,6 +282,7 @@ class Habot:
             readings=stores.readings,
             outage=outage,
             paging=Paging(stores.outbox, clock) if self.settings.paging.pagers else None,
+            telemetry=slack.telemetry,
         )
         commands = CommandService(
             settings=self.settings,

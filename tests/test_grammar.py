@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from habot.core.asks import MuteRequest, parse_mute, parse_resolve
+from habot.core.asks import MuteRequest, parse_mute, parse_note
 from habot.core.grammar import (
     MAX_TEXT,
     MUTATING,
@@ -218,8 +218,8 @@ def test_word_salad_never_escapes_the_grammar(words: list[str]) -> None:
 )
 def test_resolve_takes_an_id_and_what_was_found(text: str, expected: tuple[str, str]) -> None:
     """The finding is free text (quotes optional); the id is normalised."""
-    ask = parse_resolve(text)
-    assert (ask.request_id, ask.finding) == expected
+    ask = parse_note(text)
+    assert (ask.request_id, ask.words) == expected
 
 
 @pytest.mark.parametrize(
@@ -234,4 +234,4 @@ def test_resolve_takes_an_id_and_what_was_found(text: str, expected: tuple[str, 
 def test_bad_resolve_says_how(text: str, words: str) -> None:
     """Each refusal names the problem and the usage."""
     with pytest.raises(UsageError, match=words):
-        parse_resolve(text)
+        parse_note(text)

@@ -44,11 +44,14 @@ def in_habot(ctx: click.Context, work: Callable[[Habot], Awaitable[_T]]) -> _T:
 @click.command()
 @click.pass_context
 def pending(ctx: click.Context) -> None:
-    """Requests that hold a pair: pending approval, running, or of unknown outcome."""
+    """Requests that hold a pair (pending approval, running, or of unknown outcome), and
+    break-glass runs whose review is owed."""
 
     async def listed(habot: Habot) -> str:
-        held = await habot.stores.requests.in_states(*sorted(OPEN))
-        return reply_text(open_requests(held, habot.settings.slack.command))
+        requests = habot.stores.requests
+        held = await requests.in_states(*sorted(OPEN))
+        owed = await requests.unreviewed()
+        return reply_text(open_requests(held, habot.settings.slack.command, owed))
 
     click.echo(in_habot(ctx, listed))
 

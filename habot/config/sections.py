@@ -234,6 +234,10 @@ class ApprovalSettings(_Section):
     #: anyone holding the approver role may approve at any level.
     escalation: tuple[tuple[str, ...], ...] = Field((), max_length=6)
     escalate_after: Duration = timedelta(minutes=5)
+    #: Off unless set: how long a failover request on a Primary that is really down waits
+    #: for an approver (every escalation level asked, nobody rejected) before its requester
+    #: may run it alone, loudly, owing a review (`/ha break-glass ID "reason"`).
+    break_glass_after: Duration | None = None
 
     @field_validator("escalation")
     @classmethod
@@ -258,6 +262,13 @@ class ApprovalSettings(_Section):
                 f"escalation: level {len(self.escalation)} would be asked "
                 f"{format_duration(last)} after a request opens, but requests expire after "
                 f"ttl = {format_duration(self.ttl)}; shorten escalate_after or lengthen ttl"
+            )
+        glass = self.break_glass_after
+        if glass is not None and not timedelta(seconds=1) <= glass < self.ttl:
+            raise ValueError(
+                f"break_glass_after = {format_duration(glass)}: it must be at least 1s "
+                "(10m or more gives a second person time to answer) and shorter than ttl = "
+                f"{format_duration(self.ttl)} (requests expire then)"
             )
         return self
 

@@ -53,6 +53,26 @@ class ApprovalPolicy:
 
 
 @dataclass(frozen=True)
+class Glass:
+    """A break-glass on a request: its requester ran it alone, saying why — and the review
+    a second person owes it afterwards."""
+
+    by: str
+    at: datetime
+    reason: str
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    review: str | None = None
+    #: When the card's thread was last reminded that the review is owed.
+    reminded_at: datetime | None = None
+
+    @property
+    def owed(self) -> bool:
+        """Whether its review is still owed."""
+        return self.reviewed_by is None
+
+
+@dataclass(frozen=True)
 class Request:
     """A request for an operation, as stored."""
 
@@ -73,6 +93,9 @@ class Request:
     version: int = 0
     #: When each level of [approval] escalation was asked (level 1 first).
     asked: tuple[datetime, ...] = ()
+    #: When its card first offered the Break glass button ([approval] break_glass_after).
+    offered: datetime | None = None
+    glass: Glass | None = None
 
     @property
     def missing(self) -> int:
@@ -218,12 +241,28 @@ def cooldown_refusal(
     )
 
 
-def open_requests(requests: Sequence[Request], command: str = "/ha") -> Reply:
+def open_requests(
+    requests: Sequence[Request], command: str = "/ha", owed: Sequence[Request] = ()
+) -> Reply:
     """`pending`: each request that holds its pair on a line — waiting, running, or of
-    unknown outcome (with how to close it) — or that there are none."""
-    if not requests:
-        return say("No open requests.")
-    return say(*joined([_open_line(r, command) for r in requests], "\n"))
+    unknown outcome (with how to close it) — or that there are none; then each break-glass
+    whose review is owed."""
+    lines = [_open_line(r, command) for r in requests] or [("No open requests.",)]
+    if owed:
+        lines.append(("Break-glass reviews owed:",))
+        lines += [("• ", *owed_parts(r, command)) for r in owed]
+    return say(*joined(lines, "\n"))
+
+
+def owed_parts(request: Request, command: str) -> tuple[Part, ...]:
+    """A break-glass whose review is owed: which, by whom, when, and how to review it."""
+    glass = request.glass
+    assert glass is not None
+    return (
+        Code(request.id), f" {request.operation.value} on {request.pair} by ", Person(glass.by),
+        " ", When(glass.at), " — an approver other than ", Person(glass.by), ": ",
+        Code(f'{command} review {request.id} "what you checked"'),
+    )  # fmt: skip
 
 
 def _open_line(r: Request, command: str) -> tuple[Part, ...]:

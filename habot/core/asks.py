@@ -112,25 +112,38 @@ def parse_mute(text: str, pairs: Sequence[str], command: str = "/ha") -> MuteReq
 
 
 @dataclass(frozen=True)
-class ResolveRequest:
-    """A person's word on a request whose outcome was unknown."""
+class RequestNote:
+    """A person's words about one request: what they found (resolve), why they break
+    the glass (break-glass), what they checked (review)."""
 
     request_id: str
-    finding: str
+    words: str
 
 
-def parse_resolve(text: str, command: str = "/ha") -> ResolveRequest:
-    """Parse `resolve ID what you found` (quotes optional; the finding is free text, stored
-    and shown, never executed)."""
-    usage = f"{command} {USAGE[Sub.RESOLVE]}"
+#: What each note-taking subcommand asks for, in its refusals.
+_NOTE_WORDS = {
+    Sub.RESOLVE: "what you found",
+    Sub.BREAK_GLASS: "why it cannot wait",
+    Sub.REVIEW: "what you checked",
+}
+
+
+def parse_note(text: str, command: str = "/ha") -> RequestNote:
+    """Parse `resolve|break-glass|review ID words…` (quotes optional; the words are free
+    text, stored and shown, never executed)."""
     words = text.split()
+    sub = sub_named(words[0], command) if words else Sub.HELP
+    what = _NOTE_WORDS.get(sub)
+    if what is None:
+        raise UsageError(f"`{sub.value}` takes no note. Try `{command} help`.")
+    usage = f"{command} {USAGE[sub]}"
     if len(words) < 3:
-        raise UsageError(f"Say which request and what you found. Usage: `{usage}`")
+        raise UsageError(f"Say which request and {what}. Usage: `{usage}`")
     if not REQUEST_ID.match(words[1].lower()):
         raise UsageError(f"{shown(words[1])} is not a request ID (8 hex digits). Usage: `{usage}`")
-    finding = " ".join(words[2:]).strip(_OPENING_QUOTES + _CLOSING_QUOTES).strip()
-    if not finding:
-        raise UsageError(f"Say what you found. Usage: `{usage}`")
-    if len(finding) > MAX_REASON:
-        raise UsageError(f"That is {len(finding)} characters; keep it under {MAX_REASON}.")
-    return ResolveRequest(words[1].lower(), finding)
+    note = " ".join(words[2:]).strip(_OPENING_QUOTES + _CLOSING_QUOTES).strip()
+    if not note:
+        raise UsageError(f"Say {what}. Usage: `{usage}`")
+    if len(note) > MAX_REASON:
+        raise UsageError(f"That is {len(note)} characters; keep it under {MAX_REASON}.")
+    return RequestNote(words[1].lower(), note)

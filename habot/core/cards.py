@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from habot.core.approvals import Request, RequestState
+from habot.core.approvals import Glass, Request, RequestState
+from habot.core.asks import MAX_REASON
 from habot.core.blocks import (
     VERDICT_EMOJI,
     Block,
@@ -18,10 +20,12 @@ from habot.core.blocks import (
     section,
     slack_date,
 )
+from habot.core.breakglass import MIN_REASON
 from habot.core.operations import OperationPlan, Topology
 from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
 
 APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
+BREAK_GLASS = "break_glass"
 _STATE_LINE = {
     RequestState.PENDING: ":hourglass_flowing_sand: Waiting for approval",
     RequestState.EXECUTING: ":gear: Running now",
@@ -72,6 +76,8 @@ def approval_card(
         blocks.append(
             section(f":rotating_light: *Cooldown overridden:* {escape(request.override)}")
         )
+    if request.glass:
+        blocks.append(section(_glass_line(request.glass)))
     if note:
         blocks.append(section(mrkdwn(note)))
     if outcome:  # the run's words carry appliance and error text
@@ -130,6 +136,48 @@ def click_mismatch(
     return None
 
 
+def _glass_line(glass: Glass) -> str:
+    """The card's mark of a break-glass: the review owed, or who reviewed it."""
+    broke = (
+        f"<@{glass.by}> ran it without a second approver {slack_date(glass.at)}: "
+        f"{escape(glass.reason)}"
+    )
+    if glass.owed:
+        return f":rotating_light: *Break-glass — review owed.* {broke}"
+    assert glass.reviewed_at is not None
+    return (
+        f":rotating_light: *Break-glass — reviewed* by <@{glass.reviewed_by}> "
+        f"{slack_date(glass.reviewed_at)}: {escape(glass.review or '')}\n{broke}"
+    )
+
+
+def _glass_button(request: Request, plan: OperationPlan) -> dict[str, object]:
+    """Offered to the requester once break-glass is possible (the click opens a form for
+    the reason; the rules are checked again when it is sent)."""
+    return {
+        "type": "button",
+        "action_id": BREAK_GLASS,
+        "style": "danger",
+        "value": request.id,
+        "text": {"type": "plain_text", "text": "Break glass (requester)"},
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Break glass?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f"Run `{plan.command.value}` on *{request.pair}* {plan.node} without a "
+                    "second approver. habot reads both nodes again first and runs it only if "
+                    "the Primary is down in both nodes' words. Every approver is told, and "
+                    "an approver must review it afterwards. You give the reason next."
+                ),
+            },
+            "confirm": {"type": "plain_text", "text": "Give the reason"},
+            "deny": {"type": "plain_text", "text": "Keep waiting"},
+            "style": "danger",
+        },
+    }
+
+
 def _buttons(request: Request, plan: OperationPlan) -> Block:
     confirm = {
         "title": {"type": "plain_text", "text": "Approve this operation?"},
@@ -165,6 +213,7 @@ def _buttons(request: Request, plan: OperationPlan) -> Block:
                 "value": request.id,
                 "text": {"type": "plain_text", "text": "Cancel (requester)"},
             },
+            *([_glass_button(request, plan)] if request.offered else []),
         ],
     }
 
@@ -197,3 +246,44 @@ def approver_note(request: Request, plan: OperationPlan, channel: str, link: str
         Code(request.id), f" needs {request.required} approval(s) before ",
         When(request.expires_at), ". Approve or reject it on ", *card, ".",
     )  # fmt: skip
+
+
+#: The break-glass form: its callback id and its reason input's block and action ids.
+GLASS_FORM, GLASS_REASON = "break_glass_form", "reason"
+
+
+def glass_form(request: Request, channel: str) -> dict[str, object]:
+    """The modal the Break glass button opens: what it does, and the reason (checked again
+    when sent). ``private_metadata`` carries which request and the card's channel."""
+    return {
+        "type": "modal",
+        "callback_id": GLASS_FORM,
+        "private_metadata": json.dumps({"request": request.id, "channel": channel}),
+        "title": {"type": "plain_text", "text": "Break glass"},
+        "submit": {"type": "plain_text", "text": "Run the failover"},
+        "close": {"type": "plain_text", "text": "Keep waiting"},
+        "blocks": [
+            section(
+                f"*{request.operation.value}* on *{request.pair}* (request `{request.id}`) "
+                "runs without a second approver. habot reads both nodes first and runs it "
+                "only if the Primary is down in both nodes' words. Every approver is told, "
+                "and one of them must review it."
+            ),
+            {
+                "type": "input",
+                "block_id": GLASS_REASON,
+                "label": {"type": "plain_text", "text": "Why it cannot wait"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": f"At least {MIN_REASON} characters: the incident and what you saw.",
+                },
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": GLASS_REASON,
+                    "multiline": True,
+                    "min_length": MIN_REASON,
+                    "max_length": MAX_REASON,
+                },
+            },
+        ],
+    }

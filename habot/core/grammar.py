@@ -44,6 +44,8 @@ class Sub(StrEnum):
     MUTE = "mute"
     UNMUTE = "unmute"
     RESOLVE = "resolve"
+    BREAK_GLASS = "break-glass"
+    REVIEW = "review"
 
 
 class LogKind(StrEnum):
@@ -76,6 +78,8 @@ USAGE = {
     Sub.MUTE: "mute PAIR DURATION reason…",
     Sub.UNMUTE: "unmute PAIR",
     Sub.RESOLVE: 'resolve ID "what you found"',
+    Sub.BREAK_GLASS: 'break-glass ID "why it cannot wait"',
+    Sub.REVIEW: 'review ID "what you checked"',
 }
 SUMMARY = {
     Sub.HELP: "what you can do here",
@@ -94,7 +98,12 @@ SUMMARY = {
     Sub.MUTE: "silence alerts for a pair during maintenance",
     Sub.UNMUTE: "end a mute",
     Sub.RESOLVE: "close a request whose outcome is unknown, saying what you found",
+    Sub.BREAK_GLASS: "run your own failover alone when no approver answers (if enabled; "
+    "reviewed afterwards)",
+    Sub.REVIEW: "review a break-glass failover someone else ran",
 }
+#: Subcommands whose free-text words the asks parsers read in full (core.asks).
+FREE_TEXT = frozenset({Sub.MUTE, Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW})
 
 
 class UsageError(HabotError):
@@ -127,7 +136,7 @@ def parse_command(text: str, pairs: Sequence[str], command: str = "/ha") -> Pars
         return ParsedCommand(Sub.HELP)
     bad = next((w for w in words if not TOKEN.match(w)), None)
     sub = sub_named(words[0], command)
-    if sub in NOT_YET or sub in MUTATING or sub in {Sub.MUTE, Sub.RESOLVE}:
+    if sub in NOT_YET or sub in MUTATING or sub in FREE_TEXT:
         return ParsedCommand(sub)  # operations are parsed in full by parse_operation
     if bad is not None:
         raise UsageError(

@@ -7,11 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from habot.core.approvals import Request
+from habot.core.approvals import Request, owed_parts
 from habot.core.audit import AuditRecord
-from habot.core.blocks import VERDICT_EMOJI, VERDICT_WORDS, Block, context, section, slack_date
+from habot.core.blocks import (
+    VERDICT_EMOJI,
+    VERDICT_WORDS,
+    Block,
+    context,
+    mrkdwn,
+    section,
+    slack_date,
+)
 from habot.core.durations import format_duration
 from habot.core.model import NodeState, Verdict
+from habot.core.replies import say
 
 MAX_VIEW_BLOCKS = 100
 #: Verdicts whose name alone would mislead at a glance: the words say where to look.
@@ -74,20 +83,36 @@ def _more(hidden: int, what: str, where: str) -> list[Block]:
     return [context(f"… and {hidden} more {what} — see {where}")] if hidden > 0 else []
 
 
+MAX_OWED = 5
+
+
+def _owed(owed: Sequence[Request], command: str) -> list[Block]:
+    """Break-glass runs nobody has reviewed yet: at the top, for everyone."""
+    if not owed:
+        return []
+    return [
+        section(":rotating_light: *Break-glass review owed*"),
+        *[section(mrkdwn(say(*owed_parts(r, command)))) for r in owed[:MAX_OWED]],
+        *_more(len(owed) - MAX_OWED, "reviews owed", f"`{command} pending`"),
+    ]
+
+
 def dashboard(
     pairs: Sequence[PairLine],
     actionable: Sequence[Request],
     recent: Sequence[AuditRecord],
     command: str,
     now: datetime,
+    owed: Sequence[Request] = (),
 ) -> dict[str, Any]:
-    """The Home tab view (at most 100 blocks)."""
+    """The Home tab view (at most 100 blocks); break-glass reviews owed come first."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "habot — PAM HA pairs"}},
         context(
             f"As of {slack_date(now, seconds=True)}; republished when a reading or a request "
             "changes. Reopen the tab for the latest."
         ),
+        *_owed(owed, command),
         *_pairs(pairs, now, command),
         {"type": "divider"},
         section("*Waiting for you*" if actionable else "*Waiting for you*\nNothing right now."),

@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from habot.core.alerts import Incident
-from habot.core.approvals import Request
+from habot.core.approvals import Glass, Request
 from habot.core.blocks import VERDICT_WORDS, node_state_words
 from habot.core.model import Verdict
 from habot.core.operations import Operation, OperationPlan
@@ -214,6 +214,39 @@ def approval_done(request: Request) -> Page:
     expired)."""
     return Page(PageAction.RESOLVE, request_key(request), request.pair,
                 f"{request.pair}: request {request.id} {request.state.value}")  # fmt: skip
+
+
+def glass_key(request: Request) -> str:
+    """A break-glass's page key: one per break-glass, open until it is reviewed."""
+    return f"habot/{request.pair}/break-glass/{request.id}"
+
+
+def glass_used(request: Request, glass: Glass, card: int | None) -> Page:
+    """The page that tells the approvers' on-call a failover ran without a second person
+    and that its review is owed."""
+    return Page(
+        PageAction.TRIGGER,
+        glass_key(request),
+        request.pair,
+        f"{request.pair}: break-glass failover by one person (request {request.id}) — review owed",
+        Severity.WARNING,
+        {
+            "pair": request.pair,
+            "operation": request.operation.value,
+            "request": request.id,
+            "broken by (Slack user)": glass.by,
+            "reason": glass.reason,
+            "at": glass.at.astimezone(UTC).isoformat(),
+            "review": "owed: an approver who is not the requester reviews it in Slack",
+        },
+        card,
+    )
+
+
+def glass_reviewed(request: Request) -> Page:
+    """Its review is in: the break-glass page resolves."""
+    return Page(PageAction.RESOLVE, glass_key(request), request.pair,
+                f"{request.pair}: break-glass on request {request.id} reviewed")  # fmt: skip
 
 
 def acknowledge(pair: str, incident: Incident, by: str) -> Page:

@@ -27,6 +27,8 @@ NEEDS: dict[Sub, Access | None] = {
     Sub.MUTE: Access.OPERATOR,
     Sub.UNMUTE: Access.OPERATOR,
     Sub.RESOLVE: Access.APPROVER,
+    Sub.BREAK_GLASS: Access.OPERATOR,  # and only the request's own requester: core.breakglass
+    Sub.REVIEW: Access.APPROVER,  # never the one who broke the glass
     **{sub: Access.OPERATOR for sub in MUTATING},
 }
 

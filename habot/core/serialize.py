@@ -36,6 +36,7 @@ def _node(view: NodeView) -> dict[str, Any]:
         "raw": view.raw,
         "peer_says": view.peer_says.value if view.peer_says else None,
         "offered": sorted(view.offered) if view.offered is not None else None,
+        "seen_by_peer": view.seen_by_peer.value if view.seen_by_peer else None,
     }
 
 
@@ -68,4 +69,5 @@ def _view(role: Role, node: dict[str, Any]) -> NodeView:
         raw=node["raw"],
         peer_says=NodeState(node["peer_says"]) if node.get("peer_says") else None,
         offered=frozenset(node["offered"]) if node.get("offered") is not None else None,
+        seen_by_peer=NodeState(node["seen_by_peer"]) if node.get("seen_by_peer") else None,
     )

@@ -69,6 +69,9 @@ class NodeView:
     raw: str | None
     peer_says: NodeState | None = None  # the peer's description, kept when habot cannot read it
     offered: frozenset[str] | None = None  # what its console listed at login (None: no list)
+    #: How its peer's own report describes it, whenever the peer could be read (None: it
+    #: could not, or its report has no line for this node).
+    seen_by_peer: NodeState | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ def _view(reading: NodeReading, peer: NodeReading, disagreements: list[str]) -> 
         raw=reading.report.raw if reading.report else None,
         peer_says=_peer_says(reading.role, peer) if not reading.reachable else None,
         offered=reading.offered,
+        seen_by_peer=_peer_says(reading.role, peer),
     )
 
 

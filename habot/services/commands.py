@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from habot.config import Settings
 from habot.core.addresses import NodeAddress
-from habot.core.asks import parse_mute, parse_operation, parse_resolve
+from habot.core.asks import parse_mute, parse_note, parse_operation
 from habot.core.audit import AuditEvent, digest, status_event
 from habot.core.catalogue import tail_log
 from habot.core.grammar import (
@@ -49,6 +49,9 @@ from habot.services.status import StatusService
 
 if TYPE_CHECKING:
     from habot.services.operations import OperationService
+
+
+_NOTES = frozenset({Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW})
 
 
 class CommandService:
@@ -113,17 +116,23 @@ class CommandService:
             return await self._operation(caller, text)
         if parsed.sub is Sub.MUTE:
             return await self._mute(caller, text)
-        if parsed.sub is Sub.RESOLVE:
-            return await self._resolve(caller, text)
+        if parsed.sub in _NOTES:
+            return await self._note(caller, parsed.sub, text)
         return await self._handlers[parsed.sub](caller, parsed)
 
-    async def _resolve(self, caller: Caller, text: str) -> Answer:
+    async def _note(self, caller: Caller, sub: Sub, text: str) -> Answer:
+        """resolve, break-glass, review: a request ID and a person's words about it."""
         assert self._operations is not None
         try:
-            ask = parse_resolve(text, self._command)
+            ask = parse_note(text, self._command)
         except UsageError as exc:
             return unclear(str(exc))
-        return await self._operations.resolve(caller, ask.request_id, ask.finding)
+        act = {
+            Sub.RESOLVE: self._operations.resolve,
+            Sub.BREAK_GLASS: self._operations.break_glass,
+            Sub.REVIEW: self._operations.review,
+        }[sub]
+        return await act(caller, ask.request_id, ask.words)
 
     async def _operation(self, caller: Caller, text: str) -> Answer:
         assert self._operations is not None

@@ -46,6 +46,7 @@ class Snapshot:
     pending: list[Request]
     recent: list[AuditRecord]
     at: datetime
+    owed: tuple[Request, ...] = ()  # break-glass runs whose review is owed
 
 
 class HomeService:
@@ -76,7 +77,8 @@ class HomeService:
         """Build the Home view for ``user`` (from ``snapshot`` when one is at hand)."""
         shared = snapshot or await self.snapshot()
         mine = [r for r in shared.pending if actions_for(r, user, roles, shared.at)]
-        return dashboard(shared.lines, mine, shared.recent, self._settings.slack.command, shared.at)
+        command = self._settings.slack.command
+        return dashboard(shared.lines, mine, shared.recent, command, shared.at, shared.owed)
 
     async def snapshot(self) -> Snapshot:
         """What every viewer's Home is built from."""
@@ -87,6 +89,7 @@ class HomeService:
             await self._requests.in_states(RequestState.PENDING),
             [r for r in recent if r.event.kind in OUTCOMES][:10],
             self._clock(),
+            tuple(await self._requests.unreviewed()),
         )
 
     async def opened(self, user: str) -> None:

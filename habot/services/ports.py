@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from habot.core.addresses import NodeAddress
 from habot.core.alerts import Acknowledgement, AlertState, Announced
-from habot.core.approvals import Request, RequestState
+from habot.core.approvals import Glass, Request, RequestState
 from habot.core.audit import AuditEvent, AuditRecord, ChainCheck, RequestRow
 from habot.core.catalogue import RemoteCommand
 from habot.core.model import NodeState, Role
@@ -146,6 +146,34 @@ class Requests(Protocol):
     ) -> bool:
         """Record the next escalation level asked at ``now``, while it is pending and its
         levels asked are still ``asked``; True only for the one caller that recorded it."""
+        ...
+
+    async def offer_glass(self, request_id: str, at: datetime) -> bool:
+        """Record that its card began offering break-glass at ``at``; True only once, and
+        only while it is pending."""
+        ...
+
+    async def break_glass(
+        self, request_id: str, glass: Glass, runner: str, said: AuditEvent | None = None
+    ) -> bool:
+        """Move pending → executing as a break-glass, owned by ``runner`` — only while no
+        other break-glass anywhere still owes its review; True only for the one caller
+        that moved it."""
+        ...
+
+    async def review_glass(
+        self, request_id: str, by: str, at: datetime, note: str, said: AuditEvent | None = None
+    ) -> bool:
+        """Record the review its break-glass owes; True only for the one reviewer."""
+        ...
+
+    async def remind_glass(self, request_id: str, last: datetime, at: datetime) -> bool:
+        """Record a reminder of its missing review, if the last reminder (or the
+        break-glass itself) is still at ``last``; True only for one caller."""
+        ...
+
+    async def unreviewed(self) -> list[Request]:
+        """Break-glass runs whose review is still owed, oldest first."""
         ...
 
     async def still_runs(self, request_id: str, runner: str) -> bool:
@@ -394,6 +422,10 @@ class Telemetry(Protocol):
         """One attempt to page (``outcome``: sent or failed)."""
         ...
 
+    def glass_owed(self, count: int) -> None:
+        """How many break-glass runs still owe their review."""
+        ...
+
 
 class NoTelemetry:
     """Measures nothing (tests, the command line)."""
@@ -408,6 +440,9 @@ class NoTelemetry:
         """Nothing."""
 
     def paged(self, pager: str, action: str, outcome: str) -> None:
+        """Nothing."""
+
+    def glass_owed(self, count: int) -> None:
         """Nothing."""
 
 

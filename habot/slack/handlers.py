@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -15,9 +16,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 from habot.core.alert_cards import ACKNOWLEDGE, FRESH_STATUS, OPEN_REQUEST
 from habot.core.approvals import RequestAction
 from habot.core.blocks import RAW_ACTION, Message, home_view, render
+from habot.core.breakglass import reason_problem
 from habot.core.budget import attachment, cut, cut_note, fits
-from habot.core.cards import APPROVE, CANCEL, REJECT, Where, from_elsewhere
-from habot.core.replies import Answer, failed, refused, say
+from habot.core.cards import (
+    APPROVE,
+    BREAK_GLASS,
+    CANCEL,
+    GLASS_FORM,
+    GLASS_REASON,
+    REJECT,
+    Where,
+    from_elsewhere,
+)
+from habot.core.grammar import Sub
+from habot.core.replies import Answer, Reply, failed, refused, say
 from habot.errors import HabotError
 from habot.logs import about
 from habot.services.alerting import Alerter
@@ -32,6 +44,7 @@ from habot.slack.metrics import Metrics
 from habot.slack.replies import Replies
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class SlackHandlers:
@@ -74,6 +87,8 @@ class SlackHandlers:
         app.action(FRESH_STATUS)(self.on_alert_button)
         app.action(OPEN_REQUEST)(self.on_alert_button)
         app.action(ACKNOWLEDGE)(self.on_acknowledge)
+        app.action(BREAK_GLASS)(self.on_break_glass)
+        app.view(GLASS_FORM)(self.on_glass_form)
         app.event("app_home_opened")(self.on_home_opened)
 
     async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -131,6 +146,59 @@ class SlackHandlers:
         with about(user=user, request=request_id):
             log.info("clicked %s on a request's card", action.value)
             return await self._operations.click(action, caller, request_id, block_id, where)
+
+    async def on_break_glass(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        """The card's Break glass button: the form for the reason (``views.open`` with the
+        click's trigger, which lives 3 s), or — when the rules already refuse — why not."""
+        await ack()
+        action = body["actions"][0]
+        user, where = body["user"]["id"], _where(body, context)
+        request_id, block_id = str(action.get("value")), action.get("block_id", "")
+        work = self._glass_form(user, where, request_id, block_id)
+        answer = await self._safely(BREAK_GLASS, work)
+        if isinstance(answer, dict):
+            await client.views_open(trigger_id=body["trigger_id"], view=answer)
+            return
+        await self._send(respond, answer, user, replace_original=False)
+
+    async def _glass_form(
+        self, user: str, where: Where, request_id: str, block_id: str
+    ) -> Answer | dict[str, object]:
+        if self._operations is None:
+            return say("Operations are not enabled in this process.")
+        caller = await self._caller(user, where.channel)
+        wrong = await self._operations.click_refusal(caller, request_id, block_id, where)
+        if wrong is not None:
+            return wrong
+        return await self._operations.glass_form(caller, request_id)
+
+    async def on_glass_form(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The break-glass form sent: a short reason is refused in the form itself
+        (nothing happens); otherwise it is `/ha break-glass ID "reason"` typed in the
+        card's channel — the same rules — and the answer is shown to the sender there."""
+        view = body["view"]
+        reason = _typed(view, GLASS_REASON)
+        if problem := reason_problem(reason):
+            await ack(response_action="errors", errors={GLASS_REASON: problem})
+            return
+        await ack()
+        meta = json.loads(view.get("private_metadata") or "{}")
+        user, channel = body["user"]["id"], str(meta.get("channel", ""))
+        text = f"{Sub.BREAK_GLASS.value} {meta.get('request', '')} {reason}"
+        answer = await self._safely(GLASS_FORM, self._command_reply(user, channel, text))
+        message = await self._fitted(answer, user)
+        await client.chat_postEphemeral(
+            channel=channel, user=user, text=message.text, blocks=list(message.blocks)
+        )
 
     async def on_alert_button(
         self,
@@ -194,7 +262,7 @@ class SlackHandlers:
         with about(user=user):
             return await self._commands.raw_output(await self._caller(user, channel), reading_id)
 
-    async def _safely(self, kind: str, work: Coroutine[Any, Any, Answer]) -> Answer:
+    async def _safely(self, kind: str, work: Coroutine[Any, Any, _T]) -> _T | Reply:
         """Run the work after the ack: a refusal becomes an answer, a bug is logged once."""
         try:
             answer = await work
@@ -232,6 +300,12 @@ class SlackHandlers:
             **extra,
         }
         await self._replies.send(respond.response_url, body)
+
+
+def _typed(view: dict[str, Any], block: str) -> str:
+    """What was typed into a form's input (one line: a reason is words, not layout)."""
+    value = (view.get("state") or {}).get("values", {}).get(block, {}).get(block, {})
+    return " ".join(str(value.get("value") or "").split())
 
 
 def _where(body: dict[str, Any], context: AsyncBoltContext) -> Where:

@@ -82,6 +82,12 @@ class Metrics:
             ["pager", "action", "outcome"],
             registry=self.registry,
         )
+        self.glass_unreviewed = Gauge(
+            "habot_break_glass_unreviewed",
+            "Break-glass runs whose review is still owed (set by the replica that ran or "
+            "reviewed one, and by the leader's housekeeping: alert on max across replicas)",
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "habot_scheduler_leader",
             "1 while this replica runs the scheduled jobs",
@@ -117,6 +123,10 @@ class Metrics:
     def paged(self, pager: str, action: str, outcome: str) -> None:
         """Count one attempt to page."""
         self.pages.labels(pager, action, outcome).inc()
+
+    def glass_owed(self, count: int) -> None:
+        """Set how many break-glass runs still owe their review."""
+        self.glass_unreviewed.set(count)
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

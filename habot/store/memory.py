@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from habot.core.alerts import Acknowledgement, AlertState, Announced, with_acknowledgement
-from habot.core.approvals import Request, RequestState
+from habot.core.approvals import Glass, Request, RequestState
 from habot.core.audit import (
     GENESIS,
     AuditEvent,
@@ -192,6 +192,55 @@ class MemoryRequests:
         held.request = replace(held.request, asked=(*asked, now), version=version)
         self._said(said)
         return True
+
+    async def offer_glass(self, request_id: str, at: datetime) -> bool:
+        held = self._held.get(request_id)
+        if held is None or held.request.state is not RequestState.PENDING or held.request.offered:
+            return False
+        held.request = replace(held.request, offered=at, version=held.request.version + 1)
+        return True
+
+    async def break_glass(
+        self, request_id: str, glass: Glass, runner: str, said: AuditEvent | None = None
+    ) -> bool:
+        held = self._held.get(request_id)
+        if held is None or held.request.state is not RequestState.PENDING:
+            return False
+        if await self.unreviewed():
+            return False
+        version = held.request.version + 1
+        state = RequestState.EXECUTING
+        held.request = replace(held.request, state=state, glass=glass, version=version)
+        held.runner = runner
+        self._said(said)
+        return True
+
+    async def review_glass(
+        self, request_id: str, by: str, at: datetime, note: str, said: AuditEvent | None = None
+    ) -> bool:
+        held = self._held.get(request_id)
+        glass = held.request.glass if held else None
+        if held is None or glass is None or not glass.owed:
+            return False
+        reviewed = replace(glass, reviewed_by=by, reviewed_at=at, review=note)
+        held.request = replace(held.request, glass=reviewed, version=held.request.version + 1)
+        self._said(said)
+        return True
+
+    async def remind_glass(self, request_id: str, last: datetime, at: datetime) -> bool:
+        held = self._held.get(request_id)
+        glass = held.request.glass if held else None
+        if held is None or glass is None or not glass.owed:
+            return False
+        if (glass.reminded_at or glass.at) != last:
+            return False
+        held.request = replace(held.request, glass=replace(glass, reminded_at=at))
+        return True
+
+    async def unreviewed(self) -> list[Request]:
+        owed = [h.request for h in self._held.values() if h.request.glass and h.request.glass.owed]
+        owed.sort(key=lambda r: r.glass.at if r.glass else r.created_at)
+        return [r for o in owed if (r := await self.get(o.id)) is not None]
 
     async def still_runs(self, request_id: str, runner: str) -> bool:
         held = self._held.get(request_id)

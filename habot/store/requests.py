@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
-from habot.core.approvals import Request, RequestState
+from habot.core.approvals import Glass, Request, RequestState
 from habot.core.audit import AuditEvent, RequestRow
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
@@ -25,6 +25,9 @@ from habot.core.operations import Operation, OperationPlan
 from habot.errors import PairBusy
 from habot.store.audit import append_in
 from habot.store.db import WRITE_LOCK, threaded
+
+#: The advisory lock (PostgreSQL) that serialises break-glass across replicas: "habot" + 1.
+_GLASS_LOCK = 0x6861626F74 + 1
 
 
 class RequestStore:
@@ -253,6 +256,96 @@ class RequestStore:
                 append_in(conn, said)
         return bool(changed == 1)
 
+    # -- break-glass ----------------------------------------------------------------------
+
+    def offer_glass_sync(self, request_id: str, at: datetime) -> bool:
+        """Record that the card began offering break-glass (once, while pending)."""
+        with self._write() as conn, conn.begin():
+            changed = conn.execute(
+                text(
+                    "UPDATE requests SET offered_at = :at, version = version + 1 "
+                    "WHERE id = :id AND state = 'pending' AND offered_at IS NULL"
+                ),
+                {"id": request_id, "at": at.isoformat()},
+            ).rowcount
+        return bool(changed == 1)
+
+    def break_glass_sync(
+        self, request_id: str, glass: Glass, runner: str, said: AuditEvent | None = None
+    ) -> bool:
+        """Move pending → executing as a break-glass, owned by ``runner`` — only while no
+        other break-glass anywhere still owes its review (checked under one lock across
+        replicas); True only for the one caller that moved it."""
+        with self._write() as conn, conn.begin():
+            if conn.dialect.name == "postgresql":  # two pairs' rows: the row lock is not enough
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GLASS_LOCK})
+            changed = conn.execute(
+                text(
+                    "UPDATE requests SET state = 'executing', runner = :runner, "
+                    "glass_by = :by, glass_at = :at, glass_reason = :reason, "
+                    "version = version + 1 "
+                    "WHERE id = :id AND state = 'pending' AND NOT EXISTS ("
+                    "SELECT 1 FROM requests AS o WHERE o.glass_at IS NOT NULL "
+                    "AND o.reviewed_at IS NULL)"
+                ),
+                {
+                    "id": request_id,
+                    "runner": runner,
+                    "by": glass.by,
+                    "at": glass.at.isoformat(),
+                    "reason": glass.reason,
+                },
+            ).rowcount
+            if changed == 1 and said is not None:
+                append_in(conn, said)
+        return bool(changed == 1)
+
+    def review_glass_sync(
+        self, request_id: str, by: str, at: datetime, note: str, said: AuditEvent | None = None
+    ) -> bool:
+        """Record the review a break-glass owes (once); True only for the one reviewer."""
+        with self._write() as conn, conn.begin():
+            changed = conn.execute(
+                text(
+                    "UPDATE requests SET reviewed_by = :by, reviewed_at = :at, "
+                    "review_note = :note, version = version + 1 "
+                    "WHERE id = :id AND glass_at IS NOT NULL AND reviewed_at IS NULL"
+                ),
+                {"id": request_id, "by": by, "at": at.isoformat(), "note": note},
+            ).rowcount
+            if changed == 1 and said is not None:
+                append_in(conn, said)
+        return bool(changed == 1)
+
+    def remind_glass_sync(self, request_id: str, last: datetime, at: datetime) -> bool:
+        """Record a reminder of the missing review, if the last one (or the break-glass
+        itself, before any) is still at ``last``; True only for the one sweep that did."""
+        with self._write() as conn, conn.begin():
+            changed = conn.execute(
+                text(
+                    "UPDATE requests SET reminded_at = :at "
+                    "WHERE id = :id AND reviewed_at IS NULL AND glass_at IS NOT NULL "
+                    "AND COALESCE(reminded_at, glass_at) = :last"
+                ),
+                {"id": request_id, "at": at.isoformat(), "last": last.isoformat()},
+            ).rowcount
+        return bool(changed == 1)
+
+    def unreviewed_sync(self) -> list[Request]:
+        """Break-glass runs whose review is still owed, oldest first."""
+        with self._engine.connect() as conn:
+            ids = (
+                conn.execute(
+                    text(
+                        "SELECT id FROM requests WHERE glass_at IS NOT NULL "
+                        "AND reviewed_at IS NULL ORDER BY glass_at"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return [r for i in ids if (r := self.get_sync(i)) is not None]
+
     def still_runs_sync(self, request_id: str, runner: str) -> bool:
         """Compare-and-set at the point of no return: True only while the request is
         executing *and* owned by ``runner`` — serialised with any replica's transition."""
@@ -306,6 +399,11 @@ class RequestStore:
     add_approval = threaded(add_approval_sync)
     transition = threaded(transition_sync)
     escalate = threaded(escalate_sync)
+    offer_glass = threaded(offer_glass_sync)
+    break_glass = threaded(break_glass_sync)
+    review_glass = threaded(review_glass_sync)
+    remind_glass = threaded(remind_glass_sync)
+    unreviewed = threaded(unreviewed_sync)
     still_runs = threaded(still_runs_sync)
     runner = threaded(runner_sync)
     last_change = threaded(last_change_sync)
@@ -366,4 +464,24 @@ def _request(row: Any, approvals: tuple[str, ...]) -> Request:
         override=row["override"],
         version=row["version"],
         asked=tuple(datetime.fromisoformat(t) for t in json.loads(row["asked"] or "[]")),
+        offered=_when(row["offered_at"]),
+        glass=_glass(row),
+    )
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _glass(row: Any) -> Glass | None:
+    if not row["glass_at"]:
+        return None
+    return Glass(
+        by=row["glass_by"],
+        at=datetime.fromisoformat(row["glass_at"]),
+        reason=row["glass_reason"],
+        reviewed_by=row["reviewed_by"],
+        reviewed_at=_when(row["reviewed_at"]),
+        review=row["review_note"],
+        reminded_at=_when(row["reminded_at"]),
     )

@@ -9,6 +9,7 @@ One module per stage, over shared parts (``stage.py``):
 - ``asking.py``       an operator's request → preflight, cooldown, one per pair, its card
 - ``deciding.py``     approve / reject / cancel from the card; resolve an unknown outcome
 - ``executing.py``    the approved run: re-check, send, confirm while owned, verify, finish
+- ``breaking.py``     break-glass: a failover nobody answered, run alone and reviewed after
 - ``housekeeping.py`` expiry, interrupted runs, the list of open requests
 
 :class:`OperationService` is the one door the front ends (Slack, the scheduler) use.
@@ -29,6 +30,7 @@ from habot.core.replies import Reply
 from habot.services.background import Background
 from habot.services.leader import replica_id
 from habot.services.operations.asking import Asking
+from habot.services.operations.breaking import Breaking
 from habot.services.operations.deciding import Deciding
 from habot.services.operations.executing import Execution
 from habot.services.operations.housekeeping import Housekeeping
@@ -49,6 +51,7 @@ from habot.services.ports import (
     CommandRunner,
     ReadingLog,
     Requests,
+    Telemetry,
 )
 from habot.services.status import StatusService
 
@@ -78,6 +81,7 @@ class OperationService:
         readings: ReadingLog | None = None,
         outage: Outage | None = None,
         paging: Paging | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._background = background or Background()
         parts = Parts(
@@ -99,11 +103,13 @@ class OperationService:
             readings=readings,
             outage=outage,
             paging=paging,
+            telemetry=telemetry,
         )
         execution = Execution(parts)
         self._asking = Asking(parts, execution)
         self._deciding = Deciding(parts, execution)
-        self._housekeeping = Housekeeping(parts, execution)
+        self._breaking = Breaking(parts, execution)
+        self._housekeeping = Housekeeping(parts, execution, self._breaking)
 
     async def request(self, caller: Caller, ask: OperationRequest) -> Reply:
         """Check an operator's request against fresh status and post its approval card."""
@@ -130,6 +136,26 @@ class OperationService:
     async def resolve(self, caller: Caller, request_id: str, finding: str) -> Reply:
         """An approver closes a request whose outcome was unknown, saying what they found."""
         return await self._deciding.resolve(caller, request_id, finding)
+
+    async def click_refusal(
+        self, caller: Caller, request_id: str, block_id: str, where: Where
+    ) -> Reply | None:
+        """Why a click on a request's Break glass button is not from its card (audited)."""
+        return await self._deciding.click_refusal(
+            caller, request_id, block_id, where, "break_glass"
+        )
+
+    async def glass_form(self, caller: Caller, request_id: str) -> Reply | dict[str, object]:
+        """The Break glass button: the form for the reason, or why not."""
+        return await self._breaking.form(caller, request_id)
+
+    async def break_glass(self, caller: Caller, request_id: str, reason: str) -> Reply:
+        """The requester runs a failover nobody answered alone, if the rules allow it."""
+        return await self._breaking.break_glass(caller, request_id, reason)
+
+    async def review(self, caller: Caller, request_id: str, note: str) -> Reply:
+        """An approver who did not break the glass reviews a break-glass run."""
+        return await self._breaking.review(caller, request_id, note)
 
     async def expire(self) -> int:
         """Close pending requests past their deadline; how many."""

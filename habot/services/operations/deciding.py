@@ -32,22 +32,31 @@ class Deciding(Stage):
     ) -> Reply:
         """A button on an approval card: honoured only from that card (habot's workspace,
         the card's channel, that request's buttons); refusals are audited."""
-        card_channel, _ = await self._requests.card(request_id)
-        wrong = click_mismatch(request_id, block_id, where, card_channel)
-        if wrong is not None:
-            request = await self._requests.get(request_id)
-            await self._record(
-                "click_refused", caller.user, request.pair if request else None, "refused",
-                {"request": request_id, "action": action.value, "reason": wrong,
-                 "channel": where.channel, "team": where.team},
-            )  # fmt: skip
-            return refused(wrong)
+        if wrong := await self.click_refusal(caller, request_id, block_id, where, action.value):
+            return wrong
         act = {
             RequestAction.APPROVE: self.approve,
             RequestAction.REJECT: self.reject,
             RequestAction.CANCEL: self.cancel,
         }[action]
         return await act(caller, request_id)
+
+    async def click_refusal(
+        self, caller: Caller, request_id: str, block_id: str, where: Where, action: str
+    ) -> Reply | None:
+        """Why a click on a request's button does not count (audited), or None when it
+        comes from that request's card, in its channel, in habot's workspace."""
+        card_channel, _ = await self._requests.card(request_id)
+        wrong = click_mismatch(request_id, block_id, where, card_channel)
+        if wrong is None:
+            return None
+        request = await self._requests.get(request_id)
+        await self._record(
+            "click_refused", caller.user, request.pair if request else None, "refused",
+            {"request": request_id, "action": action, "reason": wrong,
+             "channel": where.channel, "team": where.team},
+        )  # fmt: skip
+        return refused(wrong)
 
     async def approve(self, caller: Caller, request_id: str) -> Reply:
         """An approver's click: counted once; the last needed one starts the run, once."""

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from habot.core.alerts import Announced, shape
-from habot.core.approvals import Request, RequestState
+from habot.core.approvals import Glass, Request, RequestState
 from habot.core.audit import digest
 from habot.core.cards import before_after
 from habot.core.catalogue import HaCommand, ha_command
@@ -67,25 +67,37 @@ class Execution(Stage):
         return request_id in self._live
 
     async def begin(self, request: Request, plan: OperationPlan | None, user: str) -> Reply:
-        said = self._event(
-            "executing", user, request.pair, "executing", {"request": request.id},
-            node=request.node.value,
-        )  # fmt: skip
-        self._live.add(request.id)  # before the claim: housekeeping never sees a gap
-        if not await self._requests.transition(
-            request.id,
-            RequestState.PENDING,
-            RequestState.EXECUTING,
-            runner=self._replica,
-            said=said,
-        ):
-            self._live.discard(request.id)
+        """Start an approved request's run — once."""
+        if not await self._start(request, user, None):
             return say("Request ", Code(request.id), " is already running or closed.")
+        return say("Approved: ", Code(request.operation.value), f" on {request.pair} is running.")
+
+    async def begin_glass(self, request: Request, glass: Glass) -> bool:
+        """Start a break-glass run — once, and only while no other break-glass owes its
+        review; False when it lost that compare-and-set."""
+        return await self._start(request, glass.by, glass)
+
+    async def _start(self, request: Request, user: str, glass: Glass | None) -> bool:
+        detail = {"request": request.id, **({"break_glass": True} if glass else {})}
+        said = self._event(
+            "executing", user, request.pair, "executing", detail, node=request.node.value
+        )
+        self._live.add(request.id)  # before the claim: housekeeping never sees a gap
+        if glass is not None:
+            claimed = await self._requests.break_glass(request.id, glass, self._replica, said)
+        else:
+            claimed = await self._requests.transition(
+                request.id, RequestState.PENDING, RequestState.EXECUTING, runner=self._replica,
+                said=said,
+            )  # fmt: skip
+        if not claimed:
+            self._live.discard(request.id)
+            return False
         self._changed()
-        running = replace(request, state=RequestState.EXECUTING)
+        running = replace(request, state=RequestState.EXECUTING, glass=glass)
         self.spawn(self._carry_out(running))
         await self._unpage(running)  # the approvers are done: their page resolves
-        return say("Approved: ", Code(request.operation.value), f" on {request.pair} is running.")
+        return True
 
     async def _carry_out(self, request: Request) -> None:
         with about(pair=request.pair, request=request.id):

@@ -9,6 +9,7 @@ from dataclasses import replace
 from habot.core.approvals import OPEN, RequestState, open_requests
 from habot.core.cards import expired_note
 from habot.core.replies import Reply
+from habot.services.operations.breaking import Breaking
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
 
@@ -16,9 +17,10 @@ from habot.services.operations.stage import Parts, Stage
 class Housekeeping(Stage):
     """The scheduled sweep and the list of open requests."""
 
-    def __init__(self, parts: Parts, execution: Execution) -> None:
+    def __init__(self, parts: Parts, execution: Execution, breaking: Breaking) -> None:
         super().__init__(parts)
         self._execution = execution
+        self._breaking = breaking
 
     async def expire(self) -> int:
         """Close pending requests past their deadline; return how many."""
@@ -71,15 +73,17 @@ class Housekeeping(Stage):
 
     async def sweep(self) -> None:
         """The scheduled sweep: expire stale requests, ask the next escalation levels,
-        close interrupted runs."""
+        offer break-glass and remind of missing reviews, close interrupted runs."""
         await self.expire()
         await self.escalate()
+        await self._breaking.sweep()
         await self.recover()
 
     async def pending(self) -> Reply:
         """Open requests, for `/ha pending`."""
         held = await self._requests.in_states(*sorted(OPEN))  # every request holding a pair
-        return open_requests(held, self._settings.slack.command)
+        owed = await self._requests.unreviewed()
+        return open_requests(held, self._settings.slack.command, owed)
 
 
 def _why(runner: str | None, me: str) -> str:

@@ -34,6 +34,7 @@ from habot.services.ports import (
     CommandRunner,
     ReadingLog,
     Requests,
+    Telemetry,
 )
 from habot.services.status import StatusService
 
@@ -127,6 +128,7 @@ class Parts:
     readings: ReadingLog | None = None  # an outcome's reading joins the scheduled ones
     outage: Outage | None = None  # a database outage, said once however many writes wait
     paging: Paging | None = None  # pages to the approvers' on-call ([paging])
+    telemetry: Telemetry | None = None  # how many break-glass reviews are owed
 
 
 class Stage:
@@ -151,6 +153,7 @@ class Stage:
         self._readings = parts.readings
         self._outage = parts.outage or Outage()
         self._paging = parts.paging
+        self._telemetry = parts.telemetry
         approval = parts.settings.approval
         self._escalation = Escalation(approval.escalation, approval.escalate_after)
 

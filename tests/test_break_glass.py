@@ -1,0 +1,368 @@
+"""Break-glass: a failover nobody answered, run by its requester alone — only for a Primary
+that is down in both nodes' words, only after the wait with every level asked, loudly,
+and reviewed afterwards by someone else. Every refusal says why and runs nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from habot.config import parse_settings
+from habot.core.approvals import Glass, Request, RequestState
+from habot.core.breakglass import GlassRule, reading_refusal, reason_problem, reminder_due
+from habot.core.escalation import Escalation
+from habot.core.model import NodeState, Role, Verdict
+from habot.core.operations import Operation
+from habot.core.replies import plain
+from habot.errors import ConfigError
+from habot.services.paging import Paging
+from habot.core.verdict import PairStatus
+from habot.services.ports import Caller, Stores
+from habot.services.status import StatusService
+from habot.sim.simulator import Simulator
+from tests.test_escalation import pages
+from tests.test_operation_service import (
+    LEAD,
+    LEAD2,
+    OPERATOR,
+    KnownApprovers,
+    World,
+    shown,
+    world_on,
+)
+
+T0 = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
+TEN = timedelta(minutes=10)
+FIVE = timedelta(minutes=5)
+REASON = "INC-4711: prod Primary lost power, DC confirms, nobody answers"
+OPERATOR2 = Caller("U0OPS2", "C0HAOPS", OPERATOR.roles)
+
+
+def _request(**changes: object) -> Request:
+    base = Request(
+        id="0a1b2c3d",
+        operation=Operation.FAILOVER,
+        pair="prod",
+        node=Role.SECONDARY,
+        requester=OPERATOR.user,
+        created_at=T0,
+        expires_at=T0 + timedelta(minutes=30),
+        required=1,
+        snapshot=(Verdict.PRIMARY_DOWN, NodeState.UNREACHABLE, NodeState.STANDBY),
+        asked=(T0, T0 + FIVE),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+RULE = GlassRule(TEN, Escalation((("U0LEAD1",), ("U0LEAD2",)), FIVE))
+
+
+def _why(rule: GlassRule, request: Request, user: str = OPERATOR.user,
+         at: datetime = T0 + TEN, unreviewed: tuple[Request, ...] = ()) -> str:  # fmt: skip
+    refusal = rule.refusal(request, user, at, unreviewed)
+    return plain(refusal) if refusal else ""
+
+
+# -- the rules ---------------------------------------------------------------------------
+
+
+def test_break_glass_is_allowed_only_after_the_wait_with_every_level_asked() -> None:
+    request = _request()
+    assert RULE.opens_at(request) == T0 + TEN
+    assert _why(RULE, request) == ""
+    assert "Too early" in _why(RULE, request, at=T0 + TEN - timedelta(seconds=1))
+    one_level = _request(asked=(T0,))
+    assert RULE.opens_at(one_level) is None
+    assert "level 2 is next" in _why(RULE, one_level, at=T0 + 2 * TEN)
+
+
+@pytest.mark.parametrize(
+    ("request_", "user", "words"),
+    [
+        (_request(operation=Operation.SWITCHOVER), OPERATOR.user, "only for failover"),
+        (_request(state=RequestState.REJECTED), OPERATOR.user, "never overrides a rejection"),
+        (_request(state=RequestState.SUCCEEDED), OPERATOR.user, "nothing to break glass on"),
+        (_request(), LEAD.user, "Only the requester"),
+        (_request(), OPERATOR2.user, "Only the requester"),
+        (_request(expires_at=T0 + TEN), OPERATOR.user, "expired"),
+    ],
+)
+def test_break_glass_is_refused_outside_its_narrow_case(
+    request_: Request, user: str, words: str
+) -> None:
+    assert words in _why(RULE, request_, user)
+
+
+def test_an_unreviewed_break_glass_anywhere_holds_every_other() -> None:
+    other = _request(id="ffff0000", pair="dr", glass=Glass("U0OPS9", T0, REASON))
+    why = _why(RULE, _request(), unreviewed=(other,))
+    assert "ffff0000 (dr) has not been reviewed yet" in why
+    assert '/ha review ffff0000 "what I checked"' in why
+
+
+def test_break_glass_is_off_unless_configured() -> None:
+    off = GlassRule(None, RULE.escalation)
+    assert "not enabled here" in _why(off, _request())
+    assert off.opens_at(_request()) is None
+
+
+def test_a_short_reason_is_not_enough() -> None:
+    assert reason_problem("power cut") is not None
+    assert reason_problem(REASON) is None
+
+
+def test_a_reminder_is_due_once_a_day_until_reviewed() -> None:
+    assert not reminder_due(T0, None, T0 + timedelta(hours=23))
+    assert reminder_due(T0, None, T0 + timedelta(days=1))
+    assert not reminder_due(T0, T0 + timedelta(days=1), T0 + timedelta(days=1, hours=1))
+
+
+def test_break_glass_after_must_leave_time_and_end_before_expiry() -> None:
+    base = {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
+            "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}]}  # fmt: skip
+    with pytest.raises(ConfigError, match="break_glass_after = 15m.*shorter than ttl = 15m"):
+        parse_settings({**base, "approval": {"ttl": "15m", "break_glass_after": "15m"}})
+    settings = parse_settings({**base, "approval": {"break_glass_after": "10m"}})
+    assert settings.approval.break_glass_after == TEN
+
+
+async def test_a_fresh_reading_must_show_the_primary_down_in_both_nodes_words(
+    sim: Simulator, glassy: World
+) -> None:
+    """Power cut: the Primary cannot be read and the Secondary says it failed — allowed.
+    habot's path cut while the Secondary still sees it Active — refused (a partition). A
+    Primary down whose Secondary does not confirm it — refused. A healthy pair — refused."""
+    world = glassy
+    assert "not Primary down" in plain(reading_refusal(await world_status(world)) or ())
+    await sim.apply("prod", "primary", "cut", "on")
+    partition = await world_status(world)
+    assert partition.verdict is Verdict.PRIMARY_UNREACHABLE
+    assert "habot's path, not an outage" in plain(reading_refusal(partition) or ())
+    await sim.apply("prod", "primary", "cut", "off")
+    await sim.apply("prod", "primary", "down")
+    down = await world_status(world)
+    assert down.verdict is Verdict.PRIMARY_DOWN
+    assert down.primary.seen_by_peer is NodeState.FAILED
+    assert reading_refusal(down) is None
+    unconfirmed = replace(down, primary=replace(down.primary, seen_by_peer=NodeState.ACTIVE))
+    assert "does not confirm" in plain(reading_refusal(unconfirmed) or ())
+
+
+async def world_status(world: World) -> PairStatus:
+    """A fresh reading of prod."""
+    status = StatusService(world.settings, world.runner, world.clock)
+    return await status.read_pair(world.settings.pair("prod"))
+
+
+# -- the service, on the simulator -----------------------------------------------------
+
+
+@pytest.fixture
+async def glassy(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
+    """Break-glass after 10 minutes; two escalation levels 5 minutes apart; paging on."""
+    async with world_on(sim, memory) as world:
+        world.clock.now = T0
+        approval = world.settings.approval.model_copy(
+            update={
+                "ttl": timedelta(minutes=30),
+                "escalation": (("U0LEAD1",), ("U0LEAD2",)),
+                "escalate_after": FIVE,
+                "break_glass_after": TEN,
+            }
+        )
+        slack = world.settings.slack.model_copy(
+            update={"alert_channel": "C0HAOPS", "approvers_mention": ("S0APPROVERS",)}
+        )
+        paging = world.settings.paging.model_copy(update={"pagerduty": True})
+        world.settings = world.settings.model_copy(
+            update={"approval": approval, "slack": slack, "paging": paging}
+        )
+        world.service = world.with_service(
+            settings=world.settings,
+            approvers=KnownApprovers(frozenset({LEAD.user, LEAD2.user})),
+            paging=Paging(memory.outbox, world.clock),
+        )
+        world.outbox = memory.outbox  # type: ignore[attr-defined]
+        yield world
+
+
+async def _waited(world: World, text: str = "failover prod", who: Caller = OPERATOR) -> str:
+    """Ask, then let every level be asked and break_glass_after pass; the request's id."""
+    await world.ask(text, who)
+    rid = world.request_id()
+    world.clock.now += FIVE
+    await world.service.housekeeping()
+    world.clock.now += FIVE
+    await world.service.housekeeping()
+    return rid
+
+
+async def _card(world: World, rid: str) -> str:
+    """The newest version of the request's card."""
+    _, card = await world.requests.card(rid)
+    assert card is not None
+    return json.dumps(world.notifier.cards[card][-1].blocks, ensure_ascii=False)
+
+
+async def _kinds(world: World) -> list[str]:
+    return [r.event.kind for r in await world.records()]
+
+
+async def test_after_the_wait_the_requester_breaks_the_glass_and_it_runs_once_loudly(
+    sim: Simulator, glassy: World
+) -> None:
+    """Power cut at 03:00, nobody answers. Ten minutes on, the card offers Break glass
+    (the requester is told); the requester's break-glass runs ha-failover once, is posted
+    in the channel naming the approvers, DMs every approver, pages the approvers'
+    on-call; the card says a review is owed; it is audited at each step."""
+    world = glassy
+    await sim.apply("prod", "primary", "down")
+    rid = await _waited(world)
+    assert '"action_id": "break_glass"' in await _card(world, rid)
+    assert any("may break the glass" in t for t in world.notifier.threads)
+    assert any(u == OPERATOR.user and "may break the glass" in t for u, t in world.notifier.directs)
+    await pages(world)  # the escalation's page: delivered
+    world.notifier.directs.clear()
+
+    reply = plain((await world.service.break_glass(OPERATOR, rid, REASON)).parts)
+    await world.service.drain()
+    assert "running without a second approver" in reply
+    assert world.runs() == [["secondary", "ha-failover"]]
+    assert await world.state(rid) is RequestState.SUCCEEDED
+    card = await _card(world, rid)
+    assert "Break-glass — review owed" in card and "INC-4711" in card
+    assert '"action_id": "approve_request"' not in card
+    [post] = [shown(m[0]) for m in world.notifier.cards.values() if "ran `failover`" in shown(m[0])]
+    assert "<!subteam^S0APPROVERS>" in post and "a review is owed" in post
+    assert sorted(u for u, _ in world.notifier.directs) == [LEAD.user, LEAD2.user]
+    assert ("pagerduty@approvers", "trigger") in await pages(world)
+    kinds = await _kinds(world)
+    assert kinds.count("break_glass_asked") == 1 and kinds.count("break_glass_used") == 1
+    assert "executing" in kinds
+
+
+async def test_a_break_glass_review_by_the_requester_is_refused_by_an_approver_closed(
+    sim: Simulator, glassy: World
+) -> None:
+    """The requester cannot review their own break-glass; an approver can, once: the card
+    says who reviewed it and what they checked, the page resolves, nothing is owed."""
+    world = glassy
+    await sim.apply("prod", "primary", "down")
+    rid = await _waited(world)
+    await world.service.break_glass(OPERATOR, rid, REASON)
+    await world.service.drain()
+    await pages(world)
+    approver_operator = Caller(OPERATOR.user, "C0HAOPS", LEAD.roles)
+    own = plain((await world.service.review(approver_operator, rid, "all fine")).parts)
+    assert "a second person with the approver role must review it" in own
+    assert "needs the approver role" in plain(
+        (await world.service.review(OPERATOR2, rid, "all fine")).parts
+    )
+    done = plain((await world.service.review(LEAD, rid, "checked DR serving, logs")).parts)
+    assert "reviewed" in done
+    assert "Break-glass — reviewed* by <@U0LEAD1>" in await _card(world, rid)
+    assert ("pagerduty@approvers", "resolve") in await pages(world)
+    again = plain((await world.service.review(LEAD2, rid, "me too")).parts)
+    assert "already reviewed by" in again
+    assert await world.requests.unreviewed() == []
+    kinds = await _kinds(world)
+    assert kinds.count("break_glass_reviewed") == 1 and kinds.count("review_refused") == 3
+
+
+async def test_an_unreviewed_break_glass_refuses_the_next_and_is_reminded_daily(
+    sim: Simulator, glassy: World
+) -> None:
+    """Until the first is reviewed, a second break-glass — on another pair — is refused
+    with the reason; the card's thread is reminded once a day; `pending` lists it."""
+    world = glassy
+    await sim.apply("prod", "primary", "down")
+    first = await _waited(world)
+    await world.service.break_glass(OPERATOR, first, REASON)
+    await world.service.drain()
+    await sim.apply("dr", "primary", "down")
+    second = await _waited(world, "failover dr")
+    refused = plain((await world.service.break_glass(OPERATOR, second, REASON)).parts)
+    assert f"{first} (prod) has not been reviewed yet" in refused
+    assert world.runs("dr") == []
+    assert await world.state(second) is RequestState.PENDING
+    listed = plain((await world.service.pending()).parts)
+    assert "Break-glass reviews owed" in listed and first in listed
+    threads = len(world.notifier.threads)
+    world.clock.now += timedelta(days=1)
+    await world.service.housekeeping()
+    await world.service.housekeeping()
+    reminders = [t for t in world.notifier.threads[threads:] if "Reminder:" in t]
+    assert len(reminders) == 1 and "has not been reviewed" in reminders[0]
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        ("early", "Too early"),
+        ("switchover", "only for failover"),
+        ("someone else", "Only the requester"),
+        ("rejected", "never overrides a rejection"),
+        ("short reason", "at least 20 characters"),
+    ],
+)
+async def test_each_refusal_says_why_runs_nothing_and_is_audited(
+    sim: Simulator, glassy: World, setup: str, words: str
+) -> None:
+    world = glassy
+    if setup != "switchover":
+        await sim.apply("prod", "primary", "down")
+    if setup == "early":  # every level asked, but break_glass_after has not passed
+        await world.ask("failover prod")
+        rid = world.request_id()
+        world.clock.now += FIVE
+        await world.service.housekeeping()
+    else:
+        rid = await _waited(world, "switchover prod" if setup == "switchover" else "failover prod")
+    if setup == "rejected":
+        await world.service.reject(LEAD, rid)
+    who = OPERATOR2 if setup == "someone else" else OPERATOR
+    reason = "power cut" if setup == "short reason" else REASON
+    reply = plain((await world.service.break_glass(who, rid, reason)).parts)
+    await world.service.drain()
+    assert words in reply
+    assert world.runs() == []
+    refusals = [r.event for r in await world.records() if r.event.kind == "break_glass_refused"]
+    assert len(refusals) == 1 and words in str(refusals[0].detail["reason"])
+
+
+async def test_a_partition_after_the_request_is_caught_by_the_fresh_reading(
+    sim: Simulator, glassy: World
+) -> None:
+    """Asked while the Primary was down; by the time the glass is broken the Primary is
+    back but habot's path to it is cut — the fresh reading refuses, nothing runs."""
+    world = glassy
+    await sim.apply("prod", "primary", "down")
+    rid = await _waited(world)
+    await sim.apply("prod", "primary", "cut", "on")
+    await sim.apply("prod", "primary", "up")
+    reply = plain((await world.service.break_glass(OPERATOR, rid, REASON)).parts)
+    assert "habot's path, not an outage" in reply
+    assert world.runs() == []
+    assert await world.state(rid) is RequestState.PENDING
+
+
+async def test_the_button_is_offered_once_and_only_on_failover(
+    sim: Simulator, glassy: World
+) -> None:
+    """A switchover nobody answers is never offered break-glass; a failover's card is
+    offered it once, however many sweeps run."""
+    world = glassy
+    rid = await _waited(world, "switchover prod")
+    assert '"action_id": "break_glass"' not in await _card(world, rid)
+    await world.service.cancel(OPERATOR, rid)
+    await sim.apply("prod", "primary", "down")
+    rid = await _waited(world)
+    world.clock.now += timedelta(seconds=30)
+    await world.service.housekeeping()
+    offers = [t for t in world.notifier.threads if "may break the glass" in t]
+    assert len(offers) == 1
+    assert json.dumps(await _card(world, rid)).count("break_glass") >= 1
