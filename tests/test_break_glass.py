@@ -18,9 +18,9 @@ from habot.core.escalation import Escalation
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation
 from habot.core.replies import plain
+from habot.core.verdict import PairStatus
 from habot.errors import ConfigError
 from habot.services.paging import Paging
-from habot.core.verdict import PairStatus
 from habot.services.ports import Caller, Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
@@ -124,7 +124,7 @@ def test_a_reminder_is_due_once_a_day_until_reviewed() -> None:
 def test_break_glass_after_must_leave_time_and_end_before_expiry() -> None:
     base = {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
             "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}]}  # fmt: skip
-    with pytest.raises(ConfigError, match="break_glass_after = 15m.*shorter than ttl = 15m"):
+    with pytest.raises(ConfigError, match=r"break_glass_after = 15m.*shorter than ttl = 15m"):
         parse_settings({**base, "approval": {"ttl": "15m", "break_glass_after": "15m"}})
     settings = parse_settings({**base, "approval": {"break_glass_after": "10m"}})
     assert settings.approval.break_glass_after == TEN
@@ -234,14 +234,17 @@ async def test_after_the_wait_the_requester_breaks_the_glass_and_it_runs_once_lo
     assert world.runs() == [["secondary", "ha-failover"]]
     assert await world.state(rid) is RequestState.SUCCEEDED
     card = await _card(world, rid)
-    assert "Break-glass — review owed" in card and "INC-4711" in card
+    assert "Break-glass — review owed" in card
+    assert "INC-4711" in card
     assert '"action_id": "approve_request"' not in card
     [post] = [shown(m[0]) for m in world.notifier.cards.values() if "ran `failover`" in shown(m[0])]
-    assert "<!subteam^S0APPROVERS>" in post and "a review is owed" in post
+    assert "<!subteam^S0APPROVERS>" in post
+    assert "a review is owed" in post
     assert sorted(u for u, _ in world.notifier.directs) == [LEAD.user, LEAD2.user]
     assert ("pagerduty@approvers", "trigger") in await pages(world)
     kinds = await _kinds(world)
-    assert kinds.count("break_glass_asked") == 1 and kinds.count("break_glass_used") == 1
+    assert kinds.count("break_glass_asked") == 1
+    assert kinds.count("break_glass_used") == 1
     assert "executing" in kinds
 
 
@@ -270,7 +273,8 @@ async def test_a_break_glass_review_by_the_requester_is_refused_by_an_approver_c
     assert "already reviewed by" in again
     assert await world.requests.unreviewed() == []
     kinds = await _kinds(world)
-    assert kinds.count("break_glass_reviewed") == 1 and kinds.count("review_refused") == 3
+    assert kinds.count("break_glass_reviewed") == 1
+    assert kinds.count("review_refused") == 3
 
 
 async def test_an_unreviewed_break_glass_refuses_the_next_and_is_reminded_daily(
@@ -290,13 +294,15 @@ async def test_an_unreviewed_break_glass_refuses_the_next_and_is_reminded_daily(
     assert world.runs("dr") == []
     assert await world.state(second) is RequestState.PENDING
     listed = plain((await world.service.pending()).parts)
-    assert "Break-glass reviews owed" in listed and first in listed
+    assert "Break-glass reviews owed" in listed
+    assert first in listed
     threads = len(world.notifier.threads)
     world.clock.now += timedelta(days=1)
     await world.service.housekeeping()
     await world.service.housekeeping()
     reminders = [t for t in world.notifier.threads[threads:] if "Reminder:" in t]
-    assert len(reminders) == 1 and "has not been reviewed" in reminders[0]
+    assert len(reminders) == 1
+    assert "has not been reviewed" in reminders[0]
 
 
 @pytest.mark.parametrize(
@@ -331,7 +337,8 @@ async def test_each_refusal_says_why_runs_nothing_and_is_audited(
     assert words in reply
     assert world.runs() == []
     refusals = [r.event for r in await world.records() if r.event.kind == "break_glass_refused"]
-    assert len(refusals) == 1 and words in str(refusals[0].detail["reason"])
+    assert len(refusals) == 1
+    assert words in str(refusals[0].detail["reason"])
 
 
 async def test_a_partition_after_the_request_is_caught_by_the_fresh_reading(

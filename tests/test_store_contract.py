@@ -5,11 +5,13 @@ rest."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from habot.core.approvals import Glass, RequestState
 from habot.core.audit import AuditEvent
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.verdict import UNREAD, PairStatus
@@ -125,3 +127,66 @@ async def test_a_signature_is_taken_once_by_every_replica_for_its_window(
     assert await stores.seen.first("v0=aa", T0, window)
     assert not await stores.seen.first("v0=aa", T0 + timedelta(seconds=30), window)
     assert await stores.seen.first("v0=bb", T0 + timedelta(seconds=30), window)
+
+
+async def test_break_glass_starts_once_and_holds_every_other_until_reviewed(
+    stores: Stores,
+) -> None:
+    """A break-glass moves its pending request to executing once; while its review is owed,
+    no other request anywhere can break the glass; the review is recorded once, and a
+    reminder only over the last one seen."""
+    requests = stores.requests
+    await requests.create(request("r1"), "C1", PLAN)
+    await requests.create(request("r2", pair="dr"), "C1", PLAN)
+    assert await requests.offer_glass("r1", T0)
+    assert not await requests.offer_glass("r1", T0 + TTL)  # once
+    offered = await requests.get("r1")
+    assert offered is not None
+    assert offered.offered == T0
+    glass = Glass("U0OPS", T0 + TTL, "INC-1: the Primary lost power")
+    said = AuditEvent(kind="executing", actor="U0OPS", outcome="executing", at=T0)
+    assert await requests.break_glass("r1", glass, "replica-a", said)
+    assert not await requests.break_glass("r1", glass, "replica-b")  # not pending any more
+    broken = await requests.get("r1")
+    assert broken is not None
+    assert (broken.state, broken.glass) == (RequestState.EXECUTING, glass)
+    assert await requests.runner("r1") == "replica-a"
+    assert [r.id for r in await requests.unreviewed()] == ["r1"]
+    assert not await requests.break_glass("r2", replace(glass, by="U0OPS2"), "replica-a")
+    still = await requests.get("r2")
+    assert still is not None
+    assert still.state is RequestState.PENDING
+    assert not await requests.remind_glass("r1", T0, T0 + timedelta(days=1))  # not the last
+    assert await requests.remind_glass("r1", glass.at, T0 + timedelta(days=1))
+    assert not await requests.remind_glass("r1", glass.at, T0 + timedelta(days=1))
+    assert await requests.review_glass("r1", "U0LEAD", T0 + timedelta(days=1), "checked")
+    assert not await requests.review_glass("r1", "U0LEAD2", T0 + timedelta(days=1), "again")
+    reviewed = await requests.get("r1")
+    assert reviewed is not None
+    assert reviewed.glass == replace(
+        glass, reviewed_by="U0LEAD", reviewed_at=T0 + timedelta(days=1), review="checked",
+        reminded_at=T0 + timedelta(days=1),
+    )  # fmt: skip
+    assert await requests.unreviewed() == []
+    assert await requests.break_glass("r2", replace(glass, by="U0OPS2"), "replica-a")
+    kinds = [r.event.kind async for r in stores.audit.records()]
+    assert kinds == ["executing"]
+
+
+async def test_two_break_glasses_at_once_on_two_pairs_start_one(stores: Stores) -> None:
+    """Two replicas breaking the glass on two pairs in the same instant: one starts, the
+    other is held by the first one's owed review (rows of two pairs: a lock, not a row)."""
+    requests = stores.requests
+    for n in range(4):
+        for rid, pair in ((f"p{n}", "prod"), (f"d{n}", "dr")):
+            await requests.create(request(rid, pair=pair), "C1", PLAN)
+        won = await asyncio.gather(
+            requests.break_glass(f"p{n}", Glass("U1", T0, "INC-1 power lost at DC one"), "a"),
+            requests.break_glass(f"d{n}", Glass("U2", T0, "INC-1 power lost at DC two"), "b"),
+        )
+        assert sorted(won) == [False, True]
+        [owed] = await requests.unreviewed()
+        assert await requests.review_glass(owed.id, "U0LEAD", T0, "checked")
+        for rid in (f"p{n}", f"d{n}"):  # both pairs free again for the next round
+            await requests.transition(rid, RequestState.EXECUTING, RequestState.SUCCEEDED)
+            await requests.transition(rid, RequestState.PENDING, RequestState.CANCELLED)
