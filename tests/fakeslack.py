@@ -82,6 +82,9 @@ class FakeSlack:
     channels: dict[str, tuple[str, bool]] = field(
         default_factory=lambda: {"C0HAOPS": ("ha-ops", True), "C0ALERTS": ("ha-alerts", True)}
     )
+    #: Modals opened with views.open, as Slack holds them (with their id).
+    views: list[dict[str, Any]] = field(default_factory=list)
+    triggers_used: set[str] = field(default_factory=set)
     port: int = 0
     _runner: web.AppRunner | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -195,6 +198,8 @@ class FakeSlack:
             return self._file_step(method, args)
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.groups.get(args.get("usergroup", ""), [])}
+        if method == "views.open":
+            return self._open_view(args)
         if method == "views.publish":
             view = args.get("view")
             view = json.loads(view) if isinstance(view, str) else view
@@ -215,6 +220,27 @@ class FakeSlack:
             return {"ok": True, "message_ts": f"{time.time():.6f}"}
         ts = args.get("ts") or f"{time.time():.6f}"
         return {"ok": True, "ts": ts, "channel": args.get("channel")}
+
+    def _open_view(self, args: dict[str, Any]) -> dict[str, Any]:
+        """views.open: a modal for a trigger_id, which Slack takes once and only for 3 s
+        after the interaction that issued it (the fake's triggers start with their time)."""
+        trigger = str(args.get("trigger_id") or "")
+        issued = trigger.split(".1.")[0]
+        if not trigger or not issued.replace(".", "", 1).isdigit():
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if trigger in self.triggers_used or time.time() - float(issued) > 3:
+            return {"ok": False, "error": "expired_trigger_id"}
+        view = args.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        if problems := problems_in_view(view):
+            self.invalid += problems
+            return {"ok": False, "error": "invalid_blocks"}
+        self.triggers_used.add(trigger)
+        opened = {**view, "id": "V" + uuid.uuid4().hex[:10].upper(), "hash": "1.abc"}
+        self.views.append(opened)
+        return {"ok": True, "view": opened}
 
     def _file_step(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         """files.getUploadURLExternal and files.completeUploadExternal, as Slack answers."""
@@ -378,6 +404,39 @@ def block_action(
                 "action_ts": f"{time.time():.6f}",
             }
         ],
+    }
+
+
+def view_submission(view: dict[str, Any], user: str, values: dict[str, str]) -> dict[str, Any]:
+    """A view_submission: a modal's inputs sent, each ``block_id`` (whose input's
+    action_id is the same) typed as ``values`` says."""
+    state = {
+        block: {block: {"type": "plain_text_input", "value": value}}
+        for block, value in values.items()
+    }
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "habot-test"},
+        "user": {"id": user, "username": "someone", "name": "someone", "team_id": TEAM},
+        "api_app_id": APP_ID,
+        "token": "deprecated-verification-token",
+        "trigger_id": f"{time.time():.3f}.1.ghi",
+        "view": {
+            "id": view["id"],
+            "team_id": TEAM,
+            "type": "modal",
+            "callback_id": view.get("callback_id", ""),
+            "private_metadata": view.get("private_metadata", ""),
+            "hash": view.get("hash", ""),
+            "root_view_id": view["id"],
+            "previous_view_id": None,
+            "blocks": view.get("blocks", []),
+            "state": {"values": state},
+            "app_id": APP_ID,
+            "bot_id": "B0HABOT",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
     }
 
 

@@ -8,7 +8,10 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from habot.config import parse_settings
@@ -24,6 +27,17 @@ from habot.services.paging import Paging
 from habot.services.ports import Caller, Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
+from tests.botproc import CHANNEL, SECRET, Bot, start_bot
+from tests.fakepager import FakePagers
+from tests.fakeslack import (
+    FakeSlack,
+    block_action,
+    form_body,
+    interaction_body,
+    signed_headers,
+    slash_command,
+    view_submission,
+)
 from tests.test_escalation import pages
 from tests.test_operation_service import (
     LEAD,
@@ -33,6 +47,23 @@ from tests.test_operation_service import (
     World,
     shown,
     world_on,
+)
+from tests.test_paging import PAGE_ENV, paging_config
+from tests.test_slack_operations import (
+    LEAD as LEAD_USER,
+)
+from tests.test_slack_operations import (
+    OPS,
+    ask,
+    audit_export,
+    button,
+    cards,
+    click,
+    directs,
+    final_card,
+    outcome_told,
+    post,
+    runs,
 )
 
 T0 = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
@@ -373,3 +404,165 @@ async def test_the_button_is_offered_once_and_only_on_failover(
     offers = [t for t in world.notifier.threads if "may break the glass" in t]
     assert len(offers) == 1
     assert json.dumps(await _card(world, rid)).count("break_glass") >= 1
+
+
+# -- end to end: the bot as a process ----------------------------------------------------
+
+#: Two levels a second apart; break-glass 4 s after a request opens (the sweep runs every
+#: 5 s at this ttl); U0OPS1 also holds the approver role, so that a requester reviewing
+#: their own break-glass is refused for that reason and not for a missing role.
+E2E_APPROVAL = """
+[approval]
+ttl = "60s"
+escalation = [["U0LEAD1"], ["U0LEAD2"]]
+escalate_after = "1s"
+break_glass_after = "4s"
+"""
+
+
+def e2e_config(pagers: FakePagers) -> str:
+    roles = 'approvers = ["U0LEAD1", "U0LEAD2", "U0OPS1"]\n[slack.x]'
+    config = paging_config(pagers).replace('approvers = ["U0LEAD1"]', roles)
+    config = config.replace("\n[slack.x]", "").replace(
+        'command = "/ha"', 'command = "/ha"\napprovers_mention = ["S0APPROVERS"]'
+    )
+    return config + "page_approvers = true\n" + E2E_APPROVAL
+
+
+async def said(bot: Bot, fake: FakeSlack, text: str, user: str = OPS) -> str:
+    """A slash command; the ephemeral reply's text."""
+    url, rid = fake.response_url()
+    assert await post(bot, form_body(slash_command(text, user, CHANNEL, url))) == 200
+    return json.dumps((await fake.response(rid))["blocks"], ensure_ascii=False)
+
+
+async def interact(bot: Bot, payload: dict[str, Any]) -> str:
+    """A signed interaction; the HTTP answer's body (a form's errors come back there)."""
+    body = interaction_body(payload)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            bot.events_url, data=body.encode(), headers=signed_headers(SECRET, body)
+        ) as resp,
+    ):
+        assert resp.status == 200
+        return await resp.text()
+
+
+async def offered_card(fake: FakeSlack, rid: str) -> dict[str, Any]:
+    """Wait until the request's card offers Break glass; that card."""
+    updates = await fake.wait_for(
+        lambda: [
+            u.args
+            for u in fake.calls_to("chat.update")
+            if f"request `{rid}`" in json.dumps(u.args["blocks"])
+            and '"break_glass"' in json.dumps(u.args["blocks"])
+        ]
+    )
+    return updates[-1]
+
+
+def request_id_of(reply: str) -> str:
+    return reply.split("Request `")[1].split("`")[0]
+
+
+async def test_the_bot_offers_break_glass_and_runs_it_once_loudly_then_takes_a_review(
+    sim: Simulator, fake: FakeSlack, pagers: FakePagers, tmp_path: Path
+) -> None:
+    """`habot run`: the Primary's power is cut and the operator asks for a failover. Too
+    early, and by another operator, break-glass is refused and nothing runs. Once every
+    level is asked and 4 s have passed, the card offers Break glass; its form refuses a
+    short reason in place, then runs the failover once with a good one: posted in the
+    channel naming the approvers, a DM to each approver, a page to their on-call. Another
+    break-glass is refused while the review is owed; the requester cannot review it; an
+    approver can, which resolves the page. Each step is in the audit."""
+    fake.groups = {"S0ONCALL": ["U0OPS2"]}
+    bot = await start_bot(sim, fake, tmp_path, http=True, extra=e2e_config(pagers), env=PAGE_ENV)
+    try:
+        await sim.apply("prod", "primary", "down")
+        rid = request_id_of(await ask(bot, fake, "failover prod"))
+        early = await said(bot, fake, f'break-glass {rid} "{REASON}"')
+        assert "Not every escalation level" in early or "Too early" in early
+        other = await said(bot, fake, f'break-glass {rid} "{REASON}"', user="U0OPS2")
+        assert "Only the requester" in other
+        card = await offered_card(fake, rid)
+        assert runs(sim) == []
+
+        url, _ = fake.response_url()
+        action_id, value, block_id = button(card, "break_glass")
+        await interact(bot, block_action(action_id, value, block_id, OPS, CHANNEL, url))
+        [form] = await fake.wait_for(lambda: fake.views)
+        short = await interact(bot, view_submission(form, OPS, {"reason": "power cut"}))
+        assert "at least 20 characters" in json.loads(short)["errors"]["reason"]
+        assert runs(sim) == []
+        assert await interact(bot, view_submission(form, OPS, {"reason": REASON})) == ""
+        told = await fake.wait_for(lambda: [
+            c.args["text"] for c in fake.calls_to("chat.postEphemeral")
+            if "without a second approver" in c.args["text"]
+        ])  # fmt: skip
+        assert "is running" in told[0]
+        await outcome_told(fake, "failover", "prod")
+        assert runs(sim) == [["secondary", "ha-failover"]]
+        posts = [c.args["text"] for c in fake.calls_to("chat.postMessage")
+                 if "ran `failover`" in c.args.get("text", "")]  # fmt: skip
+        assert len(posts) == 1
+        assert "<!subteam^S0APPROVERS>" in posts[0]
+        dms = await fake.wait_for(lambda: [d for u, d in directs(fake).items()
+                                           if "broke the glass" in d and u != OPS])  # fmt: skip
+        assert dms
+        [page] = await pagers.wait_for(lambda: [
+            p for p in pagers.of("pagerduty", "trigger") if "/break-glass/" in p.key
+        ])  # fmt: skip
+        assert REASON in json.dumps(page.body)
+
+        await sim.apply("dr", "primary", "down")
+        dr = request_id_of(await ask(bot, fake, "failover dr"))
+        held = await said(bot, fake, f'break-glass {dr} "{REASON}"')
+        assert f"`{rid}` (prod) has not been reviewed yet" in held
+        own = await said(bot, fake, f'review {rid} "I checked it myself"')
+        assert "a second person with the approver role must review it" in own
+        done = await said(bot, fake, f'review {rid} "DR serving, sessions checked"', LEAD_USER)
+        assert "reviewed" in done
+        await pagers.wait_for(lambda: [
+            p for p in pagers.of("pagerduty", "resolve") if "/break-glass/" in p.key
+        ])  # fmt: skip
+        await final_card(fake, "reviewed* by <@U0LEAD1>")
+        assert runs(sim, "dr") == []
+        kinds = [json.loads(line)["kind"] for line in (await audit_export(bot)).splitlines()]
+        for kind in ("break_glass_asked", "break_glass_refused", "break_glass_used",
+                     "review_refused", "break_glass_reviewed"):  # fmt: skip
+            assert kind in kinds
+    finally:
+        await bot.stop()
+
+
+async def test_the_bot_refuses_break_glass_for_another_verb_after_a_rejection_and_on_a_partition(
+    sim: Simulator, fake: FakeSlack, pagers: FakePagers, tmp_path: Path
+) -> None:
+    """Each refusal says why and nothing runs: a switchover is never break-glass; a
+    failover an approver rejected is not either; and a failover whose Primary came back
+    behind a cut path (habot cannot reach it, the Secondary sees it Active) is refused by
+    the fresh reading even though the card offered Break glass."""
+    bot = await start_bot(sim, fake, tmp_path, http=True, extra=e2e_config(pagers), env=PAGE_ENV)
+    try:
+        switch = request_id_of(await ask(bot, fake, "switchover dr"))
+        verb = await said(bot, fake, f'break-glass {switch} "{REASON}"')
+        assert "only for `failover`" in verb
+        assert "Request" in await said(bot, fake, f"cancel {switch}")
+        await sim.apply("dr", "primary", "down")
+        dr = request_id_of(await ask(bot, fake, "failover dr"))
+        await click(bot, fake, cards(fake)[-1], "reject_request", LEAD_USER)
+        rejected = await said(bot, fake, f'break-glass {dr} "{REASON}"')
+        assert "never overrides a rejection" in rejected
+
+        await sim.apply("prod", "primary", "down")
+        rid = request_id_of(await ask(bot, fake, "failover prod"))
+        await offered_card(fake, rid)
+        await sim.apply("prod", "primary", "cut", "on")
+        await sim.apply("prod", "primary", "up")
+        partition = await said(bot, fake, f'break-glass {rid} "{REASON}"')
+        assert "habot's path, not an outage" in partition
+        assert runs(sim) == []
+        assert runs(sim, "dr") == []
+    finally:
+        await bot.stop()
