@@ -16,8 +16,11 @@ import pytest
 
 from habot.config import parse_settings
 from habot.core.approvals import Glass, Request, RequestState
+from habot.core.asks import parse_note
 from habot.core.breakglass import GlassRule, reading_refusal, reason_problem, reminder_due
 from habot.core.escalation import Escalation
+from habot.core.grammar import UsageError
+from habot.core.home import dashboard
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.operations import Operation
 from habot.core.replies import plain
@@ -39,6 +42,7 @@ from tests.fakeslack import (
     view_submission,
 )
 from tests.test_escalation import pages
+from tests.test_metrics import scrape, value
 from tests.test_operation_service import (
     LEAD,
     LEAD2,
@@ -150,6 +154,39 @@ def test_a_reminder_is_due_once_a_day_until_reviewed() -> None:
     assert not reminder_due(T0, None, T0 + timedelta(hours=23))
     assert reminder_due(T0, None, T0 + timedelta(days=1))
     assert not reminder_due(T0, T0 + timedelta(days=1), T0 + timedelta(days=1, hours=1))
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (f'break-glass 0A1B2C3D "{REASON}"', ("0a1b2c3d", REASON)),
+        ("review 0a1b2c3d checked DR and the logs", ("0a1b2c3d", "checked DR and the logs")),
+    ],
+)
+def test_break_glass_and_review_take_an_id_and_words(text: str, words: tuple[str, str]) -> None:
+    note = parse_note(text)
+    assert (note.request_id, note.words) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("break-glass 0a1b2c3d", "Say which request and why it cannot wait"),
+        ("review nope fine", "is not a request ID"),
+        ('review 0a1b2c3d ""', "Say what you checked"),
+    ],
+)
+def test_a_bad_break_glass_or_review_says_how(text: str, words: str) -> None:
+    with pytest.raises(UsageError, match=words):
+        parse_note(text)
+
+
+def test_everyone_sees_owed_reviews_on_app_home_first() -> None:
+    owed = _request(glass=Glass("U0OPS9", T0, REASON))
+    view = json.dumps(dashboard([], [], [], "/ha", T0, [owed]))
+    assert view.index("Break-glass review owed") < view.index("Waiting for you")
+    assert '/ha review 0a1b2c3d \\"what you checked\\"' in view
+    assert "<@U0OPS9>" in view
 
 
 def test_break_glass_after_must_leave_time_and_end_before_expiry() -> None:
@@ -489,8 +526,8 @@ async def test_the_bot_offers_break_glass_and_runs_it_once_loudly_then_takes_a_r
         assert runs(sim) == []
 
         url, _ = fake.response_url()
-        action_id, value, block_id = button(card, "break_glass")
-        await interact(bot, block_action(action_id, value, block_id, OPS, CHANNEL, url))
+        action_id, target, block_id = button(card, "break_glass")
+        await interact(bot, block_action(action_id, target, block_id, OPS, CHANNEL, url))
         [form] = await fake.wait_for(lambda: fake.views)
         short = await interact(bot, view_submission(form, OPS, {"reason": "power cut"}))
         assert "at least 20 characters" in json.loads(short)["errors"]["reason"]
@@ -515,6 +552,8 @@ async def test_the_bot_offers_break_glass_and_runs_it_once_loudly_then_takes_a_r
         ])  # fmt: skip
         assert REASON in json.dumps(page.body)
 
+        assert value(await scrape(bot), "habot_break_glass_unreviewed") == 1
+
         await sim.apply("dr", "primary", "down")
         dr = request_id_of(await ask(bot, fake, "failover dr"))
         held = await said(bot, fake, f'break-glass {dr} "{REASON}"')
@@ -527,6 +566,7 @@ async def test_the_bot_offers_break_glass_and_runs_it_once_loudly_then_takes_a_r
             p for p in pagers.of("pagerduty", "resolve") if "/break-glass/" in p.key
         ])  # fmt: skip
         await final_card(fake, "reviewed* by <@U0LEAD1>")
+        assert value(await scrape(bot), "habot_break_glass_unreviewed") == 0
         assert runs(sim, "dr") == []
         kinds = [json.loads(line)["kind"] for line in (await audit_export(bot)).splitlines()]
         for kind in ("break_glass_asked", "break_glass_refused", "break_glass_used",
@@ -549,6 +589,8 @@ async def test_the_bot_refuses_break_glass_for_another_verb_after_a_rejection_an
         verb = await said(bot, fake, f'break-glass {switch} "{REASON}"')
         assert "only for `failover`" in verb
         assert "Request" in await said(bot, fake, f"cancel {switch}")
+        assert value(await scrape(bot), "habot_break_glass_unreviewed") == 1
+
         await sim.apply("dr", "primary", "down")
         dr = request_id_of(await ask(bot, fake, "failover dr"))
         await click(bot, fake, cards(fake)[-1], "reject_request", LEAD_USER)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import asyncssh
 
+from habot.core.approvals import Glass, RequestState
 from habot.core.audit import AuditEvent
 from habot.core.model import Role
 from habot.sim.simulator import Simulator
@@ -441,13 +442,20 @@ async def test_when_slack_is_down_the_cli_lists_mutes_and_reads_the_log(
     back = await habot("--config", str(config), "unmute", "prod")
     assert back.out.strip() == f"Alerts for prod are on again (@{me})."
     engine = make_engine(f"sqlite:///{db}")
-    await RequestStore(engine).create(request(), "C0HAOPS", PLAN)
+    store = RequestStore(engine)
+    await store.create(request(), "C0HAOPS", PLAN)
+    await store.create(request("r2", pair="dr"), "C0HAOPS", PLAN)
+    glass = Glass("U0OPS", datetime(2026, 12, 3, 3, 10, tzinfo=UTC), "INC-1: power cut at DC")
+    await store.break_glass("r2", glass, "elsewhere")
+    await store.transition("r2", RequestState.EXECUTING, RequestState.SUCCEEDED)
     engine.dispose()
     open_ = await habot("--config", str(config), "pending")
-    assert (
-        open_.out.strip()
-        == "r1 switchover prod (primary) — pending, asked by @U0OPS, 0/1 approvals"
-    )
+    assert open_.out.strip().splitlines() == [
+        "r1 switchover prod (primary) — pending, asked by @U0OPS, 0/1 approvals",
+        "Break-glass reviews owed:",
+        "• r2 switchover on dr by @U0OPS 03:10 UTC — an approver other than @U0OPS: "
+        '/ha review r2 "what you checked"',
+    ]
     shown = await habot("--config", str(config), "history", "prod", "--limit", "2")
     assert [line.split()[3:6] for line in shown.out.splitlines()] == [
         ["unmuted", "unmuted", me], ["muted", "muted", me],
