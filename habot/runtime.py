@@ -45,7 +45,7 @@ from habot.services.operations import OperationService
 from habot.services.outage import Outage
 from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
 from habot.services.paging import Paging
-from habot.services.ports import Approvers, Clock, NoTelemetry, Stores, Telemetry
+from habot.services.ports import Approvers, Clock, NoTelemetry, OnCallLookup, Stores, Telemetry
 from habot.services.status import StatusService
 from habot.ssh.executor import NodeLogin, SshExecutor
 from habot.store import sql_stores
@@ -71,6 +71,7 @@ class SlackSide:
     on_dead: Callable[[str], None] | None = None  # the outbox set a message aside
     telemetry: Telemetry = field(default_factory=NoTelemetry)  # what habot measures
     approvers: Approvers | None = None  # who holds the approver role (DMs on a request)
+    oncall: OnCallLookup | None = None  # who PagerDuty has on call ([paging] oncall_schedules)
 
 
 @dataclass(frozen=True)
@@ -283,6 +284,7 @@ class Habot:
             outage=outage,
             paging=Paging(stores.outbox, clock) if self.settings.paging.pagers else None,
             telemetry=slack.telemetry,
+            oncall=slack.oncall,
         )
         commands = CommandService(
             settings=self.settings,

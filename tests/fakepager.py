@@ -19,6 +19,15 @@ Shaped from the vendors' public documentation:
   /v2/alerts/{identifier}/acknowledge`` and ``/close`` with ``identifierType=alias``. Every
   request is processed asynchronously: 202 ``{"result": "Request will be processed",
   "took": …, "requestId": …}``; 401 for a missing or bad key; 422/400 for an invalid body.
+- **PagerDuty REST API, list on-calls** (developer.pagerduty.com, "List all of the
+  on-calls"): ``GET /oncalls`` with ``Authorization: Token token=<token>`` and ``Accept:
+  application/vnd.pagerduty+json;version=2``; filters ``schedule_ids[]`` (repeated),
+  ``include[]=users`` (the full user, with ``email``, instead of a reference), ``earliest``
+  (one entry per schedule, policy and level), ``limit``/``offset`` paging. 200 ``{"oncalls":
+  [{"escalation_policy": {…}, "escalation_level": 1, "schedule": {"id", "type":
+  "schedule_reference", …}, "user": {"id", "type": "user", "summary", "email", …}, "start",
+  "end"}], "limit", "offset", "more", "total": null}``; 401 ``{"error": {"message":
+  "Unauthorized", "code": 2006}}`` for a bad token; 429 over the rate limit.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typing import Any
 from aiohttp import web
 
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"  # 32 characters, as PagerDuty's are
+API_TOKEN = "y_NbAkKc66ryYTWUXYEu"  # a REST API key's shape (20 characters)
 GENIE_KEY = "eb243592-faa2-4ba2-a551-1afdf565c889"
 _SEVERITIES = {"critical", "error", "warning", "info"}
 _ACTIONS = {"trigger", "acknowledge", "resolve"}
@@ -59,9 +69,19 @@ class FakePagers:
     down: asyncio.Event | None = None
     #: Incidents as PagerDuty sees them: dedup_key → triggered / acknowledged / resolved.
     incidents: dict[str, str] = field(default_factory=dict)
+    #: The REST API's on-call people: schedule id → (user id, name, email) in order.
+    on_call: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    #: GET /oncalls requests as received (their query pairs).
+    oncall_asks: list[list[tuple[str, str]]] = field(default_factory=list)
+    page_size: int = 100  # the most entries one answer holds (PagerDuty's limit is 100)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
     port: int = 0
+
+    @property
+    def api_url(self) -> str:
+        """The REST API's base URL on this fake."""
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def pagerduty_url(self) -> str:
@@ -98,6 +118,7 @@ class FakePagers:
         app.router.add_post("/v2/enqueue", self._enqueue)
         app.router.add_post("/v2/alerts", self._create)
         app.router.add_post("/v2/alerts/{identifier}/{verb}", self._act)
+        app.router.add_get("/oncalls", self._oncalls)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -117,6 +138,38 @@ class FakePagers:
             status = self.fail_next.pop(0)
             return web.json_response({"message": "injected"}, status=status)
         return None
+
+    async def _oncalls(self, request: web.Request) -> web.Response:
+        query = list(request.query.items())
+        self.oncall_asks.append(query)
+        if (failed := await self._injected()) is not None:
+            return failed
+        if request.headers.get("Authorization") != f"Token token={API_TOKEN}":
+            return web.json_response({"error": {"message": "Unauthorized", "code": 2006}},
+                                     status=401)  # fmt: skip
+        if request.headers.get("Accept") != "application/vnd.pagerduty+json;version=2":
+            return web.json_response({"error": {"message": "Not Acceptable"}}, status=406)
+        wanted = [v for k, v in query if k == "schedule_ids[]"] or list(self.on_call)
+        full = ("include[]", "users") in query
+        entries = [
+            {
+                "escalation_policy": {"id": "PPOLICY", "type": "escalation_policy_reference"},
+                "escalation_level": 1,
+                "schedule": {"id": schedule, "type": "schedule_reference"},
+                "user": {"id": uid, "type": "user", "summary": name, "email": email}
+                if full else {"id": uid, "type": "user_reference", "summary": name},
+                "start": "2026-12-01T00:00:00Z",
+                "end": "2026-12-08T00:00:00Z",
+            }
+            for schedule in wanted
+            for uid, name, email in self.on_call.get(schedule, [])
+        ]  # fmt: skip
+        limit = min(int(request.query.get("limit", "25")), self.page_size)
+        offset = int(request.query.get("offset", "0"))
+        return web.json_response({
+            "oncalls": entries[offset:offset + limit], "limit": limit, "offset": offset,
+            "more": offset + limit < len(entries), "total": None,
+        })  # fmt: skip
 
     async def _enqueue(self, request: web.Request) -> web.Response:
         if (failed := await self._injected()) is not None:

@@ -75,8 +75,10 @@ class FakeSlack:
     #: The bot token's scopes, sent back as X-OAuth-Scopes (as Slack does).
     scopes: tuple[str, ...] = (
         "commands", "chat:write", "chat:write.public", "usergroups:read", "channels:read",
-        "groups:read", "im:write", "files:write",
+        "groups:read", "im:write", "files:write", "users:read", "users:read.email",
     )  # fmt: skip
+    #: users.lookupByEmail: email → user id (any other email: users_not_found).
+    emails: dict[str, str] = field(default_factory=dict)
     #: conversations.info: channel id → (name, whether the bot is a member); any other id
     #: is channel_not_found.
     channels: dict[str, tuple[str, bool]] = field(
@@ -196,6 +198,13 @@ class FakeSlack:
             return {"ok": True, "channel": {"id": "D" + users[1:]}}
         if method.startswith("files."):
             return self._file_step(method, args)
+        if method == "users.lookupByEmail":
+            if "users:read.email" not in self.scopes:
+                return {"ok": False, "error": "missing_scope", "needed": "users:read.email"}
+            user = self.emails.get(str(args.get("email", "")))
+            if user is None:
+                return {"ok": False, "error": "users_not_found"}
+            return {"ok": True, "user": {"id": user, "team_id": TEAM, "deleted": False}}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.groups.get(args.get("usergroup", ""), [])}
         if method == "views.open":

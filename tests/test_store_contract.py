@@ -14,6 +14,7 @@ import pytest
 from habot.core.approvals import Glass, RequestState
 from habot.core.audit import AuditEvent
 from habot.core.model import NodeState, Role, Verdict
+from habot.core.oncall import FirstLevel
 from habot.core.verdict import UNREAD, PairStatus
 from habot.errors import PairBusy, StoreError
 from habot.services.ports import Stores
@@ -190,3 +191,21 @@ async def test_two_break_glasses_at_once_on_two_pairs_start_one(stores: Stores) 
         for rid in (f"p{n}", f"d{n}"):  # both pairs free again for the next round
             await requests.transition(rid, RequestState.EXECUTING, RequestState.SUCCEEDED)
             await requests.transition(rid, RequestState.PENDING, RequestState.CANCELLED)
+
+
+async def test_an_escalation_level_is_recorded_once_with_who_level_one_was(
+    stores: Stores,
+) -> None:
+    """Each level is recorded by one caller (compare-and-set on the levels asked so far);
+    who level 1 asked is kept when later levels are asked, and only while pending."""
+    requests = stores.requests
+    await requests.create(request("r1"), "C1", PLAN)
+    first = FirstLevel(("U0LEAD2",))
+    assert await requests.escalate("r1", (), T0, first=first)
+    assert not await requests.escalate("r1", (), T0, first=FirstLevel(("U0X",)))  # stale
+    assert await requests.escalate("r1", (T0,), T0 + TTL)
+    held = await requests.get("r1")
+    assert held is not None
+    assert (held.asked, held.first) == ((T0, T0 + TTL), first)
+    await requests.transition("r1", RequestState.PENDING, RequestState.CANCELLED)
+    assert not await requests.escalate("r1", (T0, T0 + TTL), T0 + 2 * TTL)

@@ -22,9 +22,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from habot.config import Settings, load_settings
 from habot.core.roles import RolePolicy
 from habot.pager.http import configured_sender
+from habot.pager.oncall import PagerDutyOnCall
 from habot.runtime import Habot, SlackSide, utc_now
 from habot.scheduling import build_scheduler
-from habot.secrets import PAGER_KEYS, Secrets
+from habot.secrets import PAGER_KEYS, PAGERDUTY_API_TOKEN, Secrets
 from habot.services.outbox import PagesApart
 from habot.slack.app import (
     EventGate,
@@ -151,6 +152,7 @@ async def _serve(
         on_dead=metrics.dead_letter,
         telemetry=metrics,
         approvers=directory,
+        oncall=_oncall(settings, secrets, directory),
     )
     async with AsyncExitStack() as stack:
         stack.push_async_callback(pages.close)
@@ -167,6 +169,25 @@ async def _serve(
         await stop.wait()
         metrics.up.set(0)
         click.echo("habot: stopping")
+
+
+def _oncall(
+    settings: Settings, secrets: Secrets, directory: GroupDirectory
+) -> PagerDutyOnCall | None:
+    """PagerDuty's on-call people as escalation level 1, when [paging] oncall_schedules."""
+    paging = settings.paging
+    if not paging.oncall_schedules:
+        return None
+    if not secrets.get(PAGERDUTY_API_TOKEN):
+        log.error("[paging] oncall_schedules is set but there is no PagerDuty REST token "
+                  "(keyring %s or %s): level 1 will be asked as configured",
+                  PAGERDUTY_API_TOKEN.keyring_name, PAGERDUTY_API_TOKEN.env_var)  # fmt: skip
+    return PagerDutyOnCall(
+        api_url=paging.pagerduty_api_url,
+        schedules=paging.oncall_schedules,
+        token=lambda: secrets.get(PAGERDUTY_API_TOKEN),
+        slack_user=directory.user_by_email,
+    )
 
 
 def _say_if_debugging() -> None:

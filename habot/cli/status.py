@@ -115,8 +115,9 @@ async def _check(config_path: Path | None, console: Console | None, page_test: b
         nodes = await check_nodes(habot.settings, habot.executor)
     channels = [*settings.slack.channels, *filter(None, [settings.slack.alert_channel])]
     slack = await check_slack(
-        api_url(os.environ), secrets.get(BOT_TOKEN), secrets.get(APP_TOKEN), channels
-    )
+        api_url(os.environ), secrets.get(BOT_TOKEN), secrets.get(APP_TOKEN), channels,
+        oncall=bool(settings.paging.oncall_schedules),
+    )  # fmt: skip
     paging = await check_paging(settings, secrets, page_test)
     return Checked(len(settings.pairs), nodes, slack, settings.weakened(), tuple(paging))
 

@@ -109,6 +109,16 @@ class Settings(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _oncall_replaces_a_level(self) -> Settings:
+        if self.paging.oncall_schedules and not self.approval.escalation:
+            raise ValueError(
+                "paging: oncall_schedules makes escalation level 1 whoever is on call, so "
+                "[approval] escalation must list the levels (its level 1 is asked when the "
+                "PagerDuty lookup fails)"
+            )
+        return self
+
     def login(self, pair: PairSettings) -> Login:
         """Who habot logs in as on the pair's nodes, and how (the pair's own choice, else
         [ssh]'s)."""

@@ -315,8 +315,15 @@ class PagingSettings(_Section):
     #: The keyring entry (and HABOT_<NAME> variable) of the approvers' own PagerDuty
     #: service's routing key; unset: the same service as the alerts.
     approvers_routing_key: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    #: PagerDuty schedules whose on-call people (those holding the approver role) are
+    #: escalation level 1, looked up through PagerDuty's REST API with the keyring entry
+    #: pagerduty_api_token (HABOT_PAGERDUTY_API_TOKEN), matched to Slack users by email.
+    oncall_schedules: tuple[Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$")], ...] = Field(
+        (), max_length=10
+    )
+    pagerduty_api_url: str = "https://api.pagerduty.com"
 
-    @field_validator("pagerduty_events_url", "opsgenie_url")
+    @field_validator("pagerduty_events_url", "opsgenie_url", "pagerduty_api_url")
     @classmethod
     def _urls(cls, value: str) -> str:
         return _endpoint(value)

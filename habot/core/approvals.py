@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from habot.core.model import Role
+from habot.core.oncall import FirstLevel
 from habot.core.operations import Operation, Topology
 from habot.core.replies import Code, Part, Person, Reply, Strong, When, joined, plain, say
 from habot.core.roles import Access
@@ -96,6 +97,9 @@ class Request:
     #: When its card first offered the Break glass button ([approval] break_glass_after).
     offered: datetime | None = None
     glass: Glass | None = None
+    #: Who level 1 asked, when it was whoever PagerDuty had on call ([paging]
+    #: oncall_schedules); None: the configured level 1.
+    first: FirstLevel | None = None
 
     @property
     def missing(self) -> int:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from habot.core.blocks import mention, slack_date
+from habot.core.blocks import escape, mention, slack_date
+from habot.core.oncall import FirstLevel
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,22 @@ class Escalation:
         return len(asked) >= len(self.levels)
 
 
-def asked_line(escalation: Escalation, asked: Sequence[datetime]) -> str | None:
-    """The card's line: who has been asked and when, and who is next and when."""
+def asked_line(
+    escalation: Escalation, asked: Sequence[datetime], first: FirstLevel | None = None
+) -> str | None:
+    """The card's line: who has been asked and when (level 1: who was on call, when
+    ``first`` says so, or why the configured level was asked), and who is next and when."""
     if not escalation.levels or not asked:
         return None
     parts = [
         f"level {n} ({_who(escalation.levels[n - 1])}) {slack_date(at)}"
         for n, at in enumerate(asked, 1)
     ]
+    if first is not None:
+        on_call = "" if first.fallback else "on call: "
+        parts[0] = f"level 1 ({on_call}{_who(first.entries)}) {slack_date(asked[0])}"
+        if first.fallback:
+            parts[0] += f" — {escape(first.fallback)}"
     line = "Asked: " + " · ".join(parts)
     if (at := escalation.next_at(asked)) is not None:
         level = len(asked) + 1

@@ -1,5 +1,6 @@
-"""`habot check`'s paging part: does each paging tool turned on have its key — and, with
-``--page-test``, does it take a test page (triggered, then resolved at once)?"""
+"""`habot check`'s paging part: does each paging tool turned on have its key (and the on-call
+lookup work) — and, with ``--page-test``, does it take a test page (triggered, then resolved
+at once)?"""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from habot.config import Settings
 from habot.core.outbox import MessageKind
 from habot.core.paging import PageAction, Pager, test_page
 from habot.pager.http import PageSender, configured_sender
-from habot.secrets import PAGER_KEYS, Secrets
+from habot.pager.oncall import PagerDutyOnCall
+from habot.secrets import PAGER_KEYS, PAGERDUTY_API_TOKEN, Secrets
 from habot.slack.check import SlackCheck
 
 #: PagerDuty's integration keys are 32 characters (its Events API refuses any other).
@@ -28,7 +30,33 @@ async def check_paging(settings: Settings, secrets: Secrets, page_test: bool) ->
                 checks.append(await _test(sender, pager))
     finally:
         await sender.close()
+    if settings.paging.oncall_schedules:
+        checks.append(await _oncall(settings, secrets))
     return checks
+
+
+async def _oncall(settings: Settings, secrets: Secrets) -> SlackCheck:
+    """One on-call lookup (people counted, not matched to Slack users); never the token."""
+    step = "PagerDuty on-call lookup"
+    name = PAGERDUTY_API_TOKEN
+    if not secrets.get(name):
+        return SlackCheck(step, False, f"no REST token: put it in the keyring entry "
+                          f"{name.keyring_name!r} (service habot) or {name.env_var}")  # fmt: skip
+
+    async def themselves(email: str) -> str:
+        return email
+
+    lookup = PagerDutyOnCall(
+        api_url=settings.paging.pagerduty_api_url,
+        schedules=settings.paging.oncall_schedules,
+        token=lambda: secrets.get(name),
+        slack_user=themselves,
+    )
+    answer = await lookup.now()
+    if answer.failure:
+        return SlackCheck(step, False, answer.failure)
+    schedules = ", ".join(settings.paging.oncall_schedules)
+    return SlackCheck(step, True, f"{len(answer.users)} on call now in {schedules}")
 
 
 def _key(pager: Pager, secrets: Secrets) -> SlackCheck:

@@ -19,6 +19,7 @@ from habot.core.approvals import Glass, Request, RequestState
 from habot.core.audit import AuditEvent, AuditRecord, ChainCheck, RequestRow
 from habot.core.catalogue import RemoteCommand
 from habot.core.model import NodeState, Role
+from habot.core.oncall import FirstLevel, OnCall
 from habot.core.operations import OperationPlan
 from habot.core.outbox import MessageKind, Next, OutboxMessage, Withdrawn
 from habot.core.readings import StoredReading
@@ -143,9 +144,11 @@ class Requests(Protocol):
         asked: tuple[datetime, ...],
         now: datetime,
         said: AuditEvent | None = None,
+        first: FirstLevel | None = None,
     ) -> bool:
-        """Record the next escalation level asked at ``now``, while it is pending and its
-        levels asked are still ``asked``; True only for the one caller that recorded it."""
+        """Record the next escalation level asked at ``now`` (level 1: and who it was, when
+        ``first`` says), while it is pending and its levels asked are still ``asked``; True
+        only for the one caller that recorded it."""
         ...
 
     async def offer_glass(self, request_id: str, at: datetime) -> bool:
@@ -399,6 +402,14 @@ class Approvers(Protocol):
 
     async def members(self, entries: Iterable[str]) -> frozenset[str]:
         """The users named (U…/W…) and the members of the user groups named (S…)."""
+        ...
+
+
+class OnCallLookup(Protocol):
+    """Who is on call now ([paging] oncall_schedules), as Slack users."""
+
+    async def now(self) -> OnCall:
+        """The on-call people (cached briefly), or why they could not be looked up."""
         ...
 
 

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.secrets import APP_TOKEN, BOT_TOKEN
-from habot.slack.manifest import BOT_SCOPES
+from habot.slack.manifest import BOT_SCOPES, ONCALL_SCOPES
 from habot.slack.startup import CALL_TIMEOUT
 
 
@@ -27,7 +27,11 @@ class SlackCheck:
 
 
 async def check_slack(
-    base_url: str, bot_token: str | None, app_token: str | None, channels: Sequence[str]
+    base_url: str,
+    bot_token: str | None,
+    app_token: str | None,
+    channels: Sequence[str],
+    oncall: bool = False,
 ) -> list[SlackCheck]:
     """Every Slack check, in order; those that need the bot token are skipped without it."""
     if not bot_token:
@@ -42,7 +46,7 @@ async def check_slack(
         SlackCheck(
             "bot token", True, f"workspace {answer.get('team')}, bot {answer.get('user_id')}"
         ),
-        _scopes(answer["headers"]),
+        _scopes(answer["headers"], oncall),
         await _app_token(base_url, app_token),
     ]
     for channel in dict.fromkeys(channels):  # each once, in order
@@ -62,16 +66,20 @@ async def _once(call: Callable[[], Awaitable[Any]]) -> tuple[dict[str, Any] | No
     return {**response.data, "headers": headers}, ""
 
 
-def _scopes(headers: dict[str, str]) -> SlackCheck:
+def _scopes(headers: dict[str, str], oncall: bool) -> SlackCheck:
+    """Every scope the manifest asks for; those only the on-call lookup needs count only
+    when [paging] oncall_schedules is set."""
     granted = headers.get("x-oauth-scopes")
     if granted is None:
         return SlackCheck("scopes", None, "Slack did not list the token's scopes")
     missing = [s for s in BOT_SCOPES if s not in {g.strip() for g in granted.split(",")}]
+    needed = [s for s in missing if oncall or s not in ONCALL_SCOPES]
+    fix = "update the app from `habot manifest` and reinstall it"
+    if needed:
+        return SlackCheck("scopes", False, f"missing {', '.join(needed)}: {fix}")
     if missing:
-        return SlackCheck(
-            "scopes", False,
-            f"missing {', '.join(missing)}: update the app from `habot manifest` and reinstall it",
-        )  # fmt: skip
+        return SlackCheck("scopes", True, f"all habot needs here; {', '.join(missing)} (for "
+                          f"[paging] oncall_schedules) not granted: {fix} to use it")  # fmt: skip
     return SlackCheck("scopes", True, "every scope the manifest asks for")
 
 

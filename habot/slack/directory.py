@@ -42,6 +42,7 @@ class GroupDirectory:
         self._ttl = ttl
         self._cache: dict[str, _Entry] = {}
         self._fetching: dict[str, asyncio.Future[frozenset[str]]] = {}
+        self._by_email: dict[str, tuple[str | None, float]] = {}
 
     async def roles_of(self, user: str) -> frozenset[Access]:
         """The user's roles, looking up only the groups the policy names."""
@@ -63,6 +64,25 @@ class GroupDirectory:
         for group in sorted(named - users):
             users |= await self._members(group)
         return frozenset(users)
+
+    async def user_by_email(self, email: str) -> str | None:
+        """The Slack user with this email (users.lookupByEmail, needs users:read.email;
+        cached as for roles), or None when there is none or Slack cannot say."""
+        now = self._ticks()
+        known = self._by_email.get(email)
+        if known and now - known[1] < self._ttl:
+            return known[0]
+        try:
+            response = await self._client.users_lookupByEmail(email=email)
+            user = response.get("user") or {}
+            found = str(user.get("id")) if user.get("id") else None
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("users.lookupByEmail failed: %s", _why(exc))
+            if not (isinstance(exc, SlackApiError) and _error(exc) == "users_not_found"):
+                return known[0] if known else None  # not an answer: nothing cached
+            found = None
+        self._by_email[email] = (found, now)
+        return found
 
     async def _members(self, group: str) -> frozenset[str]:
         now = self._ticks()
@@ -88,6 +108,11 @@ class GroupDirectory:
             return entry.members if entry else frozenset()
         self._cache[group] = _Entry(members, now)
         return members
+
+
+def _error(exc: SlackApiError) -> str | None:
+    data = exc.response.data
+    return str(data.get("error")) if isinstance(data, dict) else None
 
 
 def _why(exc: Exception) -> str:

@@ -9,6 +9,9 @@ from habot.slack.app import EVENTS_PATH
 
 #: Every subcommand, as `/ha help` writes it (Slack shows this under the command name).
 USAGE_HINT = " | ".join(USAGE.values())
+#: Only for [paging] oncall_schedules: PagerDuty's on-call people matched to Slack users by
+#: email (users.lookupByEmail).
+ONCALL_SCOPES = ("users:read", "users:read.email")
 BOT_SCOPES = [
     "commands",
     "chat:write",
@@ -18,6 +21,7 @@ BOT_SCOPES = [
     "groups:read",  # … and in the private ones
     "im:write",  # open a direct message: long output goes there as a file
     "files:write",  # … uploaded with Slack's external upload flow
+    *ONCALL_SCOPES,
 ]
 
 

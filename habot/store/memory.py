@@ -28,6 +28,7 @@ from habot.core.audit import (
     verify,
 )
 from habot.core.model import NodeState, Role
+from habot.core.oncall import FirstLevel
 from habot.core.operations import OperationPlan
 from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, Withdrawn, update_of
 from habot.core.readings import StoredReading
@@ -182,6 +183,7 @@ class MemoryRequests:
         asked: tuple[datetime, ...],
         now: datetime,
         said: AuditEvent | None = None,
+        first: FirstLevel | None = None,
     ) -> bool:
         held = self._held.get(request_id)
         if held is None or held.request.state is not RequestState.PENDING:
@@ -189,7 +191,8 @@ class MemoryRequests:
         if held.request.asked != asked:
             return False
         version = held.request.version + 1
-        held.request = replace(held.request, asked=(*asked, now), version=version)
+        first = first or held.request.first
+        held.request = replace(held.request, asked=(*asked, now), version=version, first=first)
         self._said(said)
         return True
 

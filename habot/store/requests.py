@@ -21,6 +21,7 @@ from habot.core.approvals import Glass, Request, RequestState
 from habot.core.audit import AuditEvent, RequestRow
 from habot.core.catalogue import HaCommand
 from habot.core.model import NodeState, Role, Verdict
+from habot.core.oncall import FirstLevel
 from habot.core.operations import Operation, OperationPlan
 from habot.errors import PairBusy
 from habot.store.audit import append_in
@@ -209,17 +210,25 @@ class RequestStore:
         asked: tuple[datetime, ...],
         now: datetime,
         said: AuditEvent | None = None,
+        first: FirstLevel | None = None,
     ) -> bool:
-        """Record that the next level was asked at ``now`` — only while the request is
-        pending and its levels asked are still ``asked`` (of two replicas' sweeps, one
-        asks). ``said`` is appended in the same transaction."""
+        """Record that the next level was asked at ``now`` (and who level 1 was, with
+        ``first``) — only while the request is pending and its levels asked are still
+        ``asked`` (of two replicas' sweeps, one asks). ``said`` is appended in the same
+        transaction."""
         with self._write() as conn, conn.begin():
             changed = conn.execute(
                 text(
-                    "UPDATE requests SET asked = :new, version = version + 1 "
+                    "UPDATE requests SET asked = :new, version = version + 1, "
+                    "first_level = COALESCE(:first, first_level) "
                     "WHERE id = :id AND state = 'pending' AND asked = :old"
                 ),
-                {"id": request_id, "old": _times(asked), "new": _times((*asked, now))},
+                {
+                    "id": request_id,
+                    "old": _times(asked),
+                    "new": _times((*asked, now)),
+                    "first": first.to_json() if first else None,
+                },
             ).rowcount
             if changed == 1 and said is not None:
                 append_in(conn, said)
@@ -466,6 +475,7 @@ def _request(row: Any, approvals: tuple[str, ...]) -> Request:
         asked=tuple(datetime.fromisoformat(t) for t in json.loads(row["asked"] or "[]")),
         offered=_when(row["offered_at"]),
         glass=_glass(row),
+        first=FirstLevel.from_json(row["first_level"]),
     )
 
 

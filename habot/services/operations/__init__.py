@@ -49,6 +49,7 @@ from habot.services.ports import (
     Caller,
     Clock,
     CommandRunner,
+    OnCallLookup,
     ReadingLog,
     Requests,
     Telemetry,
@@ -82,6 +83,7 @@ class OperationService:
         outage: Outage | None = None,
         paging: Paging | None = None,
         telemetry: Telemetry | None = None,
+        oncall: OnCallLookup | None = None,
     ) -> None:
         self._background = background or Background()
         parts = Parts(
@@ -104,6 +106,7 @@ class OperationService:
             outage=outage,
             paging=paging,
             telemetry=telemetry,
+            oncall=oncall,
         )
         execution = Execution(parts)
         self._asking = Asking(parts, execution)

@@ -19,6 +19,7 @@ from habot.core.blocks import Message
 from habot.core.cards import approval_card, approver_note
 from habot.core.durations import format_duration
 from habot.core.escalation import Escalation, asked_line
+from habot.core.oncall import FirstLevel, first_level
 from habot.core.operations import Operation, OperationPlan
 from habot.core.outbox import Fate
 from habot.core.paging import approval_done, approval_wanted, urgent
@@ -32,6 +33,7 @@ from habot.services.ports import (
     AuditLog,
     Clock,
     CommandRunner,
+    OnCallLookup,
     ReadingLog,
     Requests,
     Telemetry,
@@ -129,6 +131,7 @@ class Parts:
     outage: Outage | None = None  # a database outage, said once however many writes wait
     paging: Paging | None = None  # pages to the approvers' on-call ([paging])
     telemetry: Telemetry | None = None  # how many break-glass reviews are owed
+    oncall: OnCallLookup | None = None  # level 1 is who is on call ([paging] oncall_schedules)
 
 
 class Stage:
@@ -154,6 +157,7 @@ class Stage:
         self._outage = parts.outage or Outage()
         self._paging = parts.paging
         self._telemetry = parts.telemetry
+        self._oncall = parts.oncall
         approval = parts.settings.approval
         self._escalation = Escalation(approval.escalation, approval.escalate_after)
 
@@ -198,7 +202,7 @@ class Stage:
         current = await self._requests.get(request.id) or request
         plan = await self._requests.plan(request.id)
         approvers = self._settings.slack.approvers_mention
-        asked = asked_line(self._escalation, current.asked)
+        asked = asked_line(self._escalation, current.asked, current.first)
         message = approval_card(current, plan, note, outcome, approvers, asked)
         await self._notify.update_card(current.pair, channel, card, message, current.version)
 
@@ -209,12 +213,17 @@ class Stage:
         across replicas (audited with it), then its members are told by direct message —
         and, asked past the first, in the card's thread and by a page. None when another
         sweep asked it first or the request stopped waiting."""
-        entries = self._escalation.levels[level]
-        detail = {"request": request.id, "level": level + 1, "asked": list(entries)}
+        entries, first = self._escalation.levels[level], None
+        if level == 0 and self._oncall is not None:
+            first = await self._on_call_now(entries)
+            entries = first.entries
+        detail: dict[str, Any] = {"request": request.id, "level": level + 1, "asked": list(entries)}
+        if first is not None:
+            detail["on_call"] = first.fallback or "looked up"
         said = self._event("escalated", "habot", request.pair, f"level {level + 1}", detail)
-        if not await self._requests.escalate(request.id, request.asked, now, said):
+        if not await self._requests.escalate(request.id, request.asked, now, said, first):
             return None
-        asked = replace(request, asked=(*request.asked, now))
+        asked = replace(request, asked=(*request.asked, now), first=first or request.first)
         channel, card = await self._card_channel(request)
         plan = await self._requests.plan(request.id)
         link = await self._notify.link(card) if card is not None else None
@@ -228,6 +237,13 @@ class Stage:
         self._changed()
         await self._refresh_card(asked)
         return asked
+
+    async def _on_call_now(self, configured: tuple[str, ...]) -> FirstLevel:
+        """Level 1 as PagerDuty has it now: the on-call approvers — or the configured
+        level, saying why."""
+        assert self._oncall is not None
+        approvers = await self._approvers.who_can_approve() if self._approvers else None
+        return first_level(configured, await self._oncall.now(), approvers)
 
     async def _members(self, entries: tuple[str, ...]) -> frozenset[str]:
         if self._approvers is None:
