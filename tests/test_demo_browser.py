@@ -62,9 +62,10 @@ async def demo(tmp_path: Path) -> AsyncIterator[RunningDemo]:
 async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
     demo: RunningDemo, chromium: str
 ) -> None:
-    """Status card; the Primary power-cut; a failover requested as the operator; their own
-    Approve refused; approved by the approver through the confirm dialog; the outcome in
-    the card's thread; App Home updated — then Ctrl-C leaves nothing behind."""
+    """Status card; the Primary power-cut; a failover requested as the operator (the pager
+    pane shows the approvers paged); their own Approve refused; approved by the approver
+    through the confirm dialog (the page resolved); the outcome in the card's thread; App
+    Home updated — then Ctrl-C leaves nothing behind."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert demo.url == demo.url.strip()  # the URL is a line of its own
     async with playwright.async_playwright() as pw:
@@ -95,6 +96,10 @@ async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
         )
         await request.last.wait_for()
         await page.locator(".ephemeral", has_text="approval(s) needed").last.wait_for()
+        # the approvers' on-call is paged for an emergency request (the demo's PagerDuty)
+        await page.locator(
+            "#pages .page.trigger", has_text="failover waits for approval"
+        ).wait_for()
         await shot("02-failover-requested")
 
         await request.last.locator("button[data-action-id='approve_request']").click()
@@ -111,6 +116,7 @@ async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
         await page.click("#confirm-yes")
         await page.locator(".message", has_text="Succeeded").last.wait_for()
         await page.locator(".thread .message").first.wait_for()
+        await page.locator("#pages .page.resolve", has_text="/request/").first.wait_for()
         await shot("05-failover-succeeded")
 
         await page.click("#tab-home")

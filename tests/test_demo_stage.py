@@ -3,6 +3,7 @@ the bot's tests use (tests/slackcheck.py), and passes on what Slack would send."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -11,12 +12,16 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from habot.core.blocks import status_message
+from habot.core.cards import glass_form
 from habot.core.model import Verdict
+from habot.demo.pager import DemoPager
 from habot.demo.stage import Persona, SlackStage
 from tests.slackcheck import MESSAGE_LIMIT, problems_in_blocks
 from tests.test_blocks import pair_status
+from tests.test_break_glass import _request as glass_request
 
 TOKEN, SECRET = "xoxb-stage-test", "s3cret"
 OPS = Persona("U0OPS", "Olivia", "operator")
@@ -164,3 +169,107 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def stub_bot(answers: list[str]) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+    """A stand-in for the bot's /slack/events: answers each interaction with the next of
+    ``answers`` (an empty body, or a form's errors), recording the payloads."""
+    seen: list[dict[str, Any]] = []
+
+    async def events(request: web.Request) -> web.Response:
+        form = await request.post()
+        seen.append(json.loads(str(form["payload"])))
+        return web.Response(text=answers.pop(0) if answers else "")
+
+    app = web.Application()
+    app.router.add_post("/slack/events", events)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        await runner.cleanup()
+
+
+async def ui(stage: SlackStage, path: str, **body: Any) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(stage.page_url + path, json={"as": OPS.user, **body}) as response,
+    ):
+        data: dict[str, Any] = await response.json()
+        return data
+
+
+async def test_a_button_opens_a_form_whose_errors_stay_on_it_until_it_is_sent(
+    stage: SlackStage,
+) -> None:
+    """views.open takes the trigger of the click that issued it, once; the form is the
+    clicker's; sent, it reaches the bot as a view_submission with what was typed; the
+    errors the bot answers stay on the form; a good answer closes it."""
+    form = glass_form(glass_request(), "C0OPS")
+    answer = await api(stage, "chat.postMessage", channel="C0OPS", text="card",
+                       blocks=[{"type": "actions", "block_id": "b1", "elements": [
+                           {"type": "button", "action_id": "break_glass", "value": "r1",
+                            "text": {"type": "plain_text", "text": "Break glass"}}]}])  # fmt: skip
+    errors = json.dumps({"response_action": "errors", "errors": {"reason": "too short"}})
+    async with stub_bot(["", errors, ""]) as (url, seen):
+        stage.bot_url = url
+        await ui(stage, "ui/click", ts=answer["ts"], block_id="b1", action_id="break_glass")
+        trigger = seen[0]["trigger_id"]
+        opened = await api(stage, "views.open", trigger_id=trigger, view=form)
+        assert opened["ok"] is True
+        assert (await api(stage, "views.open", trigger_id=trigger, view=form)) == {
+            "ok": False, "error": "expired_trigger_id",
+        }  # fmt: skip
+        assert (await stage.view_for(OPS.user))["modal"]["callback_id"] == "break_glass_form"
+        said = await ui(stage, "ui/submit", values={"reason": "power cut"})
+        assert said == {"ok": True, "errors": {"reason": "too short"}}
+        assert (await stage.view_for(OPS.user))["modal"]["errors"] == {"reason": "too short"}
+        await ui(stage, "ui/submit", values={"reason": "INC-9: the Primary lost its power"})
+        submitted = seen[-1]
+        assert submitted["type"] == "view_submission"
+        assert submitted["view"]["state"]["values"]["reason"]["reason"]["value"].startswith("INC-9")
+        assert json.loads(submitted["view"]["private_metadata"]) == {
+            "request": "0a1b2c3d", "channel": "C0OPS",
+        }  # fmt: skip
+        assert (await stage.view_for(OPS.user))["modal"] is None
+
+
+async def test_the_demos_pagerduty_takes_events_as_pagerduty_does() -> None:
+    """202 with the dedup_key for a good event, 400 for a wrong key or a trigger with no
+    summary; the pane shows what arrived and each incident's state now."""
+    pager = DemoPager()
+    app = web.Application()
+    pager.route(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/pager/v2/enqueue"
+    payload = {"summary": "prod: Primary down", "source": "habot", "severity": "critical"}
+    event = {"routing_key": pager.routing_key, "event_action": "trigger", "dedup_key": "k1",
+             "payload": payload}  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=event) as taken:
+                assert taken.status == 202
+                assert (await taken.json())["dedup_key"] == "k1"
+            for bad in ({**event, "routing_key": "x" * 32}, {**event, "payload": {}}):
+                async with session.post(url, json=bad) as refused:
+                    assert refused.status == 400
+            resolve = {"routing_key": pager.routing_key, "event_action": "resolve",
+                       "dedup_key": "k1"}  # fmt: skip
+            async with session.post(url, json=resolve) as taken:
+                assert taken.status == 202
+    finally:
+        await runner.cleanup()
+    shown = pager.shown()
+    assert [(e["action"], e["incident"]) for e in shown] == [
+        ("trigger", "resolved"), ("resolve", "resolved"),
+    ]  # fmt: skip
+    assert shown[0]["summary"] == "prod: Primary down"

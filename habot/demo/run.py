@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from habot.demo.pager import DemoPager
 from habot.demo.stage import Persona, SlackStage
 from habot.sim.simulator import Simulator
 from habot.slack.app import SERVING_PORT
@@ -53,6 +54,17 @@ nudge_every = "10m"
 [approval]
 ttl = "15m"
 cooldown = "1m"
+# Rehearse 03:00: a failover nobody approves offers Break glass to its requester.
+escalation = [["{APPROVER.user}"]]
+break_glass_after = "2m"
+"""
+
+#: Paging into the demo's own PagerDuty (the pager pane), once its address is known.
+DEMO_PAGING = """
+[paging]
+pagerduty = true
+pagerduty_events_url = "{url}"
+page_approvers = true
 """
 
 #: The page's "break it" buttons: (pair:what, label).
@@ -116,9 +128,8 @@ async def _demo_in_folder(port: int, host: str) -> AsyncIterator[Demo]:
         folder = Path(tmp)
         async with Simulator(folder / "sim", PAIRS, console=("dr",)) as sim:
             await sim.apply("dr", "pair", "degraded", "on")
-            config = sim.kit.config_path
-            config.write_text(config.read_text(encoding="utf-8") + DEMO_CONFIG, encoding="utf-8")
             secret, token = secrets.token_hex(16), "xoxb-demo-" + secrets.token_hex(12)
+            pager = DemoPager()
 
             async def faults(pair: str, what: str) -> str:
                 return await breaker(sim, pair, what)
@@ -127,14 +138,20 @@ async def _demo_in_folder(port: int, host: str) -> AsyncIterator[Demo]:
                 channel=CHANNEL, channel_name=CHANNEL_NAME,
                 personas=[OPERATOR, APPROVER, VIEWER], command="/ha", usage_hint=USAGE_HINT,
                 signing_secret=secret, bot_token=token, faults=faults, fault_names=FAULTS,
+                pager=pager,
             )  # fmt: skip
             await stage.start(port, host)
+            config = sim.kit.config_path
+            paging = DEMO_PAGING.format(url=stage.pager_url)
+            config.write_text(config.read_text(encoding="utf-8") + DEMO_CONFIG + paging,
+                              encoding="utf-8")  # fmt: skip
             env = {
                 **os.environ,
                 "HABOT_SLACK_API_URL": stage.api_url,
                 "SLACK_BOT_TOKEN": token,
                 "SLACK_SIGNING_SECRET": secret,
                 "HABOT_SSH_PASSWORD": sim.kit.console_password(),
+                "HABOT_PAGERDUTY_ROUTING_KEY": pager.routing_key,
             }
             bot_log = folder / "habot.log"
 

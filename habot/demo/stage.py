@@ -37,6 +37,8 @@ from habot.demo.blockkit import (
     problems_in_blocks,
     problems_in_view,
 )
+from habot.demo.pager import PATH as PAGER_PATH
+from habot.demo.pager import DemoPager
 
 log = logging.getLogger(__name__)
 TEAM, BOT_USER, APP_ID, BOT_ID = "T0DEMO", "U0HABOT", "A0DEMO", "B0DEMO"
@@ -97,6 +99,7 @@ class SlackStage:
         bot_token: str,
         faults: Faults | None = None,
         fault_names: list[tuple[str, str]] | None = None,
+        pager: DemoPager | None = None,
     ) -> None:
         self.channel, self.channel_name = channel, channel_name
         self.personas = {p.user: p for p in personas}
@@ -106,6 +109,9 @@ class SlackStage:
         self._faults, self._fault_names = faults, fault_names or []
         self.messages: list[Posted] = []
         self.homes: dict[str, dict[str, Any]] = {}
+        self.modals: dict[str, dict[str, Any]] = {}  # the modal each person has open
+        self._triggers: dict[str, str] = {}  # trigger_id → who clicked (views.open needs one)
+        self.pager = pager
         self.uploads: dict[str, Upload] = {}
         self.refused: list[str] = []  # what Slack would have refused, and why
         self.version = 0
@@ -123,6 +129,11 @@ class SlackStage:
     def api_url(self) -> str:
         """What the bot's HABOT_SLACK_API_URL should be."""
         return f"http://127.0.0.1:{self.port}/api/"
+
+    @property
+    def pager_url(self) -> str:
+        """Where the bot sends its pages (the demo's PagerDuty Events API)."""
+        return f"http://127.0.0.1:{self.port}{PAGER_PATH}"
 
     @property
     def page_url(self) -> str:
@@ -146,6 +157,11 @@ class SlackStage:
         app.router.add_post("/ui/click", self._ui_click)
         app.router.add_post("/ui/home", self._ui_home)
         app.router.add_post("/ui/fault", self._ui_fault)
+        app.router.add_post("/ui/submit", self._ui_submit)
+        app.router.add_post("/ui/close", self._ui_close)
+        if self.pager is not None:
+            self.pager.route(app)
+            self.pager.on_event = self._touch
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -227,6 +243,8 @@ class SlackStage:
             return await self._chat(method, args)
         if method == "views.publish":
             return await self._publish(args)
+        if method == "views.open":
+            return await self._open(args)
         if method == "usergroups.users.list":
             return {"ok": True, "users": []}
         if method == "conversations.info":
@@ -296,6 +314,21 @@ class SlackStage:
         await self._touch()
         return {"ok": True, "view": {"id": f"V{user}"}}
 
+    async def _open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """views.open: a modal for the person whose click issued the trigger (once)."""
+        user = self._triggers.pop(str(args.get("trigger_id", "")), None)
+        if user is None:
+            return {"ok": False, "error": "expired_trigger_id"}
+        view = _json(args.get("view")) or {}
+        if view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        if problems := problems_in_view(view):
+            self.refused += problems
+            return {"ok": False, "error": "invalid_blocks"}
+        self.modals[user] = {**view, "id": "V" + uuid.uuid4().hex[:10].upper(), "errors": {}}
+        await self._touch()
+        return {"ok": True, "view": self.modals[user]}
+
     async def _files(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "files.getUploadURLExternal":
             length = str(args.get("length", ""))
@@ -355,8 +388,13 @@ class SlackStage:
     async def _send(self, body: bytes, content_type: str) -> str | None:
         """POST a signed request to the bot's /slack/events; None when it took it, else
         what went wrong (after SEND_TRIES tries)."""
+        problem, _ = await self._post(body, content_type)
+        return problem
+
+    async def _post(self, body: bytes, content_type: str) -> tuple[str | None, str]:
+        """As :meth:`_send`, with the bot's answer (a form's errors come back in it)."""
         if self.bot_url is None or self._session is None:
-            return "habot has not started yet"
+            return "habot has not started yet", ""
         problem = "no answer"
         for attempt in range(SEND_TRIES):
             if attempt:
@@ -367,11 +405,11 @@ class SlackStage:
                     self.bot_url + "/slack/events", data=body, headers=headers
                 ) as response:
                     if response.status == 200:
-                        return None
+                        return None, await response.text()
                     problem = f"habot answered HTTP {response.status}"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 problem = f"habot is not answering ({type(exc).__name__})"
-        return problem
+        return problem, ""
 
     # -- the page ----------------------------------------------------------------------
 
@@ -420,6 +458,8 @@ class SlackStage:
             "home": self.homes.get(user),
             "faults": [{"id": f, "label": label} for f, label in self._fault_names],
             "bot": self.bot,
+            "modal": self.modals.get(user),
+            "pages": self.pager.shown() if self.pager is not None else None,
         }
 
     async def _watch_bot(self, every: float = 1.0) -> None:
@@ -478,10 +518,12 @@ class SlackStage:
         button = _button(message.blocks, str(data.get("block_id")), str(data.get("action_id")))
         if button is None:
             return web.json_response({"ok": False, "error": "no such button"}, status=400)
+        trigger = f"{time.time():.3f}.demo.{uuid.uuid4().hex[:8]}"
+        self._triggers[trigger] = user
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": self.personas[user].name, "team_id": TEAM},
-            "api_app_id": APP_ID, "token": "demo", "trigger_id": f"{time.time():.3f}.demo",
+            "api_app_id": APP_ID, "token": "demo", "trigger_id": trigger,
             "container": {"type": "message", "message_ts": message.ts,
                           "channel_id": message.channel, "is_ephemeral": False},
             "team": {"id": TEAM, "domain": "habot-demo"},
@@ -497,6 +539,46 @@ class SlackStage:
         }  # fmt: skip
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return _sent(await self._send(body, "application/x-www-form-urlencoded"))
+
+    async def _ui_submit(self, request: web.Request) -> web.Response:
+        """A modal's submit: ``{"as": USER, "values": {BLOCK_ID: TEXT}}`` — sent to the bot
+        as a view_submission; the errors it answers stay on the modal, else it closes."""
+        data = await request.json()
+        user = str(data.get("as", ""))
+        view = self.modals.get(user)
+        if view is None:
+            return web.json_response({"ok": False, "error": "no form is open"}, status=400)
+        values = {str(k): str(v) for k, v in dict(data.get("values") or {}).items()}
+        payload = {
+            "type": "view_submission", "team": {"id": TEAM, "domain": "habot-demo"},
+            "user": {"id": user, "username": self.personas[user].name, "team_id": TEAM},
+            "api_app_id": APP_ID, "token": "demo", "trigger_id": f"{time.time():.3f}.demo",
+            "view": {
+                "id": view["id"], "team_id": TEAM, "type": "modal",
+                "callback_id": view.get("callback_id", ""),
+                "private_metadata": view.get("private_metadata", ""), "hash": "1.demo",
+                "state": {"values": {b: {b: {"type": "plain_text_input", "value": v}}
+                                     for b, v in values.items()}},
+            },
+            "response_urls": [],
+        }  # fmt: skip
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        problem, answer = await self._post(body, "application/x-www-form-urlencoded")
+        if problem is not None:
+            return _sent(problem)
+        errors = (_json(answer) or {}).get("errors") if answer.strip() else None
+        if errors:
+            view["errors"] = errors
+        else:
+            self.modals.pop(user, None)
+        await self._touch()
+        return web.json_response({"ok": True, "errors": errors or {}})
+
+    async def _ui_close(self, request: web.Request) -> web.Response:
+        """A modal closed without sending it: ``{"as": USER}``."""
+        self.modals.pop(str((await request.json()).get("as", "")), None)
+        await self._touch()
+        return web.json_response({"ok": True})
 
     async def _ui_home(self, request: web.Request) -> web.Response:
         """The App Home tab opened: ``{"as": USER}``."""
@@ -526,7 +608,7 @@ class SlackStage:
 #: What the demo's bot token may do (as Slack says in X-OAuth-Scopes).
 SCOPES = ",".join(
     ("commands", "chat:write", "chat:write.public", "usergroups:read", "channels:read",
-     "groups:read", "im:write", "files:write")
+     "groups:read", "im:write", "files:write", "users:read", "users:read.email")
 )  # fmt: skip
 
 

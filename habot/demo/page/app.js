@@ -185,11 +185,73 @@ function render() {
   $("home-view").innerHTML = home
     ? home.blocks.map((b) => block(b, { ts: "home" })).join("")
     : `<p class="hint">Opening App Home…</p>`;
+  renderPages(state.pages);
+  renderModal(state.modal);
   const faults = $("faults");
   if (!faults.children.length) {
     faults.innerHTML = state.faults.map((f) => `<button data-fault="${esc(f.id)}">${esc(f.label)}</button>`).join("");
   }
 }
+
+const PAGE_WORDS = { trigger: "🔔 Triggered", acknowledge: "👀 Acknowledged", resolve: "✅ Resolved" };
+
+function renderPages(pages) {
+  const list = $("pages");
+  if (!pages) { list.innerHTML = `<li class="hint">Paging is off.</li>`; return; }
+  list.innerHTML = pages.length
+    ? pages.slice().reverse().map((p) => `<li class="page ${esc(p.action)}"><b>${esc(PAGE_WORDS[p.action] || p.action)}</b> `
+      + `<span class="hint">${esc(new Date(p.at * 1000).toLocaleTimeString())}${p.severity ? ` · ${esc(p.severity)}` : ""}</span>`
+      + (p.summary ? `<div>${esc(p.summary)}</div>` : "")
+      + `<div class="hint">${esc(p.key)} — now ${esc(p.incident)}</div></li>`).join("")
+    : `<li class="hint">Nothing paged yet: power-cut a Primary and wait for the alert.</li>`;
+}
+
+function input(b, errors) {
+  const el = b.element || {};
+  const error = errors[b.block_id] ? `<div class="error" role="alert">${esc(errors[b.block_id])}</div>` : "";
+  const limits = `${el.min_length ? ` minlength="${Number(el.min_length)}"` : ""}${el.max_length ? ` maxlength="${Number(el.max_length)}"` : ""}`;
+  const field = el.multiline
+    ? `<textarea name="${esc(b.block_id)}" rows="3"${limits}></textarea>`
+    : `<input name="${esc(b.block_id)}"${limits}>`;
+  return `<label class="block input">${textOf(b.label)}${field}</label>`
+    + `${b.hint ? `<div class="hint">${textOf(b.hint)}</div>` : ""}${error}`;
+}
+
+let openModal = null;
+
+function renderModal(view) {
+  const dialog = $("modal");
+  if (!view) { openModal = null; if (dialog.open) dialog.close(); return; }
+  const errors = view.errors || {};
+  if (openModal === view.id) { // already open: only its errors change
+    for (const [blockId, text] of Object.entries(errors)) {
+      const field = dialog.querySelector(`[name="${CSS.escape(blockId)}"]`);
+      if (field && !field.parentElement.nextElementSibling?.classList.contains("error")) {
+        field.parentElement.insertAdjacentHTML("afterend", `<div class="error" role="alert">${esc(text)}</div>`);
+      }
+    }
+    return;
+  }
+  openModal = view.id;
+  $("modal-title").textContent = view.title ? view.title.text : "";
+  $("modal-submit").textContent = view.submit ? view.submit.text : "Submit";
+  $("modal-close").textContent = view.close ? view.close.text : "Close";
+  $("modal-body").innerHTML = (view.blocks || []).map((b) => (b.type === "input"
+    ? input(b, errors) : block(b, { ts: "modal" }))).join("");
+  if (!dialog.open) dialog.showModal();
+}
+
+$("modal-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  for (const old of $("modal-body").querySelectorAll(".error")) old.remove();
+  const values = {};
+  for (const field of $("modal-body").querySelectorAll("[name]")) values[field.name] = field.value;
+  const result = await post("/ui/submit", { values });
+  if (!result.ok) $("command-error").textContent = result.error;
+});
+
+$("modal-close").addEventListener("click", () => post("/ui/close", {}));
+$("modal").addEventListener("cancel", () => post("/ui/close", {})); // Escape closes it too
 
 async function poll() {
   const mine = ++polling;
