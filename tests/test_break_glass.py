@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from habot.config import parse_settings
@@ -53,6 +52,7 @@ from tests.test_operation_service import (
     world_on,
 )
 from tests.test_paging import PAGE_ENV, paging_config
+from tests.test_slack_http import post as post_signed
 from tests.test_slack_operations import (
     LEAD as LEAD_USER,
 )
@@ -476,14 +476,9 @@ async def said(bot: Bot, fake: FakeSlack, text: str, user: str = OPS) -> str:
 async def interact(bot: Bot, payload: dict[str, Any]) -> str:
     """A signed interaction; the HTTP answer's body (a form's errors come back there)."""
     body = interaction_body(payload)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            bot.events_url, data=body.encode(), headers=signed_headers(SECRET, body)
-        ) as resp,
-    ):
-        assert resp.status == 200
-        return await resp.text()
+    status, text = await post_signed(bot, body, signed_headers(SECRET, body))
+    assert status == 200
+    return text
 
 
 async def offered_card(fake: FakeSlack, rid: str) -> dict[str, Any]:

@@ -42,6 +42,26 @@ class RequestStore:
         """A connection whose transactions take the write lock before reading."""
         return self._engine.connect().execution_options(**{WRITE_LOCK: True})
 
+    def _set_once(
+        self,
+        update: str,
+        params: dict[str, Any],
+        said: AuditEvent | None = None,
+        across_rows: bool = False,
+    ) -> bool:
+        """Run one compare-and-set ``UPDATE`` (its ``WHERE`` says what must still hold);
+        True only for the one caller whose update changed the row. ``said`` is appended in
+        the same transaction, only then. ``across_rows``: its condition reads other rows
+        too, so on PostgreSQL every such update takes one lock first (a row's lock is not
+        enough; SQLite's write lock already is)."""
+        with self._write() as conn, conn.begin():
+            if across_rows and conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GLASS_LOCK})
+            changed = conn.execute(text(update), params).rowcount
+            if changed == 1 and said is not None:
+                append_in(conn, said)
+        return bool(changed == 1)
+
     # -- creating and reading -----------------------------------------------------------
 
     def create_sync(
@@ -216,23 +236,18 @@ class RequestStore:
         ``first``) — only while the request is pending and its levels asked are still
         ``asked`` (of two replicas' sweeps, one asks). ``said`` is appended in the same
         transaction."""
-        with self._write() as conn, conn.begin():
-            changed = conn.execute(
-                text(
-                    "UPDATE requests SET asked = :new, version = version + 1, "
-                    "first_level = COALESCE(:first, first_level) "
-                    "WHERE id = :id AND state = 'pending' AND asked = :old"
-                ),
-                {
-                    "id": request_id,
-                    "old": _times(asked),
-                    "new": _times((*asked, now)),
-                    "first": first.to_json() if first else None,
-                },
-            ).rowcount
-            if changed == 1 and said is not None:
-                append_in(conn, said)
-        return bool(changed == 1)
+        return self._set_once(
+            "UPDATE requests SET asked = :new, version = version + 1, "
+            "first_level = COALESCE(:first, first_level) "
+            "WHERE id = :id AND state = 'pending' AND asked = :old",
+            {
+                "id": request_id,
+                "old": _times(asked),
+                "new": _times((*asked, now)),
+                "first": first.to_json() if first else None,
+            },
+            said,
+        )
 
     def transition_sync(
         self,
@@ -246,38 +261,29 @@ class RequestStore:
         """Compare-and-set the state (and, when given, the replica running it); True only
         for the one caller that moved it. ``said`` is appended in the same transaction,
         only when the state moved."""
-        with self._write() as conn, conn.begin():
-            changed = conn.execute(
-                text(
-                    "UPDATE requests SET state = :new, detail = :detail, "
-                    "runner = COALESCE(:runner, runner), version = version + 1 "
-                    "WHERE id = :id AND state = :expected"
-                ),
-                {
-                    "new": new.value,
-                    "expected": expected.value,
-                    "id": request_id,
-                    "detail": json.dumps(detail or {}),
-                    "runner": runner,
-                },
-            ).rowcount
-            if changed == 1 and said is not None:
-                append_in(conn, said)
-        return bool(changed == 1)
+        return self._set_once(
+            "UPDATE requests SET state = :new, detail = :detail, "
+            "runner = COALESCE(:runner, runner), version = version + 1 "
+            "WHERE id = :id AND state = :expected",
+            {
+                "new": new.value,
+                "expected": expected.value,
+                "id": request_id,
+                "detail": json.dumps(detail or {}),
+                "runner": runner,
+            },
+            said,
+        )
 
     # -- break-glass ----------------------------------------------------------------------
 
     def offer_glass_sync(self, request_id: str, at: datetime) -> bool:
         """Record that the card began offering break-glass (once, while pending)."""
-        with self._write() as conn, conn.begin():
-            changed = conn.execute(
-                text(
-                    "UPDATE requests SET offered_at = :at, version = version + 1 "
-                    "WHERE id = :id AND state = 'pending' AND offered_at IS NULL"
-                ),
-                {"id": request_id, "at": at.isoformat()},
-            ).rowcount
-        return bool(changed == 1)
+        return self._set_once(
+            "UPDATE requests SET offered_at = :at, version = version + 1 "
+            "WHERE id = :id AND state = 'pending' AND offered_at IS NULL",
+            {"id": request_id, "at": at.isoformat()},
+        )
 
     def break_glass_sync(
         self, request_id: str, glass: Glass, runner: str, said: AuditEvent | None = None
@@ -285,60 +291,44 @@ class RequestStore:
         """Move pending → executing as a break-glass, owned by ``runner`` — only while no
         other break-glass anywhere still owes its review (checked under one lock across
         replicas); True only for the one caller that moved it."""
-        with self._write() as conn, conn.begin():
-            if conn.dialect.name == "postgresql":  # two pairs' rows: the row lock is not enough
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GLASS_LOCK})
-            changed = conn.execute(
-                text(
-                    "UPDATE requests SET state = 'executing', runner = :runner, "
-                    "glass_by = :by, glass_at = :at, glass_reason = :reason, "
-                    "version = version + 1 "
-                    "WHERE id = :id AND state = 'pending' AND NOT EXISTS ("
-                    "SELECT 1 FROM requests AS o WHERE o.glass_at IS NOT NULL "
-                    "AND o.reviewed_at IS NULL)"
-                ),
-                {
-                    "id": request_id,
-                    "runner": runner,
-                    "by": glass.by,
-                    "at": glass.at.isoformat(),
-                    "reason": glass.reason,
-                },
-            ).rowcount
-            if changed == 1 and said is not None:
-                append_in(conn, said)
-        return bool(changed == 1)
+        return self._set_once(
+            "UPDATE requests SET state = 'executing', runner = :runner, "
+            "glass_by = :by, glass_at = :at, glass_reason = :reason, version = version + 1 "
+            "WHERE id = :id AND state = 'pending' AND NOT EXISTS ("
+            "SELECT 1 FROM requests AS o WHERE o.glass_at IS NOT NULL "
+            "AND o.reviewed_at IS NULL)",
+            {
+                "id": request_id,
+                "runner": runner,
+                "by": glass.by,
+                "at": glass.at.isoformat(),
+                "reason": glass.reason,
+            },
+            said,
+            across_rows=True,
+        )
 
     def review_glass_sync(
         self, request_id: str, by: str, at: datetime, note: str, said: AuditEvent | None = None
     ) -> bool:
         """Record the review a break-glass owes (once); True only for the one reviewer."""
-        with self._write() as conn, conn.begin():
-            changed = conn.execute(
-                text(
-                    "UPDATE requests SET reviewed_by = :by, reviewed_at = :at, "
-                    "review_note = :note, version = version + 1 "
-                    "WHERE id = :id AND glass_at IS NOT NULL AND reviewed_at IS NULL"
-                ),
-                {"id": request_id, "by": by, "at": at.isoformat(), "note": note},
-            ).rowcount
-            if changed == 1 and said is not None:
-                append_in(conn, said)
-        return bool(changed == 1)
+        return self._set_once(
+            "UPDATE requests SET reviewed_by = :by, reviewed_at = :at, "
+            "review_note = :note, version = version + 1 "
+            "WHERE id = :id AND glass_at IS NOT NULL AND reviewed_at IS NULL",
+            {"id": request_id, "by": by, "at": at.isoformat(), "note": note},
+            said,
+        )
 
     def remind_glass_sync(self, request_id: str, last: datetime, at: datetime) -> bool:
         """Record a reminder of the missing review, if the last one (or the break-glass
         itself, before any) is still at ``last``; True only for the one sweep that did."""
-        with self._write() as conn, conn.begin():
-            changed = conn.execute(
-                text(
-                    "UPDATE requests SET reminded_at = :at "
-                    "WHERE id = :id AND reviewed_at IS NULL AND glass_at IS NOT NULL "
-                    "AND COALESCE(reminded_at, glass_at) = :last"
-                ),
-                {"id": request_id, "at": at.isoformat(), "last": last.isoformat()},
-            ).rowcount
-        return bool(changed == 1)
+        return self._set_once(
+            "UPDATE requests SET reminded_at = :at "
+            "WHERE id = :id AND reviewed_at IS NULL AND glass_at IS NOT NULL "
+            "AND COALESCE(reminded_at, glass_at) = :last",
+            {"id": request_id, "at": at.isoformat(), "last": last.isoformat()},
+        )
 
     def unreviewed_sync(self) -> list[Request]:
         """Break-glass runs whose review is still owed, oldest first."""
