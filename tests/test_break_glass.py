@@ -603,3 +603,20 @@ async def test_the_bot_refuses_break_glass_for_another_verb_after_a_rejection_an
         assert runs(sim, "dr") == []
     finally:
         await bot.stop()
+
+
+async def test_the_button_opens_the_form_only_for_the_requester_when_allowed(
+    sim: Simulator, glassy: World
+) -> None:
+    """Clicking Break glass: the requester gets the form for the reason (naming the
+    request and the card's channel); anyone else is told why not, and it is audited."""
+    world = glassy
+    await sim.apply("prod", "primary", "down")
+    rid = await _waited(world)
+    form = await world.service.glass_form(OPERATOR, rid)
+    assert isinstance(form, dict)
+    assert json.loads(str(form["private_metadata"])) == {"request": rid, "channel": "C0HAOPS"}
+    other = await world.service.glass_form(OPERATOR2, rid)
+    assert not isinstance(other, dict)
+    assert "Only the requester" in plain(other.parts)
+    assert "break_glass_refused" in await _kinds(world)
