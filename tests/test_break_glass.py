@@ -17,6 +17,7 @@ from habot.config import parse_settings
 from habot.core.approvals import Glass, Request, RequestState
 from habot.core.asks import parse_note
 from habot.core.breakglass import GlassRule, reading_refusal, reason_problem, reminder_due
+from habot.core.cards import Form
 from habot.core.escalation import Escalation
 from habot.core.grammar import UsageError
 from habot.core.home import dashboard
@@ -614,9 +615,9 @@ async def test_the_button_opens_the_form_only_for_the_requester_when_allowed(
     await sim.apply("prod", "primary", "down")
     rid = await _waited(world)
     form = await world.service.glass_form(OPERATOR, rid)
-    assert isinstance(form, dict)
-    assert json.loads(str(form["private_metadata"])) == {"request": rid, "channel": "C0HAOPS"}
+    assert isinstance(form, Form)
+    assert json.loads(str(form.view["private_metadata"])) == {"request": rid, "channel": "C0HAOPS"}
     other = await world.service.glass_form(OPERATOR2, rid)
-    assert not isinstance(other, dict)
+    assert not isinstance(other, Form)
     assert "Only the requester" in plain(other.parts)
     assert "break_glass_refused" in await _kinds(world)

@@ -210,7 +210,7 @@ async def test_a_button_opens_a_form_whose_errors_stay_on_it_until_it_is_sent(
     """views.open takes the trigger of the click that issued it, once; the form is the
     clicker's; sent, it reaches the bot as a view_submission with what was typed; the
     errors the bot answers stay on the form; a good answer closes it."""
-    form = glass_form(glass_request(), "C0OPS")
+    form = glass_form(glass_request(), "C0OPS").view
     answer = await api(stage, "chat.postMessage", channel="C0OPS", text="card",
                        blocks=[{"type": "actions", "block_id": "b1", "elements": [
                            {"type": "button", "action_id": "break_glass", "value": "r1",

@@ -10,7 +10,7 @@ import urllib.parse
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -215,10 +215,31 @@ class RolesSettings(_Section):
         return value
 
 
-class OperationApproval(_Section):
-    """Per-operation approval overrides."""
+ReasonRule = Literal["optional", "required"]
 
-    required: int = Field(ge=0, le=5)
+
+def _pattern(value: str | None) -> str | None:
+    """A ticket pattern: a regular expression Python can compile."""
+    if value is None:
+        return None
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"ticket_pattern {value!r} is not a regular expression: {exc}") from None
+    return value
+
+
+class OperationApproval(_Section):
+    """Per-operation approval overrides (unset: the [approval] value)."""
+
+    required: int | None = Field(None, ge=0, le=5)
+    reason: ReasonRule | None = None
+    ticket_pattern: str | None = None
+
+    @field_validator("ticket_pattern")
+    @classmethod
+    def _ticket(cls, value: str | None) -> str | None:
+        return _pattern(value)
 
 
 class ApprovalSettings(_Section):
@@ -234,10 +255,20 @@ class ApprovalSettings(_Section):
     #: anyone holding the approver role may approve at any level.
     escalation: tuple[tuple[str, ...], ...] = Field((), max_length=6)
     escalate_after: Duration = timedelta(minutes=5)
+    #: Whether a request must say why ("required" opens a form for it in Slack).
+    reason: ReasonRule = "optional"
+    #: A change ticket every request must name, matching this regular expression (e.g.
+    #: ``^CHG[0-9]{7}$``); unset: no ticket is asked for.
+    ticket_pattern: str | None = None
     #: Off unless set: how long a failover request on a Primary that is really down waits
     #: for an approver (every escalation level asked, nobody rejected) before its requester
     #: may run it alone, loudly, owing a review (`/ha break-glass ID "reason"`).
     break_glass_after: Duration | None = None
+
+    @field_validator("ticket_pattern")
+    @classmethod
+    def _ticket(cls, value: str | None) -> str | None:
+        return _pattern(value)
 
     @field_validator("escalation")
     @classmethod

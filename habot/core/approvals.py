@@ -100,6 +100,9 @@ class Request:
     #: Who level 1 asked, when it was whoever PagerDuty had on call ([paging]
     #: oncall_schedules); None: the configured level 1.
     first: FirstLevel | None = None
+    #: Why it was asked, and its change ticket ([approval] reason, ticket_pattern).
+    reason: str | None = None
+    ticket: str | None = None
 
     @property
     def missing(self) -> int:

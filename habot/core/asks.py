@@ -29,29 +29,35 @@ MAX_REASON = 300
 
 @dataclass(frozen=True)
 class OperationRequest:
-    """A parsed mutating request: which pair, which node (make-standalone), why overriding."""
+    """A parsed mutating request: which pair, which node (make-standalone), why overriding,
+    and — for change control — why it is asked and its change ticket."""
 
     sub: Sub
     pair: str
     node: Role | None = None
     override: str | None = None
+    reason: str | None = None
+    ticket: str | None = None
 
 
 def parse_operation(text: str, pairs: Sequence[str], command: str = "/ha") -> OperationRequest:
-    """Parse `OP PAIR [primary|secondary] [--override "reason…"]`; UsageError otherwise.
+    """Parse `OP PAIR [primary|secondary] ["reason…"] [TICKET] [--override "reason…"]`;
+    UsageError otherwise.
 
-    The reason may be in straight or curly quotes. It is stored and shown, never executed.
+    Reasons may be in straight or curly quotes. They are stored and shown, never executed.
     """
     head, sep, tail = text.partition("--override")
     words = head.split()
     sub = sub_named(words[0], command) if words else Sub.HELP
     if sub not in MUTATING:
         raise UsageError(f"`{sub.value}` is not an operation. Try `{command} help`.")
-    usage = f'{command} {USAGE[sub]} [--override "reason"]'
+    usage = f'{command} {USAGE[sub]} ["reason"] [TICKET] [--override "reason"]'
     override = _reason(tail, usage) if sep else None
-    bad = next((w for w in words[1:] if not TOKEN.match(w)), None)
+    before, reason, after = _quoted(head, usage)
+    words = before.split()
+    bad = next((w for w in [*words[1:], *after] if not TOKEN.match(w)), None)
     if bad is not None:
-        raise UsageError(f"{shown(bad)} is not a pair or node name. Usage: `{usage}`")
+        raise UsageError(f"{shown(bad)} is not a pair, node or ticket. Usage: `{usage}`")
     if len(words) < 2:
         raise UsageError(f"Which pair? Usage: `{usage}`")
     pair, rest = pair_named(words[1], pairs, command), words[2:]
@@ -60,8 +66,28 @@ def parse_operation(text: str, pairs: Sequence[str], command: str = "/ha") -> Op
         if not rest or rest[0].lower() not in {r.value for r in Role}:
             raise UsageError(f"Say which node becomes standalone. Usage: `{usage}`")
         node, rest = Role(rest[0].lower()), rest[1:]
-    no_more(rest, 0, usage)
-    return OperationRequest(sub, pair, node, override)
+    if reason is not None:
+        no_more(rest, 0, usage)  # nothing between the pair and its reason
+        rest = after
+    no_more(rest, 1, usage)
+    return OperationRequest(sub, pair, node, override, reason, rest[0] if rest else None)
+
+
+def _quoted(head: str, usage: str) -> tuple[str, str | None, list[str]]:
+    """The words before a quoted reason, the reason (None without quotes) and the words
+    after it."""
+    start = next((i for i, c in enumerate(head) if c in _OPENING_QUOTES), None)
+    if start is None:
+        return head, None, []
+    end = max((i for i, c in enumerate(head) if c in _CLOSING_QUOTES and i > start), default=None)
+    if end is None:
+        raise UsageError(f"Close the reason's quotes. Usage: `{usage}`")
+    reason = " ".join(head[start + 1 : end].split())
+    if not reason:
+        raise UsageError(f"The quoted reason is empty: say why, or leave it out. Usage: `{usage}`")
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"The reason is {len(reason)} characters; keep it under {MAX_REASON}.")
+    return head[:start], reason, head[end + 1 :].split()
 
 
 def _reason(tail: str, usage: str) -> str:

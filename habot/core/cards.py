@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from habot.core.approvals import Glass, Request, RequestState
-from habot.core.asks import MAX_REASON
+from habot.core.asks import MAX_REASON, OperationRequest
 from habot.core.blocks import (
     VERDICT_EMOJI,
     Block,
@@ -21,7 +21,8 @@ from habot.core.blocks import (
     slack_date,
 )
 from habot.core.breakglass import MIN_REASON
-from habot.core.operations import OperationPlan, Topology
+from habot.core.change import REASON, TICKET, ChangeRule
+from habot.core.operations import CONSEQUENCE, Operation, OperationPlan, Topology
 from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
 
 APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
@@ -72,6 +73,8 @@ def approval_card(
     ]
     if plan.warning:
         blocks.append(section(f":warning: *{plan.warning}*"))
+    if request.reason or request.ticket:
+        blocks.append(section(_why_asked(request)))
     if request.override:
         blocks.append(
             section(f":rotating_light: *Cooldown overridden:* {escape(request.override)}")
@@ -134,6 +137,13 @@ def click_mismatch(
             "(or type the command where the card is)."
         )
     return None
+
+
+def _why_asked(request: Request) -> str:
+    """The requester's reason and change ticket, as typed (escaped)."""
+    parts = [f"*Reason:* {escape(request.reason)}"] if request.reason else []
+    parts += [f"*Ticket:* `{escape(request.ticket)}`"] if request.ticket else []
+    return " · ".join(parts)
 
 
 def _glass_line(glass: Glass) -> str:
@@ -244,46 +254,102 @@ def approver_note(request: Request, plan: OperationPlan, channel: str, link: str
         Person(request.requester), " asks for ", Code(request.operation.value), " on ",
         Strong(request.pair), f" (runs {plan.command.value} on the {plan.node}); request ",
         Code(request.id), f" needs {request.required} approval(s) before ",
-        When(request.expires_at), ". Approve or reject it on ", *card, ".",
+        When(request.expires_at), ".", *_said(request), " Approve or reject it on ", *card, ".",
     )  # fmt: skip
+
+
+def _said(request: Request) -> tuple[Part, ...]:
+    """The reason and ticket, for a direct message (user text: shown, never a mention)."""
+    parts: tuple[Part, ...] = (f" Reason: {request.reason}.",) if request.reason else ()
+    return parts + ((" Ticket: ", Code(request.ticket), ".") if request.ticket else ())
 
 
 #: The break-glass form: its callback id and its reason input's block and action ids.
 GLASS_FORM, GLASS_REASON = "break_glass_form", "reason"
 
 
-def glass_form(request: Request, channel: str) -> dict[str, object]:
+def glass_form(request: Request, channel: str) -> Form:
     """The modal the Break glass button opens: what it does, and the reason (checked again
     when sent). ``private_metadata`` carries which request and the card's channel."""
-    return {
+    return Form(
+        {
+            "type": "modal",
+            "callback_id": GLASS_FORM,
+            "private_metadata": json.dumps({"request": request.id, "channel": channel}),
+            "title": {"type": "plain_text", "text": "Break glass"},
+            "submit": {"type": "plain_text", "text": "Run the failover"},
+            "close": {"type": "plain_text", "text": "Keep waiting"},
+            "blocks": [
+                section(
+                    f"*{request.operation.value}* on *{request.pair}* (request `{request.id}`) "
+                    "runs without a second approver. habot reads both nodes first and runs it "
+                    "only if the Primary is down in both nodes' words. Every approver is told, "
+                    "and one of them must review it."
+                ),
+                {
+                    "type": "input",
+                    "block_id": GLASS_REASON,
+                    "label": {"type": "plain_text", "text": "Why it cannot wait"},
+                    "hint": {
+                        "type": "plain_text",
+                        "text": f"At least {MIN_REASON} characters: the incident and what you saw.",
+                    },
+                    "element": {
+                        "type": "plain_text_input",
+                        "action_id": GLASS_REASON,
+                        "multiline": True,
+                        "min_length": MIN_REASON,
+                        "max_length": MAX_REASON,
+                    },
+                },
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Form:
+    """A modal to open for the person who asked (Slack: views.open with their trigger)."""
+
+    view: dict[str, object]
+
+
+#: The request form's callback id.
+REQUEST_FORM = "request_form"
+
+
+def request_form(ask: OperationRequest, rule: ChangeRule, channel: str) -> Form:
+    """The form a request opens when it lacks what change control asks for: what the
+    operation does, and its reason and change ticket (checked again when sent).
+    ``private_metadata`` carries the rest of the request as typed, and its channel."""
+    meta = {"sub": ask.sub.value, "pair": ask.pair, "node": ask.node.value if ask.node else None,
+            "override": ask.override, "channel": channel}  # fmt: skip
+    blocks: list[Block] = [
+        section(f"*{ask.sub.value}* on *{ask.pair}*: {CONSEQUENCE[Operation(ask.sub.value)]}"),
+        _text_input(REASON, "Why", "What this change is for, and why now.", ask.reason,
+                    optional=not rule.reason_required, multiline=True),
+    ]  # fmt: skip
+    if rule.ticket_pattern is not None:
+        hint = f"It must match {rule.ticket_pattern}"
+        blocks.append(_text_input(TICKET, "Change ticket", hint, ask.ticket, optional=False))
+    return Form({
         "type": "modal",
-        "callback_id": GLASS_FORM,
-        "private_metadata": json.dumps({"request": request.id, "channel": channel}),
-        "title": {"type": "plain_text", "text": "Break glass"},
-        "submit": {"type": "plain_text", "text": "Run the failover"},
-        "close": {"type": "plain_text", "text": "Keep waiting"},
-        "blocks": [
-            section(
-                f"*{request.operation.value}* on *{request.pair}* (request `{request.id}`) "
-                "runs without a second approver. habot reads both nodes first and runs it "
-                "only if the Primary is down in both nodes' words. Every approver is told, "
-                "and one of them must review it."
-            ),
-            {
-                "type": "input",
-                "block_id": GLASS_REASON,
-                "label": {"type": "plain_text", "text": "Why it cannot wait"},
-                "hint": {
-                    "type": "plain_text",
-                    "text": f"At least {MIN_REASON} characters: the incident and what you saw.",
-                },
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": GLASS_REASON,
-                    "multiline": True,
-                    "min_length": MIN_REASON,
-                    "max_length": MAX_REASON,
-                },
-            },
-        ],
-    }
+        "callback_id": REQUEST_FORM,
+        "private_metadata": json.dumps(meta),
+        "title": {"type": "plain_text", "text": f"Ask: {ask.sub.value}"[:24]},
+        "submit": {"type": "plain_text", "text": "Ask for approval"},
+        "close": {"type": "plain_text", "text": "Not now"},
+        "blocks": blocks,
+    })  # fmt: skip
+
+
+def _text_input(
+    name: str, label: str, hint: str, value: str | None, optional: bool, multiline: bool = False
+) -> Block:
+    element: dict[str, object] = {"type": "plain_text_input", "action_id": name,
+                                  "multiline": multiline, "max_length": MAX_REASON}  # fmt: skip
+    if value:
+        element["initial_value"] = value
+    return {"type": "input", "block_id": name, "optional": optional,
+            "label": {"type": "plain_text", "text": label},
+            "hint": {"type": "plain_text", "text": hint[:150]}, "element": element}  # fmt: skip

@@ -38,6 +38,23 @@ COMMANDS = {
     Operation.MAKE_STANDALONE: HaCommand.MAKE_STANDALONE,
     Operation.JOINING_CODE: HaCommand.CREATE_JOINING_CODE,
 }
+#: What each operation does to the pair, in the guide's words (on forms and cards).
+CONSEQUENCE = {
+    Operation.SWITCHOVER: "a planned hand-over: the Primary is demoted and the Secondary "
+    "takes over operations.",
+    Operation.FAILOVER: "the Secondary is promoted to Active. An unreachable Primary is not "
+    "demoted: if it is in fact still serving, both servers will be active (split brain).",
+    Operation.FAILBACK: "operations return to the Primary; its data is overwritten from the "
+    "Secondary, and every session on the Secondary is dropped.",
+    Operation.DEMOTE_PRIMARY: "the Primary is demoted so that operation switches to the "
+    "Standby; in a split brain, changes made on the Primary during the split are lost.",
+    Operation.INITIALISE: "HA is (re-)created on the pair from the Primary; the Secondary is "
+    "rebuilt from it.",
+    Operation.MAKE_STANDALONE: "redundancy ends: the node stops replicating and becomes a "
+    "standalone server.",
+    Operation.JOINING_CODE: "a joining code (a secret) is created on the Secondary and shown "
+    "only to you.",
+}
 #: Operations whose output is a secret: shown only to the requester, redacted elsewhere.
 SECRET_OUTPUT = frozenset({Operation.JOINING_CODE})
 #: Operations that change no roles, so the role-change cooldown does not hold them back.

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 
 from habot.config import Settings
 from habot.core.addresses import NodeAddress
-from habot.core.asks import parse_mute, parse_note, parse_operation
+from habot.core.asks import OperationRequest, parse_mute, parse_note, parse_operation
 from habot.core.audit import AuditEvent, digest, status_event
+from habot.core.cards import Form, request_form
 from habot.core.catalogue import tail_log
+from habot.core.change import missing_only, problems
 from habot.core.grammar import (
     MUTATING,
     NOT_YET,
@@ -21,6 +23,7 @@ from habot.core.grammar import (
     UsageError,
     parse_command,
 )
+from habot.core.operations import Operation
 from habot.core.ratelimit import RateLimit
 from habot.core.refusals import refusal, slow_down
 from habot.core.replies import (
@@ -44,6 +47,7 @@ from habot.core.roles import missing_role
 from habot.errors import NodeError
 from habot.services.coalesce import Coalesced
 from habot.services.mutes import Mutes
+from habot.services.operations.stage import change_control
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, ReadingKeeper
 from habot.services.status import StatusService
 
@@ -81,6 +85,7 @@ class CommandService:
         self._mutes = mutes
         self._command = settings.slack.command
         self._limit = RateLimit(settings.slack.commands_per_minute)
+        self._change = change_control(settings)
         #: Everyone asking for the same log of the same node at once shares one read.
         self._log_reads: Coalesced[tuple[NodeAddress, str], CommandResult] = Coalesced(
             settings.ssh.fresh_for.total_seconds()
@@ -95,8 +100,9 @@ class CommandService:
             Sub.UNMUTE: self._unmute,
         }
 
-    async def handle(self, caller: Caller, text: str) -> Answer:
-        """Answer one `/ha` invocation; bad input changes nothing and says why."""
+    async def handle(self, caller: Caller, text: str) -> Answer | Form:
+        """Answer one `/ha` invocation (or, for a request lacking what change control
+        asks for, the form that asks for it); bad input changes nothing and says why."""
         if wait := self._limit.wait(caller.user, self._ticks()):
             return slow_down(wait, self._limit.per_minute, self._command)
         names = [p.name for p in self._settings.pairs]
@@ -134,13 +140,32 @@ class CommandService:
         }[sub]
         return await act(caller, ask.request_id, ask.words)
 
-    async def _operation(self, caller: Caller, text: str) -> Answer:
+    async def _operation(self, caller: Caller, text: str) -> Answer | Form:
+        """A request, or — when it lacks (rather than mistypes) the reason or ticket
+        change control asks for, and it came from a channel — the form for them."""
         assert self._operations is not None
         names = [p.name for p in self._settings.pairs]
         try:
             ask = parse_operation(text, names, self._command)
         except UsageError as exc:
             return unclear(str(exc))
+        rule = self._change.rule(Operation(ask.sub.value))
+        wanted = problems(rule, ask.reason, ask.ticket)
+        if caller.channel and missing_only(wanted, ask.reason, ask.ticket):
+            return request_form(ask, rule, caller.channel)
+        return await self._operations.request(caller, ask)
+
+    def change_problems(self, ask: OperationRequest) -> dict[str, str]:
+        """What change control finds wrong with a request's reason and ticket, by field."""
+        return problems(self._change.rule(Operation(ask.sub.value)), ask.reason, ask.ticket)
+
+    async def submit(self, caller: Caller, ask: OperationRequest) -> Answer:
+        """A request sent from its form: the same rules as typing it."""
+        parsed = ParsedCommand(ask.sub, ask.pair, ask.node)
+        if refused_here := await self._refusal(caller, parsed):
+            return refused_here
+        if self._operations is None:
+            return say("Operations are not enabled in this process.")
         return await self._operations.request(caller, ask)
 
     async def _mute(self, caller: Caller, text: str) -> Reply:

@@ -7,14 +7,17 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.core.alert_cards import ACKNOWLEDGE, FRESH_STATUS, OPEN_REQUEST
 from habot.core.approvals import RequestAction
+from habot.core.asks import OperationRequest
 from habot.core.blocks import RAW_ACTION, Message, home_view, render
 from habot.core.breakglass import reason_problem
 from habot.core.budget import attachment, cut, cut_note, fits
@@ -25,11 +28,15 @@ from habot.core.cards import (
     GLASS_FORM,
     GLASS_REASON,
     REJECT,
+    REQUEST_FORM,
+    Form,
     Where,
     from_elsewhere,
 )
-from habot.core.grammar import Sub
-from habot.core.replies import Answer, Reply, failed, refused, say
+from habot.core.change import REASON, TICKET
+from habot.core.grammar import MUTATING, Sub
+from habot.core.model import Role
+from habot.core.replies import Answer, Code, Reply, failed, refused, say
 from habot.errors import HabotError
 from habot.logs import about
 from habot.services.alerting import Alerter
@@ -89,15 +96,42 @@ class SlackHandlers:
         app.action(ACKNOWLEDGE)(self.on_acknowledge)
         app.action(BREAK_GLASS)(self.on_break_glass)
         app.view(GLASS_FORM)(self.on_glass_form)
+        app.view(REQUEST_FORM)(self.on_request_form)
         app.event("app_home_opened")(self.on_home_opened)
 
-    async def on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        """`/ha …`: ack within Slack's 3 s, then do the (possibly slow) work."""
+    async def on_command(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """`/ha …`: ack within Slack's 3 s, then do the (possibly slow) work — or open the
+        form a request needs (with the command's trigger, which lives 3 s)."""
         await ack()
         await after_the_ack()
         user, channel, text = body["user_id"], body.get("channel_id"), body.get("text", "")
         answer = await self._safely("command", self._command_reply(user, channel, text))
-        await self._send(respond, answer, user)
+        await self._answer(respond, answer, user, client, body.get("trigger_id"))
+
+    async def _answer(
+        self,
+        respond: AsyncRespond,
+        answer: Answer | Form,
+        user: str,
+        client: AsyncWebClient,
+        trigger: str | None,
+        **extra: Any,
+    ) -> None:
+        """Send the answer — or open its form; if Slack will not, say how to type it."""
+        if isinstance(answer, Form):
+            try:
+                await client.views_open(trigger_id=trigger or "", view=answer.view)
+                return
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                why = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+                log.warning("views.open failed: %s", why)
+                answer = failed(
+                    "Slack did not open the form. Type it in full instead, e.g. ",
+                    Code(f'{self._command} switchover PAIR "why" TICKET'), ".",
+                )  # fmt: skip
+        await self._send(respond, answer, user, **extra)
 
     async def on_raw_output(
         self,
@@ -163,14 +197,12 @@ class SlackHandlers:
         request_id, block_id = str(action.get("value")), action.get("block_id", "")
         work = self._glass_form(user, where, request_id, block_id)
         answer = await self._safely(BREAK_GLASS, work)
-        if isinstance(answer, dict):
-            await client.views_open(trigger_id=body["trigger_id"], view=answer)
-            return
-        await self._send(respond, answer, user, replace_original=False)
+        trigger = body.get("trigger_id")
+        await self._answer(respond, answer, user, client, trigger, replace_original=False)
 
     async def _glass_form(
         self, user: str, where: Where, request_id: str, block_id: str
-    ) -> Answer | dict[str, object]:
+    ) -> Answer | Form:
         if self._operations is None:
             return say("Operations are not enabled in this process.")
         caller = await self._caller(user, where.channel)
@@ -195,6 +227,40 @@ class SlackHandlers:
         user, channel = body["user"]["id"], str(meta.get("channel", ""))
         text = f"{Sub.BREAK_GLASS.value} {meta.get('request', '')} {reason}"
         answer = await self._safely(GLASS_FORM, self._command_reply(user, channel, text))
+        await self._post_ephemeral(client, channel, user, answer)
+
+    async def on_request_form(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """A request's form sent: what change control refuses is said in the form itself
+        (nothing is created); otherwise the request is made, under the same rules as
+        typing it, and the answer shown to the sender in the channel they asked in."""
+        view = body["view"]
+        meta = json.loads(view.get("private_metadata") or "{}")
+        ask = _asked(meta, _typed(view, REASON) or None, _typed(view, TICKET) or None)
+        if ask is None:
+            await ack(response_action="errors", errors={REASON: "This form is out of date."})
+            return
+        wrong = self._commands.change_problems(ask)
+        if wrong:
+            await ack(response_action="errors", errors=wrong)
+            return
+        await ack()
+        user, channel = body["user"]["id"], str(meta.get("channel", ""))
+        work = self._submitted(user, channel, ask)
+        answer = await self._safely(REQUEST_FORM, work)
+        await self._post_ephemeral(client, channel, user, answer)
+
+    async def _submitted(self, user: str, channel: str, ask: OperationRequest) -> Answer:
+        with about(user=user, pair=ask.pair):
+            return await self._commands.submit(await self._caller(user, channel), ask)
+
+    async def _post_ephemeral(
+        self, client: AsyncWebClient, channel: str, user: str, answer: Answer | Form
+    ) -> None:
+        """An answer to a form, shown to its sender in the channel it came from."""
+        if isinstance(answer, Form):  # a form's answer is never another form
+            answer = failed("Something went wrong inside habot; it has been logged.")
         message = await self._fitted(answer, user)
         await client.chat_postEphemeral(
             channel=channel, user=user, text=message.text, blocks=list(message.blocks)
@@ -206,9 +272,11 @@ class SlackHandlers:
         body: dict[str, Any],
         respond: AsyncRespond,
         context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         """An alert card's buttons are shortcuts for `/ha status PAIR` and `/ha OP PAIR`,
-        with the same role checks as typing them."""
+        with the same role checks as typing them (and the same form, when a request needs
+        one)."""
         await ack()
         action = body["actions"][0]
         pair = str(action.get("value", ""))
@@ -216,7 +284,8 @@ class SlackHandlers:
         user, where = body["user"]["id"], _where(body, context)
         work = _at_home(where, self._command_reply(user, where.channel, text))
         answer = await self._safely(action["action_id"], work)
-        await self._send(respond, answer, user, replace_original=False)
+        trigger = body.get("trigger_id")
+        await self._answer(respond, answer, user, client, trigger, replace_original=False)
 
     async def on_acknowledge(
         self,
@@ -254,7 +323,7 @@ class SlackHandlers:
     async def _caller(self, user: str, channel: str | None) -> Caller:
         return Caller(user, channel, await self._directory.roles_of(user))
 
-    async def _command_reply(self, user: str, channel: str | None, text: str) -> Answer:
+    async def _command_reply(self, user: str, channel: str | None, text: str) -> Answer | Form:
         with about(user=user):
             return await self._commands.handle(await self._caller(user, channel), text)
 
@@ -302,6 +371,20 @@ class SlackHandlers:
         await self._replies.send(respond.response_url, body)
 
 
+def _asked(meta: dict[str, Any], reason: str | None, ticket: str | None) -> OperationRequest | None:
+    """The request a form carries (its metadata as typed, and what was typed into it),
+    or None when the metadata is not one habot wrote."""
+    try:
+        sub = Sub(str(meta["sub"]))
+        node = Role(meta["node"]) if meta.get("node") else None
+    except (KeyError, ValueError):
+        return None
+    if sub not in MUTATING or not isinstance(meta.get("pair"), str):
+        return None
+    override = meta.get("override") if isinstance(meta.get("override"), str) else None
+    return OperationRequest(sub, meta["pair"], node, override, reason, ticket)
+
+
 def _typed(view: dict[str, Any], block: str) -> str:
     """What was typed into a form's input (one line: a reason is words, not layout)."""
     value = (view.get("state") or {}).get("values", {}).get(block, {}).get(block, {})
@@ -318,7 +401,7 @@ def _where(body: dict[str, Any], context: AsyncBoltContext) -> Where:
     )
 
 
-async def _at_home(where: Where, work: Coroutine[Any, Any, Answer]) -> Answer:
+async def _at_home(where: Where, work: Coroutine[Any, Any, _T]) -> _T | Reply:
     """``work``'s answer — unless the click came from another workspace: then it is not
     run (closed, never awaited) and the refusal says why."""
     if elsewhere := from_elsewhere(where):

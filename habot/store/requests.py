@@ -81,10 +81,10 @@ class RequestStore:
                         text(
                             "INSERT INTO requests (id, operation, pair, node, requester, channel, "
                             "created_at, expires_at, required, snapshot, state, override, plan, "
-                            "asked) "
+                            "asked, reason, ticket) "
                             "VALUES (:id, :operation, :pair, :node, :requester, :channel, "
                             ":created_at, :expires_at, :required, :snapshot, :state, :override, "
-                            ":plan, :asked)"
+                            ":plan, :asked, :reason, :ticket)"
                         ),
                         row,
                     )
@@ -424,6 +424,8 @@ def _row(request: Request) -> dict[str, Any]:
         "override": request.override,
         "snapshot": json.dumps([verdict.value, primary.value, secondary.value]),
         "asked": _times(request.asked),
+        "reason": request.reason,
+        "ticket": request.ticket,
     }
 
 
@@ -466,6 +468,8 @@ def _request(row: Any, approvals: tuple[str, ...]) -> Request:
         offered=_when(row["offered_at"]),
         glass=_glass(row),
         first=FirstLevel.from_json(row["first_level"]),
+        reason=row["reason"],
+        ticket=row["ticket"],
     )
 
 

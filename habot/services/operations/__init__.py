@@ -25,7 +25,7 @@ from habot.config import Settings
 from habot.core.alerts import Announced
 from habot.core.approvals import RequestAction
 from habot.core.asks import OperationRequest
-from habot.core.cards import Where
+from habot.core.cards import Form, Where
 from habot.core.replies import Reply
 from habot.services.background import Background
 from habot.services.leader import replica_id
@@ -148,7 +148,7 @@ class OperationService:
             caller, request_id, block_id, where, "break_glass"
         )
 
-    async def glass_form(self, caller: Caller, request_id: str) -> Reply | dict[str, object]:
+    async def glass_form(self, caller: Caller, request_id: str) -> Reply | Form:
         """The Break glass button: the form for the reason, or why not."""
         return await self._breaking.form(caller, request_id)
 

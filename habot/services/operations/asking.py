@@ -10,6 +10,7 @@ from typing import Any
 from habot.core.approvals import Request, RequestState, cooldown_refusal
 from habot.core.asks import OperationRequest
 from habot.core.cards import approval_card
+from habot.core.change import problems
 from habot.core.operations import (
     ROLE_NEUTRAL,
     Operation,
@@ -46,6 +47,12 @@ class Asking(Stage):
     async def _request(self, caller: Caller, ask: OperationRequest) -> Reply:
         operation = Operation(ask.sub.value)
         pair = self._settings.pair(ask.pair)
+        if wrong := problems(self._change.rule(operation), ask.reason, ask.ticket):
+            await self._record(
+                "request_refused", caller.user, pair.name, "refused",
+                {"operation": operation.value, "reason": " ".join(wrong.values())},
+            )  # fmt: skip
+            return refused(" ".join(wrong.values()))
         status = await self._status.read_pair(pair)
         try:
             plan = preflight(operation, status, ask.node, pair.procedures)
@@ -75,7 +82,7 @@ class Asking(Stage):
                 {"operation": operation.value},
             )
             return refused(*cooldown)
-        return await self._open(caller, operation, plan, status, ask.override)
+        return await self._open(caller, operation, plan, status, ask)
 
     async def _open(
         self,
@@ -83,7 +90,7 @@ class Asking(Stage):
         operation: Operation,
         plan: OperationPlan,
         status: PairStatus,
-        override: str | None,
+        ask: OperationRequest,
     ) -> Reply:
         now = self._clock()
         request = Request(
@@ -96,7 +103,9 @@ class Asking(Stage):
             expires_at=now + self._policy.ttl,
             required=self._policy.required_for(operation),
             snapshot=topology(status),
-            override=override,
+            override=ask.override,
+            reason=ask.reason,
+            ticket=ask.ticket,
         )
         said = self._event(
             "requested", caller.user, plan.pair, "pending", self._describe(request, plan),
@@ -207,5 +216,7 @@ class Asking(Stage):
             "why": plan.why,
             "required": request.required,
             "override": request.override,
+            "reason": request.reason,
+            "ticket": request.ticket,
             "snapshot": [s.value for s in request.snapshot],
         }

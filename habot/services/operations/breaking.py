@@ -13,7 +13,7 @@ from habot.core import breakglass
 from habot.core.approvals import Glass, Request, RequestState
 from habot.core.blocks import render
 from habot.core.breakglass import GlassRule, reading_refusal, reason_problem
-from habot.core.cards import glass_form
+from habot.core.cards import Form, glass_form
 from habot.core.paging import glass_reviewed, glass_used
 from habot.core.replies import Code, Part, Person, Reply, plain, refused, say
 from habot.core.roles import Access
@@ -38,7 +38,7 @@ class Breaking(Stage):
 
     # -- breaking the glass ------------------------------------------------------------
 
-    async def form(self, caller: Caller, request_id: str) -> Reply | dict[str, object]:
+    async def form(self, caller: Caller, request_id: str) -> Reply | Form:
         """The Break glass button: the form for the reason when the rules allow it so far
         (the reading is taken when it is sent), else why not (audited)."""
         request = await self._requests.get(request_id)

@@ -17,6 +17,7 @@ from habot.core.approvals import ApprovalPolicy, Request
 from habot.core.audit import AuditEvent
 from habot.core.blocks import Message
 from habot.core.cards import approval_card, approver_note
+from habot.core.change import ChangeControl, ChangeRule
 from habot.core.durations import format_duration
 from habot.core.escalation import Escalation, asked_line
 from habot.core.oncall import FirstLevel, first_level
@@ -104,8 +105,23 @@ def approval_policy(settings: Settings) -> ApprovalPolicy:
     return ApprovalPolicy(
         ttl=a.ttl,
         required=a.required,
-        per_operation={Operation(k): v.required for k, v in a.operations.items()},
+        per_operation={
+            Operation(k): v.required for k, v in a.operations.items() if v.required is not None
+        },
     )
+
+
+def change_control(settings: Settings) -> ChangeControl:
+    """The configured change control: each operation's reason and ticket rule."""
+    a = settings.approval
+    default = ChangeRule(a.reason == "required", a.ticket_pattern)
+    return ChangeControl(default, {
+        Operation(name): ChangeRule(
+            (v.reason or a.reason) == "required",
+            v.ticket_pattern if v.ticket_pattern is not None else a.ticket_pattern,
+        )
+        for name, v in a.operations.items()
+    })  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -160,6 +176,7 @@ class Stage:
         self._oncall = parts.oncall
         approval = parts.settings.approval
         self._escalation = Escalation(approval.escalation, approval.escalate_after)
+        self._change = change_control(parts.settings)
 
     async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
         """A write (or the read it needs) that must not be lost — an outcome, its audit, its
