@@ -1,0 +1,226 @@
+"""Change control an auditor accepts: a request says why and names its change ticket when
+the configuration asks — typed, or through a form that refuses what is wrong in place —
+and both are on the card, in the approvers' direct message and in the audit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from habot.config import parse_settings
+from habot.core.asks import OperationRequest, parse_operation
+from habot.core.cards import REQUEST_FORM, request_form
+from habot.core.change import TICKET, ChangeRule, missing_only, problems
+from habot.core.grammar import Sub
+from habot.core.model import Role
+from habot.core.operations import CONSEQUENCE, Operation
+from habot.errors import ConfigError
+from habot.services.operations.stage import change_control
+from habot.services.ports import Stores
+from habot.sim.simulator import Simulator
+from tests.botproc import CHANNEL, start_bot
+from tests.fakeslack import FakeSlack, form_body, slash_command, view_submission
+from tests.test_break_glass import interact
+from tests.test_operation_service import LEAD, KnownApprovers, World, shown, world_on
+from tests.test_slack_operations import CONFIG, OPS, audit_export, cards, post, runs
+
+PAIRS = ["prod", "dr"]
+PATTERN = "^CHG[0-9]{7}$"
+WHY = "moving to DR for the data-centre test"
+REQUIRED = ChangeRule(reason_required=True, ticket_pattern=PATTERN)
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason", "ticket", "wrong"),
+    [
+        (ChangeRule(), None, None, {}),
+        (ChangeRule(), WHY, None, {}),
+        (ChangeRule(), "short", None, {"reason": "at least 10 characters"}),
+        (ChangeRule(), WHY, "CHG0001234", {"ticket": "No change ticket is asked for here"}),
+        (REQUIRED, None, None, {"reason": "a reason is required", "ticket": "Name the change"}),
+        (REQUIRED, WHY, "CHG123", {"ticket": "'CHG123' is not a change ticket here"}),
+        (REQUIRED, WHY, "CHG0001234x", {"ticket": "must match ^CHG[0-9]{7}$"}),
+        (REQUIRED, WHY, "CHG0001234", {}),
+        (ChangeRule(ticket_pattern=PATTERN), None, "CHG0001234", {}),
+    ],
+)
+def test_reason_and_ticket_are_checked_by_one_rule(
+    rule: ChangeRule, reason: str | None, ticket: str | None, wrong: dict[str, str]
+) -> None:
+    found = problems(rule, reason, ticket)
+    assert sorted(found) == sorted(wrong)
+    for name, words in wrong.items():
+        assert words in found[name]
+
+
+def test_only_what_is_missing_opens_the_form_what_is_wrong_is_refused() -> None:
+    assert missing_only(problems(REQUIRED, None, None), None, None)
+    assert not missing_only(problems(REQUIRED, WHY, "CHG1"), WHY, "CHG1")
+    assert not missing_only({}, None, None)  # nothing wrong: no form
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "ticket"),
+    [
+        ("switchover prod", None, None),
+        (f'switchover prod "{WHY}" CHG0001234', WHY, "CHG0001234"),
+        (f"switchover prod \u201c{WHY}\u201d", WHY, None),  # as phones type quotes
+        ("switchover prod CHG0001234", None, "CHG0001234"),
+        (f'make-standalone prod secondary "{WHY}" CHG0001234', WHY, "CHG0001234"),
+    ],
+)
+def test_a_typed_request_carries_its_reason_and_ticket(
+    text: str, reason: str | None, ticket: str | None
+) -> None:
+    ask = parse_operation(text, PAIRS)
+    assert (ask.reason, ask.ticket) == (reason, ticket)
+
+
+def test_each_operation_may_ask_for_more_than_the_default() -> None:
+    settings = parse_settings({
+        "ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
+        "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
+        "approval": {"ticket_pattern": PATTERN,
+                     "operations": {"make-standalone": {"reason": "required"},
+                                    "joining-code": {"required": 0, "ticket_pattern": ".*"}}},
+    })  # fmt: skip
+    control = change_control(settings)
+    assert control.rule(Operation.SWITCHOVER) == ChangeRule(False, PATTERN)
+    assert control.rule(Operation.MAKE_STANDALONE) == ChangeRule(True, PATTERN)
+    assert control.rule(Operation.JOINING_CODE) == ChangeRule(False, ".*")
+    with pytest.raises(ConfigError, match="is not a regular expression"):
+        parse_settings({**settings.model_dump(mode="json"), "approval": {"ticket_pattern": "("}})
+
+
+def test_the_form_says_what_the_operation_does_and_asks_for_what_is_needed() -> None:
+    ask = OperationRequest(Sub.FAILBACK, "prod", reason=WHY)
+    view = request_form(ask, REQUIRED, "C0HAOPS").view
+    assert view["callback_id"] == REQUEST_FORM
+    text = json.dumps(view)
+    assert "every session on the Secondary is dropped" in text
+    assert CONSEQUENCE[Operation.FAILBACK][:40] in text
+    blocks = {b.get("block_id"): b for b in view["blocks"]}  # type: ignore[attr-defined]
+    assert blocks["reason"]["optional"] is False
+    assert blocks["reason"]["element"]["initial_value"] == WHY  # what was typed is kept
+    assert blocks[TICKET]["hint"]["text"] == f"It must match {PATTERN}"
+    meta = json.loads(str(view["private_metadata"]))
+    assert meta == {"sub": "failback", "pair": "prod", "node": None, "override": None,
+                    "channel": "C0HAOPS"}  # fmt: skip
+    no_ticket = request_form(OperationRequest(Sub.MAKE_STANDALONE, "prod", Role.PRIMARY),
+                             ChangeRule(reason_required=True), "C0HAOPS").view  # fmt: skip
+    assert TICKET not in json.dumps(no_ticket["blocks"])
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def controlled(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
+    async with world_on(sim, memory) as world:
+        approval = world.settings.approval.model_copy(
+            update={"reason": "required", "ticket_pattern": PATTERN}
+        )
+        world.settings = world.settings.model_copy(update={"approval": approval})
+        world.service = world.with_service(
+            settings=world.settings, approvers=KnownApprovers(frozenset({LEAD.user}))
+        )
+        yield world
+
+
+async def test_a_request_without_what_is_required_is_refused_and_creates_nothing(
+    controlled: World,
+) -> None:
+    reply = await controlled.ask("switchover prod CHG123")
+    assert "a reason is required" in reply
+    assert "is not a change ticket here" in reply
+    assert controlled.notifier.cards == {}
+    [refusal] = [r.event for r in await controlled.records()]
+    assert refusal.kind == "request_refused"
+
+
+async def test_reason_and_ticket_go_on_the_card_the_dm_and_the_audit(controlled: World) -> None:
+    await controlled.ask(f'switchover prod "{WHY}" CHG0001234')
+    card = shown(controlled.notifier.last())
+    assert f"*Reason:* {WHY}" in card
+    assert "*Ticket:* `CHG0001234`" in card
+    [(user, note)] = controlled.notifier.directs
+    assert user == LEAD.user
+    assert WHY in note
+    assert "`CHG0001234`" in note
+    [asked] = [r.event for r in await controlled.records() if r.event.kind == "requested"]
+    assert (asked.detail["reason"], asked.detail["ticket"]) == (WHY, "CHG0001234")
+    request = await controlled.requests.get(controlled.request_id())
+    assert request is not None
+    assert (request.reason, request.ticket) == (WHY, "CHG0001234")
+
+
+async def test_user_text_in_a_reason_pings_nobody(controlled: World) -> None:
+    await controlled.ask('switchover prod "tell <!channel> and <@U0CEO> now" CHG0001234')
+    card = shown(controlled.notifier.last())
+    assert "&lt;!channel&gt;" in card
+    assert "<!channel>" not in card
+
+
+# -- end to end ----------------------------------------------------------------------------
+
+E2E = CONFIG.replace(
+    'cooldown = "10m"', f'cooldown = "10m"\nreason = "required"\nticket_pattern = "{PATTERN}"'
+)
+
+
+async def command(bot: Any, fake: FakeSlack, text: str, user: str = OPS) -> None:
+    url, _ = fake.response_url()
+    assert await post(bot, form_body(slash_command(text, user, CHANNEL, url))) == 200
+
+
+async def test_the_bot_asks_for_reason_and_ticket_in_a_form_and_creates_only_a_valid_request(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """`habot run` with a reason required and a ticket pattern: `/ha switchover prod`
+    opens the form (with the command's trigger); a bad ticket is refused in the form and
+    creates nothing; a good one makes the card with both, the audit carries both and
+    still verifies; a fully typed request needs no form."""
+    bot = await start_bot(sim, fake, tmp_path, http=True, extra=E2E)
+    try:
+        await command(bot, fake, "switchover prod")
+        [form] = await fake.wait_for(lambda: fake.views)
+        assert form["callback_id"] == REQUEST_FORM
+        bad = await interact(bot, view_submission(form, OPS, {"reason": WHY, "ticket": "CHG12"}))
+        assert "is not a change ticket here" in json.loads(bad)["errors"]["ticket"]
+        assert cards(fake) == []
+        good = {"reason": WHY, "ticket": "CHG0001234"}
+        assert await interact(bot, view_submission(form, OPS, good)) == ""
+        [card] = await fake.wait_for(lambda: cards(fake))
+        text = json.dumps(card["blocks"])
+        assert WHY in text
+        assert "CHG0001234" in text
+        told = await fake.wait_for(lambda: [c for c in fake.calls_to("chat.postEphemeral")
+                                            if "approval(s) needed" in c.args["text"]])  # fmt: skip
+        assert told
+        events = [json.loads(line) for line in (await audit_export(bot)).splitlines()]
+        [asked] = [e for e in events if e["kind"] == "requested"]
+        assert (asked["detail"]["reason"], asked["detail"]["ticket"]) == (WHY, "CHG0001234")
+        await command(bot, fake, "cancel " + asked["detail"]["request"])
+        await command(bot, fake, f'switchover dr "{WHY}" CHG0007654')
+        await fake.wait_for(lambda: [c for c in cards(fake) if "CHG0007654" in json.dumps(c)])
+        assert len(fake.views) == 1  # typed in full: no form
+        assert runs(sim) == []
+    finally:
+        await bot.stop()
+    verify = await audit_verify(bot)
+    assert verify == 0
+
+
+async def audit_verify(bot: Any) -> int:
+    """`habot audit verify` against the bot's database: its exit code."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "habot", "audit", "verify", env=bot.env(),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    return await proc.wait()
