@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 
 from habot.config import parse_settings
+from habot.core.approvals import RequestAction, RequestState
 from habot.core.asks import OperationRequest, parse_operation
-from habot.core.cards import REQUEST_FORM, request_form
+from habot.core.cards import REQUEST_FORM, Form, request_form
 from habot.core.change import TICKET, ChangeRule, missing_only, problems
 from habot.core.grammar import Sub
 from habot.core.model import Role
 from habot.core.operations import CONSEQUENCE, Operation
+from habot.core.replies import plain
 from habot.errors import ConfigError
 from habot.services.operations.stage import change_control
 from habot.services.ports import Stores
@@ -27,8 +29,29 @@ from habot.sim.simulator import Simulator
 from tests.botproc import CHANNEL, start_bot
 from tests.fakeslack import FakeSlack, form_body, slash_command, view_submission
 from tests.test_break_glass import interact
-from tests.test_operation_service import LEAD, KnownApprovers, World, shown, world_on
-from tests.test_slack_operations import CONFIG, OPS, audit_export, cards, post, runs
+from tests.test_operation_service import (
+    LEAD,
+    OPERATOR,
+    VIEWER,
+    KnownApprovers,
+    World,
+    shown,
+    world_on,
+)
+from tests.test_slack_operations import (
+    CONFIG,
+    OPS,
+    ask,
+    audit_export,
+    cards,
+    close_form,
+    directs,
+    final_card,
+    post,
+    runs,
+    send_form,
+)
+from tests.test_slack_operations import LEAD as LEAD_USER
 
 PAIRS = ["prod", "dr"]
 PATTERN = "^CHG[0-9]{7}$"
@@ -224,3 +247,75 @@ async def audit_verify(bot: Any) -> int:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     return await proc.wait()
+
+
+# -- reject and cancel, saying why ---------------------------------------------------------
+
+
+@pytest.fixture
+async def world(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
+    """The service on the simulator, told of one approver."""
+    async with world_on(sim, memory) as built:
+        built.service = built.with_service(approvers=KnownApprovers(frozenset({LEAD.user})))
+        yield built
+
+
+async def test_a_rejection_says_why_on_the_card_to_the_requester_and_in_the_audit(
+    world: World,
+) -> None:
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    said = plain((await world.service.reject(LEAD, rid, "not during the month-end close")).parts)
+    assert "rejected" in said
+    assert "Rejected by <@U0LEAD1>: not during the month-end close" in shown(world.notifier.last())
+    [told] = [text for user, text in world.notifier.directs if user == OPERATOR.user]
+    assert "was rejected by <@U0LEAD1>: not during the month-end close" in told
+    [event] = [r.event for r in await world.records() if r.event.kind == "rejected"]
+    assert event.detail["reason"] == "not during the month-end close"
+
+
+async def test_a_requester_cancelling_their_own_is_not_told_about_it(world: World) -> None:
+    await world.ask("switchover prod")
+    await world.service.cancel(OPERATOR, world.request_id())
+    assert "Cancelled by <@U0OPS1>." in shown(world.notifier.last())
+    assert [user for user, _ in world.notifier.directs] == [LEAD.user]  # asked; nobody told
+
+
+async def test_a_required_reason_holds_the_request_open_until_given(world: World) -> None:
+    approval = world.settings.approval.model_copy(update={"reject_reason": "required"})
+    world.settings = world.settings.model_copy(update={"approval": approval})
+    world.service = world.with_service(settings=world.settings)
+    await world.ask("switchover prod")
+    rid = world.request_id()
+    refused = plain((await world.service.reject(LEAD, rid)).parts)
+    assert "a reason is required to reject or cancel" in refused
+    assert await world.state(rid) is RequestState.PENDING
+    assert isinstance(await world.service.closing_form(LEAD, rid, RequestAction.REJECT), Form)
+    viewer = await world.service.closing_form(VIEWER, rid, RequestAction.REJECT)
+    assert not isinstance(viewer, Form)
+    assert "approver" in plain(viewer.parts)
+
+
+async def test_the_bot_rejects_through_the_form_and_tells_the_requester(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """`habot run` with reject_reason = "required": Reject opens the form; sent empty, the
+    form says why and nothing changes; with a reason the card says who and why, and the
+    requester gets it by direct message."""
+    extra = CONFIG.replace('cooldown = "10m"', 'cooldown = "10m"\nreject_reason = "required"')
+    bot = await start_bot(sim, fake, tmp_path, http=True, extra=extra)
+    try:
+        await ask(bot, fake, "switchover prod")
+        card = cards(fake)[-1]
+        form = await close_form(bot, fake, card, "reject_request", LEAD_USER)
+        empty = await send_form(bot, fake, form, LEAD_USER, {"reason": ""})
+        assert "a reason is required" in json.loads(empty)["errors"]["reason"]
+        told = await send_form(bot, fake, form, LEAD_USER, {"reason": "not during the close"})
+        assert "rejected" in told
+        await final_card(fake, "Rejected by <@U0LEAD1>: not during the close")
+        dm = await fake.wait_for(lambda: [d for u, d in directs(fake).items() if u == OPS])
+        assert "was rejected by" in dm[0]
+        assert "not during the close" in dm[0]
+        assert runs(sim) == []
+    finally:
+        await bot.stop()

@@ -133,23 +133,34 @@ def test_operations_are_handed_on_whole() -> None:
         )
 
 
+def test_pending_takes_nothing() -> None:
+    assert parse_command("pending", PAIRS) == ParsedCommand(Sub.PENDING)
+    with pytest.raises(UsageError, match="Unexpected `now`"):
+        parse_command("pending now", PAIRS)
+
+
 @pytest.mark.parametrize(
-    ("text", "parsed_or_error"),
+    ("text", "note_or_error"),
     [
-        ("pending", ParsedCommand(Sub.PENDING)),
-        ("cancel 0a1b2c3d", ParsedCommand(Sub.CANCEL, ref="0a1b2c3d")),
-        ("cancel", "Which request?"),
-        ("cancel 12", "is not a request id"),
-        ("pending now", "Unexpected `now`"),
+        ("cancel 0A1B2C3D", ("0a1b2c3d", "")),
+        ('cancel 0a1b2c3d "asked on the wrong pair"', ("0a1b2c3d", "asked on the wrong pair")),
+        ("reject 0a1b2c3d not during the close", ("0a1b2c3d", "not during the close")),
+        ("cancel", "Say which request"),
+        ("reject", "Say which request"),
+        ("cancel 12", "is not a request ID"),
     ],
 )
-def test_pending_and_cancel(text: str, parsed_or_error: ParsedCommand | str) -> None:
-    """`pending` takes nothing; `cancel` takes one request id."""
-    if isinstance(parsed_or_error, ParsedCommand):
-        assert parse_command(text, PAIRS) == parsed_or_error
+def test_cancel_and_reject_take_an_id_and_perhaps_why(
+    text: str, note_or_error: tuple[str, str] | str
+) -> None:
+    """`cancel` and `reject` take a request id, and the reason when there is one (the rules
+    decide whether one is needed)."""
+    if isinstance(note_or_error, tuple):
+        note = parse_note(text)
+        assert (note.request_id, note.words) == note_or_error
         return
-    with pytest.raises(UsageError, match=parsed_or_error):
-        parse_command(text, PAIRS)
+    with pytest.raises(UsageError, match=note_or_error):
+        parse_note(text)
 
 
 def test_the_configured_command_name_appears_in_messages() -> None:

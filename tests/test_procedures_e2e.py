@@ -24,6 +24,7 @@ from tests.test_slack_operations import (
     ask,
     cards,
     click,
+    close_with_form,
     final_card,
     outcome_told,
     post,
@@ -283,7 +284,7 @@ async def test_an_approver_may_cancel_typed_and_clicked(
     request_id = json.dumps(cards(fake)[-1]["blocks"]).split("request `")[1].split("`")[0]
     assert "cancelled" in await say(bot, fake, f"cancel {request_id}", user=LEAD)
     await ask(bot, fake, "switchover prod")
-    assert "cancelled" in await click(bot, fake, cards(fake)[-1], "cancel_request", LEAD)
+    assert "cancelled" in await close_with_form(bot, fake, cards(fake)[-1], "cancel_request", LEAD)
     await final_card(fake, "Cancelled")
     assert runs(sim) == []
 

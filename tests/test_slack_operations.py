@@ -25,6 +25,7 @@ from tests.fakeslack import (
     interaction_body,
     signed_headers,
     slash_command,
+    view_submission,
 )
 
 OPS, LEAD, LEAD2 = "U0OPS1", "U0LEAD1", "U0LEAD2"
@@ -124,6 +125,43 @@ async def click(bot: Bot, fake: FakeSlack, card: dict[str, Any], action: str, us
     payload = block_action(action_id, value, block_id, user, CHANNEL, url)
     assert await post(bot, interaction_body(payload)) == 200
     return json.dumps((await fake.response(rid))["blocks"])
+
+
+async def close_form(bot: Bot, fake: FakeSlack, card: dict[str, Any], action: str,
+                     user: str) -> dict[str, Any]:  # fmt: skip
+    """Click Reject or Cancel on a card; the form Slack opened for why."""
+    opened = len(fake.views)
+    url, _ = fake.response_url()
+    action_id, value, block_id = button(card, action)
+    payload = block_action(action_id, value, block_id, user, CHANNEL, url)
+    assert await post(bot, interaction_body(payload)) == 200
+    views = await fake.wait_for(lambda: fake.views[opened:])
+    return views[0]
+
+
+async def send_form(bot: Bot, fake: FakeSlack, form: dict[str, Any], user: str,
+                    values: dict[str, str]) -> str:  # fmt: skip
+    """Send a form as ``user`` typed it; the answer shown to them (a form's errors, or
+    the ephemeral message that followed)."""
+    told = len(fake.calls_to("chat.postEphemeral"))
+    body = interaction_body(view_submission(form, user, values))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(bot.events_url, data=body.encode(),
+                     headers=signed_headers(SECRET, body)) as resp,
+    ):  # fmt: skip
+        answer = await resp.text()
+    if answer.strip():
+        return answer
+    said = await fake.wait_for(lambda: fake.calls_to("chat.postEphemeral")[told:])
+    return str(said[0].args["text"])
+
+
+async def close_with_form(bot: Bot, fake: FakeSlack, card: dict[str, Any], action: str,
+                          user: str, reason: str = "") -> str:  # fmt: skip
+    """Reject or Cancel through the card's form; the answer shown to the clicker."""
+    form = await close_form(bot, fake, card, action, user)
+    return await send_form(bot, fake, form, user, {"reason": reason})
 
 
 async def final_card(fake: FakeSlack, words: str) -> str:
@@ -286,8 +324,9 @@ async def test_unapproved_request_expires(sim: Simulator, fake: FakeSlack, tmp_p
 async def test_requester_cancels(bot: Bot, fake: FakeSlack, sim: Simulator) -> None:
     """The requester's Cancel closes the request; nothing runs; the pair is free again."""
     await ask(bot, fake, "switchover prod")
-    assert "cancelled" in await click(bot, fake, cards(fake)[-1], "cancel_request", OPS)
-    await final_card(fake, "Cancelled")
+    said = await close_with_form(bot, fake, cards(fake)[-1], "cancel_request", OPS)
+    assert "cancelled" in said
+    await final_card(fake, "Cancelled by <@U0OPS1>.")
     assert "approval(s) needed" in await ask(bot, fake, "switchover prod")
     assert runs(sim) == []
 
@@ -448,7 +487,7 @@ async def test_an_approvers_home_follows_requests_without_reopening(
 
     await fake.wait_for(lambda: homes_with(True))
     shown = len(fake.calls_to("views.publish"))
-    assert "cancelled" in await click(bot, fake, cards(fake)[-1], "cancel_request", OPS)
+    assert "cancelled" in await close_with_form(bot, fake, cards(fake)[-1], "cancel_request", OPS)
     await fake.wait_for(
         lambda: len(homes_with(False)) > 1 and len(fake.calls_to("views.publish")) > shown
     )

@@ -260,6 +260,8 @@ class ApprovalSettings(_Section):
     #: A change ticket every request must name, matching this regular expression (e.g.
     #: ``^CHG[0-9]{7}$``); unset: no ticket is asked for.
     ticket_pattern: str | None = None
+    #: Whether rejecting or cancelling a request must say why (told to the requester).
+    reject_reason: ReasonRule = "optional"
     #: Off unless set: how long a failover request on a Primary that is really down waits
     #: for an approver (every escalation level asked, nobody rejected) before its requester
     #: may run it alone, loudly, owing a review (`/ha break-glass ID "reason"`).

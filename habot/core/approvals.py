@@ -230,6 +230,15 @@ def actions_for(
     )
 
 
+def closing_problem(rule: str, reason: str | None) -> str | None:
+    """Why a rejection or cancellation may not close the request yet (``[approval]
+    reject_reason`` is "required" and no reason was given), or None."""
+    if rule == "required" and not reason:
+        return ("Say why: a reason is required to reject or cancel a request here (it is told "
+                "to the requester and kept in the audit).")  # fmt: skip
+    return None
+
+
 def cooldown_refusal(
     last_change: datetime | None, cooldown: timedelta, now: datetime, override: str | None
 ) -> tuple[Part, ...] | None:

@@ -151,24 +151,32 @@ _NOTE_WORDS = {
     Sub.RESOLVE: "what you found",
     Sub.BREAK_GLASS: "why it cannot wait",
     Sub.REVIEW: "what you checked",
+    Sub.CANCEL: "why",
+    Sub.REJECT: "why",
 }
+#: Those whose words may be left out (the rules decide whether they are needed).
+_WORDS_OPTIONAL = frozenset({Sub.CANCEL, Sub.REJECT})
 
 
 def parse_note(text: str, command: str = "/ha") -> RequestNote:
-    """Parse `resolve|break-glass|review ID words…` (quotes optional; the words are free
-    text, stored and shown, never executed)."""
+    """Parse `resolve|break-glass|review|cancel|reject ID words…` (quotes optional; the
+    words are free text, stored and shown, never executed; cancel's and reject's may be
+    left out, giving empty words)."""
     words = text.split()
     sub = sub_named(words[0], command) if words else Sub.HELP
     what = _NOTE_WORDS.get(sub)
     if what is None:
         raise UsageError(f"`{sub.value}` takes no note. Try `{command} help`.")
     usage = f"{command} {USAGE[sub]}"
-    if len(words) < 3:
-        raise UsageError(f"Say which request and {what}. Usage: `{usage}`")
+    optional = sub in _WORDS_OPTIONAL
+    if len(words) < (2 if optional else 3):
+        asked = "which request" if optional else f"which request and {what}"
+        raise UsageError(f"Say {asked}. Usage: `{usage}` (ids are on the cards and in "
+                         f"`{command} pending`)")  # fmt: skip
     if not REQUEST_ID.match(words[1].lower()):
         raise UsageError(f"{shown(words[1])} is not a request ID (8 hex digits). Usage: `{usage}`")
     note = " ".join(words[2:]).strip(_OPENING_QUOTES + _CLOSING_QUOTES).strip()
-    if not note:
+    if not note and not optional:
         raise UsageError(f"Say {what}. Usage: `{usage}`")
     if len(note) > MAX_REASON:
         raise UsageError(f"That is {len(note)} characters; keep it under {MAX_REASON}.")

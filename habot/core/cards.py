@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from habot.core.approvals import Glass, Request, RequestState
+from habot.core.approvals import Glass, Request, RequestAction, RequestState
 from habot.core.asks import MAX_REASON, OperationRequest
 from habot.core.blocks import (
     VERDICT_EMOJI,
@@ -353,3 +353,47 @@ def _text_input(
     return {"type": "input", "block_id": name, "optional": optional,
             "label": {"type": "plain_text", "text": label},
             "hint": {"type": "plain_text", "text": hint[:150]}, "element": element}  # fmt: skip
+
+
+#: The reject/cancel form's callback id.
+CLOSE_FORM = "close_form"
+_CLOSING = {
+    RequestAction.REJECT: ("Reject request", "Reject", "Why reject it?"),
+    RequestAction.CANCEL: ("Cancel request", "Cancel it", "Why cancel it?"),
+}
+
+
+def closing_form(request: Request, action: RequestAction, required: bool, channel: str) -> Form:
+    """The form Reject or Cancel opens: which request, and why (told to the requester)."""
+    title, submit, label = _CLOSING[action]
+    meta = {"request": request.id, "action": action.value, "channel": channel}
+    return Form({
+        "type": "modal",
+        "callback_id": CLOSE_FORM,
+        "private_metadata": json.dumps(meta),
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Keep it"},
+        "blocks": [
+            section(f"*{request.operation.value}* on *{request.pair}* (request `{request.id}`), "
+                    f"asked by <@{request.requester}>."),
+            _text_input(REASON, label, "Told to the requester and kept in the audit.", None,
+                        optional=not required, multiline=True),
+        ],
+    })  # fmt: skip
+
+
+def closed_note(state: RequestState, by: str, reason: str | None) -> Reply:
+    """The card's line when a request is rejected or cancelled: by whom, and why."""
+    done = "Rejected" if state is RequestState.REJECTED else "Cancelled"
+    return say(f"{done} by ", Person(by), *((": ", reason) if reason else (".",)))
+
+
+def told_requester(request: Request, state: RequestState, by: str, reason: str | None) -> Reply:
+    """The direct message a requester gets when someone else closes their request."""
+    done = "rejected" if state is RequestState.REJECTED else "cancelled"
+    why: tuple[Part, ...] = (": ", reason) if reason else (" (no reason given).",)
+    return say(
+        "Your ", Code(request.operation.value), f" on {request.pair} (request ",
+        Code(request.id), f") was {done} by ", Person(by), *why,
+    )  # fmt: skip

@@ -41,6 +41,7 @@ class Sub(StrEnum):
     JOINING_CODE = "joining-code"
     PENDING = "pending"
     CANCEL = "cancel"
+    REJECT = "reject"
     MUTE = "mute"
     UNMUTE = "unmute"
     RESOLVE = "resolve"
@@ -74,7 +75,8 @@ USAGE = {
     Sub.MAKE_STANDALONE: "make-standalone PAIR primary|secondary",
     Sub.JOINING_CODE: "joining-code PAIR",
     Sub.PENDING: "pending",
-    Sub.CANCEL: "cancel ID",
+    Sub.CANCEL: 'cancel ID ["why"]',
+    Sub.REJECT: 'reject ID ["why"]',
     Sub.MUTE: "mute PAIR DURATION reason…",
     Sub.UNMUTE: "unmute PAIR",
     Sub.RESOLVE: 'resolve ID "what you found"',
@@ -94,7 +96,8 @@ SUMMARY = {
     Sub.MAKE_STANDALONE: "turn one node into a standalone server (needs approval)",
     Sub.JOINING_CODE: "create a joining code on a standalone Secondary",
     Sub.PENDING: "open approval requests",
-    Sub.CANCEL: "cancel an open request",
+    Sub.CANCEL: "cancel an open request, saying why",
+    Sub.REJECT: "reject an open request, saying why (approvers)",
     Sub.MUTE: "silence alerts for a pair during maintenance",
     Sub.UNMUTE: "end a mute",
     Sub.RESOLVE: "close a request whose outcome is unknown, saying what you found",
@@ -103,7 +106,7 @@ SUMMARY = {
     Sub.REVIEW: "review a break-glass failover someone else ran",
 }
 #: Subcommands whose free-text words the asks parsers read in full (core.asks).
-FREE_TEXT = frozenset({Sub.MUTE, Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW})
+FREE_TEXT = frozenset({Sub.MUTE, Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW, Sub.CANCEL, Sub.REJECT})
 
 
 class UsageError(HabotError):
@@ -228,20 +231,6 @@ def _pending(args: list[str], pairs: Sequence[str], command: str) -> ParsedComma
     return ParsedCommand(Sub.PENDING)
 
 
-def _cancel(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
-    usage = f"{command} {USAGE[Sub.CANCEL]}"
-    if not args:
-        raise UsageError(
-            f"Which request? Usage: `{usage}` (ids are on the cards and in `{command} pending`)"
-        )
-    no_more(args, 1, usage)
-    if not REQUEST_ID.match(args[0].lower()):
-        raise UsageError(
-            f"{shown(args[0])} is not a request id (8 hex characters). Usage: `{usage}`"
-        )
-    return ParsedCommand(Sub.CANCEL, ref=args[0].lower())
-
-
 def _unmute(args: list[str], pairs: Sequence[str], command: str) -> ParsedCommand:
     usage = f"{command} {USAGE[Sub.UNMUTE]}"
     if not args:
@@ -253,7 +242,6 @@ def _unmute(args: list[str], pairs: Sequence[str], command: str) -> ParsedComman
 _PARSERS = {
     Sub.UNMUTE: _unmute,
     Sub.PENDING: _pending,
-    Sub.CANCEL: _cancel,
     Sub.HELP: _help,
     Sub.STATUS: _status,
     Sub.LOGS: _logs,

@@ -24,6 +24,7 @@ NEEDS: dict[Sub, Access | None] = {
     Sub.HISTORY: Access.VIEWER,
     Sub.PENDING: Access.VIEWER,
     Sub.CANCEL: Access.VIEWER,  # who may cancel which request: core.approvals.judge
+    Sub.REJECT: Access.APPROVER,
     Sub.MUTE: Access.OPERATOR,
     Sub.UNMUTE: Access.OPERATOR,
     Sub.RESOLVE: Access.APPROVER,

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from habot.services.operations import OperationService
 
 
-_NOTES = frozenset({Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW})
+_NOTES = frozenset({Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW, Sub.CANCEL, Sub.REJECT})
 
 
 class CommandService:
@@ -96,7 +96,6 @@ class CommandService:
             Sub.LOGS: self._logs,
             Sub.HISTORY: self._history,
             Sub.PENDING: self._pending,
-            Sub.CANCEL: self._cancel,
             Sub.UNMUTE: self._unmute,
         }
 
@@ -133,6 +132,9 @@ class CommandService:
             ask = parse_note(text, self._command)
         except UsageError as exc:
             return unclear(str(exc))
+        if sub in {Sub.CANCEL, Sub.REJECT}:
+            close = self._operations.cancel if sub is Sub.CANCEL else self._operations.reject
+            return await close(caller, ask.request_id, ask.words or None)
         act = {
             Sub.RESOLVE: self._operations.resolve,
             Sub.BREAK_GLASS: self._operations.break_glass,
@@ -188,12 +190,6 @@ class CommandService:
         if self._operations is None:
             return say("Operations are not enabled in this process.")
         return await self._operations.pending()
-
-    async def _cancel(self, caller: Caller, parsed: ParsedCommand) -> Answer:
-        assert parsed.ref is not None, "the grammar requires a request id"
-        if self._operations is None:
-            return say("Operations are not enabled in this process.")
-        return await self._operations.cancel(caller, parsed.ref)
 
     async def raw_output(self, caller: Caller, reading_id: str) -> Answer:
         """The raw ha-status behind a status card."""

@@ -25,6 +25,7 @@ from habot.core.cards import (
     APPROVE,
     BREAK_GLASS,
     CANCEL,
+    CLOSE_FORM,
     GLASS_FORM,
     GLASS_REASON,
     REJECT,
@@ -97,6 +98,7 @@ class SlackHandlers:
         app.action(BREAK_GLASS)(self.on_break_glass)
         app.view(GLASS_FORM)(self.on_glass_form)
         app.view(REQUEST_FORM)(self.on_request_form)
+        app.view(CLOSE_FORM)(self.on_close_form)
         app.event("app_home_opened")(self.on_home_opened)
 
     async def on_command(
@@ -154,9 +156,11 @@ class SlackHandlers:
         body: dict[str, Any],
         respond: AsyncRespond,
         context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
-        """Approve / Reject / Cancel on an approval card; the clicker gets the answer. The
-        click's workspace is compared with the bot token's (``auth.test``, cached by Bolt)."""
+        """Approve / Reject / Cancel on an approval card; the clicker gets the answer (Reject
+        and Cancel: a form for why, first). The click's workspace is compared with the bot
+        token's (``auth.test``, cached by Bolt)."""
         await ack()
         action = body["actions"][0]
         user, where = body["user"]["id"], _where(body, context)
@@ -164,11 +168,12 @@ class SlackHandlers:
             action["action_id"], user, where, str(action.get("value")), action.get("block_id", "")
         )
         answer = await self._safely(action["action_id"], work)
-        await self._send(respond, answer, user, replace_original=False)
+        trigger = body.get("trigger_id")
+        await self._answer(respond, answer, user, client, trigger, replace_original=False)
 
     async def _request_button(
         self, action_id: str, user: str, where: Where, request_id: str, block_id: str
-    ) -> Answer:
+    ) -> Answer | Form:
         if self._operations is None:
             return say("Operations are not enabled in this process.")
         caller = await self._caller(user, where.channel)
@@ -179,7 +184,34 @@ class SlackHandlers:
         }[action_id]
         with about(user=user, request=request_id):
             log.info("clicked %s on a request's card", action.value)
-            return await self._operations.click(action, caller, request_id, block_id, where)
+            if action is RequestAction.APPROVE:
+                return await self._operations.click(action, caller, request_id, block_id, where)
+            wrong = await self._operations.click_refusal(
+                caller, request_id, block_id, where, action.value
+            )
+            return wrong or await self._operations.closing_form(caller, request_id, action)
+
+    async def on_close_form(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The Reject / Cancel form sent: a missing required reason is said in the form;
+        otherwise the request is closed under the same rules as typing `/ha reject|cancel
+        ID "why"`, and the answer shown to the sender in the card's channel."""
+        view = body["view"]
+        meta = json.loads(view.get("private_metadata") or "{}")
+        reason = _typed(view, REASON) or None
+        if self._operations is None or meta.get("action") not in {"reject", "cancel"}:
+            await ack(response_action="errors", errors={REASON: "This form is out of date."})
+            return
+        if problem := self._operations.closing_problem(reason):
+            await ack(response_action="errors", errors={REASON: problem})
+            return
+        await ack()
+        user, channel = body["user"]["id"], str(meta.get("channel", ""))
+        sub = Sub.REJECT if meta["action"] == "reject" else Sub.CANCEL
+        text = f"{sub.value} {meta.get('request', '')} {reason or ''}"
+        answer = await self._safely(CLOSE_FORM, self._command_reply(user, channel, text))
+        await self._post_ephemeral(client, channel, user, answer)
 
     async def on_break_glass(
         self,
@@ -206,7 +238,9 @@ class SlackHandlers:
         if self._operations is None:
             return say("Operations are not enabled in this process.")
         caller = await self._caller(user, where.channel)
-        wrong = await self._operations.click_refusal(caller, request_id, block_id, where)
+        wrong = await self._operations.click_refusal(
+            caller, request_id, block_id, where, "break_glass"
+        )
         if wrong is not None:
             return wrong
         return await self._operations.glass_form(caller, request_id)

@@ -23,7 +23,7 @@ from typing import Any
 
 from habot.config import Settings
 from habot.core.alerts import Announced
-from habot.core.approvals import RequestAction
+from habot.core.approvals import RequestAction, closing_problem
 from habot.core.asks import OperationRequest
 from habot.core.cards import Form, Where
 from habot.core.replies import Reply
@@ -86,6 +86,7 @@ class OperationService:
         oncall: OnCallLookup | None = None,
     ) -> None:
         self._background = background or Background()
+        self._settings = settings
         parts = Parts(
             settings=settings,
             status=status,
@@ -128,25 +129,34 @@ class OperationService:
         """An approver's click: counted once; the last needed one starts the run, once."""
         return await self._deciding.approve(caller, request_id)
 
-    async def reject(self, caller: Caller, request_id: str) -> Reply:
-        """An approver rejects a pending request."""
-        return await self._deciding.reject(caller, request_id)
+    async def reject(self, caller: Caller, request_id: str, reason: str | None = None) -> Reply:
+        """An approver rejects a pending request (saying why)."""
+        return await self._deciding.reject(caller, request_id, reason)
 
-    async def cancel(self, caller: Caller, request_id: str) -> Reply:
-        """The requester (or an approver) cancels a pending request."""
-        return await self._deciding.cancel(caller, request_id)
+    async def cancel(self, caller: Caller, request_id: str, reason: str | None = None) -> Reply:
+        """The requester (or an approver) cancels a pending request (saying why)."""
+        return await self._deciding.cancel(caller, request_id, reason)
+
+    async def closing_form(
+        self, caller: Caller, request_id: str, action: RequestAction
+    ) -> Reply | Form:
+        """Reject or Cancel on a card: the form for why, or why not."""
+        return await self._deciding.closing_form(caller, request_id, action)
 
     async def resolve(self, caller: Caller, request_id: str, finding: str) -> Reply:
         """An approver closes a request whose outcome was unknown, saying what they found."""
         return await self._deciding.resolve(caller, request_id, finding)
 
     async def click_refusal(
-        self, caller: Caller, request_id: str, block_id: str, where: Where
+        self, caller: Caller, request_id: str, block_id: str, where: Where, action: str
     ) -> Reply | None:
-        """Why a click on a request's Break glass button is not from its card (audited)."""
-        return await self._deciding.click_refusal(
-            caller, request_id, block_id, where, "break_glass"
-        )
+        """Why a click on one of a request's buttons is not from its card (audited)."""
+        return await self._deciding.click_refusal(caller, request_id, block_id, where, action)
+
+    def closing_problem(self, reason: str | None) -> str | None:
+        """Why a rejection or cancellation needs a reason it lacks ([approval]
+        reject_reason), or None."""
+        return closing_problem(self._settings.approval.reject_reason, reason)
 
     async def glass_form(self, caller: Caller, request_id: str) -> Reply | Form:
         """The Break glass button: the form for the reason, or why not."""

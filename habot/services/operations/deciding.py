@@ -6,13 +6,26 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from habot.core.approvals import Decision, Request, RequestAction, RequestState, Ruling, judge
-from habot.core.cards import Where, click_mismatch
+from habot.core.approvals import (
+    Decision,
+    Request,
+    RequestAction,
+    RequestState,
+    Ruling,
+    closing_problem,
+    judge,
+)
+from habot.core.cards import Form, Where, click_mismatch, closed_note, closing_form, told_requester
 from habot.core.replies import Code, Person, Reply, When, plain, refused, say
 from habot.services.leader import gone
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
 from habot.services.ports import Caller
+
+_CLOSES_TO = {
+    RequestAction.REJECT: RequestState.REJECTED,
+    RequestAction.CANCEL: RequestState.CANCELLED,
+}
 
 
 class Deciding(Stage):
@@ -34,12 +47,10 @@ class Deciding(Stage):
         the card's channel, that request's buttons); refusals are audited."""
         if wrong := await self.click_refusal(caller, request_id, block_id, where, action.value):
             return wrong
-        act = {
-            RequestAction.APPROVE: self.approve,
-            RequestAction.REJECT: self.reject,
-            RequestAction.CANCEL: self.cancel,
-        }[action]
-        return await act(caller, request_id)
+        if action is RequestAction.APPROVE:
+            return await self.approve(caller, request_id)
+        close = self.reject if action is RequestAction.REJECT else self.cancel
+        return await close(caller, request_id, None)
 
     async def click_refusal(
         self, caller: Caller, request_id: str, block_id: str, where: Where, action: str
@@ -86,31 +97,55 @@ class Deciding(Stage):
             return say(f"Approval counted; {request.required - count} more needed.")
         return await self._execution.begin(request, None, caller.user)
 
-    async def reject(self, caller: Caller, request_id: str) -> Reply:
-        """An approver rejects a pending request."""
-        return await self._close(caller, request_id, RequestAction.REJECT, RequestState.REJECTED)
+    async def reject(self, caller: Caller, request_id: str, reason: str | None = None) -> Reply:
+        """An approver rejects a pending request (saying why, when asked to)."""
+        return await self._close(caller, request_id, RequestAction.REJECT, reason)
 
-    async def cancel(self, caller: Caller, request_id: str) -> Reply:
+    async def cancel(self, caller: Caller, request_id: str, reason: str | None = None) -> Reply:
         """The requester (or an approver) cancels a pending request."""
-        return await self._close(caller, request_id, RequestAction.CANCEL, RequestState.CANCELLED)
+        return await self._close(caller, request_id, RequestAction.CANCEL, reason)
 
-    async def _close(
-        self, caller: Caller, request_id: str, action: RequestAction, state: RequestState
-    ) -> Reply:
+    async def closing_form(
+        self, caller: Caller, request_id: str, action: RequestAction
+    ) -> Reply | Form:
+        """Reject or Cancel on a card: the form for why, or — when the rules already
+        refuse the click — why not (audited)."""
         request = await self._requests.get(request_id)
         if request is None:
             return say("There is no request ", Code(request_id), ".")
         decision = judge(action, request, caller.user, caller.roles, self._clock())
         if decision.ruling is Ruling.REFUSED:
             return await self._refuse(f"{action.value}_refused", caller, request, decision)
-        said = self._event(
-            state.value, caller.user, request.pair, state.value, {"request": request.id}
-        )
-        if not await self._requests.transition(request.id, RequestState.PENDING, state, said=said):
+        channel, _ = await self._card_channel(request)
+        required = self._settings.approval.reject_reason == "required"
+        return closing_form(request, action, required, channel or caller.channel or "")
+
+    async def _close(
+        self, caller: Caller, request_id: str, action: RequestAction, reason: str | None
+    ) -> Reply:
+        state = _CLOSES_TO[action]
+        request = await self._requests.get(request_id)
+        if request is None:
+            return say("There is no request ", Code(request_id), ".")
+        decision = judge(action, request, caller.user, caller.roles, self._clock())
+        if decision.ruling is Ruling.REFUSED:
+            return await self._refuse(f"{action.value}_refused", caller, request, decision)
+        if problem := closing_problem(self._settings.approval.reject_reason, reason):
+            return await self._refuse(f"{action.value}_refused", caller, request,
+                                      Decision(Ruling.REFUSED, (problem,)))  # fmt: skip
+        detail = {"request": request.id, **({"reason": reason} if reason else {})}
+        said = self._event(state.value, caller.user, request.pair, state.value, detail)
+        if not await self._requests.transition(
+            request.id, RequestState.PENDING, state, {"reason": reason} if reason else None,
+            said=said,
+        ):  # fmt: skip
             return say("Request ", Code(request.id), " was already closed or started.")
         self._changed()
-        await self._refresh_card(request, note=say("By ", Person(caller.user), "."))
+        await self._refresh_card(request, note=closed_note(state, caller.user, reason))
         await self._unpage(replace(request, state=state))
+        if caller.user != request.requester:
+            words = told_requester(request, state, caller.user, reason)
+            await self._notify.direct(request.requester, words)
         return say(*decision.words)
 
     async def _refuse(
