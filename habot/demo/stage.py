@@ -499,11 +499,11 @@ class SlackStage:
         await self._touch()
         fields = {
             "token": "demo", "team_id": TEAM, "team_domain": "habot-demo",
+            "trigger_id": self._trigger_for(user),
             "channel_id": self.channel, "channel_name": self.channel_name, "user_id": user,
             "user_name": self.personas[user].name, "command": command, "text": text.strip(),
             "api_app_id": APP_ID, "is_enterprise_install": "false",
             "response_url": self._response_url(user, self.channel),
-            "trigger_id": f"{time.time():.3f}.demo",
         }  # fmt: skip
         body = urllib.parse.urlencode(fields).encode()
         return _sent(await self._send(body, "application/x-www-form-urlencoded"))
@@ -518,8 +518,7 @@ class SlackStage:
         button = _button(message.blocks, str(data.get("block_id")), str(data.get("action_id")))
         if button is None:
             return web.json_response({"ok": False, "error": "no such button"}, status=400)
-        trigger = f"{time.time():.3f}.demo.{uuid.uuid4().hex[:8]}"
-        self._triggers[trigger] = user
+        trigger = self._trigger_for(user)
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": self.personas[user].name, "team_id": TEAM},
@@ -539,6 +538,16 @@ class SlackStage:
         }  # fmt: skip
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return _sent(await self._send(body, "application/x-www-form-urlencoded"))
+
+    def _trigger_for(self, user: str) -> str:
+        """A trigger_id for an interaction of ``user``'s: views.open takes it once, within
+        3 s as Slack does (older ones are forgotten here)."""
+        now = time.time()
+        for old in [t for t in self._triggers if float(t.split(".demo.")[0]) < now - 3]:
+            del self._triggers[old]
+        trigger = f"{now:.3f}.demo.{uuid.uuid4().hex[:8]}"
+        self._triggers[trigger] = user
+        return trigger
 
     async def _ui_submit(self, request: web.Request) -> web.Response:
         """A modal's submit: ``{"as": USER, "values": {BLOCK_ID: TEXT}}`` — sent to the bot
