@@ -44,9 +44,9 @@ from tests.test_slack_operations import (
     ask,
     audit_export,
     cards,
-    close_form,
     directs,
     final_card,
+    opened_form,
     post,
     runs,
     send_form,
@@ -307,7 +307,7 @@ async def test_the_bot_rejects_through_the_form_and_tells_the_requester(
     try:
         await ask(bot, fake, "switchover prod")
         card = cards(fake)[-1]
-        form = await close_form(bot, fake, card, "reject_request", LEAD_USER)
+        form = await opened_form(bot, fake, card, "reject_request", LEAD_USER)
         empty = await send_form(bot, fake, form, LEAD_USER, {"reason": ""})
         assert "a reason is required" in json.loads(empty)["errors"]["reason"]
         told = await send_form(bot, fake, form, LEAD_USER, {"reason": "not during the close"})

@@ -157,6 +157,11 @@ ttl = "15m"
 cooldown = "10m"
 [approval.operations.make-standalone]
 required = 2
+confirm = "click"  # step-up (typing the pair's name) has its own tests: test_step_up.py
+[approval.operations.initialise]
+confirm = "click"
+[approval.operations.demote-primary]
+confirm = "click"
 [approval.operations.joining-code]
 required = 0
 """

@@ -37,6 +37,11 @@ ttl = "15m"
 cooldown = "10m"
 [approval.operations.make-standalone]
 required = 2
+confirm = "click"  # step-up (typing the pair's name) has its own tests: test_step_up.py
+[approval.operations.initialise]
+confirm = "click"
+[approval.operations.demote-primary]
+confirm = "click"
 [approval.operations.joining-code]
 required = 0
 """
@@ -127,9 +132,10 @@ async def click(bot: Bot, fake: FakeSlack, card: dict[str, Any], action: str, us
     return json.dumps((await fake.response(rid))["blocks"])
 
 
-async def close_form(bot: Bot, fake: FakeSlack, card: dict[str, Any], action: str,
+async def opened_form(bot: Bot, fake: FakeSlack, card: dict[str, Any], action: str,
                      user: str) -> dict[str, Any]:  # fmt: skip
-    """Click Reject or Cancel on a card; the form Slack opened for why."""
+    """Click a card's button (Approve on a step-up verb, Reject, Cancel); the form Slack
+    opened for it."""
     opened = len(fake.views)
     url, _ = fake.response_url()
     action_id, value, block_id = button(card, action)
@@ -160,7 +166,7 @@ async def send_form(bot: Bot, fake: FakeSlack, form: dict[str, Any], user: str,
 async def close_with_form(bot: Bot, fake: FakeSlack, card: dict[str, Any], action: str,
                           user: str, reason: str = "") -> str:  # fmt: skip
     """Reject or Cancel through the card's form; the answer shown to the clicker."""
-    form = await close_form(bot, fake, card, action, user)
+    form = await opened_form(bot, fake, card, action, user)
     return await send_form(bot, fake, form, user, {"reason": reason})
 
 

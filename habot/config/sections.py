@@ -235,6 +235,10 @@ class OperationApproval(_Section):
     required: int | None = Field(None, ge=0, le=5)
     reason: ReasonRule | None = None
     ticket_pattern: str | None = None
+    #: How an approver confirms: "click" (Approve and its dialog) or "type-pair-name" (a
+    #: form in which they type the pair's name). Unset: type-pair-name for make-standalone,
+    #: initialise and demote-primary, click for the rest.
+    confirm: Literal["click", "type-pair-name"] | None = None
 
     @field_validator("ticket_pattern")
     @classmethod

@@ -24,6 +24,7 @@ from habot.core.breakglass import MIN_REASON
 from habot.core.change import REASON, TICKET, ChangeRule
 from habot.core.operations import CONSEQUENCE, Operation, OperationPlan, Topology
 from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
+from habot.core.stepup import PAIR_NAME, Confirm
 
 APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
 BREAK_GLASS = "break_glass"
@@ -49,10 +50,11 @@ def approval_card(
     outcome: str | None = None,
     approvers: Sequence[str] = (),
     asked: str | None = None,
+    confirm: Confirm = Confirm.CLICK,
 ) -> Message:
     """The card for a request in its current state; buttons only while it is pending, and
-    the ``approvers`` named (notified when the card is first posted) and who has been
-    ``asked`` (the escalation levels)."""
+    the ``approvers`` named (notified when the card is first posted), who has been
+    ``asked`` (the escalation levels) and how approving it is ``confirm``ed."""
     verdict, primary, secondary = request.snapshot
     blocks: list[Block] = [
         section(
@@ -87,7 +89,10 @@ def approval_card(
         blocks.append(section(escape(outcome)))
     text = f"{request.operation.value} {request.pair}: {request.state.value}"
     if request.state is RequestState.PENDING:
-        blocks.append(_buttons(request, plan))
+        blocks.append(_buttons(request, plan, confirm))
+        if confirm is Confirm.TYPE_PAIR_NAME:
+            step = f":lock: Step-up: approving asks the approver to type *{request.pair}*"
+            blocks.append(context(step + " in a form that shows what will happen."))
         if approvers:
             named = ", ".join(mention(a) for a in approvers)
             blocks.append(context(f"Approvers: {named}"))
@@ -188,8 +193,8 @@ def _glass_button(request: Request, plan: OperationPlan) -> dict[str, object]:
     }
 
 
-def _buttons(request: Request, plan: OperationPlan) -> Block:
-    confirm = {
+def _buttons(request: Request, plan: OperationPlan, confirm: Confirm = Confirm.CLICK) -> Block:
+    dialog = {
         "title": {"type": "plain_text", "text": "Approve this operation?"},
         "text": {
             "type": "mrkdwn",
@@ -209,7 +214,7 @@ def _buttons(request: Request, plan: OperationPlan) -> Block:
                 "style": "primary",
                 "value": request.id,
                 "text": {"type": "plain_text", "text": "Approve"},
-                "confirm": confirm,
+                **({"confirm": dialog} if confirm is Confirm.CLICK else {}),
             },
             {
                 "type": "button",
@@ -397,3 +402,33 @@ def told_requester(request: Request, state: RequestState, by: str, reason: str |
         "Your ", Code(request.operation.value), f" on {request.pair} (request ",
         Code(request.id), f") was {done} by ", Person(by), *why,
     )  # fmt: skip
+
+
+#: The step-up approval form's callback id.
+APPROVE_FORM = "approve_form"
+
+
+def approval_form(request: Request, plan: OperationPlan, channel: str) -> Form:
+    """The form a step-up Approve opens: exactly what will happen, and the pair's name to
+    type. ``private_metadata`` carries the request and the card's channel."""
+    meta = {"request": request.id, "pair": request.pair, "channel": channel}
+    what = (
+        f"*{request.operation.value}* on *{request.pair}*: runs `{plan.command.value}` on the "
+        f"{plan.node} ({plan.address}) — {CONSEQUENCE[request.operation]}"
+    )
+    blocks: list[Block] = [section(what)]
+    if plan.warning:
+        blocks.append(section(f":warning: *{plan.warning}*"))
+    blocks.append({
+        "type": "input", "block_id": PAIR_NAME,
+        "label": {"type": "plain_text", "text": f"Type {request.pair} to approve"[:2000]},
+        "hint": {"type": "plain_text", "text": "The pair's name, exactly: a slip changes nothing."},
+        "element": {"type": "plain_text_input", "action_id": PAIR_NAME, "max_length": 64},
+    })  # fmt: skip
+    return Form({
+        "type": "modal", "callback_id": APPROVE_FORM, "private_metadata": json.dumps(meta),
+        "title": {"type": "plain_text", "text": "Approve"},
+        "submit": {"type": "plain_text", "text": "Approve and run"},
+        "close": {"type": "plain_text", "text": "Not yet"},
+        "blocks": blocks,
+    })  # fmt: skip

@@ -23,6 +23,7 @@ from habot.core.breakglass import reason_problem
 from habot.core.budget import attachment, cut, cut_note, fits
 from habot.core.cards import (
     APPROVE,
+    APPROVE_FORM,
     BREAK_GLASS,
     CANCEL,
     CLOSE_FORM,
@@ -38,6 +39,7 @@ from habot.core.change import REASON, TICKET
 from habot.core.grammar import MUTATING, Sub
 from habot.core.model import Role
 from habot.core.replies import Answer, Code, Reply, failed, refused, say
+from habot.core.stepup import PAIR_NAME, name_problem
 from habot.errors import HabotError
 from habot.logs import about
 from habot.services.alerting import Alerter
@@ -99,6 +101,7 @@ class SlackHandlers:
         app.view(GLASS_FORM)(self.on_glass_form)
         app.view(REQUEST_FORM)(self.on_request_form)
         app.view(CLOSE_FORM)(self.on_close_form)
+        app.view(APPROVE_FORM)(self.on_approve_form)
         app.event("app_home_opened")(self.on_home_opened)
 
     async def on_command(
@@ -190,6 +193,32 @@ class SlackHandlers:
                 caller, request_id, block_id, where, action.value
             )
             return wrong or await self._operations.closing_form(caller, request_id, action)
+
+    async def on_approve_form(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """A step-up approval's form sent: a wrong name is said in the form and nothing is
+        counted; the right one is an approval under the same rules as a click."""
+        view = body["view"]
+        meta = json.loads(view.get("private_metadata") or "{}")
+        typed = _typed(view, PAIR_NAME)
+        if self._operations is None or not isinstance(meta.get("pair"), str):
+            await ack(response_action="errors", errors={PAIR_NAME: "This form is out of date."})
+            return
+        if problem := name_problem(meta["pair"], typed):
+            await ack(response_action="errors", errors={PAIR_NAME: problem})
+            return
+        await ack()
+        user, channel = body["user"]["id"], str(meta.get("channel", ""))
+        work = self._approved(user, channel, str(meta.get("request", "")), typed)
+        answer = await self._safely(APPROVE_FORM, work)
+        await self._post_ephemeral(client, channel, user, answer)
+
+    async def _approved(self, user: str, channel: str, request_id: str, typed: str) -> Answer:
+        assert self._operations is not None
+        with about(user=user, request=request_id):
+            caller = await self._caller(user, channel)
+            return await self._operations.approve(caller, request_id, typed)
 
     async def on_close_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient

@@ -26,8 +26,8 @@ from tests.test_slack_operations import (
     button,
     cards,
     click,
-    close_form,
     final_card,
+    opened_form,
     runs,
     send_form,
     started,
@@ -221,7 +221,7 @@ async def test_approve_racing_cancel_ends_with_card_and_audit_agreeing(
         for _ in range(10):
             await ask(bot, fake, "make-standalone dr secondary")
             card = cards(fake)[-1]
-            form = await close_form(bot, fake, card, "cancel_request", OPS)  # why, first
+            form = await opened_form(bot, fake, card, "cancel_request", OPS)  # why, first
             await asyncio.gather(
                 click(bot, fake, card, "approve_request", LEAD),
                 send_form(bot, fake, form, OPS, {"reason": ""}),

@@ -121,13 +121,15 @@ class OperationService:
 
     async def click(
         self, action: RequestAction, caller: Caller, request_id: str, block_id: str, where: Where
-    ) -> Reply:
-        """A button on an approval card (honoured only from that card)."""
+    ) -> Reply | Form:
+        """A button on an approval card (honoured only from that card); a step-up
+        Approve gives the form for the pair's name."""
         return await self._deciding.click(action, caller, request_id, block_id, where)
 
-    async def approve(self, caller: Caller, request_id: str) -> Reply:
-        """An approver's click: counted once; the last needed one starts the run, once."""
-        return await self._deciding.approve(caller, request_id)
+    async def approve(self, caller: Caller, request_id: str, typed: str | None = None) -> Reply:
+        """An approval: counted once; the last needed one starts the run, once (a step-up
+        operation's only with its pair's name ``typed``)."""
+        return await self._deciding.approve(caller, request_id, typed)
 
     async def reject(self, caller: Caller, request_id: str, reason: str | None = None) -> Reply:
         """An approver rejects a pending request (saying why)."""

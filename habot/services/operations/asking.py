@@ -121,7 +121,8 @@ class Asking(Stage):
         if not caller.channel:
             return say("Request ", Code(request.id), " is open (no channel to post a card in).")
         approvers = self._settings.slack.approvers_mention
-        message = approval_card(request, plan, approvers=approvers)
+        confirm = self._step_up.confirm(operation)
+        message = approval_card(request, plan, approvers=approvers, confirm=confirm)
         card = await self._notify.post_card(plan.pair, caller.channel, message)
         await self._requests.set_card(request.id, caller.channel, card)
         return await self._posted(request, plan, caller.channel, card)

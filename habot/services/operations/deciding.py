@@ -15,8 +15,17 @@ from habot.core.approvals import (
     closing_problem,
     judge,
 )
-from habot.core.cards import Form, Where, click_mismatch, closed_note, closing_form, told_requester
+from habot.core.cards import (
+    Form,
+    Where,
+    approval_form,
+    click_mismatch,
+    closed_note,
+    closing_form,
+    told_requester,
+)
 from habot.core.replies import Code, Person, Reply, When, plain, refused, say
+from habot.core.stepup import Confirm, name_problem
 from habot.services.leader import gone
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
@@ -42,13 +51,13 @@ class Deciding(Stage):
         request_id: str,
         block_id: str,
         where: Where,
-    ) -> Reply:
+    ) -> Reply | Form:
         """A button on an approval card: honoured only from that card (habot's workspace,
         the card's channel, that request's buttons); refusals are audited."""
         if wrong := await self.click_refusal(caller, request_id, block_id, where, action.value):
             return wrong
         if action is RequestAction.APPROVE:
-            return await self.approve(caller, request_id)
+            return await self._approve_click(caller, request_id)
         close = self.reject if action is RequestAction.REJECT else self.cancel
         return await close(caller, request_id, None)
 
@@ -69,17 +78,38 @@ class Deciding(Stage):
         )  # fmt: skip
         return refused(wrong)
 
-    async def approve(self, caller: Caller, request_id: str) -> Reply:
-        """An approver's click: counted once; the last needed one starts the run, once."""
+    async def _approve_click(self, caller: Caller, request_id: str) -> Reply | Form:
+        """Approve clicked: counted at once — or, for a step-up operation, the form in
+        which the approver types the pair's name (when the rules allow them to approve)."""
+        request = await self._requests.get(request_id)
+        if request is None:
+            return say("There is no request ", Code(request_id), ".")
+        if self._step_up.confirm(request.operation) is Confirm.CLICK:
+            return await self.approve(caller, request_id)
+        decision = judge(RequestAction.APPROVE, request, caller.user, caller.roles, self._clock())
+        if decision.ruling is Ruling.REFUSED:
+            return await self._refuse("approval_refused", caller, request, decision)
+        channel, _ = await self._card_channel(request)
+        plan = await self._requests.plan(request.id)
+        return approval_form(request, plan, channel or caller.channel or "")
+
+    async def approve(self, caller: Caller, request_id: str, typed: str | None = None) -> Reply:
+        """An approver's approval: counted once; the last needed one starts the run, once.
+        A step-up operation's counts only with its pair's name ``typed``."""
         request = await self._requests.get(request_id)
         if request is None:
             return say("There is no request ", Code(request_id), ".")
         decision = judge(RequestAction.APPROVE, request, caller.user, caller.roles, self._clock())
         if decision.ruling is Ruling.REFUSED:
             return await self._refuse("approval_refused", caller, request, decision)
+        confirm = self._step_up.confirm(request.operation)
+        if confirm is Confirm.TYPE_PAIR_NAME and (wrong := name_problem(request.pair, typed)):
+            refusal = Decision(Ruling.REFUSED, (wrong,))
+            return await self._refuse("approval_refused", caller, request, refusal)
         said = self._event(
-            "approved", caller.user, request.pair, "counted", {"request": request.id}
-        )
+            "approved", caller.user, request.pair, "counted",
+            {"request": request.id, "confirm": confirm.value},
+        )  # fmt: skip
         count = await self._requests.add_approval(request.id, caller.user, self._clock(), said)
         if count is None:  # closed, or enough approvals, between reading it and counting
             now = await self._requests.get(request.id)

@@ -25,6 +25,7 @@ from habot.core.operations import Operation, OperationPlan
 from habot.core.outbox import Fate
 from habot.core.paging import approval_done, approval_wanted, urgent
 from habot.core.replies import Part, Person, Reply, say
+from habot.core.stepup import Confirm, StepUp
 from habot.errors import TRANSIENT_STORE_ERRORS, StoreBusy
 from habot.services.background import Background
 from habot.services.outage import Outage
@@ -111,6 +112,14 @@ def approval_policy(settings: Settings) -> ApprovalPolicy:
     )
 
 
+def step_up(settings: Settings) -> StepUp:
+    """How each operation's approval is confirmed (configured, else the default)."""
+    return StepUp({
+        Operation(name): Confirm(v.confirm)
+        for name, v in settings.approval.operations.items() if v.confirm is not None
+    })  # fmt: skip
+
+
 def change_control(settings: Settings) -> ChangeControl:
     """The configured change control: each operation's reason and ticket rule."""
     a = settings.approval
@@ -177,6 +186,7 @@ class Stage:
         approval = parts.settings.approval
         self._escalation = Escalation(approval.escalation, approval.escalate_after)
         self._change = change_control(parts.settings)
+        self._step_up = step_up(parts.settings)
 
     async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
         """A write (or the read it needs) that must not be lost — an outcome, its audit, its
@@ -220,7 +230,8 @@ class Stage:
         plan = await self._requests.plan(request.id)
         approvers = self._settings.slack.approvers_mention
         asked = asked_line(self._escalation, current.asked, current.first)
-        message = approval_card(current, plan, note, outcome, approvers, asked)
+        confirm = self._step_up.confirm(current.operation)
+        message = approval_card(current, plan, note, outcome, approvers, asked, confirm)
         await self._notify.update_card(current.pair, channel, card, message, current.version)
 
     # -- who is asked: escalation levels, DMs, the approvers' pages -------------------------

@@ -1,0 +1,136 @@
+"""Step-up for the verbs that end or rebuild redundancy: the approver types the pair's name
+in a form that shows what will happen; a slip or a stolen click changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from habot.config import parse_settings
+from habot.core.approvals import RequestAction, RequestState
+from habot.core.cards import APPROVE_FORM, Form, Where
+from habot.core.operations import Operation
+from habot.core.replies import plain
+from habot.core.stepup import PAIR_NAME, Confirm, StepUp, name_problem
+from habot.services.operations.stage import step_up
+from habot.services.ports import Stores
+from habot.sim.simulator import Simulator
+from tests.botproc import ROLES, start_bot
+from tests.fakeslack import TEAM, FakeSlack
+from tests.test_operation_service import LEAD, OPERATOR, World, shown, world_on
+from tests.test_slack_operations import LEAD as LEAD_USER
+from tests.test_slack_operations import ask, cards, opened_form, outcome_told, runs, send_form
+
+
+def test_redundancy_ending_verbs_are_typed_by_default_and_each_may_be_set() -> None:
+    default = StepUp()
+    for operation in (Operation.MAKE_STANDALONE, Operation.INITIALISE, Operation.DEMOTE_PRIMARY):
+        assert default.confirm(operation) is Confirm.TYPE_PAIR_NAME
+    for operation in (Operation.SWITCHOVER, Operation.FAILOVER, Operation.FAILBACK):
+        assert default.confirm(operation) is Confirm.CLICK
+    settings = parse_settings({
+        "ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
+        "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
+        "approval": {"operations": {"failback": {"confirm": "type-pair-name"},
+                                    "initialise": {"confirm": "click"}}},
+    })  # fmt: skip
+    configured = step_up(settings)
+    assert configured.confirm(Operation.FAILBACK) is Confirm.TYPE_PAIR_NAME
+    assert configured.confirm(Operation.INITIALISE) is Confirm.CLICK
+    assert configured.confirm(Operation.MAKE_STANDALONE) is Confirm.TYPE_PAIR_NAME
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [
+        (None, "Type the pair's name (prod)"),
+        ("  ", "Type the pair's name (prod)"),
+        ("dr", "not this request's pair: type prod exactly"),
+        ("Prod", "not this request's pair"),
+        ("prod", None),
+        (" prod ", None),
+    ],
+)
+def test_only_the_pairs_own_name_confirms(typed: str | None, words: str | None) -> None:
+    problem = name_problem("prod", typed)
+    assert (problem is None) if words is None else (words in (problem or ""))
+
+
+# -- the service, with the default step-up ------------------------------------------------
+
+
+@pytest.fixture
+async def stepped(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
+    """The service with the built-in step-up (the test configs elsewhere turn it off)."""
+    async with world_on(sim, memory) as world:
+        operations = {k: v.model_copy(update={"confirm": None})
+                      for k, v in world.settings.approval.operations.items()}  # fmt: skip
+        approval = world.settings.approval.model_copy(update={"operations": operations})
+        world.settings = world.settings.model_copy(update={"approval": approval})
+        world.service = world.with_service(settings=world.settings)
+        yield world
+
+
+async def test_a_typed_approval_counts_only_with_the_pairs_name(stepped: World) -> None:
+    """make-standalone's card asks for the name and its Approve has no one-click dialog;
+    the click gives the form; without the name, or with another pair's, nothing counts;
+    with it, the approval counts and the audit says how it was confirmed."""
+    world = stepped
+    await world.ask("make-standalone prod secondary")
+    rid = world.request_id()
+    card = shown(world.notifier.last())
+    assert "Step-up: approving asks the approver to type *prod*" in card
+    approve = next(e for b in world.notifier.last().blocks if b["type"] == "actions"
+                   for e in b["elements"] if e["action_id"] == "approve_request")  # fmt: skip
+    assert "confirm" not in approve
+    where = Where("C0HAOPS", TEAM, TEAM)
+    form = await world.service.click(RequestAction.APPROVE, LEAD, rid, f"request-{rid}-0", where)
+    assert isinstance(form, Form)
+    assert form.view["callback_id"] == APPROVE_FORM
+    assert "redundancy ends" in json.dumps(form.view)
+    for typed in (None, "dr"):
+        refused = plain((await world.service.approve(LEAD, rid, typed)).parts)
+        assert "Nothing was approved" in refused or "Type the pair's name" in refused
+    request = await world.requests.get(rid)
+    assert request is not None
+    assert request.approvals == ()
+    assert "1 more needed" in plain((await world.service.approve(LEAD, rid, "prod")).parts)
+    [approved] = [r.event for r in await world.records() if r.event.kind == "approved"]
+    assert approved.detail["confirm"] == "type-pair-name"
+    own = await world.service.click(RequestAction.APPROVE, OPERATOR, rid, f"request-{rid}-1",
+                                    where)  # fmt: skip
+    assert not isinstance(own, Form)  # the requester is refused before any form
+    assert "second person" in plain(own.parts)
+    assert await world.state(rid) is RequestState.PENDING
+
+
+# -- end to end ----------------------------------------------------------------------------
+
+STEP_UP = (
+    ROLES.replace('approvers = ["U0LEAD1"]', 'approvers = ["U0LEAD1", "U0LEAD2"]')
+    + '\n[approval]\nttl = "15m"\ncooldown = "10m"\n'
+)
+
+
+async def test_the_bot_runs_make_standalone_only_once_the_pairs_name_is_typed(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """`habot run` with the built-in step-up: Approve on a make-standalone card opens the
+    form; a wrong name is refused in the form and nothing runs; the right one runs it."""
+    bot = await start_bot(sim, fake, tmp_path, http=True, extra=STEP_UP)
+    try:
+        await ask(bot, fake, "make-standalone dr secondary")
+        form = await opened_form(bot, fake, cards(fake)[-1], "approve_request", LEAD_USER)
+        assert form["callback_id"] == APPROVE_FORM
+        wrong = await send_form(bot, fake, form, LEAD_USER, {PAIR_NAME: "prod"})
+        assert "not this request's pair" in json.loads(wrong)["errors"][PAIR_NAME]
+        assert runs(sim, "dr") == []
+        told = await send_form(bot, fake, form, LEAD_USER, {PAIR_NAME: "dr"})
+        assert "running" in told
+        await outcome_told(fake, "make-standalone", "dr")
+        assert runs(sim, "dr") == [["secondary", "ha-make-standalone"]]
+    finally:
+        await bot.stop()
