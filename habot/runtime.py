@@ -31,7 +31,7 @@ from habot.core.addresses import NodeAddress
 from habot.core.model import Role
 from habot.errors import ConfigError
 from habot.scheduling import Jobs
-from habot.secrets import AUDIT_KEY, SSH_KEY_PASSPHRASE, Secrets, ssh_password_names
+from habot.secrets import AUDIT_KEY, SSH_KEY_PASSPHRASE, TOTP_KEY, Secrets, ssh_password_names
 from habot.services.alerting import Alerter
 from habot.services.anchoring import AnchorService
 from habot.services.background import Background
@@ -51,6 +51,7 @@ from habot.ssh.executor import NodeLogin, SshExecutor
 from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
 from habot.store.memory import memory_stores
+from habot.store.totp import SealedCodes
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,9 @@ class Habot:
             clock=clock,
             key=secrets.get(AUDIT_KEY),
         )
+        totp_key = secrets.get(TOTP_KEY)
+        #: Approvers' authenticators, when a totp_key is set (step-up with totp = true).
+        self.codes = SealedCodes(stores.totp, totp_key) if totp_key else None
         self.home = HomeService(
             settings=settings,
             readings=stores.readings,
@@ -285,6 +289,7 @@ class Habot:
             paging=Paging(stores.outbox, clock) if self.settings.paging.pagers else None,
             telemetry=slack.telemetry,
             oncall=slack.oncall,
+            codes=self.codes,
         )
         commands = CommandService(
             settings=self.settings,

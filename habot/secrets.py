@@ -33,6 +33,7 @@ SIGNING_SECRET = SecretName("signing_secret", "SLACK_SIGNING_SECRET")
 AUDIT_KEY = SecretName("audit_key", "HABOT_AUDIT_KEY")
 PAGERDUTY_ROUTING_KEY = SecretName("pagerduty_routing_key", "HABOT_PAGERDUTY_ROUTING_KEY")
 OPSGENIE_API_KEY = SecretName("opsgenie_api_key", "HABOT_OPSGENIE_API_KEY")
+TOTP_KEY = SecretName("totp_key", "HABOT_TOTP_KEY")
 PAGERDUTY_API_TOKEN = SecretName("pagerduty_api_token", "HABOT_PAGERDUTY_API_TOKEN")
 #: Each paging tool's key (by Pager value).
 PAGER_KEYS = {"pagerduty": PAGERDUTY_ROUTING_KEY, "opsgenie": OPSGENIE_API_KEY}

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from habot import __version__, logs
+from habot.cli.approver import approver
 from habot.cli.audit import audit, db
 from habot.cli.demo import demo
 from habot.cli.digest import digest
@@ -54,6 +55,7 @@ cli.add_command(run)
 cli.add_command(manifest)
 cli.add_command(db)
 cli.add_command(digest)
+cli.add_command(approver)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from habot.core.durations import format_duration, parse_duration
 from habot.core.model import Role
 from habot.core.operations import ROLE_NEUTRAL, Operation, Procedures, SwitchoverVia
 from habot.core.paging import Pager
+from habot.core.stepup import Confirm, StepUp
 
 _PAIR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _RESERVED_PAIR_NAMES = {"all", "help", "primary", "secondary"}
@@ -239,6 +240,9 @@ class OperationApproval(_Section):
     #: form in which they type the pair's name). Unset: type-pair-name for make-standalone,
     #: initialise and demote-primary, click for the rest.
     confirm: Literal["click", "type-pair-name"] | None = None
+    #: On top of the typed name, a code from the approver's authenticator app (each
+    #: approver enrolled with `habot approver enrol USER`).
+    totp: bool = False
 
     @field_validator("ticket_pattern")
     @classmethod
@@ -317,6 +321,17 @@ class ApprovalSettings(_Section):
             if name not in known:
                 raise ValueError(
                     f"{name!r} is not an operation; use one of {', '.join(sorted(known))}"
+                )
+            if (
+                approval.totp
+                and StepUp(
+                    {Operation(name): Confirm(approval.confirm)} if approval.confirm else {}
+                ).confirm(Operation(name))
+                is not Confirm.TYPE_PAIR_NAME
+            ):
+                raise ValueError(
+                    f'{name}: totp = true needs confirm = "type-pair-name" (the code is '
+                    "asked in the form where the pair's name is typed)"
                 )
             if approval.required == 0 and Operation(name) not in ROLE_NEUTRAL:
                 raise ValueError(

@@ -25,6 +25,7 @@ from habot.core.change import REASON, TICKET, ChangeRule
 from habot.core.operations import CONSEQUENCE, Operation, OperationPlan, Topology
 from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
 from habot.core.stepup import PAIR_NAME, Confirm
+from habot.core.totp import CODE
 
 APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
 BREAK_GLASS = "break_glass"
@@ -408,9 +409,10 @@ def told_requester(request: Request, state: RequestState, by: str, reason: str |
 APPROVE_FORM = "approve_form"
 
 
-def approval_form(request: Request, plan: OperationPlan, channel: str) -> Form:
-    """The form a step-up Approve opens: exactly what will happen, and the pair's name to
-    type. ``private_metadata`` carries the request and the card's channel."""
+def approval_form(request: Request, plan: OperationPlan, channel: str, code: bool) -> Form:
+    """The form a step-up Approve opens: exactly what will happen, the pair's name to type
+    (and, with ``code``, the approver's authenticator code). ``private_metadata`` carries
+    the request and the card's channel."""
     meta = {"request": request.id, "pair": request.pair, "channel": channel}
     what = (
         f"*{request.operation.value}* on *{request.pair}*: runs `{plan.command.value}` on the "
@@ -425,6 +427,12 @@ def approval_form(request: Request, plan: OperationPlan, channel: str) -> Form:
         "hint": {"type": "plain_text", "text": "The pair's name, exactly: a slip changes nothing."},
         "element": {"type": "plain_text_input", "action_id": PAIR_NAME, "max_length": 64},
     })  # fmt: skip
+    if code:
+        blocks.append({
+            "type": "input", "block_id": CODE,
+            "label": {"type": "plain_text", "text": "Code from your authenticator app"},
+            "element": {"type": "plain_text_input", "action_id": CODE, "max_length": 10},
+        })  # fmt: skip
     return Form({
         "type": "modal", "callback_id": APPROVE_FORM, "private_metadata": json.dumps(meta),
         "title": {"type": "plain_text", "text": "Approve"},

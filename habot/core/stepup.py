@@ -31,12 +31,18 @@ class StepUp:
     """Each operation's confirmation (configured, or the default)."""
 
     per_operation: Mapping[Operation, Confirm] = field(default_factory=dict)
+    #: Operations whose approval also needs the approver's authenticator code.
+    codes: frozenset[Operation] = frozenset()
 
     def confirm(self, operation: Operation) -> Confirm:
         """How approving ``operation`` is confirmed."""
         if operation in self.per_operation:
             return self.per_operation[operation]
         return Confirm.TYPE_PAIR_NAME if operation in TYPED_BY_DEFAULT else Confirm.CLICK
+
+    def needs_code(self, operation: Operation) -> bool:
+        """Whether approving ``operation`` also needs an authenticator code."""
+        return operation in self.codes
 
 
 def name_problem(pair: str, typed: str | None) -> str | None:

@@ -405,6 +405,34 @@ class Approvers(Protocol):
         ...
 
 
+class SealedSecrets(Protocol):
+    """Approvers' authenticator secrets as stored: sealed, each with its last used step."""
+
+    async def enrol(self, user: str, sealed: str, at: datetime) -> None:
+        """Keep ``user``'s sealed secret (replacing an earlier one)."""
+        ...
+
+    async def get(self, user: str) -> tuple[str, int | None] | None:
+        """``user``'s sealed secret and last used step, or None."""
+        ...
+
+    async def use(self, user: str, step: int) -> bool:
+        """Record a code of ``step`` as used, if no code of it or later was; True once."""
+        ...
+
+
+class ApproverCodes(Protocol):
+    """Approvers' authenticator secrets, opened (for checking a step-up code)."""
+
+    async def enrolled(self, user: str) -> tuple[str, int | None] | None:
+        """``user``'s secret and last used step, or None when not enrolled."""
+        ...
+
+    async def use(self, user: str, step: int) -> bool:
+        """Record a code's step as used; True only the first time."""
+        ...
+
+
 class OnCallLookup(Protocol):
     """Who is on call now ([paging] oncall_schedules), as Slack users."""
 
@@ -481,6 +509,7 @@ class Stores:
     viewers: HomeViewers
     leases: Leases
     seen: SeenRequests
+    totp: SealedSecrets
     #: Raise :class:`habot.errors.StoreError` unless the database answers (for /healthz).
     ping: Callable[[], Awaitable[None]]
     #: The clock leases are judged by when replicas may run on several hosts (None: they

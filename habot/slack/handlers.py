@@ -40,6 +40,7 @@ from habot.core.grammar import MUTATING, Sub
 from habot.core.model import Role
 from habot.core.replies import Answer, Code, Reply, failed, refused, say
 from habot.core.stepup import PAIR_NAME, name_problem
+from habot.core.totp import CODE
 from habot.errors import HabotError
 from habot.logs import about
 from habot.services.alerting import Alerter
@@ -210,15 +211,18 @@ class SlackHandlers:
             return
         await ack()
         user, channel = body["user"]["id"], str(meta.get("channel", ""))
-        work = self._approved(user, channel, str(meta.get("request", "")), typed)
+        code = _typed(view, CODE) or None
+        work = self._approved(user, channel, str(meta.get("request", "")), typed, code)
         answer = await self._safely(APPROVE_FORM, work)
         await self._post_ephemeral(client, channel, user, answer)
 
-    async def _approved(self, user: str, channel: str, request_id: str, typed: str) -> Answer:
+    async def _approved(
+        self, user: str, channel: str, request_id: str, typed: str, code: str | None
+    ) -> Answer:
         assert self._operations is not None
         with about(user=user, request=request_id):
             caller = await self._caller(user, channel)
-            return await self._operations.approve(caller, request_id, typed)
+            return await self._operations.approve(caller, request_id, typed, code)
 
     async def on_close_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient

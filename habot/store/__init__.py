@@ -19,6 +19,7 @@ from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
 from habot.store.seen_requests import SeenRequestStore
 from habot.store.shared_time import server_time
+from habot.store.totp import TotpStore
 
 
 def sql_stores(engine: Engine) -> Stores:
@@ -33,6 +34,7 @@ def sql_stores(engine: Engine) -> Stores:
         viewers=ViewerStore(engine),
         leases=LeaseStore(engine),
         seen=SeenRequestStore(engine),
+        totp=TotpStore(engine),
         ping=_Ping(engine).check,
         shared_clock=server_time(engine),
     )

@@ -589,6 +589,26 @@ async def _always_answers() -> None:
     return None
 
 
+class MemorySealed:
+    """Sealed authenticator secrets and their last used steps, by user."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[str, int | None]] = {}
+
+    async def enrol(self, user: str, sealed: str, at: datetime) -> None:
+        self._held[user] = (sealed, None)
+
+    async def get(self, user: str) -> tuple[str, int | None] | None:
+        return self._held.get(user)
+
+    async def use(self, user: str, step: int) -> bool:
+        held = self._held.get(user)
+        if held is None or (held[1] is not None and held[1] >= step):
+            return False
+        self._held[user] = (held[0], step)
+        return True
+
+
 def memory_stores() -> Stores:
     """Every store in memory, wired as the SQL ones are (the outbox keeps live cards)."""
     audit, alerts = MemoryAudit(), MemoryAlertStates()
@@ -603,5 +623,6 @@ def memory_stores() -> Stores:
         viewers=MemoryViewers(),
         leases=MemoryLeases(),
         seen=MemorySeen(),
+        totp=MemorySealed(),
         ping=_always_answers,
     )

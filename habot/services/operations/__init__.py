@@ -44,6 +44,7 @@ from habot.services.operations.stage import (
 from habot.services.outage import Outage
 from habot.services.paging import Paging
 from habot.services.ports import (
+    ApproverCodes,
     Approvers,
     AuditLog,
     Caller,
@@ -84,6 +85,7 @@ class OperationService:
         paging: Paging | None = None,
         telemetry: Telemetry | None = None,
         oncall: OnCallLookup | None = None,
+        codes: ApproverCodes | None = None,
     ) -> None:
         self._background = background or Background()
         self._settings = settings
@@ -108,6 +110,7 @@ class OperationService:
             paging=paging,
             telemetry=telemetry,
             oncall=oncall,
+            codes=codes,
         )
         execution = Execution(parts)
         self._asking = Asking(parts, execution)
@@ -126,10 +129,12 @@ class OperationService:
         Approve gives the form for the pair's name."""
         return await self._deciding.click(action, caller, request_id, block_id, where)
 
-    async def approve(self, caller: Caller, request_id: str, typed: str | None = None) -> Reply:
+    async def approve(
+        self, caller: Caller, request_id: str, typed: str | None = None, code: str | None = None
+    ) -> Reply:
         """An approval: counted once; the last needed one starts the run, once (a step-up
-        operation's only with its pair's name ``typed``)."""
-        return await self._deciding.approve(caller, request_id, typed)
+        operation's only with its pair's name ``typed``, and its approver's ``code``)."""
+        return await self._deciding.approve(caller, request_id, typed, code)
 
     async def reject(self, caller: Caller, request_id: str, reason: str | None = None) -> Reply:
         """An approver rejects a pending request (saying why)."""

@@ -26,6 +26,7 @@ from habot.core.cards import (
 )
 from habot.core.replies import Code, Person, Reply, When, plain, refused, say
 from habot.core.stepup import Confirm, name_problem
+from habot.core.totp import code_problem
 from habot.services.leader import gone
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
@@ -91,11 +92,15 @@ class Deciding(Stage):
             return await self._refuse("approval_refused", caller, request, decision)
         channel, _ = await self._card_channel(request)
         plan = await self._requests.plan(request.id)
-        return approval_form(request, plan, channel or caller.channel or "")
+        code = self._step_up.needs_code(request.operation)
+        return approval_form(request, plan, channel or caller.channel or "", code)
 
-    async def approve(self, caller: Caller, request_id: str, typed: str | None = None) -> Reply:
+    async def approve(
+        self, caller: Caller, request_id: str, typed: str | None = None, code: str | None = None
+    ) -> Reply:
         """An approver's approval: counted once; the last needed one starts the run, once.
-        A step-up operation's counts only with its pair's name ``typed``."""
+        A step-up operation's counts only with its pair's name ``typed`` (and, with totp,
+        the approver's current authenticator ``code``, accepted once)."""
         request = await self._requests.get(request_id)
         if request is None:
             return say("There is no request ", Code(request_id), ".")
@@ -103,12 +108,16 @@ class Deciding(Stage):
         if decision.ruling is Ruling.REFUSED:
             return await self._refuse("approval_refused", caller, request, decision)
         confirm = self._step_up.confirm(request.operation)
-        if confirm is Confirm.TYPE_PAIR_NAME and (wrong := name_problem(request.pair, typed)):
+        wrong = name_problem(request.pair, typed) if confirm is Confirm.TYPE_PAIR_NAME else None
+        if wrong is None and self._step_up.needs_code(request.operation):
+            wrong = await self._code_problem(caller.user, code)
+        if wrong is not None:
             refusal = Decision(Ruling.REFUSED, (wrong,))
             return await self._refuse("approval_refused", caller, request, refusal)
+        totp = {"totp": True} if self._step_up.needs_code(request.operation) else {}
         said = self._event(
             "approved", caller.user, request.pair, "counted",
-            {"request": request.id, "confirm": confirm.value},
+            {"request": request.id, "confirm": confirm.value, **totp},
         )  # fmt: skip
         count = await self._requests.add_approval(request.id, caller.user, self._clock(), said)
         if count is None:  # closed, or enough approvals, between reading it and counting
@@ -126,6 +135,21 @@ class Deciding(Stage):
             await self._refresh_card(request)
             return say(f"Approval counted; {request.required - count} more needed.")
         return await self._execution.begin(request, None, caller.user)
+
+    async def _code_problem(self, user: str, code: str | None) -> str | None:
+        """Why ``code`` is not ``user``'s current authenticator code (None: it is, and it
+        is now used up — a second use, here or on another replica, is refused)."""
+        if self._codes is None:
+            return (
+                "This approval needs an authenticator code, but habot has no totp_key to read "
+                "approvers' secrets with: `habot approver new-key` says how to set one."
+            )
+        problem, step = code_problem(await self._codes.enrolled(user), code, self._clock(), user)
+        if problem is not None or step is None:
+            return problem
+        if not await self._codes.use(user, step):
+            return "That code was already used: wait for your app's next one."
+        return None
 
     async def reject(self, caller: Caller, request_id: str, reason: str | None = None) -> Reply:
         """An approver rejects a pending request (saying why, when asked to)."""

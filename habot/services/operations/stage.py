@@ -31,6 +31,7 @@ from habot.services.background import Background
 from habot.services.outage import Outage
 from habot.services.paging import Paging
 from habot.services.ports import (
+    ApproverCodes,
     Approvers,
     AuditLog,
     Clock,
@@ -114,10 +115,11 @@ def approval_policy(settings: Settings) -> ApprovalPolicy:
 
 def step_up(settings: Settings) -> StepUp:
     """How each operation's approval is confirmed (configured, else the default)."""
-    return StepUp({
-        Operation(name): Confirm(v.confirm)
-        for name, v in settings.approval.operations.items() if v.confirm is not None
-    })  # fmt: skip
+    operations = settings.approval.operations
+    return StepUp(
+        {Operation(name): Confirm(v.confirm) for name, v in operations.items() if v.confirm},
+        frozenset(Operation(name) for name, v in operations.items() if v.totp),
+    )
 
 
 def change_control(settings: Settings) -> ChangeControl:
@@ -157,6 +159,7 @@ class Parts:
     paging: Paging | None = None  # pages to the approvers' on-call ([paging])
     telemetry: Telemetry | None = None  # how many break-glass reviews are owed
     oncall: OnCallLookup | None = None  # level 1 is who is on call ([paging] oncall_schedules)
+    codes: ApproverCodes | None = None  # approvers' authenticators (step-up with totp)
 
 
 class Stage:
@@ -183,6 +186,7 @@ class Stage:
         self._paging = parts.paging
         self._telemetry = parts.telemetry
         self._oncall = parts.oncall
+        self._codes = parts.codes
         approval = parts.settings.approval
         self._escalation = Escalation(approval.escalation, approval.escalate_after)
         self._change = change_control(parts.settings)
