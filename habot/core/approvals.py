@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from habot.core.model import Role
+from habot.core.model import Check, Role
 from habot.core.oncall import FirstLevel
 from habot.core.operations import Operation, Topology
 from habot.core.replies import Code, Part, Person, Reply, Strong, When, joined, plain, say
@@ -103,6 +103,8 @@ class Request:
     #: Why it was asked, and its change ticket ([approval] reason, ticket_pattern).
     reason: str | None = None
     ticket: str | None = None
+    #: What habot checked before opening it (shown on the card, compared before the run).
+    checks: tuple[Check, ...] = ()
 
     @property
     def missing(self) -> int:

@@ -22,6 +22,7 @@ from habot.core.blocks import (
 )
 from habot.core.breakglass import MIN_REASON
 from habot.core.change import REASON, TICKET, ChangeRule
+from habot.core.checks import steps
 from habot.core.operations import CONSEQUENCE, Operation, OperationPlan, Topology
 from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
 from habot.core.stepup import PAIR_NAME, Confirm
@@ -78,6 +79,8 @@ def approval_card(
         blocks.append(section(f":warning: *{plan.warning}*"))
     if request.reason or request.ticket:
         blocks.append(section(_why_asked(request)))
+    if request.checks and request.state is RequestState.PENDING:
+        blocks.append(section(_checked(request, plan)))
     if request.override:
         blocks.append(
             section(f":rotating_light: *Cooldown overridden:* {escape(request.override)}")
@@ -143,6 +146,18 @@ def click_mismatch(
             "(or type the command where the card is)."
         )
     return None
+
+
+def _checked(request: Request, plan: OperationPlan) -> str:
+    """What habot checked and the steps it will take (while it waits for approval)."""
+    lines = [escape(c.line) for c in request.checks]
+    numbered = [f"{n}. {escape(step)}" for n, step in enumerate(steps(plan), 1)]
+    return (
+        "*What habot checked* (necessary, not sufficient: you judge the rest)\n"
+        + "\n".join(lines)
+        + "\n*Then it will:*\n"
+        + "\n".join(numbered)
+    )
 
 
 def _why_asked(request: Request) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -58,3 +59,28 @@ class Verdict(StrEnum):
     UNREACHABLE = "unreachable"
     STANDALONE = "standalone"
     UNKNOWN = "unknown"
+
+
+class Mark(StrEnum):
+    """How a check came out."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+MARKS = {Mark.OK: "✓", Mark.WARN: "⚠", Mark.FAIL: "✗"}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing habot checked: which, how it came out, and in words."""
+
+    name: str
+    mark: Mark
+    words: str
+
+    @property
+    def line(self) -> str:
+        """The check as one line: its mark and its words."""
+        return f"{MARKS[self.mark]} {self.words}"

@@ -20,6 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from habot.core.approvals import Glass, Request, RequestState
 from habot.core.audit import AuditEvent, RequestRow
 from habot.core.catalogue import HaCommand
+from habot.core.checks import from_json as checks_from
+from habot.core.checks import to_json as checks_json
 from habot.core.model import NodeState, Role, Verdict
 from habot.core.oncall import FirstLevel
 from habot.core.operations import Operation, OperationPlan
@@ -81,10 +83,10 @@ class RequestStore:
                         text(
                             "INSERT INTO requests (id, operation, pair, node, requester, channel, "
                             "created_at, expires_at, required, snapshot, state, override, plan, "
-                            "asked, reason, ticket) "
+                            "asked, reason, ticket, checks) "
                             "VALUES (:id, :operation, :pair, :node, :requester, :channel, "
                             ":created_at, :expires_at, :required, :snapshot, :state, :override, "
-                            ":plan, :asked, :reason, :ticket)"
+                            ":plan, :asked, :reason, :ticket, :checks)"
                         ),
                         row,
                     )
@@ -426,6 +428,7 @@ def _row(request: Request) -> dict[str, Any]:
         "asked": _times(request.asked),
         "reason": request.reason,
         "ticket": request.ticket,
+        "checks": checks_json(request.checks) if request.checks else None,
     }
 
 
@@ -470,6 +473,7 @@ def _request(row: Any, approvals: tuple[str, ...]) -> Request:
         first=FirstLevel.from_json(row["first_level"]),
         reason=row["reason"],
         ticket=row["ticket"],
+        checks=checks_from(row["checks"]),
     )
 
 

@@ -11,6 +11,8 @@ from habot.core.approvals import Request, RequestState, cooldown_refusal
 from habot.core.asks import OperationRequest
 from habot.core.cards import approval_card
 from habot.core.change import problems
+from habot.core.checks import checks_made
+from habot.core.durations import format_duration
 from habot.core.operations import (
     ROLE_NEUTRAL,
     Operation,
@@ -106,6 +108,9 @@ class Asking(Stage):
             override=ask.override,
             reason=ask.reason,
             ticket=ask.ticket,
+            checks=checks_made(
+                status, plan, format_duration(self._settings.approval.cooldown), ask.override
+            ),
         )
         said = self._event(
             "requested", caller.user, plan.pair, "pending", self._describe(request, plan),

@@ -17,6 +17,8 @@ from habot.core.approvals import Glass, Request, RequestState
 from habot.core.audit import digest
 from habot.core.cards import before_after
 from habot.core.catalogue import HaCommand, ha_command
+from habot.core.checks import changed, checks_made
+from habot.core.durations import format_duration
 from habot.core.model import Role
 from habot.core.operations import (
     SECRET_OUTPUT,
@@ -127,14 +129,18 @@ class Execution(Stage):
         )
         change = topology_change(request.snapshot, fresh)
         if change:
+            named = await self._changed_checks(request, fresh)
             await self.finish(
-                request, RequestState.ABORTED, f"Aborted: {change}. Nothing ran.", fresh
+                request, RequestState.ABORTED, f"Aborted: {change}.{named} Nothing ran.", fresh
             )
             return
         try:
             plan = preflight(request.operation, fresh, request.node, pair.procedures)
         except PreconditionFailed as exc:  # e.g. its console stopped offering the command
-            await self.finish(request, RequestState.ABORTED, f"Aborted: {exc} Nothing ran.", fresh)
+            named = await self._changed_checks(request, fresh)
+            await self.finish(
+                request, RequestState.ABORTED, f"Aborted: {exc}{named} Nothing ran.", fresh
+            )
             return
         result = await self._send_command(request, plan)
         if result is None:
@@ -179,6 +185,15 @@ class Execution(Stage):
         await self.finish(
             request, _OUTCOME_STATE[outcome], f"{outcome.value}: {why}", after, before=fresh
         )
+
+    async def _changed_checks(self, request: Request, fresh: PairStatus) -> str:
+        """The checks the card showed that read differently now, named (or nothing)."""
+        if not request.checks:
+            return ""
+        plan = await self._durably(lambda: self._requests.plan(request.id))
+        cooldown = format_duration(self._settings.approval.cooldown)
+        diff = changed(request.checks, checks_made(fresh, plan, cooldown, request.override))
+        return f" Changed since it was approved: {diff}." if diff else ""
 
     async def _send_command(self, request: Request, plan: OperationPlan) -> CommandResult | None:
         card = await self._card_channel(request)
