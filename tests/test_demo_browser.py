@@ -190,3 +190,68 @@ def _runs(proc: Path, folder: str) -> bool:
     except OSError:
         return False
     return b"run" in argv and any(folder.encode() in a for a in argv)
+
+
+async def test_a_newcomer_asks_with_a_reason_rejects_with_one_and_types_the_pairs_name(
+    demo: RunningDemo, chromium: str
+) -> None:
+    """Change control in the browser: make-standalone asks for a reason in a form; the
+    approver rejects it through the Reject form, saying why; asked again with the reason
+    typed, it is approved by typing the pair's name — a wrong name is refused in the form."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with playwright.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(WAIT)
+        await page.goto(demo.url)
+        await page.wait_for_selector("#banner", state="hidden")
+
+        async def shot(name: str) -> None:
+            await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+        async def command(text: str) -> None:
+            await page.fill("#command", text)
+            await page.press("#command", "Enter")
+
+        modal = page.locator("#modal")
+        await page.select_option("#persona", "U0DEMOOPS")
+        await command("/ha make-standalone prod secondary")
+        await modal.wait_for(state="visible")
+        assert "redundancy ends" in (await modal.inner_text()).lower()
+        await modal.locator("textarea[name='reason']").fill("rebuilding prod's Secondary")
+        await shot("07-request-form")
+        await page.click("#modal-submit")
+        await modal.wait_for(state="hidden")
+        card = page.locator(".message:not(.ephemeral)", has_text="make-standalone").filter(
+            has=page.locator("button[data-action-id='reject_request']")
+        )
+        await card.last.wait_for()
+        assert "rebuilding prod" in await card.last.inner_text()
+
+        await page.select_option("#persona", "U0DEMOLEAD")
+        await card.last.locator("button[data-action-id='reject_request']").click()
+        await modal.wait_for(state="visible")
+        await modal.locator("textarea[name='reason']").fill("not before the DR test is booked")
+        await shot("08-reject-form")
+        await page.click("#modal-submit")
+        await page.locator(".message", has_text="Rejected by").last.wait_for()
+
+        await page.select_option("#persona", "U0DEMOOPS")
+        await command('/ha make-standalone prod secondary "rebuilding for the DR test"')
+        await card.last.wait_for()
+        await page.select_option("#persona", "U0DEMOLEAD")
+        await card.last.locator("button[data-action-id='approve_request']").click()
+        await modal.wait_for(state="visible")
+        await modal.locator("input[name='pair_name']").fill("dr")
+        await page.click("#modal-submit")
+        await modal.locator(".error", has_text="not this request's pair").wait_for()
+        await shot("09-step-up-wrong-name")
+        await modal.locator("input[name='pair_name']").fill("prod")
+        await page.click("#modal-submit")
+        await modal.wait_for(state="hidden")
+        await page.locator(".message", has_text="Succeeded").last.wait_for()
+        await shot("10-make-standalone-succeeded")
+        await browser.close()
+    for step in ("07-request-form", "08-reject-form", "09-step-up-wrong-name",
+                 "10-make-standalone-succeeded"):  # fmt: skip
+        assert (ARTIFACTS / f"{step}.png").stat().st_size > 10_000

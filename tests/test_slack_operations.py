@@ -340,12 +340,15 @@ async def test_requester_cancels(bot: Bot, fake: FakeSlack, sim: Simulator) -> N
 async def test_topology_change_between_request_and_approval_aborts(
     bot: Bot, fake: FakeSlack, sim: Simulator
 ) -> None:
-    """The pair degrades after the card was posted: the approved run is aborted unrun."""
+    """The pair degrades after the card was posted: the approved run is aborted unrun, and
+    the abort names the check on the card that changed."""
     await ask(bot, fake, "switchover prod")
+    assert "HA health OK" in json.dumps(cards(fake)[-1]["blocks"])  # on the card's checks
     await sim.apply("prod", "pair", "degraded", "on")
     await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
     final = await final_card(fake, "Aborted")
     assert "it is now degraded" in final
+    assert "Changed since it was approved: HA health Degraded (was: HA health OK)" in final
     assert runs(sim) == []
 
 

@@ -57,6 +57,10 @@ cooldown = "1m"
 # Rehearse 03:00: a failover nobody approves offers Break glass to its requester.
 escalation = [["{APPROVER.user}"]]
 break_glass_after = "2m"
+# Change control: ending redundancy needs a reason (a form asks for it); approving it, the
+# pair's name typed (the built-in step-up).
+[approval.operations.make-standalone]
+reason = "required"
 """
 
 #: Paging into the demo's own PagerDuty (the pager pane), once its address is known.
