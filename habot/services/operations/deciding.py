@@ -32,6 +32,12 @@ from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
 from habot.services.ports import Caller
 
+#: The audit kind of each action's refusal.
+_REFUSED = {
+    RequestAction.APPROVE: "approval_refused",
+    RequestAction.REJECT: "reject_refused",
+    RequestAction.CANCEL: "cancel_refused",
+}
 _CLOSES_TO = {
     RequestAction.REJECT: RequestState.REJECTED,
     RequestAction.CANCEL: RequestState.CANCELLED,
@@ -79,17 +85,27 @@ class Deciding(Stage):
         )  # fmt: skip
         return refused(wrong)
 
-    async def _approve_click(self, caller: Caller, request_id: str) -> Reply | Form:
-        """Approve clicked: counted at once — or, for a step-up operation, the form in
-        which the approver types the pair's name (when the rules allow them to approve)."""
+    async def _judged(
+        self, caller: Caller, request_id: str, action: RequestAction
+    ) -> Request | Reply:
+        """The request when ``caller`` may take ``action`` on it now; else what to say (no
+        such request, or the rules' refusal — audited)."""
         request = await self._requests.get(request_id)
         if request is None:
             return say("There is no request ", Code(request_id), ".")
+        decision = judge(action, request, caller.user, caller.roles, self._clock())
+        if decision.ruling is Ruling.REFUSED:
+            return await self._refuse(_REFUSED[action], caller, request, decision)
+        return request
+
+    async def _approve_click(self, caller: Caller, request_id: str) -> Reply | Form:
+        """Approve clicked: counted at once — or, for a step-up operation, the form in
+        which the approver types the pair's name (when the rules allow them to approve)."""
+        request = await self._judged(caller, request_id, RequestAction.APPROVE)
+        if isinstance(request, Reply):
+            return request
         if self._step_up.confirm(request.operation) is Confirm.CLICK:
             return await self.approve(caller, request_id)
-        decision = judge(RequestAction.APPROVE, request, caller.user, caller.roles, self._clock())
-        if decision.ruling is Ruling.REFUSED:
-            return await self._refuse("approval_refused", caller, request, decision)
         channel, _ = await self._card_channel(request)
         plan = await self._requests.plan(request.id)
         code = self._step_up.needs_code(request.operation)
@@ -101,12 +117,9 @@ class Deciding(Stage):
         """An approver's approval: counted once; the last needed one starts the run, once.
         A step-up operation's counts only with its pair's name ``typed`` (and, with totp,
         the approver's current authenticator ``code``, accepted once)."""
-        request = await self._requests.get(request_id)
-        if request is None:
-            return say("There is no request ", Code(request_id), ".")
-        decision = judge(RequestAction.APPROVE, request, caller.user, caller.roles, self._clock())
-        if decision.ruling is Ruling.REFUSED:
-            return await self._refuse("approval_refused", caller, request, decision)
+        request = await self._judged(caller, request_id, RequestAction.APPROVE)
+        if isinstance(request, Reply):
+            return request
         confirm = self._step_up.confirm(request.operation)
         wrong = name_problem(request.pair, typed) if confirm is Confirm.TYPE_PAIR_NAME else None
         if wrong is None and self._step_up.needs_code(request.operation):
@@ -164,12 +177,9 @@ class Deciding(Stage):
     ) -> Reply | Form:
         """Reject or Cancel on a card: the form for why, or — when the rules already
         refuse the click — why not (audited)."""
-        request = await self._requests.get(request_id)
-        if request is None:
-            return say("There is no request ", Code(request_id), ".")
-        decision = judge(action, request, caller.user, caller.roles, self._clock())
-        if decision.ruling is Ruling.REFUSED:
-            return await self._refuse(f"{action.value}_refused", caller, request, decision)
+        request = await self._judged(caller, request_id, action)
+        if isinstance(request, Reply):
+            return request
         channel, _ = await self._card_channel(request)
         required = self._settings.approval.reject_reason == "required"
         return closing_form(request, action, required, channel or caller.channel or "")
@@ -178,14 +188,11 @@ class Deciding(Stage):
         self, caller: Caller, request_id: str, action: RequestAction, reason: str | None
     ) -> Reply:
         state = _CLOSES_TO[action]
-        request = await self._requests.get(request_id)
-        if request is None:
-            return say("There is no request ", Code(request_id), ".")
-        decision = judge(action, request, caller.user, caller.roles, self._clock())
-        if decision.ruling is Ruling.REFUSED:
-            return await self._refuse(f"{action.value}_refused", caller, request, decision)
+        request = await self._judged(caller, request_id, action)
+        if isinstance(request, Reply):
+            return request
         if problem := closing_problem(self._settings.approval.reject_reason, reason):
-            return await self._refuse(f"{action.value}_refused", caller, request,
+            return await self._refuse(_REFUSED[action], caller, request,
                                       Decision(Ruling.REFUSED, (problem,)))  # fmt: skip
         detail = {"request": request.id, **({"reason": reason} if reason else {})}
         said = self._event(state.value, caller.user, request.pair, state.value, detail)
@@ -200,7 +207,7 @@ class Deciding(Stage):
         if caller.user != request.requester:
             words = told_requester(request, state, caller.user, reason)
             await self._notify.direct(request.requester, words)
-        return say(*decision.words)
+        return say("Request ", Code(request.id), f" {state.value}.")
 
     async def _refuse(
         self, kind: str, caller: Caller, request: Request, decision: Decision
