@@ -213,8 +213,8 @@ class SlackStage:
         return await handler(request)
 
     async def _touch(self) -> None:
-        self.version += 1
-        async with self._changed:
+        async with self._changed:  # counted and told under one lock: no page misses it
+            self.version += 1
             self._changed.notify_all()
 
     def _ts(self) -> str:
@@ -434,10 +434,9 @@ class SlackStage:
         ``since``)."""
         user = request.query.get("as", "")
         since = int(request.query.get("since", "-1") or -1)
-        if since >= self.version:
-            async with self._changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), 20)
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(lambda: self.version > since), 20)
         return web.json_response(await self.view_for(user))
 
     async def view_for(self, user: str) -> dict[str, Any]:
