@@ -174,7 +174,7 @@ async def test_the_bot_runs_a_coded_approval_once_and_refuses_a_wrong_code(
 ) -> None:
     """`habot run` with totp on make-standalone: the approver, enrolled on the command
     line, gives the pair's name and a wrong code — refused, nothing runs; the current
-    code — it runs."""
+    code — it runs; the same code again, on another request — refused as used."""
     extra = STEP_UP + "[approval.operations.make-standalone]\ntotp = true\n"
     env = {"HABOT_TOTP_KEY": KEY}
     bot = await start_bot(sim, fake, tmp_path, http=True, extra=extra, env=env)
@@ -197,5 +197,11 @@ async def test_the_bot_runs_a_coded_approval_once_and_refuses_a_wrong_code(
         assert "running" in said
         await outcome_told(fake, "make-standalone", "dr")
         assert runs(sim, "dr") == [["secondary", "ha-make-standalone"]]
+        await ask(bot, fake, "make-standalone prod secondary")  # the same code, replayed
+        assert "authenticator app" in json.dumps(cards(fake)[-1]["blocks"])
+        form = await opened_form(bot, fake, cards(fake)[-1], "approve_request", LEAD_USER)
+        said = await send_form(bot, fake, form, LEAD_USER, {"pair_name": "prod", "code": good})
+        assert "already used" in said
+        assert runs(sim, "prod") == []
     finally:
         await bot.stop()

@@ -53,6 +53,7 @@ def approval_card(
     approvers: Sequence[str] = (),
     asked: str | None = None,
     confirm: Confirm = Confirm.CLICK,
+    code: bool = False,
 ) -> Message:
     """The card for a request in its current state; buttons only while it is pending, and
     the ``approvers`` named (notified when the card is first posted), who has been
@@ -96,7 +97,8 @@ def approval_card(
         blocks.append(_buttons(request, plan, confirm))
         if confirm is Confirm.TYPE_PAIR_NAME:
             step = f":lock: Step-up: approving asks the approver to type *{request.pair}*"
-            blocks.append(context(step + " in a form that shows what will happen."))
+            with_code = " and the code from their authenticator app" if code else ""
+            blocks.append(context(f"{step}{with_code} in a form that shows what will happen."))
         if approvers:
             named = ", ".join(mention(a) for a in approvers)
             blocks.append(context(f"Approvers: {named}"))

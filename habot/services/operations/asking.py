@@ -9,7 +9,6 @@ from typing import Any
 
 from habot.core.approvals import Request, RequestState, cooldown_refusal
 from habot.core.asks import OperationRequest
-from habot.core.cards import approval_card
 from habot.core.change import problems
 from habot.core.checks import checks_made
 from habot.core.durations import format_duration
@@ -125,10 +124,7 @@ class Asking(Stage):
             return await self._execution.begin(request, plan, caller.user)
         if not caller.channel:
             return say("Request ", Code(request.id), " is open (no channel to post a card in).")
-        approvers = self._settings.slack.approvers_mention
-        confirm = self._step_up.confirm(operation)
-        message = approval_card(request, plan, approvers=approvers, confirm=confirm)
-        card = await self._notify.post_card(plan.pair, caller.channel, message)
+        card = await self._notify.post_card(plan.pair, caller.channel, self._card(request, plan))
         await self._requests.set_card(request.id, caller.channel, card)
         return await self._posted(request, plan, caller.channel, card)
 

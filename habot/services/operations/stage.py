@@ -232,11 +232,25 @@ class Stage:
         # (an approval that lost to a cancel) is then older and dropped, never shown.
         current = await self._requests.get(request.id) or request
         plan = await self._requests.plan(request.id)
-        approvers = self._settings.slack.approvers_mention
-        asked = asked_line(self._escalation, current.asked, current.first)
-        confirm = self._step_up.confirm(current.operation)
-        message = approval_card(current, plan, note, outcome, approvers, asked, confirm)
+        message = self._card(current, plan, note, outcome)
         await self._notify.update_card(current.pair, channel, card, message, current.version)
+
+    def _card(
+        self,
+        request: Request,
+        plan: OperationPlan,
+        note: Reply | None = None,
+        outcome: str | None = None,
+    ) -> Message:
+        """The request's card as it stands: who is named and asked, how approving it is
+        confirmed."""
+        return approval_card(
+            request, plan, note, outcome,
+            approvers=self._settings.slack.approvers_mention,
+            asked=asked_line(self._escalation, request.asked, request.first),
+            confirm=self._step_up.confirm(request.operation),
+            code=self._step_up.needs_code(request.operation),
+        )  # fmt: skip
 
     # -- who is asked: escalation levels, DMs, the approvers' pages -------------------------
 
