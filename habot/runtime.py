@@ -37,6 +37,7 @@ from habot.services.anchoring import AnchorService
 from habot.services.background import Background
 from habot.services.commands import CommandService
 from habot.services.digest import DigestService
+from habot.services.freezes import FreezeService
 from habot.services.home import HomePort, HomeRefresher, HomeService
 from habot.services.leader import Heartbeat, Leadership, replica_id
 from habot.services.monitor import Monitor
@@ -139,6 +140,7 @@ class Habot:
             clock=clock,
             key=secrets.get(AUDIT_KEY),
         )
+        self.freezes = FreezeService(stores.freezes, clock, settings.slack.command)
         totp_key = secrets.get(TOTP_KEY)
         #: Approvers' authenticators, when a totp_key is set (step-up with totp = true).
         self.codes = SealedCodes(stores.totp, totp_key) if totp_key else None
@@ -290,6 +292,7 @@ class Habot:
             telemetry=slack.telemetry,
             oncall=slack.oncall,
             codes=self.codes,
+            freezes=self.freezes,
         )
         commands = CommandService(
             settings=self.settings,
@@ -300,6 +303,7 @@ class Habot:
             readings=stores.kept,
             operations=operations,
             mutes=self.mutes,
+            freezes=self.freezes,
         )
         return Serving(leadership, worker, homes, operations, commands, slack.telemetry)
 

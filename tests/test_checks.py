@@ -61,7 +61,7 @@ async def test_each_verdict_shape_gives_its_checks(
     plan = preflight(operation, status)
     found = checks_made(status, plan, "10m", None)
     assert [c.name for c in found] == [
-        "primary", "secondary", "peers", "health", "cooldown", "smb", "console", "open",
+        "primary", "secondary", "peers", "health", "cooldown", "smb", "console", "open", "freeze",
     ]  # fmt: skip
     assert {k: v for k, v in marks(found).items() if k in expected} == expected
     words = {c.name: c.words for c in found}

@@ -12,7 +12,7 @@ from habot.cli.approver import approver
 from habot.cli.audit import audit, db
 from habot.cli.demo import demo
 from habot.cli.digest import digest
-from habot.cli.local import history, mute, pending, unmute
+from habot.cli.local import freeze, history, mute, pending, unfreeze, unmute
 from habot.cli.manifest import manifest
 from habot.cli.run import run
 from habot.cli.sim import sim
@@ -45,7 +45,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, log_format: 
 
 
 cli.add_command(status)
-for _local in (pending, history, mute, unmute):
+for _local in (pending, history, mute, unmute, freeze, unfreeze):
     cli.add_command(_local)
 cli.add_command(check)
 cli.add_command(sim)

@@ -1,7 +1,7 @@
-"""When Slack is down: `habot pending`, `habot history`, `habot mute` and `habot unmute`
-on the machine habot runs on — the same stores, rules and audit events as in Slack, done
-as the local user (``cli:NAME``, who holds every role: access to this machine and its
-configuration is the authority here)."""
+"""When Slack is down: `habot pending`, `habot history`, `habot mute`, `habot unmute`,
+`habot freeze` and `habot unfreeze` on the machine habot runs on — the same stores, rules
+and audit events as in Slack, done as the local user (``cli:NAME``, who holds every role:
+access to this machine and its configuration is the authority here)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import asyncio
 import getpass
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
 from habot.cli.render import reply_text
 from habot.config import load_settings
 from habot.core.approvals import OPEN, open_requests
-from habot.core.asks import parse_mute
+from habot.core.asks import parse_freeze, parse_mute, parse_unfreeze
 from habot.core.audit import history_line
 from habot.core.roles import Access
 from habot.runtime import Habot
@@ -81,6 +83,34 @@ def mute(ctx: click.Context, pair: str, duration: str, reason: tuple[str, ...]) 
     names = [p.name for p in load_settings(ctx.obj).pairs]
     ask = parse_mute(" ".join(["mute", pair, duration, *reason]), names, "habot")
     click.echo(reply_text(in_habot(ctx, lambda habot: habot.mutes.mute(local_caller(), ask))))
+
+
+@click.command()
+@click.argument("pair", metavar="PAIR|all")
+@click.argument("how_long", metavar="DURATION|until WHEN")
+@click.argument("words", nargs=-1, required=True, metavar="[WHEN…] REASON…")
+@click.pass_context
+def freeze(ctx: click.Context, pair: str, how_long: str, words: tuple[str, ...]) -> None:
+    """Freeze PAIR (or all) for DURATION (e.g. 3d, at most 31d) or until WHEN (e.g.
+    `until sat 02:00`, in [schedule] timezone), saying why: planned operations are refused
+    until then (audited)."""
+    settings = load_settings(ctx.obj)
+    names = [p.name for p in settings.pairs]
+    zone = ZoneInfo(settings.schedule.timezone)
+    text = " ".join(["freeze", pair, how_long, *words])
+    ask = parse_freeze(text, names, datetime.now(UTC), zone, "habot")
+    click.echo(reply_text(in_habot(ctx, lambda habot: habot.freezes.freeze(local_caller(), ask))))
+
+
+@click.command()
+@click.argument("pair", metavar="PAIR|all")
+@click.pass_context
+def unfreeze(ctx: click.Context, pair: str) -> None:
+    """Lift the freeze on PAIR (or all) now (audited)."""
+    names = [p.name for p in load_settings(ctx.obj).pairs]
+    scope = parse_unfreeze(f"unfreeze {pair}", names, "habot")
+    click.echo(reply_text(in_habot(ctx, lambda habot: habot.freezes.unfreeze(local_caller(),
+                                                                            scope))))  # fmt: skip
 
 
 @click.command()

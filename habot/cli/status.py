@@ -18,6 +18,7 @@ from habot.cli.local import local_caller
 from habot.cli.render import check_lines, make_console, slack_lines, status_details, status_table
 from habot.config import Settings, load_settings
 from habot.core.audit import status_event
+from habot.core.freeze import Freeze
 from habot.core.model import Verdict
 from habot.core.serialize import status_to_dict
 from habot.core.verdict import PairStatus
@@ -36,7 +37,9 @@ def _habot(settings: Settings) -> AbstractAsyncContextManager[Habot]:
     return Habot.open(settings, Secrets(os.environ), database=False)
 
 
-async def _read(config_path: Path | None, which: str | None) -> list[PairStatus]:
+async def _read(
+    config_path: Path | None, which: str | None
+) -> tuple[list[PairStatus], dict[str, Freeze]]:
     """Read the pairs, and audit the reading as Slack's `/ha status` is audited (as the
     local user). A database that cannot be opened never costs the answer: the status is
     shown, with a warning that it was not audited."""
@@ -54,12 +57,15 @@ async def _read(config_path: Path | None, which: str | None) -> list[PairStatus]
             statuses = await habot.status.read(which)
             took = int((habot.clock() - started).total_seconds() * 1000)
             who = local_caller()
+            frozen: dict[str, Freeze] = {}
             if engine is not None:
                 for s in statuses:
                     await habot.stores.audit.append(
                         status_event(s, who.user, None, took, habot.clock())
                     )
-            return statuses
+                    if freeze := await habot.freezes.holding(s.pair):
+                        frozen[s.pair] = freeze
+            return statuses, frozen
     finally:
         if engine is not None:
             engine.dispose()
@@ -75,14 +81,26 @@ def status(ctx: click.Context, pair: str | None, as_json: bool, raw: bool) -> No
 
     Exit status: 0 when every pair is bau, 1 when any is not, 2 on a usage or config error.
     """
-    statuses = asyncio.run(_read(ctx.obj, pair))
+    statuses, frozen = asyncio.run(_read(ctx.obj, pair))
     if as_json:
-        click.echo(json.dumps([status_to_dict(s) for s in statuses], indent=2))
+        click.echo(json.dumps([_with_freeze(status_to_dict(s), frozen.get(s.pair))
+                               for s in statuses], indent=2))  # fmt: skip
     else:
         console = make_console()
         console.print(status_table(statuses))
         status_details(console, statuses, raw)
+        for name, freeze in frozen.items():
+            console.print(f"{name}: frozen until {freeze.ends_at:%Y-%m-%d %H:%M} UTC by "
+                          f"{freeze.by}: {freeze.reason} (planned operations wait)")  # fmt: skip
     ctx.exit(0 if all(s.verdict is Verdict.BAU for s in statuses) else 1)
+
+
+def _with_freeze(data: dict[str, object], freeze: Freeze | None) -> dict[str, object]:
+    """A pair's JSON with its freeze (null when none holds it)."""
+    if freeze is None:
+        return {**data, "freeze": None}
+    held = {"until": freeze.ends_at.isoformat(), "reason": freeze.reason, "by": freeze.by}
+    return {**data, "freeze": held}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from habot.core.durations import parse_duration
+from habot.core.freeze import ALL, MAX_FREEZE
 from habot.core.grammar import (
     MUTATING,
     REQUEST_ID,
@@ -21,6 +23,7 @@ from habot.core.grammar import (
     sub_named,
 )
 from habot.core.model import Role
+from habot.core.when import parse_when
 
 _OPENING_QUOTES = "\"'\u201c\u2018\u201e"  # straight, and curly as phones and Slack type them
 _CLOSING_QUOTES = "\"'\u201d\u2019\u201c"
@@ -181,3 +184,62 @@ def parse_note(text: str, command: str = "/ha") -> RequestNote:
     if len(note) > MAX_REASON:
         raise UsageError(f"That is {len(note)} characters; keep it under {MAX_REASON}.")
     return RequestNote(words[1].lower(), note)
+
+
+@dataclass(frozen=True)
+class FreezeRequest:
+    """`freeze PAIR|all DURATION|until WHEN "reason"`: which pairs, until when, why."""
+
+    pairs: tuple[str, ...]
+    ends_at: datetime
+    reason: str
+
+
+def parse_freeze(
+    text: str, pairs: Sequence[str], now: datetime, zone: ZoneInfo, command: str = "/ha"
+) -> FreezeRequest:
+    """Parse a freeze (``until`` read in ``zone``); the reason is free text, stored and
+    shown, never executed."""
+    usage = f"{command} {USAGE[Sub.FREEZE]}"
+    words = text.split()
+    if len(words) < 4:
+        raise UsageError(f"A freeze needs pairs, how long and a reason. Usage: `{usage}`")
+    scope = _scope(words[1], pairs, command)
+    if words[2].lower() == "until":
+        try:
+            ends_at, used = parse_when(words[3:], now, zone)
+        except ValueError as exc:
+            raise UsageError(f"{exc}. Usage: `{usage}`") from None
+        rest = words[3 + used :]
+    else:
+        try:
+            ends_at, rest = now + parse_duration(words[2]), words[3:]
+        except ValueError as exc:
+            raise UsageError(f"{exc}. Usage: `{usage}`") from None
+    if ends_at <= now:
+        raise UsageError(f"That moment has already passed. Usage: `{usage}`")
+    if ends_at - now > MAX_FREEZE:
+        raise UsageError(f"Freezes last at most {MAX_FREEZE.days} days. Usage: `{usage}`")
+    reason = " ".join(rest).strip(_OPENING_QUOTES + _CLOSING_QUOTES).strip()
+    if not reason:
+        raise UsageError(f"Say why the pairs are frozen. Usage: `{usage}`")
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"The reason is {len(reason)} characters; keep it under {MAX_REASON}.")
+    return FreezeRequest(scope, ends_at, reason)
+
+
+def parse_unfreeze(text: str, pairs: Sequence[str], command: str = "/ha") -> tuple[str, ...]:
+    """Parse `unfreeze PAIR|all`: the pairs whose freezes are lifted."""
+    usage = f"{command} {USAGE[Sub.UNFREEZE]}"
+    words = text.split()
+    if len(words) != 2:
+        raise UsageError(f"Say which pair (or all). Usage: `{usage}`")
+    return _scope(words[1], pairs, command)
+
+
+def _scope(word: str, pairs: Sequence[str], command: str) -> tuple[str, ...]:
+    if word.lower() == ALL:
+        return (ALL,)
+    if not TOKEN.match(word):
+        raise UsageError(f"{shown(word)} is not a pair. Configured pairs: {', '.join(pairs)}.")
+    return (pair_named(word, pairs, command),)

@@ -221,8 +221,10 @@ def status_message(
     now: datetime,
     ids: Sequence[str],
     mutes: Mapping[str, datetime] | None = None,
+    frozen: Mapping[str, tuple[datetime, str]] | None = None,
 ) -> Message:
-    """The channel message for `/ha status`: one card per pair, dividers between."""
+    """The channel message for `/ha status`: one card per pair, dividers between (and a
+    pair's mute and freeze under its card)."""
     blocks: list[Block] = []
     for status, reading_id in zip(statuses, ids, strict=True):
         if blocks:
@@ -230,6 +232,10 @@ def status_message(
         blocks += status_card(status, now, reading_id)
         if mutes and status.pair in mutes:
             blocks.append(context(f":mute: Alerts muted until {slack_date(mutes[status.pair])}"))
+        if frozen and status.pair in frozen:
+            until, why = frozen[status.pair]
+            blocks.append(context(f":snowflake: Frozen until {slack_date(until)}: {escape(why)} "
+                                  "— planned operations wait"))  # fmt: skip
     if len(blocks) > MAX_BLOCKS:  # many pairs: every pair's headline, no detail
         blocks = [
             *packed_sections(_headline(s) for s in statuses),
@@ -371,7 +377,9 @@ def render(answer: Answer) -> Message:
         text = mrkdwn(answer)
         return Message(text, (section(text),), in_channel=answer.in_channel)
     if isinstance(answer, StatusAnswer):
-        return status_message(answer.statuses, answer.at, answer.reading_ids, answer.mutes)
+        return status_message(
+            answer.statuses, answer.at, answer.reading_ids, answer.mutes, answer.frozen
+        )
     if isinstance(answer, RawAnswer):
         return raw_message(answer.status)
     if isinstance(answer, LogsAnswer):

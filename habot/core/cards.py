@@ -23,6 +23,7 @@ from habot.core.blocks import (
 from habot.core.breakglass import MIN_REASON
 from habot.core.change import REASON, TICKET, ChangeRule
 from habot.core.checks import steps
+from habot.core.model import Mark
 from habot.core.operations import CONSEQUENCE, Operation, OperationPlan, Topology
 from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
 from habot.core.stepup import PAIR_NAME, Confirm
@@ -82,6 +83,11 @@ def approval_card(
         blocks.append(section(_why_asked(request)))
     if request.checks and request.state is RequestState.PENDING:
         blocks.append(section(_checked(request, plan)))
+    frozen = next((c for c in request.checks if c.name == "freeze" and c.mark is Mark.WARN), None)
+    if frozen is not None and request.state is not RequestState.PENDING:
+        blocks.append(
+            section(f":snowflake: *Asked during a change freeze:* {escape(frozen.words)}")
+        )
     if request.override:
         blocks.append(
             section(f":rotating_light: *Cooldown overridden:* {escape(request.override)}")

@@ -11,16 +11,22 @@ import json
 from collections.abc import Sequence
 
 from habot.core.blocks import node_state_words
+from habot.core.freeze import Freeze
 from habot.core.model import Check, Health, Mark
 from habot.core.operations import ROLE_NEUTRAL, OperationPlan
 from habot.core.verdict import NodeView, PairStatus
 
 
 def checks_made(
-    status: PairStatus, plan: OperationPlan, cooldown: str, override: str | None
+    status: PairStatus,
+    plan: OperationPlan,
+    cooldown: str,
+    override: str | None,
+    freeze: Freeze | None = None,
 ) -> tuple[Check, ...]:
     """Each check behind a request, from the fresh reading it was judged on (``cooldown``:
-    the configured cooldown in words; ``override``: the reason typed to skip it)."""
+    the configured cooldown in words; ``override``: the reason typed to skip it or a
+    ``freeze``)."""
     return (
         _node(status.primary),
         _node(status.secondary),
@@ -30,7 +36,16 @@ def checks_made(
         _smb(status.warnings),
         _console(status.node(plan.node), plan),
         Check("open", Mark.OK, f"no other request holds {status.pair}"),
+        _freeze(status.pair, freeze, override),
     )
+
+
+def _freeze(pair: str, freeze: Freeze | None, override: str | None) -> Check:
+    if freeze is None:
+        return Check("freeze", Mark.OK, f"no change freeze holds {pair}")
+    why = override or "no reason given"
+    words = f"{pair} is under a change freeze ({freeze.reason}); asked anyway: {why}"
+    return Check("freeze", Mark.WARN, words)
 
 
 def _node(view: NodeView) -> Check:

@@ -42,6 +42,8 @@ class Sub(StrEnum):
     PENDING = "pending"
     CANCEL = "cancel"
     REJECT = "reject"
+    FREEZE = "freeze"
+    UNFREEZE = "unfreeze"
     MUTE = "mute"
     UNMUTE = "unmute"
     RESOLVE = "resolve"
@@ -77,6 +79,8 @@ USAGE = {
     Sub.PENDING: "pending",
     Sub.CANCEL: 'cancel ID ["why"]',
     Sub.REJECT: 'reject ID ["why"]',
+    Sub.FREEZE: 'freeze PAIR|all DURATION|until WHEN "reason"',
+    Sub.UNFREEZE: "unfreeze PAIR|all",
     Sub.MUTE: "mute PAIR DURATION reason…",
     Sub.UNMUTE: "unmute PAIR",
     Sub.RESOLVE: 'resolve ID "what you found"',
@@ -98,6 +102,8 @@ SUMMARY = {
     Sub.PENDING: "open approval requests",
     Sub.CANCEL: "cancel an open request, saying why",
     Sub.REJECT: "reject an open request, saying why (approvers)",
+    Sub.FREEZE: "hold planned operations during a change freeze (approvers)",
+    Sub.UNFREEZE: "lift a freeze",
     Sub.MUTE: "silence alerts for a pair during maintenance",
     Sub.UNMUTE: "end a mute",
     Sub.RESOLVE: "close a request whose outcome is unknown, saying what you found",
@@ -106,7 +112,18 @@ SUMMARY = {
     Sub.REVIEW: "review a break-glass failover someone else ran",
 }
 #: Subcommands whose free-text words the asks parsers read in full (core.asks).
-FREE_TEXT = frozenset({Sub.MUTE, Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW, Sub.CANCEL, Sub.REJECT})
+FREE_TEXT = frozenset(
+    {
+        Sub.MUTE,
+        Sub.RESOLVE,
+        Sub.BREAK_GLASS,
+        Sub.REVIEW,
+        Sub.CANCEL,
+        Sub.REJECT,
+        Sub.FREEZE,
+        Sub.UNFREEZE,
+    }
+)
 
 
 class UsageError(HabotError):

@@ -169,6 +169,8 @@ class StatusAnswer:
     at: datetime
     reading_ids: tuple[str, ...]
     mutes: dict[str, datetime] = field(default_factory=dict)
+    #: Each frozen pair's freeze: until when, and why.
+    frozen: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

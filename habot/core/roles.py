@@ -25,6 +25,8 @@ NEEDS: dict[Sub, Access | None] = {
     Sub.PENDING: Access.VIEWER,
     Sub.CANCEL: Access.VIEWER,  # who may cancel which request: core.approvals.judge
     Sub.REJECT: Access.APPROVER,
+    Sub.FREEZE: Access.APPROVER,
+    Sub.UNFREEZE: Access.APPROVER,
     Sub.MUTE: Access.OPERATOR,
     Sub.UNMUTE: Access.OPERATOR,
     Sub.RESOLVE: Access.APPROVER,

@@ -6,10 +6,18 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from habot.config import Settings
 from habot.core.addresses import NodeAddress
-from habot.core.asks import OperationRequest, parse_mute, parse_note, parse_operation
+from habot.core.asks import (
+    OperationRequest,
+    parse_freeze,
+    parse_mute,
+    parse_note,
+    parse_operation,
+    parse_unfreeze,
+)
 from habot.core.audit import AuditEvent, digest, status_event
 from habot.core.cards import Form, request_form
 from habot.core.catalogue import tail_log
@@ -46,6 +54,7 @@ from habot.core.results import CommandResult
 from habot.core.roles import missing_role
 from habot.errors import NodeError
 from habot.services.coalesce import Coalesced
+from habot.services.freezes import FreezeService
 from habot.services.mutes import Mutes
 from habot.services.operations.stage import change_control
 from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, ReadingKeeper
@@ -73,7 +82,9 @@ class CommandService:
         operations: OperationService | None = None,
         mutes: Mutes | None = None,
         ticks: Callable[[], float] = time.monotonic,
+        freezes: FreezeService | None = None,
     ) -> None:
+        self._freezes = freezes
         self._ticks = ticks
         self._settings = settings
         self._status = status
@@ -111,7 +122,7 @@ class CommandService:
             return unclear(str(exc))
         if refused_here := await self._refusal(caller, parsed):
             return refused_here
-        needs_operations = parsed.sub not in {*self._handlers, Sub.MUTE}
+        needs_operations = parsed.sub not in {*self._handlers, Sub.MUTE, Sub.FREEZE, Sub.UNFREEZE}
         if not parsed.available or (self._operations is None and needs_operations):
             return say(
                 Code(f"{self._command} {parsed.sub.value}"),
@@ -123,7 +134,23 @@ class CommandService:
             return await self._mute(caller, text)
         if parsed.sub in _NOTES:
             return await self._note(caller, parsed.sub, text)
+        if parsed.sub in {Sub.FREEZE, Sub.UNFREEZE}:
+            return await self._freeze(caller, parsed.sub, text)
         return await self._handlers[parsed.sub](caller, parsed)
+
+    async def _freeze(self, caller: Caller, sub: Sub, text: str) -> Reply:
+        """freeze / unfreeze: parsed once, here, in [schedule] timezone."""
+        if self._freezes is None:
+            return say("Freezes are not enabled in this process.")
+        names = [p.name for p in self._settings.pairs]
+        zone = ZoneInfo(self._settings.schedule.timezone)
+        try:
+            if sub is Sub.FREEZE:
+                ask = parse_freeze(text, names, self._clock(), zone, self._command)
+                return await self._freezes.freeze(caller, ask)
+            return await self._freezes.unfreeze(caller, parse_unfreeze(text, names, self._command))
+        except UsageError as exc:
+            return unclear(str(exc))
 
     async def _note(self, caller: Caller, sub: Sub, text: str) -> Answer:
         """resolve, break-glass, review: a request ID and a person's words about it."""
@@ -254,7 +281,11 @@ class CommandService:
                 status_event(s, caller.user, caller.channel, duration, self._clock())
             )
         mutes = await self._mutes.active([s.pair for s in statuses]) if self._mutes else {}
-        return StatusAnswer(tuple(statuses), self._clock(), tuple(ids), mutes)
+        frozen = {}
+        for s in statuses if self._freezes else ():
+            if freeze := await self._freezes.holding(s.pair):  # type: ignore[union-attr]
+                frozen[s.pair] = (freeze.ends_at, freeze.reason)
+        return StatusAnswer(tuple(statuses), self._clock(), tuple(ids), mutes, frozen)
 
     async def _logs(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         assert parsed.pair is not None, "the grammar requires a pair for logs"

@@ -18,6 +18,7 @@ from habot.core.alerts import Acknowledgement, AlertState, Announced
 from habot.core.approvals import Glass, Request, RequestState
 from habot.core.audit import AuditEvent, AuditRecord, ChainCheck, RequestRow
 from habot.core.catalogue import RemoteCommand
+from habot.core.freeze import Freeze
 from habot.core.model import NodeState, Role
 from habot.core.oncall import FirstLevel, OnCall
 from habot.core.operations import OperationPlan
@@ -405,6 +406,24 @@ class Approvers(Protocol):
         ...
 
 
+class Freezes(Protocol):
+    """Change freezes typed in (those in the configuration are computed, not stored)."""
+
+    async def add(self, freeze: Freeze, said: AuditEvent | None = None) -> None:
+        """Keep a new freeze (with its audit event)."""
+        ...
+
+    async def holding(self, at: datetime) -> list[Freeze]:
+        """Every freeze not lifted and holding at ``at``."""
+        ...
+
+    async def lift(
+        self, scope: tuple[str, ...], by: str, at: datetime, said: AuditEvent | None = None
+    ) -> list[Freeze]:
+        """Lift the freezes holding at ``at`` over ``scope`` (all: every one); those lifted."""
+        ...
+
+
 class SealedSecrets(Protocol):
     """Approvers' authenticator secrets as stored: sealed, each with its last used step."""
 
@@ -510,6 +529,7 @@ class Stores:
     leases: Leases
     seen: SeenRequests
     totp: SealedSecrets
+    freezes: Freezes
     #: Raise :class:`habot.errors.StoreError` unless the database answers (for /healthz).
     ping: Callable[[], Awaitable[None]]
     #: The clock leases are judged by when replicas may run on several hosts (None: they

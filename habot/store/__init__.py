@@ -11,6 +11,7 @@ from habot.services.ports import Stores
 from habot.store.alert_state import AlertStateStore
 from habot.store.audit import AuditStore
 from habot.store.db import OwnThread, ping, threaded
+from habot.store.freezes import FreezeStore
 from habot.store.home_viewers import ViewerStore
 from habot.store.kept_readings import KeptReadingStore
 from habot.store.leases import LeaseStore
@@ -35,6 +36,7 @@ def sql_stores(engine: Engine) -> Stores:
         leases=LeaseStore(engine),
         seen=SeenRequestStore(engine),
         totp=TotpStore(engine),
+        freezes=FreezeStore(engine),
         ping=_Ping(engine).check,
         shared_clock=server_time(engine),
     )

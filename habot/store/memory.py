@@ -27,6 +27,7 @@ from habot.core.audit import (
     chain,
     verify,
 )
+from habot.core.freeze import ALL, Freeze
 from habot.core.model import NodeState, Role
 from habot.core.oncall import FirstLevel
 from habot.core.operations import OperationPlan
@@ -589,6 +590,32 @@ async def _always_answers() -> None:
     return None
 
 
+class MemoryFreezes:
+    """Freezes in a list (lifted ones dropped)."""
+
+    def __init__(self, audit: MemoryAudit) -> None:
+        self._audit = audit
+        self._held: list[Freeze] = []
+
+    async def add(self, freeze: Freeze, said: AuditEvent | None = None) -> None:
+        self._held.append(freeze)
+        if said is not None:
+            self._audit.append_now(said)
+
+    async def holding(self, at: datetime) -> list[Freeze]:
+        return sorted((f for f in self._held if f.starts_at <= at < f.ends_at),
+                      key=lambda f: f.ends_at)  # fmt: skip
+
+    async def lift(
+        self, scope: tuple[str, ...], by: str, at: datetime, said: AuditEvent | None = None
+    ) -> list[Freeze]:
+        lifted = [f for f in await self.holding(at) if ALL in scope or f.pairs == scope]
+        self._held = [f for f in self._held if f not in lifted]
+        if lifted and said is not None:
+            self._audit.append_now(said)
+        return lifted
+
+
 class MemorySealed:
     """Sealed authenticator secrets and their last used steps, by user."""
 
@@ -624,5 +651,6 @@ def memory_stores() -> Stores:
         leases=MemoryLeases(),
         seen=MemorySeen(),
         totp=MemorySealed(),
+        freezes=MemoryFreezes(audit),
         ping=_always_answers,
     )

@@ -28,6 +28,7 @@ from habot.core.asks import OperationRequest
 from habot.core.cards import Form, Where
 from habot.core.replies import Reply
 from habot.services.background import Background
+from habot.services.freezes import FreezeService
 from habot.services.leader import replica_id
 from habot.services.operations.asking import Asking
 from habot.services.operations.breaking import Breaking
@@ -86,6 +87,7 @@ class OperationService:
         telemetry: Telemetry | None = None,
         oncall: OnCallLookup | None = None,
         codes: ApproverCodes | None = None,
+        freezes: FreezeService | None = None,
     ) -> None:
         self._background = background or Background()
         self._settings = settings
@@ -111,6 +113,7 @@ class OperationService:
             telemetry=telemetry,
             oncall=oncall,
             codes=codes,
+            freezes=freezes,
         )
         execution = Execution(parts)
         self._asking = Asking(parts, execution)

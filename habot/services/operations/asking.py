@@ -12,6 +12,7 @@ from habot.core.asks import OperationRequest
 from habot.core.change import problems
 from habot.core.checks import checks_made
 from habot.core.durations import format_duration
+from habot.core.freeze import Freeze, frozen_refusal
 from habot.core.operations import (
     ROLE_NEUTRAL,
     Operation,
@@ -54,6 +55,13 @@ class Asking(Stage):
                 {"operation": operation.value, "reason": " ".join(wrong.values())},
             )  # fmt: skip
             return refused(" ".join(wrong.values()))
+        freeze = await self._freezes.holding(pair.name) if self._freezes else None
+        if why := frozen_refusal(operation, freeze, ask.override, self._settings.slack.command):
+            await self._record(
+                "request_refused", caller.user, pair.name, "frozen",
+                {"operation": operation.value, "freeze": freeze.id if freeze else None},
+            )  # fmt: skip
+            return refused(*why)
         status = await self._status.read_pair(pair)
         try:
             plan = preflight(operation, status, ask.node, pair.procedures)
@@ -83,7 +91,7 @@ class Asking(Stage):
                 {"operation": operation.value},
             )
             return refused(*cooldown)
-        return await self._open(caller, operation, plan, status, ask)
+        return await self._open(caller, operation, plan, status, ask, freeze)
 
     async def _open(
         self,
@@ -92,6 +100,7 @@ class Asking(Stage):
         plan: OperationPlan,
         status: PairStatus,
         ask: OperationRequest,
+        freeze: Freeze | None = None,
     ) -> Reply:
         now = self._clock()
         request = Request(
@@ -108,7 +117,11 @@ class Asking(Stage):
             reason=ask.reason,
             ticket=ask.ticket,
             checks=checks_made(
-                status, plan, format_duration(self._settings.approval.cooldown), ask.override
+                status,
+                plan,
+                format_duration(self._settings.approval.cooldown),
+                ask.override,
+                freeze,
             ),
         )
         said = self._event(

@@ -24,6 +24,7 @@ from habot.core.cards import (
     closing_form,
     told_requester,
 )
+from habot.core.freeze import PLANNED, held
 from habot.core.replies import Code, Person, Reply, When, plain, refused, say
 from habot.core.stepup import Confirm, name_problem
 from habot.core.totp import code_problem
@@ -120,6 +121,10 @@ class Deciding(Stage):
         request = await self._judged(caller, request_id, RequestAction.APPROVE)
         if isinstance(request, Reply):
             return request
+        freeze = await self._freezes.holding(request.pair) if self._freezes else None
+        if freeze is not None and request.operation in PLANNED:
+            refusal = Decision(Ruling.REFUSED, held(freeze))
+            return await self._refuse("approval_refused", caller, request, refusal)
         confirm = self._step_up.confirm(request.operation)
         wrong = name_problem(request.pair, typed) if confirm is Confirm.TYPE_PAIR_NAME else None
         if wrong is None and self._step_up.needs_code(request.operation):

@@ -28,6 +28,7 @@ from habot.core.replies import Part, Person, Reply, say
 from habot.core.stepup import Confirm, StepUp
 from habot.errors import TRANSIENT_STORE_ERRORS, StoreBusy
 from habot.services.background import Background
+from habot.services.freezes import FreezeService
 from habot.services.outage import Outage
 from habot.services.paging import Paging
 from habot.services.ports import (
@@ -160,6 +161,7 @@ class Parts:
     telemetry: Telemetry | None = None  # how many break-glass reviews are owed
     oncall: OnCallLookup | None = None  # level 1 is who is on call ([paging] oncall_schedules)
     codes: ApproverCodes | None = None  # approvers' authenticators (step-up with totp)
+    freezes: FreezeService | None = None  # change freezes hold planned operations
 
 
 class Stage:
@@ -187,6 +189,7 @@ class Stage:
         self._telemetry = parts.telemetry
         self._oncall = parts.oncall
         self._codes = parts.codes
+        self._freezes = parts.freezes
         approval = parts.settings.approval
         self._escalation = Escalation(approval.escalation, approval.escalate_after)
         self._change = change_control(parts.settings)

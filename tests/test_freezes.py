@@ -1,0 +1,222 @@
+"""Change freezes: `/ha freeze PAIR|all DURATION|until WHEN "reason"` holds planned
+operations (refused when asked, held when approved) until it ends or is lifted; the
+emergency failover stays possible with a typed reason and is marked as asked during it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from habot.core.asks import parse_freeze, parse_unfreeze
+from habot.core.blocks import render
+from habot.core.cards import Form
+from habot.core.freeze import PLANNED, Freeze, covering, frozen_refusal
+from habot.core.grammar import UsageError
+from habot.core.operations import Operation
+from habot.core.replies import plain
+from habot.core.when import parse_when
+from habot.services.commands import CommandService
+from habot.services.freezes import FreezeService
+from habot.services.ports import Stores
+from habot.services.status import StatusService
+from habot.sim.simulator import Simulator
+from tests.botproc import start_bot
+from tests.fakeslack import FakeSlack
+from tests.test_break_glass import said
+from tests.test_cli import habot as run_habot
+from tests.test_cli import on_database
+from tests.test_operation_service import LEAD, OPERATOR, World, shown, world_on
+from tests.test_slack_operations import CONFIG, ask, runs
+from tests.test_slack_operations import LEAD as LEAD_USER
+
+NOW = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
+LONDON = ZoneInfo("Europe/London")
+PAIRS = ["prod", "dr"]
+
+
+@pytest.mark.parametrize(
+    ("words", "now", "zone", "expected"),
+    [
+        (["18:00"], NOW, LONDON, datetime(2026, 12, 3, 18, 0, tzinfo=UTC)),
+        (["13:00"], NOW, LONDON, datetime(2026, 12, 4, 13, 0, tzinfo=UTC)),  # passed: tomorrow
+        (["tomorrow", "02:00"], NOW, ZoneInfo("Asia/Tokyo"),
+         datetime(2026, 12, 3, 17, 0, tzinfo=UTC)),  # 23:00 in Tokyo: 02:00 there is 17:00 UTC
+        (["sat", "02:00"], NOW, LONDON, datetime(2026, 12, 5, 2, 0, tzinfo=UTC)),
+        (["2026-12-24T18:00"], NOW, ZoneInfo("America/New_York"),
+         datetime(2026, 12, 24, 23, 0, tzinfo=UTC)),
+        (["2026-12-24", "18:00"], NOW, LONDON, datetime(2026, 12, 24, 18, 0, tzinfo=UTC)),
+        # the night the clocks go forward in London: 02:00 local is BST, 01:00 UTC
+        (["tomorrow", "02:00"], datetime(2027, 3, 27, 12, 0, tzinfo=UTC), LONDON,
+         datetime(2027, 3, 28, 1, 0, tzinfo=UTC)),
+    ],
+)  # fmt: skip
+def test_a_moment_is_read_in_the_time_zone(
+    words: list[str], now: datetime, zone: ZoneInfo, expected: datetime
+) -> None:
+    assert parse_when(words, now, zone)[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "pairs", "ends"),
+    [
+        ('freeze prod 3d "month-end close"', ("prod",), NOW + timedelta(days=3)),
+        ("freeze all until 18:00 DR test in progress", ("all",), NOW.replace(hour=18)),
+        ("freeze DR until tomorrow 02:00 vendor upgrade", ("dr",),
+         datetime(2026, 12, 4, 2, 0, tzinfo=UTC)),
+    ],
+)  # fmt: skip
+def test_a_freeze_is_parsed_with_its_pairs_end_and_reason(
+    text: str, pairs: tuple[str, ...], ends: datetime
+) -> None:
+    ask = parse_freeze(text, PAIRS, NOW, LONDON)
+    assert (ask.pairs, ask.ends_at) == (pairs, ends)
+    assert ask.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("freeze prod 3d", "needs pairs, how long and a reason"),
+        ("freeze qa 3d close", "There is no pair"),
+        ("freeze prod 40d close", "at most 31 days"),
+        ("freeze prod until 2026-12-01T10:00 close", "already passed"),
+        ("freeze prod until someday close", "is not a moment habot understands"),
+        ("freeze prod soon close", "duration"),
+    ],
+)
+def test_a_bad_freeze_says_how(text: str, words: str) -> None:
+    with pytest.raises(UsageError, match=words):
+        parse_freeze(text, PAIRS, NOW, LONDON)
+    assert parse_unfreeze("unfreeze all", PAIRS) == ("all",)
+
+
+def test_a_freeze_holds_planned_operations_and_lets_an_explained_failover_through() -> None:
+    freeze = Freeze("f1", ("prod",), NOW, NOW + timedelta(hours=2), "month-end close", "U0LEAD1")
+    assert covering([freeze], "prod", NOW + timedelta(hours=1)) == freeze
+    assert covering([freeze], "dr", NOW) is None
+    assert covering([freeze], "prod", NOW + timedelta(hours=2)) is None  # ended
+    for operation in PLANNED:
+        why = plain(frozen_refusal(operation, freeze, "even with a reason") or ())
+        assert "prod is frozen until" in why
+        assert "month-end close" in why
+    assert "--override" in plain(frozen_refusal(Operation.FAILOVER, freeze, None) or ())
+    assert frozen_refusal(Operation.FAILOVER, freeze, "INC-7: Primary lost power") is None
+    everywhere = Freeze("f2", ("all",), NOW, NOW + timedelta(hours=1), "DR test", "U0LEAD1")
+    assert covering([everywhere], "dr", NOW) == everywhere
+
+
+async def test_freezes_are_kept_lifted_and_read_on_every_store(stores: Stores) -> None:
+    freezes = stores.freezes
+    first = Freeze("f1", ("prod",), NOW, NOW + timedelta(hours=2), "close", "U0LEAD1")
+    everywhere = Freeze("f2", ("all",), NOW, NOW + timedelta(hours=1), "DR test", "U0LEAD1")
+    await freezes.add(first)
+    await freezes.add(everywhere)
+    assert await freezes.holding(NOW) == [everywhere, first]  # the soonest to end first
+    assert await freezes.holding(NOW + timedelta(hours=3)) == []
+    assert await freezes.lift(("dr",), "U0LEAD2", NOW) == []  # only freezes over exactly dr
+    assert await freezes.lift(("prod",), "U0LEAD2", NOW) == [first]
+    assert await freezes.holding(NOW) == [everywhere]
+    assert await freezes.lift(("all",), "U0LEAD2", NOW) == [everywhere]
+    assert await freezes.holding(NOW) == []
+
+
+# -- the service ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def frozen(sim: Simulator, memory: Stores) -> AsyncIterator[tuple[World, CommandService]]:
+    """The operation and command services sharing one freeze service."""
+    async with world_on(sim, memory) as world:
+        freezes = FreezeService(memory.freezes, world.clock)
+        world.service = world.with_service(freezes=freezes)
+        commands = CommandService(
+            settings=world.settings, status=StatusService(world.settings, world.runner,
+                                                          world.clock),
+            runner=world.runner, audit=world.audit, clock=world.clock, readings=memory.kept,
+            operations=world.service, freezes=freezes,
+        )  # fmt: skip
+        yield world, commands
+
+
+async def test_a_frozen_pair_refuses_planned_and_holds_pending_work(
+    sim: Simulator, frozen: tuple[World, CommandService]
+) -> None:
+    """Asked before the freeze, a switchover's approval is held while it lasts; asked in
+    it, it is refused; a failover with a reason goes through, its card saying so; the
+    status card shows the freeze; after unfreeze the held one can be approved."""
+    world, commands = frozen
+    await world.ask("switchover prod")
+    before = world.request_id()
+    answer = await commands.handle(LEAD, 'freeze prod 2h "month-end close"')
+    assert "prod frozen until" in plain(answer.parts)  # type: ignore[union-attr]
+    assert answer.in_channel  # type: ignore[union-attr]
+    held = plain((await world.service.approve(LEAD, before)).parts)
+    assert "The request is held" in held
+    assert world.runs() == []
+    assert "prod is frozen until" in await world.ask("switchover prod")  # before busy
+    await world.service.cancel(OPERATOR, before)
+    status = await commands.handle(LEAD, "status prod")
+    assert not isinstance(status, Form)
+    assert "Frozen until" in json.dumps(render(status).blocks)
+    await sim.apply("prod", "primary", "down")
+    assert "--override" in await world.ask("failover prod")
+    await world.ask('failover prod --override "INC-7: the Primary lost power"')
+    card = shown(world.notifier.last())
+    assert "under a change freeze (month-end close)" in card
+    kinds = [r.event.kind for r in await world.records()]
+    assert "frozen" in kinds
+    lifted = await commands.handle(LEAD, "unfreeze prod")
+    assert "Freeze lifted on prod" in plain(lifted.parts)  # type: ignore[union-attr]
+    assert "unfrozen" in [r.event.kind for r in await world.records()]
+
+
+# -- end to end ----------------------------------------------------------------------------
+
+
+async def test_the_bot_refuses_a_planned_switchover_in_a_freeze_and_allows_an_explained_failover(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    bot = await start_bot(sim, fake, tmp_path, http=True, extra=CONFIG)
+    try:
+        frozen_now = await said(bot, fake, 'freeze prod 1h "month-end close"', user=LEAD_USER)
+        assert "prod frozen until" in frozen_now
+        assert "prod is frozen until" in await said(bot, fake, "switchover prod")
+        status = await said(bot, fake, "status prod")
+        assert "Frozen until" in status
+        await sim.apply("prod", "primary", "down")
+        reply = await ask(bot, fake, 'failover prod --override "INC-7: the Primary lost power"')
+        assert "approval(s) needed" in reply
+        assert runs(sim) == []
+    finally:
+        await bot.stop()
+
+
+async def test_the_command_line_freezes_shows_and_lifts_like_slack(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """`habot freeze`, `habot status --json` (the freeze on the pair), `habot unfreeze` —
+    as the local user, audited."""
+    config = tmp_path / "habot.toml"
+    config.write_text(on_database(sim, tmp_path / "local.db"))
+    done = await run_habot("--config", str(config), "freeze", "prod", "2h", "vendor", "window")
+    assert done.code == 0, done.err
+    assert "prod frozen until" in done.out
+    shown_now = await run_habot("--config", str(config), "status", "prod", "--json")
+    [pair] = json.loads(shown_now.out)
+    assert pair["freeze"]["reason"] == "vendor window"
+    assert pair["freeze"]["by"].startswith("cli:")
+    bad = await run_habot("--config", str(config), "freeze", "prod", "40d", "too", "long")
+    assert bad.code == 2
+    assert "at most 31 days" in bad.err
+    lifted = await run_habot("--config", str(config), "unfreeze", "prod")
+    assert "Freeze lifted on prod" in lifted.out
+    again = await run_habot("--config", str(config), "status", "prod", "--json")
+    assert json.loads(again.out)[0]["freeze"] is None
+    history = await run_habot("--config", str(config), "history", "--limit", "5")
+    assert "unfrozen" in history.out
+    assert "frozen" in history.out
