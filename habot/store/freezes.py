@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from habot.core.audit import AuditEvent
 from habot.core.freeze import ALL, Freeze
@@ -42,16 +42,9 @@ class FreezeStore:
                 append_in(conn, said)
 
     def holding_sync(self, at: datetime) -> list[Freeze]:
-        """Every freeze not lifted and holding at ``at``."""
+        """Every freeze not lifted and holding at ``at``, the soonest to end first."""
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT * FROM freezes WHERE lifted_at IS NULL AND starts_at <= :at "
-                    "AND ends_at > :at ORDER BY ends_at"
-                ),
-                {"at": at.isoformat()},
-            ).mappings()
-            return [_freeze(r) for r in rows]
+            return _holding(conn, at)
 
     def lift_sync(
         self, scope: tuple[str, ...], by: str, at: datetime, said: AuditEvent | None = None
@@ -59,14 +52,7 @@ class FreezeStore:
         """Lift every freeze holding at ``at`` over exactly ``scope`` (``("all",)``: every
         freeze); the ones lifted (the audit event appended only if there were any)."""
         with self._engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
-            rows = conn.execute(
-                text(
-                    "SELECT * FROM freezes WHERE lifted_at IS NULL AND starts_at <= :at "
-                    "AND ends_at > :at"
-                ),
-                {"at": at.isoformat()},
-            ).mappings()
-            lifted = [f for f in map(_freeze, rows) if ALL in scope or f.pairs == scope]
+            lifted = [f for f in _holding(conn, at) if ALL in scope or f.pairs == scope]
             for freeze in lifted:
                 conn.execute(
                     text("UPDATE freezes SET lifted_at = :at, lifted_by = :by WHERE id = :id"),
@@ -79,6 +65,17 @@ class FreezeStore:
     add = threaded(add_sync)
     holding = threaded(holding_sync)
     lift = threaded(lift_sync)
+
+
+def _holding(conn: Connection, at: datetime) -> list[Freeze]:
+    rows = conn.execute(
+        text(
+            "SELECT * FROM freezes WHERE lifted_at IS NULL AND starts_at <= :at "
+            "AND ends_at > :at ORDER BY ends_at"
+        ),
+        {"at": at.isoformat()},
+    ).mappings()
+    return [_freeze(r) for r in rows]
 
 
 def _freeze(row: Any) -> Freeze:
