@@ -22,12 +22,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from habot.config import Auth, Settings
 from habot.core.addresses import NodeAddress
+from habot.core.freeze import Window
 from habot.core.model import Role
 from habot.errors import ConfigError
 from habot.scheduling import Jobs
@@ -140,7 +142,11 @@ class Habot:
             clock=clock,
             key=secrets.get(AUDIT_KEY),
         )
-        self.freezes = FreezeService(stores.freezes, clock, settings.slack.command)
+        self.freezes = FreezeService(
+            stores.freezes, clock, settings.slack.command,
+            windows=[Window(w.pairs, w.start, w.lasts, w.reason) for w in settings.freeze],
+            zone=ZoneInfo(settings.schedule.timezone),
+        )  # fmt: skip
         totp_key = secrets.get(TOTP_KEY)
         #: Approvers' authenticators, when a totp_key is set (step-up with totp = true).
         self.codes = SealedCodes(stores.totp, totp_key) if totp_key else None

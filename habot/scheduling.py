@@ -12,10 +12,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from habot.config import Settings
-from habot.core.cron import parse_crontab
+from habot.core.cron import cron_trigger
 from habot.errors import StoreError
 from habot.services.outage import Outage
 
@@ -26,19 +25,6 @@ Count = Callable[[str, str], None]
 #: A digest delayed by a busy loop or a short stall still goes out; one missed because
 #: habot was down for longer is skipped (never posted in a burst on the next start).
 DIGEST_GRACE = 15 * 60
-
-
-def cron_trigger(line: str, zone: ZoneInfo) -> CronTrigger:
-    """A crontab line as a trigger, weekdays numbered as cron numbers them."""
-    f = parse_crontab(line)
-    return CronTrigger(
-        minute=f.minute,
-        hour=f.hour,
-        day=f.day,
-        month=f.month,
-        day_of_week=f.day_of_week,
-        timezone=zone,
-    )
 
 
 def logged(

@@ -12,14 +12,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from habot.config import parse_settings
 from habot.core.asks import parse_freeze, parse_unfreeze
 from habot.core.blocks import render
 from habot.core.cards import Form
-from habot.core.freeze import PLANNED, Freeze, covering, frozen_refusal
+from habot.core.freeze import PLANNED, Freeze, Window, covering, frozen_refusal, windows_holding
 from habot.core.grammar import UsageError
 from habot.core.operations import Operation
 from habot.core.replies import plain
 from habot.core.when import parse_when
+from habot.errors import ConfigError
 from habot.services.commands import CommandService
 from habot.services.freezes import FreezeService
 from habot.services.ports import Stores
@@ -36,6 +38,7 @@ from tests.test_slack_operations import LEAD as LEAD_USER
 
 NOW = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")
+UTC_ZONE = ZoneInfo("UTC")
 PAIRS = ["prod", "dr"]
 
 
@@ -220,3 +223,59 @@ async def test_the_command_line_freezes_shows_and_lifts_like_slack(
     history = await run_habot("--config", str(config), "history", "--limit", "5")
     assert "unfrozen" in history.out
     assert "frozen" in history.out
+
+
+# -- recurring windows from the configuration -----------------------------------------------
+
+WEEKEND = Window(("prod",), "0 18 * * 5", timedelta(hours=62), "weekend change freeze")
+MONTH_END = Window(("all",), "0 0 28 * *", timedelta(days=4), "month-end close")
+
+
+@pytest.mark.parametrize(
+    ("at", "zone", "windows", "expected"),
+    [
+        # Saturday noon: Friday 18:00's weekend window, until Monday 08:00
+        (datetime(2026, 12, 5, 12, 0, tzinfo=UTC), UTC_ZONE, [WEEKEND],
+         [(datetime(2026, 12, 4, 18, 0, tzinfo=UTC), datetime(2026, 12, 7, 8, 0, tzinfo=UTC))]),
+        (datetime(2026, 12, 7, 9, 0, tzinfo=UTC), UTC_ZONE, [WEEKEND], []),  # Monday: over
+        (datetime(2026, 12, 4, 17, 59, tzinfo=UTC), UTC_ZONE, [WEEKEND], []),  # not yet
+        # London's clocks go forward on Sunday 29 March 2027: Friday 18:00 GMT + 62 h
+        (datetime(2027, 3, 28, 12, 0, tzinfo=UTC), LONDON, [WEEKEND],
+         [(datetime(2027, 3, 26, 18, 0, tzinfo=UTC), datetime(2027, 3, 29, 8, 0, tzinfo=UTC))]),
+        # both windows hold on Tuesday 29 December
+        (datetime(2026, 12, 29, 12, 0, tzinfo=UTC), UTC_ZONE, [WEEKEND, MONTH_END],
+         [(datetime(2026, 12, 28, 0, 0, tzinfo=UTC), datetime(2027, 1, 1, 0, 0, tzinfo=UTC))]),
+    ],
+)  # fmt: skip
+def test_configured_windows_hold_from_each_start_for_their_length(
+    at: datetime, zone: ZoneInfo, windows: list[Window], expected: list[tuple[datetime, datetime]]
+) -> None:
+    held = windows_holding(windows, zone, at)
+    assert [(f.starts_at, f.ends_at) for f in held] == expected
+    assert all(f.by == "configuration" for f in held)
+
+
+def test_a_window_is_validated_when_the_configuration_loads() -> None:
+    base = {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
+            "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}]}  # fmt: skip
+    window = {"start": "0 18 * * 5", "lasts": "62h", "reason": "weekend"}
+    assert parse_settings({**base, "freeze": [window]}).freeze[0].pairs == ("all",)
+    with pytest.raises(ConfigError, match="freeze 1: no pair dr"):
+        parse_settings({**base, "freeze": [{**window, "pairs": ["dr"]}]})
+    with pytest.raises(ConfigError, match="expected 5 fields"):
+        parse_settings({**base, "freeze": [{**window, "start": "every friday"}]})
+    with pytest.raises(ConfigError, match="between 1m and 31d"):
+        parse_settings({**base, "freeze": [{**window, "lasts": "40d"}]})
+
+
+async def test_a_configured_window_refuses_like_a_typed_one_and_is_not_lifted_by_hand(
+    sim: Simulator, memory: Stores
+) -> None:
+    async with world_on(sim, memory) as world:
+        world.clock.now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # a Saturday
+        freezes = FreezeService(memory.freezes, world.clock, windows=[WEEKEND])
+        world.service = world.with_service(freezes=freezes)
+        assert "weekend change freeze" in await world.ask("switchover prod")
+        lifted = plain((await freezes.unfreeze(LEAD, ("prod",))).parts)
+        assert "frozen by the configuration" in lifted
+        assert "approval(s) needed" in await world.ask("switchover dr")  # dr is not frozen

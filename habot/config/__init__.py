@@ -20,6 +20,7 @@ from habot.config.sections import (
     ApprovalSettings,
     Auth,
     DatabaseSettings,
+    FreezeWindow,
     OperationApproval,
     PagingSettings,
     PairSettings,
@@ -37,6 +38,7 @@ __all__ = [
     "ApprovalSettings",
     "Auth",
     "DatabaseSettings",
+    "FreezeWindow",
     "Login",
     "OperationApproval",
     "PagingSettings",
@@ -81,6 +83,8 @@ class Settings(_Section):
     schedule: ScheduleSettings = ScheduleSettings()
     database: DatabaseSettings = DatabaseSettings()
     paging: PagingSettings = PagingSettings()
+    #: Recurring change freezes (``[[freeze]]``), e.g. the last days of each month.
+    freeze: tuple[FreezeWindow, ...] = ()
 
     @field_validator("pairs")
     @classmethod
@@ -107,6 +111,16 @@ class Settings(_Section):
                 "paging: a page follows an alert card, so [slack] alert_channel must be set "
                 "too (or turn paging off)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _freezes_name_pairs(self) -> Settings:
+        names = {p.name for p in self.pairs} | {"all"}
+        for n, window in enumerate(self.freeze, 1):
+            if unknown := [p for p in window.pairs if p not in names]:
+                raise ValueError(
+                    f"freeze {n}: no pair {', '.join(unknown)} (pairs: {', '.join(sorted(names))})"
+                )
         return self
 
     @model_validator(mode="after")

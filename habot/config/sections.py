@@ -449,3 +449,29 @@ class DatabaseSettings(_Section):
     """Where the audit log (and later, requests) live."""
 
     url: str = "sqlite:///habot.db"
+
+
+class FreezeWindow(_Section):
+    """A recurring change freeze (``[[freeze]]``): from each ``start`` (a crontab line, in
+    [schedule] timezone) for ``lasts``, over ``pairs`` ("all": every pair)."""
+
+    pairs: tuple[str, ...] = ("all",)
+    start: str
+    lasts: Duration
+    reason: str = Field(min_length=1, max_length=300)
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, value: str) -> str:
+        try:
+            parse_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"start {value!r}: {exc}") from None
+        return value
+
+    @field_validator("lasts")
+    @classmethod
+    def _lasts(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=31):
+            raise ValueError(f"lasts = {format_duration(value)}: between 1m and 31d")
+        return value

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from habot.core.cron import starts_between
 from habot.core.operations import Operation
 from habot.core.replies import Code, Part, Person, When
 
@@ -36,6 +38,34 @@ class Freeze:
     def scope(self) -> str:
         """Its pairs in words."""
         return "every pair" if ALL in self.pairs else ", ".join(self.pairs)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A recurring freeze from the configuration: from each crontab ``start`` for
+    ``lasts``."""
+
+    pairs: tuple[str, ...]
+    start: str
+    lasts: timedelta
+    reason: str
+
+
+#: Who a configured freeze is "by", in messages and the audit.
+CONFIGURED = "configuration"
+
+
+def windows_holding(windows: Sequence[Window], zone: ZoneInfo, at: datetime) -> list[Freeze]:
+    """The configured freezes holding at ``at``: each window started within ``lasts``
+    before it (the latest start, which ends last)."""
+    found = []
+    for n, window in enumerate(windows, 1):
+        starts = starts_between(window.start, zone, at - window.lasts, at)
+        if starts:  # in UTC: a freeze lasts its hours even across a change of the clocks
+            began = starts[-1].astimezone(UTC)
+            found.append(Freeze(f"config-{n}", window.pairs, began, began + window.lasts,
+                                window.reason, CONFIGURED))  # fmt: skip
+    return found
 
 
 def covering(freezes: Sequence[Freeze], pair: str, at: datetime) -> Freeze | None:

@@ -4,26 +4,41 @@ one question the other services ask — which freeze holds a pair now."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from habot.core.asks import FreezeRequest
 from habot.core.audit import AuditEvent
-from habot.core.freeze import Freeze, covering
+from habot.core.freeze import Freeze, Window, covering, windows_holding
 from habot.core.replies import Code, Person, Reply, When, say
 from habot.services.ports import Caller, Clock, Freezes
+
+UTC_ZONE = ZoneInfo("UTC")
 
 
 class FreezeService:
     """Freezes over the Freezes store."""
 
-    def __init__(self, store: Freezes, clock: Clock, command: str = "/ha") -> None:
+    def __init__(
+        self,
+        store: Freezes,
+        clock: Clock,
+        command: str = "/ha",
+        windows: Sequence[Window] = (),
+        zone: ZoneInfo = UTC_ZONE,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._command = command
+        self._windows = tuple(windows)
+        self._zone = zone
 
     async def holding(self, pair: str) -> Freeze | None:
-        """The freeze holding ``pair`` now (the longest, when several do), or None."""
+        """The freeze holding ``pair`` now — typed in, or a configured window — the
+        longest, when several do; or None."""
         now = self._clock()
-        return covering(await self._store.holding(now), pair, now)
+        held = [*await self._store.holding(now), *windows_holding(self._windows, self._zone, now)]
+        return covering(held, pair, now)
 
     async def freeze(self, caller: Caller, ask: FreezeRequest) -> Reply:
         """Freeze the pairs until ``ask.ends_at``; told to the channel, audited."""
@@ -57,6 +72,12 @@ class FreezeService:
         )  # fmt: skip
         lifted = await self._store.lift(scope, caller.user, now, said)
         if not lifted:
+            configured = windows_holding(self._windows, self._zone, now)
+            if held := covering(configured, scope[0], now) if scope != ("all",) else None:
+                return say(
+                    f"{scope[0]} is frozen by the configuration until ", When(held.ends_at),
+                    f" ({held.reason}); such a freeze ends on its own — or change [[freeze]].",
+                )  # fmt: skip
             return say(f"No typed freeze holds {scope[0]} now; nothing was lifted.")
         return say(
             f"Freeze lifted on {', '.join(f.scope for f in lifted)} by ",
