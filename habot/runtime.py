@@ -121,12 +121,18 @@ class Habot:
         self.background = background
         self._executor = executor
         self._status = StatusService(settings, executor, clock) if executor else None
+        self.freezes = FreezeService(
+            stores.freezes, clock, settings.slack.command,
+            windows=[Window(w.pairs, w.start, w.lasts, w.reason) for w in settings.freeze],
+            zone=ZoneInfo(settings.schedule.timezone),
+        )  # fmt: skip
         self.alerter = Alerter(
             settings=settings,
             states=stores.alerts,
             outbox=stores.outbox,
             clock=clock,
             audit=stores.audit,
+            freezes=self.freezes,
         )
         self.digest = DigestService(
             settings=settings,
@@ -142,11 +148,6 @@ class Habot:
             clock=clock,
             key=secrets.get(AUDIT_KEY),
         )
-        self.freezes = FreezeService(
-            stores.freezes, clock, settings.slack.command,
-            windows=[Window(w.pairs, w.start, w.lasts, w.reason) for w in settings.freeze],
-            zone=ZoneInfo(settings.schedule.timezone),
-        )  # fmt: skip
         totp_key = secrets.get(TOTP_KEY)
         #: Approvers' authenticators, when a totp_key is set (step-up with totp = true).
         self.codes = SealedCodes(stores.totp, totp_key) if totp_key else None
@@ -158,6 +159,7 @@ class Habot:
             audit=stores.audit,
             clock=clock,
             viewers=stores.viewers,
+            freezes=self.freezes,
         )
         self.mutes = Mutes(states=stores.alerts, audit=stores.audit, clock=clock)
         #: The database's outages, said once each by whichever part meets them first.

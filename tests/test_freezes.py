@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,21 +19,29 @@ from habot.core.blocks import render
 from habot.core.cards import Form
 from habot.core.freeze import PLANNED, Freeze, Window, covering, frozen_refusal, windows_holding
 from habot.core.grammar import UsageError
+from habot.core.home import PairLine, dashboard
+from habot.core.model import NodeState, Verdict
 from habot.core.operations import Operation
+from habot.core.outbox import MessageKind
 from habot.core.replies import plain
 from habot.core.when import parse_when
 from habot.errors import ConfigError
+from habot.services.alerting import Alerter
 from habot.services.commands import CommandService
 from habot.services.freezes import FreezeService
 from habot.services.ports import Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from tests.botproc import start_bot
+from tests.conftest import Clock
 from tests.fakeslack import FakeSlack
+from tests.test_alerting import BAD
 from tests.test_break_glass import said
 from tests.test_cli import habot as run_habot
 from tests.test_cli import on_database
 from tests.test_operation_service import LEAD, OPERATOR, World, shown, world_on
+from tests.test_paging import T0, T, drain
+from tests.test_paging import settings as paging_settings
 from tests.test_slack_operations import CONFIG, ask, runs
 from tests.test_slack_operations import LEAD as LEAD_USER
 
@@ -279,3 +288,33 @@ async def test_a_configured_window_refuses_like_a_typed_one_and_is_not_lifted_by
         lifted = plain((await freezes.unfreeze(LEAD, ("prod",))).parts)
         assert "frozen by the configuration" in lifted
         assert "approval(s) needed" in await world.ask("switchover dr")  # dr is not frozen
+
+
+async def test_an_alert_during_a_freeze_still_alerts_and_says_so(memory: Stores) -> None:
+    """A freeze silences nothing: the Primary going down in one raises the alert (and
+    pages), and the card says it is during the freeze."""
+    clock = Clock(T0)
+    freezes = FreezeService(memory.freezes, clock)
+    await freezes.freeze(LEAD, parse_freeze('freeze prod 1d "month-end close"', PAIRS, T0,
+                                            LONDON))  # fmt: skip
+    alerter = Alerter(settings=paging_settings(), states=memory.alerts, outbox=memory.outbox,
+                      clock=clock, freezes=freezes)  # fmt: skip
+    sent = []
+    for _ in range(3):
+        clock.now += 5 * T
+        await alerter.observe(replace(BAD, observed_at=clock.now))
+        sent += await drain(memory.outbox)
+    [card] = [p for k, _, p in sent if k == MessageKind.POST]
+    assert "During a change freeze" in json.dumps(card["blocks"])
+    assert "month-end close" in json.dumps(card["blocks"])
+    assert [k for k, _, _ in sent].count(MessageKind.PAGE) == 2  # both tools, as ever
+
+
+def test_app_home_shows_a_frozen_pair() -> None:
+    line = PairLine("prod", None, None, None, None,
+                    frozen=(NOW + timedelta(hours=2), "month-end close"))  # fmt: skip
+    reading = replace(line, verdict=Verdict.BAU, primary=NodeState.ACTIVE,
+                      secondary=NodeState.STANDBY, read_at=NOW)  # fmt: skip
+    view = json.dumps(dashboard([reading], [], [], "/ha", NOW))
+    assert ":snowflake: frozen until" in view
+    assert "month-end close" in view

@@ -31,9 +31,15 @@ REMEDY = {
 
 
 def alert_card(
-    status: PairStatus, incident: Incident, resolved: bool = False, notify: str | None = None
+    status: PairStatus,
+    incident: Incident,
+    resolved: bool = False,
+    notify: str | None = None,
+    frozen: tuple[datetime, str] | None = None,
 ) -> Message:
-    """An open (or resolved) alert for one pair; a new one names ``notify`` (notified)."""
+    """An open (or resolved) alert for one pair; a new one names ``notify`` (notified).
+    ``frozen``: the change freeze holding the pair (until when, why) — said, never
+    silencing the alert."""
     emoji = ":white_check_mark:" if resolved else VERDICT_EMOJI[status.verdict]
     state = f"*{resolved_after(incident)}*" if resolved else "*ALERT*"
     blocks: list[Block] = [
@@ -60,6 +66,10 @@ def alert_card(
         tools = " and ".join(Pager(p).label for p in incident.paged)
         blocks.append(context(f":pager: The on-call was paged through {tools} "
                               f"{slack_date(incident.paged_at)}"))  # fmt: skip
+    if frozen is not None:
+        until, why = frozen
+        blocks.append(context(f":snowflake: During a change freeze (until {slack_date(until)}): "
+                              f"{escape(why)}"))  # fmt: skip
     if not resolved:
         blocks.append(_buttons(status, acknowledged=incident.acknowledged_by is not None))
     verb = "resolved" if resolved else "alert"

@@ -14,6 +14,7 @@ from habot.core.blocks import (
     VERDICT_WORDS,
     Block,
     context,
+    escape,
     mrkdwn,
     section,
     slack_date,
@@ -40,6 +41,7 @@ class PairLine:
     read_at: datetime | None
     muted_until: datetime | None = None
     cooldown_until: datetime | None = None
+    frozen: tuple[datetime, str] | None = None  # a change freeze: until when, why
 
 
 def _pair_block(line: PairLine, now: datetime) -> Block:
@@ -58,6 +60,9 @@ def _pair_block(line: PairLine, now: datetime) -> Block:
         text += f"\n:mute: alerts muted until {slack_date(line.muted_until)}"
     if line.cooldown_until and line.cooldown_until > now:
         text += f"\n:hourglass: cooldown until {slack_date(line.cooldown_until)}"
+    if line.frozen:
+        until, why = line.frozen
+        text += f"\n:snowflake: frozen until {slack_date(until)}: {escape(why)}"
     return section(text)
 
 

@@ -29,6 +29,7 @@ from habot.core.paging import Pager
 from habot.core.replies import Person, Reply, Strong, Tone, When, refused, say
 from habot.core.roles import Access
 from habot.core.verdict import PairStatus
+from habot.services.freezes import FreezeService
 from habot.services.outbox import message_payload
 from habot.services.paging import Paging
 from habot.services.ports import AlertStates, AuditLog, Caller, Clock, Outbox
@@ -45,8 +46,10 @@ class Alerter:
         outbox: Outbox,
         clock: Clock,
         audit: AuditLog | None = None,
+        freezes: FreezeService | None = None,
     ) -> None:
         self._audit = audit
+        self._freezes = freezes  # an alert during a change freeze says so (and still alerts)
         #: The paging tools that wake the on-call when an incident opens ([paging]).
         self._pagers = settings.paging.pagers
         self._paging = Paging(outbox, clock)
@@ -163,18 +166,19 @@ class Alerter:
                 nudge = reply_to(card, nudge_text(notice.incident, self._mention, now))
                 await self._outbox.enqueue(lane, MessageKind.REPLY, channel, nudge, now)
             return card
+        freeze = await self._freezes.holding(status.pair) if self._freezes else None
+        frozen = (freeze.ends_at, freeze.reason) if freeze else None
         if notice.kind is Kind.RAISE:
+            raised = alert_card(status, notice.incident, notify=self._mention, frozen=frozen)
             return await self._outbox.enqueue(
-                lane,
-                MessageKind.POST,
-                channel,
-                message_payload(alert_card(status, notice.incident, notify=self._mention)),
-                now,
+                lane, MessageKind.POST, channel, message_payload(raised), now
             )
         if card is None:
             return None
         resolved = notice.kind is Kind.RESOLVE
-        update = message_payload(alert_card(status, notice.incident, resolved=resolved))
+        update = message_payload(
+            alert_card(status, notice.incident, resolved=resolved, frozen=frozen)
+        )
         await self._outbox.enqueue(lane, MessageKind.UPDATE, channel, update_of(card, update), now)
         if not resolved:
             return card

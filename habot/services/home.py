@@ -15,6 +15,7 @@ from habot.core.home import PairLine, dashboard
 from habot.core.roles import Access
 from habot.errors import StoreError
 from habot.services.background import Background
+from habot.services.freezes import FreezeService
 from habot.services.outage import Outage
 from habot.services.ports import AlertStates, AuditLog, Clock, HomeViewers, ReadingLog, Requests
 
@@ -62,8 +63,10 @@ class HomeService:
         audit: AuditLog,
         clock: Clock,
         viewers: HomeViewers | None = None,
+        freezes: FreezeService | None = None,
     ) -> None:
         self._viewers = viewers
+        self._freezes = freezes
         self._settings = settings
         self._readings = readings
         self._alerts = alerts
@@ -109,11 +112,14 @@ class HomeService:
         muted = (await self._alerts.load(pair))[0].muted_until
         change = await self._requests.last_change(pair)
         cooldown = change + self._settings.approval.cooldown if change else None
+        freeze = await self._freezes.holding(pair) if self._freezes else None
+        frozen = (freeze.ends_at, freeze.reason) if freeze else None
         if reading is None:
-            return PairLine(pair, None, None, None, None, muted, cooldown)
+            return PairLine(pair, None, None, None, None, muted, cooldown, frozen)
         return PairLine(
-            pair, reading.verdict, reading.primary, reading.secondary, reading.at, muted, cooldown
-        )
+            pair, reading.verdict, reading.primary, reading.secondary, reading.at, muted,
+            cooldown, frozen,
+        )  # fmt: skip
 
 
 class HomeRefresher:
