@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from habot.config import Settings
-from habot.core.cron import cron_trigger
+from habot.core.firing import cron_trigger
 from habot.errors import StoreError
 from habot.services.outage import Outage
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from habot.core.cron import starts_between
+from habot.core.firing import starts_between
 from habot.core.operations import Operation
 from habot.core.replies import Code, Part, Person, When
 
