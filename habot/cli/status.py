@@ -57,15 +57,13 @@ async def _read(
             statuses = await habot.status.read(which)
             took = int((habot.clock() - started).total_seconds() * 1000)
             who = local_caller()
-            frozen: dict[str, Freeze] = {}
-            if engine is not None:
-                for s in statuses:
-                    await habot.stores.audit.append(
-                        status_event(s, who.user, None, took, habot.clock())
-                    )
-                    if freeze := await habot.freezes.holding(s.pair):
-                        frozen[s.pair] = freeze
-            return statuses, frozen
+            if engine is None:
+                return statuses, {}
+            for s in statuses:
+                await habot.stores.audit.append(
+                    status_event(s, who.user, None, took, habot.clock())
+                )
+            return statuses, await habot.freezes.holding_each([s.pair for s in statuses])
     finally:
         if engine is not None:
             engine.dispose()

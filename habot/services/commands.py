@@ -281,10 +281,8 @@ class CommandService:
                 status_event(s, caller.user, caller.channel, duration, self._clock())
             )
         mutes = await self._mutes.active([s.pair for s in statuses]) if self._mutes else {}
-        frozen = {}
-        for s in statuses if self._freezes else ():
-            if freeze := await self._freezes.holding(s.pair):  # type: ignore[union-attr]
-                frozen[s.pair] = (freeze.ends_at, freeze.reason)
+        held = await self._freezes.holding_each([s.pair for s in statuses]) if self._freezes else {}
+        frozen = {pair: (f.ends_at, f.reason) for pair, f in held.items()}
         return StatusAnswer(tuple(statuses), self._clock(), tuple(ids), mutes, frozen)
 
     async def _logs(self, caller: Caller, parsed: ParsedCommand) -> Answer:

@@ -36,9 +36,14 @@ class FreezeService:
     async def holding(self, pair: str) -> Freeze | None:
         """The freeze holding ``pair`` now — typed in, or a configured window — the
         longest, when several do; or None."""
+        return (await self.holding_each([pair])).get(pair)
+
+    async def holding_each(self, pairs: Sequence[str]) -> dict[str, Freeze]:
+        """Each of ``pairs`` that a freeze holds now, with that freeze (one read for all)."""
         now = self._clock()
         held = [*await self._store.holding(now), *windows_holding(self._windows, self._zone, now)]
-        return covering(held, pair, now)
+        found = {pair: covering(held, pair, now) for pair in pairs}
+        return {pair: freeze for pair, freeze in found.items() if freeze is not None}
 
     async def freeze(self, caller: Caller, ask: FreezeRequest) -> Reply:
         """Freeze the pairs until ``ask.ends_at``; told to the channel, audited."""

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from habot.config import Settings
 from habot.core.approvals import Request, RequestState, actions_for
 from habot.core.audit import AuditRecord
+from habot.core.freeze import Freeze
 from habot.core.home import PairLine, dashboard
 from habot.core.roles import Access
 from habot.errors import StoreError
@@ -85,7 +86,9 @@ class HomeService:
 
     async def snapshot(self) -> Snapshot:
         """What every viewer's Home is built from."""
-        lines = await asyncio.gather(*(self._line(pair.name) for pair in self._settings.pairs))
+        names = [pair.name for pair in self._settings.pairs]
+        frozen = await self._freezes.holding_each(names) if self._freezes else {}
+        lines = await asyncio.gather(*(self._line(name, frozen.get(name)) for name in names))
         recent = await self._audit.recent(200)
         return Snapshot(
             list(lines),
@@ -107,12 +110,11 @@ class HomeService:
         since = self._clock() - RECENT_VIEWERS
         return await self._viewers.since(since)
 
-    async def _line(self, pair: str) -> PairLine:
+    async def _line(self, pair: str, freeze: Freeze | None) -> PairLine:
         reading = await self._readings.last(pair)
         muted = (await self._alerts.load(pair))[0].muted_until
         change = await self._requests.last_change(pair)
         cooldown = change + self._settings.approval.cooldown if change else None
-        freeze = await self._freezes.holding(pair) if self._freezes else None
         frozen = (freeze.ends_at, freeze.reason) if freeze else None
         if reading is None:
             return PairLine(pair, None, None, None, None, muted, cooldown, frozen)
