@@ -196,6 +196,28 @@ class Habot:
             telemetry=telemetry,
         )
 
+    def requesting(self, approvers: Approvers | None) -> OperationService:
+        """Operations for a process that serves no Slack (``habot request``): a request is
+        checked and filed, its card, DMs and pages queued in the outbox for the habot that
+        serves Slack to deliver. Nothing runs here: the caller refuses an operation that
+        needs no approval, and a secret is never told from here."""
+        stores = self.stores
+        notifier = OutboxNotifier(store=stores.outbox, secrets=_NoSecrets(), clock=self.clock)
+        return OperationService(
+            settings=self.settings,
+            status=self.status,
+            runner=self.executor,
+            requests=stores.requests,
+            audit=stores.audit,
+            notifier=notifier,
+            clock=self.clock,
+            background=self.background,
+            approvers=approvers,
+            readings=stores.readings,
+            paging=Paging(stores.outbox, self.clock) if self.settings.paging.pagers else None,
+            freezes=self.freezes,
+        )
+
     @classmethod
     @asynccontextmanager
     async def open(
@@ -314,6 +336,14 @@ class Habot:
             freezes=self.freezes,
         )
         return Serving(leadership, worker, homes, operations, commands, slack.telemetry)
+
+
+class _NoSecrets:
+    """The command line tells no secret (a joining code is told by the habot that runs
+    the operation, in Slack)."""
+
+    async def tell(self, channel: str, user: str, text: str) -> None:
+        raise RuntimeError("a secret is never told from the command line")
 
 
 def _ssh_observer(telemetry: Telemetry) -> Callable[[float, bool], None]:

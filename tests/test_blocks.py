@@ -14,6 +14,7 @@ from habot.core.blocks import (
     history_message,
     home_view,
     logs_message,
+    mention,
     raw_message,
     status_message,
     text_message,
@@ -145,3 +146,19 @@ def test_sixty_long_named_pairs_are_all_named_within_slacks_limits() -> None:
     shown = "\n".join(sections)
     assert all(f"*{name}*" in shown for name in names)
     assert "60 pairs" in json.dumps(message.blocks)
+
+
+@pytest.mark.parametrize(
+    ("who", "shown"),
+    [
+        ("U0LEAD1", "<@U0LEAD1>"),
+        ("W0GRID1", "<@W0GRID1>"),
+        ("S0ONCALL", "<!subteam^S0ONCALL>"),
+        ("!here", "<!here>"),
+        ("cli:root", "cli:root"),  # the command line's user is no Slack account
+        ("habot", "habot"),
+        ("cli:<!channel>", "cli:&lt;!channel&gt;"),  # a local name pings nobody
+    ],
+)
+def test_only_slack_ids_become_mentions(who: str, shown: str) -> None:
+    assert mention(who) == shown

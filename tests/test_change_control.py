@@ -5,7 +5,9 @@ and both are on the card, in the approvers' direct message and in the audit."""
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,10 +17,10 @@ import pytest
 
 from habot.config import parse_settings
 from habot.core.approvals import RequestAction, RequestState
-from habot.core.asks import OperationRequest, parse_operation
+from habot.core.asks import OperationRequest, operation_ask, parse_operation
 from habot.core.cards import REQUEST_FORM, Form, request_form
 from habot.core.change import TICKET, ChangeRule, missing_only, problems
-from habot.core.grammar import Sub
+from habot.core.grammar import Sub, UsageError
 from habot.core.model import Role
 from habot.core.operations import CONSEQUENCE, Operation
 from habot.core.replies import plain
@@ -26,7 +28,7 @@ from habot.errors import ConfigError
 from habot.services.operations.stage import change_control
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
-from tests.botproc import CHANNEL, start_bot
+from tests.botproc import BOT_TOKEN, CHANNEL, start_bot
 from tests.fakeslack import FakeSlack, form_body, slash_command, view_submission
 from tests.test_break_glass import interact
 from tests.test_operation_service import (
@@ -44,6 +46,7 @@ from tests.test_slack_operations import (
     ask,
     audit_export,
     cards,
+    click,
     directs,
     final_card,
     opened_form,
@@ -238,6 +241,97 @@ async def test_the_bot_asks_for_reason_and_ticket_in_a_form_and_creates_only_a_v
         await bot.stop()
     verify = await audit_verify(bot)
     assert verify == 0
+
+
+@pytest.mark.parametrize(
+    ("parts", "wrong"),
+    [
+        ({"operation": "make-standalone"}, "Say which node becomes standalone"),
+        ({"node": "primary"}, "Only make-standalone takes a node"),
+        ({"operation": "make-standalone", "node": "tertiary"}, "`tertiary` is not a node"),
+        ({"pair": "staging"}, "There is no pair `staging`"),
+        ({"operation": "status"}, "`status` is not an operation"),
+        ({"reason": "   "}, "The reason is empty"),
+        ({"reason": "x" * 301}, "keep it under 300"),
+        ({"override": ""}, "The override reason is empty"),
+        ({"ticket": "CHG 1"}, "`CHG 1` is not a ticket"),
+    ],
+)
+def test_a_request_from_its_parts_meets_the_rules_of_a_typed_one(
+    parts: dict[str, str], wrong: str
+) -> None:
+    given = {"operation": "switchover", "pair": "prod", **parts}
+    with pytest.raises(UsageError, match=re.escape(wrong)):
+        operation_ask(given.pop("operation"), given.pop("pair"), PAIRS, **given)
+
+
+def test_a_request_from_its_parts_is_the_typed_one() -> None:
+    typed = parse_operation(f'make-standalone prod secondary "{WHY}" CHG0001234', PAIRS)
+    parts = operation_ask(
+        "make-standalone", "PROD", PAIRS, node="Secondary", reason=f"  {WHY} ", ticket="CHG0001234"
+    )
+    assert parts == typed
+
+
+async def habot_request(bot: Any, fake: FakeSlack, *args: str) -> tuple[int, str]:
+    """`habot request …` beside the running bot (its config, database and Slack): the
+    exit status and what it printed."""
+    env = {**bot.env(), "HABOT_SLACK_API_URL": fake.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "habot", "request", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_the_command_line_files_a_request_by_the_same_rules_and_slack_approves_it(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """`habot request switchover prod --reason … --ticket …` beside a running bot: what
+    change control finds missing or wrong is refused, naming the option, and files
+    nothing; a good one is filed as the local user, its card (delivered by the bot) and
+    the approvers' DMs carry reason and ticket, and an approver's click in Slack runs it.
+    An operation that needs no approval would run at once: the command line refuses it."""
+    bot = await start_bot(sim, fake, tmp_path, http=True, extra=E2E)
+    me = f"cli:{getpass.getuser()}"
+    try:
+        code, said = await habot_request(bot, fake, "switchover", "prod", "--reason", WHY)
+        assert code == 2
+        assert "(give --ticket)" in said
+        code, said = await habot_request(
+            bot, fake, "switchover", "prod", "--reason", WHY, "--ticket", "CHG12"
+        )
+        assert code == 2
+        assert "'CHG12' is not a change ticket here" in said
+        code, said = await habot_request(bot, fake, "joining-code", "prod", "--reason", WHY)
+        assert code == 2
+        assert "the command line runs no operation" in said
+        assert cards(fake) == []
+        code, said = await habot_request(
+            bot, fake, "switchover", "prod", "--reason", WHY, "--ticket", "CHG0001234"
+        )
+        assert code == 0, said
+        assert "approval(s) needed" in said
+        [card] = await fake.wait_for(lambda: cards(fake))
+        text = json.dumps(card["blocks"])
+        assert (WHY in text, "CHG0001234" in text) == (True, True)
+        assert f"Asked by {me}" in text  # plain words: the local user is no Slack account
+        told = await fake.wait_for(lambda: directs(fake).get(LEAD_USER))
+        assert "CHG0001234" in told
+        await click(bot, fake, card, "approve_request", LEAD_USER)
+        await final_card(fake, "Succeeded")
+    finally:
+        await bot.stop()
+    # The requester is told the outcome nowhere in Slack: no Slack account is theirs.
+    targets = {str(c.args.get(k)) for c in fake.calls for k in ("channel", "user")}
+    assert not [t for t in targets if t.startswith("cli:")]
+    assert runs(sim) == [["primary", "ha-failover"]]
+    events = [json.loads(line) for line in (await audit_export(bot)).splitlines()]
+    [asked] = [e for e in events if e["kind"] == "requested"]
+    assert (asked["actor"], asked["detail"]["ticket"]) == (me, "CHG0001234")
+    assert await audit_verify(bot) == 0
 
 
 async def audit_verify(bot: Any) -> int:

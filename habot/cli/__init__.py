@@ -14,6 +14,7 @@ from habot.cli.demo import demo
 from habot.cli.digest import digest
 from habot.cli.local import freeze, history, mute, pending, unfreeze, unmute
 from habot.cli.manifest import manifest
+from habot.cli.request import request
 from habot.cli.run import run
 from habot.cli.sim import sim
 from habot.cli.status import check, status
@@ -52,6 +53,7 @@ cli.add_command(sim)
 cli.add_command(demo)
 cli.add_command(audit)
 cli.add_command(run)
+cli.add_command(request)
 cli.add_command(manifest)
 cli.add_command(db)
 cli.add_command(digest)

@@ -58,7 +58,7 @@ def alert_card(
     if incident.acknowledged_by and incident.acknowledged_at:
         blocks.append(
             context(
-                f":eyes: Acknowledged by <@{incident.acknowledged_by}> "
+                f":eyes: Acknowledged by {mention(incident.acknowledged_by)} "
                 f"{slack_date(incident.acknowledged_at)}"
             )
         )

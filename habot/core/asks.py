@@ -85,12 +85,20 @@ def _quoted(head: str, usage: str) -> tuple[str, str | None, list[str]]:
     end = max((i for i, c in enumerate(head) if c in _CLOSING_QUOTES and i > start), default=None)
     if end is None:
         raise UsageError(f"Close the reason's quotes. Usage: `{usage}`")
-    reason = " ".join(head[start + 1 : end].split())
-    if not reason:
-        raise UsageError(f"The quoted reason is empty: say why, or leave it out. Usage: `{usage}`")
-    if len(reason) > MAX_REASON:
-        raise UsageError(f"The reason is {len(reason)} characters; keep it under {MAX_REASON}.")
+    empty = f"The quoted reason is empty: say why, or leave it out. Usage: `{usage}`"
+    reason = said(head[start + 1 : end], "reason", empty)
     return head[:start], reason, head[end + 1 :].split()
+
+
+def said(text: str, what: str, empty: str) -> str:
+    """A reason as kept: its whitespace made single spaces, not empty (``empty`` says so),
+    at most MAX_REASON characters."""
+    reason = " ".join(text.split())
+    if not reason:
+        raise UsageError(empty)
+    if len(reason) > MAX_REASON:
+        raise UsageError(f"The {what} is {len(reason)} characters; keep it under {MAX_REASON}.")
+    return reason
 
 
 def _reason(tail: str, usage: str) -> str:
@@ -99,14 +107,51 @@ def _reason(tail: str, usage: str) -> str:
         raise UsageError(
             f'Give the override reason in quotes: --override "why it cannot wait". Usage: `{usage}`'
         )
-    reason = " ".join(text[1:-1].split())
-    if not reason:
-        raise UsageError("The override reason is empty; say why the cooldown must be skipped.")
-    if len(reason) > MAX_REASON:
-        raise UsageError(
-            f"The override reason is {len(reason)} characters; keep it under {MAX_REASON}."
+    return said(text[1:-1], "override reason", _EMPTY_OVERRIDE)
+
+
+_EMPTY_OVERRIDE = "The override reason is empty; say why the cooldown must be skipped."
+
+
+def operation_ask(
+    operation: str,
+    pair: str,
+    pairs: Sequence[str],
+    *,
+    node: str | None = None,
+    reason: str | None = None,
+    ticket: str | None = None,
+    override: str | None = None,
+    command: str = "habot request",
+) -> OperationRequest:
+    """A request from its parts (the command line's options) by the rules typed text
+    meets in :func:`parse_operation`: an operation, a known pair, a node for
+    make-standalone only, reasons kept as said, a ticket that is one word."""
+    sub = sub_named(operation, command)
+    usage = f"{command} {USAGE[sub]}" if sub in USAGE else command
+    if sub not in MUTATING:
+        raise UsageError(f"{shown(operation)} is not an operation. Try `{command} --help`.")
+    name = pair_named(pair, pairs, command)
+    if (sub is Sub.MAKE_STANDALONE) != (node is not None):
+        wanted = (
+            "Say which node becomes standalone"
+            if node is None
+            else "Only make-standalone takes a node"
         )
-    return reason
+        raise UsageError(f"{wanted}. Usage: `{usage}`")
+    if node is not None and node.lower() not in {r.value for r in Role}:
+        raise UsageError(f"{shown(node)} is not a node: say primary or secondary.")
+    if ticket is not None and not TOKEN.match(ticket):
+        raise UsageError(f"{shown(ticket)} is not a ticket: one word of letters, digits, _ . : -")
+    empty = "The reason is empty: say why, or leave it out."
+    return OperationRequest(
+        sub,
+        name,
+        Role(node.lower()) if node is not None else None,
+        said(override, "override reason", _EMPTY_OVERRIDE) if override is not None else None,
+        said(reason, "reason", empty) if reason is not None else None,
+        ticket,
+    )
 
 
 MAX_MUTE = timedelta(days=7)

@@ -6,6 +6,7 @@ unique ``action_id`` within a block. Long text is split into several code blocks
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,11 +95,24 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+#: A Slack user (U…/W…) or user group (S…) id; anyone else habot names — the local user
+#: of the command line (``cli:NAME``), habot itself — is not a Slack account.
+_SLACK_ID = re.compile(r"[UWS][A-Z0-9]+")
+
+
+def slack_account(who: str) -> bool:
+    """Whether ``who`` is a Slack user or user group id (someone Slack can tell)."""
+    return _SLACK_ID.fullmatch(who) is not None
+
+
 def mention(target: str) -> str:
-    """A notifying mention of a configured target (validated by the config): a user
-    ``U…``/``W…``, a user group ``S…``, or ``!here``/``!channel``."""
-    if target.startswith("!"):
+    """A notifying mention of a user ``U…``/``W…``, a user group ``S…``, or
+    ``!here``/``!channel``; anyone else (``cli:NAME``, ``habot``) as plain words — a
+    ``<@cli:root>`` would show Slack's broken-mention text."""
+    if target in {"!here", "!channel"}:
         return f"<{target}>"
+    if not slack_account(target):
+        return escape(target)
     if target.startswith("S"):
         return f"<!subteam^{target}>"
     return f"<@{target}>"

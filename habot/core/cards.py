@@ -71,9 +71,9 @@ def approval_card(
             f"Secondary {secondary.value}"
         ),
         context(
-            f"Asked by <@{request.requester}> · request `{request.id}` · approvals "
+            f"Asked by {mention(request.requester)} · request `{request.id}` · approvals "
             f"{len(request.approvals)}/{request.required}"
-            + "".join(f" · approved by <@{a}>" for a in request.approvals)
+            + "".join(f" · approved by {mention(a)}" for a in request.approvals)
             + f" · expires {slack_date(request.expires_at)}"
         ),
     ]
@@ -178,14 +178,15 @@ def _why_asked(request: Request) -> str:
 def _glass_line(glass: Glass) -> str:
     """The card's mark of a break-glass: the review owed, or who reviewed it."""
     broke = (
-        f"<@{glass.by}> ran it without a second approver {slack_date(glass.at)}: "
+        f"{mention(glass.by)} ran it without a second approver {slack_date(glass.at)}: "
         f"{escape(glass.reason)}"
     )
     if glass.owed:
         return f":rotating_light: *Break-glass — review owed.* {broke}"
     assert glass.reviewed_at is not None
+    assert glass.reviewed_by is not None
     return (
-        f":rotating_light: *Break-glass — reviewed* by <@{glass.reviewed_by}> "
+        f":rotating_light: *Break-glass — reviewed* by {mention(glass.reviewed_by)} "
         f"{slack_date(glass.reviewed_at)}: {escape(glass.review or '')}\n{broke}"
     )
 
@@ -405,7 +406,7 @@ def closing_form(request: Request, action: RequestAction, required: bool, channe
         "close": {"type": "plain_text", "text": "Keep it"},
         "blocks": [
             section(f"*{request.operation.value}* on *{request.pair}* (request `{request.id}`), "
-                    f"asked by <@{request.requester}>."),
+                    f"asked by {mention(request.requester)}."),
             _text_input(REASON, label, "Told to the requester and kept in the audit.", None,
                         optional=not required, multiline=True),
         ],

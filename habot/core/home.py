@@ -15,6 +15,7 @@ from habot.core.blocks import (
     Block,
     context,
     escape,
+    mention,
     mrkdwn,
     section,
     slack_date,
@@ -124,7 +125,7 @@ def dashboard(
         *[
             section(
                 f"`{r.id}` {r.operation.value} on *{r.pair}* ({r.node}) asked by "
-                f"<@{r.requester}> · {len(r.approvals)}/{r.required} approvals · expires "
+                f"{mention(r.requester)} · {len(r.approvals)}/{r.required} approvals · expires "
                 f"{slack_date(r.expires_at)}"
             )
             for r in actionable[:MAX_WAITING]

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
-from habot.core.blocks import Message, mrkdwn
+from habot.core.blocks import Message, mrkdwn, slack_account
 from habot.core.budget import cut, cut_note, fits
 from habot.core.outbox import (
     TS_OF,
@@ -283,13 +283,19 @@ class OutboxNotifier:
         await self._queue(pair, MessageKind.REPLY, channel, reply_to(card, text))
 
     async def tell(self, pair: str, channel: str, user: str, words: Reply) -> None:
-        """Queue an ephemeral message to one user."""
+        """Queue an ephemeral message to one user (none to who is no Slack account: the
+        command line's ``cli:NAME`` was answered in its terminal)."""
+        if not slack_account(user):
+            return
         text = mrkdwn(words)
         await self._queue(pair, MessageKind.EPHEMERAL, channel, ephemeral_to(user, text))
 
     async def direct(self, user: str, words: Reply) -> None:
         """Queue a direct message (chat.postMessage to the user: their DM with habot), in a
-        lane of its own so a burst of them never holds a pair's card or thread back."""
+        lane of its own so a burst of them never holds a pair's card or thread back (none
+        to who is no Slack account)."""
+        if not slack_account(user):
+            return
         await self._queue(DIRECT_LANE, MessageKind.POST, user, direct(mrkdwn(words)))
 
     async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
