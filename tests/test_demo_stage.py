@@ -3,10 +3,11 @@ the bot's tests use (tests/slackcheck.py), and passes on what Slack would send."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -151,6 +152,7 @@ async def test_only_the_page_itself_may_act_as_the_personas(
     """Another host name (a DNS-rebinding page), another site's origin, or a form post
     (which a page elsewhere can send without asking first) is refused, saying why, and
     nothing is posted; the page's own JSON request still goes through."""
+    stage.serving(unused_port())  # a bot that is down (not starting): answered at once
     async with aiohttp.ClientSession() as session:
         url = stage.page_url + "ui/command"
         async with session.post(url, headers=headers, **body) as response:
@@ -179,11 +181,15 @@ async def stub_bot(answers: list[str]) -> AsyncIterator[tuple[str, list[dict[str
 
     async def events(request: web.Request) -> web.Response:
         form = await request.post()
-        seen.append(json.loads(str(form["payload"])))
+        seen.append(json.loads(str(form["payload"])) if "payload" in form else dict(form))
         return web.Response(text=answers.pop(0) if answers else "")
+
+    async def healthy(_request: web.Request) -> web.Response:
+        return web.Response(text="ok")
 
     app = web.Application()
     app.router.add_post("/slack/events", events)
+    app.router.add_get("/healthz", healthy)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -202,6 +208,34 @@ async def ui(stage: SlackStage, path: str, **body: Any) -> dict[str, Any]:
     ):
         data: dict[str, Any] = await response.json()
         return data
+
+
+async def test_a_command_typed_while_habot_starts_waits_for_it_and_is_sent(
+    stage: SlackStage,
+) -> None:
+    """The banner's promise: a command typed while habot is starting — the first time,
+    or again after it stopped — is held until habot serves, then sent; not refused, not
+    lost."""
+    async with stub_bot([]) as (url, seen):
+        port = int(url.rsplit(":", 1)[1])
+        for state in ("starting", "starting again"):
+            assert (await stage.view_for(OPS.user))["bot"] == state
+            sent = asyncio.create_task(ui(stage, "ui/command", text="/ha status"))
+            await asyncio.sleep(1.5)  # a health round or more: still held
+            assert (sent.done(), seen) == (False, [])
+            stage.serving(port)
+            assert await asyncio.wait_for(sent, 10) == {"ok": True}
+            [command] = seen
+            assert command["command"] == "/ha"
+            seen.clear()
+            stage.serving(None)  # stopped: the demo is starting it again
+            await wait_until(lambda: stage.bot == "starting again")
+
+
+async def wait_until(condition: Callable[[], bool], within: float = 10) -> None:
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 (set by the stage's health round)
+            await asyncio.sleep(0.05)
 
 
 async def test_a_button_opens_a_form_whose_errors_stay_on_it_until_it_is_sent(

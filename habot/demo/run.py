@@ -159,10 +159,7 @@ async def _demo_in_folder(port: int, host: str) -> AsyncIterator[Demo]:
             }
             bot_log = folder / "habot.log"
 
-            def serving(port: int) -> None:
-                stage.bot_url = f"http://127.0.0.1:{port}"
-
-            keeper = asyncio.create_task(_keep_running(config, env, bot_log, serving))
+            keeper = asyncio.create_task(_keep_running(config, env, bot_log, stage.serving))
             try:
                 yield Demo(stage.page_url if host == "127.0.0.1" else _url(host, stage), bot_log)
             finally:
@@ -173,10 +170,11 @@ async def _demo_in_folder(port: int, host: str) -> AsyncIterator[Demo]:
 
 
 async def _keep_running(
-    config: Path, env: dict[str, str], out: Path, serving: Callable[[int], None]
+    config: Path, env: dict[str, str], out: Path, serving: Callable[[int | None], None]
 ) -> None:
-    """Run the bot; start it again if it stops (the page shows it down meanwhile). It takes
-    a free port itself at each start (port 0) and says which: ``serving`` is told."""
+    """Run the bot; start it again if it stops (the page shows it starting again
+    meanwhile). It takes a free port itself at each start (port 0) and says which:
+    ``serving`` is told — and told None when it stops."""
     argv = [sys.executable, "-m", "habot", "--config", str(config), "run", "--http",
             "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
     while True:
@@ -192,12 +190,14 @@ async def _keep_running(
             except asyncio.CancelledError:
                 await _stop(process)
                 raise
+            finally:
+                serving(None)
         log.warning("habot stopped (exit %s); starting it again", code)
         await asyncio.sleep(RESTART_AFTER)
 
 
 async def _relay(
-    stream: asyncio.StreamReader, sink: BinaryIO, serving: Callable[[int], None]
+    stream: asyncio.StreamReader, sink: BinaryIO, serving: Callable[[int | None], None]
 ) -> None:
     """Copy the bot's output to its log, telling ``serving`` the port it says it serves on."""
     async for line in stream:

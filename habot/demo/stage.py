@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 TEAM, BOT_USER, APP_ID, BOT_ID = "T0DEMO", "U0HABOT", "A0DEMO", "B0DEMO"
 #: How often, and how far apart, a request to the bot is tried before the page is told.
 SEND_TRIES, SEND_GAP = 3, 1.0
+STARTING = "starting"
+BOT_WAIT = 60.0  # seconds a command or click waits for a bot that is (re)starting
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ class SlackStage:
         self.personas = {p.user: p for p in personas}
         self.command, self.usage_hint = command, usage_hint
         self.signing_secret, self.bot_token = signing_secret, bot_token
-        self.bot_url: str | None = None  # the bot's base URL, once it is started
+        self.bot_url: str | None = None  # the bot's base URL while it serves (see serving)
+        self._started = False  # whether a bot has served before (starting "again")
         self._faults, self._fault_names = faults, fault_names or []
         self.messages: list[Posted] = []
         self.homes: dict[str, dict[str, Any]] = {}
@@ -121,9 +124,14 @@ class SlackStage:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self.bot = "starting"  # the bot's health as last seen: "up", or why not
+        self.bot = STARTING  # the bot's health as last seen: "up", or why not
         self.port = 0
         self._host = "127.0.0.1"
+
+    def serving(self, port: int | None) -> None:
+        """The bot serves on ``port`` — or (None) it stopped and is being started again."""
+        self.bot_url = f"http://127.0.0.1:{port}" if port is not None else None
+        self._started = self._started or port is not None
 
     @property
     def api_url(self) -> str:
@@ -385,6 +393,18 @@ class SlackStage:
         self._answers[rid] = (user, channel)
         return f"http://127.0.0.1:{self.port}/respond/{rid}"
 
+    async def _bot_up(self) -> bool:
+        """While habot is starting (or starting again), wait for it (at most BOT_WAIT), as
+        the page's banner promises: a command typed then is sent once it serves, not lost.
+        A bot that is down and not being started is tried (and said) at once."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(self._not_starting), BOT_WAIT)
+        return self.bot_url is not None and self._session is not None
+
+    def _not_starting(self) -> bool:
+        return not self.bot.startswith(STARTING)
+
     async def _send(self, body: bytes, content_type: str) -> str | None:
         """POST a signed request to the bot's /slack/events; None when it took it, else
         what went wrong (after SEND_TRIES tries)."""
@@ -393,8 +413,8 @@ class SlackStage:
 
     async def _post(self, body: bytes, content_type: str) -> tuple[str | None, str]:
         """As :meth:`_send`, with the bot's answer (a form's errors come back in it)."""
-        if self.bot_url is None or self._session is None:
-            return "habot has not started yet", ""
+        if not await self._bot_up() or self.bot_url is None or self._session is None:
+            return f"habot is still {self.bot} after {BOT_WAIT:.0f} s", ""
         problem = "no answer"
         for attempt in range(SEND_TRIES):
             if attempt:
@@ -472,9 +492,10 @@ class SlackStage:
             await asyncio.sleep(every)
 
     async def bot_health(self) -> str:
-        """ "up", "starting" or why the bot is not answering."""
+        """ "up", "starting" (or "starting again", after it stopped), or why the bot is not
+        answering."""
         if self.bot_url is None or self._session is None:
-            return "starting"
+            return STARTING + (" again" if self._started else "")
         try:
             async with self._session.get(
                 self.bot_url + "/healthz", timeout=aiohttp.ClientTimeout(total=2)

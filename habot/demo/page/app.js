@@ -172,7 +172,7 @@ function render() {
   $("usage").textContent = `${state.command} ${state.usage}`;
   const banner = $("banner");
   banner.hidden = state.bot === "up";
-  banner.textContent = state.bot === "up" ? "" : `habot is ${state.bot === "starting" ? "starting" : state.bot} — this page keeps trying; commands wait until it is back.`;
+  banner.textContent = state.bot === "up" ? "" : `habot is ${state.bot} — this page keeps trying; a command typed now waits while habot starts.`;
   const inChannel = state.messages.filter((m) => m.channel === state.channel.id);
   const box = $("messages");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
