@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -201,8 +202,13 @@ class Habot:
         checked and filed, its card, DMs and pages queued in the outbox for the habot that
         serves Slack to deliver. Nothing runs here: the caller refuses an operation that
         needs no approval, and a secret is never told from here."""
+        notifier = OutboxNotifier(store=self.stores.outbox, secrets=_NoSecrets(), clock=self.clock)
+        return self._operations(notifier, approvers=approvers)
+
+    def _operations(self, notifier: OutboxNotifier, **serving: Any) -> OperationService:
+        """The operations over this habot's stores and SSH — built here only; ``serving``
+        adds what a replica serving Slack has (its lease, Home, telemetry, approvers…)."""
         stores = self.stores
-        notifier = OutboxNotifier(store=stores.outbox, secrets=_NoSecrets(), clock=self.clock)
         return OperationService(
             settings=self.settings,
             status=self.status,
@@ -212,10 +218,11 @@ class Habot:
             notifier=notifier,
             clock=self.clock,
             background=self.background,
-            approvers=approvers,
             readings=stores.readings,
             paging=Paging(stores.outbox, self.clock) if self.settings.paging.pagers else None,
+            codes=self.codes,
             freezes=self.freezes,
+            **serving,
         )
 
     @classmethod
@@ -301,28 +308,17 @@ class Habot:
         notifier = OutboxNotifier(
             store=stores.outbox, secrets=slack.secrets, clock=clock, kick=worker.kick
         )
-        operations = OperationService(
-            settings=self.settings,
-            status=self.status,
-            runner=self.executor,
-            requests=stores.requests,
-            audit=stores.audit,
-            notifier=notifier,
-            clock=clock,
+        operations = self._operations(
+            notifier,
             on_change=homes.refresh,
             replica=leadership.me,
             alive=leadership.alive,
             announce=self.alerter.announce,
             on_busy=slack.on_busy,
-            background=self.background,
             approvers=slack.approvers,
-            readings=stores.readings,
             outage=outage,
-            paging=Paging(stores.outbox, clock) if self.settings.paging.pagers else None,
             telemetry=slack.telemetry,
             oncall=slack.oncall,
-            codes=self.codes,
-            freezes=self.freezes,
         )
         commands = CommandService(
             settings=self.settings,
