@@ -49,7 +49,15 @@ from habot.services.operations import OperationService
 from habot.services.outage import Outage
 from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
 from habot.services.paging import Paging
-from habot.services.ports import Approvers, Clock, NoTelemetry, OnCallLookup, Stores, Telemetry
+from habot.services.ports import (
+    Approvers,
+    Clock,
+    NoTelemetry,
+    OnCallLookup,
+    Stores,
+    Telemetry,
+    Zones,
+)
 from habot.services.status import StatusService
 from habot.ssh.executor import NodeLogin, SshExecutor
 from habot.store import sql_stores
@@ -77,6 +85,7 @@ class SlackSide:
     telemetry: Telemetry = field(default_factory=NoTelemetry)  # what habot measures
     approvers: Approvers | None = None  # who holds the approver role (DMs on a request)
     oncall: OnCallLookup | None = None  # who PagerDuty has on call ([paging] oncall_schedules)
+    zones: Zones | None = None  # each person's own time zone, for the times they type
 
 
 @dataclass(frozen=True)
@@ -330,6 +339,7 @@ class Habot:
             operations=operations,
             mutes=self.mutes,
             freezes=self.freezes,
+            zones=slack.zones,
         )
         return Serving(leadership, worker, homes, operations, commands, slack.telemetry)
 

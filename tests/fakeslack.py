@@ -79,6 +79,9 @@ class FakeSlack:
     )  # fmt: skip
     #: users.lookupByEmail: email → user id (any other email: users_not_found).
     emails: dict[str, str] = field(default_factory=dict)
+    #: users.info: user id → their time zone (``tz``, as Slack gives it); anyone else
+    #: has Slack's default, America/Los_Angeles.
+    zones: dict[str, str] = field(default_factory=dict)
     #: conversations.info: channel id → (name, whether the bot is a member); any other id
     #: is channel_not_found.
     channels: dict[str, tuple[str, bool]] = field(
@@ -205,6 +208,15 @@ class FakeSlack:
             if user is None:
                 return {"ok": False, "error": "users_not_found"}
             return {"ok": True, "user": {"id": user, "team_id": TEAM, "deleted": False}}
+        if method == "users.info":
+            if "users:read" not in self.scopes:
+                return {"ok": False, "error": "missing_scope", "needed": "users:read"}
+            user = str(args.get("user", ""))
+            if not user.startswith(("U", "W")):
+                return {"ok": False, "error": "user_not_found"}
+            tz = self.zones.get(user, "America/Los_Angeles")
+            return {"ok": True, "user": {"id": user, "team_id": TEAM, "tz": tz,
+                                         "tz_label": tz, "tz_offset": 0}}  # fmt: skip
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.groups.get(args.get("usergroup", ""), [])}
         if method == "views.open":

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 
 from habot.core.alerts import AlertState
+from habot.core.approvals import RequestState
 from habot.core.blocks import text_message
 from habot.core.outbox import TS_OF, Attempt, Delivery, MessageKind, Next, after
 from habot.core.replies import say
@@ -361,6 +362,26 @@ async def test_pruning_keeps_queued_messages_and_cards_still_in_use(
     assert await store.prune(T0 + timedelta(days=8)) == 1
     assert await store.get(old[0]) is None
     assert [await store.get(m) is not None for m in old[1:]] == [True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("state", "kept"),
+    [(RequestState.UNKNOWN, True), (RequestState.SCHEDULED, True),
+     (RequestState.SUCCEEDED, False)],
+)  # fmt: skip
+async def test_the_card_of_a_request_still_open_is_never_pruned(
+    store: Outbox, stores: Stores, state: RequestState, kept: bool
+) -> None:
+    """An unknown outcome's card is edited by `/ha resolve`, a scheduled one's when it runs,
+    however long after: pruned, that edit would go out with no ts and be set aside (the
+    channel kept saying "outcome unknown"). A finished request's card may go."""
+    card = await store.enqueue("prod", MessageKind.POST, "C0HAOPS", {"text": "card"}, T0)
+    await store.record(card, Next(Delivery.SENT, T0), "1.5", None)
+    await stores.requests.create(request(), "C0HAOPS", PLAN)
+    await stores.requests.set_card("r1", "C0HAOPS", card)
+    assert await stores.requests.transition("r1", RequestState.PENDING, state)
+    await store.prune(T0 + timedelta(days=8))
+    assert (await store.get(card) is not None) is kept
 
 
 async def test_settle_reports_sent_refused_or_still_queued(store: Outbox, fake: FakeSlack) -> None:

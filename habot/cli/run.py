@@ -153,6 +153,7 @@ async def _serve(
         telemetry=metrics,
         approvers=directory,
         oncall=_oncall(settings, secrets, directory),
+        zones=directory,
     )
     async with AsyncExitStack() as stack:
         stack.push_async_callback(pages.close)

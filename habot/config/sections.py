@@ -274,6 +274,12 @@ class ApprovalSettings(_Section):
     #: for an approver (every escalation level asked, nobody rejected) before its requester
     #: may run it alone, loudly, owing a review (`/ha break-glass ID "reason"`).
     break_glass_after: Duration | None = None
+    #: Operations asked for later (`/ha switchover prod at sat 02:00`): how far ahead they
+    #: may be asked, how long after its time one may still start (then it expires, never
+    #: running late), and how long before it its thread is reminded.
+    schedule_within: Duration = timedelta(days=14)
+    run_window: Duration = timedelta(minutes=15)
+    remind_before: Duration = timedelta(minutes=15)
 
     @field_validator("ticket_pattern")
     @classmethod
@@ -304,6 +310,8 @@ class ApprovalSettings(_Section):
                 f"{format_duration(last)} after a request opens, but requests expire after "
                 f"ttl = {format_duration(self.ttl)}; shorten escalate_after or lengthen ttl"
             )
+        if self.run_window < timedelta(seconds=1):
+            raise ValueError("run_window must be at least 1s (15m lets a restart still run it)")
         glass = self.break_glass_after
         if glass is not None and not timedelta(seconds=1) <= glass < self.ttl:
             raise ValueError(

@@ -23,6 +23,7 @@ class RequestState(StrEnum):
     """Where a request is in its life."""
 
     PENDING = "pending"
+    SCHEDULED = "scheduled"  # approved; runs at its time (``run_at``), re-checked then
     EXECUTING = "executing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -36,8 +37,13 @@ class RequestState(StrEnum):
 
 
 #: States that hold the pair: one open request per pair. An ``unknown`` outcome keeps the
-#: pair closed to new operations until a person resolves it (`/ha resolve ID "…"`).
-OPEN = frozenset({RequestState.PENDING, RequestState.EXECUTING, RequestState.UNKNOWN})
+#: pair closed to new operations until a person resolves it (`/ha resolve ID "…"`); a
+#: scheduled one holds it for planned operations (an emergency failover aborts it).
+OPEN = frozenset({
+    RequestState.PENDING, RequestState.SCHEDULED, RequestState.EXECUTING, RequestState.UNKNOWN
+})  # fmt: skip
+#: States its requester or an approver may still cancel.
+CANCELLABLE = frozenset({RequestState.PENDING, RequestState.SCHEDULED})
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,11 @@ class Request:
     ticket: str | None = None
     #: What habot checked before opening it (shown on the card, compared before the run).
     checks: tuple[Check, ...] = ()
+    #: When it runs, for an operation asked for later (`/ha switchover prod at sat 02:00`);
+    #: None: as soon as it is approved. Its deadline is then that time + [approval] run_window.
+    run_at: datetime | None = None
+    #: When its card's thread was reminded that it runs soon ([approval] remind_before).
+    run_reminded: datetime | None = None
 
     @property
     def missing(self) -> int:
@@ -141,6 +152,11 @@ def _closed(request: Request, now: datetime) -> tuple[Part, ...]:
     """Why a request can no longer be decided (nothing when it still can)."""
     if request.state is RequestState.EXECUTING:
         return (f"Request {request.id} is already running.",)
+    if request.state is RequestState.SCHEDULED and request.run_at is not None:
+        return (
+            f"Request {request.id} is approved and runs ", When(request.run_at),
+            "; nothing to do (its requester or an approver may still cancel it).",
+        )  # fmt: skip
     if request.state is not RequestState.PENDING:
         return (f"Request {request.id} is already {request.state.value}; nothing to do.",)
     if now >= request.expires_at:
@@ -171,6 +187,8 @@ def judge_approval(
             "approval(s) needed from other approvers.",
         )
     if len(request.approvals) + 1 >= request.required:
+        if request.run_at is not None and now < request.run_at:
+            return _decision(Ruling.READY, "Approved: it runs ", When(request.run_at), ".")
         return _decision(Ruling.READY, "Approved: running it now.")
     left = request.required - len(request.approvals) - 1
     return _decision(Ruling.COUNTED, f"Approval counted; {left} more needed.")
@@ -188,8 +206,9 @@ def judge_rejection(
 
 
 def judge_cancel(request: Request, user: str, roles: frozenset[Access], now: datetime) -> Decision:
-    """The requester or any approver may cancel a pending request."""
-    if request.state is not RequestState.PENDING:
+    """The requester or any approver may cancel a request that has not started: pending,
+    or approved and scheduled for later."""
+    if request.state not in CANCELLABLE:
         return _decision(Ruling.REFUSED, *_closed(request, now))
     if user != request.requester and Access.APPROVER not in roles:
         return _decision(
@@ -290,7 +309,12 @@ def _open_line(r: Request, command: str) -> tuple[Part, ...]:
             Person(r.requester), f"; {r.pair} is closed until an approver checks it and runs ",
             Code(f'{command} resolve {r.id} "what you found"'),
         )  # fmt: skip
+    when: tuple[Part, ...] = ()
+    if r.run_at is not None:
+        when = (", runs ", When(r.run_at)) if r.state is RequestState.SCHEDULED else (
+            ", to run ", When(r.run_at), " once approved",
+        )  # fmt: skip
     return (
-        Code(r.id), f" {r.operation.value} {r.pair} ({r.node}) — {r.state.value}, asked by ",
-        Person(r.requester), f", {len(r.approvals)}/{r.required} approvals",
+        Code(r.id), f" {r.operation.value} {r.pair} ({r.node}) — {r.state.value}", *when,
+        ", asked by ", Person(r.requester), f", {len(r.approvals)}/{r.required} approvals",
     )  # fmt: skip

@@ -23,6 +23,8 @@ from habot.core.grammar import (
     sub_named,
 )
 from habot.core.model import Role
+from habot.core.operations import Operation
+from habot.core.schedule import SCHEDULABLE
 from habot.core.when import parse_when
 
 _OPENING_QUOTES = "\"'\u201c\u2018\u201e"  # straight, and curly as phones and Slack type them
@@ -33,7 +35,8 @@ MAX_REASON = 300
 @dataclass(frozen=True)
 class OperationRequest:
     """A parsed mutating request: which pair, which node (make-standalone), why overriding,
-    and — for change control — why it is asked and its change ticket."""
+    for change control why it is asked and its change ticket, and — asked for later —
+    when it runs (with the time zone its words were read in)."""
 
     sub: Sub
     pair: str
@@ -41,11 +44,23 @@ class OperationRequest:
     override: str | None = None
     reason: str | None = None
     ticket: str | None = None
+    run_at: datetime | None = None
+    zone: str | None = None
 
 
-def parse_operation(text: str, pairs: Sequence[str], command: str = "/ha") -> OperationRequest:
-    """Parse `OP PAIR [primary|secondary] ["reason…"] [TICKET] [--override "reason…"]`;
-    UsageError otherwise.
+#: The word that asks for an operation later: `switchover prod at sat 02:00`.
+AT = "at"
+
+
+def parse_operation(
+    text: str,
+    pairs: Sequence[str],
+    command: str = "/ha",
+    now: datetime | None = None,
+    zone: ZoneInfo | None = None,
+) -> OperationRequest:
+    """Parse `OP PAIR [primary|secondary] [at WHEN] ["reason…"] [TICKET] [--override
+    "reason…"]`; UsageError otherwise. WHEN is read in ``zone`` (from ``now``).
 
     Reasons may be in straight or curly quotes. They are stored and shown, never executed.
     """
@@ -54,26 +69,49 @@ def parse_operation(text: str, pairs: Sequence[str], command: str = "/ha") -> Op
     sub = sub_named(words[0], command) if words else Sub.HELP
     if sub not in MUTATING:
         raise UsageError(f"`{sub.value}` is not an operation. Try `{command} help`.")
-    usage = f'{command} {USAGE[sub]} ["reason"] [TICKET] [--override "reason"]'
+    later = " [at WHEN]" if Operation(sub.value) in SCHEDULABLE else ""
+    usage = f'{command} {USAGE[sub]}{later} ["reason"] [TICKET] [--override "reason"]'
     override = _reason(tail, usage) if sep else None
     before, reason, after = _quoted(head, usage)
     words = before.split()
-    bad = next((w for w in [*words[1:], *after] if not TOKEN.match(w)), None)
-    if bad is not None:
-        raise UsageError(f"{shown(bad)} is not a pair, node or ticket. Usage: `{usage}`")
     if len(words) < 2:
         raise UsageError(f"Which pair? Usage: `{usage}`")
+    if not TOKEN.match(words[1]):
+        raise UsageError(f"{shown(words[1])} is not a pair, node or ticket. Usage: `{usage}`")
     pair, rest = pair_named(words[1], pairs, command), words[2:]
     node = None
     if sub is Sub.MAKE_STANDALONE:
         if not rest or rest[0].lower() not in {r.value for r in Role}:
             raise UsageError(f"Say which node becomes standalone. Usage: `{usage}`")
         node, rest = Role(rest[0].lower()), rest[1:]
+    run_at, rest = _at(rest, usage, now, zone)
+    bad = next((w for w in [*rest, *after] if not TOKEN.match(w)), None)
+    if bad is not None:
+        raise UsageError(f"{shown(bad)} is not a pair, node or ticket. Usage: `{usage}`")
     if reason is not None:
-        no_more(rest, 0, usage)  # nothing between the pair and its reason
+        no_more(rest, 0, usage)  # nothing between the pair (or its time) and its reason
         rest = after
     no_more(rest, 1, usage)
-    return OperationRequest(sub, pair, node, override, reason, rest[0] if rest else None)
+    return OperationRequest(
+        sub, pair, node, override, reason, rest[0] if rest else None, run_at,
+        zone.key if run_at is not None and zone is not None else None,
+    )  # fmt: skip
+
+
+def _at(
+    words: list[str], usage: str, now: datetime | None, zone: ZoneInfo | None
+) -> tuple[datetime | None, list[str]]:
+    """``at WHEN`` at the start of ``words``: the moment, and the words after it."""
+    if not words or words[0].lower() != AT:
+        return None, words
+    if now is None or zone is None:
+        raise UsageError("Operations cannot be asked for later from here; leave out `at WHEN`.")
+    try:
+        moment, used = parse_when(words[1:], now, zone)
+    except ValueError as exc:
+        why = str(exc)
+        raise UsageError(f"{why[:1].upper()}{why[1:]}. Usage: `{usage}`") from None
+    return moment, words[1 + used :]
 
 
 def _quoted(head: str, usage: str) -> tuple[str, str | None, list[str]]:

@@ -26,6 +26,7 @@ from habot.core.checks import steps
 from habot.core.model import Mark
 from habot.core.operations import CONSEQUENCE, Operation, OperationPlan, Topology
 from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
+from habot.core.schedule import countdown
 from habot.core.stepup import PAIR_NAME, Confirm
 from habot.core.totp import CODE
 
@@ -33,6 +34,7 @@ APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
 BREAK_GLASS = "break_glass"
 _STATE_LINE = {
     RequestState.PENDING: ":hourglass_flowing_sand: Waiting for approval",
+    RequestState.SCHEDULED: ":calendar: Approved — scheduled",
     RequestState.EXECUTING: ":gear: Running now",
     RequestState.SUCCEEDED: ":white_check_mark: Succeeded",
     RequestState.FAILED: ":x: Failed",
@@ -55,10 +57,12 @@ def approval_card(
     asked: str | None = None,
     confirm: Confirm = Confirm.CLICK,
     code: bool = False,
+    now: datetime | None = None,
 ) -> Message:
-    """The card for a request in its current state; buttons only while it is pending, and
-    the ``approvers`` named (notified when the card is first posted), who has been
-    ``asked`` (the escalation levels) and how approving it is ``confirm``ed."""
+    """The card for a request in its current state; buttons only while it is pending (a
+    scheduled one keeps Cancel), and the ``approvers`` named (notified when the card is
+    first posted), who has been ``asked`` (the escalation levels), how approving it is
+    ``confirm``ed, and — asked for later — when it runs and how long until then (``now``)."""
     verdict, primary, secondary = request.snapshot
     blocks: list[Block] = [
         section(
@@ -74,9 +78,12 @@ def approval_card(
             f"Asked by {mention(request.requester)} · request `{request.id}` · approvals "
             f"{len(request.approvals)}/{request.required}"
             + "".join(f" · approved by {mention(a)}" for a in request.approvals)
-            + f" · expires {slack_date(request.expires_at)}"
+            + f" · {'or expires' if request.run_at else 'expires'} "
+            f"{slack_date(request.expires_at)}"
         ),
     ]
+    if request.run_at is not None:
+        blocks.insert(1, section(_when_it_runs(request, now)))
     if plan.warning:
         blocks.append(section(f":warning: *{plan.warning}*"))
     if request.reason or request.ticket:
@@ -99,6 +106,8 @@ def approval_card(
     if outcome:  # the run's words carry appliance and error text
         blocks.append(section(escape(outcome)))
     text = f"{request.operation.value} {request.pair}: {request.state.value}"
+    if request.state is RequestState.SCHEDULED:
+        blocks.append(_cancel_only(request))
     if request.state is RequestState.PENDING:
         blocks.append(_buttons(request, plan, confirm))
         if confirm is Confirm.TYPE_PAIR_NAME:
@@ -258,6 +267,33 @@ def _buttons(request: Request, plan: OperationPlan, confirm: Confirm = Confirm.C
     }
 
 
+def _when_it_runs(request: Request, now: datetime | None) -> str:
+    """A request asked for later: when it runs, how long until then, and what happens then."""
+    assert request.run_at is not None
+    left = f" ({countdown(request.run_at, now)})" if now is not None else ""
+    at = f"{slack_date(request.run_at, seconds=request.run_at.second != 0)}{left}"
+    if request.state is RequestState.PENDING:
+        return (f":calendar: *Runs {at}* once approved. At that time habot reads both nodes "
+                "again and runs it only if the pair still looks as it does here.")  # fmt: skip
+    if request.state is RequestState.SCHEDULED:
+        return (f":calendar: *Runs {at}*, if the pair still looks as it did when approved "
+                "and no freeze holds it then. It never runs late: past its window it "
+                "expires.")  # fmt: skip
+    return f":calendar: Was scheduled for {at}."
+
+
+def _cancel_only(request: Request) -> Block:
+    """The one button a scheduled request keeps: its requester or an approver cancels it."""
+    return {
+        "type": "actions",
+        "block_id": f"request-{request.id}-{len(request.approvals)}",
+        "elements": [{
+            "type": "button", "action_id": CANCEL, "value": request.id,
+            "text": {"type": "plain_text", "text": "Cancel"},
+        }],
+    }  # fmt: skip
+
+
 def _shape(t: Topology) -> str:
     return f"{t[0].value} (Primary {t[1].value}, Secondary {t[2].value})"
 
@@ -269,9 +305,47 @@ def before_after(before: Topology, after: Topology | None) -> str:
     )
 
 
-def expired_note(now: datetime) -> Reply:
-    """What an expired card says."""
+def expired_note(now: datetime, request: Request | None = None) -> Reply:
+    """What an expired card says: nobody approved in time — or, for one approved and
+    scheduled, that its run window passed without a run (it never runs late)."""
+    if request is not None and request.state is RequestState.SCHEDULED and request.run_at:
+        return say(
+            "Its time (", When(request.run_at), ") passed while habot could not start it, "
+            "and its run window ended ", When(request.expires_at), ": expired ", When(now),
+            ". Nothing was run; it never runs late. Ask again for a new time.",
+        )  # fmt: skip
     return say("Nobody approved before the deadline; closed ", When(now), ". Nothing was run.")
+
+
+def _people(users: Sequence[str]) -> list[Part]:
+    """People named one after another: "@A, @B"."""
+    named: list[Part] = []
+    for n, user in enumerate(users):
+        named += [", ", Person(user)] if n else [Person(user)]
+    return named
+
+
+def run_reminder(request: Request, approvers: Sequence[str], command: str = "/ha") -> Reply:
+    """The reminder in a scheduled request's thread shortly before its time, naming its
+    requester and its approvers (or, not yet approved, who may still approve it)."""
+    assert request.run_at is not None
+    asked: tuple[Part, ...] = (" Asked by ", Person(request.requester))
+    if request.state is RequestState.SCHEDULED:
+        approved = _people(request.approvals)
+        return say(
+            ":calendar: Reminder: ", Code(request.operation.value), f" on {request.pair} "
+            "runs ", When(request.run_at), ".", *asked, ", approved by ",
+            *(approved or ["nobody (none needed)"]), ". habot reads both nodes first and "
+            "runs it only if the pair still looks as approved. Not wanted any more? ",
+            Code(f"{command} cancel {request.id}"), ".",
+        )  # fmt: skip
+    named = _people(approvers)
+    return say(
+        ":calendar: Reminder: ", Code(request.operation.value), f" on {request.pair} is due ",
+        When(request.run_at), f" but still needs {request.missing} approval(s).", *asked,
+        *((". Approvers: ", *named) if named else ()), ". Without approval by ",
+        When(request.expires_at), " it expires and nothing runs.",
+    )  # fmt: skip
 
 
 def approver_note(request: Request, plan: OperationPlan, channel: str, link: str | None) -> Reply:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from habot.core.approvals import Request, owed_parts
+from habot.core.approvals import Request, RequestState, owed_parts
 from habot.core.audit import AuditRecord
 from habot.core.blocks import (
     VERDICT_EMOJI,
@@ -103,6 +103,27 @@ def _owed(owed: Sequence[Request], command: str) -> list[Block]:
     ]
 
 
+def _scheduled(requests: Sequence[Request], command: str) -> list[Block]:
+    """Operations asked for later, soonest first, with their time — for everyone."""
+    later = sorted((r for r in requests if r.run_at), key=lambda r: r.run_at or r.created_at)
+    if not later:
+        return []
+    return [
+        {"type": "divider"},
+        section("*Scheduled*"),
+        *[
+            section(
+                f":calendar: `{r.id}` {r.operation.value} on *{r.pair}* runs "
+                f"{slack_date(r.run_at)} · asked by {mention(r.requester)} · "
+                + ("approved" if r.state is RequestState.SCHEDULED
+                   else f"{len(r.approvals)}/{r.required} approvals")
+            )
+            for r in later[:MAX_WAITING] if r.run_at
+        ],
+        *_more(len(later) - MAX_WAITING, "scheduled", f"`{command} pending`"),
+    ]  # fmt: skip
+
+
 def dashboard(
     pairs: Sequence[PairLine],
     actionable: Sequence[Request],
@@ -110,8 +131,10 @@ def dashboard(
     command: str,
     now: datetime,
     owed: Sequence[Request] = (),
+    scheduled: Sequence[Request] = (),
 ) -> dict[str, Any]:
-    """The Home tab view (at most 100 blocks); break-glass reviews owed come first."""
+    """The Home tab view (at most 100 blocks); break-glass reviews owed come first, then
+    the pairs, what waits for this viewer, the operations asked for later, recent ones."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "habot — PAM HA pairs"}},
         context(
@@ -125,12 +148,17 @@ def dashboard(
         *[
             section(
                 f"`{r.id}` {r.operation.value} on *{r.pair}* ({r.node}) asked by "
-                f"{mention(r.requester)} · {len(r.approvals)}/{r.required} approvals · expires "
-                f"{slack_date(r.expires_at)}"
+                f"{mention(r.requester)} · {len(r.approvals)}/{r.required} approvals · "
+                + (
+                    f"runs {slack_date(r.run_at)} once approved"
+                    if r.run_at
+                    else f"expires {slack_date(r.expires_at)}"
+                )
             )
             for r in actionable[:MAX_WAITING]
         ],
         *_more(len(actionable) - MAX_WAITING, "waiting for you", f"`{command} pending`"),
+        *_scheduled(scheduled, command),
         {"type": "divider"},
         section("*Recent operations*" if recent else "*Recent operations*\nNone yet."),
         *[

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -48,5 +48,15 @@ def _at(local: datetime, day: object, hhmm: str, zone: ZoneInfo) -> datetime:
 
 
 def _zoned(moment: datetime, zone: ZoneInfo) -> datetime:
-    """A typed moment as an aware one: naive ones are read in ``zone``."""
-    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(ZoneInfo("UTC"))
+    """A typed moment as an aware one: naive ones are read in ``zone``. A local time the
+    clocks skip (the night they go forward) is refused rather than moved; one they pass
+    twice (the night they go back) is the first of the two."""
+    if moment.tzinfo:
+        return moment.astimezone(UTC)
+    local = moment.replace(tzinfo=zone)
+    if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        raise ValueError(
+            f"{moment:%Y-%m-%d %H:%M} does not exist in {zone.key}: the clocks go forward "
+            "then. Say a time before or after the change"
+        )
+    return local.astimezone(UTC)

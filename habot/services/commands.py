@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from habot.config import Settings
 from habot.core.addresses import NodeAddress
@@ -57,7 +57,7 @@ from habot.services.coalesce import Coalesced
 from habot.services.freezes import FreezeService
 from habot.services.mutes import Mutes
 from habot.services.operations.stage import change_control
-from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, ReadingKeeper
+from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, ReadingKeeper, Zones
 from habot.services.status import StatusService
 
 if TYPE_CHECKING:
@@ -83,8 +83,10 @@ class CommandService:
         mutes: Mutes | None = None,
         ticks: Callable[[], float] = time.monotonic,
         freezes: FreezeService | None = None,
+        zones: Zones | None = None,
     ) -> None:
         self._freezes = freezes
+        self._zones = zones
         self._ticks = ticks
         self._settings = settings
         self._status = status
@@ -143,7 +145,7 @@ class CommandService:
         if self._freezes is None:
             return say("Freezes are not enabled in this process.")
         names = [p.name for p in self._settings.pairs]
-        zone = ZoneInfo(self._settings.schedule.timezone)
+        zone = await self._zone(caller, text)
         try:
             if sub is Sub.FREEZE:
                 ask = parse_freeze(text, names, self._clock(), zone, self._command)
@@ -174,8 +176,9 @@ class CommandService:
         change control asks for, and it came from a channel — the form for them."""
         assert self._operations is not None
         names = [p.name for p in self._settings.pairs]
+        zone = await self._zone(caller, text)
         try:
-            ask = parse_operation(text, names, self._command)
+            ask = parse_operation(text, names, self._command, self._clock(), zone)
         except UsageError as exc:
             return unclear(str(exc))
         rule = self._change.rule(Operation(ask.sub.value))
@@ -183,6 +186,19 @@ class CommandService:
         if caller.channel and missing_only(wanted, ask.reason, ask.ticket):
             return request_form(ask, rule, caller.channel)
         return await self._operations.request(caller, ask)
+
+    async def _zone(self, caller: Caller, text: str) -> ZoneInfo:
+        """The time zone the times in ``text`` are read in: the person's own (Slack's
+        users.info) when it says one — looked up only when the text names a time — else
+        [schedule] timezone."""
+        default = ZoneInfo(self._settings.schedule.timezone)
+        if self._zones is None or not {"at", "until"} & {w.lower() for w in text.split()}:
+            return default
+        name = await self._zones.zone_of(caller.user)
+        try:
+            return ZoneInfo(name) if name else default
+        except (ValueError, ZoneInfoNotFoundError):  # a zone this machine does not know
+            return default
 
     def change_problems(self, ask: OperationRequest) -> dict[str, str]:
         """What change control finds wrong with a request's reason and ticket, by field."""

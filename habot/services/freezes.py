@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from habot.core.asks import FreezeRequest
@@ -33,16 +34,19 @@ class FreezeService:
         self._windows = tuple(windows)
         self._zone = zone
 
-    async def holding(self, pair: str) -> Freeze | None:
-        """The freeze holding ``pair`` now — typed in, or a configured window — the
-        longest, when several do; or None."""
-        return (await self.holding_each([pair])).get(pair)
+    async def holding(self, pair: str, at: datetime | None = None) -> Freeze | None:
+        """The freeze holding ``pair`` now (or at ``at``, as known now) — typed in, or a
+        configured window — the longest, when several do; or None."""
+        return (await self.holding_each([pair], at)).get(pair)
 
-    async def holding_each(self, pairs: Sequence[str]) -> dict[str, Freeze]:
-        """Each of ``pairs`` that a freeze holds now, with that freeze (one read for all)."""
-        now = self._clock()
-        held = [*await self._store.holding(now), *windows_holding(self._windows, self._zone, now)]
-        found = {pair: covering(held, pair, now) for pair in pairs}
+    async def holding_each(
+        self, pairs: Sequence[str], at: datetime | None = None
+    ) -> dict[str, Freeze]:
+        """Each of ``pairs`` that a freeze holds now (or at ``at``), with that freeze (one
+        read for all)."""
+        when = at or self._clock()
+        held = [*await self._store.holding(when), *windows_holding(self._windows, self._zone, when)]
+        found = {pair: covering(held, pair, when) for pair in pairs}
         return {pair: freeze for pair, freeze in found.items() if freeze is not None}
 
     async def freeze(self, caller: Caller, ask: FreezeRequest) -> Reply:

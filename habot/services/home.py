@@ -80,9 +80,13 @@ class HomeService:
     ) -> dict[str, Any]:
         """Build the Home view for ``user`` (from ``snapshot`` when one is at hand)."""
         shared = snapshot or await self.snapshot()
-        mine = [r for r in shared.pending if actions_for(r, user, roles, shared.at)]
+        mine = [
+            r for r in shared.pending
+            if r.state is RequestState.PENDING and actions_for(r, user, roles, shared.at)
+        ]  # fmt: skip
         command = self._settings.slack.command
-        return dashboard(shared.lines, mine, shared.recent, command, shared.at, shared.owed)
+        return dashboard(shared.lines, mine, shared.recent, command, shared.at, shared.owed,
+                         scheduled=shared.pending)  # fmt: skip
 
     async def snapshot(self) -> Snapshot:
         """What every viewer's Home is built from."""
@@ -92,7 +96,7 @@ class HomeService:
         recent = await self._audit.recent(200)
         return Snapshot(
             list(lines),
-            await self._requests.in_states(RequestState.PENDING),
+            await self._requests.in_states(RequestState.PENDING, RequestState.SCHEDULED),
             [r for r in recent if r.event.kind in OUTCOMES][:10],
             self._clock(),
             tuple(await self._requests.unreviewed()),

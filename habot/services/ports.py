@@ -180,6 +180,11 @@ class Requests(Protocol):
         """Break-glass runs whose review is still owed, oldest first."""
         ...
 
+    async def remind_run(self, request_id: str, at: datetime) -> bool:
+        """Record that the thread of a request with a time was reminded it runs soon; True
+        only once, and only while it is pending or scheduled."""
+        ...
+
     async def still_runs(self, request_id: str, runner: str) -> bool:
         """True only while it is executing and owned by ``runner``."""
         ...
@@ -392,6 +397,14 @@ class Caller:
     user: str
     channel: str | None
     roles: frozenset[Access]
+
+
+class Zones(Protocol):
+    """Each person's own time zone (Slack's users.info), to read the times they type."""
+
+    async def zone_of(self, user: str) -> str | None:
+        """The user's IANA time zone (``Europe/London``), or None when it is not known."""
+        ...
 
 
 class Approvers(Protocol):

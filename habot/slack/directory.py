@@ -43,6 +43,7 @@ class GroupDirectory:
         self._cache: dict[str, _Entry] = {}
         self._fetching: dict[str, asyncio.Future[frozenset[str]]] = {}
         self._by_email: dict[str, tuple[str | None, float]] = {}
+        self._zones: dict[str, tuple[str | None, float]] = {}
 
     async def roles_of(self, user: str) -> frozenset[Access]:
         """The user's roles, looking up only the groups the policy names."""
@@ -83,6 +84,23 @@ class GroupDirectory:
             found = None
         self._by_email[email] = (found, now)
         return found
+
+    async def zone_of(self, user: str) -> str | None:
+        """The user's own time zone as Slack has it (users.info ``tz``, needs users:read;
+        cached as for roles), or None when Slack cannot say."""
+        now = self._ticks()
+        known = self._zones.get(user)
+        if known and now - known[1] < self._ttl:
+            return known[0]
+        try:
+            response = await self._client.users_info(user=user)
+            tz = (response.get("user") or {}).get("tz")
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("users.info failed: %s", _why(exc))
+            return known[0] if known else None
+        zone = str(tz) if tz else None
+        self._zones[user] = (zone, now)
+        return zone
 
     async def _members(self, group: str) -> frozenset[str]:
         now = self._ticks()

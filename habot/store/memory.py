@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from habot.core.alerts import Acknowledgement, AlertState, Announced, with_acknowledgement
-from habot.core.approvals import Glass, Request, RequestState
+from habot.core.approvals import OPEN, Glass, Request, RequestState
 from habot.core.audit import (
     GENESIS,
     AuditEvent,
@@ -37,7 +37,6 @@ from habot.core.verdict import PairStatus
 from habot.errors import PairBusy, StoreError
 from habot.services.ports import Stores
 
-_OPEN = (RequestState.PENDING, RequestState.EXECUTING, RequestState.UNKNOWN)
 _LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -113,7 +112,7 @@ class MemoryRequests:
             (
                 i
                 for i, h in self._held.items()
-                if h.request.pair == pair and h.request.state in _OPEN
+                if h.request.pair == pair and h.request.state in OPEN
             ),
             None,
         )
@@ -231,6 +230,15 @@ class MemoryRequests:
         self._said(said)
         return True
 
+    async def remind_run(self, request_id: str, at: datetime) -> bool:
+        held = self._held.get(request_id)
+        if held is None or held.request.run_reminded is not None:
+            return False
+        if held.request.state not in {RequestState.PENDING, RequestState.SCHEDULED}:
+            return False
+        held.request = replace(held.request, run_reminded=at, version=held.request.version + 1)
+        return True
+
     async def remind_glass(self, request_id: str, last: datetime, at: datetime) -> bool:
         held = self._held.get(request_id)
         glass = held.request.glass if held else None
@@ -267,9 +275,9 @@ class MemoryRequests:
         ]
 
     def cards_in_use(self) -> set[int]:
-        """Cards of pending or executing requests (the outbox keeps them)."""
-        live = (RequestState.PENDING, RequestState.EXECUTING)
-        return {h.card for h in self._held.values() if h.card and h.request.state in live}
+        """Cards of open requests — waiting, scheduled, running or of unknown outcome —
+        which something may still edit (the outbox keeps them)."""
+        return {h.card for h in self._held.values() if h.card and h.request.state in OPEN}
 
 
 class MemoryReadings:

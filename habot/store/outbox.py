@@ -6,8 +6,9 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 
+from habot.core.approvals import OPEN
 from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, Withdrawn, update_of
 from habot.store.db import threaded, writing
 
@@ -159,17 +160,16 @@ class OutboxStore:
 
     def prune_sync(self, before: datetime) -> int:
         """Delete delivered and set-aside messages created before ``before``, except cards
-        something may still edit (an open alert's card, an open request's card)."""
+        something may still edit (an open alert's card, an open request's card: waiting,
+        scheduled, running, or of unknown outcome until it is resolved)."""
+        query = text(
+            "DELETE FROM outbox WHERE state != 'queued' AND created_at < :before "
+            "AND id NOT IN (SELECT card_id FROM alert_state WHERE card_id IS NOT NULL) "
+            "AND id NOT IN (SELECT card_id FROM requests WHERE card_id IS NOT NULL "
+            "AND state IN :open)"
+        ).bindparams(bindparam("open", expanding=True))
         with writing(self._engine) as conn:
-            result = conn.execute(
-                text(
-                    "DELETE FROM outbox WHERE state != 'queued' AND created_at < :before "
-                    "AND id NOT IN (SELECT card_id FROM alert_state WHERE card_id IS NOT NULL) "
-                    "AND id NOT IN (SELECT card_id FROM requests WHERE card_id IS NOT NULL "
-                    "AND state IN ('pending', 'executing'))"
-                ),
-                {"before": before.isoformat()},
-            )
+            result = conn.execute(query, {"before": before.isoformat(), "open": sorted(OPEN)})
         return int(result.rowcount)
 
     def _select(self, where: str, params: dict[str, Any]) -> list[OutboxMessage]:

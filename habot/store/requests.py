@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
-from habot.core.approvals import Glass, Request, RequestState
+from habot.core.approvals import OPEN, Glass, Request, RequestState
 from habot.core.audit import AuditEvent, RequestRow
 from habot.core.catalogue import HaCommand
 from habot.core.checks import from_json as checks_from
@@ -83,10 +83,10 @@ class RequestStore:
                         text(
                             "INSERT INTO requests (id, operation, pair, node, requester, channel, "
                             "created_at, expires_at, required, snapshot, state, override, plan, "
-                            "asked, reason, ticket, checks) "
+                            "asked, reason, ticket, checks, run_at) "
                             "VALUES (:id, :operation, :pair, :node, :requester, :channel, "
                             ":created_at, :expires_at, :required, :snapshot, :state, :override, "
-                            ":plan, :asked, :reason, :ticket, :checks)"
+                            ":plan, :asked, :reason, :ticket, :checks, :run_at)"
                         ),
                         row,
                     )
@@ -99,13 +99,10 @@ class RequestStore:
     def open_for_sync(self, pair: str) -> str | None:
         """The id of the pair's open request, if any."""
         with self._engine.connect() as conn:
-            return conn.execute(
-                text(
-                    "SELECT id FROM requests "
-                    "WHERE pair = :pair AND state IN ('pending', 'executing', 'unknown')"
-                ),
-                {"pair": pair},
-            ).scalar()
+            query = text(
+                "SELECT id FROM requests WHERE pair = :pair AND state IN :open"
+            ).bindparams(bindparam("open", expanding=True))
+            return conn.execute(query, {"pair": pair, "open": sorted(OPEN)}).scalar()
 
     def get_sync(self, request_id: str) -> Request | None:
         """A request with its approvals, or None."""
@@ -277,6 +274,15 @@ class RequestStore:
             said,
         )
 
+    def remind_run_sync(self, request_id: str, at: datetime) -> bool:
+        """Record that the thread of a request with a time was reminded it runs soon (once,
+        while it waits); True only for the one sweep that did."""
+        return self._set_once(
+            "UPDATE requests SET run_reminded_at = :at, version = version + 1 "
+            "WHERE id = :id AND run_reminded_at IS NULL AND state IN ('pending', 'scheduled')",
+            {"id": request_id, "at": at.isoformat()},
+        )
+
     # -- break-glass ----------------------------------------------------------------------
 
     def offer_glass_sync(self, request_id: str, at: datetime) -> bool:
@@ -404,6 +410,7 @@ class RequestStore:
     break_glass = threaded(break_glass_sync)
     review_glass = threaded(review_glass_sync)
     remind_glass = threaded(remind_glass_sync)
+    remind_run = threaded(remind_run_sync)
     unreviewed = threaded(unreviewed_sync)
     still_runs = threaded(still_runs_sync)
     runner = threaded(runner_sync)
@@ -429,6 +436,7 @@ def _row(request: Request) -> dict[str, Any]:
         "reason": request.reason,
         "ticket": request.ticket,
         "checks": checks_json(request.checks) if request.checks else None,
+        "run_at": request.run_at.isoformat() if request.run_at else None,
     }
 
 
@@ -474,6 +482,8 @@ def _request(row: Any, approvals: tuple[str, ...]) -> Request:
         reason=row["reason"],
         ticket=row["ticket"],
         checks=checks_from(row["checks"]),
+        run_at=_when(row["run_at"]),
+        run_reminded=_when(row["run_reminded_at"]),
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from typing import Any
 
-from habot.core.approvals import Request, RequestState, cooldown_refusal
+from habot.core.approvals import CANCELLABLE, Request, RequestState, cooldown_refusal
 from habot.core.asks import OperationRequest
 from habot.core.change import problems
 from habot.core.checks import checks_made
@@ -23,6 +24,7 @@ from habot.core.operations import (
 )
 from habot.core.outbox import Delivery
 from habot.core.replies import Code, Link, Part, Reply, When, failed, refused, say
+from habot.core.schedule import deadline, schedule_refusal
 from habot.core.verdict import PairStatus
 from habot.errors import PairBusy
 from habot.logs import about
@@ -55,8 +57,19 @@ class Asking(Stage):
                 {"operation": operation.value, "reason": " ".join(wrong.values())},
             )  # fmt: skip
             return refused(" ".join(wrong.values()))
-        freeze = await self._freezes.holding(pair.name) if self._freezes else None
-        if why := frozen_refusal(operation, freeze, ask.override, self._settings.slack.command):
+        # Asked for later, what matters is the freeze that will hold the pair then.
+        freeze = await self._freezes.holding(pair.name, ask.run_at) if self._freezes else None
+        command = self._settings.slack.command
+        if ask.run_at is not None and (why := schedule_refusal(
+            operation, ask.run_at, self._clock(), self._timing, freeze, command
+        )):  # fmt: skip
+            await self._record(
+                "request_refused", caller.user, pair.name, "schedule",
+                {"operation": operation.value, "run_at": ask.run_at.isoformat(),
+                 "freeze": freeze.id if freeze else None},
+            )  # fmt: skip
+            return refused(*why)
+        if why := frozen_refusal(operation, freeze, ask.override, command):
             await self._record(
                 "request_refused", caller.user, pair.name, "frozen",
                 {"operation": operation.value, "freeze": freeze.id if freeze else None},
@@ -78,8 +91,11 @@ class Asking(Stage):
         cooldown = (
             None
             if operation in ROLE_NEUTRAL
-            else cooldown_refusal(
-                last_change, self._settings.approval.cooldown, self._clock(), ask.override
+            else cooldown_refusal(  # a later one: the cooldown as it will be at its time
+                last_change,
+                self._settings.approval.cooldown,
+                ask.run_at or self._clock(),
+                ask.override,
             )
         )
         if cooldown:
@@ -103,6 +119,7 @@ class Asking(Stage):
         freeze: Freeze | None = None,
     ) -> Reply:
         now = self._clock()
+        required = self._policy.required_for(operation)
         request = Request(
             id=secrets.token_hex(4),
             operation=operation,
@@ -110,8 +127,11 @@ class Asking(Stage):
             node=plan.node,
             requester=caller.user,
             created_at=now,
-            expires_at=now + self._policy.ttl,
-            required=self._policy.required_for(operation),
+            expires_at=deadline(ask.run_at, self._timing) if ask.run_at else now + self._policy.ttl,
+            required=required,
+            # Asked for later with nobody to approve it: it is scheduled as it opens.
+            state=RequestState.SCHEDULED if ask.run_at and not required else RequestState.PENDING,
+            run_at=ask.run_at,
             snapshot=topology(status),
             override=ask.override,
             reason=ask.reason,
@@ -125,21 +145,57 @@ class Asking(Stage):
             ),
         )
         said = self._event(
-            "requested", caller.user, plan.pair, "pending", self._describe(request, plan),
-            node=plan.node.value,
+            "requested", caller.user, plan.pair, request.state.value,
+            self._describe(request, plan), node=plan.node.value,
         )  # fmt: skip
         try:
             await self._requests.create(request, caller.channel, plan, said)
         except PairBusy as busy:
-            return await self._busy(plan.pair, busy.open_id)
+            if not await self._make_way(request, busy.open_id):
+                return await self._busy(plan.pair, busy.open_id)
+            try:
+                await self._requests.create(request, caller.channel, plan, said)
+            except PairBusy as again:
+                return await self._busy(plan.pair, again.open_id)
         self._changed()
-        if request.required == 0:
+        if request.required == 0 and request.run_at is None:
             return await self._execution.begin(request, plan, caller.user)
         if not caller.channel:
             return say("Request ", Code(request.id), " is open (no channel to post a card in).")
         card = await self._notify.post_card(plan.pair, caller.channel, self._card(request, plan))
         await self._requests.set_card(request.id, caller.channel, card)
         return await self._posted(request, plan, caller.channel, card)
+
+    async def _make_way(self, request: Request, open_id: str) -> bool:
+        """An emergency failover (its preflight found the Primary really down) aborts an
+        operation scheduled for later on the same pair, saying so on its card and to its
+        requester; True when it did. Anything else keeps the pair."""
+        held = await self._requests.get(open_id)
+        if (
+            request.operation is not Operation.FAILOVER
+            or held is None
+            or held.run_at is None
+            or held.state not in CANCELLABLE
+        ):
+            return False
+        words = (f"Aborted: the Primary went down before its time, and an emergency failover "
+                 f"was asked for (request {request.id}). Nothing ran.")  # fmt: skip
+        said = self._event(
+            "aborted", request.requester, held.pair, "aborted",
+            {"request": held.id, "detail": words, "failover": request.id},
+        )  # fmt: skip
+        if not await self._requests.transition(
+            held.id, held.state, RequestState.ABORTED, {"outcome": words}, said=said
+        ):
+            return False
+        self._changed()
+        await self._refresh_card(held, outcome=words)
+        await self._unpage(replace(held, state=RequestState.ABORTED))
+        await self._notify.direct(held.requester, say(
+            "Your ", Code(held.operation.value), f" on {held.pair} (request ", Code(held.id),
+            ") scheduled ", When(held.run_at), f" was aborted: {words}",
+        ))  # fmt: skip
+        return True
 
     async def _busy(self, pair: str, open_id: str) -> Reply:
         """Why a pair with an open request takes no other: what that request is doing, and
@@ -149,6 +205,14 @@ class Asking(Stage):
         where: tuple[Part, ...] = (" — ", Link(link, "its card")) if link else ()
         held = await self._requests.get(open_id)
         command = self._settings.slack.command
+        if held is not None and held.state is RequestState.SCHEDULED and held.run_at:
+            return refused(
+                Code(held.operation.value), f" is scheduled on {pair} ", When(held.run_at),
+                " (request ", Code(held.id), ")", *where, "; one operation per pair at a "
+                "time. Its requester or an approver can cancel it with ",
+                Code(f"{command} cancel {held.id}"), "; a failover for a Primary that is "
+                "really down is still possible, and aborts it.",
+            )  # fmt: skip
         if held is not None and held.state is RequestState.UNKNOWN:
             return refused(
                 "The outcome of ", Code(held.operation.value), f" on {pair} (request ",
@@ -179,7 +243,12 @@ class Asking(Stage):
         """Say where the card is, and tell the approvers — or, if Slack refused it, withdraw
         the request (nobody could approve an invisible card) and say why."""
         fate = await self._notify.settle(card)
-        needs = (f"{request.required} approval(s) needed before ", When(request.expires_at))
+        needs: tuple[Part, ...] = (
+            f"{request.required} approval(s) needed before ",
+            When(request.expires_at),
+        )
+        if request.run_at is not None:
+            needs = _runs_at(request)
         if fate.state is not Delivery.DEAD:
             await self._tell_approvers(request, plan, channel, card, fate.link)
         if fate.state is Delivery.SENT:
@@ -196,7 +265,7 @@ class Asking(Stage):
         )  # fmt: skip
         if await self._requests.transition(
             request.id,
-            RequestState.PENDING,
+            request.state,
             RequestState.CANCELLED,
             {"outcome": fate.error},
             said=said,
@@ -234,4 +303,15 @@ class Asking(Stage):
             "reason": request.reason,
             "ticket": request.ticket,
             "snapshot": [s.value for s in request.snapshot],
+            **({"run_at": request.run_at.isoformat()} if request.run_at else {}),
         }
+
+
+def _runs_at(request: Request) -> tuple[Part, ...]:
+    """When a request asked for later runs, and what it still needs before then."""
+    assert request.run_at is not None
+    then: tuple[Part, ...] = ("it runs ", When(request.run_at))
+    if request.state is RequestState.SCHEDULED:
+        return (*then, " (no approval needed), if the pair still looks as it does now")
+    return (*then, f" once approved ({request.required} approval(s) needed, from now until "
+            "then), if the pair still looks as it does now")  # fmt: skip

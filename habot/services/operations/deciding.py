@@ -121,7 +121,9 @@ class Deciding(Stage):
         request = await self._judged(caller, request_id, RequestAction.APPROVE)
         if isinstance(request, Reply):
             return request
-        freeze = await self._freezes.holding(request.pair) if self._freezes else None
+        # One asked for later is held by a freeze over its time, not one over now.
+        at = request.run_at if request.run_at and request.run_at > self._clock() else None
+        freeze = await self._freezes.holding(request.pair, at) if self._freezes else None
         if freeze is not None and request.operation in PLANNED:
             refusal = Decision(Ruling.REFUSED, held(freeze))
             return await self._refuse("approval_refused", caller, request, refusal)
@@ -152,7 +154,31 @@ class Deciding(Stage):
         if count < request.required:
             await self._refresh_card(request)
             return say(f"Approval counted; {request.required - count} more needed.")
+        if request.run_at is not None and self._clock() < request.run_at:
+            return await self._schedule(request, caller.user)
         return await self._execution.begin(request, None, caller.user)
+
+    async def _schedule(self, request: Request, user: str) -> Reply:
+        """The last approval of a request asked for later: it waits, scheduled, for its time
+        (the sweep starts it then, once)."""
+        assert request.run_at is not None
+        said = self._event(
+            "scheduled", user, request.pair, "scheduled",
+            {"request": request.id, "run_at": request.run_at.isoformat()},
+        )  # fmt: skip
+        if not await self._requests.transition(
+            request.id, RequestState.PENDING, RequestState.SCHEDULED, said=said
+        ):
+            return say("Request ", Code(request.id), " is already scheduled or closed.")
+        self._changed()
+        scheduled = replace(request, state=RequestState.SCHEDULED)
+        await self._refresh_card(scheduled)
+        await self._unpage(scheduled)  # the approvers are done: their page resolves
+        return say(
+            "Approved: ", Code(request.operation.value), f" on {request.pair} runs ",
+            When(request.run_at), ", if the pair still looks as it does now. Its requester or "
+            "an approver can cancel it until then.",
+        )  # fmt: skip
 
     async def _code_problem(self, user: str, code: str | None) -> str | None:
         """Why ``code`` is not ``user``'s current authenticator code (None: it is, and it
@@ -202,7 +228,7 @@ class Deciding(Stage):
         detail = {"request": request.id, **({"reason": reason} if reason else {})}
         said = self._event(state.value, caller.user, request.pair, state.value, detail)
         if not await self._requests.transition(
-            request.id, RequestState.PENDING, state, {"reason": reason} if reason else None,
+            request.id, request.state, state, {"reason": reason} if reason else None,
             said=said,
         ):  # fmt: skip
             return say("Request ", Code(request.id), " was already closed or started.")

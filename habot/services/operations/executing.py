@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from habot.core.alerts import Announced, shape
-from habot.core.approvals import Glass, Request, RequestState
+from habot.core.approvals import CANCELLABLE, Glass, Request, RequestState
 from habot.core.audit import digest
 from habot.core.cards import before_after
 from habot.core.catalogue import HaCommand, ha_command
@@ -79,8 +79,21 @@ class Execution(Stage):
         review; False when it lost that compare-and-set."""
         return await self._start(request, glass.by, glass)
 
+    async def begin_scheduled(self, request: Request) -> bool:
+        """Start a scheduled request at its time — once, across replicas: of two sweeps,
+        one moves it from scheduled to executing; False for the other."""
+        return await self._start(request, "habot", None)
+
     async def _start(self, request: Request, user: str, glass: Glass | None) -> bool:
-        detail = {"request": request.id, **({"break_glass": True} if glass else {})}
+        """Claim the request (from the state it was read in: pending, or scheduled) and
+        run it in the background; False when another claim won."""
+        if request.state not in CANCELLABLE:  # only a request that has not started starts
+            return False
+        detail: dict[str, object] = {"request": request.id}
+        if glass:
+            detail["break_glass"] = True
+        if request.run_at is not None:
+            detail["run_at"] = request.run_at.isoformat()
         said = self._event(
             "executing", user, request.pair, "executing", detail, node=request.node.value
         )
@@ -89,7 +102,7 @@ class Execution(Stage):
             claimed = await self._requests.break_glass(request.id, glass, self._replica, said)
         else:
             claimed = await self._requests.transition(
-                request.id, RequestState.PENDING, RequestState.EXECUTING, runner=self._replica,
+                request.id, request.state, RequestState.EXECUTING, runner=self._replica,
                 said=said,
             )  # fmt: skip
         if not claimed:

@@ -5,10 +5,12 @@ what is open."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from habot.core.approvals import OPEN, RequestState, open_requests
-from habot.core.cards import expired_note
-from habot.core.replies import Reply
+from habot.core.approvals import CANCELLABLE, OPEN, Request, RequestState, open_requests
+from habot.core.cards import expired_note, run_reminder
+from habot.core.replies import Code, Reply, When, plain, say
+from habot.core.schedule import Step, countdown, step
 from habot.services.operations.breaking import Breaking
 from habot.services.operations.executing import Execution
 from habot.services.operations.stage import Parts, Stage
@@ -21,22 +23,84 @@ class Housekeeping(Stage):
         super().__init__(parts)
         self._execution = execution
         self._breaking = breaking
+        #: The countdown each scheduled card shows, as last posted by this replica.
+        self._countdowns: dict[str, str] = {}
 
-    async def expire(self) -> int:
-        """Close pending requests past their deadline; return how many."""
+    async def expire(self, waiting: list[Request] | None = None) -> int:
+        """Close requests past their deadline that have not started — pending ones nobody
+        approved in time, and scheduled ones whose run window passed without a run (habot
+        or its database was down across their time): those never run late. How many."""
         now = self._clock()
-        pending = await self._requests.in_states(RequestState.PENDING)
+        if waiting is None:
+            waiting = await self._requests.in_states(*sorted(CANCELLABLE))
         closed = 0
-        for request in (r for r in pending if now >= r.expires_at):
+        for request in (r for r in waiting if now >= r.expires_at):
             said = self._event("expired", "habot", request.pair, "expired", {"request": request.id})
             if await self._requests.transition(
-                request.id, RequestState.PENDING, RequestState.EXPIRED, said=said
+                request.id, request.state, RequestState.EXPIRED, said=said
             ):
                 closed += 1
                 self._changed()
-                await self._refresh_card(request, note=expired_note(now))
+                await self._refresh_card(request, note=expired_note(now, request))
                 await self._unpage(replace(request, state=RequestState.EXPIRED))
         return closed
+
+    async def due(self, waiting: list[Request]) -> int:
+        """Requests asked for later, as their time comes: remind their thread once shortly
+        before, start the approved ones at their time (once, across replicas), and keep
+        their cards' countdowns current. How many started."""
+        now, started = self._clock(), 0
+        for request in (r for r in waiting if r.run_at is not None):
+            match step(request, now, self._timing):
+                case Step.REMIND:
+                    await self._remind(request, now)
+                case Step.RUN:
+                    started += await self._run_at_its_time(request)
+                case _:
+                    await self._count_down(request, now)
+        return started
+
+    async def _remind(self, request: Request, now: datetime) -> None:
+        """Its thread is told, once, that it runs soon — naming its requester and approvers."""
+        if not await self._requests.remind_run(request.id, now):
+            return  # another sweep reminded it
+        channel, card = await self._card_channel(request)
+        if channel is not None and card is not None:
+            words = run_reminder(request, self._settings.slack.approvers_mention,
+                                 self._settings.slack.command)  # fmt: skip
+            await self._notify.thread(request.pair, channel, card, words)
+        await self._refresh_card(request)
+
+    async def _run_at_its_time(self, request: Request) -> bool:
+        """Its time has come: a freeze that holds the pair now aborts it; otherwise it
+        starts, once (the run re-reads both nodes and aborts naming what changed)."""
+        freeze = await self._freezes.holding(request.pair) if self._freezes else None
+        if freeze is None:
+            return await self._execution.begin_scheduled(request)
+        said_parts = (
+            f"Aborted at its time: {freeze.scope} is frozen until ", When(freeze.ends_at),
+            f" ({freeze.reason}). Nothing ran.",
+        )  # fmt: skip
+        words = plain(said_parts)
+        detail = {"request": request.id, "detail": words, "freeze": freeze.id}
+        said = self._event("aborted", "habot", request.pair, "aborted", detail)
+        if await self._requests.transition(
+            request.id, RequestState.SCHEDULED, RequestState.ABORTED, {"outcome": words}, said=said
+        ):
+            self._changed()
+            await self._refresh_card(request, note=say(*said_parts))
+            await self._notify.direct(request.requester, say(
+                "Your ", Code(request.operation.value), f" on {request.pair}: ", *said_parts,
+            ))  # fmt: skip
+        return False
+
+    async def _count_down(self, request: Request, now: datetime) -> None:
+        """Refresh its card when the countdown it shows has moved on."""
+        assert request.run_at is not None
+        shown = countdown(request.run_at, now)
+        if self._countdowns.get(request.id) != shown:
+            self._countdowns[request.id] = shown
+            await self._refresh_card(request)
 
     async def escalate(self) -> int:
         """Ask the next escalation level about every pending request whose current level
@@ -72,9 +136,14 @@ class Housekeeping(Stage):
         return runner is not None and self._alive is not None and await self._alive(runner)
 
     async def sweep(self) -> None:
-        """The scheduled sweep: expire stale requests, ask the next escalation levels,
-        offer break-glass and remind of missing reviews, close interrupted runs."""
-        await self.expire()
+        """The scheduled sweep: expire stale requests (first: a scheduled one past its
+        window never starts), start scheduled ones whose time has come, ask the next
+        escalation levels, offer break-glass and remind of missing reviews, close
+        interrupted runs."""
+        waiting = await self._requests.in_states(*sorted(CANCELLABLE))
+        await self.expire(waiting)
+        now = self._clock()
+        await self.due([r for r in waiting if now < r.expires_at])
         await self.escalate()
         await self._breaking.sweep()
         await self.recover()

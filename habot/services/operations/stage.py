@@ -25,6 +25,7 @@ from habot.core.operations import Operation, OperationPlan
 from habot.core.outbox import Fate
 from habot.core.paging import approval_done, approval_wanted, urgent
 from habot.core.replies import Part, Person, Reply, say
+from habot.core.schedule import Timing
 from habot.core.stepup import Confirm, StepUp
 from habot.errors import TRANSIENT_STORE_ERRORS, StoreBusy
 from habot.services.background import Background
@@ -114,6 +115,12 @@ def approval_policy(settings: Settings) -> ApprovalPolicy:
     )
 
 
+def timing(settings: Settings) -> Timing:
+    """When operations asked for later may be, run and are reminded of ([approval])."""
+    a = settings.approval
+    return Timing(a.schedule_within, a.run_window, a.remind_before)
+
+
 def step_up(settings: Settings) -> StepUp:
     """How each operation's approval is confirmed (configured, else the default)."""
     operations = settings.approval.operations
@@ -194,6 +201,7 @@ class Stage:
         self._escalation = Escalation(approval.escalation, approval.escalate_after)
         self._change = change_control(parts.settings)
         self._step_up = step_up(parts.settings)
+        self._timing = timing(parts.settings)
 
     async def _durably(self, write: Callable[[], Awaitable[_T]]) -> _T:
         """A write (or the read it needs) that must not be lost — an outcome, its audit, its
@@ -253,6 +261,7 @@ class Stage:
             asked=asked_line(self._escalation, request.asked, request.first),
             confirm=self._step_up.confirm(request.operation),
             code=self._step_up.needs_code(request.operation),
+            now=self._clock(),
         )  # fmt: skip
 
     # -- who is asked: escalation levels, DMs, the approvers' pages -------------------------
