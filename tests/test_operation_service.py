@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -106,8 +107,8 @@ class Recorder:
         return list(self.cards.values())[-1][-1]
 
     def everything(self) -> str:
-        shown = [shown(m) for ms in self.cards.values() for m in ms]
-        return "\n".join([*shown, *self.threads, *(text for _, text in self.told)])
+        cards = [shown(m) for ms in self.cards.values() for m in ms]
+        return "\n".join([*cards, *self.threads, *(text for _, text in self.told)])
 
 
 @dataclass
@@ -130,7 +131,8 @@ class World:
 
     async def ask(self, text: str, who: Caller = OPERATOR) -> str:
         names = [p.name for p in self.settings.pairs]
-        reply = await self.service.request(who, parse_operation(text, names))
+        ask = parse_operation(text, names, now=self.clock(), zone=ZoneInfo("UTC"))
+        reply = await self.service.request(who, ask)
         return shown(reply)
 
     def request_id(self) -> str:

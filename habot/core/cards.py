@@ -43,7 +43,7 @@ _STATE_LINE = {
     RequestState.UNKNOWN: ":warning: Interrupted — outcome unknown, check status",
     RequestState.REJECTED: ":no_entry_sign: Rejected",
     RequestState.CANCELLED: ":heavy_multiplication_x: Cancelled",
-    RequestState.EXPIRED: ":alarm_clock: Expired — nobody approved in time",
+    RequestState.EXPIRED: ":alarm_clock: Expired — nothing ran",
     RequestState.RESOLVED: ":ballot_box_with_check: Outcome was unknown — resolved by a person",
 }
 
