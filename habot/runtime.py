@@ -150,6 +150,7 @@ class Habot:
             alerts=stores.alerts,
             outbox=stores.outbox,
             clock=clock,
+            freezes=self.freezes,
         )
         self.anchors = AnchorService(
             settings=settings,

@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 
+from habot.cli.render import digest_text
 from habot.config import Settings, parse_settings
 from habot.core.cron import weekday_names
 from habot.core.digest import MAX_PAIRS_IN_DIGEST, Digest, Sample, digest_message, uptime
+from habot.core.freeze import Freeze
 from habot.core.model import Health, NodeState, Verdict
 from habot.errors import ConfigError
 from habot.scheduling import Jobs, build_scheduler
 from habot.services.digest import DigestService
+from habot.services.freezes import FreezeService
 from habot.services.ports import Stores
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack
@@ -171,6 +174,23 @@ async def test_the_digest_goes_to_the_alert_channel_through_the_outbox(
     # BAU for 5 + 10 of them
     assert "BAU 60.0%" in text
     assert "1 episode(s) off BAU" in text
+
+
+async def test_the_digest_shows_a_freeze_and_its_end(memory: Stores) -> None:
+    """A pair under a change freeze says so in the digest — in Slack as a Slack date, on the
+    command line in UTC — with its reason."""
+    clock = Clock(T0 + timedelta(hours=1))
+    ends = T0 + timedelta(days=2)
+    await memory.freezes.add(Freeze("f1", ("prod",), T0, ends, "month-end close", "U0LEAD1"), None)
+    service = DigestService(
+        settings=settings(), readings=memory.readings, alerts=memory.alerts,
+        outbox=memory.outbox, clock=clock, freezes=FreezeService(memory.freezes, clock),
+    )  # fmt: skip
+    digest = await service.build()
+    text = json.dumps(digest_message(digest).blocks)
+    assert f":snowflake: frozen until <!date^{int(ends.timestamp())}^" in text
+    assert "month-end close" in text
+    assert f"frozen until {ends:%Y-%m-%d %H:%M} UTC: month-end close" in digest_text(digest)
 
 
 async def test_no_alert_channel_means_no_digest(memory: Stores) -> None:

@@ -23,7 +23,7 @@ from habot.core.home import PairLine, dashboard
 from habot.core.model import NodeState, Verdict
 from habot.core.operations import Operation
 from habot.core.outbox import MessageKind
-from habot.core.replies import plain
+from habot.core.replies import Reply, plain
 from habot.core.when import parse_when
 from habot.errors import ConfigError
 from habot.services.alerting import Alerter
@@ -32,6 +32,7 @@ from habot.services.freezes import FreezeService
 from habot.services.ports import Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
+from habot.store.memory import memory_stores
 from tests.botproc import start_bot
 from tests.conftest import Clock
 from tests.fakeslack import FakeSlack
@@ -318,3 +319,68 @@ def test_app_home_shows_a_frozen_pair() -> None:
     view = json.dumps(dashboard([reading], [], [], "/ha", NOW))
     assert ":snowflake: frozen until" in view
     assert "month-end close" in view
+
+
+@pytest.mark.parametrize(("setting", "operator_may"), [(None, False), ("operator", True),
+                                                        ("approver", False)])  # fmt: skip
+async def test_who_may_freeze_is_approvers_unless_set(
+    frozen: tuple[World, CommandService], setting: str | None, operator_may: bool
+) -> None:
+    """[roles] freeze: approvers by default; "operator" lets operators freeze and unfreeze
+    too. A refusal names the role it needs."""
+    world, _ = frozen
+    roles = world.settings.roles
+    changed = roles.model_copy(update={"freeze": setting}) if setting else roles
+    settings = world.settings.model_copy(update={"roles": changed})
+    stores = memory_stores()
+    commands = CommandService(
+        settings=settings, status=StatusService(settings, world.runner, world.clock),
+        runner=world.runner, audit=world.audit, clock=world.clock, readings=stores.kept,
+        operations=world.service, freezes=FreezeService(stores.freezes, world.clock),
+    )  # fmt: skip
+    answer = await commands.handle(OPERATOR, 'freeze prod 1h "month-end close"')
+    assert isinstance(answer, Reply)
+    assert ("prod frozen until" in plain(answer.parts)) is operator_may
+    assert ("needs the approver role" in plain(answer.parts)) is not operator_may
+
+
+class _Zones:
+    """Slack's users.info at the Zones port: each person's own time zone."""
+
+    def __init__(self, zones: dict[str, str]) -> None:
+        self.zones = zones
+        self.asked: list[str] = []
+
+    async def zone_of(self, user: str) -> str | None:
+        self.asked.append(user)
+        return self.zones.get(user)
+
+
+@pytest.mark.parametrize(
+    ("zone", "ends"),
+    [
+        ("Asia/Tokyo", datetime(2026, 11, 26, 9, 0, tzinfo=UTC)),  # 18:00 in Tokyo
+        (None, datetime(2026, 11, 26, 18, 0, tzinfo=UTC)),  # unknown: [schedule] timezone
+        ("Mars/Olympus", datetime(2026, 11, 26, 18, 0, tzinfo=UTC)),  # not a zone: the same
+    ],
+)
+async def test_until_is_read_in_the_freezers_own_time_zone(
+    frozen: tuple[World, CommandService], zone: str | None, ends: datetime
+) -> None:
+    """`until 18:00` means 18:00 where the person typing it lives (Slack's users.info),
+    else in [schedule] timezone. Only a command that names a time asks Slack."""
+    world, _ = frozen
+    stores = memory_stores()
+    zones = _Zones({LEAD.user: zone} if zone else {})
+    commands = CommandService(
+        settings=world.settings, status=StatusService(world.settings, world.runner, world.clock),
+        runner=world.runner, audit=world.audit, clock=world.clock, readings=stores.kept,
+        operations=world.service, freezes=FreezeService(stores.freezes, world.clock),
+        zones=zones,
+    )  # fmt: skip
+    await commands.handle(LEAD, "status prod")
+    assert zones.asked == []
+    await commands.handle(LEAD, 'freeze prod until 18:00 "month-end close"')
+    [held] = await stores.freezes.holding(world.clock())
+    assert held.ends_at == ends
+    assert zones.asked == [LEAD.user]

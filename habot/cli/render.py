@@ -129,11 +129,13 @@ def digest_text(digest: Digest) -> str:
     for item in digest.ranked():
         if item.latest is None:
             lines.append(f"{item.pair} — {NO_READINGS}")
-            continue
-        lines.append(f"{item.pair} — " + " · ".join(facts(item)))
-        if note := coverage_note(item):
-            lines.append(f"  {note}")
+        else:
+            lines.append(f"{item.pair} — " + " · ".join(facts(item)))
+            if note := coverage_note(item):
+                lines.append(f"  {note}")
         if until := digest.muted_until(item.pair):
             lines.append(f"  muted until {until:%Y-%m-%d %H:%M} UTC")
+        if frozen := digest.frozen.get(item.pair):
+            lines.append(f"  frozen until {frozen[0]:%Y-%m-%d %H:%M} UTC: {frozen[1]}")
     lines.append(LEGEND)
     return "\n".join(lines)

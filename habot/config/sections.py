@@ -204,6 +204,8 @@ class RolesSettings(_Section):
     viewers: tuple[str, ...] = ("*",)
     operators: tuple[str, ...] = ()
     approvers: tuple[str, ...] = ()
+    #: Who may freeze and unfreeze pairs (`/ha freeze`): approvers, or also operators.
+    freeze: Literal["approver", "operator"] = "approver"
 
     @field_validator("viewers", "operators", "approvers")
     @classmethod

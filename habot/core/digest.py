@@ -9,10 +9,18 @@ how much of the window was observed so nobody reads 100 % into a day habot slept
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from habot.core.blocks import VERDICT_EMOJI, Block, Message, context, section, slack_date
+from habot.core.blocks import (
+    VERDICT_EMOJI,
+    Block,
+    Message,
+    context,
+    escape,
+    section,
+    slack_date,
+)
 from habot.core.model import Health, NodeState, Verdict
 from habot.core.verdict import SERVING
 
@@ -96,6 +104,8 @@ class Digest:
     muted: dict[str, datetime | None]
     now: datetime
     hours: int
+    #: Pairs a change freeze holds now: until when, and why.
+    frozen: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
     def ranked(self) -> list[Uptime]:
         """Worst first (least BAU), then by name."""
@@ -143,15 +153,20 @@ def coverage_note(item: Uptime) -> str | None:
     return f"observed {_percent(coverage)} of the window; the rest had no readings"
 
 
-def _pair_line(item: Uptime, muted_until: datetime | None) -> str:
+def _pair_line(
+    item: Uptime, muted_until: datetime | None, frozen: tuple[datetime, str] | None = None
+) -> str:
     if item.latest is None:
-        return f":grey_question: *{item.pair}* — {NO_READINGS}"
-    emoji = VERDICT_EMOJI[item.latest.verdict]
-    text = f"{emoji} *{item.pair}* — " + " · ".join(facts(item))
-    if note := coverage_note(item):
-        text += f"\n_{note}_"
+        text = f":grey_question: *{item.pair}* — {NO_READINGS}"
+    else:
+        emoji = VERDICT_EMOJI[item.latest.verdict]
+        text = f"{emoji} *{item.pair}* — " + " · ".join(facts(item))
+        if note := coverage_note(item):
+            text += f"\n_{note}_"
     if muted_until is not None:
         text += f"\n:mute: muted until {slack_date(muted_until)}"
+    if frozen is not None:
+        text += f"\n:snowflake: frozen until {slack_date(frozen[0])}: {escape(frozen[1])}"
     return text
 
 
@@ -161,7 +176,9 @@ def digest_message(digest: Digest) -> Message:
     shown = ranked[:MAX_PAIRS_IN_DIGEST]
     window = f"the last {digest.hours} h to {slack_date(digest.now)}"  # each reader's time
     blocks: list[Block] = [section(f"*{TITLE}* — {window}")]
-    blocks += [section(_pair_line(u, digest.muted_until(u.pair))) for u in shown]
+    blocks += [
+        section(_pair_line(u, digest.muted_until(u.pair), digest.frozen.get(u.pair))) for u in shown
+    ]
     if len(ranked) > len(shown):
         rest = ", ".join(u.pair for u in ranked[len(shown) :])
         blocks.append(context(f"Also watched, each at least as healthy as those above: {rest}"))

@@ -4,12 +4,12 @@ role, too many commands in a minute. Each refusal says why and what to do instea
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 
 from habot.core.grammar import ParsedCommand, Sub
 from habot.core.replies import Code, Reply, Room, Strong, Tone, joined, refused, say
-from habot.core.roles import Access, missing_role
+from habot.core.roles import NEEDS, Access, missing_role
 
 
 def refusal(
@@ -18,13 +18,14 @@ def refusal(
     roles: frozenset[Access],
     allowed_channels: Collection[str],
     command: str,
+    needs: Mapping[Sub, Access | None] = NEEDS,
 ) -> Reply | None:
     """The refusal for this command from this person in this channel, or None to run it
     (help is answered anywhere)."""
     if parsed.sub is not Sub.HELP and allowed_channels and channel not in allowed_channels:
         where = joined([Room(c) for c in allowed_channels])
         return refused("habot only takes commands in ", *where, ". Run it there.")
-    if role := missing_role(parsed.sub, roles):
+    if role := missing_role(parsed.sub, roles, needs):
         have = ", ".join(sorted(roles)) or "none"
         return refused(
             Code(f"{command} {parsed.sub.value}"), " needs the ", Strong(role),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -84,7 +84,15 @@ class RolePolicy:
         return frozenset(roles)
 
 
-def missing_role(sub: Sub, roles: frozenset[Access]) -> Access | None:
+def needs_with(freeze: Access) -> Mapping[Sub, Access | None]:
+    """The roles each subcommand needs, with who may freeze and unfreeze as configured
+    ([roles] freeze: approvers unless set)."""
+    return {**NEEDS, Sub.FREEZE: freeze, Sub.UNFREEZE: freeze}
+
+
+def missing_role(
+    sub: Sub, roles: frozenset[Access], needs: Mapping[Sub, Access | None] = NEEDS
+) -> Access | None:
     """The role a subcommand needs that the user lacks, or None when allowed."""
-    needed = NEEDS[sub]
+    needed = needs[sub]
     return needed if needed is not None and needed not in roles else None

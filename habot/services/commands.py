@@ -51,7 +51,7 @@ from habot.core.replies import (
     unclear,
 )
 from habot.core.results import CommandResult
-from habot.core.roles import missing_role
+from habot.core.roles import Access, missing_role, needs_with
 from habot.errors import NodeError
 from habot.services.coalesce import Coalesced
 from habot.services.freezes import FreezeService
@@ -97,6 +97,7 @@ class CommandService:
         self._operations = operations
         self._mutes = mutes
         self._command = settings.slack.command
+        self._needs = needs_with(Access(settings.roles.freeze))
         self._limit = RateLimit(settings.slack.commands_per_minute)
         self._change = change_control(settings)
         #: Everyone asking for the same log of the same node at once shares one read.
@@ -249,7 +250,7 @@ class CommandService:
 
     async def _refusal(self, caller: Caller, parsed: ParsedCommand) -> Reply | None:
         allowed = self._settings.slack.channels
-        reason = refusal(parsed, caller.channel, caller.roles, allowed, self._command)
+        reason = refusal(parsed, caller.channel, caller.roles, allowed, self._command, self._needs)
         if reason is not None:
             why: dict[str, object] = {"reason": plain(reason.parts)}
             await self._record("refused", caller, parsed, "refused", why)
@@ -281,7 +282,7 @@ class CommandService:
         await self._audit.append(event)
 
     async def _help(self, caller: Caller, parsed: ParsedCommand) -> Answer:
-        allowed = tuple(sub for sub in Sub if missing_role(sub, caller.roles) is None)
+        allowed = tuple(sub for sub in Sub if missing_role(sub, caller.roles, self._needs) is None)
         return HelpAnswer(self._command, allowed, tuple(NOT_YET))
 
     def _elapsed_ms(self, started: datetime) -> int:

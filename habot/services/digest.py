@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from habot.config import Settings
 from habot.core.digest import Digest, Sample, Uptime, digest_message, uptime
 from habot.core.outbox import MessageKind
+from habot.services.freezes import FreezeService
 from habot.services.outbox import message_payload
 from habot.services.ports import AlertStates, Clock, Outbox, ReadingLog
 
@@ -25,7 +26,9 @@ class DigestService:
         alerts: AlertStates,
         outbox: Outbox,
         clock: Clock,
+        freezes: FreezeService | None = None,
     ) -> None:
+        self._freezes = freezes
         self._settings = settings
         self._readings = readings
         self._alerts = alerts
@@ -54,7 +57,10 @@ class DigestService:
         muted = {
             p.name: (await self._alerts.load(p.name))[0].muted_until for p in self._settings.pairs
         }
-        return Digest(tuple(items), muted, now, round(WINDOW / timedelta(hours=1)))
+        names = [p.name for p in self._settings.pairs]
+        held = await self._freezes.holding_each(names) if self._freezes else {}
+        frozen = {pair: (f.ends_at, f.reason) for pair, f in held.items()}
+        return Digest(tuple(items), muted, now, round(WINDOW / timedelta(hours=1)), frozen)
 
     async def _uptime(self, pair: str, now: datetime) -> Uptime:
         start = now - WINDOW
