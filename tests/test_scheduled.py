@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from habot.core.approvals import Request, RequestState
-from habot.core.asks import parse_operation
+from habot.core.asks import operation_ask, parse_operation
 from habot.core.cards import APPROVE, CANCEL
 from habot.core.freeze import Freeze
 from habot.core.grammar import UsageError
@@ -385,3 +385,14 @@ async def test_reminders_are_recorded_once_on_every_store(stores: Stores) -> Non
     assert kept is not None
     assert kept.run_at == ask.expires_at
     assert kept.run_reminded == NOW
+
+
+def test_the_command_lines_at_is_the_typed_at() -> None:
+    """`habot request switchover prod --at "sat 02:00"` is `/ha switchover prod at sat
+    02:00`; words left over are refused."""
+    typed = parse_operation("switchover prod at sat 02:00", PAIRS, now=NOW, zone=LONDON)
+    assert operation_ask("switchover", "prod", PAIRS, at="sat 02:00", now=NOW,
+                         zone=LONDON) == typed  # fmt: skip
+    with pytest.raises(UsageError) as info:
+        operation_ask("switchover", "prod", PAIRS, at="sat 02:00 please", now=NOW, zone=LONDON)
+    assert "Unexpected `please`" in str(info.value)

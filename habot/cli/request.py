@@ -9,6 +9,8 @@ import asyncio
 import os
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import click
 from slack_sdk.web.async_client import AsyncWebClient
@@ -46,6 +48,13 @@ _NOT_FILED = {Tone.REFUSED, Tone.FAILED, Tone.UNCLEAR, Tone.WAIT}
 @click.option("--ticket", help="The change ticket (checked against [approval] ticket_pattern).")
 @click.option("--override", help="Why the cooldown (or, for a failover, a freeze) must be skipped.")
 @click.option(
+    "--at",
+    "at",
+    metavar="WHEN",
+    help="Run it later, once approved: an ISO time, 'tomorrow 02:00' or 'sat 02:00', read in "
+    "[schedule] timezone.",
+)
+@click.option(
     "--channel",
     help="Where the card is posted (default: [slack] alert_channel, else the first of "
     "[slack] channels).",
@@ -59,6 +68,7 @@ def request(
     reason: str | None,
     ticket: str | None,
     override: str | None,
+    at: str | None,
     channel: str | None,
 ) -> None:
     """Ask for OPERATION on PAIR (make-standalone: and which NODE stays) as the local
@@ -71,8 +81,9 @@ def request(
     names = [p.name for p in settings.pairs]
     try:
         ask = operation_ask(
-            operation, pair, names, node=node, reason=reason, ticket=ticket, override=override
-        )
+            operation, pair, names, node=node, reason=reason, ticket=ticket, override=override,
+            at=at, now=datetime.now(UTC), zone=ZoneInfo(settings.schedule.timezone),
+        )  # fmt: skip
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
     _filable(settings, ask)

@@ -160,11 +160,15 @@ def operation_ask(
     reason: str | None = None,
     ticket: str | None = None,
     override: str | None = None,
+    at: str | None = None,
+    now: datetime | None = None,
+    zone: ZoneInfo | None = None,
     command: str = "habot request",
 ) -> OperationRequest:
     """A request from its parts (the command line's options) by the rules typed text
     meets in :func:`parse_operation`: an operation, a known pair, a node for
-    make-standalone only, reasons kept as said, a ticket that is one word."""
+    make-standalone only, reasons kept as said, a ticket that is one word, and ``at``, a
+    moment as typed after `at` (read in ``zone``)."""
     sub = sub_named(operation, command)
     usage = f"{command} {USAGE[sub]}" if sub in USAGE else command
     if sub not in MUTATING:
@@ -182,6 +186,8 @@ def operation_ask(
     if ticket is not None and not TOKEN.match(ticket):
         raise UsageError(f"{shown(ticket)} is not a ticket: one word of letters, digits, _ . : -")
     empty = "The reason is empty: say why, or leave it out."
+    run_at, rest = _at([AT, *at.split()], f"{usage} --at WHEN", now, zone) if at else (None, [])
+    no_more(rest, 0, f"{usage} --at WHEN")
     return OperationRequest(
         sub,
         name,
@@ -189,6 +195,8 @@ def operation_ask(
         said(override, "override reason", _EMPTY_OVERRIDE) if override is not None else None,
         said(reason, "reason", empty) if reason is not None else None,
         ticket,
+        run_at,
+        zone.key if run_at is not None and zone is not None else None,
     )
 
 
