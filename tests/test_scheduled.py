@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,8 @@ import pytest
 
 from habot.core.approvals import Request, RequestState
 from habot.core.asks import operation_ask, parse_operation
-from habot.core.cards import APPROVE, CANCEL
+from habot.core.cards import APPROVE, CANCEL, request_form
+from habot.core.change import ChangeRule
 from habot.core.freeze import Freeze
 from habot.core.grammar import UsageError
 from habot.core.home import dashboard
@@ -26,6 +28,7 @@ from habot.core.schedule import Step, Timing, countdown, schedule_refusal, step
 from habot.services.freezes import FreezeService
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
+from habot.slack.handlers import _asked as asked_in_form
 from tests.test_operation_service import LEAD, LEAD2, OPERATOR, World, shown, world, world_on
 
 NOW = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
@@ -162,7 +165,8 @@ def test_only_operations_that_may_be_scheduled_show_at_when_in_their_usage() -> 
         (timedelta(days=3, hours=1), "in 3 days"),
         (timedelta(hours=26), "in 26 h"),
         (timedelta(hours=2), "in 2 h"),
-        (timedelta(minutes=119), "in 119 min"),
+        (timedelta(minutes=119), "in 115 min"),
+        (timedelta(minutes=9, seconds=59), "in 9 min"),
         (timedelta(seconds=20), "in 1 min"),
         (timedelta(0), "now"),
     ],
@@ -396,3 +400,13 @@ def test_the_command_lines_at_is_the_typed_at() -> None:
     with pytest.raises(UsageError) as info:
         operation_ask("switchover", "prod", PAIRS, at="sat 02:00 please", now=NOW, zone=LONDON)
     assert "Unexpected `please`" in str(info.value)
+
+
+def test_the_reason_form_keeps_the_time_an_operation_was_asked_for() -> None:
+    """`/ha switchover prod at sat 02:00` lacking a required reason opens the form; sent,
+    it is the same request, still for Saturday — never one that runs at once."""
+    typed = parse_operation("switchover prod at sat 02:00", PAIRS, now=NOW, zone=LONDON)
+    form = request_form(typed, ChangeRule(True, None), "C0HAOPS")
+    assert "Runs <!date^" in json.dumps(form.view["blocks"])
+    sent = asked_in_form(json.loads(str(form.view["private_metadata"])), "DR rehearsal", None)
+    assert sent == replace(typed, reason="DR rehearsal")

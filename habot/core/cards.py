@@ -427,9 +427,12 @@ def request_form(ask: OperationRequest, rule: ChangeRule, channel: str) -> Form:
     operation does, and its reason and change ticket (checked again when sent).
     ``private_metadata`` carries the rest of the request as typed, and its channel."""
     meta = {"sub": ask.sub.value, "pair": ask.pair, "node": ask.node.value if ask.node else None,
-            "override": ask.override, "channel": channel}  # fmt: skip
+            "override": ask.override, "channel": channel,
+            "run_at": ask.run_at.isoformat() if ask.run_at else None, "zone": ask.zone}  # fmt: skip
     blocks: list[Block] = [
-        section(f"*{ask.sub.value}* on *{ask.pair}*: {CONSEQUENCE[Operation(ask.sub.value)]}"),
+        section(f"*{ask.sub.value}* on *{ask.pair}*: {CONSEQUENCE[Operation(ask.sub.value)]}"
+                + (f"\n:calendar: Runs {slack_date(ask.run_at)} once approved."
+                   if ask.run_at else "")),
         _text_input(REASON, "Why", "What this change is for, and why now.", ask.reason,
                     optional=not rule.reason_required, multiline=True),
     ]  # fmt: skip

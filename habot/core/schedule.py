@@ -99,7 +99,7 @@ def step(request: Request, now: datetime, timing: Timing) -> Step:
 
 def countdown(run_at: datetime, now: datetime) -> str:
     """How long until ``run_at``, coarsely, as people say it ("in 3 days", "in 2 h",
-    "in 25 min", "now")."""
+    "in 25 min", "in 4 min", "now"); the sweep edits a card when its countdown changes."""
     left = run_at - now
     if left <= timedelta(0):
         return "now"
@@ -108,4 +108,6 @@ def countdown(run_at: datetime, now: datetime) -> str:
     if left >= timedelta(hours=2):
         return f"in {int(left.total_seconds() // 3600)} h"
     minutes = max(int(left.total_seconds() // 60), 1)
+    if minutes > 10:  # in steps of 5: the card is edited every 5 minutes, not every one
+        minutes -= minutes % 5
     return f"in {minutes} min"

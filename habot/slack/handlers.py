@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any, TypeVar
 
 import aiohttp
@@ -444,12 +445,17 @@ def _asked(meta: dict[str, Any], reason: str | None, ticket: str | None) -> Oper
     try:
         sub = Sub(str(meta["sub"]))
         node = Role(meta["node"]) if meta.get("node") else None
-    except (KeyError, ValueError):
+        # Asked for later: the form must not turn it into one that runs at once.
+        run_at = datetime.fromisoformat(meta["run_at"]) if meta.get("run_at") else None
+    except (KeyError, ValueError, TypeError):
         return None
     if sub not in MUTATING or not isinstance(meta.get("pair"), str):
         return None
+    if run_at is not None and run_at.tzinfo is None:
+        return None
     override = meta.get("override") if isinstance(meta.get("override"), str) else None
-    return OperationRequest(sub, meta["pair"], node, override, reason, ticket)
+    zone = meta.get("zone") if isinstance(meta.get("zone"), str) else None
+    return OperationRequest(sub, meta["pair"], node, override, reason, ticket, run_at, zone)
 
 
 def _typed(view: dict[str, Any], block: str) -> str:
