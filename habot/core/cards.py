@@ -427,8 +427,9 @@ def request_form(ask: OperationRequest, rule: ChangeRule, channel: str) -> Form:
     operation does, and its reason and change ticket (checked again when sent).
     ``private_metadata`` carries the rest of the request as typed, and its channel."""
     meta = {"sub": ask.sub.value, "pair": ask.pair, "node": ask.node.value if ask.node else None,
-            "override": ask.override, "channel": channel,
-            "run_at": ask.run_at.isoformat() if ask.run_at else None, "zone": ask.zone}  # fmt: skip
+            "override": ask.override, "channel": channel}  # fmt: skip
+    if ask.run_at is not None:  # asked for later: sent, it must still be for then
+        meta |= {"run_at": ask.run_at.isoformat(), "zone": ask.zone}
     blocks: list[Block] = [
         section(f"*{ask.sub.value}* on *{ask.pair}*: {CONSEQUENCE[Operation(ask.sub.value)]}"
                 + (f"\n:calendar: Runs {slack_date(ask.run_at)} once approved."
