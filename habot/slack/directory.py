@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import aiohttp
@@ -69,38 +69,49 @@ class GroupDirectory:
     async def user_by_email(self, email: str) -> str | None:
         """The Slack user with this email (users.lookupByEmail, needs users:read.email;
         cached as for roles), or None when there is none or Slack cannot say."""
-        now = self._ticks()
-        known = self._by_email.get(email)
-        if known and now - known[1] < self._ttl:
-            return known[0]
-        try:
-            response = await self._client.users_lookupByEmail(email=email)
-            user = response.get("user") or {}
-            found = str(user.get("id")) if user.get("id") else None
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("users.lookupByEmail failed: %s", _why(exc))
-            if not (isinstance(exc, SlackApiError) and _error(exc) == "users_not_found"):
-                return known[0] if known else None  # not an answer: nothing cached
-            found = None
-        self._by_email[email] = (found, now)
-        return found
+
+        async def ask() -> str | None:
+            user = (await self._client.users_lookupByEmail(email=email)).get("user") or {}
+            return str(user["id"]) if user.get("id") else None
+
+        return await self._looked_up(self._by_email, email, ask, "users.lookupByEmail",
+                                     none_found="users_not_found")  # fmt: skip
 
     async def zone_of(self, user: str) -> str | None:
         """The user's own time zone as Slack has it (users.info ``tz``, needs users:read;
         cached as for roles), or None when Slack cannot say."""
+
+        async def ask() -> str | None:
+            tz = ((await self._client.users_info(user=user)).get("user") or {}).get("tz")
+            return str(tz) if tz else None
+
+        return await self._looked_up(self._zones, user, ask, "users.info")
+
+    async def _looked_up(
+        self,
+        cache: dict[str, tuple[str | None, float]],
+        key: str,
+        ask: Callable[[], Awaitable[str | None]],
+        method: str,
+        none_found: str | None = None,
+    ) -> str | None:
+        """One Slack lookup, cached for ``ttl``: an answer (Slack's ``none_found`` error is
+        one: there is none) is kept; a failure keeps what was known, caching nothing."""
         now = self._ticks()
-        known = self._zones.get(user)
+        known = cache.get(key)
         if known and now - known[1] < self._ttl:
             return known[0]
         try:
-            response = await self._client.users_info(user=user)
-            tz = (response.get("user") or {}).get("tz")
+            found = await ask()
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("users.info failed: %s", _why(exc))
-            return known[0] if known else None
-        zone = str(tz) if tz else None
-        self._zones[user] = (zone, now)
-        return zone
+            log.warning("%s failed: %s", method, _why(exc))
+            if none_found is None or not (
+                isinstance(exc, SlackApiError) and _error(exc) == none_found
+            ):
+                return known[0] if known else None  # not an answer: nothing cached
+            found = None
+        cache[key] = (found, now)
+        return found
 
     async def _members(self, group: str) -> frozenset[str]:
         now = self._ticks()

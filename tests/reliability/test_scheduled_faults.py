@@ -5,7 +5,7 @@ its run window (it expires on restart and never runs late), restarted within its
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from habot.sim.simulator import Simulator
@@ -26,6 +26,19 @@ from tests.test_slack_operations import (
 )
 
 
+async def approved_then_stopped(
+    sim: Simulator, fake: FakeSlack, tmp: Path, seconds: float
+) -> datetime:
+    """A switchover asked for ``seconds`` ahead and approved; then habot stops. Its time."""
+    bot = await started(sim, fake, tmp)
+    typed, at = in_tokyo(seconds)
+    await ask(bot, fake, f"switchover prod at {typed}")
+    await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
+    await final_card(fake, ":calendar: Approved")
+    await bot.stop()
+    return at
+
+
 async def test_the_bot_down_across_its_time_expires_it_and_it_never_runs_late(
     sim: Simulator, fake: FakeSlack, tmp_path: Path, ledger: Ledger
 ) -> None:
@@ -33,12 +46,7 @@ async def test_the_bot_down_across_its_time_expires_it_and_it_never_runs_late(
     first sweep expires it, its card says it never runs late, and nothing runs."""
     row = ledger.add(Row("bot down across a scheduled time and its window",
                          "expires on restart; never runs late"))  # fmt: skip
-    bot = await started(sim, fake, tmp_path)
-    typed, at = in_tokyo(6)
-    await ask(bot, fake, f"switchover prod at {typed}")
-    await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
-    await final_card(fake, ":calendar: Approved")
-    await bot.stop()
+    at = await approved_then_stopped(sim, fake, tmp_path, seconds=6)
     row.injected = 1
     await until(at + timedelta(seconds=21))  # the run window is 20 s
     restarted = await started(sim, fake, tmp_path, name="restarted")
@@ -59,12 +67,7 @@ async def test_the_bot_back_within_the_window_runs_it_once(
     at once, once."""
     row = ledger.add(Row("bot down at a scheduled time, back within its window",
                          "runs once, late within the window only"))  # fmt: skip
-    bot = await started(sim, fake, tmp_path)
-    typed, at = in_tokyo(5)
-    await ask(bot, fake, f"switchover prod at {typed}")
-    await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
-    await final_card(fake, ":calendar: Approved")
-    await bot.stop()
+    at = await approved_then_stopped(sim, fake, tmp_path, seconds=5)
     row.injected = 1
     await until(at + timedelta(seconds=2))
     restarted = await started(sim, fake, tmp_path, name="restarted")
