@@ -236,6 +236,37 @@ async def test_switchover_approved_runs_once_and_is_verified(world: World) -> No
 
 
 @dataclass
+class FirstReplySlow(Recorder):
+    """A Notifier whose first thread reply takes half a second to be stored (a busy
+    database), while the ones after it would be stored at once."""
+
+    waiting: bool = True
+
+    async def thread(self, pair: str, channel: str, card: int, words: Reply) -> None:
+        if self.waiting:
+            self.waiting = False
+            await asyncio.sleep(0.5)
+        await super().thread(pair, channel, card, words)
+
+
+async def test_progress_replies_keep_the_order_the_node_printed_them(world: World) -> None:
+    """The command's output reaches the thread in the order the node printed it, even when
+    the first reply (posted while the command still ran) is slow to be stored: the run's
+    last reply waits for it rather than overtaking it."""
+    notifier = FirstReplySlow()
+    service = world.with_service(notifier=notifier)
+    ask = parse_operation("switchover prod", ["prod"], now=world.clock(), zone=ZoneInfo("UTC"))
+    await service.request(OPERATOR, ask)
+    rid = json.dumps(notifier.last().blocks).split("request `")[1].split("`")[0]
+    await service.approve(LEAD, rid)
+    await service.drain()
+    printed = ["This will hand operations over", "Do you want to continue?", "Failover complete"]
+    where = [next(i for i, t in enumerate(notifier.threads) if p in t) for p in printed]
+    assert where == sorted(where), notifier.threads
+    assert len(notifier.threads) == 2  # the output while it ran, then the rest
+
+
+@dataclass
 class KnownApprovers:
     """The Approvers port: who holds the role (None: everyone)."""
 

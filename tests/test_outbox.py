@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 
 from habot.core.alerts import AlertState
 from habot.core.approvals import RequestState
@@ -19,6 +22,8 @@ from habot.services.outbox import SEND_CLAIM, OutboxNotifier, OutboxWorker
 from habot.services.ports import Outbox, Stores
 from habot.slack.notifier import SlackSecretTeller
 from habot.slack.sender import SlackSender
+from habot.store import outbox as outbox_store
+from habot.store.db import writing
 from habot.store.outbox import OutboxStore
 from tests.botproc import BOT_TOKEN
 from tests.conftest import Clock
@@ -407,3 +412,66 @@ async def test_settle_reports_sent_refused_or_still_queued(store: Outbox, fake: 
     fake.fail_next["chat.postMessage"] = [500] * 5
     slow = await notify.settle(await notify.post_card("lab", "C0HAOPS", text_message("c")))
     assert slow.state is Delivery.QUEUED
+
+
+class FirstWriteCommitsLast:
+    """The outbox's ``writing`` with the first write held until a second has committed (or a
+    second has passed): two writers racing into one lane, the first one slow to commit."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._second_done = threading.Event()
+
+    @contextmanager
+    def __call__(self, engine: Engine) -> Iterator[Connection]:
+        self.calls += 1
+        if self.calls == 1:
+            self._second_done.wait(timeout=1.0)
+            with writing(engine) as conn:
+                yield conn
+            return
+        with writing(engine) as conn:
+            yield conn
+        self._second_done.set()
+
+
+async def test_writes_into_one_lane_keep_the_order_they_were_made(
+    migrated: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers into one lane — a progress reply still committing when the next is
+    written — are sent in the order they were written, whichever would commit first."""
+    racing = FirstWriteCommitsLast()
+    monkeypatch.setattr(outbox_store, "writing", racing)
+    store = OutboxStore(migrated)
+
+    async def reply(words: str) -> int:
+        return await store.enqueue("prod", MessageKind.REPLY, "C0HAOPS", {"text": words}, T0)
+
+    first = asyncio.ensure_future(reply("first"))
+    await asyncio.sleep(0.05)  # the first is under way
+    await reply("second")
+    await first
+    assert racing.calls == 2
+    sent = []
+    while (head := await store.head("prod")) is not None:
+        sent.append(head.payload["text"])
+        await store.record(head.id, Next(Delivery.SENT, T0), "1.1", None)
+    assert sent == ["first", "second"]
+
+
+async def test_many_writers_into_many_lanes_keep_each_lanes_order(migrated: Engine) -> None:
+    """Under load — forty writes into each of five lanes at once, on worker threads — each
+    lane is sent in the order its writes were made."""
+    store = OutboxStore(migrated)
+    lanes = ["prod", "dr", "lab", "direct", "digest"]
+
+    async def write(lane: str, n: int) -> int:
+        return await store.enqueue(lane, MessageKind.REPLY, "C0HAOPS", {"text": str(n)}, T0)
+
+    await asyncio.gather(*(write(lane, n) for n in range(40) for lane in lanes))
+    for lane in lanes:
+        sent = []
+        while (head := await store.head(lane)) is not None:
+            sent.append(int(head.payload["text"]))
+            await store.record(head.id, Next(Delivery.SENT, T0), "1.1", None)
+        assert sent == list(range(40)), lane

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 
 from habot.core.approvals import OPEN
 from habot.core.outbox import Delivery, MessageKind, Next, OutboxMessage, Withdrawn, update_of
-from habot.store.db import threaded, writing
+from habot.store.db import LaneOrder, threaded, writing
 
 
 class OutboxStore:
@@ -18,6 +18,10 @@ class OutboxStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        #: A lane's order is its ids' order, given at commit: two writers into one lane on
+        #: worker threads commit in any order, so each lane's writes go one at a time, in
+        #: the order they were called (a progress reply could land above the one before).
+        self._order = LaneOrder()
 
     def enqueue_sync(
         self, lane: str, kind: MessageKind, channel: str, payload: dict[str, Any], now: datetime
@@ -193,8 +197,24 @@ class OutboxStore:
 
     # -- the async API (the services' port) --
 
-    enqueue = threaded(enqueue_sync)
-    enqueue_update = threaded(enqueue_update_sync)
+    _enqueue = threaded(enqueue_sync)
+    _enqueue_update = threaded(enqueue_update_sync)
+
+    async def enqueue(
+        self, lane: str, kind: MessageKind, channel: str, payload: dict[str, Any], now: datetime
+    ) -> int:
+        """Store a message to send, after every write into its lane called before it."""
+        async with self._order.of(lane):
+            return await self._enqueue(lane, kind, channel, payload, now)
+
+    async def enqueue_update(
+        self, lane: str, channel: str, card: int, version: int, payload: dict[str, Any],
+        now: datetime,
+    ) -> int | None:  # fmt: skip
+        """Queue an edit of ``card`` (see enqueue_update_sync), in its lane's order."""
+        async with self._order.of(lane):
+            return await self._enqueue_update(lane, channel, card, version, payload, now)
+
     head = threaded(head_sync)
     lanes = threaded(lanes_sync)
     get = threaded(get_sync)

@@ -222,14 +222,17 @@ class Execution(Stage):
             if not await owned():  # a command without a confirmation is sent right away
                 raise OwnershipLost(plan.address, "this replica no longer owns the request")
             code = await self._joining_code(request, plan, owned)
-            result = await self._runner.run(
-                self._settings.pair(request.pair).address(plan.node),
-                ha_command(plan.command),
-                answer_prompt=True,
-                on_output=progress.feed,
-                joining_code=code,
-                confirm_gate=owned,
-            )
+            try:
+                result = await self._runner.run(
+                    self._settings.pair(request.pair).address(plan.node),
+                    ha_command(plan.command),
+                    answer_prompt=True,
+                    on_output=progress.feed,
+                    joining_code=code,
+                    confirm_gate=owned,
+                )
+            finally:  # what it printed is in the thread before what became of it
+                await progress.flush()
         except OwnershipLost as exc:
             await self._abandon(request, exc)
             return None
@@ -250,7 +253,6 @@ class Execution(Stage):
         except NodeError as exc:
             await self.finish(request, RequestState.FAILED, f"Did not run: {exc.detail}", None)
             return None
-        await progress.flush()
         if result.prompt_answered:
             await self._record(
                 "prompt_answered",
@@ -400,6 +402,9 @@ class _Progress:
         self._durably = durably  # a busy database delays progress; it never fails the run
         self._buffer = ""
         self._last = 0.0
+        #: One post at a time, each taking the text gathered before it: a flush spawned by
+        #: output and the run's last flush never race (the later one could land above).
+        self._posting = asyncio.Lock()
 
     def feed(self, chunk: str) -> None:
         if self._request.operation in SECRET_OUTPUT:
@@ -407,12 +412,16 @@ class _Progress:
         # Only the last lines are posted: a node printing without end costs no memory here.
         self._buffer = (self._buffer + chunk)[-PROGRESS_KEPT:]
         if time.monotonic() - self._last >= PROGRESS_EVERY:
+            self._last = time.monotonic()  # one spawned post per period, however much output
             self._spawn(self.flush())
 
     async def flush(self) -> None:
-        text, self._buffer = self._buffer.strip(), ""
-        self._last = time.monotonic()
-        if text and self._channel and self._card is not None:
-            lines = say(Output("\n".join(text.splitlines()[-8:])))
-            pair, channel, card = self._request.pair, self._channel, self._card
-            await self._durably(lambda: self._notify.thread(pair, channel, card, lines))
+        """Post what was printed since the last post (the run awaits this before its
+        outcome, and so after any post already under way)."""
+        async with self._posting:
+            text, self._buffer = self._buffer.strip(), ""
+            self._last = time.monotonic()
+            if text and self._channel and self._card is not None:
+                lines = say(Output("\n".join(text.splitlines()[-8:])))
+                pair, channel, card = self._request.pair, self._channel, self._card
+                await self._durably(lambda: self._notify.thread(pair, channel, card, lines))
