@@ -27,6 +27,7 @@ from habot.store.db import make_engine, upgrade
 from habot.store.memory import memory_stores
 from tests.fakepager import FakePagers
 from tests.fakeslack import MESSAGE_LIMIT, STARTED, FakeSlack
+from tests.plainwords import HEARD
 from tests.postgres import PostgresServer, fresh_database, postgres_bin, postgres_server
 from tests.sshd import Sshd, prepare, wait_listening
 
@@ -230,14 +231,19 @@ class Clock:
 
 @pytest.fixture(autouse=True)
 def every_message_fits() -> Iterator[None]:
-    """Over the whole suite: no message habot sent to any fake Slack (chat.* or a
-    response_url) was over Slack's size limit. A test that sends one on purpose takes the
-    record away (``fake.oversized.clear()``) after asserting on it."""
+    """Over the whole suite: no message habot sent to any fake Slack (chat.*, views.*, a
+    response_url or an ack) was over Slack's size limit, or carried a bare internal
+    identifier where people read it (tests/plainwords.py). A test that sends one on
+    purpose takes the record away (``fake.oversized.clear()``) after asserting on it."""
     STARTED.clear()
+    HEARD.clear()
     yield
+    jargon = [*HEARD, *(said for slack in STARTED for said in slack.jargon)]
+    HEARD.clear()
     oversized = [(call, size) for slack in STARTED for call, size in slack.oversized]
     STARTED.clear()
     assert not oversized, f"messages over Slack's {MESSAGE_LIMIT} characters: {oversized}"
+    assert not jargon, f"internal identifiers where people read: {jargon}"
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.plainwords import identifiers_in
 from tests.slackcheck import MESSAGE_LIMIT, message_size, problems_in_blocks, problems_in_view
 
 TEAM, BOT_USER, APP_ID = "T0HABOT", "U0HABOTBOT", "A0HABOT"
@@ -66,6 +67,8 @@ class FakeSlack:
     invalid: list[str] = field(default_factory=list)
     #: Messages refused for their size: (method or "response_url", size).
     oversized: list[tuple[str, int]] = field(default_factory=list)
+    #: (method, identifier) for every bare internal identifier people would have read.
+    jargon: list[tuple[str, str]] = field(default_factory=list)
     #: Files by id, from files.getUploadURLExternal on.
     files: dict[str, FakeFile] = field(default_factory=dict)
     # per method: HTTP statuses (429 → ratelimited with Retry-After 0, RESET → the
@@ -157,6 +160,10 @@ class FakeSlack:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         args = await _args(request)
         self.calls.append(ApiCall(method, token, args))
+        if method.startswith(("chat.", "views.")):
+            self.jargon += [(method, i) for i in identifiers_in(args.get("text"),
+                                                                 args.get("blocks"),
+                                                                 args.get("view"))]  # fmt: skip
         await self._notify()
         if self.fail_next[method]:
             self.calls[-1].failed = True
@@ -297,6 +304,7 @@ class FakeSlack:
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.json()
+        self.jargon += [("response_url", i) for i in identifiers_in(body)]
         problems = problems_in_blocks(body.get("blocks") or [])
         if problems:
             self.invalid += problems
@@ -332,6 +340,7 @@ class FakeSlack:
                 frame = json.loads(message.data)
                 if "envelope_id" in frame:
                     self.acks[frame["envelope_id"]] = frame
+                    self.jargon += [("ack", i) for i in identifiers_in(frame.get("payload"))]
                     await self._notify()
         return ws
 

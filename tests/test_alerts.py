@@ -149,7 +149,7 @@ def test_quiet_hours_resolve_without_posting() -> None:
     ("status", "why"),
     [
         (GOOD, None),
-        (BAD, "primary_down: r"),
+        (BAD, "Primary down: r"),
         (reading(health=Health.DEGRADED), "HA health is Degraded"),
         (
             reading(warnings=("SMB share 91% full (primary)",)),

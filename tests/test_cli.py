@@ -28,6 +28,7 @@ from habot.store.requests import RequestStore
 from tests.botproc import APP_TOKEN, BOT_TOKEN
 from tests.conftest import fast_config_file
 from tests.fakeslack import FakeSlack
+from tests.plainwords import identifiers_in
 from tests.test_alerting import BAD, GOOD
 from tests.test_request_store import PLAN, request
 
@@ -109,6 +110,17 @@ async def test_status_with_a_node_down_exits_1_and_says_why(sim: Simulator) -> N
     assert dr["verdict"] == "bau"
 
 
+async def test_human_status_speaks_words_not_identifiers(sim: Simulator) -> None:
+    """The table and the reasons say "Primary down" and "Unreachable"; the identifiers
+    (``primary_down``) are for ``--json`` only."""
+    await sim.apply("prod", "primary", "down")
+    ran = await habot("--config", fast_config(sim), "status", "all")
+    assert ran.code == 1
+    assert "prod: Primary down — " in ran.out
+    assert "Unreachable" in ran.out
+    assert identifiers_in(ran.out) == []
+
+
 async def test_status_of_a_cut_path_exits_1_and_points_at_habots_side(sim: Simulator) -> None:
     """habot's path to the Primary is cut; the Secondary still sees it Active: the verdict
     is primary_unreachable (not primary_down), with the peer's words, and exit 1."""
@@ -129,7 +141,7 @@ async def test_human_status_is_a_table_with_reasons(sim: Simulator) -> None:
     ran = await habot("--config", fast_config(sim), "status", "dr", "--raw")
     assert ran.code == 0, ran.err
     assert "┃ Pair" in ran.out
-    assert "dr: bau — Primary Active, Secondary Standby, health OK" in ran.out
+    assert "dr: BAU — Primary Active, Secondary Standby, health OK" in ran.out
     assert "SMB share 91% full (primary, secondary)" in ran.out
     assert "--- raw ha-status from primary" in ran.out
     assert "WARNING: the SMB share is 91% full." in ran.out

@@ -41,6 +41,7 @@ from habot.store import sql_stores
 from habot.store.db import upgrade
 from habot.store.memory import memory_stores
 from tests.conftest import Clock, fast_config_file, settings_from
+from tests.plainwords import hear
 
 OPERATOR = Caller("U0OPS1", "C0HAOPS", frozenset({Access.VIEWER, Access.OPERATOR}))
 LEAD = Caller("U0LEAD1", "C0HAOPS", frozenset({Access.VIEWER, Access.APPROVER}))
@@ -51,6 +52,7 @@ VIEWER = Caller("U0VIEW", "C0HAOPS", frozenset({Access.VIEWER}))
 def shown(answer: Message | Reply) -> str:
     """What Slack would be sent for an answer (a card, or a reply rendered for Slack)."""
     message = answer if isinstance(answer, Message) else render(answer)
+    hear("answer", message.text, list(message.blocks))
     return json.dumps(message.blocks)
 
 
@@ -66,6 +68,7 @@ class Recorder:
     slow: bool = False  # cards stay queued
 
     async def post_card(self, pair: str, channel: str, message: Message) -> int:
+        hear("card", message.text, list(message.blocks))
         card = len(self.cards) + 1
         self.cards[card] = [message]
         return card
@@ -75,14 +78,17 @@ class Recorder:
     async def update_card(
         self, pair: str, channel: str, card: int, message: Message, version: int
     ) -> None:
+        hear("card update", message.text, list(message.blocks))
         if version >= self.shown.get(card, 0):  # the port's contract: older ones dropped
             self.shown[card] = version
             self.cards[card].append(message)
 
     async def thread(self, pair: str, channel: str, card: int, words: Reply) -> None:
+        hear("thread", mrkdwn(words))
         self.threads.append(mrkdwn(words))
 
     async def tell(self, pair: str, channel: str, user: str, words: Reply) -> None:
+        hear("tell", mrkdwn(words))
         self.told.append((user, mrkdwn(words)))
 
     async def tell_secret(self, channel: str, user: str, words: Reply) -> None:
@@ -91,6 +97,7 @@ class Recorder:
     directs: list[tuple[str, str]] = field(default_factory=list)
 
     async def direct(self, user: str, words: Reply) -> None:
+        hear("direct", mrkdwn(words))
         self.directs.append((user, mrkdwn(words)))
 
     async def link(self, card: int) -> str | None:
@@ -219,7 +226,7 @@ async def test_switchover_approved_runs_once_and_is_verified(world: World) -> No
     assert world.sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.PROMOTED_ACTIVE
     final = json.dumps(world.notifier.last().blocks)
     assert "Succeeded" in final
-    assert "*After:* failed_over" in final
+    assert "*After:* Failed over" in final
     assert "approve_request" not in final  # buttons gone
     kinds = [r.event.kind for r in reversed(await world.audit.recent(50))]
     assert kinds == [
@@ -348,8 +355,8 @@ async def test_a_question_after_the_confirmation_is_unknown_not_aborted(world: W
     final = json.dumps(world.notifier.last().blocks)
     assert "Interrupted \\u2014 outcome unknown" in final
     assert "Aborted before running" not in final
-    assert "The pair is now failed_over" in final
-    assert "*After:* failed_over" in final
+    assert "The pair is now Failed over" in final
+    assert "*After:* Failed over" in final
     assert "wait until" in await world.ask("failback prod")  # the cooldown started
     kinds = [r.event.kind for r in reversed(await world.audit.recent(50))]
     assert kinds[-1] == "request_refused"
@@ -496,7 +503,7 @@ async def test_topology_change_before_approval_aborts(world: World) -> None:
     assert world.runs() == []
     card = json.dumps(world.notifier.last().blocks)
     assert "Aborted" in card
-    assert "it is now degraded" in card
+    assert "it is now Degraded" in card
 
 
 async def test_interrupted_execution_becomes_unknown_and_is_not_rerun(world: World) -> None:

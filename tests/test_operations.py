@@ -174,20 +174,20 @@ TABLE: dict[Operation, dict[str, Role | str]] = {
         "half pair, primary alone": "make the Secondary standalone first",
     },
     Operation.JOINING_CODE: {
-        "bau": "Secondary is standby",
-        "failed_over": "Secondary is promoted_active",
-        "failed_over, primary gone": "Secondary is promoted_active",
-        "split_brain": "Secondary is promoted_active",
-        "degraded": "Secondary is standby",
-        "primary_down": "Secondary is standby",
-        "secondary_down": "Secondary is unreachable",
+        "bau": "Secondary is Standby",
+        "failed_over": "Secondary is Promoted Active",
+        "failed_over, primary gone": "Secondary is Promoted Active",
+        "split_brain": "Secondary is Promoted Active",
+        "degraded": "Secondary is Standby",
+        "primary_down": "Secondary is Standby",
+        "secondary_down": "Secondary is Unreachable",
         "unreachable": FAIL_CLOSED,
         "standalone": S,
         "unknown": FAIL_CLOSED,
-        "primary_unreachable": "Secondary is standby",
-        "secondary_unreachable": "Secondary is unreachable",
+        "primary_unreachable": "Secondary is Standby",
+        "secondary_unreachable": "Secondary is Unreachable",
         "half pair, secondary alone": S,
-        "half pair, primary alone": "Secondary is standby",
+        "half pair, primary alone": "Secondary is Standby",
     },
 }
 CASES = [(op, name, cell) for op, row in TABLE.items() for name, cell in row.items()]
@@ -251,7 +251,7 @@ def test_override_cannot_make_a_failover_onto_a_live_primary() -> None:
     with pytest.raises(PreconditionFailed) as info:
         preflight(Operation.FAILOVER, PAIRS["primary_unreachable"])
     words = str(info.value)
-    assert "the Secondary still sees it active" in words
+    assert "the Secondary still sees it Active" in words
     assert "two Active servers" in words
     assert "host key" in words
 
@@ -275,7 +275,7 @@ def test_initialise_of_standalone_servers_brings_its_own_joining_code() -> None:
     assert verify_outcome(plan, None, PAIRS["bau"])[0] is Outcome.SUCCEEDED
     assert verify_outcome(plan, None, PAIRS["degraded"]) == (
         Outcome.UNVERIFIED,
-        "HA health is degraded",
+        "HA health is Degraded",
     )
     assert preflight(Operation.INITIALISE, PAIRS["degraded"]).joining_code_from is None
 
@@ -309,8 +309,8 @@ def test_topology_change_is_described() -> None:
     assert topology_change(snapshot, PAIRS["bau"]) is None
     change = topology_change(snapshot, PAIRS["failed_over"])
     assert change == (
-        "the pair changed since the request: it was bau (Primary active, Secondary standby), "
-        "it is now failed_over (Primary demoted, Secondary promoted_active)"
+        "the pair changed since the request: it was BAU (Primary Active, Secondary Standby), "
+        "it is now Failed over (Primary Demoted, Secondary Promoted Active)"
     )
 
 
@@ -319,12 +319,12 @@ def test_outcome_is_verified_against_expected_states() -> None:
     plan = preflight(Operation.SWITCHOVER, PAIRS["bau"])
     assert verify_outcome(plan, None, PAIRS["failed_over"]) == (
         Outcome.SUCCEEDED,
-        "the pair is now failed_over",
+        "the pair is now Failed over",
     )
     assert verify_outcome(plan, None, PAIRS["bau"]) == (
         Outcome.UNVERIFIED,
-        "primary is active, expected demoted or inactive; "
-        "secondary is standby, expected promoted_active",
+        "the Primary is Active, expected Demoted or Inactive; "
+        "the Secondary is Standby, expected Promoted Active",
     )
     assert verify_outcome(plan, "ha-failover exited with status 1", PAIRS["failed_over"]) == (
         Outcome.FAILED,

@@ -31,7 +31,7 @@ def status_table(statuses: list[PairStatus]) -> Table:
     for s in statuses:
         table.add_row(
             s.pair,
-            Text(s.verdict.value, style=_VERDICT_STYLE.get(s.verdict, "bold red")),
+            Text(s.verdict.label, style=_VERDICT_STYLE.get(s.verdict, "bold red")),
             s.health.value if s.health else "-",
             _node_cell(s.primary),
             _node_cell(s.secondary),
@@ -42,7 +42,7 @@ def status_table(statuses: list[PairStatus]) -> Table:
 
 def _node_cell(view: NodeView) -> Text:
     style = "green" if view.state in _GOOD_STATES else "red"
-    text = Text(view.state.value, style=style)
+    text = Text(view.state.label, style=style)
     text.append(f" {view.ip or view.address}", style="dim")
     return text
 
@@ -52,7 +52,7 @@ def status_details(console: Console, statuses: list[PairStatus], raw: bool) -> N
     What a node (or the network) said is shown as text, never read as markup or terminal
     escapes: `[/bold]` or an ESC sequence in it is printed, not obeyed."""
     for s in statuses:
-        _say(console, Text(s.pair, style="bold"), f": {s.verdict.value} — {s.reason}")
+        _say(console, Text(s.pair, style="bold"), f": {s.verdict.label} — {s.reason}")
         for view in (s.primary, s.secondary):
             if view.error:
                 _say(console, f"  {view.role} ({view.address}): {view.error}")

@@ -49,9 +49,9 @@ def alert_card(
             f"· {incident.readings} reading(s)"
         ),
         section(
-            f"*Primary* ({status.primary.address}): {status.primary.state.value}"
+            f"*Primary* ({status.primary.address}): {status.primary.state.label}"
             f"{' — ' + escape(status.primary.error) if status.primary.error else ''}\n"
-            f"*Secondary* ({status.secondary.address}): {status.secondary.state.value}"
+            f"*Secondary* ({status.secondary.address}): {status.secondary.state.label}"
             f"{' — ' + escape(status.secondary.error) if status.secondary.error else ''}"
         ),
     ]
@@ -84,11 +84,11 @@ def reminder_message(status: PairStatus, incident: Incident, announced: Announce
     """The one reminder that a shape habot's own operation produced has lasted long."""
     lasted = format_duration(incident.last_seen - announced.at)
     text = (
-        f":hourglass: *{status.pair}* is still {status.verdict.value} {lasted} after habot's "
+        f":hourglass: *{status.pair}* is still {status.verdict.label} {lasted} after habot's "
         f"`{announced.operation}` (request `{announced.request}`) left it so — not back to "
         f"BAU yet. {escape(incident.reason)}"
     )
-    return Message(f"{status.pair} still {status.verdict.value}", (section(text),), True)
+    return Message(f"{status.pair} still {status.verdict.label}", (section(text),), True)
 
 
 def nudge_text(incident: Incident, notify: str | None, now: datetime) -> str:

@@ -35,7 +35,7 @@ MIN_GOOD_TO_RESOLVE = 2
 def trouble(status: PairStatus) -> str | None:
     """Why a reading is bad (verdict off BAU, health Degraded, share nearly full), or None."""
     if status.verdict is not Verdict.BAU:
-        return f"{status.verdict.value}: {status.reason}"
+        return f"{status.verdict.label}: {status.reason}"
     if status.health is Health.DEGRADED:
         return "HA health is Degraded"
     full = [w for w in status.warnings if w.startswith("SMB share") and "% full" in w]

@@ -75,7 +75,6 @@ VERDICT_WORDS = {
     Verdict.STANDALONE: "Standalone — no HA pair",
     Verdict.UNKNOWN: "Unknown",
 }
-_STATE_WORDS = {NodeState.PROMOTED_ACTIVE: "Promoted Active"}
 RAW_ACTION = "raw_output"
 
 
@@ -157,7 +156,7 @@ def code_blocks(text: str, limit_blocks: int = 40) -> list[Block]:
 
 def node_state_words(state: NodeState) -> str:
     """A node state as people write it: "Promoted Active", "Unreachable"."""
-    return _STATE_WORDS.get(state, state.value.replace("_", " ").capitalize())
+    return state.label
 
 
 def _state(view: NodeView) -> str:
@@ -258,12 +257,12 @@ def status_message(
                 "ask for one pair to see it."
             ),
         ]
-    text = "; ".join(f"{s.pair}: {s.verdict.value}" for s in statuses)
+    text = "; ".join(f"{s.pair}: {s.verdict.label}" for s in statuses)
     return Message(text, tuple(blocks), in_channel=True)
 
 
 def _headline(status: PairStatus) -> str:
-    return f"{VERDICT_EMOJI[status.verdict]} *{status.pair}*: {status.verdict.value}"
+    return f"{VERDICT_EMOJI[status.verdict]} *{status.pair}*: {status.verdict.label}"
 
 
 def packed_sections(lines: Iterable[str], limit: int = TEXT_LIMIT) -> list[Block]:

@@ -24,7 +24,13 @@ from habot.core.breakglass import MIN_REASON
 from habot.core.change import REASON, TICKET, ChangeRule
 from habot.core.checks import steps
 from habot.core.model import Mark
-from habot.core.operations import CONSEQUENCE, Operation, OperationPlan, Topology
+from habot.core.operations import (
+    CONSEQUENCE,
+    Operation,
+    OperationPlan,
+    Topology,
+    topology_words,
+)
 from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
 from habot.core.schedule import countdown
 from habot.core.stepup import PAIR_NAME, Confirm
@@ -71,8 +77,8 @@ def approval_card(
         ),
         section(f"*Why it is allowed now:* {escape(plan.why)}"),
         context(
-            f"Judged on: {VERDICT_EMOJI[verdict]} {verdict.value} · Primary {primary.value} · "
-            f"Secondary {secondary.value}"
+            f"Judged on: {VERDICT_EMOJI[verdict]} {verdict.label} · Primary {primary.label} · "
+            f"Secondary {secondary.label}"
         ),
         context(
             f"Asked by {mention(request.requester)} · request `{request.id}` · approvals "
@@ -294,14 +300,11 @@ def _cancel_only(request: Request) -> Block:
     }  # fmt: skip
 
 
-def _shape(t: Topology) -> str:
-    return f"{t[0].value} (Primary {t[1].value}, Secondary {t[2].value})"
-
-
 def before_after(before: Topology, after: Topology | None) -> str:
     """A before/after comparison line for the finished card."""
     return (
-        f"*Before:* {_shape(before)} · *After:* {_shape(after) if after else 'could not be read'}"
+        f"*Before:* {topology_words(before)} · "
+        f"*After:* {topology_words(after) if after else 'could not be read'}"
     )
 
 

@@ -138,7 +138,7 @@ def facts(item: Uptime) -> list[str]:
     them)."""
     assert item.latest is not None
     return [
-        f"now {item.latest.verdict.value}",
+        f"now {item.latest.verdict.label}",
         f"serving {_percent(item.share(item.serving))}",
         f"BAU {_percent(item.share(item.healthy))}",
         f"{item.episodes} episode(s) off BAU",

@@ -50,9 +50,9 @@ def _pair_block(line: PairLine, now: datetime) -> Block:
         return section(f":grey_question: *{line.pair}* — no reading yet")
     age = format_duration(max(now - line.read_at, timedelta(0)))
     text = (
-        f"{VERDICT_EMOJI[line.verdict]} *{line.pair}* — {line.verdict.value} · Primary "
-        f"{line.primary.value if line.primary else '?'} · Secondary "
-        f"{line.secondary.value if line.secondary else '?'} · read "
+        f"{VERDICT_EMOJI[line.verdict]} *{line.pair}* — {line.verdict.label} · Primary "
+        f"{line.primary.label if line.primary else '?'} · Secondary "
+        f"{line.secondary.label if line.secondary else '?'} · read "
         f"{slack_date(line.read_at, seconds=True)} ({age} before this view)"
     )
     if line.verdict in _SPELLED_OUT:

@@ -36,6 +36,13 @@ class NodeState(StrEnum):
     UNREACHABLE = "unreachable"
     UNKNOWN = "unknown"
 
+    @property
+    def label(self) -> str:
+        """The state as people write it: "Promoted Active", "Unreachable"."""
+        if self is NodeState.PROMOTED_ACTIVE:
+            return "Promoted Active"
+        return self.value.replace("_", " ").capitalize()
+
 
 class Health(StrEnum):
     """The appliance's "High Availability status"."""
@@ -59,6 +66,18 @@ class Verdict(StrEnum):
     UNREACHABLE = "unreachable"
     STANDALONE = "standalone"
     UNKNOWN = "unknown"
+
+    @property
+    def label(self) -> str:
+        """The verdict's short name, as a person reads it: "Primary down", "BAU"."""
+        return _VERDICT_LABELS.get(self) or self.value.replace("_", " ").capitalize()
+
+
+_VERDICT_LABELS = {
+    Verdict.BAU: "BAU",
+    Verdict.PRIMARY_UNREACHABLE: "Primary unreachable from habot",
+    Verdict.SECONDARY_UNREACHABLE: "Secondary unreachable from habot",
+}
 
 
 class Mark(StrEnum):

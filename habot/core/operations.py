@@ -165,7 +165,7 @@ def _reachable(status: PairStatus, role: Role, why: str) -> NodeView:
     view = status.node(role)
     if view.state not in _REACHABLE_STATES:
         raise PreconditionFailed(
-            f"The {role} ({view.address}) is {view.state.value}: "
+            f"The {role} ({view.address}) is {view.state.label}: "
             f"{view.error or 'no usable reading'}. {why}."
         )
     return view
@@ -188,14 +188,14 @@ def _offering(status: PairStatus, role: Role, command: HaCommand, why: str) -> N
 def _fail_closed(status: PairStatus) -> None:
     if status.verdict in {Verdict.UNKNOWN, Verdict.UNREACHABLE}:
         raise PreconditionFailed(
-            f"habot cannot evaluate the preconditions: the pair is {status.verdict.value} "
+            f"habot cannot evaluate the preconditions: the pair is {status.verdict.label} "
             f"({status.reason}). Check `/ha status {status.pair}` and the nodes first."
         )
 
 
 def _refuse(status: PairStatus, wanted: str, instead: str) -> PreconditionFailed:
     return PreconditionFailed(
-        f"{wanted}, but {status.pair} is {status.verdict.value} ({status.reason}). {instead}"
+        f"{wanted}, but {status.pair} is {status.verdict.label} ({status.reason}). {instead}"
     )
 
 
@@ -260,15 +260,15 @@ def _failover(s: PairStatus, _: Procedures) -> _Step:
             "For a planned hand-over use `switchover`."
         )
     if s.verdict is Verdict.PRIMARY_UNREACHABLE:
-        seen = s.primary.peer_says.value if s.primary.peer_says else "up"
-        raise PreconditionFailed(_NO_SECOND_ACTIVE.format(seen=seen.replace("_", " ")))
+        seen = s.primary.peer_says.label if s.primary.peer_says else "up"
+        raise PreconditionFailed(_NO_SECOND_ACTIVE.format(seen=seen))
     if s.verdict is not Verdict.PRIMARY_DOWN:
         raise _refuse(
             s, "Failover needs the Primary down and the Secondary standing by", _INSTEAD[s.verdict]
         )
     return _Step(
         Role.SECONDARY,
-        f"the Primary is {s.primary.state.value} and the Secondary is standing by",
+        f"the Primary is {s.primary.state.label} and the Secondary is standing by",
         ((Role.SECONDARY, frozenset({NodeState.PROMOTED_ACTIVE})),),
     )
 
@@ -280,7 +280,7 @@ def _failback(s: PairStatus, procedures: Procedures) -> _Step:
         detail = f" ({s.primary.error})" if s.primary.error else ""
         raise PreconditionFailed(
             f"Failback needs the Primary back (Demoted, Standby or Inactive); it is "
-            f"{s.primary.state.value}{detail}. Bring it back first, then ask again."
+            f"{s.primary.state.label}{detail}. Bring it back first, then ask again."
         )
     return _Step(
         procedures.failback_on,
@@ -342,7 +342,7 @@ def _joining_code(s: PairStatus, _: Procedures) -> _Step:
     if s.secondary.state is not NodeState.STANDALONE:
         raise PreconditionFailed(
             f"A joining code is created on a standalone Secondary; {s.pair}'s Secondary is "
-            f"{s.secondary.state.value}."
+            f"{s.secondary.state.label}."
         )
     return _Step(
         Role.SECONDARY,
@@ -363,7 +363,7 @@ def _make_standalone(status: PairStatus, target: Role | None) -> OperationPlan:
         target,
         view.address,
         HaCommand.MAKE_STANDALONE,
-        f"the {target} is reachable ({view.state.value})",
+        f"the {target} is reachable ({view.state.label})",
         ((target, frozenset({NodeState.STANDALONE})),),
         warning=f"Redundancy ends: {status.pair} will no longer be an HA pair.",
     )
@@ -393,10 +393,14 @@ def topology_change(before: Topology, now: PairStatus) -> str | None:
     if after == before:
         return None
     return (
-        f"the pair changed since the request: it was {before[0].value} (Primary "
-        f"{before[1].value}, Secondary {before[2].value}), it is now {after[0].value} "
-        f"(Primary {after[1].value}, Secondary {after[2].value})"
+        f"the pair changed since the request: it was {topology_words(before)}, it is now "
+        f"{topology_words(after)}"
     )
+
+
+def topology_words(t: Topology) -> str:
+    """A topology as people read it: "Failed over (Primary Demoted, Secondary Active)"."""
+    return f"{t[0].label} (Primary {t[1].label}, Secondary {t[2].label})"
 
 
 class Outcome(StrEnum):
@@ -417,13 +421,15 @@ def verify_outcome(
     if after is None:
         return Outcome.UNVERIFIED, "the pair could not be read after the command"
     misses = [
-        f"{role} is {after.node(role).state.value}, expected "
-        + " or ".join(sorted(s.value for s in wanted))
+        f"the {role.label} is {after.node(role).state.label}, expected "
+        + " or ".join(sorted(s.label for s in wanted))
         for role, wanted in plan.expected
         if after.node(role).state not in wanted
     ]
     if plan.expect_health_ok and after.health is not Health.OK:
-        misses.append(f"HA health is {after.health.value if after.health else 'not reported'}")
+        misses.append(
+            f"HA health is {after.health.value.capitalize() if after.health else 'not reported'}"
+        )
     if misses:
         return Outcome.UNVERIFIED, "; ".join(misses)
-    return Outcome.SUCCEEDED, f"the pair is now {after.verdict.value}"
+    return Outcome.SUCCEEDED, f"the pair is now {after.verdict.label}"

@@ -283,7 +283,7 @@ class Execution(Stage):
             request,
             RequestState.UNKNOWN,
             f"Outcome unknown — the confirmation was answered, then {exc.detail}. The pair is "
-            f"now {after.verdict.value}; check it before anything else. It is not re-run.",
+            f"now {after.verdict.label}; check it before anything else. It is not re-run.",
             after,
         )
 
