@@ -199,7 +199,7 @@ async def test_stopped_node_alerts_once_and_recovers_in_the_thread(
 
         [alert] = await fake.wait_for(alerts)
         assert alert.args["channel"] == "C0HAOPS"
-        assert "primary_down" in alert.args["text"]
+        assert "Primary down" in alert.args["text"]
         await fake.wait_for(lambda: len(fake.calls_to("chat.update")) >= 2)  # still one card
         assert len(alerts()) == 1
         await sim.apply("prod", "primary", "up")

@@ -16,8 +16,8 @@ import pytest
 from habot.config import parse_settings
 from habot.core.approvals import Glass, Request, RequestState
 from habot.core.asks import parse_note
+from habot.core.blocks import Form
 from habot.core.breakglass import GlassRule, reading_refusal, reason_problem, reminder_due
-from habot.core.cards import Form
 from habot.core.escalation import Escalation
 from habot.core.grammar import UsageError
 from habot.core.home import dashboard
@@ -309,7 +309,11 @@ async def test_after_the_wait_the_requester_breaks_the_glass_and_it_runs_once_lo
     [post] = [shown(m[0]) for m in world.notifier.cards.values() if "ran `failover`" in shown(m[0])]
     assert "<!subteam^S0APPROVERS>" in post
     assert "a review is owed" in post
-    assert sorted(u for u, _ in world.notifier.directs) == [LEAD.user, LEAD2.user]
+    told = sorted(u for u, t in world.notifier.directs if "broke the glass" in t)
+    assert told == [LEAD.user, LEAD2.user]
+    assert [u for u, t in world.notifier.directs if t.startswith("Your `failover`")] == [
+        OPERATOR.user
+    ]
     assert ("pagerduty@approvers", "trigger") in await pages(world)
     kinds = await _kinds(world)
     assert kinds.count("break_glass_asked") == 1

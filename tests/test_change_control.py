@@ -18,7 +18,8 @@ import pytest
 from habot.config import parse_settings
 from habot.core.approvals import RequestAction, RequestState
 from habot.core.asks import OperationRequest, operation_ask, parse_operation
-from habot.core.cards import REQUEST_FORM, Form, request_form
+from habot.core.blocks import Form
+from habot.core.cards import REQUEST_FORM, request_form
 from habot.core.change import TICKET, ChangeRule, missing_only, problems
 from habot.core.grammar import Sub, UsageError
 from habot.core.model import Role

@@ -324,7 +324,7 @@ async def test_demo_runs_a_simulated_pair_end_to_end() -> None:
     """`habot sim demo` shows two simulated pairs read over SSH."""
     ran = await habot("sim", "demo")
     assert ran.code == 0, ran.err
-    assert "prod: bau" in ran.out
+    assert "prod: BAU" in ran.out
     assert "SMB share 87% full" in ran.out
 
 
@@ -413,7 +413,7 @@ async def test_digest_prints_now_and_posts_only_where_it_can(
     shown = await habot("--config", str(config), "digest")
     assert shown.code == 0, shown.err
     assert "HA daily summary" in shown.out
-    assert "prod — now primary_down · serving 50.0% · BAU 50.0% · 1 episode(s) off BAU" in shown.out
+    assert "prod — now Primary down · serving 50.0% · BAU 50.0% · 1 episode(s) off BAU" in shown.out
     refused = await habot("--config", str(config), "digest", "--post")
     assert refused.code == 2
     assert "alert_channel" in refused.err
@@ -492,5 +492,5 @@ async def test_a_status_read_on_the_command_line_is_audited_or_says_why_not(
     config.write_text(on_database(sim, Path("/proc/no/such/dir/habot.db")))
     unaudited = await habot("--config", str(config), "status", "prod")
     assert unaudited.code == 0
-    assert "bau" in unaudited.out
+    assert "BAU" in unaudited.out
     assert "habot: warning: this reading is not audited: database.url" in unaudited.err

@@ -98,7 +98,7 @@ async def test_every_operation_runs_through_slack_on_a_console_pair(
     # the code arrives before the run closes: initialise waits for its outcome
     assert "succeeded" in await outcome_told(fake, "joining-code", "prod")
     final = await approved(bot, fake, "initialise prod", LEAD)
-    assert "*After:* bau" in final
+    assert "*After:* BAU" in final
     assert runs(sim) == [
         ["primary", "ha-failover"],
         ["secondary", "ha-failback"],

@@ -133,7 +133,7 @@ async def test_an_outcome_outlives_a_database_outage_right_after_the_change(
     assert outage.met > 0  # the outage was met, and waited out
     assert await world.state(rid) is RequestState.SUCCEEDED
     assert "Succeeded" in json.dumps(world.notifier.last().blocks)
-    assert any("succeeded" in said for _, said in world.notifier.told)
+    assert any("succeeded" in said for _, said in world.notifier.directs)
     kinds = [r.event.kind for r in reversed(await world.audit.recent(50))]
     assert kinds[-1] == "succeeded"
     assert "approval(s) needed" in await world.ask("failback prod --override 'test'")

@@ -125,7 +125,7 @@ async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
         await home.locator("text=Recent operations").wait_for()
         await page.locator("#home-view", has_text="succeeded").wait_for()
         # … and the pair as the outcome left it, not as the poll before the change saw it
-        await home.locator(".section", has_text="prod").filter(has_text="failed_over").wait_for()
+        await home.locator(".section", has_text="prod").filter(has_text="Failed over").wait_for()
         await shot("06-app-home")
         await browser.close()
 

@@ -15,8 +15,7 @@ import pytest
 
 from habot.config import parse_settings
 from habot.core.asks import parse_freeze, parse_unfreeze
-from habot.core.blocks import render
-from habot.core.cards import Form
+from habot.core.blocks import Form, render
 from habot.core.freeze import PLANNED, Freeze, Window, covering, frozen_refusal, windows_holding
 from habot.core.grammar import UsageError
 from habot.core.home import PairLine, dashboard

@@ -156,7 +156,7 @@ async def test_home_is_republished_when_a_reading_changes(
     sim: Simulator, fake: FakeSlack, tmp_path: Path
 ) -> None:
     """End to end: a viewer opens Home; the Primary stops; their Home is published again
-    showing primary_down, without them opening it again."""
+    showing "Primary down", without them opening it again."""
     extra = ROLES + '\n[schedule]\nstatus_every = "1s"\n'
     bot: Bot = await start_bot(sim, fake, tmp_path, http=False, extra=extra)
     try:
@@ -165,14 +165,14 @@ async def test_home_is_republished_when_a_reading_changes(
         )
         [first] = await fake.wait_for(lambda: fake.calls_to("views.publish"))
         assert first.args["user_id"] == "U0VIEW1"
-        assert "primary_down" not in json.dumps(first.args["view"])
+        assert "Primary down" not in json.dumps(first.args["view"])
         await sim.apply("prod", "primary", "down")
 
         def down() -> list[Any]:
             return [
                 c
                 for c in fake.calls_to("views.publish")
-                if c.args["user_id"] == "U0VIEW1" and "primary_down" in json.dumps(c.args["view"])
+                if c.args["user_id"] == "U0VIEW1" and "Primary down" in json.dumps(c.args["view"])
             ]
 
         [republished, *_] = await fake.wait_for(down)

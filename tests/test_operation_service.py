@@ -238,7 +238,10 @@ async def test_switchover_approved_runs_once_and_is_verified(world: World) -> No
         "succeeded",
     ]
     assert (await world.audit.verify()).ok
-    assert world.notifier.told[-1][0] == OPERATOR.user
+    [(who, outcome)] = [d for d in world.notifier.directs if d[0] == OPERATOR.user]
+    assert who == OPERATOR.user
+    assert outcome.startswith("Your `switchover` on prod: succeeded: the pair is now Failed over")
+    assert "|its card>" in outcome
     assert any("Failover complete" in text for text in world.notifier.threads)  # progress
 
 

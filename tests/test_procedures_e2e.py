@@ -105,7 +105,7 @@ async def test_a_real_power_cut_still_offers_failover(
     try:
         await sim.apply("prod", "primary", "down")
         [alert] = await fake.wait_for(lambda: alert_posts(fake))
-        assert "primary_down" in alert.args["text"]
+        assert "Primary down" in alert.args["text"]
         assert "failover prod" in json.dumps(alert.args["blocks"])
         assert "1 approval(s) needed" in await ask(bot, fake, "failover prod")
     finally:
@@ -121,7 +121,7 @@ async def test_an_unreachable_primary_alerts_in_words_without_a_remedy_button(
         await sim.apply("prod", "primary", "cut", "on")
         [alert] = await fake.wait_for(lambda: alert_posts(fake))
         blocks = json.dumps(alert.args["blocks"])
-        assert "primary_unreachable" in alert.args["text"]
+        assert "Primary unreachable from habot" in alert.args["text"]
         assert "habot cannot reach the Primary; the Secondary still sees it Active" in blocks
         assert "alert_open_request" not in blocks
     finally:
@@ -185,7 +185,7 @@ async def test_rebuild_a_pair_from_make_standalone_to_bau_through_slack(
     assert "creates a joining code" in json.dumps(card["blocks"])
     await click(bot, fake, card, "approve_request", LEAD)
     final = await finished(fake, "initialise")
-    assert "*After:* bau" in final
+    assert "*After:* BAU" in final
     code = sim.pairs["prod"].issued_code
     assert code is not None
     assert runs(sim)[-2:] == [["secondary", "ha-create-joining-code"], ["primary", "ha-initialise"]]
@@ -260,7 +260,7 @@ async def test_no_alert_after_an_approved_switchover_and_one_reminder_later(
             return [
                 c
                 for c in fake.calls_to("chat.postMessage")
-                if "still failed_over" in c.args.get("text", "")
+                if "still Failed over" in c.args.get("text", "")
             ]
 
         [reminder] = await fake.wait_for(reminders)

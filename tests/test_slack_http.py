@@ -101,7 +101,7 @@ async def test_status_card_is_posted_to_the_channel(bot: Bot, fake: FakeSlack) -
     """/ha status prod: ack, then an in-channel card from both nodes over real SSH."""
     message = await reply(bot, fake, "status prod")
     assert message["response_type"] == "in_channel"
-    assert message["text"] == "prod: bau"
+    assert message["text"] == "prod: BAU"
     assert ":large_green_circle: *prod*: BAU" in shown(message)
     assert "10.20.0.12" in shown(message)
     assert fake.invalid == []
@@ -121,7 +121,7 @@ async def test_ack_does_not_wait_for_ssh(bot: Bot, fake: FakeSlack, sim: Simulat
     assert status == 200
     assert fake.responses[rid] == []  # acked while SSH is still running
     message = await fake.response(rid)
-    assert message["text"] == "prod: bau"
+    assert message["text"] == "prod: BAU"
 
 
 async def test_forged_or_stale_signatures_get_401_and_run_nothing(
@@ -415,4 +415,4 @@ async def test_slack_outage_is_logged_and_the_bot_keeps_serving(bot: Bot, fake: 
     assert status == 200
     await fake.wait_for(lambda: len(fake.calls_to("views.publish")) >= 3)
     message = await reply(bot, fake, "status prod")
-    assert message["text"] == "prod: bau"
+    assert message["text"] == "prod: BAU"

@@ -103,14 +103,16 @@ def directs(fake: FakeSlack) -> dict[str, str]:
 
 
 async def outcome_told(fake: FakeSlack, operation: str, pair: str) -> str:
-    """Wait until the requester is told how ``operation`` on ``pair`` ended (the ephemeral
-    after the run has closed: the pair takes a new request from then on); return its text."""
+    """Wait until the requester is told how ``operation`` on ``pair`` ended — by direct
+    message (kept, unlike an ephemeral, which reaches only an open client), sent after the
+    run has closed: the pair takes a new request from then on; return its text."""
     opening = f"Your `{operation}` on {pair}: "
     told = await fake.wait_for(
         lambda: [
             text
-            for c in fake.calls_to("chat.postEphemeral")
-            if (text := str(c.args.get("text", ""))).startswith(opening)
+            for c in fake.calls_to("chat.postMessage")
+            if str(c.args.get("channel", "")).startswith("U")
+            and (text := str(c.args.get("text", ""))).startswith(opening)
         ]
     )
     return told[-1]
@@ -204,11 +206,12 @@ async def test_full_failover_after_the_primary_is_stopped(
     assert "runs `ha-failover` on the secondary" in json.dumps(card["blocks"])
     assert "Approved" in await click(bot, fake, card, "approve_request", LEAD)
     final = await final_card(fake, "Succeeded")
-    assert "*After:* failed_over" in final
+    assert "*After:* Failed over" in final
     assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.PROMOTED_ACTIVE
     assert runs(sim) == [["secondary", "ha-failover"]]
-    told = await fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"))
-    assert told[-1].args["user"] == OPS
+    assert "the pair is now Failed over" in await outcome_told(fake, "failover", "prod")
+    [dm] = [c for c in fake.calls_to("chat.postMessage") if "Your `failover`" in c.args["text"]]
+    assert dm.args["channel"] == OPS
     assert fake.invalid == []
 
 
@@ -347,7 +350,7 @@ async def test_topology_change_between_request_and_approval_aborts(
     await sim.apply("prod", "pair", "degraded", "on")
     await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
     final = await final_card(fake, "Aborted")
-    assert "it is now degraded" in final
+    assert "it is now Degraded" in final
     assert "Changed since it was approved: HA health Degraded (was: HA health OK)" in final
     assert runs(sim) == []
 
@@ -464,7 +467,7 @@ async def test_app_home_shows_pairs_and_what_the_approver_can_act_on(
     [call] = await fake.wait_for(lambda: fake.calls_to("views.publish"))
     view = json.dumps(call.args["view"], ensure_ascii=False)
     assert request_id in view
-    assert "*prod* — bau" in view
+    assert "*prod* — BAU" in view
     assert "*dr* — bau" in view
     assert fake.invalid == []
 

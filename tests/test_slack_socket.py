@@ -46,7 +46,7 @@ async def test_slash_command_envelope_is_acked_then_answered(
     assert fake.responses[rid] == []  # acked before the slow node answered
     message = await fake.response(rid)
     assert message["response_type"] == "in_channel"
-    assert message["text"] == "prod: bau"
+    assert message["text"] == "prod: BAU"
     assert fake.invalid == []
 
 

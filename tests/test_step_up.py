@@ -11,7 +11,8 @@ import pytest
 
 from habot.config import parse_settings
 from habot.core.approvals import RequestAction, RequestState
-from habot.core.cards import APPROVE_FORM, Form, Where
+from habot.core.blocks import Form
+from habot.core.cards import APPROVE_FORM, Where
 from habot.core.operations import Operation
 from habot.core.replies import plain
 from habot.core.stepup import PAIR_NAME, Confirm, StepUp, name_problem

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from habot.core.asks import MAX_REASON
 from habot.core.audit import AuditRecord, history_line
 from habot.core.console import offer_line
 from habot.core.durations import format_duration
@@ -85,6 +86,26 @@ class Message:
     text: str
     blocks: tuple[Block, ...]
     in_channel: bool = False
+
+
+@dataclass(frozen=True)
+class Form:
+    """A modal to open for the person who asked (Slack: views.open with their trigger)."""
+
+    view: dict[str, object]
+
+
+def text_input(
+    name: str, label: str, hint: str, value: str | None, optional: bool, multiline: bool = False
+) -> Block:
+    """A form's text field (block and action both ``name``), at most MAX_REASON long."""
+    element: dict[str, object] = {"type": "plain_text_input", "action_id": name,
+                                  "multiline": multiline, "max_length": MAX_REASON}  # fmt: skip
+    if value:
+        element["initial_value"] = value
+    return {"type": "input", "block_id": name, "optional": optional,
+            "label": {"type": "plain_text", "text": label},
+            "hint": {"type": "plain_text", "text": hint[:150]}, "element": element}  # fmt: skip
 
 
 def escape(text: str) -> str:

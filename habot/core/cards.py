@@ -12,6 +12,7 @@ from habot.core.asks import MAX_REASON, OperationRequest
 from habot.core.blocks import (
     VERDICT_EMOJI,
     Block,
+    Form,
     Message,
     context,
     escape,
@@ -19,6 +20,7 @@ from habot.core.blocks import (
     mrkdwn,
     section,
     slack_date,
+    text_input,
 )
 from habot.core.breakglass import MIN_REASON
 from habot.core.change import REASON, TICKET, ChangeRule
@@ -35,6 +37,7 @@ from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, Wh
 from habot.core.schedule import countdown
 from habot.core.stepup import PAIR_NAME, Confirm
 from habot.core.totp import CODE
+from habot.core.unknown import resolve_button, way_out
 
 APPROVE, REJECT, CANCEL = "approve_request", "reject_request", "cancel_request"
 BREAK_GLASS = "break_glass"
@@ -64,11 +67,13 @@ def approval_card(
     confirm: Confirm = Confirm.CLICK,
     code: bool = False,
     now: datetime | None = None,
+    command: str = "/ha",
 ) -> Message:
     """The card for a request in its current state; buttons only while it is pending (a
-    scheduled one keeps Cancel), and the ``approvers`` named (notified when the card is
-    first posted), who has been ``asked`` (the escalation levels), how approving it is
-    ``confirm``ed, and — asked for later — when it runs and how long until then (``now``)."""
+    scheduled one keeps Cancel; an unknown outcome has Resolve and says how to close it),
+    and the ``approvers`` named (notified when the card is first posted), who has been
+    ``asked`` (the escalation levels), how approving it is ``confirm``ed, and — asked for
+    later — when it runs and how long until then (``now``)."""
     verdict, primary, secondary = request.snapshot
     blocks: list[Block] = [
         section(
@@ -114,6 +119,8 @@ def approval_card(
     text = f"{request.operation.value} {request.pair}: {request.state.value}"
     if request.state is RequestState.SCHEDULED:
         blocks.append(_cancel_only(request))
+    if request.state is RequestState.UNKNOWN:
+        blocks += [section(way_out(request, command)), resolve_button(request)]
     if request.state is RequestState.PENDING:
         blocks.append(_buttons(request, plan, confirm))
         if confirm is Confirm.TYPE_PAIR_NAME:
@@ -414,13 +421,6 @@ def glass_form(request: Request, channel: str) -> Form:
     )
 
 
-@dataclass(frozen=True)
-class Form:
-    """A modal to open for the person who asked (Slack: views.open with their trigger)."""
-
-    view: dict[str, object]
-
-
 #: The request form's callback id.
 REQUEST_FORM = "request_form"
 
@@ -437,12 +437,12 @@ def request_form(ask: OperationRequest, rule: ChangeRule, channel: str) -> Form:
         section(f"*{ask.sub.value}* on *{ask.pair}*: {CONSEQUENCE[Operation(ask.sub.value)]}"
                 + (f"\n:calendar: Runs {slack_date(ask.run_at)} once approved."
                    if ask.run_at else "")),
-        _text_input(REASON, "Why", "What this change is for, and why now.", ask.reason,
+        text_input(REASON, "Why", "What this change is for, and why now.", ask.reason,
                     optional=not rule.reason_required, multiline=True),
     ]  # fmt: skip
     if rule.ticket_pattern is not None:
         hint = f"It must match {rule.ticket_pattern}"
-        blocks.append(_text_input(TICKET, "Change ticket", hint, ask.ticket, optional=False))
+        blocks.append(text_input(TICKET, "Change ticket", hint, ask.ticket, optional=False))
     return Form({
         "type": "modal",
         "callback_id": REQUEST_FORM,
@@ -452,18 +452,6 @@ def request_form(ask: OperationRequest, rule: ChangeRule, channel: str) -> Form:
         "close": {"type": "plain_text", "text": "Not now"},
         "blocks": blocks,
     })  # fmt: skip
-
-
-def _text_input(
-    name: str, label: str, hint: str, value: str | None, optional: bool, multiline: bool = False
-) -> Block:
-    element: dict[str, object] = {"type": "plain_text_input", "action_id": name,
-                                  "multiline": multiline, "max_length": MAX_REASON}  # fmt: skip
-    if value:
-        element["initial_value"] = value
-    return {"type": "input", "block_id": name, "optional": optional,
-            "label": {"type": "plain_text", "text": label},
-            "hint": {"type": "plain_text", "text": hint[:150]}, "element": element}  # fmt: skip
 
 
 #: The reject/cancel form's callback id.
@@ -488,7 +476,7 @@ def closing_form(request: Request, action: RequestAction, required: bool, channe
         "blocks": [
             section(f"*{request.operation.value}* on *{request.pair}* (request `{request.id}`), "
                     f"asked by {mention(request.requester)}."),
-            _text_input(REASON, label, "Told to the requester and kept in the audit.", None,
+            text_input(REASON, label, "Told to the requester and kept in the audit.", None,
                         optional=not required, multiline=True),
         ],
     })  # fmt: skip

@@ -249,6 +249,39 @@ def glass_reviewed(request: Request) -> Page:
                 f"{request.pair}: break-glass on request {request.id} reviewed")  # fmt: skip
 
 
+def unknown_key(request: Request) -> str:
+    """An unknown outcome's page key: one per request, open until a person resolves it."""
+    return f"habot/{request.pair}/unknown/{request.id}"
+
+
+def outcome_unknown(request: Request, words: str, card: int | None) -> Page:
+    """The page that tells the approvers' on-call an operation's outcome is unknown: the
+    pair stays closed to operations until one of them checks it and resolves it."""
+    return Page(
+        PageAction.TRIGGER,
+        unknown_key(request),
+        request.pair,
+        f"{request.pair}: outcome of {request.operation.value} unknown (request "
+        f"{request.id}) — check the pair and resolve it in Slack",
+        Severity.ERROR,
+        {
+            "pair": request.pair,
+            "operation": request.operation.value,
+            "request": request.id,
+            "requested by (Slack user)": request.requester,
+            "what habot saw": words,
+            "to close it": "check the pair, then Resolve on the card (or /ha resolve ID)",
+        },
+        card,
+    )
+
+
+def unknown_resolved(request: Request) -> Page:
+    """A person resolved it: the unknown outcome's page resolves."""
+    return Page(PageAction.RESOLVE, unknown_key(request), request.pair,
+                f"{request.pair}: request {request.id} resolved")  # fmt: skip
+
+
 def acknowledge(pair: str, incident: Incident, by: str) -> Page:
     """Someone said in Slack they are on it."""
     key = incident_key(pair, incident.since)

@@ -26,13 +26,18 @@ def refusal(
         where = joined([Room(c) for c in allowed_channels])
         return refused("habot only takes commands in ", *where, ". Run it there.")
     if role := missing_role(parsed.sub, roles, needs):
-        have = ", ".join(sorted(roles)) or "none"
-        return refused(
-            Code(f"{command} {parsed.sub.value}"), " needs the ", Strong(role),
-            f" role; your roles: {have}. Ask an admin to add you (or a user group you are "
-            "in) to ", Code(f"[roles] {role}s"), ".",
-        )  # fmt: skip
+        return role_refusal(parsed.sub, role, roles, command)
     return None
+
+
+def role_refusal(sub: Sub, role: Access, roles: frozenset[Access], command: str) -> Reply:
+    """Why a person lacking ``role`` may not use ``sub`` (typed, or its button)."""
+    have = ", ".join(sorted(roles)) or "none"
+    return refused(
+        Code(f"{command} {sub.value}"), " needs the ", Strong(role),
+        f" role; your roles: {have}. Ask an admin to add you (or a user group you are in) "
+        "to ", Code(f"[roles] {role}s"), ".",
+    )  # fmt: skip
 
 
 def slow_down(wait: timedelta, per_minute: int, command: str) -> Reply:

@@ -19,7 +19,8 @@ from habot.core.asks import (
     parse_unfreeze,
 )
 from habot.core.audit import AuditEvent, digest, status_event
-from habot.core.cards import Form, request_form
+from habot.core.blocks import Form
+from habot.core.cards import request_form
 from habot.core.catalogue import tail_log
 from habot.core.change import missing_only, problems
 from habot.core.grammar import (

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from habot.core.alert_cards import ACKNOWLEDGE, FRESH_STATUS, OPEN_REQUEST
 from habot.core.approvals import RequestAction
 from habot.core.asks import OperationRequest
-from habot.core.blocks import RAW_ACTION, Message, home_view, render
+from habot.core.blocks import RAW_ACTION, Form, Message, home_view, render
 from habot.core.breakglass import reason_problem
 from habot.core.budget import attachment, cut, cut_note, fits
 from habot.core.cards import (
@@ -32,7 +32,6 @@ from habot.core.cards import (
     GLASS_REASON,
     REJECT,
     REQUEST_FORM,
-    Form,
     Where,
     from_elsewhere,
 )
@@ -42,6 +41,7 @@ from habot.core.model import Role
 from habot.core.replies import Answer, Code, Reply, failed, refused, say
 from habot.core.stepup import PAIR_NAME, name_problem
 from habot.core.totp import CODE
+from habot.core.unknown import FOUND, RESOLVE, RESOLVE_FORM
 from habot.errors import HabotError
 from habot.logs import about
 from habot.services.alerting import Alerter
@@ -100,6 +100,8 @@ class SlackHandlers:
         app.action(OPEN_REQUEST)(self.on_alert_button)
         app.action(ACKNOWLEDGE)(self.on_acknowledge)
         app.action(BREAK_GLASS)(self.on_break_glass)
+        app.action(RESOLVE)(self.on_resolve)
+        app.view(RESOLVE_FORM)(self.on_resolve_form)
         app.view(GLASS_FORM)(self.on_glass_form)
         app.view(REQUEST_FORM)(self.on_request_form)
         app.view(CLOSE_FORM)(self.on_close_form)
@@ -295,6 +297,52 @@ class SlackHandlers:
         user, channel = body["user"]["id"], str(meta.get("channel", ""))
         text = f"{Sub.BREAK_GLASS.value} {meta.get('request', '')} {reason}"
         answer = await self._safely(GLASS_FORM, self._command_reply(user, channel, text))
+        await self._post_ephemeral(client, channel, user, answer)
+
+    async def on_resolve(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
+    ) -> None:
+        """The Resolve button on an unknown outcome's card: the form for what the
+        approver found, or why not."""
+        await ack()
+        action = body["actions"][0]
+        user, where = body["user"]["id"], _where(body, context)
+        request_id, block_id = str(action.get("value")), action.get("block_id", "")
+        work = self._resolve_form(user, where, request_id, block_id)
+        answer = await self._safely(RESOLVE, work)
+        trigger = body.get("trigger_id")
+        await self._answer(respond, answer, user, client, trigger, replace_original=False)
+
+    async def _resolve_form(
+        self, user: str, where: Where, request_id: str, block_id: str
+    ) -> Answer | Form:
+        if self._operations is None:
+            return say("Operations are not enabled in this process.")
+        caller = await self._caller(user, where.channel)
+        wrong = await self._operations.click_refusal(caller, request_id, block_id, where, "resolve")
+        return wrong or await self._operations.resolve_form(caller, request_id)
+
+    async def on_resolve_form(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The Resolve form sent: an empty finding is said in the form; otherwise it is
+        `/ha resolve ID "what you found"` typed in the card's channel — the same rules —
+        and the answer is shown to the sender there."""
+        view = body["view"]
+        found = _typed(view, FOUND)
+        if not found:
+            await ack(response_action="errors", errors={FOUND: "Say what you found."})
+            return
+        await ack()
+        meta = json.loads(view.get("private_metadata") or "{}")
+        user, channel = body["user"]["id"], str(meta.get("channel", ""))
+        text = f"{Sub.RESOLVE.value} {meta.get('request', '')} {found}"
+        answer = await self._safely(RESOLVE_FORM, self._command_reply(user, channel, text))
         await self._post_ephemeral(client, channel, user, answer)
 
     async def on_request_form(

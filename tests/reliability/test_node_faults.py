@@ -158,7 +158,7 @@ async def test_an_operation_on_a_node_that_dies_or_goes_silent_ends_unknown_with
             await sim.apply("prod", "primary", "down")
         url, rid = fake.response_url()
         await post(bot, form_body(slash_command("status dr", OPS, CHANNEL, url)))
-        assert (await fake.response(rid))["text"] == "dr: bau"
+        assert (await fake.response(rid))["text"] == "dr: BAU"
         # a silent node: answered while the operation still waits on it, not behind it
         ended = [u for u in fake.calls_to("chat.update") if "Outcome unknown" in str(u.args)]
         answered_while_waiting = fault == "down" or not ended
@@ -207,7 +207,7 @@ async def test_a_changed_host_key_is_refused_and_the_peers_view_is_shown(
         await bot.stop()
     row.injected = 1
     shown = json.dumps(card["blocks"])
-    assert card["text"] == "prod: secondary_unreachable"
+    assert card["text"] == "prod: Secondary unreachable from habot"
     assert "host key" in shown
     assert "sees it" in shown
     assert ":no_entry:" in refused

@@ -25,7 +25,8 @@ from habot.config import Settings
 from habot.core.alerts import Announced
 from habot.core.approvals import RequestAction, closing_problem
 from habot.core.asks import OperationRequest
-from habot.core.cards import Form, Where
+from habot.core.blocks import Form
+from habot.core.cards import Where
 from habot.core.replies import Reply
 from habot.services.background import Background
 from habot.services.freezes import FreezeService
@@ -156,6 +157,10 @@ class OperationService:
     async def resolve(self, caller: Caller, request_id: str, finding: str) -> Reply:
         """An approver closes a request whose outcome was unknown, saying what they found."""
         return await self._deciding.resolve(caller, request_id, finding)
+
+    async def resolve_form(self, caller: Caller, request_id: str) -> Reply | Form:
+        """The Resolve button on an unknown outcome's card: the form, or why not."""
+        return await self._deciding.resolve_form(caller, request_id)
 
     async def click_refusal(
         self, caller: Caller, request_id: str, block_id: str, where: Where, action: str

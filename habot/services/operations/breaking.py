@@ -11,9 +11,9 @@ from datetime import datetime
 
 from habot.core import breakglass
 from habot.core.approvals import Glass, Request, RequestState
-from habot.core.blocks import render
+from habot.core.blocks import Form, render
 from habot.core.breakglass import GlassRule, reading_refusal, reason_problem
-from habot.core.cards import Form, glass_form
+from habot.core.cards import glass_form
 from habot.core.paging import glass_reviewed, glass_used
 from habot.core.replies import Code, Part, Person, Reply, plain, refused, say
 from habot.core.roles import Access
@@ -111,9 +111,7 @@ class Breaking(Stage):
             post = breakglass.announcement(request, glass, approvers, command)
             await self._notify.post_card(request.pair, channel, render(post))
         link = await self._notify.link(card) if card is not None else None
-        everyone = await self._approvers.who_can_approve() if self._approvers else None
-        levels = await self._members(tuple(e for lvl in self._escalation.levels for e in lvl))
-        for user in sorted(((everyone or frozenset()) | levels) - {glass.by}):
+        for user in sorted(await self._everyone_approving() - {glass.by}):
             await self._notify.direct(user, breakglass.approver_dm(request, glass, link, command))
         if self._paging is not None:
             page = glass_used(request, glass, card)

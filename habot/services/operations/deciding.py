@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from habot.core import unknown
 from habot.core.approvals import (
     Decision,
     Request,
@@ -15,8 +16,8 @@ from habot.core.approvals import (
     closing_problem,
     judge,
 )
+from habot.core.blocks import Form
 from habot.core.cards import (
-    Form,
     Where,
     approval_form,
     click_mismatch,
@@ -25,7 +26,11 @@ from habot.core.cards import (
     told_requester,
 )
 from habot.core.freeze import PLANNED, held
+from habot.core.grammar import Sub
+from habot.core.paging import unknown_resolved
+from habot.core.refusals import role_refusal
 from habot.core.replies import Code, Person, Reply, When, plain, refused, say
+from habot.core.roles import missing_role
 from habot.core.stepup import Confirm, name_problem
 from habot.core.totp import code_problem
 from habot.services.leader import gone
@@ -275,9 +280,29 @@ class Deciding(Stage):
         self._changed()
         note = say("Resolved by ", Person(caller.user), f": {finding}")
         await self._refresh_card(request, note=note)
+        channel, card = await self._card_channel(request)
+        if channel and card is not None:
+            await self._notify.thread(request.pair, channel, card, note)
+        if self._paging is not None:
+            pagers = self._settings.paging.pagers
+            await self._paging.resolve(pagers, unknown_resolved(request), approvers=True)
         return say(
             "Request ", Code(request.id), f" resolved; {request.pair} is open to operations again."
         )
+
+    async def resolve_form(self, caller: Caller, request_id: str) -> Reply | Form:
+        """The Resolve button: the form for what they found — or why not (not an approver,
+        no such request, or it is not unknown)."""
+        if role := missing_role(Sub.RESOLVE, caller.roles):
+            return role_refusal(Sub.RESOLVE, role, caller.roles, self._settings.slack.command)
+        request = await self._requests.get(request_id)
+        if request is None:
+            return say("There is no request ", Code(request_id), ".")
+        if request.state is not RequestState.UNKNOWN:
+            return say("Request ", Code(request.id), f" is {request.state.value}: there is "
+                       "nothing to resolve.")  # fmt: skip
+        channel, _ = await self._card_channel(request)
+        return unknown.resolve_form(request, channel or caller.channel or "")
 
     async def _may_still_run(self, request: Request) -> Reply | None:
         """Why an unknown run may still be going on its node (so resolving it now could

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
+from habot.core import unknown
 from habot.core.alerts import Announced, shape
 from habot.core.approvals import CANCELLABLE, Glass, Request, RequestState
 from habot.core.audit import digest
@@ -30,8 +31,9 @@ from habot.core.operations import (
     topology_change,
     verify_outcome,
 )
+from habot.core.paging import outcome_unknown
 from habot.core.prompts import joining_code_in
-from habot.core.replies import Code, Output, Reply, Tone, say
+from habot.core.replies import Code, Link, Output, Reply, Tone, say
 from habot.core.results import CommandResult
 from habot.core.verdict import PairStatus, serving_changed
 from habot.errors import (
@@ -43,7 +45,7 @@ from habot.errors import (
     UnexpectedPrompt,
 )
 from habot.logs import about
-from habot.services.operations.stage import PROGRESS_EVERY, Notifier, Parts, Stage
+from habot.services.operations.stage import MAX_DIRECT, PROGRESS_EVERY, Notifier, Parts, Stage
 
 log = logging.getLogger(__name__)
 #: Characters of recent output a progress post is cut from (it shows the last 8 lines).
@@ -343,12 +345,33 @@ class Execution(Stage):
         self._changed()
         outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
         await self._durably(lambda: self._refresh_card(request, outcome=outcome))
-        channel, _ = await self._durably(lambda: self._card_channel(request))
+        channel, card = await self._durably(lambda: self._card_channel(request))
+        link = await self._notify.link(card) if card is not None else None
         if channel:
-            text = say("Your ", Code(request.operation.value), f" on {request.pair}: {words}")
-            await self._durably(
-                lambda: self._notify.tell(request.pair, channel, request.requester, text)
-            )
+            text = say("Your ", Code(request.operation.value), f" on {request.pair}: {words}",
+                       *((" (", Link(link, "its card"), ")") if link else ()))  # fmt: skip
+            await self._durably(lambda: self._notify.direct(request.requester, text))
+        if state is RequestState.UNKNOWN:
+            await self._call_approvers(request, words, channel, card, link)
+
+    async def _call_approvers(
+        self, request: Request, words: str, channel: str | None, card: int | None, link: str | None
+    ) -> None:
+        """An unknown outcome closes the pair until a person resolves it: the approvers
+        are named in the card's thread, told by direct message, and paged (if paging is
+        on) — not left to find out when someone asks for another operation."""
+        command = self._settings.slack.command
+        if channel and card is not None:
+            mentions = self._settings.slack.approvers_mention
+            called = unknown.approvers_called(request, words, mentions, command)
+            await self._durably(lambda: self._notify.thread(request.pair, channel, card, called))
+        dm = unknown.approver_dm(request, words, link, command)
+        approvers = await self._everyone_approving() - {request.requester}
+        for user in sorted(approvers)[:MAX_DIRECT]:
+            await self._durably(lambda: self._notify.direct(user, dm))  # noqa: B023 (awaited now)
+        if self._paging is not None:
+            page = outcome_unknown(request, words, card)
+            await self._paging.send(self._settings.paging.pagers, page, approvers=True)
 
     async def _keep_reading(self, after: PairStatus) -> None:
         """The reading that judged the outcome is the pair's newest: kept with the scheduled

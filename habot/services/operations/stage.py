@@ -261,7 +261,7 @@ class Stage:
             asked=asked_line(self._escalation, request.asked, request.first),
             confirm=self._step_up.confirm(request.operation),
             code=self._step_up.needs_code(request.operation),
-            now=self._clock(),
+            now=self._clock(), command=self._settings.slack.command,
         )  # fmt: skip
 
     # -- who is asked: escalation levels, DMs, the approvers' pages -------------------------
@@ -302,6 +302,14 @@ class Stage:
         assert self._oncall is not None
         approvers = await self._approvers.who_can_approve() if self._approvers else None
         return first_level(configured, await self._oncall.now(), approvers)
+
+    async def _everyone_approving(self) -> frozenset[str]:
+        """Everyone who can approve, and every member of an escalation level: who is told
+        when something needs an approver whoever is on call (a break-glass, an unknown
+        outcome)."""
+        everyone = await self._approvers.who_can_approve() if self._approvers else None
+        levels = await self._members(tuple(e for lvl in self._escalation.levels for e in lvl))
+        return (everyone or frozenset()) | levels
 
     async def _members(self, entries: tuple[str, ...]) -> frozenset[str]:
         if self._approvers is None:
