@@ -291,10 +291,11 @@ OPERATOR = Caller("U0OPS1", "C0ALERTS", frozenset({Access.VIEWER, Access.OPERATO
 
 
 async def test_acknowledging_an_alert_says_who_is_on_it(memory: Stores) -> None:
-    """An operator acknowledges the open alert: the incident keeps who and when (the card
-    shows it from the next reading, without the button), its thread says it at once, and
-    it is audited; a second click, a viewer, or a pair with no open alert get told why."""
-    settings = parse_settings(CONFIG, env={})
+    """An operator acknowledges the open alert: the incident keeps who and when, the card
+    shows it at once (without the button, still "For @…"), its thread says it, and it is
+    audited; a second click, a viewer, or a pair with no open alert get told why."""
+    slack = {**CONFIG["slack"], "alert_mention": "S0ONCALL"}
+    settings = parse_settings({**CONFIG, "slack": slack}, env={})
     clock = Clock()
     alerts = Alerter(
         settings=settings, states=memory.alerts, outbox=memory.outbox, clock=clock,
@@ -316,17 +317,25 @@ async def test_acknowledging_an_alert_says_who_is_on_it(memory: Stores) -> None:
     incident = (await memory.alerts.load("prod"))[0].incident
     assert incident is not None
     assert (incident.acknowledged_by, incident.acknowledged_at) == ("U0OPS1", clock.now)
-    await alerts.observe(BAD)  # the next reading updates the card
-    sent = []
+    sent = []  # before any further reading
     while (head := await memory.outbox.head("prod")) is not None:
         sent.append((head.kind, head.payload))
         await memory.outbox.record(head.id, Next(Delivery.SENT, T0), f"1.{head.id}", None)
-    assert [kind for kind, _ in sent] == ["post", "reply", "update"]
-    assert sent[1][1]["text"] == said
-    card = json.dumps(sent[2][1]["blocks"])
+    assert [kind for kind, _ in sent] == ["post", "update", "reply"]
+    assert sent[2][1]["text"] == said
+    card = json.dumps(sent[1][1]["blocks"])
     assert "Acknowledged by <@U0OPS1> <!date^" in card
     assert "|03:02 UTC>" in card
     assert "alert_acknowledge" not in card
+    assert "For <!subteam^S0ONCALL>" in card  # kept on the edit
+    await alerts.observe(BAD)  # the next reading's edit keeps both
+    head = await memory.outbox.head("prod")
+    assert head is not None
+    later = json.dumps(head.payload["blocks"])
+    assert ("Acknowledged by <@U0OPS1>" in later, "For <!subteam^S0ONCALL>" in later) == (
+        True,
+        True,
+    )
     [event] = [r.event for r in await memory.audit.recent(10) if r.event.kind == "acknowledged"]
     assert (event.actor, event.pair) == ("U0OPS1", "prod")
 

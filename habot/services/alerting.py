@@ -15,6 +15,7 @@ from habot.core.alerts import (
     Acknowledgement,
     AlertState,
     Announced,
+    Incident,
     Kind,
     Notice,
     in_quiet_hours,
@@ -62,6 +63,7 @@ class Alerter:
         self._outbox = outbox
         self._clock = clock
         self._observing = asyncio.Lock()  # one reading at a time: load, decide, save
+        self._seen: dict[str, PairStatus] = {}  # the last reading judged, per pair
 
     async def observe(self, status: PairStatus) -> None:
         """One reading of one pair (does nothing when no alert channel is configured)."""
@@ -72,6 +74,7 @@ class Alerter:
 
     async def _observe(self, status: PairStatus) -> None:
         now = self._clock()
+        self._seen[status.pair] = status
         before, card = await self._states.load(status.pair)
         quiet = in_quiet_hours(self._quiet, now.astimezone(self._zone))
         schedule = self._schedule
@@ -105,8 +108,8 @@ class Alerter:
             await self._paging.resolve(pagers, paging.resolve(status.pair, incident))
 
     async def acknowledge(self, caller: Caller, pair: str) -> Reply:
-        """Someone is on it: the open incident says who and since when (on its card from
-        the next reading, and at once in its thread), audited. Operators and approvers."""
+        """Someone is on it: the open incident says who and since when — on its card at
+        once, and in its thread — audited. Operators and approvers."""
         if not caller.roles & {Access.OPERATOR, Access.APPROVER}:
             return refused("Acknowledging an alert needs the ", Strong("operator"), " or ",
                            Strong("approver"), " role.")  # fmt: skip
@@ -128,11 +131,36 @@ class Alerter:
             ))  # fmt: skip
         pagers = [Pager(p) for p in incident.paged]  # the on-call is told too
         await self._paging.send(pagers, paging.acknowledge(pair, incident, caller.user))
+        await self._show_acknowledged(pair, incident, ack, card)
         words = say("Acknowledged by ", Person(caller.user), " ", When(now), ".")
         if self._channel and card is not None:
             reply = reply_to(card, mrkdwn(words))
             await self._outbox.enqueue(pair, MessageKind.REPLY, self._channel, reply, now)
         return words
+
+    async def _card(
+        self, status: PairStatus, incident: Incident, resolved: bool = False
+    ) -> dict[str, Any]:
+        """The alert card's payload as it stands: the freeze holding the pair, and — while
+        it is open — "For @…" kept on every edit (an edit notifies nobody again)."""
+        freeze = await self._freezes.holding(status.pair) if self._freezes else None
+        frozen = (freeze.ends_at, freeze.reason) if freeze else None
+        notify = None if resolved else self._mention
+        card = alert_card(status, incident, resolved=resolved, notify=notify, frozen=frozen)
+        return message_payload(card)
+
+    async def _show_acknowledged(
+        self, pair: str, incident: Incident, ack: Acknowledgement, card: int | None
+    ) -> None:
+        """The card shows who is on it at once, not from the next reading (which may be
+        ``status_every`` away): edited from the reading this process last judged (on
+        another replica, the next reading shows it)."""
+        status = self._seen.get(pair)
+        if not self._channel or card is None or status is None:
+            return
+        on_it = replace(incident, acknowledged_by=ack.by, acknowledged_at=ack.at)
+        shown = update_of(card, await self._card(status, on_it))
+        await self._outbox.enqueue(pair, MessageKind.UPDATE, self._channel, shown, ack.at)
 
     async def _already(self, pair: str) -> Reply:
         """Someone acknowledged first (on this replica or another): who, and when."""
@@ -166,20 +194,13 @@ class Alerter:
                 nudge = reply_to(card, nudge_text(notice.incident, self._mention, now))
                 await self._outbox.enqueue(lane, MessageKind.REPLY, channel, nudge, now)
             return card
-        freeze = await self._freezes.holding(status.pair) if self._freezes else None
-        frozen = (freeze.ends_at, freeze.reason) if freeze else None
+        resolved = notice.kind is Kind.RESOLVE
+        shown = await self._card(status, notice.incident, resolved)
         if notice.kind is Kind.RAISE:
-            raised = alert_card(status, notice.incident, notify=self._mention, frozen=frozen)
-            return await self._outbox.enqueue(
-                lane, MessageKind.POST, channel, message_payload(raised), now
-            )
+            return await self._outbox.enqueue(lane, MessageKind.POST, channel, shown, now)
         if card is None:
             return None
-        resolved = notice.kind is Kind.RESOLVE
-        update = message_payload(
-            alert_card(status, notice.incident, resolved=resolved, frozen=frozen)
-        )
-        await self._outbox.enqueue(lane, MessageKind.UPDATE, channel, update_of(card, update), now)
+        await self._outbox.enqueue(lane, MessageKind.UPDATE, channel, update_of(card, shown), now)
         if not resolved:
             return card
         if not notice.quiet:
