@@ -375,7 +375,7 @@ async def test_history_shows_recent_audit_events(bot: Bot, fake: FakeSlack) -> N
     await reply(bot, fake, "status dr")
     message = await reply(bot, fake, "history 5")
     assert message["response_type"] == "ephemeral"
-    assert "status     bau" in shown(message)
+    assert "status     BAU" in shown(message)
 
 
 async def test_health_and_metrics(bot: Bot, fake: FakeSlack) -> None:

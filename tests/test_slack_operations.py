@@ -468,7 +468,7 @@ async def test_app_home_shows_pairs_and_what_the_approver_can_act_on(
     view = json.dumps(call.args["view"], ensure_ascii=False)
     assert request_id in view
     assert "*prod* — BAU" in view
-    assert "*dr* — bau" in view
+    assert "*dr* — BAU" in view
     assert fake.invalid == []
 
 
