@@ -740,7 +740,9 @@ async def test_a_card_slack_is_slow_to_take_is_said_plainly(world: World) -> Non
 
 
 async def test_joining_code_goes_only_to_the_requester(world: World) -> None:
-    """With required = 0 it runs at once; the code reaches only the requester."""
+    """With required = 0 it runs at once; the code reaches only the requester, and the
+    outcome they are sent says how to get one again if they missed it (it is stored
+    nowhere)."""
     await world.sim.apply("dr", "secondary", "down")
     world.sim.pairs["dr"].nodes[Role.SECONDARY].state = NodeState.STANDALONE
     await world.sim.apply("dr", "secondary", "up")
@@ -756,6 +758,30 @@ async def test_joining_code_goes_only_to_the_requester(world: World) -> None:
     [result] = [r for r in await world.records() if r.event.kind == "command_result"]
     assert result.event.output_digest is None  # a digest of a short code could be reversed
     assert result.event.detail["output"] == "withheld: secret"
+    [told] = [t for u, t in world.notifier.directs if t.startswith("Your `joining-code`")]
+    assert "The code was shown to you once, in the channel, and is stored nowhere." in told
+    assert "`/ha joining-code dr` asks for a new one if you missed it." in told
+    assert code not in told
+
+
+async def test_an_approved_joining_code_card_says_how_to_get_another(world: World) -> None:
+    """Asked with an approval, the finished card says who saw the code and how to ask
+    again; it never shows the code."""
+    rules = dict(world.settings.approval.operations)
+    rules["joining-code"] = rules["joining-code"].model_copy(update={"required": 1})
+    approval = world.settings.approval.model_copy(update={"operations": rules})
+    world.settings = world.settings.model_copy(update={"approval": approval})
+    world.service = world.with_service(settings=world.settings)
+    world.sim.pairs["dr"].nodes[Role.SECONDARY].state = NodeState.STANDALONE
+    await world.ask("joining-code dr")
+    await world.service.approve(LEAD, world.request_id())
+    await world.service.drain()
+    card = json.dumps(world.notifier.last().blocks, ensure_ascii=False)
+    assert "Succeeded" in card
+    assert "shown once, only to <@U0OPS1>, and is stored nowhere" in card
+    assert "Not seen it? Ask again: `/ha joining-code dr`." in card
+    [(_, secret)] = world.notifier.secrets
+    assert secret.split("Joining code: ")[1].split()[0] not in card
 
 
 async def test_cooldown_after_a_role_change_and_override(world: World) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from habot.core.approvals import Glass, Request, RequestAction, RequestState
@@ -121,6 +121,11 @@ def approval_card(
         blocks.append(_cancel_only(request))
     if request.state is RequestState.UNKNOWN:
         blocks += [section(way_out(request, command)), resolve_button(request)]
+    if _code_handed_out(request):
+        blocks.append(context(
+            f":key: The joining code was shown once, only to {mention(request.requester)}, "
+            f"and is stored nowhere. {_ask_again(request, command)}"
+        ))  # fmt: skip
     if request.state is RequestState.PENDING:
         blocks.append(_buttons(request, plan, confirm))
         if confirm is Confirm.TYPE_PAIR_NAME:
@@ -134,6 +139,31 @@ def approval_card(
         if asked:  # who the escalation levels have asked, and who is next
             blocks.append(context(asked))
     return Message(text, tuple(blocks), in_channel=True)
+
+
+def _code_handed_out(request: Request) -> bool:
+    return request.operation is Operation.JOINING_CODE and request.state is RequestState.SUCCEEDED
+
+
+def _ask_again(request: Request, command: str) -> str:
+    return f"Not seen it? Ask again: `{command} joining-code {request.pair}`."
+
+
+def outcome_told(
+    request: Request, state: RequestState, words: str, link: str | None, command: str
+) -> Reply:
+    """The direct message that tells the requester how their request ended (kept in their
+    DM with habot, unlike an ephemeral), with a link to its card; for a joining code, how
+    to get one again (the code itself went once, to them only, and is stored nowhere)."""
+    card: tuple[Part, ...] = (" (", Link(link, "its card"), ")") if link else ()
+    again = replace(request, state=state)
+    missed: tuple[Part, ...] = (
+        (" The code was shown to you once, in the channel, and is stored nowhere. ",
+         Code(f"{command} joining-code {request.pair}"), " asks for a new one if you "
+         "missed it.") if _code_handed_out(again) else ()
+    )  # fmt: skip
+    return say("Your ", Code(request.operation.value), f" on {request.pair}: {words}", *card,
+               *missed)  # fmt: skip
 
 
 @dataclass(frozen=True)

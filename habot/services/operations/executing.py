@@ -16,7 +16,7 @@ from habot.core import unknown
 from habot.core.alerts import Announced, shape
 from habot.core.approvals import CANCELLABLE, Glass, Request, RequestState
 from habot.core.audit import digest
-from habot.core.cards import before_after
+from habot.core.cards import before_after, outcome_told
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.checks import changed, checks_made
 from habot.core.durations import format_duration
@@ -33,7 +33,7 @@ from habot.core.operations import (
 )
 from habot.core.paging import outcome_unknown
 from habot.core.prompts import joining_code_in
-from habot.core.replies import Code, Link, Output, Reply, Tone, say
+from habot.core.replies import Code, Output, Reply, Tone, say
 from habot.core.results import CommandResult
 from habot.core.verdict import PairStatus, serving_changed
 from habot.errors import (
@@ -348,8 +348,8 @@ class Execution(Stage):
         channel, card = await self._durably(lambda: self._card_channel(request))
         link = await self._notify.link(card) if card is not None else None
         if channel:
-            text = say("Your ", Code(request.operation.value), f" on {request.pair}: {words}",
-                       *((" (", Link(link, "its card"), ")") if link else ()))  # fmt: skip
+            command = self._settings.slack.command
+            text = outcome_told(request, state, words, link, command)
             await self._durably(lambda: self._notify.direct(request.requester, text))
         if state is RequestState.UNKNOWN:
             await self._call_approvers(request, words, channel, card, link)
