@@ -114,6 +114,21 @@ def test_an_open_approval_card_names_its_approvers_and_a_closed_one_does_not() -
     assert "S0LEADS" not in done.text + json.dumps(done.blocks)
 
 
+def test_a_finished_card_says_why_it_was_allowed_and_no_longer_when_it_expires() -> None:
+    """While it waits the card says why it is allowed now and when it expires; once it has
+    run, why it was allowed — and no deadline that no longer means anything."""
+    bau = PairStatus(**{**_status().__dict__, "reason": "ok"})
+    plan = preflight(Operation.SWITCHOVER, bau)
+    request = Request(
+        "r1", Operation.SWITCHOVER, "prod", Role.PRIMARY, "U0OPS", T0,
+        T0 + timedelta(minutes=15), 1, topology(bau),
+    )  # fmt: skip
+    waiting = json.dumps(approval_card(request, plan).blocks, ensure_ascii=False)
+    assert ("Why it is allowed now:" in waiting, "· expires <!date^" in waiting) == (True, True)
+    done = json.dumps(approval_card(replace(request, state=RequestState.SUCCEEDED), plan).blocks)
+    assert ("Why it was allowed:" in done, "expires" in done) == (True, False)
+
+
 def test_the_terminal_shows_node_text_as_text() -> None:
     """`habot status`'s details: rich markup (`[/bold]` once crashed it), terminal escapes
     and newlines from a node are printed as text — escapes stripped, newlines escaped — and

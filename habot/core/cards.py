@@ -75,12 +75,15 @@ def approval_card(
     ``asked`` (the escalation levels), how approving it is ``confirm``ed, and — asked for
     later — when it runs and how long until then (``now``)."""
     verdict, primary, secondary = request.snapshot
+    waiting = request.state in {RequestState.PENDING, RequestState.SCHEDULED}
     blocks: list[Block] = [
         section(
             f"*{request.operation.value}* on *{request.pair}* — runs `{plan.command.value}` on "
             f"the {plan.node} ({plan.address})\n{_STATE_LINE[request.state]}"
         ),
-        section(f"*Why it is allowed now:* {escape(plan.why)}"),
+        section(
+            f"*{'Why it is allowed now' if waiting else 'Why it was allowed'}:* {escape(plan.why)}"
+        ),
         context(
             f"Judged on: {VERDICT_EMOJI[verdict]} {verdict.label} · Primary {primary.label} · "
             f"Secondary {secondary.label}"
@@ -89,8 +92,12 @@ def approval_card(
             f"Asked by {mention(request.requester)} · request `{request.id}` · approvals "
             f"{len(request.approvals)}/{request.required}"
             + "".join(f" · approved by {mention(a)}" for a in request.approvals)
-            + f" · {'or expires' if request.run_at else 'expires'} "
-            f"{slack_date(request.expires_at)}"
+            + (
+                f" · {'or expires' if request.run_at else 'expires'} "
+                f"{slack_date(request.expires_at)}"
+                if waiting
+                else ""
+            )
         ),
     ]
     if request.run_at is not None:
