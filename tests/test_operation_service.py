@@ -784,6 +784,19 @@ async def test_an_approved_joining_code_card_says_how_to_get_another(world: Worl
     assert secret.split("Joining code: ")[1].split()[0] not in card
 
 
+async def test_the_approve_dialog_of_make_standalone_carries_the_cards_warning(
+    world: World,
+) -> None:
+    """The confirm dialog is the last thing an approver reads: it says redundancy ends."""
+    world.sim.pairs["prod"].nodes[Role.SECONDARY].state = NodeState.STANDALONE
+    await world.ask("make-standalone prod primary")
+    [actions] = [b for b in world.notifier.last().blocks if b["type"] == "actions"]
+    [approve] = [e for e in actions["elements"] if e["action_id"] == "approve_request"]
+    dialog = approve["confirm"]["text"]["text"]
+    assert dialog.endswith(":warning: Redundancy ends: prod will no longer be an HA pair.")
+    assert len(dialog) <= 300  # Slack's limit for a confirm dialog's text
+
+
 async def test_cooldown_after_a_role_change_and_override(world: World) -> None:
     """After a switchover, a new request waits 10 min unless overridden (and shown)."""
     await world.ask("switchover prod")

@@ -282,7 +282,8 @@ def _buttons(request: Request, plan: OperationPlan, confirm: Confirm = Confirm.C
         "title": {"type": "plain_text", "text": "Approve this operation?"},
         "text": {
             "type": "mrkdwn",
-            "text": f"Run `{plan.command.value}` on *{request.pair}* {plan.node} ({plan.address}).",
+            "text": f"Run `{plan.command.value}` on *{request.pair}* {plan.node} ({plan.address})."
+            + (f"\n:warning: {plan.warning}" if plan.warning else ""),
         },
         "confirm": {"type": "plain_text", "text": "Approve and run"},
         "deny": {"type": "plain_text", "text": "Not yet"},
