@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import sys
 from dataclasses import dataclass, replace
@@ -300,6 +301,9 @@ async def test_simulator_process_can_be_steered_from_another_process(tmp_path: P
         assert (await habot("--config", config, "status", "--json")).code == 0
         faulted = await habot("sim", "fault", "--dir", str(state), "prod", "primary", "down")
         assert faulted.code == 0, faulted.err
+        assert faulted.out.splitlines() == [
+            "prod primary: down — done (habot sim show prints the whole state)"
+        ]
         ran = await habot("--config", config, "status", "--json")
         assert ran.code == 1
         assert json.loads(ran.out)[0]["verdict"] == "primary_down"
@@ -311,6 +315,22 @@ async def test_simulator_process_can_be_steered_from_another_process(tmp_path: P
         out, _ = await asyncio.wait_for(sim_proc.communicate(), 30)
     assert sim_proc.returncode == 0
     assert "simulator stopped" in out.decode()
+
+
+async def test_sim_run_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
+    """A port already taken: one line naming it and what to do, exit 2, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = await habot(
+            "sim", "run", "--dir", str(tmp_path), "--pairs", "prod", "--base-port", str(port)
+        )
+    assert ran.code == 2
+    assert ran.err.splitlines() == [
+        f"habot sim run: a port from 127.0.0.1:{port} on is already in use (another "
+        "simulator?); stop it, or choose others with --base-port (0: any free ports)."
+    ]
 
 
 async def test_fault_without_a_running_simulator_says_how_to_start_one(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import signal
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -75,7 +77,17 @@ def run(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    asyncio.run(_serve(simulator))
+    try:
+        asyncio.run(_serve(simulator))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        click.echo(
+            f"habot sim run: a port from {host}:{base_port} on is already in use (another "
+            "simulator?); stop it, or choose others with --base-port (0: any free ports).",
+            err=True,
+        )
+        sys.exit(2)
 
 
 def _names(listed: str) -> tuple[str, ...]:
@@ -120,9 +132,9 @@ def fault(state_dir: Path, pair: str, target: str, fault: str, value: str | None
     Example:      habot sim fault prod primary down
     """
     request = {"op": "fault", "pair": pair, "target": target, "fault": fault, "value": value}
-    reply = _control(state_dir, request)
-    click.echo(f"{pair} {target}: {fault}{' ' + value if value else ''} — done")
-    click.echo(json.dumps(reply["state"][pair], indent=2))
+    _control(state_dir, request)
+    click.echo(f"{pair} {target}: {fault}{' ' + value if value else ''} — done "
+               "(habot sim show prints the whole state)")  # fmt: skip
 
 
 @sim.command("show")
