@@ -143,7 +143,7 @@ def test_cooldown() -> None:
     ten = timedelta(minutes=10)
     refusal = cooldown_refusal(T0, ten, T0 + timedelta(minutes=3), None)
     assert refusal is not None
-    assert "wait until 03:10 UTC" in plain(refusal)
+    assert "wait until 2026-11-26 03:10 UTC" in plain(refusal)
     assert Code('--override "reason"') in refusal  # shown as something to type
     assert cooldown_refusal(T0, ten, T0 + timedelta(minutes=3), "vendor on the phone") is None
     assert cooldown_refusal(T0, ten, T0 + ten, None) is None

@@ -466,7 +466,8 @@ async def test_when_slack_is_down_the_cli_lists_mutes_and_reads_the_log(
     assert (await habot("--config", str(config), "pending")).out.strip() == "No open requests."
     muted = await habot("--config", str(config), "mute", "prod", "2h", "vendor", "window")
     assert muted.code == 0, muted.err
-    assert re.fullmatch(rf"Alerts for prod muted until \d\d:\d\d UTC by @{me}: vendor window",
+    assert re.fullmatch(rf"Alerts for prod muted until \d{{4}}-\d\d-\d\d \d\d:\d\d UTC by @{me}: "
+                        "vendor window",
                         muted.out.strip())  # fmt: skip
     too_long = await habot("--config", str(config), "mute", "prod", "9d", "x")
     assert too_long.code == 2
@@ -485,7 +486,8 @@ async def test_when_slack_is_down_the_cli_lists_mutes_and_reads_the_log(
     assert open_.out.strip().splitlines() == [
         "r1 switchover prod (primary) — pending, asked by @U0OPS, 0/1 approvals",
         "Break-glass reviews owed:",
-        "• r2 switchover on dr by @U0OPS 03:10 UTC — an approver other than @U0OPS: "
+        "• r2 switchover on dr by @U0OPS 2026-12-03 03:10 UTC — an approver other than "
+        "@U0OPS: "
         '/ha review r2 "what you checked"',
     ]
     shown = await habot("--config", str(config), "history", "prod", "--limit", "2")

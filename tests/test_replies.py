@@ -183,7 +183,7 @@ def test_slowing_down_says_when_to_try_again(wait: float, shown: str) -> None:
 #: Slack's fallback), Slack's date token, the terminal digest's window, and audit lines
 #: (inside code blocks, where Slack shows no dates).
 CLOCK_WORDS_ALLOWED = {
-    "core/replies.py": 1, "core/blocks.py": 1, "core/digest.py": 1, "core/audit.py": 1,
+    "core/replies.py": 2, "core/blocks.py": 1, "core/digest.py": 1, "core/audit.py": 1,
     "core/when.py": 1,  # a local time as typed, refused: it does not exist in that zone
 }  # fmt: skip
 
@@ -206,4 +206,14 @@ def test_a_moment_is_a_slack_date_with_utc_words_to_fall_back_on() -> None:
     assert mrkdwn(say("expires ", When(at))) == (
         "expires <!date^1795662900^{date_short_pretty} at {time}|03:15 UTC>"
     )
-    assert reply_text(say("expires ", When(at))) == "expires 03:15 UTC"
+    assert reply_text(say("expires ", When(at))) == "expires 2026-11-26 03:15 UTC"  # dated
+
+
+def test_terminal_text_has_no_slack_backticks_but_keeps_what_a_node_printed() -> None:
+    """habot's own words lose Slack's code marks in a terminal; a node's output does not."""
+    said = say("For a planned hand-over use `switchover`; run ", Code("habot check"), ".",
+               Output("echo `date`"))  # fmt: skip
+    assert (
+        reply_text(said)
+        == "For a planned hand-over use switchover; run habot check.\necho `date`\n"
+    )

@@ -119,8 +119,11 @@ TONE_MARK = {
 
 
 def reply_text(reply: Reply) -> str:
-    """A reply as plain terminal text: no emoji or markup; people and channels by id."""
-    return TONE_MARK[reply.tone] + plain(reply.parts)
+    """A reply as plain terminal text: no emoji or markup (habot's own words lose Slack's
+    backticks; what a node printed is kept as printed); people and channels by id; every
+    moment with its date."""
+    parts = [p.replace("`", "") if isinstance(p, str) else p for p in reply.parts]
+    return TONE_MARK[reply.tone] + plain(parts)
 
 
 def digest_text(digest: Digest) -> str:

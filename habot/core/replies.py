@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -88,6 +88,12 @@ class When:
         """The moment as words in UTC (a terminal's, and Slack's fallback)."""
         return f"{self.at:%H:%M} UTC"
 
+    @property
+    def dated(self) -> str:
+        """The moment with its date, in UTC (plain text: a terminal, the audit), so that
+        "until 07:19 UTC" three days away never reads as already over."""
+        return f"{self.at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
 
 @dataclass(frozen=True)
 class Output:
@@ -146,7 +152,7 @@ def _plain(part: Part) -> str:
     if isinstance(part, Output):
         return f"\n{part.text}\n"
     if isinstance(part, When):
-        return part.utc
+        return part.dated
     return part.text
 
 
