@@ -99,8 +99,8 @@ class SlackHandlers:
         app.action(FRESH_STATUS)(self.on_alert_button)
         app.action(OPEN_REQUEST)(self.on_alert_button)
         app.action(ACKNOWLEDGE)(self.on_acknowledge)
-        app.action(BREAK_GLASS)(self.on_break_glass)
-        app.action(RESOLVE)(self.on_resolve)
+        app.action(BREAK_GLASS)(self.on_form_button)
+        app.action(RESOLVE)(self.on_form_button)
         app.view(RESOLVE_FORM)(self.on_resolve_form)
         app.view(GLASS_FORM)(self.on_glass_form)
         app.view(REQUEST_FORM)(self.on_request_form)
@@ -249,7 +249,7 @@ class SlackHandlers:
         answer = await self._safely(CLOSE_FORM, self._command_reply(user, channel, text))
         await self._post_ephemeral(client, channel, user, answer)
 
-    async def on_break_glass(
+    async def on_form_button(
         self,
         ack: AsyncAck,
         body: dict[str, Any],
@@ -257,29 +257,29 @@ class SlackHandlers:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        """The card's Break glass button: the form for the reason (``views.open`` with the
-        click's trigger, which lives 3 s), or — when the rules already refuse — why not."""
+        """A card's button that opens a form — Break glass (the reason), Resolve (what was
+        found): the form (``views.open`` with the click's trigger, which lives 3 s), or —
+        when the rules already refuse — why not."""
         await ack()
         action = body["actions"][0]
         user, where = body["user"]["id"], _where(body, context)
         request_id, block_id = str(action.get("value")), action.get("block_id", "")
-        work = self._glass_form(user, where, request_id, block_id)
-        answer = await self._safely(BREAK_GLASS, work)
+        work = self._button_form(action["action_id"], user, where, request_id, block_id)
+        answer = await self._safely(action["action_id"], work)
         trigger = body.get("trigger_id")
         await self._answer(respond, answer, user, client, trigger, replace_original=False)
 
-    async def _glass_form(
-        self, user: str, where: Where, request_id: str, block_id: str
+    async def _button_form(
+        self, action_id: str, user: str, where: Where, request_id: str, block_id: str
     ) -> Answer | Form:
         if self._operations is None:
             return say("Operations are not enabled in this process.")
         caller = await self._caller(user, where.channel)
-        wrong = await self._operations.click_refusal(
-            caller, request_id, block_id, where, "break_glass"
-        )
+        wrong = await self._operations.click_refusal(caller, request_id, block_id, where, action_id)
         if wrong is not None:
             return wrong
-        return await self._operations.glass_form(caller, request_id)
+        opens = {BREAK_GLASS: self._operations.glass_form, RESOLVE: self._operations.resolve_form}
+        return await opens[action_id](caller, request_id)
 
     async def on_glass_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -298,34 +298,6 @@ class SlackHandlers:
         text = f"{Sub.BREAK_GLASS.value} {meta.get('request', '')} {reason}"
         answer = await self._safely(GLASS_FORM, self._command_reply(user, channel, text))
         await self._post_ephemeral(client, channel, user, answer)
-
-    async def on_resolve(
-        self,
-        ack: AsyncAck,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        context: AsyncBoltContext,
-        client: AsyncWebClient,
-    ) -> None:
-        """The Resolve button on an unknown outcome's card: the form for what the
-        approver found, or why not."""
-        await ack()
-        action = body["actions"][0]
-        user, where = body["user"]["id"], _where(body, context)
-        request_id, block_id = str(action.get("value")), action.get("block_id", "")
-        work = self._resolve_form(user, where, request_id, block_id)
-        answer = await self._safely(RESOLVE, work)
-        trigger = body.get("trigger_id")
-        await self._answer(respond, answer, user, client, trigger, replace_original=False)
-
-    async def _resolve_form(
-        self, user: str, where: Where, request_id: str, block_id: str
-    ) -> Answer | Form:
-        if self._operations is None:
-            return say("Operations are not enabled in this process.")
-        caller = await self._caller(user, where.channel)
-        wrong = await self._operations.click_refusal(caller, request_id, block_id, where, "resolve")
-        return wrong or await self._operations.resolve_form(caller, request_id)
 
     async def on_resolve_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
