@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from habot.core.durations import parse_duration
 from habot.core.freeze import ALL, MAX_FREEZE
 from habot.core.grammar import (
+    MAX_REASON,
     MUTATING,
     REQUEST_ID,
     TOKEN,
@@ -29,7 +30,6 @@ from habot.core.when import parse_when
 
 _OPENING_QUOTES = "\"'\u201c\u2018\u201e"  # straight, and curly as phones and Slack type them
 _CLOSING_QUOTES = "\"'\u201d\u2019\u201c"
-MAX_REASON = 300
 
 
 @dataclass(frozen=True)

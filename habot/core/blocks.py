@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from habot.core.asks import MAX_REASON
 from habot.core.audit import AuditRecord, history_line
 from habot.core.console import offer_line
 from habot.core.durations import format_duration
-from habot.core.grammar import SUMMARY, USAGE, LogKind, Sub
+from habot.core.grammar import MAX_REASON, SUMMARY, USAGE, LogKind, Sub
 from habot.core.model import NodeState, Verdict
 from habot.core.operations import next_steps
 from habot.core.replies import (

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from habot.core.approvals import Glass, Request, RequestAction, RequestState
-from habot.core.asks import MAX_REASON, OperationRequest
+from habot.core.asks import OperationRequest
 from habot.core.blocks import (
     VERDICT_EMOJI,
     Block,
@@ -25,6 +25,7 @@ from habot.core.blocks import (
 from habot.core.breakglass import MIN_REASON
 from habot.core.change import REASON, TICKET, ChangeRule
 from habot.core.checks import steps
+from habot.core.grammar import MAX_REASON
 from habot.core.model import Mark
 from habot.core.operations import (
     CONSEQUENCE,

@@ -17,6 +17,8 @@ from habot.core.model import Role
 from habot.core.operations import Operation
 from habot.errors import HabotError
 
+MAX_REASON = 300  # a reason, a note or what someone found: the longest any of them may be
+
 MAX_TEXT = 500
 DEFAULT_LOG_LINES = 20
 MAX_LOG_LINES = 200
