@@ -19,6 +19,7 @@ from habot.sim.simulator import Simulator
 from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
 from tests.fakeslack import (
     TEAM,
+    ApiCall,
     FakeSlack,
     block_action,
     form_body,
@@ -110,12 +111,18 @@ async def outcome_told(fake: FakeSlack, operation: str, pair: str) -> str:
     told = await fake.wait_for(
         lambda: [
             text
-            for c in fake.calls_to("chat.postMessage")
-            if str(c.args.get("channel", "")).startswith("U")
-            and (text := str(c.args.get("text", ""))).startswith(opening)
+            for c in direct_messages(fake)
+            if (text := str(c.args.get("text", ""))).startswith(opening)
         ]
     )
     return told[-1]
+
+
+def direct_messages(fake: FakeSlack) -> list[ApiCall]:
+    """Every chat.postMessage habot sent to a person (a user id as the channel: their DM
+    with habot), in order, refused or not."""
+    posted = fake.calls_to("chat.postMessage")
+    return [c for c in posted if str(c.args.get("channel", "")).startswith("U")]
 
 
 def button(card: dict[str, Any], action: str) -> tuple[str, str, str]:

@@ -26,6 +26,7 @@ from tests.test_slack_operations import (
     button,
     cards,
     click,
+    direct_messages,
     final_card,
     opened_form,
     runs,
@@ -49,11 +50,7 @@ def card_edits(fake: FakeSlack) -> list[str]:
 def told(fake: FakeSlack) -> list[bool]:
     """Whether Slack refused each direct message that told the requester their operation
     succeeded, in order."""
-    return [
-        c.failed
-        for c in fake.calls_to("chat.postMessage")
-        if str(c.args.get("channel", "")).startswith("U") and "succeeded" in str(c.args)
-    ]
+    return [c.failed for c in direct_messages(fake) if "succeeded" in str(c.args)]
 
 
 async def test_slack_bursts_during_an_operation_lose_nothing_and_keep_order(
