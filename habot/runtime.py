@@ -46,6 +46,7 @@ from habot.services.leader import Heartbeat, Leadership, replica_id
 from habot.services.monitor import Monitor
 from habot.services.mutes import Mutes
 from habot.services.operations import OperationService
+from habot.services.operations.stage import step_up
 from habot.services.outage import Outage
 from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
 from habot.services.paging import Paging
@@ -171,6 +172,8 @@ class Habot:
             clock=clock,
             viewers=stores.viewers,
             freezes=self.freezes,
+            outbox=stores.outbox,
+            step_up=step_up(settings),
         )
         self.mutes = Mutes(states=stores.alerts, audit=stores.audit, clock=clock)
         #: The database's outages, said once each by whichever part meets them first.
@@ -324,6 +327,7 @@ class Habot:
             replica=leadership.me,
             alive=leadership.alive,
             announce=self.alerter.announce,
+            alert_of=self.alerter.open_alert,
             on_busy=slack.on_busy,
             approvers=slack.approvers,
             outage=outage,

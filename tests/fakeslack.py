@@ -51,6 +51,7 @@ class ApiCall:
     token: str
     args: dict[str, Any]
     failed: bool = False  # answered with an injected failure (see fail_next)
+    ts: str | None = None  # the message's ts, as answered (chat.postMessage, chat.update)
 
 
 RESET = 0  # in fail_next: drop the connection instead of answering
@@ -177,7 +178,9 @@ class FakeSlack:
             error = "ratelimited" if status == 429 else "internal_error"
             return web.json_response({"ok": False, "error": error}, status=status, headers=headers)
         scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if token.startswith("xoxb-") else {}
-        return web.json_response(self._answer(method, token, args), headers=scopes)
+        answer = self._answer(method, token, args)
+        self.calls[-1].ts = answer.get("ts") if answer.get("ok") else None
+        return web.json_response(answer, headers=scopes)
 
     def _answer(self, method: str, token: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "apps.connections.open":
@@ -404,9 +407,15 @@ def slash_command(
 
 
 def block_action(
-    action_id: str, value: str, block_id: str, user: str, channel: str, response_url: str
+    action_id: str,
+    value: str,
+    block_id: str,
+    user: str,
+    channel: str,
+    response_url: str,
+    ts: str = "1700000000.000100",
 ) -> dict[str, Any]:
-    """A block_actions interaction from a button in a channel message."""
+    """A block_actions interaction from a button in a channel message (the one at ``ts``)."""
     return {
         "type": "block_actions",
         "user": {"id": user, "username": "someone", "team_id": TEAM},
@@ -414,14 +423,14 @@ def block_action(
         "token": "deprecated-verification-token",
         "container": {
             "type": "message",
-            "message_ts": "1700000000.000100",
+            "message_ts": ts,
             "channel_id": channel,
             "is_ephemeral": False,
         },
         "trigger_id": f"{time.time():.3f}.1.def",
         "team": {"id": TEAM, "domain": "habot-test"},
         "channel": {"id": channel, "name": "ha-ops"},
-        "message": {"ts": "1700000000.000100", "text": "status", "blocks": []},
+        "message": {"ts": ts, "text": "status", "blocks": []},
         "state": {"values": {}},
         "response_url": response_url,
         "actions": [
@@ -431,6 +440,42 @@ def block_action(
                 "block_id": block_id,
                 "value": value,
                 "text": {"type": "plain_text", "text": "Raw"},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def home_block_action(action_id: str, value: str, block_id: str, user: str) -> dict[str, Any]:
+    """A block_actions interaction from a button on the user's App Home tab: its container
+    is a view (of type home), so there is no channel, no message and no response_url."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": TEAM},
+        "api_app_id": APP_ID,
+        "token": "deprecated-verification-token",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "trigger_id": f"{time.time():.3f}.1.jkl",
+        "team": {"id": TEAM, "domain": "habot-test"},
+        "view": {
+            "id": "V0HOME",
+            "team_id": TEAM,
+            "type": "home",
+            "blocks": [],
+            "private_metadata": "",
+            "callback_id": "",
+            "state": {"values": {}},
+            "hash": f"{time.time():.0f}.home",
+            "app_id": APP_ID,
+            "bot_id": "B0HABOT",
+        },
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "text": {"type": "plain_text", "text": "Approve"},
                 "action_ts": f"{time.time():.6f}",
             }
         ],

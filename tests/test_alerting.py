@@ -410,3 +410,63 @@ async def test_the_acknowledge_button_works_from_the_alert_card(
         assert fake.invalid == []
     finally:
         await bot.stop()
+
+
+def thread_of(fake: FakeSlack, ts: str, words: str) -> list[str]:
+    """Replies in the thread of the message at ``ts`` that hold ``words`` (their text and
+    blocks, as JSON)."""
+    return [
+        said
+        for c in fake.calls_to("chat.postMessage")
+        if c.args.get("thread_ts") == ts
+        and words
+        in (said := json.dumps([c.args.get("text"), c.args.get("blocks")], ensure_ascii=False))
+    ]
+
+
+async def test_the_alerts_thread_holds_the_incident(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """End to end: the Primary stops and alerts. "Fresh status" on the alert card answers
+    in the alert's thread (not a new card in the channel); "Request failover" there opens
+    the request, and the alert's thread says who asked, with a link to its card — and,
+    once it ran, how it ended."""
+    bot: Bot = await start_bot(sim, fake, tmp_path, http=True, extra=FAST)
+    try:
+        await sim.apply("prod", "primary", "down")
+        [alert] = await fake.wait_for(
+            lambda: [c for c in fake.calls_to("chat.postMessage")
+                     if "prod alert" in c.args.get("text", "") and "thread_ts" not in c.args]
+        )  # fmt: skip
+        ts = str(alert.ts)
+
+        def in_channel() -> list[Any]:
+            return [c for c in fake.calls_to("chat.postMessage")
+                    if "thread_ts" not in c.args and c.args["channel"] == CHANNEL]  # fmt: skip
+
+        top_level = len(in_channel())
+        url, _ = fake.response_url()
+        fresh = block_action(
+            "alert_fresh_status", "prod", "alert-prod", "U0VIEW1", CHANNEL, url, ts
+        )
+        assert await post(bot, interaction_body(fresh)) == 200
+        [status_reply] = await fake.wait_for(lambda: thread_of(fake, ts, "Primary down"))
+        assert "Raw" in status_reply  # the whole status card, in the thread
+        url, rid = fake.response_url()
+        ask = block_action("alert_open_request", "failover prod", "alert-prod", "U0OPS1",
+                           CHANNEL, url, ts)  # fmt: skip
+        assert await post(bot, interaction_body(ask)) == 200
+        assert "approval(s) needed" in json.dumps((await fake.response(rid))["blocks"])
+        [asked] = await fake.wait_for(lambda: thread_of(fake, ts, "asked for"))
+        assert "<@U0OPS1> asked for `failover` on prod (request `" in asked
+        assert "|its card>" in asked
+        cards = in_channel()
+        assert len(cards) == top_level + 1  # the request's card; the fresh status was none
+        answer = await click(bot, fake, cards[-1].args, "approve_request", "U0LEAD1")
+        assert "is running" in answer
+        [ended] = await fake.wait_for(lambda: thread_of(fake, ts, "ended"))
+        assert ":white_check_mark: `failover` on prod (request `" in ended
+        assert ") ended — succeeded: the pair is now Failed over — <" in ended
+        assert fake.invalid == []
+    finally:
+        await bot.stop()

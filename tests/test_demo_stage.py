@@ -307,3 +307,22 @@ async def test_the_demos_pagerduty_takes_events_as_pagerduty_does() -> None:
         ("trigger", "resolved"), ("resolve", "resolved"),
     ]  # fmt: skip
     assert shown[0]["summary"] == "prod: Primary down"
+
+
+async def test_a_click_on_app_home_reaches_the_bot_as_slack_sends_it(stage: SlackStage) -> None:
+    """A button on the person's Home (published with views.publish) reaches the bot as a
+    view's block_actions: the Home view, no channel, no message, no response_url."""
+    home = {"type": "home", "blocks": [{"type": "actions", "block_id": "request-r1-0", "elements": [
+        {"type": "button", "action_id": "approve_request", "value": "r1",
+         "text": {"type": "plain_text", "text": "Approve"}}]}]}  # fmt: skip
+    assert (await api(stage, "views.publish", user_id=OPS.user, view=home))["ok"] is True
+    async with stub_bot([""]) as (url, seen):
+        stage.bot_url = url
+        await ui(stage, "ui/click", ts="home", block_id="request-r1-0", action_id="approve_request")
+        [click] = seen
+    assert click["container"]["type"] == "view"
+    assert click["view"]["type"] == "home"
+    assert click["actions"][0]["value"] == "r1"
+    assert not {"channel", "message", "response_url"} & set(click)
+    refused = await ui(stage, "ui/click", ts="home", block_id="request-r1-0", action_id="nothing")
+    assert refused == {"ok": False, "error": "no such button"}

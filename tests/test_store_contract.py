@@ -111,6 +111,19 @@ async def test_request_rows_say_state_and_approvers(stores: Stores) -> None:
         await requests.create(request("r2"), None, PLAN)
 
 
+async def test_a_request_keeps_the_alert_it_was_asked_under(stores: Stores) -> None:
+    """The alert card whose thread is told how the request ends survives the store (and
+    a request asked with no alert open has none)."""
+    await stores.requests.create(replace(request(), alert=("C0ALERTS", 42)), "C0HAOPS", PLAN)
+    await stores.requests.create(request("r2", pair="dr"), "C0HAOPS", PLAN)
+    kept = await stores.requests.get("r1")
+    plain = await stores.requests.get("r2")
+    assert kept is not None
+    assert kept.alert == ("C0ALERTS", 42)
+    assert plain is not None
+    assert plain.alert is None
+
+
 async def test_a_store_failure_is_a_habot_error_not_a_library_one(stores: Stores) -> None:
     """The plan of a request that does not exist: a StoreError on every store — the SQL
     stores translate SQLAlchemy's own error, so nothing above the store sees it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from habot.core.alerts import Announced, Incident, resolved_after
+from habot.core.approvals import Request, RequestState
 from habot.core.blocks import (
     VERDICT_EMOJI,
     Block,
@@ -15,9 +16,11 @@ from habot.core.blocks import (
     section,
     slack_date,
 )
+from habot.core.cards import state_emoji
 from habot.core.durations import format_duration
 from habot.core.model import Verdict
 from habot.core.paging import Pager
+from habot.core.replies import Code, Link, Part, Person, Reply, say
 from habot.core.verdict import PairStatus
 
 FRESH_STATUS, OPEN_REQUEST = "alert_fresh_status", "alert_open_request"
@@ -133,3 +136,24 @@ def _buttons(status: PairStatus, acknowledged: bool) -> Block:
             }
         )
     return {"type": "actions", "block_id": f"alert-{status.pair}", "elements": elements}
+
+
+def _its_card(link: str | None) -> tuple[Part, ...]:
+    return (" — ", Link(link, "its card")) if link else ()
+
+
+def asked_under_alert(request: Request, link: str | None) -> Reply:
+    """The alert's thread, when a request is asked while the pair alerts: who asked for
+    what, and where its card is."""
+    return say(
+        ":link: ", Person(request.requester), " asked for ", Code(request.operation.value),
+        f" on {request.pair} (request ", Code(request.id), ")", *_its_card(link), ".",
+    )  # fmt: skip
+
+
+def ended_under_alert(request: Request, state: RequestState, how: Reply, link: str | None) -> Reply:
+    """The alert's thread, when that request ends: how, in the card's words."""
+    return say(
+        state_emoji(state), " ", Code(request.operation.value), f" on {request.pair} "
+        "(request ", Code(request.id), ") ended — ", *how.parts, *_its_card(link),
+    )  # fmt: skip

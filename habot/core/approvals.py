@@ -116,6 +116,9 @@ class Request:
     run_at: datetime | None = None
     #: When its card's thread was reminded that it runs soon ([approval] remind_before).
     run_reminded: datetime | None = None
+    #: The pair's alert when it was asked — (channel, the alert card's outbox id): that
+    #: alert's thread is told it was asked and how it ended.
+    alert: tuple[str, int] | None = None
 
     @property
     def missing(self) -> int:

@@ -80,7 +80,7 @@ def approval_card(
     blocks: list[Block] = [
         section(
             f"*{request.operation.value}* on *{request.pair}* — runs `{plan.command.value}` on "
-            f"the {plan.node} ({plan.address})\n{_STATE_LINE[request.state]}"
+            f"the {plan.node} ({plan.address})\n{state_line(request.state)}"
         ),
         section(
             f"*{'Why it is allowed now' if waiting else 'Why it was allowed'}:* {escape(plan.why)}"
@@ -176,12 +176,14 @@ def outcome_told(
 
 @dataclass(frozen=True)
 class Where:
-    """Where a click came from: its channel and workspace, and the workspace habot is
-    installed in (the bot token's, from ``auth.test``)."""
+    """Where a click came from: its channel and workspace, the workspace habot is
+    installed in (the bot token's, from ``auth.test``), and whether it came from the
+    clicker's App Home (a view only habot publishes, to that person alone)."""
 
     channel: str | None
     team: str | None
     home_team: str | None
+    on_home: bool = False
 
 
 def from_elsewhere(click: Where) -> str | None:
@@ -202,12 +204,14 @@ def click_mismatch(
     card_channel: str | None,
 ) -> str | None:
     """Why a button click does not belong to the card of ``request_id`` (None when it
-    does): it must come from the workspace habot is installed in and the channel the card
-    lives in, from that request's buttons."""
+    does): it must come from the workspace habot is installed in and that request's
+    buttons — on its card, in the channel the card lives in, or on the clicker's Home."""
     if elsewhere := from_elsewhere(click):
         return elsewhere
     if not block_id.startswith(f"request-{request_id}-"):
         return "That click does not match the card it came from; nothing was counted."
+    if click.on_home and click.channel is None:
+        return None
     if card_channel is None or click.channel != card_channel:
         return (
             f"Request {request_id}'s card lives in another channel; act on it there "
@@ -278,7 +282,36 @@ def _glass_button(request: Request, plan: OperationPlan) -> dict[str, object]:
     }
 
 
-def _buttons(request: Request, plan: OperationPlan, confirm: Confirm = Confirm.CLICK) -> Block:
+def state_line(state: RequestState) -> str:
+    """How a request's state reads on its card and on Home (an emoji and words)."""
+    return _STATE_LINE[state]
+
+
+def state_emoji(state: RequestState) -> str:
+    """The emoji of a request's state, for a line whose words already say it."""
+    return _STATE_LINE[state].split(" ", 1)[0]
+
+
+_LABELS = {
+    RequestAction.APPROVE: "Approve",
+    RequestAction.REJECT: "Reject",
+    RequestAction.CANCEL: "Cancel (requester)",
+}
+_ACTION_IDS = {
+    RequestAction.APPROVE: APPROVE,
+    RequestAction.REJECT: REJECT,
+    RequestAction.CANCEL: CANCEL,
+}
+
+
+def decision_buttons(
+    request: Request,
+    plan: OperationPlan,
+    confirm: Confirm = Confirm.CLICK,
+    actions: Sequence[RequestAction] = tuple(RequestAction),
+) -> Block:
+    """Approve / Reject / Cancel of a pending request (those in ``actions``): the card's
+    and Home's alike — the same ids, the same block id, the same confirm dialog."""
     dialog = {
         "title": {"type": "plain_text", "text": "Approve this operation?"},
         "text": {
@@ -290,33 +323,31 @@ def _buttons(request: Request, plan: OperationPlan, confirm: Confirm = Confirm.C
         "deny": {"type": "plain_text", "text": "Not yet"},
         "style": "danger",
     }
+    elements: list[dict[str, object]] = []
+    for action in (a for a in RequestAction if a in actions):
+        button: dict[str, object] = {
+            "type": "button",
+            "action_id": _ACTION_IDS[action],
+            "value": request.id,
+            "text": {"type": "plain_text", "text": _LABELS[action]},
+        }
+        if action is RequestAction.APPROVE:
+            button["style"] = "primary"
+            if confirm is Confirm.CLICK:
+                button["confirm"] = dialog
+        elements.append(button)
     return {
         "type": "actions",
         "block_id": f"request-{request.id}-{len(request.approvals)}",
-        "elements": [
-            {
-                "type": "button",
-                "action_id": APPROVE,
-                "style": "primary",
-                "value": request.id,
-                "text": {"type": "plain_text", "text": "Approve"},
-                **({"confirm": dialog} if confirm is Confirm.CLICK else {}),
-            },
-            {
-                "type": "button",
-                "action_id": REJECT,
-                "value": request.id,
-                "text": {"type": "plain_text", "text": "Reject"},
-            },
-            {
-                "type": "button",
-                "action_id": CANCEL,
-                "value": request.id,
-                "text": {"type": "plain_text", "text": "Cancel (requester)"},
-            },
-            *([_glass_button(request, plan)] if request.offered else []),
-        ],
+        "elements": elements,
     }
+
+
+def _buttons(request: Request, plan: OperationPlan, confirm: Confirm = Confirm.CLICK) -> Block:
+    block = decision_buttons(request, plan, confirm)
+    if request.offered:
+        block = {**block, "elements": [*block["elements"], _glass_button(request, plan)]}
+    return block
 
 
 def _when_it_runs(request: Request, now: datetime | None) -> str:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from habot.core.approvals import Request, RequestState, owed_parts
-from habot.core.audit import AuditRecord
+from habot.core.approvals import Request, RequestAction, RequestState, owed_parts
 from habot.core.blocks import (
     VERDICT_EMOJI,
     VERDICT_WORDS,
@@ -20,9 +19,12 @@ from habot.core.blocks import (
     section,
     slack_date,
 )
+from habot.core.cards import decision_buttons, state_line
 from habot.core.durations import format_duration
 from habot.core.model import NodeState, Verdict
+from habot.core.operations import OperationPlan
 from habot.core.replies import say
+from habot.core.stepup import Confirm
 
 MAX_VIEW_BLOCKS = 100
 #: Verdicts whose name alone would mislead at a glance: the words say where to look.
@@ -67,8 +69,36 @@ def _pair_block(line: PairLine, now: datetime) -> Block:
     return section(text)
 
 
-MAX_PAIRS = 40  # one section each: with the rest, under a view's 100 blocks
-MAX_WAITING = 20
+@dataclass(frozen=True)
+class Waiting:
+    """A request the viewer may act on now: what it is, the buttons for what they may do
+    (the card's own, under the same rules), and a link to its card."""
+
+    request: Request
+    plan: OperationPlan
+    actions: tuple[RequestAction, ...]
+    confirm: Confirm = Confirm.CLICK
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Ended:
+    """An operation that ended: when, how, the request it ran for (None once no longer
+    kept), and a link to its card."""
+
+    at: datetime
+    pair: str
+    outcome: str
+    request: Request | None = None
+    link: str | None = None
+
+
+#: A view's 100 blocks, shared out (93 at most): header 2, reviews owed 7, pairs 41, a
+#: divider, waiting 2 + 2 each, scheduled 3 + 1 each, a divider, recent 1 + 1 each, help 1.
+MAX_PAIRS = 40
+MAX_WAITING = 8
+MAX_SCHEDULED = 8
+MAX_RECENT = 10
 
 
 def _pairs(pairs: Sequence[PairLine], now: datetime, command: str) -> list[Block]:
@@ -118,23 +148,60 @@ def _scheduled(requests: Sequence[Request], command: str) -> list[Block]:
                 + ("approved" if r.state is RequestState.SCHEDULED
                    else f"{len(r.approvals)}/{r.required} approvals")
             )
-            for r in later[:MAX_WAITING] if r.run_at
+            for r in later[:MAX_SCHEDULED] if r.run_at
         ],
-        *_more(len(later) - MAX_WAITING, "scheduled", f"`{command} pending`"),
+        *_more(len(later) - MAX_SCHEDULED, "scheduled", f"`{command} pending`"),
     ]  # fmt: skip
+
+
+def _card_link(link: str | None) -> str:
+    return f" · <{link}|its card>" if link else ""
+
+
+def _waiting(waiting: Sequence[Waiting], command: str) -> list[Block]:
+    """What waits for this viewer: each request in a line, with its buttons."""
+    if not waiting:
+        return [section("*Waiting for you*\nNothing right now.")]
+    blocks = [section("*Waiting for you*")]
+    for w in waiting[:MAX_WAITING]:
+        r = w.request
+        deadline = (f"runs {slack_date(r.run_at)} once approved" if r.run_at
+                    else f"expires {slack_date(r.expires_at)}")  # fmt: skip
+        blocks.append(section(
+            f"`{r.id}` {r.operation.value} on *{r.pair}* ({r.node}) asked by "
+            f"{mention(r.requester)} · {len(r.approvals)}/{r.required} approvals · {deadline}"
+            f"{_card_link(w.link)}"
+        ))  # fmt: skip
+        blocks.append(decision_buttons(r, w.plan, w.confirm, w.actions))
+    return blocks + _more(len(waiting) - MAX_WAITING, "waiting for you", f"`{command} pending`")
+
+
+def _ended_line(e: Ended) -> str:
+    """ "switchover on prod by @Olivia, approved by @Amir · Succeeded": what, who, how."""
+    r = e.request
+    if r is None:
+        return f"{slack_date(e.at)} · an operation on *{e.pair}* · {e.outcome}{_card_link(e.link)}"
+    approved = ", approved by " + ", ".join(mention(a) for a in r.approvals)
+    if not r.approvals:
+        approved = ", run without a second approver (break glass)" if r.glass else ""
+    return (
+        f"{slack_date(e.at)} · `{r.id}` {r.operation.value} on *{r.pair}* by "
+        f"{mention(r.requester)}{approved} · {state_line(r.state)}{_card_link(e.link)}"
+    )
 
 
 def dashboard(
     pairs: Sequence[PairLine],
-    actionable: Sequence[Request],
-    recent: Sequence[AuditRecord],
+    waiting: Sequence[Waiting],
+    recent: Sequence[Ended],
     command: str,
     now: datetime,
     owed: Sequence[Request] = (),
     scheduled: Sequence[Request] = (),
 ) -> dict[str, Any]:
     """The Home tab view (at most 100 blocks); break-glass reviews owed come first, then
-    the pairs, what waits for this viewer, the operations asked for later, recent ones."""
+    the pairs, what waits for this viewer (with the card's buttons), the operations asked
+    for later, and the recent ones (who asked, who approved, how it ended)."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "habot — PAM HA pairs"}},
         context(
@@ -144,30 +211,12 @@ def dashboard(
         *_owed(owed, command),
         *_pairs(pairs, now, command),
         {"type": "divider"},
-        section("*Waiting for you*" if actionable else "*Waiting for you*\nNothing right now."),
-        *[
-            section(
-                f"`{r.id}` {r.operation.value} on *{r.pair}* ({r.node}) asked by "
-                f"{mention(r.requester)} · {len(r.approvals)}/{r.required} approvals · "
-                + (
-                    f"runs {slack_date(r.run_at)} once approved"
-                    if r.run_at
-                    else f"expires {slack_date(r.expires_at)}"
-                )
-            )
-            for r in actionable[:MAX_WAITING]
-        ],
-        *_more(len(actionable) - MAX_WAITING, "waiting for you", f"`{command} pending`"),
+        *_waiting(waiting, command),
         *_scheduled(scheduled, command),
         {"type": "divider"},
         section("*Recent operations*" if recent else "*Recent operations*\nNone yet."),
-        *[
-            context(
-                f"{slack_date(e.event.at)} · {e.event.pair} · "
-                f"{e.event.detail.get('request', '')} · {e.event.outcome}"
-            )
-            for e in recent[:20]
-        ],
+        *[context(_ended_line(e)) for e in recent[:MAX_RECENT]],
         context(f"`{command} help` in a channel shows what you can do."),
     ]
-    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
+    assert len(blocks) <= MAX_VIEW_BLOCKS, "the shares above add up to more than a view holds"
+    return {"type": "home", "blocks": blocks}

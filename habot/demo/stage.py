@@ -529,33 +529,41 @@ class SlackStage:
         return _sent(await self._send(body, "application/x-www-form-urlencoded"))
 
     async def _ui_click(self, request: web.Request) -> web.Response:
-        """A button: ``{"as": USER, "ts": MESSAGE_TS, "block_id": …, "action_id": …}``."""
+        """A button: ``{"as": USER, "ts": MESSAGE_TS, "block_id": …, "action_id": …}`` —
+        on a message, or (``"ts": "home"``) on the person's App Home, which Slack sends
+        as a view's: no channel, no message, no response_url."""
         data = await request.json()
         user = str(data.get("as", ""))
+        home = self.homes.get(user) if data.get("ts") == "home" else None
         message = next((m for m in self.messages if m.ts == data.get("ts")), None)
-        if user not in self.personas or message is None:
+        if user not in self.personas or (message is None and home is None):
             return web.json_response({"ok": False, "error": "no such message"}, status=400)
-        button = _button(message.blocks, str(data.get("block_id")), str(data.get("action_id")))
+        blocks = home["blocks"] if home is not None else message.blocks if message else []
+        button = _button(blocks, str(data.get("block_id")), str(data.get("action_id")))
         if button is None:
             return web.json_response({"ok": False, "error": "no such button"}, status=400)
-        trigger = self._trigger_for(user)
-        payload = {
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user, "username": self.personas[user].name, "team_id": TEAM},
-            "api_app_id": APP_ID, "token": "demo", "trigger_id": trigger,
-            "container": {"type": "message", "message_ts": message.ts,
-                          "channel_id": message.channel, "is_ephemeral": False},
-            "team": {"id": TEAM, "domain": "habot-demo"},
-            "channel": {"id": message.channel, "name": self.channel_name},
-            "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},
-            "state": {"values": {}},
-            "response_url": self._response_url(user, message.channel),
+            "api_app_id": APP_ID, "token": "demo", "trigger_id": self._trigger_for(user),
+            "team": {"id": TEAM, "domain": "habot-demo"}, "state": {"values": {}},
             "actions": [{
                 "type": "button", "action_id": button["action_id"],
                 "block_id": data.get("block_id"), "value": button.get("value", ""),
                 "text": button.get("text"), "action_ts": f"{time.time():.6f}",
             }],
         }  # fmt: skip
+        if message is not None:
+            payload |= {
+                "container": {"type": "message", "message_ts": message.ts,
+                              "channel_id": message.channel, "is_ephemeral": False},
+                "channel": {"id": message.channel, "name": self.channel_name},
+                "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},
+                "response_url": self._response_url(user, message.channel),
+            }  # fmt: skip
+        else:
+            payload |= {"container": {"type": "view", "view_id": f"V{user}"},
+                        "view": {**(home or {}), "id": f"V{user}"}}  # fmt: skip
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return _sent(await self._send(body, "application/x-www-form-urlencoded"))
 

@@ -170,6 +170,14 @@ class Alerter:
         when = (" ", When(incident.acknowledged_at)) if incident.acknowledged_at else ()
         return say("Already acknowledged by ", Person(incident.acknowledged_by), *when, ".")
 
+    async def open_alert(self, pair: str) -> tuple[str, int] | None:
+        """The pair's open alert, if it has one with a card: (channel, the card's outbox
+        id) — a request asked for now belongs in its thread."""
+        state, card = await self._states.load(pair)
+        if not self._channel or card is None or state.incident is None:
+            return None
+        return self._channel, card
+
     async def announce(self, pair: str, announced: Announced) -> None:
         """habot's own operation produced this shape and said so on its card."""
         await self._states.announce(pair, announced)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -12,13 +13,25 @@ from habot.config import Settings
 from habot.core.approvals import Request, RequestState, actions_for
 from habot.core.audit import AuditRecord
 from habot.core.freeze import Freeze
-from habot.core.home import PairLine, dashboard
+from habot.core.home import MAX_RECENT, Ended, PairLine, Waiting, dashboard
+from habot.core.operations import OperationPlan
+from habot.core.outbox import Delivery
 from habot.core.roles import Access
+from habot.core.stepup import StepUp
 from habot.errors import StoreError
 from habot.services.background import Background
 from habot.services.freezes import FreezeService
 from habot.services.outage import Outage
-from habot.services.ports import AlertStates, AuditLog, Clock, HomeViewers, ReadingLog, Requests
+from habot.services.outbox import message_link
+from habot.services.ports import (
+    AlertStates,
+    AuditLog,
+    Clock,
+    HomeViewers,
+    Outbox,
+    ReadingLog,
+    Requests,
+)
 
 log = logging.getLogger(__name__)
 OUTCOMES = frozenset({"succeeded", "failed", "unverified", "aborted", "unknown"})
@@ -46,9 +59,11 @@ class Snapshot:
 
     lines: list[PairLine]
     pending: list[Request]
-    recent: list[AuditRecord]
+    recent: list[Ended]
     at: datetime
     owed: tuple[Request, ...] = ()  # break-glass runs whose review is owed
+    plans: Mapping[str, OperationPlan] = field(default_factory=dict)  # of pending requests
+    links: Mapping[str, str] = field(default_factory=dict)  # request id → its card's link
 
 
 class HomeService:
@@ -65,7 +80,11 @@ class HomeService:
         clock: Clock,
         viewers: HomeViewers | None = None,
         freezes: FreezeService | None = None,
+        outbox: Outbox | None = None,
+        step_up: StepUp | None = None,
     ) -> None:
+        self._outbox = outbox
+        self._step_up = step_up or StepUp()
         self._viewers = viewers
         self._freezes = freezes
         self._settings = settings
@@ -81,8 +100,11 @@ class HomeService:
         """Build the Home view for ``user`` (from ``snapshot`` when one is at hand)."""
         shared = snapshot or await self.snapshot()
         mine = [
-            r for r in shared.pending
-            if r.state is RequestState.PENDING and actions_for(r, user, roles, shared.at)
+            Waiting(r, shared.plans[r.id], actions, self._step_up.confirm(r.operation),
+                    shared.links.get(r.id))
+            for r in shared.pending
+            if r.state is RequestState.PENDING and r.id in shared.plans
+            and (actions := actions_for(r, user, roles, shared.at))
         ]  # fmt: skip
         command = self._settings.slack.command
         return dashboard(shared.lines, mine, shared.recent, command, shared.at, shared.owed,
@@ -93,14 +115,31 @@ class HomeService:
         names = [pair.name for pair in self._settings.pairs]
         frozen = await self._freezes.holding_each(names) if self._freezes else {}
         lines = await asyncio.gather(*(self._line(name, frozen.get(name)) for name in names))
-        recent = await self._audit.recent(200)
-        return Snapshot(
-            list(lines),
-            await self._requests.in_states(RequestState.PENDING, RequestState.SCHEDULED),
-            [r for r in recent if r.event.kind in OUTCOMES][:10],
-            self._clock(),
-            tuple(await self._requests.unreviewed()),
-        )
+        waiting = await self._requests.in_states(RequestState.PENDING, RequestState.SCHEDULED)
+        pending = [r for r in waiting if r.state is RequestState.PENDING]
+        plans = {r.id: await self._requests.plan(r.id) for r in pending}
+        recent = [await self._ended(e) for e in await self._audit.recent(200)
+                  if e.event.kind in OUTCOMES][:MAX_RECENT]  # fmt: skip
+        links = {r.id: link for r in waiting if (link := await self._link(r.id))}
+        links |= {e.request.id: e.link for e in recent if e.request and e.link}
+        return Snapshot(list(lines), waiting, recent, self._clock(),
+                        tuple(await self._requests.unreviewed()), plans, links)  # fmt: skip
+
+    async def _ended(self, record: AuditRecord) -> Ended:
+        """An outcome in the audit, with its request (who asked, who approved) and card."""
+        event = record.event
+        request_id = event.detail.get("request")
+        request = await self._requests.get(request_id) if isinstance(request_id, str) else None
+        link = await self._link(request.id) if request else None
+        return Ended(event.at, event.pair or "", event.outcome, request, link)
+
+    async def _link(self, request_id: str) -> str | None:
+        """A link to the request's card, once Slack has it."""
+        _, card = await self._requests.card(request_id)
+        message = await self._outbox.get(card) if self._outbox and card is not None else None
+        if message is None or message.state is not Delivery.SENT or not message.ts:
+            return None
+        return message_link(message.channel, message.ts)
 
     async def opened(self, user: str) -> None:
         """Remember a viewer, so their Home is republished when something changes."""

@@ -242,8 +242,14 @@ def interaction_problem(body: bytes) -> str | None:
         and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
     ):
         return "block_actions without actions"
-    if payload["type"] == "block_actions" and not isinstance(payload.get("response_url"), str):
-        return "block_actions without a response_url (habot's buttons are only on messages)"
+    on_home = isinstance(payload.get("view"), dict) and payload["view"].get("type") == "home"
+    if payload["type"] == "block_actions" and not (
+        on_home or isinstance(payload.get("response_url"), str)
+    ):
+        return (
+            "block_actions without a response_url (habot's buttons are on messages, which "
+            "have one, and on App Home)"
+        )
     return None
 
 

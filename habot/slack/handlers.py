@@ -126,12 +126,15 @@ class SlackHandlers:
         user: str,
         client: AsyncWebClient,
         trigger: str | None,
+        home: bool = False,
         **extra: Any,
     ) -> None:
-        """Send the answer — or open its form; if Slack will not, say how to type it."""
+        """Send the answer — or open its form (one opened from App Home is answered in a
+        direct message); if Slack will not open it, say how to type it."""
         if isinstance(answer, Form):
+            view = _answered_directly(answer.view) if home else answer.view
             try:
-                await client.views_open(trigger_id=trigger or "", view=answer.view)
+                await client.views_open(trigger_id=trigger or "", view=view)
                 return
             except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
                 why = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
@@ -140,7 +143,7 @@ class SlackHandlers:
                     "Slack did not open the form. Type it in full instead, e.g. ",
                     Code(f'{self._command} switchover PAIR "why" TICKET'), ".",
                 )  # fmt: skip
-        await self._send(respond, answer, user, **extra)
+        await self._send(respond, answer, user, client, **extra)
 
     async def on_raw_output(
         self,
@@ -176,7 +179,9 @@ class SlackHandlers:
         )
         answer = await self._safely(action["action_id"], work)
         trigger = body.get("trigger_id")
-        await self._answer(respond, answer, user, client, trigger, replace_original=False)
+        await self._answer(
+            respond, answer, user, client, trigger, where.on_home, replace_original=False
+        )
 
     async def _request_button(
         self, action_id: str, user: str, where: Where, request_id: str, block_id: str
@@ -217,7 +222,7 @@ class SlackHandlers:
         code = _typed(view, CODE) or None
         work = self._approved(user, channel, str(meta.get("request", "")), typed, code)
         answer = await self._safely(APPROVE_FORM, work)
-        await self._post_ephemeral(client, channel, user, answer)
+        await self._tell_sender(client, meta, user, answer)
 
     async def _approved(
         self, user: str, channel: str, request_id: str, typed: str, code: str | None
@@ -247,7 +252,7 @@ class SlackHandlers:
         sub = Sub.REJECT if meta["action"] == "reject" else Sub.CANCEL
         text = f"{sub.value} {meta.get('request', '')} {reason or ''}"
         answer = await self._safely(CLOSE_FORM, self._command_reply(user, channel, text))
-        await self._post_ephemeral(client, channel, user, answer)
+        await self._tell_sender(client, meta, user, answer)
 
     async def on_form_button(
         self,
@@ -297,7 +302,7 @@ class SlackHandlers:
         user, channel = body["user"]["id"], str(meta.get("channel", ""))
         text = f"{Sub.BREAK_GLASS.value} {meta.get('request', '')} {reason}"
         answer = await self._safely(GLASS_FORM, self._command_reply(user, channel, text))
-        await self._post_ephemeral(client, channel, user, answer)
+        await self._tell_sender(client, meta, user, answer)
 
     async def on_resolve_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -315,7 +320,7 @@ class SlackHandlers:
         user, channel = body["user"]["id"], str(meta.get("channel", ""))
         text = f"{Sub.RESOLVE.value} {meta.get('request', '')} {found}"
         answer = await self._safely(RESOLVE_FORM, self._command_reply(user, channel, text))
-        await self._post_ephemeral(client, channel, user, answer)
+        await self._tell_sender(client, meta, user, answer)
 
     async def on_request_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -337,22 +342,29 @@ class SlackHandlers:
         user, channel = body["user"]["id"], str(meta.get("channel", ""))
         work = self._submitted(user, channel, ask)
         answer = await self._safely(REQUEST_FORM, work)
-        await self._post_ephemeral(client, channel, user, answer)
+        await self._tell_sender(client, meta, user, answer)
 
     async def _submitted(self, user: str, channel: str, ask: OperationRequest) -> Answer:
         with about(user=user, pair=ask.pair):
             return await self._commands.submit(await self._caller(user, channel), ask)
 
-    async def _post_ephemeral(
-        self, client: AsyncWebClient, channel: str, user: str, answer: Answer | Form
+    async def _tell_sender(
+        self, client: AsyncWebClient, meta: dict[str, Any], user: str, answer: Answer | Form
     ) -> None:
-        """An answer to a form, shown to its sender in the channel it came from."""
+        """An answer to a form, shown to its sender in the channel it came from — or, for
+        a form opened from their App Home, in their direct messages with habot."""
         if isinstance(answer, Form):  # a form's answer is never another form
             answer = failed("Something went wrong inside habot; it has been logged.")
         message = await self._fitted(answer, user)
+        if meta.get(_FROM_HOME):
+            await client.chat_postMessage(
+                channel=user, text=message.text, blocks=list(message.blocks)
+            )
+            return
         await client.chat_postEphemeral(
-            channel=channel, user=user, text=message.text, blocks=list(message.blocks)
-        )
+            channel=str(meta.get("channel", "")), user=user, text=message.text,
+            blocks=list(message.blocks),
+        )  # fmt: skip
 
     async def on_alert_button(
         self,
@@ -364,16 +376,37 @@ class SlackHandlers:
     ) -> None:
         """An alert card's buttons are shortcuts for `/ha status PAIR` and `/ha OP PAIR`,
         with the same role checks as typing them (and the same form, when a request needs
-        one)."""
+        one). A fresh status goes in the alert's thread, where the incident is told."""
         await ack()
         action = body["actions"][0]
         pair = str(action.get("value", ""))
-        text = f"status {pair}" if action["action_id"] == FRESH_STATUS else pair
+        fresh = action["action_id"] == FRESH_STATUS
+        text = f"status {pair}" if fresh else pair
         user, where = body["user"]["id"], _where(body, context)
         work = _at_home(where, self._command_reply(user, where.channel, text))
         answer = await self._safely(action["action_id"], work)
+        alert_ts = (body.get("container") or {}).get("message_ts")
+        if fresh and not isinstance(answer, Form) and where.channel and alert_ts:
+            message = await self._fitted(answer, user)
+            if message.in_channel and await self._in_thread(
+                client, where.channel, alert_ts, message
+            ):
+                return
         trigger = body.get("trigger_id")
         await self._answer(respond, answer, user, client, trigger, replace_original=False)
+
+    async def _in_thread(
+        self, client: AsyncWebClient, channel: str, ts: str, message: Message
+    ) -> bool:
+        """Post ``message`` as a reply in the thread of ``ts``; False if Slack would not."""
+        try:
+            await client.chat_postMessage(
+                channel=channel, thread_ts=ts, text=message.text, blocks=list(message.blocks)
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("replying in the alert's thread failed: %s", type(exc).__name__)
+            return False
+        return True
 
     async def on_acknowledge(
         self,
@@ -445,11 +478,25 @@ class SlackHandlers:
         filed = await self._files.to_person(user, file)
         return cut(message, cut_note(file, filed.link, filed.error))
 
-    async def _send(self, respond: AsyncRespond, answer: Answer, user: str, **extra: Any) -> None:
-        if respond.response_url is None:  # Slack always sends one with our commands and buttons
-            log.warning("no response_url to answer on; the answer was not sent")
-            return
+    async def _send(
+        self,
+        respond: AsyncRespond,
+        answer: Answer,
+        user: str,
+        client: AsyncWebClient | None = None,
+        **extra: Any,
+    ) -> None:
+        """The answer on the click's or command's response_url — or, for a click on App
+        Home (a view: Slack sends none), in the clicker's direct messages with habot."""
         message = await self._fitted(answer, user)
+        if respond.response_url is None:
+            if client is None:
+                log.warning("no response_url to answer on; the answer was not sent")
+                return
+            await client.chat_postMessage(
+                channel=user, text=message.text, blocks=list(message.blocks)
+            )
+            return
         body = {
             "text": message.text,
             "blocks": list(message.blocks),
@@ -478,6 +525,17 @@ def _asked(meta: dict[str, Any], reason: str | None, ticket: str | None) -> Oper
     return OperationRequest(sub, meta["pair"], node, override, reason, ticket, run_at, zone)
 
 
+#: In a form's metadata: it was opened from App Home, so its answer goes by direct message.
+_FROM_HOME = "home"
+
+
+def _answered_directly(view: dict[str, Any]) -> dict[str, Any]:
+    """A form opened from App Home: its metadata says so (its answer then goes to the
+    sender's direct messages, not to a channel they are not looking at)."""
+    meta = json.loads(str(view.get("private_metadata") or "{}"))
+    return {**view, "private_metadata": json.dumps({**meta, _FROM_HOME: True})}
+
+
 def _typed(view: dict[str, Any], block: str) -> str:
     """What was typed into a form's input (one line: a reason is words, not layout)."""
     value = (view.get("state") or {}).get("values", {}).get(block, {}).get(block, {})
@@ -491,6 +549,7 @@ def _where(body: dict[str, Any], context: AsyncBoltContext) -> Where:
         channel=(body.get("channel") or {}).get("id"),
         team=(body.get("team") or {}).get("id"),
         home_team=context.authorize_result.team_id if context.authorize_result else None,
+        on_home=(body.get("view") or {}).get("type") == "home",
     )
 
 

@@ -83,10 +83,11 @@ class RequestStore:
                         text(
                             "INSERT INTO requests (id, operation, pair, node, requester, channel, "
                             "created_at, expires_at, required, snapshot, state, override, plan, "
-                            "asked, reason, ticket, checks, run_at) "
+                            "asked, reason, ticket, checks, run_at, alert_channel, alert_card) "
                             "VALUES (:id, :operation, :pair, :node, :requester, :channel, "
                             ":created_at, :expires_at, :required, :snapshot, :state, :override, "
-                            ":plan, :asked, :reason, :ticket, :checks, :run_at)"
+                            ":plan, :asked, :reason, :ticket, :checks, :run_at, :alert_channel, "
+                            ":alert_card)"
                         ),
                         row,
                     )
@@ -437,6 +438,8 @@ def _row(request: Request) -> dict[str, Any]:
         "ticket": request.ticket,
         "checks": checks_json(request.checks) if request.checks else None,
         "run_at": request.run_at.isoformat() if request.run_at else None,
+        "alert_channel": request.alert[0] if request.alert else None,
+        "alert_card": request.alert[1] if request.alert else None,
     }
 
 
@@ -484,6 +487,7 @@ def _request(row: Any, approvals: tuple[str, ...]) -> Request:
         checks=checks_from(row["checks"]),
         run_at=_when(row["run_at"]),
         run_reminded=_when(row["run_reminded_at"]),
+        alert=(row["alert_channel"], row["alert_card"]) if row["alert_card"] is not None else None,
     )
 
 

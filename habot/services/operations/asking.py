@@ -8,6 +8,7 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
+from habot.core.alert_cards import asked_under_alert
 from habot.core.approvals import CANCELLABLE, Request, RequestState, cooldown_refusal
 from habot.core.asks import OperationRequest
 from habot.core.change import problems
@@ -120,6 +121,7 @@ class Asking(Stage):
     ) -> Reply:
         now = self._clock()
         required = self._policy.required_for(operation)
+        alert = await self._alert_of(plan.pair) if self._alert_of else None
         request = Request(
             id=secrets.token_hex(4),
             operation=operation,
@@ -143,6 +145,7 @@ class Asking(Stage):
                 ask.override,
                 freeze,
             ),
+            alert=alert,
         )
         said = self._event(
             "requested", caller.user, plan.pair, request.state.value,
@@ -159,6 +162,7 @@ class Asking(Stage):
                 return await self._busy(plan.pair, again.open_id)
         self._changed()
         if request.required == 0 and request.run_at is None:
+            await self._tell_alert(request, asked_under_alert(request, None))
             return await self._execution.begin(request, plan, caller.user)
         if not caller.channel:
             return say("Request ", Code(request.id), " is open (no channel to post a card in).")
@@ -191,6 +195,7 @@ class Asking(Stage):
         self._changed()
         await self._refresh_card(held, outcome=words)
         await self._unpage(replace(held, state=RequestState.ABORTED))
+        await self._ended(held, RequestState.ABORTED, say(words))
         await self._notify.direct(held.requester, say(
             "Your ", Code(held.operation.value), f" on {held.pair} (request ", Code(held.id),
             ") scheduled ", When(held.run_at), f" was aborted: {words}",
@@ -250,6 +255,7 @@ class Asking(Stage):
         if request.run_at is not None:
             needs = _runs_at(request)
         if fate.state is not Delivery.DEAD:
+            await self._tell_alert(request, asked_under_alert(request, fate.link))
             await self._tell_approvers(request, plan, channel, card, fate.link)
         if fate.state is Delivery.SENT:
             where: Part = Link(fate.link, "posted") if fate.link else "posted"

@@ -238,8 +238,10 @@ class Deciding(Stage):
         ):  # fmt: skip
             return say("Request ", Code(request.id), " was already closed or started.")
         self._changed()
-        await self._refresh_card(request, note=closed_note(state, caller.user, reason))
+        note = closed_note(state, caller.user, reason)
+        await self._refresh_card(request, note=note)
         await self._unpage(replace(request, state=state))
+        await self._ended(request, state, note)
         if caller.user != request.requester:
             words = told_requester(request, state, caller.user, reason)
             await self._notify.direct(request.requester, words)
@@ -280,6 +282,7 @@ class Deciding(Stage):
         self._changed()
         note = say("Resolved by ", Person(caller.user), f": {finding}")
         await self._refresh_card(request, note=note)
+        await self._ended(request, RequestState.RESOLVED, note)
         channel, card = await self._card_channel(request)
         if channel and card is not None:
             await self._notify.thread(request.pair, channel, card, note)

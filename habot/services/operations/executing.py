@@ -351,6 +351,7 @@ class Execution(Stage):
             command = self._settings.slack.command
             text = outcome_told(request, state, words, link, command)
             await self._durably(lambda: self._notify.direct(request.requester, text))
+        await self._ended(request, state, say(words))
         if state is RequestState.UNKNOWN:
             await self._call_approvers(request, words, channel, card, link)
 

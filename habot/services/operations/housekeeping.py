@@ -41,8 +41,10 @@ class Housekeeping(Stage):
             ):
                 closed += 1
                 self._changed()
-                await self._refresh_card(request, note=expired_note(now, request))
+                note = expired_note(now, request)
+                await self._refresh_card(request, note=note)
                 await self._unpage(replace(request, state=RequestState.EXPIRED))
+                await self._ended(request, RequestState.EXPIRED, note)
         return closed
 
     async def due(self, waiting: list[Request]) -> int:

@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from habot.config import Settings
+from habot.core.alert_cards import ended_under_alert
 from habot.core.alerts import Announced
-from habot.core.approvals import ApprovalPolicy, Request
+from habot.core.approvals import ApprovalPolicy, Request, RequestState
 from habot.core.audit import AuditEvent
 from habot.core.blocks import Message
 from habot.core.cards import approval_card, approver_note
@@ -160,6 +161,8 @@ class Parts:
     on_change: Callable[[], None] | None = None
     alive: Callable[[str], Awaitable[bool]] | None = None
     announce: Callable[[str, Announced], Awaitable[None]] | None = None
+    #: The pair's open alert, (channel, card), whose thread a request asked now joins.
+    alert_of: Callable[[str], Awaitable[tuple[str, int] | None]] | None = None
     on_busy: Callable[[], None] | None = None
     approvers: Approvers | None = None  # who to tell of a new request (Slack's groups)
     readings: ReadingLog | None = None  # an outcome's reading joins the scheduled ones
@@ -188,6 +191,7 @@ class Stage:
         self._on_change = parts.on_change
         self._alive = parts.alive
         self._announce = parts.announce
+        self._alert_of = parts.alert_of
         self._on_busy = parts.on_busy
         self._approvers = parts.approvers
         self._readings = parts.readings
@@ -353,6 +357,22 @@ class Stage:
         if self._paging is not None:
             page = approval_wanted(request, plan, card)
             await self._paging.send(self._settings.paging.pagers, page, approvers=True)
+
+    async def _tell_alert(self, request: Request, words: Reply) -> None:
+        """Say ``words`` in the thread of the alert the request was asked under, if any:
+        the incident's story stays in one place."""
+        if request.alert is not None:
+            channel, card = request.alert
+            await self._durably(lambda: self._notify.thread(request.pair, channel, card, words))
+
+    async def _ended(self, request: Request, state: RequestState, how: Reply) -> None:
+        """A request ended (ran, closed, expired, aborted, resolved): its alert's thread,
+        if it was asked under one, says how, with a link to its card."""
+        if request.alert is None:
+            return
+        _, card = await self._durably(lambda: self._card_channel(request))
+        link = await self._notify.link(card) if card is not None else None
+        await self._tell_alert(request, ended_under_alert(request, state, how, link))
 
     async def _unpage(self, request: Request) -> None:
         """The request stopped waiting for the approvers: resolve its page, if it paged."""
