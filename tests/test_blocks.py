@@ -107,7 +107,7 @@ def test_history_of_100_events_is_valid() -> None:
         )
         records.append(record)
         prev = record.hash
-    message = history_message("prod", records[::-1])
+    message = history_message("prod", records[::-1], {})
     assert problems_in_blocks(message.blocks) == []
     assert "#100" in message.blocks[1]["text"]["text"]
 

@@ -491,9 +491,16 @@ async def test_when_slack_is_down_the_cli_lists_mutes_and_reads_the_log(
         '/ha review r2 "what you checked"',
     ]
     shown = await habot("--config", str(config), "history", "prod", "--limit", "2")
-    assert [line.split()[3:6] for line in shown.out.splitlines()] == [
-        ["unmuted", "unmuted", me], ["muted", "muted", me],
-    ]  # fmt: skip
+    [unmuted, muted] = shown.out.splitlines()
+    moment = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    assert re.fullmatch(rf"{moment} · {me} unmuted the alerts on prod · #\d+", unmuted)
+    assert f"{me} muted the alerts on prod: " in muted
+    as_json = await habot("--config", str(config), "history", "prod", "--limit", "2", "--json")
+    assert [json.loads(line)["kind"] for line in as_json.out.splitlines()] == ["unmuted", "muted"]
+    held = await habot("--config", str(config), "pending", "--json")
+    assert {(r["id"], r["state"]) for r in map(json.loads, held.out.splitlines())} == {
+        ("r1", "pending"), ("r2", "succeeded"),
+    }  # fmt: skip
 
 
 async def test_a_status_read_on_the_command_line_is_audited_or_says_why_not(

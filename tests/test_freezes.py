@@ -230,8 +230,8 @@ async def test_the_command_line_freezes_shows_and_lifts_like_slack(
     again = await run_habot("--config", str(config), "status", "prod", "--json")
     assert json.loads(again.out)[0]["freeze"] is None
     history = await run_habot("--config", str(config), "history", "--limit", "5")
-    assert "unfrozen" in history.out
-    assert "frozen" in history.out
+    assert " ended the change freeze on prod" in history.out
+    assert "froze changes on prod: " in history.out
 
 
 # -- recurring windows from the configuration -----------------------------------------------

@@ -180,10 +180,9 @@ def test_slowing_down_says_when_to_try_again(wait: float, shown: str) -> None:
 
 
 #: Where a clock time may be written as words: the When part's own words (a terminal's and
-#: Slack's fallback), Slack's date token, the terminal digest's window, and audit lines
-#: (inside code blocks, where Slack shows no dates).
+#: Slack's fallback), Slack's date token, and the terminal digest's window.
 CLOCK_WORDS_ALLOWED = {
-    "core/replies.py": 2, "core/blocks.py": 1, "core/digest.py": 1, "core/audit.py": 1,
+    "core/replies.py": 2, "core/blocks.py": 1, "core/digest.py": 1,
     "core/when.py": 1,  # a local time as typed, refused: it does not exist in that zone
 }  # fmt: skip
 

@@ -370,12 +370,27 @@ async def test_commands_outside_the_allowed_channels_are_refused(
     assert len(sim.pairs["prod"].runs) == runs_before
 
 
-async def test_history_shows_recent_audit_events(bot: Bot, fake: FakeSlack) -> None:
-    """/ha history lists what happened, newest first."""
+async def test_history_reads_as_a_timeline_and_a_long_one_comes_whole_as_a_file(
+    bot: Bot, fake: FakeSlack
+) -> None:
+    """/ha history: one sentence per event, newest first, the asker as a mention; past
+    the first 15 events, all of them go to the asker's DM as a file, linked."""
     await reply(bot, fake, "status dr")
     message = await reply(bot, fake, "history 5")
     assert message["response_type"] == "ephemeral"
-    assert "status     BAU" in shown(message)
+    assert f"<@{VIEWER}> read the status on dr: BAU" in shown(message)
+    assert not fake.files
+    for _ in range(16):
+        await reply(bot, fake, "status dr")
+    text = shown(await reply(bot, fake, "history 20"))
+    assert text.count("read the status on dr") == 15
+    # 17 reads in the audit (the history asked for 20): all 17 in the file
+    assert "The newest 15 events are here. The whole recent events (17 lines) is in" in text
+    [file] = fake.files.values()
+    assert file.channel == "D" + VIEWER[1:]
+    assert file.content is not None
+    assert len(file.content.decode().splitlines()) == 17
+    assert f"@{VIEWER} read the status on dr: BAU" in file.content.decode()
 
 
 async def test_health_and_metrics(bot: Bot, fake: FakeSlack) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -19,10 +20,13 @@ from habot.cli.render import reply_text
 from habot.config import load_settings
 from habot.core.approvals import OPEN, open_requests
 from habot.core.asks import parse_freeze, parse_mute, parse_unfreeze
-from habot.core.audit import history_line
+from habot.core.audit import AuditRecord
 from habot.core.roles import Access
+from habot.core.serialize import request_to_dict
+from habot.core.timeline import requested, timeline_line
 from habot.runtime import Habot
 from habot.secrets import Secrets
+from habot.services.operations import operations_of
 from habot.services.ports import Caller
 
 _T = TypeVar("_T")
@@ -44,15 +48,19 @@ def in_habot(ctx: click.Context, work: Callable[[Habot], Awaitable[_T]]) -> _T:
 
 
 @click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per request, per line.")
 @click.pass_context
-def pending(ctx: click.Context) -> None:
-    """Requests that hold a pair (pending approval, running, or of unknown outcome), and
-    break-glass runs whose review is owed."""
+def pending(ctx: click.Context, as_json: bool) -> None:
+    """Requests that hold a pair (pending approval, scheduled, running, or of unknown
+    outcome), and break-glass runs whose review is owed."""
 
     async def listed(habot: Habot) -> str:
         requests = habot.stores.requests
         held = await requests.in_states(*sorted(OPEN))
         owed = await requests.unreviewed()
+        if as_json:
+            every = {r.id: r for r in (*held, *owed)}.values()
+            return "\n".join(json.dumps(request_to_dict(r), sort_keys=True) for r in every)
         return reply_text(open_requests(held, habot.settings.slack.command, owed))
 
     click.echo(in_habot(ctx, listed))
@@ -61,16 +69,26 @@ def pending(ctx: click.Context) -> None:
 @click.command()
 @click.argument("pair", required=False)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One audit event per line, as exported.")
 @click.pass_context
-def history(ctx: click.Context, pair: str | None, limit: int) -> None:
-    """Recent audit events, newest first (of one pair, when named)."""
+def history(ctx: click.Context, pair: str | None, limit: int, as_json: bool) -> None:
+    """Recent events as a timeline, newest first (of one pair, when named): one sentence
+    each; --json gives the audit events themselves."""
     if pair is not None:
         load_settings(ctx.obj).pair(pair)  # an unknown pair is an error naming the known ones
-    records = in_habot(ctx, lambda habot: habot.stores.audit.recent(limit, pair))
-    if not records:
-        click.echo("No audit events yet" + (f" for {pair}." if pair else "."))
+
+    async def read(habot: Habot) -> tuple[list[AuditRecord], dict[str, str]]:
+        records = await habot.stores.audit.recent(limit, pair)
+        return records, await operations_of(habot.stores.requests, requested(records))
+
+    records, named = in_habot(ctx, read)
+    if not records:  # said on stderr under --json: its output stays JSON lines (none)
+        click.echo("No audit events yet" + (f" for {pair}." if pair else "."), err=as_json)
     for record in records:
-        click.echo(history_line(record))
+        if as_json:
+            click.echo(json.dumps(record.as_dict(), sort_keys=True))
+        else:
+            click.echo(reply_text(timeline_line(record, named)))
 
 
 @click.command()

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from habot.core.approvals import RequestState
-from habot.core.model import NodeState, Verdict
 
 if TYPE_CHECKING:
     from habot.core.verdict import PairStatus
@@ -216,22 +215,3 @@ def status_event(
         duration_ms=duration_ms,
         detail={"primary": status.primary.state.value, "secondary": status.secondary.state.value},
     )
-
-
-def history_line(record: AuditRecord) -> str:
-    """One audit event as one plain line (Slack shows these in a code block)."""
-    e = record.event
-    where = " ".join(x for x in (e.pair, e.node) if x)
-    detail = ", ".join(f"{k}={_word(v)}" for k, v in sorted(e.detail.items()))
-    when = f"{e.at:%Y-%m-%d %H:%M:%S}Z"
-    said = _word(e.outcome)
-    return f"#{record.seq:<5} {when} {e.kind:<10} {said:<9} {e.actor} {where} {detail}".rstrip()
-
-
-_WORDS = {v.value: v.label for v in (*NodeState, *Verdict)}
-
-
-def _word(value: object) -> object:
-    """A verdict or node state as people read it ("BAU", "Promoted Active"); any other
-    value as it is (the export keeps the identifiers)."""
-    return _WORDS.get(value, value) if isinstance(value, str) else value

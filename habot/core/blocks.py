@@ -6,13 +6,12 @@ unique ``action_id`` within a block. Long text is split into several code blocks
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from habot.core.audit import AuditRecord, history_line
+from habot.core.audit import AuditRecord
 from habot.core.console import offer_line
 from habot.core.durations import format_duration
 from habot.core.grammar import MAX_REASON, SUMMARY, USAGE, LogKind, Sub
@@ -33,7 +32,9 @@ from habot.core.replies import (
     Strong,
     Tone,
     When,
+    slack_account,
 )
+from habot.core.timeline import timeline_line
 from habot.core.verdict import NodeView, PairStatus
 
 Block = dict[str, Any]
@@ -116,14 +117,6 @@ def escape(text: str) -> str:
 
 #: A Slack user (U…/W…) or user group (S…) id; anyone else habot names — the local user
 #: of the command line (``cli:NAME``), habot itself — is not a Slack account.
-_SLACK_ID = re.compile(r"[UWS][A-Z0-9]+")
-
-
-def slack_account(who: str) -> bool:
-    """Whether ``who`` is a Slack user or user group id (someone Slack can tell)."""
-    return _SLACK_ID.fullmatch(who) is not None
-
-
 def mention(target: str) -> str:
     """A notifying mention of a user ``U…``/``W…``, a user group ``S…``, or
     ``!here``/``!channel``; anyone else (``cli:NAME``, ``habot``) as plain words — a
@@ -341,13 +334,33 @@ def logs_message(
     return Message(f"{name} of {pair} {node}", (header, *body))
 
 
-def history_message(pair: str | None, records: Sequence[AuditRecord]) -> Message:
-    """Recent audit events, newest first."""
-    title = f"*Recent audit events{' for ' + pair if pair else ''}* (newest first)"
+#: Events a `/ha history` answer shows inline; the rest are in the file that goes with it.
+HISTORY_INLINE = 15
+_LINE_ROOM = 600  # characters of one event inline (a long reason is whole in the file)
+
+
+def _clipped(line: str) -> str:
+    return line if len(line) <= _LINE_ROOM else line[: _LINE_ROOM - 1] + "…"
+
+
+def history_message(
+    pair: str | None, records: Sequence[AuditRecord], operations: Mapping[str, str]
+) -> Message:
+    """Recent audit events as a timeline, newest first: one sentence per event, the first
+    HISTORY_INLINE of them here (the answer's file holds them all)."""
+    title = f"*Recent events{' on ' + pair if pair else ''}* (newest first)"
     if not records:
         return Message("No audit events yet", (section(f"{title}\nNothing recorded yet."),))
-    lines = [history_line(r) for r in records]
-    return Message("Recent audit events", (section(title), *code_blocks("\n".join(lines))))
+    lines = [_clipped(mrkdwn(timeline_line(r, operations))) for r in records[:HISTORY_INLINE]]
+    sections: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and len("\n".join([*chunk, line])) > TEXT_LIMIT:
+            sections.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    sections.append(section("\n".join(chunk)))
+    return Message("Recent events", (section(title), *sections))
 
 
 def home_view(pairs: Sequence[str], command: str) -> dict[str, Any]:
@@ -419,5 +432,5 @@ def render(answer: Answer) -> Message:
         a = answer
         return logs_message(a.pair, a.node, a.address, a.lines, a.output, a.log)
     if isinstance(answer, HistoryAnswer):
-        return history_message(answer.pair, answer.records)
+        return history_message(answer.pair, answer.records, answer.operations)
     return help_message(answer.command, answer.allowed, answer.unavailable)

@@ -18,8 +18,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from habot.core.audit import history_line
-from habot.core.blocks import LOG_NAMES, Block, Message, context, mrkdwn
+from habot.core.blocks import HISTORY_INLINE, LOG_NAMES, Block, Message, context, mrkdwn
 from habot.core.replies import (
     Answer,
     Code,
@@ -29,8 +28,10 @@ from habot.core.replies import (
     RawAnswer,
     Reply,
     Tone,
+    plain,
     say,
 )
+from habot.core.timeline import timeline_line
 
 #: Characters of fallback text + blocks as JSON that one message may carry.
 BUDGET = 11_000
@@ -104,10 +105,16 @@ def attachment(answer: Answer) -> Attachment | None:
                           "\n\n".join(parts))  # fmt: skip
     if isinstance(answer, HistoryAnswer):
         scope = f"-{answer.pair}" if answer.pair else ""
-        lines = "\n".join(history_line(r) for r in answer.records)
-        title = f"Recent audit events{' for ' + answer.pair if answer.pair else ''}"
+        lines = "\n".join(plain(timeline_line(r, answer.operations).parts) for r in answer.records)
+        title = f"recent events{' on ' + answer.pair if answer.pair else ''}"
         return Attachment(_safe(f"habot-history{scope}.txt"), title, lines)
     return None
+
+
+def overflows(answer: Answer) -> bool:
+    """Whether an answer holds more than its message shows even when that fits (a long
+    history: its first lines inline, all of them in the file)."""
+    return isinstance(answer, HistoryAnswer) and len(answer.records) > HISTORY_INLINE
 
 
 def _safe(filename: str) -> str:
@@ -115,9 +122,13 @@ def _safe(filename: str) -> str:
     return "".join(c if c.isalnum() or c in ".-_" else "_" for c in filename)
 
 
-def cut_note(file: Attachment | None, link: str | None, error: str | None = None) -> Reply:
-    """The last line of a cut message: what was left out and where the whole of it is."""
-    head = "Too long for one Slack message, so this is only its first part"
+def cut_note(
+    file: Attachment | None, link: str | None, error: str | None = None, whole: bool = False
+) -> Reply:
+    """The last line of a cut message: what was left out and where the whole of it is
+    (``whole``: the message was not too long, it shows its first lines by design)."""
+    head = (f"The newest {HISTORY_INLINE} events are here" if whole
+            else "Too long for one Slack message, so this is only its first part")  # fmt: skip
     if file is None:
         return say(f"{head}.", tone=Tone.WARNING)
     if link is not None:

@@ -93,7 +93,7 @@ SUMMARY = {
     Sub.HELP: "what you can do here",
     Sub.STATUS: "both nodes' state and the pair's verdict (posted to the channel)",
     Sub.LOGS: "the last lines of a node's HA command log (only you see it)",
-    Sub.HISTORY: "recent audit events (only you see it)",
+    Sub.HISTORY: "what happened lately, as a timeline (only you see it)",
     Sub.SWITCHOVER: "planned hand-over to the Secondary (needs approval)",
     Sub.FAILOVER: "emergency failover when the Primary is lost (needs approval)",
     Sub.FAILBACK: "hand operations back to the Primary (needs approval)",

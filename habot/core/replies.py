@@ -13,7 +13,8 @@ shows specially: a person, a channel, a link, a command, a block of output.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -134,6 +135,14 @@ def unclear(why: str) -> Reply:
     return Reply(Tone.UNCLEAR, (why,))
 
 
+_SLACK_ID = re.compile(r"[UWS][A-Z0-9]+")
+
+
+def slack_account(who: str) -> bool:
+    """Whether ``who`` is a Slack user or user group id (someone Slack can tell)."""
+    return _SLACK_ID.fullmatch(who) is not None
+
+
 def plain(parts: Sequence[Part]) -> str:
     """The parts as plain words, with no markup (for the audit log and terminals): a person
     or channel as its id, a link as its words and address."""
@@ -200,10 +209,12 @@ class LogsAnswer:
 
 @dataclass(frozen=True)
 class HistoryAnswer:
-    """Recent audit events (of one pair, or all)."""
+    """Recent audit events (of one pair, or all), with the operation of each request they
+    name (request id → operation), so that a line can say what was approved."""
 
     pair: str | None
     records: tuple[AuditRecord, ...]
+    operations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

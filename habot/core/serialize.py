@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from habot.core.approvals import Request
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.verdict import NodeView, PairStatus
 
@@ -71,3 +72,27 @@ def _view(role: Role, node: dict[str, Any]) -> NodeView:
         offered=frozenset(node["offered"]) if node.get("offered") is not None else None,
         seen_by_peer=NodeState(node["seen_by_peer"]) if node.get("seen_by_peer") else None,
     )
+
+
+def request_to_dict(request: Request) -> dict[str, Any]:
+    """One request in the `habot pending --json` shape (identifiers, ISO times)."""
+    verdict, primary, secondary = request.snapshot
+    return {
+        "id": request.id,
+        "operation": request.operation.value,
+        "pair": request.pair,
+        "node": request.node.value,
+        "state": request.state.value,
+        "requester": request.requester,
+        "approvals": list(request.approvals),
+        "required": request.required,
+        "created_at": request.created_at.isoformat(),
+        "expires_at": request.expires_at.isoformat(),
+        "run_at": request.run_at.isoformat() if request.run_at else None,
+        "reason": request.reason,
+        "ticket": request.ticket,
+        "judged_on": {"verdict": verdict.value, "primary": primary.value,
+                      "secondary": secondary.value},
+        "break_glass": {"by": request.glass.by, "at": request.glass.at.isoformat(),
+                        "review_owed": request.glass.owed} if request.glass else None,
+    }  # fmt: skip

@@ -53,6 +53,7 @@ from habot.core.replies import (
 )
 from habot.core.results import CommandResult
 from habot.core.roles import Access, missing_role, needs_with
+from habot.core.timeline import requested
 from habot.errors import NodeError
 from habot.services.coalesce import Coalesced
 from habot.services.freezes import FreezeService
@@ -349,4 +350,5 @@ class CommandService:
     async def _history(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         assert parsed.count is not None, "the grammar fills the count for history"
         records = await self._audit.recent(parsed.count, parsed.pair)
-        return HistoryAnswer(parsed.pair, tuple(records))
+        named = await self._operations.operations_of(requested(records)) if self._operations else {}
+        return HistoryAnswer(parsed.pair, tuple(records), named)

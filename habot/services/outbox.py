@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
-from habot.core.blocks import Message, mrkdwn, slack_account
+from habot.core.blocks import Message, mrkdwn
 from habot.core.budget import cut, cut_note, fits
 from habot.core.outbox import (
     TS_OF,
@@ -25,7 +25,7 @@ from habot.core.outbox import (
     reply_to,
 )
 from habot.core.paging import Page, failed_page, pager_of
-from habot.core.replies import Code, Reply, Room, say
+from habot.core.replies import Code, Reply, Room, say, slack_account
 from habot.errors import StoreError
 from habot.services.background import Background
 from habot.services.outage import Outage

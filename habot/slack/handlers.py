@@ -21,7 +21,7 @@ from habot.core.approvals import RequestAction
 from habot.core.asks import OperationRequest
 from habot.core.blocks import RAW_ACTION, Form, Message, home_view, render
 from habot.core.breakglass import reason_problem
-from habot.core.budget import attachment, cut, cut_note, fits
+from habot.core.budget import attachment, cut, cut_note, fits, overflows
 from habot.core.cards import (
     APPROVE,
     APPROVE_FORM,
@@ -470,13 +470,14 @@ class SlackHandlers:
         """The answer as one Slack message within the budget: long output is cut, and the
         whole of it goes to the asker as a file (the cut message says where)."""
         message = render(answer)
-        if fits(message):
+        whole = fits(message)
+        if whole and not overflows(answer):
             return message
         file = attachment(answer)
         if file is None or self._files is None:
-            return cut(message, cut_note(file, None, "files are not enabled here"))
+            return cut(message, cut_note(file, None, "files are not enabled here", whole))
         filed = await self._files.to_person(user, file)
-        return cut(message, cut_note(file, filed.link, filed.error))
+        return cut(message, cut_note(file, filed.link, filed.error, whole))
 
     async def _send(
         self,

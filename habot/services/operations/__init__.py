@@ -17,7 +17,7 @@ One module per stage, over shared parts (``stage.py``):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -59,7 +59,24 @@ from habot.services.ports import (
 )
 from habot.services.status import StatusService
 
-__all__ = ["DURABLE_FOR", "PROGRESS_EVERY", "Notifier", "OperationService", "approval_policy"]
+__all__ = [
+    "DURABLE_FOR",
+    "PROGRESS_EVERY",
+    "Notifier",
+    "OperationService",
+    "approval_policy",
+    "operations_of",
+]
+
+
+async def operations_of(requests: Requests, request_ids: Iterable[str]) -> dict[str, str]:
+    """Each request's operation, by id (those the store still holds): what a history line
+    names when its event carries only the request's id."""
+    named: dict[str, str] = {}
+    for request_id in set(request_ids):
+        if (request := await requests.get(request_id)) is not None:
+            named[request_id] = request.operation.value
+    return named
 
 
 class OperationService:
@@ -93,6 +110,7 @@ class OperationService:
     ) -> None:
         self._background = background or Background()
         self._settings = settings
+        self._requests = requests
         parts = Parts(
             settings=settings,
             status=status,
@@ -202,6 +220,10 @@ class OperationService:
     async def pending(self) -> Reply:
         """Open requests, for `/ha pending`."""
         return await self._housekeeping.pending()
+
+    async def operations_of(self, request_ids: Iterable[str]) -> dict[str, str]:
+        """Each request's operation, by id (see :func:`operations_of`)."""
+        return await operations_of(self._requests, request_ids)
 
     async def drain(self, limit: timedelta = timedelta(minutes=15)) -> None:
         """Wait for running executions (tests, graceful shutdown)."""
