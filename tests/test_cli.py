@@ -182,7 +182,7 @@ async def test_check_passes_every_step(sim: Simulator) -> None:
     ran = await habot("--config", fast_config(sim), "check")
     assert ran.code == 0, ran.out + ran.err
     assert ran.out.count("✓ ha-status") == 4
-    assert "✓ config: 2 pair(s)" in ran.out
+    assert "✓ config: 2 pairs" in ran.out
 
 
 async def test_check_says_settings_that_weaken_four_eyes(sim: Simulator) -> None:
@@ -193,12 +193,12 @@ async def test_check_says_settings_that_weaken_four_eyes(sim: Simulator) -> None
     ran = await habot("--config", str(config), "check")
     assert ran.code == 0, ran.out + ran.err
     assert '! four eyes weakened: roles.approvers = ["*"]: anyone in the workspace' in ran.out
-    assert "! four eyes weakened: approval.ttl = 8h00m" in ran.out
+    assert "! four eyes weakened: approval.ttl = 8h" in ran.out
     ran = await habot("--config", str(config), "check", "--json")
     weakened = json.loads(ran.out)["config"]["weakened"]
     assert [w.split(":")[0] for w in weakened] == [
         'roles.approvers = ["*"]',
-        "approval.ttl = 8h00m",
+        "approval.ttl = 8h",
     ]
 
 
@@ -433,7 +433,7 @@ async def test_digest_prints_now_and_posts_only_where_it_can(
     shown = await habot("--config", str(config), "digest")
     assert shown.code == 0, shown.err
     assert "HA daily summary" in shown.out
-    assert "prod — now Primary down · serving 50.0% · BAU 50.0% · 1 episode(s) off BAU" in shown.out
+    assert "prod — now Primary down · serving 50.0% · BAU 50.0% · 1 episode off BAU" in shown.out
     refused = await habot("--config", str(config), "digest", "--post")
     assert refused.code == 2
     assert "alert_channel" in refused.err

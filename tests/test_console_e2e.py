@@ -48,7 +48,7 @@ async def approved(bot: Bot, fake: FakeSlack, text: str, *approvers: str) -> str
     operation = text.split()[0]
     await asyncio.sleep(1.1)
     before = len(succeeded(fake, operation))
-    assert "approval(s) needed" in await ask(bot, fake, text)
+    assert "approval needed" in await ask(bot, fake, text)
     card = cards(fake)[-1]
     for approver in approvers:
         await click(bot, fake, card, "approve_request", approver)
@@ -216,7 +216,7 @@ async def test_a_command_withdrawn_after_approval_is_aborted_and_not_typed(
     """The re-check before running reads the banner again: a command the node stopped
     offering since the request was approved is not typed; the card says Aborted and why
     (not "unknown", and no traceback in the log)."""
-    assert "approval(s) needed" in await ask(bot, fake, "demote-primary prod")
+    assert "approval needed" in await ask(bot, fake, "demote-primary prod")
     await sim.apply("prod", "primary", "withhold", "ha-demote-primary")
     await click(bot, fake, cards(fake)[-1], "approve_request", LEAD)
     final = await fake.wait_for(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import tokenize
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from habot.core.addresses import NodeAddress, parse_address
 from habot.core.catalogue import HaCommand, ha_command, tail_log
-from habot.core.durations import format_duration, parse_duration
+from habot.core.durations import as_setting, format_duration, parse_duration
 from habot.core.prompts import is_confirmation_prompt, looks_like_question
+from habot.core.replies import plural
+
+HABOT = Path(__file__).resolve().parent.parent / "habot"
 
 
 @pytest.mark.parametrize(
@@ -28,14 +34,41 @@ def test_bad_durations_are_refused_with_an_example(text: str) -> None:
         parse_duration(text)
 
 
-def test_durations_format_compactly() -> None:
-    """Durations print the way people write them."""
-    assert [format_duration(timedelta(seconds=s)) for s in (0.25, 9, 125, 3700)] == [
-        "250ms",
-        "9s",
-        "2m05s",
-        "1h01m",
+def test_durations_read_the_way_people_say_them_in_their_two_largest_units() -> None:
+    """One helper for every duration people read: "10 min 15 s", never "10m15s"."""
+    seconds = (0.25, 9, 60, 615, 3600, 3700, 90000, 3 * 86400)
+    assert [format_duration(timedelta(seconds=s)) for s in seconds] == [
+        "250 ms", "9 s", "1 min", "10 min 15 s", "1 h", "1 h 1 min", "1 d 1 h", "3 d",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("seconds", [0.5, 9, 90, 3600, 5400, 86400 + 61])
+def test_a_setting_is_quoted_as_it_is_written_and_reads_back(seconds: float) -> None:
+    """A message about the configuration quotes a duration as the setting takes it."""
+    written = as_setting(timedelta(seconds=seconds))
+    assert " " not in written
+    assert parse_duration(written) == timedelta(seconds=seconds)
+
+
+def test_counts_carry_their_noun_in_the_right_number() -> None:
+    assert [plural(n, "approval") for n in (0, 1, 2)] == [
+        "0 approvals",
+        "1 approval",
+        "2 approvals",
     ]
+    assert plural(3, "operation was", "operations were") == "3 operations were"
+
+
+def test_no_text_pluralises_with_a_bracketed_s() -> None:
+    """ "approval(s)" reads as a form, not a sentence: every count goes through plural()."""
+    offenders = []
+    for path in sorted(HABOT.rglob("*.py")):
+        with path.open("rb") as source:
+            for token in tokenize.tokenize(source.readline):
+                words = re.sub(r"\{[^{}]*\}", "", token.string)  # an f-string's code is not text
+                if token.type == tokenize.STRING and re.search(r"[a-z]\(s\)", words):
+                    offenders.append(f"{path.relative_to(HABOT)}:{token.start[0]}")
+    assert offenders == []
 
 
 @pytest.mark.parametrize(

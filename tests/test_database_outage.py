@@ -136,7 +136,7 @@ async def test_an_outcome_outlives_a_database_outage_right_after_the_change(
     assert any("succeeded" in said for _, said in world.notifier.directs)
     kinds = [r.event.kind for r in reversed(await world.audit.recent(50))]
     assert kinds[-1] == "succeeded"
-    assert "approval(s) needed" in await world.ask("failback prod --override 'test'")
+    assert "approval needed" in await world.ask("failback prod --override 'test'")
 
 
 class DiesAfterTheChange:

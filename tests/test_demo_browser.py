@@ -96,7 +96,7 @@ async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
             has=page.locator("button[data-action-id='approve_request']")
         )
         await request.last.wait_for()
-        await page.locator(".ephemeral", has_text="approval(s) needed").last.wait_for()
+        await page.locator(".ephemeral", has_text="approval needed").last.wait_for()
         # the approvers' on-call is paged for an emergency request (the demo's PagerDuty)
         await page.locator(
             "#pages .page.trigger", has_text="failover waits for approval"

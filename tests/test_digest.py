@@ -115,10 +115,10 @@ def test_the_digest_lists_worst_first_and_names_a_silent_pair() -> None:
     lines = [b["text"]["text"] for b in message.blocks if b["type"] == "section"][1:]
     assert [line.split("*")[1] for line in lines] == ["lab", "dr", "prod"]
     assert "no readings in this window" in lines[0]
-    assert "serving 100% · BAU 50.0% · 1 episode(s) off BAU" in lines[1]
+    assert "serving 100% · BAU 50.0% · 1 episode off BAU" in lines[1]
     assert "muted until <!date^1795690800^{date_short_pretty} at {time}|11:00 UTC>" in lines[1]
-    assert "serving 100% · BAU 100% · 0 episode(s)" in lines[2]
-    assert message.text == "HA daily summary: 3 pair(s), 2 not in BAU now"
+    assert "serving 100% · BAU 100% · 0 episodes" in lines[2]
+    assert message.text == "HA daily summary: 3 pairs, 2 not in BAU now"
     assert message.in_channel
 
 
@@ -173,7 +173,7 @@ async def test_the_digest_goes_to_the_alert_channel_through_the_outbox(
     # observed: 3 × 5 min + the last reading's 10 min (2 × the 5 min interval) = 25 min;
     # BAU for 5 + 10 of them
     assert "BAU 60.0%" in text
-    assert "1 episode(s) off BAU" in text
+    assert "1 episode off BAU" in text
 
 
 async def test_the_digest_shows_a_freeze_and_its_end(memory: Stores) -> None:

@@ -113,7 +113,7 @@ async def test_nobody_deciding_asks_the_next_level_once_and_never_approves(
     await world.service.housekeeping()
     await world.service.housekeeping()
     assert sorted(u for u, _ in world.notifier.directs) == ["U0CTO1", "U0LEAD1", "U0MGR1", "U0MGR2"]
-    assert any("Nobody has decided in 5m" in t and "<!subteam^S0MANAGERS>" in t
+    assert any("Nobody has decided in 5 min" in t and "<!subteam^S0MANAGERS>" in t
                for t in world.notifier.threads)  # fmt: skip
     assert "level 2 (<!subteam^S0MANAGERS>, <@U0CTO1>)" in json.dumps(world.notifier.last().blocks)
     assert await pages(world) == [("pagerduty@approvers", "trigger")]

@@ -96,7 +96,7 @@ async def test_refused_key_is_an_authentication_failure(sim: Simulator, tmp_path
     asyncssh.generate_private_key("ssh-ed25519").write_private_key(other)
     settings = settings_from(sim.kit.config_path, client_keys=[str(other)])
     async with SshExecutor(settings.ssh) as ex:
-        with pytest.raises(AuthenticationFailed, match="refused our key"):
+        with pytest.raises(AuthenticationFailed, match="refused habot's client keys"):
             await ex.run(sim.address("prod", P), STATUS)
 
 

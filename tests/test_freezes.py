@@ -202,7 +202,7 @@ async def test_the_bot_refuses_a_planned_switchover_in_a_freeze_and_allows_an_ex
         assert "Frozen until" in status
         await sim.apply("prod", "primary", "down")
         reply = await ask(bot, fake, 'failover prod --override "INC-7: the Primary lost power"')
-        assert "approval(s) needed" in reply
+        assert "approval needed" in reply
         assert runs(sim) == []
     finally:
         await bot.stop()
@@ -287,7 +287,7 @@ async def test_a_configured_window_refuses_like_a_typed_one_and_is_not_lifted_by
         assert "weekend change freeze" in await world.ask("switchover prod")
         lifted = plain((await freezes.unfreeze(LEAD, ("prod",))).parts)
         assert "frozen by the configuration" in lifted
-        assert "approval(s) needed" in await world.ask("switchover dr")  # dr is not frozen
+        assert "approval needed" in await world.ask("switchover dr")  # dr is not frozen
 
 
 async def test_an_alert_during_a_freeze_still_alerts_and_says_so(memory: Stores) -> None:

@@ -118,7 +118,10 @@ def test_largest_dashboard_is_valid() -> None:
     assert "|04:00 UTC>" in text
     assert "cooldown until <!date^1795662300^{date_short_pretty} at {time}|03:05 UTC>" in text
     # every reader sees their own time zone, to the second; the age never goes stale
-    assert "read <!date^1795661905^{date_short_pretty} at {time_secs}|02:58:25 UTC> (1m35s" in text
+    assert (
+        "read <!date^1795661905^{date_short_pretty} at {time_secs}|02:58:25 UTC> (1 min 35 s"
+        in text
+    )
     assert "As of <!date^1795662000^{date_short_pretty} at {time_secs}|03:00:00 UTC>" in text
 
 

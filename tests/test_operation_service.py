@@ -214,7 +214,7 @@ async def test_switchover_approved_runs_once_and_is_verified(world: World) -> No
     """Operator asks, a second person approves, ha-failover runs once on the Primary,
     the card ends 'succeeded' with before/after, and every step is audited."""
     reply = await world.ask("switchover prod")
-    assert "1 approval(s) needed" in reply
+    assert "1 approval needed" in reply
     card = json.dumps(world.notifier.last().blocks)
     assert "runs `ha-failover` on the primary" in card
     assert "approve_request" in card
@@ -391,7 +391,7 @@ async def test_make_standalone_needs_two_approvers(world: World) -> None:
     """With required = 2 the first approval is counted and nothing runs until the second."""
     reply = await world.ask("make-standalone dr secondary")
     rid = world.request_id()
-    assert "2 approval(s) needed" in reply
+    assert "2 approvals needed" in reply
     assert "Redundancy ends" in json.dumps(world.notifier.last().blocks)
     first = await world.service.approve(LEAD, rid)
     assert "1 more needed" in shown(first)
@@ -429,7 +429,7 @@ async def test_cancel_by_the_requester(world: World) -> None:
     rid = world.request_id()
     await world.service.cancel(OPERATOR, rid)
     assert "Cancelled" in json.dumps(world.notifier.last().blocks)
-    assert "1 approval(s) needed" in await world.ask("switchover prod")
+    assert "1 approval needed" in await world.ask("switchover prod")
 
 
 async def test_one_operation_per_pair(world: World) -> None:
@@ -457,7 +457,7 @@ async def test_a_pair_with_a_running_operation_says_so_and_takes_the_next_once_i
     assert "Ask again once it has finished" in busy
     assert "waiting for approval" not in busy
     await world.service.drain()
-    assert "1 approval(s) needed" in await world.ask("initialise dr")
+    assert "1 approval needed" in await world.ask("initialise dr")
 
 
 async def test_rejection_closes_the_request(world: World) -> None:
@@ -541,7 +541,7 @@ async def test_an_unknown_outcome_closes_the_pair_until_a_person_resolves_it(
     assert "console shows failover never ran" in card
     again = await world.service.resolve(LEAD, rid, "twice")
     assert "nothing to resolve" in shown(again)
-    assert "1 approval(s) needed" in await world.ask("switchover prod")
+    assert "1 approval needed" in await world.ask("switchover prod")
     [resolved] = [r for r in await world.audit.recent(50) if r.event.kind == "resolved"]
     assert resolved.event.actor == LEAD.user
     assert resolved.event.detail["finding"] == "console shows failover never ran"
@@ -708,7 +708,7 @@ async def _locked_at_the_end(world: World, database: str) -> None:
     kinds = [r.event.kind for r in reversed(await world.audit.recent(50))]
     assert kinds[-3:] == ["prompt_answered", "command_result", "succeeded"]
     assert (await world.audit.verify()).ok
-    assert "1 approval(s) needed" in await world.ask("failback prod --override 'test'")
+    assert "1 approval needed" in await world.ask("failback prod --override 'test'")
 
 
 async def _never_alive(replica: str) -> bool:
@@ -727,7 +727,7 @@ async def test_a_card_slack_refuses_withdraws_the_request(world: World) -> None:
     assert event.actor == "habot"
     assert "not_in_channel" in event.detail["reason"]
     world.notifier.refuse = None
-    assert "approval(s) needed" in await world.ask("switchover prod")
+    assert "approval needed" in await world.ask("switchover prod")
 
 
 async def test_a_card_slack_is_slow_to_take_is_said_plainly(world: World) -> None:
@@ -806,7 +806,7 @@ async def test_cooldown_after_a_role_change_and_override(world: World) -> None:
     assert "wait until <!date^" in refused
     assert "|03:10 UTC>" in refused
     allowed = await world.ask("failback prod --override \u201cvendor asked us to\u201d")
-    assert "1 approval(s) needed" in allowed
+    assert "1 approval needed" in allowed
     assert "Cooldown overridden:* vendor asked us to" in json.dumps(world.notifier.last().blocks)
     world.clock.now += timedelta(minutes=11)
 

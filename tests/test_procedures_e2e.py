@@ -87,7 +87,7 @@ async def test_a_partitioned_node_gets_no_failover_with_or_without_override(
     plain = await ask(bot, fake, "failover prod")
     forced = await ask(bot, fake, 'failover prod --override "it is surely dead"')
     for refusal in (plain, forced):
-        assert "approval(s) needed" not in refusal
+        assert "approval needed" not in refusal
         assert "habot's path" in refusal
     if role is P:
         assert "no override can make that safe" in forced
@@ -107,7 +107,7 @@ async def test_a_real_power_cut_still_offers_failover(
         [alert] = await fake.wait_for(lambda: alert_posts(fake))
         assert "Primary down" in alert.args["text"]
         assert "failover prod" in json.dumps(alert.args["blocks"])
-        assert "1 approval(s) needed" in await ask(bot, fake, "failover prod")
+        assert "1 approval needed" in await ask(bot, fake, "failover prod")
     finally:
         await bot.stop()
 
@@ -180,7 +180,7 @@ async def test_rebuild_a_pair_from_make_standalone_to_bau_through_slack(
     # the code is told before the run closes; the pair takes initialise once it has
     assert "succeeded" in await outcome_told(fake, "joining-code", "prod")
 
-    assert "1 approval(s) needed" in await ask(bot, fake, "initialise prod")
+    assert "1 approval needed" in await ask(bot, fake, "initialise prod")
     card = cards(fake)[-1]
     assert "creates a joining code" in json.dumps(card["blocks"])
     await click(bot, fake, card, "approve_request", LEAD)
@@ -211,7 +211,7 @@ async def test_demote_primary_on_a_healthy_pair_hands_over(
 ) -> None:
     """The guide's planned use: the card says what will happen; afterwards the Primary is
     Demoted and the Secondary serving."""
-    assert "1 approval(s) needed" in await ask(bot, fake, "demote-primary prod")
+    assert "1 approval needed" in await ask(bot, fake, "demote-primary prod")
     card = cards(fake)[-1]
     assert "planned hand-over" in json.dumps(card["blocks"])
     await click(bot, fake, card, "approve_request", LEAD)

@@ -330,7 +330,7 @@ async def test_a_scheduled_operation_holds_the_pair_but_an_emergency_failover_ab
     assert f"cancel {rid}" in refused
     await sim.apply("prod", "primary", "down")
     reply = await world.ask("failover prod")
-    assert "approval(s) needed" in reply
+    assert "approval needed" in reply
     assert await world.state(rid) is RequestState.ABORTED
     told = [text for user, text in world.notifier.directs if user == OPERATOR.user]
     assert any("emergency failover" in t for t in told)

@@ -118,6 +118,6 @@ async def test_cancelled_before_its_time_it_never_runs(
         assert "cancelled" in said
         await until(at + timedelta(seconds=6))  # past its time and a sweep
         assert runs(sim) == []
-        assert "approval(s) needed" in await ask(bot, fake, "switchover prod")
+        assert "approval needed" in await ask(bot, fake, "switchover prod")
     finally:
         await bot.stop()

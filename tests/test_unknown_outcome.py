@@ -163,7 +163,7 @@ async def test_an_unknown_outcome_is_resolved_from_its_card_in_slack(
         assert "Resolved by <@U0LEAD2>: both nodes: failed over" in resolved
         await sim.apply("prod", "primary", "ask_twice", "off")
         again = await ask(bot, fake, 'failback prod --override "resolved: hand it back"')
-        assert "approval(s) needed" in again
+        assert "approval needed" in again
     finally:
         await bot.stop()
     assert fake.invalid == []

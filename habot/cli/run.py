@@ -20,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.config import Settings, load_settings
+from habot.core.replies import plural
 from habot.core.roles import RolePolicy
 from habot.pager.http import configured_sender
 from habot.pager.oncall import PagerDutyOnCall
@@ -236,9 +237,8 @@ class Start:
         metrics.leader.set_function(lambda: float(leadership.leading))
         interrupted = await serving.operations.recover()
         if interrupted:
-            log.warning(
-                "%d operation(s) were interrupted by a restart: marked unknown", interrupted
-            )
+            log.warning("%s interrupted by a restart: marked unknown",
+                        plural(interrupted, "operation was", "operations were"))  # fmt: skip
         replies = await stack.enter_async_context(Replies())
         SlackHandlers(
             commands=serving.commands,

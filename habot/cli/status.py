@@ -20,6 +20,7 @@ from habot.config import Settings, load_settings
 from habot.core.audit import status_event
 from habot.core.freeze import Freeze
 from habot.core.model import Verdict
+from habot.core.replies import plural
 from habot.core.serialize import status_to_dict
 from habot.core.verdict import PairStatus
 from habot.errors import ConfigError
@@ -121,7 +122,7 @@ class Checked:
 async def _check(config_path: Path | None, console: Console | None, page_test: bool) -> Checked:
     settings = load_settings(config_path)
     if console:
-        console.print(f"✓ config: {len(settings.pairs)} pair(s)", style="green")
+        console.print(f"✓ config: {plural(len(settings.pairs), 'pair')}", style="green")
         for weakening in settings.weakened():
             console.print(Text(f"! four eyes weakened: {weakening}", style="yellow"))
     secrets = Secrets(os.environ)

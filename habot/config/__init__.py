@@ -31,7 +31,8 @@ from habot.config.sections import (
     Transport,
     _Section,
 )
-from habot.core.durations import format_duration
+from habot.core.durations import as_setting
+from habot.core.replies import plural
 from habot.errors import ConfigError
 
 __all__ = [
@@ -99,8 +100,9 @@ class Settings(_Section):
         keyed = [p.name for p in self.pairs if self.login(p).auth is Auth.KEY]
         if keyed and not self.ssh.client_keys:
             raise ValueError(
-                f"ssh.client_keys: needed because pair(s) {', '.join(keyed)} log in with a key "
-                '(auth = "key", the default); list the key file(s), or set auth = "password"'
+                f"ssh.client_keys: needed by {plural(len(keyed), 'pair')} logging in with a key "
+                f'({", ".join(keyed)}; auth = "key", the default); list the key files, or set '
+                'auth = "password"'
             )
         return self
 
@@ -154,7 +156,7 @@ class Settings(_Section):
             )
         if self.approval.ttl > LONG_TTL:
             said.append(
-                f"approval.ttl = {format_duration(self.approval.ttl)}: a request stays "
+                f"approval.ttl = {as_setting(self.approval.ttl)}: a request stays "
                 "approvable that long, on a card showing the pair as it was when asked; 15m "
                 "is the default"
             )

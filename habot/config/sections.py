@@ -20,7 +20,7 @@ from habot.core.addresses import NodeAddress, parse_address
 from habot.core.alerts import parse_quiet_hours
 from habot.core.catalogue import DEFAULT_DECLUSTER_LOG_PATH, DEFAULT_LOG_PATH, check_log_path
 from habot.core.cron import parse_crontab
-from habot.core.durations import format_duration, parse_duration
+from habot.core.durations import as_setting, parse_duration
 from habot.core.model import Role
 from habot.core.operations import ROLE_NEUTRAL, Operation, Procedures, SwitchoverVia
 from habot.core.paging import Pager
@@ -56,7 +56,7 @@ _USERNAME = r"^[A-Za-z0-9._-]+$"
 
 
 class Auth(StrEnum):
-    """How habot logs in to a node: with its client key(s), or with a password kept in
+    """How habot logs in to a node: with its client keys, or with a password kept in
     the keyring or the environment (never in the config)."""
 
     KEY = "key"
@@ -309,17 +309,17 @@ class ApprovalSettings(_Section):
         if self.escalation and last >= self.ttl:
             raise ValueError(
                 f"escalation: level {len(self.escalation)} would be asked "
-                f"{format_duration(last)} after a request opens, but requests expire after "
-                f"ttl = {format_duration(self.ttl)}; shorten escalate_after or lengthen ttl"
+                f"{as_setting(last)} after a request opens, but requests expire after "
+                f"ttl = {as_setting(self.ttl)}; shorten escalate_after or lengthen ttl"
             )
         if self.run_window < timedelta(seconds=1):
             raise ValueError("run_window must be at least 1s (15m lets a restart still run it)")
         glass = self.break_glass_after
         if glass is not None and not timedelta(seconds=1) <= glass < self.ttl:
             raise ValueError(
-                f"break_glass_after = {format_duration(glass)}: it must be at least 1s "
+                f"break_glass_after = {as_setting(glass)}: it must be at least 1s "
                 "(10m or more gives a second person time to answer) and shorter than ttl = "
-                f"{format_duration(self.ttl)} (requests expire then)"
+                f"{as_setting(self.ttl)} (requests expire then)"
             )
         return self
 
@@ -483,5 +483,5 @@ class FreezeWindow(_Section):
     @classmethod
     def _lasts(cls, value: timedelta) -> timedelta:
         if not timedelta(minutes=1) <= value <= timedelta(days=31):
-            raise ValueError(f"lasts = {format_duration(value)}: between 1m and 31d")
+            raise ValueError(f"lasts = {as_setting(value)}: between 1m and 31d")
         return value

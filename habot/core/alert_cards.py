@@ -20,7 +20,7 @@ from habot.core.cards import state_emoji
 from habot.core.durations import format_duration
 from habot.core.model import Verdict
 from habot.core.paging import Pager
-from habot.core.replies import Code, Link, Part, Person, Reply, say
+from habot.core.replies import Code, Link, Part, Person, Reply, plural, say
 from habot.core.verdict import PairStatus
 
 FRESH_STATUS, OPEN_REQUEST = "alert_fresh_status", "alert_open_request"
@@ -49,7 +49,7 @@ def alert_card(
         section(f"{emoji} {state} — *{status.pair}*: {escape(incident.reason)}"),
         context(
             f"Bad since {slack_date(incident.since)} · last seen {slack_date(incident.last_seen)} "
-            f"· {incident.readings} reading(s)"
+            f"· {plural(incident.readings, 'reading')}"
         ),
         section(
             f"*Primary* ({status.primary.address}): {status.primary.state.label}"

@@ -15,7 +15,7 @@ from enum import StrEnum
 from habot.core.model import Check, Role
 from habot.core.oncall import FirstLevel
 from habot.core.operations import Operation, Topology
-from habot.core.replies import Code, Part, Person, Reply, Strong, When, joined, plain, say
+from habot.core.replies import Code, Part, Person, Reply, Strong, When, joined, plain, plural, say
 from habot.core.roles import Access
 
 
@@ -186,8 +186,8 @@ def judge_approval(
     if user in request.approvals:
         return _decision(
             Ruling.REFUSED,
-            f"You already approved; {request.missing} more "
-            "approval(s) needed from other approvers.",
+            f"You already approved; {plural(request.missing, 'more approval')} needed from "
+            "other approvers.",
         )
     if len(request.approvals) + 1 >= request.required:
         if request.run_at is not None and now < request.run_at:

@@ -32,6 +32,7 @@ from habot.core.replies import (
     Strong,
     Tone,
     When,
+    plural,
     slack_account,
 )
 from habot.core.timeline import timeline_line
@@ -163,7 +164,7 @@ def code_blocks(text: str, limit_blocks: int = 40) -> list[Block]:
     chunks.append(current)
     if len(chunks) > limit_blocks:
         dropped = len(chunks) - limit_blocks + 1
-        chunks = [*chunks[: limit_blocks - 1], f"… {dropped} more part(s) not shown"]
+        chunks = [*chunks[: limit_blocks - 1], f"… {plural(dropped, 'more part')} not shown"]
     return [section(f"```{chunk or ' '}```") for chunk in chunks]
 
 

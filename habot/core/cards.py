@@ -34,7 +34,7 @@ from habot.core.operations import (
     Topology,
     topology_words,
 )
-from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, say
+from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, plural, say
 from habot.core.schedule import countdown
 from habot.core.stepup import PAIR_NAME, Confirm
 from habot.core.totp import CODE
@@ -422,7 +422,7 @@ def run_reminder(request: Request, approvers: Sequence[str], command: str = "/ha
     named = _people(approvers)
     return say(
         ":calendar: Reminder: ", Code(request.operation.value), f" on {request.pair} is due ",
-        When(request.run_at), f" but still needs {request.missing} approval(s).", *asked,
+        When(request.run_at), f" but still needs {plural(request.missing, 'approval')}.", *asked,
         *((". Approvers: ", *named) if named else ()), ". Without approval by ",
         When(request.expires_at), " it expires and nothing runs.",
     )  # fmt: skip
@@ -437,7 +437,7 @@ def approver_note(request: Request, plan: OperationPlan, channel: str, link: str
     return say(
         Person(request.requester), " asks for ", Code(request.operation.value), " on ",
         Strong(request.pair), f" (runs {plan.command.value} on the {plan.node}); request ",
-        Code(request.id), f" needs {request.required} approval(s) before ",
+        Code(request.id), f" needs {plural(request.required, 'approval')} before ",
         When(request.expires_at), ".", *_said(request), " Approve or reject it on ", *card, ".",
     )  # fmt: skip
 

@@ -22,6 +22,7 @@ from habot.core.blocks import (
     slack_date,
 )
 from habot.core.model import Health, NodeState, Verdict
+from habot.core.replies import plural
 from habot.core.verdict import SERVING
 
 MAX_PAIRS_IN_DIGEST = 45  # one section each, under Slack's 50 blocks with the header
@@ -119,7 +120,7 @@ class Digest:
     @property
     def summary(self) -> str:
         not_bau = sum(1 for u in self.items if u.latest is None or not u.latest.healthy)
-        return f"{TITLE}: {len(self.items)} pair(s), {not_bau} not in BAU now"
+        return f"{TITLE}: {plural(len(self.items), 'pair')}, {not_bau} not in BAU now"
 
     def muted_until(self, pair: str) -> datetime | None:
         """The pair's mute, when it is still on."""
@@ -141,7 +142,7 @@ def facts(item: Uptime) -> list[str]:
         f"now {item.latest.verdict.label}",
         f"serving {_percent(item.share(item.serving))}",
         f"BAU {_percent(item.share(item.healthy))}",
-        f"{item.episodes} episode(s) off BAU",
+        f"{plural(item.episodes, 'episode')} off BAU",
     ]
 
 

@@ -135,6 +135,12 @@ def unclear(why: str) -> Reply:
     return Reply(Tone.UNCLEAR, (why,))
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """A count with its noun as people write it: "1 approval", "6 readings", "0 pairs"
+    (``many`` for a noun whose plural is not word + "s")."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
 _SLACK_ID = re.compile(r"[UWS][A-Z0-9]+")
 
 

@@ -11,6 +11,8 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from habot.core.replies import plural
+
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
@@ -50,6 +52,8 @@ class Background:
         while self._tasks:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
-                log.warning("%d background task(s) still running at shutdown", len(self._tasks))
+                log.warning(
+                    "%s still running at shutdown", plural(len(self._tasks), "background task")
+                )
                 return
             await asyncio.wait(set(self._tasks), timeout=left)

@@ -305,7 +305,7 @@ class SshExecutor:
                     f"{login.username!r} (check the keyring entry or environment variable)",
                 )
             return AuthenticationFailed(
-                where, f"the node refused our key(s) for user {login.username!r}"
+                where, f"the node refused habot's client keys for user {login.username!r}"
             )
         if isinstance(exc, TimeoutError):
             return NodeUnreachable(

@@ -83,7 +83,7 @@ async def test_postgresql_stopped_right_after_the_change_loses_no_outcome(
         assert "succeeded" in await outcome_told(fake, "switchover", "prod")
         assert "No open requests" in await ask(leader, fake, "pending")
         kinds = [e["kind"] for e in await events(leader, rid)]
-        assert "approval(s) needed" in await ask(runner, fake, 'failback prod --override "test"')
+        assert "approval needed" in await ask(runner, fake, 'failback prod --override "test"')
     finally:
         logs = [await runner.stop(), await leader.stop()]
     row.lost = int("succeeded" not in kinds)

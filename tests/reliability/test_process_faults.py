@@ -57,7 +57,7 @@ async def test_a_bot_killed_mid_command_is_unknown_never_rerun_and_holds_the_pai
         assert "is unknown, so prod is closed to new operations" in refused
         resolved = await ask(restarted, fake, f'resolve {rid} "checked: still BAU"', user=LEAD)
         assert "open to operations again" in resolved
-        assert "approval(s) needed" in await ask(restarted, fake, "switchover prod")
+        assert "approval needed" in await ask(restarted, fake, "switchover prod")
         kinds = [e["kind"] for e in await events(restarted, rid)]
     finally:
         await restarted.stop()

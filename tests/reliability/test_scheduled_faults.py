@@ -55,7 +55,7 @@ async def test_the_bot_down_across_its_time_expires_it_and_it_never_runs_late(
         assert "its run window ended" in card
         assert "never runs late" in card
         assert runs(sim) == []
-        assert "approval(s) needed" in await ask(restarted, fake, "switchover prod")
+        assert "approval needed" in await ask(restarted, fake, "switchover prod")
     finally:
         await restarted.stop()
 

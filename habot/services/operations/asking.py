@@ -24,7 +24,7 @@ from habot.core.operations import (
     topology,
 )
 from habot.core.outbox import Delivery
-from habot.core.replies import Code, Link, Part, Reply, When, failed, refused, say
+from habot.core.replies import Code, Link, Part, Reply, When, failed, plural, refused, say
 from habot.core.schedule import deadline, schedule_refusal
 from habot.core.verdict import PairStatus
 from habot.errors import PairBusy
@@ -249,7 +249,7 @@ class Asking(Stage):
         the request (nobody could approve an invisible card) and say why."""
         fate = await self._notify.settle(card)
         needs: tuple[Part, ...] = (
-            f"{request.required} approval(s) needed before ",
+            f"{plural(request.required, 'approval')} needed before ",
             When(request.expires_at),
         )
         if request.run_at is not None:
@@ -319,5 +319,5 @@ def _runs_at(request: Request) -> tuple[Part, ...]:
     then: tuple[Part, ...] = ("it runs ", When(request.run_at))
     if request.state is RequestState.SCHEDULED:
         return (*then, " (no approval needed), if the pair still looks as it does now")
-    return (*then, f" once approved ({request.required} approval(s) needed, from now until "
+    return (*then, f" once approved ({plural(request.required, 'approval')} needed, from now until "
             "then), if the pair still looks as it does now")  # fmt: skip
