@@ -12,6 +12,7 @@ from benches import (
     bench_ack,
     bench_audit,
     bench_burst,
+    bench_cli,
     bench_click,
     bench_console,
     bench_fleet,
@@ -30,6 +31,7 @@ def main() -> None:
     asyncio.run(bench_audit.bench(events=100_000, seconds=3.0, url=None))
     asyncio.run(bench_console.bench(rounds=30))
     asyncio.run(bench_loop.bench(burst=100, rounds=5))
+    asyncio.run(bench_cli.bench(rounds=20))
 
 
 if __name__ == "__main__":

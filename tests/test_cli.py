@@ -523,3 +523,54 @@ async def test_a_status_read_on_the_command_line_is_audited_or_says_why_not(
     assert unaudited.code == 0
     assert "BAU" in unaudited.out
     assert "habot: warning: this reading is not audited: database.url" in unaudited.err
+
+
+def test_every_listed_command_is_the_command_it_names() -> None:
+    """`habot --help` lists COMMANDS without importing them; each entry is a command of
+    that name, and its listed line is the one it shows (kept in one place)."""
+    import click
+
+    from habot.cli import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == sorted(COMMANDS)
+    for name, (_, summary) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        assert command.name == name
+        assert command.get_short_help_str(limit=80) == summary
+    assert cli.get_command(ctx, "stauts") is None
+
+
+async def test_a_mistyped_command_names_the_one_meant() -> None:
+    typo = await habot("stauts")
+    assert typo.code == 2
+    assert "No such command 'stauts'. Did you mean 'habot status'?" in typo.err
+    far = await habot("xyzzy")
+    assert "No such command 'xyzzy'." in far.err
+    assert "Did you mean" not in far.err
+
+
+async def test_version_and_help_start_without_loading_the_runtime(tmp_path: Path) -> None:
+    """`habot --version` and `--help` import no subcommand: not the runtime, the database,
+    SSH or Slack (what made them take over a second; benches/bench_cli.py times them)."""
+    probe = (
+        "import sys\n"
+        "from habot.cli import cli\n"
+        "for args in (['--version'], ['--help']):\n"
+        "    try:\n"
+        "        cli.main(args, prog_name='habot', standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('habot.runtime', 'sqlalchemy', 'asyncssh', 'slack_bolt', 'apscheduler', "
+        "'aiohttp')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", probe, stdout=asyncio.subprocess.PIPE, cwd=tmp_path
+    )
+    out, _ = await proc.communicate()
+    assert out.decode().strip().splitlines()[-1] == "[]"
+    helped = await habot("--help")
+    assert "history   Recent events as a timeline." in helped.out
+    assert (await habot("--version")).out.startswith("habot, version ")

@@ -60,8 +60,21 @@ def test_valid_commands_parse(text: str, parsed: ParsedCommand) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("reboot", "`reboot` is not a /ha subcommand. Try `/ha help`."),
+        ("reboot", "`reboot` is not a /ha subcommand. `/ha help` lists them."),
+        (
+            "stauts",
+            "`stauts` is not a /ha subcommand. Did you mean `/ha status`? `/ha help` lists them.",
+        ),
+        (
+            "swtichover prod",
+            "`swtichover` is not a /ha subcommand. Did you mean "
+            "`/ha switchover`? `/ha help` lists them.",
+        ),
         ("status qa", "There is no pair `qa`. Configured pairs: prod, dr."),
+        (
+            "status prdo",
+            "There is no pair `prdo`. Did you mean `prod`? Configured pairs: prod, dr.",
+        ),
         ("status prod dr", "Unexpected `dr`. Usage: `/ha status [PAIR|all]`"),
         ("logs", "Which pair? Usage: `/ha logs PAIR [primary|secondary] [N≤200] [decluster]`"),
         ("logs prod 201", "The line count must be a number from 1 to 200, not `201`."),
@@ -165,7 +178,7 @@ def test_cancel_and_reject_take_an_id_and_perhaps_why(
 
 def test_the_configured_command_name_appears_in_messages() -> None:
     """Usage messages use the configured slash command."""
-    with pytest.raises(UsageError, match="Try `/pam help`"):
+    with pytest.raises(UsageError, match="`/pam help` lists them"):
         parse_command("nope", PAIRS, command="/pam")
 
 

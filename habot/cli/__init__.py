@@ -2,26 +2,74 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 import click
 
 from habot import __version__, logs
-from habot.cli.approver import approver
-from habot.cli.audit import audit, db
-from habot.cli.demo import demo
-from habot.cli.digest import digest
-from habot.cli.local import freeze, history, mute, pending, unfreeze, unmute
-from habot.cli.manifest import manifest
-from habot.cli.request import request
-from habot.cli.run import run
-from habot.cli.sim import sim
-from habot.cli.status import check, status
+from habot.core.grammar import did_you_mean
 from habot.errors import HabotError
 
+#: Every subcommand: where it lives, and the line `habot --help` lists it with. Each is
+#: imported only when it runs (or its own --help is asked for), so `habot --version` and
+#: `habot --help` start without loading the runtime.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "approver": ("habot.cli.approver:approver", "Approvers' authenticator codes (step-up)."),
+    "audit": ("habot.cli.audit:audit", "Read, export and verify the audit log."),
+    "check": ("habot.cli.status:check", "Validate the config, try every node and Slack."),
+    "db": ("habot.cli.audit:db", "Database maintenance."),
+    "demo": ("habot.cli.demo:demo", "Run habot against two simulated pairs, in a browser."),
+    "digest": ("habot.cli.digest:digest", "Show (or post) the digest of the last 24 h."),
+    "freeze": ("habot.cli.local:freeze", "Freeze planned operations on a pair, or all."),
+    "history": ("habot.cli.local:history", "Recent events as a timeline."),
+    "manifest": ("habot.cli.manifest:manifest", "Print the Slack app manifest."),
+    "mute": ("habot.cli.local:mute", "Mute a pair's alerts for a while."),
+    "pending": ("habot.cli.local:pending", "Requests that hold a pair, and reviews owed."),
+    "request": ("habot.cli.request:request", "Ask for an operation from the command line."),
+    "run": ("habot.cli.run:run", "Run the Slack bot until interrupted."),
+    "sim": ("habot.cli.sim:sim", "Simulate Osirium PAM HA pairs over SSH."),
+    "status": ("habot.cli.status:status", "Read both nodes of each pair and show the verdict."),
+    "unfreeze": ("habot.cli.local:unfreeze", "Lift a freeze now."),
+    "unmute": ("habot.cli.local:unmute", "Turn a pair's alerts on again."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when used, listed from COMMANDS."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        where, summary = COMMANDS[cmd_name]
+        module, name = where.split(":")
+        command: click.Command = getattr(importlib.import_module(module), name)
+        command.short_help = summary
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """The command named first in ``args`` — or, mistyped, an error that names the
+        one most likely meant."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            meant = did_you_mean(args[0], COMMANDS) if args else None
+            if meant is None:
+                raise
+            raise click.UsageError(f"{exc.message} Did you mean 'habot {meant}'?", ctx) from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in sorted(COMMANDS.items())])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -43,21 +91,6 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: int, log_format: 
     """habot: status and safe operations for Osirium PAM HA pairs."""
     ctx.obj = config_path
     logs.configure(verbose, log_format)
-
-
-cli.add_command(status)
-for _local in (pending, history, mute, unmute, freeze, unfreeze):
-    cli.add_command(_local)
-cli.add_command(check)
-cli.add_command(sim)
-cli.add_command(demo)
-cli.add_command(audit)
-cli.add_command(run)
-cli.add_command(request)
-cli.add_command(manifest)
-cli.add_command(db)
-cli.add_command(digest)
-cli.add_command(approver)
 
 
 def main() -> None:

@@ -8,8 +8,9 @@ are bounded integers.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -168,6 +169,13 @@ def parse_command(text: str, pairs: Sequence[str], command: str = "/ha") -> Pars
     return _PARSERS[sub](words[1:], pairs, command)
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The one choice a mistyped ``word`` most likely meant ("stauts" → "status"), or
+    None when none is close."""
+    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
 def sub_named(word: str, command: str) -> Sub:
     lowered = word.lower()
     if lowered in ALIASES:
@@ -175,8 +183,10 @@ def sub_named(word: str, command: str) -> Sub:
     try:
         return Sub(lowered)
     except ValueError:
+        meant = did_you_mean(lowered, [*(s.value for s in Sub), *ALIASES])
+        hint = f" Did you mean `{command} {meant}`?" if meant else ""
         raise UsageError(
-            f"{shown(word)} is not a {command} subcommand. Try `{command} help`."
+            f"{shown(word)} is not a {command} subcommand.{hint} `{command} help` lists them."
         ) from None
 
 
@@ -190,7 +200,9 @@ def pair_named(word: str, pairs: Sequence[str], command: str) -> str:
     name = word.lower()
     if name not in pairs:
         known = ", ".join(pairs)
-        raise UsageError(f"There is no pair {shown(word)}. Configured pairs: {known}.")
+        meant = did_you_mean(name, pairs)
+        hint = f" Did you mean `{meant}`?" if meant else ""
+        raise UsageError(f"There is no pair {shown(word)}.{hint} Configured pairs: {known}.")
     return name
 
 
