@@ -7,6 +7,7 @@ import json
 import os
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,17 @@ def _habot(settings: Settings) -> AbstractAsyncContextManager[Habot]:
     return Habot.open(settings, Secrets(os.environ), database=False)
 
 
-async def _read(
-    config_path: Path | None, which: str | None
-) -> tuple[list[PairStatus], dict[str, Freeze]]:
+@dataclass(frozen=True)
+class Read:
+    """What `habot status` shows: the readings, and what holds each pair back (a change
+    freeze, muted alerts) — from the database, when it could be opened."""
+
+    statuses: list[PairStatus]
+    frozen: dict[str, Freeze]
+    muted: dict[str, datetime]
+
+
+async def _read(config_path: Path | None, which: str | None) -> Read:
     """Read the pairs, and audit the reading as Slack's `/ha status` is audited (as the
     local user). A database that cannot be opened never costs the answer: the status is
     shown, with a warning that it was not audited."""
@@ -59,12 +68,18 @@ async def _read(
             took = int((habot.clock() - started).total_seconds() * 1000)
             who = local_caller()
             if engine is None:
-                return statuses, {}
+                return Read(statuses, {}, {})
             for s in statuses:
                 await habot.stores.audit.append(
                     status_event(s, who.user, None, took, habot.clock())
                 )
-            return statuses, await habot.freezes.holding_each([s.pair for s in statuses])
+            muted = {}
+            for s in statuses:
+                until = (await habot.stores.alerts.load(s.pair))[0].muted_until
+                if until is not None and until > habot.clock():
+                    muted[s.pair] = until
+            frozen = await habot.freezes.holding_each([s.pair for s in statuses])
+            return Read(statuses, frozen, muted)
     finally:
         if engine is not None:
             engine.dispose()
@@ -80,26 +95,32 @@ def status(ctx: click.Context, pair: str | None, as_json: bool, raw: bool) -> No
 
     Exit status: 0 when every pair is bau, 1 when any is not, 2 on a usage or config error.
     """
-    statuses, frozen = asyncio.run(_read(ctx.obj, pair))
+    read = asyncio.run(_read(ctx.obj, pair))
+    statuses = read.statuses
     if as_json:
-        click.echo(json.dumps([_with_freeze(status_to_dict(s), frozen.get(s.pair))
-                               for s in statuses], indent=2))  # fmt: skip
+        click.echo(json.dumps([_held(status_to_dict(s), read) for s in statuses], indent=2))
     else:
         console = make_console()
         console.print(status_table(statuses))
         status_details(console, statuses, raw)
-        for name, freeze in frozen.items():
+        for name, freeze in read.frozen.items():
             console.print(f"{name}: frozen until {freeze.ends_at:%Y-%m-%d %H:%M} UTC by "
                           f"{freeze.by}: {freeze.reason} (planned operations wait)")  # fmt: skip
+        for name, until in read.muted.items():
+            console.print(f"{name}: alerts muted until {until:%Y-%m-%d %H:%M} UTC "
+                          f"(habot unmute {name} turns them on again)")  # fmt: skip
     ctx.exit(0 if all(s.verdict is Verdict.BAU for s in statuses) else 1)
 
 
-def _with_freeze(data: dict[str, object], freeze: Freeze | None) -> dict[str, object]:
-    """A pair's JSON with its freeze (null when none holds it)."""
-    if freeze is None:
-        return {**data, "freeze": None}
-    held = {"until": freeze.ends_at.isoformat(), "reason": freeze.reason, "by": freeze.by}
-    return {**data, "freeze": held}
+def _held(data: dict[str, object], read: Read) -> dict[str, object]:
+    """A pair's JSON with its freeze and its mute (null when none holds it)."""
+    pair = str(data["pair"])
+    freeze, muted = read.frozen.get(pair), read.muted.get(pair)
+    held = (
+        {"until": freeze.ends_at.isoformat(), "reason": freeze.reason, "by": freeze.by}
+        if freeze else None
+    )  # fmt: skip
+    return {**data, "freeze": held, "muted_until": muted.isoformat() if muted else None}
 
 
 @dataclass(frozen=True)
