@@ -48,7 +48,7 @@ from habot.services.mutes import Mutes
 from habot.services.operations import OperationService
 from habot.services.operations.stage import step_up
 from habot.services.outage import Outage
-from habot.services.outbox import OutboxNotifier, OutboxWorker, SecretTeller, Sender
+from habot.services.outbox import SLACK, OutboxNotifier, OutboxWorker, SecretTeller, Sender
 from habot.services.paging import Paging
 from habot.services.ports import (
     Approvers,
@@ -87,6 +87,7 @@ class SlackSide:
     approvers: Approvers | None = None  # who holds the approver role (DMs on a request)
     oncall: OnCallLookup | None = None  # who PagerDuty has on call ([paging] oncall_schedules)
     zones: Zones | None = None  # each person's own time zone, for the times they type
+    workspace: str = SLACK  # the workspace's address (auth.test): message links point there
 
 
 @dataclass(frozen=True)
@@ -316,11 +317,14 @@ class Habot:
             background=self.background,
             telemetry=slack.telemetry,
             outage=outage,
+            workspace=slack.workspace,
         )
+        self.home.workspace = slack.workspace
         homes = HomeRefresher(self.home, slack.home, self.background, outage)
         notifier = OutboxNotifier(
-            store=stores.outbox, secrets=slack.secrets, clock=clock, kick=worker.kick
-        )
+            store=stores.outbox, secrets=slack.secrets, clock=clock, kick=worker.kick,
+            workspace=slack.workspace,
+        )  # fmt: skip
         operations = self._operations(
             notifier,
             on_change=homes.refresh,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import system_binary
+from tests.conftest import skip_or_fail, system_binary
 
 playwright = pytest.importorskip("playwright.async_api", reason="pip install playwright")
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +32,15 @@ class RunningDemo:
     printed: list[str]
 
 
+#: Debian's colour emoji font: without it the screenshots show habot's emoji as boxes.
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+
+
 @pytest.fixture
 def chromium() -> str:
-    """Debian's chromium (no browser is downloaded)."""
+    """Debian's chromium (no browser is downloaded), with the colour emoji font."""
+    if not EMOJI_FONT.exists():
+        skip_or_fail(f"{EMOJI_FONT} is missing (apt-get install fonts-noto-color-emoji)")
     return system_binary("chromium", "chromium")
 
 

@@ -6,9 +6,12 @@ are shown in the reader's time; a bot that is down is said plainly. And the page
 from __future__ import annotations
 
 import json
+import re
 import socket
+import tokenize
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,6 +25,8 @@ from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
 from tests.conftest import system_binary
+
+HABOT = Path(__file__).resolve().parent.parent / "habot"
 
 playwright = pytest.importorskip("playwright.async_api", reason="pip install playwright")
 TOKEN = "xoxb-page-test"
@@ -121,3 +126,29 @@ async def test_each_break_button_does_what_it_says_and_reset_mends_it(
     assert (await status.read_pair(pair)).verdict is verdict
     await breaker(sim, "prod", "reset")
     assert (await status.read_pair(pair)).verdict is Verdict.BAU
+
+
+#: Sphinx roles in docstrings (":class:`X`"), not emoji.
+_ROLES = {"attr", "class", "data", "func", "meth", "mod"}
+
+
+def emoji_in_habot() -> set[str]:
+    """Every emoji name habot's messages use (":warning:"), from its string literals."""
+    names: set[str] = set()
+    for path in sorted(HABOT.rglob("*.py")):
+        with path.open("rb") as source:
+            for token in tokenize.tokenize(source.readline):
+                if token.type == tokenize.STRING:
+                    names |= set(re.findall(r":([a-z][a-z0-9_+-]*):", token.string)) - _ROLES
+    return names
+
+
+def test_the_page_draws_every_emoji_habot_uses() -> None:
+    """The demo's page turns ":name:" into its emoji from a table: every name habot's
+    messages use is in it (a missing one shows as ":no_entry_sign:" on the page)."""
+    table = (HABOT / "demo" / "page" / "app.js").read_text()
+    body = table.split("const EMOJI = {", 1)[1].split("};", 1)[0]
+    drawn = set(re.findall(r"([a-z][a-z0-9_+-]*):\s*\"", body))
+    used = emoji_in_habot()
+    assert {"warning", "no_entry_sign", "octagonal_sign", "alarm_clock"} <= used  # the scan works
+    assert used - drawn == set()

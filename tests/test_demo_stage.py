@@ -326,3 +326,18 @@ async def test_a_click_on_app_home_reaches_the_bot_as_slack_sends_it(stage: Slac
     assert not {"channel", "message", "response_url"} & set(click)
     refused = await ui(stage, "ui/click", ts="home", block_id="request-r1-0", action_id="nothing")
     assert refused == {"ok": False, "error": "no such button"}
+
+
+async def test_a_message_link_stays_on_the_page(stage: SlackStage) -> None:
+    """auth.test names the page as the workspace, so habot's links to its cards point
+    here: /archives/CHANNEL/pTS opens the page at that message; anything else is 404."""
+    identity = await api(stage, "auth.test")
+    assert identity["url"] == stage.page_url
+    async with aiohttp.ClientSession() as session:
+        url = stage.page_url + "archives/C0OPS/p1700000000000100"
+        async with session.get(url, allow_redirects=False) as response:
+            assert response.status == 302
+            assert response.headers["Location"] == "/#p1700000000000100"
+        bad = stage.page_url + "archives/C0OPS/javascript:alert(1)"
+        async with session.get(bad, allow_redirects=False) as response:
+            assert response.status == 404

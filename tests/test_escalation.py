@@ -212,7 +212,7 @@ async def test_the_bot_asks_each_level_at_its_time_and_pages_the_second(
         [page] = await pagers.wait_for(lambda: pagers.of("pagerduty", "trigger"))
         assert dms(LEAD2)  # the level and its page come together
         assert page.key.startswith("habot/prod/request/")
-        assert page.body["links"][0]["href"].startswith("https://slack.com/archives/")
+        assert page.body["links"][0]["href"].startswith("https://habot-test.slack.com/archives/")
         assert "waits for approval" in page.body["payload"]["summary"]
         await click(bot, fake, card, "approve_request", LEAD2)
         await pagers.wait_for(lambda: pagers.of("pagerduty", "resolve"))

@@ -369,7 +369,8 @@ async def test_an_approver_approves_from_home_and_sees_how_it_ended(
     view = await open_home(http_bot, fake, LEAD, request_id)
     offered = home_buttons(view, request_id)
     assert set(offered) == {"approve_request", "reject_request", "cancel_request"}
-    assert "|its card>" in json.dumps(view)
+    # the link is the workspace's own (auth.test's url), not slack.com's redirect
+    assert "<https://habot-test.slack.com/archives/C0HAOPS/p" in json.dumps(view)
     await click_on_home(http_bot, LEAD, "approve_request", *offered["approve_request"])
     assert "succeeded" in await outcome_told(fake, "switchover", "prod")
     await told_directly(fake, LEAD, "switchover")

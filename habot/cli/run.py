@@ -155,6 +155,7 @@ async def _serve(
         approvers=directory,
         oncall=_oncall(settings, secrets, directory),
         zones=directory,
+        workspace=identity.url,
     )
     async with AsyncExitStack() as stack:
         stack.push_async_callback(pages.close)

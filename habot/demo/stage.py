@@ -20,6 +20,7 @@ import hmac
 import itertools
 import json
 import logging
+import re
 import time
 import urllib.parse
 import uuid
@@ -158,6 +159,7 @@ class SlackStage:
         app.router.add_post("/respond/{rid}", self._respond)
         app.router.add_post("/upload/{file}", self._upload)
         app.router.add_get("/", self._page)
+        app.router.add_get("/archives/{channel}/{message}", self._archive)
         app.router.add_get("/page/{name}", self._asset)
         app.router.add_get("/ui/state", self._state)
         app.router.add_get("/ui/file/{file}", self._file)
@@ -435,6 +437,14 @@ class SlackStage:
 
     async def _page(self, _request: web.Request) -> web.Response:
         return web.Response(text=_asset_text("index.html"), content_type="text/html")
+
+    async def _archive(self, request: web.Request) -> web.Response:
+        """A message link (habot's links point at the workspace auth.test names — this
+        page): the page, showing that message."""
+        message = request.match_info["message"]
+        if not re.fullmatch(r"p\d{1,20}", message):
+            raise web.HTTPNotFound()
+        raise web.HTTPFound(f"/#{message}")
 
     async def _asset(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

@@ -22,7 +22,7 @@ from habot.errors import StoreError
 from habot.services.background import Background
 from habot.services.freezes import FreezeService
 from habot.services.outage import Outage
-from habot.services.outbox import message_link
+from habot.services.outbox import SLACK, message_link
 from habot.services.ports import (
     AlertStates,
     AuditLog,
@@ -83,6 +83,8 @@ class HomeService:
         outbox: Outbox | None = None,
         step_up: StepUp | None = None,
     ) -> None:
+        #: The workspace's address, for links to cards (set once Slack has said it).
+        self.workspace = SLACK
         self._outbox = outbox
         self._step_up = step_up or StepUp()
         self._viewers = viewers
@@ -139,7 +141,7 @@ class HomeService:
         message = await self._outbox.get(card) if self._outbox and card is not None else None
         if message is None or message.state is not Delivery.SENT or not message.ts:
             return None
-        return message_link(message.channel, message.ts)
+        return message_link(message.channel, message.ts, self.workspace)
 
     async def opened(self, user: str) -> None:
         """Remember a viewer, so their Home is republished when something changes."""

@@ -32,6 +32,8 @@ from habot.services.outage import Outage
 from habot.services.ports import Clock, NoTelemetry, Outbox, Telemetry
 
 log = logging.getLogger(__name__)
+#: Where message links point when the workspace's own address is not known.
+SLACK = "https://slack.com/"
 DIRECT_LANE = "direct"  # direct messages to people: their own lane
 #: How long a claim on a message being sent holds: well over one Slack call (the client
 #: gives up after 30 s), so a live sender's claim never lapses mid-send; a dead sender's
@@ -89,6 +91,7 @@ class OutboxWorker:
         me: str | None = None,
         claims: Clock | None = None,
         alive: Callable[[str], Awaitable[bool]] | None = None,
+        workspace: str = SLACK,
     ) -> None:
         #: Whether another sender may still be alive (the replicas' heartbeats): a dead
         #: one's claim is taken at once instead of holding its lane for SEND_CLAIM.
@@ -105,6 +108,7 @@ class OutboxWorker:
         self._store = store
         self._sender = sender
         self._clock = clock
+        self._workspace = workspace
         self._lock = asyncio.Lock()
         self._kicked: asyncio.Task[int] | None = None
 
@@ -234,7 +238,9 @@ class OutboxWorker:
         if message.kind == MessageKind.PAGE:
             card = payload.get("card")
             row = await self._store.get(int(card)) if card is not None else None
-            payload["link"] = message_link(row.channel, row.ts) if row and row.ts else None
+            payload["link"] = (
+                message_link(row.channel, row.ts, self._workspace) if row and row.ts else None
+            )
             return payload
         ref = payload.pop(TS_OF, None)
         if ref is not None:
@@ -257,7 +263,9 @@ class OutboxNotifier:
         clock: Clock,
         kick: Callable[[], None] | None = None,
         settle_within: float = 3.0,
+        workspace: str = SLACK,
     ) -> None:
+        self._workspace = workspace
         self._settle_within = settle_within
         self._store = store
         self._secrets = secrets
@@ -322,7 +330,8 @@ class OutboxNotifier:
         if row is None:
             return Fate(Delivery.DEAD, error="lost")
         if row.state is Delivery.SENT:
-            return Fate(Delivery.SENT, message_link(row.channel, row.ts) if row.ts else None)
+            link = message_link(row.channel, row.ts, self._workspace) if row.ts else None
+            return Fate(Delivery.SENT, link)
         return Fate(row.state, error=row.error)
 
     async def _queue(
@@ -353,6 +362,7 @@ def message_payload(message: Message) -> dict[str, Any]:
     return {"text": message.text, "blocks": list(message.blocks)}
 
 
-def message_link(channel: str, ts: str) -> str:
-    """A link to a message (Slack redirects it to the workspace)."""
-    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+def message_link(channel: str, ts: str, workspace: str = SLACK) -> str:
+    """A link to a message in ``workspace`` (its address, as ``auth.test`` gives it: a
+    link then opens in that workspace — or, in the demo, stays on its page)."""
+    return f"{workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.errors import ConfigError, HabotError
 from habot.secrets import APP_TOKEN, BOT_TOKEN, SecretName
+from habot.services.outbox import SLACK
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Identity:
     team: str
     user_id: str
     scopes: frozenset[str]
+    url: str = SLACK  # the workspace's address: message links point there
 
 
 async def verify_tokens(
@@ -89,7 +91,16 @@ async def verify_tokens(
         str(answer.get("team", "")),
         str(answer.get("user_id", "")),
         frozenset(s.strip() for s in scopes.split(",") if s.strip()),
+        workspace_url(answer.get("url")),
     )
+
+
+def workspace_url(answered: object) -> str:
+    """The workspace address ``auth.test`` answered, if it is one (else slack.com, which
+    redirects a message link to the workspace)."""
+    if isinstance(answered, str) and answered.startswith(("https://", "http://")):
+        return answered if answered.endswith("/") else answered + "/"
+    return SLACK
 
 
 async def _patiently(

@@ -15,6 +15,9 @@ const EMOJI = {
   grey_question: "❔", white_check_mark: "✅", no_entry: "⛔", x: "❌", hourglass: "⏳",
   mute: "🔇", loud_sound: "🔊", lock: "🔒", eyes: "👀", bell: "🔔", arrows_counterclockwise: "🔄",
   hourglass_flowing_sand: "⏳", gear: "⚙️", page_facing_up: "📄", information_source: "ℹ️",
+  no_entry_sign: "🚫", heavy_multiplication_x: "✖️", octagonal_sign: "🛑", alarm_clock: "⏰",
+  ballot_box_with_check: "☑️", calendar: "📆", key: "🔑", link: "🔗", mag: "🔍", pager: "📟",
+  snowflake: "❄️",
 };
 
 function esc(text) {
@@ -62,6 +65,10 @@ function token(inner) {
     return when(ts, format, fallback);
   }
   const [url, label] = inner.split("|");
+  const here = url.match(/\/archives\/[A-Z0-9]+\/p(\d+)$/);
+  if (here && url.startsWith(location.origin)) {  // a message link: it stays on this page
+    return `<a href="#p${here[1]}" class="message-link">${esc(label || url)}</a>`;
+  }
   if (/^(https?:\/\/|\/ui\/file\/)/.test(url)) {
     return `<a href="${esc(url)}" target="_blank" rel="noopener">${esc(label || url)}</a>`;
   }
@@ -144,7 +151,8 @@ function renderMessage(m) {
   const cls = m.only_for ? "message ephemeral" : "message";
   const only = m.only_for ? `<span class="only">Only visible to you</span>` : "";
   const at = new Date(Number(m.ts.split(".")[0]) * 1000).toLocaleTimeString();
-  return `<div class="${cls}" data-ts="${esc(m.ts)}"><span class="who">${esc(personaName(m.user))}</span>`
+  const id = `p${m.ts.replace(".", "")}`;
+  return `<div class="${cls}${id === linked ? " linked" : ""}" id="${esc(id)}" data-ts="${esc(m.ts)}"><span class="who">${esc(personaName(m.user))}</span>`
     + `<span class="when">${esc(at)}</span> ${only}<div class="body">${body}${files(m)}</div></div>`;
 }
 
@@ -157,6 +165,26 @@ function renderList(list) {
     return renderMessage(m) + thread;
   }).join("");
 }
+
+// A message link ("#p1700000000000100", from habot's links to its cards): that message is
+// shown — its tab opened, scrolled to and marked — once it is on the page.
+let linked = location.hash.slice(1);
+let shown = "";
+
+function showLinked() {
+  const target = linked && document.getElementById(linked);
+  if (!target || shown === linked) return;
+  shown = linked;
+  const where = target.closest("#dms") ? "dms" : "channel";
+  if (tab !== where) showTab(where);
+  target.scrollIntoView({ block: "center" });
+}
+
+window.addEventListener("hashchange", () => {
+  linked = location.hash.slice(1);
+  shown = "";
+  render();
+});
 
 function render() {
   if (!state) return;
@@ -187,6 +215,7 @@ function render() {
     : `<p class="hint">Opening App Home…</p>`;
   renderPages(state.pages);
   renderModal(state.modal);
+  showLinked();
   const faults = $("faults");
   if (!faults.children.length) {
     faults.innerHTML = state.faults.map((f) => `<button data-fault="${esc(f.id)}">${esc(f.label)}</button>`).join("");
