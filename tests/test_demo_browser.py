@@ -263,3 +263,96 @@ async def test_a_newcomer_asks_with_a_reason_rejects_with_one_and_types_the_pair
     for step in ("07-request-form", "08-reject-form", "09-step-up-wrong-name",
                  "10-make-standalone-succeeded"):  # fmt: skip
         assert (ARTIFACTS / f"{step}.png").stat().st_size > 10_000
+
+
+async def test_an_incident_reads_as_one_story_from_alert_to_outcome_and_unknown_to_resolved(
+    demo: RunningDemo, chromium: str
+) -> None:
+    """The Primary power-cut alerts; "Request failover" on the alert opens the request and
+    the alert's thread says who asked, with a link to its card; the approver approves it
+    from App Home (the card's confirm dialog) and the alert's thread says how it ended.
+    Then an operation whose outcome is unknown: its card says how to close it, and the
+    approver's Resolve (what they found) opens the pair again."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with playwright.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = await browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(WAIT)
+        await page.goto(demo.url)
+        await page.wait_for_selector("#banner", state="hidden")
+
+        async def shot(name: str) -> None:
+            await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+        async def command(text: str) -> None:
+            await page.fill("#command", text)
+            await page.press("#command", "Enter")
+
+        await page.select_option("#persona", "U0DEMOOPS")
+        await page.click("button[data-fault='prod:power-cut']")
+        remedy = page.locator(  # dr (Degraded from the start) has an alert of its own
+            "button[data-action-id='alert_open_request']", has_text="Request failover"
+        )
+        await remedy.first.wait_for(timeout=90_000)  # two readings 15 s apart, then the alert
+        alert = page.locator(".message:not(.ephemeral)").filter(has=remedy).first
+        thread = page.locator(f".thread[data-thread='{await alert.get_attribute('data-ts')}']")
+        await shot("11-alert")
+        await remedy.first.click()
+        asked = thread.locator(".message", has_text="asked for")
+        await asked.wait_for()
+        assert "failover" in await asked.inner_text()
+        assert await asked.locator("a.message-link", has_text="its card").count() == 1
+        await shot("12-asked-in-the-alerts-thread")
+
+        await page.select_option("#persona", "U0DEMOLEAD")
+        await page.click("#tab-home")
+        home = page.locator("#home-view")
+        approve = home.locator("button[data-action-id='approve_request']")
+        await approve.wait_for()
+        assert await home.locator("a.message-link", has_text="its card").count() >= 1
+        await shot("13-home-waiting-for-you")
+        await approve.click()
+        dialog = page.locator("#confirm")
+        await dialog.wait_for(state="visible")
+        assert "failover" in (await dialog.inner_text()).lower()
+        await page.click("#confirm-yes")
+        await page.click("#tab-channel")
+        ended = thread.locator(".message", has_text="ended")
+        await ended.wait_for()
+        assert "succeeded" in await ended.inner_text()
+        await shot("14-the-alerts-thread-tells-the-outcome")
+        await page.click("#tab-home")
+        await home.locator(".context", has_text="approved by").first.wait_for()
+        await shot("15-home-recent-operations")
+        await page.click("#tab-channel")
+
+        await page.select_option("#persona", "U0DEMOOPS")
+        await page.click("button[data-fault='dr:reset']")
+        await page.click("button[data-fault='dr:ask-twice']")
+        await command("/ha switchover dr")
+        card = page.locator(".message:not(.ephemeral)", has_text="switchover").filter(
+            has=page.locator("button[data-action-id='approve_request']")
+        )
+        await card.last.wait_for()
+        await page.select_option("#persona", "U0DEMOLEAD")
+        await card.last.locator("button[data-action-id='approve_request']").click()
+        await page.click("#confirm-yes")
+        resolve = page.locator("button[data-action-id='resolve_request']")
+        await resolve.last.wait_for(timeout=60_000)
+        unknown = page.locator(".message:not(.ephemeral)").filter(has=resolve).last
+        assert "resolve" in (await unknown.inner_text()).lower()
+        await shot("16-outcome-unknown")
+        await resolve.last.click()
+        modal = page.locator("#modal")
+        await modal.wait_for(state="visible")
+        await modal.locator("[name='found']").fill("dr: both nodes read, Secondary serving")
+        await shot("17-resolve-form")
+        await page.click("#modal-submit")
+        await modal.wait_for(state="hidden")
+        await page.locator(".message", has_text="resolved by a person").last.wait_for()
+        await shot("18-resolved")
+        await browser.close()
+    for step in ("11-alert", "12-asked-in-the-alerts-thread", "13-home-waiting-for-you",
+                 "14-the-alerts-thread-tells-the-outcome", "15-home-recent-operations",
+                 "16-outcome-unknown", "17-resolve-form", "18-resolved"):  # fmt: skip
+        assert (ARTIFACTS / f"{step}.png").stat().st_size > 10_000

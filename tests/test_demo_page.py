@@ -128,6 +128,19 @@ async def test_each_break_button_does_what_it_says_and_reset_mends_it(
     assert (await status.read_pair(pair)).verdict is Verdict.BAU
 
 
+async def test_the_unknown_outcome_button_arms_both_nodes_and_reset_disarms_them(
+    sim: Simulator,
+) -> None:
+    """ "Make prod's next operation end unknown": whichever node the operation runs on
+    asks one more question after the change (habot then cannot tell how it ended);
+    "Reset prod to BAU" takes that away too."""
+    assert "prod:ask-twice" in {f for f, _ in FAULTS}
+    await breaker(sim, "prod", "ask-twice")
+    assert all(node.ask_twice for node in sim.pairs["prod"].nodes.values())
+    await breaker(sim, "prod", "reset")
+    assert not any(node.ask_twice for node in sim.pairs["prod"].nodes.values())
+
+
 #: Sphinx roles in docstrings (":class:`X`"), not emoji.
 _ROLES = {"attr", "class", "data", "func", "meth", "mod"}
 

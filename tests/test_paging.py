@@ -346,7 +346,9 @@ async def test_a_power_cut_pages_once_is_acknowledged_from_slack_and_resolves(
         for tool in ("pagerduty", "opsgenie"):
             assert [e.action for e in pagers.of(tool)] == ["trigger", "acknowledge", "resolve"]
         [trigger_event] = pagers.of("pagerduty", "trigger")
-        assert trigger_event.body["links"][0]["href"].startswith("https://habot-test.slack.com/archives/")
+        assert trigger_event.body["links"][0]["href"].startswith(
+            "https://habot-test.slack.com/archives/"
+        )
         assert pagers.incidents == {trigger_event.key: "resolved"}
         assert pagers.refused == []
         assert len(alert_cards(fake)) == 1

@@ -308,10 +308,11 @@ def decision_buttons(
     request: Request,
     plan: OperationPlan,
     confirm: Confirm = Confirm.CLICK,
-    actions: Sequence[RequestAction] = tuple(RequestAction),
+    actions: Sequence[RequestAction] | None = None,
 ) -> Block:
-    """Approve / Reject / Cancel of a pending request (those in ``actions``): the card's
-    and Home's alike — the same ids, the same block id, the same confirm dialog."""
+    """Approve / Reject / Cancel of a pending request: the card's (all three, for
+    everyone: Cancel says whose it is) and Home's (only ``actions``, those its viewer may
+    take) alike — the same ids, the same block id, the same confirm dialog."""
     dialog = {
         "title": {"type": "plain_text", "text": "Approve this operation?"},
         "text": {
@@ -324,12 +325,13 @@ def decision_buttons(
         "style": "danger",
     }
     elements: list[dict[str, object]] = []
-    for action in (a for a in RequestAction if a in actions):
+    for action in (a for a in RequestAction if actions is None or a in actions):
+        label = _LABELS[action] if actions is None else action.value.capitalize()
         button: dict[str, object] = {
             "type": "button",
             "action_id": _ACTION_IDS[action],
             "value": request.id,
-            "text": {"type": "plain_text", "text": _LABELS[action]},
+            "text": {"type": "plain_text", "text": label},
         }
         if action is RequestAction.APPROVE:
             button["style"] = "primary"

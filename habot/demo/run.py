@@ -82,6 +82,7 @@ FAULTS = [
         ("mend-path", "Mend habot's path to {pair}'s Primary"),
         ("degrade", "Make {pair} Degraded"),
         ("split-brain", "Split brain on {pair}"),
+        ("ask-twice", "Make {pair}'s next operation end unknown"),
         ("reset", "Reset {pair} to BAU"),
     )
 ]
@@ -107,6 +108,9 @@ async def breaker(sim: Simulator, pair: str, what: str) -> str:
         await sim.apply(pair, "pair", "degraded", "on")
     elif what == "split-brain":
         await sim.apply(pair, "pair", "split")
+    elif what == "ask-twice":  # the change is made, then one more question habot never answers
+        for node in ("primary", "secondary"):
+            await sim.apply(pair, node, "ask_twice", "on")
     elif what == "reset":
         await sim.apply(pair, "primary", "cut", "off")
         await sim.apply(pair, "primary", "up")

@@ -186,7 +186,7 @@ class Simulator:
                 False,
             )
             node.withheld = frozenset()
-            node.babble = False
+            node.babble = node.ask_twice = False
 
     def snapshot(self) -> dict[str, Any]:
         """Every pair's state, faults and command history, as JSON-ready data."""
