@@ -88,6 +88,16 @@ def test_raw_output_of_any_size_is_valid() -> None:
     assert problems_in_blocks(message.blocks) == []
 
 
+def test_raw_output_says_when_each_node_was_read() -> None:
+    """The raw text may be older than the click that asked for it: each node's heading
+    has the moment it was read, to the second, as a Slack date."""
+    message = raw_message(pair_status(Verdict.BAU))
+    read = int((NOW - timedelta(seconds=95)).timestamp())
+    headings = [b["text"]["text"] for b in message.blocks if "raw `ha-status`" in str(b)]
+    assert len(headings) == 2
+    assert all(f", read <!date^{read}^" in h and "{time_secs}" in h for h in headings)
+
+
 def test_logs_of_200_long_lines_are_valid() -> None:
     """The largest log tail a user can ask for fits."""
     output = "\n".join(f"2026-11-26 03:00:{i % 60:02d} " + "z" * 400 for i in range(200))
@@ -162,3 +172,15 @@ def test_sixty_long_named_pairs_are_all_named_within_slacks_limits() -> None:
 )
 def test_only_slack_ids_become_mentions(who: str, shown: str) -> None:
     assert mention(who) == shown
+
+
+def test_status_of_every_pair_shows_those_that_need_a_look_first() -> None:
+    """`/ha status all` orders pairs as Home does: not in BAU first, then the configured
+    order; each card keeps its own reading's Raw button."""
+    shown = [pair_status(Verdict.BAU, "prod"), pair_status(Verdict.PRIMARY_DOWN, "dr"),
+             pair_status(Verdict.BAU, "lab"), pair_status(Verdict.DEGRADED, "qa")]  # fmt: skip
+    message = status_message(shown, NOW, ["r-prod", "r-dr", "r-lab", "r-qa"])
+    assert message.text == "dr: Primary down; qa: Degraded; prod: BAU; lab: BAU"
+    raw = [b["accessory"]["value"] for b in message.blocks if "accessory" in b]
+    raw += [e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert [r for r in raw if r.startswith("r-")] == ["r-dr", "r-qa", "r-prod", "r-lab"]

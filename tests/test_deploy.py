@@ -41,6 +41,17 @@ def test_the_unit_verifies_cleanly(tmp_path: Path) -> None:
     assert (ran.returncode, ran.stdout + ran.stderr) == (0, "")
 
 
+def test_the_units_documentation_is_a_file_its_install_steps_create() -> None:
+    """Documentation= names a file a pip install alone does not make: the install steps
+    at the top of the unit copy it there."""
+    text = UNIT.read_text()
+    [docs] = settings_of(text)["Documentation"]
+    assert docs.startswith("file://")
+    steps = [line for line in text.splitlines() if line.startswith("#")]
+    assert any(line.split("#", 2)[1].strip().startswith("install") and
+               docs.removeprefix("file://") in line for line in steps)  # fmt: skip
+
+
 def test_the_unit_runs_habot_unprivileged_and_restarts_only_what_can_heal() -> None:
     unit = settings_of(UNIT.read_text())
     assert unit["User"] == ["habot"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from habot.core.grammar import MUTATING, Sub
-from habot.core.roles import Access, RolePolicy, missing_role
+from habot.core.roles import Access, RolePolicy, missing_role, offered
 
 POLICY = RolePolicy.of(viewers=["*"], operators=["U0OPS1", "S0ONCALL"], approvers=["U0LEAD1"])
 
@@ -51,3 +51,15 @@ def test_decision_table(sub: Sub, roles: frozenset[Access], missing: Access | No
 def test_groups_to_resolve_are_the_s_ids() -> None:
     """Only user-group IDs need a membership lookup."""
     assert POLICY.groups() == {"S0ONCALL"}
+
+
+def test_help_offers_cancel_only_to_those_who_can_have_a_request_to_cancel() -> None:
+    """Cancel is allowed to a viewer (a requester who lost the operator role may still
+    withdraw theirs) but not offered to one: they can neither ask nor approve."""
+    viewer = frozenset({Access.VIEWER})
+    assert missing_role(Sub.CANCEL, viewer) is None
+    assert not offered(Sub.CANCEL, viewer)
+    assert offered(Sub.CANCEL, frozenset({Access.VIEWER, Access.OPERATOR}))
+    assert offered(Sub.CANCEL, frozenset({Access.VIEWER, Access.APPROVER}))
+    assert offered(Sub.STATUS, viewer)
+    assert not offered(Sub.FAILOVER, viewer)

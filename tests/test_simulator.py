@@ -81,6 +81,8 @@ async def test_make_standalone_joining_code_and_initialise(
     right = await executor.run(primary, initialise, answer_prompt=True, joining_code=secret)
     assert right.exit_status == 0
     assert secret not in right.output
+    assert "High Availability initialised" in right.output  # not "Failback complete"
+    assert "Failback" not in right.output
     assert await verdict(sim_settings, executor) is Verdict.BAU
 
 

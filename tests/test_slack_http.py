@@ -335,7 +335,9 @@ async def test_help_lists_only_what_the_caller_may_do(bot: Bot, fake: FakeSlack)
     operator = shown(await reply(bot, fake, "help", user=OPERATOR))
     assert "/ha status" in viewer
     assert "/ha failover" not in viewer
+    assert "/ha cancel" not in viewer  # a viewer can have no request of their own to cancel
     assert "/ha failover" in operator
+    assert "/ha cancel" in operator
 
 
 @pytest.mark.parametrize(

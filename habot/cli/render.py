@@ -10,7 +10,7 @@ from habot.core.console import offer_line, printable
 from habot.core.digest import LEGEND, NO_READINGS, TITLE, Digest, coverage_note, facts
 from habot.core.model import NodeState, Verdict
 from habot.core.replies import Reply, Tone, plain
-from habot.core.verdict import NodeView, PairStatus
+from habot.core.verdict import NodeView, PairStatus, bau_last
 from habot.services.check import NodeCheck
 from habot.slack.check import SlackCheck
 
@@ -24,11 +24,11 @@ def make_console(width: int = 120) -> Console:
 
 
 def status_table(statuses: list[PairStatus]) -> Table:
-    """One row per pair: verdict, health, each node, floating IP."""
+    """One row per pair, those not in BAU first: verdict, health, each node, floating IP."""
     table = Table(title="HA pairs", title_justify="left")
     for column in ("Pair", "Verdict", "Health", "Primary", "Secondary", "Floating IP"):
         table.add_column(column)
-    for s in statuses:
+    for s in sorted(statuses, key=lambda s: bau_last(s.verdict)):  # those to look at first
         table.add_row(
             s.pair,
             Text(s.verdict.label, style=_VERDICT_STYLE.get(s.verdict, "bold red")),

@@ -36,7 +36,7 @@ from habot.core.replies import (
     slack_account,
 )
 from habot.core.timeline import timeline_line
-from habot.core.verdict import NodeView, PairStatus
+from habot.core.verdict import NodeView, PairStatus, bau_last
 
 Block = dict[str, Any]
 MAX_BLOCKS = 50
@@ -250,10 +250,13 @@ def status_message(
     mutes: Mapping[str, datetime] | None = None,
     frozen: Mapping[str, tuple[datetime, str]] | None = None,
 ) -> Message:
-    """The channel message for `/ha status`: one card per pair, dividers between (and a
-    pair's mute and freeze under its card)."""
+    """The channel message for `/ha status`: one card per pair, those that need a look
+    first (as Home orders them), dividers between (and a pair's mute and freeze under its
+    card)."""
     blocks: list[Block] = []
-    for status, reading_id in zip(statuses, ids, strict=True):
+    shown = sorted(zip(statuses, ids, strict=True), key=lambda s: bau_last(s[0].verdict))
+    statuses = [status for status, _ in shown]
+    for status, reading_id in shown:
         if blocks:
             blocks.append({"type": "divider"})
         blocks += status_card(status, now, reading_id)
@@ -291,10 +294,12 @@ def packed_sections(lines: Iterable[str], limit: int = TEXT_LIMIT) -> list[Block
 
 
 def raw_message(status: PairStatus) -> Message:
-    """Both nodes' raw ha-status output, for the person who asked."""
+    """Both nodes' raw ha-status output as each was read (and when), for the person who
+    asked — the card it came from may be older than this click."""
     blocks: list[Block] = []
     for view in (status.primary, status.secondary):
-        heading = f"*{status.pair} {view.role}* ({view.address}) — raw `ha-status`"
+        heading = (f"*{status.pair} {view.role}* ({view.address}) — raw `ha-status`, read "
+                   f"{slack_date(view.observed_at, seconds=True)}")  # fmt: skip
         if offers := offer_line(view.offered):
             heading += f"\n_{offers}_"
         blocks.append(section(heading))

@@ -25,6 +25,7 @@ from habot.core.model import NodeState, Verdict
 from habot.core.operations import OperationPlan
 from habot.core.replies import say
 from habot.core.stepup import Confirm
+from habot.core.verdict import bau_last
 
 MAX_VIEW_BLOCKS = 100
 #: Verdicts whose name alone would mislead at a glance: the words say where to look.
@@ -103,7 +104,7 @@ MAX_RECENT = 10
 
 def _pairs(pairs: Sequence[PairLine], now: datetime, command: str) -> list[Block]:
     """The pairs, those not in BAU first; past MAX_PAIRS, the rest named in one line."""
-    ordered = sorted(pairs, key=lambda p: p.verdict is Verdict.BAU)  # stable: config order
+    ordered = sorted(pairs, key=lambda p: bau_last(p.verdict))
     shown, rest = ordered[:MAX_PAIRS], ordered[MAX_PAIRS:]
     blocks = [_pair_block(line, now) for line in shown]
     if rest:

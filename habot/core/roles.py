@@ -90,6 +90,14 @@ def needs_with(freeze: Access) -> Mapping[Sub, Access | None]:
     return {**NEEDS, Sub.FREEZE: freeze, Sub.UNFREEZE: freeze}
 
 
+def offered(sub: Sub, roles: frozenset[Access], needs: Mapping[Sub, Access | None] = NEEDS) -> bool:
+    """Whether help offers ``sub`` to someone with ``roles``: what they may use — less
+    cancel for a viewer only, who can neither have asked for a request nor approve one."""
+    if sub is Sub.CANCEL and not roles & {Access.OPERATOR, Access.APPROVER}:
+        return False
+    return missing_role(sub, roles, needs) is None
+
+
 def missing_role(
     sub: Sub, roles: frozenset[Access], needs: Mapping[Sub, Access | None] = NEEDS
 ) -> Access | None:

@@ -94,6 +94,12 @@ class PairStatus:
         return self.primary if role is Role.PRIMARY else self.secondary
 
 
+def bau_last(verdict: Verdict | None) -> bool:
+    """The order people read pairs in (a sort key): those that need a look — not in BAU,
+    or not read yet — before those in BAU; a stable sort keeps the configured order."""
+    return verdict is Verdict.BAU
+
+
 def serving_changed(known: Mapping[Role, NodeState], after: PairStatus) -> bool:
     """Whether a node started or stopped serving (Active / Promoted Active) since the last
     reading in which it could be read (``known``) — the role change that starts the

@@ -52,7 +52,7 @@ from habot.core.replies import (
     unclear,
 )
 from habot.core.results import CommandResult
-from habot.core.roles import Access, missing_role, needs_with
+from habot.core.roles import Access, missing_role, needs_with, offered
 from habot.core.timeline import requested
 from habot.errors import NodeError
 from habot.services.coalesce import Coalesced
@@ -284,7 +284,7 @@ class CommandService:
         await self._audit.append(event)
 
     async def _help(self, caller: Caller, parsed: ParsedCommand) -> Answer:
-        allowed = tuple(sub for sub in Sub if missing_role(sub, caller.roles, self._needs) is None)
+        allowed = tuple(sub for sub in Sub if offered(sub, caller.roles, self._needs))
         return HelpAnswer(self._command, allowed, tuple(NOT_YET))
 
     def _elapsed_ms(self, started: datetime) -> int:

@@ -249,9 +249,16 @@ class PairSim:
         return self._confirm(me, now, "ha-failback", text, self._restore)
 
     def _restore(self) -> str:
+        self._pair_again()
+        return "Failback complete: Primary Active, Secondary Standby.\n"
+
+    def _reinitialised(self) -> str:
+        self._pair_again()
+        return "High Availability initialised: Primary Active, Secondary Standby.\n"
+
+    def _pair_again(self) -> None:
         self.nodes[P].state, self.nodes[S].state = NodeState.ACTIVE, NodeState.STANDBY
         self.degraded = False
-        return "Failback complete: Primary Active, Secondary Standby.\n"
 
     def demote_primary(self, me: Role, now: datetime) -> Plan:
         if me is not P or self.nodes[P].state is not NodeState.ACTIVE:
@@ -279,7 +286,7 @@ class PairSim:
         if not s.up or not (both_standalone or not self.healthy(P)):
             return self._refuse(me, now, "ha-initialise", "nothing to initialise: HA is healthy")
         text = "This will (re-)initialise High Availability with the Secondary server.\n"
-        plan = self._confirm(me, now, "ha-initialise", text, self._restore)
+        plan = self._confirm(me, now, "ha-initialise", text, self._reinitialised)
         if s.state is not NodeState.STANDALONE:
             return plan
         return replace(
