@@ -380,19 +380,18 @@ def open_engine(settings: Settings) -> Engine:
 
 
 def node_logins(settings: Settings, secrets: Secrets) -> dict[NodeAddress, NodeLogin]:
-    """How to log in to every configured node; a pair with password auth and no password
-    anywhere is a ConfigError naming where habot looked."""
+    """How to log in to every configured node. A pair with password auth and no password
+    anywhere cannot be logged in to: its nodes say where habot looked (every other pair is
+    still read, and `habot check` fails on it)."""
     logins: dict[NodeAddress, NodeLogin] = {}
     for pair in settings.pairs:
         login = settings.login(pair)
-        password = None
-        if login.auth is Auth.PASSWORD:
-            password = secrets.ssh_password(pair.name)
-            if password is None:
-                raise ConfigError(_no_password(pair.name))
+        found = secrets.ssh_password_from(pair.name) if login.auth is Auth.PASSWORD else None
+        missing = _no_password(pair.name) if login.auth is Auth.PASSWORD and not found else None
+        password, source = found or (None, None)
         for role in Role:
             logins[pair.address(role)] = NodeLogin(
-                login.username, password, login.transport.console, login.prompt
+                login.username, password, login.transport.console, login.prompt, source, missing
             )
     return logins
 

@@ -69,11 +69,20 @@ class Secrets:
         """A pair's SSH password: the keyring (``ssh_password:PAIR``, then
         ``ssh_password``), else the environment (``HABOT_SSH_PASSWORD_<PAIR>``, then
         ``HABOT_SSH_PASSWORD``)."""
+        found = self.ssh_password_from(pair)
+        return found[0] if found else None
+
+    def ssh_password_from(self, pair: str) -> tuple[str, str] | None:
+        """A pair's SSH password and where it was found ("keyring entry habot/…",
+        "environment variable …": what a refused password's message names), or None."""
         own, shared = ssh_password_names(pair)
         for name in (own, shared):
             if value := self._from_keyring(name):
-                return value
-        return self._env.get(own.env_var) or self._env.get(shared.env_var) or None
+                return value, f"keyring entry {SERVICE}/{name.keyring_name}"
+        for name in (own, shared):
+            if value := self._env.get(name.env_var):
+                return value, f"environment variable {name.env_var}"
+        return None
 
     def get(self, secret: SecretName) -> str | None:
         """The secret's value, or None when neither the keyring nor the environment has it."""

@@ -270,6 +270,10 @@ async def test_check_reports_the_failing_step(sim: Simulator) -> None:
     ran = await habot("--config", fast_config(sim), "check")
     assert ran.code == 1
     assert "✗ host key: HOST KEY CHANGED" in ran.out
+    # what to do, once the new key is known to be the node's (the terminal wraps lines)
+    said, known = " ".join(ran.out.split()), sim.kit.known_hosts_path
+    assert f"ssh-keygen -f {known} -R '[{address.host}]:{address.port}'" in said
+    assert f"ssh-keyscan -p {address.port} {address.host} >> {known}" in said
     assert "✗ reachable: connection refused" in ran.out
     assert ran.out.count("✓ ha-status") == 2
 
@@ -379,10 +383,14 @@ async def test_run_without_tokens_says_where_to_put_them(sim: Simulator) -> None
         assert ran.code == 2
         assert "SLACK_BOT_TOKEN: not set" in ran.err
         assert "keyring entry habot/bot_token" in ran.err
+        assert "SLACK_APP_TOKEN: not set" in ran.err  # every missing one at once
         os.environ["SLACK_BOT_TOKEN"] = "xoxb-your-token-here"
         ran = await habot("--config", fast_config(sim), "run", "--http")
         assert ran.code == 2
-        assert "looks like a placeholder" in ran.err
+        placeholder = "SLACK_BOT_TOKEN: looks like a placeholder, not a real value: it contains"
+        assert f"{placeholder} 'your-', as example values do" in ran.err
+        assert "xoxb-your-token-here" not in ran.err  # the value itself is never repeated
+        assert "SLACK_SIGNING_SECRET: not set" in ran.err
     finally:
         os.environ.pop("SLACK_BOT_TOKEN", None)
         os.environ.update(env_backup)

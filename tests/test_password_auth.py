@@ -128,7 +128,8 @@ async def test_a_password_from_the_environment_logs_in(
 async def test_a_wrong_password_is_one_attempt_and_is_never_shown(
     password_sshd: Sshd, account: Account, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A wrong password: "authentication failed" naming the user, not the password; asked
+    """A wrong password: "authentication failed" naming the user and where the password
+    was taken from, never the password itself; asked
     again at once, habot does not offer it again (sshd saw one failure, not two); and
     nothing logged at DEBUG — asyncssh's included — holds the password."""
     caplog.set_level(logging.DEBUG)
@@ -144,6 +145,9 @@ async def test_a_wrong_password_is_one_attempt_and_is_never_shown(
             errors.append(info.value)
     assert "authentication failed" in str(errors[0])
     assert account.name in str(errors[0])
+    assert "taken from the environment variable HABOT_SSH_PASSWORD: check it there" in str(
+        errors[0]
+    )  # where to mend it
     assert all("not tried again" in str(e) for e in errors[1:])
     assert failed_attempts(password_sshd) == 1
     shown = caplog.text + "".join(repr(e) + str(e) + repr(e.__cause__) for e in errors)

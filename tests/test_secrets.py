@@ -102,20 +102,30 @@ def test_a_pairs_ssh_password_is_looked_up_in_the_documented_order() -> None:
 
 
 def test_a_missing_password_names_both_places_and_a_found_one_is_never_shown() -> None:
-    """auth = "password" with no password anywhere stops habot at start with the keyring
-    entry and the variable to set; a login holding a password never prints it."""
+    """auth = "password" with no password anywhere: the pair's logins say the keyring
+    entry and the variables to set (habot says it for that pair's nodes, and reads the
+    others); a login holding a password never prints it, and names where it was found."""
     settings = parse_settings(
         {
             "ssh": {"known_hosts": "/dev/null", "auth": "password"},
             "pairs": [{"name": "dr-west", "primary": "10.0.0.1", "secondary": "10.0.0.2"}],
         }
     )
-    with pytest.raises(ConfigError) as info:
-        node_logins(settings, Secrets({}, FakeKeyring()))
-    message = str(info.value)
+    [message] = {
+        login.missing for login in node_logins(settings, Secrets({}, FakeKeyring())).values()
+    }
+    assert message is not None
     assert "keyring set habot ssh_password:dr-west" in message
     assert "HABOT_SSH_PASSWORD_DR_WEST" in message
     assert "HABOT_SSH_PASSWORD)" in message
     logins = node_logins(settings, Secrets({"HABOT_SSH_PASSWORD": "s3cr3t-pw"}, FakeKeyring()))
     assert {login.password for login in logins.values()} == {"s3cr3t-pw"}
     assert "s3cr3t-pw" not in repr(logins)
+    assert {login.source for login in logins.values()} == {
+        "environment variable HABOT_SSH_PASSWORD"
+    }
+    assert {login.missing for login in logins.values()} == {None}
+    kept = Secrets({}, FakeKeyring({("habot", "ssh_password:dr-west"): "k-pw"})).ssh_password_from(
+        "dr-west"
+    )
+    assert kept == ("k-pw", "keyring entry habot/ssh_password:dr-west")

@@ -51,22 +51,32 @@ class SlackTokens:
 
 
 def slack_tokens(secrets: Secrets, http: bool) -> SlackTokens:
-    """Tokens for the mode; ConfigError says which one is missing and where to put it."""
-    bot = _required(secrets, BOT_TOKEN, "xoxb-")
+    """Tokens for the mode; ConfigError says which are missing or wrong — all of them at
+    once — and where to put each."""
+    wanted = [(BOT_TOKEN, "xoxb-"), (SIGNING_SECRET, "") if http else (APP_TOKEN, "xapp-")]
+    problems = [p for name, prefix in wanted if (p := _problem(secrets, name, prefix))]
+    if problems:
+        raise ConfigError("; ".join(problems))
+    bot = secrets.get(BOT_TOKEN) or ""
     if http:
-        return SlackTokens(bot, signing_secret=_required(secrets, SIGNING_SECRET, ""))
-    return SlackTokens(bot, app_token=_required(secrets, APP_TOKEN, "xapp-"))
+        return SlackTokens(bot, signing_secret=secrets.get(SIGNING_SECRET))
+    return SlackTokens(bot, app_token=secrets.get(APP_TOKEN))
 
 
-def _required(secrets: Secrets, name: SecretName, prefix: str) -> str:
+def _problem(secrets: Secrets, name: SecretName, prefix: str) -> str | None:
+    """What is wrong with one secret (None: it looks real): not set, or a placeholder —
+    saying why it looks like one (never the value itself)."""
     value = secrets.get(name)
     where = f"keyring entry habot/{name.keyring_name} or environment variable {name.env_var}"
     if not value:
-        raise ConfigError(f"{name.env_var}: not set (put it in the {where})")
-    if not value.startswith(prefix) or any(p in value.lower() for p in _PLACEHOLDERS):
-        shape = f" (it should start with {prefix})" if prefix else ""
-        raise ConfigError(f"{name.env_var}: looks like a placeholder, not a real value{shape}")
-    return value
+        return f"{name.env_var}: not set (put it in the {where})"
+    if not value.startswith(prefix):
+        return (f"{name.env_var}: looks like a placeholder, not a real value: a real one "
+                f"starts with {prefix}")  # fmt: skip
+    if found := next((p for p in _PLACEHOLDERS if p in value.lower()), None):
+        return (f"{name.env_var}: looks like a placeholder, not a real value: it contains "
+                f"{found!r}, as example values do")  # fmt: skip
+    return None
 
 
 def api_url(env: Mapping[str, str]) -> str:

@@ -51,6 +51,12 @@ class NodeLogin:
     password: str | None = field(default=None, repr=False)
     console: bool = False
     prompt: str | None = None
+    #: Where the password came from (a keyring entry or a variable's name: never the
+    #: password), said when the node refuses it.
+    source: str | None = None
+    #: Why habot cannot log in at all (a password login with no password anywhere): said
+    #: for this pair's nodes; every other pair is still read.
+    missing: str | None = None
 
 
 #: AES-GCM first (then asyncssh's defaults): asyncssh's ChaCha20-Poly1305 builds two cipher
@@ -241,6 +247,8 @@ class SshExecutor:
     async def _connect(self, address: NodeAddress) -> asyncssh.SSHClientConnection:
         s = self._settings
         login = self._login(address)
+        if login.missing:
+            raise AuthenticationFailed(str(address), login.missing)
         self._check_not_refused(address, login)
         try:
             async with asyncio.timeout(s.connect_timeout.total_seconds() + 1):
@@ -285,11 +293,16 @@ class SshExecutor:
         where = str(address)
         if isinstance(exc, asyncssh.HostKeyNotVerifiable):
             if self._has_known_key(address):
+                known = self._settings.known_hosts
+                entry = address.host if address.port == 22 else f"[{address.host}]:{address.port}"
                 return HostKeyChanged(
                     where,
-                    "HOST KEY CHANGED — the node presented a key other than the one in "
-                    f"{self._settings.known_hosts}; this may be a man-in-the-middle attack. "
-                    "Not connecting. Verify the new key out of band before replacing it.",
+                    f"HOST KEY CHANGED — the node presented a key other than the one in {known}; "
+                    "this may be a man-in-the-middle attack. Not connecting. If the node was "
+                    "rebuilt or its key rotated, compare the new key's fingerprint with the one "
+                    "its own console shows, then replace it: "
+                    f"ssh-keygen -f {known} -R '{entry}' && "
+                    f"ssh-keyscan -p {address.port} {address.host} >> {known}",
                 )
             return HostKeyUnknown(
                 where,
@@ -302,7 +315,8 @@ class SshExecutor:
                 return AuthenticationFailed(
                     where,
                     f"authentication failed: the node refused the password for user "
-                    f"{login.username!r} (check the keyring entry or environment variable)",
+                    f"{login.username!r}, taken from the {login.source or 'configured secret'}: "
+                    "check it there",
                 )
             return AuthenticationFailed(
                 where, f"the node refused habot's client keys for user {login.username!r}"
