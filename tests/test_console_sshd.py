@@ -94,6 +94,19 @@ async def test_the_confirmation_is_answered_once_and_the_reply_ends_at_the_promp
     )
 
 
+async def test_progress_streams_the_reply_without_the_echo_or_the_prompt(console: Sshd) -> None:
+    """What the card's thread shows while it runs is the reply itself: the console's echo
+    of the typed command and the prompt it comes back to are left out, as in the output."""
+    streamed: list[str] = []
+    async with executor(console) as ex:
+        result = await ex.run(
+            console.address, FAILOVER, answer_prompt=True, on_output=streamed.append
+        )
+    assert "".join(streamed).strip() == result.output
+    assert not any(FAILOVER.line in chunk for chunk in streamed)
+    assert not any(chunk.rstrip().endswith(">") for chunk in streamed)
+
+
 async def test_a_second_question_after_the_confirmation_is_refused(console: Sshd) -> None:
     """The agreed y/N once; another one aborts, flagged as past the point of no return."""
     console.mode("twice")

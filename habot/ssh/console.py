@@ -76,6 +76,7 @@ class ConsoleSession:
 
     async def _ask(self, channel: Channel, line: str, closing: re.Pattern[str]) -> None:
         self.talk.line = line
+        self.talk.prompt = self.login.prompt if self.login else None
         channel.sink = self.talk.take
         channel.write(line + "\n")
         self.started = True

@@ -81,6 +81,11 @@ class Conversation:
         self.line = ""
         self.shown: Callable[[str], str] = clean if console else _as_is
         self.end_input = not console
+        self._console = console
+        #: A console's prompt, once learned at login: streamed output leaves it out, as it
+        #: leaves out the console's echo of the command line (see core.console.reply).
+        self.prompt: str | None = None
+        self._echo_due = console
         self.code_given = False
         self.truncated = False
         self.answered = False
@@ -100,12 +105,13 @@ class Conversation:
         return hide(text, self._disguised)
 
     def _stream(self, chunk: str, ended: bool = False) -> None:
-        """Hand output to ``on_output`` as a reader sees it; with a secret in play, whole
-        lines only, each with the secret hidden (a terminal's cleaning could otherwise join
-        an echo's scattered characters back into the code)."""
+        """Hand output to ``on_output`` as a reader sees it; with a secret in play, or on
+        a console, whole lines only — each with the secret hidden (a terminal's cleaning
+        could otherwise join an echo's scattered characters back into the code), and
+        without the console's echo of the command line or its closing prompt."""
         if self._on_output is None:
             return
-        if self._disguised is None:
+        if self._disguised is None and not self._console:
             if chunk:
                 self._on_output(self.shown(chunk))
             return
@@ -114,8 +120,22 @@ class Conversation:
             len(self._held) if ended or len(self._held) > _LINE_HELD else self._held.rfind("\n") + 1
         )
         ready, self._held = self._held[:cut], self._held[cut:]
-        if ready:
-            self._on_output(self.hide(self.shown(ready)))
+        text = self._without_console_frame(self.shown(ready), ended)
+        if text:
+            self._on_output(self.hide(text))
+
+    def _without_console_frame(self, text: str, ended: bool) -> str:
+        """A console's output as its reply reads: the echo of the typed line (its first
+        line) and, at the end, the prompt it came back to, left out."""
+        if self._echo_due and "\n" in text:
+            self._echo_due = False
+            first, _, rest = text.partition("\n")
+            if first.strip().endswith(self.line):
+                text = rest
+        prompt = (self.prompt or "").strip()
+        if ended and prompt and text.rstrip().endswith(prompt):
+            text = text.rstrip()[: -len(prompt)]
+        return text
 
     def _collect(self, chunk: str) -> None:
         if not chunk:
