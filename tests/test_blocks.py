@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from habot.core.blocks import (
     logs_message,
     mention,
     raw_message,
+    status_card,
     status_message,
     text_message,
 )
@@ -184,3 +186,21 @@ def test_status_of_every_pair_shows_those_that_need_a_look_first() -> None:
     raw = [b["accessory"]["value"] for b in message.blocks if "accessory" in b]
     raw += [e["value"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
     assert [r for r in raw if r.startswith("r-")] == ["r-dr", "r-qa", "r-prod", "r-lab"]
+
+
+def test_a_cut_path_is_said_once_and_never_asks_whether_a_seen_node_is_up() -> None:
+    """habot cannot reach the Primary, the Secondary sees it Active: the card says so once
+    (its headline), its next step is different words (where to look), and the node's
+    error does not ask "is the node up?" — its peer just said it is."""
+    cut = pair_status(Verdict.PRIMARY_UNREACHABLE)
+    primary = replace(cut.primary, peer_says=NodeState.ACTIVE,
+                      error="connection refused (is the node up and sshd listening?)")  # fmt: skip
+    card = json.dumps(status_card(replace(cut, primary=primary), NOW, "r1"), ensure_ascii=False)
+    assert card.count("the Secondary still sees it up") == 1
+    assert "Why:" not in card
+    assert "`habot check` tries the network, the firewall and the host key" in card
+    assert "connection refused" in card
+    assert "is the node up" not in card
+    down = replace(primary, peer_says=NodeState.UNREACHABLE)  # the peer cannot see it either
+    card = json.dumps(status_card(replace(cut, primary=down), NOW, "r1"))
+    assert "is the node up and sshd listening?" in card

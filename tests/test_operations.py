@@ -87,7 +87,7 @@ PAIRS = {
     "half pair, secondary alone": status(Verdict.HALF_PAIR, A, SA, Health.DEGRADED),
     "half pair, primary alone": status(Verdict.HALF_PAIR, SA, SB, Health.DEGRADED),
 }
-UNREACHABLE_NOT_DOWN = "check habot's path"
+UNREACHABLE_NOT_DOWN = "Check habot's own path"
 P, S = Role.PRIMARY, Role.SECONDARY
 FAIL_CLOSED = "cannot evaluate the preconditions"
 

@@ -15,7 +15,7 @@ from habot.core.audit import AuditRecord
 from habot.core.console import offer_line
 from habot.core.durations import format_duration
 from habot.core.grammar import MAX_REASON, SUMMARY, USAGE, LogKind, Sub
-from habot.core.model import NodeState, Verdict
+from habot.core.model import NODE_UP_HINT, NodeState, Verdict
 from habot.core.operations import next_steps
 from habot.core.replies import (
     Answer,
@@ -64,20 +64,16 @@ VERDICT_WORDS = {
     Verdict.DEGRADED: "Degraded",
     Verdict.PRIMARY_DOWN: "Primary down",
     Verdict.SECONDARY_DOWN: "Secondary down",
-    Verdict.PRIMARY_UNREACHABLE: (
-        "habot cannot reach the Primary; the Secondary still sees it up — check habot's "
-        "network path or the host key, not the appliance"
-    ),
-    Verdict.SECONDARY_UNREACHABLE: (
-        "habot cannot reach the Secondary; the Primary still sees it up — check habot's "
-        "network path or the host key, not the appliance"
-    ),
+    Verdict.PRIMARY_UNREACHABLE: "habot cannot reach the Primary; the Secondary still sees it up",
+    Verdict.SECONDARY_UNREACHABLE: "habot cannot reach the Secondary; the Primary still sees it up",
     Verdict.HALF_PAIR: "Half pair — one server standalone, the other still HA",
     Verdict.UNREACHABLE: "Unreachable — neither node answers",
     Verdict.STANDALONE: "Standalone — no HA pair",
     Verdict.UNKNOWN: "Unknown",
 }
 RAW_ACTION = "raw_output"
+#: Verdicts whose words are their explanation: the card says them once, not again as "Why".
+SAID_BY_ITS_WORDS = frozenset({Verdict.PRIMARY_UNREACHABLE, Verdict.SECONDARY_UNREACHABLE})
 
 
 @dataclass(frozen=True)
@@ -187,11 +183,14 @@ def _node_field(view: NodeView, now: datetime) -> dict[str, str]:
     ip = view.ip or "IP not reported"
     age = _age(view.observed_at, now)
     text = f"*{view.role.label}* ({view.address})\n{_state(view)} · {ip}\n{reach} · read {age}"
+    error = view.error
     if view.peer_says is not None:
         seen = node_state_words(view.peer_says)
         text += f"\nthe {view.role.peer.label} sees it *{seen}*"
-    if view.error:
-        text += f"\n_{escape(view.error)}_"
+        if view.peer_says not in {NodeState.UNREACHABLE, NodeState.FAILED} and error:
+            error = error.removesuffix(NODE_UP_HINT)  # it is up: the question would mislead
+    if error:
+        text += f"\n_{escape(error)}_"
     return {"type": "mrkdwn", "text": _clip(text, 2000)}
 
 
@@ -218,8 +217,9 @@ def status_card(status: PairStatus, now: datetime, reading_id: str) -> list[Bloc
                 {"type": "mrkdwn", "text": f"*Floating IP*\n{status.floating_ip or 'none'}"},
             ],
         },
-        context(f"Why: {escape(status.reason)}"),
     ]
+    if status.verdict not in SAID_BY_ITS_WORDS:
+        blocks.append(context(f"Why: {escape(status.reason)}"))
     if steps := next_steps(status.verdict):
         blocks.append(context(f"Next: {steps}"))
     issues = [f":heavy_multiplication_x: {escape(d)}" for d in status.disagreements]

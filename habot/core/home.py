@@ -22,7 +22,7 @@ from habot.core.blocks import (
 from habot.core.cards import decision_buttons, state_line
 from habot.core.durations import format_duration
 from habot.core.model import NodeState, Verdict
-from habot.core.operations import OperationPlan
+from habot.core.operations import OperationPlan, next_steps
 from habot.core.replies import say
 from habot.core.stepup import Confirm
 from habot.core.verdict import bau_last
@@ -58,8 +58,8 @@ def _pair_block(line: PairLine, now: datetime) -> Block:
         f"{line.secondary.label if line.secondary else '?'} · read "
         f"{slack_date(line.read_at, seconds=True)} ({age} before this view)"
     )
-    if line.verdict in _SPELLED_OUT:
-        text += f"\n_{VERDICT_WORDS[line.verdict]}_"
+    if line.verdict in _SPELLED_OUT:  # what it means, and where to look
+        text += f"\n_{VERDICT_WORDS[line.verdict]}._ {next_steps(line.verdict) or ''}".rstrip()
     if line.muted_until and line.muted_until > now:
         text += f"\n:mute: alerts muted until {slack_date(line.muted_until)}"
     if line.cooldown_until and line.cooldown_until > now:

@@ -23,6 +23,11 @@ class Role(StrEnum):
         return self.value.capitalize()
 
 
+#: What a refused connection asks the reader — unless the node's peer sees it up, when the
+#: question would mislead (the status card then leaves it out).
+NODE_UP_HINT = " (is the node up and sshd listening?)"
+
+
 class NodeState(StrEnum):
     """A node's state as habot reports it (the appliance's words plus what habot adds)."""
 

@@ -208,12 +208,12 @@ _INSTEAD = {
     Verdict.SECONDARY_DOWN: "The Secondary is down: bring it back before any hand-over.",
     Verdict.STANDALONE: "Both servers are standalone: use `initialise` to create the pair.",
     Verdict.PRIMARY_UNREACHABLE: (
-        "habot cannot reach the Primary, but the Secondary still sees it up: check habot's "
-        "path to it (network, firewall, host key — `habot check`), not the appliance."
+        "Check habot's own path to the Primary, not the appliance (the Secondary sees it up): "
+        "`habot check` tries the network, the firewall and the host key, step by step."
     ),
     Verdict.SECONDARY_UNREACHABLE: (
-        "habot cannot reach the Secondary, but the Primary still sees it up: check habot's "
-        "path to it (network, firewall, host key — `habot check`), not the appliance."
+        "Check habot's own path to the Secondary, not the appliance (the Primary sees it up): "
+        "`habot check` tries the network, the firewall and the host key, step by step."
     ),
     Verdict.HALF_PAIR: (
         "One server is standalone: to rebuild the pair, make the Secondary standalone if it "

@@ -20,6 +20,7 @@ from habot.config import SshSettings
 from habot.core.addresses import NodeAddress
 from habot.core.catalogue import RemoteCommand
 from habot.core.console import clean, offered, refusal, reply
+from habot.core.model import NODE_UP_HINT
 from habot.core.results import CommandResult
 from habot.errors import (
     AuthenticationFailed,
@@ -326,7 +327,7 @@ class SshExecutor:
                 where, f"no SSH answer within {_secs(self._settings.connect_timeout)}"
             )
         if isinstance(exc, ConnectionRefusedError):
-            return NodeUnreachable(where, "connection refused (is the node up and sshd listening?)")
+            return NodeUnreachable(where, f"connection refused{NODE_UP_HINT}")
         if isinstance(exc, OSError):
             return NodeUnreachable(where, exc.strerror or str(exc) or type(exc).__name__)
         if isinstance(exc, asyncssh.Error):
