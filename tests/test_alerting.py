@@ -29,6 +29,7 @@ from habot.store.alert_state import decode, encode
 from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
 from tests.conftest import Clock
 from tests.fakeslack import (
+    ApiCall,
     FakeSlack,
     block_action,
     form_body,
@@ -391,10 +392,7 @@ async def test_the_acknowledge_button_works_from_the_alert_card(
     bot: Bot = await start_bot(sim, fake, tmp_path, http=True, extra=FAST)
     try:
         await sim.apply("prod", "primary", "down")
-        [alert] = await fake.wait_for(
-            lambda: [c for c in fake.calls_to("chat.postMessage")
-                     if "prod alert" in c.args.get("text", "") and "thread_ts" not in c.args]
-        )  # fmt: skip
+        alert = await alert_posted(fake)
         answer = await click(bot, fake, alert.args, "alert_acknowledge", "U0OPS1")
         assert "Acknowledged by <@U0OPS1>" in answer
         replies = await fake.wait_for(
@@ -410,6 +408,15 @@ async def test_the_acknowledge_button_works_from_the_alert_card(
         assert fake.invalid == []
     finally:
         await bot.stop()
+
+
+async def alert_posted(fake: FakeSlack) -> ApiCall:
+    """The prod alert card, once posted (a top-level message, not a thread reply)."""
+    [alert] = await fake.wait_for(
+        lambda: [c for c in fake.calls_to("chat.postMessage")
+                 if "prod alert" in c.args.get("text", "") and "thread_ts" not in c.args]
+    )  # fmt: skip
+    return alert
 
 
 def thread_of(fake: FakeSlack, ts: str, words: str) -> list[str]:
@@ -434,10 +441,7 @@ async def test_the_alerts_thread_holds_the_incident(
     bot: Bot = await start_bot(sim, fake, tmp_path, http=True, extra=FAST)
     try:
         await sim.apply("prod", "primary", "down")
-        [alert] = await fake.wait_for(
-            lambda: [c for c in fake.calls_to("chat.postMessage")
-                     if "prod alert" in c.args.get("text", "") and "thread_ts" not in c.args]
-        )  # fmt: skip
+        alert = await alert_posted(fake)
         ts = str(alert.ts)
 
         def in_channel() -> list[Any]:

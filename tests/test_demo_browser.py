@@ -5,6 +5,7 @@ sees, step by step, with a screenshot of each step kept as an artefact
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +44,32 @@ def chromium() -> str:
     if not EMOJI_FONT.exists():
         skip_or_fail(f"{EMOJI_FONT} is missing (apt-get install fonts-noto-color-emoji)")
     return system_binary("chromium", "chromium")
+
+
+@contextlib.asynccontextmanager
+async def the_page(demo: RunningDemo, chromium: str) -> AsyncIterator[Any]:
+    """The demo's page in chromium, once the bot behind it is up; closed afterwards."""
+    async with playwright.async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(WAIT)
+            await page.goto(demo.url)
+            await page.wait_for_selector("#banner", state="hidden")  # the bot is up
+            yield page
+        finally:
+            await browser.close()
+
+
+async def shot(page: Any, name: str) -> None:
+    """Keep what the page shows now as an artefact."""
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def command(page: Any, text: str) -> None:
+    """Type a slash command into the page's message box and send it."""
+    await page.fill("#command", text)
+    await page.press("#command", "Enter")
 
 
 @pytest.fixture
@@ -75,29 +103,17 @@ async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
     Home updated — then Ctrl-C leaves nothing behind."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert demo.url == demo.url.strip()  # the URL is a line of its own
-    async with playwright.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = await browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(WAIT)
-        await page.goto(demo.url)
-        await page.wait_for_selector("#banner", state="hidden")  # the bot is up
+    async with the_page(demo, chromium) as page:
         await page.select_option("#persona", "U0DEMOOPS")
 
-        async def shot(name: str) -> None:
-            await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-        async def command(text: str) -> None:
-            await page.fill("#command", text)
-            await page.press("#command", "Enter")
-
-        await command("/ha status prod")
+        await command(page, "/ha status prod")
         card = page.locator(".message", has_text="BAU — Primary active").last
         await card.wait_for()
-        await shot("01-status-card")
+        await shot(page, "01-status-card")
 
         await page.click("button[data-fault='prod:power-cut']")
         await page.wait_for_selector("#fault-said:has-text('prod: power-cut')")
-        await command("/ha failover prod")
+        await command(page, "/ha failover prod")
         request = page.locator(".message:not(.ephemeral)", has_text="failover").filter(
             has=page.locator("button[data-action-id='approve_request']")
         )
@@ -107,24 +123,24 @@ async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
         await page.locator(
             "#pages .page.trigger", has_text="failover waits for approval"
         ).wait_for()
-        await shot("02-failover-requested")
+        await shot(page, "02-failover-requested")
 
         await request.last.locator("button[data-action-id='approve_request']").click()
         await page.click("#confirm-yes")  # the card's confirm dialog
         await page.locator(".ephemeral", has_text="second person").last.wait_for()
-        await shot("03-own-approval-refused")
+        await shot(page, "03-own-approval-refused")
 
         await page.select_option("#persona", "U0DEMOLEAD")
         await request.last.locator("button[data-action-id='approve_request']").click()
         dialog = page.locator("#confirm")
         await dialog.wait_for(state="visible")
         assert "failover" in (await dialog.inner_text()).lower()
-        await shot("04-confirm-dialog")
+        await shot(page, "04-confirm-dialog")
         await page.click("#confirm-yes")
         await page.locator(".message", has_text="Succeeded").last.wait_for()
         await page.locator(".thread .message").first.wait_for()
         await page.locator("#pages .page.resolve", has_text="/request/").first.wait_for()
-        await shot("05-failover-succeeded")
+        await shot(page, "05-failover-succeeded")
 
         await page.click("#tab-home")
         home = page.locator("#home-view")
@@ -132,8 +148,7 @@ async def test_a_newcomer_rehearses_a_failover_with_four_eyes_in_the_browser(
         await page.locator("#home-view", has_text="succeeded").wait_for()
         # … and the pair as the outcome left it, not as the poll before the change saw it
         await home.locator(".section", has_text="prod").filter(has_text="Failed over").wait_for()
-        await shot("06-app-home")
-        await browser.close()
+        await shot(page, "06-app-home")
 
     demo.process.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(demo.process.wait(), 30) == 0
@@ -155,12 +170,7 @@ async def test_a_bot_that_dies_is_shown_down_then_started_again(
     demo starts the bot again and the banner goes."""
     [log_line] = [line for line in demo.printed if "the bot's log:" in line]
     folder = log_line.split("the bot's log: ")[1].split(";")[0].rsplit("/", 1)[0]
-    async with playwright.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = await browser.new_page()
-        page.set_default_timeout(WAIT)
-        await page.goto(demo.url)
-        await page.wait_for_selector("#banner", state="hidden")
+    async with the_page(demo, chromium) as page:
         os.kill(_bot_pid(folder), signal.SIGKILL)
         banner = page.locator("#banner")
         await banner.wait_for(state="visible")
@@ -170,7 +180,6 @@ async def test_a_bot_that_dies_is_shown_down_then_started_again(
         await page.fill("#command", "/ha status prod")
         await page.press("#command", "Enter")
         await page.locator(".message", has_text="BAU — Primary active").wait_for()
-        await browser.close()
 
 
 async def test_what_the_demo_writes_only_its_user_may_read(demo: RunningDemo) -> None:
@@ -207,27 +216,14 @@ async def test_a_newcomer_asks_with_a_reason_rejects_with_one_and_types_the_pair
     approver rejects it through the Reject form, saying why; asked again with the reason
     typed, it is approved by typing the pair's name — a wrong name is refused in the form."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    async with playwright.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = await browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(WAIT)
-        await page.goto(demo.url)
-        await page.wait_for_selector("#banner", state="hidden")
-
-        async def shot(name: str) -> None:
-            await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-        async def command(text: str) -> None:
-            await page.fill("#command", text)
-            await page.press("#command", "Enter")
-
+    async with the_page(demo, chromium) as page:
         modal = page.locator("#modal")
         await page.select_option("#persona", "U0DEMOOPS")
-        await command("/ha make-standalone prod secondary")
+        await command(page, "/ha make-standalone prod secondary")
         await modal.wait_for(state="visible")
         assert "redundancy ends" in (await modal.inner_text()).lower()
         await modal.locator("textarea[name='reason']").fill("rebuilding prod's Secondary")
-        await shot("07-request-form")
+        await shot(page, "07-request-form")
         await page.click("#modal-submit")
         await modal.wait_for(state="hidden")
         card = page.locator(".message:not(.ephemeral)", has_text="make-standalone").filter(
@@ -240,12 +236,12 @@ async def test_a_newcomer_asks_with_a_reason_rejects_with_one_and_types_the_pair
         await card.last.locator("button[data-action-id='reject_request']").click()
         await modal.wait_for(state="visible")
         await modal.locator("textarea[name='reason']").fill("not before the DR test is booked")
-        await shot("08-reject-form")
+        await shot(page, "08-reject-form")
         await page.click("#modal-submit")
         await page.locator(".message", has_text="Rejected by").last.wait_for()
 
         await page.select_option("#persona", "U0DEMOOPS")
-        await command('/ha make-standalone prod secondary "rebuilding for the DR test"')
+        await command(page, '/ha make-standalone prod secondary "rebuilding for the DR test"')
         await card.last.wait_for()
         await page.select_option("#persona", "U0DEMOLEAD")
         await card.last.locator("button[data-action-id='approve_request']").click()
@@ -253,13 +249,12 @@ async def test_a_newcomer_asks_with_a_reason_rejects_with_one_and_types_the_pair
         await modal.locator("input[name='pair_name']").fill("dr")
         await page.click("#modal-submit")
         await modal.locator(".error", has_text="not this request's pair").wait_for()
-        await shot("09-step-up-wrong-name")
+        await shot(page, "09-step-up-wrong-name")
         await modal.locator("input[name='pair_name']").fill("prod")
         await page.click("#modal-submit")
         await modal.wait_for(state="hidden")
         await page.locator(".message", has_text="Succeeded").last.wait_for()
-        await shot("10-make-standalone-succeeded")
-        await browser.close()
+        await shot(page, "10-make-standalone-succeeded")
     for step in ("07-request-form", "08-reject-form", "09-step-up-wrong-name",
                  "10-make-standalone-succeeded"):  # fmt: skip
         assert (ARTIFACTS / f"{step}.png").stat().st_size > 10_000
@@ -274,20 +269,7 @@ async def test_an_incident_reads_as_one_story_from_alert_to_outcome_and_unknown_
     Then an operation whose outcome is unknown: its card says how to close it, and the
     approver's Resolve (what they found) opens the pair again."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    async with playwright.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = await browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(WAIT)
-        await page.goto(demo.url)
-        await page.wait_for_selector("#banner", state="hidden")
-
-        async def shot(name: str) -> None:
-            await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-        async def command(text: str) -> None:
-            await page.fill("#command", text)
-            await page.press("#command", "Enter")
-
+    async with the_page(demo, chromium) as page:
         await page.select_option("#persona", "U0DEMOOPS")
         await page.click("button[data-fault='prod:power-cut']")
         remedy = page.locator(  # dr (Degraded from the start) has an alert of its own
@@ -296,13 +278,13 @@ async def test_an_incident_reads_as_one_story_from_alert_to_outcome_and_unknown_
         await remedy.first.wait_for(timeout=90_000)  # two readings 15 s apart, then the alert
         alert = page.locator(".message:not(.ephemeral)").filter(has=remedy).first
         thread = page.locator(f".thread[data-thread='{await alert.get_attribute('data-ts')}']")
-        await shot("11-alert")
+        await shot(page, "11-alert")
         await remedy.first.click()
         asked = thread.locator(".message", has_text="asked for")
         await asked.wait_for()
         assert "failover" in await asked.inner_text()
         assert await asked.locator("a.message-link", has_text="its card").count() == 1
-        await shot("12-asked-in-the-alerts-thread")
+        await shot(page, "12-asked-in-the-alerts-thread")
 
         await page.select_option("#persona", "U0DEMOLEAD")
         await page.click("#tab-home")
@@ -310,7 +292,7 @@ async def test_an_incident_reads_as_one_story_from_alert_to_outcome_and_unknown_
         approve = home.locator("button[data-action-id='approve_request']")
         await approve.wait_for()
         assert await home.locator("a.message-link", has_text="its card").count() >= 1
-        await shot("13-home-waiting-for-you")
+        await shot(page, "13-home-waiting-for-you")
         await approve.click()
         dialog = page.locator("#confirm")
         await dialog.wait_for(state="visible")
@@ -320,16 +302,16 @@ async def test_an_incident_reads_as_one_story_from_alert_to_outcome_and_unknown_
         ended = thread.locator(".message", has_text="ended")
         await ended.wait_for()
         assert "succeeded" in await ended.inner_text()
-        await shot("14-the-alerts-thread-tells-the-outcome")
+        await shot(page, "14-the-alerts-thread-tells-the-outcome")
         await page.click("#tab-home")
         await home.locator(".context", has_text="approved by").first.wait_for()
-        await shot("15-home-recent-operations")
+        await shot(page, "15-home-recent-operations")
         await page.click("#tab-channel")
 
         await page.select_option("#persona", "U0DEMOOPS")
         await page.click("button[data-fault='dr:reset']")
         await page.click("button[data-fault='dr:ask-twice']")
-        await command("/ha switchover dr")
+        await command(page, "/ha switchover dr")
         card = page.locator(".message:not(.ephemeral)", has_text="switchover").filter(
             has=page.locator("button[data-action-id='approve_request']")
         )
@@ -341,17 +323,16 @@ async def test_an_incident_reads_as_one_story_from_alert_to_outcome_and_unknown_
         await resolve.last.wait_for(timeout=60_000)
         unknown = page.locator(".message:not(.ephemeral)").filter(has=resolve).last
         assert "resolve" in (await unknown.inner_text()).lower()
-        await shot("16-outcome-unknown")
+        await shot(page, "16-outcome-unknown")
         await resolve.last.click()
         modal = page.locator("#modal")
         await modal.wait_for(state="visible")
         await modal.locator("[name='found']").fill("dr: both nodes read, Secondary serving")
-        await shot("17-resolve-form")
+        await shot(page, "17-resolve-form")
         await page.click("#modal-submit")
         await modal.wait_for(state="hidden")
         await page.locator(".message", has_text="resolved by a person").last.wait_for()
-        await shot("18-resolved")
-        await browser.close()
+        await shot(page, "18-resolved")
     for step in ("11-alert", "12-asked-in-the-alerts-thread", "13-home-waiting-for-you",
                  "14-the-alerts-thread-tells-the-outcome", "15-home-recent-operations",
                  "16-outcome-unknown", "17-resolve-form", "18-resolved"):  # fmt: skip

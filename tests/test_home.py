@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from habot.config import parse_settings
@@ -25,14 +24,13 @@ from habot.core.stepup import Confirm
 from habot.services.home import HomeRefresher, HomeService
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
-from tests.botproc import ROLES, SECRET, Bot, start_bot
+from tests.botproc import ROLES, Bot, start_bot
 from tests.conftest import Clock
 from tests.fakeslack import (
     FakeSlack,
     app_home_opened,
     home_block_action,
     interaction_body,
-    signed_headers,
     view_submission,
 )
 from tests.slackcheck import problems_in_view
@@ -44,6 +42,7 @@ from tests.test_slack_operations import (
     cards,
     direct_messages,
     final_card,
+    home_opened,
     outcome_told,
     post,
     runs,
@@ -307,13 +306,7 @@ def test_recent_operations_say_what_ran_who_asked_who_approved_and_how_it_ended(
 async def open_home(bot: Bot, fake: FakeSlack, user: str, showing: str) -> dict[str, Any]:
     """``user`` opens their App Home (a signed app_home_opened event); the view habot
     published for them once it shows ``showing``."""
-    body = json.dumps(app_home_opened(user))
-    headers = signed_headers(SECRET, body, content_type="application/json")
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(bot.events_url, data=body.encode(), headers=headers) as resp,
-    ):
-        assert resp.status == 200
+    await home_opened(bot, user)
     return await home_showing(fake, user, showing)
 
 

@@ -22,6 +22,7 @@ from tests.fakeslack import (
     TEAM,
     ApiCall,
     FakeSlack,
+    app_home_opened,
     block_action,
     form_body,
     interaction_body,
@@ -124,6 +125,17 @@ def direct_messages(fake: FakeSlack) -> list[ApiCall]:
     with habot), in order, refused or not."""
     posted = fake.calls_to("chat.postMessage")
     return [c for c in posted if str(c.args.get("channel", "")).startswith("U")]
+
+
+async def home_opened(bot: Bot, user: str) -> None:
+    """``user`` opens their App Home: a signed app_home_opened event, as Slack sends it."""
+    body = json.dumps(app_home_opened(user))
+    headers = signed_headers(SECRET, body, content_type="application/json")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(bot.events_url, data=body.encode(), headers=headers) as resp,
+    ):
+        assert resp.status == 200
 
 
 def button(card: dict[str, Any], action: str) -> tuple[str, str, str]:
@@ -458,20 +470,9 @@ async def test_app_home_shows_pairs_and_what_the_approver_can_act_on(
     bot: Bot, fake: FakeSlack
 ) -> None:
     """The Home tab lists every pair with its last reading and the approver's pending work."""
-    from tests.fakeslack import app_home_opened
-
     await ask(bot, fake, "switchover prod")
     _, request_id, _ = button(cards(fake)[-1], "approve_request")
-    body = json.dumps(app_home_opened(LEAD))
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            bot.events_url,
-            data=body.encode(),
-            headers=signed_headers(SECRET, body, content_type="application/json"),
-        ) as resp,
-    ):
-        assert resp.status == 200
+    await home_opened(bot, LEAD)
     [call] = await fake.wait_for(lambda: fake.calls_to("views.publish"))
     view = json.dumps(call.args["view"], ensure_ascii=False)
     assert request_id in view
@@ -485,15 +486,7 @@ async def test_an_approvers_home_follows_requests_without_reopening(
 ) -> None:
     """An approver opened Home before the request existed: it is republished when the
     request is posted (approvable there) and again when it is cancelled (gone)."""
-    from tests.fakeslack import app_home_opened
-
-    body = json.dumps(app_home_opened(LEAD))
-    headers = signed_headers(SECRET, body, content_type="application/json")
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(bot.events_url, data=body.encode(), headers=headers) as resp,
-    ):
-        assert resp.status == 200
+    await home_opened(bot, LEAD)
     await fake.wait_for(lambda: fake.calls_to("views.publish"))
     await ask(bot, fake, "switchover prod")
     _, request_id, _ = button(cards(fake)[-1], "approve_request")
