@@ -8,7 +8,7 @@ the in-memory one; ``tests/test_store_contract.py`` runs the same cases on every
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -497,6 +497,11 @@ class Telemetry(Protocol):
         """How many break-glass runs still owe their review."""
         ...
 
+    def requests_open(self, counts: Mapping[str, int]) -> None:
+        """How many requests hold a pair, by state (pending, scheduled, executing,
+        unknown): set by the leader's sweep."""
+        ...
+
 
 class NoTelemetry:
     """Measures nothing (tests, the command line)."""
@@ -514,6 +519,9 @@ class NoTelemetry:
         """Nothing."""
 
     def glass_owed(self, count: int) -> None:
+        """Nothing."""
+
+    def requests_open(self, counts: Mapping[str, int]) -> None:
         """Nothing."""
 
 

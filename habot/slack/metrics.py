@@ -4,9 +4,11 @@ services' Telemetry port."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from habot.core.approvals import OPEN
 from habot.core.model import Verdict
 from habot.core.verdict import PairStatus
 
@@ -88,6 +90,13 @@ class Metrics:
             "reviewed one, and by the leader's housekeeping: alert on max across replicas)",
             registry=self.registry,
         )
+        self.open_requests = Gauge(
+            "habot_requests_open",
+            "Requests holding a pair, by state: pending, scheduled, executing, unknown (set "
+            "by the leader's sweep: alert on max across replicas)",
+            ["state"],
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "habot_scheduler_leader",
             "1 while this replica runs the scheduled jobs",
@@ -127,6 +136,11 @@ class Metrics:
     def glass_owed(self, count: int) -> None:
         """Set how many break-glass runs still owe their review."""
         self.glass_unreviewed.set(count)
+
+    def requests_open(self, counts: Mapping[str, int]) -> None:
+        """Set how many requests hold a pair, in each open state (0 for those with none)."""
+        for state in sorted(OPEN):
+            self.open_requests.labels(state.value).set(counts.get(state.value, 0))
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

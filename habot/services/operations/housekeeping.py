@@ -4,6 +4,7 @@ what is open."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 
@@ -149,6 +150,14 @@ class Housekeeping(Stage):
         await self.escalate()
         await self._breaking.sweep()
         await self.recover()
+        await self._count_open()
+
+    async def _count_open(self) -> None:
+        """Tell the telemetry how many requests hold a pair, by state (an unknown one
+        closes its pair until a person resolves it: worth an alert)."""
+        if self._telemetry is not None:
+            held = await self._requests.in_states(*sorted(OPEN))
+            self._telemetry.requests_open(Counter(r.state.value for r in held))
 
     async def pending(self) -> Reply:
         """Open requests, for `/ha pending`."""
