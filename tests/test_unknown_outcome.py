@@ -5,7 +5,10 @@ resolving it closes the page and says so in the thread."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,8 +20,10 @@ from habot.core.unknown import FOUND, RESOLVE, RESOLVE_FORM
 from habot.services.paging import Paging
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
+from tests.botproc import Bot
 from tests.fakeslack import FakeSlack
 from tests.test_escalation import pages
+from tests.test_metrics import scrape, value
 from tests.test_operation_service import (
     LEAD,
     LEAD2,
@@ -137,6 +142,19 @@ async def test_the_resolve_form_is_for_approvers_and_only_while_it_is_unknown(
 # -- end to end: the bot as a process, Slack faked at its HTTP boundary ------------------
 
 
+async def gauge_becomes(bot: Bot, series: str, wanted: float, within: float = 15) -> bool:
+    """Whether the bot's /metrics shows ``series`` at ``wanted`` within ``within`` s."""
+    name, _, labels = series.partition("{")
+    expected = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        with contextlib.suppress(ValueError):  # no sample yet: the sweep has not run
+            if value(await scrape(bot), name, **expected) == wanted:
+                return True
+        await asyncio.sleep(0.5)
+    return False
+
+
 async def test_an_unknown_outcome_is_resolved_from_its_card_in_slack(
     sim: Simulator, fake: FakeSlack, tmp_path: Path
 ) -> None:
@@ -150,6 +168,8 @@ async def test_an_unknown_outcome_is_resolved_from_its_card_in_slack(
         await click(bot, fake, cards(fake)[-1], "approve_request", LEAD_USER)
         unknown = await final_card(fake, "Interrupted")
         assert "Resolve" in unknown
+        # the leader's sweep counts it: the shipped alert HabotOperationUnknown fires on it
+        assert await gauge_becomes(bot, 'habot_requests_open{state="unknown"}', 1.0)
         await fake.wait_for(lambda: "needs an approver" in directs(fake).get(LEAD2_USER, ""))
         [card] = [c for c in fake.calls_to("chat.update") if "resolve_request" in
                   json.dumps(c.args["blocks"])][-1:]  # fmt: skip
@@ -160,6 +180,7 @@ async def test_an_unknown_outcome_is_resolved_from_its_card_in_slack(
         said = await send_form(bot, fake, form, LEAD2_USER, {FOUND: "both nodes: failed over"})
         assert "open to operations again" in said
         resolved = await final_card(fake, "resolved by a person")
+        assert await gauge_becomes(bot, 'habot_requests_open{state="unknown"}', 0.0)
         assert "Resolved by <@U0LEAD2>: both nodes: failed over" in resolved
         await sim.apply("prod", "primary", "ask_twice", "off")
         again = await ask(bot, fake, 'failback prod --override "resolved: hand it back"')
