@@ -18,6 +18,7 @@ stores (the in-memory ones in tests about rules rather than SQL).
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -59,7 +60,9 @@ from habot.services.ports import (
     Telemetry,
     Zones,
 )
+from habot.services.siem import SiemForwarder, SiemLink
 from habot.services.status import StatusService
+from habot.siem.link import SyslogLink
 from habot.ssh.executor import NodeLogin, SshExecutor
 from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
@@ -101,6 +104,7 @@ class Serving:
     operations: OperationService
     commands: CommandService
     telemetry: Telemetry
+    siem: SiemForwarder | None = None  # the audit to the SIEM ([siem] target)
 
     def jobs(self, habot: Habot) -> Jobs:
         """What the scheduler runs."""
@@ -111,6 +115,7 @@ class Serving:
             deliver=self.worker.deliver_due,
             digest=habot.digest.post,
             anchor=habot.anchors.post,
+            siem=self.siem.forward if self.siem else None,
         )
 
 
@@ -131,6 +136,7 @@ class Habot:
         self.stores = stores
         self.clock = clock
         self.background = background
+        self._secrets = secrets
         self._executor = executor
         self._status = StatusService(settings, executor, clock) if executor else None
         self.freezes = FreezeService(
@@ -350,7 +356,16 @@ class Habot:
             freezes=self.freezes,
             zones=slack.zones,
         )
-        return Serving(leadership, worker, homes, operations, commands, slack.telemetry)
+        siem = self._siem(slack.telemetry, stack)
+        return Serving(leadership, worker, homes, operations, commands, slack.telemetry, siem)
+
+    def _siem(self, telemetry: Telemetry, stack: AsyncExitStack) -> SiemForwarder | None:
+        """The SIEM forwarder, when [siem] names a target (its connection closed last)."""
+        if self.settings.siem.target is None:
+            return None
+        link = SyslogLink(self.settings.siem)
+        stack.push_async_callback(link.close)
+        return siem_forwarder(self.settings, self._secrets, self.stores, link, telemetry)
 
 
 class _NoSecrets:
@@ -377,6 +392,22 @@ def open_engine(settings: Settings) -> Engine:
         engine.dispose()
         raise ConfigError(f"database.url: cannot open or migrate the database: {exc}") from exc
     return engine
+
+
+def siem_forwarder(
+    settings: Settings,
+    secrets: Secrets,
+    stores: Stores,
+    link: SiemLink,
+    telemetry: Telemetry | None = None,
+) -> SiemForwarder:
+    """The forwarder of [siem]: this host's name (or the configured one) on every message,
+    and every secret habot holds scrubbed from them."""
+    return SiemForwarder(
+        settings=settings.siem, hostname=settings.siem.hostname or socket.gethostname(),
+        audit=stores.audit, cursors=stores.cursors, link=link, gauges=telemetry,
+        scrub=secrets.scrubber(p.name for p in settings.pairs),
+    )  # fmt: skip
 
 
 def node_logins(settings: Settings, secrets: Secrets) -> dict[NodeAddress, NodeLogin]:

@@ -65,6 +65,9 @@ def logged(
     return run
 
 
+SIEM_EVERY = 2.0  # seconds between rounds of the SIEM forwarder
+
+
 @dataclass(frozen=True)
 class Jobs:
     """What the scheduler runs (on the leading replica only, when there is a leader). The
@@ -75,6 +78,7 @@ class Jobs:
     deliver: Job | None = None  # the outbox
     digest: Job | None = None  # on digest_cron
     anchor: Job | None = None  # the audit anchor, every anchor_every
+    siem: Job | None = None  # the audit to the SIEM ([siem] target), every 2 s
 
 
 def build_scheduler(
@@ -111,6 +115,7 @@ def build_scheduler(
     every_("housekeeping", jobs.housekeeping, sweep, leader)
     every_("outbox", jobs.deliver, 1, leader)
     every_("audit anchor", jobs.anchor, settings.schedule.anchor_every.total_seconds(), leader)
+    every_("siem", jobs.siem, SIEM_EVERY, leader)
     cron = settings.schedule.digest_cron.strip()
     if jobs.digest is not None and cron:
         scheduler.add_job(

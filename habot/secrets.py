@@ -8,7 +8,7 @@ Secret values are never logged or put in error messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import keyring
@@ -35,6 +35,11 @@ PAGERDUTY_ROUTING_KEY = SecretName("pagerduty_routing_key", "HABOT_PAGERDUTY_ROU
 OPSGENIE_API_KEY = SecretName("opsgenie_api_key", "HABOT_OPSGENIE_API_KEY")
 TOTP_KEY = SecretName("totp_key", "HABOT_TOTP_KEY")
 PAGERDUTY_API_TOKEN = SecretName("pagerduty_api_token", "HABOT_PAGERDUTY_API_TOKEN")
+#: Every secret habot reads by name (a pair's SSH password is found per pair besides).
+EVERY_SECRET = (
+    SSH_KEY_PASSPHRASE, BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, AUDIT_KEY,
+    PAGERDUTY_ROUTING_KEY, OPSGENIE_API_KEY, TOTP_KEY, PAGERDUTY_API_TOKEN,
+)  # fmt: skip
 #: Each paging tool's key (by Pager value).
 PAGER_KEYS = {"pagerduty": PAGERDUTY_ROUTING_KEY, "opsgenie": OPSGENIE_API_KEY}
 
@@ -83,6 +88,20 @@ class Secrets:
             if value := self._env.get(name.env_var):
                 return value, f"environment variable {name.env_var}"
         return None
+
+    def scrubber(self, pairs: Iterable[str]) -> Callable[[str], str]:
+        """A function that takes every secret habot holds out of a text (each value, as
+        found now, replaced by "[secret]"): for text that leaves habot, like the SIEM's."""
+        values = [v for name in EVERY_SECRET if (v := self.get(name))]
+        values += [v for pair in pairs if (v := self.ssh_password(pair))]
+        ordered = sorted({v for v in values if len(v) >= 6}, key=len, reverse=True)
+
+        def scrub(text: str) -> str:
+            for value in ordered:
+                text = text.replace(value, "[secret]")
+            return text
+
+        return scrub
 
     def get(self, secret: SecretName) -> str | None:
         """The secret's value, or None when neither the keyring nor the environment has it."""

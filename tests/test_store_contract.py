@@ -222,3 +222,24 @@ async def test_an_escalation_level_is_recorded_once_with_who_level_one_was(
     assert (held.asked, held.first) == ((T0, T0 + TTL), first)
     await requests.transition("r1", RequestState.PENDING, RequestState.CANCELLED)
     assert not await requests.escalate("r1", (T0, T0 + TTL), T0 + 2 * TTL)
+
+
+async def test_a_siem_cursor_starts_at_nothing_and_only_moves_forward(stores: Stores) -> None:
+    """Each target has its own cursor; a slower replica's older write never moves it back
+    (that would resend, never skip — but it must not happen either)."""
+    cursors = stores.cursors
+    assert await cursors.get("tls://siem:6514") == 0
+    await cursors.advance("tls://siem:6514", 7)
+    await cursors.advance("tls://siem:6514", 5)
+    await cursors.advance("tcp://other:514", 2)
+    assert await cursors.get("tls://siem:6514") == 7
+    assert await cursors.get("tcp://other:514") == 2
+
+
+async def test_audit_pages_follow_the_chain(stores: Stores) -> None:
+    """A page of the audit after a sequence number: the next events, in chain order."""
+    for n in range(5):
+        await stores.audit.append(AuditEvent("status", "U0OPS", "bau", T0, detail={"n": n}))
+    assert [r.seq for r in await stores.audit.page(2, 2)] == [3, 4]
+    assert [r.seq for r in await stores.audit.page(4, 10)] == [5]
+    assert await stores.audit.page(5, 10) == []

@@ -26,6 +26,7 @@ from habot.config.sections import (
     PairSettings,
     RolesSettings,
     ScheduleSettings,
+    SiemSettings,
     SlackSettings,
     SshSettings,
     Transport,
@@ -84,6 +85,7 @@ class Settings(_Section):
     schedule: ScheduleSettings = ScheduleSettings()
     database: DatabaseSettings = DatabaseSettings()
     paging: PagingSettings = PagingSettings()
+    siem: SiemSettings = SiemSettings()
     #: Recurring change freezes (``[[freeze]]``), e.g. the last days of each month.
     freeze: tuple[FreezeWindow, ...] = ()
 

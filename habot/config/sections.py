@@ -455,6 +455,54 @@ class ScheduleSettings(_Section):
         return self
 
 
+_SIEM_TARGET = r"(tcp|tls)://[A-Za-z0-9.:\[\]_-]+:\d{1,5}"
+
+
+class SiemSettings(_Section):
+    """Forwarding every audit event to a SIEM: RFC 5424 syslog over TCP (octet-counted),
+    optionally TLS. Off while ``target`` is unset."""
+
+    #: "tcp://HOST:PORT" or "tls://HOST:PORT".
+    target: str | None = None
+    format: Literal["json", "cef"] = "json"
+    #: TLS: the CA that signed the SIEM's certificate (else the system's CAs), and habot's
+    #: own certificate and key when the SIEM asks for one.
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    #: The HOSTNAME habot's messages carry (else this machine's name).
+    hostname: str | None = None
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"(tcp|tls)://[A-Za-z0-9.:\[\]_-]+:\d{1,5}", value
+        ):
+            raise ValueError(
+                f"{value!r} is not a SIEM target: write tcp://HOST:PORT or tls://HOST:PORT"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> SiemSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (habot's own certificate)")
+        tls_only = self.ca_file or self.cert_file
+        if tls_only and self.target is not None and not self.target.startswith("tls://"):
+            raise ValueError("ca_file, cert_file and key_file are for a tls:// target")
+        return self
+
+    @property
+    def endpoint(self) -> tuple[str, str, int] | None:
+        """(scheme, host, port), or None when forwarding is off."""
+        if self.target is None:
+            return None
+        scheme, rest = self.target.split("://", 1)
+        host, _, port = rest.rpartition(":")
+        return scheme, host.strip("[]"), int(port)
+
+
 class DatabaseSettings(_Section):
     """Where the audit log (and later, requests) live."""
 

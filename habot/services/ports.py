@@ -76,6 +76,22 @@ class AuditLog(Protocol):
         """Every event in chain order (streamed: a long log is never held whole)."""
         ...
 
+    async def page(self, after: int, limit: int) -> list[AuditRecord]:
+        """Up to ``limit`` events after sequence number ``after``, in chain order."""
+        ...
+
+
+class Cursors(Protocol):
+    """How far the audit has been forwarded to each SIEM target (its sequence number)."""
+
+    async def get(self, target: str) -> int:
+        """The last sequence number sent to ``target`` and settled (0: none yet)."""
+        ...
+
+    async def advance(self, target: str, seq: int) -> None:
+        """Record that ``target`` has everything up to ``seq`` (never moves back)."""
+        ...
+
 
 class Requests(Protocol):
     """Requests and their approvals, moved only by compare-and-set; role-change times.
@@ -502,6 +518,14 @@ class Telemetry(Protocol):
         unknown): set by the leader's sweep."""
         ...
 
+    def siem_backlog(self, events: int) -> None:
+        """Audit events not yet sent to the SIEM."""
+        ...
+
+    def siem_failed(self) -> None:
+        """One failed attempt to reach or write to the SIEM."""
+        ...
+
 
 class NoTelemetry:
     """Measures nothing (tests, the command line)."""
@@ -522,6 +546,12 @@ class NoTelemetry:
         """Nothing."""
 
     def requests_open(self, counts: Mapping[str, int]) -> None:
+        """Nothing."""
+
+    def siem_backlog(self, events: int) -> None:
+        """Nothing."""
+
+    def siem_failed(self) -> None:
         """Nothing."""
 
 
@@ -551,6 +581,7 @@ class Stores:
     seen: SeenRequests
     totp: SealedSecrets
     freezes: Freezes
+    cursors: Cursors
     #: Raise :class:`habot.errors.StoreError` unless the database answers (for /healthz).
     ping: Callable[[], Awaitable[None]]
     #: The clock leases are judged by when replicas may run on several hosts (None: they

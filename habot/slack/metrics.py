@@ -97,6 +97,16 @@ class Metrics:
             ["state"],
             registry=self.registry,
         )
+        self.siem_waiting = Gauge(
+            "habot_siem_backlog",
+            "Audit events not yet sent to the SIEM ([siem]; set by the leader's forwarder)",
+            registry=self.registry,
+        )
+        self.siem_failures = Counter(
+            "habot_siem_failures",
+            "Failed attempts to reach or write to the SIEM (each is retried)",
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "habot_scheduler_leader",
             "1 while this replica runs the scheduled jobs",
@@ -141,6 +151,14 @@ class Metrics:
         """Set how many requests hold a pair, in each open state (0 for those with none)."""
         for state in sorted(OPEN):
             self.open_requests.labels(state.value).set(counts.get(state.value, 0))
+
+    def siem_backlog(self, events: int) -> None:
+        """Set how many audit events the SIEM has not had yet."""
+        self.siem_waiting.set(events)
+
+    def siem_failed(self) -> None:
+        """Count one failed attempt to reach or write to the SIEM."""
+        self.siem_failures.inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from habot.services.ports import Stores
 from habot.store.alert_state import AlertStateStore
 from habot.store.audit import AuditStore
+from habot.store.cursors import CursorStore
 from habot.store.db import OwnThread, ping, threaded
 from habot.store.freezes import FreezeStore
 from habot.store.home_viewers import ViewerStore
@@ -33,6 +34,7 @@ def sql_stores(engine: Engine) -> Stores:
         alerts=AlertStateStore(engine),
         outbox=OutboxStore(engine),
         viewers=ViewerStore(engine),
+        cursors=CursorStore(engine),
         leases=LeaseStore(engine),
         seen=SeenRequestStore(engine),
         totp=TotpStore(engine),

@@ -70,6 +70,9 @@ class MemoryAudit:
         for record in list(self.chain):
             yield record
 
+    async def page(self, after: int, limit: int) -> list[AuditRecord]:
+        return [r for r in self.chain if r.seq > after][:limit]
+
 
 @dataclass
 class _Held:
@@ -545,6 +548,19 @@ class MemoryViewers:
         return [u for _, u in sorted(found, key=lambda f: (-f[0].timestamp(), f[1]))]
 
 
+class MemoryCursors:
+    """How far each SIEM target has been sent."""
+
+    def __init__(self) -> None:
+        self._sent: dict[str, int] = {}
+
+    async def get(self, target: str) -> int:
+        return self._sent.get(target, 0)
+
+    async def advance(self, target: str, seq: int) -> None:
+        self._sent[target] = max(self._sent.get(target, 0), seq)
+
+
 class MemoryLeases:
     """Named leases with an expiry."""
 
@@ -660,5 +676,6 @@ def memory_stores() -> Stores:
         seen=MemorySeen(),
         totp=MemorySealed(),
         freezes=MemoryFreezes(audit),
+        cursors=MemoryCursors(),
         ping=_always_answers,
     )
