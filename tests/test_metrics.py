@@ -3,6 +3,9 @@ scheduled tasks, the outbox backlog, and how long SSH commands, polls and Slack 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,6 +30,19 @@ async def scrape(bot: Bot) -> Samples:
         for sample in family.samples:
             found[sample.name].append((dict(sample.labels), sample.value))
     return found
+
+
+async def gauge_becomes(bot: Bot, series: str, wanted: float, within: float = 15) -> bool:
+    """Whether the bot's /metrics shows ``series`` at ``wanted`` within ``within`` s."""
+    name, _, labels = series.partition("{")
+    expected = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        with contextlib.suppress(ValueError):  # no sample yet: the sweep has not run
+            if value(await scrape(bot), name, **expected) == wanted:
+                return True
+        await asyncio.sleep(0.5)
+    return False
 
 
 def value(found: Samples, name: str, **labels: str) -> float:

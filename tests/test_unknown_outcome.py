@@ -5,10 +5,7 @@ resolving it closes the page and says so in the thread."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,10 +17,9 @@ from habot.core.unknown import FOUND, RESOLVE, RESOLVE_FORM
 from habot.services.paging import Paging
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
-from tests.botproc import Bot
 from tests.fakeslack import FakeSlack
 from tests.test_escalation import pages
-from tests.test_metrics import scrape, value
+from tests.test_metrics import gauge_becomes
 from tests.test_operation_service import (
     LEAD,
     LEAD2,
@@ -140,19 +136,6 @@ async def test_the_resolve_form_is_for_approvers_and_only_while_it_is_unknown(
 
 
 # -- end to end: the bot as a process, Slack faked at its HTTP boundary ------------------
-
-
-async def gauge_becomes(bot: Bot, series: str, wanted: float, within: float = 15) -> bool:
-    """Whether the bot's /metrics shows ``series`` at ``wanted`` within ``within`` s."""
-    name, _, labels = series.partition("{")
-    expected = dict(re.findall(r'(\w+)="([^"]*)"', labels))
-    deadline = asyncio.get_running_loop().time() + within
-    while asyncio.get_running_loop().time() < deadline:
-        with contextlib.suppress(ValueError):  # no sample yet: the sweep has not run
-            if value(await scrape(bot), name, **expected) == wanted:
-                return True
-        await asyncio.sleep(0.5)
-    return False
 
 
 async def test_an_unknown_outcome_is_resolved_from_its_card_in_slack(

@@ -29,6 +29,7 @@ from habot.pager.check import check_paging
 from habot.runtime import Habot, open_engine
 from habot.secrets import APP_TOKEN, BOT_TOKEN, Secrets
 from habot.services.check import NodeCheck, check_nodes
+from habot.siem.link import check_siem
 from habot.slack.app import api_url
 from habot.slack.check import SlackCheck, check_slack
 from habot.store import sql_stores
@@ -132,11 +133,12 @@ class Checked:
     slack: list[SlackCheck]
     weakened: tuple[str, ...] = ()  # said, not failed: four eyes weaker than it should be
     paging: tuple[SlackCheck, ...] = ()  # each paging tool's key (and test page)
+    siem: tuple[SlackCheck, ...] = ()  # the [siem] target, reached (or why not)
 
     @property
     def ok(self) -> bool:
         """Every node passed and no Slack check failed (one skipped is not a failure)."""
-        checks = [*self.slack, *self.paging]
+        checks = [*self.slack, *self.paging, *self.siem]
         return all(n.ok for n in self.nodes) and all(c.ok is not False for c in checks)
 
 
@@ -157,7 +159,9 @@ async def _check(config_path: Path | None, console: Console | None, page_test: b
         oncall=bool(settings.paging.oncall_schedules),
     )  # fmt: skip
     paging = await check_paging(settings, secrets, page_test)
-    return Checked(len(settings.pairs), nodes, slack, settings.weakened(), tuple(paging))
+    siem = await check_siem(settings.siem)
+    return Checked(len(settings.pairs), nodes, slack, settings.weakened(), tuple(paging),
+                   tuple(siem))  # fmt: skip
 
 
 @click.command()
@@ -170,8 +174,8 @@ async def _check(config_path: Path | None, console: Console | None, page_test: b
 @click.pass_context
 def check(ctx: click.Context, as_json: bool, page_test: bool) -> None:
     """Validate the config, try every node (reachable, host key, login, ha-status parsed),
-    Slack (bot token, scopes, app token, the configured channels) and paging (each tool's
-    key; with --page-test, a test page triggered and resolved).
+    Slack (bot token, scopes, app token, the configured channels), paging (each tool's
+    key; with --page-test, a test page triggered and resolved) and the SIEM ([siem]).
 
     Exit status: 0 when everything passes, 1 when anything fails, 2 on a config error.
     """
@@ -183,6 +187,7 @@ def check(ctx: click.Context, as_json: bool, page_test: bool) -> None:
         check_lines(console, checked.nodes)
         slack_lines(console, checked.slack)
         slack_lines(console, list(checked.paging), "paging")
+        slack_lines(console, list(checked.siem), "siem")
     ctx.exit(0 if checked.ok else 1)
 
 
@@ -204,4 +209,6 @@ def check_json(checked: Checked) -> dict[str, Any]:
     slack = [{"step": c.step, "ok": c.ok, "detail": c.detail} for c in checked.slack]
     config = {"pairs": checked.pairs, "weakened": list(checked.weakened)}
     paging = [{"step": c.step, "ok": c.ok, "detail": c.detail} for c in checked.paging]
-    return {"ok": checked.ok, "config": config, "nodes": nodes, "slack": slack, "paging": paging}
+    siem = [{"step": c.step, "ok": c.ok, "detail": c.detail} for c in checked.siem]
+    return {"ok": checked.ok, "config": config, "nodes": nodes, "slack": slack, "paging": paging,
+            "siem": siem}  # fmt: skip

@@ -94,7 +94,10 @@ def _cef(record: AuditRecord) -> str:
         "cn1Label": "seq", "cn1": record.seq,
         "cs6Label": "channel", "cs6": e.channel,
     }  # fmt: skip
-    pairs = " ".join(f"{k}={_cef_value(v)}" for k, v in ext.items() if v is not None)
+    unset = {k for k, v in ext.items() if v is None} | {
+        f"{k}Label" for k, v in ext.items() if v is None
+    }
+    pairs = " ".join(f"{k}={_cef_value(v)}" for k, v in ext.items() if k not in unset)
     return "CEF:0|" + "|".join(_cef_header(h) for h in header) + "|" + pairs
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from habot.config.sections import SiemSettings
 from habot.services.siem import SiemUnreachable
+from habot.slack.check import SlackCheck
 
 TIMEOUT = 10.0  # seconds to connect, or to hand over one batch
 
@@ -88,3 +89,18 @@ def _said(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (is the SIEM listening on that port?)"
     return str(exc) or type(exc).__name__
+
+
+async def check_siem(settings: SiemSettings) -> list[SlackCheck]:
+    """`habot check`: connect to the [siem] target once (TLS: the handshake, so a wrong CA
+    shows here) — nothing when forwarding is off."""
+    if settings.target is None:
+        return []
+    link = SyslogLink(settings)
+    try:
+        await link.send([])
+    except SiemUnreachable as exc:
+        return [SlackCheck("connection", False, f"{settings.target}: {exc}")]
+    finally:
+        await link.close()
+    return [SlackCheck("connection", True, f"{settings.target} reached ({settings.format})")]
