@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import sys
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -14,8 +15,11 @@ from habot.cli.local import in_habot
 from habot.config import load_settings
 from habot.core.anchor import Anchor, check_anchor, make_anchor, parse_anchor
 from habot.core.audit import ChainSays
-from habot.runtime import open_engine
+from habot.core.incident import check, findings_text, parse
+from habot.core.timeline import requested
+from habot.runtime import Habot, open_engine
 from habot.secrets import AUDIT_KEY, Secrets
+from habot.services.operations import operations_of
 from habot.services.ports import AuditLog, Stores
 
 _T = TypeVar("_T")
@@ -94,10 +98,22 @@ async def _export(audit: AuditLog, fmt: str) -> None:
     default=None,
     help="An anchor line from `habot audit anchor`, kept elsewhere: the log must still hold it.",
 )
+@click.option(
+    "--timeline",
+    "timeline_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="A file from `habot incident export`: every line must be in the chain as written.",
+)
 @click.pass_context
-def verify_chain(ctx: click.Context, anchor_line: str | None) -> None:
+def verify_chain(ctx: click.Context, anchor_line: str | None, timeline_file: Path | None) -> None:
     """Check the hash chain (and an anchor), and that the requests table says what the
-    chain says. Exit 0 when intact, 1 naming each problem."""
+    chain says — or, with --timeline, that an exported timeline is what the chain holds
+    (each line edited, dropped or added is named). Exit 0 when intact, 1 naming each
+    problem."""
+    if timeline_file is not None:
+        _verify_timeline(ctx, timeline_file)
+        return
     anchor = _anchor_or_usage(anchor_line)
     key = Secrets(os.environ).get(AUDIT_KEY)
     rows, problems = in_habot(ctx, lambda habot: _problems(habot.stores, anchor, key))
@@ -107,6 +123,25 @@ def verify_chain(ctx: click.Context, anchor_line: str | None) -> None:
         ctx.exit(1)
     held = f"; it holds the anchor at row {anchor.seq}" if anchor else ""
     click.echo(f"audit log intact: {rows} rows{held}; requests agree with it")
+
+
+def _verify_timeline(ctx: click.Context, path: Path) -> None:
+    try:
+        given = parse(path.read_text(encoding="utf-8"))
+    except (ValueError, KeyError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--timeline") from None
+
+    async def found(habot: Habot) -> tuple[int, list[str]]:
+        records = [r async for r in habot.stores.audit.records()]
+        named = await operations_of(habot.stores.requests, requested(records))
+        return len(given.lines), findings_text(check(given, records, named))
+
+    lines, problems = in_habot(ctx, found)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        ctx.exit(1)
+    click.echo(f"timeline matches the audit chain: {lines} events, head seq {given.head_seq}")
 
 
 async def _problems(
