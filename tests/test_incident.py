@@ -4,7 +4,9 @@ Markdown or JSON and checked against the chain — an edited, dropped or added l
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +17,9 @@ from habot.core.incident import Selection, as_json, as_markdown, check, parse, t
 from habot.sim.simulator import Simulator
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
+from tests.fakeslack import FakeSlack
 from tests.test_cli import habot, on_database
+from tests.test_slack_operations import LEAD, ask, button, cards, click, outcome_told, started
 
 T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 REQ = "ec340c3a"
@@ -121,3 +125,51 @@ async def test_export_then_verify_on_the_command_line(sim: Simulator, tmp_path: 
     unknown = await habot("--config", str(config), "incident", "export", "nosuchid")
     assert unknown.code == 2
     assert "neither a request the audit knows nor a pair" in unknown.err
+
+
+async def test_a_note_and_the_timeline_in_the_cards_thread_in_slack(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path
+) -> None:
+    """End to end: a switchover runs; `/ha note ID "…"` is said in its card's thread and
+    chained; `/ha incident ID` puts the timeline as a file in the card's thread — request,
+    approval, run, outcome and the note, each with its seq and hash — and that file passes
+    `habot audit verify --timeline`; edited, it does not."""
+    bot = await started(sim, fake, tmp_path)
+    try:
+        await ask(bot, fake, "switchover prod")
+        card = cards(fake)[-1]
+        [posted] = [c for c in fake.calls_to("chat.postMessage") if c.args is card]
+        _, rid, _ = button(card, "approve_request")
+        await click(bot, fake, card, "approve_request", LEAD)
+        assert "succeeded" in await outcome_told(fake, "switchover", "prod")
+        noted = await ask(bot, fake, f'note {rid} "checked both consoles: all well"')
+        assert "Noted on the timeline of" in noted
+        await fake.wait_for(lambda: [
+            c for c in fake.calls_to("chat.postMessage") if c.args.get("thread_ts") == posted.ts
+            and "Note from <@U0OPS1>: checked both consoles" in str(c.args.get("text"))
+        ])  # fmt: skip
+        told = await ask(bot, fake, f"incident {rid}")
+        assert "is in <" in told
+        assert "its card's thread" in told
+        [file] = await fake.wait_for(lambda: [f for f in fake.files.values() if f.thread_ts])
+        assert (file.channel, file.thread_ts) == ("C0HAOPS", posted.ts)
+        assert file.content is not None
+        text = file.content.decode()
+        for words in ("asked for switchover", "approved switchover", "started switchover",
+                      "succeeded", "noted on switchover", "checked both consoles"):  # fmt: skip
+            assert words in text, words
+        (tmp_path / "incident.md").write_text(text)
+        (tmp_path / "edited.md").write_text(text.replace("checked both consoles", "nothing"))
+        env = bot.env()
+        for name, code in (("incident.md", 0), ("edited.md", 1)):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "habot", "audit", "verify", "--timeline",
+                str(tmp_path / name), env=env, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await proc.communicate()
+            assert proc.returncode == code, (name, out, err)
+        assert b"edited" in err
+        assert fake.invalid == []
+    finally:
+        await bot.stop()

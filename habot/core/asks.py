@@ -245,6 +245,7 @@ _NOTE_WORDS = {
     Sub.RESOLVE: "what you found",
     Sub.BREAK_GLASS: "why it cannot wait",
     Sub.REVIEW: "what you checked",
+    Sub.NOTE: "what to add",
     Sub.CANCEL: "why",
     Sub.REJECT: "why",
 }

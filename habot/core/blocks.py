@@ -21,6 +21,7 @@ from habot.core.replies import (
     Answer,
     Code,
     HistoryAnswer,
+    IncidentAnswer,
     Link,
     LogsAnswer,
     Part,
@@ -439,4 +440,8 @@ def render(answer: Answer) -> Message:
         return logs_message(a.pair, a.node, a.address, a.lines, a.output, a.log)
     if isinstance(answer, HistoryAnswer):
         return history_message(answer.pair, answer.records, answer.operations)
+    if isinstance(answer, IncidentAnswer):
+        text = (f"The timeline of `{answer.request_id}` on {escape(answer.pair)}: "
+                f"{plural(answer.events, 'event')} from the audit chain.")  # fmt: skip
+        return Message(text, (section(text),))
     return help_message(answer.command, answer.allowed, answer.unavailable)

@@ -23,6 +23,7 @@ from habot.core.replies import (
     Answer,
     Code,
     HistoryAnswer,
+    IncidentAnswer,
     Link,
     LogsAnswer,
     RawAnswer,
@@ -109,6 +110,12 @@ def attachment(answer: Answer) -> Attachment | None:
         title = f"recent events{' on ' + answer.pair if answer.pair else ''}"
         return Attachment(_safe(f"habot-history{scope}.txt"), title, lines)
     return None
+
+
+def incident_file(answer: IncidentAnswer) -> Attachment:
+    """An incident's timeline as the Markdown file `habot audit verify --timeline` checks."""
+    title = f"Timeline of request {answer.request_id} on {answer.pair}"
+    return Attachment(_safe(f"incident-{answer.request_id}.md"), title, answer.markdown)
 
 
 def overflows(answer: Answer) -> bool:

@@ -554,6 +554,11 @@ def closing_form(request: Request, action: RequestAction, required: bool, channe
     })  # fmt: skip
 
 
+def pinned_note(by: str, words: str) -> Reply:
+    """A note someone pinned to a request's timeline, as its threads show it."""
+    return say(":pushpin: Note from ", Person(by), f": {words}")
+
+
 def closed_note(state: RequestState, by: str, reason: str | None) -> Reply:
     """The card's line when a request is rejected or cancelled: by whom, and why."""
     done = "Rejected" if state is RequestState.REJECTED else "Cancelled"

@@ -52,6 +52,8 @@ class Sub(StrEnum):
     RESOLVE = "resolve"
     BREAK_GLASS = "break-glass"
     REVIEW = "review"
+    NOTE = "note"
+    INCIDENT = "incident"
 
 
 class LogKind(StrEnum):
@@ -89,6 +91,8 @@ USAGE = {
     Sub.RESOLVE: 'resolve ID "what you found"',
     Sub.BREAK_GLASS: 'break-glass ID "why it cannot wait"',
     Sub.REVIEW: 'review ID "what you checked"',
+    Sub.NOTE: 'note ID "what to add"',
+    Sub.INCIDENT: "incident ID",
 }
 SUMMARY = {
     Sub.HELP: "what you can do here",
@@ -113,6 +117,8 @@ SUMMARY = {
     Sub.BREAK_GLASS: "run your own failover alone when no approver answers (if enabled; "
     "reviewed afterwards)",
     Sub.REVIEW: "review a break-glass failover someone else ran",
+    Sub.NOTE: "pin a note to a request's timeline (audited, and said in its thread)",
+    Sub.INCIDENT: "a request's timeline from the audit chain, as a file in its card's thread",
 }
 #: Subcommands whose free-text words the asks parsers read in full (core.asks).
 FREE_TEXT = frozenset(
@@ -121,6 +127,7 @@ FREE_TEXT = frozenset(
         Sub.RESOLVE,
         Sub.BREAK_GLASS,
         Sub.REVIEW,
+        Sub.NOTE,
         Sub.CANCEL,
         Sub.REJECT,
         Sub.FREEZE,
@@ -270,7 +277,15 @@ def _unmute(args: list[str], pairs: Sequence[str], command: str) -> ParsedComman
     return ParsedCommand(Sub.UNMUTE, pair_named(args[0], pairs, command))
 
 
+def _incident(args: Sequence[str], pairs: Sequence[str], command: str) -> ParsedCommand:
+    usage = f"{command} {USAGE[Sub.INCIDENT]}"
+    if len(args) != 1 or not REQUEST_ID.match(args[0].lower()):
+        raise UsageError(f"Say which request (its 8-digit id, on its card). Usage: `{usage}`")
+    return ParsedCommand(Sub.INCIDENT, ref=args[0].lower())
+
+
 _PARSERS = {
+    Sub.INCIDENT: _incident,
     Sub.UNMUTE: _unmute,
     Sub.PENDING: _pending,
     Sub.HELP: _help,

@@ -232,4 +232,17 @@ class HelpAnswer:
     unavailable: tuple[Sub, ...]
 
 
-Answer = Reply | StatusAnswer | RawAnswer | LogsAnswer | HistoryAnswer | HelpAnswer
+@dataclass(frozen=True)
+class IncidentAnswer:
+    """A request's timeline from the audit chain, as a file — for its card's thread
+    (``thread``: the card's channel and ts, once Slack has it) or, failing that, the
+    asker's direct messages."""
+
+    request_id: str
+    pair: str
+    markdown: str
+    events: int
+    thread: tuple[str, str] | None = None
+
+
+Answer = Reply | StatusAnswer | RawAnswer | LogsAnswer | HistoryAnswer | HelpAnswer | IncidentAnswer

@@ -32,6 +32,8 @@ NEEDS: dict[Sub, Access | None] = {
     Sub.RESOLVE: Access.APPROVER,
     Sub.BREAK_GLASS: Access.OPERATOR,  # and only the request's own requester: core.breakglass
     Sub.REVIEW: Access.APPROVER,  # never the one who broke the glass
+    Sub.NOTE: Access.VIEWER,  # anyone who can see it may add what they saw; it is audited
+    Sub.INCIDENT: Access.VIEWER,
     **{sub: Access.OPERATOR for sub in MUTATING},
 }
 

@@ -86,6 +86,7 @@ _SAID: dict[str, _Said] = {
     "cancelled": _did("cancelled", "reason"),
     "expired": _outcome("expired — nobody approved it in time"),
     "resolved": _did("resolved", "finding"),
+    "noted": _did("noted on", "note"),
     "escalated": lambda e, op: ("habot asked the next approvers about ", *op, _on(e)),
     "break_glass_used": _did("broke glass and ran", "reason"),
     "break_glass_reviewed": _did("reviewed the break-glass run of", "note"),

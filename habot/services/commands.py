@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from habot.services.operations import OperationService
 
 
-_NOTES = frozenset({Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW, Sub.CANCEL, Sub.REJECT})
+_NOTES = frozenset({Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW, Sub.CANCEL, Sub.REJECT, Sub.NOTE})
 
 
 class CommandService:
@@ -111,6 +111,7 @@ class CommandService:
             Sub.STATUS: self._read_status,
             Sub.LOGS: self._logs,
             Sub.HISTORY: self._history,
+            Sub.INCIDENT: self._incident,
             Sub.PENDING: self._pending,
             Sub.UNMUTE: self._unmute,
         }
@@ -171,6 +172,7 @@ class CommandService:
             Sub.RESOLVE: self._operations.resolve,
             Sub.BREAK_GLASS: self._operations.break_glass,
             Sub.REVIEW: self._operations.review,
+            Sub.NOTE: self._operations.note,
         }[sub]
         return await act(caller, ask.request_id, ask.words)
 
@@ -346,6 +348,13 @@ class CommandService:
         return LogsAnswer(
             pair.name, parsed.node.value, str(address), parsed.count, result.output, parsed.log
         )
+
+    async def _incident(self, caller: Caller, parsed: ParsedCommand) -> Answer:
+        """A request's timeline from the audit chain (a file for its card's thread)."""
+        assert parsed.ref is not None, "the grammar fills the request id for incident"
+        if self._operations is None:
+            return say("Operations are not enabled in this process.")
+        return await self._operations.incident(parsed.ref)
 
     async def _history(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         assert parsed.count is not None, "the grammar fills the count for history"

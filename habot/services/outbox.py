@@ -315,6 +315,13 @@ class OutboxNotifier:
         fate = await self._fate(card)
         return fate.link
 
+    async def posted(self, card: int) -> tuple[str, str] | None:
+        """The card's channel and ts once delivered."""
+        row = await self._store.get(card)
+        if row is None or row.state is not Delivery.SENT or not row.ts:
+            return None
+        return row.channel, row.ts
+
     async def settle(self, card: int) -> Fate:
         """Poll the card's row until it is sent or set aside, for up to ``settle_within``."""
         loop = asyncio.get_running_loop()

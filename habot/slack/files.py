@@ -35,12 +35,24 @@ class FileSender:
 
     async def to_person(self, user: str, file: Attachment) -> Filed:
         """Upload ``file`` into the user's DM with habot; never raises for Slack's errors."""
+        return await self._upload(user, file, None)
+
+    async def to_thread(self, channel: str, ts: str, user: str, file: Attachment) -> Filed:
+        """Upload ``file`` into the thread of the message at ``ts`` (for everyone in the
+        channel: an incident's timeline); never raises for Slack's errors."""
+        return await self._upload(user, file, (channel, ts))
+
+    async def _upload(self, user: str, file: Attachment, thread: tuple[str, str] | None) -> Filed:
         started = time.monotonic()
         try:
-            opened = await self._client.conversations_open(users=user)
-            dm = str((opened.get("channel") or {}).get("id", ""))
+            if thread is None:
+                opened = await self._client.conversations_open(users=user)
+                dm, ts = str((opened.get("channel") or {}).get("id", "")), None
+            else:
+                dm, ts = thread
             done = await self._client.files_upload_v2(
                 channel=dm,
+                thread_ts=ts,
                 filename=file.filename,
                 title=file.title,
                 content=file.content,

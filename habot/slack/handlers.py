@@ -21,7 +21,7 @@ from habot.core.approvals import RequestAction
 from habot.core.asks import OperationRequest
 from habot.core.blocks import RAW_ACTION, Form, Message, home_view, render
 from habot.core.breakglass import reason_problem
-from habot.core.budget import attachment, cut, cut_note, fits, overflows
+from habot.core.budget import attachment, cut, cut_note, fits, incident_file, overflows
 from habot.core.cards import (
     APPROVE,
     APPROVE_FORM,
@@ -38,7 +38,17 @@ from habot.core.cards import (
 from habot.core.change import REASON, TICKET
 from habot.core.grammar import MUTATING, Sub
 from habot.core.model import Role
-from habot.core.replies import Answer, Code, Reply, failed, refused, say
+from habot.core.replies import (
+    Answer,
+    Code,
+    IncidentAnswer,
+    Link,
+    Reply,
+    failed,
+    plural,
+    refused,
+    say,
+)
 from habot.core.stepup import PAIR_NAME, name_problem
 from habot.core.totp import CODE
 from habot.core.unknown import FOUND, RESOLVE, RESOLVE_FORM
@@ -468,7 +478,10 @@ class SlackHandlers:
 
     async def _fitted(self, answer: Answer, user: str) -> Message:
         """The answer as one Slack message within the budget: long output is cut, and the
-        whole of it goes to the asker as a file (the cut message says where)."""
+        whole of it goes to the asker as a file (the cut message says where); an
+        incident's timeline goes as a file into its card's thread."""
+        if isinstance(answer, IncidentAnswer):
+            return await self._filed_incident(answer, user)
         message = render(answer)
         whole = fits(message)
         if whole and not overflows(answer):
@@ -478,6 +491,30 @@ class SlackHandlers:
             return cut(message, cut_note(file, None, "files are not enabled here", whole))
         filed = await self._files.to_person(user, file)
         return cut(message, cut_note(file, filed.link, filed.error, whole))
+
+    async def _filed_incident(self, answer: IncidentAnswer, user: str) -> Message:
+        """The timeline into the card's thread (or the asker's DM, when the card is not
+        known to Slack), and where it went — or why it could not go."""
+        if self._files is None:
+            return render(failed(
+                "Files are not enabled here: ", Code(f"habot incident export {answer.request_id}"),
+                " gives the timeline on habot's host.",
+            ))  # fmt: skip
+        file = incident_file(answer)
+        if answer.thread is not None:
+            filed = await self._files.to_thread(*answer.thread, user, file)
+        else:
+            filed = await self._files.to_person(user, file)
+        if filed.link is None:
+            return render(failed("Slack did not take the timeline's file (", Code(
+                filed.error or "unknown"), f"): `habot incident export {answer.request_id}` "
+                "gives it on habot's host."))  # fmt: skip
+        where = "its card's thread" if answer.thread else "a file habot sent you"
+        return render(say(
+            "The timeline of ", Code(answer.request_id), f" ({plural(answer.events, 'event')}, "
+            "each with its audit seq and hash — ", Code("habot audit verify --timeline FILE"),
+            " checks it) is in ", Link(filed.link, where), ".",
+        ))  # fmt: skip
 
     async def _send(
         self,

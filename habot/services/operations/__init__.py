@@ -27,7 +27,9 @@ from habot.core.approvals import RequestAction, closing_problem
 from habot.core.asks import OperationRequest
 from habot.core.blocks import Form
 from habot.core.cards import Where
-from habot.core.replies import Reply
+from habot.core.incident import Selection, as_markdown, timeline
+from habot.core.replies import Code, IncidentAnswer, Reply, say
+from habot.core.timeline import requested
 from habot.services.background import Background
 from habot.services.freezes import FreezeService
 from habot.services.leader import replica_id
@@ -111,6 +113,8 @@ class OperationService:
         self._background = background or Background()
         self._settings = settings
         self._requests = requests
+        self._audit = audit
+        self._notifier = notifier
         parts = Parts(
             settings=settings,
             status=status,
@@ -177,6 +181,26 @@ class OperationService:
     async def resolve(self, caller: Caller, request_id: str, finding: str) -> Reply:
         """An approver closes a request whose outcome was unknown, saying what they found."""
         return await self._deciding.resolve(caller, request_id, finding)
+
+    async def incident(self, request_id: str) -> IncidentAnswer | Reply:
+        """A request's timeline from the audit chain: its events, and its pair's while it
+        was open, as the Markdown `habot audit verify --timeline` checks — for its card's
+        thread."""
+        request = await self._requests.get(request_id)
+        if request is None:
+            return say("There is no request ", Code(request_id), ".")
+        records = [r async for r in self._audit.records()]
+        named = await operations_of(self._requests, requested(records))
+        made = timeline(records, Selection(request.pair, request=request.id), named)
+        _, card = await self._requests.card(request.id)
+        thread = await self._notifier.posted(card) if card is not None else None
+        return IncidentAnswer(request.id, request.pair, as_markdown(made), len(made.lines),
+                              thread)  # fmt: skip
+
+    async def note(self, caller: Caller, request_id: str, words: str) -> Reply:
+        """A person pins what they saw to a request's timeline (audited; said in its
+        card's thread, and in its alert's)."""
+        return await self._deciding.note(caller, request_id, words)
 
     async def resolve_form(self, caller: Caller, request_id: str) -> Reply | Form:
         """The Resolve button on an unknown outcome's card: the form, or why not."""

@@ -23,6 +23,7 @@ from habot.core.cards import (
     click_mismatch,
     closed_note,
     closing_form,
+    pinned_note,
     told_requester,
 )
 from habot.core.freeze import PLANNED, held
@@ -292,6 +293,23 @@ class Deciding(Stage):
         return say(
             "Request ", Code(request.id), f" resolved; {request.pair} is open to operations again."
         )
+
+    async def note(self, caller: Caller, request_id: str, words: str) -> Reply:
+        """A note on a request's timeline: audited (chained like any event, so an incident
+        export carries it and `verify --timeline` checks it), and said in the card's thread
+        and in the thread of the alert it was asked under."""
+        request = await self._requests.get(request_id)
+        if request is None:
+            return say("There is no request ", Code(request_id), ".")
+        await self._record("noted", caller.user, request.pair, "noted",
+                           {"request": request.id, "note": words})  # fmt: skip
+        said = pinned_note(caller.user, words)
+        channel, card = await self._card_channel(request)
+        if channel and card is not None:
+            await self._notify.thread(request.pair, channel, card, said)
+        await self._tell_alert(request, said)
+        return say("Noted on the timeline of ", Code(request.id), " (", Code(
+            f"{self._settings.slack.command} incident {request.id}"), " shows it).")  # fmt: skip
 
     async def resolve_form(self, caller: Caller, request_id: str) -> Reply | Form:
         """The Resolve button: the form for what they found — or why not (not an approver,

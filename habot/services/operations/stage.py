@@ -91,6 +91,10 @@ class Notifier(Protocol):
         """A link to the card once Slack has it, else None."""
         ...
 
+    async def posted(self, card: int) -> tuple[str, str] | None:
+        """The card's channel and ts once Slack has it (a file can go in its thread)."""
+        ...
+
     async def settle(self, card: int) -> Fate:
         """Wait briefly for the card's delivery: sent, set aside, or still queued."""
         ...
