@@ -355,6 +355,7 @@ class Habot:
             mutes=self.mutes,
             freezes=self.freezes,
             zones=slack.zones,
+            log=stores.readings,
         )
         siem = self._siem(slack.telemetry, stack)
         return Serving(leadership, worker, homes, operations, commands, slack.telemetry, siem)

@@ -47,6 +47,8 @@ PAIRS = ("prod", "dr")
         ("history", ParsedCommand(Sub.HISTORY, None, count=20)),
         ("history 7", ParsedCommand(Sub.HISTORY, None, count=7)),
         ("history prod 100", ParsedCommand(Sub.HISTORY, "prod", count=100)),
+        ("history prod roles", ParsedCommand(Sub.HISTORY, "prod", count=20, roles=True)),
+        ("incident EC340C3A", ParsedCommand(Sub.INCIDENT, ref="ec340c3a")),
         ("initialize prod", ParsedCommand(Sub.INITIALISE)),
         ("pending", ParsedCommand(Sub.PENDING)),
         ("failover prod", ParsedCommand(Sub.FAILOVER)),

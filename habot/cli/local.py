@@ -22,6 +22,7 @@ from habot.core.approvals import OPEN, open_requests
 from habot.core.asks import parse_freeze, parse_mute, parse_unfreeze
 from habot.core.audit import AuditRecord
 from habot.core.roles import Access
+from habot.core.roles_history import Tenure, role_history, role_reply
 from habot.core.serialize import request_to_dict
 from habot.core.timeline import requested, timeline_line
 from habot.runtime import Habot
@@ -70,12 +71,20 @@ def pending(ctx: click.Context, as_json: bool) -> None:
 @click.argument("pair", required=False)
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One audit event per line, as exported.")
+@click.option("--roles", is_flag=True, help="Who served PAIR, from when to when, and why.")
 @click.pass_context
-def history(ctx: click.Context, pair: str | None, limit: int, as_json: bool) -> None:
+def history(ctx: click.Context, pair: str | None, limit: int, as_json: bool, roles: bool) -> None:
     """Recent events as a timeline, newest first (of one pair, when named): one sentence
-    each; --json gives the audit events themselves."""
+    each; --json gives the audit events themselves. With --roles (and a PAIR): who served
+    it, from when to when, and what changed it — an operation (by whom, approved by whom)
+    or a change habot only observed."""
     if pair is not None:
         load_settings(ctx.obj).pair(pair)  # an unknown pair is an error naming the known ones
+    if roles:
+        if pair is None:
+            raise click.UsageError("--roles needs a PAIR")
+        _roles(ctx, pair, as_json)
+        return
 
     async def read(habot: Habot) -> tuple[list[AuditRecord], dict[str, str]]:
         records = await habot.stores.audit.recent(limit, pair)
@@ -89,6 +98,20 @@ def history(ctx: click.Context, pair: str | None, limit: int, as_json: bool) -> 
             click.echo(json.dumps(record.as_dict(), sort_keys=True))
         else:
             click.echo(reply_text(timeline_line(record, named)))
+
+
+def _roles(ctx: click.Context, pair: str, as_json: bool) -> None:
+    async def read(habot: Habot) -> tuple[list[Tenure], datetime]:
+        readings = await habot.stores.readings.since(pair, datetime.min.replace(tzinfo=UTC))
+        records = [r async for r in habot.stores.audit.records()]
+        return role_history(readings, records, pair), habot.clock()
+
+    tenures, now = in_habot(ctx, read)
+    if as_json:
+        for tenure in tenures:
+            click.echo(json.dumps(tenure.as_dict(now), sort_keys=True))
+        return
+    click.echo(reply_text(role_reply(pair, tenures, now)))
 
 
 @click.command()

@@ -73,7 +73,7 @@ USAGE = {
     Sub.HELP: "help",
     Sub.STATUS: "status [PAIR|all]",
     Sub.LOGS: f"logs PAIR [primary|secondary] [N≤{MAX_LOG_LINES}] [decluster]",
-    Sub.HISTORY: f"history [PAIR] [N≤{MAX_HISTORY}]",
+    Sub.HISTORY: f"history [PAIR] [N≤{MAX_HISTORY}|roles]",
     Sub.SWITCHOVER: "switchover PAIR",
     Sub.FAILOVER: "failover PAIR",
     Sub.FAILBACK: "failback PAIR",
@@ -150,6 +150,7 @@ class ParsedCommand:
     count: int | None = None
     ref: str | None = None
     log: LogKind = LogKind.HA
+    roles: bool = False  # history: who served when, not the events
 
     @property
     def available(self) -> bool:
@@ -259,6 +260,9 @@ def _history(args: list[str], pairs: Sequence[str], command: str) -> ParsedComma
     pair = None
     if args and not args[0].isdigit():
         pair, args = pair_named(args[0], pairs, command), args[1:]
+    if pair is not None and args and args[0].lower() == "roles":
+        no_more(args, 1, usage)
+        return ParsedCommand(Sub.HISTORY, pair, count=DEFAULT_HISTORY, roles=True)
     count = _count(args[0], MAX_HISTORY, "The event count", usage) if args else DEFAULT_HISTORY
     no_more(args, 1, usage)
     return ParsedCommand(Sub.HISTORY, pair, count=count)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -53,13 +53,22 @@ from habot.core.replies import (
 )
 from habot.core.results import CommandResult
 from habot.core.roles import Access, missing_role, needs_with, offered
+from habot.core.roles_history import role_history, role_reply
 from habot.core.timeline import requested
 from habot.errors import NodeError
 from habot.services.coalesce import Coalesced
 from habot.services.freezes import FreezeService
 from habot.services.mutes import Mutes
 from habot.services.operations.stage import change_control
-from habot.services.ports import AuditLog, Caller, Clock, CommandRunner, ReadingKeeper, Zones
+from habot.services.ports import (
+    AuditLog,
+    Caller,
+    Clock,
+    CommandRunner,
+    ReadingKeeper,
+    ReadingLog,
+    Zones,
+)
 from habot.services.status import StatusService
 
 if TYPE_CHECKING:
@@ -86,7 +95,9 @@ class CommandService:
         ticks: Callable[[], float] = time.monotonic,
         freezes: FreezeService | None = None,
         zones: Zones | None = None,
+        log: ReadingLog | None = None,
     ) -> None:
+        self._log = log  # the readings kept: who served when
         self._freezes = freezes
         self._zones = zones
         self._ticks = ticks
@@ -349,6 +360,15 @@ class CommandService:
             pair.name, parsed.node.value, str(address), parsed.count, result.output, parsed.log
         )
 
+    async def _roles(self, pair: str) -> Answer:
+        """Who served the pair, from when to when, and why it changed."""
+        if self._log is None:
+            return say("Role history needs the kept readings, which this process does not have.")
+        now = self._clock()
+        readings = await self._log.since(pair, datetime.min.replace(tzinfo=UTC))
+        records = [r async for r in self._audit.records()]
+        return role_reply(pair, role_history(readings, records, pair), now)
+
     async def _incident(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         """A request's timeline from the audit chain (a file for its card's thread)."""
         assert parsed.ref is not None, "the grammar fills the request id for incident"
@@ -358,6 +378,8 @@ class CommandService:
 
     async def _history(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         assert parsed.count is not None, "the grammar fills the count for history"
+        if parsed.roles and parsed.pair is not None:
+            return await self._roles(parsed.pair)
         records = await self._audit.recent(parsed.count, parsed.pair)
         named = await self._operations.operations_of(requested(records)) if self._operations else {}
         return HistoryAnswer(parsed.pair, tuple(records), named)

@@ -526,6 +526,11 @@ class Telemetry(Protocol):
         """One failed attempt to reach or write to the SIEM."""
         ...
 
+    def operation_took(self, operation: str, stage: str, seconds: float) -> None:
+        """How long an operation took: ``waiting`` (asked → its run), ``running`` (its
+        run → its verified outcome), ``total``."""
+        ...
+
 
 class NoTelemetry:
     """Measures nothing (tests, the command line)."""
@@ -552,6 +557,9 @@ class NoTelemetry:
         """Nothing."""
 
     def siem_failed(self) -> None:
+        """Nothing."""
+
+    def operation_took(self, operation: str, stage: str, seconds: float) -> None:
         """Nothing."""
 
 

@@ -14,6 +14,8 @@ from habot.core.verdict import PairStatus
 
 #: Seconds: from a quick local answer to a command near its time limit.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+#: Seconds: an operation from its ask to its verified outcome — seconds to hours.
+OPERATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400)
 
 
 class Metrics:
@@ -107,6 +109,14 @@ class Metrics:
             "Failed attempts to reach or write to the SIEM (each is retried)",
             registry=self.registry,
         )
+        self.operations = Histogram(
+            "habot_operation_seconds",
+            "How long operations took, by operation and stage: waiting (asked → run), "
+            "running (run → verified outcome), total",
+            ["operation", "stage"],
+            buckets=OPERATION_BUCKETS,
+            registry=self.registry,
+        )
         self.leader = Gauge(
             "habot_scheduler_leader",
             "1 while this replica runs the scheduled jobs",
@@ -159,6 +169,10 @@ class Metrics:
     def siem_failed(self) -> None:
         """Count one failed attempt to reach or write to the SIEM."""
         self.siem_failures.inc()
+
+    def operation_took(self, operation: str, stage: str, seconds: float) -> None:
+        """Observe one stage of one operation."""
+        self.operations.labels(operation, stage).observe(max(seconds, 0.0))
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

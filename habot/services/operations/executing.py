@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from habot.core import unknown
@@ -65,6 +66,8 @@ class Execution(Stage):
         #: Requests whose run is still going in this process. A request this replica owns
         #: but no longer runs (its task died) is an orphan like a dead replica's.
         self._live: set[str] = set()
+        #: When each run here started (for the operation-duration histogram).
+        self._began: dict[str, datetime] = {}
 
     def runs_here(self, request_id: str) -> bool:
         """Whether this process is carrying out the request right now."""
@@ -111,6 +114,7 @@ class Execution(Stage):
             self._live.discard(request.id)
             return False
         self._changed()
+        self._began[request.id] = self._clock()
         running = replace(request, state=RequestState.EXECUTING, glass=glass)
         self.spawn(self._carry_out(running))
         await self._unpage(running)  # the approvers are done: their page resolves
@@ -320,6 +324,17 @@ class Execution(Stage):
             )
         return code
 
+    def _measure(self, request: Request, state: RequestState) -> None:
+        """How long the operation took: from asked to its run, its run, and in all (runs
+        that ended with a verdict on the appliance; an interrupted one is not a time)."""
+        began, ended = self._began.pop(request.id, None), self._clock()
+        if self._telemetry is None or state not in _MEASURED or began is None:
+            return
+        op = request.operation.value
+        self._telemetry.operation_took(op, "waiting", (began - request.created_at).total_seconds())
+        self._telemetry.operation_took(op, "running", (ended - began).total_seconds())
+        self._telemetry.operation_took(op, "total", (ended - request.created_at).total_seconds())
+
     async def finish(
         self,
         request: Request,
@@ -343,6 +358,7 @@ class Execution(Stage):
             await self._late(request, state, words)
             return
         self._changed()
+        self._measure(request, state)
         outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
         await self._durably(lambda: self._refresh_card(request, outcome=outcome))
         channel, card = await self._durably(lambda: self._card_channel(request))
@@ -405,6 +421,9 @@ class Execution(Stage):
                 tone=Tone.WARNING,
             )
             await self._durably(lambda: self._notify.thread(request.pair, channel, card, note))
+
+
+_MEASURED = frozenset({RequestState.SUCCEEDED, RequestState.FAILED, RequestState.UNVERIFIED})
 
 
 class _Progress:

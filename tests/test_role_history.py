@@ -1,0 +1,96 @@
+"""Who served, from when to when, and why it changed: a scripted day on the simulator —
+switchover, failback, a power cut, a failover — read back from the kept readings and the
+audit, durations included; and each operation's time in a histogram."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from habot.core.model import Role
+from habot.core.replies import plain
+from habot.core.roles_history import Cause, role_history, role_reply
+from habot.services.ports import NoTelemetry, Stores
+from habot.services.status import StatusService
+from tests.test_operation_service import LEAD, World, shown
+from tests.test_operation_service import world as world  # the fixture
+
+
+class Timings(NoTelemetry):
+    """The telemetry port, keeping operation_took's observations."""
+
+    def __init__(self) -> None:
+        self.took: list[tuple[str, str, float]] = []
+
+    def operation_took(self, operation: str, stage: str, seconds: float) -> None:
+        self.took.append((operation, stage, seconds))
+
+
+async def operate(world: World, text: str) -> str:
+    """Ask, have LEAD approve, let it run; the request's id."""
+    await world.ask(text)
+    rid = world.request_id()
+    await world.service.approve(LEAD, rid)
+    await world.service.drain()
+    return rid
+
+
+async def test_a_scripted_day_gives_who_served_when_and_why(world: World, memory: Stores) -> None:
+    timings = Timings()
+    world.service = world.with_service(telemetry=timings)
+    status = StatusService(world.settings, world.runner, world.clock)
+    start = world.clock.now
+
+    async def poll() -> None:
+        await memory.readings.add(await status.read_pair(world.settings.pair("prod")))
+
+    def later(**delta: float) -> None:
+        world.clock.now += timedelta(**delta)
+
+    await poll()  # 03:00 BAU
+    later(hours=1)
+    switchover = await operate(world, "switchover prod")
+    await poll()  # 04:00 the Secondary serves
+    later(hours=2)
+    failback = await operate(world, "failback prod")
+    await poll()  # 06:00 the Primary again
+    later(hours=2)
+    await world.sim.apply("prod", "primary", "down")
+    await poll()  # 08:00 nobody
+    later(minutes=10)
+    failover = await operate(world, "failover prod")
+    await poll()  # 08:10 the Secondary
+    later(hours=1)
+    readings = await memory.readings.since("prod", start - timedelta(days=1))
+    records = [r async for r in memory.audit.records()]
+    tenures = role_history(readings, records, "prod")
+    table = [(t.server, t.since - start, t.lasted(world.clock.now), t.cause) for t in tenures]
+    ops, lead = "U0OPS1", (LEAD.user,)
+    assert table == [
+        ("Primary", timedelta(0), timedelta(hours=1), None),
+        ("Secondary", timedelta(hours=1), timedelta(hours=2),
+         Cause(switchover, "switchover", ops, lead, "succeeded")),
+        ("Primary", timedelta(hours=3), timedelta(hours=2),
+         Cause(failback, "failback", ops, lead, "succeeded")),
+        ("nobody", timedelta(hours=5), timedelta(minutes=10), Cause()),
+        ("Secondary", timedelta(hours=5, minutes=10), timedelta(hours=1),
+         Cause(failover, "failover", ops, lead, "succeeded")),
+    ]  # fmt: skip
+    assert tenures[-1].until is None  # still serving
+    words = plain(role_reply("prod", tenures, world.clock.now).parts)
+    assert "(5 stretches)" in words
+    assert "(10 min) · nobody served · observed: no operation by habot" in words
+    assert (
+        f"the Secondary serves · after failover {failover} by @U0OPS1, approved by "
+        "@U0LEAD1 (succeeded)"
+    ) in words
+    assert {json.dumps(t.as_dict(world.clock.now))[:20] for t in tenures}  # JSON-ready
+    stages = [(op, stage) for op, stage, _ in timings.took]
+    assert stages == [(op, s) for op in ("switchover", "failback", "failover")
+                      for s in ("waiting", "running", "total")]  # fmt: skip
+    assert world.sim.pairs["prod"].nodes[Role.SECONDARY].state.value == "promoted_active"
+
+
+def test_no_reading_kept_says_so() -> None:
+    assert role_history([], [], "prod") == []
+    assert "No readings of prod are kept yet" in shown(role_reply("prod", [], datetime.now(UTC)))
