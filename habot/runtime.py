@@ -54,6 +54,7 @@ from habot.services.paging import Paging
 from habot.services.ports import (
     Approvers,
     Clock,
+    Names,
     NoTelemetry,
     OnCallLookup,
     Stores,
@@ -90,6 +91,7 @@ class SlackSide:
     approvers: Approvers | None = None  # who holds the approver role (DMs on a request)
     oncall: OnCallLookup | None = None  # who PagerDuty has on call ([paging] oncall_schedules)
     zones: Zones | None = None  # each person's own time zone, for the times they type
+    names: Names | None = None  # the names people go by, for files read outside Slack
     workspace: str = SLACK  # the workspace's address (auth.test): message links point there
 
 
@@ -356,6 +358,7 @@ class Habot:
             freezes=self.freezes,
             zones=slack.zones,
             log=stores.readings,
+            names=slack.names,
         )
         siem = self._siem(slack.telemetry, stack)
         return Serving(leadership, worker, homes, operations, commands, slack.telemetry, siem)

@@ -86,6 +86,8 @@ class FakeSlack:
     #: users.info: user id → their time zone (``tz``, as Slack gives it); anyone else
     #: has Slack's default, America/Los_Angeles.
     zones: dict[str, str] = field(default_factory=dict)
+    #: users.info: user id → the display name in their profile (anyone else has none).
+    names: dict[str, str] = field(default_factory=dict)
     #: conversations.info: channel id → (name, whether the bot is a member); any other id
     #: is channel_not_found.
     channels: dict[str, tuple[str, bool]] = field(
@@ -225,8 +227,9 @@ class FakeSlack:
             if not user.startswith(("U", "W")):
                 return {"ok": False, "error": "user_not_found"}
             tz = self.zones.get(user, "America/Los_Angeles")
-            return {"ok": True, "user": {"id": user, "team_id": TEAM, "tz": tz,
-                                         "tz_label": tz, "tz_offset": 0}}  # fmt: skip
+            profile = {"display_name": self.names.get(user, ""), "real_name": ""}
+            found = {"id": user, "team_id": TEAM, "tz": tz, "tz_label": tz, "tz_offset": 0}
+            return {"ok": True, "user": {**found, "profile": profile}}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.groups.get(args.get("usergroup", ""), [])}
         if method == "views.open":

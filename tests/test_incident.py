@@ -134,6 +134,7 @@ async def test_a_note_and_the_timeline_in_the_cards_thread_in_slack(
     chained; `/ha incident ID` puts the timeline as a file in the card's thread — request,
     approval, run, outcome and the note, each with its seq and hash — and that file passes
     `habot audit verify --timeline`; edited, it does not."""
+    fake.names = {"U0OPS1": "Olivia", "U0LEAD1": "Amir"}
     bot = await started(sim, fake, tmp_path)
     try:
         await ask(bot, fake, "switchover prod")
@@ -158,6 +159,10 @@ async def test_a_note_and_the_timeline_in_the_cards_thread_in_slack(
         for words in ("asked for switchover", "approved switchover", "started switchover",
                       "succeeded", "noted on switchover", "checked both consoles"):  # fmt: skip
             assert words in text, words
+        # people by the names Slack shows, the ids kept in the file's own names line
+        assert "| Amir | @Amir approved switchover" in text
+        assert "| Olivia | @Olivia asked for switchover" in text
+        assert '"names": {"U0LEAD1": "Amir", "U0OPS1": "Olivia"}' in text
         (tmp_path / "incident.md").write_text(text)
         (tmp_path / "edited.md").write_text(text.replace("checked both consoles", "nothing"))
         env = bot.env()

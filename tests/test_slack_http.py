@@ -395,6 +395,19 @@ async def test_history_reads_as_a_timeline_and_a_long_one_comes_whole_as_a_file(
     assert f"@{VIEWER} read the status on dr: BAU" in file.content.decode()
 
 
+async def test_history_of_roles_says_who_serves_since_when(bot: Bot, fake: FakeSlack) -> None:
+    """/ha history prod roles: from the readings the bot keeps (its first poll runs at
+    start), who serves and since when — here the Primary, since the first reading."""
+    for _ in range(40):
+        text = shown(await reply(bot, fake, "history prod roles"))
+        if "who served" in text:
+            break
+        await asyncio.sleep(0.25)
+    assert "*prod*: who served (1 stretch)" in text
+    assert "the Primary serves · the first reading kept" in text
+    assert "→ now (" in text
+
+
 async def test_health_and_metrics(bot: Bot, fake: FakeSlack) -> None:
     """/healthz answers 200 with a small JSON body; /metrics is Prometheus text — on the
     port the bot took itself (`--port 0`) and printed."""

@@ -155,6 +155,7 @@ async def _serve(
         approvers=directory,
         oncall=_oncall(settings, secrets, directory),
         zones=directory,
+        names=directory,
         workspace=identity.url,
     )
     async with AsyncExitStack() as stack:

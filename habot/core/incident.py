@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from habot.core.audit import AuditRecord
 from habot.core.durations import format_duration
-from habot.core.replies import plain
+from habot.core.replies import Person, plain
 from habot.core.timeline import timeline_line
 
 FORMAT = "habot-incident-timeline v1"
@@ -84,6 +84,9 @@ class Timeline:
     lines: tuple[Line, ...]
     head_seq: int
     head_hash: str
+    #: Slack user id → the name shown for them (kept in the file: a check re-renders the
+    #: lines with the same names; the ids themselves are what the chain holds).
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 def select(records: Sequence[AuditRecord], selection: Selection) -> list[AuditRecord]:
@@ -96,7 +99,10 @@ def select(records: Sequence[AuditRecord], selection: Selection) -> list[AuditRe
 
 
 def timeline(
-    records: Sequence[AuditRecord], selection: Selection, operations: Mapping[str, str]
+    records: Sequence[AuditRecord],
+    selection: Selection,
+    operations: Mapping[str, str],
+    names: Mapping[str, str] | None = None,
 ) -> Timeline:
     """The timeline of ``selection`` from the whole chain (``records``, in order)."""
     chosen = select(records, selection)
@@ -104,19 +110,30 @@ def timeline(
              if r.event.kind == "requested" and "operation" in r.event.detail
              and "request" in r.event.detail}  # fmt: skip
     operations = {**asked, **operations}  # what the chain says, else what the store does
+    shown = {u: n for u, n in (names or {}).items() if n}
     lines: list[Line] = []
     last: datetime | None = None
     for r in chosen:
         gap = r.event.at - last if last is not None else None
-        lines.append(Line(r.seq, r.hash, r.event.at, r.event.actor, _what(r, operations), gap))
+        who = shown.get(r.event.actor, r.event.actor)
+        lines.append(Line(r.seq, r.hash, r.event.at, who, _what(r, operations, shown), gap))
         last = r.event.at
     head = records[-1] if records else None
-    return Timeline(selection, tuple(lines), head.seq if head else 0, head.hash if head else "")
+    return Timeline(selection, tuple(lines), head.seq if head else 0,
+                    head.hash if head else "", shown)  # fmt: skip
 
 
-def _what(record: AuditRecord, operations: Mapping[str, str]) -> str:
-    """The line's sentence without its time and chain number (the file has columns)."""
-    words = plain(timeline_line(record, operations).parts)
+def actors(records: Sequence[AuditRecord], selection: Selection) -> list[str]:
+    """The people whose events ``selection`` holds (to look their names up)."""
+    return sorted({r.event.actor for r in select(records, selection)})
+
+
+def _what(record: AuditRecord, operations: Mapping[str, str], names: Mapping[str, str]) -> str:
+    """The line's sentence without its time and chain number (the file has columns),
+    people by name where one is known."""
+    parts = [f"@{names[p.user]}" if isinstance(p, Person) and p.user in names else p
+             for p in timeline_line(record, operations).parts]  # fmt: skip
+    words = plain(parts)
     return words.split(" · ", 1)[1].rsplit(" · #", 1)[0]
 
 
@@ -125,6 +142,7 @@ def as_json(t: Timeline) -> str:
     return json.dumps({
         "format": FORMAT,
         "selection": t.selection.as_dict(),
+        "names": dict(t.names),
         "events": [
             {"seq": x.seq, "hash": x.hash, "at": x.at.isoformat(), "actor": x.actor,
              "what": x.what,
@@ -146,7 +164,7 @@ def as_markdown(t: Timeline) -> str:
     rows = [
         f"# Incident timeline: {scope}",
         "",
-        f"<!-- {FORMAT} {json.dumps(s.as_dict())} -->",
+        f"<!-- {FORMAT} {json.dumps({**s.as_dict(), 'names': dict(t.names)})} -->",
         "",
         "| time (UTC) | who | what happened | after | seq | hash |",
         "|---|---|---|---|---:|---|",
@@ -191,7 +209,7 @@ def parse(text: str) -> Timeline:
         )  # fmt: skip
         head = data["head"]
         return Timeline(Selection.from_dict(data["selection"]), lines, int(head["seq"]),
-                        str(head["hash"]))  # fmt: skip
+                        str(head["hash"]), dict(data.get("names") or {}))  # fmt: skip
     return _parse_markdown(text)
 
 
@@ -200,7 +218,8 @@ def _parse_markdown(text: str) -> Timeline:
     meta = next((ln for ln in text.splitlines() if ln.startswith(marker)), None)
     if meta is None:
         raise ValueError(f"not a {FORMAT} file (its selection line is missing)")
-    selection = Selection.from_dict(json.loads(meta[len(marker) :].removesuffix(" -->")))
+    data = json.loads(meta[len(marker) :].removesuffix(" -->"))
+    selection, names = Selection.from_dict(data), dict(data.get("names") or {})
     lines, head_seq, head_hash = [], 0, ""
     for row in text.splitlines():
         if row.startswith("| ") and row.rstrip().endswith("` |"):
@@ -211,7 +230,7 @@ def _parse_markdown(text: str) -> Timeline:
         elif row.startswith("Chain head when exported: seq "):
             head_seq = int(row.split("seq ")[1].split(",")[0])
             head_hash = row.split("`")[1]
-    return Timeline(selection, tuple(lines), head_seq, head_hash)
+    return Timeline(selection, tuple(lines), head_seq, head_hash, names)
 
 
 def _split_row(row: str) -> list[str]:
@@ -233,7 +252,8 @@ def check(
     """Each line of ``given`` that the chain does not hold as written (edited), each event
     the chain holds for its selection that it left out (dropped), each line the chain has
     no such event for (added); and its head, if the chain no longer holds it."""
-    truth = {x.seq: x for x in timeline(records, given.selection, operations).lines}
+    made = timeline(records, given.selection, operations, given.names)
+    truth = {x.seq: x for x in made.lines}
     findings: list[Finding] = []
     seen: set[int] = set()
     for x in given.lines:

@@ -65,6 +65,7 @@ from habot.services.ports import (
     Caller,
     Clock,
     CommandRunner,
+    Names,
     ReadingKeeper,
     ReadingLog,
     Zones,
@@ -96,8 +97,10 @@ class CommandService:
         freezes: FreezeService | None = None,
         zones: Zones | None = None,
         log: ReadingLog | None = None,
+        names: Names | None = None,
     ) -> None:
         self._log = log  # the readings kept: who served when
+        self._names = names  # people's names, for an incident's file
         self._freezes = freezes
         self._zones = zones
         self._ticks = ticks
@@ -374,7 +377,8 @@ class CommandService:
         assert parsed.ref is not None, "the grammar fills the request id for incident"
         if self._operations is None:
             return say("Operations are not enabled in this process.")
-        return await self._operations.incident(parsed.ref)
+        name_of = self._names.name_of if self._names is not None else None
+        return await self._operations.incident(parsed.ref, name_of)
 
     async def _history(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         assert parsed.count is not None, "the grammar fills the count for history"

@@ -415,6 +415,14 @@ class Caller:
     roles: frozenset[Access]
 
 
+class Names(Protocol):
+    """The names people go by in Slack (for files read outside it)."""
+
+    async def name_of(self, user: str) -> str | None:
+        """The user's display name, or None when it is not known."""
+        ...
+
+
 class Zones(Protocol):
     """Each person's own time zone (Slack's users.info), to read the times they type."""
 

@@ -43,6 +43,7 @@ class GroupDirectory:
         self._cache: dict[str, _Entry] = {}
         self._fetching: dict[str, asyncio.Future[frozenset[str]]] = {}
         self._by_email: dict[str, tuple[str | None, float]] = {}
+        self._names: dict[str, tuple[str | None, float]] = {}
         self._zones: dict[str, tuple[str | None, float]] = {}
 
     async def roles_of(self, user: str) -> frozenset[Access]:
@@ -86,6 +87,19 @@ class GroupDirectory:
             return str(tz) if tz else None
 
         return await self._looked_up(self._zones, user, ask, "users.info")
+
+    async def name_of(self, user: str) -> str | None:
+        """The name Slack shows for the user (their display name, else their full name;
+        users.info, needs users:read; cached as for roles), or None when it cannot say."""
+
+        async def ask() -> str | None:
+            profile = ((await self._client.users_info(user=user)).get("user") or {}).get(
+                "profile"
+            ) or {}
+            name = profile.get("display_name") or profile.get("real_name")
+            return str(name) if name else None
+
+        return await self._looked_up(self._names, user, ask, "users.info")
 
     async def _looked_up(
         self,

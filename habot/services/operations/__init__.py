@@ -27,7 +27,7 @@ from habot.core.approvals import RequestAction, closing_problem
 from habot.core.asks import OperationRequest
 from habot.core.blocks import Form
 from habot.core.cards import Where
-from habot.core.incident import Selection, as_markdown, timeline
+from habot.core.incident import Selection, actors, as_markdown, timeline
 from habot.core.replies import Code, IncidentAnswer, Reply, say
 from habot.core.timeline import requested
 from habot.services.background import Background
@@ -182,7 +182,9 @@ class OperationService:
         """An approver closes a request whose outcome was unknown, saying what they found."""
         return await self._deciding.resolve(caller, request_id, finding)
 
-    async def incident(self, request_id: str) -> IncidentAnswer | Reply:
+    async def incident(
+        self, request_id: str, name_of: Callable[[str], Awaitable[str | None]] | None = None
+    ) -> IncidentAnswer | Reply:
         """A request's timeline from the audit chain: its events, and its pair's while it
         was open, as the Markdown `habot audit verify --timeline` checks — for its card's
         thread."""
@@ -191,7 +193,9 @@ class OperationService:
             return say("There is no request ", Code(request_id), ".")
         records = [r async for r in self._audit.records()]
         named = await operations_of(self._requests, requested(records))
-        made = timeline(records, Selection(request.pair, request=request.id), named)
+        selection = Selection(request.pair, request=request.id)
+        names = {u: n for u in actors(records, selection) if name_of and (n := await name_of(u))}
+        made = timeline(records, selection, named, names)
         _, card = await self._requests.card(request.id)
         thread = await self._notifier.posted(card) if card is not None else None
         return IncidentAnswer(request.id, request.pair, as_markdown(made), len(made.lines),
