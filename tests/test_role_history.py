@@ -87,7 +87,7 @@ async def test_a_scripted_day_gives_who_served_when_and_why(world: World, memory
     assert {json.dumps(t.as_dict(world.clock.now))[:20] for t in tenures}  # JSON-ready
     stages = [(op, stage) for op, stage, _ in timings.took]
     assert stages == [(op, s) for op in ("switchover", "failback", "failover")
-                      for s in ("waiting", "running", "total")]  # fmt: skip
+                      for s in ("approval", "start", "running", "total")]  # fmt: skip
     assert world.sim.pairs["prod"].nodes[Role.SECONDARY].state.value == "promoted_active"
 
 

@@ -535,8 +535,8 @@ class Telemetry(Protocol):
         ...
 
     def operation_took(self, operation: str, stage: str, seconds: float) -> None:
-        """How long an operation took: ``waiting`` (asked → its run), ``running`` (its
-        run → its verified outcome), ``total``."""
+        """How long an operation took: ``approval`` (asked → approved), ``start``
+        (approved → its run), ``running`` (its run → its verified outcome), ``total``."""
         ...
 
 

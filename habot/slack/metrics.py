@@ -111,8 +111,8 @@ class Metrics:
         )
         self.operations = Histogram(
             "habot_operation_seconds",
-            "How long operations took, by operation and stage: waiting (asked → run), "
-            "running (run → verified outcome), total",
+            "How long operations took, by operation and stage: approval (asked → approved), "
+            "start (approved → run), running (run → verified outcome), total",
             ["operation", "stage"],
             buckets=OPERATION_BUCKETS,
             registry=self.registry,

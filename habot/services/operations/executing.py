@@ -324,16 +324,25 @@ class Execution(Stage):
             )
         return code
 
-    def _measure(self, request: Request, state: RequestState) -> None:
-        """How long the operation took: from asked to its run, its run, and in all (runs
+    async def _measure(self, request: Request, state: RequestState) -> None:
+        """How long the operation took: asked → approved, approved → its run started (its
+        time, for one asked for later), its run → the verified outcome, and in all (runs
         that ended with a verdict on the appliance; an interrupted one is not a time)."""
         began, ended = self._began.pop(request.id, None), self._clock()
         if self._telemetry is None or state not in _MEASURED or began is None:
             return
+        try:  # a measure, never a reason to hold the outcome's card and messages back
+            recent = await self._audit.recent(200, request.pair)
+        except StoreError:
+            return
+        approvals = [r.event.at for r in recent if r.event.kind == "approved"
+                     and r.event.detail.get("request") == request.id]  # fmt: skip
+        approved = max(approvals, default=request.created_at)
         op = request.operation.value
-        self._telemetry.operation_took(op, "waiting", (began - request.created_at).total_seconds())
-        self._telemetry.operation_took(op, "running", (ended - began).total_seconds())
-        self._telemetry.operation_took(op, "total", (ended - request.created_at).total_seconds())
+        for stage, since, until in (("approval", request.created_at, approved),
+                                    ("start", approved, began), ("running", began, ended),
+                                    ("total", request.created_at, ended)):  # fmt: skip
+            self._telemetry.operation_took(op, stage, (until - since).total_seconds())
 
     async def finish(
         self,
@@ -358,7 +367,7 @@ class Execution(Stage):
             await self._late(request, state, words)
             return
         self._changed()
-        self._measure(request, state)
+        await self._measure(request, state)
         outcome = f"{words}\n{before_after(request.snapshot, topology(after) if after else None)}"
         await self._durably(lambda: self._refresh_card(request, outcome=outcome))
         channel, card = await self._durably(lambda: self._card_channel(request))
