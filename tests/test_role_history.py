@@ -5,15 +5,24 @@ audit, durations included; and each operation's time in a histogram."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from habot.core.model import Role
+from habot.core.model import NodeState, Role, Verdict
 from habot.core.replies import plain
 from habot.core.roles_history import Cause, role_history, role_reply
 from habot.services.ports import NoTelemetry, Stores
 from habot.services.status import StatusService
+from habot.sim.simulator import Simulator
+from habot.store.db import make_engine, upgrade
+from habot.store.readings import ReadingStore
+from tests.test_blocks import pair_status
+from tests.test_cli import habot, on_database
 from tests.test_operation_service import LEAD, World, shown
 from tests.test_operation_service import world as world  # the fixture
+
+T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 
 
 class Timings(NoTelemetry):
@@ -94,3 +103,37 @@ async def test_a_scripted_day_gives_who_served_when_and_why(world: World, memory
 def test_no_reading_kept_says_so() -> None:
     assert role_history([], [], "prod") == []
     assert "No readings of prod are kept yet" in shown(role_reply("prod", [], datetime.now(UTC)))
+
+
+async def test_the_command_line_says_who_served_as_words_and_as_json(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """`habot history prod --roles [--json]` on the host, from the same database: two
+    readings an hour apart, the Secondary serving in the second, no operation between."""
+    db, config = tmp_path / "roles.db", tmp_path / "roles.toml"
+    config.write_text(on_database(sim, db))
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    store = ReadingStore(engine)
+    bau = pair_status(Verdict.BAU)
+    primary = replace(bau.primary, state=NodeState.ACTIVE)
+    store.add_sync(replace(bau, primary=primary, observed_at=T0))
+    demoted = replace(bau.primary, state=NodeState.DEMOTED)
+    promoted = replace(bau.secondary, state=NodeState.PROMOTED_ACTIVE)
+    store.add_sync(replace(bau, primary=demoted, secondary=promoted,
+                           observed_at=T0 + timedelta(hours=1)))  # fmt: skip
+    engine.dispose()
+    words = await habot("--config", str(config), "history", "prod", "--roles")
+    assert words.code == 0, words.err
+    assert "prod: who served (2 stretches)" in words.out
+    assert "(1 h) · the Primary served · the first reading kept" in words.out
+    assert "the Secondary serves · observed: no operation by habot" in words.out
+    rows = await habot("--config", str(config), "history", "prod", "--roles", "--json")
+    served = [json.loads(line) for line in rows.out.splitlines()]
+    assert [(r["served_by"], r["seconds"] if r["until"] else None) for r in served] == [
+        ("Primary", 3600.0), ("Secondary", None),
+    ]  # fmt: skip
+    assert served[1]["cause"] == {"observed": True}
+    refused = await habot("--config", str(config), "history", "--roles")
+    assert refused.code == 2
+    assert "--roles needs a PAIR" in refused.err
