@@ -17,7 +17,7 @@ const EMOJI = {
   hourglass_flowing_sand: "⏳", gear: "⚙️", page_facing_up: "📄", information_source: "ℹ️",
   no_entry_sign: "🚫", heavy_multiplication_x: "✖️", octagonal_sign: "🛑", alarm_clock: "⏰",
   ballot_box_with_check: "☑️", calendar: "📆", key: "🔑", link: "🔗", mag: "🔍", pager: "📟",
-  snowflake: "❄️",
+  snowflake: "❄️", pushpin: "📌",
 };
 
 function esc(text) {
