@@ -16,10 +16,9 @@ from habot.config import load_settings
 from habot.core.anchor import Anchor, check_anchor, make_anchor, parse_anchor
 from habot.core.audit import ChainSays
 from habot.core.incident import check, findings_text, parse
-from habot.core.timeline import requested
 from habot.runtime import Habot, open_engine
 from habot.secrets import AUDIT_KEY, Secrets
-from habot.services.operations import operations_of
+from habot.services.evidence import named_chain
 from habot.services.ports import AuditLog, Stores
 
 _T = TypeVar("_T")
@@ -132,8 +131,7 @@ def _verify_timeline(ctx: click.Context, path: Path) -> None:
         raise click.BadParameter(f"{path}: {exc}", param_hint="--timeline") from None
 
     async def found(habot: Habot) -> tuple[int, list[str]]:
-        records = [r async for r in habot.stores.audit.records()]
-        named = await operations_of(habot.stores.requests, requested(records))
+        records, named = await named_chain(habot.stores.audit, habot.stores.requests)
         return len(given.lines), findings_text(check(given, records, named))
 
     lines, problems = in_habot(ctx, found)

@@ -14,10 +14,9 @@ from habot.cli.local import in_habot
 from habot.config import load_settings
 from habot.core.audit import AuditRecord
 from habot.core.incident import Selection, Timeline, as_json, as_markdown, timeline
-from habot.core.timeline import requested
 from habot.core.when import parse_when
 from habot.runtime import Habot
-from habot.services.operations import operations_of
+from habot.services.evidence import named_chain
 
 
 @click.group()
@@ -55,10 +54,8 @@ def export(
 async def _timeline(
     habot: Habot, what: str, pairs: list[str], since: str | None, until: str | None
 ) -> Timeline:
-    records = [r async for r in habot.stores.audit.records()]
-    selection = _selection(what, pairs, since, until, records)
-    named = await operations_of(habot.stores.requests, requested(records))
-    return timeline(records, selection, named)
+    records, named = await named_chain(habot.stores.audit, habot.stores.requests)
+    return timeline(records, _selection(what, pairs, since, until, records), named)
 
 
 def _selection(

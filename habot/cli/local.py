@@ -22,12 +22,12 @@ from habot.core.approvals import OPEN, open_requests
 from habot.core.asks import parse_freeze, parse_mute, parse_unfreeze
 from habot.core.audit import AuditRecord
 from habot.core.roles import Access
-from habot.core.roles_history import Tenure, role_history, role_reply
+from habot.core.roles_history import Tenure, role_reply
 from habot.core.serialize import request_to_dict
 from habot.core.timeline import requested, timeline_line
 from habot.runtime import Habot
 from habot.secrets import Secrets
-from habot.services.operations import operations_of
+from habot.services.evidence import operations_of, tenures
 from habot.services.ports import Caller
 
 _T = TypeVar("_T")
@@ -102,16 +102,15 @@ def history(ctx: click.Context, pair: str | None, limit: int, as_json: bool, rol
 
 def _roles(ctx: click.Context, pair: str, as_json: bool) -> None:
     async def read(habot: Habot) -> tuple[list[Tenure], datetime]:
-        readings = await habot.stores.readings.since(pair, datetime.min.replace(tzinfo=UTC))
-        records = [r async for r in habot.stores.audit.records()]
-        return role_history(readings, records, pair), habot.clock()
+        found = await tenures(habot.stores.readings, habot.stores.audit, pair)
+        return found, habot.clock()
 
-    tenures, now = in_habot(ctx, read)
+    served, now = in_habot(ctx, read)
     if as_json:
-        for tenure in tenures:
+        for tenure in served:
             click.echo(json.dumps(tenure.as_dict(now), sort_keys=True))
         return
-    click.echo(reply_text(role_reply(pair, tenures, now)))
+    click.echo(reply_text(role_reply(pair, served, now)))
 
 
 @click.command()

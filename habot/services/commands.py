@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -53,10 +53,11 @@ from habot.core.replies import (
 )
 from habot.core.results import CommandResult
 from habot.core.roles import Access, missing_role, needs_with, offered
-from habot.core.roles_history import role_history, role_reply
+from habot.core.roles_history import role_reply
 from habot.core.timeline import requested
 from habot.errors import NodeError
 from habot.services.coalesce import Coalesced
+from habot.services.evidence import tenures
 from habot.services.freezes import FreezeService
 from habot.services.mutes import Mutes
 from habot.services.operations.stage import change_control
@@ -367,10 +368,7 @@ class CommandService:
         """Who served the pair, from when to when, and why it changed."""
         if self._log is None:
             return say("Role history needs the kept readings, which this process does not have.")
-        now = self._clock()
-        readings = await self._log.since(pair, datetime.min.replace(tzinfo=UTC))
-        records = [r async for r in self._audit.records()]
-        return role_reply(pair, role_history(readings, records, pair), now)
+        return role_reply(pair, await tenures(self._log, self._audit, pair), self._clock())
 
     async def _incident(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         """A request's timeline from the audit chain (a file for its card's thread)."""

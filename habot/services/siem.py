@@ -102,11 +102,6 @@ class SiemForwarder:
         await self._measure(start)
         return written
 
-    async def check(self) -> str:
-        """Reach the SIEM once (for `habot check`): what was reached, or SiemUnreachable."""
-        await self._link.send([])
-        return f"{self._target} reached"
-
     def _framed(self, record: AuditRecord) -> bytes:
         return octet_counted(syslog_message(record, self._format, self._hostname, self._scrub))
 

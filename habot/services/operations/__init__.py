@@ -27,10 +27,10 @@ from habot.core.approvals import RequestAction, closing_problem
 from habot.core.asks import OperationRequest
 from habot.core.blocks import Form
 from habot.core.cards import Where
-from habot.core.incident import Selection, actors, as_markdown, timeline
+from habot.core.incident import Selection, as_markdown
 from habot.core.replies import Code, IncidentAnswer, Reply, say
-from habot.core.timeline import requested
 from habot.services.background import Background
+from habot.services.evidence import incident_timeline, operations_of
 from habot.services.freezes import FreezeService
 from habot.services.leader import replica_id
 from habot.services.operations.asking import Asking
@@ -69,16 +69,6 @@ __all__ = [
     "approval_policy",
     "operations_of",
 ]
-
-
-async def operations_of(requests: Requests, request_ids: Iterable[str]) -> dict[str, str]:
-    """Each request's operation, by id (those the store still holds): what a history line
-    names when its event carries only the request's id."""
-    named: dict[str, str] = {}
-    for request_id in set(request_ids):
-        if (request := await requests.get(request_id)) is not None:
-            named[request_id] = request.operation.value
-    return named
 
 
 class OperationService:
@@ -191,11 +181,8 @@ class OperationService:
         request = await self._requests.get(request_id)
         if request is None:
             return say("There is no request ", Code(request_id), ".")
-        records = [r async for r in self._audit.records()]
-        named = await operations_of(self._requests, requested(records))
         selection = Selection(request.pair, request=request.id)
-        names = {u: n for u in actors(records, selection) if name_of and (n := await name_of(u))}
-        made = timeline(records, selection, named, names)
+        made = await incident_timeline(self._audit, self._requests, selection, name_of)
         _, card = await self._requests.card(request.id)
         thread = await self._notifier.posted(card) if card is not None else None
         return IncidentAnswer(request.id, request.pair, as_markdown(made), len(made.lines),
