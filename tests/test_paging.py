@@ -176,6 +176,36 @@ async def test_a_page_not_delivered_is_withdrawn_when_the_incident_ends(stores: 
     assert await incident("sent") == ["resolve"]
 
 
+async def test_a_page_whose_attempt_was_in_flight_at_recovery_is_overtaken(
+    stores: Stores,
+) -> None:
+    """The trigger was being sent (its attempt in flight, the tool down) when the pair
+    recovered: the resolve queues behind it, the attempt then fails — and when the tool is
+    back only the resolve goes out. The trigger is never sent after its incident ended
+    (found in CI: the paging fault suite saw the first incident's trigger arrive late)."""
+    clock = Clock(T0)
+    alerter = Alerter(settings=settings(opsgenie=False), states=stores.alerts,
+                      outbox=stores.outbox, clock=clock)  # fmt: skip
+    for reading in (BAD, BAD):
+        clock.now += 5 * T
+        await alerter.observe(replace(reading, observed_at=clock.now))
+    [lane] = [lane for lane in await stores.outbox.lanes() if lane.startswith("page:")]
+    head = await stores.outbox.head(lane)
+    assert head is not None
+    assert await stores.outbox.claim(head.id, "outbox-other", clock.now, timedelta(minutes=1))
+    for reading in (GOOD, GOOD):
+        clock.now += 5 * T
+        await alerter.observe(replace(reading, observed_at=clock.now))
+    refused = Next(Delivery.QUEUED, clock.now)
+    await stores.outbox.record(head.id, refused, None, "ClientConnectorError")
+    assert [m.payload["action"] for m in await stores.outbox.queued_in(lane)] == [
+        "trigger", "resolve",
+    ]  # fmt: skip
+    assert pages_in(await drain(stores.outbox)) == [("pagerduty", "resolve")]
+    assert await stores.outbox.queued_in(lane) == []
+    assert not await stores.outbox.drop(head.id)  # gone: nothing to drop twice
+
+
 async def test_paging_needs_an_alert_channel_and_https() -> None:
     """A page follows an alert card; a paging tool is reached over https (http only to
     this machine, for tests and the demo)."""

@@ -17,6 +17,7 @@ sends (from the keyring or the environment), never stored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -148,6 +149,17 @@ class Page:
             payload.get("by"),
             bool(payload.get("test", False)),
         )
+
+
+def overtaken(head: Page, behind: Iterable[Page]) -> bool:
+    """Whether a trigger not yet delivered is overtaken by a resolve of its incident
+    queued behind it: it is then never sent — the resolve alone closes whatever an earlier
+    attempt may have opened, and nobody is woken for what is already over. (A resolve
+    queues behind a trigger whose attempt was in flight; that attempt may then fail.) An
+    acknowledge still goes: it tells the tool who took the incident."""
+    return head.action is PageAction.TRIGGER and any(
+        p.action is PageAction.RESOLVE and p.key == head.key for p in behind
+    )
 
 
 def trigger(status: PairStatus, incident: Incident, card: int | None) -> Page:

@@ -24,7 +24,7 @@ from habot.core.outbox import (
     ephemeral_to,
     reply_to,
 )
-from habot.core.paging import Page, failed_page, pager_of
+from habot.core.paging import Page, failed_page, overtaken, pager_of
 from habot.core.replies import Code, Reply, Room, say, slack_account
 from habot.errors import StoreError
 from habot.services.background import Background
@@ -162,6 +162,8 @@ class OutboxWorker:
         behind the other's send instead)."""
         if not await self._claimed(message):
             return False
+        if await self._overtaken(message):
+            return True
         payload = await self._resolve(message)
         attempt = await self._sender.send(message.kind, message.channel, payload)
         outcome = after(attempt, message.attempts, self._clock())
@@ -179,6 +181,18 @@ class OutboxWorker:
                 await self._page_failed(message, attempt.error)
             return True  # a message no retry can fix must not block its lane forever
         return outcome.state is Delivery.SENT
+
+    async def _overtaken(self, message: OutboxMessage) -> bool:
+        """Drop a trigger a resolve of its incident has overtaken (see core.paging.overtaken)."""
+        if message.kind != MessageKind.PAGE:
+            return False
+        behind = [Page.of(m.payload) for m in await self._store.queued_in(message.lane)
+                  if m.id != message.id and m.kind == MessageKind.PAGE]  # fmt: skip
+        if not overtaken(Page.of(message.payload), behind):
+            return False
+        log.info("a %s for %s was not sent: its incident ended before it got through",
+                 message.payload.get("action"), message.payload.get("pair"))  # fmt: skip
+        return await self._store.drop(message.id)
 
     async def _direct_instead(self, message: OutboxMessage, error: str | None) -> None:
         """A private note Slack would not show where it was asked (the person left the

@@ -341,6 +341,15 @@ class Outbox(Protocol):
         sent right now; None (nothing dropped) when one was or is."""
         ...
 
+    async def queued_in(self, lane: str) -> list[OutboxMessage]:
+        """A lane's queued messages, head first."""
+        ...
+
+    async def drop(self, message_id: int) -> bool:
+        """Forget a queued message without sending it (it was overtaken); False when it is
+        no longer queued."""
+        ...
+
     async def record(
         self, message_id: int, outcome: Next, ts: str | None, error: str | None
     ) -> None:

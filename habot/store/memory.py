@@ -457,6 +457,17 @@ class MemoryOutbox:
         queued = (q.message for q in self._rows.values() if q.message.lane == lane)
         return next((m for m in queued if m.state is Delivery.QUEUED), None)
 
+    async def queued_in(self, lane: str) -> list[OutboxMessage]:
+        queued = (q.message for q in self._rows.values() if q.message.lane == lane)
+        return [m for m in queued if m.state is Delivery.QUEUED]
+
+    async def drop(self, message_id: int) -> bool:
+        queued = self._rows.get(message_id)
+        if queued is None or queued.message.state is not Delivery.QUEUED:
+            return False
+        del self._rows[message_id]
+        return True
+
     async def lanes(self) -> list[str]:
         return sorted(
             {q.message.lane for q in self._rows.values() if q.message.state is Delivery.QUEUED}

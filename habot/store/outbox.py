@@ -60,6 +60,18 @@ class OutboxStore:
         )
         return rows[0] if rows else None
 
+    def queued_in_sync(self, lane: str) -> list[OutboxMessage]:
+        """A lane's queued messages, head first."""
+        return self._select("WHERE lane = :lane AND state = 'queued' ORDER BY id", {"lane": lane})
+
+    def drop_sync(self, message_id: int) -> bool:
+        """Forget a queued message without sending it (it was overtaken)."""
+        with writing(self._engine) as conn:
+            dropped = conn.execute(
+                text("DELETE FROM outbox WHERE id = :id AND state = 'queued'"), {"id": message_id}
+            )
+            return bool(dropped.rowcount == 1)
+
     def lanes_sync(self) -> list[str]:
         """Lanes with queued messages."""
         with self._engine.connect() as conn:
@@ -216,6 +228,8 @@ class OutboxStore:
             return await self._enqueue_update(lane, channel, card, version, payload, now)
 
     head = threaded(head_sync)
+    queued_in = threaded(queued_in_sync)
+    drop = threaded(drop_sync)
     lanes = threaded(lanes_sync)
     get = threaded(get_sync)
     claim = threaded(claim_sync)
