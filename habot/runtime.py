@@ -424,10 +424,12 @@ def node_logins(settings: Settings, secrets: Secrets) -> dict[NodeAddress, NodeL
         found = secrets.ssh_password_from(pair.name) if login.auth is Auth.PASSWORD else None
         missing = _no_password(pair.name) if login.auth is Auth.PASSWORD and not found else None
         password, source = found or (None, None)
+        patterns = settings.patterns(pair)
         for role in Role:
             logins[pair.address(role)] = NodeLogin(
-                login.username, password, login.transport.console, login.prompt, source, missing
-            )
+                login.username, password, login.transport.console, login.prompt, source,
+                missing, patterns.confirmation, patterns.refusal,
+            )  # fmt: skip
     return logins
 
 

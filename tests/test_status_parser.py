@@ -119,14 +119,17 @@ def test_block_per_server_with_tabs_and_blank_lines() -> None:
 
 
 def test_plain_columns_without_colons() -> None:
-    """Whitespace-separated columns with a header row and no colons at all."""
+    """Whitespace-separated columns with a header row and no colons at all: the header,
+    only column labels, is understood (a card would otherwise say a line was not)."""
     report = parse_status(PLAIN_COLUMNS)
     assert report.entries == (
         RoleEntry(Role.PRIMARY, NodeState.ACTIVE, "10.20.0.11", this_host=True),
         RoleEntry(Role.SECONDARY, NodeState.STANDBY, "10.20.0.12"),
     )
     assert report.health is Health.OK
-    assert report.unrecognised == ("Server      State             IP address",)
+    assert report.unrecognised == ()
+    assert report.lines[0].text == "Server      State             IP address"
+    assert report.lines[0].understood
 
 
 def test_both_servers_on_one_line() -> None:

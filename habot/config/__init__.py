@@ -33,6 +33,7 @@ from habot.config.sections import (
     _Section,
 )
 from habot.core.durations import as_setting
+from habot.core.patterns import Patterns
 from habot.core.replies import plural
 from habot.errors import ConfigError
 
@@ -144,8 +145,12 @@ class Settings(_Section):
             pair.username or self.ssh.username,
             pair.auth or self.ssh.auth,
             pair.transport or self.ssh.transport,
-            pair.prompt,
+            pair.prompt or self.ssh.prompt,
         )
+
+    def patterns(self, pair: PairSettings) -> Patterns:
+        """The pair's patterns: its own on top of [ssh.patterns] (empty: built-in rules)."""
+        return self.ssh.patterns.merged(pair.patterns).compiled()
 
     def weakened(self) -> tuple[str, ...]:
         """Settings that weaken four eyes without turning it off — said loudly at start and

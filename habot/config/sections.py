@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.functional_validators import BeforeValidator
 
 from habot.core.addresses import NodeAddress, parse_address
@@ -24,6 +30,7 @@ from habot.core.durations import as_setting, parse_duration
 from habot.core.model import Role
 from habot.core.operations import ROLE_NEUTRAL, Operation, Procedures, SwitchoverVia
 from habot.core.paging import Pager
+from habot.core.patterns import Patterns, regex, status_line, word_meaning
 from habot.core.stepup import Confirm, StepUp
 
 _PAIR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -76,6 +83,54 @@ class Transport(StrEnum):
         return self is Transport.CONSOLE
 
 
+class PatternSettings(_Section):
+    """A site's own words for what varies between appliance versions (see
+    habot/core/patterns.py): ha-status lines, the words in them, the console's confirmation
+    question and its refusals. Unset: the built-in rules."""
+
+    #: Regular expressions tried on each ha-status line before the built-in rules; named
+    #: groups fill habot's fields: role, state, ip, this_host, health, floating_ip.
+    status_lines: tuple[str, ...] = ()
+    #: A site's word → habot's: {"MASTER" = "primary", "RUNNING" = "active", "GREEN" = "ok"}.
+    words: dict[str, str] = Field(default_factory=dict)
+    #: The console's confirmation question (default: any [y/N]-style question).
+    confirmation: str | None = Field(None, min_length=1, max_length=200)
+    #: The console's words for a refused command (default: not available|not found|invalid).
+    refusal: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("status_lines")
+    @classmethod
+    def _status_lines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for n, line in enumerate(value):
+            status_line(line, f"[{n}]")
+        return value
+
+    @field_validator("words")
+    @classmethod
+    def _words(cls, value: dict[str, str]) -> dict[str, str]:
+        for word, meaning in value.items():
+            word_meaning(word, meaning)
+        return value
+
+    @field_validator("confirmation", "refusal")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        return None if value is None else regex(value)
+
+    def merged(self, over: PatternSettings | None) -> PatternSettings:
+        """These patterns with a pair's own on top (each setting the pair sets wins)."""
+        if over is None:
+            return self
+        return self.model_copy(update=over.model_dump(exclude_unset=True))
+
+    def compiled(self) -> Patterns:
+        """The patterns as the parser and the SSH adapter use them."""
+        named = [(f"patterns.status_lines[{n}]", line) for n, line in enumerate(self.status_lines)]
+        lines = tuple((name, status_line(line, name)) for name, line in named)
+        words = dict(word_meaning(w, m) for w, m in self.words.items())
+        return Patterns(lines, words, self.confirmation, self.refusal)
+
+
 class SshSettings(_Section):
     """How habot reaches the appliances (``username``, ``auth`` and ``transport`` are the
     defaults every pair may override)."""
@@ -93,6 +148,15 @@ class SshSettings(_Section):
     max_output_chars: int = Field(1_048_576, ge=4096, le=64 * 1_048_576)
     pool_size: int = Field(2, ge=1, le=16)
     keepalive_interval: Duration = timedelta(seconds=30)
+    #: The console's prompt for every pair that sets none (a regular expression).
+    prompt: str | None = Field(None, min_length=1, max_length=200)
+    #: What varies between appliance versions, for every pair (a pair's own override it).
+    patterns: PatternSettings = PatternSettings()
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str | None) -> str | None:
+        return None if value is None else regex(value)
 
 
 class PairSettings(_Section):
@@ -110,6 +174,7 @@ class PairSettings(_Section):
     auth: Auth | None = None  # else [ssh]'s
     transport: Transport | None = None  # else [ssh]'s
     prompt: str | None = Field(None, min_length=1, max_length=200)  # the console's, if unusual
+    patterns: PatternSettings | None = None  # on top of [ssh.patterns]
 
     @field_validator("name")
     @classmethod
@@ -125,12 +190,7 @@ class PairSettings(_Section):
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
-        return value
+        return None if value is None else regex(value)
 
     @field_validator("floating_ip")
     @classmethod

@@ -24,7 +24,8 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from habot.core.model import Health, NodeState, Verdict
-from habot.core.verdict import SMB_NEARLY_FULL_PERCENT, PairStatus
+from habot.core.replies import not_understood_words
+from habot.core.verdict import SMB_NEARLY_FULL_PERCENT, NodeView, PairStatus
 
 _QUIET = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 #: An incident ends only after this many good readings in a row, even with alert_after = 1,
@@ -41,7 +42,24 @@ def trouble(status: PairStatus) -> str | None:
     full = [w for w in status.warnings if w.startswith("SMB share") and "% full" in w]
     if full:
         return f"{full[0]} (≥ {SMB_NEARLY_FULL_PERCENT:g}%)"
+    if status.not_understood:
+        return (
+            f"ha-status has {not_understood_words(status.not_understood)} (an appliance "
+            "upgrade?): the verdict may miss what they say"
+        )
     return None
+
+
+def worth_paging(status: PairStatus) -> bool:
+    """Whether a bad reading is worth waking someone for: anything :func:`trouble` finds
+    but lines not understood in a pair that is otherwise in BAU (that alert waits for the
+    morning, in the channel)."""
+    return trouble(replace(status, primary=_read(status.primary),
+                           secondary=_read(status.secondary))) is not None  # fmt: skip
+
+
+def _read(view: NodeView) -> NodeView:
+    return replace(view, not_understood=())
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from habot.core.replies import (
     Strong,
     Tone,
     When,
+    not_understood_words,
     plural,
     slack_account,
 )
@@ -227,6 +228,9 @@ def status_card(status: PairStatus, now: datetime, reading_id: str) -> list[Bloc
     issues += [f":warning: {escape(w)}" for w in status.warnings]
     if issues:
         blocks.append(section("\n".join(issues)))
+    if unread := status.not_understood:
+        blocks.append(context(f":mag: {not_understood_words(unread)} — Raw ha-status output "
+                              "shows them"))  # fmt: skip
     blocks.append(
         {
             "type": "actions",
@@ -303,6 +307,9 @@ def raw_message(status: PairStatus) -> Message:
                    f"{slack_date(view.observed_at, seconds=True)}")  # fmt: skip
         if offers := offer_line(view.offered):
             heading += f"\n_{offers}_"
+        if view.not_understood:
+            lines = ", ".join(f"“{escape(line[:120])}”" for line in view.not_understood[:10])
+            heading += f"\n:mag: {not_understood_words(len(view.not_understood))}: {lines}"
         blocks.append(section(heading))
         blocks += code_blocks(  # code_blocks escapes
             view.raw if view.raw is not None else "(no output: " + (view.error or "not read") + ")",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from habot.core.patterns import compiled
+
 #: The default console prompt: output that stops, without a newline, on a line ending in
 #: ``>``, ``$``, ``#`` or ``:`` and an optional space. A pair may set its own ``prompt``.
 DEFAULT_PROMPT = r"[>$#:] ?"
@@ -129,10 +131,12 @@ def offer_line(commands: frozenset[str] | None) -> str | None:
     return "its console offers: " + (", ".join(sorted(commands)) or "no ha- commands")
 
 
-def refusal(output: str) -> str | None:
+def refusal(output: str, custom: str | None = None) -> str | None:
     """The console's refusal, when its answer says a command is not available, not found
-    or invalid (there is no exit status to say so)."""
+    or invalid — or, for a pair that sets its own, matches its refusal pattern (there is
+    no exit status to say so)."""
+    words = compiled(custom) if custom else _REFUSAL
     for line in output.splitlines():
-        if _REFUSAL.search(line):
+        if words.search(line):
             return line.strip()
     return None

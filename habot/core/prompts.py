@@ -1,12 +1,16 @@
 """Recognising an appliance's confirmation question in command output.
 
 Only ``ha-failover``'s prompt is documented ("asks for y + Enter"), so any ``[y/N]``-style
-question is taken as *the* confirmation; any other question is unrecognised.
+question is taken as *the* confirmation; any other question is unrecognised. A pair may
+set its own confirmation pattern (``[ssh.patterns] confirmation``): then that question, and
+only it, is the confirmation.
 """
 
 from __future__ import annotations
 
 import re
+
+from habot.core.patterns import compiled
 
 _YES_NO_WORDS = r"(?:\[\s*y(?:es)?\s*/\s*n(?:o)?\s*\]|\(\s*y(?:es)?\s*/\s*n(?:o)?\s*\))"
 _YES_NO = re.compile(_YES_NO_WORDS + r"\s*[?:]?\s*$", re.I)
@@ -21,27 +25,38 @@ def pending_line(output: str) -> str:
     return output.rsplit("\n", 1)[-1]
 
 
-def is_confirmation_prompt(output: str) -> bool:
-    """Whether the output ends in a y/N question waiting for an answer."""
-    return bool(_YES_NO.search(pending_line(output)))
+def _confirmation(custom: str | None) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The confirmation question at the end of the output, and anywhere in it."""
+    if custom is None:
+        return _YES_NO, _YES_NO_ANYWHERE
+    mine = compiled(custom)
+    return mine, mine
 
 
-def asked_confirmation(output: str) -> bool:
-    """Whether a y/N question appears anywhere in the output (answered or not)."""
-    return bool(_YES_NO_ANYWHERE.search(output))
+def is_confirmation_prompt(output: str, custom: str | None = None) -> bool:
+    """Whether the output ends in the confirmation question waiting for an answer."""
+    return bool(_confirmation(custom)[0].search(pending_line(output)))
 
 
-def question_line(output: str) -> str:
-    """The line holding the last y/N question, else the unfinished last line."""
-    lines = [line for line in output.split("\n") if _YES_NO_ANYWHERE.search(line)]
+def asked_confirmation(output: str, custom: str | None = None) -> bool:
+    """Whether the confirmation question appears anywhere in the output (answered or not)."""
+    return bool(_confirmation(custom)[1].search(output))
+
+
+def question_line(output: str, custom: str | None = None) -> str:
+    """The line holding the last confirmation question, else the unfinished last line."""
+    anywhere = _confirmation(custom)[1]
+    lines = [line for line in output.split("\n") if anywhere.search(line)]
     return lines[-1] if lines else pending_line(output)
 
 
-def looks_like_question(output: str) -> bool:
+def looks_like_question(output: str, custom: str | None = None) -> bool:
     """Whether the output ends in some other question (``Password:``, ``Continue?``)."""
     line = pending_line(output)
     return (
-        bool(line.strip()) and bool(_QUESTION.search(line)) and not is_confirmation_prompt(output)
+        bool(line.strip())
+        and bool(_QUESTION.search(line))
+        and not is_confirmation_prompt(output, custom)
     )
 
 

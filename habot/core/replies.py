@@ -141,6 +141,11 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else many or word + 's'}"
 
 
+def not_understood_words(count: int) -> str:
+    """ "2 lines not understood": what people read of ha-status lines no rule read."""
+    return f"{plural(count, 'line')} not understood"
+
+
 _SLACK_ID = re.compile(r"[UWS][A-Z0-9]+")
 
 

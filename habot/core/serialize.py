@@ -38,6 +38,7 @@ def _node(view: NodeView) -> dict[str, Any]:
         "peer_says": view.peer_says.value if view.peer_says else None,
         "offered": sorted(view.offered) if view.offered is not None else None,
         "seen_by_peer": view.seen_by_peer.value if view.seen_by_peer else None,
+        "not_understood": list(view.not_understood),
     }
 
 
@@ -71,6 +72,7 @@ def _view(role: Role, node: dict[str, Any]) -> NodeView:
         peer_says=NodeState(node["peer_says"]) if node.get("peer_says") else None,
         offered=frozenset(node["offered"]) if node.get("offered") is not None else None,
         seen_by_peer=NodeState(node["seen_by_peer"]) if node.get("seen_by_peer") else None,
+        not_understood=tuple(node.get("not_understood") or ()),
     )
 
 

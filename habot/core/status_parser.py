@@ -5,6 +5,11 @@ and values, never by column positions: any case, any spacing, optional colons, t
 and borders, fields in any order, one role per line or a block per role. Lines it does not
 understand are kept; when the essentials are missing the report says so (``parsed=False``)
 and the raw text is always kept.
+
+A pair may add its own line patterns (:mod:`habot.core.patterns`), tried on each line
+before the built-in rules. Every line's fate is kept — which rule read it and what it gave,
+or that nothing understood it — so ``habot probe`` can show it and a card can say how many
+lines were not understood.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from habot.core.model import Health, NodeState, Role
+from habot.core.patterns import BUILT_IN, Patterns
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _PIPES = re.compile(r"[|│┃║]")
@@ -68,6 +74,26 @@ class RoleEntry:
         )
 
 
+#: A line's fate when the built-in rules read it (a pattern's fate names its setting).
+BUILT_IN_RULES = "built-in"
+
+
+@dataclass(frozen=True)
+class LineFate:
+    """What became of one line of output: which rule read it (a pattern's setting, or
+    the built-in rules) and what it gave — or None: nothing understood it."""
+
+    number: int  # 1-based, in the output as it came
+    text: str
+    by: str | None
+    gave: tuple[str, ...] = ()
+
+    @property
+    def understood(self) -> bool:
+        """Whether some rule read the line."""
+        return self.by is not None
+
+
 @dataclass(frozen=True)
 class StatusReport:
     """What one node's ``ha-status`` said, as far as it could be understood."""
@@ -82,6 +108,8 @@ class StatusReport:
     smb_percent_full: float | None = None
     unrecognised: tuple[str, ...] = ()
     anomalies: tuple[str, ...] = ()
+    #: Every line with text, in order, and what became of it (borders and blanks left out).
+    lines: tuple[LineFate, ...] = ()
 
     def entry(self, role: Role) -> RoleEntry | None:
         """The report's description of a role, if any."""
@@ -106,21 +134,94 @@ class _Draft:
     smb_not_configured: bool = False
     smb_percent_full: float | None = None
     unrecognised: list[str] = field(default_factory=list)
+    lines: list[LineFate] = field(default_factory=list)
 
     def add(self, entry: RoleEntry) -> None:
         known = self.entries.get(entry.role)
         self.entries[entry.role] = known.merged(entry) if known else entry
 
+    def facts(self) -> set[str]:
+        """What the draft knows so far, in words (to say what one line added)."""
+        said = {f"{e.role.label} {what}" for e in self.entries.values() for what in _said(e)}
+        said |= self._pair_facts()
+        if self.block is not None:
+            said.add(f"{self.block.label} block starts")
+        return said
 
-def parse_status(raw: str) -> StatusReport:
-    """Parse ``ha-status`` output; never raises, whatever the text."""
+    def _pair_facts(self) -> set[str]:
+        health = {Health.OK: "OK", Health.DEGRADED: "Degraded"}
+        said = {f"HA health {health[self.health]}"} if self.health else set()
+        said |= {f"floating IP {self.floating_ip}"} if self.floating_ip else set()
+        said |= {"standalone"} if self.standalone else set()
+        said |= {"SMB share not configured"} if self.smb_not_configured else set()
+        if self.smb_percent_full is not None:
+            said.add(f"SMB share {self.smb_percent_full:g}% full")
+        return said
+
+
+def _said(entry: RoleEntry) -> list[str]:
+    said = [f"state {entry.state.label}"] if entry.state else []
+    said += [f"IP {entry.ip}"] if entry.ip else []
+    return said + (["is this host"] if entry.this_host else [])
+
+
+def parse_status(raw: str, patterns: Patterns = BUILT_IN) -> StatusReport:
+    """Parse ``ha-status`` output (a pair's own line patterns first); never raises,
+    whatever the text."""
     draft = _Draft()
-    for line in _clean_lines(raw):
+    for number, line in enumerate(_clean_lines(raw), 1):
         if line is None:
             continue
-        if not _consume(draft, line):
+        before = draft.facts()
+        by = _consume_pattern(draft, line, patterns) or (
+            BUILT_IN_RULES if _consume(draft, line) else None
+        )
+        if by is None:
             draft.unrecognised.append(line.strip())
+        gave = tuple(sorted(draft.facts() - before))
+        draft.lines.append(LineFate(number, line.strip(), by, gave))
     return _finish(raw, draft)
+
+
+def _consume_pattern(draft: _Draft, line: str, patterns: Patterns) -> str | None:
+    """Apply the first of the pair's patterns that matches the line and whose values mean
+    something; the setting it came from, or None."""
+    for setting, pattern in patterns.status_lines:
+        match = pattern.search(line)
+        if match and _apply(draft, match.groupdict(), patterns):
+            return setting
+    return None
+
+
+def _apply(draft: _Draft, found: dict[str, str | None], patterns: Patterns) -> bool:
+    """Fill the draft from a pattern's groups; False (nothing changed) when a value means
+    nothing habot knows, or a server's detail comes with no server to give it to."""
+    got = {name: value.strip() for name, value in found.items() if value and value.strip()}
+    meant = {name: patterns.meaning(value) for name, value in got.items()}
+    role = meant.get("role") if "role" in got else draft.block
+    state, health = meant.get("state"), meant.get("health")
+    ips = find_ips(got.get("ip", ""))
+    floating = find_ips(got.get("floating_ip", ""))
+    wrong = (
+        ("role" in got and not isinstance(role, Role))
+        or ("state" in got and not isinstance(state, NodeState))
+        or ("health" in got and not isinstance(health, Health))
+        or ("ip" in got and not ips)
+        or ("floating_ip" in got and not floating)
+    )
+    detail = bool({"state", "ip", "this_host"} & set(got))
+    if wrong or not got or (detail and not isinstance(role, Role)):
+        return False
+    if isinstance(role, Role):
+        entry = RoleEntry(role, state if isinstance(state, NodeState) else None,
+                          ips[0] if ips else None, "this_host" in got)  # fmt: skip
+        draft.add(entry)
+        draft.block = role if "role" in got and not detail else draft.block
+    if isinstance(health, Health):
+        draft.health = health
+    if floating:
+        draft.floating_ip = floating[0]
+    return True
 
 
 def _clean_lines(raw: str) -> list[str | None]:
@@ -155,7 +256,13 @@ def _consume(draft: _Draft, line: str) -> bool:
     if _STANDALONE.search(line):
         draft.standalone = True
         return True
-    return False
+    return _is_table_header(line)
+
+
+def _is_table_header(line: str) -> bool:
+    """ "Server   State   IP address": a table's header, only column labels."""
+    labels = _BLOCK_LABELS.findall(line)
+    return len(labels) >= 2 and not re.sub(r"[\W_]+", "", _BLOCK_LABELS.sub("", line))
 
 
 def _consume_smb(draft: _Draft, line: str) -> bool:
@@ -264,4 +371,5 @@ def _finish(raw: str, draft: _Draft) -> StatusReport:
         smb_percent_full=draft.smb_percent_full,
         unrecognised=tuple(draft.unrecognised),
         anomalies=tuple(anomalies),
+        lines=tuple(draft.lines),
     )

@@ -72,6 +72,8 @@ class NodeView:
     #: How its peer's own report describes it, whenever the peer could be read (None: it
     #: could not, or its report has no line for this node).
     seen_by_peer: NodeState | None = None
+    #: The lines of its ha-status no rule understood (an appliance upgrade may add some).
+    not_understood: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,11 @@ class PairStatus:
     def node(self, role: Role) -> NodeView:
         """The view of the node with this role."""
         return self.primary if role is Role.PRIMARY else self.secondary
+
+    @property
+    def not_understood(self) -> int:
+        """How many lines of both nodes' ha-status no rule understood."""
+        return len(self.primary.not_understood) + len(self.secondary.not_understood)
 
 
 def bau_last(verdict: Verdict | None) -> bool:
@@ -166,6 +173,7 @@ def _view(reading: NodeReading, peer: NodeReading, disagreements: list[str]) -> 
         peer_says=_peer_says(reading.role, peer) if not reading.reachable else None,
         offered=reading.offered,
         seen_by_peer=_peer_says(reading.role, peer),
+        not_understood=reading.report.unrecognised if reading.report else (),
     )
 
 

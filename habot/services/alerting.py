@@ -22,6 +22,7 @@ from habot.core.alerts import (
     parse_quiet_hours,
     resolved_after,
     step,
+    worth_paging,
 )
 from habot.core.audit import AuditEvent
 from habot.core.blocks import mrkdwn
@@ -83,26 +84,41 @@ class Alerter:
             schedule.nudge_every,
         )  # fmt: skip
         for notice in notices:
-            if notice.kind is Kind.RAISE and self._pagers:
+            triggered = self._pages_now(status, notice)
+            if triggered:
                 notice, state = self._marked_paged(notice, state, now)
             card = await self._queue(status, notice, card, now, state.announced)
-            await self._page(status, notice, card)
+            await self._page(status, notice, card, triggered)
         await self._states.save(status.pair, state, card)
         if before.announced is not None and state.announced is None:
             await self._states.forget_announced(status.pair, before.announced)
 
+    def _pages_now(self, status: PairStatus, notice: Notice) -> bool:
+        """Whether this notice's incident pages now: once, as soon as it is worth waking
+        someone for — when it opens, or later, when an incident opened for lines not
+        understood turns into one that is (never while muted)."""
+        kinds = (Kind.RAISE, Kind.UPDATE)
+        fresh = notice.kind in kinds and not notice.quiet and not notice.incident.paged
+        return bool(self._pagers) and fresh and worth_paging(status)
+
     def _marked_paged(
         self, notice: Notice, state: AlertState, now: datetime
     ) -> tuple[Notice, AlertState]:
-        """A new incident pages every configured paging tool: its card says so."""
-        paged = replace(notice.incident, paged=tuple(p.value for p in self._pagers), paged_at=now)
-        return replace(notice, incident=paged), replace(state, incident=paged)
+        """The incident pages every configured paging tool: its card says so."""
+        pagers = tuple(p.value for p in self._pagers)
+        paged = replace(notice.incident, paged=pagers, paged_at=now)
+        kept = state.incident or notice.incident
+        return replace(notice, incident=paged), replace(
+            state, incident=replace(kept, paged=pagers, paged_at=now)
+        )
 
-    async def _page(self, status: PairStatus, notice: Notice, card: int | None) -> None:
-        """The pages a notice calls for: a trigger when the incident opens, a resolve when
+    async def _page(
+        self, status: PairStatus, notice: Notice, card: int | None, triggered: bool
+    ) -> None:
+        """The pages a notice calls for: a trigger when the incident pages, a resolve when
         it ends (or the withdrawal of a trigger never delivered)."""
         incident, pagers = notice.incident, [Pager(p) for p in notice.incident.paged]
-        if notice.kind is Kind.RAISE:
+        if triggered:
             await self._paging.send(pagers, paging.trigger(status, incident, card))
         elif notice.kind is Kind.RESOLVE:
             await self._paging.resolve(pagers, paging.resolve(status.pair, incident))

@@ -68,7 +68,7 @@ async def check_node(
     except NodeError as exc:
         return node(_failed_step(exc), exc.detail)
     node = partial(node, offered=result.offered)
-    report = parse_status(result.output)
+    report = parse_status(result.output, settings.patterns(pair))
     if not result.ok:
         return node("ha-status", f"{result.failure}: {_first_line(result.output)}")
     if not report.parsed:

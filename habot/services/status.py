@@ -115,7 +115,7 @@ class StatusService:
         except Exception as exc:  # a bug must not hide the other nodes' readings
             log.exception("status of %s %s failed unexpectedly", pair.name, role)
             return NodeReading(role, where, self._clock(), error=f"internal error: {exc!r}")
-        report = parse_status(result.output)
+        report = parse_status(result.output, self._settings.patterns(pair))
         error = result.failure
         if result.truncated:  # a reading cut short is not trusted, whatever it parsed to
             report = replace(report, parsed=False)

@@ -47,6 +47,12 @@ class Metrics:
             ["pair"],
             registry=self.registry,
         )
+        self.not_understood = Gauge(
+            "habot_status_lines_not_understood",
+            "Lines of the node's last scheduled ha-status that no rule understood",
+            ["pair", "role"],
+            registry=self.registry,
+        )
         self.durations = Histogram(
             "habot_duration_seconds",
             "How long things took: ssh commands (kind read or change), status polls, Slack "
@@ -140,6 +146,8 @@ class Metrics:
         taken = status.observed_at.timestamp()
         self.read_at.labels(status.pair).set(taken)
         self.reading_age.labels(status.pair).set_function(lambda: time.time() - taken)
+        for view in (status.primary, status.secondary):
+            self.not_understood.labels(status.pair, view.role.value).set(len(view.not_understood))
 
     def took(self, what: str, seconds: float, kind: str = "") -> None:
         """Observe one duration."""

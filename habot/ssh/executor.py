@@ -58,6 +58,9 @@ class NodeLogin:
     #: Why habot cannot log in at all (a password login with no password anywhere): said
     #: for this pair's nodes; every other pair is still read.
     missing: str | None = None
+    #: The pair's own confirmation question and refusal words (None: the built-in ones).
+    confirmation: str | None = None
+    refusal: str | None = None
 
 
 #: AES-GCM first (then asyncssh's defaults): asyncssh's ChaCha20-Poly1305 builds two cipher
@@ -182,7 +185,8 @@ class SshExecutor:
             raise ConnectionLostError(
                 str(address), f"connection lost while {command.line} ran: {exc}"
             ) from exc
-        return _result(address, command, session, time.monotonic() - started)
+        refused = self._login(address).refusal
+        return _result(address, command, session, time.monotonic() - started, refused)
 
     async def _run_session(
         self,
@@ -208,6 +212,7 @@ class SshExecutor:
                 joining_code=joining_code,
                 confirm_gate=confirm_gate,
                 console=self._login(address).console,
+                confirmation=self._login(address).confirmation,
             )
             session = self._session(address, talk)
             if tried is not None:
@@ -341,7 +346,11 @@ class SshExecutor:
 
 
 def _result(
-    address: NodeAddress, command: RemoteCommand, session: Session, seconds: float
+    address: NodeAddress,
+    command: RemoteCommand,
+    session: Session,
+    seconds: float,
+    refused: str | None = None,
 ) -> CommandResult:
     talk = session.talk
     result = CommandResult(
@@ -362,7 +371,7 @@ def _result(
         result,
         output=output,
         console=True,
-        refusal=refusal(output),
+        refusal=refusal(output, refused),
         offered=listed or None,
     )
 

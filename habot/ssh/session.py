@@ -64,7 +64,9 @@ class Conversation:
         joining_code: str | None = None,
         confirm_gate: Callable[[], Awaitable[bool]] | None = None,
         console: bool = False,
+        confirmation: str | None = None,
     ) -> None:
+        self._question = confirmation  # the pair's confirmation pattern, if it sets one
         self._gate = confirm_gate  # asked right before the confirmation is answered
         self._code = joining_code  # typed once when asked; masked in every output
         self._masked = Redactor(joining_code)  # the exact secret, even split across chunks
@@ -173,9 +175,9 @@ class Conversation:
             self.code_given = True
             self.recent = ""
             return
-        if self.answer and not self.answered and is_confirmation_prompt(seen):
+        if self.answer and not self.answered and is_confirmation_prompt(seen, self._question):
             await self._confirm(stdin)
-        elif asked_confirmation(seen):
+        elif asked_confirmation(seen, self._question):
             why = "a second question after the confirmation" if self.answered else "a confirmation"
             raise self._refuse(why)
 
@@ -195,11 +197,12 @@ class Conversation:
 
     def on_quiet(self) -> None:
         """Output stopped on an unfinished line: a question we must not leave hanging."""
-        if looks_like_question(self.shown(self.recent)):
+        if looks_like_question(self.shown(self.recent), self._question):
             raise self._refuse("a question habot does not recognise")
 
     def _refuse(self, what: str) -> UnexpectedPrompt:
-        asked = self.hide(question_line(self.shown(self.recent))).strip()[-200:]
+        asked = self.hide(question_line(self.shown(self.recent), self._question))
+        asked = asked.strip()[-200:]
         return UnexpectedPrompt(
             self.address,
             f"{self.line} asked {what} ({asked!r}) that habot was not asked to answer; "
