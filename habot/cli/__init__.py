@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "manifest": ("habot.cli.manifest:manifest", "Print the Slack app manifest."),
     "mute": ("habot.cli.local:mute", "Mute a pair's alerts for a while."),
     "pending": ("habot.cli.local:pending", "Requests that hold a pair, and reviews owed."),
+    "probe": ("habot.cli.probe:probe_command", "What a node says, and what habot makes of it."),
     "request": ("habot.cli.request:request", "Ask for an operation from the command line."),
     "run": ("habot.cli.run:run", "Run the Slack bot until interrupted."),
     "sim": ("habot.cli.sim:sim", "Simulate Osirium PAM HA pairs over SSH."),

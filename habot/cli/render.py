@@ -9,7 +9,7 @@ from rich.text import Text
 from habot.core.console import offer_line, printable
 from habot.core.digest import LEGEND, NO_READINGS, TITLE, Digest, coverage_note, facts
 from habot.core.model import NodeState, Verdict
-from habot.core.replies import Reply, Tone, plain
+from habot.core.replies import Reply, Tone, not_understood_words, plain
 from habot.core.verdict import NodeView, PairStatus, bau_last
 from habot.services.check import NodeCheck
 from habot.slack.check import SlackCheck
@@ -91,6 +91,13 @@ def check_lines(console: Console, checks: list[NodeCheck]) -> None:
             line.append(f"({c.detail})", style="dim")
         if offers := offer_line(c.offered):
             line.append(f"\n    {offers}", style="dim")
+        if c.not_understood:
+            listed = ", ".join(repr(printable(t)) for t in c.not_understood[:10])
+            words = not_understood_words(len(c.not_understood))
+            line.append(
+                f"\n    ⚠ {words} in ha-status: {listed} (habot probe {c.pair} shows every line)",
+                style="yellow",
+            )
         console.print(line, highlight=False)
 
 

@@ -16,6 +16,7 @@ import click
 
 from habot.cli.render import make_console, status_details, status_table
 from habot.config import load_settings
+from habot.core.probe import Transcript, transcript_from_dict
 from habot.runtime import Habot
 from habot.secrets import Secrets
 from habot.sim.appliance import Layout
@@ -53,6 +54,13 @@ def sim() -> None:
     help="Nodes offer only the interactive HA console, with a password login (no exec): "
     "every pair, or the comma-separated PAIRS.",
 )
+@click.option(
+    "--replay",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Serve a probe's words (habot probe PAIR --save probe.json) from the first pair: "
+    "its ha-status and logs, as the real nodes said them.",
+)
 def run(
     state_dir: Path,
     pairs: str,
@@ -61,9 +69,11 @@ def run(
     host: str,
     base_port: int,
     console: str | None,
+    replay: Path | None,
 ) -> None:
     """Run simulated pairs until interrupted (Ctrl-C)."""
     names = _names(pairs)
+    transcript = _replayed(replay) if replay else None
     consoles = names if console == "all" else _names(console or "")
     try:
         simulator = Simulator(
@@ -74,6 +84,7 @@ def run(
             host=host,
             base_port=base_port,
             console=consoles,
+            replay=transcript,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -88,6 +99,20 @@ def run(
             err=True,
         )
         sys.exit(2)
+
+
+def _replayed(path: Path) -> Transcript:
+    """A saved probe, checked: a pair's two nodes, each with its ha-status."""
+    try:
+        transcript = transcript_from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.UsageError(f"--replay {path}: {exc}") from None
+    if len(transcript.nodes) != 2 or any(n.status is None for n in transcript.nodes):
+        raise click.UsageError(
+            f"--replay {path}: a replay needs both nodes' ha-status: save it from a pair "
+            "(habot probe PAIR --save probe.json) whose nodes were both read"
+        )
+    return transcript
 
 
 def _names(listed: str) -> tuple[str, ...]:

@@ -203,6 +203,7 @@ def check_json(checked: Checked) -> dict[str, Any]:
             "detail": n.detail,
             "console": n.console,
             "offered": sorted(n.offered) if n.offered is not None else None,
+            "not_understood": list(n.not_understood),
         }
         for n in checked.nodes
     ]

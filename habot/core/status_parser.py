@@ -74,8 +74,10 @@ class RoleEntry:
         )
 
 
-#: A line's fate when the built-in rules read it (a pattern's fate names its setting).
+#: A line's fate when the built-in rules read it (a pattern's fate names its setting),
+#: and a table's border (nothing to read, nothing missed).
 BUILT_IN_RULES = "built-in"
+BORDER = "border"
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,10 @@ def parse_status(raw: str, patterns: Patterns = BUILT_IN) -> StatusReport:
     """Parse ``ha-status`` output (a pair's own line patterns first); never raises,
     whatever the text."""
     draft = _Draft()
-    for number, line in enumerate(_clean_lines(raw), 1):
+    for number, (shown, line) in enumerate(_clean_lines(raw), 1):
         if line is None:
+            if shown.strip():
+                draft.lines.append(LineFate(number, shown.strip(), BORDER))
             continue
         before = draft.facts()
         by = _consume_pattern(draft, line, patterns) or (
@@ -224,15 +228,16 @@ def _apply(draft: _Draft, found: dict[str, str | None], patterns: Patterns) -> b
     return True
 
 
-def _clean_lines(raw: str) -> list[str | None]:
-    """Normalise line ends and strip colour codes and borders; ``None`` marks a border line."""
+def _clean_lines(raw: str) -> list[tuple[str, str | None]]:
+    """Each line as shown (line ends normalised, colour codes stripped) and as read (table
+    pipes gone), or ``None`` for a blank or border line."""
     text = _ANSI.sub("", raw).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    out: list[str | None] = []
+    out: list[tuple[str, str | None]] = []
     for line in text.split("\n"):
         if not line.strip() or _BORDER_ONLY.match(line):
-            out.append(None)
+            out.append((line, None))
         else:
-            out.append(_PIPES.sub("  ", line).strip(" +"))
+            out.append((line, _PIPES.sub("  ", line).strip(" +")))
     return out
 
 
@@ -337,6 +342,10 @@ def _state_in(text: str) -> NodeState | None:
         return None
     word = match.group(1).lower()
     return NodeState.PROMOTED_ACTIVE if word.startswith("promoted") else _STATE_WORDS[word]
+
+
+#: What an IPv4 or IPv6 address looks like in text (each match still checked by find_ips).
+IP_SHAPES = (_IPV4, _IPV6)
 
 
 def find_ips(text: str) -> list[str]:

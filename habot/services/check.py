@@ -35,6 +35,7 @@ class NodeCheck:
     detail: str
     console: bool = False
     offered: frozenset[str] | None = None  # what the node's console listed, if anything
+    not_understood: tuple[str, ...] = ()  # ha-status lines no rule read (a warning)
 
     @property
     def ok(self) -> bool:
@@ -67,8 +68,8 @@ async def check_node(
         )
     except NodeError as exc:
         return node(_failed_step(exc), exc.detail)
-    node = partial(node, offered=result.offered)
     report = parse_status(result.output, settings.patterns(pair))
+    node = partial(node, offered=result.offered, not_understood=report.unrecognised)
     if not result.ok:
         return node("ha-status", f"{result.failure}: {_first_line(result.output)}")
     if not report.parsed:

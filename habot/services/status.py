@@ -7,11 +7,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from habot.config import PairSettings, Settings
 from habot.core.addresses import NodeAddress
 from habot.core.catalogue import HaCommand, ha_command
 from habot.core.model import Role
+from habot.core.patterns import Patterns
+from habot.core.results import CommandResult
 from habot.core.status_parser import parse_status
 from habot.core.verdict import NodeReading, PairStatus, judge_pair
 from habot.errors import NodeError
@@ -115,14 +118,19 @@ class StatusService:
         except Exception as exc:  # a bug must not hide the other nodes' readings
             log.exception("status of %s %s failed unexpectedly", pair.name, role)
             return NodeReading(role, where, self._clock(), error=f"internal error: {exc!r}")
-        report = parse_status(result.output, self._settings.patterns(pair))
-        error = result.failure
-        if result.truncated:  # a reading cut short is not trusted, whatever it parsed to
-            report = replace(report, parsed=False)
-            error = "ha-status output was over the size limit and truncated"
-        return NodeReading(
-            role, where, self._clock(), report=report, error=error, offered=result.offered
-        )
+        return node_reading(role, where, self._clock(), result, self._settings.patterns(pair))
+
+
+def node_reading(
+    role: Role, where: str, now: datetime, result: CommandResult, patterns: Patterns
+) -> NodeReading:
+    """What one ha-status run says of its node (the poll's rule, and habot probe's)."""
+    report = parse_status(result.output, patterns)
+    error = result.failure
+    if result.truncated:  # a reading cut short is not trusted, whatever it parsed to
+        report = replace(report, parsed=False)
+        error = "ha-status output was over the size limit and truncated"
+    return NodeReading(role, where, now, report=report, error=error, offered=result.offered)
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,10 @@ class PairSim:
     runs: list[tuple[str, str]] = field(default_factory=list)
     nodes: dict[Role, SimNode] = field(init=False)
     issued_code: str | None = None  # the last joining code the Secondary issued
+    #: A real appliance's words (``habot sim run --replay``): each node's ha-status, and
+    #: its logs by path, served as they came; the pair then takes no mutating command.
+    replayed: dict[Role, str] = field(default_factory=dict)
+    replayed_logs: dict[Role, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.standalone:
@@ -117,6 +121,8 @@ class PairSim:
 
     def status_text(self, me: Role) -> str:
         """The ha-status output of node ``me``."""
+        if me in self.replayed:
+            return self.replayed[me]
         if self.nodes[me].state is NodeState.STANDALONE:
             return "This server is not configured for High Availability (standalone).\n"
         rows = [(r, _WORD[self.view_of(me, r)], self.nodes[r].ip, r is me) for r in (P, S)]
@@ -171,6 +177,9 @@ class PairSim:
         handler = _COMMANDS.get(name)
         if handler is None or args:
             return Plan(f"bash: {command_line}: command not found\n", 127)
+        if self.replayed and name != "ha-status":
+            return Plan(f"{name}: this is a replay of a probe: it answers ha-status and "
+                        "the logs only\n", 1)  # fmt: skip
         self.runs.append((me.value, name))
         if name != "ha-status":
             self._log(me, now, f"{name}: started")
@@ -181,6 +190,8 @@ class PairSim:
             return Plan("tail: usage: tail -n N FILE\n", 1)
         logs = {DEFAULT_LOG_PATH: self.nodes[me].log}
         logs[DEFAULT_DECLUSTER_LOG_PATH] = self.nodes[me].decluster_log
+        for path, text in self.replayed_logs.get(me, {}).items():
+            logs[path] = text.splitlines()
         if args[2] not in logs:
             return Plan(f"tail: cannot open '{args[2]}' for reading: No such file\n", 1)
         lines = logs[args[2]][-int(args[1]) :] if int(args[1]) else []

@@ -18,6 +18,7 @@ from typing import Any
 
 from habot.core.addresses import NodeAddress
 from habot.core.model import NodeState, Role
+from habot.core.probe import Transcript
 from habot.sim.appliance import Layout, PairSim
 from habot.sim.kit import SimKit, SimPairEndpoints
 from habot.sim.server import SimNodeServer, utc_now
@@ -44,8 +45,10 @@ class Simulator:
         base_port: int = 0,
         clock: Callable[[], datetime] = utc_now,
         console: Collection[str] = (),
+        replay: Transcript | None = None,
     ) -> None:
         self.kit = SimKit(state_dir)
+        self._replay = replay  # a probe's words, served by the first pair
         self.console = frozenset(console)  # the pairs whose nodes offer only the console
         if unknown := sorted(self.console - set(names)):
             raise ValueError(f"--console names pairs not simulated: {', '.join(unknown)}")
@@ -89,7 +92,7 @@ class Simulator:
 
     def _new_pair(self, index: int, name: str) -> PairSim:
         net = f"10.20.{index}"
-        return PairSim(
+        pair = PairSim(
             name,
             f"{net}.11",
             f"{net}.12",
@@ -97,6 +100,12 @@ class Simulator:
             standalone=self._standalone,
             layout=self._layout,
         )
+        if self._replay is not None and index == 0:
+            for node in self._replay.nodes:
+                if node.status is not None:
+                    pair.replayed[node.role] = node.status
+                pair.replayed_logs[node.role] = dict(node.logs)
+        return pair
 
     def address(self, pair: str, role: Role) -> NodeAddress:
         """Where a simulated node listens."""

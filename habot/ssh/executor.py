@@ -96,6 +96,7 @@ class SshExecutor:
         self._logins = dict(logins or {})
         self._refused: dict[NodeAddress, tuple[float, AuthenticationFailed]] = {}
         self._prompts: dict[NodeAddress, str] = {}  # each console node's prompt, last seen
+        self._banners: dict[NodeAddress, str] = {}  # ... and its banner (for habot probe)
 
     async def __aenter__(self) -> SshExecutor:
         return self
@@ -246,6 +247,19 @@ class SshExecutor:
         of it."""
         if isinstance(session, ConsoleSession) and session.login is not None:
             self._prompts[address] = session.login.prompt
+            self._banners[address] = session.login.banner
+
+    def learned(self, address: NodeAddress) -> tuple[str | None, str | None]:
+        """The prompt and the banner a console node showed at its last login (None, None
+        for an exec node, or before any login)."""
+        return self._prompts.get(address), self._banners.get(address)
+
+    async def host_key(self, address: NodeAddress) -> str:
+        """Log in to a node and say its host key's fingerprint (raises the NodeError a
+        command would: unreachable, host key unknown or changed, login refused)."""
+        async with self.pool(address).connection(fresh=True) as lease:
+            key = lease.conn.get_server_host_key()
+            return key.get_fingerprint() if key is not None else "(none shown)"
 
     def _login(self, address: NodeAddress) -> NodeLogin:
         return self._logins.get(address, NodeLogin(self._settings.username))
