@@ -293,6 +293,16 @@ async def sshd(tmp_path: Path) -> AsyncIterator[Sshd]:
         yield handle
 
 
+@pytest.fixture
+async def console_sshd(tmp_path: Path) -> AsyncIterator[Sshd]:
+    """A real OpenSSH sshd offering only the appliance's interactive HA console (key login,
+    so it runs without root)."""
+    binary = system_binary("sshd", "openssh-server")
+    system_binary("ssh-keygen", "openssh-client")
+    async with serving(*prepare(tmp_path / "sshd", binary, console=True)) as handle:
+        yield handle
+
+
 @asynccontextmanager
 async def serving(argv: list[str], handle: Sshd) -> AsyncIterator[Sshd]:
     """Run a prepared sshd until the block ends."""

@@ -6,9 +6,7 @@ once, any other question is refused, a console without a prompt is a clear error
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +18,8 @@ from habot.core.status_parser import parse_status
 from habot.errors import CommandTimedOut, ConsoleNotReady, UnexpectedPrompt
 from habot.sim.appliance import Layout, PairSim
 from habot.ssh.executor import NodeLogin, SshExecutor
-from tests.conftest import FAST_SSH, serving, system_binary
-from tests.sshd import OFFERED, Sshd, prepare
+from tests.conftest import FAST_SSH
+from tests.sshd import OFFERED, Sshd
 
 STATUS = ha_command(HaCommand.STATUS)
 FAILOVER = ha_command(HaCommand.FAILOVER)
@@ -29,12 +27,9 @@ INITIALISE = ha_command(HaCommand.INITIALISE)
 
 
 @pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Sshd]:
-    """sshd offering only the console (key login, so it runs without root)."""
-    binary = system_binary("sshd", "openssh-server")
-    system_binary("ssh-keygen", "openssh-client")
-    async with serving(*prepare(tmp_path / "sshd", binary, console=True)) as handle:
-        yield handle
+def console(console_sshd: Sshd) -> Sshd:
+    """sshd offering only the console (see conftest's console_sshd)."""
+    return console_sshd
 
 
 def executor(

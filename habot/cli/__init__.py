@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "freeze": ("habot.cli.local:freeze", "Freeze planned operations on a pair, or all."),
     "history": ("habot.cli.local:history", "Recent events as a timeline."),
     "incident": ("habot.cli.incident:incident", "An incident's timeline, from the audit chain."),
+    "init": ("habot.cli.init:init", "Write a commented starter habot.toml."),
     "manifest": ("habot.cli.manifest:manifest", "Print the Slack app manifest."),
     "mute": ("habot.cli.local:mute", "Mute a pair's alerts for a while."),
     "pending": ("habot.cli.local:pending", "Requests that hold a pair, and reviews owed."),

@@ -70,6 +70,7 @@ class Transcript:
 def transcript_to_dict(transcript: Transcript) -> dict[str, Any]:
     """The transcript as JSON (``--save probe.json``)."""
     data = asdict(transcript)
+    data["nodes"] = list(data["nodes"])
     for node in data["nodes"]:
         node["role"] = str(node["role"])
         node["offered"] = list(node["offered"]) if node["offered"] is not None else None

@@ -70,7 +70,8 @@ async def probe_node(
         except NodeError as exc:
             steps.append(Step(name, time.monotonic() - started, False, exc.detail))
             return None
-        steps.append(Step(name, time.monotonic() - started, True, _said(value)))
+        ok = value.ok if isinstance(value, CommandResult) else True
+        steps.append(Step(name, time.monotonic() - started, ok, _said(value)))
         return value
 
     host_key = await step("log in", lambda: prober.host_key(where))
