@@ -21,6 +21,7 @@ from habot.core.alerts import (
     shape,
     step,
     trouble,
+    worth_paging,
 )
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.verdict import NodeView, PairStatus
@@ -161,6 +162,20 @@ def test_quiet_hours_resolve_without_posting() -> None:
 def test_what_counts_as_trouble(status: PairStatus, why: str | None) -> None:
     """Off BAU, Degraded health or a nearly full share are trouble; SMB advice is not."""
     assert trouble(status) == why
+
+
+def test_lines_not_understood_are_trouble_for_the_channel_but_wake_nobody() -> None:
+    """ha-status with lines no rule reads (an appliance upgrade?) is one alert in the
+    channel even in BAU — never silence — but not worth a page; a pair also in trouble is."""
+    unread = replace(GOOD, primary=replace(GOOD.primary, not_understood=("Firmware: 9.1",)))
+    assert trouble(unread) == (
+        "ha-status has 1 line not understood (an appliance upgrade?): the verdict may miss "
+        "what they say"
+    )
+    assert not worth_paging(unread)
+    assert worth_paging(replace(unread, verdict=Verdict.PRIMARY_DOWN))
+    _, out = run([unread, unread, unread])
+    assert kinds(out) == [[], [Kind.RAISE], [Kind.UPDATE]]
 
 
 def test_quiet_hours_parse_and_span_midnight() -> None:

@@ -90,6 +90,20 @@ def test_raw_output_of_any_size_is_valid() -> None:
     assert problems_in_blocks(message.blocks) == []
 
 
+def test_lines_not_understood_are_marked_on_the_card_and_listed_in_raw_output() -> None:
+    """A reading with lines no rule read says how many on its card, and the raw view
+    lists them per node; a reading without any says nothing of it."""
+    status = pair_status(Verdict.BAU)
+    lines = ("Firmware: 9.1", "Zone <b>")
+    unread = replace(status, secondary=replace(status.secondary, not_understood=lines))
+    card = json.dumps(status_card(unread, NOW, "r1"), ensure_ascii=False)
+    assert "2 lines not understood — Raw ha-status output shows them" in card
+    assert "not understood" not in json.dumps(status_card(status, NOW, "r1"))
+    raw = json.dumps(raw_message(unread).blocks, ensure_ascii=False)
+    assert "2 lines not understood: “Firmware: 9.1”, “Zone &lt;b&gt;”" in raw
+    assert problems_in_blocks(list(raw_message(unread).blocks)) == []
+
+
 def test_raw_output_says_when_each_node_was_read() -> None:
     """The raw text may be older than the click that asked for it: each node's heading
     has the moment it was read, to the second, as a Slack date."""

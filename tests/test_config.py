@@ -111,6 +111,67 @@ def test_errors_name_the_key(tmp_path: Path, change: tuple[str, str], message: s
     assert reported.count("\n") == 0  # one mistake, one line
 
 
+@pytest.mark.parametrize(
+    ("patterns", "message"),
+    [
+        (
+            "[pairs.patterns]\nstatus_lines = ['^Node (?P<role>\\w+', '(?P<state>x)']",
+            "pairs[0] (prod).patterns.status_lines: [0]: not a regular expression "
+            "(missing ), unterminated subpattern",
+        ),
+        (
+            "[pairs.patterns]\nstatus_lines = ['^(?P<colour>\\w+)$']",
+            "pairs[0] (prod).patterns.status_lines: [0]: (?P<colour>…) is not a field habot "
+            "fills; name groups role, state, ip, this_host, health, floating_ip",
+        ),
+        (
+            "[pairs.patterns]\nstatus_lines = ['^Primary is up$']",
+            "pairs[0] (prod).patterns.status_lines: [0]: names no field",
+        ),
+        (
+            "[pairs.patterns.words]\nMASTER = 'boss'",
+            "pairs[0] (prod).patterns.words: 'MASTER' = 'boss': 'boss' is not one of habot's "
+            "words: 'primary', 'secondary'",
+        ),
+        (
+            "[ssh.patterns]\nconfirmation = 'Proceed (y/n'",
+            "ssh.patterns.confirmation: not a regular expression",
+        ),
+        ("[ssh.patterns]\nrefusal = '['", "ssh.patterns.refusal: not a regular expression"),
+        ("[ssh.patterns]\ncolour = 'x'", "ssh.patterns.colour: unknown key (a typo?)"),
+    ],
+)
+def test_a_bad_pattern_is_a_load_time_error_naming_its_key(
+    tmp_path: Path, patterns: str, message: str
+) -> None:
+    """Each pattern is checked when the configuration loads: a regex that does not
+    compile, a group habot does not fill, a pattern that fills nothing, a word that means
+    nothing to habot — each an error naming its key, before anything runs."""
+    ssh, pairs = EXAMPLE.split("[[pairs]]")
+    text = (ssh + patterns + "\n[[pairs]]" + pairs if patterns.startswith("[ssh")
+            else EXAMPLE + patterns + "\n")  # fmt: skip
+    reported = error_for(tmp_path, text)
+    assert message in reported
+    assert reported.count("\n") == 0
+
+
+def test_a_pairs_patterns_sit_on_top_of_the_shared_ones(tmp_path: Path) -> None:
+    """[ssh.patterns] holds for every pair; a pair's own patterns replace the settings it
+    sets and keep the rest; [ssh] prompt is every pair's unless it sets its own."""
+    ssh, pairs = EXAMPLE.split("[[pairs]]")
+    shared = (
+        "prompt = 'pam> '\n[ssh.patterns]\nrefusal = 'denied'\nwords = { MASTER = 'primary' }\n"
+    )
+    own = "\n[pairs.patterns]\nwords = { CHIEF = 'primary' }\n"
+    settings = load_settings(write(tmp_path, ssh + shared + "[[pairs]]" + pairs + own))
+    patterns = settings.patterns(settings.pairs[0])
+    assert patterns.refusal == "denied"
+    assert patterns.meaning("chief") is Role.PRIMARY
+    assert patterns.meaning("MASTER") is None  # the pair's words replace the shared ones
+    assert patterns.meaning("Primary") is Role.PRIMARY  # habot's own words always hold
+    assert settings.login(settings.pairs[0]).prompt == "pam> "
+
+
 def test_duplicate_pair_names_are_refused(tmp_path: Path) -> None:
     """Pair names are unique (commands address pairs by name)."""
     text = EXAMPLE + EXAMPLE.split("\n\n", 1)[1]

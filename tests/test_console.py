@@ -115,3 +115,13 @@ def test_a_console_refusal_is_recognised_without_an_exit_status(
     """A console has no exit status: "not available", "not found" or "invalid" in its
     answer is a failure, with that line as the reason."""
     assert refusal(output) == said
+
+
+def test_a_pairs_own_refusal_words_replace_the_built_in_ones() -> None:
+    """A console whose refusal reads differently: the pair's pattern finds it, and the
+    built-in words no longer count for that pair."""
+    assert refusal("ha-failover: Permission denied by policy", r"permission denied") == (
+        "ha-failover: Permission denied by policy"
+    )
+    assert refusal("ha-failover: Permission denied by policy") is None
+    assert refusal("ha-foo: not found", r"permission denied") is None

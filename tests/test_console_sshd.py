@@ -33,7 +33,11 @@ def console(console_sshd: Sshd) -> Sshd:
 
 
 def executor(
-    sshd: Sshd, prompt: str | None = None, console: bool = True, **ssh: object
+    sshd: Sshd,
+    prompt: str | None = None,
+    console: bool = True,
+    login: dict[str, str] | None = None,
+    **ssh: object,
 ) -> SshExecutor:
     """An executor that types at the sshd's console (or, with ``console`` False, execs);
     ``ssh`` overrides [ssh] settings."""
@@ -49,8 +53,8 @@ def executor(
             "pairs": [{"name": "lab", "primary": str(sshd.address), "secondary": "127.0.0.1:1"}],
         }
     )
-    login = NodeLogin(sshd.username, None, console=console, prompt=prompt)
-    return SshExecutor(settings.ssh, None, {sshd.address: login})
+    how = NodeLogin(sshd.username, None, console=console, prompt=prompt, **(login or {}))
+    return SshExecutor(settings.ssh, None, {sshd.address: how})
 
 
 @pytest.mark.parametrize("layout", list(Layout))
@@ -110,6 +114,27 @@ async def test_a_second_question_after_the_confirmation_is_refused(console: Sshd
             await ex.run(console.address, FAILOVER, answer_prompt=True)
     assert info.value.confirmed
     assert "Really sure? [y/N]" in info.value.detail
+
+
+async def test_a_pairs_own_confirmation_and_refusal_words_are_the_ones_used(
+    console: Sshd,
+) -> None:
+    """With the pair's own confirmation pattern, the console's "Do you want to continue?
+    [y/N]" is answered only when the pattern names it; a pattern naming another question
+    leaves it unanswered and aborts. The pair's refusal words decide what a refusal is."""
+    named = {"confirmation": r"do you want to continue\? \[y/N\] ?$"}
+    async with executor(console, login=named) as ex:
+        result = await ex.run(console.address, FAILOVER, answer_prompt=True)
+    assert result.prompt_answered
+    other = {"confirmation": r"type PROCEED:\s*$"}
+    async with executor(console, login=other) as ex:
+        with pytest.raises(UnexpectedPrompt):
+            await ex.run(console.address, FAILOVER, answer_prompt=True)
+    assert console.read("failover.answers").split() == ["y"]  # the second was never answered
+    words = {"refusal": r"\bpromote\b"}
+    async with executor(console, login=words) as ex:
+        refused = await ex.run(console.address, FAILOVER, answer_prompt=True)
+    assert refused.refusal == "This will promote the Secondary server."
 
 
 async def test_an_unknown_question_is_refused_and_never_answered(console: Sshd) -> None:

@@ -12,7 +12,7 @@ import pytest
 from habot.core.addresses import NodeAddress, parse_address
 from habot.core.catalogue import HaCommand, ha_command, tail_log
 from habot.core.durations import as_setting, format_duration, parse_duration
-from habot.core.prompts import is_confirmation_prompt, looks_like_question
+from habot.core.prompts import asked_confirmation, is_confirmation_prompt, looks_like_question
 from habot.core.replies import plural
 
 HABOT = Path(__file__).resolve().parent.parent / "habot"
@@ -144,6 +144,18 @@ def test_other_questions_are_not_confirmations(output: str) -> None:
     """Other questions are recognised as questions, but never as the confirmation."""
     assert not is_confirmation_prompt(output)
     assert looks_like_question(output)
+
+
+def test_a_pairs_own_confirmation_is_the_only_one_it_answers() -> None:
+    """A console that asks "Type PROCEED to continue:": with the pair's pattern that is the
+    confirmation (and anywhere in the output, asked); a [y/N] it did not name is then just
+    another question, never answered."""
+    mine = r"type proceed to continue:\s*$"
+    assert is_confirmation_prompt("Failing over.\nType PROCEED to continue: ", mine)
+    assert asked_confirmation("Type PROCEED to continue: y\nDone.\n", r"type proceed")
+    assert not is_confirmation_prompt("Do you want to continue? [y/N] ", mine)
+    assert looks_like_question("Do you want to continue? [y/N] ", mine)
+    assert not is_confirmation_prompt("Type PROCEED to continue: ")  # not a y/N by default
 
 
 def test_finished_lines_are_not_prompts() -> None:

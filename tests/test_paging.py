@@ -206,6 +206,33 @@ async def test_a_page_whose_attempt_was_in_flight_at_recovery_is_overtaken(
     assert not await stores.outbox.drop(head.id)  # gone: nothing to drop twice
 
 
+async def test_an_alert_for_lines_not_understood_pages_only_once_the_pair_is_in_trouble(
+    memory: Stores,
+) -> None:
+    """Lines not understood in a pair still in BAU: the alert card, no page. The Primary
+    then goes down while that incident is open: the page goes out then — once — and its
+    card says it paged."""
+    clock = Clock(T0)
+    alerter = Alerter(settings=settings(opsgenie=False), states=memory.alerts,
+                      outbox=memory.outbox, clock=clock)  # fmt: skip
+    unread = replace(GOOD, primary=replace(GOOD.primary, not_understood=("Firmware: 9.1",)))
+    down = replace(BAD, primary=replace(BAD.primary, not_understood=("Firmware: 9.1",)))
+    sent = []
+    for reading in (unread, unread, unread):
+        clock.now += 5 * T
+        await alerter.observe(replace(reading, observed_at=clock.now))
+        sent += await drain(memory.outbox)
+    assert pages_in(sent) == []
+    assert "not understood" in json.dumps([p for k, _, p in sent if k == MessageKind.POST])
+    for reading in (down, down, down):
+        clock.now += 5 * T
+        await alerter.observe(replace(reading, observed_at=clock.now))
+        sent += await drain(memory.outbox)
+    assert pages_in(sent) == [("pagerduty", "trigger")]
+    edits = [p for k, _, p in sent if k == MessageKind.UPDATE]
+    assert "paged through PagerDuty" in json.dumps(edits[-1])
+
+
 async def test_paging_needs_an_alert_channel_and_https() -> None:
     """A page follows an alert card; a paging tool is reached over https (http only to
     this machine, for tests and the demo)."""

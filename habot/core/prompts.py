@@ -53,11 +53,9 @@ def question_line(output: str, custom: str | None = None) -> str:
 def looks_like_question(output: str, custom: str | None = None) -> bool:
     """Whether the output ends in some other question (``Password:``, ``Continue?``)."""
     line = pending_line(output)
-    return (
-        bool(line.strip())
-        and bool(_QUESTION.search(line))
-        and not is_confirmation_prompt(output, custom)
-    )
+    # With a pair's own confirmation, a [y/N] it did not name is another question too.
+    asks = bool(_QUESTION.search(line)) or (custom is not None and bool(_YES_NO.search(line)))
+    return bool(line.strip()) and asks and not is_confirmation_prompt(output, custom)
 
 
 def asks_joining_code(output: str) -> bool:
