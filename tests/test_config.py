@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from habot.config import Auth, Login, Transport, config_path, load_settings
+from habot.config import Auth, Login, Transport, config_path, load_settings, parse_settings
 from habot.core.addresses import NodeAddress
 from habot.core.model import Role
 from habot.core.operations import SwitchoverVia
@@ -170,6 +172,21 @@ def test_a_pairs_patterns_sit_on_top_of_the_shared_ones(tmp_path: Path) -> None:
     assert patterns.meaning("MASTER") is None  # the pair's words replace the shared ones
     assert patterns.meaning("Primary") is Role.PRIMARY  # habot's own words always hold
     assert settings.login(settings.pairs[0]).prompt == "pam> "
+
+
+def test_the_readmes_configuration_loads_as_written() -> None:
+    """README's "Configuration" example is a whole, valid habot.toml (every key in it
+    exists and takes the value shown), and the first-pair guide's patterns load too."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```toml\n(.*?)```", readme.split("## Configuration", 1)[1],
+                         re.S)[:1]  # fmt: skip
+    settings = parse_settings(tomllib.loads(block))
+    assert settings.patterns(settings.pairs[0]).refusal == "permission denied"
+    guide = (root / "docs" / "first-pair.md").read_text(encoding="utf-8")
+    [patterns] = [b for b in re.findall(r"```toml\n(.*?)```", guide, re.S) if "patterns" in b]
+    taught = parse_settings(tomllib.loads(block.split("[pairs.patterns]")[0] + patterns))
+    assert len(taught.patterns(taught.pairs[0]).status_lines) == 5
 
 
 def test_duplicate_pair_names_are_refused(tmp_path: Path) -> None:
