@@ -5,8 +5,11 @@ unknown layout readable; `habot init` writes a config that `habot check` passes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import signal
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -193,6 +196,35 @@ async def test_a_replay_takes_no_mutating_command(tmp_path: Path) -> None:
         plan = pair.plan(Role.PRIMARY, "ha-failover", datetime(2026, 12, 4, tzinfo=UTC))
     assert plan.exit_status == 1
     assert "replay of a probe" in plan.preamble
+
+
+async def test_sim_run_replay_serves_a_saved_probe_as_the_nodes_said_it(tmp_path: Path) -> None:
+    """`habot sim run --replay probe.json` (a process, as a person runs it) serves the
+    saved words: probing it gives the same ha-status, line for line, and the same verdict."""
+    async with Simulator(tmp_path / "sim", ("prod",), layout=Layout.BLOCKS) as sim:
+        await sim.apply("prod", "pair", "degraded", "on")
+        first = await habot("--config", str(fast_config_file(sim)), "probe", "prod", "--save",
+                            str(tmp_path / "probe.json"))  # fmt: skip
+    assert first.code == 0, first.out + first.err
+    state = tmp_path / "replay"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "habot", "sim", "run", "--dir", str(state), "--base-port", "0",
+        "--replay", str(tmp_path / "probe.json"), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(30):
+            while not (state / "control.json").exists():  # noqa: ASYNC110 (another process)
+                await asyncio.sleep(0.1)
+        again = await habot("--config", str(state / "habot.toml"), "probe", "prod", "--save",
+                            str(tmp_path / "again.json"))  # fmt: skip
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), 30)
+    assert again.code == 0, again.out + again.err
+    before, after = saved(tmp_path / "probe.json"), saved(tmp_path / "again.json")
+    assert after["verdict"] == before["verdict"] == "degraded"
+    assert [n["status"] for n in after["nodes"]] == [n["status"] for n in before["nodes"]]  # type: ignore[attr-defined]
 
 
 async def test_sim_run_refuses_a_file_that_is_no_pair_transcript(tmp_path: Path) -> None:
