@@ -14,7 +14,7 @@ import pytest
 
 from habot.config import Settings, parse_settings
 from habot.core.alerts import Incident
-from habot.core.outbox import Attempt, Delivery, MessageKind, Next
+from habot.core.outbox import Attempt, Delivery, MessageKind, Next, OutboxMessage
 from habot.core.paging import (
     Page,
     PageAction,
@@ -25,6 +25,7 @@ from habot.core.paging import (
     trigger,
 )
 from habot.core.roles import Access
+from habot.core.verdict import PairStatus
 from habot.errors import ConfigError
 from habot.pager.http import PageSender
 from habot.services.alerting import Alerter
@@ -141,6 +142,21 @@ async def test_one_incident_pages_once_however_many_polls_see_it(memory: Stores)
     assert "paged through PagerDuty and Opsgenie" in json.dumps(cards[0]["blocks"])
 
 
+async def feed(alerter: Alerter, clock: Clock, *readings: PairStatus) -> None:
+    """The alerter sees each reading, five seconds after the one before."""
+    for reading in readings:
+        clock.now += 5 * T
+        await alerter.observe(replace(reading, observed_at=clock.now))
+
+
+async def page_head(outbox: Outbox) -> tuple[str, OutboxMessage]:
+    """The one paging lane, and the page at its head."""
+    [lane] = [lane for lane in await outbox.lanes() if lane.startswith("page:")]
+    head = await outbox.head(lane)
+    assert head is not None
+    return lane, head
+
+
 async def test_a_page_not_delivered_is_withdrawn_when_the_incident_ends(stores: Stores) -> None:
     """The paging tool was unreachable for the whole incident: at recovery the undelivered
     trigger is withdrawn — nobody is woken for an incident already over. No resolve
@@ -151,20 +167,14 @@ async def test_a_page_not_delivered_is_withdrawn_when_the_incident_ends(stores: 
                       outbox=stores.outbox, clock=clock)  # fmt: skip
 
     async def incident(attempt: str | None) -> list[str]:
-        for reading in (BAD, BAD):
-            clock.now += 5 * T
-            await alerter.observe(replace(reading, observed_at=clock.now))
-        [lane] = [lane for lane in await stores.outbox.lanes() if lane.startswith("page:")]
-        head = await stores.outbox.head(lane)
-        assert head is not None
+        await feed(alerter, clock, BAD, BAD)
+        lane, head = await page_head(stores.outbox)
         if attempt == "sent":
             await stores.outbox.record(head.id, Next(Delivery.SENT, clock.now), None, None)
         elif attempt is not None:
             retry = Next(Delivery.QUEUED, clock.now + timedelta(minutes=5))
             await stores.outbox.record(head.id, retry, None, attempt)
-        for reading in (GOOD, GOOD):
-            clock.now += 5 * T
-            await alerter.observe(replace(reading, observed_at=clock.now))
+        await feed(alerter, clock, GOOD, GOOD)
         actions = []
         while (head := await stores.outbox.head(lane)) is not None:
             actions.append(head.payload["action"])
@@ -186,16 +196,10 @@ async def test_a_page_whose_attempt_was_in_flight_at_recovery_is_overtaken(
     clock = Clock(T0)
     alerter = Alerter(settings=settings(opsgenie=False), states=stores.alerts,
                       outbox=stores.outbox, clock=clock)  # fmt: skip
-    for reading in (BAD, BAD):
-        clock.now += 5 * T
-        await alerter.observe(replace(reading, observed_at=clock.now))
-    [lane] = [lane for lane in await stores.outbox.lanes() if lane.startswith("page:")]
-    head = await stores.outbox.head(lane)
-    assert head is not None
+    await feed(alerter, clock, BAD, BAD)
+    lane, head = await page_head(stores.outbox)
     assert await stores.outbox.claim(head.id, "outbox-other", clock.now, timedelta(minutes=1))
-    for reading in (GOOD, GOOD):
-        clock.now += 5 * T
-        await alerter.observe(replace(reading, observed_at=clock.now))
+    await feed(alerter, clock, GOOD, GOOD)
     refused = Next(Delivery.QUEUED, clock.now)
     await stores.outbox.record(head.id, refused, None, "ClientConnectorError")
     assert [m.payload["action"] for m in await stores.outbox.queued_in(lane)] == [
@@ -217,17 +221,12 @@ async def test_an_alert_for_lines_not_understood_pages_only_once_the_pair_is_in_
                       outbox=memory.outbox, clock=clock)  # fmt: skip
     unread = replace(GOOD, primary=replace(GOOD.primary, not_understood=("Firmware: 9.1",)))
     down = replace(BAD, primary=replace(BAD.primary, not_understood=("Firmware: 9.1",)))
-    sent = []
-    for reading in (unread, unread, unread):
-        clock.now += 5 * T
-        await alerter.observe(replace(reading, observed_at=clock.now))
-        sent += await drain(memory.outbox)
+    await feed(alerter, clock, unread, unread, unread)
+    sent = await drain(memory.outbox)
     assert pages_in(sent) == []
     assert "not understood" in json.dumps([p for k, _, p in sent if k == MessageKind.POST])
-    for reading in (down, down, down):
-        clock.now += 5 * T
-        await alerter.observe(replace(reading, observed_at=clock.now))
-        sent += await drain(memory.outbox)
+    await feed(alerter, clock, down, down, down)
+    sent += await drain(memory.outbox)
     assert pages_in(sent) == [("pagerduty", "trigger")]
     edits = [p for k, _, p in sent if k == MessageKind.UPDATE]
     assert "paged through PagerDuty" in json.dumps(edits[-1])
