@@ -20,6 +20,7 @@ import asyncssh
 from habot.core.approvals import Glass, RequestState
 from habot.core.audit import AuditEvent
 from habot.core.model import Role
+from habot.core.outbox import DIGEST_LANE
 from habot.sim.simulator import Simulator
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
@@ -452,7 +453,7 @@ async def test_digest_prints_now_and_posts_only_where_it_can(
     posted = await habot("--config", str(config), "digest", "--post")
     assert posted.code == 0, posted.err
     assert "queued for C0ALERTS" in posted.out
-    assert OutboxStore(engine).lanes_sync() == ["digest"]
+    assert OutboxStore(engine).lanes_sync() == [DIGEST_LANE]
     engine.dispose()
 
 

@@ -13,11 +13,23 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Connection, Engine, text
 
+from habot.config import parse_settings
 from habot.core.alerts import AlertState
 from habot.core.approvals import RequestState
 from habot.core.blocks import text_message
-from habot.core.outbox import TS_OF, Attempt, Delivery, MessageKind, Next, after
+from habot.core.outbox import (
+    ANCHOR_LANE,
+    DIGEST_LANE,
+    DIRECT_LANE,
+    TS_OF,
+    Attempt,
+    Delivery,
+    MessageKind,
+    Next,
+    after,
+)
 from habot.core.replies import say
+from habot.errors import ConfigError
 from habot.services.outbox import SEND_CLAIM, OutboxNotifier, OutboxWorker
 from habot.services.ports import Outbox, Stores
 from habot.slack.notifier import SlackSecretTeller
@@ -475,3 +487,18 @@ async def test_many_writers_into_many_lanes_keep_each_lanes_order(migrated: Engi
             sent.append(int(head.payload["text"]))
             await store.record(head.id, Next(Delivery.SENT, T0), "1.1", None)
         assert sent == list(range(40)), lane
+
+
+@pytest.mark.parametrize("name", ["digest", "direct", "audit-anchor", "habot"])
+def test_a_pair_never_shares_a_lane_with_habots_own_messages(name: str) -> None:
+    """A pair's lane is its name; habot's own lanes (the digest, direct messages, the
+    anchor) hold a ':' no pair name may have — so a pair named "digest" is accepted and
+    its alerts never queue behind, or hold up, the digest."""
+
+    def config(pair: str) -> dict[str, object]:
+        return {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
+                "pairs": [{"name": pair, "primary": "a", "secondary": "b"}]}  # fmt: skip
+
+    assert parse_settings(config(name)).pairs[0].name not in {DIGEST_LANE, DIRECT_LANE, ANCHOR_LANE}
+    with pytest.raises(ConfigError, match="is not a pair name"):
+        parse_settings(config(DIGEST_LANE))

@@ -39,6 +39,17 @@ class MessageKind(StrEnum):
 TS_OF = "ts_of"
 
 
+def own_lane(name: str) -> str:
+    """A lane of habot's own (the digest, direct messages, the audit anchor): named with a
+    ':', which no pair name may hold, so a pair called "digest" never shares its lane."""
+    return f"habot:{name}"
+
+
+DIGEST_LANE = own_lane("digest")  # a digest never waits behind a pair's alerts
+DIRECT_LANE = own_lane("direct")  # direct messages to people
+ANCHOR_LANE = own_lane("audit-anchor")  # an anchor never waits behind a pair's messages
+
+
 def update_of(card: int, payload: dict[str, Any]) -> dict[str, Any]:
     """An update's payload: the new message for the card (queued by its outbox id)."""
     return {TS_OF: card, **payload}

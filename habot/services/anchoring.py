@@ -7,12 +7,10 @@ from __future__ import annotations
 from habot.config import Settings
 from habot.core.anchor import make_anchor
 from habot.core.blocks import render
-from habot.core.outbox import MessageKind
+from habot.core.outbox import ANCHOR_LANE, MessageKind
 from habot.core.replies import Code, Output, Tone, say
 from habot.services.outbox import message_payload
 from habot.services.ports import AuditLog, Clock, Outbox
-
-ANCHOR_LANE = "audit-anchor"  # its own lane: an anchor never waits behind a pair's messages
 
 
 class AnchorService:

@@ -6,13 +6,12 @@ from datetime import datetime, timedelta
 
 from habot.config import Settings
 from habot.core.digest import Digest, Sample, Uptime, digest_message, uptime
-from habot.core.outbox import MessageKind
+from habot.core.outbox import DIGEST_LANE, MessageKind
 from habot.services.freezes import FreezeService
 from habot.services.outbox import message_payload
 from habot.services.ports import AlertStates, Clock, Outbox, ReadingLog
 
 WINDOW = timedelta(days=1)
-DIGEST_LANE = "digest"  # its own lane: a digest never waits behind a pair's alerts
 
 
 class DigestService:

@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 from habot.core.blocks import Message, mrkdwn
 from habot.core.budget import cut, cut_note, fits
 from habot.core.outbox import (
+    DIRECT_LANE,
     TS_OF,
     Attempt,
     Delivery,
@@ -34,7 +35,6 @@ from habot.services.ports import Clock, NoTelemetry, Outbox, Telemetry
 log = logging.getLogger(__name__)
 #: Where message links point when the workspace's own address is not known.
 SLACK = "https://slack.com/"
-DIRECT_LANE = "direct"  # direct messages to people: their own lane
 #: How long a claim on a message being sent holds: well over one Slack call (the client
 #: gives up after 30 s), so a live sender's claim never lapses mid-send; a dead sender's
 #: message waits this long for another.
