@@ -376,6 +376,20 @@ async def test_manifest_uses_the_configured_command(sim: Simulator) -> None:
     assert "only calls https URLs" in bad.err
 
 
+async def test_manifest_takes_settings_from_the_environment_without_a_file(tmp_path: Path) -> None:
+    """In an empty directory `HABOT_SLACK__COMMAND=/pam habot manifest` renders /pam (the
+    environment's settings apply with no file too); a bad value is an error naming the
+    variable."""
+    ran = await habot("manifest", cwd=tmp_path, env={"HABOT_SLACK__COMMAND": "/pam"})
+    assert ran.code == 0, ran.err
+    assert json.loads(ran.out)["features"]["slash_commands"][0]["command"] == "/pam"
+    assert "no config file found; the command is /pam" in ran.err
+    bad = await habot("manifest", cwd=tmp_path, env={"HABOT_SLACK__COMMAND": "pam"})
+    assert bad.code == 2
+    assert "slack.command" in bad.err
+    assert "(set by HABOT_SLACK__COMMAND)" in bad.err
+
+
 async def test_run_without_tokens_says_where_to_put_them(sim: Simulator) -> None:
     """`habot run` with no Slack tokens exits 2 naming the keyring entry and the variable."""
     env_backup = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("SLACK_")}

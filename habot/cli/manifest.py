@@ -6,8 +6,7 @@ import json
 
 import click
 
-from habot.config import load_settings
-from habot.errors import ConfigError
+from habot.config import load_slack_settings
 from habot.slack.manifest import render_manifest
 
 
@@ -24,11 +23,8 @@ def manifest(ctx: click.Context, http_mode: bool, url: str | None) -> None:
         raise click.UsageError("--http and --url go together: --http --url https://host")
     if url is not None and not url.startswith("https://"):
         raise click.UsageError(f"Slack only calls https URLs; {url!r} is not one")
-    try:
-        command = load_settings(ctx.obj).slack.command
-    except ConfigError as exc:
-        if "config file not found" not in str(exc):
-            raise
-        command = "/ha"
-        click.echo("habot: no config file found; using the default command /ha", err=True)
-    click.echo(json.dumps(render_manifest(command, url), indent=2))
+    slack, found = load_slack_settings(ctx.obj)
+    if not found:
+        click.echo(f"habot: no config file found; the command is {slack.command} (from the "
+                   "environment, else the default)", err=True)  # fmt: skip
+    click.echo(json.dumps(render_manifest(slack.command, url), indent=2))

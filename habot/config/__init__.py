@@ -201,6 +201,26 @@ def load_settings(explicit: Path | None = None, env: Mapping[str, str] | None = 
     return parse_settings(data, source=str(path), env=os.environ if env is None else env)
 
 
+def load_slack_settings(
+    explicit: Path | None = None, env: Mapping[str, str] | None = None
+) -> tuple[SlackSettings, bool]:
+    """[slack] alone — from the config file when there is one, else from the environment's
+    overrides only (``HABOT_SLACK__COMMAND=/pam``): what `habot manifest` needs, which works
+    before any pair is configured. Also whether a config file was found."""
+    env = os.environ if env is None else env
+    if config_path(explicit, env).exists():
+        return load_settings(explicit, env).slack, True
+    given = {key: value for (section, key), (_, value) in env_overrides(env).items()
+             if section == "slack"}  # fmt: skip
+    try:
+        return SlackSettings.model_validate(given), False
+    except ValidationError as exc:
+        overrides = env_overrides(env)
+        located = [{**e, "loc": ("slack", *e["loc"])} for e in exc.errors()]
+        problems = [_describe(e, {}) + _from_env(e, overrides) for e in located]
+        raise ConfigError("environment: " + "\n  ".join(problems)) from None
+
+
 DATABASE_ENV = "HABOT_DATABASE_URL"
 
 
