@@ -308,7 +308,7 @@ async def test_make_standalone_needs_two_approvers(
     card = cards(fake)[-1]
     assert "1 more needed" in await click(bot, fake, card, "approve_request", LEAD)
     counted = await fake.wait_for(lambda: fake.calls_to("chat.update"))
-    assert "approvals 1/2" in json.dumps(counted[-1].args["blocks"])
+    assert "1/2 approvals" in json.dumps(counted[-1].args["blocks"])
     assert runs(sim, "dr") == []
     await click(bot, fake, card, "approve_request", LEAD2)
     await final_card(fake, "Succeeded")

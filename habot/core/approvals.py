@@ -42,8 +42,10 @@ class RequestState(StrEnum):
 OPEN = frozenset({
     RequestState.PENDING, RequestState.SCHEDULED, RequestState.EXECUTING, RequestState.UNKNOWN
 })  # fmt: skip
-#: States its requester or an approver may still cancel.
-CANCELLABLE = frozenset({RequestState.PENDING, RequestState.SCHEDULED})
+#: States a request waits in: for its approvals, or (approved) for its time.
+WAITING = frozenset({RequestState.PENDING, RequestState.SCHEDULED})
+#: States its requester or an approver may still cancel: any in which it waits.
+CANCELLABLE = WAITING
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,11 @@ class Request:
     def missing(self) -> int:
         """Approvals still needed."""
         return max(self.required - len(self.approvals), 0)
+
+    @property
+    def tally(self) -> str:
+        """ "1/2 approvals": how far its approvals have come (the one way it is written)."""
+        return f"{len(self.approvals)}/{self.required} approvals"
 
 
 class Ruling(StrEnum):
@@ -319,5 +326,5 @@ def _open_line(r: Request, command: str) -> tuple[Part, ...]:
         )  # fmt: skip
     return (
         Code(r.id), f" {r.operation.value} {r.pair} ({r.node}) — {r.state.value}", *when,
-        ", asked by ", Person(r.requester), f", {len(r.approvals)}/{r.required} approvals",
+        ", asked by ", Person(r.requester), f", {r.tally}",
     )  # fmt: skip

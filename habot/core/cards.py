@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from habot.core.approvals import Glass, Request, RequestAction, RequestState
+from habot.core.approvals import WAITING, Glass, Request, RequestAction, RequestState
 from habot.core.asks import OperationRequest
 from habot.core.blocks import (
     VERDICT_EMOJI,
@@ -76,7 +76,7 @@ def approval_card(
     ``asked`` (the escalation levels), how approving it is ``confirm``ed, and — asked for
     later — when it runs and how long until then (``now``)."""
     verdict, primary, secondary = request.snapshot
-    waiting = request.state in {RequestState.PENDING, RequestState.SCHEDULED}
+    waiting = request.state in WAITING
     blocks: list[Block] = [
         section(
             f"*{request.operation.value}* on *{request.pair}* — runs `{plan.command.value}` on "
@@ -90,8 +90,7 @@ def approval_card(
             f"Secondary {secondary.label}"
         ),
         context(
-            f"Asked by {mention(request.requester)} · request `{request.id}` · approvals "
-            f"{len(request.approvals)}/{request.required}"
+            f"Asked by {mention(request.requester)} · request `{request.id}` · {request.tally}"
             + "".join(f" · approved by {mention(a)}" for a in request.approvals)
             + (
                 f" · {'or expires' if request.run_at else 'expires'} "

@@ -147,7 +147,7 @@ def _scheduled(requests: Sequence[Request], command: str) -> list[Block]:
                 f":calendar: `{r.id}` {r.operation.value} on *{r.pair}* runs "
                 f"{slack_date(r.run_at)} · asked by {mention(r.requester)} · "
                 + ("approved" if r.state is RequestState.SCHEDULED
-                   else f"{len(r.approvals)}/{r.required} approvals")
+                   else r.tally)
             )
             for r in later[:MAX_SCHEDULED] if r.run_at
         ],
@@ -170,7 +170,7 @@ def _waiting(waiting: Sequence[Waiting], command: str) -> list[Block]:
                     else f"expires {slack_date(r.expires_at)}")  # fmt: skip
         blocks.append(section(
             f"`{r.id}` {r.operation.value} on *{r.pair}* ({r.node}) asked by "
-            f"{mention(r.requester)} · {len(r.approvals)}/{r.required} approvals · {deadline}"
+            f"{mention(r.requester)} · {r.tally} · {deadline}"
             f"{_card_link(w.link)}"
         ))  # fmt: skip
         blocks.append(decision_buttons(r, w.plan, w.confirm, w.actions))

@@ -213,7 +213,7 @@ def approval_wanted(request: Request, plan: OperationPlan, card: int | None) -> 
             "why": plan.why,
             "request": request.id,
             "requested by (Slack user)": request.requester,
-            "approvals": f"{len(request.approvals)} of {request.required}",
+            "approvals": request.tally,
             "expires": request.expires_at.astimezone(UTC).isoformat(),
             "judged on": VERDICT_WORDS[verdict],
         },

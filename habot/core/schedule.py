@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from habot.core.approvals import Request, RequestState
+from habot.core.approvals import WAITING, Request, RequestState
 from habot.core.durations import format_duration
 from habot.core.freeze import Freeze
 from habot.core.operations import Operation
@@ -85,8 +85,7 @@ class Step(StrEnum):
 def step(request: Request, now: datetime, timing: Timing) -> Step:
     """The one rule for a request with a time: expire past its window, run from its time
     (approved ones only), remind once within ``remind_before`` of it, else wait."""
-    if request.run_at is None or request.state not in {RequestState.PENDING,
-                                                       RequestState.SCHEDULED}:  # fmt: skip
+    if request.run_at is None or request.state not in WAITING:
         return Step.WAIT
     if now >= request.expires_at:
         return Step.EXPIRE

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from habot.config import Settings
-from habot.core.approvals import Request, RequestState, actions_for
+from habot.core.approvals import WAITING, Request, RequestState, actions_for
 from habot.core.audit import AuditRecord
 from habot.core.freeze import Freeze
 from habot.core.home import MAX_RECENT, Ended, PairLine, Waiting, dashboard
@@ -117,7 +117,7 @@ class HomeService:
         names = [pair.name for pair in self._settings.pairs]
         frozen = await self._freezes.holding_each(names) if self._freezes else {}
         lines = await asyncio.gather(*(self._line(name, frozen.get(name)) for name in names))
-        waiting = await self._requests.in_states(RequestState.PENDING, RequestState.SCHEDULED)
+        waiting = await self._requests.in_states(*sorted(WAITING))
         pending = [r for r in waiting if r.state is RequestState.PENDING]
         plans = {r.id: await self._requests.plan(r.id) for r in pending}
         recent = [await self._ended(e) for e in await self._audit.recent(200)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from habot.core.alerts import Acknowledgement, AlertState, Announced, with_acknowledgement
-from habot.core.approvals import OPEN, Glass, Request, RequestState
+from habot.core.approvals import OPEN, WAITING, Glass, Request, RequestState
 from habot.core.audit import (
     GENESIS,
     AuditEvent,
@@ -237,7 +237,7 @@ class MemoryRequests:
         held = self._held.get(request_id)
         if held is None or held.request.run_reminded is not None:
             return False
-        if held.request.state not in {RequestState.PENDING, RequestState.SCHEDULED}:
+        if held.request.state not in WAITING:
             return False
         held.request = replace(held.request, run_reminded=at, version=held.request.version + 1)
         return True

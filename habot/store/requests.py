@@ -14,10 +14,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
-from habot.core.approvals import OPEN, Glass, Request, RequestState
+from habot.core.approvals import OPEN, WAITING, Glass, Request, RequestState
 from habot.core.audit import AuditEvent, RequestRow
 from habot.core.catalogue import HaCommand
 from habot.core.checks import from_json as checks_from
@@ -46,7 +46,7 @@ class RequestStore:
 
     def _set_once(
         self,
-        update: str,
+        update: str | TextClause,
         params: dict[str, Any],
         said: AuditEvent | None = None,
         across_rows: bool = False,
@@ -59,7 +59,8 @@ class RequestStore:
         with self._write() as conn, conn.begin():
             if across_rows and conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GLASS_LOCK})
-            changed = conn.execute(text(update), params).rowcount
+            query = text(update) if isinstance(update, str) else update
+            changed = conn.execute(query, params).rowcount
             if changed == 1 and said is not None:
                 append_in(conn, said)
         return bool(changed == 1)
@@ -278,11 +279,12 @@ class RequestStore:
     def remind_run_sync(self, request_id: str, at: datetime) -> bool:
         """Record that the thread of a request with a time was reminded it runs soon (once,
         while it waits); True only for the one sweep that did."""
-        return self._set_once(
+        query = text(
             "UPDATE requests SET run_reminded_at = :at, version = version + 1 "
-            "WHERE id = :id AND run_reminded_at IS NULL AND state IN ('pending', 'scheduled')",
-            {"id": request_id, "at": at.isoformat()},
-        )
+            "WHERE id = :id AND run_reminded_at IS NULL AND state IN :waiting"
+        ).bindparams(bindparam("waiting", expanding=True))
+        return self._set_once(query, {"id": request_id, "at": at.isoformat(),
+                                      "waiting": sorted(WAITING)})  # fmt: skip
 
     # -- break-glass ----------------------------------------------------------------------
 
