@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from habot.core.answers import LogsAnswer, RawAnswer
 from habot.core.blocks import Message, code_blocks, render, section
 from habot.core.budget import (
     BUDGET,
@@ -20,7 +21,7 @@ from habot.core.budget import (
 from habot.core.grammar import LogKind
 from habot.core.model import Verdict
 from habot.core.outbox import ephemeral_to, reply_to
-from habot.core.replies import LogsAnswer, RawAnswer, say
+from habot.core.replies import say
 from habot.services.outbox import message_payload
 from tests.fakeslack import MESSAGE_LIMIT, message_size
 from tests.slackcheck import problems_in_blocks

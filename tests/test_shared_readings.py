@@ -17,9 +17,9 @@ from sqlalchemy import text
 
 from habot.config import Settings
 from habot.core.addresses import NodeAddress
+from habot.core.answers import LogsAnswer
 from habot.core.catalogue import HaCommand, RemoteCommand, ha_command
 from habot.core.model import Role, Verdict
-from habot.core.replies import LogsAnswer
 from habot.core.results import CommandResult
 from habot.core.roles import Access, RolePolicy
 from habot.services.commands import CommandService

@@ -7,10 +7,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from habot.core.answers import HistoryAnswer
 from habot.core.audit import AuditEvent, AuditRecord, chain
 from habot.core.blocks import HISTORY_INLINE, history_message, mrkdwn
 from habot.core.budget import attachment, overflows
-from habot.core.replies import HistoryAnswer, plain
+from habot.core.replies import plain
 from habot.core.timeline import timeline_line
 from tests.slackcheck import problems_in_blocks
 

@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from habot.core.answers import (
+    Answer,
+    HistoryAnswer,
+    IncidentAnswer,
+    LogsAnswer,
+    RawAnswer,
+    StatusAnswer,
+)
 from habot.core.audit import AuditRecord
 from habot.core.console import offer_line
 from habot.core.durations import format_duration
@@ -18,18 +26,12 @@ from habot.core.grammar import MAX_REASON, SUMMARY, USAGE, LogKind, Sub
 from habot.core.model import NODE_UP_HINT, NodeState, Verdict
 from habot.core.operations import next_steps
 from habot.core.replies import (
-    Answer,
     Code,
-    HistoryAnswer,
-    IncidentAnswer,
     Link,
-    LogsAnswer,
     Part,
     Person,
-    RawAnswer,
     Reply,
     Room,
-    StatusAnswer,
     Strong,
     Tone,
     When,

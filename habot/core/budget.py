@@ -18,20 +18,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from habot.core.answers import Answer, HistoryAnswer, IncidentAnswer, LogsAnswer, RawAnswer
 from habot.core.blocks import HISTORY_INLINE, LOG_NAMES, Block, Message, context, mrkdwn
-from habot.core.replies import (
-    Answer,
-    Code,
-    HistoryAnswer,
-    IncidentAnswer,
-    Link,
-    LogsAnswer,
-    RawAnswer,
-    Reply,
-    Tone,
-    plain,
-    say,
-)
+from habot.core.replies import Code, Link, Reply, Tone, plain, say
 from habot.core.timeline import timeline_line
 
 #: Characters of fallback text + blocks as JSON that one message may carry.

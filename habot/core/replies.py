@@ -14,17 +14,10 @@ shows specially: a person, a channel, a link, a command, a block of output.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-from habot.core.grammar import LogKind, Sub
-
-if TYPE_CHECKING:  # types only: the approval rules (imported by the audit) use these words
-    from habot.core.audit import AuditRecord
-    from habot.core.verdict import PairStatus
 
 
 class Tone(StrEnum):
@@ -185,69 +178,3 @@ def joined(items: Sequence[Part | tuple[Part, ...]], between: str = ", ") -> tup
             out.append(between)
         out.extend(item if isinstance(item, tuple) else (item,))
     return tuple(out)
-
-
-@dataclass(frozen=True)
-class StatusAnswer:
-    """Readings to show, each with the id of its kept raw output and any mute."""
-
-    statuses: tuple[PairStatus, ...]
-    at: datetime
-    reading_ids: tuple[str, ...]
-    mutes: dict[str, datetime] = field(default_factory=dict)
-    #: Each frozen pair's freeze: until when, and why.
-    frozen: dict[str, tuple[datetime, str]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RawAnswer:
-    """A kept reading's raw output."""
-
-    status: PairStatus
-
-
-@dataclass(frozen=True)
-class LogsAnswer:
-    """The tail of a node's log."""
-
-    pair: str
-    node: str
-    address: str
-    lines: int
-    output: str
-    log: LogKind
-
-
-@dataclass(frozen=True)
-class HistoryAnswer:
-    """Recent audit events (of one pair, or all), with the operation of each request they
-    name (request id → operation), so that a line can say what was approved."""
-
-    pair: str | None
-    records: tuple[AuditRecord, ...]
-    operations: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class HelpAnswer:
-    """The subcommands this person may use, and those not available yet."""
-
-    command: str
-    allowed: tuple[Sub, ...]
-    unavailable: tuple[Sub, ...]
-
-
-@dataclass(frozen=True)
-class IncidentAnswer:
-    """A request's timeline from the audit chain, as a file — for its card's thread
-    (``thread``: the card's channel and ts, once Slack has it) or, failing that, the
-    asker's direct messages."""
-
-    request_id: str
-    pair: str
-    markdown: str
-    events: int
-    thread: tuple[str, str] | None = None
-
-
-Answer = Reply | StatusAnswer | RawAnswer | LogsAnswer | HistoryAnswer | HelpAnswer | IncidentAnswer

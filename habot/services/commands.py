@@ -10,6 +10,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from habot.config import Settings
 from habot.core.addresses import NodeAddress
+from habot.core.answers import (
+    Answer,
+    HelpAnswer,
+    HistoryAnswer,
+    LogsAnswer,
+    RawAnswer,
+    StatusAnswer,
+)
 from habot.core.asks import (
     OperationRequest,
     parse_freeze,
@@ -35,22 +43,7 @@ from habot.core.grammar import (
 from habot.core.operations import Operation
 from habot.core.ratelimit import RateLimit
 from habot.core.refusals import refusal, slow_down
-from habot.core.replies import (
-    Answer,
-    Code,
-    HelpAnswer,
-    HistoryAnswer,
-    LogsAnswer,
-    RawAnswer,
-    Reply,
-    StatusAnswer,
-    Strong,
-    failed,
-    plain,
-    refused,
-    say,
-    unclear,
-)
+from habot.core.replies import Code, Reply, Strong, failed, plain, refused, say, unclear
 from habot.core.results import CommandResult
 from habot.core.roles import Access, missing_role, needs_with, offered
 from habot.core.roles_history import role_reply

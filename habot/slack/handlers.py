@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from habot.core.alert_cards import ACKNOWLEDGE, FRESH_STATUS, OPEN_REQUEST
+from habot.core.answers import Answer, IncidentAnswer
 from habot.core.approvals import RequestAction
 from habot.core.asks import OperationRequest
 from habot.core.blocks import RAW_ACTION, Form, Message, home_view, render
@@ -38,17 +39,7 @@ from habot.core.cards import (
 from habot.core.change import REASON, TICKET
 from habot.core.grammar import MUTATING, Sub
 from habot.core.model import Role
-from habot.core.replies import (
-    Answer,
-    Code,
-    IncidentAnswer,
-    Link,
-    Reply,
-    failed,
-    plural,
-    refused,
-    say,
-)
+from habot.core.replies import Code, Link, Reply, failed, plural, refused, say
 from habot.core.stepup import PAIR_NAME, name_problem
 from habot.core.totp import CODE
 from habot.core.unknown import FOUND, RESOLVE, RESOLVE_FORM

@@ -23,12 +23,13 @@ from typing import Any
 
 from habot.config import Settings
 from habot.core.alerts import Announced
+from habot.core.answers import IncidentAnswer
 from habot.core.approvals import RequestAction, closing_problem
 from habot.core.asks import OperationRequest
 from habot.core.blocks import Form
 from habot.core.cards import Where
 from habot.core.incident import Selection, as_markdown
-from habot.core.replies import Code, IncidentAnswer, Reply, say
+from habot.core.replies import Code, Reply, say
 from habot.services.background import Background
 from habot.services.evidence import incident_timeline, operations_of
 from habot.services.freezes import FreezeService
