@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 import tomllib
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from habot.config import Auth, Login, Transport, config_path, load_settings, parse_settings
+from habot.config.starter import (
+    REFERENCE,
+    Start,
+    StarterPair,
+    field_notes,
+    settings_reference,
+    starter_toml,
+)
 from habot.core.addresses import NodeAddress
 from habot.core.model import Role
 from habot.core.operations import SwitchoverVia
@@ -187,6 +195,29 @@ def test_the_readmes_configuration_loads_as_written() -> None:
     [patterns] = [b for b in re.findall(r"```toml\n(.*?)```", guide, re.S) if "patterns" in b]
     taught = parse_settings(tomllib.loads(block.split("[pairs.patterns]")[0] + patterns))
     assert len(taught.patterns(taught.pairs[0]).status_lines) == 5
+
+
+def test_the_settings_page_is_the_one_the_settings_generate() -> None:
+    """docs/settings.md is generated from the settings' models (every setting, its default,
+    what it does): a setting added, removed or re-explained without regenerating it
+    fails here (`python -m habot.config.starter > docs/settings.md`)."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "settings.md").read_text("utf-8")
+    assert page == settings_reference()
+
+
+def test_every_setting_is_explained_and_the_starter_file_shows_it() -> None:
+    """Each setting of each section has words saying what it does, and `habot init`'s
+    starter file — which loads as written — shows each with its default."""
+    start = Start([StarterPair("prod", "10.0.0.1", "10.0.0.2")], Path("/kh"), [Path("/k")])
+    text = starter_toml(start, date(2026, 12, 4))
+    loaded = parse_settings(tomllib.loads(text))
+    assert [p.name for p in loaded.pairs] == ["prod"]
+    for _, model in REFERENCE:
+        notes = field_notes(model)
+        for name in model.model_fields:
+            assert notes.get(name), f"{model.__name__}.{name} has no words"
+    for name in ("status_every", "ttl", "pool_size", "status_lines", "target", "dm_approvers"):
+        assert re.search(rf"(?m)^# {name} = ", text), name
 
 
 def test_duplicate_pair_names_are_refused(tmp_path: Path) -> None:

@@ -303,7 +303,7 @@ async def test_init_then_check_on_the_simulator_passes(tmp_path: Path) -> None:
     text = config.read_text()
     assert '# status_every = "5m"' in text
     assert '# ttl = "15m"' in text
-    assert "# Explained in README.md#scheduled-status-checks" in text
+    assert "# Explained in docs/settings.md#schedule" in text
 
 
 async def test_init_without_a_terminal_asks_for_flags(tmp_path: Path) -> None:

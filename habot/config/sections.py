@@ -86,7 +86,8 @@ class Transport(StrEnum):
 class PatternSettings(_Section):
     """A site's own words for what varies between appliance versions (see
     habot/core/patterns.py): ha-status lines, the words in them, the console's confirmation
-    question and its refusals. Unset: the built-in rules."""
+    question and its refusals. Unset: the built-in rules. A pair's own [pairs.patterns]
+    replaces each setting it sets."""
 
     #: Regular expressions tried on each ha-status line before the built-in rules; named
     #: groups fill habot's fields: role, state, ip, this_host, health, floating_ip.
@@ -135,18 +136,33 @@ class SshSettings(_Section):
     """How habot reaches the appliances (``username``, ``auth`` and ``transport`` are the
     defaults every pair may override)."""
 
+    #: The account habot logs in as (a pair may set its own).
     username: str = Field("habot", min_length=1, pattern=_USERNAME)
+    #: How it logs in: "key" (client_keys) or "password" (from the keyring or the environment,
+    #: never here).
     auth: Auth = Auth.KEY
+    #: How commands reach a node: "exec" requests, or typed at the interactive HA "console".
     transport: Transport = Transport.EXEC
+    #: habot's private key files (needed while some pair logs in with a key); a passphrase comes
+    #: from the keyring entry ssh_key_passphrase or HABOT_SSH_KEY_PASSPHRASE.
     client_keys: tuple[Path, ...] = ()
+    #: The nodes' host keys; strict: an unknown or changed key is refused, never trusted on first
+    #: use.
     known_hosts: Path
+    #: How long a connection (and a console's first prompt) may take.
     connect_timeout: Duration = timedelta(seconds=10)
+    #: How long a mutating command may run before it is cut off (its outcome is then checked).
     command_timeout: Duration = timedelta(minutes=10)
+    #: How long ha-status may take (less than the mutating commands get).
     status_timeout: Duration = timedelta(seconds=30)
     fresh_for: Duration = timedelta(seconds=2)  # a viewer's status may reuse a reading this young
+    #: Output stalled on a question habot does not recognise for this long: the command is aborted.
     prompt_idle: Duration = timedelta(seconds=5)
+    #: Beyond this much output its head and tail are kept and it is marked truncated (not trusted).
     max_output_chars: int = Field(1_048_576, ge=4096, le=64 * 1_048_576)
+    #: SSH connections kept per node: how many commands run on a node at once (operations first).
     pool_size: int = Field(2, ge=1, le=16)
+    #: How often an idle pooled connection is checked.
     keepalive_interval: Duration = timedelta(seconds=30)
     #: The console's prompt for every pair that sets none (a regular expression).
     prompt: str | None = Field(None, min_length=1, max_length=200)
@@ -162,13 +178,23 @@ class SshSettings(_Section):
 class PairSettings(_Section):
     """One HA pair."""
 
+    #: The pair's name in commands: 1-32 lower-case letters, digits, "-" or "_" ("all" is
+    #: reserved).
     name: str
+    #: The Primary node: "host", "host:port" or "[v6addr]:port" (port 22 by default).
     primary: Address
+    #: The Secondary node, written the same way.
     secondary: Address
+    #: The floating IP, compared with what the nodes report (unset: not compared).
     floating_ip: str | None = None
+    #: The log `/ha logs PAIR` reads (an absolute path).
     log_path: str = DEFAULT_LOG_PATH
+    #: The log `/ha logs PAIR decluster` reads.
     decluster_log_path: str = DEFAULT_DECLUSTER_LOG_PATH
+    #: The node ha-failback runs on (the vendor's documents disagree).
     failback_on: Role = Role.SECONDARY
+    #: How a switchover is done: "failover-on-primary", "failover-on-secondary" or "demote-
+    #: primary".
     switchover_via: SwitchoverVia = SwitchoverVia.FAILOVER_ON_PRIMARY
     username: str | None = Field(None, min_length=1, pattern=_USERNAME)  # else [ssh]'s
     auth: Auth | None = None  # else [ssh]'s
@@ -218,9 +244,12 @@ _SLACK_ID = r"^[UWSCGD][A-Z0-9]{2,20}$"
 class SlackSettings(_Section):
     """How habot appears in Slack."""
 
+    #: The slash command (as in the app's manifest: `habot manifest`).
     command: str = Field("/ha", pattern=r"^/[a-z0-9_-]{1,31}$")
     commands_per_minute: int = Field(20, ge=1, le=10_000)  # per person; the rest get a polite no
+    #: The channels (C…) habot takes commands in; empty: any channel it is in.
     channels: tuple[str, ...] = ()
+    #: Where alerts, the digest and the audit anchor go (C…); unset: no alerts.
     alert_channel: str | None = None
     #: How long `habot run` keeps trying to reach Slack at start before it exits 1.
     start_timeout: Duration = timedelta(minutes=1)
@@ -261,8 +290,11 @@ class SlackSettings(_Section):
 class RolesSettings(_Section):
     """Who may do what, by immutable Slack IDs: users U…/W…, user groups S…, or "*"."""
 
+    #: Who may read status and history ("*": everyone).
     viewers: tuple[str, ...] = ("*",)
+    #: Who may ask for operations.
     operators: tuple[str, ...] = ()
+    #: Who may approve them (never their own request).
     approvers: tuple[str, ...] = ()
     #: Who may freeze and unfreeze pairs (`/ha freeze`): approvers, or also operators.
     freeze: Literal["approver", "operator"] = "approver"
@@ -295,8 +327,11 @@ def _pattern(value: str | None) -> str | None:
 class OperationApproval(_Section):
     """Per-operation approval overrides (unset: the [approval] value)."""
 
+    #: Approvers this operation needs (unset: [approval] required).
     required: int | None = Field(None, ge=0, le=5)
+    #: Whether this operation must say why: "optional" or "required".
     reason: ReasonRule | None = None
+    #: The change ticket this operation must name, as a regular expression.
     ticket_pattern: str | None = None
     #: How an approver confirms: "click" (Approve and its dialog) or "type-pair-name" (a
     #: form in which they type the pair's name). Unset: type-pair-name for make-standalone,
@@ -315,15 +350,20 @@ class OperationApproval(_Section):
 class ApprovalSettings(_Section):
     """Four-eyes policy: approvals needed, how long a request stays open, cooldown."""
 
+    #: How long a request waits for its approvals before it expires.
     ttl: Duration = timedelta(minutes=15)
+    #: How many approvers must approve (each operation may ask for more below).
     required: int = Field(1, ge=1, le=5)
+    #: After a role change, how long before the next operation on the pair.
     cooldown: Duration = timedelta(minutes=10)
+    #: Per operation, e.g. [approval.operations.make-standalone] required = 2.
     operations: dict[str, OperationApproval] = Field(default_factory=dict)
     #: Who is asked to approve, in order: a new request's direct messages go to level 1;
     #: while nobody has decided, the next level is asked every ``escalate_after``. Each
     #: level lists users (U…/W…) and user groups (S…). Never approves anything itself:
     #: anyone holding the approver role may approve at any level.
     escalation: tuple[tuple[str, ...], ...] = Field((), max_length=6)
+    #: How long each escalation level has before the next is asked.
     escalate_after: Duration = timedelta(minutes=5)
     #: Whether a request must say why ("required" opens a form for it in Slack).
     reason: ReasonRule = "optional"
@@ -337,10 +377,12 @@ class ApprovalSettings(_Section):
     #: may run it alone, loudly, owing a review (`/ha break-glass ID "reason"`).
     break_glass_after: Duration | None = None
     #: Operations asked for later (`/ha switchover prod at sat 02:00`): how far ahead they
-    #: may be asked, how long after its time one may still start (then it expires, never
-    #: running late), and how long before it its thread is reminded.
+    #: may be asked.
     schedule_within: Duration = timedelta(days=14)
+    #: How long after its time an operation asked for later may still start (then it
+    #: expires, never running late).
     run_window: Duration = timedelta(minutes=15)
+    #: How long before its time the request's thread is reminded.
     remind_before: Duration = timedelta(minutes=15)
 
     @field_validator("ticket_pattern")
@@ -427,8 +469,11 @@ class PagingSettings(_Section):
     """Paging the on-call when an alert opens (off unless a paging tool is turned on). Keys
     come from the keyring or the environment, never from here."""
 
+    #: Page through PagerDuty's Events API v2 (routing key: keyring pagerduty_routing_key).
     pagerduty: bool = False
+    #: Page through Opsgenie's Alert API (key: keyring opsgenie_api_key).
     opsgenie: bool = False
+    #: PagerDuty's Events API endpoint.
     pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
     opsgenie_url: str = "https://api.opsgenie.com"  # the EU instance: https://api.eu.opsgenie.com
     #: Page the approvers too: for a request for failover (the emergency verb), and for
@@ -443,6 +488,7 @@ class PagingSettings(_Section):
     oncall_schedules: tuple[Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$")], ...] = Field(
         (), max_length=10
     )
+    #: PagerDuty's REST API (for oncall_schedules).
     pagerduty_api_url: str = "https://api.pagerduty.com"
 
     @field_validator("pagerduty_events_url", "opsgenie_url", "pagerduty_api_url")
@@ -460,12 +506,19 @@ class PagingSettings(_Section):
 class ScheduleSettings(_Section):
     """Scheduled status checks, alerts and the daily digest."""
 
+    #: How often every pair is read (and alerts judged).
     status_every: Duration = timedelta(minutes=5)
+    #: Bad readings in a row before an alert is raised.
     alert_after: int = Field(2, ge=1, le=100)
+    #: When the daily digest is posted: a crontab line ("" for none).
     digest_cron: str = "0 9 * * 1-5"
+    #: The time zone of digest_cron, quiet_hours and times typed in commands.
     timezone: str = "UTC"
+    #: "HH:MM-HH:MM": only changes for the worse are posted then ("" for none).
     quiet_hours: str = ""
+    #: How long readings (and cards' raw output) are kept.
     keep_readings: Duration = timedelta(days=7)
+    #: A shape habot's own operation produced, lasting this long: one reminder.
     remind_after: Duration = timedelta(hours=24)
     #: An open alert nobody has acknowledged calls its people again (in its thread, naming
     #: [slack] alert_mention) this often; "off" never does.
@@ -524,11 +577,13 @@ class SiemSettings(_Section):
 
     #: "tcp://HOST:PORT" or "tls://HOST:PORT".
     target: str | None = None
+    #: "json" or "cef" (each message carries its sequence number and chain hash).
     format: Literal["json", "cef"] = "json"
-    #: TLS: the CA that signed the SIEM's certificate (else the system's CAs), and habot's
-    #: own certificate and key when the SIEM asks for one.
+    #: TLS: the CA that signed the SIEM's certificate (else the system's CAs).
     ca_file: str | None = None
+    #: TLS: habot's own certificate, when the SIEM asks for one.
     cert_file: str | None = None
+    #: TLS: that certificate's key.
     key_file: str | None = None
     #: The HOSTNAME habot's messages carry (else this machine's name).
     hostname: str | None = None
@@ -566,6 +621,7 @@ class SiemSettings(_Section):
 class DatabaseSettings(_Section):
     """Where the audit log (and later, requests) live."""
 
+    #: SQLite (one replica) or postgresql+psycopg://… (several); HABOT_DATABASE_URL overrides it.
     url: str = "sqlite:///habot.db"
 
 
@@ -573,9 +629,13 @@ class FreezeWindow(_Section):
     """A recurring change freeze (``[[freeze]]``): from each ``start`` (a crontab line, in
     [schedule] timezone) for ``lasts``, over ``pairs`` ("all": every pair)."""
 
+    #: The pairs it freezes ("all": every pair).
     pairs: tuple[str, ...] = ("all",)
+    #: When each freeze starts: a crontab line, in [schedule] timezone.
     start: str
+    #: How long each lasts (1m to 31d).
     lasts: Duration
+    #: Why: said when a planned operation is held.
     reason: str = Field(min_length=1, max_length=300)
 
     @field_validator("start")

@@ -19,9 +19,12 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from habot.config import SECTIONS as ENV_SECTIONS
 from habot.config.sections import (
     ApprovalSettings,
     DatabaseSettings,
+    FreezeWindow,
+    OperationApproval,
     PagingSettings,
     PairSettings,
     PatternSettings,
@@ -45,16 +48,10 @@ SECTIONS: Mapping[str, type[BaseModel]] = {
     "siem": SiemSettings,
 }
 EXPLAINED: Mapping[str, str] = {
-    "ssh": "README.md#configuration",
-    "ssh.patterns": "docs/first-pair.md#when-habot-does-not-understand-a-line",
-    "pairs": "README.md#configuration",
-    "slack": "README.md#running-the-slack-bot",
-    "roles": "README.md#ha-operations-four-eyes-exactly-once-on-the-right-node",
-    "approval": "README.md#ha-operations-four-eyes-exactly-once-on-the-right-node",
-    "schedule": "README.md#scheduled-status-checks",
-    "database": "README.md#running-the-slack-bot",
-    "paging": "README.md#when-nobody-else-is-awake",
-    "siem": "README.md#the-audit-log",
+    "ssh": "docs/settings.md#ssh",
+    "ssh.patterns": "docs/settings.md#sshpatterns and docs/first-pair.md",
+    "pairs": "docs/settings.md#pairs",
+    **{name: f"docs/settings.md#{name}" for name in SECTIONS},
 }
 WIDTH = 92
 
@@ -89,7 +86,7 @@ def starter_toml(start: Start, today: date) -> str:
         f"# habot's configuration, written by `habot init` on {today.isoformat()}.",
         "# Set: what you gave. Commented out: every other setting, with its default.",
         f"# The way from here to a working pair, step by step: {DOCS}",
-        "# Check it with: habot check",
+        "# Every setting explained: docs/settings.md. Check it with: habot check",
         *_header("ssh"),
         *_section(SshSettings, given, skip={"patterns"}),
         "",
@@ -120,7 +117,7 @@ def _section(
     for name, info in model.model_fields.items():
         if name in skip:
             continue
-        out += [f"# {line}" for line in textwrap.wrap(notes.get(name, ""), WIDTH)]
+        out += [f"# {line}" for line in textwrap.wrap(_sentence(notes.get(name, "")), WIDTH)]
         if name in given:
             out.append(f"{name} = {toml_value(given[name])}")
             continue
@@ -184,3 +181,65 @@ def field_notes(model: type[BaseModel]) -> dict[str, str]:
                 notes[match.group(1)] = note
         above = []
     return notes
+
+
+#: The settings page's sections, in the order a habot.toml is written.
+REFERENCE: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("[ssh]", SshSettings),
+    ("[ssh.patterns]", PatternSettings),
+    ("[[pairs]]", PairSettings),
+    ("[slack]", SlackSettings),
+    ("[roles]", RolesSettings),
+    ("[approval]", ApprovalSettings),
+    ("[approval.operations.OPERATION]", OperationApproval),
+    ("[schedule]", ScheduleSettings),
+    ("[database]", DatabaseSettings),
+    ("[paging]", PagingSettings),
+    ("[siem]", SiemSettings),
+    ("[[freeze]]", FreezeWindow),
+)
+
+
+def settings_reference() -> str:
+    """docs/settings.md: every setting, its default and what it does, from the models."""
+    out = [
+        "# Settings",
+        "",
+        "<!-- Generated from habot/config/sections.py by `python -m habot.config.starter`;",
+        "     a test fails when this page and the settings differ. Do not edit by hand. -->",
+        "",
+        "Every setting of `habot.toml`, its default and what it does. Unknown keys are",
+        'refused; every error names its key. Durations are strings (`"500ms"`, `"10s"`,',
+        '`"5m"`, `"1h30m"`). A key of ' + ", ".join(f"`[{s}]`" for s in ENV_SECTIONS),
+        "may also be set from the environment as `HABOT_SECTION__KEY`",
+        "(`HABOT_SLACK__COMMAND=/pam`), and `HABOT_DATABASE_URL` sets `[database] url`.",
+        "`habot init` writes a starter file with every setting.",
+    ]
+    for title, model in REFERENCE:
+        notes = field_notes(model)
+        out += ["", f"## {title}", "", " ".join((model.__doc__ or "").split()), ""]
+        out += ["| setting | default | what it does |", "|---|---|---|"]
+        for name, info in model.model_fields.items():
+            out.append(f"| `{name}` | {_default(info)} | {_cell(_sentence(notes.get(name, '')))} |")
+    return "\n".join(out) + "\n"
+
+
+def _default(info: Any) -> str:
+    default = info.get_default(call_default_factory=True)
+    if default is PydanticUndefined:
+        return "required"
+    if default is None or isinstance(default, BaseModel):
+        return "not set"
+    return f"`{toml_value(default)}`".replace("|", "\\|")
+
+
+def _sentence(note: str) -> str:
+    return note[:1].upper() + note[1:]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+if __name__ == "__main__":
+    print(settings_reference(), end="")
