@@ -11,7 +11,8 @@ import pytest
 
 from habot.core.checks import changed, checks_made, from_json, steps, to_json
 from habot.core.model import Check, Mark
-from habot.core.operations import Operation, preflight
+from habot.core.operations import Operation
+from habot.core.preflight import preflight
 from habot.core.verdict import PairStatus
 from habot.services.ports import Stores
 from habot.services.status import StatusService

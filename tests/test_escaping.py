@@ -18,7 +18,9 @@ from habot.core.approvals import Request, RequestState
 from habot.core.blocks import escape, logs_message, raw_message, status_card
 from habot.core.cards import approval_card
 from habot.core.model import NodeState, Role, Verdict
-from habot.core.operations import Operation, preflight, topology
+from habot.core.operations import Operation
+from habot.core.outcomes import topology
+from habot.core.preflight import preflight
 from habot.core.verdict import NodeView, PairStatus
 from tests.test_blocks import pair_status
 

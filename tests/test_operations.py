@@ -9,17 +9,9 @@ import pytest
 
 from habot.core.catalogue import HaCommand
 from habot.core.model import Health, NodeState, Role, Verdict
-from habot.core.operations import (
-    Operation,
-    Outcome,
-    PreconditionFailed,
-    Procedures,
-    SwitchoverVia,
-    preflight,
-    topology,
-    topology_change,
-    verify_outcome,
-)
+from habot.core.operations import Operation, PreconditionFailed, Procedures, SwitchoverVia
+from habot.core.outcomes import Outcome, topology, topology_change, verify_outcome
+from habot.core.preflight import preflight
 from habot.core.verdict import NodeView, PairStatus
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)

@@ -14,7 +14,8 @@ from enum import StrEnum
 
 from habot.core.model import Check, Role
 from habot.core.oncall import FirstLevel
-from habot.core.operations import Operation, Topology
+from habot.core.operations import Operation
+from habot.core.outcomes import Topology
 from habot.core.replies import Code, Part, Person, Reply, Strong, When, joined, plain, plural, say
 from habot.core.roles import Access
 

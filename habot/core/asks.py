@@ -24,8 +24,7 @@ from habot.core.grammar import (
     sub_named,
 )
 from habot.core.model import Role
-from habot.core.operations import Operation
-from habot.core.schedule import SCHEDULABLE
+from habot.core.operations import SCHEDULABLE, Operation
 from habot.core.when import parse_when
 
 _OPENING_QUOTES = "\"'\u201c\u2018\u201e"  # straight, and curly as phones and Slack type them

@@ -24,7 +24,7 @@ from habot.core.console import offer_line
 from habot.core.durations import format_duration
 from habot.core.grammar import MAX_REASON, SUMMARY, USAGE, LogKind, Sub
 from habot.core.model import NODE_UP_HINT, NodeState, Verdict
-from habot.core.operations import next_steps
+from habot.core.preflight import next_steps
 from habot.core.replies import (
     Code,
     Link,

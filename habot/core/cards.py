@@ -27,13 +27,8 @@ from habot.core.change import REASON, TICKET, ChangeRule
 from habot.core.checks import steps
 from habot.core.grammar import MAX_REASON
 from habot.core.model import Mark
-from habot.core.operations import (
-    CONSEQUENCE,
-    Operation,
-    OperationPlan,
-    Topology,
-    topology_words,
-)
+from habot.core.operations import CONSEQUENCE, Operation, OperationPlan
+from habot.core.outcomes import Topology, topology_words
 from habot.core.replies import Code, Link, Part, Person, Reply, Room, Strong, When, plural, say
 from habot.core.schedule import countdown
 from habot.core.stepup import PAIR_NAME, Confirm

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from habot.core.model import Role
-from habot.core.operations import Operation
+from habot.core.operations import SPECS, Operation
 from habot.errors import HabotError
 
 MAX_REASON = 300  # a reason, a note or what someone found: the longest any of them may be
@@ -74,13 +74,7 @@ USAGE = {
     Sub.STATUS: "status [PAIR|all]",
     Sub.LOGS: f"logs PAIR [primary|secondary] [N≤{MAX_LOG_LINES}] [decluster]",
     Sub.HISTORY: f"history [PAIR] [N≤{MAX_HISTORY}|roles]",
-    Sub.SWITCHOVER: "switchover PAIR",
-    Sub.FAILOVER: "failover PAIR",
-    Sub.FAILBACK: "failback PAIR",
-    Sub.DEMOTE_PRIMARY: "demote-primary PAIR",
-    Sub.INITIALISE: "initialise PAIR",
-    Sub.MAKE_STANDALONE: "make-standalone PAIR primary|secondary",
-    Sub.JOINING_CODE: "joining-code PAIR",
+    **{Sub(spec.operation.value): f"{spec.operation.value} {spec.args}" for spec in SPECS},
     Sub.PENDING: "pending",
     Sub.CANCEL: 'cancel ID ["why"]',
     Sub.REJECT: 'reject ID ["why"]',
@@ -99,13 +93,7 @@ SUMMARY = {
     Sub.STATUS: "both nodes' state and the pair's verdict (posted to the channel)",
     Sub.LOGS: "the last lines of a node's HA command log (only you see it)",
     Sub.HISTORY: "what happened lately, as a timeline (only you see it)",
-    Sub.SWITCHOVER: "planned hand-over to the Secondary (needs approval)",
-    Sub.FAILOVER: "emergency failover when the Primary is lost (needs approval)",
-    Sub.FAILBACK: "hand operations back to the Primary (needs approval)",
-    Sub.DEMOTE_PRIMARY: "end a split brain by demoting the Primary (needs approval)",
-    Sub.INITIALISE: "(re-)initialise HA on a Degraded or standalone pair (needs approval)",
-    Sub.MAKE_STANDALONE: "turn one node into a standalone server (needs approval)",
-    Sub.JOINING_CODE: "create a joining code on a standalone Secondary",
+    **{Sub(spec.operation.value): spec.summary for spec in SPECS},
     Sub.PENDING: "open approval requests",
     Sub.CANCEL: "cancel an open request, saying why",
     Sub.REJECT: "reject an open request, saying why (approvers)",

@@ -22,7 +22,8 @@ from habot.core.blocks import (
 from habot.core.cards import decision_buttons, state_line
 from habot.core.durations import format_duration
 from habot.core.model import NodeState, Verdict
-from habot.core.operations import OperationPlan, next_steps
+from habot.core.operations import OperationPlan
+from habot.core.preflight import next_steps
 from habot.core.replies import say
 from habot.core.stepup import Confirm
 from habot.core.verdict import bau_last

@@ -15,15 +15,8 @@ from enum import StrEnum
 from habot.core.approvals import WAITING, Request, RequestState
 from habot.core.durations import format_duration
 from habot.core.freeze import Freeze
-from habot.core.operations import Operation
+from habot.core.operations import SCHEDULABLE, Operation
 from habot.core.replies import Code, Part, When
-
-#: The planned operations that may be asked for later. A failover is for a Primary that is
-#: down now; a joining code is told to its requester once, when it is made.
-SCHEDULABLE = frozenset({
-    Operation.SWITCHOVER, Operation.FAILBACK, Operation.DEMOTE_PRIMARY,
-    Operation.INITIALISE, Operation.MAKE_STANDALONE,
-})  # fmt: skip
 
 
 @dataclass(frozen=True)

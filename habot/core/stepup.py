@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from habot.core.operations import Operation
+from habot.core.operations import TYPED_BY_DEFAULT, Operation
 
 
 class Confirm(StrEnum):
@@ -18,10 +18,6 @@ class Confirm(StrEnum):
     TYPE_PAIR_NAME = "type-pair-name"
 
 
-#: Operations that end or rebuild redundancy, or demote a serving Primary: typed by default.
-TYPED_BY_DEFAULT = frozenset(
-    {Operation.MAKE_STANDALONE, Operation.INITIALISE, Operation.DEMOTE_PRIMARY}
-)
 #: The approval form's field: the pair's name, typed.
 PAIR_NAME = "pair_name"
 

@@ -15,15 +15,10 @@ from habot.core.change import problems
 from habot.core.checks import checks_made
 from habot.core.durations import format_duration
 from habot.core.freeze import Freeze, frozen_refusal
-from habot.core.operations import (
-    ROLE_NEUTRAL,
-    Operation,
-    OperationPlan,
-    PreconditionFailed,
-    preflight,
-    topology,
-)
+from habot.core.operations import ROLE_NEUTRAL, Operation, OperationPlan, PreconditionFailed
 from habot.core.outbox import Delivery
+from habot.core.outcomes import topology
+from habot.core.preflight import preflight
 from habot.core.replies import Code, Link, Part, Reply, When, failed, plural, refused, say
 from habot.core.schedule import deadline, schedule_refusal
 from habot.core.verdict import PairStatus

@@ -22,17 +22,10 @@ from habot.core.catalogue import HaCommand, ha_command
 from habot.core.checks import changed, checks_made
 from habot.core.durations import format_duration
 from habot.core.model import Role
-from habot.core.operations import (
-    SECRET_OUTPUT,
-    OperationPlan,
-    Outcome,
-    PreconditionFailed,
-    preflight,
-    topology,
-    topology_change,
-    verify_outcome,
-)
+from habot.core.operations import SECRET_OUTPUT, OperationPlan, PreconditionFailed
+from habot.core.outcomes import Outcome, topology, topology_change, verify_outcome
 from habot.core.paging import outcome_unknown
+from habot.core.preflight import preflight
 from habot.core.prompts import joining_code_in
 from habot.core.replies import Code, Output, Reply, Tone, say
 from habot.core.results import CommandResult
