@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from habot.core.asks import MuteRequest, parse_mute, parse_note
+from habot.core.asks import (
+    Ask,
+    FreezeRequest,
+    MuteRequest,
+    OperationRequest,
+    RequestNote,
+    Unfreeze,
+    parse_ask,
+    parse_mute,
+    parse_note,
+)
 from habot.core.grammar import (
     MAX_TEXT,
     MUTATING,
-    NOT_YET,
     LogKind,
     ParsedCommand,
     Sub,
@@ -22,6 +32,7 @@ from habot.core.grammar import (
 from habot.core.model import Role
 
 PAIRS = ("prod", "dr")
+NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -49,9 +60,7 @@ PAIRS = ("prod", "dr")
         ("history prod 100", ParsedCommand(Sub.HISTORY, "prod", count=100)),
         ("history prod roles", ParsedCommand(Sub.HISTORY, "prod", count=20, roles=True)),
         ("incident EC340C3A", ParsedCommand(Sub.INCIDENT, ref="ec340c3a")),
-        ("initialize prod", ParsedCommand(Sub.INITIALISE)),
         ("pending", ParsedCommand(Sub.PENDING)),
-        ("failover prod", ParsedCommand(Sub.FAILOVER)),
     ],
 )
 def test_valid_commands_parse(text: str, parsed: ParsedCommand) -> None:
@@ -102,11 +111,6 @@ def test_over_long_text_is_refused() -> None:
         parse_command("status " + "a" * MAX_TEXT, PAIRS)
 
 
-def test_every_subcommand_is_available_now() -> None:
-    """No subcommand is left answering "not available yet"."""
-    assert frozenset() == NOT_YET
-
-
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -140,12 +144,32 @@ def test_unmute_grammar() -> None:
         parse_command("unmute", PAIRS)
 
 
-def test_operations_are_handed_on_whole() -> None:
-    """Mutating subcommands are recognised here and parsed in full by parse_operation."""
+def test_every_command_is_parsed_once_whole_into_what_it_asks() -> None:
+    """parse_ask reads each kind of command whole, once, into its typed ask — an operation
+    with its override, a mute, a note, a freeze — and hands the simple ones to the grammar;
+    the grammar itself refuses to half-parse a free-text command."""
+    now, zone = NOW, ZoneInfo("UTC")
+    assert parse_ask("initialize prod", PAIRS, "/ha", now, zone).sub is Sub.INITIALISE
     for sub in MUTATING:
-        assert parse_command(f"{sub.value} prod --override \u201cx\u201d", PAIRS) == ParsedCommand(
-            sub
-        )
+        ask = parse_ask(f"{sub.value} prod primary --override \u201cx\u201d", PAIRS, "/ha", now,
+                        zone)  # fmt: skip
+        assert isinstance(ask.what, OperationRequest)
+        assert (ask.sub, ask.pair, ask.what.override) == (sub, "prod", "x")
+    mute = parse_ask("mute prod 1h patching", PAIRS, "/ha", now, zone)
+    assert mute == Ask(Sub.MUTE, "prod", MuteRequest("prod", timedelta(hours=1), "patching"))
+    note = parse_ask('resolve 0123abcd "it failed over"', PAIRS, "/ha", now, zone)
+    assert note == Ask(Sub.RESOLVE, None, RequestNote("0123abcd", "it failed over"))
+    freeze = parse_ask("freeze all 2h quarter end", PAIRS, "/ha", now, zone)
+    assert isinstance(freeze.what, FreezeRequest)
+    assert freeze.pair is None
+    assert parse_ask("unfreeze prod", PAIRS, "/ha", now, zone) == Ask(
+        Sub.UNFREEZE, "prod", Unfreeze(("prod",))
+    )
+    assert parse_ask("status dr", PAIRS, "/ha", now, zone) == Ask(
+        Sub.STATUS, "dr", ParsedCommand(Sub.STATUS, "dr")
+    )
+    with pytest.raises(ValueError, match="parse_ask"):
+        parse_command("failover prod", PAIRS)
 
 
 def test_pending_takes_nothing() -> None:
@@ -190,11 +214,11 @@ def test_arbitrary_text_parses_or_is_a_usage_error(text: str) -> None:
     """Whatever is typed, the parser returns a command or raises UsageError, nothing else;
     and a parsed pair is always a configured one."""
     try:
-        parsed = parse_command(text, PAIRS)
+        ask = parse_ask(text, PAIRS, "/ha", NOW, ZoneInfo("UTC"))
     except UsageError as exc:
         message = str(exc)
     else:
-        assert parsed.pair is None or parsed.pair in PAIRS
+        assert ask.pair is None or ask.pair in PAIRS
         return
     assert message
 

@@ -58,11 +58,10 @@ class HistoryAnswer:
 
 @dataclass(frozen=True)
 class HelpAnswer:
-    """The subcommands this person may use, and those not available yet."""
+    """The subcommands this person may use."""
 
     command: str
     allowed: tuple[Sub, ...]
-    unavailable: tuple[Sub, ...]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""The free-text asks: an operation (with an optional override reason), a mute, a
-resolution. Their reasons and findings are stored and shown, never executed."""
+"""Every `/ha` command parsed once, at the edge, into what it asks (:func:`parse_ask`): the
+simple ones by the grammar, and the free-text ones here — an operation (with an optional
+override reason, a reason, a ticket, a time), a mute, a note on a request, a freeze. Their
+reasons and findings are stored and shown, never executed."""
 
 from __future__ import annotations
 
@@ -12,14 +14,17 @@ from habot.core.durations import parse_duration
 from habot.core.freeze import ALL, MAX_FREEZE
 from habot.core.grammar import (
     MAX_REASON,
+    MAX_TEXT,
     MUTATING,
     REQUEST_ID,
     TOKEN,
     USAGE,
+    ParsedCommand,
     Sub,
     UsageError,
     no_more,
     pair_named,
+    parse_command,
     shown,
     sub_named,
 )
@@ -334,3 +339,53 @@ def _scope(word: str, pairs: Sequence[str], command: str) -> tuple[str, ...]:
     if not TOKEN.match(word):
         raise UsageError(f"{shown(word)} is not a pair. Configured pairs: {', '.join(pairs)}.")
     return (pair_named(word, pairs, command),)
+
+
+@dataclass(frozen=True)
+class Unfreeze:
+    """`unfreeze PAIR|all`: the pairs whose freezes are lifted."""
+
+    pairs: tuple[str, ...]
+
+
+#: What a command asks, typed: one of these per kind of command.
+Asked = ParsedCommand | OperationRequest | MuteRequest | RequestNote | FreezeRequest | Unfreeze
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One `/ha` command, parsed once: its subcommand, the pair it names (for refusals and
+    the audit; None when it names none, or several), and what it asks."""
+
+    sub: Sub
+    pair: str | None
+    what: Asked
+
+
+def parse_ask(text: str, pairs: Sequence[str], command: str, now: datetime, zone: ZoneInfo) -> Ask:
+    """Parse the text after the slash command, whole, once (times read in ``zone``);
+    UsageError says what is wrong and how to write it."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"That is {len(text)} characters; {command} takes at most {MAX_TEXT}.")
+    words = text.split()
+    sub = sub_named(words[0], command) if words else Sub.HELP
+    if sub in MUTATING:
+        operation = parse_operation(text, pairs, command, now, zone)
+        return Ask(sub, operation.pair, operation)
+    if sub is Sub.MUTE:
+        mute = parse_mute(text, pairs, command)
+        return Ask(sub, mute.pair, mute)
+    if sub in _NOTE_WORDS:
+        return Ask(sub, None, parse_note(text, command))
+    if sub is Sub.FREEZE:
+        freeze = parse_freeze(text, pairs, now, zone, command)
+        return Ask(sub, _one(freeze.pairs), freeze)
+    if sub is Sub.UNFREEZE:
+        scope = parse_unfreeze(text, pairs, command)
+        return Ask(sub, _one(scope), Unfreeze(scope))
+    parsed = parse_command(text, pairs, command)
+    return Ask(parsed.sub, parsed.pair, parsed)
+
+
+def _one(scope: tuple[str, ...]) -> str | None:
+    return scope[0] if len(scope) == 1 and scope[0] != ALL else None

@@ -325,14 +325,9 @@ def text_message(text: str) -> Message:
     return Message(text, (section(text),))
 
 
-def help_message(command: str, allowed: Iterable[Sub], unavailable: Iterable[Sub]) -> Message:
+def help_message(command: str, allowed: Iterable[Sub]) -> Message:
     """What the caller may do here, and only that."""
-    later = set(unavailable)
-    lines = [
-        f"`{command} {USAGE[sub]}` — {SUMMARY[sub]}"
-        + (" _(not available yet)_" if sub in later else "")
-        for sub in allowed
-    ]
+    lines = [f"`{command} {USAGE[sub]}` — {SUMMARY[sub]}" for sub in allowed]
     body = "\n".join(lines) if lines else "You have no habot roles here; ask an admin."
     return Message(f"{command} help", (section(f"*What you can do with {command}*\n{body}"),))
 
@@ -453,4 +448,4 @@ def render(answer: Answer) -> Message:
         text = (f"The timeline of `{answer.request_id}` on {escape(answer.pair)}: "
                 f"{plural(answer.events, 'event')} from the audit chain.")  # fmt: skip
         return Message(text, (section(text),))
-    return help_message(answer.command, answer.allowed, answer.unavailable)
+    return help_message(answer.command, answer.allowed)

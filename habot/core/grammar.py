@@ -65,8 +65,6 @@ class LogKind(StrEnum):
 
 ALIASES = {"initialize": Sub.INITIALISE, "?": Sub.HELP}
 MUTATING = frozenset(Sub(operation.value) for operation in Operation)
-#: Recognised, but their issue has not landed: they answer "not available yet".
-NOT_YET: frozenset[Sub] = frozenset()
 REQUEST_ID = re.compile(r"^[0-9a-f]{8}$")
 
 USAGE = {
@@ -140,14 +138,10 @@ class ParsedCommand:
     log: LogKind = LogKind.HA
     roles: bool = False  # history: who served when, not the events
 
-    @property
-    def available(self) -> bool:
-        """Whether this habot version can carry the subcommand out."""
-        return self.sub not in NOT_YET
-
 
 def parse_command(text: str, pairs: Sequence[str], command: str = "/ha") -> ParsedCommand:
-    """Parse the text after the slash command; raise UsageError on anything invalid."""
+    """Parse a command of pair names, nodes and numbers only (every other kind is parsed
+    whole by core.asks.parse_ask, which hands these here); UsageError on anything invalid."""
     if len(text) > MAX_TEXT:
         raise UsageError(f"That is {len(text)} characters; {command} takes at most {MAX_TEXT}.")
     words = text.split()
@@ -155,8 +149,8 @@ def parse_command(text: str, pairs: Sequence[str], command: str = "/ha") -> Pars
         return ParsedCommand(Sub.HELP)
     bad = next((w for w in words if not TOKEN.match(w)), None)
     sub = sub_named(words[0], command)
-    if sub in NOT_YET or sub in MUTATING or sub in FREE_TEXT:
-        return ParsedCommand(sub)  # operations are parsed in full by parse_operation
+    if sub in MUTATING or sub in FREE_TEXT:
+        raise ValueError(f"{sub.value} takes free text: parse it with core.asks.parse_ask")
     if bad is not None:
         raise UsageError(
             f"{shown(bad)} is not something {command} understands: pair names, nodes and "

@@ -19,27 +19,20 @@ from habot.core.answers import (
     StatusAnswer,
 )
 from habot.core.asks import (
+    Ask,
+    FreezeRequest,
+    MuteRequest,
     OperationRequest,
-    parse_freeze,
-    parse_mute,
-    parse_note,
-    parse_operation,
-    parse_unfreeze,
+    RequestNote,
+    Unfreeze,
+    parse_ask,
 )
 from habot.core.audit import AuditEvent, digest, status_event
 from habot.core.blocks import Form
 from habot.core.cards import request_form
 from habot.core.catalogue import tail_log
 from habot.core.change import missing_only, problems
-from habot.core.grammar import (
-    MUTATING,
-    NOT_YET,
-    LogKind,
-    ParsedCommand,
-    Sub,
-    UsageError,
-    parse_command,
-)
+from habot.core.grammar import LogKind, ParsedCommand, Sub, UsageError
 from habot.core.operations import Operation
 from habot.core.ratelimit import RateLimit
 from habot.core.refusals import refusal, slow_down
@@ -68,9 +61,6 @@ from habot.services.status import StatusService
 
 if TYPE_CHECKING:
     from habot.services.operations import OperationService
-
-
-_NOTES = frozenset({Sub.RESOLVE, Sub.BREAK_GLASS, Sub.REVIEW, Sub.CANCEL, Sub.REJECT, Sub.NOTE})
 
 
 class CommandService:
@@ -126,53 +116,51 @@ class CommandService:
 
     async def handle(self, caller: Caller, text: str) -> Answer | Form:
         """Answer one `/ha` invocation (or, for a request lacking what change control
-        asks for, the form that asks for it); bad input changes nothing and says why."""
+        asks for, the form that asks for it); bad input changes nothing and says why. The
+        text is parsed once, here, into what it asks; nothing reads it again."""
         if wait := self._limit.wait(caller.user, self._ticks()):
             return slow_down(wait, self._limit.per_minute, self._command)
         names = [p.name for p in self._settings.pairs]
-        try:
-            parsed = parse_command(text, names, self._command)
-        except UsageError as exc:
-            return unclear(str(exc))
-        if refused_here := await self._refusal(caller, parsed):
-            return refused_here
-        needs_operations = parsed.sub not in {*self._handlers, Sub.MUTE, Sub.FREEZE, Sub.UNFREEZE}
-        if not parsed.available or (self._operations is None and needs_operations):
-            return say(
-                Code(f"{self._command} {parsed.sub.value}"),
-                " is recognised but not available in this version of habot yet. Nothing was run.",
-            )
-        if parsed.sub in MUTATING:
-            return await self._operation(caller, text)
-        if parsed.sub is Sub.MUTE:
-            return await self._mute(caller, text)
-        if parsed.sub in _NOTES:
-            return await self._note(caller, parsed.sub, text)
-        if parsed.sub in {Sub.FREEZE, Sub.UNFREEZE}:
-            return await self._freeze(caller, parsed.sub, text)
-        return await self._handlers[parsed.sub](caller, parsed)
-
-    async def _freeze(self, caller: Caller, sub: Sub, text: str) -> Reply:
-        """freeze / unfreeze: parsed once, here, in [schedule] timezone."""
-        if self._freezes is None:
-            return say("Freezes are not enabled in this process.")
-        names = [p.name for p in self._settings.pairs]
         zone = await self._zone(caller, text)
         try:
-            if sub is Sub.FREEZE:
-                ask = parse_freeze(text, names, self._clock(), zone, self._command)
-                return await self._freezes.freeze(caller, ask)
-            return await self._freezes.unfreeze(caller, parse_unfreeze(text, names, self._command))
+            ask = parse_ask(text, names, self._command, self._clock(), zone)
         except UsageError as exc:
             return unclear(str(exc))
+        if refused_here := await self._refusal(caller, ParsedCommand(ask.sub, ask.pair)):
+            return refused_here
+        return await self._carry_out(caller, ask)
 
-    async def _note(self, caller: Caller, sub: Sub, text: str) -> Answer:
-        """resolve, break-glass, review: a request ID and a person's words about it."""
+    async def _carry_out(self, caller: Caller, ask: Ask) -> Answer | Form:
+        what = ask.what
+        if isinstance(what, ParsedCommand):
+            return await self._handlers[what.sub](caller, what)
+        if isinstance(what, MuteRequest):
+            if self._mutes is None:
+                return say("Alerts are not enabled in this process.")
+            return await self._mutes.mute(caller, what)
+        if isinstance(what, FreezeRequest | Unfreeze):
+            return await self._freeze(caller, what)
+        if self._operations is None:
+            return say(
+                Code(f"{self._command} {ask.sub.value}"),
+                " is recognised but not available in this process. Nothing was run.",
+            )
+        if isinstance(what, RequestNote):
+            return await self._note(caller, ask.sub, what)
+        return await self._operation(caller, what)
+
+    async def _freeze(self, caller: Caller, ask: FreezeRequest | Unfreeze) -> Reply:
+        """freeze / unfreeze (their times were read in the person's time zone)."""
+        if self._freezes is None:
+            return say("Freezes are not enabled in this process.")
+        if isinstance(ask, Unfreeze):
+            return await self._freezes.unfreeze(caller, ask.pairs)
+        return await self._freezes.freeze(caller, ask)
+
+    async def _note(self, caller: Caller, sub: Sub, ask: RequestNote) -> Answer:
+        """resolve, break-glass, review, note, cancel, reject: a request ID and a person's
+        words about it."""
         assert self._operations is not None
-        try:
-            ask = parse_note(text, self._command)
-        except UsageError as exc:
-            return unclear(str(exc))
         if sub in {Sub.CANCEL, Sub.REJECT}:
             close = self._operations.cancel if sub is Sub.CANCEL else self._operations.reject
             return await close(caller, ask.request_id, ask.words or None)
@@ -184,16 +172,10 @@ class CommandService:
         }[sub]
         return await act(caller, ask.request_id, ask.words)
 
-    async def _operation(self, caller: Caller, text: str) -> Answer | Form:
+    async def _operation(self, caller: Caller, ask: OperationRequest) -> Answer | Form:
         """A request, or — when it lacks (rather than mistypes) the reason or ticket
         change control asks for, and it came from a channel — the form for them."""
         assert self._operations is not None
-        names = [p.name for p in self._settings.pairs]
-        zone = await self._zone(caller, text)
-        try:
-            ask = parse_operation(text, names, self._command, self._clock(), zone)
-        except UsageError as exc:
-            return unclear(str(exc))
         rule = self._change.rule(Operation(ask.sub.value))
         wanted = problems(rule, ask.reason, ask.ticket)
         if caller.channel and missing_only(wanted, ask.reason, ask.ticket):
@@ -225,16 +207,6 @@ class CommandService:
         if self._operations is None:
             return say("Operations are not enabled in this process.")
         return await self._operations.request(caller, ask)
-
-    async def _mute(self, caller: Caller, text: str) -> Reply:
-        if self._mutes is None:
-            return say("Alerts are not enabled in this process.")
-        names = [p.name for p in self._settings.pairs]
-        try:
-            ask = parse_mute(text, names, self._command)
-        except UsageError as exc:
-            return unclear(str(exc))
-        return await self._mutes.mute(caller, ask)
 
     async def _unmute(self, caller: Caller, parsed: ParsedCommand) -> Reply:
         assert parsed.pair is not None
@@ -295,7 +267,7 @@ class CommandService:
 
     async def _help(self, caller: Caller, parsed: ParsedCommand) -> Answer:
         allowed = tuple(sub for sub in Sub if offered(sub, caller.roles, self._needs))
-        return HelpAnswer(self._command, allowed, tuple(NOT_YET))
+        return HelpAnswer(self._command, allowed)
 
     def _elapsed_ms(self, started: datetime) -> int:
         return int((self._clock() - started).total_seconds() * 1000)
