@@ -62,7 +62,7 @@ PROCESS_CALLS = ("start_bot(", "habot(", "_habot(", "subprocess.", "create_subpr
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by what it needs (see README, "Tests"): ``system`` when it needs a
+    """Mark each test by what it needs (docs/development.md): ``system`` when it needs a
     system binary (its fixtures start sshd or PostgreSQL, or it runs on PostgreSQL), and
     ``process`` when it runs habot as a separate process (the end-to-end tests: it, a
     fixture it uses, or a helper either calls starts one). The quick loop

@@ -182,13 +182,12 @@ def test_a_pairs_patterns_sit_on_top_of_the_shared_ones(tmp_path: Path) -> None:
     assert settings.login(settings.pairs[0]).prompt == "pam> "
 
 
-def test_the_readmes_configuration_loads_as_written() -> None:
-    """README's "Configuration" example is a whole, valid habot.toml (every key in it
+def test_the_configuration_pages_example_loads_as_written() -> None:
+    """docs/configuration.md's example is a whole, valid habot.toml (every key in it
     exists and takes the value shown), and the first-pair guide's patterns load too."""
     root = Path(__file__).resolve().parents[1]
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    [block] = re.findall(r"```toml\n(.*?)```", readme.split("## Configuration", 1)[1],
-                         re.S)[:1]  # fmt: skip
+    page = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```toml\n(.*?)```", page.split("## Configuration", 1)[1], re.S)[:1]
     settings = parse_settings(tomllib.loads(block))
     assert settings.patterns(settings.pairs[0]).refusal == "permission denied"
     guide = (root / "docs" / "first-pair.md").read_text(encoding="utf-8")

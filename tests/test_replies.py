@@ -138,7 +138,7 @@ def _imports(path: Path) -> set[str]:
 )
 def test_imports_go_one_way(layer: str, never: tuple[str, ...]) -> None:
     """The core imports no adapter; services see only ports; adapters never reach into one
-    another; only the composition root and the CLI put them together (README: Architecture)."""
+    another; only the composition root and the CLI put them together (docs/development.md)."""
     wrong = {
         f"{p.relative_to(HABOT)} imports {name}"
         for p in (HABOT / layer).rglob("*.py")

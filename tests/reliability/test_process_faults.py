@@ -71,7 +71,7 @@ async def freeze_outside_a_write(process: asyncio.subprocess.Process, database: 
     """SIGSTOP the process at a moment it holds no SQLite write lock. Frozen inside one of
     its short write transactions (a heartbeat, a lease claim: a few ms, a few times a
     second), it would hold SQLite's single write lock for the whole freeze and stop every
-    replica's writes — SQLite's nature, and why README asks for PostgreSQL with several
+    replica's writes — SQLite's nature, and why docs/running.md asks for PostgreSQL with several
     replicas; it is not the fault this test is about."""
     for _ in range(50):
         process.send_signal(signal.SIGSTOP)
