@@ -45,6 +45,8 @@ def dashboard_queries() -> list[str]:
 
 
 def test_the_rules_pass_promtool_check_and_their_unit_tests() -> None:
+    """The shipped alert rules pass `promtool check rules`, and their unit tests (series in,
+    alerts out) pass `promtool test rules`."""
     checked = promtool("check", "rules", RULES.name)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     tested = promtool("test", "rules", RULE_TESTS.name)

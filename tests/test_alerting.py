@@ -284,6 +284,7 @@ async def test_a_new_alert_names_who_should_look_and_the_resolution_does_not(
     ],
 )
 def test_a_mention_that_is_not_an_id_is_refused(key: str, value: object, message: str) -> None:
+    """A mention setting that is not a Slack ID is a load-time error naming the key."""
     with pytest.raises(ConfigError, match=f"slack.{key}.*{message}"):
         parse_settings({**CONFIG, "slack": {**CONFIG["slack"], key: value}})
 

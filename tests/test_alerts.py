@@ -286,6 +286,7 @@ def test_an_open_alert_nobody_acknowledged_calls_its_people_again() -> None:
 
 
 def test_acknowledging_stops_the_nudges() -> None:
+    """Once someone acknowledges an incident, no further nudge calls its people again."""
     state, _ = nudged([BAD] * 3)
     assert state.incident is not None
     acked = replace(state.incident, acknowledged_by="U0OPS1", acknowledged_at=T0)
@@ -304,6 +305,7 @@ def test_acknowledging_stops_the_nudges() -> None:
 def test_no_nudges_when_off_in_quiet_hours_or_muted(
     every: timedelta | None, quiet: bool, muted: bool
 ) -> None:
+    """No nudge when nudging is off, during quiet hours, or while the pair is muted."""
     state, _ = nudged([BAD] * 3)
     if muted:
         state = replace(state, muted_until=T0 + timedelta(days=1))

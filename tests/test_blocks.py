@@ -187,6 +187,7 @@ def test_sixty_long_named_pairs_are_all_named_within_slacks_limits() -> None:
     ],
 )
 def test_only_slack_ids_become_mentions(who: str, shown: str) -> None:
+    """Only a Slack user or group ID becomes a mention; anything else is shown as text."""
     assert mention(who) == shown
 
 

@@ -107,6 +107,8 @@ def _why(rule: GlassRule, request: Request, user: str = OPERATOR.user,
 
 
 def test_break_glass_is_allowed_only_after_the_wait_with_every_level_asked() -> None:
+    """Break-glass opens only after break_glass_after, and only once every escalation level was
+    asked."""
     request = _request()
     assert RULE.opens_at(request) == T0 + TEN
     assert _why(RULE, request) == ""
@@ -130,10 +132,14 @@ def test_break_glass_is_allowed_only_after_the_wait_with_every_level_asked() -> 
 def test_break_glass_is_refused_outside_its_narrow_case(
     request_: Request, user: str, words: str
 ) -> None:
+    """Break-glass is refused, saying why, outside its case: not a failover, not its requester,
+    the Primary not down, already decided."""
     assert words in _why(RULE, request_, user)
 
 
 def test_an_unreviewed_break_glass_anywhere_holds_every_other() -> None:
+    """An unreviewed break-glass on any pair holds every other one, naming it and how to review
+    it."""
     other = _request(id="ffff0000", pair="dr", glass=Glass("U0OPS9", T0, REASON))
     why = _why(RULE, _request(), unreviewed=(other,))
     assert "ffff0000 (dr) has not been reviewed yet" in why
@@ -141,17 +147,20 @@ def test_an_unreviewed_break_glass_anywhere_holds_every_other() -> None:
 
 
 def test_break_glass_is_off_unless_configured() -> None:
+    """Without break_glass_after, break-glass is not enabled and never opens."""
     off = GlassRule(None, RULE.escalation)
     assert "not enabled here" in _why(off, _request())
     assert off.opens_at(_request()) is None
 
 
 def test_a_short_reason_is_not_enough() -> None:
+    """A break-glass needs a reason of some substance; a few words are refused."""
     assert reason_problem("power cut") is not None
     assert reason_problem(REASON) is None
 
 
 def test_a_reminder_is_due_once_a_day_until_reviewed() -> None:
+    """An owed review is reminded once a day until it is given."""
     assert not reminder_due(T0, None, T0 + timedelta(hours=23))
     assert reminder_due(T0, None, T0 + timedelta(days=1))
     assert not reminder_due(T0, T0 + timedelta(days=1), T0 + timedelta(days=1, hours=1))
@@ -165,6 +174,7 @@ def test_a_reminder_is_due_once_a_day_until_reviewed() -> None:
     ],
 )
 def test_break_glass_and_review_take_an_id_and_words(text: str, words: tuple[str, str]) -> None:
+    """break-glass and review take a request ID and free words, quotes optional."""
     note = parse_note(text)
     assert (note.request_id, note.words) == words
 
@@ -178,11 +188,14 @@ def test_break_glass_and_review_take_an_id_and_words(text: str, words: tuple[str
     ],
 )
 def test_a_bad_break_glass_or_review_says_how(text: str, words: str) -> None:
+    """A malformed break-glass or review is a usage error saying how to write it."""
     with pytest.raises(UsageError, match=words):
         parse_note(text)
 
 
 def test_everyone_sees_owed_reviews_on_app_home_first() -> None:
+    """App Home shows an owed break-glass review before anything else, with the command to give
+    it."""
     owed = _request(glass=Glass("U0OPS9", T0, REASON))
     view = json.dumps(dashboard([], [], [], "/ha", T0, [owed]))
     assert view.index("Break-glass review owed") < view.index("Waiting for you")
@@ -191,6 +204,8 @@ def test_everyone_sees_owed_reviews_on_app_home_first() -> None:
 
 
 def test_break_glass_after_must_leave_time_and_end_before_expiry() -> None:
+    """break_glass_after must be shorter than the approval ttl: a setting that could never open
+    is refused at load."""
     base = {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
             "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}]}  # fmt: skip
     with pytest.raises(ConfigError, match=r"break_glass_after = 15m.*shorter than ttl = 15m"):
@@ -391,6 +406,7 @@ async def test_an_unreviewed_break_glass_refuses_the_next_and_is_reminded_daily(
 async def test_each_refusal_says_why_runs_nothing_and_is_audited(
     sim: Simulator, glassy: World, setup: str, words: str
 ) -> None:
+    """Every refused break-glass says why, runs nothing on the pair, and is audited."""
     world = glassy
     if setup != "switchover":
         await sim.apply("prod", "primary", "down")

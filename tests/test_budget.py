@@ -35,10 +35,13 @@ def logs(output: str = LOG) -> LogsAnswer:
 
 
 def test_the_budget_is_below_the_size_slack_refuses() -> None:
+    """habot's message budget is below the size Slack refuses."""
     assert BUDGET < MESSAGE_LIMIT
 
 
 def test_a_200_line_log_is_over_the_budget_and_cut_to_fit_with_its_head() -> None:
+    """A 200-line log is over the budget: it is cut to fit, keeping its head, with a note
+    linking the whole file."""
     message = render(logs())
     assert not fits(message)
     fitted = cut(message, cut_note(attachment(logs()), "https://files.example/F1"))
@@ -59,6 +62,8 @@ def test_a_200_line_log_is_over_the_budget_and_cut_to_fit_with_its_head() -> Non
 def test_any_cut_message_fits_and_keeps_a_prefix_of_its_blocks(
     texts: list[str], fallback: str
 ) -> None:
+    """Whatever its size, a cut message fits and keeps a prefix of its blocks and says it was
+    cut."""
     message = Message(fallback, tuple(section(t) for t in texts))
     fitted = cut(message, cut_note(None, None))
     assert size(fitted.text, fitted.blocks) <= BUDGET
@@ -68,11 +73,13 @@ def test_any_cut_message_fits_and_keeps_a_prefix_of_its_blocks(
 
 
 def test_a_message_that_fits_is_never_cut_by_the_outbox() -> None:
+    """A message within the budget goes out unchanged."""
     message = Message("hello", (section("hello"),))
     assert message_payload(message) == {"text": "hello", "blocks": [section("hello")]}
 
 
 def test_the_outbox_cuts_an_oversized_card_saying_so() -> None:
+    """The outbox cuts an oversized card to the budget and says only its first part is shown."""
     message = Message("log", tuple(code_blocks(LOG)))
     payload = message_payload(message)
     assert message_size(payload["text"], payload["blocks"]) <= BUDGET
@@ -81,6 +88,7 @@ def test_the_outbox_cuts_an_oversized_card_saying_so() -> None:
 
 @given(st.text(max_size=30_000))
 def test_text_only_messages_are_clipped_to_the_budget(text: str) -> None:
+    """Replies and ephemerals of text only are clipped to the budget, saying so."""
     for payload in (reply_to(1, text), ephemeral_to("U1", text)):
         assert len(payload["text"]) <= BUDGET
         cut_off = payload["text"].endswith("(cut: too long for one Slack message)")
@@ -89,6 +97,7 @@ def test_text_only_messages_are_clipped_to_the_budget(text: str) -> None:
 
 
 def test_long_output_answers_offer_their_whole_text_as_a_file() -> None:
+    """An answer with long output offers its whole text as a file with a plain name and title."""
     log = attachment(logs())
     assert log == Attachment(
         "prod-secondary-ha.log",
@@ -104,6 +113,7 @@ def test_long_output_answers_offer_their_whole_text_as_a_file() -> None:
 
 
 def test_file_names_carry_no_path_or_markup() -> None:
+    """A file's name carries no path or spaces, whatever the pair and node are called."""
     odd = LogsAnswer("../etc", "pri mary", "a", 5, "x", LogKind.DECLUSTER)
     file = attachment(odd)
     assert file is not None
@@ -112,6 +122,8 @@ def test_file_names_carry_no_path_or_markup() -> None:
 
 
 def test_the_note_says_why_no_file_came_and_what_to_do() -> None:
+    """When the file could not be sent, the note says what Slack answered and what to do
+    instead."""
     file = attachment(logs())
     note = str(cut_note(file, None, "not_allowed_token_type"))
     assert "not_allowed_token_type" in note

@@ -80,6 +80,7 @@ REQUIRED = ChangeRule(reason_required=True, ticket_pattern=PATTERN)
 def test_reason_and_ticket_are_checked_by_one_rule(
     rule: ChangeRule, reason: str | None, ticket: str | None, wrong: dict[str, str]
 ) -> None:
+    """A request's reason and ticket are checked by one rule, which names each problem."""
     found = problems(rule, reason, ticket)
     assert sorted(found) == sorted(wrong)
     for name, words in wrong.items():
@@ -87,6 +88,7 @@ def test_reason_and_ticket_are_checked_by_one_rule(
 
 
 def test_only_what_is_missing_opens_the_form_what_is_wrong_is_refused() -> None:
+    """A form opens only for what is missing; what is wrong is refused instead."""
     assert missing_only(problems(REQUIRED, None, None), None, None)
     assert not missing_only(problems(REQUIRED, WHY, "CHG1"), WHY, "CHG1")
     assert not missing_only({}, None, None)  # nothing wrong: no form
@@ -105,11 +107,14 @@ def test_only_what_is_missing_opens_the_form_what_is_wrong_is_refused() -> None:
 def test_a_typed_request_carries_its_reason_and_ticket(
     text: str, reason: str | None, ticket: str | None
 ) -> None:
+    """A typed request's quoted reason and ticket are read from its words."""
     ask = parse_operation(text, PAIRS)
     assert (ask.reason, ask.ticket) == (reason, ticket)
 
 
 def test_each_operation_may_ask_for_more_than_the_default() -> None:
+    """Each operation may ask for more than the default (a required reason, its own ticket
+    pattern)."""
     settings = parse_settings({
         "ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
         "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
@@ -126,6 +131,7 @@ def test_each_operation_may_ask_for_more_than_the_default() -> None:
 
 
 def test_the_form_says_what_the_operation_does_and_asks_for_what_is_needed() -> None:
+    """The request form says what the operation does and asks for what change control needs."""
     ask = OperationRequest(Sub.FAILBACK, "prod", reason=WHY)
     view = request_form(ask, REQUIRED, "C0HAOPS").view
     assert view["callback_id"] == REQUEST_FORM
@@ -163,6 +169,8 @@ async def controlled(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
 async def test_a_request_without_what_is_required_is_refused_and_creates_nothing(
     controlled: World,
 ) -> None:
+    """A request lacking what is required is refused, creates nothing and is audited as
+    refused."""
     reply = await controlled.ask("switchover prod CHG123")
     assert "a reason is required" in reply
     assert "is not a change ticket here" in reply
@@ -172,6 +180,8 @@ async def test_a_request_without_what_is_required_is_refused_and_creates_nothing
 
 
 async def test_reason_and_ticket_go_on_the_card_the_dm_and_the_audit(controlled: World) -> None:
+    """The reason and ticket appear on the card, in the approvers' direct message and in the
+    audit."""
     await controlled.ask(f'switchover prod "{WHY}" CHG0001234')
     card = shown(controlled.notifier.last())
     assert f"*Reason:* {WHY}" in card
@@ -188,6 +198,7 @@ async def test_reason_and_ticket_go_on_the_card_the_dm_and_the_audit(controlled:
 
 
 async def test_user_text_in_a_reason_pings_nobody(controlled: World) -> None:
+    """Mentions typed into a reason are shown escaped: they notify nobody."""
     await controlled.ask('switchover prod "tell <!channel> and <@U0CEO> now" CHG0001234')
     card = shown(controlled.notifier.last())
     assert "&lt;!channel&gt;" in card
@@ -261,12 +272,14 @@ async def test_the_bot_asks_for_reason_and_ticket_in_a_form_and_creates_only_a_v
 def test_a_request_from_its_parts_meets_the_rules_of_a_typed_one(
     parts: dict[str, str], wrong: str
 ) -> None:
+    """A request built from form fields meets the same rules as a typed one."""
     given = {"operation": "switchover", "pair": "prod", **parts}
     with pytest.raises(UsageError, match=re.escape(wrong)):
         operation_ask(given.pop("operation"), given.pop("pair"), PAIRS, **given)
 
 
 def test_a_request_from_its_parts_is_the_typed_one() -> None:
+    """A request built from its parts equals the same request typed."""
     typed = parse_operation(f'make-standalone prod secondary "{WHY}" CHG0001234', PAIRS)
     parts = operation_ask(
         "make-standalone", "PROD", PAIRS, node="Secondary", reason=f"  {WHY} ", ticket="CHG0001234"
@@ -358,6 +371,7 @@ async def world(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
 async def test_a_rejection_says_why_on_the_card_to_the_requester_and_in_the_audit(
     world: World,
 ) -> None:
+    """A rejection's reason is on the card, told to the requester and kept in the audit."""
     await world.ask("switchover prod")
     rid = world.request_id()
     said = plain((await world.service.reject(LEAD, rid, "not during the month-end close")).parts)
@@ -370,6 +384,7 @@ async def test_a_rejection_says_why_on_the_card_to_the_requester_and_in_the_audi
 
 
 async def test_a_requester_cancelling_their_own_is_not_told_about_it(world: World) -> None:
+    """A requester who cancels their own request is not told about it by direct message."""
     await world.ask("switchover prod")
     await world.service.cancel(OPERATOR, world.request_id())
     assert "Cancelled by <@U0OPS1>." in shown(world.notifier.last())
@@ -377,6 +392,8 @@ async def test_a_requester_cancelling_their_own_is_not_told_about_it(world: Worl
 
 
 async def test_a_required_reason_holds_the_request_open_until_given(world: World) -> None:
+    """With reject_reason required, a rejection without a reason is refused and the request
+    stays open."""
     approval = world.settings.approval.model_copy(update={"reject_reason": "required"})
     world.settings = world.settings.model_copy(update={"approval": approval})
     world.service = world.with_service(settings=world.settings)

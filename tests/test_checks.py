@@ -56,6 +56,7 @@ async def test_each_verdict_shape_gives_its_checks(
     operation: Operation,
     expected: dict[str, Mark],
 ) -> None:
+    """Each pair shape gives its own list of checks on the approval card."""
     for target, fault, value in faults:
         await sim.apply("prod", target, fault, value)
     status = await reading(world)
@@ -77,6 +78,8 @@ async def test_each_verdict_shape_gives_its_checks(
 async def test_the_steps_say_what_is_typed_where_and_what_is_verified(
     sim: Simulator, world: World
 ) -> None:
+    """The card's steps say where habot logs in, what it types, what it answers and what it
+    verifies."""
     await sim.apply("prod", "primary", "down")
     plan = preflight(Operation.FAILOVER, await reading(world))
     done = steps(plan)
@@ -87,6 +90,7 @@ async def test_the_steps_say_what_is_typed_where_and_what_is_verified(
 
 
 def test_a_changed_check_is_named_with_what_it_was() -> None:
+    """A check that changed since the card was posted is named with what it was."""
     before = (Check("health", Mark.OK, "HA health OK"), Check("open", Mark.OK, "none"))
     after = (Check("health", Mark.WARN, "HA health Degraded"), Check("open", Mark.OK, "none"))
     assert changed(before, after) == "HA health Degraded (was: HA health OK)"
@@ -116,6 +120,7 @@ async def test_the_card_lists_the_checks_and_the_abort_names_the_change(
 
 
 def test_checks_survive_the_round_trip_through_the_store() -> None:
+    """Checks stored with a request read back the same."""
     found = (Check("smb", Mark.WARN, "SMB share not configured"), Check("x", Mark.FAIL, "y"))
     assert from_json(to_json(found)) == found
     assert from_json(None) == ()

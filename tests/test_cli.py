@@ -574,6 +574,7 @@ def test_every_listed_command_is_the_command_it_names() -> None:
 
 
 async def test_a_mistyped_command_names_the_one_meant() -> None:
+    """A mistyped habot command names the one meant, when one is close."""
     typo = await habot("stauts")
     assert typo.code == 2
     assert "No such command 'stauts'. Did you mean 'habot status'?" in typo.err

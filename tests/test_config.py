@@ -341,6 +341,7 @@ def test_every_setting_can_come_from_the_environment(tmp_path: Path) -> None:
 def test_a_bad_override_is_named_as_one(
     tmp_path: Path, name: str, value: str, message: str
 ) -> None:
+    """A bad environment override is named as an override, with its variable."""
     with pytest.raises(ConfigError, match=message):
         load_settings(write(tmp_path, EXAMPLE), {name: value})
 

@@ -51,6 +51,7 @@ def test_a_setting_is_quoted_as_it_is_written_and_reads_back(seconds: float) -> 
 
 
 def test_counts_carry_their_noun_in_the_right_number() -> None:
+    """Counts carry their noun in the right number."""
     assert [plural(n, "approval") for n in (0, 1, 2)] == [
         "0 approvals",
         "1 approval",

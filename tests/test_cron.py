@@ -33,6 +33,7 @@ from habot.scheduling import cron_trigger
     ],
 )
 def test_a_bad_field_is_refused_naming_it(line: str, why: str) -> None:
+    """A crontab line with a bad field is refused, naming the field."""
     with pytest.raises(ValueError, match=why):
         parse_crontab(line)
 
@@ -56,6 +57,7 @@ def _field(values: st.SearchStrategy[int]) -> st.SearchStrategy[str]:
 
 @given(st.tuples(*(_field(v) for v in _VALUE.values())).map(" ".join))
 def test_every_line_the_core_accepts_the_scheduler_accepts(line: str) -> None:
+    """Every crontab line the core accepts, APScheduler can run."""
     parse_crontab(line)
     cron_trigger(line, ZoneInfo("UTC"))  # raises if APScheduler could not run it
 

@@ -71,6 +71,8 @@ async def post(stage: SlackStage, text: str, blocks: list[dict[str, Any]]) -> No
 async def test_the_page_draws_what_it_knows_and_shows_the_rest_as_sent(
     stage: SlackStage, chromium: str
 ) -> None:
+    """The demo page draws the blocks it knows (escaping what was typed) and shows the rest as
+    they were sent."""
     at = int(datetime(2026, 12, 2, 14, 30, tzinfo=UTC).timestamp())
     hostile = "<img src=x onerror=alert(1)> &lt;b&gt;typed&lt;/b&gt;"
     await post(stage, "t", [
@@ -119,6 +121,7 @@ async def test_the_page_draws_what_it_knows_and_shows_the_rest_as_sent(
 async def test_each_break_button_does_what_it_says_and_reset_mends_it(
     sim: Simulator, sim_settings: Settings, executor: SshExecutor, what: str, verdict: Verdict
 ) -> None:
+    """Each break button of the demo gives the verdict it names, and reset mends the pair."""
     assert f"prod:{what}" in {f for f, _ in FAULTS}
     status = StatusService(sim_settings, executor, lambda: datetime.now(UTC))
     pair = sim_settings.pair("prod")

@@ -54,6 +54,8 @@ async def api(stage: SlackStage, method: str, token: str = TOKEN, **args: Any) -
 
 
 async def test_a_valid_card_is_posted_and_shown_to_everyone(stage: SlackStage) -> None:
+    """A card the bot's own checks accept, the stage accepts and shows to everyone in the
+    channel."""
     card = status_message([pair_status(Verdict.BAU)], datetime.now(UTC), ["r1"])
     assert problems_in_blocks(list(card.blocks)) == []  # what the bot's tests accept …
     answer = await api(stage, "chat.postMessage", channel="C0OPS", text=card.text,
@@ -76,6 +78,7 @@ async def test_a_valid_card_is_posted_and_shown_to_everyone(stage: SlackStage) -
 async def test_what_slack_refuses_the_stage_refuses(
     stage: SlackStage, blocks: list[dict[str, Any]], error: str
 ) -> None:
+    """What Slack would refuse, the stage refuses with Slack's error, and shows nothing."""
     problems = problems_in_blocks(blocks)
     too_long = len(json.dumps(blocks)) > MESSAGE_LIMIT
     assert problems or too_long  # the bot's tests would refuse it too
@@ -85,12 +88,14 @@ async def test_what_slack_refuses_the_stage_refuses(
 
 
 async def test_a_wrong_token_or_an_unknown_channel_is_refused(stage: SlackStage) -> None:
+    """A wrong token or an unknown channel is refused as Slack refuses it."""
     assert (await api(stage, "auth.test", token="xoxb-other"))["error"] == "invalid_auth"
     missing = await api(stage, "chat.postMessage", channel="C0ELSEWHERE", text="hi")
     assert missing["error"] == "channel_not_found"
 
 
 async def test_ephemeral_and_direct_messages_reach_only_their_person(stage: SlackStage) -> None:
+    """Ephemeral and direct messages reach only the person they are for."""
     other = "U0OTHER"
     stage.personas[other] = Persona(other, "Otto", "viewer")
     await api(stage, "chat.postEphemeral", channel="C0OPS", user=OPS.user, text="just you")
@@ -102,6 +107,7 @@ async def test_ephemeral_and_direct_messages_reach_only_their_person(stage: Slac
 
 
 async def test_a_file_is_uploaded_into_the_persons_dm(stage: SlackStage) -> None:
+    """A file uploaded by the external upload flow lands in the person's DM."""
     opened = await api(stage, "conversations.open", users=OPS.user)
     got = await api(stage, "files.getUploadURLExternal", filename="prod.log", length=5)
     async with aiohttp.ClientSession() as session, session.post(got["upload_url"], data=b"lines"):
@@ -114,6 +120,7 @@ async def test_a_file_is_uploaded_into_the_persons_dm(stage: SlackStage) -> None
 
 
 async def test_the_page_and_its_assets_are_served(stage: SlackStage) -> None:
+    """The demo's page, script and style sheet are served with their content types."""
     async with aiohttp.ClientSession() as session:
         for path, kind in (("", "text/html"), ("page/app.js", "application/javascript"),
                            ("page/style.css", "text/css")):  # fmt: skip

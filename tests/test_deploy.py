@@ -53,6 +53,8 @@ def test_the_units_documentation_is_a_file_its_install_steps_create() -> None:
 
 
 def test_the_unit_runs_habot_unprivileged_and_restarts_only_what_can_heal() -> None:
+    """The systemd unit runs habot as its own user and restarts it only on failures that can
+    heal."""
     unit = settings_of(UNIT.read_text())
     assert unit["User"] == ["habot"]
     assert unit["StateDirectory"] == ["habot"]
@@ -68,6 +70,7 @@ def test_the_unit_runs_habot_unprivileged_and_restarts_only_what_can_heal() -> N
 
 
 def test_the_containerfile_runs_habot_as_a_user_with_no_secret_inside() -> None:
+    """The container runs habot as an unprivileged user, with no secret copied into the image."""
     text = CONTAINERFILE.read_text()
     instructions = [line for line in text.splitlines() if line and not line.startswith((" ", "#"))]
     assert re.match(r"FROM \S+python:3\.11-slim$", instructions[0])

@@ -3,6 +3,7 @@ that exists there (a file, and the section it names), and none reaches outside t
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -52,3 +53,15 @@ def test_the_readme_is_a_front_door() -> None:
     assert "habot demo" in text
     assert "scripts/check" in text
     assert "../shared" not in text
+
+
+def test_every_test_says_what_it_proves() -> None:
+    """Each test has a docstring: the behaviour it holds habot to, in words (the suite
+    reads as the specification)."""
+    silent = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            is_test = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            if is_test and node.name.startswith("test_") and not ast.get_docstring(node):
+                silent.append(f"{path.relative_to(ROOT)}::{node.name}")
+    assert silent == []

@@ -51,6 +51,8 @@ def test_each_level_is_due_after_the_one_before_has_had_its_time() -> None:
 
 
 def test_a_level_that_could_never_be_asked_before_expiry_is_refused() -> None:
+    """An escalation level that could never be asked before the request expires is refused at
+    load."""
     base = {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
             "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}]}  # fmt: skip
     with pytest.raises(ConfigError, match=r"level 3 would be asked 10m.* ttl = 10m"):

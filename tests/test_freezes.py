@@ -70,6 +70,7 @@ PAIRS = ["prod", "dr"]
 def test_a_moment_is_read_in_the_time_zone(
     words: list[str], now: datetime, zone: ZoneInfo, expected: datetime
 ) -> None:
+    """A typed moment is read in the given time zone."""
     assert parse_when(words, now, zone)[0] == expected
 
 
@@ -85,6 +86,7 @@ def test_a_moment_is_read_in_the_time_zone(
 def test_a_freeze_is_parsed_with_its_pairs_end_and_reason(
     text: str, pairs: tuple[str, ...], ends: datetime
 ) -> None:
+    """A freeze is parsed into its pairs, when it ends and why."""
     ask = parse_freeze(text, PAIRS, NOW, LONDON)
     assert (ask.pairs, ask.ends_at) == (pairs, ends)
     assert ask.reason
@@ -102,12 +104,15 @@ def test_a_freeze_is_parsed_with_its_pairs_end_and_reason(
     ],
 )
 def test_a_bad_freeze_says_how(text: str, words: str) -> None:
+    """A malformed freeze is a usage error saying how to write it."""
     with pytest.raises(UsageError, match=words):
         parse_freeze(text, PAIRS, NOW, LONDON)
     assert parse_unfreeze("unfreeze all", PAIRS) == ("all",)
 
 
 def test_a_freeze_holds_planned_operations_and_lets_an_explained_failover_through() -> None:
+    """A freeze holds planned operations on its pairs until it ends, and lets a failover with a
+    reason through."""
     freeze = Freeze("f1", ("prod",), NOW, NOW + timedelta(hours=2), "month-end close", "U0LEAD1")
     assert covering([freeze], "prod", NOW + timedelta(hours=1)) == freeze
     assert covering([freeze], "dr", NOW) is None
@@ -123,6 +128,7 @@ def test_a_freeze_holds_planned_operations_and_lets_an_explained_failover_throug
 
 
 async def test_freezes_are_kept_lifted_and_read_on_every_store(stores: Stores) -> None:
+    """Freezes are kept, lifted and read alike on every store."""
     freezes = stores.freezes
     first = Freeze("f1", ("prod",), NOW, NOW + timedelta(hours=2), "close", "U0LEAD1")
     everywhere = Freeze("f2", ("all",), NOW, NOW + timedelta(hours=1), "DR test", "U0LEAD1")
@@ -193,6 +199,8 @@ async def test_a_frozen_pair_refuses_planned_and_holds_pending_work(
 async def test_the_bot_refuses_a_planned_switchover_in_a_freeze_and_allows_an_explained_failover(
     sim: Simulator, fake: FakeSlack, tmp_path: Path
 ) -> None:
+    """The running bot refuses a planned switchover during a freeze, shows the freeze on the
+    status card, and allows an explained failover."""
     bot = await start_bot(sim, fake, tmp_path, http=True, extra=CONFIG)
     try:
         frozen_now = await said(bot, fake, 'freeze prod 1h "month-end close"', user=LEAD_USER)
@@ -259,12 +267,14 @@ MONTH_END = Window(("all",), "0 0 28 * *", timedelta(days=4), "month-end close")
 def test_configured_windows_hold_from_each_start_for_their_length(
     at: datetime, zone: ZoneInfo, windows: list[Window], expected: list[tuple[datetime, datetime]]
 ) -> None:
+    """A configured freeze window holds from each of its starts for its length."""
     held = windows_holding(windows, zone, at)
     assert [(f.starts_at, f.ends_at) for f in held] == expected
     assert all(f.by == "configuration" for f in held)
 
 
 def test_a_window_is_validated_when_the_configuration_loads() -> None:
+    """A freeze window is checked when the configuration loads, naming what is wrong."""
     base = {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
             "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}]}  # fmt: skip
     window = {"start": "0 18 * * 5", "lasts": "62h", "reason": "weekend"}
@@ -280,6 +290,7 @@ def test_a_window_is_validated_when_the_configuration_loads() -> None:
 async def test_a_configured_window_refuses_like_a_typed_one_and_is_not_lifted_by_hand(
     sim: Simulator, memory: Stores
 ) -> None:
+    """A configured window refuses like a typed freeze and cannot be lifted by hand."""
     async with world_on(sim, memory) as world:
         world.clock.now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)  # a Saturday
         freezes = FreezeService(memory.freezes, world.clock, windows=[WEEKEND])
@@ -311,6 +322,7 @@ async def test_an_alert_during_a_freeze_still_alerts_and_says_so(memory: Stores)
 
 
 def test_app_home_shows_a_frozen_pair() -> None:
+    """App Home shows a frozen pair with until when and why."""
     line = PairLine("prod", None, None, None, None,
                     frozen=(NOW + timedelta(hours=2), "month-end close"))  # fmt: skip
     reading = replace(line, verdict=Verdict.BAU, primary=NodeState.ACTIVE,

@@ -173,6 +173,7 @@ def test_every_command_is_parsed_once_whole_into_what_it_asks() -> None:
 
 
 def test_pending_takes_nothing() -> None:
+    """pending takes no words; anything after it is a usage error."""
     assert parse_command("pending", PAIRS) == ParsedCommand(Sub.PENDING)
     with pytest.raises(UsageError, match="Unexpected `now`"):
         parse_command("pending now", PAIRS)

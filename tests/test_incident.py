@@ -54,6 +54,8 @@ OPERATIONS = {REQ: "failover"}
 
 
 def test_a_requests_timeline_holds_its_events_and_its_pairs_while_it_was_open() -> None:
+    """A request's timeline holds its own events and its pair's while it was open, with the
+    time since the last."""
     made = timeline(night(), Selection("prod", request=REQ), OPERATIONS)
     assert [x.seq for x in made.lines] == [2, 4, 5, 6, 7]  # not dr's read, not the ones outside
     assert made.lines[1].what == f"@U0AMIR approved failover {REQ} on prod"
@@ -68,6 +70,7 @@ def test_a_requests_timeline_holds_its_events_and_its_pairs_while_it_was_open() 
 
 @pytest.mark.parametrize("render", [as_markdown, as_json])
 def test_a_timeline_read_back_matches_the_chain(render: object) -> None:
+    """A timeline, rendered and read back, matches the audit chain."""
     records = night()
     made = timeline(records, Selection("prod", request=REQ), OPERATIONS)
     text = render(made)  # type: ignore[operator]
@@ -75,6 +78,8 @@ def test_a_timeline_read_back_matches_the_chain(render: object) -> None:
 
 
 def test_the_markdown_says_who_what_when_how_long_and_where_in_the_chain() -> None:
+    """The Markdown timeline says who, what, when, how long since the last, and each line's
+    place in the chain."""
     text = as_markdown(timeline(night(), Selection("prod", request=REQ), OPERATIONS))
     assert "# Incident timeline: request ec340c3a on prod" in text
     [approved] = [line for line in text.splitlines() if " approved " in line]
@@ -84,6 +89,7 @@ def test_the_markdown_says_who_what_when_how_long_and_where_in_the_chain() -> No
 
 
 def test_an_edited_a_dropped_and_an_added_line_are_each_named() -> None:
+    """Checked against the chain, an edited, a dropped and an added line are each named."""
     records = night()
     lines = as_markdown(timeline(records, Selection("prod", request=REQ), OPERATIONS)).splitlines()
     edited = [ln.replace("@U0AMIR approved", "@U0OLIVIA approved") for ln in lines]

@@ -33,6 +33,7 @@ def shown(formatter: logging.Formatter, rec: logging.LogRecord) -> str:
 
 
 def test_a_text_line_has_its_time_and_what_it_is_about() -> None:
+    """A text log line carries its UTC time, level, logger, message and what it is about."""
     with logs.about(pair="prod", request="a1b2c3d4"):
         line = shown(logs.TextFormatter(), record())
     assert re.fullmatch(
@@ -44,6 +45,7 @@ def test_a_text_line_has_its_time_and_what_it_is_about() -> None:
 
 
 def test_a_json_line_is_one_object_with_the_fields_known() -> None:
+    """A JSON log line is one object with only the fields known."""
     with logs.about(user="U0OPS1"), logs.about(pair="dr"):
         line = shown(logs.JsonFormatter(), record(level=logging.WARNING))
     found = json.loads(line)
@@ -52,6 +54,7 @@ def test_a_json_line_is_one_object_with_the_fields_known() -> None:
 
 
 def test_a_json_line_carries_an_exception_as_its_words_and_trace() -> None:
+    """A JSON log line carries an exception's words and trace, still on one line."""
     try:
         raise ValueError("bad\nthing")
     except ValueError:
@@ -79,6 +82,7 @@ def test_node_text_in_a_message_cannot_forge_a_line_or_act_on_a_terminal() -> No
 
 
 def test_what_a_line_is_about_cannot_forge_another_line_or_flood_it() -> None:
+    """What a line is about can neither forge another line nor flood it."""
     with logs.about(request="x\n2026-01-01T00:00:00.000Z ERROR habot: forged"):
         line = shown(logs.TextFormatter(), record())
     assert "\n" not in line
@@ -88,6 +92,7 @@ def test_what_a_line_is_about_cannot_forge_another_line_or_flood_it() -> None:
 
 @pytest.mark.parametrize("name", [*logs.BODY_LOGGERS, "apscheduler.executors.default"])
 def test_noisy_libraries_stay_quiet_even_at_vv(name: str) -> None:
+    """Noisy libraries stay at warnings even at -vv, while habot's own logs go to debug."""
     logs.configure(2)
     try:
         assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING
@@ -101,6 +106,7 @@ async def nothing() -> None:
 
 
 def test_scheduled_jobs_have_names() -> None:
+    """Every scheduled job has a name people can read in the logs."""
     scheduler = build_scheduler(
         digest_settings(), Jobs(nothing, nothing, nothing, nothing, nothing)
     )

@@ -109,6 +109,7 @@ def test_committed_manifests_are_current(path: str, rendered: dict[str, Any]) ->
 
 
 def test_the_usage_hint_lists_every_subcommand() -> None:
+    """The manifest's usage hint lists every subcommand, within Slack's limit."""
     hint = render_manifest()["features"]["slash_commands"][0]["usage_hint"]
     for sub in Sub:
         assert sub.value in hint, sub

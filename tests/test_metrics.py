@@ -56,6 +56,7 @@ def value(found: Samples, name: str, **labels: str) -> float:
 async def test_metrics_say_each_pairs_verdict_and_what_habot_spent_its_time_on(
     sim: Simulator, fake: FakeSlack, tmp_path: Path
 ) -> None:
+    """/metrics says each pair's verdict and how long habot's SSH, Slack and operations took."""
     await sim.apply("dr", "primary", "down")
     bot = await start_bot(sim, fake, tmp_path, http=True, extra=CONFIG)
     try:

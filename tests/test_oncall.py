@@ -36,6 +36,8 @@ EMAILS = {"lead2@example.com": LEAD2.user}
 
 
 def test_level_one_is_the_on_call_approvers_or_the_configured_level_saying_why() -> None:
+    """Level 1 is whoever is on call and an approver; when nobody is, the configured level,
+    saying why."""
     on_call = OnCall(frozenset({"U0LEAD2", "U0OPS1"}))
     assert first_level(CONFIGURED, on_call, frozenset({"U0LEAD1", "U0LEAD2"})) == FirstLevel(
         ("U0LEAD2",)
@@ -51,6 +53,7 @@ def test_level_one_is_the_on_call_approvers_or_the_configured_level_saying_why()
 
 
 def test_an_answer_that_is_not_on_calls_is_refused() -> None:
+    """A PagerDuty answer that is not an on-calls list is refused, saying what is wrong."""
     with pytest.raises(ValueError, match="no 'oncalls' list"):
         parse_oncalls({"error": {"message": "nope"}})
     with pytest.raises(ValueError, match="has no user"):
@@ -62,6 +65,8 @@ def test_an_answer_that_is_not_on_calls_is_refused() -> None:
 
 
 def test_on_call_needs_escalation_levels_to_fall_back_on() -> None:
+    """On-call schedules need escalation levels to fall back on, or the configuration is
+    refused."""
     base = {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
             "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}]}  # fmt: skip
     with pytest.raises(ConfigError, match=r"\[approval\] escalation must list the levels"):
@@ -118,6 +123,7 @@ async def test_pagerduty_is_asked_for_the_schedules_on_call_and_cached_a_minute(
 
 
 async def test_a_lookup_that_fails_says_why_and_is_tried_again_soon(pagers: FakePagers) -> None:
+    """A failed on-call lookup says why and is tried again soon, not cached as an answer."""
     pagers.on_call = {SCHEDULE: PEOPLE}
     ticks = Ticks()
     refused = await lookup(pagers, ticks, token="wrong").now()
@@ -150,6 +156,7 @@ async def test_slack_matches_an_email_to_its_user(fake: FakeSlack) -> None:
 
 
 async def test_habot_check_tries_the_on_call_lookup(pagers: FakePagers, tmp_path: Path) -> None:
+    """habot check tries the on-call lookup and says who is on call, or why it failed."""
     pagers.on_call = {SCHEDULE: PEOPLE}
     settings = oncall_settings(pagers)
     [check] = await check_paging(settings, Secrets({"HABOT_PAGERDUTY_API_TOKEN": API_TOKEN}), False)
@@ -198,6 +205,7 @@ def with_on_call(world: World, answer: OnCall) -> None:
 
 
 async def test_a_new_request_asks_who_is_on_call(on_call_world: World) -> None:
+    """A new request asks whoever is on call, and its card and audit say so."""
     world = on_call_world
     with_on_call(world, OnCall(frozenset({LEAD2.user, "U0OPS9"})))
     await world.ask("switchover prod")
@@ -211,6 +219,7 @@ async def test_a_new_request_asks_who_is_on_call(on_call_world: World) -> None:
 async def test_a_failed_lookup_asks_the_configured_level_and_the_card_says_so(
     on_call_world: World,
 ) -> None:
+    """When the lookup fails, the configured level 1 is asked and the card says why."""
     world = on_call_world
     with_on_call(world, OnCall(failure="PagerDuty answered HTTP 503"))
     await world.ask("switchover prod")

@@ -317,6 +317,7 @@ async def test_each_approver_who_can_act_is_told_by_direct_message(world: World)
 async def test_no_direct_messages_when_nobody_should_get_one(
     world: World, who: frozenset[str] | None, setting: bool, refuse: str | None
 ) -> None:
+    """No direct message goes out when dm_approvers is off, nobody is known, or Slack refuses."""
     slack = world.settings.slack.model_copy(update={"dm_approvers": setting})
     settings = world.settings.model_copy(update={"slack": slack})
     world.notifier.refuse = refuse
@@ -326,6 +327,7 @@ async def test_no_direct_messages_when_nobody_should_get_one(
 
 
 async def test_direct_messages_are_capped_for_a_huge_approver_group(world: World) -> None:
+    """A huge approver group gets at most MAX_DIRECT direct messages."""
     crowd = frozenset(f"U0LEAD{i:03d}" for i in range(300))
     world.service = world.with_service(approvers=KnownApprovers(crowd))
     await world.ask("switchover prod")

@@ -40,6 +40,7 @@ T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 def test_each_part_renders_for_slack() -> None:
+    """Each part of a reply renders as Slack shows it: mentions, rooms, code, bold, links."""
     reply = refused(
         "Ask ", Person("U0LEAD"), " in ", Room("C0HAOPS"), ": ", Code("/ha pending"), ", ",
         Strong("prod"), ", ", Link("https://slack.com/archives/C1/p1", "its card"), ".",
@@ -51,11 +52,13 @@ def test_each_part_renders_for_slack() -> None:
 
 
 def test_the_same_reply_reads_plainly_in_a_terminal() -> None:
+    """The same reply reads plainly in a terminal."""
     reply = refused("Ask ", Person("U0LEAD"), " about ", Code("a1b2c3d4"), " on ", Strong("prod"))
     assert reply_text(reply) == "refused: Ask @U0LEAD about a1b2c3d4 on prod"
 
 
 def test_output_is_a_code_block_that_cannot_be_closed_from_inside() -> None:
+    """A node's output is a code block its own text cannot close or use to mention anyone."""
     shown = mrkdwn(say("code:\n", Output("123```<!channel>")))
     assert shown == "code:\n```123'''&lt;!channel&gt;```"
 
@@ -70,6 +73,7 @@ def test_typed_words_stay_inert_in_slack_and_unchanged_in_a_terminal(typed: str)
 
 
 def test_lists_of_parts_are_joined() -> None:
+    """Lists of parts are joined with their separator, in Slack and in plain text."""
     rooms = joined([Room("C1"), Room("C2")])
     assert mrkdwn(say(*rooms)) == "<#C1>, <#C2>"
     lines = joined([(Code("a"), " one"), (Code("b"), " two")], "\n")
@@ -78,6 +82,7 @@ def test_lists_of_parts_are_joined() -> None:
 
 @pytest.mark.parametrize("tone", list(Tone))
 def test_every_tone_renders(tone: Tone) -> None:
+    """Every tone renders, in the channel or privately, and a terminal shows no emoji."""
     message = render(say("words", tone=tone, in_channel=True))
     assert message.text.endswith("words")
     assert message.in_channel
@@ -149,6 +154,7 @@ def test_imports_go_one_way(layer: str, never: tuple[str, ...]) -> None:
 
 
 def test_a_command_outside_the_allowed_channels_is_refused_naming_them() -> None:
+    """A command outside the allowed channels is refused, naming where to run it."""
     parsed = ParsedCommand(Sub.STATUS)
     roles = frozenset(Access)
     why = refusal(parsed, "C0ELSE", roles, ("C0HAOPS", "C0NOC"), "/ha")
@@ -161,6 +167,7 @@ def test_a_command_outside_the_allowed_channels_is_refused_naming_them() -> None
 
 
 def test_a_missing_role_is_named_with_where_to_get_it() -> None:
+    """A missing role is named with the person's roles and where to get it."""
     why = refusal(
         ParsedCommand(Sub.SWITCHOVER, "prod"), None, frozenset({Access.VIEWER}), (), "/ha"
     )
@@ -173,6 +180,7 @@ def test_a_missing_role_is_named_with_where_to_get_it() -> None:
 
 @pytest.mark.parametrize(("wait", "shown"), [(0.2, "1s"), (12.1, "13s"), (59, "59s")])
 def test_slowing_down_says_when_to_try_again(wait: float, shown: str) -> None:
+    """Over the rate limit, the reply says when to try again."""
     reply = slow_down(timedelta(seconds=wait), 20, "/ha")
     assert reply.tone is Tone.WAIT
     assert f"Try again in {shown}" in plain(reply.parts)
@@ -202,6 +210,8 @@ def test_times_shown_in_slack_are_slack_dates_in_each_readers_zone() -> None:
 
 
 def test_a_moment_is_a_slack_date_with_utc_words_to_fall_back_on() -> None:
+    """A moment is a Slack date in each reader's zone, with UTC words to fall back on; a
+    terminal shows it dated."""
     at = datetime(2026, 11, 26, 3, 15, tzinfo=UTC)
     assert mrkdwn(say("expires ", When(at))) == (
         "expires <!date^1795662900^{date_short_pretty} at {time}|03:15 UTC>"

@@ -45,6 +45,8 @@ async def operate(world: World, text: str) -> str:
 
 
 async def test_a_scripted_day_gives_who_served_when_and_why(world: World, memory: Stores) -> None:
+    """A scripted day of readings and operations gives who served when, for how long, and what
+    caused each change."""
     timings = Timings()
     world.service = world.with_service(telemetry=timings)
     status = StatusService(world.settings, world.runner, world.clock)
@@ -101,6 +103,7 @@ async def test_a_scripted_day_gives_who_served_when_and_why(world: World, memory
 
 
 def test_no_reading_kept_says_so() -> None:
+    """With no reading kept, the role history says so."""
     assert role_history([], [], "prod") == []
     assert "No readings of prod are kept yet" in shown(role_reply("prod", [], datetime.now(UTC)))
 

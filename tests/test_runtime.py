@@ -73,6 +73,8 @@ async def test_a_cli_habot_reads_status_and_keeps_nothing(
 
 
 async def test_without_ssh_asking_for_it_says_so(sim_settings: Settings) -> None:
+    """A habot opened without SSH says so when SSH is asked for, and what needs none still
+    works."""
     async with Habot.open(sim_settings, NO_KEYRING, ssh=False, database=False) as habot:
         with pytest.raises(RuntimeError, match="ssh=False"):
             _ = habot.status

@@ -52,6 +52,7 @@ def test_a_message_is_rfc5424_with_its_place_in_the_chain() -> None:
 
 
 def test_cef_escapes_what_would_break_its_fields() -> None:
+    """CEF escapes what would break its fields and extensions."""
     message = syslog_message(record(reason="a|b=c\nd"), SiemFormat.CEF, "h").decode()
     cef = message.split("] ", 1)[1]
     assert cef.startswith("CEF:0|Osirium PAM HA|habot|")
@@ -187,6 +188,7 @@ async def test_a_siem_with_a_certificate_from_another_ca_is_refused_and_said(
     ],
 )
 def test_a_bad_siem_setting_is_refused_at_load_naming_it(siem: dict[str, str], said: str) -> None:
+    """A bad [siem] setting is refused at load, naming it."""
     with pytest.raises(ConfigError, match=re.escape(said)) as info:
         parse_settings({"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
                         "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
@@ -195,6 +197,7 @@ def test_a_bad_siem_setting_is_refused_at_load_naming_it(siem: dict[str, str], s
 
 
 def test_a_siem_target_names_its_endpoint() -> None:
+    """A SIEM target names its scheme, host and port; none when unset."""
     assert SiemSettings(target="tls://[::1]:6514").endpoint == ("tls", "::1", 6514)
     assert SiemSettings(target="tcp://siem.example:514").endpoint == ("tcp", "siem.example", 514)
     assert SiemSettings().endpoint is None

@@ -79,6 +79,7 @@ def nowhere() -> str:
 async def test_a_revoked_bot_token_ends_the_start_with_one_line(
     sim: Simulator, fake: FakeSlack, tmp_path: Path
 ) -> None:
+    """A revoked bot token ends the start at once with one line saying what to do (exit 2)."""
     fake.fail_next["auth.test"] = ["token_revoked"]
     code, took, said = await (await launch(sim, tmp_path, fake.api_url)).ends()
     assert code == 2
@@ -94,6 +95,7 @@ async def test_a_revoked_bot_token_ends_the_start_with_one_line(
 async def test_a_refused_app_token_is_named(
     sim: Simulator, fake: FakeSlack, tmp_path: Path
 ) -> None:
+    """A refused app token is named, without a traceback (exit 2)."""
     fake.fail_next["apps.connections.open"] = ["invalid_auth"]
     code, _, said = await (await launch(sim, tmp_path, fake.api_url)).ends()
     assert code == 2
@@ -133,6 +135,7 @@ async def test_slack_answering_after_a_few_errors_still_starts(
 async def test_slack_unreachable_for_the_whole_start_timeout_exits_1(
     sim: Simulator, tmp_path: Path
 ) -> None:
+    """Slack unreachable for the whole start_timeout: exit 1, saying so and naming the setting."""
     code, took, said = await (await launch(sim, tmp_path, nowhere(), start_timeout="3s")).ends()
     assert code == 1
     assert took < 10
@@ -147,6 +150,7 @@ async def test_slack_unreachable_for_the_whole_start_timeout_exits_1(
 async def test_a_signal_during_a_slack_outage_stops_it_promptly(
     sim: Simulator, tmp_path: Path, sig: signal.Signals
 ) -> None:
+    """A signal while Slack is unreachable at start stops habot promptly."""
     run = await launch(sim, tmp_path, nowhere(), start_timeout="10m")
     await run.says("Slack is not answering yet")
     run.process.send_signal(sig)

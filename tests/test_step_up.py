@@ -27,6 +27,8 @@ from tests.test_slack_operations import ask, cards, opened_form, outcome_told, r
 
 
 def test_redundancy_ending_verbs_are_typed_by_default_and_each_may_be_set() -> None:
+    """Operations that end redundancy are confirmed by typing the pair's name by default; each
+    may be set otherwise."""
     default = StepUp()
     for operation in (Operation.MAKE_STANDALONE, Operation.INITIALISE, Operation.DEMOTE_PRIMARY):
         assert default.confirm(operation) is Confirm.TYPE_PAIR_NAME
@@ -56,6 +58,7 @@ def test_redundancy_ending_verbs_are_typed_by_default_and_each_may_be_set() -> N
     ],
 )
 def test_only_the_pairs_own_name_confirms(typed: str | None, words: str | None) -> None:
+    """Only the pair's own name, typed, confirms an approval."""
     problem = name_problem("prod", typed)
     assert (problem is None) if words is None else (words in (problem or ""))
 

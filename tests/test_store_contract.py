@@ -40,6 +40,7 @@ def at(
 async def test_readings_keep_the_last_a_window_and_the_last_readable_state(
     stores: Stores,
 ) -> None:
+    """Readings keep the last one, a window of them, and each node's last readable state."""
     readings = stores.readings
     assert await readings.last("prod") is None
     await readings.add(at(0))
@@ -58,6 +59,7 @@ async def test_readings_keep_the_last_a_window_and_the_last_readable_state(
 
 
 async def test_a_lease_has_one_holder_until_it_lapses_or_is_given_up(stores: Stores) -> None:
+    """A lease has one holder until it lapses or is given up."""
     leases = stores.leases
     assert await leases.claim("scheduler", "A", T0, TTL)
     assert not await leases.claim("scheduler", "B", T0 + timedelta(seconds=5), TTL)
@@ -76,6 +78,7 @@ async def test_a_lease_has_one_holder_until_it_lapses_or_is_given_up(stores: Sto
 
 
 async def test_home_viewers_are_listed_most_recent_first(stores: Stores) -> None:
+    """Home viewers are listed most recent first, within the window asked for."""
     viewers = stores.viewers
     await viewers.opened("U0OLD", T0 - timedelta(days=40))
     await viewers.opened("U0ONE", T0)
@@ -85,6 +88,7 @@ async def test_home_viewers_are_listed_most_recent_first(stores: Stores) -> None
 
 
 async def test_the_audit_chain_appends_reads_back_and_verifies(stores: Stores) -> None:
+    """The audit chain appends, reads back in order and verifies on every store."""
     audit = stores.audit
     assert await audit.head() is None
     for n, pair in enumerate(("prod", "dr", "prod"), 1):
@@ -100,6 +104,7 @@ async def test_the_audit_chain_appends_reads_back_and_verifies(stores: Stores) -
 
 
 async def test_request_rows_say_state_and_approvers(stores: Stores) -> None:
+    """Request rows say each request's state and approvers."""
     requests = stores.requests
     await requests.create(request(required=2), "C0HAOPS", PLAN)
     await requests.add_approval("r1", "U0LEAD", T0)

@@ -53,6 +53,7 @@ def lines(named: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def test_each_event_is_one_sentence_with_mentions_and_slack_dates() -> None:
+    """Each audit event is one sentence with mentions, Slack dates and its place in the chain."""
     said = lines({REQ: "failover"})
     at = int((T0 + timedelta(minutes=2)).timestamp())
     assert said["approved"] == (

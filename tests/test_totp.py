@@ -39,6 +39,7 @@ def code_at(secret: str, at: datetime) -> str:
 
 
 def test_a_code_is_matched_to_its_step_within_one_step_either_side() -> None:
+    """An authenticator code is matched to its time step, within one step either side."""
     secret = new_secret()
     now = int(T0.timestamp()) // STEP
     assert matched_step(secret, code_at(secret, T0), T0) == now
@@ -50,6 +51,7 @@ def test_a_code_is_matched_to_its_step_within_one_step_either_side() -> None:
 
 
 def test_each_way_a_code_fails_says_why() -> None:
+    """Each way a code fails (not enrolled, empty, wrong, reused) says why."""
     secret = new_secret()
     good = code_at(secret, T0)
     assert "habot approver enrol U0LEAD1" in (code_problem(None, good, T0, "U0LEAD1")[0] or "")
@@ -62,6 +64,7 @@ def test_each_way_a_code_fails_says_why() -> None:
 
 
 def test_the_enrolment_uri_is_what_an_authenticator_app_scans() -> None:
+    """The enrolment URI is the otpauth URI an authenticator app scans."""
     secret = new_secret()
     uri = urlsplit(provisioning_uri(secret, "U0LEAD1"))
     assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
@@ -70,6 +73,7 @@ def test_the_enrolment_uri_is_what_an_authenticator_app_scans() -> None:
 
 
 def test_totp_needs_the_typed_form() -> None:
+    """totp needs the typed confirmation form, or the configuration is refused."""
     base = {"ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
             "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}]}  # fmt: skip
     with pytest.raises(ConfigError, match="totp = true needs confirm"):
@@ -80,6 +84,7 @@ def test_totp_needs_the_typed_form() -> None:
 async def test_secrets_are_sealed_in_the_database_and_opened_only_with_the_key(
     tmp_path: Path,
 ) -> None:
+    """Authenticator secrets are sealed in the database and opened only with the key."""
     db = tmp_path / "habot.db"
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
@@ -121,6 +126,7 @@ async def coded(stepped: World, memory: Stores) -> World:  # noqa: F811
 
 
 async def test_a_wrong_or_replayed_code_approves_nothing(coded: World) -> None:
+    """A wrong or replayed code approves nothing, saying why."""
     world = coded
     secrets: dict[str, str] = world.secrets  # type: ignore[attr-defined]
     await world.ask("make-standalone prod secondary")
@@ -146,6 +152,7 @@ async def test_a_wrong_or_replayed_code_approves_nothing(coded: World) -> None:
 async def test_the_cli_enrols_an_approver_once_and_says_what_a_key_is(
     sim: Simulator, tmp_path: Path
 ) -> None:
+    """The CLI makes a key, enrols an approver once, and says what a key is for."""
     config = tmp_path / "habot.toml"
     db = tmp_path / "enrol.db"
     config.write_text(sim.kit.config_path.read_text().replace(
