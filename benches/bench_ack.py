@@ -23,8 +23,8 @@ from pathlib import Path
 
 from benches.kit import DEFAULT_FRESH, Target, heading, percentile, row, summary
 from habot.sim.simulator import Simulator
-from tests.botproc import free_port, start_bot
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import free_port, start_bot
+from tests.kit.fakeslack import FakeSlack
 
 _ROUNDS = count()
 

@@ -32,8 +32,8 @@ from benches.kit import (
     row,
 )
 from habot.sim.simulator import Simulator
-from tests.botproc import start_bot
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import start_bot
+from tests.kit.fakeslack import FakeSlack
 
 
 def status_runs(sim: Simulator) -> int:

@@ -28,8 +28,8 @@ from habot.core.model import Role
 from habot.sim.appliance import Plan
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from tests.botproc import start_bot
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import start_bot
+from tests.kit.fakeslack import FakeSlack
 from tests.test_slack_operations import CONFIG, LEAD, ask, cards, click
 
 FAST = CONFIG.replace('cooldown = "10m"', 'cooldown = "1s"').replace(

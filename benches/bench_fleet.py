@@ -38,8 +38,8 @@ from habot.services.status import StatusService
 from habot.sim.kit import SimKit
 from habot.sim.simulator import control
 from habot.ssh.executor import SshExecutor
-from tests.conftest import serving
-from tests.sshd import prepare, wait_listening
+from tests.kit.factories import serving
+from tests.kit.sshd import prepare, wait_listening
 
 STATUS = ha_command(HaCommand.STATUS)
 

@@ -25,8 +25,8 @@ import aiohttp
 
 from benches.kit import UNLIMITED, Target, asked, heading, row
 from habot.sim.simulator import Simulator
-from tests.botproc import start_bot
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import start_bot
+from tests.kit.fakeslack import FakeSlack
 
 SLOW = re.compile(r"Executing (.*) took (\d+\.\d+) seconds")
 

@@ -21,8 +21,8 @@ import aiohttp
 from benches.bench_ack import bare_app
 from benches.kit import DEFAULT_FRESH, UNLIMITED, Target, asked, heading, row
 from habot.sim.simulator import Simulator
-from tests.botproc import Bot, start_bot
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import Bot, start_bot
+from tests.kit.fakeslack import FakeSlack
 
 
 def rss_mib(pid: int) -> float:

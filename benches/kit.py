@@ -14,8 +14,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.botproc import CHANNEL, ROLES, SECRET, Bot
-from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
+from tests.kit.botproc import CHANNEL, ROLES, SECRET, Bot
+from tests.kit.fakeslack import FakeSlack, form_body, signed_headers, slash_command
 
 # No per-person limit: a burst from many people is answered, never refused as too many.
 UNLIMITED = ROLES.replace('command = "/ha"', 'command = "/ha"\ncommands_per_minute = 10000')

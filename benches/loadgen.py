@@ -15,8 +15,8 @@ import uuid
 
 import aiohttp
 
-from tests.botproc import CHANNEL, SECRET
-from tests.fakeslack import form_body, signed_headers, slash_command
+from tests.kit.botproc import CHANNEL, SECRET
+from tests.kit.fakeslack import form_body, signed_headers, slash_command
 
 
 async def one(session: aiohttp.ClientSession, url: str, base: str, user: str) -> float:

@@ -4,46 +4,30 @@ settings pointing at them."""
 from __future__ import annotations
 
 import inspect
-import os
 import shutil
-import subprocess
 import tempfile
-import tomllib
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from habot.config import Settings, parse_settings
+from habot.config import Settings
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
 from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
 from habot.store.memory import memory_stores
-from tests.fakepager import FakePagers
-from tests.fakeslack import MESSAGE_LIMIT, STARTED, FakeSlack
-from tests.plainwords import HEARD
-from tests.postgres import PostgresServer, fresh_database, postgres_bin, postgres_server
-from tests.sshd import Sshd, prepare, wait_listening
-
-REQUIRE_SYSTEM_ENV = "HABOT_REQUIRE_SYSTEM_TESTS"
-
-# Short limits so failure paths finish quickly; behaviour is the same as with the defaults.
-FAST_SSH = {
-    "connect_timeout": "3s",
-    "status_timeout": "3s",
-    "command_timeout": "10s",
-    "prompt_idle": "500ms",
-    # Tests change the simulator and look at once: a finished reading is not reused (one in
-    # flight still is). The tests of fresh_for itself set it back to the default.
-    "fresh_for": "1ms",
-}
-
+from tests.kit.factories import serving, settings_from, skip_or_fail, system_binary
+from tests.kit.fakepager import FakePagers
+from tests.kit.fakeslack import MESSAGE_LIMIT, STARTED, FakeSlack
+from tests.kit.plainwords import HEARD
+from tests.kit.postgres import PostgresServer, fresh_database, postgres_bin, postgres_server
+from tests.kit.slack import bot as bot  # the running-bot fixture, for every module
+from tests.kit.sshd import Sshd, prepare
+from tests.kit.world import world as world  # the service-world fixture, for every module
 
 #: Fixtures that start a system binary (OpenSSH's sshd, PostgreSQL).
 SYSTEM_FIXTURES = frozenset(
@@ -118,24 +102,6 @@ def _source(function: Callable[..., Any]) -> str:
         return ""
 
 
-def system_binary(name: str, package: str) -> str:
-    """The path of a system binary; skip (or fail under CI) with the reason when missing."""
-    found = shutil.which(name) or next(
-        (str(p) for d in ("/usr/sbin", "/usr/bin") if (p := Path(d) / name).exists()), None
-    )
-    if found is None:
-        skip_or_fail(f"{name} is not installed (apt-get install {package})")
-    assert found is not None
-    return found
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip with the reason — or fail, when CI requires the system tests."""
-    if os.environ.get(REQUIRE_SYSTEM_ENV) == "1":
-        pytest.fail(f"HABOT_REQUIRE_SYSTEM_TESTS=1 but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[str]:
     """A private PostgreSQL server for the whole run (Debian's `postgresql` binaries)."""
@@ -188,45 +154,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'habot.db'}"
     return fresh_database(request.getfixturevalue("postgres_admin"))
-
-
-def settings_from(config_path: Path, **ssh_overrides: Any) -> Settings:
-    """Load a config file with faster SSH limits (and any overrides) for tests."""
-    data = tomllib.loads(config_path.read_text())
-    data["ssh"] = {**data["ssh"], **FAST_SSH, **ssh_overrides}
-    return parse_settings(data, source=str(config_path))
-
-
-def fast_config_file(
-    sim: Simulator, name: str = "fast.toml", extra: str = "", ssh: dict[str, str] | None = None
-) -> Path:
-    """The simulator's habot.toml with short SSH limits (``ssh`` overrides some of them;
-    plus ``extra`` TOML), beside it."""
-    limits = {**FAST_SSH, **(ssh or {})}
-    lines = [
-        line
-        for line in sim.kit.config_path.read_text().splitlines()
-        if line.split(" = ")[0] not in limits
-    ]
-    at = lines.index("[ssh]") + 1
-    lines[at:at] = [f'{key} = "{value}"' for key, value in limits.items()]
-    path = sim.kit.dir / name
-    path.write_text("\n".join(lines) + "\n" + extra)
-    return path
-
-
-class Clock:
-    """A clock the test moves (a fake at the Clock port)."""
-
-    def __init__(self, start: datetime = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def ticks(self) -> float:
-        """The same moment as monotonic seconds (for what times itself locally)."""
-        return self.now.timestamp()
 
 
 @pytest.fixture(autouse=True)
@@ -301,23 +228,6 @@ async def console_sshd(tmp_path: Path) -> AsyncIterator[Sshd]:
     system_binary("ssh-keygen", "openssh-client")
     async with serving(*prepare(tmp_path / "sshd", binary, console=True)) as handle:
         yield handle
-
-
-@asynccontextmanager
-async def serving(argv: list[str], handle: Sshd) -> AsyncIterator[Sshd]:
-    """Run a prepared sshd until the block ends."""
-    # Popen returns at once; sshd runs beside the event loop until the block ends.
-    handle.process = subprocess.Popen(  # noqa: ASYNC220
-        argv, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-    )
-    try:
-        await wait_listening(handle.address.port, handle.process)
-        yield handle
-    finally:
-        handle.process.terminate()
-        handle.process.wait(timeout=10)
-        if handle.process.stderr:
-            handle.process.stderr.close()
 
 
 @pytest.fixture

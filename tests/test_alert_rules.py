@@ -15,9 +15,9 @@ import aiohttp
 import yaml
 
 from habot.sim.simulator import Simulator
-from tests.botproc import start_bot
-from tests.conftest import system_binary
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import start_bot
+from tests.kit.factories import system_binary
+from tests.kit.fakeslack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "habot-rules.yml"

@@ -26,9 +26,9 @@ from habot.services.alerting import Alerter
 from habot.services.ports import Caller, Outbox, Stores
 from habot.sim.simulator import Simulator
 from habot.store.alert_state import decode, encode
-from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
-from tests.conftest import Clock
-from tests.fakeslack import (
+from tests.kit.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
+from tests.kit.factories import Clock
+from tests.kit.fakeslack import (
     ApiCall,
     FakeSlack,
     block_action,
@@ -37,8 +37,8 @@ from tests.fakeslack import (
     signed_headers,
     slash_command,
 )
-from tests.slackcheck import problems_in_blocks
-from tests.test_slack_operations import click, post
+from tests.kit.slack import click, post
+from tests.kit.slackcheck import problems_in_blocks
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 CONFIG = {

@@ -22,9 +22,9 @@ from habot.services.ports import Stores
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
 from habot.store.requests import RequestStore
-from tests.conftest import Clock
-from tests.fakeslack import FakeSlack
-from tests.slackcheck import problems_in_blocks
+from tests.kit.factories import Clock
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slackcheck import problems_in_blocks
 from tests.test_audit import event
 from tests.test_outbox import worker
 from tests.test_request_store import PLAN, T0, request, said

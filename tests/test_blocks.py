@@ -24,7 +24,7 @@ from habot.core.blocks import (
 from habot.core.grammar import Sub
 from habot.core.model import Health, NodeState, Role, Verdict
 from habot.core.verdict import NodeView, PairStatus
-from tests.slackcheck import problems_in_blocks, problems_in_view
+from tests.kit.slackcheck import problems_in_blocks, problems_in_view
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 

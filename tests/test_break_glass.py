@@ -30,9 +30,9 @@ from habot.services.paging import Paging
 from habot.services.ports import Caller, Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
-from tests.botproc import CHANNEL, SECRET, Bot, start_bot
-from tests.fakepager import FakePagers
-from tests.fakeslack import (
+from tests.kit.botproc import CHANNEL, SECRET, Bot, start_bot
+from tests.kit.fakepager import FakePagers
+from tests.kit.fakeslack import (
     FakeSlack,
     block_action,
     form_body,
@@ -41,23 +41,8 @@ from tests.fakeslack import (
     slash_command,
     view_submission,
 )
-from tests.test_escalation import pages
-from tests.test_metrics import scrape, value
-from tests.test_operation_service import (
-    LEAD,
-    LEAD2,
-    OPERATOR,
-    KnownApprovers,
-    World,
-    shown,
-    world_on,
-)
-from tests.test_paging import PAGE_ENV, paging_config
-from tests.test_slack_http import post as post_signed
-from tests.test_slack_operations import (
-    LEAD as LEAD_USER,
-)
-from tests.test_slack_operations import (
+from tests.kit.slack import LEAD as LEAD_USER
+from tests.kit.slack import (
     OPS,
     ask,
     audit_export,
@@ -70,6 +55,11 @@ from tests.test_slack_operations import (
     post,
     runs,
 )
+from tests.kit.world import LEAD, LEAD2, OPERATOR, KnownApprovers, World, shown, world_on
+from tests.test_escalation import pages
+from tests.test_metrics import scrape, value
+from tests.test_paging import PAGE_ENV, paging_config
+from tests.test_slack_http import post as post_signed
 
 T0 = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
 TEN = timedelta(minutes=10)

@@ -29,19 +29,9 @@ from habot.errors import ConfigError
 from habot.services.operations.stage import change_control
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
-from tests.botproc import BOT_TOKEN, CHANNEL, start_bot
-from tests.fakeslack import FakeSlack, form_body, slash_command, view_submission
-from tests.test_break_glass import interact
-from tests.test_operation_service import (
-    LEAD,
-    OPERATOR,
-    VIEWER,
-    KnownApprovers,
-    World,
-    shown,
-    world_on,
-)
-from tests.test_slack_operations import (
+from tests.kit.botproc import BOT_TOKEN, CHANNEL, start_bot
+from tests.kit.fakeslack import FakeSlack, form_body, slash_command, view_submission
+from tests.kit.slack import (
     CONFIG,
     OPS,
     ask,
@@ -55,7 +45,9 @@ from tests.test_slack_operations import (
     runs,
     send_form,
 )
-from tests.test_slack_operations import LEAD as LEAD_USER
+from tests.kit.slack import LEAD as LEAD_USER
+from tests.kit.world import LEAD, OPERATOR, VIEWER, KnownApprovers, World, shown, world_on
+from tests.test_break_glass import interact
 
 PAIRS = ["prod", "dr"]
 PATTERN = "^CHG[0-9]{7}$"

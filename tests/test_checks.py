@@ -17,7 +17,7 @@ from habot.core.verdict import PairStatus
 from habot.services.ports import Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
-from tests.test_operation_service import LEAD, World, shown, world_on
+from tests.kit.world import LEAD, World, shown, world_on
 
 
 @pytest.fixture

@@ -27,10 +27,10 @@ from habot.store.db import make_engine, upgrade
 from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
-from tests.botproc import APP_TOKEN, BOT_TOKEN
-from tests.conftest import fast_config_file
-from tests.fakeslack import FakeSlack
-from tests.plainwords import identifiers_in
+from tests.kit.botproc import APP_TOKEN, BOT_TOKEN
+from tests.kit.factories import fast_config_file
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.plainwords import identifiers_in
 from tests.test_alerting import BAD, GOOD
 from tests.test_request_store import PLAN, request
 

@@ -15,13 +15,13 @@ import pytest
 
 from habot.core.model import NodeState, Role
 from habot.sim.simulator import Simulator
-from tests.botproc import Bot, start_bot
-from tests.conftest import fast_config_file
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import Bot, start_bot
+from tests.kit.factories import fast_config_file
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import CONFIG, LEAD, LEAD2, ask, cards, click, outcome_told, runs
 from tests.test_cli import Ran
 from tests.test_procedures_e2e import everything_stored, say
 from tests.test_slack_http import click_raw, reply, shown
-from tests.test_slack_operations import CONFIG, LEAD, LEAD2, ask, cards, click, outcome_told, runs
 
 P, S = Role.PRIMARY, Role.SECONDARY
 NO_COOLDOWN = CONFIG.replace('cooldown = "10m"', 'cooldown = "1s"')

@@ -18,8 +18,8 @@ from habot.core.status_parser import parse_status
 from habot.errors import CommandTimedOut, ConsoleNotReady, UnexpectedPrompt
 from habot.sim.appliance import Layout, PairSim
 from habot.ssh.executor import NodeLogin, SshExecutor
-from tests.conftest import FAST_SSH
-from tests.sshd import OFFERED, Sshd
+from tests.kit.factories import FAST_SSH
+from tests.kit.sshd import OFFERED, Sshd
 
 STATUS = ha_command(HaCommand.STATUS)
 FAILOVER = ha_command(HaCommand.FAILOVER)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import skip_or_fail, system_binary
+from tests.kit.factories import skip_or_fail, system_binary
 
 playwright = pytest.importorskip("playwright.async_api", reason="pip install playwright")
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from habot.demo.stage import Persona, SlackStage
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from tests.conftest import system_binary
+from tests.kit.factories import system_binary
 
 HABOT = Path(__file__).resolve().parent.parent / "habot"
 

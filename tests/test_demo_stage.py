@@ -20,7 +20,7 @@ from habot.core.cards import glass_form
 from habot.core.model import Verdict
 from habot.demo.pager import DemoPager
 from habot.demo.stage import Persona, SlackStage
-from tests.slackcheck import MESSAGE_LIMIT, problems_in_blocks
+from tests.kit.slackcheck import MESSAGE_LIMIT, problems_in_blocks
 from tests.test_blocks import pair_status
 from tests.test_break_glass import _request as glass_request
 

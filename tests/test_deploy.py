@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import system_binary
+from tests.kit.factories import system_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "habot.service"

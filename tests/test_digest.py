@@ -20,9 +20,9 @@ from habot.scheduling import Jobs, build_scheduler
 from habot.services.digest import DigestService
 from habot.services.freezes import FreezeService
 from habot.services.ports import Stores
-from tests.conftest import Clock
-from tests.fakeslack import FakeSlack
-from tests.slackcheck import problems_in_blocks
+from tests.kit.factories import Clock
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slackcheck import problems_in_blocks
 from tests.test_alerting import BAD, GOOD, T0
 from tests.test_outbox import worker
 

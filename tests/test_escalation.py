@@ -21,12 +21,13 @@ from habot.errors import ConfigError
 from habot.services.paging import Paging
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
-from tests.botproc import start_bot
-from tests.fakepager import FakePagers
-from tests.fakeslack import FakeSlack
-from tests.test_operation_service import LEAD, OPERATOR, KnownApprovers, World, world_on
+from tests.kit.botproc import start_bot
+from tests.kit.fakepager import FakePagers
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import LEAD2, ask, cards, click, runs
+from tests.kit.world import LEAD, OPERATOR, KnownApprovers, World, world_on
+from tests.kit.world import world as world  # the fixture
 from tests.test_paging import PAGE_ENV, paging_config
-from tests.test_slack_operations import LEAD2, ask, cards, click, runs
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 FIVE = timedelta(minutes=5)

@@ -23,7 +23,7 @@ from habot.errors import (
 )
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from tests.conftest import settings_from
+from tests.kit.factories import settings_from
 
 STATUS = ha_command(HaCommand.STATUS)
 FAILOVER = ha_command(HaCommand.FAILOVER)

@@ -22,8 +22,8 @@ from habot.errors import (
 from habot.runtime import utc_now
 from habot.services.status import StatusService
 from habot.ssh.executor import SshExecutor
-from tests.conftest import FAST_SSH
-from tests.sshd import Sshd
+from tests.kit.factories import FAST_SSH
+from tests.kit.sshd import Sshd
 
 STATUS = ha_command(HaCommand.STATUS)
 FAILOVER = ha_command(HaCommand.FAILOVER)

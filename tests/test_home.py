@@ -24,17 +24,16 @@ from habot.core.stepup import Confirm
 from habot.services.home import HomeRefresher, HomeService
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
-from tests.botproc import ROLES, Bot, start_bot
-from tests.conftest import Clock
-from tests.fakeslack import (
+from tests.kit.botproc import ROLES, Bot, start_bot
+from tests.kit.factories import Clock
+from tests.kit.fakeslack import (
     FakeSlack,
     app_home_opened,
     home_block_action,
     interaction_body,
     view_submission,
 )
-from tests.slackcheck import problems_in_view
-from tests.test_slack_operations import (
+from tests.kit.slack import (
     LEAD,
     OPS,
     ask,
@@ -48,6 +47,7 @@ from tests.test_slack_operations import (
     runs,
     started,
 )
+from tests.kit.slackcheck import problems_in_view
 
 NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 

@@ -33,9 +33,10 @@ from habot.store import sql_stores
 from habot.store.db import upgrade
 from habot.store.leases import LeaseStore
 from habot.store.shared_time import ServerTime
-from tests.botproc import ROLES, Bot, start_bot
-from tests.conftest import Clock, fresh_database
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import ROLES, Bot, start_bot
+from tests.kit.factories import Clock
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.postgres import fresh_database
 from tests.test_metrics import scrape
 
 T = timedelta(seconds=1)

@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 
 from habot.sim.simulator import Simulator
-from tests.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
-from tests.fakeslack import FakeSlack, form_body, signed_headers, slash_command
+from tests.kit.botproc import CHANNEL, ROLES, SECRET, Bot, start_bot
+from tests.kit.fakeslack import FakeSlack, form_body, signed_headers, slash_command
 
 
 def status_runs(sim: Simulator, pair: str = "prod") -> int:

@@ -12,7 +12,7 @@ from jsonschema import Draft7Validator
 
 from habot.core.grammar import Sub
 from habot.slack.manifest import render_manifest
-from tests.conftest import REQUIRE_SYSTEM_ENV
+from tests.kit.factories import REQUIRE_SYSTEM_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "slack-manifest-schema" / "manifest.schema.1.0.0.json"

@@ -14,9 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from habot.core.model import Verdict
 from habot.sim.simulator import Simulator
-from tests.botproc import Bot, start_bot
-from tests.fakeslack import FakeSlack
-from tests.test_slack_operations import CONFIG, LEAD, ask, cards, click, final_card
+from tests.kit.botproc import Bot, start_bot
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import CONFIG, LEAD, ask, cards, click, final_card
 
 Samples = dict[str, list[tuple[dict[str, str], float]]]
 

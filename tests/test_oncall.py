@@ -22,12 +22,13 @@ from habot.secrets import Secrets
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
 from habot.slack.directory import GroupDirectory
-from tests.botproc import BOT_TOKEN, start_bot
-from tests.fakepager import API_TOKEN, FakePagers
-from tests.fakeslack import FakeSlack
-from tests.test_operation_service import LEAD, LEAD2, KnownApprovers, World, shown, world_on
+from tests.kit.botproc import BOT_TOKEN, start_bot
+from tests.kit.fakepager import API_TOKEN, FakePagers
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import ask, cards
+from tests.kit.world import LEAD, LEAD2, KnownApprovers, World, shown, world_on
+from tests.kit.world import world as world  # the fixture
 from tests.test_paging import PAGE_ENV, paging_config
-from tests.test_slack_operations import ask, cards
 
 CONFIGURED = ("U0LEAD1",)
 SCHEDULE = "PSCHED1"

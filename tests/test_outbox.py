@@ -37,9 +37,9 @@ from habot.slack.sender import SlackSender
 from habot.store import outbox as outbox_store
 from habot.store.db import writing
 from habot.store.outbox import OutboxStore
-from tests.botproc import BOT_TOKEN
-from tests.conftest import Clock
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import BOT_TOKEN
+from tests.kit.factories import Clock
+from tests.kit.fakeslack import FakeSlack
 from tests.test_request_store import PLAN, request
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)

@@ -32,14 +32,14 @@ from habot.services.alerting import Alerter
 from habot.services.outbox import PAGE_WAITS_FOR_CARD, OutboxWorker, PagesApart
 from habot.services.ports import Caller, Outbox, Stores
 from habot.sim.simulator import Simulator
-from tests.botproc import ROLES, Bot, start_bot
-from tests.conftest import Clock, fast_config_file
-from tests.fakepager import GENIE_KEY, ROUTING_KEY, FakePagers
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import ROLES, Bot, start_bot
+from tests.kit.factories import Clock, fast_config_file
+from tests.kit.fakepager import GENIE_KEY, ROUTING_KEY, FakePagers
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import click
 from tests.test_alerting import BAD, GOOD, T0
 from tests.test_cli import habot
 from tests.test_metrics import scrape
-from tests.test_slack_operations import click
 
 T = timedelta(seconds=1)
 CONFIG = {

@@ -24,8 +24,8 @@ from habot.errors import AuthenticationFailed
 from habot.runtime import node_logins
 from habot.secrets import Secrets
 from habot.ssh.executor import SshExecutor
-from tests.conftest import FAST_SSH, serving, system_binary
-from tests.sshd import Sshd, prepare
+from tests.kit.factories import FAST_SSH, serving, system_binary
+from tests.kit.sshd import Sshd, prepare
 
 STATUS = ha_command(HaCommand.STATUS)
 

@@ -15,9 +15,9 @@ import pytest
 
 from habot.core.model import NodeState, Role
 from habot.sim.simulator import Simulator
-from tests.botproc import CHANNEL, Bot, start_bot
-from tests.fakeslack import FakeSlack, form_body, slash_command
-from tests.test_slack_operations import (
+from tests.kit.botproc import CHANNEL, Bot, start_bot
+from tests.kit.fakeslack import FakeSlack, form_body, slash_command
+from tests.kit.slack import (
     CONFIG,
     LEAD,
     LEAD2,

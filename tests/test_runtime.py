@@ -23,7 +23,7 @@ from habot.services.leader import SCHEDULER_LEASE
 from habot.services.ports import Caller
 from habot.sim.simulator import Simulator
 from habot.store.memory import memory_stores
-from tests.conftest import Clock
+from tests.kit.factories import Clock
 
 OPERATOR = Caller("U0OPS", "C0HAOPS", frozenset({Access.VIEWER, Access.OPERATOR}))
 LEAD = Caller("U0LEAD", "C0HAOPS", frozenset({Access.VIEWER, Access.APPROVER}))

@@ -29,7 +29,7 @@ from habot.services.freezes import FreezeService
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
 from habot.slack.handlers import _asked as asked_in_form
-from tests.test_operation_service import LEAD, LEAD2, OPERATOR, World, shown, world, world_on
+from tests.kit.world import LEAD, LEAD2, OPERATOR, World, shown, world, world_on
 
 NOW = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
 TIMING = Timing(within=timedelta(days=14), run_window=timedelta(minutes=15),

@@ -11,9 +11,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from habot.sim.simulator import Simulator
-from tests.botproc import Bot, start_bot
-from tests.fakeslack import FakeSlack
-from tests.test_slack_operations import (
+from tests.kit.botproc import Bot, start_bot
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import (
     CONFIG,
     LEAD,
     OPS,

@@ -35,7 +35,7 @@ from habot.store import sql_stores
 from habot.store.db import make_engine, upgrade
 from habot.store.kept_readings import KeptReadingStore
 from habot.store.memory import memory_stores
-from tests.conftest import settings_from
+from tests.kit.factories import settings_from
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 BAU = "Primary: Active 10.0.0.1\nSecondary: Standby 10.0.0.2\nHA status: OK\n"

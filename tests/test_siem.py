@@ -24,7 +24,7 @@ from habot.services.ports import NoTelemetry, Stores
 from habot.services.siem import SiemForwarder
 from habot.siem.link import SyslogLink, check_siem
 from habot.store.memory import memory_stores
-from tests.rsyslog import Received, Rsyslog, make_ca, running_rsyslog
+from tests.kit.rsyslog import Received, Rsyslog, make_ca, running_rsyslog
 
 T0 = datetime(2026, 12, 4, 7, 5, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ import pytest
 
 from habot.core.model import Role
 from habot.sim.simulator import Simulator
-from tests.botproc import CHANNEL, SECRET, Bot, start_bot
-from tests.fakeslack import (
+from tests.kit.botproc import CHANNEL, SECRET, Bot, start_bot
+from tests.kit.fakeslack import (
     FakeSlack,
     app_home_opened,
     block_action,

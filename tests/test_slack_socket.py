@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from habot.sim.simulator import Simulator
-from tests.botproc import APP_TOKEN, CHANNEL, Bot, start_bot
-from tests.fakeslack import FakeSlack, app_home_opened, block_action, slash_command
+from tests.kit.botproc import APP_TOKEN, CHANNEL, Bot, start_bot
+from tests.kit.fakeslack import FakeSlack, app_home_opened, block_action, slash_command
 
 VIEWER = "U0VIEW1"
 

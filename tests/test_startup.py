@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from habot.sim.simulator import Simulator
-from tests.botproc import APP_TOKEN, BOT_TOKEN, ROLES, SECRET, bot_config, free_port, start_bot
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import APP_TOKEN, BOT_TOKEN, ROLES, SECRET, bot_config, free_port, start_bot
+from tests.kit.fakeslack import FakeSlack
 
 
 @dataclass

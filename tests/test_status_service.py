@@ -22,7 +22,7 @@ from habot.services.status import StatusService
 from habot.sim.appliance import Layout
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from tests.conftest import settings_from
+from tests.kit.factories import settings_from
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 P, S = Role.PRIMARY, Role.SECONDARY

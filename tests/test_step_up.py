@@ -19,11 +19,11 @@ from habot.core.stepup import PAIR_NAME, Confirm, StepUp, name_problem
 from habot.services.operations.stage import step_up
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
-from tests.botproc import ROLES, start_bot
-from tests.fakeslack import TEAM, FakeSlack
-from tests.test_operation_service import LEAD, OPERATOR, World, shown, world_on
-from tests.test_slack_operations import LEAD as LEAD_USER
-from tests.test_slack_operations import ask, cards, opened_form, outcome_told, runs, send_form
+from tests.kit.botproc import ROLES, start_bot
+from tests.kit.fakeslack import TEAM, FakeSlack
+from tests.kit.slack import LEAD as LEAD_USER
+from tests.kit.slack import ask, cards, opened_form, outcome_told, runs, send_form
+from tests.kit.world import LEAD, OPERATOR, World, shown, world_on
 
 
 def test_redundancy_ending_verbs_are_typed_by_default_and_each_may_be_set() -> None:

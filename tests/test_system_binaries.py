@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import REQUIRE_SYSTEM_ENV, system_binary
+from tests.kit.factories import REQUIRE_SYSTEM_ENV, system_binary
 
 
 def test_missing_binary_skips_with_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:

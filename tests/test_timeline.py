@@ -13,7 +13,7 @@ from habot.core.blocks import HISTORY_INLINE, history_message, mrkdwn
 from habot.core.budget import attachment, overflows
 from habot.core.replies import plain
 from habot.core.timeline import timeline_line
-from tests.slackcheck import problems_in_blocks
+from tests.kit.slackcheck import problems_in_blocks
 
 T0 = datetime(2026, 12, 4, 7, 0, tzinfo=UTC)
 REQ = "ec340c3a"

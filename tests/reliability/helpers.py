@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.botproc import Bot
-from tests.test_slack_operations import audit_export, button
+from tests.kit.botproc import Bot
+from tests.kit.slack import audit_export, button
 
 
 async def until(predicate: Callable[[], Any], within: float = 30, every: float = 0.05) -> Any:

@@ -18,21 +18,12 @@ import pytest
 
 from habot.core.model import NodeState, Role
 from habot.sim.simulator import Simulator
-from tests.botproc import start_bot
-from tests.fakeslack import FakeSlack
-from tests.postgres import PostgresServer, fresh_database
+from tests.kit.botproc import start_bot
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.postgres import PostgresServer, fresh_database
+from tests.kit.slack import CONFIG, LEAD, ask, cards, click, final_card, outcome_told, runs
 from tests.reliability.conftest import Ledger, Row
 from tests.reliability.helpers import events, request_id, until
-from tests.test_slack_operations import (
-    CONFIG,
-    LEAD,
-    ask,
-    cards,
-    click,
-    final_card,
-    outcome_told,
-    runs,
-)
 
 FAILOVER_ON_PRIMARY = [["primary", "ha-failover"]]
 UNAVAILABLE = "the database is unavailable"

@@ -17,8 +17,8 @@ import aiohttp
 
 from habot.sim.simulator import Simulator
 from habot.slack.app import ReplayGuard
-from tests.botproc import CHANNEL, SECRET, start_bot
-from tests.fakeslack import (
+from tests.kit.botproc import CHANNEL, SECRET, start_bot
+from tests.kit.fakeslack import (
     FakeSlack,
     block_action,
     form_body,

@@ -21,11 +21,11 @@ from habot.secrets import Secrets
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from tests.botproc import start_bot
-from tests.conftest import settings_from
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import start_bot
+from tests.kit.factories import settings_from
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import CONFIG, ask
 from tests.reliability.conftest import Ledger, Row
-from tests.test_slack_operations import CONFIG, ask
 
 #: However long the limits, a read must end well within this (the guard of every test).
 GUARD = 60

@@ -23,24 +23,13 @@ from habot.runtime import utc_now
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
-from tests.botproc import CHANNEL, start_bot
-from tests.conftest import FAST_SSH
-from tests.fakeslack import FakeSlack, form_body, slash_command
+from tests.kit.botproc import CHANNEL, start_bot
+from tests.kit.factories import FAST_SSH
+from tests.kit.fakeslack import FakeSlack, form_body, slash_command
+from tests.kit.slack import CONFIG, LEAD, OPS, ask, cards, click, final_card, post, runs, started
+from tests.kit.sshd import Sshd
 from tests.reliability.conftest import Ledger, Row
 from tests.reliability.helpers import signal_tree, until
-from tests.sshd import Sshd
-from tests.test_slack_operations import (
-    CONFIG,
-    LEAD,
-    OPS,
-    ask,
-    cards,
-    click,
-    final_card,
-    post,
-    runs,
-    started,
-)
 
 FAILOVER = ha_command(HaCommand.FAILOVER)
 

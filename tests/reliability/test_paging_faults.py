@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from habot.sim.simulator import Simulator
-from tests.botproc import start_bot
-from tests.fakepager import FakePagers
-from tests.fakeslack import FakeSlack
-from tests.postgres import fresh_database
+from tests.kit.botproc import start_bot
+from tests.kit.fakepager import FakePagers
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.postgres import fresh_database
 from tests.reliability.conftest import Ledger, Row
 from tests.test_paging import PAGE_ENV, alert_cards, paging_config
 

@@ -14,20 +14,11 @@ import pytest
 
 from habot.core.model import NodeState, Role
 from habot.sim.simulator import Simulator
-from tests.botproc import start_bot
-from tests.fakeslack import FakeSlack
+from tests.kit.botproc import start_bot
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import CONFIG, LEAD, ask, cards, click, final_card, runs, started
 from tests.reliability.conftest import Ledger, Row
 from tests.reliability.helpers import events, request_id, trail_with, until
-from tests.test_slack_operations import (
-    CONFIG,
-    LEAD,
-    ask,
-    cards,
-    click,
-    final_card,
-    runs,
-    started,
-)
 
 FAILOVER_ON_PRIMARY = [["primary", "ha-failover"]]
 LONG_COMMANDS = {"command_timeout": "90s"}  # the command outlives the pause

@@ -9,11 +9,9 @@ import time
 from pathlib import Path
 
 from habot.sim.simulator import Simulator
-from tests.fakeslack import FakeSlack
-from tests.reliability.conftest import Ledger, Row
-from tests.rsyslog import running_rsyslog
-from tests.test_metrics import gauge_becomes, scrape, value
-from tests.test_slack_operations import (
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.rsyslog import running_rsyslog
+from tests.kit.slack import (
     CONFIG,
     LEAD,
     ask,
@@ -24,6 +22,8 @@ from tests.test_slack_operations import (
     runs,
     started,
 )
+from tests.reliability.conftest import Ledger, Row
+from tests.test_metrics import gauge_becomes, scrape, value
 
 OUTAGE = 30.0  # seconds rsyslog is down
 

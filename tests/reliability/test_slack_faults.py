@@ -14,11 +14,9 @@ import aiohttp
 import pytest
 
 from habot.sim.simulator import Simulator
-from tests.botproc import CHANNEL, Bot, start_bot
-from tests.fakeslack import RESET, FakeSlack, block_action, slash_command
-from tests.reliability.conftest import Ledger, Row
-from tests.reliability.helpers import events, request_id
-from tests.test_slack_operations import (
+from tests.kit.botproc import CHANNEL, Bot, start_bot
+from tests.kit.fakeslack import RESET, FakeSlack, block_action, slash_command
+from tests.kit.slack import (
     CONFIG,
     LEAD,
     OPS,
@@ -33,6 +31,8 @@ from tests.test_slack_operations import (
     send_form,
     started,
 )
+from tests.reliability.conftest import Ledger, Row
+from tests.reliability.helpers import events, request_id
 
 
 def card_edits(fake: FakeSlack) -> list[str]:

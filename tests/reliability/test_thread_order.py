@@ -9,18 +9,9 @@ import asyncio
 from pathlib import Path
 
 from habot.sim.simulator import Simulator
-from tests.fakeslack import FakeSlack
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import CONFIG, LEAD, ask, cards, click, direct_messages, runs, started
 from tests.reliability.conftest import Ledger, Row
-from tests.test_slack_operations import (
-    CONFIG,
-    LEAD,
-    ask,
-    cards,
-    click,
-    direct_messages,
-    runs,
-    started,
-)
 
 #: Operations back to back on prod (switchover, then failback, …): one second of cooldown.
 QUICK = CONFIG.replace('cooldown = "10m"', 'cooldown = "1s"')

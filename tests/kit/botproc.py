@@ -13,8 +13,8 @@ from pathlib import Path
 
 from habot.sim.simulator import Simulator
 from habot.slack.app import SERVING_PORT
-from tests.conftest import fast_config_file
-from tests.fakeslack import FakeSlack
+from tests.kit.factories import fast_config_file
+from tests.kit.fakeslack import FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1111-2222-testtoken"

@@ -21,8 +21,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.plainwords import identifiers_in
-from tests.slackcheck import MESSAGE_LIMIT, message_size, problems_in_blocks, problems_in_view
+from tests.kit.plainwords import identifiers_in
+from tests.kit.slackcheck import MESSAGE_LIMIT, message_size, problems_in_blocks, problems_in_view
 
 TEAM, BOT_USER, APP_ID = "T0HABOT", "U0HABOTBOT", "A0HABOT"
 #: Every fake started in this test process; the suite asserts none of them was sent a
