@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,9 @@ from habot.config import Settings, parse_settings
 from habot.core.alert_cards import alert_card
 from habot.core.alerts import Acknowledgement, AlertState, Incident
 from habot.core.blocks import mrkdwn
-from habot.core.model import Health, NodeState, Role, Verdict
+from habot.core.model import Verdict
 from habot.core.outbox import Delivery, MessageKind, Next
 from habot.core.roles import Access
-from habot.core.verdict import NodeView, PairStatus
 from habot.errors import ConfigError
 from habot.services.alerting import Alerter
 from habot.services.ports import Caller, Outbox, Stores
@@ -37,37 +36,15 @@ from tests.kit.fakeslack import (
     signed_headers,
     slash_command,
 )
+from tests.kit.readings import BAD, GOOD, T0, status
 from tests.kit.slack import click, post
 from tests.kit.slackcheck import problems_in_blocks
 
-T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 CONFIG = {
     "ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
     "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
     "slack": {"alert_channel": "C0ALERTS"},
 }
-
-
-def status(verdict: Verdict, p: NodeState = NodeState.ACTIVE) -> PairStatus:
-    """A prod reading."""
-    primary = NodeView(
-        Role.PRIMARY,
-        "a",
-        p is not NodeState.UNREACHABLE,
-        p,
-        None,
-        "connection refused" if p is NodeState.UNREACHABLE else None,
-        T0,
-        None,
-    )
-    secondary = NodeView(Role.SECONDARY, "b", True, NodeState.STANDBY, None, None, T0, "")
-    health = Health.OK if verdict is Verdict.BAU else Health.DEGRADED
-    reason = "Primary Unreachable, Secondary Standby"
-    return PairStatus("prod", verdict, reason, health, None, primary, secondary, (), (), T0)
-
-
-GOOD = status(Verdict.BAU)
-BAD = status(Verdict.PRIMARY_DOWN, NodeState.UNREACHABLE)
 
 
 async def queued(outbox: Outbox) -> list[tuple[str, str]]:

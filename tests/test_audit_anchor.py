@@ -24,10 +24,10 @@ from habot.store.db import make_engine, upgrade
 from habot.store.requests import RequestStore
 from tests.kit.factories import Clock
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.requests import PLAN, T0, request, said
 from tests.kit.slackcheck import problems_in_blocks
 from tests.test_audit import event
 from tests.test_outbox import worker
-from tests.test_request_store import PLAN, T0, request, said
 
 KEY = "k3y-from-the-keyring-not-the-db"
 

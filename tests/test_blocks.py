@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -22,40 +22,9 @@ from habot.core.blocks import (
     text_message,
 )
 from habot.core.grammar import Sub
-from habot.core.model import Health, NodeState, Role, Verdict
-from habot.core.verdict import NodeView, PairStatus
+from habot.core.model import NodeState, Verdict
 from tests.kit.slackcheck import problems_in_blocks, problems_in_view
-
-NOW = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-
-
-def pair_status(verdict: Verdict, name: str = "prod", noise: int = 0, raw: str = "x") -> PairStatus:
-    """A status with `noise` disagreements and warnings, and long errors."""
-
-    def view(role: Role) -> NodeView:
-        return NodeView(
-            role,
-            "10.0.0.1:22",
-            False,
-            NodeState.UNREACHABLE,
-            None,
-            "e" * 2500 if noise else None,
-            NOW - timedelta(seconds=95),
-            raw,
-        )
-
-    return PairStatus(
-        pair=name,
-        verdict=verdict,
-        reason="r" * (4000 if noise else 10),
-        health=Health.DEGRADED,
-        floating_ip="10.0.0.10",
-        primary=view(Role.PRIMARY),
-        secondary=view(Role.SECONDARY),
-        disagreements=tuple("d" * 300 for _ in range(noise)),
-        warnings=tuple("w" * 300 for _ in range(noise)),
-        observed_at=NOW,
-    )
+from tests.kit.statuses import NOW, pair_status
 
 
 @pytest.mark.parametrize("verdict", list(Verdict))

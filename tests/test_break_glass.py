@@ -41,6 +41,8 @@ from tests.kit.fakeslack import (
     slash_command,
     view_submission,
 )
+from tests.kit.metrics import scrape, value
+from tests.kit.paging import PAGE_ENV, paging_config
 from tests.kit.slack import LEAD as LEAD_USER
 from tests.kit.slack import (
     OPS,
@@ -57,8 +59,6 @@ from tests.kit.slack import (
 )
 from tests.kit.world import LEAD, LEAD2, OPERATOR, KnownApprovers, World, shown, world_on
 from tests.test_escalation import pages
-from tests.test_metrics import scrape, value
-from tests.test_paging import PAGE_ENV, paging_config
 from tests.test_slack_http import post as post_signed
 
 T0 = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ from habot.core.replies import say
 from habot.services.outbox import message_payload
 from tests.kit.fakeslack import MESSAGE_LIMIT, message_size
 from tests.kit.slackcheck import problems_in_blocks
-from tests.test_blocks import pair_status
+from tests.kit.statuses import pair_status
 
 LOG = "\n".join(f"line {i:03d} " + "x" * 330 for i in range(200))
 

@@ -11,7 +11,7 @@ import signal
 import socket
 import sqlite3
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,46 +28,12 @@ from habot.store.outbox import OutboxStore
 from habot.store.readings import ReadingStore
 from habot.store.requests import RequestStore
 from tests.kit.botproc import APP_TOKEN, BOT_TOKEN
+from tests.kit.cli import habot, on_database
 from tests.kit.factories import fast_config_file
 from tests.kit.fakeslack import FakeSlack
 from tests.kit.plainwords import identifiers_in
-from tests.test_alerting import BAD, GOOD
-from tests.test_request_store import PLAN, request
-
-
-@dataclass
-class Ran:
-    """A finished habot process."""
-
-    code: int
-    out: str
-    err: str
-
-
-async def habot(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Ran:
-    """Run `python -m habot ARGS` without blocking the event loop (the simulator lives here)."""
-    env = {**os.environ, "HABOT_CONFIG": "", **(env or {})}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "habot",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
-        cwd=cwd,
-        env=env,
-    )
-    async with asyncio.timeout(60):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return Ran(proc.returncode, out.decode(), err.decode())
-
-
-def on_database(sim: Simulator, db: Path) -> str:
-    """The simulator's habot.toml with its database at ``db``."""
-    text = sim.kit.config_path.read_text()
-    return text.replace(f"sqlite:///{sim.kit.database_path}", f"sqlite:///{db}")
+from tests.kit.readings import BAD, GOOD
+from tests.kit.requests import PLAN, request
 
 
 def fast_config(sim: Simulator) -> str:

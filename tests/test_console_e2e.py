@@ -16,10 +16,10 @@ import pytest
 from habot.core.model import NodeState, Role
 from habot.sim.simulator import Simulator
 from tests.kit.botproc import Bot, start_bot
+from tests.kit.cli import Ran
 from tests.kit.factories import fast_config_file
 from tests.kit.fakeslack import FakeSlack
 from tests.kit.slack import CONFIG, LEAD, LEAD2, ask, cards, click, outcome_told, runs
-from tests.test_cli import Ran
 from tests.test_procedures_e2e import everything_stored, say
 from tests.test_slack_http import click_raw, reply, shown
 

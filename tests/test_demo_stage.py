@@ -21,7 +21,7 @@ from habot.core.model import Verdict
 from habot.demo.pager import DemoPager
 from habot.demo.stage import Persona, SlackStage
 from tests.kit.slackcheck import MESSAGE_LIMIT, problems_in_blocks
-from tests.test_blocks import pair_status
+from tests.kit.statuses import pair_status
 from tests.test_break_glass import _request as glass_request
 
 TOKEN, SECRET = "xoxb-stage-test", "s3cret"

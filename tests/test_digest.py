@@ -22,8 +22,8 @@ from habot.services.freezes import FreezeService
 from habot.services.ports import Stores
 from tests.kit.factories import Clock
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.readings import BAD, GOOD, T0
 from tests.kit.slackcheck import problems_in_blocks
-from tests.test_alerting import BAD, GOOD, T0
 from tests.test_outbox import worker
 
 END = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

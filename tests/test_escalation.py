@@ -24,10 +24,10 @@ from habot.sim.simulator import Simulator
 from tests.kit.botproc import start_bot
 from tests.kit.fakepager import FakePagers
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.paging import PAGE_ENV, paging_config
 from tests.kit.slack import LEAD2, ask, cards, click, runs
 from tests.kit.world import LEAD, OPERATOR, KnownApprovers, World, world_on
 from tests.kit.world import world as world  # the fixture
-from tests.test_paging import PAGE_ENV, paging_config
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 FIVE = timedelta(minutes=5)

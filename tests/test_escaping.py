@@ -22,7 +22,7 @@ from habot.core.operations import Operation
 from habot.core.outcomes import topology
 from habot.core.preflight import preflight
 from habot.core.verdict import NodeView, PairStatus
-from tests.test_blocks import pair_status
+from tests.kit.statuses import pair_status
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 HOSTILE = "<!channel> <@U0BOSS> <https://evil.example|click> &amp; fin"

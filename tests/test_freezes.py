@@ -33,17 +33,17 @@ from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.store.memory import memory_stores
 from tests.kit.botproc import start_bot
+from tests.kit.cli import habot as run_habot
+from tests.kit.cli import on_database
 from tests.kit.factories import Clock
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.paging import T, drain
+from tests.kit.paging import settings as paging_settings
+from tests.kit.readings import BAD, T0
 from tests.kit.slack import CONFIG, ask, runs
 from tests.kit.slack import LEAD as LEAD_USER
 from tests.kit.world import LEAD, OPERATOR, World, shown, world_on
-from tests.test_alerting import BAD
 from tests.test_break_glass import said
-from tests.test_cli import habot as run_habot
-from tests.test_cli import on_database
-from tests.test_paging import T0, T, drain
-from tests.test_paging import settings as paging_settings
 
 NOW = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")

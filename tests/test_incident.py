@@ -17,9 +17,9 @@ from habot.core.incident import Selection, as_json, as_markdown, check, parse, t
 from habot.sim.simulator import Simulator
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
+from tests.kit.cli import habot, on_database
 from tests.kit.fakeslack import FakeSlack
 from tests.kit.slack import LEAD, ask, button, cards, click, outcome_told, started
-from tests.test_cli import habot, on_database
 
 T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 REQ = "ec340c3a"

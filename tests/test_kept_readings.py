@@ -10,7 +10,7 @@ import pytest
 from habot.core.model import Verdict
 from habot.core.serialize import status_from_dict, status_to_dict
 from habot.services.ports import Stores
-from tests.test_blocks import pair_status
+from tests.kit.statuses import pair_status
 
 
 @pytest.mark.parametrize("verdict", list(Verdict))

@@ -36,8 +36,8 @@ from habot.store.shared_time import ServerTime
 from tests.kit.botproc import ROLES, Bot, start_bot
 from tests.kit.factories import Clock
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.metrics import scrape
 from tests.kit.postgres import fresh_database
-from tests.test_metrics import scrape
 
 T = timedelta(seconds=1)
 

@@ -22,7 +22,7 @@ from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.ssh.executor import SshExecutor
 from tests.kit.factories import Clock, fast_config_file, settings_from
-from tests.test_request_store import PLAN, request
+from tests.kit.requests import PLAN, request
 
 
 @dataclass

@@ -25,10 +25,10 @@ from habot.slack.directory import GroupDirectory
 from tests.kit.botproc import BOT_TOKEN, start_bot
 from tests.kit.fakepager import API_TOKEN, FakePagers
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.paging import PAGE_ENV, paging_config
 from tests.kit.slack import ask, cards
 from tests.kit.world import LEAD, LEAD2, KnownApprovers, World, shown, world_on
 from tests.kit.world import world as world  # the fixture
-from tests.test_paging import PAGE_ENV, paging_config
 
 CONFIGURED = ("U0LEAD1",)
 SCHEDULE = "PSCHED1"

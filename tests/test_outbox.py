@@ -40,7 +40,7 @@ from habot.store.outbox import OutboxStore
 from tests.kit.botproc import BOT_TOKEN
 from tests.kit.factories import Clock
 from tests.kit.fakeslack import FakeSlack
-from tests.test_request_store import PLAN, request
+from tests.kit.requests import PLAN, request
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 T = timedelta(seconds=1)

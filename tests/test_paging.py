@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from habot.config import Settings, parse_settings
+from habot.config import parse_settings
 from habot.core.alerts import Incident
 from habot.core.outbox import Attempt, Delivery, MessageKind, Next, OutboxMessage
 from habot.core.paging import (
@@ -32,39 +32,18 @@ from habot.services.alerting import Alerter
 from habot.services.outbox import PAGE_WAITS_FOR_CARD, OutboxWorker, PagesApart
 from habot.services.ports import Caller, Outbox, Stores
 from habot.sim.simulator import Simulator
-from tests.kit.botproc import ROLES, Bot, start_bot
+from tests.kit.botproc import Bot, start_bot
+from tests.kit.cli import habot
 from tests.kit.factories import Clock, fast_config_file
 from tests.kit.fakepager import GENIE_KEY, ROUTING_KEY, FakePagers
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.metrics import scrape
+from tests.kit.paging import CONFIG, PAGE_ENV, Sent, T, alert_cards, drain, paging_config, settings
+from tests.kit.readings import BAD, GOOD, T0
 from tests.kit.slack import click
-from tests.test_alerting import BAD, GOOD, T0
-from tests.test_cli import habot
-from tests.test_metrics import scrape
 
-T = timedelta(seconds=1)
-CONFIG = {
-    "ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
-    "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
-    "slack": {"alert_channel": "C0ALERTS"},
-    "paging": {"pagerduty": True, "opsgenie": True},
-}
 KEYS = {Pager.PAGERDUTY: ROUTING_KEY, Pager.OPSGENIE: GENIE_KEY}
 OPERATOR = Caller("U0OPS1", "C0ALERTS", frozenset({Access.OPERATOR}))
-
-
-def settings(**paging: Any) -> Settings:
-    return parse_settings({**CONFIG, "paging": {**CONFIG["paging"], **paging}})
-
-
-class Sent:
-    """A Sender that takes everything (Slack's side), recording it."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[MessageKind, str, dict[str, Any]]] = []
-
-    async def send(self, kind: MessageKind, channel: str, payload: dict[str, Any]) -> Attempt:
-        self.sent.append((kind, channel, payload))
-        return Attempt(True, ts=f"1700000000.{len(self.sent):06d}")
 
 
 def pages_in(
@@ -106,15 +85,6 @@ def test_a_trigger_carries_both_nodes_words_the_verdict_in_words_and_no_secret()
 
 
 # -- the alerter queues pages ------------------------------------------------------------
-
-
-async def drain(outbox: Outbox) -> list[tuple[MessageKind, str, dict[str, Any]]]:
-    """Deliver everything queued (all lanes), recording what went out."""
-    sender = Sent()
-    await OutboxWorker(
-        store=outbox, sender=sender, clock=Clock(T0 + timedelta(days=1))
-    ).deliver_due()
-    return sender.sent
 
 
 async def test_one_incident_pages_once_however_many_polls_see_it(memory: Stores) -> None:
@@ -357,24 +327,6 @@ async def test_a_trigger_waits_briefly_for_its_card_to_link_to_it(memory: Stores
 
 
 # -- end to end: the bot as a process ----------------------------------------------------
-
-PAGING = (
-    ROLES.replace('channels = ["C0HAOPS"]', 'channels = ["C0HAOPS"]\nalert_channel = "C0HAOPS"')
-    + '\n[schedule]\nstatus_every = "1s"\n'
-)
-PAGE_ENV = {"HABOT_PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "HABOT_OPSGENIE_API_KEY": GENIE_KEY}
-
-
-def paging_config(pagers: FakePagers) -> str:
-    return PAGING + (
-        f"\n[paging]\npagerduty = true\nopsgenie = true\n"
-        f'pagerduty_events_url = "{pagers.pagerduty_url}"\nopsgenie_url = "{pagers.opsgenie_url}"\n'
-    )
-
-
-def alert_cards(fake: FakeSlack) -> list[Any]:
-    return [c for c in fake.calls_to("chat.postMessage")
-            if "prod alert" in c.args.get("text", "") and "thread_ts" not in c.args]  # fmt: skip
 
 
 async def test_a_power_cut_pages_once_is_acknowledged_from_slack_and_resolves(

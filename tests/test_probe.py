@@ -19,9 +19,9 @@ from habot.core.model import Role
 from habot.core.probe import NodeProbe, Transcript, transcript_from_dict, transcript_to_dict
 from habot.sim.appliance import Layout
 from habot.sim.simulator import Simulator
+from tests.kit.cli import habot
 from tests.kit.factories import fast_config_file
 from tests.kit.sshd import BAU_STATUS, Sshd
-from tests.test_cli import habot
 
 #: An invented fourth layout: key=value lines no built-in rule reads.
 KEYVALUE = {

@@ -5,51 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy
 from sqlalchemy import Engine
 
-from habot.core.approvals import Request, RequestState
-from habot.core.audit import AuditEvent
-from habot.core.catalogue import HaCommand
-from habot.core.model import NodeState, Role, Verdict
-from habot.core.operations import Operation, OperationPlan
+from habot.core.approvals import RequestState
 from habot.errors import PairBusy
 from habot.services.ports import Stores
 from habot.store.db import upgrade
 from habot.store.requests import RequestStore
-
-T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-
-
-PLAN = OperationPlan(
-    Operation.SWITCHOVER,
-    "prod",
-    Role.PRIMARY,
-    "10.0.0.1",
-    HaCommand.FAILOVER,
-    "the pair is BAU",
-    ((Role.PRIMARY, frozenset({NodeState.DEMOTED})),),
-    "a warning",
-)
-
-
-def request(rid: str = "r1", pair: str = "prod", required: int = 1) -> Request:
-    """A pending switchover."""
-    return Request(
-        rid,
-        Operation.SWITCHOVER,
-        pair,
-        Role.PRIMARY,
-        "U0OPS",
-        T0,
-        T0 + timedelta(minutes=15),
-        required,
-        (Verdict.BAU, NodeState.ACTIVE, NodeState.STANDBY),
-        override="maint window",
-    )
+from tests.kit.requests import PLAN, T0, request, said
 
 
 @pytest.fixture
@@ -148,11 +115,6 @@ async def test_states_and_role_changes(stores: Stores) -> None:
     await store.record_change("prod", T0)
     await store.record_change("prod", T0 + timedelta(minutes=1))
     assert await store.last_change("prod") == T0 + timedelta(minutes=1)
-
-
-def said(kind: str, rid: str = "r1") -> AuditEvent:
-    """The audit event a change carries."""
-    return AuditEvent(kind, "U0OPS", kind, T0, pair="prod", detail={"request": rid})
 
 
 async def test_each_change_and_its_audit_event_commit_together(stores: Stores) -> None:

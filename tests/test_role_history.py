@@ -17,10 +17,10 @@ from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
 from habot.store.db import make_engine, upgrade
 from habot.store.readings import ReadingStore
+from tests.kit.cli import habot, on_database
+from tests.kit.statuses import pair_status
 from tests.kit.world import LEAD, World, shown
 from tests.kit.world import world as world  # the fixture
-from tests.test_blocks import pair_status
-from tests.test_cli import habot, on_database
 
 T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 

@@ -377,8 +377,8 @@ async def test_pending_and_app_home_list_scheduled_operations_with_their_time(
 
 async def test_reminders_are_recorded_once_on_every_store(stores: Stores) -> None:
     """remind_run is a compare-and-set: of two sweeps, one reminds."""
-    from tests.test_request_store import PLAN
-    from tests.test_request_store import request as a_request
+    from tests.kit.requests import PLAN
+    from tests.kit.requests import request as a_request
 
     ask = a_request()
     later = Request(**{**ask.__dict__, "run_at": ask.expires_at})

@@ -18,8 +18,8 @@ from habot.core.oncall import FirstLevel
 from habot.core.verdict import UNREAD, PairStatus
 from habot.errors import PairBusy, StoreError
 from habot.services.ports import Stores
-from tests.test_blocks import pair_status
-from tests.test_request_store import PLAN, request
+from tests.kit.requests import PLAN, request
+from tests.kit.statuses import pair_status
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 TTL = timedelta(seconds=15)

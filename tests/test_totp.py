@@ -23,11 +23,11 @@ from habot.sim.simulator import Simulator
 from habot.store.db import make_engine, upgrade
 from habot.store.totp import SealedCodes, TotpStore
 from tests.kit.botproc import start_bot
+from tests.kit.cli import habot as run_habot
 from tests.kit.fakeslack import FakeSlack
 from tests.kit.slack import LEAD as LEAD_USER
 from tests.kit.slack import ask, cards, opened_form, outcome_told, runs, send_form
 from tests.kit.world import LEAD, LEAD2, World
-from tests.test_cli import habot as run_habot
 from tests.test_step_up import STEP_UP, stepped  # noqa: F401  (a fixture, reused)
 
 T0 = datetime(2026, 12, 3, 3, 0, 15, tzinfo=UTC)

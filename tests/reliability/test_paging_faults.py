@@ -15,9 +15,9 @@ from habot.sim.simulator import Simulator
 from tests.kit.botproc import start_bot
 from tests.kit.fakepager import FakePagers
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.paging import PAGE_ENV, alert_cards, paging_config
 from tests.kit.postgres import fresh_database
 from tests.reliability.conftest import Ledger, Row
-from tests.test_paging import PAGE_ENV, alert_cards, paging_config
 
 TOOLS = ("pagerduty", "opsgenie")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from habot.sim.simulator import Simulator
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.metrics import gauge_becomes, scrape, value
 from tests.kit.rsyslog import running_rsyslog
 from tests.kit.slack import (
     CONFIG,
@@ -23,7 +24,6 @@ from tests.kit.slack import (
     started,
 )
 from tests.reliability.conftest import Ledger, Row
-from tests.test_metrics import gauge_becomes, scrape, value
 
 OUTAGE = 30.0  # seconds rsyslog is down
 
