@@ -27,25 +27,13 @@ from tests.kit.fakeslack import (
     slash_command,
     view_submission,
 )
+from tests.kit.world import APPROVAL
 
 OPS, LEAD, LEAD2 = "U0OPS1", "U0LEAD1", "U0LEAD2"
 
 CONFIG = (
     ROLES.replace('approvers = ["U0LEAD1"]', 'approvers = ["U0LEAD1", "U0LEAD2", "U0OPS1"]')
-    + """
-[approval]
-ttl = "15m"
-cooldown = "10m"
-[approval.operations.make-standalone]
-required = 2
-confirm = "click"  # step-up (typing the pair's name) has its own tests: test_step_up.py
-[approval.operations.initialise]
-confirm = "click"
-[approval.operations.demote-primary]
-confirm = "click"
-[approval.operations.joining-code]
-required = 0
-"""
+    + APPROVAL
 )
 
 

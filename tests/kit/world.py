@@ -151,6 +151,7 @@ class World:
         return [list(r) for r in self.sim.pairs[pair].runs if r[1] != "ha-status"]
 
 
+#: Approval settings for the operation tests (no step-up: that has its own tests).
 APPROVAL = """
 [approval]
 ttl = "15m"
