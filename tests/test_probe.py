@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from habot.core.model import Role
-from habot.core.probe import NodeProbe, Transcript, transcript_from_dict, transcript_to_dict
+from habot.core.probe import (
+    NodeProbe,
+    Redactor,
+    Transcript,
+    transcript_from_dict,
+    transcript_to_dict,
+)
 from habot.sim.appliance import Layout
 from habot.sim.simulator import Simulator
 from tests.kit.cli import habot
@@ -316,3 +322,24 @@ async def test_init_without_a_terminal_asks_for_flags(tmp_path: Path) -> None:
     assert bad.code == 2
     assert "is not a pair name" in bad.err
     assert "nothing was written" in bad.err
+
+
+def test_redaction_hides_places_people_and_secrets_consistently() -> None:
+    """Each address, host name and user gets one stand-in wherever it appears (so the
+    nodes' addresses still agree), a host name nobody configured is hidden too, a host key
+    and a secret never show; versions and log paths stay readable."""
+    hide = Redactor(["pam01.corp.example", "opsbot"], ["s3cr3t-pass"])
+    text = hide.text(
+        "Welcome opsbot to pam01.corp.example (10.1.2.3), peer 10.1.2.30 at "
+        "db2.corp.local; again 10.1.2.3; key SHA256:AbC+/9= v4.2.1 /var/log/ha.log s3cr3t-pass"
+    )
+    for hidden in ("pam01", "corp", "opsbot", "10.1.2", "db2", "AbC", "s3cr3t"):
+        assert hidden not in text, hidden
+    assert text.count("192.0.2.1") == 2  # the same address, the same stand-in
+    assert "192.0.2.2" in text  # a different one, another
+    assert "v4.2.1" in text
+    assert "/var/log/ha.log" in text
+    assert "[secret]" in text
+    assert Redactor([], ["s3cr3t-pass"], places=False).text("10.1.2.3 s3cr3t-pass") == (
+        "10.1.2.3 [secret]"
+    )
