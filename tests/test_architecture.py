@@ -1,5 +1,6 @@
 """The shape of the code: no import circle anywhere in habot/ — not even one used only for
-types, which a single runtime use would turn into an ImportError."""
+types, which a single runtime use would turn into an ImportError — and tests that share their
+helpers through tests/kit/ only."""
 
 from __future__ import annotations
 
@@ -93,3 +94,18 @@ def test_the_circle_check_finds_a_circle_of_type_only_imports(tmp_path: Path) ->
     known = modules(package)
     graph = {name: imported(path, known) for name, path in known.items()}
     assert circles(graph) == [["habot.core.a", "habot.core.b"]]
+
+
+def test_a_test_module_is_never_another_ones_helper_library() -> None:
+    """Tests share fakes, factories and end-to-end helpers through tests/kit/ only: no
+    module imports from a test module (whose helpers would then be hidden among tests)."""
+    tests = HABOT.parent / "tests"
+    borrowed = sorted(
+        f"{path.relative_to(tests)} imports {node.module}"
+        for path in tests.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("tests.")
+        and (node.module or "").split(".")[-1].startswith("test_")
+    )
+    assert borrowed == []

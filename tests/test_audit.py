@@ -6,7 +6,6 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,21 +16,7 @@ from sqlalchemy import event as sa_event
 from habot.core.audit import AuditEvent, AuditRecord, digest, redact, row_hash
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine, upgrade
-
-T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-
-
-def event(i: int, **extra: object) -> AuditEvent:
-    """A command event at T0 + i seconds."""
-    return AuditEvent(
-        kind="status",
-        actor=f"U{i:04d}",
-        outcome="ok",
-        at=T0 + timedelta(seconds=i),
-        pair="prod",
-        channel="C0HAOPS",
-        detail={"verdict": "bau", **extra},
-    )
+from tests.kit.audit import T0, event
 
 
 @pytest.fixture

@@ -3,10 +3,7 @@ from the end, and a rewrite whose hashes were all recomputed."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,16 +17,15 @@ from habot.scheduling import Jobs, build_scheduler
 from habot.services.anchoring import AnchorService
 from habot.services.ports import Stores
 from habot.store.audit import AuditStore
-from habot.store.db import make_engine, upgrade
+from habot.store.db import make_engine
 from habot.store.requests import RequestStore
+from tests.kit.anchor import KEY, _habot, config_for, rechained
+from tests.kit.audit import event
 from tests.kit.factories import Clock
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.outbox import worker
 from tests.kit.requests import PLAN, T0, request, said
 from tests.kit.slackcheck import problems_in_blocks
-from tests.test_audit import event
-from tests.test_outbox import worker
-
-KEY = "k3y-from-the-keyring-not-the-db"
 
 
 def log(n: int) -> list[AuditRecord]:
@@ -38,18 +34,6 @@ def log(n: int) -> list[AuditRecord]:
     for i in range(1, n + 1):
         records.append(chain(i, event(i), records[-1].hash if records else "0" * 64))
     return records
-
-
-def rechained(records: list[AuditRecord], edit_seq: int) -> list[AuditRecord]:
-    """The log rewritten from ``edit_seq`` on, every hash recomputed (what someone with
-    write access and this source code could do)."""
-    out = records[: edit_seq - 1]
-    for record in records[edit_seq - 1 :]:
-        changed = record.event
-        if record.seq == edit_seq:
-            changed = replace(changed, outcome="refused")
-        out.append(chain(record.seq, changed, out[-1].hash if out else "0" * 64))
-    return out
 
 
 def test_an_intact_log_holds_its_anchor() -> None:
@@ -87,33 +71,6 @@ def test_a_malformed_anchor_line_says_what_one_looks_like(line: str) -> None:
     """Bad input gets the expected shape."""
     with pytest.raises(ValueError, match="habot-audit-anchor v1 seq=N"):
         parse_anchor(line)
-
-
-def _habot(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HABOT_CONFIG": str(config), "HABOT_AUDIT_KEY": KEY}
-    return subprocess.run(
-        [sys.executable, "-m", "habot", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
-def config_for(tmp_path: Path) -> tuple[Path, Path]:
-    """A config naming an SQLite file, and that file (migrated)."""
-    db = tmp_path / "audit.db"
-    config = tmp_path / "habot.toml"
-    config.write_text(
-        '[ssh]\nclient_keys = ["/dev/null"]\nknown_hosts = "/dev/null"\n'
-        f'[[pairs]]\nname = "prod"\nprimary = "10.0.0.1"\nsecondary = "10.0.0.2"\n'
-        f'[database]\nurl = "sqlite:///{db}"\n'
-    )
-    engine = make_engine(f"sqlite:///{db}")
-    upgrade(engine)
-    engine.dispose()
-    return config, db
 
 
 def test_a_request_changed_behind_habots_back_is_caught(tmp_path: Path) -> None:

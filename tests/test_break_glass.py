@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from habot.core.breakglass import GlassRule, reading_refusal, reason_problem, re
 from habot.core.escalation import Escalation
 from habot.core.grammar import UsageError
 from habot.core.home import dashboard
-from habot.core.model import NodeState, Role, Verdict
+from habot.core.model import NodeState, Verdict
 from habot.core.operations import Operation
 from habot.core.replies import plain
 from habot.core.verdict import PairStatus
@@ -30,17 +30,15 @@ from habot.services.paging import Paging
 from habot.services.ports import Caller, Stores
 from habot.services.status import StatusService
 from habot.sim.simulator import Simulator
-from tests.kit.botproc import CHANNEL, SECRET, Bot, start_bot
+from tests.kit.botproc import CHANNEL, start_bot
+from tests.kit.escalation import pages
 from tests.kit.fakepager import FakePagers
 from tests.kit.fakeslack import (
     FakeSlack,
     block_action,
-    form_body,
-    interaction_body,
-    signed_headers,
-    slash_command,
     view_submission,
 )
+from tests.kit.glass import FIVE, T0, _request, interact, said
 from tests.kit.metrics import scrape, value
 from tests.kit.paging import PAGE_ENV, paging_config
 from tests.kit.slack import LEAD as LEAD_USER
@@ -54,34 +52,13 @@ from tests.kit.slack import (
     directs,
     final_card,
     outcome_told,
-    post,
     runs,
 )
 from tests.kit.world import LEAD, LEAD2, OPERATOR, KnownApprovers, World, shown, world_on
-from tests.test_escalation import pages
-from tests.test_slack_http import post as post_signed
 
-T0 = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)
 TEN = timedelta(minutes=10)
-FIVE = timedelta(minutes=5)
 REASON = "INC-4711: prod Primary lost power, DC confirms, nobody answers"
 OPERATOR2 = Caller("U0OPS2", "C0HAOPS", OPERATOR.roles)
-
-
-def _request(**changes: object) -> Request:
-    base = Request(
-        id="0a1b2c3d",
-        operation=Operation.FAILOVER,
-        pair="prod",
-        node=Role.SECONDARY,
-        requester=OPERATOR.user,
-        created_at=T0,
-        expires_at=T0 + timedelta(minutes=30),
-        required=1,
-        snapshot=(Verdict.PRIMARY_DOWN, NodeState.UNREACHABLE, NodeState.STANDBY),
-        asked=(T0, T0 + FIVE),
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 RULE = GlassRule(TEN, Escalation((("U0LEAD1",), ("U0LEAD2",)), FIVE))
@@ -475,21 +452,6 @@ def e2e_config(pagers: FakePagers) -> str:
         'command = "/ha"', 'command = "/ha"\napprovers_mention = ["S0APPROVERS"]'
     )
     return config + "page_approvers = true\n" + E2E_APPROVAL
-
-
-async def said(bot: Bot, fake: FakeSlack, text: str, user: str = OPS) -> str:
-    """A slash command; the ephemeral reply's text."""
-    url, rid = fake.response_url()
-    assert await post(bot, form_body(slash_command(text, user, CHANNEL, url))) == 200
-    return json.dumps((await fake.response(rid))["blocks"], ensure_ascii=False)
-
-
-async def interact(bot: Bot, payload: dict[str, Any]) -> str:
-    """A signed interaction; the HTTP answer's body (a form's errors come back there)."""
-    body = interaction_body(payload)
-    status, text = await post_signed(bot, body, signed_headers(SECRET, body))
-    assert status == 200
-    return text
 
 
 async def offered_card(fake: FakeSlack, rid: str) -> dict[str, Any]:

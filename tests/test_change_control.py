@@ -31,6 +31,7 @@ from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
 from tests.kit.botproc import BOT_TOKEN, CHANNEL, start_bot
 from tests.kit.fakeslack import FakeSlack, form_body, slash_command, view_submission
+from tests.kit.glass import interact
 from tests.kit.slack import (
     CONFIG,
     OPS,
@@ -47,7 +48,6 @@ from tests.kit.slack import (
 )
 from tests.kit.slack import LEAD as LEAD_USER
 from tests.kit.world import LEAD, OPERATOR, VIEWER, KnownApprovers, World, shown, world_on
-from tests.test_break_glass import interact
 
 PAIRS = ["prod", "dr"]
 PATTERN = "^CHG[0-9]{7}$"

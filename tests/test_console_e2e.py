@@ -19,9 +19,9 @@ from tests.kit.botproc import Bot, start_bot
 from tests.kit.cli import Ran
 from tests.kit.factories import fast_config_file
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.http import click_raw, reply, shown
+from tests.kit.procedures import everything_stored, say
 from tests.kit.slack import CONFIG, LEAD, LEAD2, ask, cards, click, outcome_told, runs
-from tests.test_procedures_e2e import everything_stored, say
-from tests.test_slack_http import click_raw, reply, shown
 
 P, S = Role.PRIMARY, Role.SECONDARY
 NO_COOLDOWN = CONFIG.replace('cooldown = "10m"', 'cooldown = "1s"')

@@ -28,8 +28,8 @@ from habot.store.db import translated, upgrade
 from habot.store.leases import LeaseStore
 from habot.store.memory import memory_stores
 from tests.kit.factories import Clock
+from tests.kit.ticks import Ticks
 from tests.kit.world import LEAD, OPERATOR, World, world, world_on
-from tests.test_shared_readings import Ticks
 
 __all__ = ["world"]  # the fixture
 

@@ -20,9 +20,9 @@ from habot.core.cards import glass_form
 from habot.core.model import Verdict
 from habot.demo.pager import DemoPager
 from habot.demo.stage import Persona, SlackStage
+from tests.kit.glass import _request as glass_request
 from tests.kit.slackcheck import MESSAGE_LIMIT, problems_in_blocks
 from tests.kit.statuses import pair_status
-from tests.test_break_glass import _request as glass_request
 
 TOKEN, SECRET = "xoxb-stage-test", "s3cret"
 OPS = Persona("U0OPS", "Olivia", "operator")
@@ -348,3 +348,25 @@ async def test_a_message_link_stays_on_the_page(stage: SlackStage) -> None:
         bad = stage.page_url + "archives/C0OPS/javascript:alert(1)"
         async with session.get(bad, allow_redirects=False) as response:
             assert response.status == 404
+
+
+async def test_stopping_answers_a_page_that_is_waiting_at_once() -> None:
+    """A page long-polls for news (up to 20 s); stopping the stage answers it now with the
+    state as it is, so Ctrl-C on `habot demo` with a browser open stops at once."""
+    built = SlackStage(
+        channel="C0OPS", channel_name="ha-ops", personas=[OPS], command="/ha",
+        usage_hint="help", signing_secret=SECRET, bot_token=TOKEN,
+    )  # fmt: skip
+    await built.start()
+    url = f"{built.page_url}ui/state?as={OPS.user}&since={built.version}"
+    async with aiohttp.ClientSession() as session:
+        waiting = asyncio.ensure_future(session.get(url))
+        await asyncio.sleep(0.3)  # the poll is in, waiting for news
+        assert not waiting.done()
+        stopping = asyncio.ensure_future(built.stop())
+        async with asyncio.timeout(10):  # half the poll's own 20 s: it was answered, not timed out
+            response = await waiting
+            await stopping
+        assert response.status == 200
+        assert "messages" in await response.json()
+        response.release()

@@ -20,11 +20,12 @@ from habot.scheduling import Jobs, build_scheduler
 from habot.services.digest import DigestService
 from habot.services.freezes import FreezeService
 from habot.services.ports import Stores
+from tests.kit.digest import CONFIG, settings
 from tests.kit.factories import Clock
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.outbox import worker
 from tests.kit.readings import BAD, GOOD, T0
 from tests.kit.slackcheck import problems_in_blocks
-from tests.test_outbox import worker
 
 END = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 START = END - timedelta(days=1)
@@ -129,18 +130,6 @@ def test_a_digest_of_many_pairs_stays_within_slack_limits() -> None:
     assert problems_in_blocks(message.blocks) == []
     assert len([b for b in message.blocks if b["type"] == "section"]) == 1 + MAX_PAIRS_IN_DIGEST
     assert "pair59" in message.blocks[-2]["elements"][0]["text"]
-
-
-CONFIG: dict[str, Any] = {
-    "ssh": {"client_keys": ["/k"], "known_hosts": "/kh"},
-    "pairs": [{"name": "prod", "primary": "a", "secondary": "b"}],
-    "slack": {"alert_channel": "C0ALERTS"},
-}
-
-
-def settings(**schedule: str) -> Settings:
-    """CONFIG with a [schedule] section."""
-    return parse_settings({**CONFIG, "schedule": schedule}, "test")
 
 
 async def nothing() -> None:

@@ -16,12 +16,13 @@ import pytest
 from habot.config import parse_settings
 from habot.core.approvals import RequestState
 from habot.core.escalation import Escalation, asked_line
-from habot.core.outbox import Delivery, MessageKind, Next
+from habot.core.outbox import MessageKind
 from habot.errors import ConfigError
 from habot.services.paging import Paging
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
 from tests.kit.botproc import start_bot
+from tests.kit.escalation import pages
 from tests.kit.fakepager import FakePagers
 from tests.kit.fakeslack import FakeSlack
 from tests.kit.paging import PAGE_ENV, paging_config
@@ -83,17 +84,6 @@ async def escalating(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
         )
         world.outbox = memory.outbox  # type: ignore[attr-defined]
         yield world
-
-
-async def pages(world: World) -> list[tuple[str, str]]:
-    """(channel, action) of every page queued so far (each then marked delivered)."""
-    outbox = world.outbox  # type: ignore[attr-defined]
-    found = []
-    for lane in await outbox.lanes():
-        while lane.startswith("page:") and (head := await outbox.head(lane)) is not None:
-            found.append((head.channel, head.payload["action"]))
-            await outbox.record(head.id, Next(Delivery.SENT, world.clock()), None, None)
-    return found
 
 
 async def test_nobody_deciding_asks_the_next_level_once_and_never_approves(

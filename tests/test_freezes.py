@@ -37,13 +37,13 @@ from tests.kit.cli import habot as run_habot
 from tests.kit.cli import on_database
 from tests.kit.factories import Clock
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.glass import said
 from tests.kit.paging import T, drain
 from tests.kit.paging import settings as paging_settings
 from tests.kit.readings import BAD, T0
 from tests.kit.slack import CONFIG, ask, runs
 from tests.kit.slack import LEAD as LEAD_USER
 from tests.kit.world import LEAD, OPERATOR, World, shown, world_on
-from tests.test_break_glass import said
 
 NOW = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
 LONDON = ZoneInfo("Europe/London")

@@ -16,9 +16,9 @@ from habot import logs
 from habot.scheduling import Jobs, build_scheduler
 from habot.sim.simulator import Simulator
 from tests.kit.botproc import start_bot
+from tests.kit.digest import settings as digest_settings
 from tests.kit.fakeslack import FakeSlack
 from tests.kit.slack import CONFIG, LEAD, ask, cards, click, final_card
-from tests.test_digest import settings as digest_settings
 
 
 def record(

@@ -40,6 +40,7 @@ from habot.store.outbox import OutboxStore
 from tests.kit.botproc import BOT_TOKEN
 from tests.kit.factories import Clock
 from tests.kit.fakeslack import FakeSlack
+from tests.kit.outbox import worker
 from tests.kit.requests import PLAN, request
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -50,12 +51,6 @@ T = timedelta(seconds=1)
 def store(stores: Stores) -> Outbox:
     """An outbox on each store (in memory, SQLite, PostgreSQL)."""
     return stores.outbox
-
-
-def worker(store: Outbox, fake: FakeSlack, clock: Clock) -> OutboxWorker:
-    """A worker sending through a client with no retries of its own."""
-    client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url, retry_handlers=[])
-    return OutboxWorker(store=store, sender=SlackSender(client), clock=clock)
 
 
 @pytest.mark.parametrize(

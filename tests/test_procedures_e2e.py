@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,9 @@ import pytest
 
 from habot.core.model import NodeState, Role
 from habot.sim.simulator import Simulator
-from tests.kit.botproc import CHANNEL, Bot, start_bot
-from tests.kit.fakeslack import FakeSlack, form_body, slash_command
+from tests.kit.botproc import Bot, start_bot
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.procedures import everything_stored, say
 from tests.kit.slack import (
     CONFIG,
     LEAD,
@@ -28,7 +28,6 @@ from tests.kit.slack import (
     close_with_form,
     final_card,
     outcome_told,
-    post,
     runs,
 )
 
@@ -56,13 +55,6 @@ async def bot(
     )
     yield running
     await running.stop()
-
-
-async def say(bot: Bot, fake: FakeSlack, text: str, user: str = OPS) -> str:
-    """Any slash command; the ephemeral or channel reply's blocks as text."""
-    url, rid = fake.response_url()
-    assert await post(bot, form_body(slash_command(text, user, CHANNEL, url))) == 200
-    return json.dumps((await fake.response(rid))["blocks"])
 
 
 def alert_posts(fake: FakeSlack, pair: str = "prod") -> list[Any]:
@@ -139,16 +131,6 @@ async def finished(fake: FakeSlack, operation: str, words: str = "Succeeded") ->
         ]
     )
     return str(updates[-1])
-
-
-def everything_stored(database: str) -> str:
-    """Every row of every table of the bot's SQLite database, as text."""
-    path = database.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return "\n".join(
-            repr(row) for table in tables for row in conn.execute(f"SELECT * FROM {table}")
-        )
 
 
 @pytest.mark.parametrize("bot", ["text", "json"], indirect=True)

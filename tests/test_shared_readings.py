@@ -36,6 +36,7 @@ from habot.store.db import make_engine, upgrade
 from habot.store.kept_readings import KeptReadingStore
 from habot.store.memory import memory_stores
 from tests.kit.factories import settings_from
+from tests.kit.ticks import Ticks
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 BAU = "Primary: Active 10.0.0.1\nSecondary: Standby 10.0.0.2\nHA status: OK\n"
@@ -57,16 +58,6 @@ class GatedRunner:
         self.urgent.append(urgent)
         await self.gate.wait()
         return CommandResult(str(address), command.line, 0, BAU, timedelta())
-
-
-class Ticks:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def reader(settings: Settings, runner: GatedRunner, ticks: Ticks) -> StatusService:

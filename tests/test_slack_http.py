@@ -25,8 +25,7 @@ from tests.kit.fakeslack import (
     signed_headers,
     slash_command,
 )
-
-VIEWER, OPERATOR, GROUPIE = "U0VIEW1", "U0OPS1", "U0GROUPIE"
+from tests.kit.http import GROUPIE, OPERATOR, VIEWER, click_raw, command, post, reply, shown
 
 
 @pytest.fixture
@@ -44,39 +43,6 @@ async def bot(sim: Simulator, fake: FakeSlack, tmp_path: Path) -> AsyncIterator[
     running = await start_bot(sim, fake, tmp_path, http=True)
     yield running
     await running.stop()
-
-
-async def post(bot: Bot, body: str, headers: dict[str, str]) -> tuple[int, str]:
-    """POST to /slack/events; return status and body."""
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(bot.events_url, data=body.encode(), headers=headers) as resp,
-    ):
-        return resp.status, await resp.text()
-
-
-async def command(
-    bot: Bot, fake: FakeSlack, text: str, user: str = VIEWER, channel: str = CHANNEL
-) -> tuple[int, str]:
-    """Send a signed /ha command; return (status, response_url id)."""
-    url, rid = fake.response_url()
-    body = form_body(slash_command(text, user, channel, url))
-    status, _ = await post(bot, body, signed_headers(SECRET, body))
-    return status, rid
-
-
-async def reply(
-    bot: Bot, fake: FakeSlack, text: str, user: str = VIEWER, channel: str = CHANNEL
-) -> dict[str, Any]:
-    """Send a signed /ha command and return the message posted to its response_url."""
-    status, rid = await command(bot, fake, text, user, channel)
-    assert status == 200
-    return await fake.response(rid)
-
-
-def shown(message: dict[str, Any]) -> str:
-    """All the text a person would read in a message."""
-    return json.dumps(message["blocks"], ensure_ascii=False)
 
 
 async def audit_rows(bot: Bot) -> list[dict[str, Any]]:
@@ -180,20 +146,6 @@ async def test_unauthenticated_noise_gets_a_short_4xx_and_one_short_log_line(
     assert len(refused) == 6
     assert all(len(line) < 200 for line in refused)
     assert fake.responses == {}
-
-
-async def click_raw(bot: Bot, fake: FakeSlack, card: dict[str, Any]) -> dict[str, Any]:
-    """Click a status card's "Raw ha-status output" button; return the answer."""
-    [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
-    button = actions["elements"][0]
-    url, rid = fake.response_url()
-    payload = block_action(
-        button["action_id"], button["value"], actions["block_id"], VIEWER, CHANNEL, url
-    )
-    body = interaction_body(payload)
-    status, _ = await post(bot, body, signed_headers(SECRET, body))
-    assert status == 200
-    return await fake.response(rid)
 
 
 async def test_raw_output_is_one_click_away(bot: Bot, fake: FakeSlack) -> None:

@@ -4,7 +4,6 @@ in a form that shows what will happen; a slip or a stolen click changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +16,14 @@ from habot.core.operations import Operation
 from habot.core.replies import plain
 from habot.core.stepup import PAIR_NAME, Confirm, StepUp, name_problem
 from habot.services.operations.stage import step_up
-from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
-from tests.kit.botproc import ROLES, start_bot
+from tests.kit.botproc import start_bot
 from tests.kit.fakeslack import TEAM, FakeSlack
 from tests.kit.slack import LEAD as LEAD_USER
 from tests.kit.slack import ask, cards, opened_form, outcome_told, runs, send_form
-from tests.kit.world import LEAD, OPERATOR, World, shown, world_on
+from tests.kit.stepup import STEP_UP
+from tests.kit.stepup import stepped as stepped  # the fixture
+from tests.kit.world import LEAD, OPERATOR, World, shown
 
 
 def test_redundancy_ending_verbs_are_typed_by_default_and_each_may_be_set() -> None:
@@ -66,18 +66,6 @@ def test_only_the_pairs_own_name_confirms(typed: str | None, words: str | None) 
 # -- the service, with the default step-up ------------------------------------------------
 
 
-@pytest.fixture
-async def stepped(sim: Simulator, memory: Stores) -> AsyncIterator[World]:
-    """The service with the built-in step-up (the test configs elsewhere turn it off)."""
-    async with world_on(sim, memory) as world:
-        operations = {k: v.model_copy(update={"confirm": None})
-                      for k, v in world.settings.approval.operations.items()}  # fmt: skip
-        approval = world.settings.approval.model_copy(update={"operations": operations})
-        world.settings = world.settings.model_copy(update={"approval": approval})
-        world.service = world.with_service(settings=world.settings)
-        yield world
-
-
 async def test_a_typed_approval_counts_only_with_the_pairs_name(stepped: World) -> None:
     """make-standalone's card asks for the name and its Approve has no one-click dialog;
     the click gives the form; without the name, or with another pair's, nothing counts;
@@ -112,11 +100,6 @@ async def test_a_typed_approval_counts_only_with_the_pairs_name(stepped: World) 
 
 
 # -- end to end ----------------------------------------------------------------------------
-
-STEP_UP = (
-    ROLES.replace('approvers = ["U0LEAD1"]', 'approvers = ["U0LEAD1", "U0LEAD2"]')
-    + '\n[approval]\nttl = "15m"\ncooldown = "10m"\n'
-)
 
 
 async def test_the_bot_runs_make_standalone_only_once_the_pairs_name_is_typed(

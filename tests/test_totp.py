@@ -27,8 +27,9 @@ from tests.kit.cli import habot as run_habot
 from tests.kit.fakeslack import FakeSlack
 from tests.kit.slack import LEAD as LEAD_USER
 from tests.kit.slack import ask, cards, opened_form, outcome_told, runs, send_form
+from tests.kit.stepup import STEP_UP
+from tests.kit.stepup import stepped as stepped  # the fixture, reused
 from tests.kit.world import LEAD, LEAD2, World
-from tests.test_step_up import STEP_UP, stepped  # noqa: F401  (a fixture, reused)
 
 T0 = datetime(2026, 12, 3, 3, 0, 15, tzinfo=UTC)
 KEY = Fernet.generate_key().decode()
@@ -108,7 +109,7 @@ async def test_secrets_are_sealed_in_the_database_and_opened_only_with_the_key(
 
 
 @pytest.fixture
-async def coded(stepped: World, memory: Stores) -> World:  # noqa: F811
+async def coded(stepped: World, memory: Stores) -> World:
     """make-standalone needs the typed name and an authenticator code; U0LEAD1 and
     U0LEAD2 are enrolled."""
     world = stepped

@@ -17,6 +17,7 @@ from habot.core.unknown import FOUND, RESOLVE, RESOLVE_FORM
 from habot.services.paging import Paging
 from habot.services.ports import Stores
 from habot.sim.simulator import Simulator
+from tests.kit.escalation import pages
 from tests.kit.fakeslack import FakeSlack
 from tests.kit.metrics import gauge_becomes
 from tests.kit.slack import LEAD as LEAD_USER
@@ -24,7 +25,6 @@ from tests.kit.slack import LEAD2 as LEAD2_USER
 from tests.kit.slack import ask, cards, click, directs, final_card, opened_form, send_form, started
 from tests.kit.world import LEAD, LEAD2, OPERATOR, VIEWER, KnownApprovers, World, shown, world_on
 from tests.kit.world import world as world  # the fixture
-from tests.test_escalation import pages
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 
 from habot.store.audit import AuditStore
 from habot.store.db import make_engine
+from tests.kit.anchor import _habot, config_for, rechained
+from tests.kit.audit import event
 from tests.reliability.conftest import Ledger, Row
-from tests.test_audit import event
-from tests.test_audit_anchor import _habot, config_for, rechained
 
 
 def tamper(db: Path, *statements: str) -> None:

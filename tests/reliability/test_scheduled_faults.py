@@ -12,9 +12,9 @@ from habot.sim.simulator import Simulator
 from tests.kit.botproc import start_bot
 from tests.kit.fakeslack import FakeSlack
 from tests.kit.postgres import fresh_database
+from tests.kit.scheduled import SCHEDULED, in_tokyo, started, until
 from tests.kit.slack import LEAD, ask, audit_export, cards, click, final_card, outcome_told, runs
 from tests.reliability.conftest import Ledger, Row
-from tests.test_scheduled_e2e import SCHEDULED, in_tokyo, started, until
 
 
 async def approved_then_stopped(
