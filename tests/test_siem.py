@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from habot.config import parse_settings
-from habot.config.sections import SiemSettings
+from habot.config.outside import (
+    SiemSettings,
+)
 from habot.core.audit import AuditEvent, chain
 from habot.core.siem import SiemFormat, octet_counted, syslog_message
 from habot.errors import ConfigError

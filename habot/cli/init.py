@@ -11,7 +11,10 @@ from pathlib import Path
 import click
 
 from habot.config import CONFIG_ENV, DEFAULT_CONFIG, parse_settings
-from habot.config.sections import Auth, Transport
+from habot.config.ssh import (
+    Auth,
+    Transport,
+)
 from habot.config.starter import DOCS, Start, StarterPair, starter_toml
 from habot.errors import ConfigError
 

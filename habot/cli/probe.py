@@ -12,7 +12,10 @@ from pathlib import Path
 import click
 
 from habot.config import PairSettings, Settings, load_settings
-from habot.config.sections import Auth, Transport
+from habot.config.ssh import (
+    Auth,
+    Transport,
+)
 from habot.core.addresses import NodeAddress, parse_address
 from habot.core.catalogue import DEFAULT_DECLUSTER_LOG_PATH, DEFAULT_LOG_PATH
 from habot.core.console import printable

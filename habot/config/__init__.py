@@ -16,21 +16,25 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from habot.config.base import Section
+from habot.config.outside import (
+    PagingSettings,
+    SiemSettings,
+)
 from habot.config.sections import (
     ApprovalSettings,
-    Auth,
     DatabaseSettings,
     FreezeWindow,
     OperationApproval,
-    PagingSettings,
-    PairSettings,
     RolesSettings,
     ScheduleSettings,
-    SiemSettings,
     SlackSettings,
+)
+from habot.config.ssh import (
+    Auth,
+    PairSettings,
     SshSettings,
     Transport,
-    _Section,
 )
 from habot.core.durations import as_setting
 from habot.core.patterns import Patterns
@@ -75,7 +79,7 @@ class Login:
 LONG_TTL = timedelta(hours=1)
 
 
-class Settings(_Section):
+class Settings(Section):
     """The whole configuration."""
 
     ssh: SshSettings

@@ -1,247 +1,33 @@
-"""The configuration's sections, each a frozen model that refuses unknown keys; the
-values they take and the rules between them. Loading and error reporting are in
+"""The configuration's sections about people and time — [slack], [roles], [approval],
+[schedule], [database], [[freeze]] — each a frozen model that refuses unknown keys; the values
+they take and the rules between them. [ssh] and [[pairs]] are in ``habot.config.ssh``,
+[paging] and [siem] in ``habot.config.outside``; loading and error reporting in
 ``habot.config``."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import urllib.parse
 from datetime import timedelta
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
-from pydantic.functional_validators import BeforeValidator
 
-from habot.core.addresses import NodeAddress, parse_address
+from habot.config.base import Duration, Section
 from habot.core.alerts import parse_quiet_hours
-from habot.core.catalogue import DEFAULT_DECLUSTER_LOG_PATH, DEFAULT_LOG_PATH, check_log_path
 from habot.core.cron import parse_crontab
-from habot.core.durations import as_setting, parse_duration
-from habot.core.model import Role
-from habot.core.operations import ROLE_NEUTRAL, Operation, Procedures, SwitchoverVia
-from habot.core.paging import Pager
-from habot.core.patterns import Patterns, regex, status_line, word_meaning
+from habot.core.durations import as_setting
+from habot.core.operations import ROLE_NEUTRAL, Operation
 from habot.core.stepup import Confirm, StepUp
-
-_PAIR_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-_RESERVED_PAIR_NAMES = {"all", "help", "primary", "secondary"}
-
-
-def _duration(value: object) -> timedelta:
-    if not isinstance(value, str):
-        raise ValueError("write durations as strings like '500ms', '10s', '5m', '1h'")
-    return parse_duration(value)
-
-
-def _address(value: object) -> NodeAddress:
-    if isinstance(value, NodeAddress):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("write an address as a string: 'host', 'host:port' or '[v6]:port'")
-    return parse_address(value)
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-Address = Annotated[NodeAddress, BeforeValidator(_address)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-_USERNAME = r"^[A-Za-z0-9._-]+$"
-
-
-class Auth(StrEnum):
-    """How habot logs in to a node: with its client keys, or with a password kept in
-    the keyring or the environment (never in the config)."""
-
-    KEY = "key"
-    PASSWORD = "password"  # noqa: S105 — the name of an auth method, not a password
-
-
-class Transport(StrEnum):
-    """How commands reach a node: as SSH exec requests, or typed at the appliance's
-    interactive HA console (a shell window with a prompt, as the vendor's guide shows)."""
-
-    EXEC = "exec"
-    CONSOLE = "console"
-
-    @property
-    def console(self) -> bool:
-        """Whether commands are typed at the console."""
-        return self is Transport.CONSOLE
-
-
-class PatternSettings(_Section):
-    """A site's own words for what varies between appliance versions (see
-    habot/core/patterns.py): ha-status lines, the words in them, the console's confirmation
-    question and its refusals. Unset: the built-in rules. A pair's own [pairs.patterns]
-    replaces each setting it sets."""
-
-    #: Regular expressions tried on each ha-status line before the built-in rules; named
-    #: groups fill habot's fields: role, state, ip, this_host, health, floating_ip.
-    status_lines: tuple[str, ...] = ()
-    #: A site's word → habot's: {"MASTER" = "primary", "RUNNING" = "active", "GREEN" = "ok"}.
-    words: dict[str, str] = Field(default_factory=dict)
-    #: The console's confirmation question (default: any [y/N]-style question).
-    confirmation: str | None = Field(None, min_length=1, max_length=200)
-    #: The console's words for a refused command (default: not available|not found|invalid).
-    refusal: str | None = Field(None, min_length=1, max_length=200)
-
-    @field_validator("status_lines")
-    @classmethod
-    def _status_lines(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for n, line in enumerate(value):
-            status_line(line, f"[{n}]")
-        return value
-
-    @field_validator("words")
-    @classmethod
-    def _words(cls, value: dict[str, str]) -> dict[str, str]:
-        for word, meaning in value.items():
-            word_meaning(word, meaning)
-        return value
-
-    @field_validator("confirmation", "refusal")
-    @classmethod
-    def _regex(cls, value: str | None) -> str | None:
-        return None if value is None else regex(value)
-
-    def merged(self, over: PatternSettings | None) -> PatternSettings:
-        """These patterns with a pair's own on top (each setting the pair sets wins)."""
-        if over is None:
-            return self
-        return self.model_copy(update=over.model_dump(exclude_unset=True))
-
-    def compiled(self) -> Patterns:
-        """The patterns as the parser and the SSH adapter use them."""
-        named = [(f"patterns.status_lines[{n}]", line) for n, line in enumerate(self.status_lines)]
-        lines = tuple((name, status_line(line, name)) for name, line in named)
-        words = dict(word_meaning(w, m) for w, m in self.words.items())
-        return Patterns(lines, words, self.confirmation, self.refusal)
-
-
-class SshSettings(_Section):
-    """How habot reaches the appliances (``username``, ``auth`` and ``transport`` are the
-    defaults every pair may override)."""
-
-    #: The account habot logs in as (a pair may set its own).
-    username: str = Field("habot", min_length=1, pattern=_USERNAME)
-    #: How it logs in: "key" (client_keys) or "password" (from the keyring or the environment,
-    #: never here).
-    auth: Auth = Auth.KEY
-    #: How commands reach a node: "exec" requests, or typed at the interactive HA "console".
-    transport: Transport = Transport.EXEC
-    #: habot's private key files (needed while some pair logs in with a key); a passphrase comes
-    #: from the keyring entry ssh_key_passphrase or HABOT_SSH_KEY_PASSPHRASE.
-    client_keys: tuple[Path, ...] = ()
-    #: The nodes' host keys; strict: an unknown or changed key is refused, never trusted on first
-    #: use.
-    known_hosts: Path
-    #: How long a connection (and a console's first prompt) may take.
-    connect_timeout: Duration = timedelta(seconds=10)
-    #: How long a mutating command may run before it is cut off (its outcome is then checked).
-    command_timeout: Duration = timedelta(minutes=10)
-    #: How long ha-status may take (less than the mutating commands get).
-    status_timeout: Duration = timedelta(seconds=30)
-    fresh_for: Duration = timedelta(seconds=2)  # a viewer's status may reuse a reading this young
-    #: Output stalled on a question habot does not recognise for this long: the command is aborted.
-    prompt_idle: Duration = timedelta(seconds=5)
-    #: Beyond this much output its head and tail are kept and it is marked truncated (not trusted).
-    max_output_chars: int = Field(1_048_576, ge=4096, le=64 * 1_048_576)
-    #: SSH connections kept per node: how many commands run on a node at once (operations first).
-    pool_size: int = Field(2, ge=1, le=16)
-    #: How often an idle pooled connection is checked.
-    keepalive_interval: Duration = timedelta(seconds=30)
-    #: The console's prompt for every pair that sets none (a regular expression).
-    prompt: str | None = Field(None, min_length=1, max_length=200)
-    #: What varies between appliance versions, for every pair (a pair's own override it).
-    patterns: PatternSettings = PatternSettings()
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, value: str | None) -> str | None:
-        return None if value is None else regex(value)
-
-
-class PairSettings(_Section):
-    """One HA pair."""
-
-    #: The pair's name in commands: 1-32 lower-case letters, digits, "-" or "_" ("all" is
-    #: reserved).
-    name: str
-    #: The Primary node: "host", "host:port" or "[v6addr]:port" (port 22 by default).
-    primary: Address
-    #: The Secondary node, written the same way.
-    secondary: Address
-    #: The floating IP, compared with what the nodes report (unset: not compared).
-    floating_ip: str | None = None
-    #: The log `/ha logs PAIR` reads (an absolute path).
-    log_path: str = DEFAULT_LOG_PATH
-    #: The log `/ha logs PAIR decluster` reads.
-    decluster_log_path: str = DEFAULT_DECLUSTER_LOG_PATH
-    #: The node ha-failback runs on (the vendor's documents disagree).
-    failback_on: Role = Role.SECONDARY
-    #: How a switchover is done: "failover-on-primary", "failover-on-secondary" or "demote-
-    #: primary".
-    switchover_via: SwitchoverVia = SwitchoverVia.FAILOVER_ON_PRIMARY
-    username: str | None = Field(None, min_length=1, pattern=_USERNAME)  # else [ssh]'s
-    auth: Auth | None = None  # else [ssh]'s
-    transport: Transport | None = None  # else [ssh]'s
-    prompt: str | None = Field(None, min_length=1, max_length=200)  # the console's, if unusual
-    patterns: PatternSettings | None = None  # on top of [ssh.patterns]
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _PAIR_NAME.match(value):
-            raise ValueError(
-                f"{value!r} is not a pair name: use 1-32 lower-case letters, digits, '-' or '_'"
-            )
-        if value in _RESERVED_PAIR_NAMES:
-            raise ValueError(f"{value!r} is reserved in commands; choose another pair name")
-        return value
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, value: str | None) -> str | None:
-        return None if value is None else regex(value)
-
-    @field_validator("floating_ip")
-    @classmethod
-    def _floating_ip(cls, value: str | None) -> str | None:
-        return None if value is None else str(ipaddress.ip_address(value))
-
-    @field_validator("log_path", "decluster_log_path")
-    @classmethod
-    def _log_path(cls, value: str) -> str:
-        return check_log_path(value)
-
-    def address(self, role: Role) -> NodeAddress:
-        """The address of the node with this role."""
-        return self.primary if role is Role.PRIMARY else self.secondary
-
-    @property
-    def procedures(self) -> Procedures:
-        """The pair's choices where the vendor's documents disagree."""
-        return Procedures(failback_on=self.failback_on, switchover_via=self.switchover_via)
-
 
 _SLACK_ID = r"^[UWSCGD][A-Z0-9]{2,20}$"
 
 
-class SlackSettings(_Section):
+class SlackSettings(Section):
     """How habot appears in Slack."""
 
     #: The slash command (as in the app's manifest: `habot manifest`).
@@ -287,7 +73,7 @@ class SlackSettings(_Section):
         return value
 
 
-class RolesSettings(_Section):
+class RolesSettings(Section):
     """Who may do what, by immutable Slack IDs: users U…/W…, user groups S…, or "*"."""
 
     #: Who may read status and history ("*": everyone).
@@ -324,7 +110,7 @@ def _pattern(value: str | None) -> str | None:
     return value
 
 
-class OperationApproval(_Section):
+class OperationApproval(Section):
     """Per-operation approval overrides (unset: the [approval] value)."""
 
     #: Approvers this operation needs (unset: [approval] required).
@@ -347,7 +133,7 @@ class OperationApproval(_Section):
         return _pattern(value)
 
 
-class ApprovalSettings(_Section):
+class ApprovalSettings(Section):
     """Four-eyes policy: approvals needed, how long a request stays open, cooldown."""
 
     #: How long a request waits for its approvals before it expires.
@@ -454,56 +240,7 @@ class ApprovalSettings(_Section):
         return value
 
 
-def _endpoint(value: str) -> str:
-    """A paging tool's URL: https, or http to this machine only (a test or the demo)."""
-    parsed = urllib.parse.urlsplit(value)
-    local = parsed.hostname in {"127.0.0.1", "localhost", "::1"}
-    if parsed.scheme != "https" and not (parsed.scheme == "http" and local):
-        raise ValueError(
-            f"{value!r}: use an https:// URL (http:// only to 127.0.0.1, for tests and the demo)"
-        )
-    return value
-
-
-class PagingSettings(_Section):
-    """Paging the on-call when an alert opens (off unless a paging tool is turned on). Keys
-    come from the keyring or the environment, never from here."""
-
-    #: Page through PagerDuty's Events API v2 (routing key: keyring pagerduty_routing_key).
-    pagerduty: bool = False
-    #: Page through Opsgenie's Alert API (key: keyring opsgenie_api_key).
-    opsgenie: bool = False
-    #: PagerDuty's Events API endpoint.
-    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
-    opsgenie_url: str = "https://api.opsgenie.com"  # the EU instance: https://api.eu.opsgenie.com
-    #: Page the approvers too: for a request for failover (the emergency verb), and for
-    #: any request while its pair is not BAU; resolved when the request stops waiting.
-    page_approvers: bool = False
-    #: The keyring entry (and HABOT_<NAME> variable) of the approvers' own PagerDuty
-    #: service's routing key; unset: the same service as the alerts.
-    approvers_routing_key: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    #: PagerDuty schedules whose on-call people (those holding the approver role) are
-    #: escalation level 1, looked up through PagerDuty's REST API with the keyring entry
-    #: pagerduty_api_token (HABOT_PAGERDUTY_API_TOKEN), matched to Slack users by email.
-    oncall_schedules: tuple[Annotated[str, Field(pattern=r"^[A-Z0-9]{2,20}$")], ...] = Field(
-        (), max_length=10
-    )
-    #: PagerDuty's REST API (for oncall_schedules).
-    pagerduty_api_url: str = "https://api.pagerduty.com"
-
-    @field_validator("pagerduty_events_url", "opsgenie_url", "pagerduty_api_url")
-    @classmethod
-    def _urls(cls, value: str) -> str:
-        return _endpoint(value)
-
-    @property
-    def pagers(self) -> tuple[Pager, ...]:
-        """The paging tools turned on."""
-        return tuple(p for p, on in ((Pager.PAGERDUTY, self.pagerduty),
-                                     (Pager.OPSGENIE, self.opsgenie)) if on)  # fmt: skip
-
-
-class ScheduleSettings(_Section):
+class ScheduleSettings(Section):
     """Scheduled status checks, alerts and the daily digest."""
 
     #: How often every pair is read (and alerts judged).
@@ -568,64 +305,14 @@ class ScheduleSettings(_Section):
         return self
 
 
-_SIEM_TARGET = r"(tcp|tls)://[A-Za-z0-9.:\[\]_-]+:\d{1,5}"
-
-
-class SiemSettings(_Section):
-    """Forwarding every audit event to a SIEM: RFC 5424 syslog over TCP (octet-counted),
-    optionally TLS. Off while ``target`` is unset."""
-
-    #: "tcp://HOST:PORT" or "tls://HOST:PORT".
-    target: str | None = None
-    #: "json" or "cef" (each message carries its sequence number and chain hash).
-    format: Literal["json", "cef"] = "json"
-    #: TLS: the CA that signed the SIEM's certificate (else the system's CAs).
-    ca_file: str | None = None
-    #: TLS: habot's own certificate, when the SIEM asks for one.
-    cert_file: str | None = None
-    #: TLS: that certificate's key.
-    key_file: str | None = None
-    #: The HOSTNAME habot's messages carry (else this machine's name).
-    hostname: str | None = None
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(
-            r"(tcp|tls)://[A-Za-z0-9.:\[\]_-]+:\d{1,5}", value
-        ):
-            raise ValueError(
-                f"{value!r} is not a SIEM target: write tcp://HOST:PORT or tls://HOST:PORT"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _tls_files(self) -> SiemSettings:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together (habot's own certificate)")
-        tls_only = self.ca_file or self.cert_file
-        if tls_only and self.target is not None and not self.target.startswith("tls://"):
-            raise ValueError("ca_file, cert_file and key_file are for a tls:// target")
-        return self
-
-    @property
-    def endpoint(self) -> tuple[str, str, int] | None:
-        """(scheme, host, port), or None when forwarding is off."""
-        if self.target is None:
-            return None
-        scheme, rest = self.target.split("://", 1)
-        host, _, port = rest.rpartition(":")
-        return scheme, host.strip("[]"), int(port)
-
-
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     """Where the audit log (and later, requests) live."""
 
     #: SQLite (one replica) or postgresql+psycopg://… (several); HABOT_DATABASE_URL overrides it.
     url: str = "sqlite:///habot.db"
 
 
-class FreezeWindow(_Section):
+class FreezeWindow(Section):
     """A recurring change freeze (``[[freeze]]``): from each ``start`` (a crontab line, in
     [schedule] timezone) for ``lasts``, over ``pairs`` ("all": every pair)."""
 

@@ -20,18 +20,22 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from habot.config import SECTIONS as ENV_SECTIONS
+from habot.config.outside import (
+    PagingSettings,
+    SiemSettings,
+)
 from habot.config.sections import (
     ApprovalSettings,
     DatabaseSettings,
     FreezeWindow,
     OperationApproval,
-    PagingSettings,
-    PairSettings,
-    PatternSettings,
     RolesSettings,
     ScheduleSettings,
-    SiemSettings,
     SlackSettings,
+)
+from habot.config.ssh import (
+    PairSettings,
+    PatternSettings,
     SshSettings,
 )
 from habot.core.durations import as_setting

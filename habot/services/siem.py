@@ -12,7 +12,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from habot.config.sections import SiemSettings
+from habot.config.outside import (
+    SiemSettings,
+)
 from habot.core.audit import AuditRecord
 from habot.core.siem import SiemFormat, octet_counted, syslog_message
 from habot.errors import HabotError

@@ -9,7 +9,9 @@ import contextlib
 import ssl
 from collections.abc import Sequence
 
-from habot.config.sections import SiemSettings
+from habot.config.outside import (
+    SiemSettings,
+)
 from habot.services.siem import SiemUnreachable
 from habot.slack.check import SlackCheck
 
