@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from habot.core.model import Role
+from habot.core.model import NodeState, Role
 from habot.core.probe import (
     NodeProbe,
     Redactor,
@@ -27,6 +27,8 @@ from habot.sim.appliance import Layout
 from habot.sim.simulator import Simulator
 from tests.kit.cli import habot
 from tests.kit.factories import fast_config_file
+from tests.kit.fakeslack import FakeSlack
+from tests.kit.slack import CONFIG, LEAD, ask, cards, click, final_card, started
 from tests.kit.sshd import BAU_STATUS, Sshd
 
 #: An invented fourth layout: key=value lines no built-in rule reads.
@@ -86,7 +88,11 @@ async def test_probe_shows_every_lines_fate_and_its_replay_judges_the_same(
     async with Simulator(tmp_path / "sim", ("prod",), layout=shape, console=console) as sim:
         ran = await habot("--config", str(fast_config_file(sim)), "probe", "prod", "--save",
                           str(tmp_path / "probe.json"), env=console_env(sim))  # fmt: skip
+        typed = [command for pair in sim.pairs.values() for _, command in pair.runs]
     assert ran.code == 0, ran.out + ran.err
+    assert set(typed) == {
+        "ha-status"
+    }  # read-only: nothing else was typed (tail is not an ha- command)
     assert ran.out.count("every line understood") == 2
     assert "Verdict habot would judge: BAU" in ran.out
     assert "host key: SHA256:" in ran.out
@@ -343,3 +349,34 @@ def test_redaction_hides_places_people_and_secrets_consistently() -> None:
     assert Redactor([], ["s3cr3t-pass"], places=False).text("10.1.2.3 s3cr3t-pass") == (
         "10.1.2.3 [secret]"
     )
+
+
+@pytest.mark.parametrize("confirmation", [None, r"type PROCEED to continue:\s*$"])
+async def test_the_bot_answers_only_the_confirmation_the_pair_names(
+    sim: Simulator, fake: FakeSlack, tmp_path: Path, confirmation: str | None
+) -> None:
+    """The bot as a process, a failover approved: with the built-in rule the node's
+    "[y/N]" is the confirmation, answered once, and the Secondary is promoted; with a
+    pattern naming another question the same "[y/N]" is not answered — the failover never
+    happens and the card says it was aborted before running. (Drop the pattern from the SSH
+    session and the second case promotes the Secondary.)"""
+    extra = (
+        CONFIG
+        if confirmation is None
+        else (CONFIG + f"\n[ssh.patterns]\nconfirmation = '{confirmation}'\n")
+    )
+    bot = await started(sim, fake, tmp_path, extra=extra)
+    try:
+        await sim.apply("prod", "primary", "down")
+        await ask(bot, fake, "failover prod")
+        [card] = cards(fake)
+        await click(bot, fake, card, "approve_request", LEAD)
+        if confirmation is None:
+            await final_card(fake, "Succeeded")
+            assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.PROMOTED_ACTIVE
+        else:
+            final = await final_card(fake, "Aborted before running")
+            assert "habot was not asked to answer" in final
+            assert sim.pairs["prod"].nodes[Role.SECONDARY].state is NodeState.STANDBY
+    finally:
+        await bot.stop()
