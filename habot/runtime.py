@@ -29,10 +29,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from habot.config import Auth, Settings
+from habot.config import Auth, Login, Settings
 from habot.core.addresses import NodeAddress
 from habot.core.freeze import Window
 from habot.core.model import Role
+from habot.core.patterns import Patterns
 from habot.errors import ConfigError
 from habot.scheduling import Jobs
 from habot.secrets import AUDIT_KEY, SSH_KEY_PASSPHRASE, TOTP_KEY, Secrets, ssh_password_names
@@ -420,21 +421,32 @@ def node_logins(settings: Settings, secrets: Secrets) -> dict[NodeAddress, NodeL
     still read, and `habot check` fails on it)."""
     logins: dict[NodeAddress, NodeLogin] = {}
     for pair in settings.pairs:
-        login = settings.login(pair)
-        found = secrets.ssh_password_from(pair.name) if login.auth is Auth.PASSWORD else None
-        missing = _no_password(pair.name) if login.auth is Auth.PASSWORD and not found else None
-        password, source = found or (None, None)
-        patterns = settings.patterns(pair)
+        how = node_login(settings.login(pair), settings.patterns(pair), secrets, pair.name)
         for role in Role:
-            logins[pair.address(role)] = NodeLogin(
-                login.username, password, login.transport.console, login.prompt, source,
-                missing, patterns.confirmation, patterns.refusal,
-            )  # fmt: skip
+            logins[pair.address(role)] = how
     return logins
+
+
+def node_login(login: Login, patterns: Patterns, secrets: Secrets, pair: str) -> NodeLogin:
+    """How to log in to a pair's nodes (``pair`` "" for a host outside any pair: the
+    shared password): the account, its password and where it came from — or why there is
+    none — the transport, and the pair's prompt, confirmation and refusal words."""
+    found = secrets.ssh_password_from(pair) if login.auth is Auth.PASSWORD else None
+    missing = _no_password(pair) if login.auth is Auth.PASSWORD and not found else None
+    password, source = found or (None, None)
+    return NodeLogin(
+        login.username, password, login.transport.console, login.prompt, source, missing,
+        patterns.confirmation, patterns.refusal,
+    )  # fmt: skip
 
 
 def _no_password(pair: str) -> str:
     own, shared = ssh_password_names(pair)
+    if not pair:  # a host probed outside any pair: only the shared password serves it
+        return (
+            'auth = "password" but no password was found. Put it in the keyring (`keyring '
+            f"set habot {shared.keyring_name}`) or in the environment ({shared.env_var})."
+        )
     return (
         f'pair {pair}: auth = "password" but no password was found. Put it in the keyring '
         f"(`keyring set habot {own.keyring_name}`, or `{shared.keyring_name}` for every "

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from habot.config import PairSettings, Settings, load_settings
+from habot.config import Login, PairSettings, Settings, load_settings
 from habot.config.ssh import (
     Auth,
     Transport,
@@ -21,7 +20,6 @@ from habot.core.catalogue import DEFAULT_DECLUSTER_LOG_PATH, DEFAULT_LOG_PATH
 from habot.core.console import printable
 from habot.core.grammar import did_you_mean
 from habot.core.model import Role
-from habot.core.patterns import Patterns
 from habot.core.probe import (
     Redactor,
     Transcript,
@@ -30,6 +28,7 @@ from habot.core.probe import (
     transcript_text,
     transcript_to_dict,
 )
+from habot.runtime import node_login
 from habot.secrets import SSH_KEY_PASSPHRASE, Secrets
 from habot.services.probe import Target, probe
 from habot.ssh.executor import NodeLogin, SshExecutor
@@ -152,8 +151,9 @@ def _pair_plan(
     auth: Auth | None,
 ) -> Plan:
     login = settings.login(pair)
-    how = _login(secrets, pair.name, user or login.username, auth or login.auth,
-                 transport or login.transport, login.prompt, settings.patterns(pair))  # fmt: skip
+    flagged = Login(user or login.username, auth or login.auth, transport or login.transport,
+                    login.prompt)  # fmt: skip
+    how = node_login(flagged, settings.patterns(pair), secrets, pair.name)
     paths = (pair.log_path, pair.decluster_log_path)
     targets = tuple(
         Target(
@@ -180,29 +180,8 @@ def _host_plan(
     ssh = settings.ssh
     patterns = ssh.patterns.compiled()
     way = transport or ssh.transport
-    how = _login(secrets, "", user or ssh.username, auth or ssh.auth, way, ssh.prompt, patterns)
+    how = node_login(Login(user or ssh.username, auth or ssh.auth, way, ssh.prompt), patterns,
+                     secrets, "")  # fmt: skip
     paths = (DEFAULT_LOG_PATH, DEFAULT_DECLUSTER_LOG_PATH)
     node = Target(Role.PRIMARY, address, way.value, user or ssh.username, paths, patterns)
     return Plan(str(address), (node,), {address: how})
-
-
-def _login(
-    secrets: Secrets,
-    pair: str,
-    user: str,
-    auth: Auth,
-    transport: Transport,
-    prompt: str | None,
-    patterns: Patterns,
-) -> NodeLogin:
-    found = secrets.ssh_password_from(pair) if auth is Auth.PASSWORD else None
-    if auth is Auth.PASSWORD and found is None:
-        click.echo(
-            "habot probe: a password login, but no password in the keyring or the "
-            "environment (HABOT_SSH_PASSWORD, or the pair's own HABOT_SSH_PASSWORD_PAIR)",
-            err=True,
-        )
-        sys.exit(2)
-    password, source = found or (None, None)
-    return NodeLogin(user, password, transport.console, prompt, source, None,
-                     patterns.confirmation, patterns.refusal)  # fmt: skip
